@@ -1,0 +1,683 @@
+//! The project file (TOML) and the Exchange-style mailbox CSV.
+//!
+//! Every error names the file, the line and column, the key and what was expected, so an
+//! operator can fix the file without reading code.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A configuration mistake, located in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn at(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_col(text, offset);
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+    fn whole(file: &Path, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    #[default]
+    Tls,
+    Starttls,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    #[default]
+    Generic,
+    Gmail,
+    M365,
+    Exchange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    Imap,
+}
+
+/// How a journal commit is made durable (SQLite `synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// `synchronous = NORMAL`: survives a crash or `kill -9` of cutover; the last commits may be
+    /// rolled back (never corrupted) by a power loss or OS crash.
+    #[default]
+    Crash,
+    /// `synchronous = FULL`: every commit is fsynced, so it also survives power loss.
+    PowerLoss,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    project: RawProjectSection,
+    source: RawEndpoint,
+    destination: RawEndpoint,
+    #[serde(default)]
+    mailbox: Vec<Spanned<RawMailbox>>,
+    #[serde(default)]
+    folders: RawFolders,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProjectSection {
+    name: String,
+    state: String,
+    #[serde(default)]
+    mailboxes_csv: Option<Spanned<String>>,
+    #[serde(default)]
+    durability: Durability,
+    #[serde(default)]
+    parallel_mailboxes: Option<Spanned<usize>>,
+    #[serde(default)]
+    folder_workers: Option<Spanned<usize>>,
+    #[serde(default)]
+    log_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    kind: EndpointKind,
+    host: Spanned<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default = "default_security")]
+    security: Spanned<Security>,
+    #[serde(default)]
+    preset: Preset,
+    #[serde(default = "default_connections")]
+    max_connections: Spanned<usize>,
+    #[serde(default)]
+    ca_file: Option<String>,
+    #[serde(default)]
+    allow_plaintext: bool,
+    #[serde(default)]
+    max_message_size: Option<Spanned<String>>,
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+}
+
+fn default_security() -> Spanned<Security> {
+    Spanned::new(0..0, Security::Tls)
+}
+
+fn default_connections() -> Spanned<usize> {
+    Spanned::new(0..0, 8)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    #[serde(default)]
+    batch: Option<String>,
+    source: RawCredential,
+    destination: RawCredential,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredential {
+    user: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_env: Option<String>,
+    #[serde(default)]
+    password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFolders {
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    rename: Vec<RawRename>,
+    #[serde(default)]
+    separator_substitute: Option<char>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRename {
+    from: Spanned<String>,
+    to: String,
+}
+
+/// A loaded, validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub file: PathBuf,
+    pub state_path: PathBuf,
+    pub log_dir: PathBuf,
+    pub durability: Durability,
+    pub parallel_mailboxes: usize,
+    pub folder_workers: usize,
+    pub source: Endpoint,
+    pub destination: Endpoint,
+    pub mailboxes: Vec<MailboxSpec>,
+    pub folders: FolderRules,
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub kind: EndpointKind,
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub preset: Preset,
+    pub max_connections: usize,
+    pub ca_file: Option<PathBuf>,
+    /// Largest message this endpoint accepts, from the file or the preset (the server's
+    /// APPENDLIMIT, when it announces one, is applied at run time).
+    pub max_message_size: Option<u64>,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Clone)]
+pub struct Credential {
+    pub user: String,
+    pub password: SecretString,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Credential {{ user: {:?}, password: [REDACTED] }}",
+            self.user
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MailboxSpec {
+    pub batch: String,
+    pub source: Credential,
+    pub destination: Credential,
+    /// Where the entry came from ("file:line"), for messages.
+    pub origin: String,
+}
+
+impl MailboxSpec {
+    /// The key that identifies this mailbox in the journal.
+    pub fn key(&self) -> String {
+        format!("{}->{}", self.source.user, self.destination.user)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FolderRules {
+    pub exclude: Vec<regex::Regex>,
+    pub rename: Vec<(regex::Regex, String)>,
+    pub separator_substitute: char,
+}
+
+pub fn load(path: &Path) -> Result<Project, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::whole(path, format!("cannot read the project file: {e}")))?;
+    parse(path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e))?;
+    let raw: RawProject = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let offset = inner.span().map_or(0, |s| s.start);
+        let msg = inner.message().trim_end().to_string();
+        let msg = if key.is_empty() || key == "." {
+            msg
+        } else {
+            format!("{key}: {msg}")
+        };
+        ConfigError::at(path, text, offset, msg)
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &str| -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { base.join(p) }
+    };
+
+    let source = endpoint(path, text, "source", &raw.source, &resolve)?;
+    let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
+
+    let mut mailboxes = Vec::new();
+    for m in &raw.mailbox {
+        let span = m.span();
+        let (line, _) = line_col(text, span.start);
+        let origin = format!("{}:{line}", path.display());
+        let m = m.get_ref();
+        let cred = |c: &RawCredential, side: &str| {
+            credential(c, &resolve).map_err(|e| {
+                ConfigError::at(path, text, span.start, format!("[[mailbox]] {side}: {e}"))
+            })
+        };
+        mailboxes.push(MailboxSpec {
+            batch: m.batch.clone().unwrap_or_else(|| "default".into()),
+            source: cred(&m.source, "source")?,
+            destination: cred(&m.destination, "destination")?,
+            origin,
+        });
+    }
+    if let Some(csv_path) = &raw.project.mailboxes_csv {
+        let file = resolve(csv_path.get_ref());
+        if !file.exists() {
+            return Err(ConfigError::at(
+                path,
+                text,
+                csv_path.span().start,
+                format!(
+                    "project.mailboxes_csv: file {} does not exist (the path is relative to the project file)",
+                    file.display()
+                ),
+            ));
+        }
+        mailboxes.extend(load_csv(&file, &resolve)?);
+    }
+    if mailboxes.is_empty() {
+        return Err(ConfigError::whole(
+            path,
+            "no mailboxes: add [[mailbox]] entries or set project.mailboxes_csv",
+        ));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for m in &mailboxes {
+        if let Some(first) = seen.insert(m.key(), m.origin.clone()) {
+            return Err(ConfigError::whole(
+                path,
+                format!(
+                    "mailbox {} is listed twice ({} and {}): each pair may appear once",
+                    m.key(),
+                    first,
+                    m.origin
+                ),
+            ));
+        }
+    }
+
+    let mut folders = FolderRules {
+        separator_substitute: raw.folders.separator_substitute.unwrap_or('_'),
+        ..Default::default()
+    };
+    let re = |s: &Spanned<String>, key: &str| {
+        regex::Regex::new(s.get_ref()).map_err(|e| {
+            ConfigError::at(
+                path,
+                text,
+                s.span().start,
+                format!("{key}: not a valid regular expression: {e}"),
+            )
+        })
+    };
+    for e in &raw.folders.exclude {
+        folders.exclude.push(re(e, "folders.exclude")?);
+    }
+    for r in &raw.folders.rename {
+        folders
+            .rename
+            .push((re(&r.from, "folders.rename.from")?, r.to.clone()));
+    }
+
+    let positive = |v: &Option<Spanned<usize>>, key: &str, default: usize| match v {
+        Some(s) if *s.get_ref() == 0 => Err(ConfigError::at(
+            path,
+            text,
+            s.span().start,
+            format!("{key}: must be at least 1"),
+        )),
+        Some(s) => Ok(*s.get_ref()),
+        None => Ok(default),
+    };
+    let parallel_mailboxes = positive(
+        &raw.project.parallel_mailboxes,
+        "project.parallel_mailboxes",
+        source
+            .max_connections
+            .min(destination.max_connections)
+            .div_ceil(2)
+            .max(1),
+    )?;
+    let folder_workers = positive(&raw.project.folder_workers, "project.folder_workers", 4)?;
+
+    Ok(Project {
+        name: raw.project.name,
+        file: path.to_path_buf(),
+        state_path: resolve(&raw.project.state),
+        log_dir: raw
+            .project
+            .log_dir
+            .as_deref()
+            .map(resolve)
+            .unwrap_or_else(|| resolve("cutover-logs")),
+        durability: raw.project.durability,
+        parallel_mailboxes,
+        folder_workers,
+        source,
+        destination,
+        mailboxes,
+        folders,
+    })
+}
+
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map_or(0, |s| s.start);
+    ConfigError::at(path, text, offset, e.message().trim_end().to_string())
+}
+
+fn endpoint(
+    path: &Path,
+    text: &str,
+    section: &str,
+    raw: &RawEndpoint,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Endpoint, ConfigError> {
+    let security = *raw.security.get_ref();
+    let host = raw.host.get_ref().trim().to_string();
+    if host.is_empty() {
+        return Err(ConfigError::at(
+            path,
+            text,
+            raw.host.span().start,
+            format!("{section}.host: must not be empty"),
+        ));
+    }
+    if security == Security::None && !is_loopback(&host) && !raw.allow_plaintext {
+        return Err(ConfigError::at(
+            path,
+            text,
+            raw.security.span().start,
+            format!(
+                "{section}.security: \"none\" sends passwords and mail in clear text to {host}; \
+                 it is allowed only for loopback hosts unless the section sets allow_plaintext = true"
+            ),
+        ));
+    }
+    let max_connections = *raw.max_connections.get_ref();
+    if max_connections == 0 {
+        return Err(ConfigError::at(
+            path,
+            text,
+            raw.max_connections.span().start,
+            format!("{section}.max_connections: must be at least 1"),
+        ));
+    }
+    let port = raw.port.unwrap_or(match security {
+        Security::Tls => 993,
+        _ => 143,
+    });
+    let ca_file = raw.ca_file.as_deref().map(resolve);
+    let max_message_size = match &raw.max_message_size {
+        Some(s) => Some(
+            s.get_ref()
+                .parse::<bytesize::ByteSize>()
+                .map_err(|e| {
+                    ConfigError::at(
+                        path,
+                        text,
+                        s.span().start,
+                        format!(
+                            "{section}.max_message_size: expected a size such as \"35 MiB\": {e}"
+                        ),
+                    )
+                })?
+                .as_u64(),
+        ),
+        None => match raw.preset {
+            Preset::M365 | Preset::Exchange => Some(35 * 1024 * 1024),
+            Preset::Gmail => Some(35 * 1000 * 1000),
+            Preset::Generic => None,
+        },
+    };
+    Ok(Endpoint {
+        kind: raw.kind,
+        host,
+        port,
+        security,
+        preset: raw.preset,
+        max_connections,
+        ca_file,
+        max_message_size,
+        timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(120).max(1)),
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn credential(c: &RawCredential, resolve: &dyn Fn(&str) -> PathBuf) -> Result<Credential, String> {
+    secret(
+        c.password.as_deref(),
+        c.password_env.as_deref(),
+        c.password_file.as_deref(),
+        resolve,
+    )
+    .map(|password| Credential {
+        user: c.user.clone(),
+        password,
+    })
+}
+
+/// Exactly one of a literal password, an environment variable or a file.
+fn secret(
+    literal: Option<&str>,
+    env: Option<&str>,
+    file: Option<&str>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<SecretString, String> {
+    match (literal, env, file) {
+        (Some(p), None, None) => Ok(SecretString::from(p.to_string())),
+        (None, Some(var), None) => std::env::var(var)
+            .map(SecretString::from)
+            .map_err(|_| format!("password_env: environment variable {var} is not set")),
+        (None, None, Some(f)) => {
+            let p = resolve(f);
+            let s = std::fs::read_to_string(&p)
+                .map_err(|e| format!("password_file: cannot read {}: {e}", p.display()))?;
+            warn_loose_permissions(&p);
+            Ok(SecretString::from(
+                s.trim_end_matches(['\r', '\n']).to_string(),
+            ))
+        }
+        (None, None, None) => Err("expected one of password, password_env or password_file".into()),
+        _ => Err("give only one of password, password_env or password_file".into()),
+    }
+}
+
+fn warn_loose_permissions(p: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(md) = std::fs::metadata(p)
+            && md.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %p.display(),
+                "password file is readable by group or others; chmod 600 it"
+            );
+        }
+    }
+}
+
+/// The CSV columns, Exchange Online IMAP-migration style.
+pub const CSV_COLUMNS: &[&str] = &[
+    "EmailAddress",
+    "UserName",
+    "Password",
+    "Batch",
+    "DestinationUser",
+    "DestinationPassword",
+    "DestinationPasswordEnv",
+    "DestinationPasswordFile",
+    "PasswordEnv",
+    "PasswordFile",
+];
+
+fn load_csv(
+    file: &Path,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Vec<MailboxSpec>, ConfigError> {
+    let err = |line: usize, column: usize, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| err(0, 0, format!("cannot read the mailbox CSV: {e}")))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| err(1, 1, format!("cannot read the CSV header: {e}")))?
+        .clone();
+    let mut col = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let canon = CSV_COLUMNS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(h))
+            .ok_or_else(|| {
+                err(
+                    1,
+                    i + 1,
+                    format!(
+                        "unknown column {h:?}; expected some of {}",
+                        CSV_COLUMNS.join(", ")
+                    ),
+                )
+            })?;
+        col.insert(*canon, i);
+    }
+    for required in ["EmailAddress", "UserName"] {
+        if !col.contains_key(required) {
+            return Err(err(1, 1, format!("missing required column {required}")));
+        }
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            err(line, 1, format!("malformed CSV row: {e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let get = |name: &str| {
+            col.get(name)
+                .and_then(|&i| rec.get(i))
+                .filter(|s| !s.is_empty())
+        };
+        let field_col = |name: &str| col.get(name).map_or(1, |i| i + 1);
+        let email = get("EmailAddress").ok_or_else(|| {
+            err(
+                line,
+                field_col("EmailAddress"),
+                "EmailAddress is empty".into(),
+            )
+        })?;
+        let user = get("UserName")
+            .ok_or_else(|| err(line, field_col("UserName"), "UserName is empty".into()))?;
+        let src = secret(get("Password"), get("PasswordEnv"), get("PasswordFile"), resolve)
+            .map_err(|e| {
+                err(
+                    line,
+                    field_col("Password"),
+                    format!("source credential for {user}: {e} (columns Password, PasswordEnv, PasswordFile)"),
+                )
+            })?;
+        let dst = secret(
+            get("DestinationPassword"),
+            get("DestinationPasswordEnv"),
+            get("DestinationPasswordFile"),
+            resolve,
+        )
+        .map_err(|e| {
+            err(
+                line,
+                field_col("DestinationPassword"),
+                format!(
+                    "destination credential for {email}: {e} (columns DestinationPassword, DestinationPasswordEnv, DestinationPasswordFile)"
+                ),
+            )
+        })?;
+        out.push(MailboxSpec {
+            batch: get("Batch").unwrap_or("default").to_string(),
+            source: Credential {
+                user: user.to_string(),
+                password: src,
+            },
+            destination: Credential {
+                user: get("DestinationUser").unwrap_or(email).to_string(),
+                password: dst,
+            },
+            origin: format!("{}:{line}", file.display()),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("::1"));
+        assert!(!is_loopback("mail.example.com"));
+        assert!(!is_loopback("10.0.0.1"));
+    }
+}

@@ -1,0 +1,902 @@
+//! IMAP endpoint on async-imap, tokio and rustls.
+//!
+//! async-imap's high-level API runs one command at a time and throws away APPENDUID, so the
+//! APPEND path here speaks the protocol itself on the session's stream: pipelined APPENDs with
+//! LITERAL+ where offered, synchronising literals otherwise, and the tagged replies matched by
+//! tag so every message gets its own outcome and destination UID.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::imap_proto::{self, Response, ResponseCode, Status};
+use async_imap::types::{Flag, NameAttribute};
+use futures::TryStreamExt;
+use secrecy::ExposeSecret;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, pki_types::ServerName};
+
+use super::{
+    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, MailSession,
+    Message, MessageMeta, Result, SpecialUse, fingerprint, uid_set,
+};
+use crate::config::{self, Credential, Security};
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug> Io for T {}
+type Stream = BufStream<Box<dyn Io>>;
+
+/// Messages per UID FETCH of bodies.
+const FETCH_CHUNK_MSGS: usize = 500;
+
+/// Opens sessions on one endpoint, never more than its `max_connections` at once.
+#[derive(Clone)]
+pub struct ImapConnector {
+    cfg: config::Endpoint,
+    tls: Option<TlsConnector>,
+    budget: Arc<Semaphore>,
+    /// "source" or "destination", for messages.
+    pub side: &'static str,
+}
+
+impl ImapConnector {
+    pub fn new(cfg: &config::Endpoint, side: &'static str) -> Result<Self> {
+        let tls = match cfg.security {
+            Security::None => None,
+            _ => Some(tls_connector(cfg)?),
+        };
+        Ok(ImapConnector {
+            cfg: cfg.clone(),
+            tls,
+            budget: Arc::new(Semaphore::new(cfg.max_connections)),
+            side,
+        })
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.cfg.max_connections
+    }
+
+    /// Connections open right now.
+    pub fn in_use(&self) -> usize {
+        self.cfg.max_connections - self.budget.available_permits()
+    }
+
+    pub fn config(&self) -> &config::Endpoint {
+        &self.cfg
+    }
+
+    /// Wait for a free connection slot, then connect and log in.
+    pub async fn connect(&self, cred: &Credential) -> Result<ImapSession> {
+        let permit = self
+            .budget
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("connection budget semaphore is never closed");
+        self.connect_with(permit, cred).await
+    }
+
+    async fn connect_with(
+        &self,
+        permit: OwnedSemaphorePermit,
+        cred: &Credential,
+    ) -> Result<ImapSession> {
+        let timeout = self.cfg.timeout;
+        let addr = format!("{}:{}", self.cfg.host, self.cfg.port);
+        let tcp = with_timeout(timeout, "connect", TcpStream::connect(&addr))
+            .await?
+            .map_err(|source| EndpointError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let host = self.cfg.host.clone();
+        let stream: Box<dyn Io> = match self.cfg.security {
+            Security::None => Box::new(tcp),
+            Security::Tls => Box::new(self.handshake(tcp).await?),
+            Security::Starttls => {
+                let mut tcp = BufStream::new(tcp);
+                starttls(&mut tcp, timeout).await?;
+                Box::new(self.handshake(tcp.into_inner()).await?)
+            }
+        };
+        let mut client = async_imap::Client::new(BufStream::new(stream));
+        if self.cfg.security != Security::Starttls {
+            let greeting = with_timeout(timeout, "greeting", client.read_response())
+                .await?
+                .map_err(|e| io_err("greeting", e))?;
+            match greeting.as_ref().map(|g| g.parsed()) {
+                Some(Response::Data {
+                    status: Status::Ok | Status::PreAuth,
+                    ..
+                }) => {}
+                Some(Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                }) => {
+                    return Err(EndpointError::Protocol {
+                        op: "greeting".into(),
+                        message: format!(
+                            "server {addr} said BYE: {}",
+                            outcome.information.as_deref().unwrap_or("")
+                        ),
+                    });
+                }
+                _ => {
+                    return Err(EndpointError::Protocol {
+                        op: "greeting".into(),
+                        message: format!("{addr} did not greet like an IMAP server"),
+                    });
+                }
+            }
+        }
+        let session = with_timeout(
+            timeout,
+            "login",
+            client.login(&cred.user, cred.password.expose_secret()),
+        )
+        .await?
+        .map_err(|(e, _)| match e {
+            async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
+                EndpointError::Auth {
+                    user: cred.user.clone(),
+                    message: clean_no(&m),
+                }
+            }
+            other => map_err("login", other),
+        })?;
+        let mut s = ImapSession {
+            s: session,
+            caps: Capabilities::default(),
+            timeout,
+            tag: 0,
+            keywords: None,
+            host,
+            _permit: permit,
+        };
+        s.caps = s.read_capabilities().await?;
+        if let Some(limit) = self.cfg.max_message_size {
+            s.caps.append_limit = Some(s.caps.append_limit.map_or(limit, |l| l.min(limit)));
+        }
+        Ok(s)
+    }
+
+    async fn handshake<S>(&self, tcp: S) -> Result<tokio_rustls::client::TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let tls = self.tls.as_ref().expect("TLS connector for a TLS endpoint");
+        let name = ServerName::try_from(self.cfg.host.clone()).map_err(|e| EndpointError::Tls {
+            host: self.cfg.host.clone(),
+            message: format!("not a valid server name: {e}"),
+        })?;
+        with_timeout(self.cfg.timeout, "TLS handshake", tls.connect(name, tcp))
+            .await?
+            .map_err(|e| EndpointError::Tls {
+                host: self.cfg.host.clone(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn tls_connector(cfg: &config::Endpoint) -> Result<TlsConnector> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let tls_err = |message: String| EndpointError::Tls {
+        host: cfg.host.clone(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| tls_err(format!("cannot read ca_file {}: {e}", ca.display())))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| tls_err(format!("ca_file {}: {e}", ca.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_err(format!("ca_file {}: {e}", ca.display())))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(tls_err(format!(
+                "ca_file {} holds no PEM certificate",
+                ca.display()
+            )));
+        }
+    } else {
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// STARTTLS by hand on the plain stream: greeting, `STARTTLS`, tagged OK.
+async fn starttls(tcp: &mut BufStream<TcpStream>, timeout: Duration) -> Result<()> {
+    let mut line = String::new();
+    with_timeout(timeout, "greeting", tcp.read_line(&mut line))
+        .await?
+        .map_err(|e| io_err("greeting", e))?;
+    if !line.starts_with("* OK") {
+        return Err(EndpointError::Protocol {
+            op: "greeting".into(),
+            message: format!("unexpected greeting {:?}", line.trim_end()),
+        });
+    }
+    tcp.write_all(b"s0 STARTTLS\r\n")
+        .await
+        .map_err(|e| io_err("STARTTLS", e))?;
+    tcp.flush().await.map_err(|e| io_err("STARTTLS", e))?;
+    loop {
+        line.clear();
+        let n = with_timeout(timeout, "STARTTLS", tcp.read_line(&mut line))
+            .await?
+            .map_err(|e| io_err("STARTTLS", e))?;
+        if n == 0 {
+            return Err(EndpointError::ConnectionLost {
+                op: "STARTTLS".into(),
+            });
+        }
+        if let Some(rest) = line.strip_prefix("s0 ") {
+            if rest.starts_with("OK") {
+                return Ok(());
+            }
+            return Err(EndpointError::Protocol {
+                op: "STARTTLS".into(),
+                message: format!("refused: {}", rest.trim_end()),
+            });
+        }
+    }
+}
+
+async fn with_timeout<F: std::future::Future>(d: Duration, op: &str, f: F) -> Result<F::Output> {
+    tokio::time::timeout(d, f)
+        .await
+        .map_err(|_| EndpointError::Timeout {
+            op: op.to_string(),
+            secs: d.as_secs(),
+        })
+}
+
+fn io_err(op: &str, e: std::io::Error) -> EndpointError {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionAborted
+    ) {
+        EndpointError::ConnectionLost { op: op.into() }
+    } else {
+        EndpointError::Io {
+            op: op.into(),
+            source: e,
+        }
+    }
+}
+
+/// async-imap formats NO/BAD as `code: Some(..), info: Some("..")`; keep the server's words.
+fn clean_no(m: &str) -> String {
+    match m.find("info: Some(\"") {
+        Some(i) => m[i + 12..].trim_end_matches("\")").to_string(),
+        None => m.to_string(),
+    }
+}
+
+fn map_err(op: &str, e: async_imap::error::Error) -> EndpointError {
+    use async_imap::error::Error as E;
+    match e {
+        E::Io(e) => io_err(op, e),
+        E::ConnectionLost => EndpointError::ConnectionLost { op: op.into() },
+        E::No(m) => classify_no(op, &m, None),
+        E::Bad(m) => EndpointError::Protocol {
+            op: op.into(),
+            message: format!("server said BAD: {}", clean_no(&m)),
+        },
+        other => EndpointError::Protocol {
+            op: op.into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn classify_no(op: &str, text: &str, folder: Option<&str>) -> EndpointError {
+    let up = text.to_ascii_uppercase();
+    if up.contains("OVERQUOTA") || up.contains("QUOTA EXCEEDED") {
+        EndpointError::OverQuota {
+            op: op.into(),
+            message: clean_no(text),
+        }
+    } else if up.contains("TRYCREATE") || up.contains("NONEXISTENT") || up.contains("DOESN'T EXIST")
+    {
+        EndpointError::NoFolder {
+            op: op.into(),
+            folder: folder.unwrap_or("?").to_string(),
+        }
+    } else {
+        EndpointError::No {
+            op: op.into(),
+            message: clean_no(text),
+        }
+    }
+}
+
+/// An IMAP string for a folder name: quoted, with `\` and `"` escaped.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+pub fn flag_name(f: &Flag<'_>) -> Option<String> {
+    Some(match f {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent | Flag::MayCreate => return None,
+        Flag::Custom(c) => c.to_string(),
+    })
+}
+
+pub struct ImapSession {
+    s: async_imap::Session<Stream>,
+    caps: Capabilities,
+    timeout: Duration,
+    tag: u64,
+    keywords: Option<Vec<String>>,
+    host: String,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ImapSession {
+    async fn read_capabilities(&mut self) -> Result<Capabilities> {
+        let caps = with_timeout(self.timeout, "CAPABILITY", self.s.capabilities())
+            .await?
+            .map_err(|e| map_err("CAPABILITY", e))?;
+        let mut c = Capabilities::default();
+        for cap in caps.iter() {
+            let name = match cap {
+                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                async_imap::types::Capability::Auth(a) => format!("AUTH={a}"),
+                async_imap::types::Capability::Atom(a) => a.clone(),
+            };
+            let up = name.to_ascii_uppercase();
+            match up.as_str() {
+                "UIDPLUS" => c.uidplus = true,
+                "LITERAL+" => c.literal_plus = true,
+                "LITERAL-" => c.literal_minus = true,
+                "SPECIAL-USE" => c.special_use = true,
+                "MULTIAPPEND" => c.multiappend = true,
+                _ => {
+                    if let Some(v) = up.strip_prefix("APPENDLIMIT=") {
+                        c.append_limit = v.parse().ok();
+                    }
+                }
+            }
+            c.raw.push(name);
+        }
+        Ok(c)
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("c{}", self.tag)
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+fn state_of(mb: &async_imap::types::Mailbox) -> FolderState {
+    FolderState {
+        uidvalidity: mb.uid_validity.unwrap_or(0),
+        uidnext: mb.uid_next.unwrap_or(0),
+        exists: mb.exists,
+    }
+}
+
+fn folder_of(name: &async_imap::types::Name) -> Folder {
+    let delimiter = name.delimiter().and_then(|d| d.chars().next());
+    let wire = name.name().to_string();
+    let path: Vec<String> = match delimiter {
+        Some(d) => wire.split(d).map(decode_mutf7).collect(),
+        None => vec![decode_mutf7(&wire)],
+    };
+    let mut special = None;
+    let mut selectable = true;
+    for a in name.attributes() {
+        match a {
+            NameAttribute::NoSelect => selectable = false,
+            NameAttribute::All => special = Some(SpecialUse::All),
+            NameAttribute::Archive => special = Some(SpecialUse::Archive),
+            NameAttribute::Drafts => special = Some(SpecialUse::Drafts),
+            NameAttribute::Flagged => special = Some(SpecialUse::Flagged),
+            NameAttribute::Junk => special = Some(SpecialUse::Junk),
+            NameAttribute::Sent => special = Some(SpecialUse::Sent),
+            NameAttribute::Trash => special = Some(SpecialUse::Trash),
+            NameAttribute::Extension(e) if e.eq_ignore_ascii_case("\\NonExistent") => {
+                selectable = false
+            }
+            _ => {}
+        }
+    }
+    Folder {
+        wire_name: wire,
+        path,
+        delimiter,
+        special,
+        selectable,
+    }
+}
+
+/// Modified UTF-7 (RFC 3501 5.1.3) to Unicode; a name that is not valid mUTF-7 stays as is.
+pub fn decode_mutf7(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    utf7_imap::decode_utf7_imap(s.to_string())
+}
+
+pub fn encode_mutf7(s: &str) -> String {
+    utf7_imap::encode_utf7_imap(s.to_string())
+}
+
+fn imap_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    d.format("%d-%b-%Y %H:%M:%S %z").to_string()
+}
+
+impl MailSession for ImapSession {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        let pattern = if self.caps.special_use
+            && self
+                .caps
+                .raw
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case("LIST-EXTENDED"))
+        {
+            "\"*\" RETURN (SPECIAL-USE)"
+        } else {
+            "\"*\""
+        };
+        let t = self.timeout;
+        let names: Vec<_> = with_timeout(t, "LIST", async {
+            let stream = self.s.list(Some(""), Some(pattern)).await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?
+        .map_err(|e| map_err("LIST", e))?;
+        Ok(names.iter().map(folder_of).collect())
+    }
+
+    async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        let mb = with_timeout(self.timeout, "EXAMINE", self.s.examine(folder))
+            .await?
+            .map_err(|e| match map_err("EXAMINE", e) {
+                EndpointError::No { op, .. } => EndpointError::NoFolder {
+                    op,
+                    folder: folder.to_string(),
+                },
+                e => e,
+            })?;
+        Ok(state_of(&mb))
+    }
+
+    async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        let mb = with_timeout(self.timeout, "SELECT", self.s.select(folder))
+            .await?
+            .map_err(|e| match map_err("SELECT", e) {
+                EndpointError::No { op, .. } => EndpointError::NoFolder {
+                    op,
+                    folder: folder.to_string(),
+                },
+                e => e,
+            })?;
+        let any = mb
+            .permanent_flags
+            .iter()
+            .any(|f| matches!(f, Flag::MayCreate));
+        self.keywords = if any || mb.permanent_flags.is_empty() {
+            None
+        } else {
+            Some(
+                mb.permanent_flags
+                    .iter()
+                    .filter_map(|f| match f {
+                        Flag::Custom(c) => Some(c.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
+        Ok(state_of(&mb))
+    }
+
+    async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        let mb = with_timeout(
+            self.timeout,
+            "STATUS",
+            self.s.status(folder, "(UIDNEXT UIDVALIDITY MESSAGES)"),
+        )
+        .await?
+        .map_err(|e| match map_err("STATUS", e) {
+            EndpointError::No { op, .. } => EndpointError::NoFolder {
+                op,
+                folder: folder.to_string(),
+            },
+            e => e,
+        })?;
+        Ok(state_of(&mb))
+    }
+
+    async fn create_folder(&mut self, folder: &str) -> Result<()> {
+        match with_timeout(self.timeout, "CREATE", self.s.create(folder)).await? {
+            Ok(()) => Ok(()),
+            // Already there (a race with another worker, or made by the user): fine.
+            Err(async_imap::error::Error::No(m))
+                if m.to_ascii_uppercase().contains("ALREADYEXISTS")
+                    || m.to_ascii_lowercase().contains("already exists") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(map_err(&format!("CREATE {folder}"), e)),
+        }
+    }
+
+    async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        let t = self.timeout;
+        let from = from_uid.max(1);
+        let fetched: Vec<_> = with_timeout(t * 4, "UID FETCH (metadata)", async {
+            let stream = self
+                .s
+                .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
+                .await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?
+        .map_err(|e| map_err("UID FETCH", e))?;
+        let mut out: Vec<MessageMeta> = fetched
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                // "n:*" always returns the last message, even when its UID is below n.
+                (uid >= from).then_some(MessageMeta {
+                    uid,
+                    size: f.size.unwrap_or(0) as u64,
+                })
+            })
+            .collect();
+        out.sort_by_key(|m| m.uid);
+        out.dedup_by_key(|m| m.uid);
+        Ok(out)
+    }
+
+    async fn fetch_messages(&mut self, uids: &[u32], tx: &mpsc::Sender<Message>) -> Result<()> {
+        for chunk in uids.chunks(FETCH_CHUNK_MSGS) {
+            let set = uid_set(chunk);
+            let t = self.timeout;
+            let mut stream = with_timeout(
+                t,
+                "UID FETCH",
+                self.s
+                    .uid_fetch(&set, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+            )
+            .await?
+            .map_err(|e| map_err("UID FETCH", e))?;
+            loop {
+                let next = with_timeout(t, "UID FETCH (reading a message)", stream.try_next())
+                    .await?
+                    .map_err(|e| map_err("UID FETCH", e))?;
+                let Some(f) = next else { break };
+                let Some(uid) = f.uid else { continue };
+                let msg = Message {
+                    uid,
+                    flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
+                    internal_date: f.internal_date(),
+                    body: f.body().unwrap_or_default().to_vec(),
+                };
+                drop(f);
+                if tx.send(msg).await.is_err() {
+                    // The consumer stopped (emergency stop, or a destination failure): drain
+                    // what the server still sends so the session stays usable, then return.
+                    while let Ok(Some(_)) =
+                        with_timeout(t, "UID FETCH (draining)", stream.try_next())
+                            .await?
+                            .map_err(|e| map_err("UID FETCH", e))
+                    {}
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> Result<Vec<Fingerprinted>> {
+        let sets: Vec<String> = if uids.is_empty() {
+            vec![format!("{}:*", from_uid.max(1))]
+        } else {
+            let mut sets = Vec::new();
+            for c in uids.chunks(FETCH_CHUNK_MSGS) {
+                sets.push(uid_set(c));
+            }
+            sets
+        };
+        let mut out = Vec::new();
+        let t = self.timeout;
+        for set in sets {
+            let mut stream = with_timeout(
+                t,
+                "UID FETCH",
+                self.s
+                    .uid_fetch(&set, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+            )
+            .await?
+            .map_err(|e| map_err("UID FETCH", e))?;
+            while let Some(f) = with_timeout(t, "UID FETCH (reading a message)", stream.try_next())
+                .await?
+                .map_err(|e| map_err("UID FETCH", e))?
+            {
+                let Some(uid) = f.uid else { continue };
+                if uids.is_empty() && uid < from_uid {
+                    continue;
+                }
+                let body = f.body().unwrap_or_default();
+                out.push(Fingerprinted {
+                    uid,
+                    size: body.len() as u64,
+                    fingerprint: fingerprint(body),
+                    flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
+                    internal_date: f.internal_date(),
+                });
+            }
+        }
+        out.sort_by_key(|f| f.uid);
+        out.dedup_by_key(|f| f.uid);
+        Ok(out)
+    }
+
+    async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        let mbox = quote(folder);
+        let t = self.timeout;
+        let mut tags: Vec<String> = Vec::with_capacity(msgs.len());
+        let mut outcomes: HashMap<String, AppendOutcome> = HashMap::new();
+        // A BYE or an I/O error loses the connection; a NO for the folder or the account
+        // (quota, no such folder) is per message but ends this window after its replies.
+        for m in msgs {
+            let tag = self.next_tag();
+            let flags: Vec<&str> = m
+                .flags
+                .iter()
+                .map(String::as_str)
+                .filter(|f| {
+                    f.starts_with('\\')
+                        || self
+                            .keywords
+                            .as_ref()
+                            .is_none_or(|k| k.iter().any(|x| x.eq_ignore_ascii_case(f)))
+                })
+                .collect();
+            let date = m
+                .internal_date
+                .map(|d| format!(" \"{}\"", imap_date(&d)))
+                .unwrap_or_default();
+            let len = m.body.len();
+            let non_sync = self.caps.literal_plus || (self.caps.literal_minus && len <= 4096);
+            let line = format!(
+                "{tag} APPEND {mbox} ({}){date} {{{len}{}}}\r\n",
+                flags.join(" "),
+                if non_sync { "+" } else { "" }
+            );
+            let w = self.s.get_mut();
+            w.write_all(line.as_bytes())
+                .await
+                .map_err(|e| io_err("APPEND", e))?;
+            if !non_sync {
+                w.flush().await.map_err(|e| io_err("APPEND", e))?;
+                // Wait for the continuation; a tagged reply to this very command means the
+                // server refused it before the literal (too big, no such folder ...).
+                let mut refused = false;
+                loop {
+                    let r = with_timeout(t, "APPEND (continuation)", self.s.read_response())
+                        .await?
+                        .map_err(|e| io_err("APPEND", e))?
+                        .ok_or(EndpointError::ConnectionLost {
+                            op: "APPEND".into(),
+                        })?;
+                    match r.parsed() {
+                        Response::Continue(_) => break,
+                        Response::Done {
+                            tag: rt,
+                            status,
+                            outcome,
+                        } => {
+                            let o = done_outcome(status, outcome, folder);
+                            let mine = rt.0 == tag;
+                            outcomes.insert(rt.0.clone(), o);
+                            if mine {
+                                refused = true;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                tags.push(tag);
+                if refused {
+                    continue;
+                }
+            } else {
+                tags.push(tag);
+            }
+            let w = self.s.get_mut();
+            w.write_all(&m.body)
+                .await
+                .map_err(|e| io_err("APPEND", e))?;
+            w.write_all(b"\r\n")
+                .await
+                .map_err(|e| io_err("APPEND", e))?;
+        }
+        self.s
+            .get_mut()
+            .flush()
+            .await
+            .map_err(|e| io_err("APPEND", e))?;
+        while tags.iter().any(|t| !outcomes.contains_key(t)) {
+            let r = with_timeout(t, "APPEND (reply)", self.s.read_response())
+                .await?
+                .map_err(|e| io_err("APPEND", e))?
+                .ok_or(EndpointError::ConnectionLost {
+                    op: "APPEND".into(),
+                })?;
+            if let Response::Done {
+                tag,
+                status,
+                outcome,
+            } = r.parsed()
+            {
+                let o = done_outcome(status, outcome, folder);
+                outcomes.insert(tag.0.clone(), o);
+            } else if let Response::Data {
+                status: Status::Bye,
+                outcome,
+            } = r.parsed()
+            {
+                return Err(EndpointError::Protocol {
+                    op: "APPEND".into(),
+                    message: format!(
+                        "server said BYE: {}",
+                        outcome.information.as_deref().unwrap_or("")
+                    ),
+                });
+            }
+        }
+        Ok(tags
+            .iter()
+            .map(|t| outcomes.remove(t).expect("every tag answered"))
+            .collect())
+    }
+
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        self.keywords.as_deref()
+    }
+
+    async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.s.logout()).await;
+    }
+}
+
+/// The outcome of one tagged APPEND reply. NO for the message itself (too big, refused
+/// content) is a per-message refusal; NO for the folder or the account is an error for all.
+fn done_outcome(status: &Status, outcome: &imap_proto::Outcome<'_>, folder: &str) -> AppendOutcome {
+    match done_result(status, outcome, folder) {
+        Ok(o) => o,
+        Err(error) => AppendOutcome::Failed { error },
+    }
+}
+
+fn done_result(
+    status: &Status,
+    outcome: &imap_proto::Outcome<'_>,
+    folder: &str,
+) -> Result<AppendOutcome> {
+    let info = outcome.information.as_deref().unwrap_or("").to_string();
+    match status {
+        Status::Ok => {
+            if let Some(ResponseCode::AppendUid(validity, uids)) = &outcome.code {
+                let uid = uids.first().map(|u| match u {
+                    imap_proto::rfc4315::UidSetMember::Uid(u) => *u,
+                    imap_proto::rfc4315::UidSetMember::UidRange(r) => *r.start(),
+                });
+                Ok(AppendOutcome::Stored {
+                    uidvalidity: Some(*validity),
+                    uid,
+                })
+            } else {
+                Ok(AppendOutcome::Stored {
+                    uidvalidity: None,
+                    uid: None,
+                })
+            }
+        }
+        _ => {
+            let code = match &outcome.code {
+                Some(ResponseCode::TryCreate) => "TRYCREATE ".to_string(),
+                _ => String::new(),
+            };
+            let text = format!("{code}{info}");
+            let up = text.to_ascii_uppercase();
+            if up.contains("TOOBIG") || up.contains("TOO BIG") || up.contains("TOO LARGE") {
+                return Ok(AppendOutcome::Refused {
+                    reason: format!("destination refused it as too large: {info}"),
+                });
+            }
+            match classify_no("APPEND", &text, Some(folder)) {
+                EndpointError::No { message, .. } if matches!(status, Status::No) => {
+                    // A NO without a folder or quota reason concerns this message (e.g. a NUL
+                    // byte or a malformed header the server will not store).
+                    Ok(AppendOutcome::Refused {
+                        reason: format!("destination refused the message: {message}"),
+                    })
+                }
+                EndpointError::No { message, .. } => Err(EndpointError::Protocol {
+                    op: "APPEND".into(),
+                    message: format!("server said BAD: {message}"),
+                }),
+                e => Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes() {
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn mutf7_round_trip() {
+        for s in ["Entwürfe", "Kunden & Partner", "日本語", "plain"] {
+            assert_eq!(decode_mutf7(&encode_mutf7(s)), s);
+        }
+        assert_eq!(encode_mutf7("Kunden & Partner"), "Kunden &- Partner");
+    }
+
+    #[test]
+    fn no_text_is_cleaned() {
+        assert_eq!(
+            clean_no("code: None, info: Some(\"[OVERQUOTA] Quota exceeded\")"),
+            "[OVERQUOTA] Quota exceeded"
+        );
+    }
+}

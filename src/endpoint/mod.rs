@@ -1,0 +1,267 @@
+//! Mail endpoints: where messages are read from and written to.
+//!
+//! The engine talks to every kind of endpoint (IMAP today; Graph, Gmail API and POP3 later)
+//! through [`MailSession`], in terms of folders, UIDs, flags, dates and raw RFC 5322 bytes.
+//! An endpoint that has no IMAP UIDs (Graph) keeps its own stable ids behind the same calls.
+
+pub mod imap;
+
+use std::future::Future;
+
+use chrono::{DateTime, FixedOffset};
+use tokio::sync::mpsc;
+
+/// RFC 6154 special-use roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecialUse {
+    All,
+    Archive,
+    Drafts,
+    Flagged,
+    Junk,
+    Sent,
+    Trash,
+}
+
+impl SpecialUse {
+    pub fn name(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+}
+
+/// A folder as the endpoint lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// The name on the wire (modified UTF-7 for IMAP): what SELECT and APPEND take.
+    pub wire_name: String,
+    /// The decoded hierarchy, one component per level ("INBOX" stays "INBOX").
+    pub path: Vec<String>,
+    pub delimiter: Option<char>,
+    pub special: Option<SpecialUse>,
+    pub selectable: bool,
+}
+
+impl Folder {
+    pub fn display(&self) -> String {
+        self.path.join("/")
+    }
+}
+
+/// What SELECT/EXAMINE/STATUS tell about a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FolderState {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub exists: u32,
+}
+
+/// Per-message metadata, without the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub size: u64,
+}
+
+/// A whole message as read from a source.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub uid: u32,
+    pub flags: Vec<String>,
+    pub internal_date: Option<DateTime<FixedOffset>>,
+    pub body: Vec<u8>,
+}
+
+/// A message's identity on the destination, for in-doubt resolution and verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprinted {
+    pub uid: u32,
+    pub size: u64,
+    pub fingerprint: String,
+    pub flags: Vec<String>,
+    pub internal_date: Option<DateTime<FixedOffset>>,
+}
+
+/// Content fingerprint: BLAKE3 of the exact bytes, 128 bits in hex.
+pub fn fingerprint(body: &[u8]) -> String {
+    let h = blake3::hash(body);
+    h.to_hex()[..32].to_string()
+}
+
+/// What an endpoint can do, as far as the engine cares.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    pub uidplus: bool,
+    pub literal_plus: bool,
+    pub literal_minus: bool,
+    pub special_use: bool,
+    pub multiappend: bool,
+    pub append_limit: Option<u64>,
+    pub raw: Vec<String>,
+}
+
+/// The outcome of one APPEND.
+#[derive(Debug)]
+pub enum AppendOutcome {
+    /// Stored; the destination UID when the server reported it (UIDPLUS).
+    Stored {
+        uidvalidity: Option<u32>,
+        uid: Option<u32>,
+    },
+    /// Refused for this message only (too big, malformed): skip it with the reason.
+    Refused { reason: String },
+    /// Not stored, for a reason that concerns the folder or the account (over quota, no
+    /// such folder): the message stays pending and the folder stops.
+    Failed { error: EndpointError },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS with {host}: {message}")]
+    Tls { host: String, message: String },
+    #[error("login as {user} refused: {message}")]
+    Auth { user: String, message: String },
+    #[error("{op} timed out after {secs} s")]
+    Timeout { op: String, secs: u64 },
+    #[error("the server closed the connection during {op}")]
+    ConnectionLost { op: String },
+    #[error("{op}: the destination is over quota: {message}")]
+    OverQuota { op: String, message: String },
+    #[error("{op}: folder {folder} does not exist")]
+    NoFolder { op: String, folder: String },
+    #[error("{op}: server said NO: {message}")]
+    No { op: String, message: String },
+    #[error("{op}: {message}")]
+    Protocol { op: String, message: String },
+    #[error("{op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EndpointError {
+    /// Worth retrying on a new connection (network trouble), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EndpointError::Connect { .. }
+                | EndpointError::Timeout { .. }
+                | EndpointError::ConnectionLost { .. }
+                | EndpointError::Io { .. }
+        )
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EndpointError>;
+
+/// One logged-in session on an endpoint. The methods that work on "the examined folder" need
+/// a prior [`MailSession::examine`].
+pub trait MailSession: Send {
+    fn capabilities(&self) -> &Capabilities;
+
+    fn list_folders(&mut self) -> impl Future<Output = Result<Vec<Folder>>> + Send;
+
+    /// Open a folder read-only (the source is never modified).
+    fn examine(&mut self, folder: &str) -> impl Future<Output = Result<FolderState>> + Send;
+
+    /// Open a destination folder for writing: its state, and which keywords it accepts.
+    fn open_for_append(&mut self, folder: &str)
+    -> impl Future<Output = Result<FolderState>> + Send;
+
+    fn status(&mut self, folder: &str) -> impl Future<Output = Result<FolderState>> + Send;
+
+    fn create_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// UIDs and sizes of the examined folder's messages with UID >= `from_uid`.
+    fn fetch_meta(
+        &mut self,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send;
+
+    /// Stream whole messages of the examined folder (flags, date, bytes) into `tx`, in UID
+    /// order. Messages that vanished in between are simply absent.
+    fn fetch_messages(
+        &mut self,
+        uids: &[u32],
+        tx: &mpsc::Sender<Message>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Fingerprints (and flags, dates) of the examined folder's messages among `uids`
+    /// (all messages with UID >= `from_uid` when `uids` is empty); bodies are hashed and dropped.
+    fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<Fingerprinted>>> + Send;
+
+    /// Append messages to a folder, pipelined where the endpoint allows. One outcome per
+    /// message, in order. An `Err` means the connection failed: outcomes are then unknown.
+    fn append(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>>> + Send;
+
+    /// Which keywords the examined/selected folder accepts (None: any).
+    fn permanent_keywords(&self) -> Option<&[String]>;
+
+    fn logout(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Compress sorted UIDs into an IMAP sequence set ("1:4,7,9:10").
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            end += 1;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 4, 7, 9, 10]), "1:4,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_content_sensitive() {
+        assert_eq!(fingerprint(b"abc"), fingerprint(b"abc"));
+        assert_ne!(fingerprint(b"abc"), fingerprint(b"abd"));
+        assert_eq!(fingerprint(b"").len(), 32);
+    }
+}

@@ -1,0 +1,386 @@
+//! The migration engine: runs mailboxes within each endpoint's connection budget, and within
+//! a mailbox several folders at once. It knows nothing of terminals; observers get [`Event`]s.
+
+pub mod events;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::config::{MailboxSpec, Project};
+use crate::endpoint::imap::{ImapConnector, ImapSession};
+use crate::endpoint::{EndpointError, MailSession};
+use crate::store::{Store, Totals};
+use crate::sync::mapping::{MapInput, Mapping, map_folders};
+use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
+pub use events::{Event, Severity, Sink, StopFlag};
+
+/// Attempts per folder when the connection fails (reconnect with backoff in between).
+const FOLDER_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Auth,
+    Connection,
+    Verification,
+    Stopped,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailboxResult {
+    pub key: String,
+    pub batch: String,
+    pub totals: Totals,
+    /// None when the mailbox completed.
+    pub failure: Option<(Failure, String)>,
+}
+
+impl MailboxResult {
+    pub fn complete(&self) -> bool {
+        self.failure.is_none()
+            && self.totals.skipped == 0
+            && self.totals.failed == 0
+            && self.totals.pending == 0
+    }
+}
+
+pub struct Engine {
+    pub project: Project,
+    pub store: Store,
+    pub src: ImapConnector,
+    pub dst: ImapConnector,
+    sink: Sink,
+    stop: StopFlag,
+}
+
+fn failure_of(e: &SyncError) -> Failure {
+    match e {
+        SyncError::Endpoint(EndpointError::Auth { .. }) => Failure::Auth,
+        SyncError::Endpoint(EndpointError::Tls { .. }) => Failure::Connection,
+        SyncError::Endpoint(e) if e.is_transient() => Failure::Connection,
+        SyncError::Stopped => Failure::Stopped,
+        SyncError::Verification(_) => Failure::Verification,
+        _ => Failure::Other,
+    }
+}
+
+fn category_of(e: &SyncError) -> &'static str {
+    match e {
+        SyncError::Endpoint(EndpointError::Auth { .. }) => "auth",
+        SyncError::Endpoint(EndpointError::OverQuota { .. }) => "quota",
+        SyncError::Endpoint(EndpointError::Tls { .. }) => "network",
+        SyncError::Endpoint(e) if e.is_transient() => "network",
+        SyncError::Store(_) => "journal",
+        SyncError::Stopped => "operator",
+        SyncError::Verification(_) => "verification",
+        _ => "server",
+    }
+}
+
+impl Engine {
+    pub fn new(
+        project: Project,
+        store: Store,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Result<Engine, EndpointError> {
+        let src = ImapConnector::new(&project.source, "source")?;
+        let dst = ImapConnector::new(&project.destination, "destination")?;
+        let sink = Sink::new(store.clone(), events);
+        Ok(Engine {
+            project,
+            store,
+            src,
+            dst,
+            sink,
+            stop: StopFlag::default(),
+        })
+    }
+
+    pub fn stop_flag(&self) -> StopFlag {
+        self.stop.clone()
+    }
+
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// The mailboxes of the given batches (all when none is given).
+    pub fn selected(&self, batches: &[String]) -> Vec<MailboxSpec> {
+        self.project
+            .mailboxes
+            .iter()
+            .filter(|m| batches.is_empty() || batches.iter().any(|b| b == &m.batch))
+            .cloned()
+            .collect()
+    }
+
+    /// Migrate the selected mailboxes, several at once.
+    pub async fn run(self: &Arc<Self>, batches: &[String]) -> Vec<MailboxResult> {
+        let limit = Arc::new(Semaphore::new(self.project.parallel_mailboxes));
+        let mut tasks = Vec::new();
+        for spec in self.selected(batches) {
+            let engine = self.clone();
+            let limit = limit.clone();
+            tasks.push(tokio::spawn(async move {
+                let _slot = limit.acquire_owned().await.expect("never closed");
+                engine.migrate_mailbox(spec).await
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(r) => out.push(r),
+                Err(e) => out.push(MailboxResult {
+                    key: "?".into(),
+                    batch: "?".into(),
+                    totals: Totals::default(),
+                    failure: Some((Failure::Other, format!("internal error: {e}"))),
+                }),
+            }
+        }
+        out
+    }
+
+    async fn connect_pair(
+        &self,
+        spec: &MailboxSpec,
+    ) -> Result<(ImapSession, ImapSession), SyncError> {
+        let s = self.src.connect(&spec.source).await?;
+        let d = self.dst.connect(&spec.destination).await?;
+        Ok((s, d))
+    }
+
+    async fn migrate_mailbox(self: Arc<Self>, spec: MailboxSpec) -> MailboxResult {
+        let key = spec.key();
+        let result = |totals, failure| MailboxResult {
+            key: key.clone(),
+            batch: spec.batch.clone(),
+            totals,
+            failure,
+        };
+        let mailbox_id = match self.store.upsert_mailbox(
+            &key,
+            &spec.batch,
+            &spec.source.user,
+            &spec.destination.user,
+        ) {
+            Ok(id) => id,
+            Err(e) => return result(Totals::default(), Some((Failure::Other, e.to_string()))),
+        };
+        let _ = self.store.set_mailbox_state(mailbox_id, "running", None);
+        self.sink.send(Event::MailboxStarted {
+            mailbox: key.clone(),
+            batch: spec.batch.clone(),
+        });
+        let outcome = self.migrate_mailbox_inner(&spec, mailbox_id).await;
+        let totals = self.store.mailbox_totals(mailbox_id).unwrap_or_default();
+        let failure = outcome.err().map(|e| {
+            self.sink.issue(
+                if matches!(e, SyncError::Verification(_)) {
+                    Severity::Critical
+                } else {
+                    Severity::Error
+                },
+                category_of(&e),
+                Some(&key),
+                None,
+                None,
+                &e.to_string(),
+            );
+            (failure_of(&e), e.to_string())
+        });
+        let state = match &failure {
+            None => "done",
+            Some((Failure::Stopped, _)) => "stopped",
+            Some(_) => "failed",
+        };
+        let _ =
+            self.store
+                .set_mailbox_state(mailbox_id, state, failure.as_ref().map(|f| f.1.as_str()));
+        self.sink.send(Event::MailboxDone {
+            mailbox: key.clone(),
+            totals: totals.clone(),
+            error: failure.as_ref().map(|f| f.1.clone()),
+        });
+        result(totals, failure)
+    }
+
+    async fn migrate_mailbox_inner(
+        self: &Arc<Self>,
+        spec: &MailboxSpec,
+        mailbox_id: i64,
+    ) -> Result<(), SyncError> {
+        let (mut s, mut d) = self.connect_pair(spec).await?;
+        let maps = discover(&self.project, &mut s, &mut d).await?;
+        let key = spec.key();
+        let dst_existing: Vec<String> = d
+            .list_folders()
+            .await?
+            .into_iter()
+            .map(|f| f.wire_name)
+            .collect();
+        let mut jobs = VecDeque::new();
+        for m in &maps {
+            let Some(dst) = &m.dst_wire else {
+                tracing::info!(mailbox = %key, folder = %m.src.display(), "not copied: {}", m.why);
+                continue;
+            };
+            let row = self.store.folder(mailbox_id, &m.src.wire_name, dst)?;
+            let exists = dst_existing.iter().any(|e| {
+                e == dst || (e.eq_ignore_ascii_case("INBOX") && dst.eq_ignore_ascii_case("INBOX"))
+            });
+            if !exists {
+                d.create_folder(dst).await?;
+                self.store.mark_folder_created(row.id)?;
+            }
+            jobs.push_back(FolderJob {
+                mailbox: key.clone(),
+                row,
+                src: m.src.wire_name.clone(),
+                src_display: m.src.display(),
+                dst: dst.clone(),
+            });
+        }
+        let queue = Arc::new(Mutex::new(jobs));
+        let extra = self.project.folder_workers.saturating_sub(1);
+        let mut helpers = Vec::new();
+        for _ in 0..extra {
+            let engine = self.clone();
+            let spec = spec.clone();
+            let queue = queue.clone();
+            helpers.push(tokio::spawn(async move {
+                engine.folder_worker(&spec, &queue, None).await
+            }));
+        }
+        let mut first_err = self.folder_worker(spec, &queue, Some((s, d))).await.err();
+        for h in helpers {
+            match h.await {
+                Ok(Err(e)) if first_err.is_none() => first_err = Some(e),
+                Ok(_) => {}
+                Err(e) => {
+                    first_err.get_or_insert(SyncError::Verification(format!(
+                        "internal error in a folder worker: {e}"
+                    )));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Take folders from the queue until it is empty. Connects lazily, reconnects after a
+    /// network failure and retries the folder with backoff.
+    async fn folder_worker(
+        &self,
+        spec: &MailboxSpec,
+        queue: &Mutex<VecDeque<FolderJob>>,
+        mut sessions: Option<(ImapSession, ImapSession)>,
+    ) -> Result<(), SyncError> {
+        let ctx = Ctx {
+            store: &self.store,
+            sink: &self.sink,
+            stop: &self.stop,
+        };
+        let mut first_err = None;
+        loop {
+            if self.stop.is_stopped() {
+                return Err(SyncError::Stopped);
+            }
+            let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                break;
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if sessions.is_none() {
+                    match self.connect_pair(spec).await {
+                        Ok(p) => sessions = Some(p),
+                        Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
+                            backoff(attempt).await;
+                            continue;
+                        }
+                        Err(e) => {
+                            queue
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push_front(job);
+                            return Err(e);
+                        }
+                    }
+                }
+                let (s, d) = sessions.as_mut().expect("connected above");
+                match copy_folder(&ctx, &job, s, d).await {
+                    Ok(_) => break,
+                    Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
+                        self.sink.issue(
+                            Severity::Warning,
+                            "network",
+                            Some(&job.mailbox),
+                            Some(&job.src_display),
+                            None,
+                            &format!("{e}; reconnecting (attempt {attempt} of {FOLDER_ATTEMPTS})"),
+                        );
+                        sessions = None;
+                        backoff(attempt).await;
+                    }
+                    Err(SyncError::Stopped) => return Err(SyncError::Stopped),
+                    Err(e) => {
+                        self.sink.issue(
+                            Severity::Error,
+                            category_of(&e),
+                            Some(&job.mailbox),
+                            Some(&job.src_display),
+                            None,
+                            &e.to_string(),
+                        );
+                        if !e.is_transient() {
+                            // The session may be mid-command: start the next folder afresh.
+                            sessions = None;
+                        }
+                        first_err.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((s, d)) = sessions {
+            s.logout().await;
+            d.logout().await;
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = Duration::from_millis(500) * 2u32.pow(attempt.min(6));
+    // A little jitter so parallel workers do not reconnect in lockstep.
+    let jitter =
+        Duration::from_millis(u64::from(std::process::id() % 7) * 37 + u64::from(attempt) * 11);
+    tokio::time::sleep(base.min(Duration::from_secs(30)) + jitter).await;
+}
+
+/// List both sides and map the source folders onto the destination.
+pub async fn discover<S: MailSession, D: MailSession>(
+    project: &Project,
+    src: &mut S,
+    dst: &mut D,
+) -> Result<Vec<Mapping>, SyncError> {
+    let sf = src.list_folders().await?;
+    let df = dst.list_folders().await?;
+    let delim = df.iter().find_map(|f| f.delimiter).unwrap_or('/');
+    Ok(map_folders(&MapInput {
+        src: &sf,
+        dst: &df,
+        src_preset: project.source.preset,
+        dst_delimiter: delim,
+        rules: &project.folders,
+    }))
+}

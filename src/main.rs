@@ -1,0 +1,482 @@
+//! The `cutover` command line.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use tokio::sync::mpsc;
+
+use cutover::config::{self, Project};
+use cutover::engine::{Engine, Event, Failure, MailboxResult};
+use cutover::store::Store;
+
+/// Exit codes, documented in the README.
+mod exit {
+    pub const OK: u8 = 0;
+    pub const INTERNAL: u8 = 1;
+    pub const CONFIG: u8 = 3;
+    pub const AUTH: u8 = 4;
+    pub const CONNECTION: u8 = 5;
+    pub const PARTIAL: u8 = 6;
+    pub const MISMATCH: u8 = 7;
+    pub const STOPPED: u8 = 8;
+    pub const JOURNAL: u8 = 9;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Mailbox migrations an operator can trust on cutover night"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Migrate the selected batches headless, with progress per mailbox and folder.
+    Run {
+        project: PathBuf,
+        /// Only these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+    /// Compare source and destination folder by folder (counts and content fingerprints).
+    Verify {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+    /// Print the folder map per mailbox with messages and bytes to copy; copies nothing.
+    Plan {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+    /// Check a project file and print what it defines; connects to nothing.
+    Check { project: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let project_path = match &cli.cmd {
+        Cmd::Run { project, .. }
+        | Cmd::Verify { project, .. }
+        | Cmd::Plan { project, .. }
+        | Cmd::Check { project } => project.clone(),
+    };
+    let project = match config::load(&project_path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let _guard = init_logging(&project.log_dir, cli.log_json);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cutover: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    let code = rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Check { .. } => check(&project),
+            Cmd::Run { batches, .. } => run(project, batches).await,
+            Cmd::Verify { batches, .. } => verify(project, batches).await,
+            Cmd::Plan { batches, .. } => plan(project, batches).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    std::fs::create_dir_all(dir).ok()?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("cutover")
+        .filename_suffix("log")
+        .max_log_files(14)
+        .build(dir)
+        .ok()?;
+    let (w, guard) = tracing_appender::non_blocking(appender);
+    let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(w)
+        .with_ansi(false);
+    let r = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+    r.ok()?;
+    Some(guard)
+}
+
+fn open_store(project: &Project) -> Result<Store, u8> {
+    Store::open(&project.state_path, project.durability).map_err(|e| {
+        eprintln!("cutover: {e}");
+        exit::JOURNAL
+    })
+}
+
+fn engine(
+    project: Project,
+    events: Option<mpsc::UnboundedSender<Event>>,
+) -> Result<Arc<Engine>, u8> {
+    let store = open_store(&project)?;
+    Engine::new(project, store, events)
+        .map(Arc::new)
+        .map_err(|e| {
+            eprintln!("cutover: {e}");
+            exit::CONFIG
+        })
+}
+
+fn check(project: &Project) -> u8 {
+    println!("project  {}", project.name);
+    println!("journal  {}", project.state_path.display());
+    for (side, e) in [
+        ("source", &project.source),
+        ("destination", &project.destination),
+    ] {
+        println!(
+            "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
+            e.kind, e.host, e.port, e.security, e.preset, e.max_connections
+        );
+    }
+    let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
+    batches.dedup();
+    println!(
+        "mailboxes {} in batches {}",
+        project.mailboxes.len(),
+        batches.join(", ")
+    );
+    exit::OK
+}
+
+fn human(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().si().to_string()
+}
+
+/// Print engine events as plain lines (rate-limited progress per folder).
+async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
+    let tty = std::io::stdout().is_terminal();
+    let every = if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(2)
+    };
+    let mut last: HashMap<(String, String), Instant> = HashMap::new();
+    let mut planned: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    while let Some(e) = rx.recv().await {
+        match e {
+            Event::MailboxStarted { mailbox, batch } => {
+                println!("[{mailbox}] started (batch {batch})");
+            }
+            Event::FolderStarted {
+                mailbox,
+                folder,
+                dst,
+                to_copy,
+                bytes,
+            } => {
+                if to_copy > 0 {
+                    println!(
+                        "[{mailbox}] {folder} -> {}: {to_copy} message(s) to copy, {}",
+                        cutover::endpoint::imap::decode_mutf7(&dst),
+                        human(bytes)
+                    );
+                }
+                planned.insert((mailbox, folder), (to_copy, bytes));
+            }
+            Event::Progress {
+                mailbox,
+                folder,
+                copied,
+                bytes,
+            } => {
+                let k = (mailbox, folder);
+                let now = Instant::now();
+                if last.get(&k).is_none_or(|t| now.duration_since(*t) >= every) {
+                    let (n, b) = planned.get(&k).copied().unwrap_or_default();
+                    println!(
+                        "[{}] {}: {copied}/{n} copied, {} of {}",
+                        k.0,
+                        k.1,
+                        human(bytes),
+                        human(b)
+                    );
+                    last.insert(k, now);
+                }
+            }
+            Event::FolderDone {
+                mailbox,
+                folder,
+                totals,
+                appended,
+                unchanged,
+            } => {
+                if unchanged {
+                    println!(
+                        "[{mailbox}] {folder}: unchanged ({} in journal)",
+                        totals.copied
+                    );
+                } else {
+                    println!(
+                        "[{mailbox}] {folder}: done, {appended} appended now; {}/{} copied, {} skipped, {} failed",
+                        totals.copied, totals.messages, totals.skipped, totals.failed
+                    );
+                }
+            }
+            Event::MailboxDone {
+                mailbox,
+                totals,
+                error,
+            } => match error {
+                None => println!(
+                    "[{mailbox}] finished: {}/{} messages, {} of {}; {} skipped, {} failed",
+                    totals.copied,
+                    totals.messages,
+                    human(totals.copied_bytes),
+                    human(totals.bytes),
+                    totals.skipped,
+                    totals.failed
+                ),
+                Some(err) => println!("[{mailbox}] FAILED: {err}"),
+            },
+            Event::Issue {
+                severity,
+                category,
+                mailbox,
+                folder,
+                uid,
+                message,
+            } => {
+                let place = [mailbox, folder, uid.map(|u| format!("UID {u}"))]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                eprintln!(
+                    "{} [{category}] {place}: {message}",
+                    severity.as_str().to_uppercase()
+                );
+            }
+        }
+    }
+}
+
+fn exit_for(results: &[MailboxResult]) -> u8 {
+    let worst = |f: Failure| {
+        results
+            .iter()
+            .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
+    };
+    if worst(Failure::Stopped) {
+        exit::STOPPED
+    } else if worst(Failure::Verification) {
+        exit::MISMATCH
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
+        exit::AUTH
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
+        exit::CONNECTION
+    } else if results.iter().all(MailboxResult::complete) {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    }
+}
+
+async fn run(project: Project, batches: Vec<String>) -> u8 {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let engine = match engine(project, Some(tx)) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let selected = engine.selected(&batches);
+    if selected.is_empty() {
+        eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
+        return exit::CONFIG;
+    }
+    let run_id = engine.store.begin_run("run").ok();
+    println!(
+        "cutover: {} — {} mailbox(es); journal {}",
+        engine.project.name,
+        selected.len(),
+        engine.project.state_path.display()
+    );
+    let printer = tokio::spawn(print_events(rx));
+    let stop = engine.stop_flag();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "cutover: interrupt: stopping all writes (the journal stays consistent; run again to resume)"
+            );
+            stop.stop();
+        }
+    });
+    let started = Instant::now();
+    let results = engine.run(&batches).await;
+    let elapsed = started.elapsed();
+    // The engine (and its event sender) must go before the printer can finish.
+    let store = engine.store.clone();
+    drop(engine);
+    let _ = printer.await;
+    let (mut msgs, mut bytes) = (0, 0);
+    println!();
+    println!(
+        "{:<40} {:>10} {:>12} {:>8} {:>7}  result",
+        "mailbox", "messages", "bytes", "skipped", "failed"
+    );
+    for r in &results {
+        msgs += r.totals.copied;
+        bytes += r.totals.copied_bytes;
+        let result = match &r.failure {
+            None if r.complete() => "complete".to_string(),
+            None => "incomplete (see issues)".to_string(),
+            Some((_, e)) => format!("failed: {e}"),
+        };
+        println!(
+            "{:<40} {:>10} {:>12} {:>8} {:>7}  {result}",
+            r.key,
+            format!("{}/{}", r.totals.copied, r.totals.messages),
+            human(r.totals.copied_bytes),
+            r.totals.skipped,
+            r.totals.failed
+        );
+    }
+    println!(
+        "{} message(s), {} in the journal as copied; this run took {:.1} s",
+        msgs,
+        human(bytes),
+        elapsed.as_secs_f64()
+    );
+    let code = exit_for(&results);
+    if let Some(id) = run_id {
+        let _ = store.end_run(id, &format!("exit {code}"));
+    }
+    code
+}
+
+async fn verify(project: Project, batches: Vec<String>) -> u8 {
+    let engine = match engine(project, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let mut tasks = Vec::new();
+    for spec in engine.selected(&batches) {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            cutover::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec).await
+        }));
+    }
+    let mut all_ok = true;
+    let mut any_error = false;
+    for t in tasks {
+        let Ok(m) = t.await else {
+            any_error = true;
+            continue;
+        };
+        println!("[{}]", m.key);
+        if let Some(e) = &m.error {
+            println!("  ERROR: {e}");
+            any_error = true;
+            continue;
+        }
+        for f in &m.folders {
+            println!(
+                "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  {}",
+                f.src_folder,
+                f.dst_folder,
+                f.src_messages,
+                f.dst_messages,
+                f.missing,
+                f.duplicated,
+                f.extra,
+                f.flag_differences,
+                f.date_differences,
+                if f.ok() { "OK" } else { "MISMATCH" }
+            );
+        }
+        all_ok &= m.ok();
+    }
+    if any_error {
+        exit::CONNECTION
+    } else if all_ok {
+        println!("verify: every source message is on the destination exactly once");
+        exit::OK
+    } else {
+        println!("verify: MISMATCH (see above)");
+        exit::MISMATCH
+    }
+}
+
+async fn plan(project: Project, batches: Vec<String>) -> u8 {
+    let engine = match engine(project, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let mut code = exit::OK;
+    for spec in engine.selected(&batches) {
+        println!("[{}] batch {}", spec.key(), spec.batch);
+        match cutover::plan::plan_mailbox(
+            &engine.project,
+            &engine.store,
+            &engine.src,
+            &engine.dst,
+            &spec,
+        )
+        .await
+        {
+            Ok(folders) => {
+                let (mut n, mut b, mut done) = (0, 0, 0);
+                for f in folders {
+                    match &f.dst {
+                        Some(d) => {
+                            println!(
+                                "  {:<32} -> {:<32} {:>6} msgs {:>10}  copied {:>6}  ({})",
+                                f.src,
+                                d,
+                                f.messages,
+                                human(f.bytes),
+                                f.copied,
+                                f.why
+                            );
+                            n += f.messages;
+                            b += f.bytes;
+                            done += f.copied;
+                        }
+                        None => println!("  {:<32}    not copied: {}", f.src, f.why),
+                    }
+                }
+                println!(
+                    "  total {n} message(s), {}; {} already copied, {} to copy",
+                    human(b),
+                    done,
+                    n.saturating_sub(done)
+                );
+            }
+            Err(e) => {
+                println!("  ERROR: {e}");
+                code = exit::CONNECTION;
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,728 @@
+//! The durable state journal: one SQLite file per project.
+//!
+//! Everything the engine must remember across a crash lives here: per mailbox and folder the
+//! UIDVALIDITY and high-water marks, and per source message its state, size, fingerprint and
+//! destination UID. The rule that makes `kill -9` harmless: a message is journalled as
+//! `appending` (with the destination UID floor) *before* its APPEND is sent, and as `copied`
+//! only after the server confirmed it. Whatever is still `appending` at the next start is
+//! resolved against the destination before anything is re-sent.
+//!
+//! The interface is deliberately narrow (plain rows in, plain rows out) so that another backend
+//! (PostgreSQL, for several machines working one project) can implement the same calls.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::Durability;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state journal {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Message states in the journal.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const APPENDING: &str = "appending";
+    pub const COPIED: &str = "copied";
+    pub const SKIPPED: &str = "skipped";
+    pub const FAILED: &str = "failed";
+    /// A row of an older source UIDVALIDITY that was matched to a row of the new one.
+    pub const SUPERSEDED: &str = "superseded";
+}
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FolderRow {
+    pub id: i64,
+    pub mailbox_id: i64,
+    pub src_name: String,
+    pub dst_name: String,
+    pub src_uidvalidity: Option<u32>,
+    pub src_uidnext: Option<u32>,
+    /// Highest source UID enumerated into the journal (under `src_uidvalidity`).
+    pub src_high: u32,
+    pub dst_uidvalidity: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub size: u64,
+}
+
+/// A message whose APPEND outcome is unknown, or whose destination UID is not yet known.
+#[derive(Debug, Clone)]
+pub struct DoubtRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub size: u64,
+    pub fingerprint: String,
+    pub dst_floor: u32,
+    /// The server confirmed the APPEND (no UIDPLUS), as opposed to an unknown outcome.
+    pub confirmed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopiedRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub fingerprint: String,
+    pub size: u64,
+    pub dst_uid: Option<u32>,
+    pub dst_uidvalidity: Option<u32>,
+}
+
+/// Journalled just before an APPEND is sent.
+#[derive(Debug, Clone)]
+pub struct AppendIntent {
+    pub id: i64,
+    pub fingerprint: String,
+    pub message_id: Option<String>,
+    pub dst_uidvalidity: u32,
+    pub dst_floor: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub messages: u64,
+    pub bytes: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub pending: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue<'a> {
+    pub severity: &'a str,
+    pub category: &'a str,
+    pub mailbox: Option<&'a str>,
+    pub folder: Option<&'a str>,
+    pub uid: Option<u32>,
+    pub message: &'a str,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  batch TEXT NOT NULL,
+  src_user TEXT NOT NULL,
+  dst_user TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'new',
+  started_at TEXT,
+  finished_at TEXT,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS folders (
+  id INTEGER PRIMARY KEY,
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+  src_name TEXT NOT NULL,
+  dst_name TEXT NOT NULL,
+  src_uidvalidity INTEGER,
+  src_uidnext INTEGER,
+  src_high INTEGER NOT NULL DEFAULT 0,
+  dst_uidvalidity INTEGER,
+  dst_created INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'new',
+  UNIQUE (mailbox_id, src_name)
+);
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY,
+  folder_id INTEGER NOT NULL REFERENCES folders(id),
+  src_uidvalidity INTEGER NOT NULL,
+  src_uid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  fingerprint TEXT,
+  message_id TEXT,
+  dst_uidvalidity INTEGER,
+  dst_uid INTEGER,
+  dst_floor INTEGER,
+  reason TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  UNIQUE (folder_id, src_uidvalidity, src_uid)
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (folder_id, state);
+CREATE TABLE IF NOT EXISTS issues (
+  id INTEGER PRIMARY KEY,
+  severity TEXT NOT NULL,
+  category TEXT NOT NULL,
+  mailbox TEXT,
+  folder TEXT,
+  uid INTEGER,
+  message TEXT NOT NULL,
+  first_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  last_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  count INTEGER NOT NULL DEFAULT 1,
+  state TEXT NOT NULL DEFAULT 'open'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS issues_fold
+  ON issues (severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  command TEXT NOT NULL,
+  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  finished_at TEXT,
+  outcome TEXT
+);
+"#;
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+impl Store {
+    pub fn open(path: &Path, durability: Durability) -> Result<Store> {
+        let p = path.display().to_string();
+        let wrap = |source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        let sync = match durability {
+            Durability::Crash => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+            [],
+        )
+        .map_err(wrap)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: p,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A poisoned lock only means another thread panicked mid-call; SQLite's own
+        // transactions keep the file consistent, so carry on with the connection.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut c = self.lock();
+        f(&mut c).map_err(|e| self.err(e))
+    }
+
+    pub fn begin_run(&self, command: &str) -> Result<i64> {
+        self.with(|c| {
+            c.execute("INSERT INTO runs(command) VALUES (?1)", [command])?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    pub fn end_run(&self, run: i64, outcome: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!("UPDATE runs SET finished_at = {NOW}, outcome = ?2 WHERE id = ?1"),
+                params![run, outcome],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn upsert_mailbox(&self, key: &str, batch: &str, src: &str, dst: &str) -> Result<i64> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO mailboxes(key, batch, src_user, dst_user) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key) DO UPDATE SET batch = excluded.batch",
+                params![key, batch, src, dst],
+            )?;
+            c.query_row("SELECT id FROM mailboxes WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    pub fn set_mailbox_state(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            let sql = match state {
+                "running" => format!(
+                    "UPDATE mailboxes SET state = ?2, started_at = coalesce(started_at, {NOW}), last_error = ?3 WHERE id = ?1"
+                ),
+                "done" => format!(
+                    "UPDATE mailboxes SET state = ?2, finished_at = {NOW}, last_error = ?3 WHERE id = ?1"
+                ),
+                _ => "UPDATE mailboxes SET state = ?2, last_error = ?3 WHERE id = ?1".to_string(),
+            };
+            c.execute(&sql, params![id, state, error]).map(drop)
+        })
+    }
+
+    /// The folder row for a source folder, created on first sight with its destination name.
+    pub fn folder(&self, mailbox_id: i64, src_name: &str, dst_name: &str) -> Result<FolderRow> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO folders(mailbox_id, src_name, dst_name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(mailbox_id, src_name) DO UPDATE SET dst_name = excluded.dst_name",
+                params![mailbox_id, src_name, dst_name],
+            )?;
+            c.query_row(
+                "SELECT id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity
+                 FROM folders WHERE mailbox_id = ?1 AND src_name = ?2",
+                params![mailbox_id, src_name],
+                |r| {
+                    Ok(FolderRow {
+                        id: r.get(0)?,
+                        mailbox_id: r.get(1)?,
+                        src_name: r.get(2)?,
+                        dst_name: r.get(3)?,
+                        src_uidvalidity: r.get(4)?,
+                        src_uidnext: r.get(5)?,
+                        src_high: r.get(6)?,
+                        dst_uidvalidity: r.get(7)?,
+                    })
+                },
+            )
+        })
+    }
+
+    pub fn folders_of(&self, mailbox_id: i64) -> Result<Vec<FolderRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity
+                 FROM folders WHERE mailbox_id = ?1 ORDER BY id",
+            )?;
+            st.query_map([mailbox_id], |r| {
+                Ok(FolderRow {
+                    id: r.get(0)?,
+                    mailbox_id: r.get(1)?,
+                    src_name: r.get(2)?,
+                    dst_name: r.get(3)?,
+                    src_uidvalidity: r.get(4)?,
+                    src_uidnext: r.get(5)?,
+                    src_high: r.get(6)?,
+                    dst_uidvalidity: r.get(7)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn mark_folder_created(&self, folder_id: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET dst_created = 1 WHERE id = ?1",
+                [folder_id],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Start tracking a new source UIDVALIDITY: the high-water mark restarts at 0 (the rows
+    /// of the old UIDVALIDITY stay, to be matched by fingerprint).
+    pub fn set_src_uidvalidity(&self, folder_id: i64, validity: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET src_uidvalidity = ?2, src_high = 0, src_uidnext = NULL WHERE id = ?1",
+                params![folder_id, validity],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn set_dst_uidvalidity(&self, folder_id: i64, validity: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET dst_uidvalidity = ?2 WHERE id = ?1",
+                params![folder_id, validity],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Record newly enumerated source messages as pending and advance the high-water mark,
+    /// in one transaction.
+    pub fn add_pending(
+        &self,
+        folder_id: i64,
+        validity: u32,
+        msgs: &[(u32, u64)],
+        high: u32,
+        uidnext: u32,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO messages(folder_id, src_uidvalidity, src_uid, size, state)
+                     VALUES (?1, ?2, ?3, ?4, 'pending')",
+                )?;
+                for (uid, size) in msgs {
+                    st.execute(params![folder_id, validity, uid, *size as i64])?;
+                }
+            }
+            tx.execute(
+                "UPDATE folders SET src_high = max(src_high, ?2), src_uidnext = ?3 WHERE id = ?1",
+                params![folder_id, high, uidnext],
+            )?;
+            tx.commit()
+        })
+    }
+
+    pub fn pending(&self, folder_id: i64, validity: u32) -> Result<Vec<PendingRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, size FROM messages
+                 WHERE folder_id = ?1 AND src_uidvalidity = ?2 AND state = 'pending' ORDER BY src_uid",
+            )?;
+            st.query_map(params![folder_id, validity], |r| {
+                Ok(PendingRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Messages whose APPEND may or may not have happened (`appending`), or that were appended
+    /// without learning their destination UID (`copied`, no UIDPLUS).
+    pub fn in_doubt(&self, folder_id: i64) -> Result<Vec<DoubtRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, size, fingerprint, coalesce(dst_floor, 1), state = 'copied' FROM messages
+                 WHERE folder_id = ?1 AND (state = 'appending' OR (state = 'copied' AND dst_uid IS NULL))
+                 ORDER BY id",
+            )?;
+            st.query_map([folder_id], |r| {
+                Ok(DoubtRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    fingerprint: r.get(3)?,
+                    dst_floor: r.get(4)?,
+                    confirmed: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn copied(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
+                 WHERE folder_id = ?1 AND state = 'copied' ORDER BY id",
+            )?;
+            st.query_map([folder_id], |r| {
+                Ok(CopiedRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    fingerprint: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    dst_uid: r.get(4)?,
+                    dst_uidvalidity: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Copied rows of an older source UIDVALIDITY: candidates for fingerprint matching.
+    pub fn copied_other_validity(&self, folder_id: i64, validity: u32) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
+                 WHERE folder_id = ?1 AND state = 'copied' AND src_uidvalidity != ?2 ORDER BY id",
+            )?;
+            st.query_map(params![folder_id, validity], |r| {
+                Ok(CopiedRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    fingerprint: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    dst_uid: r.get(4)?,
+                    dst_uidvalidity: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// A source message under a new UIDVALIDITY is the same message as an old row: move the
+    /// old row's outcome to the new key.
+    pub fn carry_over(&self, old_id: i64, new_validity: u32, new_uid: u32) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO messages(folder_id, src_uidvalidity, src_uid, size, state, fingerprint, message_id,
+                                      dst_uidvalidity, dst_uid, dst_floor)
+                 SELECT folder_id, ?2, ?3, size, state, fingerprint, message_id, dst_uidvalidity, dst_uid, dst_floor
+                 FROM messages WHERE id = ?1
+                 ON CONFLICT(folder_id, src_uidvalidity, src_uid) DO UPDATE SET
+                   state = excluded.state, fingerprint = excluded.fingerprint, message_id = excluded.message_id,
+                   dst_uidvalidity = excluded.dst_uidvalidity, dst_uid = excluded.dst_uid",
+                params![old_id, new_validity, new_uid],
+            )?;
+            tx.execute(
+                "UPDATE messages SET state = 'superseded' WHERE id = ?1",
+                [old_id],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Journal the intent to append, for a whole window, in one transaction.
+    pub fn mark_appending(&self, intents: &[AppendIntent]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'appending', fingerprint = ?2, message_id = ?3,
+                       dst_uidvalidity = ?4, dst_floor = ?5, attempts = attempts + 1, updated_at = {NOW}
+                     WHERE id = ?1"
+                ))?;
+                for i in intents {
+                    st.execute(params![
+                        i.id,
+                        i.fingerprint,
+                        i.message_id,
+                        i.dst_uidvalidity,
+                        i.dst_floor
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Journal confirmed appends (destination UID when the server told it).
+    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'copied', dst_uid = ?2, dst_uidvalidity = ?3, reason = NULL,
+                       updated_at = {NOW} WHERE id = ?1"
+                ))?;
+                for (id, uid) in done {
+                    st.execute(params![id, uid, dst_uidvalidity])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    pub fn set_pending(&self, ids: &[i64]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'pending', dst_uid = NULL, updated_at = {NOW} WHERE id = ?1"
+                ))?;
+                for id in ids {
+                    st.execute([id])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// A message that will not be copied (oversize, refused): never silently.
+    pub fn mark_skipped(&self, id: i64, state: &str, reason: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE messages SET state = ?2, reason = ?3, updated_at = {NOW} WHERE id = ?1"
+                ),
+                params![id, state, reason],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn folder_totals(&self, folder_id: i64) -> Result<Totals> {
+        self.totals_where("m.folder_id = ?1", folder_id)
+    }
+
+    pub fn mailbox_totals(&self, mailbox_id: i64) -> Result<Totals> {
+        self.totals_where(
+            "m.folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)",
+            mailbox_id,
+        )
+    }
+
+    fn totals_where(&self, cond: &str, arg: i64) -> Result<Totals> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT count(*), coalesce(sum(size),0),
+                        coalesce(sum(state = 'copied'),0), coalesce(sum(CASE WHEN state = 'copied' THEN size END),0),
+                        coalesce(sum(state = 'skipped'),0), coalesce(sum(state = 'failed'),0),
+                        coalesce(sum(state IN ('pending','appending')),0)
+                     FROM messages m WHERE {cond} AND state != 'superseded'"
+                ),
+                [arg],
+                |r| {
+                    Ok(Totals {
+                        messages: r.get::<_, i64>(0)? as u64,
+                        bytes: r.get::<_, i64>(1)? as u64,
+                        copied: r.get::<_, i64>(2)? as u64,
+                        copied_bytes: r.get::<_, i64>(3)? as u64,
+                        skipped: r.get::<_, i64>(4)? as u64,
+                        failed: r.get::<_, i64>(5)? as u64,
+                        pending: r.get::<_, i64>(6)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Record an issue; a repeat of the same issue folds into one record with a count.
+    pub fn record_issue(&self, i: &Issue<'_>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO issues(severity, category, mailbox, folder, uid, message)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message)
+                     DO UPDATE SET count = count + 1, last_seen = {NOW}"
+                ),
+                params![i.severity, i.category, i.mailbox, i.folder, i.uid, i.message],
+            )
+            .map(drop)
+        })
+    }
+
+    /// (severity, category, mailbox, folder, uid, message, count) of every issue, newest first.
+    #[allow(clippy::type_complexity)]
+    pub fn issues(
+        &self,
+    ) -> Result<
+        Vec<(
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<u32>,
+            String,
+            u32,
+        )>,
+    > {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT severity, category, mailbox, folder, uid, message, count FROM issues ORDER BY last_seen DESC, id DESC",
+            )?;
+            st.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect()
+        })
+    }
+
+    pub fn mailbox_id(&self, key: &str) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row("SELECT id FROM mailboxes WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("j.sqlite"), Durability::Crash).unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn lifecycle_of_a_message() {
+        let (_d, s) = store();
+        let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
+        let f = s.folder(mb, "INBOX", "INBOX").unwrap();
+        s.add_pending(f.id, 7, &[(1, 100), (2, 200)], 2, 3).unwrap();
+        let f = s.folder(mb, "INBOX", "INBOX").unwrap();
+        assert_eq!(f.src_high, 2);
+        let p = s.pending(f.id, 7).unwrap();
+        assert_eq!(p.len(), 2);
+        s.mark_appending(&[AppendIntent {
+            id: p[0].id,
+            fingerprint: "ff".into(),
+            message_id: None,
+            dst_uidvalidity: 9,
+            dst_floor: 1,
+        }])
+        .unwrap();
+        assert_eq!(s.in_doubt(f.id).unwrap().len(), 1);
+        s.mark_copied(&[(p[0].id, Some(5))], 9).unwrap();
+        assert!(s.in_doubt(f.id).unwrap().is_empty());
+        let t = s.folder_totals(f.id).unwrap();
+        assert_eq!((t.messages, t.copied, t.pending, t.bytes), (2, 1, 1, 300));
+        // re-adding the same UIDs is a no-op
+        s.add_pending(f.id, 7, &[(1, 100)], 1, 3).unwrap();
+        assert_eq!(s.folder_totals(f.id).unwrap().messages, 2);
+    }
+
+    #[test]
+    fn issues_fold() {
+        let (_d, s) = store();
+        let i = Issue {
+            severity: "warning",
+            category: "oversize",
+            mailbox: Some("a"),
+            folder: Some("INBOX"),
+            uid: Some(3),
+            message: "too big",
+        };
+        s.record_issue(&i).unwrap();
+        s.record_issue(&i).unwrap();
+        let all = s.issues().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].6, 2);
+    }
+}

@@ -1,0 +1,620 @@
+//! Planning and copying one folder.
+//!
+//! The journal protocol for one folder:
+//! 1. EXAMINE the source (read-only), SELECT the destination; compare both UIDVALIDITYs with
+//!    the journal. A change falls back to fingerprint matching, never to a blind recopy.
+//! 2. If the source UIDNEXT is what the journal saw and nothing is pending: nothing to do
+//!    (no FETCH at all).
+//! 3. New source UIDs are enumerated (UID and size only) into the journal as `pending`.
+//! 4. Messages left `appending` by a crash are resolved against the destination (size, then
+//!    fingerprint of candidates above the recorded UID floor) before anything is re-sent.
+//! 5. Pending messages stream from a UID FETCH into windows of pipelined APPENDs; each window
+//!    is journalled `appending` before it is sent and `copied` (with APPENDUID) after.
+//! 6. A cheap check closes the folder: every UID the journal says it wrote exists on the
+//!    destination with the right size.
+
+pub mod mapping;
+
+use std::collections::{HashMap, HashSet};
+
+use tokio::sync::mpsc;
+
+use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, fingerprint};
+use crate::engine::events::{Event, Severity, Sink, StopFlag};
+use crate::store::{self, AppendIntent, FolderRow, Store, StoreError};
+
+/// At most this many messages, or bytes, per APPEND window.
+const WINDOW_MSGS: usize = 64;
+const WINDOW_BYTES: usize = 8 * 1024 * 1024;
+/// Messages buffered between the source FETCH and the destination APPENDs.
+const CHANNEL_MSGS: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stopped by the operator")]
+    Stopped,
+    #[error("verification failed: {0}")]
+    Verification(String),
+}
+
+impl SyncError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Endpoint(e) if e.is_transient())
+    }
+}
+
+/// One folder to copy, as the mailbox planner resolved it.
+#[derive(Debug, Clone)]
+pub struct FolderJob {
+    pub mailbox: String,
+    pub row: FolderRow,
+    /// Source folder name on the wire, and for people.
+    pub src: String,
+    pub src_display: String,
+    pub dst: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct FolderOutcome {
+    pub appended: u64,
+    pub skipped: u64,
+    pub unchanged: bool,
+}
+
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub sink: &'a Sink,
+    pub stop: &'a StopFlag,
+}
+
+pub async fn copy_folder<S: MailSession, D: MailSession>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    src: &mut S,
+    dst: &mut D,
+) -> Result<FolderOutcome, SyncError> {
+    let store = ctx.store;
+    let mb = job.mailbox.as_str();
+    let fname = job.src_display.as_str();
+    let issue =
+        |sev, cat: &str, uid, msg: &str| ctx.sink.issue(sev, cat, Some(mb), Some(fname), uid, msg);
+
+    let st = match src.examine(&job.src).await {
+        Ok(st) => st,
+        Err(EndpointError::NoFolder { .. }) => {
+            issue(
+                Severity::Warning,
+                "source",
+                None,
+                "the source folder disappeared since it was listed (deleted or renamed); nothing copied from it this run",
+            );
+            return Ok(FolderOutcome::default());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+
+    let mut revalidate_src = false;
+    match row.src_uidvalidity {
+        None => store.set_src_uidvalidity(row.id, st.uidvalidity)?,
+        Some(v) if v != st.uidvalidity => {
+            issue(
+                Severity::Warning,
+                "source",
+                None,
+                &format!(
+                    "source UIDVALIDITY changed ({v} -> {}): matching messages by fingerprint, nothing is re-sent blindly",
+                    st.uidvalidity
+                ),
+            );
+            store.set_src_uidvalidity(row.id, st.uidvalidity)?;
+            revalidate_src = true;
+        }
+        Some(_) => {}
+    }
+    if revalidate_src || row.src_uidvalidity.is_none() {
+        row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+    }
+
+    let dst_state = match dst.open_for_append(&job.dst).await {
+        Ok(s) => s,
+        Err(EndpointError::NoFolder { .. }) => {
+            dst.create_folder(&job.dst).await?;
+            store.mark_folder_created(row.id)?;
+            dst.open_for_append(&job.dst).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut revalidate_dst = false;
+    match row.dst_uidvalidity {
+        None => store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?,
+        Some(v) if v != dst_state.uidvalidity => {
+            issue(
+                Severity::Warning,
+                "destination",
+                None,
+                &format!(
+                    "destination UIDVALIDITY changed ({v} -> {}): re-identifying copied messages by fingerprint",
+                    dst_state.uidvalidity
+                ),
+            );
+            store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?;
+            revalidate_dst = true;
+        }
+        Some(_) => {}
+    }
+
+    let validity = st.uidvalidity;
+    let doubt = store.in_doubt(row.id)?;
+    let pending_before = store.pending(row.id, validity)?;
+    let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
+    if unchanged_src && !revalidate_dst && doubt.is_empty() && pending_before.is_empty() {
+        let totals = store.folder_totals(row.id)?;
+        ctx.sink.send(Event::FolderDone {
+            mailbox: mb.into(),
+            folder: fname.into(),
+            totals,
+            appended: 0,
+            unchanged: true,
+        });
+        return Ok(FolderOutcome {
+            unchanged: true,
+            ..Default::default()
+        });
+    }
+
+    // New source messages into the journal.
+    if !unchanged_src {
+        let metas = src.fetch_meta(row.src_high + 1).await?;
+        let high = metas
+            .iter()
+            .map(|m| m.uid)
+            .max()
+            .unwrap_or(0)
+            .max(row.src_high);
+        let list: Vec<(u32, u64)> = metas.iter().map(|m| (m.uid, m.size)).collect();
+        store.add_pending(row.id, validity, &list, high, st.uidnext)?;
+    }
+
+    if revalidate_src {
+        rematch_source(store, row.id, validity, src).await?;
+    }
+    if revalidate_dst {
+        rematch_destination(store, row.id, dst_state.uidvalidity, dst).await?;
+    }
+    resolve_in_doubt(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
+
+    // Oversize messages are skipped, with the reason journalled and raised.
+    let limit = dst.capabilities().append_limit;
+    let mut pending = Vec::new();
+    for p in store.pending(row.id, validity)? {
+        match limit {
+            Some(l) if p.size > l => {
+                let reason = format!(
+                    "message of {} is over the destination's limit of {}; not copied",
+                    bytesize::ByteSize(p.size),
+                    bytesize::ByteSize(l)
+                );
+                store.mark_skipped(p.id, store::state::SKIPPED, &reason)?;
+                issue(Severity::Warning, "oversize", Some(p.src_uid), &reason);
+            }
+            _ => pending.push(p),
+        }
+    }
+    let total_bytes: u64 = pending.iter().map(|p| p.size).sum();
+    ctx.sink.send(Event::FolderStarted {
+        mailbox: mb.into(),
+        folder: fname.into(),
+        dst: job.dst.clone(),
+        to_copy: pending.len() as u64,
+        bytes: total_bytes,
+    });
+
+    let mut outcome = FolderOutcome::default();
+    if !pending.is_empty() {
+        copy_pending(
+            ctx,
+            job,
+            &pending,
+            dst_state.uidvalidity,
+            dst_state.uidnext,
+            src,
+            dst,
+            &mut outcome,
+        )
+        .await?;
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
+    }
+    let totals = store.folder_totals(row.id)?;
+    ctx.sink.send(Event::FolderDone {
+        mailbox: mb.into(),
+        folder: fname.into(),
+        totals,
+        appended: outcome.appended,
+        unchanged: false,
+    });
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_pending<S: MailSession, D: MailSession>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    pending: &[store::PendingRow],
+    dst_validity: u32,
+    dst_uidnext: u32,
+    src: &mut S,
+    dst: &mut D,
+    outcome: &mut FolderOutcome,
+) -> Result<(), SyncError> {
+    let store = ctx.store;
+    let mb = job.mailbox.as_str();
+    let fname = job.src_display.as_str();
+    let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
+    let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
+    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_MSGS);
+
+    let producer = async move {
+        let tx = tx;
+        src.fetch_messages(&uids, &tx).await
+    };
+    let consumer = async {
+        let mut floor = dst_uidnext.max(1);
+        let mut seen = HashSet::new();
+        let mut copied = 0u64;
+        let mut bytes = 0u64;
+        loop {
+            if ctx.stop.is_stopped() {
+                return Err(SyncError::Stopped);
+            }
+            let Some(first) = rx.recv().await else { break };
+            let mut window = vec![first];
+            let mut size = window[0].body.len();
+            while window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        size += m.body.len();
+                        window.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if ctx.stop.is_stopped() {
+                return Err(SyncError::Stopped);
+            }
+            let intents: Vec<AppendIntent> = window
+                .iter()
+                .filter_map(|m| {
+                    let id = *ids.get(&m.uid)?;
+                    seen.insert(m.uid);
+                    Some(AppendIntent {
+                        id,
+                        fingerprint: fingerprint(&m.body),
+                        message_id: message_id(&m.body),
+                        dst_uidvalidity: dst_validity,
+                        dst_floor: floor,
+                    })
+                })
+                .collect();
+            window.retain(|m| ids.contains_key(&m.uid));
+            store.mark_appending(&intents)?;
+            let results = dst.append(&job.dst, &window).await?;
+            let mut done = Vec::new();
+            let mut failed: Option<EndpointError> = None;
+            let mut back_to_pending = Vec::new();
+            for (m, r) in window.iter().zip(results) {
+                let id = ids[&m.uid];
+                match r {
+                    AppendOutcome::Stored { uid, uidvalidity } => {
+                        let uid = uid.filter(|_| uidvalidity.is_none_or(|v| v == dst_validity));
+                        if let Some(u) = uid {
+                            floor = floor.max(u + 1);
+                        }
+                        done.push((id, uid));
+                        copied += 1;
+                        bytes += m.body.len() as u64;
+                    }
+                    AppendOutcome::Refused { reason } => {
+                        store.mark_skipped(id, store::state::FAILED, &reason)?;
+                        ctx.sink.issue(
+                            Severity::Error,
+                            "refused",
+                            Some(mb),
+                            Some(fname),
+                            Some(m.uid),
+                            &reason,
+                        );
+                        outcome.skipped += 1;
+                    }
+                    AppendOutcome::Failed { error } => {
+                        back_to_pending.push(id);
+                        failed.get_or_insert(error);
+                    }
+                }
+            }
+            store.mark_copied(&done, dst_validity)?;
+            store.set_pending(&back_to_pending)?;
+            outcome.appended += done.len() as u64;
+            ctx.sink.send(Event::Progress {
+                mailbox: mb.into(),
+                folder: fname.into(),
+                copied,
+                bytes,
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+        }
+        // Messages that vanished from the source between listing and fetching.
+        let gone: Vec<&store::PendingRow> = pending
+            .iter()
+            .filter(|p| !seen.contains(&p.src_uid))
+            .collect();
+        for p in &gone {
+            store.mark_skipped(
+                p.id,
+                store::state::SKIPPED,
+                "expunged on the source before it could be copied",
+            )?;
+        }
+        if !gone.is_empty() {
+            ctx.sink.issue(
+                Severity::Info,
+                "source",
+                Some(mb),
+                Some(fname),
+                None,
+                &format!(
+                    "{} message(s) were expunged on the source during the copy",
+                    gone.len()
+                ),
+            );
+        }
+        Ok::<(), SyncError>(())
+    };
+    let (p, c) = tokio::join!(producer, consumer);
+    c?;
+    p?;
+    Ok(())
+}
+
+/// The Message-ID header, for the journal (resolution and reports use it).
+fn message_id(body: &[u8]) -> Option<String> {
+    mail_parser::MessageParser::default()
+        .parse_headers(body)
+        .and_then(|m| m.message_id().map(str::to_string))
+}
+
+/// Match rows by fingerprint against candidates, each candidate used at most once.
+fn match_by_fingerprint<'a, T>(
+    rows: impl IntoIterator<Item = (i64, &'a str)>,
+    candidates: &[(u32, String)],
+    claimed: &HashSet<u32>,
+    mut on_match: impl FnMut(i64, u32) -> T,
+) -> Vec<i64> {
+    let mut by_fp: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (uid, fp) in candidates.iter().rev() {
+        if !claimed.contains(uid) {
+            by_fp.entry(fp.as_str()).or_default().push(*uid);
+        }
+    }
+    let mut unmatched = Vec::new();
+    for (id, fp) in rows {
+        match by_fp.get_mut(fp).and_then(Vec::pop) {
+            Some(uid) => {
+                on_match(id, uid);
+            }
+            None => unmatched.push(id),
+        }
+    }
+    unmatched
+}
+
+/// Resolve `appending` rows (and copied rows without a destination UID) against the
+/// destination: only candidates above the recorded floor with a matching size are downloaded.
+async fn resolve_in_doubt<D: MailSession>(
+    store: &Store,
+    folder_id: i64,
+    dst_validity: u32,
+    dst: &mut D,
+    issue: &impl Fn(Severity, &str, Option<u32>, &str),
+) -> Result<(), SyncError> {
+    let doubt = store.in_doubt(folder_id)?;
+    if doubt.is_empty() {
+        return Ok(());
+    }
+    let floor = doubt.iter().map(|d| d.dst_floor).min().unwrap_or(1);
+    let sizes: HashSet<u64> = doubt.iter().map(|d| d.size).collect();
+    let claimed: HashSet<u32> = store
+        .copied(folder_id)?
+        .iter()
+        .filter(|c| c.dst_uidvalidity == Some(dst_validity))
+        .filter_map(|c| c.dst_uid)
+        .collect();
+    let metas = dst.fetch_meta(floor).await?;
+    let cand: Vec<u32> = metas
+        .iter()
+        .filter(|m| sizes.contains(&m.size) && !claimed.contains(&m.uid))
+        .map(|m| m.uid)
+        .collect();
+    let fps = if cand.is_empty() {
+        Vec::new()
+    } else {
+        dst.fetch_fingerprints(&cand, 0).await?
+    };
+    let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
+    let mut found = Vec::new();
+    let unmatched = match_by_fingerprint(
+        doubt.iter().map(|d| (d.id, d.fingerprint.as_str())),
+        &candidates,
+        &claimed,
+        |id, uid| found.push((id, Some(uid))),
+    );
+    store.mark_copied(&found, dst_validity)?;
+    let unmatched: HashSet<i64> = unmatched.into_iter().collect();
+    // An APPEND that never landed goes back to pending; a confirmed one we cannot find
+    // any more is reported, not re-sent.
+    let mut again = Vec::new();
+    let mut confirmed_missing = Vec::new();
+    for d in doubt.iter().filter(|d| unmatched.contains(&d.id)) {
+        if d.confirmed {
+            // UID 0: confirmed stored, not identifiable on the destination any more.
+            confirmed_missing.push((d.id, Some(0)));
+            issue(
+                Severity::Warning,
+                "verification",
+                Some(d.src_uid),
+                "the destination confirmed this message but it cannot be found there now (deleted or changed on the destination?); not sent again",
+            );
+        } else {
+            again.push(d.id);
+        }
+    }
+    store.mark_copied(&confirmed_missing, dst_validity)?;
+    store.set_pending(&again)?;
+    if !found.is_empty() || !again.is_empty() {
+        issue(
+            Severity::Info,
+            "resume",
+            None,
+            &format!(
+                "resolved {} in-doubt append(s) from an interrupted run: {} found on the destination, {} to send again",
+                found.len() + again.len(),
+                found.len(),
+                again.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The source folder got a new UIDVALIDITY: carry the journal over by fingerprint.
+async fn rematch_source<S: MailSession>(
+    store: &Store,
+    folder_id: i64,
+    validity: u32,
+    src: &mut S,
+) -> Result<(), SyncError> {
+    let old = store.copied_other_validity(folder_id, validity)?;
+    if old.is_empty() {
+        return Ok(());
+    }
+    let fps = src.fetch_fingerprints(&[], 1).await?;
+    let mut by_fp: HashMap<&str, Vec<i64>> = HashMap::new();
+    for o in old.iter().rev() {
+        by_fp.entry(o.fingerprint.as_str()).or_default().push(o.id);
+    }
+    for f in &fps {
+        if let Some(old_id) = by_fp.get_mut(f.fingerprint.as_str()).and_then(Vec::pop) {
+            store.carry_over(old_id, validity, f.uid)?;
+        }
+    }
+    Ok(())
+}
+
+/// The destination folder got a new UIDVALIDITY: find every copied message again by
+/// fingerprint; what is really gone from the destination is copied again.
+async fn rematch_destination<D: MailSession>(
+    store: &Store,
+    folder_id: i64,
+    dst_validity: u32,
+    dst: &mut D,
+) -> Result<(), SyncError> {
+    let copied = store.copied(folder_id)?;
+    let fps = dst.fetch_fingerprints(&[], 1).await?;
+    let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
+    let mut found = Vec::new();
+    let missing = match_by_fingerprint(
+        copied.iter().map(|c| (c.id, c.fingerprint.as_str())),
+        &candidates,
+        &HashSet::new(),
+        |id, uid| found.push((id, Some(uid))),
+    );
+    store.mark_copied(&found, dst_validity)?;
+    store.set_pending(&missing)?;
+    Ok(())
+}
+
+/// After a folder: every destination UID the journal recorded this folder exists with the
+/// recorded size. A mismatch is a critical issue and fails the folder.
+async fn check_destination<D: MailSession>(
+    store: &Store,
+    folder_id: i64,
+    dst_validity: u32,
+    dst: &mut D,
+    issue: &impl Fn(Severity, &str, Option<u32>, &str),
+) -> Result<(), SyncError> {
+    let copied = store.copied(folder_id)?;
+    let want: Vec<&store::CopiedRow> = copied
+        .iter()
+        .filter(|c| c.dst_uidvalidity == Some(dst_validity) && c.dst_uid.is_some_and(|u| u > 0))
+        .collect();
+    if want.is_empty() {
+        return Ok(());
+    }
+    // Re-select so the server reports what it holds now.
+    let min = want.iter().filter_map(|c| c.dst_uid).min().unwrap_or(1);
+    let metas = dst.fetch_meta(min).await?;
+    let have: HashMap<u32, u64> = metas.iter().map(|m| (m.uid, m.size)).collect();
+    let mut bad = 0;
+    for c in &want {
+        let uid = c.dst_uid.unwrap_or(0);
+        match have.get(&uid) {
+            Some(&size) if size == c.size => {}
+            Some(&size) => {
+                bad += 1;
+                issue(
+                    Severity::Critical,
+                    "verification",
+                    Some(c.src_uid),
+                    &format!(
+                        "destination UID {uid} has {size} bytes, the source message {} bytes",
+                        c.size
+                    ),
+                );
+            }
+            None => {
+                bad += 1;
+                issue(
+                    Severity::Critical,
+                    "verification",
+                    Some(c.src_uid),
+                    &format!("destination UID {uid} recorded as written is not on the destination"),
+                );
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(SyncError::Verification(format!(
+            "{bad} message(s) recorded as copied are missing or altered on the destination"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_matching_uses_each_candidate_once() {
+        let cands = vec![
+            (10, "a".to_string()),
+            (11, "a".to_string()),
+            (12, "b".to_string()),
+        ];
+        let mut got = Vec::new();
+        let unmatched = match_by_fingerprint(
+            [(1, "a"), (2, "a"), (3, "a"), (4, "b")],
+            &cands,
+            &HashSet::from([12]),
+            |id, uid| got.push((id, uid)),
+        );
+        assert_eq!(got, vec![(1, 10), (2, 11)]);
+        assert_eq!(unmatched, vec![3, 4]);
+    }
+}
