@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::mpsc;
 
 use cutover::config::{self, Project};
-use cutover::engine::{Engine, Event, Failure, MailboxResult};
+use cutover::engine::{Engine, Event, Failure, MailboxResult, RunStats};
 use cutover::store::Store;
 
 /// Exit codes, documented in the README.
@@ -334,6 +334,9 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
     let started = Instant::now();
     let results = engine.run(&batches).await;
     let elapsed = started.elapsed();
+    let appended = RunStats::get(&engine.stats.appended);
+    let fetched = RunStats::get(&engine.stats.bodies_fetched);
+    let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
     // The engine (and its event sender) must go before the printer can finish.
     let store = engine.store.clone();
     drop(engine);
@@ -366,6 +369,10 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
         msgs,
         human(bytes),
         elapsed.as_secs_f64()
+    );
+    println!(
+        "this run: {appended} appended, {fetched} message bodies downloaded ({})",
+        human(fetched_bytes)
     );
     let code = exit_for(&results);
     if let Some(id) = run_id {

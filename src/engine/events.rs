@@ -122,6 +122,25 @@ impl Sink {
     }
 }
 
+/// What this run really did, counted where it happens.
+#[derive(Default, Debug)]
+pub struct RunStats {
+    /// Messages appended to a destination.
+    pub appended: std::sync::atomic::AtomicU64,
+    /// Message bodies downloaded (from either side, for copying or fingerprinting).
+    pub bodies_fetched: std::sync::atomic::AtomicU64,
+    pub bytes_fetched: std::sync::atomic::AtomicU64,
+}
+
+impl RunStats {
+    pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
 /// Set once to stop all writes; checked before every APPEND window.
 #[derive(Clone, Default)]
 pub struct StopFlag(Arc<AtomicBool>);

@@ -15,7 +15,7 @@ use crate::endpoint::{EndpointError, MailSession};
 use crate::store::{Store, Totals};
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
-pub use events::{Event, Severity, Sink, StopFlag};
+pub use events::{Event, RunStats, Severity, Sink, StopFlag};
 
 /// Attempts per folder when the connection fails (reconnect with backoff in between).
 const FOLDER_ATTEMPTS: u32 = 5;
@@ -54,6 +54,7 @@ pub struct Engine {
     pub dst: ImapConnector,
     sink: Sink,
     stop: StopFlag,
+    pub stats: RunStats,
 }
 
 fn failure_of(e: &SyncError) -> Failure {
@@ -96,6 +97,7 @@ impl Engine {
             dst,
             sink,
             stop: StopFlag::default(),
+            stats: RunStats::default(),
         })
     }
 
@@ -285,6 +287,7 @@ impl Engine {
             store: &self.store,
             sink: &self.sink,
             stop: &self.stop,
+            stats: &self.stats,
         };
         let mut first_err = None;
         loop {

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
 
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, fingerprint};
-use crate::engine::events::{Event, Severity, Sink, StopFlag};
+use crate::engine::events::{Event, RunStats, Severity, Sink, StopFlag};
 use crate::store::{self, AppendIntent, FolderRow, Store, StoreError};
 
 /// At most this many messages, or bytes, per APPEND window.
@@ -69,6 +69,7 @@ pub struct Ctx<'a> {
     pub store: &'a Store,
     pub sink: &'a Sink,
     pub stop: &'a StopFlag,
+    pub stats: &'a RunStats,
 }
 
 pub async fn copy_folder<S: MailSession, D: MailSession>(
@@ -181,12 +182,12 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     }
 
     if revalidate_src {
-        rematch_source(store, row.id, validity, src).await?;
+        rematch_source(ctx, row.id, validity, src).await?;
     }
     if revalidate_dst {
-        rematch_destination(store, row.id, dst_state.uidvalidity, dst).await?;
+        rematch_destination(ctx, row.id, dst_state.uidvalidity, dst).await?;
     }
-    resolve_in_doubt(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
+    resolve_in_doubt(ctx, row.id, dst_state.uidvalidity, dst, &issue).await?;
 
     // Oversize messages are skipped, with the reason journalled and raised.
     let limit = dst.capabilities().append_limit;
@@ -286,6 +287,8 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             if ctx.stop.is_stopped() {
                 return Err(SyncError::Stopped);
             }
+            RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);
+            RunStats::add(&ctx.stats.bytes_fetched, size as u64);
             let intents: Vec<AppendIntent> = window
                 .iter()
                 .filter_map(|m| {
@@ -339,6 +342,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             store.mark_copied(&done, dst_validity)?;
             store.set_pending(&back_to_pending)?;
             outcome.appended += done.len() as u64;
+            RunStats::add(&ctx.stats.appended, done.len() as u64);
             ctx.sink.send(Event::Progress {
                 mailbox: mb.into(),
                 folder: fname.into(),
@@ -417,12 +421,13 @@ fn match_by_fingerprint<'a, T>(
 /// Resolve `appending` rows (and copied rows without a destination UID) against the
 /// destination: only candidates above the recorded floor with a matching size are downloaded.
 async fn resolve_in_doubt<D: MailSession>(
-    store: &Store,
+    ctx: &Ctx<'_>,
     folder_id: i64,
     dst_validity: u32,
     dst: &mut D,
     issue: &impl Fn(Severity, &str, Option<u32>, &str),
 ) -> Result<(), SyncError> {
+    let store = ctx.store;
     let doubt = store.in_doubt(folder_id)?;
     if doubt.is_empty() {
         return Ok(());
@@ -446,6 +451,7 @@ async fn resolve_in_doubt<D: MailSession>(
     } else {
         dst.fetch_fingerprints(&cand, 0).await?
     };
+    RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
     let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
     let mut found = Vec::new();
     let unmatched = match_by_fingerprint(
@@ -494,16 +500,18 @@ async fn resolve_in_doubt<D: MailSession>(
 
 /// The source folder got a new UIDVALIDITY: carry the journal over by fingerprint.
 async fn rematch_source<S: MailSession>(
-    store: &Store,
+    ctx: &Ctx<'_>,
     folder_id: i64,
     validity: u32,
     src: &mut S,
 ) -> Result<(), SyncError> {
+    let store = ctx.store;
     let old = store.copied_other_validity(folder_id, validity)?;
     if old.is_empty() {
         return Ok(());
     }
     let fps = src.fetch_fingerprints(&[], 1).await?;
+    RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
     let mut by_fp: HashMap<&str, Vec<i64>> = HashMap::new();
     for o in old.iter().rev() {
         by_fp.entry(o.fingerprint.as_str()).or_default().push(o.id);
@@ -519,13 +527,15 @@ async fn rematch_source<S: MailSession>(
 /// The destination folder got a new UIDVALIDITY: find every copied message again by
 /// fingerprint; what is really gone from the destination is copied again.
 async fn rematch_destination<D: MailSession>(
-    store: &Store,
+    ctx: &Ctx<'_>,
     folder_id: i64,
     dst_validity: u32,
     dst: &mut D,
 ) -> Result<(), SyncError> {
+    let store = ctx.store;
     let copied = store.copied(folder_id)?;
     let fps = dst.fetch_fingerprints(&[], 1).await?;
+    RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
     let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
     let mut found = Vec::new();
     let missing = match_by_fingerprint(
