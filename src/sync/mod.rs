@@ -187,7 +187,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     if revalidate_dst {
         rematch_destination(ctx, row.id, dst_state.uidvalidity, dst).await?;
     }
-    resolve_in_doubt(ctx, row.id, dst_state.uidvalidity, dst, &issue).await?;
+    resolve_in_doubt(ctx, &job.dst, row.id, dst_state.uidvalidity, dst, &issue).await?;
 
     // Oversize messages are skipped, with the reason journalled and raised.
     let limit = dst.capabilities().append_limit;
@@ -422,6 +422,7 @@ fn match_by_fingerprint<'a, T>(
 /// destination: only candidates above the recorded floor with a matching size are downloaded.
 async fn resolve_in_doubt<D: MailSession>(
     ctx: &Ctx<'_>,
+    folder: &str,
     folder_id: i64,
     dst_validity: u32,
     dst: &mut D,
@@ -431,6 +432,9 @@ async fn resolve_in_doubt<D: MailSession>(
     let doubt = store.in_doubt(folder_id)?;
     if doubt.is_empty() {
         return Ok(());
+    }
+    if doubt.iter().any(|d| !d.confirmed) {
+        settle(dst, folder).await?;
     }
     let floor = doubt.iter().map(|d| d.dst_floor).min().unwrap_or(1);
     let sizes: HashSet<u64> = doubt.iter().map(|d| d.size).collect();
@@ -496,6 +500,31 @@ async fn resolve_in_doubt<D: MailSession>(
         );
     }
     Ok(())
+}
+
+/// How long the destination's UIDNEXT must stay still before in-doubt APPENDs are judged.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Wait until the destination folder stops growing. A killed client's APPENDs can still be
+/// executing on the server (pipelined commands already in its input buffer, a slow fsync);
+/// judging them before they land would send them twice.
+async fn settle<D: MailSession>(dst: &mut D, folder: &str) -> Result<(), SyncError> {
+    let mut last = dst.status(folder).await?.uidnext;
+    for _ in 0..40 {
+        tokio::time::sleep(SETTLE).await;
+        let now = dst.status(folder).await?.uidnext;
+        if now == last {
+            return Ok(());
+        }
+        last = now;
+    }
+    Err(SyncError::Endpoint(EndpointError::Protocol {
+        op: "resume".into(),
+        message: format!(
+            "destination folder {folder} keeps growing; another client may be writing to it. \
+             Stop it, then run again to resolve interrupted appends"
+        ),
+    }))
 }
 
 /// The source folder got a new UIDVALIDITY: carry the journal over by fingerprint.
