@@ -13,12 +13,28 @@ use toml::Spanned;
 
 /// A configuration mistake, located in its file.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
 pub struct ConfigError {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
 }
 
 impl ConfigError {
@@ -237,11 +253,16 @@ pub struct MailboxSpec {
     pub batch: String,
     pub source: Credential,
     pub destination: Credential,
-    /// Where the entry came from ("file:line"), for messages.
-    pub origin: String,
+    /// Where the entry came from, for messages.
+    pub origin_file: PathBuf,
+    pub origin_line: usize,
 }
 
 impl MailboxSpec {
+    pub fn origin(&self) -> String {
+        format!("{}:{}", self.origin_file.display(), self.origin_line)
+    }
+
     /// The key that identifies this mailbox in the journal.
     pub fn key(&self) -> String {
         format!("{}->{}", self.source.user, self.destination.user)
@@ -264,7 +285,10 @@ pub fn load(path: &Path) -> Result<Project, ConfigError> {
 fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e))?;
     let raw: RawProject = serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = e.path().to_string();
+        let key = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
         let offset = inner.span().map_or(0, |s| s.start);
         let msg = inner.message().trim_end().to_string();
@@ -288,7 +312,6 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     for m in &raw.mailbox {
         let span = m.span();
         let (line, _) = line_col(text, span.start);
-        let origin = format!("{}:{line}", path.display());
         let m = m.get_ref();
         let cred = |c: &RawCredential, side: &str| {
             credential(c, &resolve).map_err(|e| {
@@ -299,7 +322,8 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             batch: m.batch.clone().unwrap_or_else(|| "default".into()),
             source: cred(&m.source, "source")?,
             destination: cred(&m.destination, "destination")?,
-            origin,
+            origin_file: path.to_path_buf(),
+            origin_line: line,
         });
     }
     if let Some(csv_path) = &raw.project.mailboxes_csv {
@@ -325,16 +349,16 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     }
     let mut seen = std::collections::HashMap::new();
     for m in &mailboxes {
-        if let Some(first) = seen.insert(m.key(), m.origin.clone()) {
-            return Err(ConfigError::whole(
-                path,
-                format!(
-                    "mailbox {} is listed twice ({} and {}): each pair may appear once",
-                    m.key(),
-                    first,
-                    m.origin
+        if let Some(first) = seen.insert(m.key(), m.origin()) {
+            return Err(ConfigError {
+                file: m.origin_file.clone(),
+                line: m.origin_line,
+                column: 1,
+                message: format!(
+                    "mailbox {} is listed twice (first at {first}): each source/destination pair may appear once",
+                    m.key()
                 ),
-            ));
+            });
         }
     }
 
@@ -656,7 +680,8 @@ fn load_csv(
                 user: get("DestinationUser").unwrap_or(email).to_string(),
                 password: dst,
             },
-            origin: format!("{}:{line}", file.display()),
+            origin_file: file.to_path_buf(),
+            origin_line: line,
         });
     }
     Ok(out)

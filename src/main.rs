@@ -161,6 +161,7 @@ fn check(project: &Project) -> u8 {
         );
     }
     let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
+    batches.sort();
     batches.dedup();
     println!(
         "mailboxes {} in batches {}",

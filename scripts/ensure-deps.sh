@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# ensure-deps.sh: make sure the programs the sample and the tests need are here:
+# Dovecot (dovecot-imapd, with doveadm), python3, openssl. Installs them with apt-get when
+# missing and allowed (running as root, or with sudo, and CUTOVER_NO_INSTALL unset).
+set -euo pipefail
+need=()
+[[ -x /usr/sbin/dovecot ]] && command -v doveadm >/dev/null || need+=(dovecot-imapd)
+command -v python3 >/dev/null || need+=(python3)
+command -v openssl >/dev/null || need+=(openssl)
+[[ ${#need[@]} -eq 0 ]] && exit 0
+if [[ -n ${CUTOVER_NO_INSTALL:-} ]]; then
+  echo "missing: ${need[*]} (CUTOVER_NO_INSTALL is set, so not installing; apt-get install -y ${need[*]})" >&2
+  exit 1
+fi
+SUDO=""
+if [[ $(id -u) != 0 ]]; then
+  command -v sudo >/dev/null || { echo "missing: ${need[*]}; install them as root: apt-get install -y ${need[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+command -v apt-get >/dev/null || { echo "missing: ${need[*]} and no apt-get here; install them with your package manager" >&2; exit 1; }
+echo "installing ${need[*]} (apt-get)..." >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+# The packaged service is not needed (and may not start in containers): the tests and the
+# sample run their own throwaway instances.

@@ -1,0 +1,69 @@
+//! Project-file loading: every invalid file under tests/invalid_configs fails with exit code 3,
+//! naming the file, line and column and what was expected; valid files load.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+fn check(path: &Path) -> std::process::Output {
+    Command::new(support::bin())
+        .arg("check")
+        .arg(path)
+        .env_remove("CUTOVER_TEST_SURELY_UNSET")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_invalid_config_fails_with_a_located_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        n += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expects: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(!expects.is_empty(), "{} has no '# expect:' line", path.display());
+        let out = check(&path);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{}: {err}", path.display());
+        for e in expects {
+            assert!(err.contains(e), "{}: expected {e:?} in {err:?}", path.display());
+        }
+        if let Some(at) = text.lines().find_map(|l| l.strip_prefix("# at: ")) {
+            assert!(err.contains(&format!("{at}: ")), "{}: expected location {at} in {err:?}", path.display());
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(n >= 15, "only {n} invalid configs");
+}
+
+#[test]
+fn valid_configs_and_the_sample_project_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = check(&root.join("tests/valid_configs/with_csv.toml"));
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{so}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(so.contains("mailboxes 3 in batches pilot, wave-1"), "{so}");
+    // The preset sets Exchange Online's port and size limit.
+    assert!(so.contains("outlook.office365.com:993"), "{so}");
+    let out = check(&root.join("sample-project.toml"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = check(&root.join("tests/valid_configs/with_csv.toml"));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for secret in ["alice-secret", "pw,with,commas", "carol-secret", "alice-dst"] {
+        assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+}
