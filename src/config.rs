@@ -84,6 +84,20 @@ pub enum Preset {
     Exchange,
 }
 
+/// How cutover authenticates on an IMAP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// IMAP LOGIN with the mailbox password.
+    #[default]
+    Login,
+    /// AUTHENTICATE PLAIN with the mailbox password.
+    Plain,
+    /// AUTHENTICATE XOAUTH2; the mailbox's password (or password_env/password_file) holds
+    /// the OAuth2 access token.
+    Xoauth2,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointKind {
@@ -152,6 +166,8 @@ struct RawEndpoint {
     max_message_size: Option<Spanned<String>>,
     #[serde(default)]
     timeout_secs: Option<u64>,
+    #[serde(default)]
+    auth: AuthMethod,
 }
 
 fn default_security() -> Spanned<Security> {
@@ -230,6 +246,7 @@ pub struct Endpoint {
     /// APPENDLIMIT, when it announces one, is applied at run time).
     pub max_message_size: Option<u64>,
     pub timeout: std::time::Duration,
+    pub auth: AuthMethod,
 }
 
 #[derive(Clone)]
@@ -505,6 +522,7 @@ fn endpoint(
         ca_file,
         max_message_size,
         timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(120).max(1)),
+        auth: raw.auth,
     })
 }
 

@@ -179,7 +179,7 @@ fn oversize_messages_are_skipped_with_a_reason_never_silently() {
 }
 
 #[test]
-fn connection_budget_is_respected_over_starttls() {
+fn connection_budget_is_respected_over_starttls_and_authenticate() {
     let root = tmp();
     let users = [("dave", "dave-pw")];
     // Dovecot itself refuses a third connection per user and IP: exceeding the budget fails.
@@ -194,7 +194,8 @@ fn connection_budget_is_respected_over_starttls() {
             user: "dave",
             pass: "dave-pw",
         }],
-        "max_connections = 2",
+        // AUTHENTICATE (the XOAUTH2 path) against the real server, with PLAIN.
+        "max_connections = 2\nauth = \"plain\"",
         &format!(
             "port = {}\nsecurity = \"starttls\"\nca_file = \"{}\"\nmax_connections = 2",
             dst.port,

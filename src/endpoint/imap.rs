@@ -24,7 +24,34 @@ use super::{
     AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, MailSession,
     Message, MessageMeta, Result, SpecialUse, fingerprint, uid_set,
 };
-use crate::config::{self, Credential, Security};
+use crate::config::{self, AuthMethod, Credential, Security};
+
+/// SASL initial responses for AUTHENTICATE (async-imap base64-encodes them). After the first
+/// response any further challenge is an error report (XOAUTH2 sends a JSON one): answer it
+/// with an empty response so the server completes with a tagged NO.
+struct Sasl {
+    first: Option<Vec<u8>>,
+}
+
+impl Sasl {
+    fn plain(user: &str, secret: &str) -> Sasl {
+        Sasl {
+            first: Some(format!("\0{user}\0{secret}").into_bytes()),
+        }
+    }
+    fn xoauth2(user: &str, token: &str) -> Sasl {
+        Sasl {
+            first: Some(format!("user={user}\x01auth=Bearer {token}\x01\x01").into_bytes()),
+        }
+    }
+}
+
+impl async_imap::Authenticator for Sasl {
+    type Response = Vec<u8>;
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        self.first.take().unwrap_or_default()
+    }
+}
 
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug> Io for T {}
@@ -135,11 +162,23 @@ impl ImapConnector {
                 }
             }
         }
-        let session = with_timeout(
-            timeout,
-            "login",
-            client.login(&cred.user, cred.password.expose_secret()),
-        )
+        let secret = cred.password.expose_secret();
+        let login = async {
+            match self.cfg.auth {
+                AuthMethod::Login => client.login(&cred.user, secret).await,
+                AuthMethod::Plain => {
+                    client
+                        .authenticate("PLAIN", Sasl::plain(&cred.user, secret))
+                        .await
+                }
+                AuthMethod::Xoauth2 => {
+                    client
+                        .authenticate("XOAUTH2", Sasl::xoauth2(&cred.user, secret))
+                        .await
+                }
+            }
+        };
+        let session = with_timeout(timeout, "login", login)
         .await?
         .map_err(|(e, _)| match e {
             async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
@@ -878,6 +917,17 @@ fn done_result(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sasl_initial_responses() {
+        use async_imap::Authenticator;
+        let mut x = Sasl::xoauth2("a@b.c", "tok");
+        assert_eq!(x.process(b""), b"user=a@b.c\x01auth=Bearer tok\x01\x01".to_vec());
+        // The error challenge that follows a refused token gets an empty answer.
+        assert_eq!(x.process(b"{\"status\":\"401\"}"), Vec::<u8>::new());
+        let mut p = Sasl::plain("u", "p");
+        assert_eq!(p.process(b""), b"\0u\0p".to_vec());
+    }
 
     #[test]
     fn quoting_escapes() {
