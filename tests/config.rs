@@ -30,15 +30,27 @@ fn every_invalid_config_fails_with_a_located_message() {
             .lines()
             .filter_map(|l| l.strip_prefix("# expect: "))
             .collect();
-        assert!(!expects.is_empty(), "{} has no '# expect:' line", path.display());
+        assert!(
+            !expects.is_empty(),
+            "{} has no '# expect:' line",
+            path.display()
+        );
         let out = check(&path);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{}: {err}", path.display());
         for e in expects {
-            assert!(err.contains(e), "{}: expected {e:?} in {err:?}", path.display());
+            assert!(
+                err.contains(e),
+                "{}: expected {e:?} in {err:?}",
+                path.display()
+            );
         }
         if let Some(at) = text.lines().find_map(|l| l.strip_prefix("# at: ")) {
-            assert!(err.contains(&format!("{at}: ")), "{}: expected location {at} in {err:?}", path.display());
+            assert!(
+                err.contains(&format!("{at}: ")),
+                "{}: expected location {at} in {err:?}",
+                path.display()
+            );
         }
         assert!(!err.contains("panicked"), "{err}");
     }
@@ -50,20 +62,37 @@ fn valid_configs_and_the_sample_project_load() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = check(&root.join("tests/valid_configs/with_csv.toml"));
     let so = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{so}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{so}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(so.contains("mailboxes 3 in batches pilot, wave-1"), "{so}");
     // The preset sets Exchange Online's port and size limit.
     assert!(so.contains("outlook.office365.com:993"), "{so}");
     let out = check(&root.join("sample-project.toml"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn secrets_never_reach_the_output() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = check(&root.join("tests/valid_configs/with_csv.toml"));
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    for secret in ["alice-secret", "pw,with,commas", "carol-secret", "alice-dst"] {
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in [
+        "alice-secret",
+        "pw,with,commas",
+        "carol-secret",
+        "alice-dst",
+    ] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
     }
 }

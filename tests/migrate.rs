@@ -266,3 +266,65 @@ fn exit_codes_for_auth_and_connection_failures() {
         text(&run)
     );
 }
+
+#[test]
+fn a_huge_message_costs_about_its_own_size_in_memory() {
+    let root = tmp();
+    let users = [("frank", "frank-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(
+        "frank",
+        40,
+        5,
+        &["--no-tricky", "--huge", "--huge-mb", "60"],
+    );
+    let p = ProjectDir::new(
+        &src,
+        &dst,
+        &[MailboxLine {
+            batch: "b",
+            user: "frank",
+            pass: "frank-pw",
+        }],
+        "",
+        "",
+        "",
+    );
+    // GNU time reports the child's peak resident set size in KiB.
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kib=%M"])
+        .arg(bin())
+        .arg("run")
+        .arg(&p.path)
+        .output()
+        .expect("/usr/bin/time (apt-get install time)");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss in {err}"));
+    let huge = src
+        .dump("frank", "frank-pw")
+        .folders
+        .values()
+        .flatten()
+        .map(|m| m.3)
+        .max()
+        .unwrap();
+    assert!(huge > 60_000_000, "the seed has a 60 MB message ({huge})");
+    eprintln!("peak RSS {kib} KiB for a {huge}-byte message");
+    // One copy of the message plus the process's own ~30 MB and slack; a second copy (60 MB more) would exceed it.
+    let limit_kib = huge / 1024 + 48 * 1024;
+    assert!(
+        kib < limit_kib,
+        "peak RSS {kib} KiB for a {huge}-byte message (limit {limit_kib} KiB)"
+    );
+    assert_same_mail(
+        &src.dump("frank", "frank-pw"),
+        &dst.dump("frank", "frank-pw"),
+        |f| f.to_string(),
+    );
+}

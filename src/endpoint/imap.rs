@@ -16,14 +16,23 @@ use futures::TryStreamExt;
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 use super::{
-    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, MailSession,
-    Message, MessageMeta, Result, SpecialUse, fingerprint, uid_set,
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
+    MailSession, Message, MessageMeta, MessageSink, Result, SpecialUse, fingerprint, uid_set,
 };
+
+/// A fetched message's bytes, left in async-imap's response buffer.
+struct FetchBody(async_imap::types::Fetch);
+
+impl AsRef<[u8]> for FetchBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.body().unwrap_or_default()
+    }
+}
 use crate::config::{self, AuthMethod, Credential, Security};
 
 /// SASL initial responses for AUTHENTICATE (async-imap base64-encodes them). After the first
@@ -179,16 +188,16 @@ impl ImapConnector {
             }
         };
         let session = with_timeout(timeout, "login", login)
-        .await?
-        .map_err(|(e, _)| match e {
-            async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
-                EndpointError::Auth {
-                    user: cred.user.clone(),
-                    message: clean_no(&m),
+            .await?
+            .map_err(|(e, _)| match e {
+                async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
+                    EndpointError::Auth {
+                        user: cred.user.clone(),
+                        message: clean_no(&m),
+                    }
                 }
-            }
-            other => map_err("login", other),
-        })?;
+                other => map_err("login", other),
+            })?;
         let mut s = ImapSession {
             s: session,
             caps: Capabilities::default(),
@@ -633,7 +642,7 @@ impl MailSession for ImapSession {
         Ok(out)
     }
 
-    async fn fetch_messages(&mut self, uids: &[u32], tx: &mpsc::Sender<Message>) -> Result<()> {
+    async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
         for chunk in uids.chunks(FETCH_CHUNK_MSGS) {
             let set = uid_set(chunk);
             let t = self.timeout;
@@ -655,10 +664,9 @@ impl MailSession for ImapSession {
                     uid,
                     flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
                     internal_date: f.internal_date(),
-                    body: f.body().unwrap_or_default().to_vec(),
+                    body: Body::new(FetchBody(f)),
                 };
-                drop(f);
-                if tx.send(msg).await.is_err() {
+                if !sink.send(msg).await {
                     // The consumer stopped (emergency stop, or a destination failure): drain
                     // what the server still sends so the session stays usable, then return.
                     while let Ok(Some(_)) =
@@ -795,7 +803,7 @@ impl MailSession for ImapSession {
                 tags.push(tag);
             }
             let w = self.s.get_mut();
-            w.write_all(&m.body)
+            w.write_all(m.body.bytes())
                 .await
                 .map_err(|e| io_err("APPEND", e))?;
             w.write_all(b"\r\n")
@@ -922,7 +930,10 @@ mod tests {
     fn sasl_initial_responses() {
         use async_imap::Authenticator;
         let mut x = Sasl::xoauth2("a@b.c", "tok");
-        assert_eq!(x.process(b""), b"user=a@b.c\x01auth=Bearer tok\x01\x01".to_vec());
+        assert_eq!(
+            x.process(b""),
+            b"user=a@b.c\x01auth=Bearer tok\x01\x01".to_vec()
+        );
         // The error challenge that follows a refused token gets an empty answer.
         assert_eq!(x.process(b"{\"status\":\"401\"}"), Vec::<u8>::new());
         let mut p = Sasl::plain("u", "p");

@@ -9,7 +9,9 @@ pub mod imap;
 use std::future::Future;
 
 use chrono::{DateTime, FixedOffset};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// RFC 6154 special-use roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,12 +73,73 @@ pub struct MessageMeta {
 }
 
 /// A whole message as read from a source.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Message {
     pub uid: u32,
     pub flags: Vec<String>,
     pub internal_date: Option<DateTime<FixedOffset>>,
-    pub body: Vec<u8>,
+    pub body: Body,
+}
+
+/// A message's bytes, kept in whatever buffer the endpoint read them into (no copy).
+pub struct Body(Box<dyn AsRef<[u8]> + Send + Sync>);
+
+impl Body {
+    pub fn new(b: impl AsRef<[u8]> + Send + Sync + 'static) -> Body {
+        Body(Box::new(b))
+    }
+    pub fn bytes(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Body({} bytes)", self.len())
+    }
+}
+
+/// Where a source streams messages, with a memory budget: a message is sent only once its
+/// size (in KiB, capped at the whole budget) is reserved, and the reservation travels with
+/// it until the destination has stored it. Memory per folder pipeline is thus bounded by
+/// the budget plus the one message being read.
+pub struct MessageSink {
+    tx: mpsc::Sender<(Message, OwnedSemaphorePermit)>,
+    budget: Arc<Semaphore>,
+    budget_kib: u32,
+}
+
+impl MessageSink {
+    pub fn new(
+        budget_bytes: usize,
+        capacity: usize,
+    ) -> (MessageSink, mpsc::Receiver<(Message, OwnedSemaphorePermit)>) {
+        let budget_kib = (budget_bytes / 1024).max(1) as u32;
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            MessageSink {
+                tx,
+                budget: Arc::new(Semaphore::new(budget_kib as usize)),
+                budget_kib,
+            },
+            rx,
+        )
+    }
+
+    /// False when the receiver is gone (the copy stopped).
+    pub async fn send(&self, m: Message) -> bool {
+        let kib = (m.body.len().div_ceil(1024) as u32).clamp(1, self.budget_kib);
+        let Ok(permit) = self.budget.clone().acquire_many_owned(kib).await else {
+            return false;
+        };
+        self.tx.send((m, permit)).await.is_ok()
+    }
 }
 
 /// A message's identity on the destination, for in-doubt resolution and verification.
@@ -193,12 +256,12 @@ pub trait MailSession: Send {
         from_uid: u32,
     ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send;
 
-    /// Stream whole messages of the examined folder (flags, date, bytes) into `tx`, in UID
+    /// Stream whole messages of the examined folder (flags, date, bytes) into `sink`, in UID
     /// order. Messages that vanished in between are simply absent.
     fn fetch_messages(
         &mut self,
         uids: &[u32],
-        tx: &mpsc::Sender<Message>,
+        sink: &MessageSink,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Fingerprints (and flags, dates) of the examined folder's messages among `uids`

@@ -17,17 +17,16 @@ pub mod mapping;
 
 use std::collections::{HashMap, HashSet};
 
-use tokio::sync::mpsc;
-
-use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, fingerprint};
+use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink, fingerprint};
 use crate::engine::events::{Event, RunStats, Severity, Sink, StopFlag};
 use crate::store::{self, AppendIntent, FolderRow, Store, StoreError};
 
 /// At most this many messages, or bytes, per APPEND window.
 const WINDOW_MSGS: usize = 64;
 const WINDOW_BYTES: usize = 8 * 1024 * 1024;
-/// Messages buffered between the source FETCH and the destination APPENDs.
+/// Messages, and bytes, buffered between the source FETCH and the destination APPENDs.
 const CHANNEL_MSGS: usize = 32;
+const CHANNEL_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -257,11 +256,11 @@ async fn copy_pending<S: MailSession, D: MailSession>(
     let fname = job.src_display.as_str();
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
     let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
-    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_MSGS);
+    let (sink, mut rx) = MessageSink::new(CHANNEL_BYTES, CHANNEL_MSGS);
 
     let producer = async move {
-        let tx = tx;
-        src.fetch_messages(&uids, &tx).await
+        let sink = sink;
+        src.fetch_messages(&uids, &sink).await
     };
     let consumer = async {
         let mut floor = dst_uidnext.max(1);
@@ -272,14 +271,19 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             if ctx.stop.is_stopped() {
                 return Err(SyncError::Stopped);
             }
-            let Some(first) = rx.recv().await else { break };
+            let Some((first, permit)) = rx.recv().await else {
+                break;
+            };
+            let mut size = first.body.len();
             let mut window = vec![first];
-            let mut size = window[0].body.len();
+            // Reservations are released when the window is done.
+            let mut permits = vec![permit];
             while window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
                 match rx.try_recv() {
-                    Ok(m) => {
+                    Ok((m, p)) => {
                         size += m.body.len();
                         window.push(m);
+                        permits.push(p);
                     }
                     Err(_) => break,
                 }
@@ -296,8 +300,8 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                     seen.insert(m.uid);
                     Some(AppendIntent {
                         id,
-                        fingerprint: fingerprint(&m.body),
-                        message_id: message_id(&m.body),
+                        fingerprint: fingerprint(m.body.bytes()),
+                        message_id: message_id(m.body.bytes()),
                         dst_uidvalidity: dst_validity,
                         dst_floor: floor,
                     })
@@ -349,6 +353,8 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                 copied,
                 bytes,
             });
+            drop(window);
+            drop(permits);
             if let Some(e) = failed {
                 return Err(e.into());
             }
