@@ -28,7 +28,7 @@ pub async fn plan_mailbox(
 ) -> Result<Vec<PlannedFolder>, SyncError> {
     let mut s = src_c.connect(&spec.source).await?;
     let mut d = dst_c.connect(&spec.destination).await?;
-    let maps = discover(project, &mut s, &mut d).await?;
+    let maps = discover(project, &mut s, &mut d).await?.mappings;
     let journal = match store.mailbox_id(&spec.key())? {
         Some(id) => store.folders_of(id)?,
         None => Vec::new(),

@@ -126,7 +126,7 @@ async fn verify_inner(
 ) -> Result<Vec<FolderCheck>, SyncError> {
     let mut s = src_c.connect(&spec.source).await?;
     let mut d = dst_c.connect(&spec.destination).await?;
-    let maps = discover(project, &mut s, &mut d).await?;
+    let maps = discover(project, &mut s, &mut d).await?.mappings;
     // Several source folders may map to one destination folder (special-use merges):
     // compare per destination folder.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();

@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::imap::{ImapConnector, ImapSession};
-use crate::endpoint::{EndpointError, MailSession};
+use crate::endpoint::{EndpointError, Folder, MailSession};
 use crate::store::{Store, Totals};
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
@@ -216,14 +216,11 @@ impl Engine {
         mailbox_id: i64,
     ) -> Result<(), SyncError> {
         let (mut s, mut d) = self.connect_pair(spec).await?;
-        let maps = discover(&self.project, &mut s, &mut d).await?;
+        let Discovery {
+            mappings: maps,
+            destination: dst_existing,
+        } = discover(&self.project, &mut s, &mut d).await?;
         let key = spec.key();
-        let dst_existing: Vec<String> = d
-            .list_folders()
-            .await?
-            .into_iter()
-            .map(|f| f.wire_name)
-            .collect();
         let mut jobs = VecDeque::new();
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
@@ -232,7 +229,9 @@ impl Engine {
             };
             let row = self.store.folder(mailbox_id, &m.src.wire_name, dst)?;
             let exists = dst_existing.iter().any(|e| {
-                e == dst || (e.eq_ignore_ascii_case("INBOX") && dst.eq_ignore_ascii_case("INBOX"))
+                e.wire_name == *dst
+                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
+                        && dst.eq_ignore_ascii_case("INBOX"))
             });
             if !exists {
                 d.create_folder(dst).await?;
@@ -370,20 +369,31 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(base.min(Duration::from_secs(30)) + jitter).await;
 }
 
+/// Both sides' folders, and where each source folder goes.
+pub struct Discovery {
+    pub mappings: Vec<Mapping>,
+    /// The destination's folders as listed.
+    pub destination: Vec<Folder>,
+}
+
 /// List both sides and map the source folders onto the destination.
 pub async fn discover<S: MailSession, D: MailSession>(
     project: &Project,
     src: &mut S,
     dst: &mut D,
-) -> Result<Vec<Mapping>, SyncError> {
+) -> Result<Discovery, SyncError> {
     let sf = src.list_folders().await?;
     let df = dst.list_folders().await?;
     let delim = df.iter().find_map(|f| f.delimiter).unwrap_or('/');
-    Ok(map_folders(&MapInput {
+    let mappings = map_folders(&MapInput {
         src: &sf,
         dst: &df,
         src_preset: project.source.preset,
         dst_delimiter: delim,
         rules: &project.folders,
-    }))
+    });
+    Ok(Discovery {
+        mappings,
+        destination: df,
+    })
 }
