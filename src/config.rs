@@ -126,6 +126,57 @@ struct RawProject {
     mailbox: Vec<Spanned<RawMailbox>>,
     #[serde(default)]
     folders: RawFolders,
+    #[serde(default)]
+    check: Vec<RawCheck>,
+    #[serde(default)]
+    console: RawConsole,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    id: String,
+    title: String,
+    #[serde(default = "default_section")]
+    section: String,
+    #[serde(default = "yes")]
+    required: bool,
+    #[serde(default)]
+    kind: CheckKind,
+}
+
+fn default_section() -> String {
+    "Preparation".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    #[serde(default)]
+    theme: Option<String>,
+}
+
+/// Who verifies a checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    #[default]
+    Manual,
+    Auto,
+}
+
+/// A pre-migration checklist item.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub section: String,
+    pub required: bool,
+    pub kind: CheckKind,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +282,9 @@ pub struct Project {
     pub destination: Endpoint,
     pub mailboxes: Vec<MailboxSpec>,
     pub folders: FolderRules,
+    pub checks: Vec<Check>,
+    /// The console theme named in the file, if any.
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -440,6 +494,18 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         destination,
         mailboxes,
         folders,
+        checks: raw
+            .check
+            .into_iter()
+            .map(|c| Check {
+                id: c.id,
+                title: c.title,
+                section: c.section,
+                required: c.required,
+                kind: c.kind,
+            })
+            .collect(),
+        theme: raw.console.theme,
     })
 }
 

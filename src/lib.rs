@@ -11,4 +11,5 @@ pub mod engine;
 pub mod plan;
 pub mod store;
 pub mod sync;
+pub mod ui;
 pub mod verify;

@@ -31,11 +31,18 @@ mod exit {
 #[command(
     name = "cutover",
     version,
-    about = "Mailbox migrations an operator can trust on cutover night"
+    about = "Mailbox migrations an operator can trust on cutover night",
+    args_conflicts_with_subcommands = true,
+    after_help = "`cutover PROJECT` opens the console (same as `cutover tui PROJECT`)."
 )]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
+    /// The project file: opens the console.
+    project: Option<PathBuf>,
+    /// Console theme: a built-in name (default, light, high-contrast, mono) or a theme file.
+    #[arg(long, global = true)]
+    theme: Option<String>,
     /// Write logs as JSON lines instead of text.
     #[arg(long, global = true)]
     log_json: bool,
@@ -43,6 +50,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The operator's console over the live engine.
+    Tui {
+        project: PathBuf,
+        /// Start every batch right away (otherwise start them from the Batches tab).
+        #[arg(long)]
+        start: bool,
+    },
+    /// A read-only console for a second operator: reads the journal, changes nothing.
+    Watch { project: PathBuf },
     /// Migrate the selected batches headless, with progress per mailbox and folder.
     Run {
         project: PathBuf,
@@ -68,10 +84,23 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let project_path = match &cli.cmd {
+    let cmd = match (cli.cmd, cli.project) {
+        (Some(c), _) => c,
+        (None, Some(project)) => Cmd::Tui {
+            project,
+            start: false,
+        },
+        (None, None) => {
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    let project_path = match &cmd {
         Cmd::Run { project, .. }
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
+        | Cmd::Tui { project, .. }
+        | Cmd::Watch { project }
         | Cmd::Check { project } => project.clone(),
     };
     let project = match config::load(&project_path) {
@@ -92,8 +121,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INTERNAL);
         }
     };
+    let theme = cli.theme;
     let code = rt.block_on(async move {
-        match cli.cmd {
+        match cmd {
+            Cmd::Tui { start, .. } => console(project, theme, start).await,
+            Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => check(&project),
             Cmd::Run { batches, .. } => run(project, batches).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
@@ -126,6 +158,121 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
     };
     r.ok()?;
     Some(guard)
+}
+
+fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "operator".into())
+}
+
+fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme, u8> {
+    cutover::ui::pick_theme(choice).map_err(|e| {
+        eprintln!("cutover: {e}");
+        exit::CONFIG
+    })
+}
+
+async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
+    let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let store = match open_store(&project) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let handle = match cutover::engine::control::spawn(project, store) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONFIG;
+        }
+    };
+    if start {
+        handle.send(cutover::engine::control::Command::Start { batch: None });
+    }
+    let outcome =
+        match cutover::ui::run(handle.snapshots.clone(), Some(&handle), theme, operator()).await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("cutover: the terminal failed: {e}");
+                handle.send(cutover::engine::control::Command::Pause { batch: None });
+                cutover::ui::Outcome::HungUp
+            }
+        };
+    let engine = handle.engine.clone();
+    match outcome {
+        cutover::ui::Outcome::Quit => {}
+        cutover::ui::Outcome::Detached => {
+            println!(
+                "cutover: detached from the console; migrating headless until done (Ctrl-C pauses)"
+            );
+            let stop = engine.stop_flag();
+            let e2 = engine.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    println!("cutover: interrupt: pausing every batch");
+                    for b in e2.project.mailboxes.iter().map(|m| m.batch.clone()) {
+                        e2.pause_batch(&b);
+                    }
+                    let _ = stop;
+                }
+            });
+            let mut last = String::new();
+            while engine.running_count() > 0 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let snap = handle.snapshots.borrow().clone();
+                let t = snap.totals();
+                let line = format!(
+                    "cutover: {} mailbox(es) running; {}/{} messages copied",
+                    engine.running_count(),
+                    t.copied,
+                    t.messages
+                );
+                if line != last {
+                    println!("{line}");
+                    last = line;
+                }
+            }
+            println!("cutover: done");
+        }
+        cutover::ui::Outcome::HungUp => {
+            // Paused by the UI on the way out: wait for the windows in flight to be journalled.
+            while engine.running_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    // A quit with nothing running, or after the work paused: leave nothing half-written.
+    while engine.running_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    exit::OK
+}
+
+async fn watch(project: Project, theme: Option<String>) -> u8 {
+    let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
+        Ok(t) => t,
+        Err(c) => return c,
+    };
+    let store = match Store::open_read_only(&project.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "cutover: {e} (is the project started? `cutover watch` only reads an existing journal)"
+            );
+            return exit::JOURNAL;
+        }
+    };
+    let snaps = cutover::engine::control::watch_journal(project, store);
+    match cutover::ui::run(snaps, None, theme, operator()).await {
+        Ok(_) => exit::OK,
+        Err(e) => {
+            eprintln!("cutover: the terminal failed: {e}");
+            exit::INTERNAL
+        }
+    }
 }
 
 fn open_store(project: &Project) -> Result<Store, u8> {
@@ -245,10 +392,12 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                     );
                 }
             }
+            Event::MailboxPlanned { .. } => {}
             Event::MailboxDone {
                 mailbox,
                 totals,
                 error,
+                ..
             } => match error {
                 None => println!(
                     "[{mailbox}] finished: {}/{} messages, {} of {}; {} skipped, {} failed",

@@ -109,6 +109,22 @@ pub struct Totals {
     pub pending: u64,
 }
 
+/// An issue as journalled.
+#[derive(Debug, Clone, Default)]
+pub struct IssueRow {
+    pub id: i64,
+    pub severity: String,
+    pub category: String,
+    pub mailbox: Option<String>,
+    pub folder: Option<String>,
+    pub uid: Option<u32>,
+    pub message: String,
+    pub count: u32,
+    pub last_seen: String,
+    /// "open", "acknowledged" or "resolved".
+    pub state: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Issue<'a> {
     pub severity: &'a str,
@@ -178,6 +194,13 @@ CREATE TABLE IF NOT EXISTS issues (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS issues_fold
   ON issues (severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message);
+CREATE TABLE IF NOT EXISTS checks (
+  id TEXT PRIMARY KEY,
+  done INTEGER NOT NULL DEFAULT 0,
+  by TEXT,
+  at TEXT,
+  note TEXT
+);
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY,
   command TEXT NOT NULL,
@@ -655,6 +678,102 @@ impl Store {
                     r.get(5)?,
                     r.get(6)?,
                 ))
+            })?
+            .collect()
+        })
+    }
+
+    /// Open the journal of a running project for reading only (`cutover watch`).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let p = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        })?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: p,
+        })
+    }
+
+    /// (state, last_error) of a mailbox, when the journal knows it.
+    pub fn mailbox_state(&self, key: &str) -> Result<Option<(i64, String, Option<String>)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, state, last_error FROM mailboxes WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+    }
+
+    /// The newest issues (at most `limit`), newest first.
+    pub fn issue_rows(&self, limit: usize) -> Result<Vec<IssueRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state
+                 FROM issues ORDER BY last_seen DESC, id DESC LIMIT ?1",
+            )?;
+            st.query_map([limit as i64], |r| {
+                Ok(IssueRow {
+                    id: r.get(0)?,
+                    severity: r.get(1)?,
+                    category: r.get(2)?,
+                    mailbox: r.get(3)?,
+                    folder: r.get(4)?,
+                    uid: r.get(5)?,
+                    message: r.get(6)?,
+                    count: r.get(7)?,
+                    last_seen: r.get(8)?,
+                    state: r.get(9)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn set_issue_state(&self, id: i64, state: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE issues SET state = ?2 WHERE id = ?1",
+                params![id, state],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Tick or untick a checklist item, recording who and when.
+    pub fn set_check(&self, id: &str, done: bool, by: &str, note: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO checks(id, done, by, at, note) VALUES (?1, ?2, ?3, {NOW}, ?4)
+                     ON CONFLICT(id) DO UPDATE SET done = excluded.done, by = excluded.by, at = excluded.at,
+                       note = coalesce(excluded.note, note)"
+                ),
+                params![id, done, by, note],
+            )
+            .map(drop)
+        })
+    }
+
+    /// id -> (done, by, at, note)
+    #[allow(clippy::type_complexity)]
+    pub fn checks(
+        &self,
+    ) -> Result<
+        std::collections::HashMap<String, (bool, Option<String>, Option<String>, Option<String>)>,
+    > {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT id, done, by, at, note FROM checks")?;
+            st.query_map([], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             })?
             .collect()
         })

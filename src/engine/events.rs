@@ -32,6 +32,11 @@ pub enum Event {
         mailbox: String,
         batch: String,
     },
+    /// The folder map is known: how many folders will be walked.
+    MailboxPlanned {
+        mailbox: String,
+        folders: usize,
+    },
     FolderStarted {
         mailbox: String,
         folder: String,
@@ -55,6 +60,8 @@ pub enum Event {
     MailboxDone {
         mailbox: String,
         totals: Totals,
+        /// "done", "paused", "stopped" or "failed".
+        state: String,
         error: Option<String>,
     },
     Issue {
@@ -141,6 +148,20 @@ impl RunStats {
     }
 }
 
+/// What stops a mailbox's writes: the emergency stop (everything) or its batch's pause.
+/// Checked before every APPEND window.
+#[derive(Clone, Default)]
+pub struct Halt {
+    pub emergency: StopFlag,
+    pub pause: StopFlag,
+}
+
+impl Halt {
+    pub fn is_set(&self) -> bool {
+        self.emergency.is_stopped() || self.pause.is_stopped()
+    }
+}
+
 /// Set once to stop all writes; checked before every APPEND window.
 #[derive(Clone, Default)]
 pub struct StopFlag(Arc<AtomicBool>);
@@ -148,6 +169,9 @@ pub struct StopFlag(Arc<AtomicBool>);
 impl StopFlag {
     pub fn stop(&self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
     }
     pub fn is_stopped(&self) -> bool {
         self.0.load(Ordering::SeqCst)

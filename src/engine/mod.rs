@@ -1,9 +1,12 @@
 //! The migration engine: runs mailboxes within each endpoint's connection budget, and within
 //! a mailbox several folders at once. It knows nothing of terminals; observers get [`Event`]s.
 
+pub mod control;
 pub mod events;
+pub mod snapshot;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use crate::endpoint::{EndpointError, Folder, MailSession};
 use crate::store::{Store, Totals};
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
-pub use events::{Event, RunStats, Severity, Sink, StopFlag};
+pub use events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
 
 /// Attempts per folder when the connection fails (reconnect with backoff in between).
 const FOLDER_ATTEMPTS: u32 = 5;
@@ -55,6 +58,13 @@ pub struct Engine {
     sink: Sink,
     stop: StopFlag,
     pub stats: RunStats,
+    /// Per-batch pause flags.
+    pauses: Mutex<HashMap<String, StopFlag>>,
+    /// Mailboxes running now (by key).
+    running: Mutex<HashSet<String>>,
+    /// How many mailboxes may run at once; adjustable while running.
+    slots: Arc<Semaphore>,
+    slots_total: AtomicUsize,
 }
 
 fn failure_of(e: &SyncError) -> Failure {
@@ -90,6 +100,7 @@ impl Engine {
         let src = ImapConnector::new(&project.source, "source")?;
         let dst = ImapConnector::new(&project.destination, "destination")?;
         let sink = Sink::new(store.clone(), events);
+        let parallel = project.parallel_mailboxes;
         Ok(Engine {
             project,
             store,
@@ -98,7 +109,80 @@ impl Engine {
             sink,
             stop: StopFlag::default(),
             stats: RunStats::default(),
+            pauses: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashSet::new()),
+            slots: Arc::new(Semaphore::new(parallel)),
+            slots_total: AtomicUsize::new(parallel),
         })
+    }
+
+    fn pause_flag(&self, batch: &str) -> StopFlag {
+        lock(&self.pauses)
+            .entry(batch.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Graceful pause: the batch's mailboxes finish the APPEND window in flight and stop
+    /// with a consistent journal; starting the batch again resumes them.
+    pub fn pause_batch(&self, batch: &str) {
+        self.pause_flag(batch).stop();
+    }
+
+    pub fn is_running(&self, key: &str) -> bool {
+        lock(&self.running).contains(key)
+    }
+
+    pub fn running_count(&self) -> usize {
+        lock(&self.running).len()
+    }
+
+    /// Mailboxes allowed to run at once, from now on.
+    pub fn set_parallel(&self, n: usize) {
+        let n = n.max(1);
+        let old = self.slots_total.swap(n, Ordering::SeqCst);
+        if n > old {
+            self.slots.add_permits(n - old);
+        } else if n < old {
+            // Take the surplus permits out as they come free.
+            let slots = self.slots.clone();
+            let k = (old - n) as u32;
+            tokio::spawn(async move {
+                if let Ok(p) = slots.acquire_many_owned(k).await {
+                    p.forget();
+                }
+            });
+        }
+    }
+
+    pub fn parallel(&self) -> usize {
+        self.slots_total.load(Ordering::SeqCst)
+    }
+
+    /// Start one mailbox in the background (no-op when it already runs). Clears its batch's
+    /// pause, since starting is the operator's resume.
+    pub fn start_mailbox(
+        self: &Arc<Self>,
+        spec: MailboxSpec,
+    ) -> Option<tokio::task::JoinHandle<MailboxResult>> {
+        if !lock(&self.running).insert(spec.key()) {
+            return None;
+        }
+        self.pause_flag(&spec.batch).clear();
+        let engine = self.clone();
+        Some(tokio::spawn(async move {
+            let slot = engine
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            let key = spec.key();
+            let r = engine.clone().migrate_mailbox(spec).await;
+            drop(slot);
+            lock(&engine.running).remove(&key);
+            r
+        }))
     }
 
     pub fn stop_flag(&self) -> StopFlag {
@@ -119,17 +203,13 @@ impl Engine {
             .collect()
     }
 
-    /// Migrate the selected mailboxes, several at once.
+    /// Migrate the selected mailboxes, several at once, and wait for all of them.
     pub async fn run(self: &Arc<Self>, batches: &[String]) -> Vec<MailboxResult> {
-        let limit = Arc::new(Semaphore::new(self.project.parallel_mailboxes));
         let mut tasks = Vec::new();
         for spec in self.selected(batches) {
-            let engine = self.clone();
-            let limit = limit.clone();
-            tasks.push(tokio::spawn(async move {
-                let _slot = limit.acquire_owned().await.expect("never closed");
-                engine.migrate_mailbox(spec).await
-            }));
+            if let Some(t) = self.start_mailbox(spec) {
+                tasks.push(t);
+            }
         }
         let mut out = Vec::new();
         for t in tasks {
@@ -196,6 +276,7 @@ impl Engine {
         });
         let state = match &failure {
             None => "done",
+            Some((Failure::Stopped, _)) if !self.stop.is_stopped() => "paused",
             Some((Failure::Stopped, _)) => "stopped",
             Some(_) => "failed",
         };
@@ -205,6 +286,7 @@ impl Engine {
         self.sink.send(Event::MailboxDone {
             mailbox: key.clone(),
             totals: totals.clone(),
+            state: state.to_string(),
             error: failure.as_ref().map(|f| f.1.clone()),
         });
         result(totals, failure)
@@ -221,6 +303,10 @@ impl Engine {
             destination: dst_existing,
         } = discover(&self.project, &mut s, &mut d).await?;
         let key = spec.key();
+        self.sink.send(Event::MailboxPlanned {
+            mailbox: key.clone(),
+            folders: maps.iter().filter(|m| m.dst_wire.is_some()).count(),
+        });
         let mut jobs = VecDeque::new();
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
@@ -282,15 +368,19 @@ impl Engine {
         queue: &Mutex<VecDeque<FolderJob>>,
         mut sessions: Option<(ImapSession, ImapSession)>,
     ) -> Result<(), SyncError> {
+        let halt = Halt {
+            emergency: self.stop.clone(),
+            pause: self.pause_flag(&spec.batch),
+        };
         let ctx = Ctx {
             store: &self.store,
             sink: &self.sink,
-            stop: &self.stop,
+            stop: &halt,
             stats: &self.stats,
         };
         let mut first_err = None;
         loop {
-            if self.stop.is_stopped() {
+            if halt.is_set() {
                 return Err(SyncError::Stopped);
             }
             let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
@@ -359,6 +449,10 @@ impl Engine {
             None => Ok(()),
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn backoff(attempt: u32) {

@@ -18,7 +18,7 @@ pub mod mapping;
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink, fingerprint};
-use crate::engine::events::{Event, RunStats, Severity, Sink, StopFlag};
+use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
 use crate::store::{self, AppendIntent, FolderRow, Store, StoreError};
 
 /// At most this many messages, or bytes, per APPEND window.
@@ -67,7 +67,7 @@ pub struct FolderOutcome {
 pub struct Ctx<'a> {
     pub store: &'a Store,
     pub sink: &'a Sink,
-    pub stop: &'a StopFlag,
+    pub stop: &'a Halt,
     pub stats: &'a RunStats,
 }
 
@@ -268,7 +268,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
         let mut copied = 0u64;
         let mut bytes = 0u64;
         loop {
-            if ctx.stop.is_stopped() {
+            if ctx.stop.is_set() {
                 return Err(SyncError::Stopped);
             }
             let Some((first, permit)) = rx.recv().await else {
@@ -288,7 +288,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                     Err(_) => break,
                 }
             }
-            if ctx.stop.is_stopped() {
+            if ctx.stop.is_set() {
                 return Err(SyncError::Stopped);
             }
             RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);

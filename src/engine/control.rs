@@ -1,0 +1,509 @@
+//! The engine's control surface for an interactive observer (the console): commands in,
+//! snapshots out (a `watch` channel, latest wins). The emergency stop does not queue behind
+//! other commands: [`Handle::emergency_stop`] trips the engine's stop flag directly.
+//!
+//! The same [`Monitor`] builds snapshots for `cutover watch` from the journal alone.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+
+use super::snapshot::{
+    BatchView, CheckView, Connections, MailboxView, RunState, Snapshot, Throughput,
+};
+use super::{Engine, Event, Severity};
+use crate::config::Project;
+use crate::endpoint::EndpointError;
+use crate::store::{Store, Totals};
+
+/// What an operator can ask of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Start (or resume) a batch; every batch when None.
+    Start {
+        batch: Option<String>,
+    },
+    /// Start (or retry) one mailbox.
+    StartMailbox {
+        key: String,
+    },
+    /// Graceful pause: windows in flight finish, the journal stays consistent.
+    Pause {
+        batch: Option<String>,
+    },
+    /// Logged record of an emergency stop (the stop itself is tripped out of band).
+    EmergencyStop {
+        operator: String,
+    },
+    /// Mailboxes allowed to run at once.
+    SetParallel(usize),
+    SetCheck {
+        id: String,
+        done: bool,
+        note: Option<String>,
+        operator: String,
+    },
+    AckIssue {
+        id: i64,
+        operator: String,
+    },
+}
+
+pub struct Handle {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub engine: Arc<Engine>,
+}
+
+impl Handle {
+    /// Halt every write now (checked before each APPEND window), then log it.
+    pub fn emergency_stop(&self, operator: &str) {
+        self.engine.stop_flag().stop();
+        let _ = self.commands.send(Command::EmergencyStop {
+            operator: operator.to_string(),
+        });
+    }
+
+    pub fn send(&self, c: Command) {
+        if let Command::EmergencyStop { operator } = &c {
+            self.emergency_stop(operator);
+        } else {
+            let _ = self.commands.send(c);
+        }
+    }
+}
+
+/// Start the engine with its controller task. Nothing runs until a command starts it.
+pub fn spawn(project: Project, store: Store) -> Result<Handle, EndpointError> {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let engine = Arc::new(Engine::new(project, store, Some(ev_tx))?);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+    let mut monitor = Monitor::new(&engine.project, &engine.store, false);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(monitor.snapshot(Some(&engine))));
+    let e = engine.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_second = Instant::now();
+        let mut dirty = false;
+        loop {
+            tokio::select! {
+                c = cmd_rx.recv() => {
+                    let Some(c) = c else { break };
+                    handle(&e, &mut monitor, c);
+                    dirty = true;
+                }
+                Some(ev) = ev_rx.recv() => {
+                    monitor.apply(&ev);
+                    dirty = true;
+                }
+                _ = tick.tick() => {
+                    if last_second.elapsed() >= Duration::from_secs(1) {
+                        last_second += Duration::from_secs(1);
+                        monitor.close_second();
+                        dirty = true;
+                    }
+                    if dirty {
+                        monitor.refresh(&e.store);
+                        let _ = snap_tx.send(Arc::new(monitor.snapshot(Some(&e))));
+                        dirty = false;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Handle {
+        commands: cmd_tx,
+        snapshots: snap_rx,
+        engine,
+    })
+}
+
+fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
+    tracing::info!(command = ?c, "operator command");
+    match c {
+        Command::Start { batch } => {
+            if e.stop_flag().is_stopped() {
+                // Starting after an emergency stop is the operator's explicit resume.
+                e.stop_flag().clear();
+                m.stopped = false;
+            }
+            for spec in e.selected(batch.as_slice()) {
+                m.paused.remove(&spec.batch);
+                e.start_mailbox(spec);
+            }
+        }
+        Command::StartMailbox { key } => {
+            if let Some(spec) = e.project.mailboxes.iter().find(|s| s.key() == key) {
+                e.stop_flag().clear();
+                m.stopped = false;
+                e.start_mailbox(spec.clone());
+            }
+        }
+        Command::Pause { batch } => {
+            let batches: Vec<String> = match batch {
+                Some(b) => vec![b],
+                None => e
+                    .project
+                    .mailboxes
+                    .iter()
+                    .map(|s| s.batch.clone())
+                    .collect(),
+            };
+            for b in batches {
+                e.pause_batch(&b);
+                m.paused.insert(b);
+            }
+        }
+        Command::EmergencyStop { operator } => {
+            e.stop_flag().stop();
+            m.stopped = true;
+            let msg = format!(
+                "emergency stop by {operator}: all writes halted; {} mailbox(es) were running, {} source and {} destination connection(s) in use. The journal is consistent; start again to resume.",
+                e.running_count(),
+                e.src.in_use(),
+                e.dst.in_use()
+            );
+            e.sink()
+                .issue(Severity::Critical, "operator", None, None, None, &msg);
+        }
+        Command::SetParallel(n) => {
+            e.set_parallel(n);
+            e.sink().issue(
+                Severity::Info,
+                "operator",
+                None,
+                None,
+                None,
+                &format!("mailboxes at once set to {}", n.max(1)),
+            );
+        }
+        Command::SetCheck {
+            id,
+            done,
+            note,
+            operator,
+        } => {
+            if let Err(err) = e.store.set_check(&id, done, &operator, note.as_deref()) {
+                tracing::error!("cannot record checklist item {id}: {err}");
+            }
+        }
+        Command::AckIssue { id, operator } => {
+            let _ = e.store.set_issue_state(id, "acknowledged");
+            tracing::info!(issue = id, operator, "issue acknowledged");
+        }
+    }
+}
+
+/// Builds snapshots from engine events and the journal.
+pub struct Monitor {
+    project: String,
+    log_dir: String,
+    journal: String,
+    started: chrono::DateTime<Utc>,
+    read_only: bool,
+    /// Batch order as in the project file.
+    batch_order: Vec<String>,
+    mailboxes: BTreeMap<String, MailboxView>,
+    order: Vec<String>,
+    checks: Vec<crate::config::Check>,
+    check_rows: Vec<CheckView>,
+    issues: Vec<crate::store::IssueRow>,
+    dirty: HashSet<String>,
+    /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
+    progress: HashMap<(String, String), (u64, u64)>,
+    /// This second's appends per mailbox.
+    second: HashMap<String, (u64, u64)>,
+    overall: Throughput,
+    batch_tp: HashMap<String, Throughput>,
+    /// Journal totals at the previous refresh (watch mode measures rates from them).
+    last_totals: HashMap<String, Totals>,
+    pub paused: HashSet<String>,
+    pub stopped: bool,
+    seq: u64,
+}
+
+impl Monitor {
+    pub fn new(project: &Project, store: &Store, read_only: bool) -> Monitor {
+        let mut m = Monitor {
+            project: project.name.clone(),
+            log_dir: project.log_dir.display().to_string(),
+            journal: project.state_path.display().to_string(),
+            started: Utc::now(),
+            read_only,
+            batch_order: Vec::new(),
+            mailboxes: BTreeMap::new(),
+            order: Vec::new(),
+            checks: project.checks.clone(),
+            check_rows: Vec::new(),
+            issues: Vec::new(),
+            dirty: HashSet::new(),
+            progress: HashMap::new(),
+            second: HashMap::new(),
+            overall: Throughput::default(),
+            batch_tp: HashMap::new(),
+            last_totals: HashMap::new(),
+            paused: HashSet::new(),
+            stopped: false,
+            seq: 0,
+        };
+        for spec in &project.mailboxes {
+            if !m.batch_order.contains(&spec.batch) {
+                m.batch_order.push(spec.batch.clone());
+            }
+            let key = spec.key();
+            m.order.push(key.clone());
+            m.mailboxes.insert(
+                key.clone(),
+                MailboxView {
+                    key: key.clone(),
+                    batch: spec.batch.clone(),
+                    state: "new".into(),
+                    ..Default::default()
+                },
+            );
+            m.dirty.insert(key);
+        }
+        m.refresh(store);
+        // Rates start from what the journal already holds.
+        for (k, v) in &m.mailboxes {
+            m.last_totals.insert(k.clone(), v.totals.clone());
+        }
+        m
+    }
+
+    pub fn apply(&mut self, ev: &Event) {
+        match ev {
+            Event::MailboxStarted { mailbox, .. } => {
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.state = "running".into();
+                    v.folders_done = 0;
+                    v.last_error = None;
+                }
+            }
+            Event::MailboxPlanned { mailbox, folders } => {
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.folders_total = Some(*folders);
+                }
+            }
+            Event::FolderStarted {
+                mailbox, folder, ..
+            } => {
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.current_folder = Some(folder.clone());
+                }
+                self.progress
+                    .insert((mailbox.clone(), folder.clone()), (0, 0));
+            }
+            Event::Progress {
+                mailbox,
+                folder,
+                copied,
+                bytes,
+            } => {
+                let last = self
+                    .progress
+                    .insert((mailbox.clone(), folder.clone()), (*copied, *bytes))
+                    .unwrap_or((0, 0));
+                let s = self.second.entry(mailbox.clone()).or_default();
+                s.0 += copied.saturating_sub(last.0);
+                s.1 += bytes.saturating_sub(last.1);
+                self.dirty.insert(mailbox.clone());
+            }
+            Event::FolderDone {
+                mailbox, folder, ..
+            } => {
+                self.progress.remove(&(mailbox.clone(), folder.clone()));
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.folders_done += 1;
+                    if v.current_folder.as_deref() == Some(folder) {
+                        v.current_folder = None;
+                    }
+                }
+                self.dirty.insert(mailbox.clone());
+            }
+            Event::MailboxDone {
+                mailbox,
+                state,
+                error,
+                ..
+            } => {
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.state = state.clone();
+                    v.current_folder = None;
+                    v.last_error = error.clone();
+                }
+                self.dirty.insert(mailbox.clone());
+            }
+            Event::Issue { .. } => {}
+        }
+    }
+
+    /// Close the current second of throughput.
+    pub fn close_second(&mut self) {
+        let mut total = (0, 0);
+        let mut per_batch: HashMap<String, (u64, u64)> = HashMap::new();
+        for (key, v) in self.mailboxes.iter_mut() {
+            let s = self.second.remove(key).unwrap_or((0, 0));
+            v.throughput.push_second(s.0, s.1);
+            let b = per_batch.entry(v.batch.clone()).or_default();
+            b.0 += s.0;
+            b.1 += s.1;
+            total.0 += s.0;
+            total.1 += s.1;
+        }
+        for b in &self.batch_order {
+            let s = per_batch.get(b).copied().unwrap_or_default();
+            self.batch_tp
+                .entry(b.clone())
+                .or_default()
+                .push_second(s.0, s.1);
+        }
+        self.overall.push_second(total.0, total.1);
+    }
+
+    /// Re-read what changed from the journal.
+    pub fn refresh(&mut self, store: &Store) {
+        let keys: Vec<String> = if self.read_only {
+            self.order.clone()
+        } else {
+            self.dirty.drain().collect()
+        };
+        for key in keys {
+            let Ok(Some((id, state, err))) = store.mailbox_state(&key) else {
+                continue;
+            };
+            let totals = store.mailbox_totals(id).unwrap_or_default();
+            if let Some(v) = self.mailboxes.get_mut(&key) {
+                if self.read_only {
+                    // Watch mode: state and rates come from the journal only.
+                    let prev = self.last_totals.get(&key).cloned().unwrap_or_default();
+                    let d = (
+                        totals.copied.saturating_sub(prev.copied),
+                        totals.copied_bytes.saturating_sub(prev.copied_bytes),
+                    );
+                    let s = self.second.entry(key.clone()).or_default();
+                    s.0 += d.0;
+                    s.1 += d.1;
+                    self.last_totals.insert(key.clone(), totals.clone());
+                    v.state = state;
+                    v.last_error = err;
+                } else if v.state == "new" {
+                    // What an earlier run left, until this process starts the mailbox.
+                    v.state = match state.as_str() {
+                        "running" => "interrupted".into(),
+                        s => s.into(),
+                    };
+                    v.last_error = err;
+                }
+                v.totals = totals;
+            }
+        }
+        if let Ok(rows) = store.issue_rows(500) {
+            self.issues = rows;
+        }
+        let ticks = store.checks().unwrap_or_default();
+        self.check_rows = self
+            .checks
+            .iter()
+            .map(|c| {
+                let t = ticks.get(&c.id);
+                CheckView {
+                    id: c.id.clone(),
+                    section: c.section.clone(),
+                    title: c.title.clone(),
+                    required: c.required,
+                    done: t.is_some_and(|t| t.0),
+                    by: t.and_then(|t| t.1.clone()),
+                    at: t.and_then(|t| t.2.clone()),
+                    note: t.and_then(|t| t.3.clone()),
+                }
+            })
+            .collect();
+    }
+
+    pub fn snapshot(&mut self, engine: Option<&Engine>) -> Snapshot {
+        self.seq += 1;
+        let batches: Vec<BatchView> = self
+            .batch_order
+            .iter()
+            .map(|b| BatchView {
+                name: b.clone(),
+                mailboxes: self
+                    .order
+                    .iter()
+                    .filter_map(|k| self.mailboxes.get(k))
+                    .filter(|m| &m.batch == b)
+                    .cloned()
+                    .collect(),
+                throughput: self.batch_tp.get(b).cloned().unwrap_or_default(),
+                paused: self.paused.contains(b),
+            })
+            .collect();
+        let running = batches.iter().any(|b| b.count("running") > 0);
+        let run_state = if self.stopped {
+            RunState::Stopped
+        } else if running && batches.iter().any(|b| b.paused && b.count("running") > 0) {
+            RunState::Pausing
+        } else if running {
+            RunState::Running
+        } else {
+            RunState::Idle
+        };
+        let cutoff = (Utc::now() - chrono::Duration::seconds(60))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string();
+        let throttled = self
+            .issues
+            .iter()
+            .filter(|i| i.category == "throttling" && i.last_seen >= cutoff)
+            .filter_map(|i| i.mailbox.clone())
+            .collect();
+        Snapshot {
+            seq: self.seq,
+            at: Utc::now(),
+            project: self.project.clone(),
+            started: Some(self.started),
+            run_state,
+            read_only: self.read_only,
+            batches,
+            throughput: self.overall.clone(),
+            connections: engine
+                .map(|e| Connections {
+                    src_in_use: e.src.in_use(),
+                    src_max: e.src.max_connections(),
+                    dst_in_use: e.dst.in_use(),
+                    dst_max: e.dst.max_connections(),
+                })
+                .unwrap_or_default(),
+            parallel: engine.map_or(0, |e| e.parallel()),
+            issues: self.issues.clone(),
+            checks: self.check_rows.clone(),
+            throttled,
+            log_dir: self.log_dir.clone(),
+            journal: self.journal.clone(),
+        }
+    }
+}
+
+/// Snapshots of a project from its journal alone, for `cutover watch` (read-only).
+pub fn watch_journal(project: Project, store: Store) -> watch::Receiver<Arc<Snapshot>> {
+    let mut monitor = Monitor::new(&project, &store, true);
+    let (tx, rx) = watch::channel(Arc::new(monitor.snapshot(None)));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            monitor.refresh(&store);
+            monitor.close_second();
+            if tx.send(Arc::new(monitor.snapshot(None))).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,451 @@
+//! The console's state and its reaction to keys: pure (no terminal, no engine), so key
+//! sequences can be tested for the exact commands they produce.
+
+use std::sync::Arc;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tui_textarea::TextArea;
+
+use super::keys::{Action, Tab, action_for};
+use super::theme::Theme;
+use crate::engine::control::Command;
+use crate::engine::snapshot::{IssueView, MailboxView, RunState, Snapshot};
+
+/// What the loop around the app must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Send(Command),
+    /// Trip the emergency stop (out of band), then log it.
+    EmergencyStop,
+    Quit,
+    /// Leave the screen; the engine goes on headless until done.
+    Detach,
+    /// Full redraw (Ctrl-L).
+    Redraw,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    Batches,
+    Mailboxes(String),
+    Mailbox(String),
+}
+
+pub enum Modal {
+    None,
+    Help,
+    ConfirmStop,
+    Quit,
+    Command(Box<TextArea<'static>>),
+    Filter(Box<TextArea<'static>>),
+    Note(String, Box<TextArea<'static>>),
+}
+
+pub struct App {
+    pub snap: Arc<Snapshot>,
+    pub tab: Tab,
+    pub modal: Modal,
+    pub level: Level,
+    pub sel: [usize; 4],
+    pub filter: String,
+    pub theme: Theme,
+    pub toast: Option<String>,
+    pub operator: String,
+    pub quit_when_idle: bool,
+    pub should_quit: bool,
+    pub detach: bool,
+    effects: Vec<Effect>,
+}
+
+fn line_input(placeholder: &str) -> Box<TextArea<'static>> {
+    let mut t = TextArea::default();
+    t.set_placeholder_text(placeholder.to_string());
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    Box::new(t)
+}
+
+impl App {
+    pub fn new(snap: Arc<Snapshot>, theme: Theme, operator: String) -> App {
+        App {
+            snap,
+            tab: Tab::Batches,
+            modal: Modal::None,
+            level: Level::Batches,
+            sel: [0; 4],
+            filter: String::new(),
+            theme,
+            toast: None,
+            operator,
+            quit_when_idle: false,
+            should_quit: false,
+            detach: false,
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.snap.read_only
+    }
+
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub fn set_snapshot(&mut self, s: Arc<Snapshot>) {
+        self.snap = s;
+        if self.quit_when_idle
+            && self.snap.run_state != RunState::Running
+            && self.snap.run_state != RunState::Pausing
+        {
+            self.should_quit = true;
+            self.effects.push(Effect::Quit);
+        }
+    }
+
+    fn work_running(&self) -> bool {
+        matches!(self.snap.run_state, RunState::Running | RunState::Pausing)
+    }
+
+    fn send(&mut self, c: Command) {
+        if self.read_only() {
+            self.toast =
+                Some("read-only (cutover watch): this console cannot change anything".into());
+            return;
+        }
+        self.effects.push(Effect::Send(c));
+    }
+
+    /// The rows of the Batches tab at the current level: batch names or mailbox keys.
+    pub fn batch_rows(&self) -> Vec<String> {
+        let f = self.filter.to_lowercase();
+        match &self.level {
+            Level::Batches => self.snap.batches.iter().map(|b| b.name.clone()).collect(),
+            Level::Mailboxes(b) => self
+                .snap
+                .batches
+                .iter()
+                .filter(|x| &x.name == b)
+                .flat_map(|x| &x.mailboxes)
+                .filter(|m| f.is_empty() || m.key.to_lowercase().contains(&f))
+                .map(|m| m.key.clone())
+                .collect(),
+            Level::Mailbox(k) => vec![k.clone()],
+        }
+    }
+
+    pub fn issue_rows(&self) -> Vec<&IssueView> {
+        let f = self.filter.to_lowercase();
+        self.snap
+            .issues
+            .iter()
+            .filter(|i| {
+                f.is_empty()
+                    || [
+                        i.severity.as_str(),
+                        i.category.as_str(),
+                        i.message.as_str(),
+                        i.mailbox.as_deref().unwrap_or(""),
+                        i.folder.as_deref().unwrap_or(""),
+                    ]
+                    .iter()
+                    .any(|s| s.to_lowercase().contains(&f))
+            })
+            .collect()
+    }
+
+    fn row_count(&self) -> usize {
+        match self.tab {
+            Tab::Checklist => self.snap.checks.len(),
+            Tab::Batches => self.batch_rows().len(),
+            Tab::Issues => self.issue_rows().len(),
+            Tab::Emergency => 0,
+        }
+    }
+
+    pub fn selected(&self) -> usize {
+        let n = self.row_count();
+        self.sel[self.tab.index()].min(n.saturating_sub(1))
+    }
+
+    fn selected_batch(&self) -> Option<String> {
+        match &self.level {
+            Level::Batches => self.batch_rows().get(self.selected()).cloned(),
+            Level::Mailboxes(b) => Some(b.clone()),
+            Level::Mailbox(k) => self.snap.mailbox(k).map(|m| m.batch.clone()),
+        }
+    }
+
+    fn selected_mailbox(&self) -> Option<&MailboxView> {
+        match &self.level {
+            Level::Batches => None,
+            Level::Mailboxes(_) => self
+                .batch_rows()
+                .get(self.selected())
+                .and_then(|k| self.snap.mailbox(k)),
+            Level::Mailbox(k) => self.snap.mailbox(k),
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) {
+        self.toast = None;
+        match &mut self.modal {
+            Modal::None => {}
+            Modal::Help => {
+                self.modal = Modal::None;
+                return;
+            }
+            Modal::ConfirmStop => {
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.effects.push(Effect::EmergencyStop);
+                    self.toast = Some("EMERGENCY STOP: all writes halted".into());
+                } else {
+                    self.toast = Some("emergency stop cancelled".into());
+                }
+                self.modal = Modal::None;
+                return;
+            }
+            Modal::Quit => {
+                match key.code {
+                    KeyCode::Char('p') => {
+                        self.send(Command::Pause { batch: None });
+                        self.quit_when_idle = true;
+                        self.toast = Some("pausing every batch; quitting when the windows in flight are journalled".into());
+                    }
+                    KeyCode::Char('d') => {
+                        self.detach = true;
+                        self.should_quit = true;
+                        self.effects.push(Effect::Detach);
+                    }
+                    _ => {}
+                }
+                self.modal = Modal::None;
+                return;
+            }
+            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) => {
+                match key.code {
+                    KeyCode::Esc => {
+                        if matches!(self.modal, Modal::Filter(_)) {
+                            self.filter.clear();
+                        }
+                        self.modal = Modal::None;
+                    }
+                    KeyCode::Enter => {
+                        let text = t.lines().join(" ").trim().to_string();
+                        let modal = std::mem::replace(&mut self.modal, Modal::None);
+                        match modal {
+                            Modal::Command(_) => self.command(&text),
+                            Modal::Filter(_) => self.filter = text,
+                            Modal::Note(id, _) => {
+                                let done = self.snap.checks.iter().any(|c| c.id == id && c.done);
+                                self.send(Command::SetCheck {
+                                    id,
+                                    done,
+                                    note: Some(text),
+                                    operator: self.operator.clone(),
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {
+                        t.input(key);
+                        if let Modal::Filter(t) = &self.modal {
+                            self.filter = t.lines().join(" ");
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        let Some(action) = action_for(&key, self.tab) else {
+            return;
+        };
+        self.act(action);
+    }
+
+    pub fn act(&mut self, action: Action) {
+        let i = self.tab.index();
+        match action {
+            Action::NextTab => self.tab = Tab::ALL[(i + 1) % 4],
+            Action::PrevTab => self.tab = Tab::ALL[(i + 3) % 4],
+            Action::GoTab(n) => self.tab = Tab::ALL[n.min(3)],
+            Action::Up => self.sel[i] = self.selected().saturating_sub(1),
+            Action::Down => {
+                self.sel[i] = (self.selected() + 1).min(self.row_count().saturating_sub(1))
+            }
+            Action::Help => self.modal = Modal::Help,
+            Action::CommandLine => {
+                self.modal = Modal::Command(line_input(
+                    "start [batch] | pause [batch] | stop | retry MAILBOX | parallel N | theme NAME | q",
+                ))
+            }
+            Action::Filter => {
+                let mut t = line_input("filter");
+                t.insert_str(&self.filter);
+                self.modal = Modal::Filter(t);
+            }
+            Action::Redraw => self.effects.push(Effect::Redraw),
+            Action::Quit => {
+                if self.work_running() && !self.read_only() {
+                    self.modal = Modal::Quit;
+                } else {
+                    self.should_quit = true;
+                    self.effects.push(Effect::Quit);
+                }
+            }
+            Action::EmergencyStop => {
+                if self.read_only() {
+                    self.toast = Some(
+                        "read-only (cutover watch): this console cannot change anything".into(),
+                    );
+                } else {
+                    self.modal = Modal::ConfirmStop;
+                }
+            }
+            Action::Back => match &self.level {
+                Level::Mailbox(k) => {
+                    let b = self
+                        .snap
+                        .mailbox(k)
+                        .map(|m| m.batch.clone())
+                        .unwrap_or_default();
+                    self.level = Level::Mailboxes(b);
+                }
+                Level::Mailboxes(_) => {
+                    self.level = Level::Batches;
+                    self.sel[i] = 0;
+                }
+                Level::Batches => self.filter.clear(),
+            },
+            Action::Enter => match self.tab {
+                Tab::Batches => match self.level.clone() {
+                    Level::Batches => {
+                        if let Some(b) = self.batch_rows().get(self.selected()).cloned() {
+                            self.level = Level::Mailboxes(b);
+                            self.sel[i] = 0;
+                        }
+                    }
+                    Level::Mailboxes(_) => {
+                        if let Some(k) = self.batch_rows().get(self.selected()).cloned() {
+                            self.level = Level::Mailbox(k);
+                        }
+                    }
+                    Level::Mailbox(_) => {}
+                },
+                Tab::Issues => {
+                    let target = self
+                        .issue_rows()
+                        .get(self.selected())
+                        .and_then(|x| x.mailbox.clone());
+                    if let Some(k) = target.filter(|k| self.snap.mailbox(k).is_some()) {
+                        self.tab = Tab::Batches;
+                        self.level = Level::Mailbox(k);
+                    }
+                }
+                _ => {}
+            },
+            Action::StartSelected => {
+                if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
+                    self.send(Command::StartMailbox { key: m });
+                } else if let Some(b) = self.selected_batch() {
+                    self.send(Command::Start { batch: Some(b) });
+                }
+            }
+            Action::PauseSelected => {
+                if let Some(b) = self.selected_batch() {
+                    self.send(Command::Pause { batch: Some(b) });
+                }
+            }
+            Action::StartAll => self.send(Command::Start { batch: None }),
+            Action::PauseAll => self.send(Command::Pause { batch: None }),
+            Action::RetryMailbox => {
+                if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
+                    self.send(Command::StartMailbox { key: m });
+                } else {
+                    self.toast = Some("select a mailbox first (enter on a batch)".into());
+                }
+            }
+            Action::MoreParallel => self.send(Command::SetParallel(self.snap.parallel + 1)),
+            Action::LessParallel => self.send(Command::SetParallel(
+                self.snap.parallel.saturating_sub(1).max(1),
+            )),
+            Action::ToggleCheck => {
+                if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
+                    self.send(Command::SetCheck {
+                        id: c.id,
+                        done: !c.done,
+                        note: None,
+                        operator: self.operator.clone(),
+                    });
+                }
+            }
+            Action::EditNote => {
+                if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
+                    let mut t = line_input("note (enter saves, esc cancels)");
+                    t.insert_str(c.note.unwrap_or_default());
+                    self.modal = Modal::Note(c.id, t);
+                }
+            }
+            Action::AckIssue => {
+                if let Some(id) = self.issue_rows().get(self.selected()).map(|x| x.id) {
+                    self.send(Command::AckIssue {
+                        id,
+                        operator: self.operator.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The `:` command line.
+    pub fn command(&mut self, line: &str) {
+        let mut words = line.split_whitespace();
+        let verb = words.next().unwrap_or("");
+        let arg = words.next().map(str::to_string);
+        match verb {
+            "" => {}
+            "q" | "quit" => self.act(Action::Quit),
+            "q!" | "quit!" => {
+                self.should_quit = true;
+                self.effects.push(Effect::Quit);
+            }
+            "stop" => self.act(Action::EmergencyStop),
+            "stop!" => {
+                if self.read_only() {
+                    self.toast = Some(
+                        "read-only (cutover watch): this console cannot change anything".into(),
+                    );
+                } else {
+                    self.effects.push(Effect::EmergencyStop);
+                }
+            }
+            "start" => self.send(Command::Start { batch: arg }),
+            "pause" => self.send(Command::Pause { batch: arg }),
+            "retry" => match arg {
+                Some(key) if self.snap.mailbox(&key).is_some() => {
+                    self.send(Command::StartMailbox { key })
+                }
+                Some(key) => self.toast = Some(format!("no mailbox {key}")),
+                None => self.toast = Some("usage: retry SOURCE->DESTINATION".into()),
+            },
+            "parallel" => match arg.and_then(|a| a.parse::<usize>().ok()) {
+                Some(n) if n > 0 => self.send(Command::SetParallel(n)),
+                _ => self.toast = Some("usage: parallel N (N >= 1)".into()),
+            },
+            "theme" => match arg.as_deref().map(Theme::load) {
+                Some(Ok(t)) => self.theme = t,
+                Some(Err(e)) => self.toast = Some(e.to_string()),
+                None => self.toast = Some("usage: theme NAME".into()),
+            },
+            "help" => self.modal = Modal::Help,
+            other => {
+                self.toast = Some(format!("unknown command :{other} (try :help)"));
+            }
+        }
+    }
+}
+
+/// A key event for tests and scripted input.
+pub fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}

@@ -1,0 +1,224 @@
+//! The console without a terminal: key sequences in, the exact engine commands out.
+
+mod ui_fixture;
+
+use cutover::engine::control::Command;
+use cutover::ui::app::{App, Effect, Level, Modal, key};
+use cutover::ui::keys::Tab;
+use cutover::ui::theme::Theme;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ui_fixture::{Kind, snapshot};
+
+fn app(kind: Kind) -> App {
+    App::new(
+        snapshot(kind),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    )
+}
+
+fn press(app: &mut App, keys: &str) -> Vec<Effect> {
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\x1b' => KeyCode::Esc,
+            c => KeyCode::Char(c),
+        };
+        app.on_key(key(code));
+    }
+    app.take_effects()
+}
+
+#[test]
+fn s_then_y_gives_exactly_one_emergency_stop_from_any_tab() {
+    for tab in ["1", "2", "3", "4"] {
+        let mut a = app(Kind::Running);
+        press(&mut a, tab);
+        assert_eq!(press(&mut a, "S"), vec![]);
+        assert!(matches!(a.modal, Modal::ConfirmStop));
+        assert_eq!(press(&mut a, "y"), vec![Effect::EmergencyStop], "tab {tab}");
+        assert!(matches!(a.modal, Modal::None));
+    }
+}
+
+#[test]
+fn anything_but_y_cancels_the_stop() {
+    let mut a = app(Kind::Running);
+    assert_eq!(press(&mut a, "Sn"), vec![]);
+    assert_eq!(press(&mut a, "S\n"), vec![]);
+    assert_eq!(press(&mut a, "S\x1b"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("cancelled"));
+}
+
+#[test]
+fn read_only_refuses_every_write() {
+    let mut snap = (*snapshot(Kind::Running)).clone();
+    snap.read_only = true;
+    let mut a = App::new(
+        std::sync::Arc::new(snap),
+        Theme::load("mono").unwrap(),
+        "watcher".into(),
+    );
+    assert_eq!(press(&mut a, "Sy"), vec![]);
+    assert_eq!(press(&mut a, "2spA"), vec![]);
+    assert_eq!(press(&mut a, ":stop!\n"), vec![]);
+    assert_eq!(press(&mut a, ":pause\n"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("read-only"));
+    // Quitting is always possible, and immediate.
+    assert_eq!(press(&mut a, "q"), vec![Effect::Quit]);
+}
+
+#[test]
+fn batches_drill_down_and_start_pause_commands() {
+    let mut a = app(Kind::Running);
+    assert_eq!(a.tab, Tab::Batches);
+    assert_eq!(
+        press(&mut a, "s"),
+        vec![Effect::Send(Command::Start {
+            batch: Some("pilot".into())
+        })]
+    );
+    assert_eq!(
+        press(&mut a, "jp"),
+        vec![Effect::Send(Command::Pause {
+            batch: Some("wave-1".into())
+        })]
+    );
+    press(&mut a, "\n");
+    assert_eq!(a.level, Level::Mailboxes("wave-1".into()));
+    assert_eq!(
+        press(&mut a, "js"),
+        vec![Effect::Send(Command::StartMailbox {
+            key: "carol->carol@new.test".into()
+        })]
+    );
+    press(&mut a, "\n");
+    assert_eq!(a.level, Level::Mailbox("carol->carol@new.test".into()));
+    assert_eq!(
+        press(&mut a, "r"),
+        vec![Effect::Send(Command::StartMailbox {
+            key: "carol->carol@new.test".into()
+        })]
+    );
+    press(&mut a, "\x1b\x1b");
+    assert_eq!(a.level, Level::Batches);
+    assert_eq!(
+        press(&mut a, "A"),
+        vec![Effect::Send(Command::Start { batch: None })]
+    );
+    assert_eq!(
+        press(&mut a, "+"),
+        vec![Effect::Send(Command::SetParallel(5))]
+    );
+    assert_eq!(
+        press(&mut a, "-"),
+        vec![Effect::Send(Command::SetParallel(3))]
+    );
+}
+
+#[test]
+fn command_line() {
+    let mut a = app(Kind::Running);
+    assert_eq!(
+        press(&mut a, ":pause wave-1\n"),
+        vec![Effect::Send(Command::Pause {
+            batch: Some("wave-1".into())
+        })]
+    );
+    assert_eq!(
+        press(&mut a, ":start\n"),
+        vec![Effect::Send(Command::Start { batch: None })]
+    );
+    assert_eq!(
+        press(&mut a, ":parallel 2\n"),
+        vec![Effect::Send(Command::SetParallel(2))]
+    );
+    assert_eq!(press(&mut a, ":stop!\n"), vec![Effect::EmergencyStop]);
+    assert_eq!(press(&mut a, ":retry nobody\n"), vec![]);
+    assert!(
+        a.toast
+            .as_deref()
+            .unwrap_or("")
+            .contains("no mailbox nobody")
+    );
+    assert_eq!(press(&mut a, ":bogus\n"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("unknown command"));
+    press(&mut a, ":theme mono\n");
+    assert!(a.theme.mono);
+    // :stop asks like S does.
+    assert_eq!(press(&mut a, ":stop\n"), vec![]);
+    assert_eq!(press(&mut a, "y"), vec![Effect::EmergencyStop]);
+}
+
+#[test]
+fn quit_while_running_asks_and_ctrl_c_never_quits_silently() {
+    let mut a = app(Kind::Running);
+    assert_eq!(press(&mut a, "q"), vec![]);
+    assert!(matches!(a.modal, Modal::Quit));
+    assert_eq!(press(&mut a, "\x1b"), vec![]);
+    assert!(!a.should_quit);
+    a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(matches!(a.modal, Modal::Quit));
+    assert_eq!(press(&mut a, "d"), vec![Effect::Detach]);
+    assert!(a.should_quit && a.detach);
+
+    let mut a = app(Kind::Running);
+    assert_eq!(
+        press(&mut a, "qp"),
+        vec![Effect::Send(Command::Pause { batch: None })]
+    );
+    assert!(!a.should_quit, "quits only once the work paused");
+    a.set_snapshot(snapshot(Kind::Empty));
+    assert!(a.should_quit);
+
+    // Nothing running: q quits at once.
+    let mut a = app(Kind::Empty);
+    assert_eq!(press(&mut a, "q"), vec![Effect::Quit]);
+}
+
+#[test]
+fn checklist_ticks_and_notes_and_issue_ack() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "1");
+    assert_eq!(
+        press(&mut a, "j "),
+        vec![Effect::Send(Command::SetCheck {
+            id: "dns".into(),
+            done: true,
+            note: None,
+            operator: "maria".into()
+        })]
+    );
+    assert_eq!(
+        press(&mut a, "nTTL 300 since noon\n"),
+        vec![Effect::Send(Command::SetCheck {
+            id: "dns".into(),
+            done: false,
+            note: Some("TTL 300 since noon".into()),
+            operator: "maria".into()
+        })]
+    );
+    press(&mut a, "3");
+    assert_eq!(
+        press(&mut a, "a"),
+        vec![Effect::Send(Command::AckIssue {
+            id: 3,
+            operator: "maria".into()
+        })]
+    );
+    // Enter on an issue jumps to its mailbox in the Batches tab.
+    press(&mut a, "\n");
+    assert_eq!(a.tab, Tab::Batches);
+    assert_eq!(a.level, Level::Mailbox("carol->carol@new.test".into()));
+}
+
+#[test]
+fn filter_narrows_the_issue_list() {
+    let mut a = app(Kind::Failed);
+    press(&mut a, "3");
+    assert_eq!(a.issue_rows().len(), 3);
+    press(&mut a, "/auth\n");
+    assert_eq!(a.issue_rows().len(), 1);
+    press(&mut a, "/\x1b");
+    assert_eq!(a.issue_rows().len(), 3);
+}

@@ -1,0 +1,130 @@
+//! Rendering snapshots (ratatui TestBackend + insta) of each tab and modal, at 80x24 and
+//! 160x48, from deterministic engine states; style-critical cells asserted on the buffer.
+
+mod ui_fixture;
+
+use cutover::ui::app::{App, key};
+use cutover::ui::draw::draw;
+use cutover::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+use ratatui::style::Modifier;
+use ui_fixture::{Kind, snapshot};
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    t
+}
+
+fn app(kind: Kind, theme: &str) -> App {
+    App::new(snapshot(kind), Theme::load(theme).unwrap(), "maria".into())
+}
+
+fn keys(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.on_key(key(match c {
+            '\n' => KeyCode::Enter,
+            c => KeyCode::Char(c),
+        }));
+    }
+    app.take_effects();
+}
+
+#[test]
+fn every_tab_in_every_state_at_80x24_and_160x48() {
+    for (name, kind) in [
+        ("empty", 0),
+        ("running", 1),
+        ("throttled", 2),
+        ("failed", 3),
+        ("stopped", 4),
+    ] {
+        for (tab, tkey) in [
+            ("checklist", "1"),
+            ("batches", "2"),
+            ("issues", "3"),
+            ("emergency", "4"),
+        ] {
+            for (w, h) in [(80, 24), (160, 48)] {
+                let k = match kind {
+                    0 => Kind::Empty,
+                    1 => Kind::Running,
+                    2 => Kind::Throttled,
+                    3 => Kind::Failed,
+                    _ => Kind::Stopped,
+                };
+                let mut a = app(k, "default");
+                keys(&mut a, tkey);
+                let t = render(&a, w, h);
+                insta::assert_snapshot!(format!("{tab}_{name}_{w}x{h}"), t.backend());
+            }
+        }
+    }
+}
+
+#[test]
+fn drill_down_and_modals() {
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "j\n");
+    insta::assert_snapshot!("batches_mailboxes_80x24", render(&a, 80, 24).backend());
+    keys(&mut a, "j\n");
+    insta::assert_snapshot!("batches_mailbox_detail_80x24", render(&a, 80, 24).backend());
+
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "S");
+    insta::assert_snapshot!("confirm_stop_80x24", render(&a, 80, 24).backend());
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "q");
+    insta::assert_snapshot!("quit_dialog_80x24", render(&a, 80, 24).backend());
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "?");
+    insta::assert_snapshot!("help_160x48", render(&a, 160, 48).backend());
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, ":pause wav");
+    insta::assert_snapshot!("command_line_80x24", render(&a, 80, 24).backend());
+}
+
+#[test]
+fn too_small_screen_still_shows_state_and_the_stop_key() {
+    let a = app(Kind::Running, "default");
+    let t = render(&a, 60, 15);
+    insta::assert_snapshot!("too_small_60x15", t.backend());
+    let text = format!("{}", t.backend());
+    assert!(text.contains("RUNNING") && text.contains("emergency stop") && text.contains("80x24"));
+    // The stop still works from there.
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "S");
+    let text = format!("{}", render(&a, 60, 15).backend());
+    assert!(text.contains("EMERGENCY STOP?"), "{text}");
+}
+
+#[test]
+fn selection_is_reverse_video_in_mono_and_the_stopped_badge_stands_out() {
+    let a = app(Kind::Running, "mono");
+    let t = render(&a, 80, 24);
+    let buf = t.backend().buffer();
+    // The selected batch row ("› pilot") is reversed even without colours.
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("› pilot")
+        })
+        .expect("selected row");
+    let cell = &buf[(4, row)];
+    assert!(cell.modifier.contains(Modifier::REVERSED), "{cell:?}");
+
+    let a = app(Kind::Stopped, "mono");
+    let t = render(&a, 80, 24);
+    let buf = t.backend().buffer();
+    let line0: String = (0..80).map(|x| buf[(x, 0)].symbol()).collect();
+    let x = line0.find("STOPPED").expect("badge") as u16;
+    let cell = &buf[(x, 0)];
+    assert!(
+        cell.modifier.contains(Modifier::REVERSED | Modifier::BOLD),
+        "{cell:?}"
+    );
+}
