@@ -8,6 +8,7 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)
 [[ -x /usr/bin/time ]] || need+=(time)
+command -v tmux >/dev/null || need+=(tmux)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 if [[ -n ${CUTOVER_NO_INSTALL:-} ]]; then
   echo "missing: ${need[*]} (CUTOVER_NO_INSTALL is set, so not installing; apt-get install -y ${need[*]})" >&2

@@ -256,13 +256,16 @@ async fn copy_pending<S: MailSession, D: MailSession>(
     let fname = job.src_display.as_str();
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
     let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
-    let (sink, mut rx) = MessageSink::new(CHANNEL_BYTES, CHANNEL_MSGS);
+    let (sink, rx) = MessageSink::new(CHANNEL_BYTES, CHANNEL_MSGS);
 
     let producer = async move {
         let sink = sink;
         src.fetch_messages(&uids, &sink).await
     };
+    // The consumer owns the receiver: when it stops (emergency stop, pause, a destination
+    // failure) the receiver is dropped, the producer's next send fails and the FETCH ends.
     let consumer = async {
+        let mut rx = rx;
         let mut floor = dst_uidnext.max(1);
         let mut seen = HashSet::new();
         let mut copied = 0u64;
@@ -359,6 +362,14 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                 return Err(e.into());
             }
         }
+        Ok::<HashSet<u32>, SyncError>(seen)
+    };
+    let (p, c) = tokio::join!(producer, consumer);
+    let seen = c?;
+    // Only a FETCH that completed proves that the unseen messages are gone: after a dropped
+    // connection they stay pending and the retry fetches them.
+    p?;
+    {
         // Messages that vanished from the source between listing and fetching.
         let gone: Vec<&store::PendingRow> = pending
             .iter()
@@ -384,11 +395,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                 ),
             );
         }
-        Ok::<(), SyncError>(())
-    };
-    let (p, c) = tokio::join!(producer, consumer);
-    c?;
-    p?;
+    }
     Ok(())
 }
 

@@ -861,34 +861,29 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     match &app.modal {
         Modal::Help => {
-            let mut lines: Vec<Line> = KEYMAP
-                .iter()
-                .filter(|b| !b.label.is_empty())
-                .map(|b| {
-                    let scope = match b.scope {
-                        super::keys::Scope::Global => "any tab".to_string(),
-                        super::keys::Scope::In(tab) => tab.title().to_string(),
-                    };
-                    Line::from(vec![
-                        Span::styled(format!(" {:<10}", b.label), t.title()),
-                        Span::styled(format!("{:<11}", scope), t.muted()),
-                        Span::raw(b.desc),
-                    ])
-                })
-                .collect();
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                format!(" logs: {}", app.snap.log_dir),
-                t.muted(),
-            )));
-            lines.push(Line::from(Span::styled(
-                format!(" journal: {}", app.snap.journal),
-                t.muted(),
-            )));
-            lines.push(Line::from(Span::styled(
-                " any key closes this help",
-                t.muted(),
-            )));
+            let mut lines: Vec<Line> = vec![
+                Line::from(Span::styled(
+                    format!(" logs: {}", app.snap.log_dir),
+                    t.muted(),
+                )),
+                Line::from(Span::styled(
+                    format!(" journal: {}", app.snap.journal),
+                    t.muted(),
+                )),
+                Line::from(Span::styled(" any key closes this help", t.muted())),
+                Line::from(""),
+            ];
+            lines.extend(KEYMAP.iter().filter(|b| !b.label.is_empty()).map(|b| {
+                let scope = match b.scope {
+                    super::keys::Scope::Global => "any tab".to_string(),
+                    super::keys::Scope::In(tab) => tab.title().to_string(),
+                };
+                Line::from(vec![
+                    Span::styled(format!(" {:<10}", b.label), t.title()),
+                    Span::styled(format!("{:<11}", scope), t.muted()),
+                    Span::raw(b.desc),
+                ])
+            }));
             let r = centered(area, 90, lines.len() as u16 + 2);
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(block(app, " Keys ")), r);

@@ -439,7 +439,7 @@ mod tests {
         assert!(f.iter().any(|(k, _)| *k == "s"));
         assert!(
             f.iter()
-                .any(|(k, d)| *k == "S" && d.contains("emergency stop"))
+                .any(|(k, d)| *k == "S" && d.to_lowercase().contains("emergency stop"))
         );
         assert!(f.iter().any(|(k, _)| *k == "q"));
     }
