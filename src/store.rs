@@ -210,6 +210,23 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 "#;
 
+/// Columns added after a table was first shipped: (table, column, declaration). Journals
+/// written by an older cutover get them on open; new ones are listed here, never edited.
+const COLUMNS: &[(&str, &str, &str)] = &[];
+
+/// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
+fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    let exists: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 impl Store {
@@ -238,6 +255,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        for (table, column, decl) in COLUMNS {
+            add_column(&conn, table, column, decl).map_err(wrap)?;
+        }
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
             [],

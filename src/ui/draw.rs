@@ -4,13 +4,12 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, TableState, Wrap,
-};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, TableState, Wrap};
 
 use super::app::{App, Level, Modal};
 use super::keys::{KEYMAP, Tab, footer};
-use crate::engine::snapshot::{MailboxView, RunState, Throughput};
+use super::tabs;
+use crate::engine::snapshot::{RunState, Throughput};
 
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;
@@ -31,17 +30,17 @@ pub fn bytes(n: u64) -> String {
     bytesize::ByteSize(n).display().si().to_string()
 }
 
-fn rate(tp: &Throughput) -> String {
+pub(crate) fn rate(tp: &Throughput) -> String {
     let (m, b) = tp.rate(5);
     format!("{m:.0} msg/s {}/s", bytes(b as u64))
 }
 
-fn hms(secs: i64) -> String {
+pub(crate) fn hms(secs: i64) -> String {
     let s = secs.max(0);
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-fn state_style(app: &App, state: &str) -> Style {
+pub(crate) fn state_style(app: &App, state: &str) -> Style {
     let t = &app.theme;
     match state {
         "done" | "complete" => t.ok(),
@@ -53,7 +52,7 @@ fn state_style(app: &App, state: &str) -> Style {
 }
 
 /// A state as a symbol and a word (never colour alone).
-fn state_word(state: &str) -> String {
+pub(crate) fn state_word(state: &str) -> String {
     let sym = match state {
         "done" => "✔",
         "running" => "▶",
@@ -67,7 +66,7 @@ fn state_word(state: &str) -> String {
     format!("{sym} {state}")
 }
 
-fn run_state_style(app: &App) -> Style {
+pub(crate) fn run_state_style(app: &App) -> Style {
     let t = &app.theme;
     t.badge(match app.snap.run_state {
         RunState::Running => t.ok(),
@@ -95,10 +94,10 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_header(f, app, header);
     draw_tabs(f, app, tabs);
     match app.tab {
-        Tab::Checklist => draw_checklist(f, app, body),
-        Tab::Batches => draw_batches(f, app, body),
-        Tab::Issues => draw_issues(f, app, body),
-        Tab::Emergency => draw_emergency(f, app, body),
+        Tab::Checklist => tabs::checklist::draw_checklist(f, app, body),
+        Tab::Batches => tabs::batches::draw_batches(f, app, body),
+        Tab::Issues => tabs::issues::draw_issues(f, app, body),
+        Tab::Emergency => tabs::emergency::draw_emergency(f, app, body),
     }
     draw_toast(f, app, toast);
     draw_footer(f, app, foot);
@@ -297,21 +296,21 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn block<'a>(app: &App, title: impl Into<std::borrow::Cow<'a, str>>) -> Block<'a> {
+pub(crate) fn block<'a>(app: &App, title: impl Into<std::borrow::Cow<'a, str>>) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.border())
         .title(Span::styled(title, app.theme.title()))
 }
 
-fn spark_data(tp: &Throughput, width: u16) -> Vec<u64> {
+pub(crate) fn spark_data(tp: &Throughput, width: u16) -> Vec<u64> {
     let n = width as usize;
     let v: Vec<u64> = tp.samples.iter().map(|(m, _)| *m).collect();
     let start = v.len().saturating_sub(n);
     v[start..].to_vec()
 }
 
-fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Throughput, title: &str) {
+pub(crate) fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Throughput, title: &str) {
     let s = &app.snap;
     let t = &app.theme;
     let b = block(app, title);
@@ -348,505 +347,11 @@ fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Throughput, title:
     );
 }
 
-fn table_state(sel: usize) -> TableState {
+pub(crate) fn table_state(sel: usize) -> TableState {
     TableState::default().with_selected(Some(sel))
 }
 
-fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
-    let s = &app.snap;
-    let t = &app.theme;
-    let [tp, gauge, rest] = Layout::vertical([
-        Constraint::Length(5),
-        Constraint::Length(1),
-        Constraint::Min(3),
-    ])
-    .areas(area);
-    match &app.level {
-        Level::Mailbox(k) => {
-            if let Some(m) = s.mailbox(k) {
-                draw_throughput(
-                    f,
-                    app,
-                    tp,
-                    &m.throughput,
-                    " Throughput of this mailbox (measured, last 10 min) ",
-                );
-                draw_gauge(f, app, gauge, m.totals.copied, m.totals.messages);
-                draw_mailbox_detail(f, app, rest, m);
-            }
-            return;
-        }
-        Level::Mailboxes(b) => {
-            let bv = s.batches.iter().find(|x| &x.name == b);
-            let tpv = bv.map(|x| x.throughput.clone()).unwrap_or_default();
-            draw_throughput(
-                f,
-                app,
-                tp,
-                &tpv,
-                " Throughput of this batch (measured, last 10 min) ",
-            );
-            let tot = bv.map(|x| x.totals()).unwrap_or_default();
-            draw_gauge(f, app, gauge, tot.copied, tot.messages);
-        }
-        Level::Batches => {
-            draw_throughput(
-                f,
-                app,
-                tp,
-                &s.throughput,
-                " Throughput, all batches (measured, last 10 min) ",
-            );
-            let tot = s.totals();
-            draw_gauge(f, app, gauge, tot.copied, tot.messages);
-        }
-    }
-    let rows_keys = app.batch_rows();
-    let sel = app.selected();
-    let wide = rest.width >= 120;
-    let (header, rows, widths): (Vec<&str>, Vec<Row>, Vec<Constraint>) = match &app.level {
-        Level::Batches => {
-            let rows = s
-                .batches
-                .iter()
-                .map(|b| {
-                    let tot = b.totals();
-                    let mut cells = vec![
-                        Cell::from(b.name.clone()),
-                        Cell::from(state_word(b.state())).style(state_style(app, b.state())),
-                        Cell::from(format!("{}/{}", b.count("done"), b.mailboxes.len())),
-                        Cell::from(format!("{}/{}", num(tot.copied), num(tot.messages))),
-                        Cell::from(if wide {
-                            format!("{}/{}", bytes(tot.copied_bytes), bytes(tot.bytes))
-                        } else {
-                            bytes(tot.copied_bytes)
-                        }),
-                        Cell::from(b.errors().to_string()).style(if b.errors() > 0 {
-                            t.error()
-                        } else {
-                            t.base()
-                        }),
-                    ];
-                    if wide {
-                        cells.push(Cell::from(rate(&b.throughput)));
-                    }
-                    Row::new(cells)
-                })
-                .collect();
-            let mut widths = vec![
-                Constraint::Min(10),
-                Constraint::Length(13),
-                Constraint::Length(9),
-                Constraint::Length(15),
-                Constraint::Length(if wide { 21 } else { 9 }),
-                Constraint::Length(6),
-            ];
-            let mut header = vec!["Batch", "State", "Mailboxes", "Messages", "Bytes", "Errors"];
-            if wide {
-                widths.push(Constraint::Length(22));
-                header.push("Rate");
-            }
-            (header, rows, widths)
-        }
-        _ => {
-            let rows = rows_keys
-                .iter()
-                .filter_map(|k| s.mailbox(k))
-                .map(|m| {
-                    let mut cells = vec![
-                        Cell::from(m.key.clone()),
-                        Cell::from(state_word(&m.state)).style(state_style(app, &m.state)),
-                        Cell::from(format!(
-                            "{}/{}",
-                            num(m.totals.copied),
-                            num(m.totals.messages)
-                        )),
-                        Cell::from(
-                            m.eta_secs()
-                                .map(|e| format!("~{}", hms(e as i64)))
-                                .unwrap_or("—".into()),
-                        ),
-                    ];
-                    if wide {
-                        cells.extend([
-                            Cell::from(m.current_folder.clone().unwrap_or_default()),
-                            Cell::from(format!(
-                                "{}/{}",
-                                m.folders_done,
-                                m.folders_total.map_or("?".into(), |n| n.to_string())
-                            )),
-                            Cell::from(bytes(m.totals.copied_bytes)),
-                        ]);
-                    }
-                    cells.push(
-                        Cell::from(m.last_error.clone().unwrap_or_default()).style(t.error()),
-                    );
-                    Row::new(cells)
-                })
-                .collect();
-            let mut widths = vec![
-                Constraint::Length(if wide { 32 } else { 24 }),
-                Constraint::Length(13),
-                Constraint::Length(13),
-                Constraint::Length(10),
-            ];
-            let mut header = vec!["Mailbox", "State", "Messages", "ETA (est.)"];
-            if wide {
-                widths.extend([
-                    Constraint::Length(16),
-                    Constraint::Length(8),
-                    Constraint::Length(10),
-                ]);
-                header.extend(["Folder", "Folders", "Bytes"]);
-            }
-            widths.push(Constraint::Min(10));
-            header.push("Last error");
-            (header, rows, widths)
-        }
-    };
-    let title = match &app.level {
-        Level::Batches => " Batches (enter: mailboxes) ".to_string(),
-        Level::Mailboxes(b) => format!(" Mailboxes of {b} (enter: details, esc: back) "),
-        Level::Mailbox(_) => String::new(),
-    };
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.title()))
-        .block(block(app, title))
-        .row_highlight_style(t.selection())
-        .highlight_symbol("› ");
-    f.render_stateful_widget(table, rest, &mut table_state(sel));
-}
-
-fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64) {
-    let ratio = if total > 0 {
-        (done as f64 / total as f64).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let label = if total > 0 {
-        format!(
-            "{} / {} messages ({:.1}%)",
-            num(done),
-            num(total),
-            ratio * 100.0
-        )
-    } else {
-        "not scanned yet: totals appear once the source folders are listed".into()
-    };
-    f.render_widget(
-        Gauge::default()
-            .gauge_style(app.theme.gauge())
-            .ratio(ratio)
-            .label(label)
-            .use_unicode(true),
-        area,
-    );
-}
-
-fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
-    let t = &app.theme;
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k:<18}"), t.muted()),
-            Span::raw(v),
-        ])
-    };
-    let lines = vec![
-        kv("mailbox", m.key.clone()),
-        kv("batch", m.batch.clone()),
-        Line::from(vec![
-            Span::styled(format!("{:<18}", "state"), t.muted()),
-            Span::styled(state_word(&m.state), state_style(app, &m.state)),
-        ]),
-        kv(
-            "current folder",
-            m.current_folder.clone().unwrap_or("—".into()),
-        ),
-        kv(
-            "folders",
-            format!(
-                "{} done of {}",
-                m.folders_done,
-                m.folders_total.map_or("?".into(), |n| n.to_string())
-            ),
-        ),
-        kv(
-            "messages",
-            format!(
-                "{} copied of {} known",
-                num(m.totals.copied),
-                num(m.totals.messages)
-            ),
-        ),
-        kv(
-            "bytes",
-            format!(
-                "{} of {}",
-                bytes(m.totals.copied_bytes),
-                bytes(m.totals.bytes)
-            ),
-        ),
-        kv(
-            "skipped / failed",
-            format!(
-                "{} / {} (reasons in the Issues tab)",
-                m.totals.skipped, m.totals.failed
-            ),
-        ),
-        kv("rate (measured)", rate(&m.throughput)),
-        kv(
-            "ETA (estimate)",
-            m.eta_secs()
-                .map(|e| format!("~{} at the last minute's rate", hms(e as i64)))
-                .unwrap_or("—".into()),
-        ),
-        Line::from(vec![
-            Span::styled(format!("{:<18}", "last error"), t.muted()),
-            Span::styled(m.last_error.clone().unwrap_or("—".into()), t.error()),
-        ]),
-        Line::from(""),
-        Line::from(Span::styled(
-            "s start/retry   p pause batch   esc back",
-            t.muted(),
-        )),
-    ];
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block(app, " Mailbox "))
-            .wrap(Wrap { trim: false }),
-        area,
-    );
-}
-
-fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    let wide = area.width >= 120;
-    let rows: Vec<Row> = app
-        .issue_rows()
-        .iter()
-        .map(|i| {
-            let sev = match i.severity.as_str() {
-                "critical" => ("✖ CRIT", t.badge(t.danger())),
-                "error" => ("✖ error", t.error()),
-                "warning" => ("! warn", t.warn()),
-                _ => ("· info", t.muted()),
-            };
-            let msg = if i.count > 1 {
-                format!("{} (×{})", i.message, i.count)
-            } else {
-                i.message.clone()
-            };
-            let time = i.last_seen.get(11..19).unwrap_or("").to_string();
-            if wide {
-                Row::new(vec![
-                    Cell::from(time),
-                    Cell::from(sev.0).style(sev.1),
-                    Cell::from(i.category.clone()),
-                    Cell::from(i.mailbox.clone().unwrap_or_default()),
-                    Cell::from(i.folder.clone().unwrap_or_default()),
-                    Cell::from(i.uid.map(|u| u.to_string()).unwrap_or_default()),
-                    Cell::from(msg),
-                    Cell::from(i.state.clone()),
-                ])
-            } else {
-                let place = [
-                    i.mailbox
-                        .as_deref()
-                        .map(|m| m.split("->").next().unwrap_or(m).to_string()),
-                    i.folder.clone(),
-                    i.uid.map(|u| format!("UID {u}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("/");
-                Row::new(vec![
-                    Cell::from(time),
-                    Cell::from(sev.0).style(sev.1),
-                    Cell::from(i.category.clone()),
-                    Cell::from(place),
-                    Cell::from(msg),
-                ])
-            }
-        })
-        .collect();
-    let n = rows.len();
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec![
-                "Time", "Severity", "Category", "Mailbox", "Folder", "UID", "Message", "State",
-            ],
-            vec![
-                Constraint::Length(10),
-                Constraint::Length(9),
-                Constraint::Length(12),
-                Constraint::Length(24),
-                Constraint::Length(14),
-                Constraint::Length(7),
-                Constraint::Min(30),
-                Constraint::Length(13),
-            ],
-        )
-    } else {
-        (
-            vec!["Time", "Severity", "Category", "Where", "Message"],
-            vec![
-                Constraint::Length(10),
-                Constraint::Length(8),
-                Constraint::Length(12),
-                Constraint::Length(16),
-                Constraint::Min(20),
-            ],
-        )
-    };
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.title()))
-        .block(block(
-            app,
-            format!(" Issues, newest first ({n}): / filter, a ack, enter: mailbox "),
-        ))
-        .row_highlight_style(t.selection())
-        .highlight_symbol("› ");
-    f.render_stateful_widget(table, area, &mut table_state(app.selected()));
-}
-
-fn draw_checklist(f: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    let s = &app.snap;
-    if s.checks.is_empty() {
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from("No checklist items in the project file."),
-                Line::from(""),
-                Line::from(Span::styled(
-                    "Add [[check]] entries: id, title, section, required = true|false, kind = \"manual\"|\"auto\".",
-                    t.muted(),
-                )),
-            ])
-            .block(block(app, " Pre-migration checklist ")),
-            area,
-        );
-        return;
-    }
-    let mut section = "";
-    let rows: Vec<Row> = s
-        .checks
-        .iter()
-        .map(|c| {
-            let sec = if c.section != section {
-                section = &c.section;
-                c.section.clone()
-            } else {
-                String::new()
-            };
-            Row::new(vec![
-                Cell::from(sec).style(t.title()),
-                Cell::from(if c.done { "[x] done" } else { "[ ] open" }).style(if c.done {
-                    t.ok()
-                } else if c.required {
-                    t.warn()
-                } else {
-                    t.muted()
-                }),
-                Cell::from(c.title.clone()),
-                Cell::from(if c.required { "required" } else { "optional" }),
-                Cell::from(match (&c.by, &c.at) {
-                    (Some(b), Some(a)) => format!("{b} {}", a.get(..16).unwrap_or(a)),
-                    _ => String::new(),
-                }),
-                Cell::from(c.note.clone().unwrap_or_default()),
-            ])
-        })
-        .collect();
-    let done = s.checks.iter().filter(|c| c.done).count();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(14),
-            Constraint::Length(9),
-            Constraint::Min(24),
-            Constraint::Length(9),
-            Constraint::Length(22),
-            Constraint::Min(10),
-        ],
-    )
-    .header(Row::new(["Section", "Status", "Item", "", "Ticked by / at", "Note"]).style(t.title()))
-    .block(block(
-        app,
-        format!(
-            " Pre-migration checklist: {done}/{} done — space tick, n note ",
-            s.checks.len()
-        ),
-    ))
-    .row_highlight_style(t.selection())
-    .highlight_symbol("› ");
-    f.render_stateful_widget(table, area, &mut table_state(app.selected()));
-}
-
-fn draw_emergency(f: &mut Frame, app: &App, area: Rect) {
-    let t = &app.theme;
-    let s = &app.snap;
-    let running: usize = s.batches.iter().map(|b| b.count("running")).sum();
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(" EMERGENCY STOP ", t.badge(t.danger())),
-            Span::styled(
-                "   S, then y to confirm (from any tab; :stop! skips the question)",
-                t.base(),
-            ),
-        ]),
-        Line::from(""),
-        Line::from(
-            "  Halts every write at once: no APPEND starts after it. Windows already sent are journalled, or",
-        ),
-        Line::from(
-            "  resolved against the destination at the next start (never re-sent blindly). Nothing is deleted.",
-        ),
-        Line::from(format!(
-            "  It would affect now: {running} mailbox(es) running; connections in use: source {}/{}, destination {}/{}.",
-            s.connections.src_in_use,
-            s.connections.src_max,
-            s.connections.dst_in_use,
-            s.connections.dst_max
-        )),
-        Line::from(
-            "  Afterwards, start a batch again (s on the Batches tab, or :start) to resume where it stopped.",
-        ),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled(" PAUSE ", t.badge(t.warn())),
-            Span::raw(
-                "   p here pauses every batch gracefully (P from any tab); p on a batch pauses that batch.",
-            ),
-        ]),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled(" ROLLBACK ", t.badge(t.muted())),
-            Span::styled(
-                "   not in this version: removing what cutover wrote comes with the rollback feature.",
-                t.muted(),
-            ),
-        ]),
-    ];
-    if s.run_state == RunState::Stopped {
-        lines.insert(
-            0,
-            Line::from(Span::styled(
-                " ■ STOPPED — all writes halted ",
-                t.badge(t.danger()),
-            )),
-        );
-        lines.insert(1, Line::from(""));
-    }
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block(app, " Emergency "))
-            .wrap(Wrap { trim: false }),
-        area,
-    );
-}
-
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect {

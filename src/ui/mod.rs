@@ -8,6 +8,7 @@
 pub mod app;
 pub mod draw;
 pub mod keys;
+pub mod tabs;
 pub mod theme;
 
 use std::io::Write;

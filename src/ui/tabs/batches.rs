@@ -1,0 +1,276 @@
+//! The Batches tab: per-batch and per-mailbox progress, throughput gauges, drill-down.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Gauge, Paragraph, Row, Table, Wrap};
+
+use crate::engine::snapshot::MailboxView;
+use crate::ui::app::{App, Level};
+use crate::ui::draw::*;
+
+pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
+    let s = &app.snap;
+    let t = &app.theme;
+    let [tp, gauge, rest] = Layout::vertical([
+        Constraint::Length(5),
+        Constraint::Length(1),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    match &app.level {
+        Level::Mailbox(k) => {
+            if let Some(m) = s.mailbox(k) {
+                draw_throughput(
+                    f,
+                    app,
+                    tp,
+                    &m.throughput,
+                    " Throughput of this mailbox (measured, last 10 min) ",
+                );
+                draw_gauge(f, app, gauge, m.totals.copied, m.totals.messages);
+                draw_mailbox_detail(f, app, rest, m);
+            }
+            return;
+        }
+        Level::Mailboxes(b) => {
+            let bv = s.batches.iter().find(|x| &x.name == b);
+            let tpv = bv.map(|x| x.throughput.clone()).unwrap_or_default();
+            draw_throughput(
+                f,
+                app,
+                tp,
+                &tpv,
+                " Throughput of this batch (measured, last 10 min) ",
+            );
+            let tot = bv.map(|x| x.totals()).unwrap_or_default();
+            draw_gauge(f, app, gauge, tot.copied, tot.messages);
+        }
+        Level::Batches => {
+            draw_throughput(
+                f,
+                app,
+                tp,
+                &s.throughput,
+                " Throughput, all batches (measured, last 10 min) ",
+            );
+            let tot = s.totals();
+            draw_gauge(f, app, gauge, tot.copied, tot.messages);
+        }
+    }
+    let rows_keys = app.batch_rows();
+    let sel = app.selected();
+    let wide = rest.width >= 120;
+    let (header, rows, widths): (Vec<&str>, Vec<Row>, Vec<Constraint>) = match &app.level {
+        Level::Batches => {
+            let rows = s
+                .batches
+                .iter()
+                .map(|b| {
+                    let tot = b.totals();
+                    let mut cells = vec![
+                        Cell::from(b.name.clone()),
+                        Cell::from(state_word(b.state())).style(state_style(app, b.state())),
+                        Cell::from(format!("{}/{}", b.count("done"), b.mailboxes.len())),
+                        Cell::from(format!("{}/{}", num(tot.copied), num(tot.messages))),
+                        Cell::from(if wide {
+                            format!("{}/{}", bytes(tot.copied_bytes), bytes(tot.bytes))
+                        } else {
+                            bytes(tot.copied_bytes)
+                        }),
+                        Cell::from(b.errors().to_string()).style(if b.errors() > 0 {
+                            t.error()
+                        } else {
+                            t.base()
+                        }),
+                    ];
+                    if wide {
+                        cells.push(Cell::from(rate(&b.throughput)));
+                    }
+                    Row::new(cells)
+                })
+                .collect();
+            let mut widths = vec![
+                Constraint::Min(10),
+                Constraint::Length(13),
+                Constraint::Length(9),
+                Constraint::Length(15),
+                Constraint::Length(if wide { 21 } else { 9 }),
+                Constraint::Length(6),
+            ];
+            let mut header = vec!["Batch", "State", "Mailboxes", "Messages", "Bytes", "Errors"];
+            if wide {
+                widths.push(Constraint::Length(22));
+                header.push("Rate");
+            }
+            (header, rows, widths)
+        }
+        _ => {
+            let rows = rows_keys
+                .iter()
+                .filter_map(|k| s.mailbox(k))
+                .map(|m| {
+                    let mut cells = vec![
+                        Cell::from(m.key.clone()),
+                        Cell::from(state_word(&m.state)).style(state_style(app, &m.state)),
+                        Cell::from(format!(
+                            "{}/{}",
+                            num(m.totals.copied),
+                            num(m.totals.messages)
+                        )),
+                        Cell::from(
+                            m.eta_secs()
+                                .map(|e| format!("~{}", hms(e as i64)))
+                                .unwrap_or("—".into()),
+                        ),
+                    ];
+                    if wide {
+                        cells.extend([
+                            Cell::from(m.current_folder.clone().unwrap_or_default()),
+                            Cell::from(format!(
+                                "{}/{}",
+                                m.folders_done,
+                                m.folders_total.map_or("?".into(), |n| n.to_string())
+                            )),
+                            Cell::from(bytes(m.totals.copied_bytes)),
+                        ]);
+                    }
+                    cells.push(
+                        Cell::from(m.last_error.clone().unwrap_or_default()).style(t.error()),
+                    );
+                    Row::new(cells)
+                })
+                .collect();
+            let mut widths = vec![
+                Constraint::Length(if wide { 32 } else { 24 }),
+                Constraint::Length(13),
+                Constraint::Length(13),
+                Constraint::Length(10),
+            ];
+            let mut header = vec!["Mailbox", "State", "Messages", "ETA (est.)"];
+            if wide {
+                widths.extend([
+                    Constraint::Length(16),
+                    Constraint::Length(8),
+                    Constraint::Length(10),
+                ]);
+                header.extend(["Folder", "Folders", "Bytes"]);
+            }
+            widths.push(Constraint::Min(10));
+            header.push("Last error");
+            (header, rows, widths)
+        }
+    };
+    let title = match &app.level {
+        Level::Batches => " Batches (enter: mailboxes) ".to_string(),
+        Level::Mailboxes(b) => format!(" Mailboxes of {b} (enter: details, esc: back) "),
+        Level::Mailbox(_) => String::new(),
+    };
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.title()))
+        .block(block(app, title))
+        .row_highlight_style(t.selection())
+        .highlight_symbol("› ");
+    f.render_stateful_widget(table, rest, &mut table_state(sel));
+}
+
+fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64) {
+    let ratio = if total > 0 {
+        (done as f64 / total as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let label = if total > 0 {
+        format!(
+            "{} / {} messages ({:.1}%)",
+            num(done),
+            num(total),
+            ratio * 100.0
+        )
+    } else {
+        "not scanned yet: totals appear once the source folders are listed".into()
+    };
+    f.render_widget(
+        Gauge::default()
+            .gauge_style(app.theme.gauge())
+            .ratio(ratio)
+            .label(label)
+            .use_unicode(true),
+        area,
+    );
+}
+
+fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
+    let t = &app.theme;
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<18}"), t.muted()),
+            Span::raw(v),
+        ])
+    };
+    let lines = vec![
+        kv("mailbox", m.key.clone()),
+        kv("batch", m.batch.clone()),
+        Line::from(vec![
+            Span::styled(format!("{:<18}", "state"), t.muted()),
+            Span::styled(state_word(&m.state), state_style(app, &m.state)),
+        ]),
+        kv(
+            "current folder",
+            m.current_folder.clone().unwrap_or("—".into()),
+        ),
+        kv(
+            "folders",
+            format!(
+                "{} done of {}",
+                m.folders_done,
+                m.folders_total.map_or("?".into(), |n| n.to_string())
+            ),
+        ),
+        kv(
+            "messages",
+            format!(
+                "{} copied of {} known",
+                num(m.totals.copied),
+                num(m.totals.messages)
+            ),
+        ),
+        kv(
+            "bytes",
+            format!(
+                "{} of {}",
+                bytes(m.totals.copied_bytes),
+                bytes(m.totals.bytes)
+            ),
+        ),
+        kv(
+            "skipped / failed",
+            format!(
+                "{} / {} (reasons in the Issues tab)",
+                m.totals.skipped, m.totals.failed
+            ),
+        ),
+        kv("rate (measured)", rate(&m.throughput)),
+        kv(
+            "ETA (estimate)",
+            m.eta_secs()
+                .map(|e| format!("~{} at the last minute's rate", hms(e as i64)))
+                .unwrap_or("—".into()),
+        ),
+        Line::from(vec![
+            Span::styled(format!("{:<18}", "last error"), t.muted()),
+            Span::styled(m.last_error.clone().unwrap_or("—".into()), t.error()),
+        ]),
+        Line::from(""),
+        Line::from(Span::styled(
+            "s start/retry   p pause batch   esc back",
+            t.muted(),
+        )),
+    ];
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block(app, " Mailbox "))
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
