@@ -169,6 +169,20 @@ pub enum CheckKind {
     Auto,
 }
 
+/// What pauses by itself when verification finds a message missing, altered or duplicated
+/// on the destination (a data-loss incident).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Brake {
+    /// Only the mailbox concerned stops.
+    Mailbox,
+    /// Its whole batch pauses (default).
+    #[default]
+    Batch,
+    /// Every batch stops (emergency stop).
+    All,
+}
+
 /// A pre-migration checklist item.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -194,6 +208,8 @@ struct RawProjectSection {
     folder_workers: Option<Spanned<usize>>,
     #[serde(default)]
     log_dir: Option<String>,
+    #[serde(default)]
+    brake: Brake,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +294,7 @@ pub struct Project {
     pub durability: Durability,
     pub parallel_mailboxes: usize,
     pub folder_workers: usize,
+    pub brake: Brake,
     pub source: Endpoint,
     pub destination: Endpoint,
     pub mailboxes: Vec<MailboxSpec>,
@@ -490,6 +507,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         durability: raw.project.durability,
         parallel_mailboxes,
         folder_workers,
+        brake: raw.project.brake,
         source,
         destination,
         mailboxes,

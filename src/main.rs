@@ -18,6 +18,7 @@ use cutover::store::Store;
 mod exit {
     pub const OK: u8 = 0;
     pub const INTERNAL: u8 = 1;
+    pub const USAGE: u8 = 2;
     pub const CONFIG: u8 = 3;
     pub const AUTH: u8 = 4;
     pub const CONNECTION: u8 = 5;
@@ -25,6 +26,7 @@ mod exit {
     pub const MISMATCH: u8 = 7;
     pub const STOPPED: u8 = 8;
     pub const JOURNAL: u8 = 9;
+    pub const BUSY: u8 = 10;
 }
 
 #[derive(Parser)]
@@ -80,6 +82,31 @@ enum Cmd {
     },
     /// Check a project file and print what it defines; connects to nothing.
     Check { project: PathBuf },
+    /// Remove from the destination exactly what cutover wrote for a batch or a mailbox (and
+    /// the folders it created, once empty). Asks for the batch or mailbox name to be typed.
+    Rollback {
+        project: PathBuf,
+        /// Roll back every mailbox of this batch.
+        #[arg(long, conflicts_with = "mailbox", required_unless_present = "mailbox")]
+        batch: Option<String>,
+        /// Roll back one mailbox (its source or destination user, or its key).
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// List what would be removed, per mailbox and folder; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask (for scripts): the confirmation is taken as given.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Emergency stop of the engine running this project (console or `cutover run`), from
+    /// any shell: every write halts within a second; the journal stays consistent.
+    Stop {
+        project: PathBuf,
+        /// Stop only this batch.
+        #[arg(long)]
+        batch: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -101,7 +128,9 @@ fn main() -> ExitCode {
         | Cmd::Plan { project, .. }
         | Cmd::Tui { project, .. }
         | Cmd::Watch { project }
-        | Cmd::Check { project } => project.clone(),
+        | Cmd::Check { project }
+        | Cmd::Stop { project, .. }
+        | Cmd::Rollback { project, .. } => project.clone(),
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
@@ -127,6 +156,14 @@ fn main() -> ExitCode {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => check(&project),
+            Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
+            Cmd::Rollback {
+                batch,
+                mailbox,
+                dry_run,
+                yes,
+                ..
+            } => rollback(project, batch, mailbox, dry_run, yes).await,
             Cmd::Run { batches, .. } => run(project, batches).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
             Cmd::Plan { batches, .. } => plan(project, batches).await,
@@ -189,6 +226,10 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
             return exit::CONFIG;
         }
     };
+    let control = match control_socket(&handle.engine).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     if start {
         handle.send(cutover::engine::control::Command::Start { batch: None });
     }
@@ -248,6 +289,7 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
     while engine.running_count() > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    control.abort();
     exit::OK
 }
 
@@ -273,6 +315,172 @@ async fn watch(project: Project, theme: Option<String>) -> u8 {
             exit::INTERNAL
         }
     }
+}
+
+/// Take the project's control socket (`cutover stop` reaches the engine through it); refuses
+/// when another engine already runs this project.
+async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>, u8> {
+    match cutover::engine::remote::bind(&engine.project.state_path).await {
+        Ok(l) => Ok(cutover::engine::remote::serve(l, engine.clone())),
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            Err(exit::BUSY)
+        }
+    }
+}
+
+async fn stop(project: &Project, batch: Option<&str>) -> u8 {
+    match cutover::engine::remote::request_stop(&project.state_path, &operator(), batch).await {
+        Ok(reply) => {
+            let text = reply.strip_prefix("ok ").unwrap_or(&reply);
+            println!("cutover: {text}");
+            if reply.starts_with("ok") {
+                exit::OK
+            } else {
+                exit::INTERNAL
+            }
+        }
+        Err(e) => {
+            eprintln!("cutover: {e}; nothing to stop");
+            exit::CONNECTION
+        }
+    }
+}
+
+async fn rollback(
+    project: Project,
+    batch: Option<String>,
+    mailbox: Option<String>,
+    dry_run: bool,
+    yes: bool,
+) -> u8 {
+    use std::io::Write as _;
+    let (target, specs): (String, Vec<config::MailboxSpec>) = match (&batch, &mailbox) {
+        (Some(b), _) => (
+            b.clone(),
+            project
+                .mailboxes
+                .iter()
+                .filter(|m| &m.batch == b)
+                .cloned()
+                .collect(),
+        ),
+        (None, Some(u)) => (
+            u.clone(),
+            project
+                .mailboxes
+                .iter()
+                .filter(|m| &m.source.user == u || &m.destination.user == u || &m.key() == u)
+                .cloned()
+                .collect(),
+        ),
+        (None, None) => return exit::USAGE,
+    };
+    if specs.is_empty() {
+        eprintln!(
+            "cutover: no mailbox matches {target:?} in {} (a batch name with --batch, a source or destination user with --mailbox)",
+            project.file.display()
+        );
+        return exit::CONFIG;
+    }
+    let engine = match engine(project, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let plan = match cutover::rollback::plan(&engine.store, &specs) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    println!(
+        "{:<40} {:<30} {:>9} {:>12} {:>9}  folder",
+        "mailbox", "destination folder", "messages", "bytes", "in doubt"
+    );
+    let (mut msgs, mut bytes) = (0, 0);
+    for m in &plan {
+        if m.folders.is_empty() {
+            println!("{:<40} (nothing written by cutover)", m.key);
+        }
+        for f in &m.folders {
+            println!(
+                "{:<40} {:<30} {:>9} {:>12} {:>9}  {}",
+                m.key,
+                f.dst,
+                f.messages,
+                human(f.bytes),
+                f.in_doubt,
+                if f.created {
+                    "created by cutover: deleted once empty"
+                } else {
+                    "existed before: kept"
+                }
+            );
+        }
+        msgs += m.messages();
+        bytes += m.bytes();
+    }
+    println!(
+        "rollback of {target}: {} mailbox(es), up to {msgs} message(s) ({}) written by cutover would be removed from the destination; nothing else is touched, the source never",
+        plan.len(),
+        human(bytes)
+    );
+    if dry_run {
+        return exit::OK;
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "cutover: rollback needs a confirmation: run it in a terminal, or pass --yes"
+            );
+            return exit::USAGE;
+        }
+        print!("Type {target:?} to remove these messages from the destination: ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != target {
+            println!("cutover: not confirmed; nothing changed");
+            return exit::STOPPED;
+        }
+    }
+    // The control socket doubles as the lock: no engine may write while we remove.
+    let control = match control_socket(&engine).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let run_id = engine.store.begin_run("rollback").ok();
+    let who = operator();
+    let mut code = exit::OK;
+    for spec in &specs {
+        let o = cutover::rollback::rollback_mailbox(
+            &engine.dst,
+            &engine.store,
+            engine.sink(),
+            spec,
+            &who,
+        )
+        .await;
+        match &o.error {
+            None => println!(
+                "[{}] rolled back: {} removed, {} already gone, {} left alone (content differs), {} folder(s) deleted, {} kept",
+                o.key, o.removed, o.already_gone, o.mismatched, o.folders_deleted, o.folders_kept
+            ),
+            Some(e) => {
+                println!("[{}] INTERRUPTED after {} removed: {e}", o.key, o.removed);
+                code = exit::PARTIAL;
+            }
+        }
+        if o.mismatched > 0 && code == exit::OK {
+            code = exit::MISMATCH;
+        }
+    }
+    if let Some(id) = run_id {
+        let _ = engine.store.end_run(id, &format!("exit {code}"));
+    }
+    control.abort();
+    let _ = control.await;
+    code
 }
 
 fn open_store(project: &Project) -> Result<Store, u8> {
@@ -410,6 +618,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                 ),
                 Some(err) => println!("[{mailbox}] FAILED: {err}"),
             },
+            Event::RollbackProgress { .. } | Event::RollbackDone { .. } => {}
             Event::Issue {
                 severity,
                 category,
@@ -464,6 +673,10 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
         eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
         return exit::CONFIG;
     }
+    let control = match control_socket(&engine).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let run_id = engine.store.begin_run("run").ok();
     println!(
         "cutover: {} — {} mailbox(es); journal {}",
@@ -489,6 +702,8 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
     let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
     // The engine (and its event sender) must go before the printer can finish.
     let store = engine.store.clone();
+    control.abort();
+    let _ = control.await;
     drop(engine);
     let _ = printer.await;
     let (mut msgs, mut bytes) = (0, 0);

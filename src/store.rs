@@ -38,6 +38,8 @@ pub mod state {
     pub const FAILED: &str = "failed";
     /// A row of an older source UIDVALIDITY that was matched to a row of the new one.
     pub const SUPERSEDED: &str = "superseded";
+    /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
+    pub const REMOVING: &str = "removing";
 }
 
 #[derive(Clone)]
@@ -379,6 +381,86 @@ impl Store {
                 })
             })?
             .collect()
+        })
+    }
+
+    /// Messages cutover wrote to the destination in this folder and has not removed yet
+    /// (`copied`, or `removing` after an interrupted rollback).
+    pub fn written(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
+                 WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id",
+            )?;
+            st.query_map([folder_id], |r| {
+                Ok(CopiedRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    fingerprint: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    dst_uid: r.get(4)?,
+                    dst_uidvalidity: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Whether cutover created this destination folder.
+    pub fn folder_created(&self, folder_id: i64) -> Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT dst_created FROM folders WHERE id = ?1",
+                [folder_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v != 0)
+        })
+    }
+
+    fn set_states(&self, ids: &[i64], sql: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(sql)?;
+                for id in ids {
+                    st.execute([id])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Rollback, step 1: these messages are about to be removed from the destination.
+    pub fn mark_removing(&self, ids: &[i64]) -> Result<()> {
+        self.set_states(
+            ids,
+            &format!("UPDATE messages SET state = 'removing', updated_at = {NOW} WHERE id = ?1"),
+        )
+    }
+
+    /// Rollback, step 2: removed (or confirmed absent). They are pending again, so that a
+    /// later run migrates them afresh.
+    pub fn mark_removed(&self, ids: &[i64]) -> Result<()> {
+        self.set_states(
+            ids,
+            &format!(
+                "UPDATE messages SET state = 'pending', dst_uid = NULL, dst_uidvalidity = NULL, dst_floor = NULL, reason = 'rolled back', updated_at = {NOW} WHERE id = ?1"
+            ),
+        )
+    }
+
+    /// Rollback of a folder finished; `deleted` when cutover also deleted the (empty) folder
+    /// it had created, so that a new run creates it again and reads its new UIDVALIDITY.
+    pub fn folder_rolled_back(&self, folder_id: i64, deleted: bool) -> Result<()> {
+        self.with(|c| {
+            if deleted {
+                c.execute(
+                    "UPDATE folders SET dst_created = 0, dst_uidvalidity = NULL WHERE id = ?1",
+                    [folder_id],
+                )?;
+            }
+            Ok(())
         })
     }
 

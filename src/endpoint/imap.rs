@@ -850,6 +850,44 @@ impl MailSession for ImapSession {
             .collect())
     }
 
+    async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        if !self.caps.uidplus {
+            return Err(EndpointError::Protocol {
+                op: "UID EXPUNGE".into(),
+                message: "the server lacks UIDPLUS, so cutover cannot remove only its own messages (a plain EXPUNGE would also remove any other message marked \\Deleted); remove them by hand or use a server with UIDPLUS".into(),
+            });
+        }
+        let t = self.timeout;
+        for chunk in uids.chunks(FETCH_CHUNK_MSGS) {
+            let set = uid_set(chunk);
+            with_timeout(t, "UID STORE", async {
+                let st = self.s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
+                st.try_collect::<Vec<_>>().await
+            })
+            .await?
+            .map_err(|e| map_err("UID STORE", e))?;
+            with_timeout(t, "UID EXPUNGE", async {
+                let st = self.s.uid_expunge(&set).await?;
+                st.try_collect::<Vec<_>>().await
+            })
+            .await?
+            .map_err(|e| map_err("UID EXPUNGE", e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        // Some servers refuse to delete the selected folder: leave it by examining INBOX
+        // (never CLOSE, which would expunge messages others marked deleted).
+        let _ = with_timeout(self.timeout, "EXAMINE", self.s.examine("INBOX")).await;
+        with_timeout(self.timeout, "DELETE", self.s.delete(folder))
+            .await?
+            .map_err(|e| map_err(&format!("DELETE {folder}"), e))
+    }
+
     fn permanent_keywords(&self) -> Option<&[String]> {
         self.keywords.as_deref()
     }

@@ -280,6 +280,14 @@ pub trait MailSession: Send {
         msgs: &[Message],
     ) -> impl Future<Output = Result<Vec<AppendOutcome>>> + Send;
 
+    /// Remove exactly these messages from the folder opened with `open_for_append` (rollback
+    /// on the destination only; the source is never written). Needs UIDPLUS (UID EXPUNGE), so
+    /// that no other message marked deleted is touched.
+    fn expunge_uids(&mut self, uids: &[u32]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Delete a folder (rollback of a folder cutover created, once it is empty).
+    fn delete_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Which keywords the examined/selected folder accepts (None: any).
     fn permanent_keywords(&self) -> Option<&[String]>;
 

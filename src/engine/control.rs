@@ -159,16 +159,8 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             }
         }
         Command::EmergencyStop { operator } => {
-            e.stop_flag().stop();
+            super::remote::emergency_stop(e, &operator, None, "the console");
             m.stopped = true;
-            let msg = format!(
-                "emergency stop by {operator}: all writes halted; {} mailbox(es) were running, {} source and {} destination connection(s) in use. The journal is consistent; start again to resume.",
-                e.running_count(),
-                e.src.in_use(),
-                e.dst.in_use()
-            );
-            e.sink()
-                .issue(Severity::Critical, "operator", None, None, None, &msg);
         }
         Command::SetParallel(n) => {
             e.set_parallel(n);
@@ -223,6 +215,8 @@ pub struct Monitor {
     last_totals: HashMap<String, Totals>,
     pub paused: HashSet<String>,
     pub stopped: bool,
+    /// The rollback under way or last finished, in words.
+    pub rollback: Option<String>,
     seq: u64,
 }
 
@@ -248,6 +242,7 @@ impl Monitor {
             last_totals: HashMap::new(),
             paused: HashSet::new(),
             stopped: false,
+            rollback: None,
             seq: 0,
         };
         for spec in &project.mailboxes {
@@ -337,6 +332,37 @@ impl Monitor {
                     v.last_error = error.clone();
                 }
                 self.dirty.insert(mailbox.clone());
+            }
+            Event::RollbackProgress {
+                mailbox,
+                folder,
+                removed,
+            } => {
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    v.state = crate::rollback::ROLLING_BACK.into();
+                }
+                self.rollback = Some(format!(
+                    "rolling back {mailbox}: {removed} message(s) removed so far (folder {folder})"
+                ));
+            }
+            Event::RollbackDone {
+                mailbox,
+                removed,
+                error,
+            } => {
+                self.rollback = Some(match error {
+                    None => format!(
+                        "rollback of {mailbox} done: {removed} message(s) removed from the destination"
+                    ),
+                    Some(e) => format!(
+                        "rollback of {mailbox} interrupted after {removed} removed: {e} (roll back again to finish)"
+                    ),
+                });
+                self.dirty.insert(mailbox.clone());
+                if let Some(v) = self.mailboxes.get_mut(mailbox) {
+                    // The journal has the final word on the next refresh.
+                    v.state = "new".into();
+                }
             }
             Event::Issue { .. } => {}
         }
@@ -444,7 +470,8 @@ impl Monitor {
             })
             .collect();
         let running = batches.iter().any(|b| b.count("running") > 0);
-        let run_state = if self.stopped {
+        let stopped = self.stopped || engine.is_some_and(|e| e.stop_flag().is_stopped());
+        let run_state = if stopped {
             RunState::Stopped
         } else if running && batches.iter().any(|b| b.paused && b.count("running") > 0) {
             RunState::Pausing
@@ -485,6 +512,7 @@ impl Monitor {
             throttled,
             log_dir: self.log_dir.clone(),
             journal: self.journal.clone(),
+            rollback: self.rollback.clone(),
         }
     }
 }

@@ -64,6 +64,17 @@ pub enum Event {
         state: String,
         error: Option<String>,
     },
+    /// A rollback removed messages (cumulative count for the mailbox).
+    RollbackProgress {
+        mailbox: String,
+        folder: String,
+        removed: u64,
+    },
+    RollbackDone {
+        mailbox: String,
+        removed: u64,
+        error: Option<String>,
+    },
     Issue {
         severity: Severity,
         category: String,
@@ -148,32 +159,69 @@ impl RunStats {
     }
 }
 
-/// What stops a mailbox's writes: the emergency stop (everything) or its batch's pause.
-/// Checked before every APPEND window.
+/// What stops a mailbox's writes: the emergency stop (everything), its batch's emergency
+/// stop, or its batch's pause. Checked before every APPEND window; an emergency stop also
+/// cuts a window in flight short after [`Halt::GRACE`] (its messages stay in doubt and are
+/// resolved against the destination at the next start).
 #[derive(Clone, Default)]
 pub struct Halt {
     pub emergency: StopFlag,
+    pub batch_stop: StopFlag,
     pub pause: StopFlag,
 }
 
 impl Halt {
+    /// How long a window in flight may still finish after an emergency stop.
+    pub const GRACE: std::time::Duration = std::time::Duration::from_millis(400);
+
     pub fn is_set(&self) -> bool {
-        self.emergency.is_stopped() || self.pause.is_stopped()
+        self.is_emergency() || self.pause.is_stopped()
+    }
+
+    pub fn is_emergency(&self) -> bool {
+        self.emergency.is_stopped() || self.batch_stop.is_stopped()
+    }
+
+    /// Resolves once an emergency stop (global or this batch's) is set.
+    pub async fn emergency(&self) {
+        tokio::select! {
+            _ = self.emergency.stopped() => {}
+            _ = self.batch_stop.stopped() => {}
+        }
     }
 }
 
-/// Set once to stop all writes; checked before every APPEND window.
+/// Set once to stop; checked before every APPEND window, and awaitable.
 #[derive(Clone, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
+pub struct StopFlag(Arc<StopInner>);
+
+#[derive(Default)]
+struct StopInner {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
 
 impl StopFlag {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.set.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
     }
     pub fn clear(&self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.0.set.store(false, Ordering::SeqCst);
     }
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.set.load(Ordering::SeqCst)
+    }
+    /// Resolves once the flag is set.
+    pub async fn stopped(&self) {
+        loop {
+            let n = self.0.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_stopped() {
+                return;
+            }
+            n.await;
+        }
     }
 }

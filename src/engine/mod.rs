@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod events;
+pub mod remote;
 pub mod snapshot;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -60,6 +61,8 @@ pub struct Engine {
     pub stats: RunStats,
     /// Per-batch pause flags.
     pauses: Mutex<HashMap<String, StopFlag>>,
+    /// Per-batch emergency stops (`cutover stop --batch`).
+    batch_stops: Mutex<HashMap<String, StopFlag>>,
     /// Mailboxes running now (by key).
     running: Mutex<HashSet<String>>,
     /// How many mailboxes may run at once; adjustable while running.
@@ -110,6 +113,7 @@ impl Engine {
             stop: StopFlag::default(),
             stats: RunStats::default(),
             pauses: Mutex::new(HashMap::new()),
+            batch_stops: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
             slots: Arc::new(Semaphore::new(parallel)),
             slots_total: AtomicUsize::new(parallel),
@@ -123,6 +127,23 @@ impl Engine {
             .clone()
     }
 
+    fn batch_stop_flag(&self, batch: &str) -> StopFlag {
+        lock(&self.batch_stops)
+            .entry(batch.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Emergency stop of one batch: no APPEND window starts, one in flight is cut short.
+    pub fn stop_batch(&self, batch: &str) {
+        self.batch_stop_flag(batch).stop();
+    }
+
+    /// Whether an emergency stop (global, or of this batch) holds.
+    pub fn is_batch_stopped(&self, batch: &str) -> bool {
+        self.stop.is_stopped() || self.batch_stop_flag(batch).is_stopped()
+    }
+
     /// Graceful pause: the batch's mailboxes finish the APPEND window in flight and stop
     /// with a consistent journal; starting the batch again resumes them.
     pub fn pause_batch(&self, batch: &str) {
@@ -131,6 +152,22 @@ impl Engine {
 
     pub fn is_running(&self, key: &str) -> bool {
         lock(&self.running).contains(key)
+    }
+
+    /// Keys of the mailboxes running now, sorted.
+    pub fn running_keys(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.running).iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The batch a mailbox belongs to.
+    pub fn batch_of(&self, key: &str) -> Option<&str> {
+        self.project
+            .mailboxes
+            .iter()
+            .find(|m| m.key() == key)
+            .map(|m| m.batch.as_str())
     }
 
     pub fn running_count(&self) -> usize {
@@ -169,6 +206,7 @@ impl Engine {
             return None;
         }
         self.pause_flag(&spec.batch).clear();
+        self.batch_stop_flag(&spec.batch).clear();
         let engine = self.clone();
         Some(tokio::spawn(async move {
             let slot = engine
@@ -252,6 +290,14 @@ impl Engine {
             Ok(id) => id,
             Err(e) => return result(Totals::default(), Some((Failure::Other, e.to_string()))),
         };
+        if let Ok(Some((_, state, _))) = self.store.mailbox_state(&key)
+            && state == crate::rollback::ROLLING_BACK
+        {
+            let msg = "a rollback of this mailbox was interrupted; finish it first (cutover rollback PROJECT --mailbox USER), then migrate again".to_string();
+            self.sink
+                .issue(Severity::Error, "operator", Some(&key), None, None, &msg);
+            return result(Totals::default(), Some((Failure::Other, msg)));
+        }
         let _ = self.store.set_mailbox_state(mailbox_id, "running", None);
         self.sink.send(Event::MailboxStarted {
             mailbox: key.clone(),
@@ -274,9 +320,12 @@ impl Engine {
             );
             (failure_of(&e), e.to_string())
         });
+        if matches!(failure, Some((Failure::Verification, _))) {
+            self.brake(&spec, &key);
+        }
         let state = match &failure {
             None => "done",
-            Some((Failure::Stopped, _)) if !self.stop.is_stopped() => "paused",
+            Some((Failure::Stopped, _)) if !self.is_batch_stopped(&spec.batch) => "paused",
             Some((Failure::Stopped, _)) => "stopped",
             Some(_) => "failed",
         };
@@ -290,6 +339,32 @@ impl Engine {
             error: failure.as_ref().map(|f| f.1.clone()),
         });
         result(totals, failure)
+    }
+
+    /// A data-loss incident was found: pause by itself what the project says.
+    fn brake(&self, spec: &MailboxSpec, key: &str) {
+        use crate::config::Brake;
+        let what = match self.project.brake {
+            Brake::Mailbox => format!("mailbox {key} stopped"),
+            Brake::Batch => {
+                self.pause_batch(&spec.batch);
+                format!("batch {} paused", spec.batch)
+            }
+            Brake::All => {
+                self.stop.stop();
+                "every batch stopped (emergency stop)".to_string()
+            }
+        };
+        self.sink.issue(
+            Severity::Critical,
+            "verification",
+            Some(key),
+            None,
+            None,
+            &format!(
+                "brake: {what} because the destination does not hold what the journal says was written; inspect the issues above, then resume (start again) or roll back"
+            ),
+        );
     }
 
     async fn migrate_mailbox_inner(
@@ -370,6 +445,7 @@ impl Engine {
     ) -> Result<(), SyncError> {
         let halt = Halt {
             emergency: self.stop.clone(),
+            batch_stop: self.batch_stop_flag(&spec.batch),
             pause: self.pause_flag(&spec.batch),
         };
         let ctx = Ctx {

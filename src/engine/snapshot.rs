@@ -182,6 +182,8 @@ pub struct Snapshot {
     pub throttled: Vec<String>,
     pub log_dir: String,
     pub journal: String,
+    /// The rollback under way or last finished in this process, in words.
+    pub rollback: Option<String>,
 }
 
 impl Snapshot {

@@ -153,6 +153,8 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     let pending_before = store.pending(row.id, validity)?;
     let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
     if unchanged_src && !revalidate_dst && doubt.is_empty() && pending_before.is_empty() {
+        // Nothing to copy; still make sure what was written is still there (metadata only).
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
         let totals = store.folder_totals(row.id)?;
         ctx.sink.send(Event::FolderDone {
             mailbox: mb.into(),
@@ -312,7 +314,29 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                 .collect();
             window.retain(|m| ids.contains_key(&m.uid));
             store.mark_appending(&intents)?;
-            let results = dst.append(&job.dst, &window).await?;
+            // An emergency stop lets the window in flight finish for a moment, then cuts it
+            // short: its messages stay journalled `appending` (in doubt) and the next start
+            // resolves them against the destination before sending anything again.
+            let results = tokio::select! {
+                r = dst.append(&job.dst, &window) => r?,
+                _ = async {
+                    ctx.stop.emergency().await;
+                    tokio::time::sleep(Halt::GRACE).await;
+                } => {
+                    ctx.sink.issue(
+                        Severity::Warning,
+                        "operator",
+                        Some(mb),
+                        Some(fname),
+                        None,
+                        &format!(
+                            "emergency stop: {} APPEND(s) in flight were cut short; they are in doubt and will be resolved against the destination at the next start",
+                            window.len()
+                        ),
+                    );
+                    return Err(SyncError::Stopped);
+                }
+            };
             let mut done = Vec::new();
             let mut failed: Option<EndpointError> = None;
             let mut back_to_pending = Vec::new();
@@ -433,7 +457,7 @@ fn match_by_fingerprint<'a, T>(
 
 /// Resolve `appending` rows (and copied rows without a destination UID) against the
 /// destination: only candidates above the recorded floor with a matching size are downloaded.
-async fn resolve_in_doubt<D: MailSession>(
+pub(crate) async fn resolve_in_doubt<D: MailSession>(
     ctx: &Ctx<'_>,
     folder: &str,
     folder_id: i64,
@@ -591,8 +615,10 @@ async fn rematch_destination<D: MailSession>(
     Ok(())
 }
 
-/// After a folder: every destination UID the journal recorded this folder exists with the
-/// recorded size. A mismatch is a critical issue and fails the folder.
+/// After a folder (and on every pass over an unchanged one): every destination UID the
+/// journal recorded for this folder exists with the recorded size. A mismatch is a critical
+/// issue naming the UIDs, and fails the folder (the engine's brake then pauses what the
+/// project's `brake` says).
 async fn check_destination<D: MailSession>(
     store: &Store,
     folder_id: i64,

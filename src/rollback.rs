@@ -1,0 +1,344 @@
+//! Rollback: remove from the destination exactly what cutover wrote, identified by the
+//! journal (destination UID and content fingerprint, re-checked on the server before any
+//! deletion), then the folders cutover created once they are empty. Never anything else: mail
+//! that was on the destination before, or that arrived there during the migration, stays.
+//!
+//! Journalled step by step (`removing` before the UID EXPUNGE, `pending` after), so an
+//! interrupted rollback resumes where it stopped and a rolled-back mailbox migrates again
+//! cleanly. The source is never touched.
+
+use std::collections::HashMap;
+
+use crate::config::MailboxSpec;
+use crate::endpoint::imap::ImapConnector;
+use crate::endpoint::{EndpointError, MailSession};
+use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
+use crate::store::{FolderRow, Store, StoreError};
+use crate::sync::{Ctx, SyncError, resolve_in_doubt};
+
+/// Messages removed per journalled step.
+const STEP: usize = 200;
+
+/// Mailbox state while a rollback is under way (a run refuses to start it).
+pub const ROLLING_BACK: &str = "rolling back";
+pub const ROLLED_BACK: &str = "rolled back";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a rollback of one folder will do (or did).
+#[derive(Debug, Clone, Default)]
+pub struct FolderPlan {
+    pub folder_id: i64,
+    pub src: String,
+    pub dst: String,
+    /// Messages cutover wrote there (by the journal), and their bytes.
+    pub messages: u64,
+    pub bytes: u64,
+    /// APPENDs in doubt: resolved against the destination first, removed if found.
+    pub in_doubt: u64,
+    /// Cutover created the folder: deleted once empty.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MailboxPlan {
+    pub key: String,
+    pub batch: String,
+    pub folders: Vec<FolderPlan>,
+}
+
+impl MailboxPlan {
+    pub fn messages(&self) -> u64 {
+        self.folders.iter().map(|f| f.messages + f.in_doubt).sum()
+    }
+    pub fn bytes(&self) -> u64 {
+        self.folders.iter().map(|f| f.bytes).sum()
+    }
+}
+
+/// The plan, from the journal alone (a dry run).
+pub fn plan(store: &Store, specs: &[MailboxSpec]) -> Result<Vec<MailboxPlan>, StoreError> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let key = spec.key();
+        let mut mp = MailboxPlan {
+            key: key.clone(),
+            batch: spec.batch.clone(),
+            folders: Vec::new(),
+        };
+        if let Some(id) = store.mailbox_id(&key)? {
+            for f in store.folders_of(id)? {
+                let written = store.written(f.id)?;
+                let doubt = store
+                    .in_doubt(f.id)?
+                    .iter()
+                    .filter(|d| !d.confirmed)
+                    .count() as u64;
+                let created = store.folder_created(f.id)?;
+                if written.is_empty() && doubt == 0 && !created {
+                    continue;
+                }
+                mp.folders.push(FolderPlan {
+                    folder_id: f.id,
+                    src: crate::endpoint::imap::decode_mutf7(&f.src_name),
+                    dst: f.dst_name.clone(),
+                    messages: written.len() as u64,
+                    bytes: written.iter().map(|w| w.size).sum(),
+                    in_doubt: doubt,
+                    created,
+                });
+            }
+        }
+        out.push(mp);
+    }
+    Ok(out)
+}
+
+/// What one mailbox's rollback did.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxOutcome {
+    pub key: String,
+    pub removed: u64,
+    /// Recorded as written but not on the destination any more (nothing to remove).
+    pub already_gone: u64,
+    /// On the destination under the recorded UID with other content: left alone, reported.
+    pub mismatched: u64,
+    pub folders_deleted: u64,
+    /// Folders cutover created that are kept because they hold mail cutover did not write.
+    pub folders_kept: u64,
+    pub error: Option<String>,
+}
+
+/// Roll back one mailbox on the destination.
+pub async fn rollback_mailbox(
+    dst: &ImapConnector,
+    store: &Store,
+    sink: &Sink,
+    spec: &MailboxSpec,
+    operator: &str,
+) -> MailboxOutcome {
+    let key = spec.key();
+    let mut out = MailboxOutcome {
+        key: key.clone(),
+        ..Default::default()
+    };
+    let r = rollback_inner(dst, store, sink, spec, &mut out).await;
+    let mailbox_id = store.mailbox_id(&key).ok().flatten();
+    match r {
+        Ok(()) => {
+            if let Some(id) = mailbox_id {
+                let _ = store.set_mailbox_state(id, ROLLED_BACK, None);
+            }
+            sink.issue(
+                Severity::Warning,
+                "operator",
+                Some(&key),
+                None,
+                None,
+                &format!(
+                    "rollback by {operator} finished: {} message(s) removed from the destination, {} were already gone, {} left alone (content differs), {} folder(s) deleted, {} kept (they hold mail cutover did not write)",
+                    out.removed, out.already_gone, out.mismatched, out.folders_deleted, out.folders_kept
+                ),
+            );
+        }
+        Err(e) => {
+            let msg = format!(
+                "rollback by {operator} interrupted: {e}; run the rollback again to finish it (it resumes where it stopped)"
+            );
+            sink.issue(Severity::Error, "operator", Some(&key), None, None, &msg);
+            out.error = Some(e.to_string());
+        }
+    }
+    sink.send(Event::RollbackDone {
+        mailbox: key,
+        removed: out.removed,
+        error: out.error.clone(),
+    });
+    out
+}
+
+async fn rollback_inner(
+    dst_conn: &ImapConnector,
+    store: &Store,
+    sink: &Sink,
+    spec: &MailboxSpec,
+    out: &mut MailboxOutcome,
+) -> Result<(), RollbackError> {
+    let key = spec.key();
+    let Some(mailbox_id) = store.mailbox_id(&key)? else {
+        return Ok(()); // never migrated: nothing to undo
+    };
+    store.set_mailbox_state(mailbox_id, ROLLING_BACK, None)?;
+    let mut dst = dst_conn.connect(&spec.destination).await?;
+    // Children before their parents, so that created parents can be deleted once empty.
+    let mut folders = store.folders_of(mailbox_id)?;
+    folders.sort_by(|a, b| b.dst_name.len().cmp(&a.dst_name.len()));
+    for f in folders {
+        rollback_folder(store, sink, &key, &f, &mut dst, out).await?;
+    }
+    dst.logout().await;
+    Ok(())
+}
+
+async fn rollback_folder<D: MailSession>(
+    store: &Store,
+    sink: &Sink,
+    key: &str,
+    f: &FolderRow,
+    dst: &mut D,
+    out: &mut MailboxOutcome,
+) -> Result<(), RollbackError> {
+    let fname = crate::endpoint::imap::decode_mutf7(&f.src_name);
+    let issue =
+        |sev, cat: &str, uid, msg: &str| sink.issue(sev, cat, Some(key), Some(&fname), uid, msg);
+    let created = store.folder_created(f.id)?;
+    let state = match dst.open_for_append(&f.dst_name).await {
+        Ok(s) => s,
+        Err(EndpointError::NoFolder { .. }) => {
+            // The folder is gone from the destination: so is everything cutover wrote there.
+            let written = store.written(f.id)?;
+            let ids: Vec<i64> = written.iter().map(|w| w.id).collect();
+            out.already_gone += ids.len() as u64;
+            store.mark_removed(&ids)?;
+            let doubt: Vec<i64> = store.in_doubt(f.id)?.iter().map(|d| d.id).collect();
+            store.mark_removed(&doubt)?;
+            store.folder_rolled_back(f.id, true)?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // APPENDs in doubt first: found on the destination means written, hence removed below.
+    let halt = Halt::default();
+    let stats = RunStats::default();
+    let ctx = Ctx {
+        store,
+        sink,
+        stop: &halt,
+        stats: &stats,
+    };
+    if f.dst_uidvalidity == Some(state.uidvalidity) {
+        resolve_in_doubt(&ctx, &f.dst_name, f.id, state.uidvalidity, dst, &issue).await?;
+    }
+    let written = store.written(f.id)?;
+    let (valid, stale): (Vec<_>, Vec<_>) = written
+        .iter()
+        .partition(|w| w.dst_uidvalidity == Some(state.uidvalidity));
+    if !stale.is_empty() {
+        return Err(RollbackError::Refused(format!(
+            "{key}/{fname}: the destination folder {} has a new UIDVALIDITY, so {} message(s) cannot be identified by UID; run `cutover run` once (it re-identifies them by fingerprint), then roll back",
+            f.dst_name,
+            stale.len()
+        )));
+    }
+    // Confirmed-but-unidentifiable rows (UID 0) hold nothing to remove.
+    let (with_uid, without): (Vec<_>, Vec<_>) = valid
+        .into_iter()
+        .partition(|w| w.dst_uid.is_some_and(|u| u > 0));
+    let none: Vec<i64> = without.iter().map(|w| w.id).collect();
+    out.already_gone += none.len() as u64;
+    store.mark_removed(&none)?;
+    let mut removed_here = 0u64;
+    for step in with_uid.chunks(STEP) {
+        let by_uid: HashMap<u32, &crate::store::CopiedRow> =
+            step.iter().filter_map(|w| Some((w.dst_uid?, *w))).collect();
+        let mut uids: Vec<u32> = by_uid.keys().copied().collect();
+        uids.sort_unstable();
+        // Re-check on the server: only a message with the recorded content is removed.
+        let now = dst.fetch_fingerprints(&uids, 0).await?;
+        let present: HashMap<u32, &str> = now
+            .iter()
+            .map(|p| (p.uid, p.fingerprint.as_str()))
+            .collect();
+        let mut remove = Vec::new();
+        let mut remove_ids = Vec::new();
+        let mut gone_ids = Vec::new();
+        for (uid, w) in &by_uid {
+            match present.get(uid) {
+                Some(fp) if *fp == w.fingerprint => {
+                    remove.push(*uid);
+                    remove_ids.push(w.id);
+                }
+                Some(_) => {
+                    out.mismatched += 1;
+                    issue(
+                        Severity::Critical,
+                        "verification",
+                        Some(w.src_uid),
+                        &format!(
+                            "rollback: destination UID {uid} does not hold the message cutover wrote (content differs); left alone"
+                        ),
+                    );
+                }
+                None => gone_ids.push(w.id),
+            }
+        }
+        remove.sort_unstable();
+        store.mark_removing(&remove_ids)?;
+        dst.expunge_uids(&remove).await?;
+        store.mark_removed(&remove_ids)?;
+        store.mark_removed(&gone_ids)?;
+        out.removed += remove.len() as u64;
+        out.already_gone += gone_ids.len() as u64;
+        removed_here += remove.len() as u64;
+        sink.send(Event::RollbackProgress {
+            mailbox: key.to_string(),
+            folder: fname.clone(),
+            removed: out.removed,
+        });
+    }
+    // In-doubt APPENDs that never landed: pending again.
+    let left: Vec<i64> = store.in_doubt(f.id)?.iter().map(|d| d.id).collect();
+    store.mark_removed(&left)?;
+    if removed_here > 0 {
+        tracing::info!(mailbox = key, folder = %fname, removed = removed_here, "rollback: folder done");
+    }
+    let mut deleted = false;
+    if created {
+        let after = dst.status(&f.dst_name).await?;
+        if after.exists == 0 {
+            match dst.delete_folder(&f.dst_name).await {
+                Ok(()) => {
+                    deleted = true;
+                    out.folders_deleted += 1;
+                }
+                // A parent with children cannot always be deleted: keep it, say so.
+                Err(EndpointError::No { message, .. }) => {
+                    out.folders_kept += 1;
+                    issue(
+                        Severity::Info,
+                        "destination",
+                        None,
+                        &format!(
+                            "rollback: folder {} is empty but the server refused to delete it: {message}",
+                            f.dst_name
+                        ),
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            out.folders_kept += 1;
+            issue(
+                Severity::Info,
+                "destination",
+                None,
+                &format!(
+                    "rollback: folder {} was created by cutover but now holds {} message(s) cutover did not write; kept",
+                    f.dst_name, after.exists
+                ),
+            );
+        }
+    }
+    store.folder_rolled_back(f.id, deleted)?;
+    Ok(())
+}
