@@ -182,7 +182,7 @@ async fn rollback_inner(
     let mut dst = dst_conn.connect(&spec.destination).await?;
     // Children before their parents, so that created parents can be deleted once empty.
     let mut folders = store.folders_of(mailbox_id)?;
-    folders.sort_by(|a, b| b.dst_name.len().cmp(&a.dst_name.len()));
+    folders.sort_by_key(|f| std::cmp::Reverse(f.dst_name.len()));
     for f in folders {
         rollback_folder(store, sink, &key, &f, &mut dst, out).await?;
     }
