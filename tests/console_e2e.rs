@@ -196,9 +196,6 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
     t.keys("?");
     t.wait_for("logs:", 5);
     t.keys("x");
-    t.keys("q");
-    let dead = t.wait_dead(10);
-    assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");
     assert_same_mail(
         &src.dump("alice", "alice-pw"),
         &dst.dump("alice", "alice-pw"),
@@ -209,6 +206,27 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
         &dst.dump("bob", "bob-pw"),
         |f| f.to_string(),
     );
+    // Roll back the pilot batch from the Emergency tab: type its name to confirm.
+    t.keys("4");
+    t.wait_for("what cutover wrote", 5);
+    t.keys("R");
+    t.wait_for("ROLL BACK BATCH pilot?", 5);
+    t.run(&["send-keys", "-t", "ui", "-l", "pilot"]);
+    t.keys("Enter");
+    t.wait_for("rollback of alice->alice done", 30);
+    assert_eq!(
+        dst.dump("alice", "alice-pw").total(),
+        0,
+        "alice's destination holds nothing cutover wrote"
+    );
+    assert_same_mail(
+        &src.dump("bob", "bob-pw"),
+        &dst.dump("bob", "bob-pw"),
+        |f| f.to_string(),
+    );
+    t.keys("q");
+    let dead = t.wait_dead(10);
+    assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");
 }
 
 #[test]
@@ -263,7 +281,10 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
             |r| r.get(0),
         )
         .unwrap();
-    assert!(issue.contains("emergency stop by"), "{issue}");
+    assert!(
+        issue.contains("emergency stop of all batches by"),
+        "{issue}"
+    );
     t.keys("q");
     assert_eq!(t.wait_dead(10), "1 0 0");
 

@@ -222,3 +222,33 @@ fn filter_narrows_the_issue_list() {
     press(&mut a, "/\x1b");
     assert_eq!(a.issue_rows().len(), 3);
 }
+
+#[test]
+fn rollback_needs_the_batch_name_typed_and_sends_one_command() {
+    let mut a = app(Kind::Stopped);
+    press(&mut a, "4");
+    assert_eq!(press(&mut a, "R"), vec![]);
+    assert!(matches!(a.modal, Modal::Rollback(ref b, _) if b == "pilot"));
+    // A wrong name changes nothing.
+    assert_eq!(press(&mut a, "pilo\n"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("not confirmed"));
+    // Esc cancels.
+    assert_eq!(press(&mut a, "Rpilot\x1b"), vec![]);
+    // The second batch, by name.
+    assert_eq!(press(&mut a, "j"), vec![]);
+    assert_eq!(
+        press(&mut a, "Rwave-1\n"),
+        vec![Effect::Send(Command::Rollback {
+            batch: "wave-1".into(),
+            operator: "maria".into()
+        })]
+    );
+    // And from the command line.
+    assert_eq!(
+        press(&mut a, ":rollback pilot\npilot\n"),
+        vec![Effect::Send(Command::Rollback {
+            batch: "pilot".into(),
+            operator: "maria".into()
+        })]
+    );
+}

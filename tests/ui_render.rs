@@ -84,6 +84,10 @@ fn drill_down_and_modals() {
     let mut a = app(Kind::Running, "default");
     keys(&mut a, ":pause wav");
     insta::assert_snapshot!("command_line_80x24", render(&a, 80, 24).backend());
+    // Rollback of the selected batch on the Emergency tab: typed confirmation.
+    let mut a = app(Kind::Stopped, "default");
+    keys(&mut a, "4Rpil");
+    insta::assert_snapshot!("confirm_rollback_80x24", render(&a, 80, 24).backend());
 }
 
 #[test]

@@ -50,6 +50,12 @@ pub enum Command {
         id: i64,
         operator: String,
     },
+    /// Remove from the destination what cutover wrote for this batch (typed confirmation
+    /// happened in the console). Refused while a mailbox of the batch runs.
+    Rollback {
+        batch: String,
+        operator: String,
+    },
 }
 
 pub struct Handle {
@@ -182,6 +188,43 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             if let Err(err) = e.store.set_check(&id, done, &operator, note.as_deref()) {
                 tracing::error!("cannot record checklist item {id}: {err}");
             }
+        }
+        Command::Rollback { batch, operator } => {
+            let specs = e.selected(std::slice::from_ref(&batch));
+            let busy: Vec<String> = specs
+                .iter()
+                .map(|s| s.key())
+                .filter(|k| e.is_running(k))
+                .collect();
+            if !busy.is_empty() {
+                e.sink().issue(
+                    Severity::Warning,
+                    "operator",
+                    None,
+                    None,
+                    None,
+                    &format!(
+                        "rollback of batch {batch} refused: {} mailbox(es) still running ({}); pause or stop the batch first",
+                        busy.len(),
+                        busy.join(", ")
+                    ),
+                );
+                return;
+            }
+            m.rollback = Some(format!("rolling back batch {batch}…"));
+            let e = e.clone();
+            tokio::spawn(async move {
+                let claimed: Vec<String> = specs
+                    .iter()
+                    .filter(|s| e.claim(&s.key()))
+                    .map(|s| s.key())
+                    .collect();
+                for spec in specs.iter().filter(|s| claimed.contains(&s.key())) {
+                    crate::rollback::rollback_mailbox(&e.dst, &e.store, e.sink(), spec, &operator)
+                        .await;
+                    e.release(&spec.key());
+                }
+            });
         }
         Command::AckIssue { id, operator } => {
             let _ = e.store.set_issue_state(id, "acknowledged");

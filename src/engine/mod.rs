@@ -170,6 +170,16 @@ impl Engine {
             .map(|m| m.batch.as_str())
     }
 
+    /// Mark a mailbox busy (a rollback works on it), so that nothing starts it meanwhile.
+    /// False when it is busy already.
+    pub fn claim(&self, key: &str) -> bool {
+        lock(&self.running).insert(key.to_string())
+    }
+
+    pub fn release(&self, key: &str) {
+        lock(&self.running).remove(key);
+    }
+
     pub fn running_count(&self) -> usize {
         lock(&self.running).len()
     }

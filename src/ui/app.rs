@@ -39,6 +39,8 @@ pub enum Modal {
     Command(Box<TextArea<'static>>),
     Filter(Box<TextArea<'static>>),
     Note(String, Box<TextArea<'static>>),
+    /// Rollback of a batch: its name must be typed to confirm.
+    Rollback(String, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -158,7 +160,7 @@ impl App {
             Tab::Checklist => self.snap.checks.len(),
             Tab::Batches => self.batch_rows().len(),
             Tab::Issues => self.issue_rows().len(),
-            Tab::Emergency => 0,
+            Tab::Emergency => self.snap.batches.len(),
         }
     }
 
@@ -221,6 +223,34 @@ impl App {
                 self.modal = Modal::None;
                 return;
             }
+            Modal::Rollback(batch, t) => {
+                match key.code {
+                    KeyCode::Esc => {
+                        self.toast = Some("rollback cancelled; nothing changed".into());
+                        self.modal = Modal::None;
+                    }
+                    KeyCode::Enter => {
+                        let typed = t.lines().join(" ").trim().to_string();
+                        let batch = batch.clone();
+                        self.modal = Modal::None;
+                        if typed == batch {
+                            self.send(Command::Rollback {
+                                batch: batch.clone(),
+                                operator: self.operator.clone(),
+                            });
+                            self.toast = Some(format!("rolling back batch {batch}"));
+                        } else {
+                            self.toast = Some(format!(
+                                "rollback not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
+                            ));
+                        }
+                    }
+                    _ => {
+                        t.input(key);
+                    }
+                }
+                return;
+            }
             Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) => {
                 match key.code {
                     KeyCode::Esc => {
@@ -276,7 +306,7 @@ impl App {
             Action::Help => self.modal = Modal::Help,
             Action::CommandLine => {
                 self.modal = Modal::Command(line_input(
-                    "start [batch] | pause [batch] | stop | retry MAILBOX | parallel N | theme NAME | q",
+                    "start [batch] | pause [batch] | stop | rollback BATCH | retry MAILBOX | parallel N | theme NAME | q",
                 ))
             }
             Action::Filter => {
@@ -386,6 +416,14 @@ impl App {
                     self.modal = Modal::Note(c.id, t);
                 }
             }
+            Action::Rollback => {
+                let batch = self
+                    .snap
+                    .batches
+                    .get(self.selected())
+                    .map(|b| b.name.clone());
+                self.ask_rollback(batch);
+            }
             Action::AckIssue => {
                 if let Some(id) = self.issue_rows().get(self.selected()).map(|x| x.id) {
                     self.send(Command::AckIssue {
@@ -394,6 +432,23 @@ impl App {
                     });
                 }
             }
+        }
+    }
+
+    /// Open the typed confirmation for rolling back a batch.
+    fn ask_rollback(&mut self, batch: Option<String>) {
+        if self.read_only() {
+            self.toast =
+                Some("read-only (cutover watch): this console cannot change anything".into());
+            return;
+        }
+        match batch {
+            Some(b) if self.snap.batches.iter().any(|x| x.name == b) => {
+                let t = line_input(&format!("type {b} to confirm, esc cancels"));
+                self.modal = Modal::Rollback(b, t);
+            }
+            Some(b) => self.toast = Some(format!("no batch {b}")),
+            None => self.toast = Some("select a batch first".into()),
         }
     }
 
@@ -437,6 +492,7 @@ impl App {
                 Some(Err(e)) => self.toast = Some(e.to_string()),
                 None => self.toast = Some("usage: theme NAME".into()),
             },
+            "rollback" => self.ask_rollback(arg),
             "help" => self.modal = Modal::Help,
             other => {
                 self.toast = Some(format!("unknown command :{other} (try :help)"));

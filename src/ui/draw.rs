@@ -421,6 +421,44 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
                 r,
             );
         }
+        Modal::Rollback(batch, input) => {
+            let b = app.snap.batches.iter().find(|x| &x.name == batch);
+            let (n, bytes_) = b
+                .map(|b| (b.totals().copied, b.totals().copied_bytes))
+                .unwrap_or_default();
+            let mailboxes = b.map_or(0, |b| b.mailboxes.len());
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!(" ROLL BACK BATCH {batch}? "),
+                    t.badge(t.danger()),
+                )),
+                Line::from(""),
+                Line::from(format!(
+                    " Removes the {} message(s) ({}) cutover wrote to the destination for",
+                    num(n),
+                    bytes(bytes_)
+                )),
+                Line::from(format!(
+                    " {mailboxes} mailbox(es), each re-checked first; nothing else, never the source."
+                )),
+                Line::from(format!(
+                    " Type the batch name ({batch}) and press enter; esc cancels."
+                )),
+                Line::from(""),
+            ];
+            let r = centered(area, 80, 10);
+            f.render_widget(Clear, r);
+            let [text, field] = Layout::vertical([Constraint::Length(7), Constraint::Length(1)])
+                .areas(r.inner(ratatui::layout::Margin::new(1, 1)));
+            f.render_widget(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.danger()),
+                r,
+            );
+            f.render_widget(Paragraph::new(lines), text);
+            f.render_widget(&**input, field);
+        }
         Modal::Quit => {
             let lines = vec![
                 Line::from(Span::styled(" Work is running. Quit how? ", t.title())),

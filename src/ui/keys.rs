@@ -49,6 +49,7 @@ pub enum Action {
     ToggleCheck,
     EditNote,
     AckIssue,
+    Rollback,
     Redraw,
 }
 
@@ -201,6 +202,15 @@ pub static KEYMAP: &[Binding] = &[
         N,
         Action::PauseAll,
         "pause every batch (graceful)",
+        In(Tab::Emergency),
+        true,
+    ),
+    b(
+        "R",
+        KeyCode::Char('R'),
+        S,
+        Action::Rollback,
+        "roll back the selected batch: remove what cutover wrote (type its name to confirm)",
         In(Tab::Emergency),
         true,
     ),
@@ -389,6 +399,7 @@ fn short(desc: &'static str) -> &'static str {
         "acknowledge the issue" => "ack",
         "pause every batch" => "pause all",
         "quit" => "quit",
+        "roll back the selected batch" => "rollback",
         other => other,
     }
 }
