@@ -3,12 +3,13 @@
 //! Layers, bottom up: [`config`] (the project file), [`store`] (the durable journal),
 //! [`endpoint`] (IMAP today; Graph, Gmail, POP3 behind the same trait), [`sync`] (mapping and
 //! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), [`verify`],
-//! [`plan`] and [`rollback`].
+//! [`plan`], [`rollback`] and [`failback`].
 //! Nothing here touches the terminal: the CLI and the console observe engine events.
 
 pub mod config;
 pub mod endpoint;
 pub mod engine;
+pub mod failback;
 pub mod plan;
 pub mod rollback;
 pub mod store;

@@ -99,6 +99,20 @@ enum Cmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Copy back to the source the mail that arrived on the destination after the migration
+    /// (abandoning a cutover loses nothing). Byte-exact, journalled, idempotent.
+    Failback {
+        project: PathBuf,
+        /// The mailbox (its source or destination user, or its key).
+        #[arg(long)]
+        mailbox: String,
+        /// List what would be copied back, per folder; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Emergency stop of the engine running this project (console or `cutover run`), from
     /// any shell: every write halts within a second; the journal stays consistent.
     Stop {
@@ -130,7 +144,8 @@ fn main() -> ExitCode {
         | Cmd::Watch { project }
         | Cmd::Check { project }
         | Cmd::Stop { project, .. }
-        | Cmd::Rollback { project, .. } => project.clone(),
+        | Cmd::Rollback { project, .. }
+        | Cmd::Failback { project, .. } => project.clone(),
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
@@ -164,6 +179,12 @@ fn main() -> ExitCode {
                 yes,
                 ..
             } => rollback(project, batch, mailbox, dry_run, yes).await,
+            Cmd::Failback {
+                mailbox,
+                dry_run,
+                yes,
+                ..
+            } => failback(project, mailbox, dry_run, yes).await,
             Cmd::Run { batches, .. } => run(project, batches).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
             Cmd::Plan { batches, .. } => plan(project, batches).await,
@@ -481,6 +502,121 @@ async fn rollback(
     control.abort();
     let _ = control.await;
     code
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> u8 {
+    use std::io::Write as _;
+    let Some(spec) = project
+        .mailboxes
+        .iter()
+        .find(|m| m.source.user == mailbox || m.destination.user == mailbox || m.key() == mailbox)
+        .cloned()
+    else {
+        eprintln!(
+            "cutover: no mailbox {mailbox:?} in {} (a source or destination user, or SOURCE->DESTINATION)",
+            project.file.display()
+        );
+        return exit::CONFIG;
+    };
+    let store = match open_store(&project) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    // No engine may work on this project meanwhile.
+    let lock = match engine(project.clone(), None) {
+        Ok(e) => match control_socket(&e).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        },
+        Err(code) => return code,
+    };
+    let _unlock = AbortOnDrop(lock);
+    // Plan first (reads only), then ask.
+    let plan = match cutover::failback::failback(&project, store.clone(), &spec, None, true).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONNECTION;
+        }
+    };
+    println!(
+        "{:<30} {:<30} {:>9} {:>12} {:>9}",
+        "destination folder", "source folder", "to copy", "bytes", "done"
+    );
+    let mut n = 0;
+    for f in &plan.folders {
+        match &f.skipped {
+            None => println!(
+                "{:<30} {:<30} {:>9} {:>12} {:>9}",
+                f.from,
+                f.to,
+                f.to_copy,
+                human(f.bytes),
+                f.done
+            ),
+            Some(why) => println!("{:<30} {:<30} skipped: {why}", f.from, f.to),
+        }
+        n += f.to_copy;
+    }
+    println!(
+        "fail-back of {}: {n} message(s) arrived on the destination after the migration and are not on the source yet",
+        spec.key()
+    );
+    if dry_run || n == 0 {
+        return exit::OK;
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "cutover: fail-back writes to the source: run it in a terminal to confirm, or pass --yes"
+            );
+            return exit::USAGE;
+        }
+        print!(
+            "Type {:?} to copy these messages to the source: ",
+            spec.source.user
+        );
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != spec.source.user {
+            println!("cutover: not confirmed; nothing changed");
+            return exit::STOPPED;
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(print_events(rx));
+    let r = cutover::failback::failback(&project, store, &spec, Some(tx), false).await;
+    let _ = printer.await;
+    match r {
+        Ok(o) => {
+            println!(
+                "fail-back of {}: {} message(s) on the source in all, {} appended this run, {} skipped, {} failed",
+                spec.key(),
+                o.totals.copied,
+                o.appended,
+                o.totals.skipped,
+                o.totals.failed
+            );
+            if o.totals.skipped + o.totals.failed + o.totals.pending == 0 {
+                exit::OK
+            } else {
+                exit::PARTIAL
+            }
+        }
+        Err(e) => {
+            eprintln!("cutover: fail-back of {} failed: {e}", spec.key());
+            exit::PARTIAL
+        }
+    }
 }
 
 fn open_store(project: &Project) -> Result<Store, u8> {

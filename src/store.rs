@@ -214,7 +214,11 @@ CREATE TABLE IF NOT EXISTS runs (
 
 /// Columns added after a table was first shipped: (table, column, declaration). Journals
 /// written by an older cutover get them on open; new ones are listed here, never edited.
-const COLUMNS: &[(&str, &str, &str)] = &[];
+const COLUMNS: &[(&str, &str, &str)] = &[
+    // The destination folder's UIDNEXT when cutover first opened it: mail at or above it
+    // that cutover did not write arrived after the migration started (fail-back copies it).
+    ("folders", "dst_start_uidnext", "INTEGER"),
+];
 
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
 fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
@@ -483,6 +487,41 @@ impl Store {
                 params![folder_id, validity],
             )
             .map(drop)
+        })
+    }
+
+    /// Remember the destination folder's UIDNEXT when cutover first opened it (kept once set).
+    pub fn set_dst_start(&self, folder_id: i64, uidnext: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET dst_start_uidnext = ?2 WHERE id = ?1 AND dst_start_uidnext IS NULL",
+                params![folder_id, uidnext],
+            )
+            .map(drop)
+        })
+    }
+
+    /// For fail-back: the destination folder's UIDNEXT when the migration first opened it
+    /// (or, for journals older than that column, the lowest UID floor recorded), its
+    /// UIDVALIDITY, and the destination UIDs cutover wrote there.
+    pub fn written_window(
+        &self,
+        folder_id: i64,
+    ) -> Result<(Option<u32>, Option<u32>, std::collections::HashSet<u32>)> {
+        self.with(|c| {
+            let (start, validity): (Option<u32>, Option<u32>) = c.query_row(
+                "SELECT coalesce(dst_start_uidnext, (SELECT min(dst_floor) FROM messages WHERE folder_id = ?1)), dst_uidvalidity FROM folders WHERE id = ?1",
+                [folder_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let mut st = c.prepare_cached(
+                "SELECT dst_uid FROM messages WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'appending')
+                 AND dst_uid IS NOT NULL AND dst_uidvalidity IS ?2",
+            )?;
+            let uids = st
+                .query_map(params![folder_id, validity], |r| r.get::<_, u32>(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((start, validity, uids))
         })
     }
 

@@ -439,3 +439,80 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
         count(&before_f) + count(&others) + src.dump("frank", "frank-pw").total()
     );
 }
+
+#[test]
+fn failback_copies_exactly_the_mail_that_arrived_after_the_migration() {
+    let root = tmp();
+    let users = [("hank", "hank-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("hank", 80, 61, &["--no-tricky"]);
+    dst.seed("hank", 6, 62, &["--no-tricky"]); // there before: never copied back
+    let p = ProjectDir::new(
+        &src,
+        &dst,
+        &[MailboxLine {
+            batch: "b",
+            user: "hank",
+            pass: "hank-pw",
+        }],
+        "",
+        "",
+        "",
+    );
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let src_before = multiset(&src.dump("hank", "hank-pw"));
+    let dst_migrated = multiset(&dst.dump("hank", "hank-pw"));
+    // After the cutover, new mail lands on the destination only.
+    deliver(&dst, "hank", "INBOX", 3);
+    let other = src_before
+        .keys()
+        .find(|k| k.as_str() != "INBOX")
+        .expect("a second folder")
+        .clone();
+    deliver(&dst, "hank", &other, 2);
+    let arrived = minus(&multiset(&dst.dump("hank", "hank-pw")), &dst_migrated);
+    assert_eq!(arrived.values().map(Vec::len).sum::<usize>(), 5);
+
+    let dry = p.cutover(&["failback", "--mailbox", "hank", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(
+        stdout(&dry).contains("5 message(s) arrived"),
+        "{}",
+        text(&dry)
+    );
+    assert_eq!(
+        multiset(&src.dump("hank", "hank-pw")),
+        src_before,
+        "a dry run changes nothing"
+    );
+
+    let fb = p.cutover(&["failback", "--mailbox", "hank", "--yes"]);
+    assert_eq!(fb.status.code(), Some(0), "{}", text(&fb));
+    // The source now holds what it had plus exactly the 5 new messages, byte for byte.
+    assert_eq!(
+        multiset(&src.dump("hank", "hank-pw")),
+        plus(&src_before, &arrived)
+    );
+
+    // Idempotent: nothing more to copy back.
+    let again = p.cutover(&["failback", "--mailbox", "hank", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        stdout(&again).contains("0 message(s) arrived"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        multiset(&src.dump("hank", "hank-pw")),
+        plus(&src_before, &arrived)
+    );
+
+    // And the forward direction does not send them back to the destination.
+    let dst_now = multiset(&dst.dump("hank", "hank-pw"));
+    let fwd = p.cutover(&["run"]);
+    assert_eq!(fwd.status.code(), Some(0), "{}", text(&fwd));
+    assert_eq!(run_counts(&fwd).0, 0, "{}", text(&fwd));
+    assert_eq!(multiset(&dst.dump("hank", "hank-pw")), dst_now);
+}

@@ -408,14 +408,51 @@ impl Engine {
                 d.create_folder(dst).await?;
                 self.store.mark_folder_created(row.id)?;
             }
+            let filter = self.failback_written(&key, &m.src.wire_name)?;
             jobs.push_back(FolderJob {
                 mailbox: key.clone(),
                 row,
                 src: m.src.wire_name.clone(),
                 src_display: m.src.display(),
                 dst: dst.clone(),
+                filter,
             });
         }
+        self.run_jobs(spec, jobs, Some((s, d))).await
+    }
+
+    /// Source messages a fail-back wrote into this source folder: never copied forward again.
+    fn failback_written(
+        &self,
+        key: &str,
+        src_wire: &str,
+    ) -> Result<Option<Arc<crate::sync::UidFilter>>, SyncError> {
+        let Some(id) = self.store.mailbox_id(&crate::failback::journal_key(key))? else {
+            return Ok(None);
+        };
+        let Some(f) = self
+            .store
+            .folders_of(id)?
+            .into_iter()
+            .find(|f| f.dst_name == src_wire)
+        else {
+            return Ok(None);
+        };
+        let (_, _, exclude) = self.store.written_window(f.id)?;
+        Ok(Some(Arc::new(crate::sync::UidFilter {
+            min_uid: 0,
+            exclude,
+        })))
+    }
+
+    /// Copy the folders in `jobs`, up to `folder_workers` at once (the first worker uses the
+    /// sessions given, if any; the others connect when there is work left).
+    pub(crate) async fn run_jobs(
+        self: &Arc<Self>,
+        spec: &MailboxSpec,
+        jobs: VecDeque<FolderJob>,
+        first: Option<(ImapSession, ImapSession)>,
+    ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
         let extra = self.project.folder_workers.saturating_sub(1);
         let mut helpers = Vec::new();
@@ -427,7 +464,7 @@ impl Engine {
                 engine.folder_worker(&spec, &queue, None).await
             }));
         }
-        let mut first_err = self.folder_worker(spec, &queue, Some((s, d))).await.err();
+        let mut first_err = self.folder_worker(spec, &queue, first).await.err();
         for h in helpers {
             match h.await {
                 Ok(Err(e)) if first_err.is_none() => first_err = Some(e),

@@ -55,6 +55,17 @@ pub struct FolderJob {
     pub src: String,
     pub src_display: String,
     pub dst: String,
+    /// Which source messages this job may copy (fail-back, and the forward direction after
+    /// a fail-back); all when None.
+    pub filter: Option<std::sync::Arc<UidFilter>>,
+}
+
+/// Source UIDs a job copies: at or above `min_uid`, and not in `exclude` (messages cutover
+/// itself wrote in the other direction).
+#[derive(Debug, Clone, Default)]
+pub struct UidFilter {
+    pub min_uid: u32,
+    pub exclude: HashSet<u32>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -131,7 +142,10 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     };
     let mut revalidate_dst = false;
     match row.dst_uidvalidity {
-        None => store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?,
+        None => {
+            store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?;
+            store.set_dst_start(row.id, dst_state.uidnext)?;
+        }
         Some(v) if v != dst_state.uidvalidity => {
             issue(
                 Severity::Warning,
@@ -171,13 +185,16 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
 
     // New source messages into the journal.
     if !unchanged_src {
-        let metas = src.fetch_meta(row.src_high + 1).await?;
-        let high = metas
-            .iter()
-            .map(|m| m.uid)
-            .max()
-            .unwrap_or(0)
-            .max(row.src_high);
+        let from = match &job.filter {
+            Some(f) => (row.src_high + 1).max(f.min_uid),
+            None => row.src_high + 1,
+        };
+        let mut metas = src.fetch_meta(from).await?;
+        let seen_high = metas.iter().map(|m| m.uid).max();
+        if let Some(f) = &job.filter {
+            metas.retain(|m| !f.exclude.contains(&m.uid));
+        }
+        let high = seen_high.unwrap_or(0).max(row.src_high);
         let list: Vec<(u32, u64)> = metas.iter().map(|m| (m.uid, m.size)).collect();
         store.add_pending(row.id, validity, &list, high, st.uidnext)?;
     }
