@@ -138,7 +138,7 @@ pub async fn failback(
         let metas = dst.fetch_meta(start.max(1)).await?;
         let new: Vec<_> = metas
             .iter()
-            .filter(|m| !written.contains(&m.uid) && m.uid >= row.src_high + 1)
+            .filter(|m| !written.contains(&m.uid) && m.uid > row.src_high)
             .collect();
         plan.to_copy = new.len() as u64 + store.folder_totals(row.id)?.pending;
         plan.bytes = new.iter().map(|m| m.size).sum();
