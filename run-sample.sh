@@ -3,9 +3,11 @@
 #
 #   ./run-sample.sh            start (and seed, the first time) two throwaway Dovecot servers on
 #                              127.0.0.1:10143 (old system) and :11143/:11144 (new system), build
-#                              cutover, and run `cutover run sample-project.toml`
-#   ./run-sample.sh verify     the same servers, then `cutover verify sample-project.toml`
-#   ./run-sample.sh plan       ... `cutover plan sample-project.toml`
+#                              cutover, and open the console: `cutover sample-project.toml`
+#                              (without a terminal: `cutover run sample-project.toml`, headless)
+#   ./run-sample.sh run        the same servers, then the headless `cutover run`
+#   ./run-sample.sh verify     ... `cutover verify sample-project.toml`
+#   ./run-sample.sh plan|watch|stop|rollback|failback [ARGS]   ... `cutover CMD sample-project.toml ARGS`
 #   ./run-sample.sh reset      stop the servers and delete .sample/ (mail, journal, logs)
 #
 # Installs dovecot-imapd with apt-get when it is missing and allowed (see scripts/ensure-deps.sh).
@@ -13,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 S=$PWD/.sample
 INST=tests/support/dovecot-instance.sh
-cmd=${1:-run}
+cmd=${1:-console}
+shift || true
 
 if [[ $cmd == reset ]]; then
   $INST destroy "$S/src" >/dev/null 2>&1 || true
@@ -40,9 +43,19 @@ if [[ ! -e $S/.seeded ]]; then
 fi
 echo "sample: building cutover (release)"
 cargo build --release --quiet
-echo "sample: cutover $cmd sample-project.toml"
+if [[ $cmd == console ]]; then
+  if [[ -t 0 && -t 1 ]]; then
+    echo "sample: opening the console (cutover sample-project.toml); press ? for keys, q to quit"
+    sleep 1
+    cmd=tui
+  else
+    echo "sample: no terminal here, so running headless (cutover run); run it in a terminal for the console"
+    cmd=run
+  fi
+fi
+echo "sample: cutover $cmd sample-project.toml $*"
 set +e
-target/release/cutover "$cmd" sample-project.toml
+target/release/cutover "$cmd" sample-project.toml "$@"
 rc=$?
 echo "sample: cutover exited $rc. Servers keep running; './run-sample.sh reset' stops them."
 exit $rc
