@@ -252,3 +252,25 @@ fn rollback_needs_the_batch_name_typed_and_sends_one_command() {
         })]
     );
 }
+
+#[test]
+fn p_pauses_the_selected_mailbox_or_the_selected_batch() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "2");
+    assert_eq!(
+        press(&mut a, "p"),
+        vec![Effect::Send(Command::Pause {
+            batch: Some("pilot".into())
+        })]
+    );
+    // Drill into the batch: p now pauses the mailbox under the cursor only.
+    press(&mut a, "\n");
+    let key = match a.batch_rows().first() {
+        Some(k) => k.clone(),
+        None => panic!("no mailbox rows"),
+    };
+    assert_eq!(
+        press(&mut a, "p"),
+        vec![Effect::Send(Command::PauseMailbox { key })]
+    );
+}

@@ -34,6 +34,10 @@ pub enum Command {
     Pause {
         batch: Option<String>,
     },
+    /// Graceful pause of one mailbox; starting it (or its batch) resumes it.
+    PauseMailbox {
+        key: String,
+    },
     /// Logged record of an emergency stop (the stop itself is tripped out of band).
     EmergencyStop {
         operator: String,
@@ -148,6 +152,9 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                 m.stopped = false;
                 e.start_mailbox(spec.clone());
             }
+        }
+        Command::PauseMailbox { key } => {
+            e.pause_mailbox(&key);
         }
         Command::Pause { batch } => {
             let batches: Vec<String> = match batch {

@@ -168,6 +168,7 @@ pub struct Halt {
     pub emergency: StopFlag,
     pub batch_stop: StopFlag,
     pub pause: StopFlag,
+    pub mailbox_pause: StopFlag,
 }
 
 impl Halt {
@@ -175,7 +176,7 @@ impl Halt {
     pub const GRACE: std::time::Duration = std::time::Duration::from_millis(400);
 
     pub fn is_set(&self) -> bool {
-        self.is_emergency() || self.pause.is_stopped()
+        self.is_emergency() || self.pause.is_stopped() || self.mailbox_pause.is_stopped()
     }
 
     pub fn is_emergency(&self) -> bool {

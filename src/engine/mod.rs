@@ -61,6 +61,8 @@ pub struct Engine {
     pub stats: RunStats,
     /// Per-batch pause flags.
     pauses: Mutex<HashMap<String, StopFlag>>,
+    /// Per-mailbox pause flags.
+    mailbox_pauses: Mutex<HashMap<String, StopFlag>>,
     /// Per-batch emergency stops (`cutover stop --batch`).
     batch_stops: Mutex<HashMap<String, StopFlag>>,
     /// Mailboxes running now (by key).
@@ -114,6 +116,7 @@ impl Engine {
             stats: RunStats::default(),
             pauses: Mutex::new(HashMap::new()),
             batch_stops: Mutex::new(HashMap::new()),
+            mailbox_pauses: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
             slots: Arc::new(Semaphore::new(parallel)),
             slots_total: AtomicUsize::new(parallel),
@@ -132,6 +135,18 @@ impl Engine {
             .entry(batch.to_string())
             .or_default()
             .clone()
+    }
+
+    fn mailbox_pause_flag(&self, key: &str) -> StopFlag {
+        lock(&self.mailbox_pauses)
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Graceful pause of one mailbox: the APPEND window in flight finishes and is journalled.
+    pub fn pause_mailbox(&self, key: &str) {
+        self.mailbox_pause_flag(key).stop();
     }
 
     /// Emergency stop of one batch: no APPEND window starts, one in flight is cut short.
@@ -217,6 +232,7 @@ impl Engine {
         }
         self.pause_flag(&spec.batch).clear();
         self.batch_stop_flag(&spec.batch).clear();
+        self.mailbox_pause_flag(&spec.key()).clear();
         let engine = self.clone();
         Some(tokio::spawn(async move {
             let slot = engine
@@ -494,6 +510,7 @@ impl Engine {
             emergency: self.stop.clone(),
             batch_stop: self.batch_stop_flag(&spec.batch),
             pause: self.pause_flag(&spec.batch),
+            mailbox_pause: self.mailbox_pause_flag(&spec.key()),
         };
         let ctx = Ctx {
             store: &self.store,

@@ -382,7 +382,9 @@ impl App {
                 }
             }
             Action::PauseSelected => {
-                if let Some(b) = self.selected_batch() {
+                if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
+                    self.send(Command::PauseMailbox { key: m });
+                } else if let Some(b) = self.selected_batch() {
                     self.send(Command::Pause { batch: Some(b) });
                 }
             }

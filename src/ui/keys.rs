@@ -120,7 +120,7 @@ pub static KEYMAP: &[Binding] = &[
         KeyCode::Char('p'),
         N,
         Action::PauseSelected,
-        "pause the selected batch (graceful)",
+        "pause the selected batch or mailbox (graceful)",
         In(Tab::Batches),
         true,
     ),
@@ -389,7 +389,7 @@ pub fn footer(tab: Tab) -> Vec<(&'static str, &'static str)> {
 fn short(desc: &'static str) -> &'static str {
     match desc.split([':', '(', '/']).next().unwrap_or(desc).trim() {
         "start" => "start",
-        "pause the selected batch" => "pause",
+        "pause the selected batch or mailbox" => "pause",
         "emergency stop" => "EMERGENCY STOP",
         "drill down" => "open",
         "filter this list" => "filter",
