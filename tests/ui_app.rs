@@ -108,11 +108,21 @@ fn batches_drill_down_and_start_pause_commands() {
     );
     assert_eq!(
         press(&mut a, "+"),
-        vec![Effect::Send(Command::SetParallel(5))]
+        vec![Effect::Send(Command::SetBatchParallel {
+            batch: "pilot".into(),
+            n: 5
+        })]
+    );
+    assert_eq!(
+        press(&mut a, ":parallel 6\n"),
+        vec![Effect::Send(Command::SetParallel(6))]
     );
     assert_eq!(
         press(&mut a, "-"),
-        vec![Effect::Send(Command::SetParallel(3))]
+        vec![Effect::Send(Command::SetBatchParallel {
+            batch: "pilot".into(),
+            n: 3
+        })]
     );
 }
 
@@ -272,5 +282,25 @@ fn p_pauses_the_selected_mailbox_or_the_selected_batch() {
     assert_eq!(
         press(&mut a, "p"),
         vec![Effect::Send(Command::PauseMailbox { key })]
+    );
+}
+
+#[test]
+fn plus_and_minus_change_the_selected_batchs_concurrency_live() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "2j");
+    assert_eq!(
+        press(&mut a, "+"),
+        vec![Effect::Send(Command::SetBatchParallel {
+            batch: "wave-1".into(),
+            n: 3
+        })]
+    );
+    assert_eq!(
+        press(&mut a, "-"),
+        vec![Effect::Send(Command::SetBatchParallel {
+            batch: "wave-1".into(),
+            n: 1
+        })]
     );
 }

@@ -44,6 +44,11 @@ pub enum Command {
     },
     /// Mailboxes allowed to run at once.
     SetParallel(usize),
+    /// Mailboxes of one batch allowed to run at once.
+    SetBatchParallel {
+        batch: String,
+        n: usize,
+    },
     SetCheck {
         id: String,
         done: bool,
@@ -174,6 +179,17 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         Command::EmergencyStop { operator } => {
             super::remote::emergency_stop(e, &operator, None, "the console");
             m.stopped = true;
+        }
+        Command::SetBatchParallel { batch, n } => {
+            e.set_batch_parallel(&batch, n);
+            e.sink().issue(
+                Severity::Info,
+                "operator",
+                None,
+                None,
+                None,
+                &format!("mailboxes at once in batch {batch} set to {}", n.max(1)),
+            );
         }
         Command::SetParallel(n) => {
             e.set_parallel(n);
@@ -517,6 +533,7 @@ impl Monitor {
                     .collect(),
                 throughput: self.batch_tp.get(b).cloned().unwrap_or_default(),
                 paused: self.paused.contains(b),
+                parallel: engine.map_or(0, |e| e.batch_parallel(b)),
             })
             .collect();
         let running = batches.iter().any(|b| b.count("running") > 0);

@@ -68,8 +68,46 @@ pub struct Engine {
     /// Mailboxes running now (by key).
     running: Mutex<HashSet<String>>,
     /// How many mailboxes may run at once; adjustable while running.
-    slots: Arc<Semaphore>,
-    slots_total: AtomicUsize,
+    slots: Slots,
+    /// The same, per batch (at most the global figure in effect).
+    batch_slots: Mutex<HashMap<String, Slots>>,
+}
+
+/// A live-adjustable limit: a semaphore and the number of permits it should hold.
+#[derive(Clone)]
+struct Slots {
+    sem: Arc<Semaphore>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            sem: Arc::new(Semaphore::new(n)),
+            total: Arc::new(AtomicUsize::new(n)),
+        }
+    }
+
+    fn get(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, n: usize) {
+        let n = n.max(1);
+        let old = self.total.swap(n, Ordering::SeqCst);
+        if n > old {
+            self.sem.add_permits(n - old);
+        } else if n < old {
+            // Take the surplus permits out as they come free.
+            let sem = self.sem.clone();
+            let k = (old - n) as u32;
+            tokio::spawn(async move {
+                if let Ok(p) = sem.acquire_many_owned(k).await {
+                    p.forget();
+                }
+            });
+        }
+    }
 }
 
 fn failure_of(e: &SyncError) -> Failure {
@@ -118,8 +156,8 @@ impl Engine {
             batch_stops: Mutex::new(HashMap::new()),
             mailbox_pauses: Mutex::new(HashMap::new()),
             running: Mutex::new(HashSet::new()),
-            slots: Arc::new(Semaphore::new(parallel)),
-            slots_total: AtomicUsize::new(parallel),
+            slots: Slots::new(parallel),
+            batch_slots: Mutex::new(HashMap::new()),
         })
     }
 
@@ -201,24 +239,28 @@ impl Engine {
 
     /// Mailboxes allowed to run at once, from now on.
     pub fn set_parallel(&self, n: usize) {
-        let n = n.max(1);
-        let old = self.slots_total.swap(n, Ordering::SeqCst);
-        if n > old {
-            self.slots.add_permits(n - old);
-        } else if n < old {
-            // Take the surplus permits out as they come free.
-            let slots = self.slots.clone();
-            let k = (old - n) as u32;
-            tokio::spawn(async move {
-                if let Ok(p) = slots.acquire_many_owned(k).await {
-                    p.forget();
-                }
-            });
-        }
+        self.slots.set(n);
     }
 
     pub fn parallel(&self) -> usize {
-        self.slots_total.load(Ordering::SeqCst)
+        self.slots.get()
+    }
+
+    fn batch_slots(&self, batch: &str) -> Slots {
+        lock(&self.batch_slots)
+            .entry(batch.to_string())
+            .or_insert_with(|| Slots::new(self.project.parallel_mailboxes))
+            .clone()
+    }
+
+    /// Mailboxes of this batch allowed to run at once, from now on (the global limit still
+    /// applies on top).
+    pub fn set_batch_parallel(&self, batch: &str, n: usize) {
+        self.batch_slots(batch).set(n);
+    }
+
+    pub fn batch_parallel(&self, batch: &str) -> usize {
+        self.batch_slots(batch).get()
     }
 
     /// Start one mailbox in the background (no-op when it already runs). Clears its batch's
@@ -235,15 +277,18 @@ impl Engine {
         self.mailbox_pause_flag(&spec.key()).clear();
         let engine = self.clone();
         Some(tokio::spawn(async move {
-            let slot = engine
-                .slots
-                .clone()
+            // Semaphores that are never closed: acquiring cannot fail.
+            let batch_slot = engine
+                .batch_slots(&spec.batch)
+                .sem
                 .acquire_owned()
                 .await
-                .expect("never closed");
+                .ok();
+            let slot = engine.slots.sem.clone().acquire_owned().await.ok();
             let key = spec.key();
             let r = engine.clone().migrate_mailbox(spec).await;
             drop(slot);
+            drop(batch_slot);
             lock(&engine.running).remove(&key);
             r
         }))

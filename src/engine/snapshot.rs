@@ -94,6 +94,8 @@ pub struct BatchView {
     pub mailboxes: Vec<MailboxView>,
     pub throughput: Throughput,
     pub paused: bool,
+    /// Mailboxes of this batch allowed at once (0: unknown, e.g. in watch mode).
+    pub parallel: usize,
 }
 
 impl BatchView {

@@ -397,10 +397,23 @@ impl App {
                     self.toast = Some("select a mailbox first (enter on a batch)".into());
                 }
             }
-            Action::MoreParallel => self.send(Command::SetParallel(self.snap.parallel + 1)),
-            Action::LessParallel => self.send(Command::SetParallel(
-                self.snap.parallel.saturating_sub(1).max(1),
-            )),
+            Action::MoreParallel | Action::LessParallel => {
+                let Some(b) = self.selected_batch() else {
+                    return;
+                };
+                let now = self
+                    .snap
+                    .batches
+                    .iter()
+                    .find(|x| x.name == b)
+                    .map_or(self.snap.parallel, |x| x.parallel);
+                let n = if action == Action::MoreParallel {
+                    now + 1
+                } else {
+                    now.saturating_sub(1).max(1)
+                };
+                self.send(Command::SetBatchParallel { batch: b, n });
+            }
             Action::ToggleCheck => {
                 if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
                     self.send(Command::SetCheck {

@@ -115,6 +115,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
         )],
         throughput: tp(&[(0, 0), (10, 500_000)]),
         paused: false,
+        parallel: 4,
     };
     match kind {
         Kind::Empty => {
@@ -157,6 +158,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                         (300, 14_000_000),
                     ]),
                     paused: false,
+                    parallel: 2,
                 },
             ];
             s.throughput = tp(&[

@@ -36,13 +36,13 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
         Level::Mailboxes(b) => {
             let bv = s.batches.iter().find(|x| &x.name == b);
             let tpv = bv.map(|x| x.throughput.clone()).unwrap_or_default();
-            draw_throughput(
-                f,
-                app,
-                tp,
-                &tpv,
-                " Throughput of this batch (measured, last 10 min) ",
-            );
+            let title = match bv.map_or(0, |x| x.parallel) {
+                0 => " Throughput of this batch (measured, last 10 min) ".to_string(),
+                n => format!(
+                    " Throughput of this batch (measured, last 10 min) · up to {n} mailboxes at once (+/-) "
+                ),
+            };
+            draw_throughput(f, app, tp, &tpv, &title);
             let tot = bv.map(|x| x.totals()).unwrap_or_default();
             draw_gauge(f, app, gauge, tot.copied, tot.messages);
         }
