@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::config::{MailboxSpec, Project};
+use crate::endpoint::Folder;
 use crate::endpoint::imap::decode_mutf7;
 use crate::endpoint::{EndpointError, MailSession};
 use crate::engine::{Engine, Event, Severity};
@@ -68,19 +69,28 @@ pub struct Outcome {
     pub appended: u64,
 }
 
-/// Plan (and unless `dry_run`, run) the fail-back of one mailbox.
-pub async fn failback(
+/// The engine that runs fail-backs: the project reversed. Its stop flag is what `cutover
+/// stop` trips, so the caller serves the control socket with it.
+pub fn engine(
     project: &Project,
     store: Store,
-    spec: &MailboxSpec,
     events: Option<mpsc::UnboundedSender<Event>>,
+) -> Result<Arc<Engine>, FailbackError> {
+    Ok(Arc::new(Engine::new(reversed(project), store, events)?))
+}
+
+/// Plan (and unless `dry_run`, run) the fail-back of one mailbox, on an engine made by
+/// [`engine`]. `spec` is the mailbox as the (forward) project file has it.
+pub async fn failback(
+    engine: &Arc<Engine>,
+    spec: &MailboxSpec,
     dry_run: bool,
 ) -> Result<Outcome, FailbackError> {
+    let store = engine.store.clone();
     let forward_key = spec.key();
     let forward_id = store
         .mailbox_id(&forward_key)?
         .ok_or_else(|| FailbackError::NeverMigrated(forward_key.clone()))?;
-    let engine = Arc::new(Engine::new(reversed(project), store.clone(), events)?);
     let mut back = spec.clone();
     std::mem::swap(&mut back.source, &mut back.destination);
     back.batch = "failback".into();
@@ -92,7 +102,29 @@ pub async fn failback(
     let mut dst = engine.src.connect(&back.source).await?;
     let mut out = Outcome::default();
     let mut jobs = VecDeque::new();
-    for f in store.folders_of(forward_id)? {
+    let forward = store.folders_of(forward_id)?;
+    // Destination folders the migration never wrote (created there after go-live): not
+    // failed back automatically; said loudly, never skipped in silence.
+    let listed: Vec<Folder> = dst.list_folders().await?;
+    for l in listed.iter().filter(|l| l.selectable) {
+        if !forward.iter().any(|f| f.dst_name == l.wire_name) {
+            let st = dst.status(&l.wire_name).await?;
+            if st.exists > 0 {
+                out.folders.push(FolderPlan {
+                    from: l.wire_name.clone(),
+                    to: String::new(),
+                    to_copy: 0,
+                    bytes: 0,
+                    done: 0,
+                    skipped: Some(format!(
+                        "{} message(s) in a folder the migration did not write (created on the destination later?): not copied back; copy it by hand if needed",
+                        st.exists
+                    )),
+                });
+            }
+        }
+    }
+    for f in forward {
         let (start, validity, written) = store.written_window(f.id)?;
         let mut plan = FolderPlan {
             from: f.dst_name.clone(),
@@ -104,6 +136,14 @@ pub async fn failback(
         };
         let row = store.folder(fb_id, &f.dst_name, &f.src_name)?;
         plan.done = store.folder_totals(row.id)?.copied;
+        let doubt = store.in_doubt(f.id)?.len();
+        if doubt > 0 {
+            plan.skipped = Some(format!(
+                "{doubt} forward APPEND(s) here are in doubt (interrupted, or no UIDPLUS): cutover cannot yet tell its own messages from new ones; run `cutover run` once to resolve them, then fail back"
+            ));
+            out.folders.push(plan);
+            continue;
+        }
         let Some(start) = start else {
             plan.skipped = Some("never opened on the destination by cutover".into());
             out.folders.push(plan);

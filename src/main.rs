@@ -474,12 +474,17 @@ async fn rollback(
     let who = operator();
     let mut code = exit::OK;
     for spec in &specs {
+        let halt = cutover::engine::Halt {
+            emergency: engine.stop_flag(),
+            ..Default::default()
+        };
         let o = cutover::rollback::rollback_mailbox(
             &engine.dst,
             &engine.store,
             engine.sink(),
             spec,
             &who,
+            &halt,
         )
         .await;
         match &o.error {
@@ -531,17 +536,23 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
         Ok(s) => s,
         Err(c) => return c,
     };
-    // No engine may work on this project meanwhile.
-    let lock = match engine(project.clone(), None) {
-        Ok(e) => match control_socket(&e).await {
-            Ok(c) => c,
-            Err(code) => return code,
-        },
+    // The fail-back engine (the project reversed) holds the control socket: no other engine
+    // may work on this project meanwhile, and `cutover stop` halts its writes.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fb = match cutover::failback::engine(&project, store, Some(tx)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let lock = match control_socket(&fb).await {
+        Ok(c) => c,
         Err(code) => return code,
     };
     let _unlock = AbortOnDrop(lock);
     // Plan first (reads only), then ask.
-    let plan = match cutover::failback::failback(&project, store.clone(), &spec, None, true).await {
+    let plan = match cutover::failback::failback(&fb, &spec, true).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -571,8 +582,16 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
         "fail-back of {}: {n} message(s) arrived on the destination after the migration and are not on the source yet",
         spec.key()
     );
+    let skipped = plan.folders.iter().filter(|f| f.skipped.is_some()).count();
+    if skipped > 0 {
+        println!(
+            "fail-back of {}: {skipped} folder(s) skipped (reasons above)",
+            spec.key()
+        );
+    }
+    let ok = if skipped > 0 { exit::PARTIAL } else { exit::OK };
     if dry_run || n == 0 {
-        return exit::OK;
+        return ok;
     }
     if !yes {
         if !std::io::stdin().is_terminal() {
@@ -592,9 +611,10 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
             return exit::STOPPED;
         }
     }
-    let (tx, rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(print_events(rx));
-    let r = cutover::failback::failback(&project, store, &spec, Some(tx), false).await;
+    let r = cutover::failback::failback(&fb, &spec, false).await;
+    drop(_unlock);
+    drop(fb);
     let _ = printer.await;
     match r {
         Ok(o) => {
@@ -607,7 +627,7 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
                 o.totals.failed
             );
             if o.totals.skipped + o.totals.failed + o.totals.pending == 0 {
-                exit::OK
+                ok
             } else {
                 exit::PARTIAL
             }

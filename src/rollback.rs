@@ -33,6 +33,8 @@ pub enum RollbackError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    #[error("stopped by the operator (emergency stop); run the rollback again to finish it")]
+    Stopped,
 }
 
 /// What a rollback of one folder will do (or did).
@@ -126,13 +128,14 @@ pub async fn rollback_mailbox(
     sink: &Sink,
     spec: &MailboxSpec,
     operator: &str,
+    halt: &Halt,
 ) -> MailboxOutcome {
     let key = spec.key();
     let mut out = MailboxOutcome {
         key: key.clone(),
         ..Default::default()
     };
-    let r = rollback_inner(dst, store, sink, spec, &mut out).await;
+    let r = rollback_inner(dst, store, sink, spec, &mut out, halt).await;
     let mailbox_id = store.mailbox_id(&key).ok().flatten();
     match r {
         Ok(()) => {
@@ -173,6 +176,7 @@ async fn rollback_inner(
     sink: &Sink,
     spec: &MailboxSpec,
     out: &mut MailboxOutcome,
+    halt: &Halt,
 ) -> Result<(), RollbackError> {
     let key = spec.key();
     let Some(mailbox_id) = store.mailbox_id(&key)? else {
@@ -184,7 +188,7 @@ async fn rollback_inner(
     let mut folders = store.folders_of(mailbox_id)?;
     folders.sort_by_key(|f| std::cmp::Reverse(f.dst_name.len()));
     for f in folders {
-        rollback_folder(store, sink, &key, &f, &mut dst, out).await?;
+        rollback_folder(store, sink, &key, &f, &mut dst, out, halt).await?;
     }
     dst.logout().await;
     Ok(())
@@ -197,14 +201,25 @@ async fn rollback_folder<D: MailSession>(
     f: &FolderRow,
     dst: &mut D,
     out: &mut MailboxOutcome,
+    halt: &Halt,
 ) -> Result<(), RollbackError> {
+    if halt.is_emergency() {
+        return Err(RollbackError::Stopped);
+    }
     let fname = crate::endpoint::imap::decode_mutf7(&f.src_name);
     let issue =
         |sev, cat: &str, uid, msg: &str| sink.issue(sev, cat, Some(key), Some(&fname), uid, msg);
     let created = store.folder_created(f.id)?;
     let state = match dst.open_for_append(&f.dst_name).await {
         Ok(s) => s,
-        Err(EndpointError::NoFolder { .. }) => {
+        Err(EndpointError::NoFolder { op, .. })
+            if !dst
+                .list_folders()
+                .await?
+                .iter()
+                .any(|x| x.wire_name == f.dst_name) =>
+        {
+            let _ = op;
             // The folder is gone from the destination: so is everything cutover wrote there.
             let written = store.written(f.id)?;
             let ids: Vec<i64> = written.iter().map(|w| w.id).collect();
@@ -215,6 +230,7 @@ async fn rollback_folder<D: MailSession>(
             store.folder_rolled_back(f.id, true)?;
             return Ok(());
         }
+        // Listed but not selectable now (in use, no rights): stop, resume later.
         Err(e) => return Err(e.into()),
     };
     // APPENDs in doubt first: found on the destination means written, hence removed below.
@@ -249,6 +265,9 @@ async fn rollback_folder<D: MailSession>(
     store.mark_removed(&none)?;
     let mut removed_here = 0u64;
     for step in with_uid.chunks(STEP) {
+        if halt.is_emergency() {
+            return Err(RollbackError::Stopped);
+        }
         let by_uid: HashMap<u32, &crate::store::CopiedRow> =
             step.iter().filter_map(|w| Some((w.dst_uid?, *w))).collect();
         let mut uids: Vec<u32> = by_uid.keys().copied().collect();

@@ -460,7 +460,7 @@ impl Store {
         self.with(|c| {
             if deleted {
                 c.execute(
-                    "UPDATE folders SET dst_created = 0, dst_uidvalidity = NULL WHERE id = ?1",
+                    "UPDATE folders SET dst_created = 0, dst_uidvalidity = NULL, dst_start_uidnext = NULL WHERE id = ?1",
                     [folder_id],
                 )?;
             }
@@ -495,6 +495,17 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "UPDATE folders SET dst_start_uidnext = ?2 WHERE id = ?1 AND dst_start_uidnext IS NULL",
+                params![folder_id, uidnext],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The destination folder was renumbered (new UIDVALIDITY): restart its window here.
+    pub fn reset_dst_start(&self, folder_id: i64, uidnext: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET dst_start_uidnext = ?2 WHERE id = ?1",
                 params![folder_id, uidnext],
             )
             .map(drop)

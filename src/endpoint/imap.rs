@@ -502,7 +502,46 @@ pub fn decode_mutf7(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    utf7_imap::decode_utf7_imap(s.to_string())
+    try_decode_mutf7(s).unwrap_or_else(|| s.to_string())
+}
+
+/// Strict decoder (a server may send a raw `&`, which the utf7-imap crate panics on).
+fn try_decode_mutf7(s: &str) -> Option<String> {
+    fn b64(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b',' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after.find('-')?;
+        let chunk = &after.as_bytes()[..end];
+        if chunk.is_empty() {
+            out.push('&');
+        } else {
+            let (mut acc, mut bits, mut units) = (0u32, 0u32, Vec::new());
+            for &c in chunk {
+                acc = (acc << 6) | b64(c)?;
+                bits += 6;
+                if bits >= 16 {
+                    bits -= 16;
+                    units.push(((acc >> bits) & 0xFFFF) as u16);
+                }
+            }
+            out.push_str(&String::from_utf16(&units).ok()?);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 pub fn encode_mutf7(s: &str) -> String {
@@ -600,15 +639,15 @@ impl MailSession for ImapSession {
         Ok(state_of(&mb))
     }
 
-    async fn create_folder(&mut self, folder: &str) -> Result<()> {
+    async fn create_folder(&mut self, folder: &str) -> Result<bool> {
         match with_timeout(self.timeout, "CREATE", self.s.create(folder)).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             // Already there (a race with another worker, or made by the user): fine.
             Err(async_imap::error::Error::No(m))
                 if m.to_ascii_uppercase().contains("ALREADYEXISTS")
                     || m.to_ascii_lowercase().contains("already exists") =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(map_err(&format!("CREATE {folder}"), e)),
         }
@@ -667,14 +706,12 @@ impl MailSession for ImapSession {
                     body: Body::new(FetchBody(f)),
                 };
                 if !sink.send(msg).await {
-                    // The consumer stopped (emergency stop, or a destination failure): drain
-                    // what the server still sends so the session stays usable, then return.
-                    while let Ok(Some(_)) =
-                        with_timeout(t, "UID FETCH (draining)", stream.try_next())
-                            .await?
-                            .map_err(|e| map_err("UID FETCH", e))
-                    {}
-                    return Ok(());
+                    // The consumer stopped (emergency stop, or a destination failure). Do not
+                    // download the rest of the chunk: the session is mid-FETCH and is dropped.
+                    return Err(EndpointError::Protocol {
+                        op: "UID FETCH".into(),
+                        message: "abandoned: the copy stopped".into(),
+                    });
                 }
             }
         }
@@ -981,6 +1018,15 @@ mod tests {
     #[test]
     fn quoting_escapes() {
         assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn a_raw_ampersand_from_a_server_is_kept_not_a_panic() {
+        assert_eq!(decode_mutf7("R&D Team-x"), "R&D Team-x");
+        assert_eq!(decode_mutf7("A&B"), "A&B");
+        assert_eq!(decode_mutf7("Kunden &- Partner"), "Kunden & Partner");
+        assert_eq!(decode_mutf7("Entw&APw-rfe"), "Entwürfe");
+        assert_eq!(decode_mutf7("&ZeVnLIqe-"), "日本語");
     }
 
     #[test]

@@ -248,7 +248,8 @@ pub trait MailSession: Send {
 
     fn status(&mut self, folder: &str) -> impl Future<Output = Result<FolderState>> + Send;
 
-    fn create_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Create a folder: true when this call created it, false when it existed already.
+    fn create_folder(&mut self, folder: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// UIDs and sizes of the examined folder's messages with UID >= `from_uid`.
     fn fetch_meta(

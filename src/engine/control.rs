@@ -242,10 +242,33 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .filter(|s| e.claim(&s.key()))
                     .map(|s| s.key())
                     .collect();
+                for spec in specs.iter().filter(|s| !claimed.contains(&s.key())) {
+                    e.sink().issue(
+                        Severity::Warning,
+                        "operator",
+                        Some(&spec.key()),
+                        None,
+                        None,
+                        "not rolled back: it was started meanwhile; pause it and roll back again",
+                    );
+                }
+                let halt = super::Halt {
+                    emergency: e.stop_flag(),
+                    ..Default::default()
+                };
                 for spec in specs.iter().filter(|s| claimed.contains(&s.key())) {
-                    crate::rollback::rollback_mailbox(&e.dst, &e.store, e.sink(), spec, &operator)
-                        .await;
-                    e.release(&spec.key());
+                    crate::rollback::rollback_mailbox(
+                        &e.dst,
+                        &e.store,
+                        e.sink(),
+                        spec,
+                        &operator,
+                        &halt,
+                    )
+                    .await;
+                }
+                for k in &claimed {
+                    e.release(k);
                 }
             });
         }

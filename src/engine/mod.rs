@@ -130,6 +130,7 @@ fn category_of(e: &SyncError) -> &'static str {
         SyncError::Store(_) => "journal",
         SyncError::Stopped => "operator",
         SyncError::Verification(_) => "verification",
+        SyncError::Blocked(_) => "operator",
         _ => "server",
     }
 }
@@ -391,9 +392,6 @@ impl Engine {
             );
             (failure_of(&e), e.to_string())
         });
-        if matches!(failure, Some((Failure::Verification, _))) {
-            self.brake(&spec, &key);
-        }
         let state = match &failure {
             None => "done",
             Some((Failure::Stopped, _)) if !self.is_batch_stopped(&spec.batch) => "paused",
@@ -416,7 +414,10 @@ impl Engine {
     fn brake(&self, spec: &MailboxSpec, key: &str) {
         use crate::config::Brake;
         let what = match self.project.brake {
-            Brake::Mailbox => format!("mailbox {key} stopped"),
+            Brake::Mailbox => {
+                self.pause_mailbox(key);
+                format!("mailbox {key} stopped")
+            }
             Brake::Batch => {
                 self.pause_batch(&spec.batch);
                 format!("batch {} paused", spec.batch)
@@ -466,8 +467,12 @@ impl Engine {
                         && dst.eq_ignore_ascii_case("INBOX"))
             });
             if !exists {
-                d.create_folder(dst).await?;
-                self.store.mark_folder_created(row.id)?;
+                if self.is_batch_stopped(&spec.batch) {
+                    return Err(SyncError::Stopped);
+                }
+                if d.create_folder(dst).await? {
+                    self.store.mark_folder_created(row.id)?;
+                }
             }
             let filter = self.failback_written(&key, &m.src.wire_name)?;
             jobs.push_back(FolderJob {
@@ -499,6 +504,12 @@ impl Engine {
         else {
             return Ok(None);
         };
+        if !self.store.in_doubt(f.id)?.is_empty() {
+            return Err(SyncError::Blocked(format!(
+                "a fail-back into source folder {} was interrupted (APPENDs in doubt); run `cutover failback` for this mailbox again before migrating it forward",
+                crate::endpoint::imap::decode_mutf7(src_wire)
+            )));
+        }
         let (_, _, exclude) = self.store.written_window(f.id)?;
         Ok(Some(Arc::new(crate::sync::UidFilter {
             min_uid: 0,
@@ -606,6 +617,19 @@ impl Engine {
                         backoff(attempt).await;
                     }
                     Err(SyncError::Stopped) => return Err(SyncError::Stopped),
+                    Err(e @ SyncError::Verification(_)) => {
+                        self.sink.issue(
+                            Severity::Critical,
+                            "verification",
+                            Some(&job.mailbox),
+                            Some(&job.src_display),
+                            None,
+                            &e.to_string(),
+                        );
+                        // Brake now, not when the mailbox is over.
+                        self.brake(spec, &job.mailbox);
+                        return Err(e);
+                    }
                     Err(e) => {
                         self.sink.issue(
                             Severity::Error,

@@ -48,26 +48,56 @@ pub fn socket_path(state: &Path) -> PathBuf {
     dir.join(format!("cutover-{}.ctl", &h[..16]))
 }
 
-/// The listening socket; removes its file when dropped.
+/// The listening socket and the project lock; removes the socket file when dropped.
 pub struct Listener {
     listener: UnixListener,
     path: PathBuf,
+    /// An exclusive lock on `<socket>.lock`, held for the engine's lifetime (released by
+    /// the kernel if the process dies): the one-engine-per-project guarantee.
+    _lock: std::fs::File,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        // Still holding the lock: the socket file is ours.
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// Take the project's control socket. Fails when another live engine holds it; a socket
-/// left by a killed process is replaced.
+/// Take the project's lock and control socket. Fails when another live engine holds them;
+/// a socket left by a killed process is replaced (its lock died with it).
 pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
     let path = socket_path(state);
     let io = |source| RemoteError::Io {
         path: path.display().to_string(),
         source,
     };
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(&lock_path))
+        .map_err(io)?;
+    if let Err(e) = lock.try_lock() {
+        if !matches!(e, std::fs::TryLockError::WouldBlock) {
+            return Err(io(std::io::Error::other(e.to_string())));
+        }
+        let pid = request_at(&path, "status")
+            .await
+            .ok()
+            .and_then(|r| {
+                r.split_whitespace()
+                    .find_map(|w| w.strip_prefix("pid="))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "?".into());
+        return Err(RemoteError::AlreadyRunning {
+            pid,
+            path: path.display().to_string(),
+        });
+    }
     if path.exists() {
         match request_at(&path, "status").await {
             Ok(reply) => {
@@ -85,7 +115,11 @@ pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
         }
     }
     let listener = UnixListener::bind(&path).map_err(io)?;
-    Ok(Listener { listener, path })
+    Ok(Listener {
+        listener,
+        path,
+        _lock: lock,
+    })
 }
 
 /// Answer requests for `engine` until the listener is dropped (the task is aborted with it).
@@ -93,6 +127,8 @@ pub fn serve(l: Listener, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = l.listener.accept().await else {
+                // Out of file descriptors or similar: do not spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             };
             let engine = engine.clone();

@@ -38,6 +38,9 @@ pub enum SyncError {
     Stopped,
     #[error("verification failed: {0}")]
     Verification(String),
+    /// Refused until the operator does something first (the message says what).
+    #[error("{0}")]
+    Blocked(String),
 }
 
 impl SyncError {
@@ -134,8 +137,9 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     let dst_state = match dst.open_for_append(&job.dst).await {
         Ok(s) => s,
         Err(EndpointError::NoFolder { .. }) => {
-            dst.create_folder(&job.dst).await?;
-            store.mark_folder_created(row.id)?;
+            if dst.create_folder(&job.dst).await? {
+                store.mark_folder_created(row.id)?;
+            }
             dst.open_for_append(&job.dst).await?
         }
         Err(e) => return Err(e.into()),
@@ -157,6 +161,8 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
                 ),
             );
             store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?;
+            // The old numbering's start is meaningless now; fail-back starts from here.
+            store.reset_dst_start(row.id, dst_state.uidnext)?;
             revalidate_dst = true;
         }
         Some(_) => {}
@@ -168,7 +174,9 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
     if unchanged_src && !revalidate_dst && doubt.is_empty() && pending_before.is_empty() {
         // Nothing to copy; still make sure what was written is still there (metadata only).
-        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
+        // Once users work on the destination they delete mail, so here a message gone is a
+        // warning, not a data-loss incident: the brake is for what a copy just wrote.
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
         let totals = store.folder_totals(row.id)?;
         ctx.sink.send(Event::FolderDone {
             mailbox: mb.into(),
@@ -246,7 +254,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             &mut outcome,
         )
         .await?;
-        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue).await?;
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, true).await?;
     }
     let totals = store.folder_totals(row.id)?;
     ctx.sink.send(Event::FolderDone {
@@ -619,7 +627,11 @@ async fn rematch_destination<D: MailSession>(
     let copied = store.copied(folder_id)?;
     let fps = dst.fetch_fingerprints(&[], 1).await?;
     RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
-    let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
+    // Highest UIDs first: cutover's copies came after whatever the folder held before, and
+    // renumbering keeps the order, so an identical older message stays the user's.
+    let mut candidates: Vec<(u32, String)> =
+        fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     let mut found = Vec::new();
     let missing = match_by_fingerprint(
         copied.iter().map(|c| (c.id, c.fingerprint.as_str())),
@@ -632,17 +644,23 @@ async fn rematch_destination<D: MailSession>(
     Ok(())
 }
 
-/// After a folder (and on every pass over an unchanged one): every destination UID the
-/// journal recorded for this folder exists with the recorded size. A mismatch is a critical
-/// issue naming the UIDs, and fails the folder (the engine's brake then pauses what the
-/// project's `brake` says).
+/// After a folder was copied: every destination UID the journal recorded for this folder
+/// exists with the recorded size. A mismatch is a critical issue naming the UIDs, and fails
+/// the folder (the engine's brake then pauses what the project's `brake` says). On a pass over
+/// an unchanged folder (`after_copy` false) the same check only warns.
 async fn check_destination<D: MailSession>(
     store: &Store,
     folder_id: i64,
     dst_validity: u32,
     dst: &mut D,
     issue: &impl Fn(Severity, &str, Option<u32>, &str),
+    after_copy: bool,
 ) -> Result<(), SyncError> {
+    let sev = if after_copy {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
     let copied = store.copied(folder_id)?;
     let want: Vec<&store::CopiedRow> = copied
         .iter()
@@ -663,7 +681,7 @@ async fn check_destination<D: MailSession>(
             Some(&size) => {
                 bad += 1;
                 issue(
-                    Severity::Critical,
+                    sev.clone(),
                     "verification",
                     Some(c.src_uid),
                     &format!(
@@ -675,7 +693,7 @@ async fn check_destination<D: MailSession>(
             None => {
                 bad += 1;
                 issue(
-                    Severity::Critical,
+                    sev.clone(),
                     "verification",
                     Some(c.src_uid),
                     &format!("destination UID {uid} recorded as written is not on the destination"),
@@ -683,7 +701,16 @@ async fn check_destination<D: MailSession>(
             }
         }
     }
-    if bad > 0 {
+    if bad > 0 && !after_copy {
+        issue(
+            Severity::Warning,
+            "verification",
+            None,
+            &format!(
+                "{bad} message(s) cutover wrote earlier are no longer on the destination as written (deleted or changed there since?); not re-sent. If nobody should have touched them, treat this as a data-loss incident"
+            ),
+        );
+    } else if bad > 0 {
         return Err(SyncError::Verification(format!(
             "{bad} message(s) recorded as copied are missing or altered on the destination"
         )));
