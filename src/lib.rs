@@ -8,7 +8,9 @@
 pub mod config;
 pub mod endpoint;
 pub mod engine;
+pub mod issues;
 pub mod plan;
+pub mod report;
 pub mod store;
 pub mod sync;
 pub mod ui;

@@ -80,6 +80,31 @@ enum Cmd {
     },
     /// Check a project file and print what it defines; connects to nothing.
     Check { project: PathBuf },
+    /// Write a daily or final report from the journal; connects to nothing.
+    Report {
+        project: PathBuf,
+        /// daily: progress since the last daily report; final: the project's closing report.
+        #[arg(long, value_enum)]
+        kind: ReportKind,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportKind {
+    Daily,
+    Final,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Md,
+    Html,
+    Csv,
 }
 
 fn main() -> ExitCode {
@@ -101,7 +126,8 @@ fn main() -> ExitCode {
         | Cmd::Plan { project, .. }
         | Cmd::Tui { project, .. }
         | Cmd::Watch { project }
-        | Cmd::Check { project } => project.clone(),
+        | Cmd::Check { project }
+        | Cmd::Report { project, .. } => project.clone(),
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
@@ -127,6 +153,9 @@ fn main() -> ExitCode {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => check(&project),
+            Cmd::Report {
+                kind, format, out, ..
+            } => report(&project, kind, format, out.as_deref()),
             Cmd::Run { batches, .. } => run(project, batches).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
             Cmd::Plan { batches, .. } => plan(project, batches).await,
@@ -316,6 +345,88 @@ fn check(project: &Project) -> u8 {
         batches.join(", ")
     );
     exit::OK
+}
+
+/// A report from the journal alone. The journal is read through a read-only connection; the
+/// report run itself is then recorded (the next daily report starts from it).
+fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option<&Path>) -> u8 {
+    use cutover::report::{self, Format, Kind};
+    let kind = match kind {
+        ReportKind::Daily => Kind::Daily,
+        ReportKind::Final => Kind::Final,
+    };
+    let format = match format {
+        ReportFormat::Md => Format::Md,
+        ReportFormat::Html => Format::Html,
+        ReportFormat::Csv => Format::Csv,
+    };
+    if !project.state_path.exists() {
+        eprintln!(
+            "cutover: no journal at {} yet: nothing has run, so there is nothing to report",
+            project.state_path.display()
+        );
+        return exit::JOURNAL;
+    }
+    // Bring a journal written by an older cutover up to date (columns, the reports table);
+    // this changes no figure.
+    if let Err(code) = open_store(project) {
+        return code;
+    }
+    let store = match Store::open_read_only(&project.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    let since = match kind {
+        Kind::Daily => match store.last_report("daily") {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cutover: {e}");
+                return exit::JOURNAL;
+            }
+        },
+        Kind::Final => None,
+    };
+    let rep = match report::gather(project, &store, kind, since) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    drop(store);
+    let text = report::render(&rep, format);
+    let written = match out {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut so = std::io::stdout().lock();
+            so.write_all(text.as_bytes())
+                .and_then(|()| so.flush())
+                .map_err(|e| format!("cannot write the report to stdout: {e}"))
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("cutover: {e}");
+        return exit::INTERNAL;
+    }
+    match open_store(project).and_then(|s| {
+        s.record_report(kind.as_str(), format.as_str()).map_err(|e| {
+            eprintln!("cutover: {e}");
+            exit::JOURNAL
+        })
+    }) {
+        Ok(()) => exit::OK,
+        Err(_) => {
+            eprintln!(
+                "cutover: the report was written but could not be recorded in the journal; the next daily report will cover this period again"
+            );
+            exit::JOURNAL
+        }
+    }
 }
 
 fn human(bytes: u64) -> String {

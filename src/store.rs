@@ -40,6 +40,10 @@ pub mod state {
     pub const SUPERSEDED: &str = "superseded";
 }
 
+/// The reason journalled for a message that vanished from the source before it was copied
+/// (not a loss: it is no longer on the source).
+pub const EXPUNGED_REASON: &str = "expunged on the source before it could be copied";
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
@@ -123,6 +127,33 @@ pub struct IssueRow {
     pub last_seen: String,
     /// "open", "acknowledged" or "resolved".
     pub state: String,
+    pub first_seen: String,
+    /// Who set the state, when, and their note.
+    pub state_by: Option<String>,
+    pub state_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A mailbox as journalled.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxRow {
+    pub id: i64,
+    pub key: String,
+    pub batch: String,
+    pub src_user: String,
+    pub dst_user: String,
+    pub state: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Why messages of a mailbox were not copied: (state, reason, count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipRow {
+    pub state: String,
+    pub reason: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -208,11 +239,21 @@ CREATE TABLE IF NOT EXISTS runs (
   finished_at TEXT,
   outcome TEXT
 );
+CREATE TABLE IF NOT EXISTS reports (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  format TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
 "#;
 
 /// Columns added after a table was first shipped: (table, column, declaration). Journals
 /// written by an older cutover get them on open; new ones are listed here, never edited.
-const COLUMNS: &[(&str, &str, &str)] = &[];
+const COLUMNS: &[(&str, &str, &str)] = &[
+    ("issues", "state_by", "TEXT"),
+    ("issues", "state_at", "TEXT"),
+    ("issues", "note", "TEXT"),
+];
 
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
 fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
@@ -323,7 +364,7 @@ impl Store {
                 "running" => format!(
                     "UPDATE mailboxes SET state = ?2, started_at = coalesce(started_at, {NOW}), last_error = ?3 WHERE id = ?1"
                 ),
-                "done" => format!(
+                "done" | "failed" => format!(
                     "UPDATE mailboxes SET state = ?2, finished_at = {NOW}, last_error = ?3 WHERE id = ?1"
                 ),
                 _ => "UPDATE mailboxes SET state = ?2, last_error = ?3 WHERE id = ?1".to_string(),
@@ -737,10 +778,11 @@ impl Store {
     pub fn issue_rows(&self, limit: usize) -> Result<Vec<IssueRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state
+                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state,
+                        first_seen, state_by, state_at, note
                  FROM issues ORDER BY last_seen DESC, id DESC LIMIT ?1",
             )?;
-            st.query_map([limit as i64], |r| {
+            st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                 Ok(IssueRow {
                     id: r.get(0)?,
                     severity: r.get(1)?,
@@ -752,19 +794,148 @@ impl Store {
                     count: r.get(7)?,
                     last_seen: r.get(8)?,
                     state: r.get(9)?,
+                    first_seen: r.get(10)?,
+                    state_by: r.get(11)?,
+                    state_at: r.get(12)?,
+                    note: r.get(13)?,
                 })
             })?
             .collect()
         })
     }
 
-    pub fn set_issue_state(&self, id: i64, state: &str) -> Result<()> {
+    /// Acknowledge or resolve an issue (or reopen it), recording who, when and their note
+    /// (an absent note keeps the previous one).
+    pub fn set_issue_state(
+        &self,
+        id: i64,
+        state: &str,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE issues SET state = ?2 WHERE id = ?1",
-                params![id, state],
+                &format!(
+                    "UPDATE issues SET state = ?2, state_by = ?3, state_at = {NOW}, note = coalesce(?4, note)
+                     WHERE id = ?1"
+                ),
+                params![id, state, by, note],
             )
             .map(drop)
+        })
+    }
+
+    /// Every mailbox the journal knows, in the order they were first seen.
+    pub fn mailbox_rows(&self) -> Result<Vec<MailboxRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, key, batch, src_user, dst_user, state, started_at, finished_at, last_error
+                 FROM mailboxes ORDER BY id",
+            )?;
+            st.query_map([], |r| {
+                Ok(MailboxRow {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    batch: r.get(2)?,
+                    src_user: r.get(3)?,
+                    dst_user: r.get(4)?,
+                    state: r.get(5)?,
+                    started_at: r.get(6)?,
+                    finished_at: r.get(7)?,
+                    last_error: r.get(8)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Folders the journal holds for a mailbox.
+    pub fn folder_count(&self, mailbox_id: i64) -> Result<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM folders WHERE mailbox_id = ?1",
+                [mailbox_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    /// Messages of a mailbox not copied (skipped or failed), grouped by reason.
+    pub fn skip_reasons(&self, mailbox_id: i64) -> Result<Vec<SkipRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT state, coalesce(reason, ''), count(*) FROM messages
+                 WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
+                   AND state IN ('skipped', 'failed')
+                 GROUP BY state, reason ORDER BY count(*) DESC, reason",
+            )?;
+            st.query_map([mailbox_id], |r| {
+                Ok(SkipRow {
+                    state: r.get(0)?,
+                    reason: r.get(1)?,
+                    count: r.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Messages of a mailbox that vanished from the source before they were copied.
+    pub fn expunged_count(&self, mailbox_id: i64) -> Result<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM messages
+                 WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
+                   AND state = 'skipped' AND reason = ?2",
+                params![mailbox_id, EXPUNGED_REASON],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    /// Copied messages and bytes per hour ("YYYY-MM-DDTHH") and mailbox id, by the time the
+    /// copy was journalled, optionally only from `since` on.
+    pub fn copied_per_hour(&self, since: Option<&str>) -> Result<Vec<(String, i64, u64, u64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT substr(m.updated_at, 1, 13), f.mailbox_id, count(*), coalesce(sum(m.size), 0)
+                 FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE m.state = 'copied' AND m.updated_at >= ?1
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+            )?;
+            st.query_map([since.unwrap_or("")], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            })?
+            .collect()
+        })
+    }
+
+    /// Note that a report was produced.
+    pub fn record_report(&self, kind: &str, format: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO reports(kind, format) VALUES (?1, ?2)",
+                params![kind, format],
+            )
+            .map(drop)
+        })
+    }
+
+    /// When the last report of this kind was produced.
+    pub fn last_report(&self, kind: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT max(created_at) FROM reports WHERE kind = ?1",
+                [kind],
+                |r| r.get(0),
+            )
         })
     }
 

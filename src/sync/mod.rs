@@ -379,7 +379,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             store.mark_skipped(
                 p.id,
                 store::state::SKIPPED,
-                "expunged on the source before it could be copied",
+                store::EXPUNGED_REASON,
             )?;
         }
         if !gone.is_empty() {

@@ -49,6 +49,7 @@ pub enum Action {
     ToggleCheck,
     EditNote,
     AckIssue,
+    ResolveIssue,
     Redraw,
 }
 
@@ -192,6 +193,15 @@ pub static KEYMAP: &[Binding] = &[
         N,
         Action::AckIssue,
         "acknowledge the issue",
+        In(Tab::Issues),
+        true,
+    ),
+    b(
+        "r",
+        KeyCode::Char('r'),
+        N,
+        Action::ResolveIssue,
+        "resolve the issue with a note",
         In(Tab::Issues),
         true,
     ),
@@ -387,6 +397,7 @@ fn short(desc: &'static str) -> &'static str {
         "tick" => "tick",
         "edit the item's note" => "note",
         "acknowledge the issue" => "ack",
+        "resolve the issue with a note" => "resolve",
         "pause every batch" => "pause all",
         "quit" => "quit",
         other => other,

@@ -1,13 +1,131 @@
-//! The Issues tab: every warning and error, newest first, filterable.
+//! The Issues tab: every warning and error, newest first, filterable by severity, category,
+//! state and text; the selected issue's cause and fix below the list.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
+use crate::engine::snapshot::IssueView;
+use crate::issues;
 use crate::ui::app::App;
 use crate::ui::draw::*;
 
+/// Does an issue match the `/` filter? Words are ANDed, case-insensitive: `sev:WORD`
+/// (or `severity:`), `cat:WORD` (or `category:`) and `state:WORD` match the start of that
+/// field (`sev:err`, `state:open`); `state:unresolved` matches open and acknowledged issues;
+/// any other word must appear in the severity, category, mailbox, folder, UID or message.
+pub fn matches(i: &IssueView, filter: &str) -> bool {
+    filter.split_whitespace().all(|word| {
+        let w = word.to_lowercase();
+        let field = |v: &str, p: &str| v.to_lowercase().starts_with(p);
+        if let Some(v) = w
+            .strip_prefix("sev:")
+            .or_else(|| w.strip_prefix("severity:"))
+        {
+            field(&i.severity, v)
+        } else if let Some(v) = w
+            .strip_prefix("cat:")
+            .or_else(|| w.strip_prefix("category:"))
+        {
+            field(&i.category, v)
+        } else if let Some(v) = w.strip_prefix("state:") {
+            if v == "unresolved" {
+                i.state != "resolved"
+            } else {
+                field(&i.state, v)
+            }
+        } else {
+            let uid = i.uid.map(|u| u.to_string()).unwrap_or_default();
+            [
+                i.severity.as_str(),
+                i.category.as_str(),
+                i.message.as_str(),
+                i.mailbox.as_deref().unwrap_or(""),
+                i.folder.as_deref().unwrap_or(""),
+                uid.as_str(),
+            ]
+            .iter()
+            .any(|s| s.to_lowercase().contains(&w))
+        }
+    })
+}
+
 pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
+    // The selected issue in full, with its cause and fix, under the list when there is room.
+    let detail_h = if area.height >= 16 { 7 } else { 0 };
+    let [list, detail] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
+    draw_list(f, app, list);
+    if detail_h > 0 {
+        draw_detail(f, app, detail);
+    }
+}
+
+fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let rows = app.issue_rows();
+    let Some(i) = rows.get(app.selected()) else {
+        f.render_widget(
+            Paragraph::new("").block(block(app, " Selected issue ")),
+            area,
+        );
+        return;
+    };
+    let c = issues::category(&i.category);
+    let place = [
+        i.mailbox.clone(),
+        i.folder.clone(),
+        i.uid.map(|u| format!("UID {u}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" / ");
+    let mut state = i.state.clone();
+    if let Some(by) = &i.state_by {
+        state.push_str(&format!(" by {by}"));
+    }
+    if let Some(at) = &i.state_at {
+        state.push_str(&format!(" at {}", at.get(..19).unwrap_or(at)));
+    }
+    if let Some(n) = &i.note {
+        state.push_str(&format!(": {n}"));
+    }
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", i.severity), t.title()),
+            Span::styled(format!("[{}] ", i.category), t.accent()),
+            Span::raw(place),
+            Span::styled(
+                format!(
+                    "  ×{}  first {}  last {}",
+                    i.count,
+                    i.first_seen.get(..19).unwrap_or(&i.first_seen),
+                    i.last_seen.get(..19).unwrap_or(&i.last_seen)
+                ),
+                t.muted(),
+            ),
+        ]),
+        Line::from(vec![Span::styled("cause: ", t.muted()), Span::raw(c.cause)]),
+        Line::from(vec![Span::styled("fix:   ", t.muted()), Span::raw(c.fix)]),
+        Line::from(vec![
+            Span::styled("retry: ", t.muted()),
+            Span::raw(c.retry.as_str()),
+            Span::styled("   state: ", t.muted()),
+            Span::raw(state),
+        ]),
+        Line::from(Span::styled(i.message.clone(), t.base())),
+    ];
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(block(app, " Selected issue: a ack, r resolve with a note ")),
+        area,
+    );
+}
+
+fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let wide = area.width >= 120;
     let rows: Vec<Row> = app
@@ -92,7 +210,9 @@ pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
         .header(Row::new(header).style(t.title()))
         .block(block(
             app,
-            format!(" Issues, newest first ({n}): / filter, a ack, enter: mailbox "),
+            format!(
+                " Issues, newest first ({n}): / filter (sev: cat: state: text), a ack, r resolve "
+            ),
         ))
         .row_highlight_style(t.selection())
         .highlight_symbol("› ");
