@@ -176,6 +176,12 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
         .ok()?;
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The IMAP library's trace is the raw wire: LOGIN and AUTHENTICATE lines with their
+    // secrets, and message bodies. Never logged, whatever CUTOVER_LOG asks for.
+    let filter = match "async_imap=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(w)

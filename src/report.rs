@@ -63,8 +63,9 @@ pub struct MailboxFigures {
     pub last_error: Option<String>,
     pub folders: u64,
     pub totals: Totals,
-    /// Messages that vanished from the source before they could be copied.
+    /// Messages (and bytes) that vanished from the source before they could be copied.
     pub expunged: u64,
+    pub expunged_bytes: u64,
     pub skips: Vec<SkipRow>,
     /// Copied (messages, bytes) in the report's window (daily: since the last report).
     pub copied_in_window: (u64, u64),
@@ -74,6 +75,21 @@ impl MailboxFigures {
     /// Messages that are on the source as far as the journal knows.
     pub fn on_source(&self) -> u64 {
         self.totals.messages.saturating_sub(self.expunged)
+    }
+
+    /// Whether the journal knows the mailbox's folders (false: it failed before listing, or
+    /// never started, so its size on the source is unknown).
+    pub fn listed(&self) -> bool {
+        self.folders > 0
+    }
+
+    /// Messages on the source as a cell: "-" when the mailbox was never listed.
+    fn on_source_cell(&self) -> String {
+        if self.listed() {
+            self.on_source().to_string()
+        } else {
+            "-".into()
+        }
     }
 
     /// Seconds from the first start to the last finish, when both are journalled.
@@ -148,6 +164,7 @@ pub fn gather(
         }
     };
     let figures = |r: &crate::store::MailboxRow| -> Result<MailboxFigures, ReportError> {
+        let (expunged, expunged_bytes) = store.expunged(r.id)?;
         Ok(MailboxFigures {
             key: r.key.clone(),
             batch: r.batch.clone(),
@@ -159,7 +176,8 @@ pub fn gather(
             last_error: r.last_error.clone(),
             folders: store.folder_count(r.id)?,
             totals: store.mailbox_totals(r.id)?,
-            expunged: store.expunged_count(r.id)?,
+            expunged,
+            expunged_bytes,
             skips: store.skip_reasons(r.id)?,
             copied_in_window: per_mailbox.get(&r.id).copied().unwrap_or_default(),
         })
@@ -238,11 +256,13 @@ pub struct Metrics {
     /// Mailboxes with an unresolved auth issue.
     pub auth_failures: usize,
     pub mailboxes: usize,
+    /// Mailboxes whose folders were never listed (their messages are not counted anywhere).
+    pub unlisted: usize,
 }
 
 impl Metrics {
     pub fn all_migrated(&self) -> bool {
-        self.copied >= self.on_source
+        self.copied >= self.on_source && self.unlisted == 0
     }
     pub fn zero_loss(&self) -> bool {
         self.data_loss_issues == 0
@@ -281,6 +301,7 @@ pub fn metrics(r: &Report) -> Metrics {
         data_loss_issues,
         auth_failures: auth.len(),
         mailboxes: r.mailboxes.len(),
+        unlisted: r.mailboxes.iter().filter(|m| !m.listed()).count(),
     }
 }
 
@@ -530,12 +551,20 @@ pub fn csv(r: &Report) -> String {
             m.state.clone(),
             m.src_user.clone(),
             m.dst_user.clone(),
-            m.on_source().to_string(),
+            if m.listed() {
+                m.on_source().to_string()
+            } else {
+                String::new()
+            },
             m.totals.copied.to_string(),
             m.totals.skipped.to_string(),
             m.totals.failed.to_string(),
             m.totals.pending.to_string(),
-            m.totals.bytes.to_string(),
+            if m.listed() {
+                m.totals.bytes.saturating_sub(m.expunged_bytes).to_string()
+            } else {
+                String::new()
+            },
             m.totals.copied_bytes.to_string(),
             m.started_at.clone().unwrap_or_default(),
             m.finished_at.clone().unwrap_or_default(),
@@ -590,7 +619,12 @@ pub fn markdown(r: &Report) -> String {
         let n = r.mailboxes.iter().filter(|x| x.state == st).count();
         let _ = writeln!(o, "| mailboxes {label} | {n} |");
     }
-    let _ = writeln!(o, "| messages on the source | {} |", m.on_source);
+    let _ = writeln!(
+        o,
+        "| messages on the source | {}{} |",
+        m.on_source,
+        unlisted_note(&m)
+    );
     let _ = writeln!(
         o,
         "| messages copied | {} ({}) |",
@@ -608,6 +642,17 @@ pub fn markdown(r: &Report) -> String {
     }
     o
 }
+
+fn unlisted_note(m: &Metrics) -> String {
+    if m.unlisted > 0 {
+        format!(" (not counting {} mailbox(es) never listed)", m.unlisted)
+    } else {
+        String::new()
+    }
+}
+
+const UNLISTED_NOTE: &str =
+    "\"-\": the mailbox was never listed (it failed before listing, or has not started), so its size on the source is unknown.";
 
 fn sum_totals(r: &Report) -> Totals {
     let mut t = Totals::default();
@@ -660,7 +705,7 @@ fn markdown_daily(r: &Report, o: &mut String) {
             m.copied_in_window.0,
             human(m.copied_in_window.1),
             m.totals.copied,
-            m.on_source(),
+            m.on_source_cell(),
             m.totals.pending,
             md(m.last_error.as_deref().unwrap_or(""))
         );
@@ -729,7 +774,13 @@ fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
     [
         (
             "100% of the data migrated (copied / messages on the source)".to_string(),
-            format!("{} / {} = {}", m.copied, m.on_source, pct(m.copied, m.on_source)),
+            {
+                let mut v = format!("{} / {} = {}", m.copied, m.on_source, pct(m.copied, m.on_source));
+                if m.unlisted > 0 {
+                    let _ = write!(v, "; {} mailbox(es) never listed", m.unlisted);
+                }
+                v
+            },
             m.all_migrated(),
         ),
         (
@@ -760,7 +811,7 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     let _ = writeln!(o, "\n## Mailboxes\n");
     let _ = writeln!(
         o,
-        "| mailbox | batch | state | folders | messages | copied | bytes copied | skipped | failed | pending | duration | last error |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| mailbox | batch | state | folders | on the source | copied | bytes copied | skipped | failed | pending | duration | last error |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for x in &r.mailboxes {
         let _ = writeln!(
@@ -770,7 +821,7 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
             md(&x.batch),
             md(&x.state),
             x.folders,
-            x.totals.messages,
+            x.on_source_cell(),
             x.totals.copied,
             human(x.totals.copied_bytes),
             x.totals.skipped,
@@ -779,6 +830,9 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
             duration(x.duration_secs()),
             md(x.last_error.as_deref().unwrap_or(""))
         );
+    }
+    if r.mailboxes.iter().any(|x| !x.listed()) {
+        let _ = writeln!(o, "\n{UNLISTED_NOTE}");
     }
     let _ = writeln!(o, "\n## Skipped and failed items\n");
     let mut any = false;
@@ -811,9 +865,13 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
             o,
             "| {} | {} | {} | {} | {} |",
             md(&x.key),
-            x.on_source(),
+            x.on_source_cell(),
             x.totals.copied,
-            x.on_source().saturating_sub(x.totals.copied),
+            if x.listed() {
+                x.on_source().saturating_sub(x.totals.copied).to_string()
+            } else {
+                "-".into()
+            },
             verification_issues(r, &x.key)
         );
     }
@@ -1024,7 +1082,10 @@ pub fn html(r: &Report) -> String {
         ("mailboxes done", count("done").to_string()),
         ("mailboxes failed", count("failed").to_string()),
         ("mailboxes not started", count("not started").to_string()),
-        ("messages on the source", m.on_source.to_string()),
+        (
+            "messages on the source",
+            format!("{}{}", m.on_source, unlisted_note(&m)),
+        ),
         (
             "messages copied",
             format!("{} ({})", total.copied, human(total.copied_bytes)),
@@ -1101,7 +1162,7 @@ pub fn html(r: &Report) -> String {
         "batch",
         "state",
         "folders",
-        "messages",
+        "on the source",
         "copied",
         "copied in window",
         "bytes copied",
@@ -1119,7 +1180,7 @@ pub fn html(r: &Report) -> String {
             td(&x.batch),
             td(&x.state),
             tdn(x.folders),
-            tdn(x.totals.messages),
+            tdn(x.on_source_cell()),
             tdn(x.totals.copied),
             tdn(x.copied_in_window.0),
             tdn(human(x.totals.copied_bytes)),
@@ -1131,6 +1192,9 @@ pub fn html(r: &Report) -> String {
         );
     }
     o.push_str("</tbody></table>\n");
+    if r.mailboxes.iter().any(|x| !x.listed()) {
+        let _ = writeln!(o, "<p class=\"muted\">{}</p>", html_escape(UNLISTED_NOTE));
+    }
 
     if r.kind == Kind::Final {
         o.push_str("<h2>Skipped and failed items</h2>\n");
@@ -1168,9 +1232,13 @@ pub fn html(r: &Report) -> String {
                 o,
                 "<tr>{}{}{}{}{}</tr>",
                 td(&x.key),
-                tdn(x.on_source()),
+                tdn(x.on_source_cell()),
                 tdn(x.totals.copied),
-                tdn(x.on_source().saturating_sub(x.totals.copied)),
+                tdn(if x.listed() {
+                    x.on_source().saturating_sub(x.totals.copied).to_string()
+                } else {
+                    "-".into()
+                }),
                 tdn(verification_issues(r, &x.key))
             );
         }
@@ -1322,6 +1390,7 @@ mod tests {
                 ..Default::default()
             },
             expunged,
+            folders: 1,
             ..Default::default()
         }
     }

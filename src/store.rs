@@ -881,17 +881,17 @@ impl Store {
         })
     }
 
-    /// Messages of a mailbox that vanished from the source before they were copied.
-    pub fn expunged_count(&self, mailbox_id: i64) -> Result<u64> {
+    /// Messages (and their bytes) of a mailbox that vanished from the source before they
+    /// were copied.
+    pub fn expunged(&self, mailbox_id: i64) -> Result<(u64, u64)> {
         self.with(|c| {
             c.query_row(
-                "SELECT count(*) FROM messages
+                "SELECT count(*), coalesce(sum(size), 0) FROM messages
                  WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
                    AND state = 'skipped' AND reason = ?2",
                 params![mailbox_id, EXPUNGED_REASON],
-                |r| r.get::<_, i64>(0),
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
-            .map(|n| n as u64)
         })
     }
 
