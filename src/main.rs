@@ -420,10 +420,11 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
         return exit::INTERNAL;
     }
     match open_store(project).and_then(|s| {
-        s.record_report(kind.as_str(), format.as_str()).map_err(|e| {
-            eprintln!("cutover: {e}");
-            exit::JOURNAL
-        })
+        s.record_report(kind.as_str(), format.as_str())
+            .map_err(|e| {
+                eprintln!("cutover: {e}");
+                exit::JOURNAL
+            })
     }) {
         Ok(()) => exit::OK,
         Err(_) => {

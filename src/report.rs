@@ -230,9 +230,7 @@ pub fn gather(
     Ok(Report {
         kind,
         project: project.name.clone(),
-        generated_at: chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
+        generated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         since: window,
         batches,
         mailboxes,
@@ -651,8 +649,7 @@ fn unlisted_note(m: &Metrics) -> String {
     }
 }
 
-const UNLISTED_NOTE: &str =
-    "\"-\": the mailbox was never listed (it failed before listing, or has not started), so its size on the source is unknown.";
+const UNLISTED_NOTE: &str = "\"-\": the mailbox was never listed (it failed before listing, or has not started), so its size on the source is unknown.";
 
 fn sum_totals(r: &Report) -> Totals {
     let mut t = Totals::default();
@@ -732,7 +729,10 @@ fn markdown_daily(r: &Report, o: &mut String) {
 }
 
 fn markdown_throughput(r: &Report, o: &mut String) {
-    let _ = writeln!(o, "\n## Throughput per hour (UTC, when copies were journalled)\n");
+    let _ = writeln!(
+        o,
+        "\n## Throughput per hour (UTC, when copies were journalled)\n"
+    );
     if r.hours.is_empty() {
         let _ = writeln!(o, "No message copied in this window.");
         return;
@@ -775,7 +775,12 @@ fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
         (
             "100% of the data migrated (copied / messages on the source)".to_string(),
             {
-                let mut v = format!("{} / {} = {}", m.copied, m.on_source, pct(m.copied, m.on_source));
+                let mut v = format!(
+                    "{} / {} = {}",
+                    m.copied,
+                    m.on_source,
+                    pct(m.copied, m.on_source)
+                );
                 if m.unlisted > 0 {
                     let _ = write!(v, "; {} mailbox(es) never listed", m.unlisted);
                 }
@@ -839,7 +844,10 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     for x in &r.mailboxes {
         for s in &x.skips {
             if !any {
-                let _ = writeln!(o, "| mailbox | state | reason | messages |\n|---|---|---|---|");
+                let _ = writeln!(
+                    o,
+                    "| mailbox | state | reason | messages |\n|---|---|---|---|"
+                );
                 any = true;
             }
             let _ = writeln!(
@@ -1514,7 +1522,10 @@ mod tests {
         r.batches.push("wave-2".into());
         let s = next_steps(&r);
         assert!(s.iter().any(|x| x.contains("retry mailbox f->f")));
-        assert!(s.iter().any(|x| x.contains("critical verification issue #9")));
+        assert!(
+            s.iter()
+                .any(|x| x.contains("critical verification issue #9"))
+        );
         assert!(s.iter().any(|x| x.contains("start batch wave-2")));
         assert!(!s.iter().any(|x| x.contains("start batch b ")));
     }

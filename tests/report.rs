@@ -132,7 +132,12 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     let users = [("alice", ALICE_PW), ("bob", BOB_PW), ("dan", DAN_PW)];
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
-    src.seed("alice", 40, 11, &["--no-tricky", "--huge", "--huge-mb", "3"]);
+    src.seed(
+        "alice",
+        40,
+        11,
+        &["--no-tricky", "--huge", "--huge-mb", "3"],
+    );
     src.seed("bob", 10, 12, &["--no-tricky"]);
     src.seed("dan", 5, 13, &["--no-tricky"]);
     let p = ProjectDir::new(
@@ -171,7 +176,8 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
 
     let j = p.journal();
     // The wrong password: one auth issue on bob's mailbox, no folder, no UID.
-    let auth: Vec<(String, Option<String>, Option<i64>, i64, String, String)> = {
+    type AuthRow = (String, Option<String>, Option<i64>, i64, String, String);
+    let auth: Vec<AuthRow> = {
         let mut st = j
             .prepare(
                 "SELECT severity, folder, uid, count, message, state FROM issues
@@ -335,7 +341,11 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     assert_eq!(rows.len(), 4, "header + 3 mailboxes:\n{csv}");
     for row in &rows[1..] {
         assert_eq!(row.len(), head.len(), "{row:?}");
-        let key = format!("{}->{}", row[col("SourceUser")], row[col("DestinationUser")]);
+        let key = format!(
+            "{}->{}",
+            row[col("SourceUser")],
+            row[col("DestinationUser")]
+        );
         assert_eq!(row[col("Identity")], row[col("DestinationUser")]);
         match figs.get(&key) {
             Some(f) => {
@@ -344,7 +354,11 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
                 let listed = f.1 > 0;
                 assert_eq!(
                     row[col("TotalItemsInSourceMailboxCount")],
-                    if listed { (f.2 - f.8).to_string() } else { String::new() },
+                    if listed {
+                        (f.2 - f.8).to_string()
+                    } else {
+                        String::new()
+                    },
                     "{key}"
                 );
                 assert_eq!(row[col("SyncedItemCount")], f.3.to_string(), "{key}");
@@ -395,7 +409,10 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         md.contains("(unresolved critical fidelity or verification issues) | 0 | yes |"),
         "{md}"
     );
-    assert!(md.contains("| 1 / 3 = 33.33% | NO |"), "auth: 1 of 3:\n{md}");
+    assert!(
+        md.contains("| 1 / 3 = 33.33% | NO |"),
+        "auth: 1 of 3:\n{md}"
+    );
     let row = format!(
         "| alice->alice | pilot | done | {} | {} | {} |",
         alice.1,
@@ -411,20 +428,29 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     );
     assert!(md.contains(&verification), "no {verification:?} in\n{md}");
     assert_eq!(bob.1, 0, "bob's folders were never listed");
-    assert!(md.contains("| bob->bob | pilot | failed | 0 | - | 0 |"), "{md}");
+    assert!(
+        md.contains("| bob->bob | pilot | failed | 0 | - | 0 |"),
+        "{md}"
+    );
     assert!(md.contains("| bob->bob | - | 0 | - | 0 |"), "{md}");
     assert!(
-        md.contains(&format!(
-            "| alice->alice | skipped | message of"
-        )) && md.contains(&format!("not copied | {} |", skipped.len())),
+        md.contains("| alice->alice | skipped | message of")
+            && md.contains(&format!("not copied | {} |", skipped.len())),
         "{md}"
     );
     assert!(
-        md.contains("resolved by maria at ") && md.contains(": user told; attachment sent by file share |"),
+        md.contains("resolved by maria at ")
+            && md.contains(": user told; attachment sent by file share |"),
         "{md}"
     );
-    assert!(md.contains("- retry mailbox bob->bob (batch pilot)"), "{md}");
-    assert!(md.contains("- start batch wave-2 (1 mailbox(es), not started)"), "{md}");
+    assert!(
+        md.contains("- retry mailbox bob->bob (batch pilot)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- start batch wave-2 (1 mailbox(es), not started)"),
+        "{md}"
+    );
     assert!(md.contains("| auth | a server refused the login"), "{md}");
 
     // HTML: one self-contained file with inline SVG charts and print CSS.
@@ -432,11 +458,17 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     let html = report(&p, "final", "html", Some(&html_path));
     outputs.push(html.clone());
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("<svg") && html.contains("<rect"), "inline charts");
+    assert!(
+        html.contains("<svg") && html.contains("<rect"),
+        "inline charts"
+    );
     assert!(html.contains("@media print"));
     let lower = html.to_lowercase();
     for bad in ["src=", "href=", "<link", "<script", "@import", "url("] {
-        assert!(!lower.contains(bad), "external resource {bad:?} in the HTML");
+        assert!(
+            !lower.contains(bad),
+            "external resource {bad:?} in the HTML"
+        );
     }
     assert!(html.contains(&format!("<td class=\"n\">{on_source}</td>")));
     assert!(html.contains("alice-&gt;alice"), "keys are escaped");
@@ -446,10 +478,7 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     let d1 = report(&p, "daily", "md", None);
     outputs.push(d1.clone());
     assert!(d1.contains("since the beginning"), "{d1}");
-    let alice_daily = format!(
-        "| alice->alice | pilot | done | {} | ",
-        alice.3
-    );
+    let alice_daily = format!("| alice->alice | pilot | done | {} | ", alice.3);
     assert!(d1.contains(&alice_daily), "no {alice_daily:?} in\n{d1}");
     let d2 = report(&p, "daily", "md", None);
     outputs.push(d2.clone());
@@ -463,8 +492,7 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         .unwrap();
     assert_eq!(reports, 5, "every report run is recorded");
 
-    if std::env::var("REPORT_DUMP").is_ok() { std::fs::write("/tmp/rep-final.md", &md).unwrap(); std::fs::write("/tmp/rep-final.html", &html).unwrap(); std::fs::write("/tmp/rep-d1.md", &d1).unwrap(); std::fs::write("/tmp/rep.csv", &csv).unwrap(); let _ = std::process::Command::new("cp").arg("-r").arg(p.dir.path()).arg("/tmp/rep-proj").status(); }
-    // No password anywhere: logs (debug level included), reports, journal bytes, output.
+    // No password anywhere: logs (at the most verbose level), reports, journal bytes, output.
     let mut files = Vec::new();
     all_files(p.dir.path(), &mut files);
     let mut checked = 0;

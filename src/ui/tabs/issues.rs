@@ -52,24 +52,33 @@ pub fn matches(i: &IssueView, filter: &str) -> bool {
 }
 
 pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
-    // The selected issue in full, with its cause and fix, under the list when there is room.
-    let detail_h = if area.height >= 16 { 7 } else { 0 };
+    // The selected issue with its cause and fix, under the list when there is room (cause and
+    // fix wrap onto two lines each on a narrow screen).
+    let wide = area.width >= 120;
+    let detail_h = match (area.height >= 16, wide) {
+        (false, _) => 0,
+        (true, true) => 7,
+        (true, false) => 9,
+    };
     let [list, detail] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
     draw_list(f, app, list);
     if detail_h > 0 {
-        draw_detail(f, app, detail);
+        draw_detail(f, app, detail, wide);
     }
 }
 
-fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
+/// "2026-11-24T22:10:00.000Z" as "11-24 22:10:00".
+fn short_time(ts: &str) -> String {
+    ts.get(5..19).unwrap_or(ts).replacen('T', " ", 1)
+}
+
+fn draw_detail(f: &mut Frame, app: &App, area: Rect, wide: bool) {
     let t = &app.theme;
     let rows = app.issue_rows();
+    let title = " Selected issue: a ack, r resolve with a note ";
     let Some(i) = rows.get(app.selected()) else {
-        f.render_widget(
-            Paragraph::new("").block(block(app, " Selected issue ")),
-            area,
-        );
+        f.render_widget(Paragraph::new("").block(block(app, title)), area);
         return;
     };
     let c = issues::category(&i.category);
@@ -82,30 +91,27 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     .flatten()
     .collect::<Vec<_>>()
     .join(" / ");
+    let mut seen = format!("  ×{}", i.count);
+    if wide && !i.first_seen.is_empty() {
+        seen.push_str(&format!(" first {}", short_time(&i.first_seen)));
+    }
+    seen.push_str(&format!(" last {}", short_time(&i.last_seen)));
     let mut state = i.state.clone();
     if let Some(by) = &i.state_by {
         state.push_str(&format!(" by {by}"));
     }
     if let Some(at) = &i.state_at {
-        state.push_str(&format!(" at {}", at.get(..19).unwrap_or(at)));
+        state.push_str(&format!(" at {}", short_time(at)));
     }
     if let Some(n) = &i.note {
         state.push_str(&format!(": {n}"));
     }
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{} ", i.severity), t.title()),
             Span::styled(format!("[{}] ", i.category), t.accent()),
             Span::raw(place),
-            Span::styled(
-                format!(
-                    "  ×{}  first {}  last {}",
-                    i.count,
-                    i.first_seen.get(..19).unwrap_or(&i.first_seen),
-                    i.last_seen.get(..19).unwrap_or(&i.last_seen)
-                ),
-                t.muted(),
-            ),
+            Span::styled(seen, t.muted()),
         ]),
         Line::from(vec![Span::styled("cause: ", t.muted()), Span::raw(c.cause)]),
         Line::from(vec![Span::styled("fix:   ", t.muted()), Span::raw(c.fix)]),
@@ -115,12 +121,15 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
             Span::styled("   state: ", t.muted()),
             Span::raw(state),
         ]),
-        Line::from(Span::styled(i.message.clone(), t.base())),
     ];
+    if wide {
+        // On a narrow screen the line under the list already holds the message.
+        lines.push(Line::from(Span::styled(i.message.clone(), t.base())));
+    }
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(block(app, " Selected issue: a ack, r resolve with a note ")),
+            .block(block(app, title)),
         area,
     );
 }
