@@ -374,7 +374,24 @@ struct BatchFigures {
     not_started: usize,
     totals: Totals,
     on_source: u64,
+    /// Mailboxes of the batch never listed (not in `on_source`).
+    unlisted: usize,
     copied_in_window: (u64, u64),
+}
+
+impl BatchFigures {
+    /// Messages on the source, saying when some mailboxes are not counted.
+    fn on_source_label(&self) -> String {
+        unlisted_label(self.on_source, self.unlisted)
+    }
+}
+
+fn unlisted_label(on_source: u64, unlisted: usize) -> String {
+    if unlisted > 0 {
+        format!("{on_source} + {unlisted} mailbox(es) not listed")
+    } else {
+        on_source.to_string()
+    }
 }
 
 fn batch_figures(r: &Report) -> Vec<BatchFigures> {
@@ -405,6 +422,7 @@ fn batch_figures(r: &Report) -> Vec<BatchFigures> {
                     .filter(|m| m.state == "not started" || m.state == "new")
                     .count(),
                 on_source: ms.iter().map(|m| m.on_source()).sum(),
+                unlisted: ms.iter().filter(|m| !m.listed()).count(),
                 totals: t,
                 copied_in_window: w,
             }
@@ -683,7 +701,7 @@ fn markdown_daily(r: &Report, o: &mut String) {
             b.copied_in_window.0,
             human(b.copied_in_window.1),
             b.totals.copied,
-            b.on_source,
+            b.on_source_label(),
             pct(b.totals.copied, b.on_source)
         );
     }
@@ -991,7 +1009,8 @@ pub fn throughput_svg(hours: &[(String, u64, u64)]) -> String {
     let n = hours.len().max(1) as f64;
     let plot_w = w - left - 10.0;
     let plot_h = h - bottom - top;
-    let bar = plot_w / n;
+    // Bars at most 48 px wide, so one hour is not a wall of colour.
+    let bar = (plot_w / n).min(48.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"messages copied per hour\">\n"
     );
@@ -1042,14 +1061,15 @@ pub fn throughput_svg(hours: &[(String, u64, u64)]) -> String {
 }
 
 /// One progress bar per batch: copied / on the source (inline SVG).
-pub fn batches_svg(rows: &[(String, u64, u64)]) -> String {
+/// Rows: (batch, copied, on the source, mailboxes never listed).
+pub fn batches_svg(rows: &[(String, u64, u64, usize)]) -> String {
     let (w, row_h, label_w) = (720.0_f64, 28.0_f64, 200.0_f64);
     let h = row_h * rows.len().max(1) as f64 + 8.0;
-    let bar_w = w - label_w - 140.0;
+    let bar_w = w - label_w - 260.0;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"progress per batch\">\n"
     );
-    for (i, (name, copied, on_source)) in rows.iter().enumerate() {
+    for (i, (name, copied, on_source, unlisted)) in rows.iter().enumerate() {
         let y = 4.0 + row_h * i as f64;
         let frac = if *on_source == 0 {
             0.0
@@ -1058,12 +1078,13 @@ pub fn batches_svg(rows: &[(String, u64, u64)]) -> String {
         };
         let _ = writeln!(
             s,
-            "<text x=\"0\" y=\"{:.1}\" font-size=\"12\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{bar_w}\" height=\"18\" fill=\"#e3e3e3\" stroke=\"#999\"/><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"18\" fill=\"#2e8b3a\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{copied} / {on_source} ({})</text>",
+            "<text x=\"0\" y=\"{:.1}\" font-size=\"12\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{bar_w}\" height=\"18\" fill=\"#e3e3e3\" stroke=\"#999\"/><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"18\" fill=\"#2e8b3a\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{copied} / {} ({})</text>",
             y + 13.0,
             html_escape(name),
             bar_w * frac,
             label_w + bar_w + 6.0,
             y + 13.0,
+            html_escape(&unlisted_label(*on_source, *unlisted)),
             pct(*copied, *on_source)
         );
     }
@@ -1110,7 +1131,7 @@ pub fn html(r: &Report) -> String {
     o.push_str("<h2>Progress per batch</h2>\n");
     o.push_str(&batches_svg(
         &bf.iter()
-            .map(|b| (b.name.clone(), b.totals.copied, b.on_source))
+            .map(|b| (b.name.clone(), b.totals.copied, b.on_source, b.unlisted))
             .collect::<Vec<_>>(),
     ));
     o.push_str(&table_head(&[
@@ -1136,7 +1157,7 @@ pub fn html(r: &Report) -> String {
             tdn(b.copied_in_window.0),
             tdn(human(b.copied_in_window.1)),
             tdn(b.totals.copied),
-            tdn(b.on_source)
+            tdn(html_escape(&b.on_source_label()))
         );
     }
     o.push_str("</tbody></table>\n");

@@ -694,7 +694,8 @@ impl Store {
         })
     }
 
-    /// Record an issue; a repeat of the same issue folds into one record with a count.
+    /// Record an issue; a repeat of the same issue folds into one record with a count. A
+    /// resolved issue that happens again is open again (its note stays, to show what was tried).
     pub fn record_issue(&self, i: &Issue<'_>) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -702,7 +703,8 @@ impl Store {
                     "INSERT INTO issues(severity, category, mailbox, folder, uid, message)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT(severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message)
-                     DO UPDATE SET count = count + 1, last_seen = {NOW}"
+                     DO UPDATE SET count = count + 1, last_seen = {NOW},
+                       state = CASE WHEN state = 'resolved' THEN 'open' ELSE state END"
                 ),
                 params![i.severity, i.category, i.mailbox, i.folder, i.uid, i.message],
             )
@@ -1034,5 +1036,73 @@ mod tests {
         let all = s.issues().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].6, 2);
+    }
+
+    #[test]
+    fn issue_states_record_who_when_and_a_note_and_a_repeat_reopens() {
+        let (_d, s) = store();
+        let i = Issue {
+            severity: "error",
+            category: "auth",
+            mailbox: Some("bob->bob"),
+            folder: None,
+            uid: None,
+            message: "login refused",
+        };
+        s.record_issue(&i).unwrap();
+        let id = s.issue_rows(10).unwrap()[0].id;
+        s.set_issue_state(id, "acknowledged", "maria", None)
+            .unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!(r.state, "acknowledged");
+        assert_eq!(r.state_by.as_deref(), Some("maria"));
+        assert!(r.state_at.is_some() && r.note.is_none());
+        // Acknowledged stays acknowledged when it happens again.
+        s.record_issue(&i).unwrap();
+        assert_eq!(s.issue_rows(10).unwrap()[0].state, "acknowledged");
+        s.set_issue_state(id, "resolved", "joe", Some("password reset"))
+            .unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!(
+            (r.state.as_str(), r.state_by.as_deref(), r.note.as_deref()),
+            ("resolved", Some("joe"), Some("password reset"))
+        );
+        assert!(r.first_seen <= r.last_seen);
+        // Resolved, then it happens again: open again, note kept, counted.
+        s.record_issue(&i).unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!((r.state.as_str(), r.count), ("open", 3));
+        assert_eq!(r.note.as_deref(), Some("password reset"));
+    }
+
+    #[test]
+    fn an_older_journal_gets_the_new_columns_and_tables() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("old.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE issues (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, category TEXT NOT NULL,
+                   mailbox TEXT, folder TEXT, uid INTEGER, message TEXT NOT NULL,
+                   first_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   last_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   count INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL DEFAULT 'open');
+                 INSERT INTO issues(severity, category, message) VALUES ('error', 'server', 'old');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path, Durability::Crash).unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!((r.message.as_str(), r.state_by.as_deref()), ("old", None));
+        s.set_issue_state(r.id, "resolved", "maria", Some("fixed"))
+            .unwrap();
+        assert_eq!(s.last_report("daily").unwrap(), None);
+        s.record_report("daily", "md").unwrap();
+        assert!(s.last_report("daily").unwrap().is_some());
+        assert_eq!(s.last_report("final").unwrap(), None);
+        // Opening again changes nothing.
+        drop(s);
+        let s = Store::open(&path, Durability::Crash).unwrap();
+        assert_eq!(s.issue_rows(10).unwrap()[0].note.as_deref(), Some("fixed"));
     }
 }
