@@ -618,7 +618,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "# {}\n", md(&title(r)));
     let _ = writeln!(
         o,
-        "Generated {} from the journal; covers {}.\n",
+        "Generated {} from the journal; period: {}.\n",
         r.generated_at,
         window_line(r)
     );
@@ -1097,7 +1097,7 @@ pub fn html(r: &Report) -> String {
     let t = html_escape(&title(r));
     let _ = writeln!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>{CSS}</style></head><body>\n<h1>{t}</h1>\n<p class=\"muted\">Generated {} from the journal; covers {}.</p>",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>{CSS}</style></head><body>\n<h1>{t}</h1>\n<p class=\"muted\">Generated {} from the journal; period: {}.</p>",
         html_escape(&r.generated_at),
         html_escape(&window_line(r))
     );

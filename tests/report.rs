@@ -22,36 +22,14 @@ const BOB_PW: &str = "bob-Secret-91c2";
 const BOB_WRONG_PW: &str = "bob-Wrong-5d0e";
 const DAN_PW: &str = "dan-Secret-22aa";
 
-/// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
+/// RFC 4180 records, read by the `csv` crate (an independent parser).
 fn parse_csv(s: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(s.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
 }
 
 /// Per mailbox key, from the journal: (state, folders, messages, copied, copied bytes,
@@ -517,4 +495,75 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
             assert!(!o.contains(pw), "password in output:\n{o}");
         }
     }
+}
+
+/// The console resolves through the engine's command channel, never the store: the command
+/// lands in the journal with the operator and the note, and the next snapshot shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
+    use cutover::engine::control::{Command, spawn};
+    let dir = tmp();
+    let path = dir.path().join("project.toml");
+    std::fs::write(
+        &path,
+        "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+         [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
+         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
+         [[mailbox]]\nbatch = \"b\"\nsource = { user = \"u\", password = \"p\" }\n\
+         destination = { user = \"u\", password = \"p\" }\n",
+    )
+    .unwrap();
+    let project = cutover::config::load(&path).unwrap();
+    let store = cutover::store::Store::open(&project.state_path, project.durability).unwrap();
+    store
+        .record_issue(&cutover::store::Issue {
+            severity: "warning",
+            category: "oversize",
+            mailbox: Some("u->u"),
+            folder: Some("INBOX"),
+            uid: Some(7),
+            message: "too big",
+        })
+        .unwrap();
+    let id = store.issue_rows(1).unwrap()[0].id;
+    let handle = spawn(project, store).unwrap();
+    handle.send(Command::AckIssue {
+        id,
+        operator: "maria".into(),
+    });
+    handle.send(Command::ResolveIssue {
+        id,
+        note: "user told".into(),
+        operator: "joe".into(),
+    });
+    let mut rx = handle.snapshots.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = rx
+            .borrow()
+            .issues
+            .iter()
+            .any(|i| i.id == id && i.state == "resolved");
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the snapshot never showed the issue resolved"
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+    }
+    let snap = rx.borrow().clone();
+    let i = snap.issues.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(i.state_by.as_deref(), Some("joe"));
+    assert_eq!(i.note.as_deref(), Some("user told"));
+    let j = rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap();
+    let row: (String, String, String) = j
+        .query_row(
+            "SELECT state, state_by, note FROM issues WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(row, ("resolved".into(), "joe".into(), "user told".into()));
 }
