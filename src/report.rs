@@ -974,10 +974,11 @@ fn categories_seen(r: &Report) -> Vec<&'static issues::Category> {
 // ---------------------------------------------------------------------------------------
 // HTML
 
-const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#1b1b1b;padding:0 1em}
+const CSS: &str = "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#1b1b1b;padding:0 1em}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;margin:.5em 0;font-size:.9em}
 th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}
+td.w{overflow-wrap:anywhere}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#0a6b0a;font-weight:bold}.bad{color:#b00000;font-weight:bold}
 .muted{color:#666}svg{max-width:100%;height:auto}
@@ -987,6 +988,11 @@ tr,svg{page-break-inside:avoid}th{background:#eee !important;-webkit-print-color
 
 fn td(s: &str) -> String {
     format!("<td>{}</td>", html_escape(s))
+}
+
+/// A cell of long text (messages, timestamps, places) that may break anywhere to fit the page.
+fn tdw(s: &str) -> String {
+    format!("<td class=\"w\">{}</td>", html_escape(s))
 }
 
 fn tdn(n: impl std::fmt::Display) -> String {
@@ -1063,9 +1069,9 @@ pub fn throughput_svg(hours: &[(String, u64, u64)]) -> String {
 /// One progress bar per batch: copied / on the source (inline SVG).
 /// Rows: (batch, copied, on the source, mailboxes never listed).
 pub fn batches_svg(rows: &[(String, u64, u64, usize)]) -> String {
-    let (w, row_h, label_w) = (720.0_f64, 28.0_f64, 200.0_f64);
+    let (w, row_h, label_w) = (720.0_f64, 28.0_f64, 160.0_f64);
     let h = row_h * rows.len().max(1) as f64 + 8.0;
-    let bar_w = w - label_w - 260.0;
+    let bar_w = w - label_w - 320.0;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"progress per batch\">\n"
     );
@@ -1078,14 +1084,18 @@ pub fn batches_svg(rows: &[(String, u64, u64, usize)]) -> String {
         };
         let _ = writeln!(
             s,
-            "<text x=\"0\" y=\"{:.1}\" font-size=\"12\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{bar_w}\" height=\"18\" fill=\"#e3e3e3\" stroke=\"#999\"/><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"18\" fill=\"#2e8b3a\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{copied} / {} ({})</text>",
+            "<text x=\"0\" y=\"{:.1}\" font-size=\"12\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{bar_w}\" height=\"18\" fill=\"#e3e3e3\" stroke=\"#999\"/><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"18\" fill=\"#2e8b3a\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{copied} / {on_source} ({}){}</text>",
             y + 13.0,
             html_escape(name),
             bar_w * frac,
             label_w + bar_w + 6.0,
             y + 13.0,
-            html_escape(&unlisted_label(*on_source, *unlisted)),
-            pct(*copied, *on_source)
+            pct(*copied, *on_source),
+            if *unlisted > 0 {
+                format!(", {unlisted} mailbox(es) not listed")
+            } else {
+                String::new()
+            }
         );
     }
     s.push_str("</svg>\n");
@@ -1217,7 +1227,7 @@ pub fn html(r: &Report) -> String {
             tdn(x.totals.failed),
             tdn(x.totals.pending),
             tdn(duration(x.duration_secs())),
-            td(x.last_error.as_deref().unwrap_or(""))
+            tdw(x.last_error.as_deref().unwrap_or(""))
         );
     }
     o.push_str("</tbody></table>\n");
@@ -1242,7 +1252,7 @@ pub fn html(r: &Report) -> String {
                     "<tr>{}{}{}{}</tr>",
                     td(&x.key),
                     td(&s.state),
-                    td(&s.reason),
+                    tdw(&s.reason),
                     tdn(s.count)
                 );
             }
@@ -1338,12 +1348,12 @@ pub fn html(r: &Report) -> String {
                 html_escape(&i.severity),
                 html_escape(&i.severity),
                 td(&i.category),
-                td(&issue_place(i)),
-                td(&i.message),
+                tdw(&issue_place(i)),
+                tdw(&i.message),
                 tdn(i.count),
-                td(&i.first_seen),
-                td(&i.last_seen),
-                td(&resolution(i))
+                tdw(&i.first_seen),
+                tdw(&i.last_seen),
+                tdw(&resolution(i))
             );
         }
         o.push_str("</tbody></table>\n");
