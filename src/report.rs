@@ -1008,8 +1008,40 @@ fn table_head(cols: &[&str]) -> String {
     s
 }
 
+/// The hours from the first to the last with a copy, quiet hours as zero, so the chart's
+/// x axis is time (at most 14 days of hours; beyond that only the hours with copies).
+pub fn fill_hours(hours: &[(String, u64, u64)]) -> Vec<(String, u64, u64)> {
+    let parse = |h: &str| {
+        chrono::NaiveDateTime::parse_from_str(&format!("{h}:00:00"), "%Y-%m-%dT%H:%M:%S").ok()
+    };
+    let (Some(first), Some(last)) = (
+        hours.first().and_then(|h| parse(&h.0)),
+        hours.last().and_then(|h| parse(&h.0)),
+    ) else {
+        return hours.to_vec();
+    };
+    let span = (last - first).num_hours();
+    if !(0..=24 * 14).contains(&span) {
+        return hours.to_vec();
+    }
+    let have: HashMap<&str, (u64, u64)> = hours
+        .iter()
+        .map(|(h, n, b)| (h.as_str(), (*n, *b)))
+        .collect();
+    (0..=span)
+        .map(|i| {
+            let h = (first + chrono::Duration::hours(i))
+                .format("%Y-%m-%dT%H")
+                .to_string();
+            let (n, b) = have.get(h.as_str()).copied().unwrap_or_default();
+            (h, n, b)
+        })
+        .collect()
+}
+
 /// Bar chart of messages copied per hour (inline SVG).
 pub fn throughput_svg(hours: &[(String, u64, u64)]) -> String {
+    let hours = &fill_hours(hours)[..];
     let (w, h, left, bottom, top) = (720.0_f64, 220.0_f64, 60.0, 40.0, 20.0);
     let max = hours.iter().map(|x| x.1).max().unwrap_or(0).max(1);
     let n = hours.len().max(1) as f64;
@@ -1521,6 +1553,29 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert!(lines[1].starts_with("a@x,b,done,"));
         assert!(lines[1].ends_with(",\"NO, \"\"quota\"\"\""));
+    }
+
+    #[test]
+    fn quiet_hours_are_zero_bars() {
+        let h = |s: &str, n| (s.to_string(), n, n * 10);
+        let filled = fill_hours(&[h("2026-11-24T22", 5), h("2026-11-25T01", 7)]);
+        assert_eq!(
+            filled,
+            vec![
+                h("2026-11-24T22", 5),
+                h("2026-11-24T23", 0),
+                h("2026-11-25T00", 0),
+                h("2026-11-25T01", 7)
+            ]
+        );
+        assert_eq!(fill_hours(&[]), vec![]);
+        assert_eq!(fill_hours(&[h("garbage", 1)]), vec![h("garbage", 1)]);
+        // More than 14 days apart: only the hours with copies.
+        let far = [h("2026-01-01T00", 1), h("2026-03-01T00", 2)];
+        assert_eq!(fill_hours(&far), far.to_vec());
+        let svg = throughput_svg(&[h("2026-11-24T22", 5), h("2026-11-25T01", 7)]);
+        assert_eq!(svg.matches("<rect").count(), 4);
+        assert!(svg.contains("<title>2026-11-24T23:00 UTC: 0 messages"));
     }
 
     #[test]
