@@ -395,7 +395,9 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
         },
         Kind::Final => None,
     };
-    let rep = match report::gather(project, &store, kind, since) {
+    // The window ends now: what is journalled from here on belongs to the next daily report.
+    let until = report::journal_now();
+    let rep = match report::gather(project, &store, kind, since, &until) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -420,7 +422,7 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
         return exit::INTERNAL;
     }
     match open_store(project).and_then(|s| {
-        s.record_report(kind.as_str(), format.as_str())
+        s.record_report(kind.as_str(), format.as_str(), &until)
             .map_err(|e| {
                 eprintln!("cutover: {e}");
                 exit::JOURNAL

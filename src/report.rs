@@ -118,6 +118,7 @@ pub struct CheckLine {
 pub struct Report {
     pub kind: Kind,
     pub project: String,
+    /// The end of the report's window (exclusive), when the figures were read.
     pub generated_at: String,
     /// Daily: the previous daily report's time (None: since the beginning).
     pub since: Option<String>,
@@ -134,12 +135,21 @@ fn parse_ts(s: &str) -> Option<chrono::NaiveDateTime> {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.fZ").ok()
 }
 
-/// Read the figures of a report. `since` is the start of a daily report's window.
+/// The journal's timestamp format, for `until`.
+pub fn journal_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Read the figures of a report. A daily report's window is [`since`, `until`): windows of
+/// successive daily reports neither overlap nor leave a gap.
 pub fn gather(
     project: &Project,
     store: &Store,
     kind: Kind,
     since: Option<String>,
+    until: &str,
 ) -> Result<Report, ReportError> {
     let window = match kind {
         Kind::Daily => since.clone(),
@@ -147,7 +157,7 @@ pub fn gather(
     };
     let mut per_mailbox: HashMap<i64, (u64, u64)> = HashMap::new();
     let mut hours: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (hour, mb, n, b) in store.copied_per_hour(window.as_deref())? {
+    for (hour, mb, n, b) in store.copied_per_hour(window.as_deref(), until)? {
         let e = per_mailbox.entry(mb).or_default();
         e.0 += n;
         e.1 += b;
@@ -230,7 +240,7 @@ pub fn gather(
     Ok(Report {
         kind,
         project: project.name.clone(),
-        generated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        generated_at: until.to_string(),
         since: window,
         batches,
         mailboxes,
@@ -506,8 +516,8 @@ fn resolution(i: &IssueRow) -> String {
     s
 }
 
-fn in_window(ts: &str, since: Option<&str>) -> bool {
-    since.is_none_or(|s| ts >= s)
+fn in_window(ts: &str, since: Option<&str>, until: &str) -> bool {
+    since.is_none_or(|s| ts >= s) && ts < until
 }
 
 fn opened_closed(r: &Report) -> (Vec<&IssueRow>, Vec<&IssueRow>) {
@@ -515,13 +525,16 @@ fn opened_closed(r: &Report) -> (Vec<&IssueRow>, Vec<&IssueRow>) {
     let opened = r
         .issues
         .iter()
-        .filter(|i| in_window(&i.first_seen, since))
+        .filter(|i| in_window(&i.first_seen, since, &r.generated_at))
         .collect();
     let closed = r
         .issues
         .iter()
         .filter(|i| {
-            i.state == "resolved" && i.state_at.as_deref().is_some_and(|t| in_window(t, since))
+            i.state == "resolved"
+                && i.state_at
+                    .as_deref()
+                    .is_some_and(|t| in_window(t, since, &r.generated_at))
         })
         .collect();
     (opened, closed)
@@ -1553,6 +1566,44 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert!(lines[1].starts_with("a@x,b,done,"));
         assert!(lines[1].ends_with(",\"NO, \"\"quota\"\"\""));
+    }
+
+    #[test]
+    fn daily_windows_are_half_open() {
+        let at = |id, first: &str, resolved: Option<&str>| IssueRow {
+            first_seen: first.into(),
+            state: if resolved.is_some() {
+                "resolved"
+            } else {
+                "open"
+            }
+            .into(),
+            state_at: resolved.map(Into::into),
+            ..issue(id, "error", "server", None, "open")
+        };
+        let mut r = report(
+            vec![],
+            vec![
+                at(1, "2026-11-24T09:00:00.000Z", None),
+                at(
+                    2,
+                    "2026-11-24T10:00:00.000Z",
+                    Some("2026-11-25T09:59:59.999Z"),
+                ),
+                at(3, "2026-11-25T10:00:00.000Z", None),
+                at(
+                    4,
+                    "2026-11-23T10:00:00.000Z",
+                    Some("2026-11-25T10:00:00.000Z"),
+                ),
+            ],
+        );
+        r.kind = Kind::Daily;
+        r.since = Some("2026-11-24T10:00:00.000Z".into());
+        r.generated_at = "2026-11-25T10:00:00.000Z".into();
+        let (opened, closed) = opened_closed(&r);
+        assert_eq!(opened.iter().map(|i| i.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(closed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]

@@ -898,16 +898,20 @@ impl Store {
     }
 
     /// Copied messages and bytes per hour ("YYYY-MM-DDTHH") and mailbox id, by the time the
-    /// copy was journalled, optionally only from `since` on.
-    pub fn copied_per_hour(&self, since: Option<&str>) -> Result<Vec<(String, i64, u64, u64)>> {
+    /// copy was journalled, in the window [`since`, `until`) (from the beginning without `since`).
+    pub fn copied_per_hour(
+        &self,
+        since: Option<&str>,
+        until: &str,
+    ) -> Result<Vec<(String, i64, u64, u64)>> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT substr(m.updated_at, 1, 13), f.mailbox_id, count(*), coalesce(sum(m.size), 0)
                  FROM messages m JOIN folders f ON f.id = m.folder_id
-                 WHERE m.state = 'copied' AND m.updated_at >= ?1
+                 WHERE m.state = 'copied' AND m.updated_at >= ?1 AND m.updated_at < ?2
                  GROUP BY 1, 2 ORDER BY 1, 2",
             )?;
-            st.query_map([since.unwrap_or("")], |r| {
+            st.query_map(params![since.unwrap_or(""), until], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -919,12 +923,13 @@ impl Store {
         })
     }
 
-    /// Note that a report was produced.
-    pub fn record_report(&self, kind: &str, format: &str) -> Result<()> {
+    /// Note that a report was produced, covering the journal up to `until` (the start of the
+    /// next daily report's window).
+    pub fn record_report(&self, kind: &str, format: &str, until: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO reports(kind, format) VALUES (?1, ?2)",
-                params![kind, format],
+                "INSERT INTO reports(kind, format, created_at) VALUES (?1, ?2, ?3)",
+                params![kind, format, until],
             )
             .map(drop)
         })
@@ -1097,8 +1102,12 @@ mod tests {
         s.set_issue_state(r.id, "resolved", "maria", Some("fixed"))
             .unwrap();
         assert_eq!(s.last_report("daily").unwrap(), None);
-        s.record_report("daily", "md").unwrap();
-        assert!(s.last_report("daily").unwrap().is_some());
+        s.record_report("daily", "md", "2026-11-25T00:00:00.000Z")
+            .unwrap();
+        assert_eq!(
+            s.last_report("daily").unwrap().as_deref(),
+            Some("2026-11-25T00:00:00.000Z")
+        );
         assert_eq!(s.last_report("final").unwrap(), None);
         // Opening again changes nothing.
         drop(s);
