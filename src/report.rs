@@ -83,6 +83,15 @@ impl MailboxFigures {
         self.folders > 0
     }
 
+    /// Bytes on the source as a cell: "-" when the mailbox was never listed.
+    fn source_bytes_cell(&self) -> String {
+        if self.listed() {
+            human(self.totals.bytes.saturating_sub(self.expunged_bytes))
+        } else {
+            "-".into()
+        }
+    }
+
     /// Messages on the source as a cell: "-" when the mailbox was never listed.
     fn on_source_cell(&self) -> String {
         if self.listed() {
@@ -847,18 +856,19 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     let _ = writeln!(o, "\n## Mailboxes\n");
     let _ = writeln!(
         o,
-        "| mailbox | batch | state | folders | on the source | copied | bytes copied | skipped | failed | pending | duration | last error |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| mailbox | batch | state | folders | on the source | copied | bytes on the source | bytes copied | skipped | failed | pending | duration | last error |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for x in &r.mailboxes {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md(&x.key),
             md(&x.batch),
             md(&x.state),
             x.folders,
             x.on_source_cell(),
             x.totals.copied,
+            x.source_bytes_cell(),
             human(x.totals.copied_bytes),
             x.totals.skipped,
             x.totals.failed,
@@ -1249,6 +1259,7 @@ pub fn html(r: &Report) -> String {
         "on the source",
         "copied",
         "copied in window",
+        "bytes on the source",
         "bytes copied",
         "skipped",
         "failed",
@@ -1259,7 +1270,7 @@ pub fn html(r: &Report) -> String {
     for x in &r.mailboxes {
         let _ = writeln!(
             o,
-            "<tr>{}{}{}{}{}{}{}{}{}{}{}{}{}</tr>",
+            "<tr>{}{}{}{}{}{}{}{}{}{}{}{}{}{}</tr>",
             td(&x.key),
             td(&x.batch),
             td(&x.state),
@@ -1267,6 +1278,7 @@ pub fn html(r: &Report) -> String {
             tdn(x.on_source_cell()),
             tdn(x.totals.copied),
             tdn(x.copied_in_window.0),
+            tdn(x.source_bytes_cell()),
             tdn(human(x.totals.copied_bytes)),
             tdn(x.totals.skipped),
             tdn(x.totals.failed),
