@@ -121,6 +121,31 @@ enum Cmd {
         #[arg(long)]
         batch: Option<String>,
     },
+    /// Write a daily or final report from the journal; connects to nothing.
+    Report {
+        project: PathBuf,
+        /// daily: progress since the last daily report; final: the project's closing report.
+        #[arg(long, value_enum)]
+        kind: ReportKind,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportKind {
+    Daily,
+    Final,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Md,
+    Html,
+    Csv,
 }
 
 fn main() -> ExitCode {
@@ -146,6 +171,7 @@ fn main() -> ExitCode {
         | Cmd::Stop { project, .. }
         | Cmd::Rollback { project, .. }
         | Cmd::Failback { project, .. } => project.clone(),
+        Cmd::Report { project, .. } => project.clone(),
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
@@ -185,6 +211,9 @@ fn main() -> ExitCode {
                 yes,
                 ..
             } => failback(project, mailbox, dry_run, yes).await,
+            Cmd::Report {
+                kind, format, out, ..
+            } => report(&project, kind, format, out.as_deref()),
             Cmd::Run { batches, .. } => run(project, batches).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
             Cmd::Plan { batches, .. } => plan(project, batches).await,
@@ -205,6 +234,12 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
         .ok()?;
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The IMAP library's trace is the raw wire: LOGIN and AUTHENTICATE lines with their
+    // secrets, and message bodies. Never logged, whatever CUTOVER_LOG asks for.
+    let filter = match "async_imap=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(w)
@@ -680,6 +715,91 @@ fn check(project: &Project) -> u8 {
         batches.join(", ")
     );
     exit::OK
+}
+
+/// A report from the journal alone. The journal is read through a read-only connection; the
+/// report run itself is then recorded (the next daily report starts from it).
+fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option<&Path>) -> u8 {
+    use cutover::report::{self, Format, Kind};
+    let kind = match kind {
+        ReportKind::Daily => Kind::Daily,
+        ReportKind::Final => Kind::Final,
+    };
+    let format = match format {
+        ReportFormat::Md => Format::Md,
+        ReportFormat::Html => Format::Html,
+        ReportFormat::Csv => Format::Csv,
+    };
+    if !project.state_path.exists() {
+        eprintln!(
+            "cutover: no journal at {} yet: nothing has run, so there is nothing to report",
+            project.state_path.display()
+        );
+        return exit::JOURNAL;
+    }
+    // Bring a journal written by an older cutover up to date (columns, the reports table);
+    // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
+    if let Err(e) = Store::open(&project.state_path, project.durability) {
+        eprintln!("cutover: {e} (reading it as it is)");
+    }
+    let store = match Store::open_read_only(&project.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    let since = match kind {
+        Kind::Daily => match store.last_report("daily") {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cutover: {e}");
+                return exit::JOURNAL;
+            }
+        },
+        Kind::Final => None,
+    };
+    // The window ends now: what is journalled from here on belongs to the next daily report.
+    let until = report::journal_now();
+    let rep = match report::gather(project, &store, kind, since, &until) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    drop(store);
+    let text = report::render(&rep, format);
+    let written = match out {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut so = std::io::stdout().lock();
+            so.write_all(text.as_bytes())
+                .and_then(|()| so.flush())
+                .map_err(|e| format!("cannot write the report to stdout: {e}"))
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("cutover: {e}");
+        return exit::INTERNAL;
+    }
+    match open_store(project).and_then(|s| {
+        s.record_report(kind.as_str(), format.as_str(), &until)
+            .map_err(|e| {
+                eprintln!("cutover: {e}");
+                exit::JOURNAL
+            })
+    }) {
+        Ok(()) => exit::OK,
+        Err(_) => {
+            eprintln!(
+                "cutover: the report was written but could not be recorded in the journal; the next daily report will cover this period again"
+            );
+            exit::JOURNAL
+        }
+    }
 }
 
 fn human(bytes: u64) -> String {

@@ -42,6 +42,10 @@ pub mod state {
     pub const REMOVING: &str = "removing";
 }
 
+/// The reason journalled for a message that vanished from the source before it was copied
+/// (not a loss: it is no longer on the source).
+pub const EXPUNGED_REASON: &str = "expunged on the source before it could be copied";
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
@@ -125,6 +129,33 @@ pub struct IssueRow {
     pub last_seen: String,
     /// "open", "acknowledged" or "resolved".
     pub state: String,
+    pub first_seen: String,
+    /// Who set the state, when, and their note.
+    pub state_by: Option<String>,
+    pub state_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A mailbox as journalled.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxRow {
+    pub id: i64,
+    pub key: String,
+    pub batch: String,
+    pub src_user: String,
+    pub dst_user: String,
+    pub state: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Why messages of a mailbox were not copied: (state, reason, count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipRow {
+    pub state: String,
+    pub reason: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +241,12 @@ CREATE TABLE IF NOT EXISTS runs (
   finished_at TEXT,
   outcome TEXT
 );
+CREATE TABLE IF NOT EXISTS reports (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  format TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
 "#;
 
 /// Columns added after a table was first shipped: (table, column, declaration). Journals
@@ -218,6 +255,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     // The destination folder's UIDNEXT when cutover first opened it: mail at or above it
     // that cutover did not write arrived after the migration started (fail-back copies it).
     ("folders", "dst_start_uidnext", "INTEGER"),
+    ("issues", "state_by", "TEXT"),
+    ("issues", "state_at", "TEXT"),
+    ("issues", "note", "TEXT"),
 ];
 
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
@@ -329,7 +369,7 @@ impl Store {
                 "running" => format!(
                     "UPDATE mailboxes SET state = ?2, started_at = coalesce(started_at, {NOW}), last_error = ?3 WHERE id = ?1"
                 ),
-                "done" => format!(
+                "done" | "failed" => format!(
                     "UPDATE mailboxes SET state = ?2, finished_at = {NOW}, last_error = ?3 WHERE id = ?1"
                 ),
                 _ => "UPDATE mailboxes SET state = ?2, last_error = ?3 WHERE id = ?1".to_string(),
@@ -785,7 +825,8 @@ impl Store {
         })
     }
 
-    /// Record an issue; a repeat of the same issue folds into one record with a count.
+    /// Record an issue; a repeat of the same issue folds into one record with a count. A
+    /// resolved issue that happens again is open again (its note stays, to show what was tried).
     pub fn record_issue(&self, i: &Issue<'_>) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -793,7 +834,8 @@ impl Store {
                     "INSERT INTO issues(severity, category, mailbox, folder, uid, message)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT(severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message)
-                     DO UPDATE SET count = count + 1, last_seen = {NOW}"
+                     DO UPDATE SET count = count + 1, last_seen = {NOW},
+                       state = CASE WHEN state = 'resolved' THEN 'open' ELSE state END"
                 ),
                 params![i.severity, i.category, i.mailbox, i.folder, i.uid, i.message],
             )
@@ -869,10 +911,11 @@ impl Store {
     pub fn issue_rows(&self, limit: usize) -> Result<Vec<IssueRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state
+                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state,
+                        first_seen, state_by, state_at, note
                  FROM issues ORDER BY last_seen DESC, id DESC LIMIT ?1",
             )?;
-            st.query_map([limit as i64], |r| {
+            st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                 Ok(IssueRow {
                     id: r.get(0)?,
                     severity: r.get(1)?,
@@ -884,19 +927,153 @@ impl Store {
                     count: r.get(7)?,
                     last_seen: r.get(8)?,
                     state: r.get(9)?,
+                    first_seen: r.get(10)?,
+                    state_by: r.get(11)?,
+                    state_at: r.get(12)?,
+                    note: r.get(13)?,
                 })
             })?
             .collect()
         })
     }
 
-    pub fn set_issue_state(&self, id: i64, state: &str) -> Result<()> {
+    /// Acknowledge or resolve an issue (or reopen it), recording who, when and their note
+    /// (an absent note keeps the previous one).
+    pub fn set_issue_state(
+        &self,
+        id: i64,
+        state: &str,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE issues SET state = ?2 WHERE id = ?1",
-                params![id, state],
+                &format!(
+                    "UPDATE issues SET state = ?2, state_by = ?3, state_at = {NOW}, note = coalesce(?4, note)
+                     WHERE id = ?1"
+                ),
+                params![id, state, by, note],
             )
             .map(drop)
+        })
+    }
+
+    /// Every mailbox the journal knows, in the order they were first seen.
+    pub fn mailbox_rows(&self) -> Result<Vec<MailboxRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, key, batch, src_user, dst_user, state, started_at, finished_at, last_error
+                 FROM mailboxes ORDER BY id",
+            )?;
+            st.query_map([], |r| {
+                Ok(MailboxRow {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    batch: r.get(2)?,
+                    src_user: r.get(3)?,
+                    dst_user: r.get(4)?,
+                    state: r.get(5)?,
+                    started_at: r.get(6)?,
+                    finished_at: r.get(7)?,
+                    last_error: r.get(8)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Folders the journal holds for a mailbox.
+    pub fn folder_count(&self, mailbox_id: i64) -> Result<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM folders WHERE mailbox_id = ?1",
+                [mailbox_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    /// Messages of a mailbox not copied (skipped or failed), grouped by reason.
+    pub fn skip_reasons(&self, mailbox_id: i64) -> Result<Vec<SkipRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT state, coalesce(reason, ''), count(*) FROM messages
+                 WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
+                   AND state IN ('skipped', 'failed')
+                 GROUP BY state, reason ORDER BY count(*) DESC, reason",
+            )?;
+            st.query_map([mailbox_id], |r| {
+                Ok(SkipRow {
+                    state: r.get(0)?,
+                    reason: r.get(1)?,
+                    count: r.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Messages (and their bytes) of a mailbox that vanished from the source before they
+    /// were copied.
+    pub fn expunged(&self, mailbox_id: i64) -> Result<(u64, u64)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*), coalesce(sum(size), 0) FROM messages
+                 WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
+                   AND state = 'skipped' AND reason = ?2",
+                params![mailbox_id, EXPUNGED_REASON],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
+    }
+
+    /// Copied messages and bytes per hour ("YYYY-MM-DDTHH") and mailbox id, by the time the
+    /// copy was journalled, in the window [`since`, `until`) (from the beginning without `since`).
+    pub fn copied_per_hour(
+        &self,
+        since: Option<&str>,
+        until: &str,
+    ) -> Result<Vec<(String, i64, u64, u64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT substr(m.updated_at, 1, 13), f.mailbox_id, count(*), coalesce(sum(m.size), 0)
+                 FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE m.state = 'copied' AND m.updated_at >= ?1 AND m.updated_at < ?2
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+            )?;
+            st.query_map(params![since.unwrap_or(""), until], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            })?
+            .collect()
+        })
+    }
+
+    /// Note that a report was produced, covering the journal up to `until` (the start of the
+    /// next daily report's window).
+    pub fn record_report(&self, kind: &str, format: &str, until: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO reports(kind, format, created_at) VALUES (?1, ?2, ?3)",
+                params![kind, format, until],
+            )
+            .map(drop)
+        })
+    }
+
+    /// When the last report of this kind was produced.
+    pub fn last_report(&self, kind: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT max(created_at) FROM reports WHERE kind = ?1",
+                [kind],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -995,5 +1172,77 @@ mod tests {
         let all = s.issues().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].6, 2);
+    }
+
+    #[test]
+    fn issue_states_record_who_when_and_a_note_and_a_repeat_reopens() {
+        let (_d, s) = store();
+        let i = Issue {
+            severity: "error",
+            category: "auth",
+            mailbox: Some("bob->bob"),
+            folder: None,
+            uid: None,
+            message: "login refused",
+        };
+        s.record_issue(&i).unwrap();
+        let id = s.issue_rows(10).unwrap()[0].id;
+        s.set_issue_state(id, "acknowledged", "maria", None)
+            .unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!(r.state, "acknowledged");
+        assert_eq!(r.state_by.as_deref(), Some("maria"));
+        assert!(r.state_at.is_some() && r.note.is_none());
+        // Acknowledged stays acknowledged when it happens again.
+        s.record_issue(&i).unwrap();
+        assert_eq!(s.issue_rows(10).unwrap()[0].state, "acknowledged");
+        s.set_issue_state(id, "resolved", "joe", Some("password reset"))
+            .unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!(
+            (r.state.as_str(), r.state_by.as_deref(), r.note.as_deref()),
+            ("resolved", Some("joe"), Some("password reset"))
+        );
+        assert!(r.first_seen <= r.last_seen);
+        // Resolved, then it happens again: open again, note kept, counted.
+        s.record_issue(&i).unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!((r.state.as_str(), r.count), ("open", 3));
+        assert_eq!(r.note.as_deref(), Some("password reset"));
+    }
+
+    #[test]
+    fn an_older_journal_gets_the_new_columns_and_tables() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("old.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE issues (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, category TEXT NOT NULL,
+                   mailbox TEXT, folder TEXT, uid INTEGER, message TEXT NOT NULL,
+                   first_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   last_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   count INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL DEFAULT 'open');
+                 INSERT INTO issues(severity, category, message) VALUES ('error', 'server', 'old');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path, Durability::Crash).unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!((r.message.as_str(), r.state_by.as_deref()), ("old", None));
+        s.set_issue_state(r.id, "resolved", "maria", Some("fixed"))
+            .unwrap();
+        assert_eq!(s.last_report("daily").unwrap(), None);
+        s.record_report("daily", "md", "2026-11-25T00:00:00.000Z")
+            .unwrap();
+        assert_eq!(
+            s.last_report("daily").unwrap().as_deref(),
+            Some("2026-11-25T00:00:00.000Z")
+        );
+        assert_eq!(s.last_report("final").unwrap(), None);
+        // Opening again changes nothing.
+        drop(s);
+        let s = Store::open(&path, Durability::Crash).unwrap();
+        assert_eq!(s.issue_rows(10).unwrap()[0].note.as_deref(), Some("fixed"));
     }
 }

@@ -304,3 +304,69 @@ fn plus_and_minus_change_the_selected_batchs_concurrency_live() {
         })]
     );
 }
+
+#[test]
+fn issue_filter_by_severity_category_state_and_text() {
+    let mut a = app(Kind::Failed);
+    press(&mut a, "3");
+    let ids = |a: &App| a.issue_rows().iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(&a), vec![5, 3, 2]);
+    for (filter, want) in [
+        ("sev:err", vec![5]),
+        ("severity:WARNING", vec![3]),
+        ("cat:over", vec![3]),
+        ("state:open", vec![5, 3, 2]),
+        ("state:unresolved", vec![5, 3, 2]),
+        ("state:resolved", vec![]),
+        ("bob", vec![5, 2]),
+        ("sev:info bob", vec![2]),
+        ("4411", vec![3]),
+        ("cat:auth sev:warning", vec![]),
+    ] {
+        press(&mut a, &format!("/{filter}\n"));
+        assert_eq!(ids(&a), want, "filter {filter:?}");
+        press(&mut a, "/\x1b");
+    }
+}
+
+#[test]
+fn resolving_an_issue_takes_a_note() {
+    let mut a = app(Kind::Failed);
+    press(&mut a, "3");
+    assert_eq!(press(&mut a, "r"), vec![]);
+    assert!(matches!(a.modal, Modal::Resolve(5, _)));
+    assert_eq!(
+        press(&mut a, "password reset by helpdesk\n"),
+        vec![Effect::Send(Command::ResolveIssue {
+            id: 5,
+            note: "password reset by helpdesk".into(),
+            operator: "maria".into()
+        })]
+    );
+    assert!(matches!(a.modal, Modal::None));
+    // An empty note resolves nothing and says why; esc cancels.
+    assert_eq!(press(&mut a, "r\n"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("not resolved"));
+    assert_eq!(press(&mut a, "rsome words\x1b"), vec![]);
+    assert!(matches!(a.modal, Modal::None));
+    // The selected row is the one resolved, also under a filter.
+    press(&mut a, "/cat:oversize\n");
+    assert_eq!(
+        press(&mut a, "rtold carol\n"),
+        vec![Effect::Send(Command::ResolveIssue {
+            id: 3,
+            note: "told carol".into(),
+            operator: "maria".into()
+        })]
+    );
+    // Read-only consoles resolve nothing.
+    let mut snap = (*snapshot(Kind::Failed)).clone();
+    snap.read_only = true;
+    let mut w = App::new(
+        std::sync::Arc::new(snap),
+        Theme::load("default").unwrap(),
+        "watcher".into(),
+    );
+    assert_eq!(press(&mut w, "3rfixed\n"), vec![]);
+    assert!(w.toast.as_deref().unwrap_or("").contains("read-only"));
+}

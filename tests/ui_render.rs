@@ -88,6 +88,12 @@ fn drill_down_and_modals() {
     let mut a = app(Kind::Stopped, "default");
     keys(&mut a, "4Rpil");
     insta::assert_snapshot!("confirm_rollback_80x24", render(&a, 80, 24).backend());
+    let mut a = app(Kind::Failed, "default");
+    keys(&mut a, "3jrtold the u");
+    insta::assert_snapshot!("issue_resolve_note_80x24", render(&a, 80, 24).backend());
+    let mut a = app(Kind::Failed, "default");
+    keys(&mut a, "3/sev:warn\n");
+    insta::assert_snapshot!("issues_filtered_120x30", render(&a, 120, 30).backend());
 }
 
 #[test]

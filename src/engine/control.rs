@@ -65,6 +65,12 @@ pub enum Command {
         batch: String,
         operator: String,
     },
+    /// Close an issue with the operator's note (what was done about it).
+    ResolveIssue {
+        id: i64,
+        note: String,
+        operator: String,
+    },
 }
 
 pub struct Handle {
@@ -273,8 +279,17 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             });
         }
         Command::AckIssue { id, operator } => {
-            let _ = e.store.set_issue_state(id, "acknowledged");
-            tracing::info!(issue = id, operator, "issue acknowledged");
+            match e.store.set_issue_state(id, "acknowledged", &operator, None) {
+                Ok(()) => tracing::info!(issue = id, operator, "issue acknowledged"),
+                Err(err) => tracing::error!("cannot acknowledge issue {id}: {err}"),
+            }
+        }
+        Command::ResolveIssue { id, note, operator } => {
+            let note = Some(note.as_str()).filter(|n| !n.trim().is_empty());
+            match e.store.set_issue_state(id, "resolved", &operator, note) {
+                Ok(()) => tracing::info!(issue = id, operator, note, "issue resolved"),
+                Err(err) => tracing::error!("cannot resolve issue {id}: {err}"),
+            }
         }
     }
 }

@@ -425,11 +425,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             .filter(|p| !seen.contains(&p.src_uid))
             .collect();
         for p in &gone {
-            store.mark_skipped(
-                p.id,
-                store::state::SKIPPED,
-                "expunged on the source before it could be copied",
-            )?;
+            store.mark_skipped(p.id, store::state::SKIPPED, store::EXPUNGED_REASON)?;
         }
         if !gone.is_empty() {
             ctx.sink.issue(

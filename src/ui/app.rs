@@ -41,6 +41,8 @@ pub enum Modal {
     Note(String, Box<TextArea<'static>>),
     /// Rollback of a batch: its name must be typed to confirm.
     Rollback(String, Box<TextArea<'static>>),
+    /// Resolving an issue: the operator's note.
+    Resolve(i64, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -136,22 +138,10 @@ impl App {
     }
 
     pub fn issue_rows(&self) -> Vec<&IssueView> {
-        let f = self.filter.to_lowercase();
         self.snap
             .issues
             .iter()
-            .filter(|i| {
-                f.is_empty()
-                    || [
-                        i.severity.as_str(),
-                        i.category.as_str(),
-                        i.message.as_str(),
-                        i.mailbox.as_deref().unwrap_or(""),
-                        i.folder.as_deref().unwrap_or(""),
-                    ]
-                    .iter()
-                    .any(|s| s.to_lowercase().contains(&f))
-            })
+            .filter(|i| super::tabs::issues::matches(i, &self.filter))
             .collect()
     }
 
@@ -251,7 +241,7 @@ impl App {
                 }
                 return;
             }
-            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) => {
+            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) | Modal::Resolve(_, t) => {
                 match key.code {
                     KeyCode::Esc => {
                         if matches!(self.modal, Modal::Filter(_)) {
@@ -273,6 +263,20 @@ impl App {
                                     note: Some(text),
                                     operator: self.operator.clone(),
                                 });
+                            }
+                            Modal::Resolve(id, _) => {
+                                if text.is_empty() {
+                                    self.toast = Some(
+                                        "not resolved: say what was done (the note goes into the final report)"
+                                            .into(),
+                                    );
+                                } else {
+                                    self.send(Command::ResolveIssue {
+                                        id,
+                                        note: text,
+                                        operator: self.operator.clone(),
+                                    });
+                                }
                             }
                             _ => {}
                         }
@@ -438,6 +442,13 @@ impl App {
                     .get(self.selected())
                     .map(|b| b.name.clone());
                 self.ask_rollback(batch);
+            }
+            Action::ResolveIssue => {
+                if let Some(i) = self.issue_rows().get(self.selected()).copied() {
+                    let mut t = line_input("what was done about it (enter resolves, esc cancels)");
+                    t.insert_str(i.note.clone().unwrap_or_default());
+                    self.modal = Modal::Resolve(i.id, t);
+                }
             }
             Action::AckIssue => {
                 if let Some(id) = self.issue_rows().get(self.selected()).map(|x| x.id) {

@@ -50,6 +50,7 @@ pub enum Action {
     EditNote,
     AckIssue,
     Rollback,
+    ResolveIssue,
     Redraw,
 }
 
@@ -193,6 +194,15 @@ pub static KEYMAP: &[Binding] = &[
         N,
         Action::AckIssue,
         "acknowledge the issue",
+        In(Tab::Issues),
+        true,
+    ),
+    b(
+        "r",
+        KeyCode::Char('r'),
+        N,
+        Action::ResolveIssue,
+        "resolve the issue with a note",
         In(Tab::Issues),
         true,
     ),
@@ -397,6 +407,7 @@ fn short(desc: &'static str) -> &'static str {
         "tick" => "tick",
         "edit the item's note" => "note",
         "acknowledge the issue" => "ack",
+        "resolve the issue with a note" => "resolve",
         "pause every batch" => "pause all",
         "quit" => "quit",
         "roll back the selected batch" => "rollback",

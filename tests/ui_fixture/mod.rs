@@ -190,8 +190,8 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 }
             };
             s.issues = vec![
-                IssueRow { id: 3, severity: "warning".into(), category: "oversize".into(), mailbox: Some("carol->carol@new.test".into()), folder: Some("INBOX".into()), uid: Some(4411), message: "message of 41.1 MB is over the destination's limit of 36.7 MB; not copied".into(), count: 1, last_seen: "2026-11-24T22:10:00.000Z".into(), state: "open".into() },
-                IssueRow { id: 2, severity: "info".into(), category: "resume".into(), mailbox: Some("bob->bob@new.test".into()), folder: Some("Sent".into()), uid: None, message: "resolved 12 in-doubt append(s) from an interrupted run: 12 found on the destination, 0 to send again".into(), count: 1, last_seen: "2026-11-24T22:05:00.000Z".into(), state: "open".into() },
+                IssueRow { id: 3, severity: "warning".into(), category: "oversize".into(), mailbox: Some("carol->carol@new.test".into()), folder: Some("INBOX".into()), uid: Some(4411), message: "message of 41.1 MB is over the destination's limit of 36.7 MB; not copied".into(), count: 1, last_seen: "2026-11-24T22:10:00.000Z".into(), state: "open".into(), first_seen: "2026-11-24T22:10:00.000Z".into(), ..Default::default() },
+                IssueRow { id: 2, severity: "info".into(), category: "resume".into(), mailbox: Some("bob->bob@new.test".into()), folder: Some("Sent".into()), uid: None, message: "resolved 12 in-doubt append(s) from an interrupted run: 12 found on the destination, 0 to send again".into(), count: 1, last_seen: "2026-11-24T22:05:00.000Z".into(), state: "open".into(), ..Default::default() },
             ];
             if matches!(kind, Kind::Throttled) {
                 s.throttled = vec!["bob->bob@new.test".into()];
@@ -208,6 +208,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                         count: 7,
                         last_seen: "2026-11-24T22:14:00.000Z".into(),
                         state: "open".into(),
+                        ..Default::default()
                     },
                 );
             }
@@ -227,6 +228,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                         count: 3,
                         last_seen: "2026-11-24T22:13:00.000Z".into(),
                         state: "open".into(),
+                        ..Default::default()
                     },
                 );
             }
@@ -246,6 +248,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                         count: 1,
                         last_seen: "2026-11-24T22:14:01.000Z".into(),
                         state: "open".into(),
+                        ..Default::default()
                     },
                 );
             }

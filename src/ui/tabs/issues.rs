@@ -1,13 +1,140 @@
-//! The Issues tab: every warning and error, newest first, filterable.
+//! The Issues tab: every warning and error, newest first, filterable by severity, category,
+//! state and text; the selected issue's cause and fix below the list.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
+use crate::engine::snapshot::IssueView;
+use crate::issues;
 use crate::ui::app::App;
 use crate::ui::draw::*;
 
+/// Does an issue match the `/` filter? Words are ANDed, case-insensitive: `sev:WORD`
+/// (or `severity:`), `cat:WORD` (or `category:`) and `state:WORD` match the start of that
+/// field (`sev:err`, `state:open`); `state:unresolved` matches open and acknowledged issues;
+/// any other word must appear in the severity, category, mailbox, folder, UID or message.
+pub fn matches(i: &IssueView, filter: &str) -> bool {
+    filter.split_whitespace().all(|word| {
+        let w = word.to_lowercase();
+        let field = |v: &str, p: &str| v.to_lowercase().starts_with(p);
+        if let Some(v) = w
+            .strip_prefix("sev:")
+            .or_else(|| w.strip_prefix("severity:"))
+        {
+            field(&i.severity, v)
+        } else if let Some(v) = w
+            .strip_prefix("cat:")
+            .or_else(|| w.strip_prefix("category:"))
+        {
+            field(&i.category, v)
+        } else if let Some(v) = w.strip_prefix("state:") {
+            if v == "unresolved" {
+                i.state != "resolved"
+            } else {
+                field(&i.state, v)
+            }
+        } else {
+            let uid = i.uid.map(|u| u.to_string()).unwrap_or_default();
+            [
+                i.severity.as_str(),
+                i.category.as_str(),
+                i.message.as_str(),
+                i.mailbox.as_deref().unwrap_or(""),
+                i.folder.as_deref().unwrap_or(""),
+                uid.as_str(),
+            ]
+            .iter()
+            .any(|s| s.to_lowercase().contains(&w))
+        }
+    })
+}
+
 pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
+    // The selected issue with its cause and fix, under the list when there is room (cause and
+    // fix wrap onto two lines each on a narrow screen).
+    let wide = area.width >= 120;
+    let detail_h = match (area.height >= 16, wide) {
+        (false, _) => 0,
+        (true, true) => 7,
+        (true, false) => 9,
+    };
+    let [list, detail] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
+    draw_list(f, app, list);
+    if detail_h > 0 {
+        draw_detail(f, app, detail, wide);
+    }
+}
+
+/// "2026-11-24T22:10:00.000Z" as "11-24 22:10:00".
+fn short_time(ts: &str) -> String {
+    ts.get(5..19).unwrap_or(ts).replacen('T', " ", 1)
+}
+
+fn draw_detail(f: &mut Frame, app: &App, area: Rect, wide: bool) {
+    let t = &app.theme;
+    let rows = app.issue_rows();
+    let title = " Selected issue: a ack, r resolve with a note ";
+    let Some(i) = rows.get(app.selected()) else {
+        f.render_widget(Paragraph::new("").block(block(app, title)), area);
+        return;
+    };
+    let c = issues::category(&i.category);
+    let place = [
+        i.mailbox.clone(),
+        i.folder.clone(),
+        i.uid.map(|u| format!("UID {u}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" / ");
+    let mut seen = format!("  ×{}", i.count);
+    if wide && !i.first_seen.is_empty() {
+        seen.push_str(&format!(" first {}", short_time(&i.first_seen)));
+    }
+    seen.push_str(&format!(" last {}", short_time(&i.last_seen)));
+    let mut state = i.state.clone();
+    if let Some(by) = &i.state_by {
+        state.push_str(&format!(" by {by}"));
+    }
+    if let Some(at) = &i.state_at {
+        state.push_str(&format!(" at {}", short_time(at)));
+    }
+    if let Some(n) = &i.note {
+        state.push_str(&format!(": {n}"));
+    }
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", i.severity), t.title()),
+            Span::styled(format!("[{}] ", i.category), t.accent()),
+            Span::raw(place),
+            Span::styled(seen, t.muted()),
+        ]),
+        Line::from(vec![Span::styled("cause: ", t.muted()), Span::raw(c.cause)]),
+        Line::from(vec![Span::styled("fix:   ", t.muted()), Span::raw(c.fix)]),
+        Line::from(vec![
+            Span::styled("retry: ", t.muted()),
+            Span::raw(c.retry.as_str()),
+            Span::styled("   state: ", t.muted()),
+            Span::raw(state),
+        ]),
+    ];
+    if wide {
+        // On a narrow screen the line under the list already holds the message.
+        lines.push(Line::from(Span::styled(i.message.clone(), t.base())));
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(block(app, title)),
+        area,
+    );
+}
+
+fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let wide = area.width >= 120;
     let rows: Vec<Row> = app
@@ -92,7 +219,9 @@ pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
         .header(Row::new(header).style(t.title()))
         .block(block(
             app,
-            format!(" Issues, newest first ({n}): / filter, a ack, enter: mailbox "),
+            format!(
+                " Issues, newest first ({n}): / filter (sev: cat: state: text), a ack, r resolve "
+            ),
         ))
         .row_highlight_style(t.selection())
         .highlight_symbol("› ");
