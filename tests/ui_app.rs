@@ -370,3 +370,27 @@ fn resolving_an_issue_takes_a_note() {
     assert_eq!(press(&mut w, "3rfixed\n"), vec![]);
     assert!(w.toast.as_deref().unwrap_or("").contains("read-only"));
 }
+
+#[test]
+fn a_new_critical_issue_takes_the_toast_line_on_any_tab() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "1");
+    assert!(a.toast.is_none());
+    let mut next = (*snapshot(Kind::Running)).clone();
+    let mut crit = next.issues[0].clone();
+    crit.id = 999;
+    crit.severity = "critical".into();
+    crit.state = "open".into();
+    crit.message = "destination UID 42 recorded as written is not on the destination".into();
+    next.issues.insert(0, crit);
+    a.set_snapshot(std::sync::Arc::new(next.clone()));
+    let toast = a.toast.clone().unwrap_or_default();
+    assert!(
+        toast.contains("NEW CRITICAL ISSUE") && toast.contains("UID 42"),
+        "{toast}"
+    );
+    // Only once per issue.
+    a.toast = None;
+    a.set_snapshot(std::sync::Arc::new(next));
+    assert!(a.toast.is_none());
+}

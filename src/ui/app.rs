@@ -96,6 +96,25 @@ impl App {
     }
 
     pub fn set_snapshot(&mut self, s: Arc<Snapshot>) {
+        // A new open critical issue is unmissable from any tab: it takes the toast line.
+        let known: std::collections::HashSet<i64> = self
+            .snap
+            .issues
+            .iter()
+            .filter(|i| i.severity == "critical")
+            .map(|i| i.id)
+            .collect();
+        if let Some(new) = s
+            .issues
+            .iter()
+            .find(|i| i.severity == "critical" && i.state == "open" && !known.contains(&i.id))
+        {
+            let place = new.mailbox.as_deref().unwrap_or("project");
+            self.toast = Some(format!(
+                "✖ NEW CRITICAL ISSUE ({place}): {} — press 3 for the Issues tab",
+                new.message
+            ));
+        }
         self.snap = s;
         if self.quit_when_idle
             && self.snap.run_state != RunState::Running
