@@ -2,9 +2,12 @@
 //!
 //! Layers, bottom up: [`config`] (the project file), [`store`] (the durable journal),
 //! [`endpoint`] (IMAP today; Graph, Gmail, POP3 behind the same trait), [`sync`] (mapping and
-//! copying one folder), [`engine`] (mailboxes, budgets, events), [`verify`] and [`plan`].
+//! copying one folder), [`engine`] (mailboxes, budgets, events), [`verify`], [`plan`],
+//! [`assess`] (discovery, complexity, risks) and [`checklist`] (items, auto checks, the gate).
 //! Nothing here touches the terminal: the CLI and the console observe engine events.
 
+pub mod assess;
+pub mod checklist;
 pub mod config;
 pub mod endpoint;
 pub mod engine;

@@ -153,6 +153,12 @@ pub struct CheckView {
     pub by: Option<String>,
     pub at: Option<String>,
     pub note: Option<String>,
+    /// Verified by the engine (not ticked by hand).
+    pub auto: bool,
+    /// "pass", "fail", "pending", "overridden" or "n/a".
+    pub status: String,
+    /// Why: the failure, what is pending, the override.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default)]
