@@ -38,7 +38,9 @@ pub const NOTABLE_CAPS: &[&str] = &[
 pub enum AssessError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write the CSV report {path}: {message} (check the directory exists and is writable)")]
+    #[error(
+        "cannot write the CSV report {path}: {message} (check the directory exists and is writable)"
+    )]
     Csv { path: String, message: String },
     #[error("no mailbox in batch(es) {0}: name batches the project file defines")]
     NoMailbox(String),
@@ -220,11 +222,7 @@ pub fn classify(i: &ClassifyInput) -> Classification {
         };
         f.push((format!("custom requirement: {r}"), lvl));
     }
-    let complexity = f
-        .iter()
-        .map(|(_, c)| *c)
-        .max()
-        .unwrap_or(Complexity::Low);
+    let complexity = f.iter().map(|(_, c)| *c).max().unwrap_or(Complexity::Low);
     Classification {
         complexity,
         factors: f,
@@ -361,6 +359,10 @@ async fn read_mailbox(
         .map_err(|e| format!("listing folders: {e}"))?;
     let mut all: Vec<MessageRef> = Vec::new();
     for m in &disc.mappings {
+        // A non-selectable folder holds no messages (its children are listed themselves).
+        if !m.src.selectable {
+            continue;
+        }
         let mut f = FolderAssessment {
             folder: m.src.display(),
             dst: m.dst_wire.as_ref().map(|_| m.dst_display.clone()),
@@ -368,7 +370,7 @@ async fn read_mailbox(
             special: m.src.special,
             ..Default::default()
         };
-        if m.src.selectable {
+        {
             s.examine(&m.src.wire_name)
                 .await
                 .map_err(|e| format!("folder {}: {e}", f.folder))?;
@@ -554,10 +556,7 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
             push(
                 "critical",
                 k,
-                format!(
-                    "{}: cannot create folders on the destination: {e}",
-                    a.key
-                ),
+                format!("{}: cannot create folders on the destination: {e}", a.key),
             );
         }
         for (x, y) in collisions(a) {
@@ -585,9 +584,7 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
     }
     // Server capabilities, once per side (from the first mailbox that logged in).
     let caps = |side: fn(&MailboxAssessment) -> &Vec<String>| {
-        mbs.iter()
-            .find(|a| a.logged_in())
-            .map(|a| side(a).clone())
+        mbs.iter().find(|a| a.logged_in()).map(|a| side(a).clone())
     };
     if let Some(sc) = caps(|a| &a.src_caps) {
         if !has_cap(&sc, "UIDPLUS") {
@@ -601,12 +598,26 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
             );
         }
         if !has_cap(&sc, "SPECIAL-USE") {
-            push("info", None, format!("source {} lacks SPECIAL-USE: special folders are recognised by well-known names only", project.source.host));
+            push(
+                "info",
+                None,
+                format!(
+                    "source {} lacks SPECIAL-USE: special folders are recognised by well-known names only",
+                    project.source.host
+                ),
+            );
         }
     }
     if let Some(dc) = caps(|a| &a.dst_caps) {
         if !has_cap(&dc, "UIDPLUS") {
-            push("warning", None, format!("destination {} lacks UIDPLUS: destination UIDs are found by fingerprint after each APPEND (slower, heavier resume)", project.destination.host));
+            push(
+                "warning",
+                None,
+                format!(
+                    "destination {} lacks UIDPLUS: destination UIDs are found by fingerprint after each APPEND (slower, heavier resume)",
+                    project.destination.host
+                ),
+            );
         }
         if !has_cap(&dc, "LITERAL+") {
             push(
@@ -921,7 +932,11 @@ mod tests {
         i.oversize = 3;
         let c = classify(&i);
         assert_eq!(c.complexity, Complexity::Medium);
-        assert!(c.factors.iter().any(|(f, _)| f.contains("3 message(s) over")));
+        assert!(
+            c.factors
+                .iter()
+                .any(|(f, _)| f.contains("3 message(s) over"))
+        );
 
         let mut i = input(2, 1);
         i.special_folders = vec!["a: [Gmail]/All Mail".into()];

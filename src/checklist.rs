@@ -103,7 +103,12 @@ pub fn evaluate(
         let latest = rows.iter().map(|r| r.at.clone()).max();
         let (mut status, mut reason, mut at, mut by) = match c.kind {
             CheckKind::Manual => match st {
-                Some(s) if s.done => (Status::Pass, "ticked".to_string(), s.at.clone(), s.by.clone()),
+                Some(s) if s.done => (
+                    Status::Pass,
+                    "ticked".to_string(),
+                    s.at.clone(),
+                    s.by.clone(),
+                ),
                 _ => (Status::Pending, "not ticked yet".to_string(), None, None),
             },
             CheckKind::Auto => {
@@ -196,7 +201,11 @@ fn auto_status(
                 "no [checklist] domain configured".into(),
                 None,
             ),
-            Some(r) => (Status::parse(&r.status), r.reason.clone(), Some(r.at.clone())),
+            Some(r) => (
+                Status::parse(&r.status),
+                r.reason.clone(),
+                Some(r.at.clone()),
+            ),
             None => (
                 Status::Pending,
                 "not checked yet: run `cutover assess`".into(),
@@ -211,11 +220,7 @@ fn auto_status(
             let (s, r) = no_critical(store)?;
             (s, r, rows.first().map(|r| r.at.clone()))
         }
-        other => (
-            Status::Pending,
-            format!("unknown auto check {other}"),
-            None,
-        ),
+        other => (Status::Pending, format!("unknown auto check {other}"), None),
     })
 }
 
@@ -267,10 +272,7 @@ pub fn pilot_verified(
             ),
         )
     } else {
-        (
-            Status::Pass,
-            format!("pilot batch {pilot} verified"),
-        )
+        (Status::Pass, format!("pilot batch {pilot} verified"))
     })
 }
 
@@ -390,11 +392,7 @@ pub fn record_from_assessment(store: &Store, a: &Assessment) -> Result<(), Store
                     } else {
                         (
                             "pass",
-                            format!(
-                                "{k}: needs {}, has {} free",
-                                human(need),
-                                human(free)
-                            ),
+                            format!("{k}: needs {}, has {} free", human(need), human(free)),
                         )
                     }
                 }
@@ -499,10 +497,7 @@ pub async fn check_mx(settings: &ChecklistSettings) -> (Status, String) {
                 )
             }
         }
-        Err(e) => (
-            Status::Fail,
-            format!("MX lookup for {domain} failed: {e}"),
-        ),
+        Err(e) => (Status::Fail, format!("MX lookup for {domain} failed: {e}")),
     }
 }
 
@@ -514,9 +509,8 @@ pub async fn run_auto_checks(
     assessment: Option<&Assessment>,
     only: Option<&str>,
 ) -> Result<(), StoreError> {
-    let wants = |id: &str| {
-        only.is_none_or(|o| o == id) && project.checks.iter().any(|c| c.id == id)
-    };
+    let wants =
+        |id: &str| only.is_none_or(|o| o == id) && project.checks.iter().any(|c| c.id == id);
     if let Some(a) = assessment {
         record_from_assessment(store, a)?;
     }

@@ -232,19 +232,97 @@ pub struct ChecklistSettings {
 /// The built-in checklist (from the service procedure's pre-migration checklist, plus the
 /// items the engine verifies): (id, section, title, required, kind).
 pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
-    ("target-configured", "Technical", "Target tenant / destination system configured", true, CheckKind::Manual),
-    ("security-policies", "Technical", "Security policies implemented on the destination (MFA, access policies)", true, CheckKind::Manual),
-    ("login", "Technical", "User accounts created: every mailbox logs in on both sides", true, CheckKind::Auto),
-    ("folders", "Technical", "Destination folders can be created", true, CheckKind::Auto),
-    ("quota", "Technical", "Destination quota exceeds what will be copied", true, CheckKind::Auto),
-    ("mx", "Technical", "DNS records updated: MX points to the destination", false, CheckKind::Auto),
-    ("backup", "Technical", "Backup procedures verified (source backed up, restore tested)", true, CheckKind::Manual),
-    ("pilot-verified", "Technical", "Pilot batch migrated and verified", true, CheckKind::Auto),
-    ("no-critical", "Technical", "No mailbox has an open critical issue", true, CheckKind::Auto),
-    ("user-communication", "Business", "User communication sent", true, CheckKind::Manual),
-    ("training", "Business", "Training materials prepared", false, CheckKind::Manual),
-    ("support", "Business", "Support procedures established", true, CheckKind::Manual),
-    ("rollback-plan", "Business", "Rollback plan ready", true, CheckKind::Manual),
+    (
+        "target-configured",
+        "Technical",
+        "Target tenant / destination system configured",
+        true,
+        CheckKind::Manual,
+    ),
+    (
+        "security-policies",
+        "Technical",
+        "Security policies implemented on the destination (MFA, access policies)",
+        true,
+        CheckKind::Manual,
+    ),
+    (
+        "login",
+        "Technical",
+        "User accounts created: every mailbox logs in on both sides",
+        true,
+        CheckKind::Auto,
+    ),
+    (
+        "folders",
+        "Technical",
+        "Destination folders can be created",
+        true,
+        CheckKind::Auto,
+    ),
+    (
+        "quota",
+        "Technical",
+        "Destination quota exceeds what will be copied",
+        true,
+        CheckKind::Auto,
+    ),
+    (
+        "mx",
+        "Technical",
+        "DNS records updated: MX points to the destination",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "backup",
+        "Technical",
+        "Backup procedures verified (source backed up, restore tested)",
+        true,
+        CheckKind::Manual,
+    ),
+    (
+        "pilot-verified",
+        "Technical",
+        "Pilot batch migrated and verified",
+        true,
+        CheckKind::Auto,
+    ),
+    (
+        "no-critical",
+        "Technical",
+        "No mailbox has an open critical issue",
+        true,
+        CheckKind::Auto,
+    ),
+    (
+        "user-communication",
+        "Business",
+        "User communication sent",
+        true,
+        CheckKind::Manual,
+    ),
+    (
+        "training",
+        "Business",
+        "Training materials prepared",
+        false,
+        CheckKind::Manual,
+    ),
+    (
+        "support",
+        "Business",
+        "Support procedures established",
+        true,
+        CheckKind::Manual,
+    ),
+    (
+        "rollback-plan",
+        "Business",
+        "Rollback plan ready",
+        true,
+        CheckKind::Manual,
+    ),
 ];
 
 /// A pre-migration checklist item.
@@ -609,14 +687,22 @@ fn checklist_of(
         let span = c.span();
         let c = c.get_ref();
         if c.id.trim().is_empty() {
-            return Err(ConfigError::at(path, text, span.start, "[[check]] id: must not be empty"));
+            return Err(ConfigError::at(
+                path,
+                text,
+                span.start,
+                "[[check]] id: must not be empty",
+            ));
         }
         if !seen.insert(c.id.clone()) {
             return Err(ConfigError::at(
                 path,
                 text,
                 span.start,
-                format!("[[check]] id {:?} is defined twice: each item needs its own id", c.id),
+                format!(
+                    "[[check]] id {:?} is defined twice: each item needs its own id",
+                    c.id
+                ),
             ));
         }
         if c.kind == CheckKind::Auto && !AUTO_CHECKS.contains(&c.id.as_str()) {
@@ -668,14 +754,19 @@ fn checklist_of(
     {
         return Err(ConfigError::whole(
             path,
-            format!("checklist.pilot_batch: no mailbox is in batch {b:?}; name one of the file's batches"),
+            format!(
+                "checklist.pilot_batch: no mailbox is in batch {b:?}; name one of the file's batches"
+            ),
         ));
     }
     let pilot_batch = raw.checklist.pilot_batch.clone().unwrap_or_else(|| {
         if mailboxes.iter().any(|m| m.batch == "pilot") {
             "pilot".into()
         } else {
-            mailboxes.first().map(|m| m.batch.clone()).unwrap_or_default()
+            mailboxes
+                .first()
+                .map(|m| m.batch.clone())
+                .unwrap_or_default()
         }
     });
     let domain = raw

@@ -627,7 +627,14 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     };
     println!(
         "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  login",
-        "mailbox", "batch", "folders", "messages", "size", "largest", "oversize", "destination quota"
+        "mailbox",
+        "batch",
+        "folders",
+        "messages",
+        "size",
+        "largest",
+        "oversize",
+        "destination quota"
     );
     for m in &a.mailboxes {
         let quota = match m.quota {
@@ -764,9 +771,11 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     let code = if failed.is_empty() {
         exit::OK
     } else if failed.len() == a.mailboxes.len()
-        && failed
-            .iter()
-            .all(|m| [&m.src_error, &m.dst_error].iter().any(|e| e.as_ref().is_some_and(|e| e.contains("refused"))))
+        && failed.iter().all(|m| {
+            [&m.src_error, &m.dst_error]
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|e| e.contains("refused")))
+        })
     {
         exit::AUTH
     } else {
@@ -807,9 +816,12 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
             .unwrap_or_default();
         if let Some(e) = &m.error {
             println!("  ERROR: {e}");
-            let _ = engine
-                .store
-                .record_verification(&m.key, &batch, false, &format!("could not complete: {e}"));
+            let _ = engine.store.record_verification(
+                &m.key,
+                &batch,
+                false,
+                &format!("could not complete: {e}"),
+            );
             any_error = true;
             continue;
         }

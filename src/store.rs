@@ -1058,7 +1058,11 @@ impl Store {
     }
 
     /// Record auto-check results (one row per mailbox, "" for a project-wide check).
-    pub fn set_check_results(&self, check_id: &str, rows: &[(String, String, String)]) -> Result<()> {
+    pub fn set_check_results(
+        &self,
+        check_id: &str,
+        rows: &[(String, String, String)],
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             for (mailbox, status, reason) in rows {
@@ -1134,7 +1138,13 @@ impl Store {
     }
 
     /// Journal the outcome of `cutover verify` for one mailbox.
-    pub fn record_verification(&self, mailbox: &str, batch: &str, ok: bool, summary: &str) -> Result<()> {
+    pub fn record_verification(
+        &self,
+        mailbox: &str,
+        batch: &str,
+        ok: bool,
+        summary: &str,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO verifications(mailbox, batch, ok, summary) VALUES (?1, ?2, ?3, ?4)",

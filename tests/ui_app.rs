@@ -213,6 +213,54 @@ fn checklist_ticks_and_notes_and_issue_ack() {
 }
 
 #[test]
+fn checklist_runs_auto_checks_and_overrides_with_a_reason() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "1jj");
+    // An auto item is not ticked by hand.
+    assert_eq!(press(&mut a, " "), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("c runs it"));
+    assert_eq!(
+        press(&mut a, "c"),
+        vec![Effect::Send(Command::RunChecks {
+            id: Some("login".into())
+        })]
+    );
+    assert_eq!(
+        press(&mut a, "C"),
+        vec![Effect::Send(Command::RunChecks { id: None })]
+    );
+    // Override: asks for a reason; an empty one overrides nothing.
+    assert_eq!(press(&mut a, "o"), vec![]);
+    assert!(matches!(a.modal, Modal::Override(..)));
+    assert_eq!(press(&mut a, "\n"), vec![]);
+    assert!(
+        a.toast
+            .as_deref()
+            .unwrap_or("")
+            .contains("reason is required")
+    );
+    assert_eq!(
+        press(&mut a, "obob moves next week\n"),
+        vec![Effect::Send(Command::OverrideCheck {
+            id: Some("login".into()),
+            reason: "bob moves next week".into(),
+            operator: "maria".into()
+        })]
+    );
+    // A met item has nothing to override; c on a manual item runs nothing.
+    press(&mut a, "kk");
+    assert_eq!(press(&mut a, "o"), vec![]);
+    assert!(matches!(a.modal, Modal::None));
+    assert!(
+        a.toast
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to override")
+    );
+    assert_eq!(press(&mut a, "c"), vec![]);
+}
+
+#[test]
 fn filter_narrows_the_issue_list() {
     let mut a = app(Kind::Failed);
     press(&mut a, "3");

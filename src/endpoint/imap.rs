@@ -457,12 +457,9 @@ impl ImapSession {
     /// Storage quota of the root that holds `folder` (GETQUOTAROOT): (used, limit) in bytes.
     /// None when the server announces no QUOTA or sets no storage limit.
     pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
-        if !self
-            .caps
-            .raw
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("QUOTA") || c.to_ascii_uppercase().starts_with("QUOTA="))
-        {
+        if !self.caps.raw.iter().any(|c| {
+            c.eq_ignore_ascii_case("QUOTA") || c.to_ascii_uppercase().starts_with("QUOTA=")
+        }) {
             return Ok(None);
         }
         let (_, quotas) = with_timeout(self.timeout, "GETQUOTAROOT", self.s.get_quota_root(folder))

@@ -315,7 +315,10 @@ async fn run_checks(e: &Arc<Engine>, id: Option<&str>) {
                 .filter(|i| i.kind == crate::config::CheckKind::Auto)
                 .filter(|i| id.is_none_or(|x| x == i.id))
                 .collect();
-            let failed = auto.iter().filter(|i| i.status == checklist::Status::Fail).count();
+            let failed = auto
+                .iter()
+                .filter(|i| i.status == checklist::Status::Fail)
+                .count();
             format!(
                 "auto checks run ({}): {} item(s), {failed} failing",
                 id.unwrap_or("all"),

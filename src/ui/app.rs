@@ -39,6 +39,8 @@ pub enum Modal {
     Command(Box<TextArea<'static>>),
     Filter(Box<TextArea<'static>>),
     Note(String, Box<TextArea<'static>>),
+    /// The reason for overriding a checklist item.
+    Override(String, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -221,7 +223,7 @@ impl App {
                 self.modal = Modal::None;
                 return;
             }
-            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) => {
+            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) | Modal::Override(_, t) => {
                 match key.code {
                     KeyCode::Esc => {
                         if matches!(self.modal, Modal::Filter(_)) {
@@ -243,6 +245,16 @@ impl App {
                                     note: Some(text),
                                     operator: self.operator.clone(),
                                 });
+                            }
+                            Modal::Override(id, _) if !text.is_empty() => {
+                                self.send(Command::OverrideCheck {
+                                    id: Some(id),
+                                    reason: text,
+                                    operator: self.operator.clone(),
+                                });
+                            }
+                            Modal::Override(..) => {
+                                self.toast = Some("no override: a reason is required".into());
                             }
                             _ => {}
                         }
@@ -370,7 +382,12 @@ impl App {
                 self.snap.parallel.saturating_sub(1).max(1),
             )),
             Action::ToggleCheck => {
-                if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
+                if let Some(c) = self.snap.checks.get(self.selected()).filter(|c| c.auto) {
+                    self.toast = Some(format!(
+                        "{} is verified by the engine: c runs it, o overrides it",
+                        c.id
+                    ));
+                } else if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
                     self.send(Command::SetCheck {
                         id: c.id,
                         done: !c.done,
@@ -386,6 +403,34 @@ impl App {
                     self.modal = Modal::Note(c.id, t);
                 }
             }
+            Action::RunCheck => match self.snap.checks.get(self.selected()) {
+                Some(c) if c.auto => {
+                    let id = c.id.clone();
+                    self.toast = Some(format!("running the {id} check ..."));
+                    self.send(Command::RunChecks { id: Some(id) });
+                }
+                Some(c) => {
+                    self.toast = Some(format!("{} is a manual item: space ticks it", c.id));
+                }
+                None => {}
+            },
+            Action::RunAllChecks => {
+                self.toast = Some("running every auto check ...".into());
+                self.send(Command::RunChecks { id: None });
+            }
+            Action::OverrideCheck => match self.snap.checks.get(self.selected()) {
+                Some(c) if matches!(c.status.as_str(), "fail" | "pending") => {
+                    let id = c.id.clone();
+                    self.modal = Modal::Override(
+                        id,
+                        line_input("why start anyway? (enter overrides, esc cancels)"),
+                    );
+                }
+                Some(c) => {
+                    self.toast = Some(format!("{} is {}: nothing to override", c.id, c.status));
+                }
+                None => {}
+            },
             Action::AckIssue => {
                 if let Some(id) = self.issue_rows().get(self.selected()).map(|x| x.id) {
                     self.send(Command::AckIssue {
