@@ -523,3 +523,166 @@ pub async fn run_auto_checks(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Durability;
+
+    fn project(extra: &str) -> (tempfile::TempDir, Project, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[project]\nname = \"t\"\nstate = \"j.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"pilot\"\nsource = {{ user = \"alice\", password = \"x\" }}\n\
+             destination = {{ user = \"alice\", password = \"x\" }}\n\n\
+             [[mailbox]]\nbatch = \"wave-1\"\nsource = {{ user = \"bob\", password = \"x\" }}\n\
+             destination = {{ user = \"bob\", password = \"x\" }}\n\n{extra}"
+        );
+        let path = d.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        let p = crate::config::load(&path).unwrap();
+        let s = Store::open(&p.state_path, Durability::Crash).unwrap();
+        (d, p, s)
+    }
+
+    fn ids(v: &[ItemStatus]) -> Vec<&str> {
+        v.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn no_items_no_gate_and_defaults_only_when_asked() {
+        let (_d, p, s) = project("");
+        assert!(p.checks.is_empty());
+        assert!(blockers(&p, &s, &[]).unwrap().is_empty());
+        let (_d, p, s) = project("[checklist]\ndefaults = true\n");
+        assert_eq!(p.checks.len(), crate::config::DEFAULT_CHECKS.len());
+        let b = blockers(&p, &s, &[]).unwrap();
+        assert!(ids(&b).contains(&"backup") && ids(&b).contains(&"login"));
+        // No domain: the mx item is not applicable (and optional anyway).
+        let all = evaluate(&p, &s, &[]).unwrap();
+        let mx = all.iter().find(|i| i.id == "mx").unwrap();
+        assert_eq!(mx.status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn manual_items_gate_until_ticked_or_overridden() {
+        let (_d, p, s) = project(
+            "[[check]]\nid = \"backup\"\ntitle = \"Backup\"\n\n\
+             [[check]]\nid = \"comms\"\ntitle = \"Users told\"\nrequired = false\n",
+        );
+        assert_eq!(ids(&blockers(&p, &s, &[]).unwrap()), vec!["backup"]);
+        s.set_check("backup", true, "maria", Some("snapshot 1"))
+            .unwrap();
+        assert!(blockers(&p, &s, &[]).unwrap().is_empty());
+        s.set_check("backup", false, "maria", None).unwrap();
+        assert_eq!(ids(&blockers(&p, &s, &[]).unwrap()), vec!["backup"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let b = blockers(&p, &s, &[]).unwrap();
+        let msg = override_items(&s, &b, "maria", "customer's own backup").unwrap();
+        assert!(msg.contains("customer's own backup") && msg.contains("backup (pending"));
+        let all = evaluate(&p, &s, &[]).unwrap();
+        assert_eq!(all[0].status, Status::Overridden);
+        assert!(
+            all[0]
+                .reason
+                .starts_with("overridden by maria: customer's own backup")
+        );
+        assert!(blockers(&p, &s, &[]).unwrap().is_empty());
+        // Unticking again later is a new fact: the override no longer stands.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        s.set_check("backup", false, "maria", None).unwrap();
+        assert_eq!(ids(&blockers(&p, &s, &[]).unwrap()), vec!["backup"]);
+    }
+
+    #[test]
+    fn per_mailbox_checks_gate_only_the_batches_they_concern() {
+        let (_d, p, s) = project("[[check]]\nid = \"login\"\ntitle = \"Login\"\nkind = \"auto\"\n");
+        // Not run yet: pending for everyone.
+        let b = blockers(&p, &s, &["pilot".into()]).unwrap();
+        assert_eq!(b[0].status, Status::Pending);
+        s.set_check_results(
+            "login",
+            &[
+                ("alice->alice".into(), "pass".into(), "ok".into()),
+                ("bob->bob".into(), "fail".into(), "bob->bob: refused".into()),
+            ],
+        )
+        .unwrap();
+        assert!(blockers(&p, &s, &["pilot".into()]).unwrap().is_empty());
+        let b = blockers(&p, &s, &["wave-1".into()]).unwrap();
+        assert_eq!(b[0].status, Status::Fail);
+        assert_eq!(b[0].reason, "bob->bob: refused");
+        assert_eq!(blockers(&p, &s, &[]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn pilot_verified_is_not_applicable_to_the_pilot_and_needs_a_passing_verification() {
+        let (_d, p, s) = project(
+            "[[check]]\nid = \"pilot-verified\"\ntitle = \"Pilot verified\"\nkind = \"auto\"\n",
+        );
+        assert!(blockers(&p, &s, &["pilot".into()]).unwrap().is_empty());
+        let b = blockers(&p, &s, &["wave-1".into()]).unwrap();
+        assert_eq!(b[0].status, Status::Pending);
+        assert!(b[0].reason.contains("--batch pilot"), "{}", b[0].reason);
+        s.record_verification("alice->alice", "pilot", false, "INBOX: 2 missing")
+            .unwrap();
+        let b = blockers(&p, &s, &["wave-1".into()]).unwrap();
+        assert_eq!(b[0].status, Status::Fail);
+        assert!(b[0].reason.contains("INBOX: 2 missing"));
+        s.record_verification("alice->alice", "pilot", true, "ok")
+            .unwrap();
+        assert!(blockers(&p, &s, &["wave-1".into()]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_open_critical_mailbox_issue_blocks_until_acknowledged() {
+        let (_d, p, s) = project(
+            "[[check]]\nid = \"no-critical\"\ntitle = \"No critical issue\"\nkind = \"auto\"\n",
+        );
+        assert!(blockers(&p, &s, &[]).unwrap().is_empty());
+        // An emergency stop (no mailbox) does not count; a mailbox's critical issue does.
+        for mailbox in [None, Some("bob->bob")] {
+            s.record_issue(&crate::store::Issue {
+                severity: "critical",
+                category: "verification",
+                mailbox,
+                folder: Some("INBOX"),
+                uid: None,
+                message: "UID 7 missing on the destination",
+            })
+            .unwrap();
+        }
+        let b = blockers(&p, &s, &[]).unwrap();
+        assert_eq!(b.len(), 1);
+        assert!(
+            b[0].reason.contains("bob->bob: UID 7 missing"),
+            "{}",
+            b[0].reason
+        );
+        for i in s.open_critical_mailbox_issues().unwrap() {
+            s.set_issue_state(i.id, "acknowledged").unwrap();
+        }
+        assert!(blockers(&p, &s, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_auto_item_needs_a_known_id() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[project]\nname = \"t\"\nstate = \"j.sqlite\"\n[source]\nkind = \"imap\"\nhost = \"h\"\n\
+             [destination]\nkind = \"imap\"\nhost = \"h\"\n[[mailbox]]\n\
+             source = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n\
+             [[check]]\nid = \"dns-ttl\"\ntitle = \"TTL\"\nkind = \"auto\"\n",
+        )
+        .unwrap();
+        let e = crate::config::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(":13:1:") && e.contains("one of login, folders"),
+            "{e}"
+        );
+    }
+}

@@ -336,6 +336,22 @@ fn check(project: &Project) -> u8 {
         project.mailboxes.len(),
         batches.join(", ")
     );
+    if project.checks.is_empty() {
+        println!(
+            "checklist none: nothing gates a start (add [checklist] defaults = true or [[check]] items)"
+        );
+    } else {
+        println!(
+            "checklist {} item(s), {} required ({} verified by the engine)",
+            project.checks.len(),
+            project.checks.iter().filter(|c| c.required).count(),
+            project
+                .checks
+                .iter()
+                .filter(|c| c.kind == config::CheckKind::Auto)
+                .count()
+        );
+    }
     exit::OK
 }
 
