@@ -334,3 +334,85 @@ fn run_is_gated_until_the_items_are_met_or_overridden() {
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }
+
+/// A local DNS server answering MX for one domain (killed on drop).
+struct Dns {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Dns {
+    fn start(domain: &str, hosts: &[&str]) -> Dns {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg(support_dir().join("dns-mx.py"))
+            .arg(domain)
+            .args(hosts)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run dns-mx.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().trim_start_matches("port=").parse().unwrap();
+        Dns { child, port }
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_mx_item_asks_the_configured_resolver() {
+    use cutover::checklist::{Status, check_mx};
+    use cutover::config::ChecklistSettings;
+    let dns = Dns::start(
+        "acme.test",
+        &[
+            "acme-test.mail.protection.outlook.com",
+            "backup-mx.acme.test",
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let settings = |expected: &[&str]| ChecklistSettings {
+        domain: Some("acme.test".into()),
+        expected_mx: expected.iter().map(|s| s.to_string()).collect(),
+        resolver: Some(format!("127.0.0.1:{}", dns.port).parse().unwrap()),
+        ..Default::default()
+    };
+    let (s, why) = rt.block_on(check_mx(&settings(&[
+        "acme-test.mail.protection.outlook.com",
+        "backup-mx.acme.test",
+    ])));
+    assert_eq!(s, Status::Pass, "{why}");
+    assert_eq!(
+        why,
+        "MX of acme.test: acme-test.mail.protection.outlook.com, backup-mx.acme.test"
+    );
+    // One record still points elsewhere: fail, naming what is and what should be.
+    let (s, why) = rt.block_on(check_mx(&settings(&[
+        "acme-test.mail.protection.outlook.com",
+    ])));
+    assert_eq!(s, Status::Fail);
+    assert_eq!(
+        why,
+        "MX of acme.test is acme-test.mail.protection.outlook.com, backup-mx.acme.test but should be acme-test.mail.protection.outlook.com"
+    );
+    // A domain the server does not know.
+    let mut other = settings(&["x.test"]);
+    other.domain = Some("nowhere.test".into());
+    let (s, why) = rt.block_on(check_mx(&other));
+    assert_eq!(s, Status::Fail);
+    assert!(
+        why.starts_with("MX lookup for nowhere.test failed"),
+        "{why}"
+    );
+    // No domain: not applicable.
+    let (s, _) = rt.block_on(check_mx(&ChecklistSettings::default()));
+    assert_eq!(s, Status::NotApplicable);
+}
