@@ -403,6 +403,12 @@ async fn read_mailbox(
     }
     top_n(&mut all);
     a.largest = all;
+    // INBOX first, then by name: easier to read than the server's LIST order.
+    a.folders.sort_by(|x, y| {
+        (x.folder != "INBOX")
+            .cmp(&(y.folder != "INBOX"))
+            .then_with(|| x.folder.cmp(&y.folder))
+    });
     // Destination quota of the root holding INBOX.
     match d.storage_quota("INBOX").await {
         Ok(q) => a.quota = q,
@@ -456,6 +462,23 @@ fn collisions(a: &MailboxAssessment) -> Vec<(String, String)> {
     out
 }
 
+/// Destination folders (INBOX aside) that more than one source folder lands in: merged.
+fn merges(a: &MailboxAssessment) -> Vec<(String, Vec<String>)> {
+    let mut by_dst: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in &a.folders {
+        if let Some(d) = &f.dst
+            && !d.eq_ignore_ascii_case("INBOX")
+        {
+            by_dst.entry(d).or_default().push(f.folder.clone());
+        }
+    }
+    by_dst
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(d, v)| (d.to_string(), v))
+        .collect()
+}
+
 /// Special folders that need care, named "mailbox: folder (why)".
 fn special_folders(a: &MailboxAssessment) -> Vec<String> {
     let mut out = Vec::new();
@@ -480,6 +503,9 @@ fn special_folders(a: &MailboxAssessment) -> Vec<String> {
             "{}: {x} / {y} (same name after case folding)",
             a.key
         ));
+    }
+    for (d, srcs) in merges(a) {
+        out.push(format!("{}: {} (merged into {d})", a.key, srcs.join(" + ")));
     }
     out
 }
@@ -566,6 +592,17 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
                 format!(
                     "{}: folder names that collide after case folding: {x:?} and {y:?} (a case-insensitive destination merges them; add a [folders] rename rule)",
                     a.key
+                ),
+            );
+        }
+        for (d, srcs) in merges(a) {
+            push(
+                "warning",
+                k,
+                format!(
+                    "{}: {} land in the same folder {d} (merged; add a [folders] rename rule to keep them apart)",
+                    a.key,
+                    srcs.join(", ")
                 ),
             );
         }
@@ -876,6 +913,9 @@ pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessErr
 
 /// "about 3 min (estimate, at 12.5 MB/s measured over 2 runs)" or "no measurement yet".
 pub fn estimate_text(e: &BatchEstimate, throughput: Option<(u64, f64, u32)>) -> String {
+    if e.bytes_to_copy == 0 {
+        return "nothing left to copy".into();
+    }
     match (e.secs, throughput) {
         (Some(s), Some((b, secs, n))) => format!(
             "estimate: about {} at {}/s measured over {n} earlier run(s)",
@@ -983,6 +1023,24 @@ mod tests {
             collisions(&a),
             vec![("Projects".to_string(), "projects".to_string())]
         );
+        assert!(merges(&a).is_empty(), "INBOX merges by design");
+        let b = MailboxAssessment {
+            key: "b->b".into(),
+            folders: vec![
+                f("[Gmail]/Drafts", "Drafts"),
+                f("Drafts", "Drafts"),
+                f("Work", "Work"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            merges(&b),
+            vec![(
+                "Drafts".to_string(),
+                vec!["[Gmail]/Drafts".to_string(), "Drafts".to_string()]
+            )]
+        );
+        assert_eq!(special_folders(&b).len(), 1);
     }
 
     #[test]

@@ -416,3 +416,98 @@ fn the_mx_item_asks_the_configured_resolver() {
     let (s, _) = rt.block_on(check_mx(&ChecklistSettings::default()));
     assert_eq!(s, Status::NotApplicable);
 }
+
+#[test]
+fn the_console_start_command_is_gated_until_overridden() {
+    use cutover::engine::control::{Command, spawn};
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
+    src.seed("alice", 20, 8, &["--no-tricky"]);
+    let p = ProjectDir::new(&src, &dst, &mailboxes(&users), "", "", "");
+    append(
+        &p,
+        "[[check]]\nid = \"rollback-plan\"\ntitle = \"Rollback plan ready\"\nsection = \"Business\"\n",
+    );
+    let project = cutover::config::load(&p.path).unwrap();
+    let store = cutover::store::Store::open(&project.state_path, project.durability).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = spawn(project, store).unwrap();
+        let snaps = h.snapshots.clone();
+        let wait_for =
+            |what: &'static str, f: Box<dyn Fn(&cutover::engine::snapshot::Snapshot) -> bool>| {
+                let mut snaps = snaps.clone();
+                async move {
+                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+                    loop {
+                        if f(&snaps.borrow_and_update()) {
+                            return;
+                        }
+                        assert!(
+                            tokio::time::Instant::now() < deadline,
+                            "timed out waiting: {what}"
+                        );
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_millis(500),
+                            snaps.changed(),
+                        )
+                        .await;
+                    }
+                }
+            };
+        // The checklist as the console sees it.
+        wait_for(
+            "the item in the snapshot",
+            Box::new(|s| {
+                s.checks
+                    .iter()
+                    .any(|c| c.id == "rollback-plan" && c.status == "pending")
+            }),
+        )
+        .await;
+        h.send(Command::Start { batch: None });
+        wait_for(
+            "the refusal as an issue",
+            Box::new(|s| {
+                s.issues
+                    .iter()
+                    .any(|i| i.category == "checklist" && i.message.contains("rollback-plan"))
+            }),
+        )
+        .await;
+        assert_eq!(h.snapshots.borrow().batches[0].mailboxes[0].state, "new");
+        assert_eq!(dst.dump("alice", "alice-pw").total(), 0, "nothing copied");
+        h.send(Command::OverrideCheck {
+            id: None,
+            reason: "plan agreed by phone".into(),
+            operator: "maria".into(),
+        });
+        wait_for(
+            "the override in the snapshot",
+            Box::new(|s| s.checks.iter().any(|c| c.status == "overridden")),
+        )
+        .await;
+        h.send(Command::Start { batch: None });
+        wait_for(
+            "the mailbox done",
+            Box::new(|s| s.batches[0].mailboxes[0].state == "done"),
+        )
+        .await;
+    });
+    assert_eq!(dst.dump("alice", "alice-pw").total(), 20);
+    let (category, message): (String, String) = p
+        .journal()
+        .query_row(
+            "SELECT category, message FROM issues WHERE message LIKE 'checklist override%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(category, "operator");
+    assert!(
+        message.starts_with("checklist override by maria: plan agreed by phone"),
+        "{message}"
+    );
+}
