@@ -76,6 +76,8 @@ pub struct MailboxAssessment {
     /// Why the source side could not be assessed (login refused, unreachable, ...).
     pub src_error: Option<String>,
     pub dst_error: Option<String>,
+    /// Logged in, but the folders could not all be read (the listing or a folder failed).
+    pub read_error: Option<String>,
     pub folders: Vec<FolderAssessment>,
     /// Largest messages of the folders to copy, largest first (at most [`TOP_N`]).
     pub largest: Vec<MessageRef>,
@@ -94,6 +96,10 @@ pub struct MailboxAssessment {
 impl MailboxAssessment {
     pub fn logged_in(&self) -> bool {
         self.src_error.is_none() && self.dst_error.is_none()
+    }
+    /// Logged in and read completely: the figures are whole.
+    pub fn complete(&self) -> bool {
+        self.logged_in() && self.read_error.is_none()
     }
     fn copied_folders(&self) -> impl Iterator<Item = &FolderAssessment> {
         self.folders.iter().filter(|f| f.dst.is_some())
@@ -341,7 +347,7 @@ pub async fn assess_mailbox(
         (x, y) => x.or(y),
     };
     if let Err(e) = read_mailbox(project, &mut a, &mut s, &mut d).await {
-        a.src_error.get_or_insert(e);
+        a.read_error = Some(e);
     }
     s.logout().await;
     d.logout().await;
@@ -528,7 +534,14 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
         if let Some(e) = &a.dst_error {
             push("critical", k, format!("{}: cannot assess: {e}", a.key));
         }
-        if !a.logged_in() {
+        if let Some(e) = &a.read_error {
+            push(
+                "critical",
+                k,
+                format!("{}: logged in but could not read everything: {e}", a.key),
+            );
+        }
+        if !a.complete() {
             continue;
         }
         let mut per_folder: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
@@ -796,6 +809,7 @@ pub fn rows(a: &Assessment) -> AssessmentRows {
             dst_caps: m.dst_caps.join(" "),
             src_error: m.src_error.clone(),
             dst_error: m.dst_error.clone(),
+            read_error: m.read_error.clone(),
             folders: m.folders.len() as u64,
             messages: m.messages(),
             bytes: m.bytes(),
@@ -848,6 +862,7 @@ pub const CSV_HEADER: &[&str] = &[
     "batch",
     "mailbox",
     "login",
+    "read_error",
     "folders",
     "messages",
     "bytes",
@@ -891,6 +906,7 @@ pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessErr
             m.batch.clone(),
             m.key.clone(),
             login,
+            m.read_error.clone().unwrap_or_default(),
             m.folders.len().to_string(),
             m.messages().to_string(),
             m.bytes().to_string(),

@@ -360,11 +360,17 @@ pub fn record_from_assessment(store: &Store, a: &Assessment) -> Result<(), Store
             Some(Err(e)) => ("fail", format!("{k}: cannot create folders: {e}")),
             None => (
                 "fail",
-                format!("{k}: not checked (the mailbox could not be assessed)"),
+                format!(
+                    "{k}: not checked (the mailbox could not be assessed{})",
+                    m.read_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
             ),
         };
         folders.push((k.clone(), fs.into(), fr));
-        let (qs, qr) = if !m.logged_in() {
+        let (qs, qr) = if !m.complete() {
             (
                 "fail",
                 format!("{k}: not checked (the mailbox could not be assessed)"),

@@ -683,6 +683,9 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     }
     for m in a.mailboxes.iter().filter(|m| m.logged_in()) {
         println!();
+        if let Some(e) = &m.read_error {
+            println!("[{}] INCOMPLETE: {e}", m.key);
+        }
         println!(
             "[{}] source: {}",
             m.key,
@@ -783,7 +786,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
             }
         }
     }
-    let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.logged_in()).collect();
+    let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.complete()).collect();
     let code = if failed.is_empty() {
         exit::OK
     } else if failed.len() == a.mailboxes.len()

@@ -144,6 +144,7 @@ pub struct AssessedMailboxRow {
     pub dst_caps: String,
     pub src_error: Option<String>,
     pub dst_error: Option<String>,
+    pub read_error: Option<String>,
     pub folders: u64,
     pub messages: u64,
     pub bytes: u64,
@@ -306,6 +307,7 @@ CREATE TABLE IF NOT EXISTS assessed_mailboxes (
   dst_caps TEXT NOT NULL,
   src_error TEXT,
   dst_error TEXT,
+  read_error TEXT,
   folders INTEGER NOT NULL,
   messages INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
@@ -965,9 +967,9 @@ impl Store {
             for m in &a.mailboxes {
                 tx.execute(
                     "INSERT INTO assessed_mailboxes(assessment_id, mailbox, batch, src_caps, dst_caps, src_error,
-                       dst_error, folders, messages, bytes, to_copy_bytes, largest, oversize, size_limit,
-                       quota_used, quota_limit, probe)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                       dst_error, read_error, folders, messages, bytes, to_copy_bytes, largest, oversize,
+                       size_limit, quota_used, quota_limit, probe)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                     params![
                         id,
                         m.mailbox,
@@ -976,6 +978,7 @@ impl Store {
                         m.dst_caps,
                         m.src_error,
                         m.dst_error,
+                        m.read_error,
                         m.folders as i64,
                         m.messages as i64,
                         m.bytes as i64,
@@ -1028,7 +1031,7 @@ impl Store {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT mailbox, batch, src_caps, dst_caps, src_error, dst_error, folders, messages, bytes,
-                        to_copy_bytes, largest, oversize, size_limit, quota_used, quota_limit, probe
+                        to_copy_bytes, largest, oversize, size_limit, quota_used, quota_limit, probe, read_error
                  FROM assessed_mailboxes a
                  WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
                  ORDER BY mailbox",
@@ -1051,6 +1054,7 @@ impl Store {
                     quota_used: r.get::<_, Option<i64>>(13)?.map(|v| v as u64),
                     quota_limit: r.get::<_, Option<i64>>(14)?.map(|v| v as u64),
                     probe: r.get(15)?,
+                    read_error: r.get(16)?,
                 })
             })?
             .collect()
