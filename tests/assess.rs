@@ -465,6 +465,7 @@ fn the_console_start_command_is_gated_until_overridden() {
                 s.checks
                     .iter()
                     .any(|c| c.id == "rollback-plan" && c.status == "pending")
+                    && s.batches[0].blocked == ["rollback-plan"]
             }),
         )
         .await;

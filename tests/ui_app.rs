@@ -247,6 +247,24 @@ fn checklist_runs_auto_checks_and_overrides_with_a_reason() {
             operator: "maria".into()
         })]
     );
+    // Starting a batch the checklist blocks: the command goes to the engine (which decides
+    // and records why) and the console says so at once.
+    press(&mut a, "2j");
+    assert_eq!(
+        press(&mut a, "s"),
+        vec![Effect::Send(Command::Start {
+            batch: Some("wave-1".into())
+        })]
+    );
+    let toast = a.toast.clone().unwrap_or_default();
+    assert!(
+        toast.contains("not started") && toast.contains("login, dns"),
+        "{toast}"
+    );
+    press(&mut a, "k");
+    press(&mut a, "s");
+    assert!(a.toast.is_none(), "the pilot is not blocked: {:?}", a.toast);
+    press(&mut a, "1");
     // A met item has nothing to override; c on a manual item runs nothing.
     press(&mut a, "kk");
     assert_eq!(press(&mut a, "o"), vec![]);

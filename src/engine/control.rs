@@ -344,6 +344,8 @@ pub struct Monitor {
     order: Vec<String>,
     project_def: Project,
     check_rows: Vec<CheckView>,
+    /// Per batch: the required checklist items that keep it from starting.
+    blocked: HashMap<String, Vec<String>>,
     issues: Vec<crate::store::IssueRow>,
     dirty: HashSet<String>,
     /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
@@ -372,6 +374,7 @@ impl Monitor {
             order: Vec::new(),
             project_def: project.clone(),
             check_rows: Vec::new(),
+            blocked: HashMap::new(),
             issues: Vec::new(),
             dirty: HashSet::new(),
             progress: HashMap::new(),
@@ -538,6 +541,16 @@ impl Monitor {
         if let Ok(rows) = store.issue_rows(500) {
             self.issues = rows;
         }
+        if !self.project_def.checks.is_empty() {
+            for b in &self.batch_order {
+                if let Ok(items) =
+                    checklist::blockers(&self.project_def, store, std::slice::from_ref(b))
+                {
+                    self.blocked
+                        .insert(b.clone(), items.into_iter().map(|i| i.id).collect());
+                }
+            }
+        }
         if let Ok(items) = checklist::evaluate(&self.project_def, store, &[]) {
             self.check_rows = items
                 .into_iter()
@@ -574,6 +587,7 @@ impl Monitor {
                     .collect(),
                 throughput: self.batch_tp.get(b).cloned().unwrap_or_default(),
                 paused: self.paused.contains(b),
+                blocked: self.blocked.get(b).cloned().unwrap_or_default(),
             })
             .collect();
         let running = batches.iter().any(|b| b.count("running") > 0);

@@ -94,6 +94,8 @@ pub struct BatchView {
     pub mailboxes: Vec<MailboxView>,
     pub throughput: Throughput,
     pub paused: bool,
+    /// Required checklist items unmet for starting this batch (ids): the engine refuses.
+    pub blocked: Vec<String>,
 }
 
 impl BatchView {

@@ -362,13 +362,19 @@ impl App {
                 } else if let Some(b) = self.selected_batch() {
                     self.send(Command::Start { batch: Some(b) });
                 }
+                if let Some(b) = self.selected_batch() {
+                    self.warn_blocked(&[b]);
+                }
             }
             Action::PauseSelected => {
                 if let Some(b) = self.selected_batch() {
                     self.send(Command::Pause { batch: Some(b) });
                 }
             }
-            Action::StartAll => self.send(Command::Start { batch: None }),
+            Action::StartAll => {
+                self.send(Command::Start { batch: None });
+                self.warn_blocked(&[]);
+            }
             Action::PauseAll => self.send(Command::Pause { batch: None }),
             Action::RetryMailbox => {
                 if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
@@ -439,6 +445,33 @@ impl App {
                     });
                 }
             }
+        }
+    }
+
+    /// Say at once when the checklist keeps the batches (all when empty) from starting; the
+    /// engine refuses them and records why as an issue.
+    fn warn_blocked(&mut self, batches: &[String]) {
+        if self.read_only() {
+            return;
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for b in self
+            .snap
+            .batches
+            .iter()
+            .filter(|b| batches.is_empty() || batches.contains(&b.name))
+        {
+            for id in &b.blocked {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        if !ids.is_empty() {
+            self.toast = Some(format!(
+                "not started: checklist item(s) unmet: {} (Checklist tab: c checks, o overrides)",
+                ids.join(", ")
+            ));
         }
     }
 

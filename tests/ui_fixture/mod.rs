@@ -163,6 +163,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
         )],
         throughput: tp(&[(0, 0), (10, 500_000)]),
         paused: false,
+        blocked: vec![],
     };
     match kind {
         Kind::Empty => {
@@ -205,6 +206,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                         (300, 14_000_000),
                     ]),
                     paused: false,
+                    blocked: vec!["login".into(), "dns".into()],
                 },
             ];
             s.throughput = tp(&[
