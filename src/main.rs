@@ -702,14 +702,23 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
             m.size_limit.map_or("none".into(), human)
         );
         for f in &m.folders {
-            println!(
-                "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
-                f.folder,
-                f.dst.as_deref().unwrap_or("(not copied)"),
-                f.messages,
-                human(f.bytes),
-                human(f.largest)
-            );
+            match &f.dst {
+                Some(d) => println!(
+                    "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
+                    f.folder,
+                    d,
+                    f.messages,
+                    human(f.bytes),
+                    human(f.largest)
+                ),
+                None => println!(
+                    "  {:<32}    not copied: {} ({} msgs, {})",
+                    f.folder,
+                    f.why,
+                    f.messages,
+                    human(f.bytes)
+                ),
+            }
         }
         for (i, x) in m.largest.iter().enumerate() {
             println!(
