@@ -616,6 +616,13 @@ fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> R
 }
 
 async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> u8 {
+    // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
+    macro_rules! out {
+        ($($t:tt)*) => {{
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), $($t)*);
+        }};
+    }
     use cutover::assess::{estimate_text, human};
     let engine = match engine(project, None) {
         Ok(e) => e,
@@ -641,7 +648,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
             return exit::JOURNAL;
         }
     };
-    println!(
+    out!(
         "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  login",
         "mailbox",
         "batch",
@@ -669,7 +676,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
                     .join("; ")
             ),
         };
-        println!(
+        out!(
             "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  {login}",
             m.key,
             m.batch,
@@ -682,11 +689,11 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         );
     }
     for m in a.mailboxes.iter().filter(|m| m.logged_in()) {
-        println!();
+        out!();
         if let Some(e) = &m.read_error {
-            println!("[{}] INCOMPLETE: {e}", m.key);
+            out!("[{}] INCOMPLETE: {e}", m.key);
         }
-        println!(
+        out!(
             "[{}] source: {}",
             m.key,
             if m.src_caps.is_empty() {
@@ -695,7 +702,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
                 m.src_caps.join(" ")
             }
         );
-        println!(
+        out!(
             "[{}] destination: {}; size limit {}",
             m.key,
             m.dst_caps.join(" "),
@@ -703,7 +710,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         );
         for f in &m.folders {
             match &f.dst {
-                Some(d) => println!(
+                Some(d) => out!(
                     "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
                     f.folder,
                     d,
@@ -711,7 +718,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
                     human(f.bytes),
                     human(f.largest)
                 ),
-                None => println!(
+                None => out!(
                     "  {:<32}    not copied: {} ({} msgs, {})",
                     f.folder,
                     f.why,
@@ -721,7 +728,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
             }
         }
         for (i, x) in m.largest.iter().enumerate() {
-            println!(
+            out!(
                 "  largest #{}: {} in {} (UID {})",
                 i + 1,
                 human(x.size),
@@ -730,26 +737,26 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
             );
         }
     }
-    println!();
-    println!(
+    out!();
+    out!(
         "complexity: {}",
         a.classification.complexity.word().to_uppercase()
     );
     for (f, c) in &a.classification.factors {
-        println!("  {:<7} {f}", c.word());
+        out!("  {:<7} {f}", c.word());
     }
-    println!();
+    out!();
     if a.risks.is_empty() {
-        println!("risks: none found");
+        out!("risks: none found");
     } else {
-        println!("risks:");
+        out!("risks:");
         for r in &a.risks {
-            println!("  {:<8} {}", r.severity.to_uppercase(), r.message);
+            out!("  {:<8} {}", r.severity.to_uppercase(), r.message);
         }
     }
-    println!();
+    out!();
     for e in &a.estimates {
-        println!(
+        out!(
             "batch {}: {} mailbox(es), {} to copy; {}",
             e.batch,
             e.mailboxes,
@@ -763,15 +770,15 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         eprintln!("cutover: {e}");
         return exit::JOURNAL;
     }
-    println!();
+    out!();
     match cutover::checklist::evaluate(&engine.project, &engine.store, &batches) {
-        Ok(items) if items.is_empty() => println!(
+        Ok(items) if items.is_empty() => out!(
             "checklist: none defined (no gate). Add [checklist] defaults = true or [[check]] items."
         ),
         Ok(items) => {
-            println!("checklist:");
+            out!("checklist:");
             for i in &items {
-                println!(
+                out!(
                     "  {:<20} {:<10} {:<8} {:<6} {}",
                     i.id,
                     i.status.word(),
@@ -788,7 +795,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     }
     if let Some(path) = csv {
         match cutover::assess::write_csv(&path, &a) {
-            Ok(()) => println!("CSV written to {}", path.display()),
+            Ok(()) => out!("CSV written to {}", path.display()),
             Err(e) => {
                 eprintln!("cutover: {e}");
                 return exit::INTERNAL;
