@@ -3,9 +3,12 @@
 //! Layers, bottom up: [`config`] (the project file), [`store`] (the durable journal),
 //! [`endpoint`] (IMAP today; Graph, Gmail, POP3 behind the same trait), [`sync`] (mapping and
 //! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), [`verify`],
-//! [`plan`], [`rollback`] and [`failback`].
+//! [`plan`], [`rollback`], [`failback`], [`assess`] (discovery, complexity, risks) and
+//! [`checklist`] (items, auto checks, the gate).
 //! Nothing here touches the terminal: the CLI and the console observe engine events.
 
+pub mod assess;
+pub mod checklist;
 pub mod config;
 pub mod endpoint;
 pub mod engine;

@@ -27,6 +27,7 @@ mod exit {
     pub const STOPPED: u8 = 8;
     pub const JOURNAL: u8 = 9;
     pub const BUSY: u8 = 10;
+    pub const GATE: u8 = 11;
 }
 
 #[derive(Parser)]
@@ -67,6 +68,20 @@ enum Cmd {
         /// Only these batches (repeatable); all when absent.
         #[arg(long = "batch")]
         batches: Vec<String>,
+        /// Start even though required checklist items are unmet; the reason is journalled
+        /// as an operator issue.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Discovery before migrating: capabilities, folders, sizes, largest and oversize
+    /// messages, quota, complexity, risks, estimates; then the checklist's auto checks.
+    Assess {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Also write the report as CSV (one row per mailbox).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
     },
     /// Compare source and destination folder by folder (counts and content fingerprints).
     Verify {
@@ -163,6 +178,7 @@ fn main() -> ExitCode {
     };
     let project_path = match &cmd {
         Cmd::Run { project, .. }
+        | Cmd::Assess { project, .. }
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
         | Cmd::Tui { project, .. }
@@ -214,7 +230,12 @@ fn main() -> ExitCode {
             Cmd::Report {
                 kind, format, out, ..
             } => report(&project, kind, format, out.as_deref()),
-            Cmd::Run { batches, .. } => run(project, batches).await,
+            Cmd::Run {
+                batches,
+                override_reason,
+                ..
+            } => run(project, batches, override_reason).await,
+            Cmd::Assess { batches, csv, .. } => assess(project, batches, csv).await,
             Cmd::Verify { batches, .. } => verify(project, batches).await,
             Cmd::Plan { batches, .. } => plan(project, batches).await,
         }
@@ -714,6 +735,22 @@ fn check(project: &Project) -> u8 {
         project.mailboxes.len(),
         batches.join(", ")
     );
+    if project.checks.is_empty() {
+        println!(
+            "checklist none: nothing gates a start (add [checklist] defaults = true or [[check]] items)"
+        );
+    } else {
+        println!(
+            "checklist {} item(s), {} required ({} verified by the engine)",
+            project.checks.len(),
+            project.checks.iter().filter(|c| c.required).count(),
+            project
+                .checks
+                .iter()
+                .filter(|c| c.kind == config::CheckKind::Auto)
+                .count()
+        );
+    }
     exit::OK
 }
 
@@ -938,7 +975,7 @@ fn exit_for(results: &[MailboxResult]) -> u8 {
     }
 }
 
-async fn run(project: Project, batches: Vec<String>) -> u8 {
+async fn run(project: Project, batches: Vec<String>, override_reason: Option<String>) -> u8 {
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = match engine(project, Some(tx)) {
         Ok(e) => e,
@@ -948,6 +985,9 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
     if selected.is_empty() {
         eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
         return exit::CONFIG;
+    }
+    if let Err(code) = gate(&engine, &batches, override_reason.as_deref()) {
+        return code;
     }
     let control = match control_socket(&engine).await {
         Ok(c) => c,
@@ -1022,6 +1062,257 @@ async fn run(project: Project, batches: Vec<String>) -> u8 {
     code
 }
 
+/// The checklist gate: refuse to start while a required item is unmet, unless overridden.
+fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<(), u8> {
+    let journal = |e: cutover::store::StoreError| {
+        eprintln!("cutover: {e}");
+        exit::JOURNAL
+    };
+    let blockers =
+        cutover::checklist::blockers(&engine.project, &engine.store, batches).map_err(journal)?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
+        None => {
+            eprintln!(
+                "cutover: not started: {} required checklist item(s) unmet:",
+                blockers.len()
+            );
+            for b in &blockers {
+                eprintln!("  {:<20} {:<8} {}", b.id, b.status.word(), b.reason);
+            }
+            eprintln!(
+                "Run `cutover assess PROJECT` for the auto checks, tick manual items in the console (Checklist tab), \
+                 or start anyway with --override \"REASON\" (journalled as an operator issue)."
+            );
+            Err(exit::GATE)
+        }
+        Some(reason) => {
+            let msg =
+                cutover::checklist::override_items(&engine.store, &blockers, &operator(), reason)
+                    .map_err(journal)?;
+            engine.sink().issue(
+                cutover::engine::Severity::Warning,
+                "operator",
+                None,
+                None,
+                None,
+                &msg,
+            );
+            eprintln!("cutover: {msg}");
+            Ok(())
+        }
+    }
+}
+
+async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> u8 {
+    // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
+    macro_rules! out {
+        ($($t:tt)*) => {{
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), $($t)*);
+        }};
+    }
+    use cutover::assess::{estimate_text, human};
+    let engine = match engine(project, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let run_id = engine.store.begin_run("assess").ok();
+    let a = match cutover::assess::assess(
+        &engine.project,
+        &engine.store,
+        &engine.src,
+        &engine.dst,
+        &batches,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(cutover::assess::AssessError::NoMailbox(b)) => {
+            eprintln!("cutover: no mailbox in batch(es) {b}");
+            return exit::CONFIG;
+        }
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    out!(
+        "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  login",
+        "mailbox",
+        "batch",
+        "folders",
+        "messages",
+        "size",
+        "largest",
+        "oversize",
+        "destination quota"
+    );
+    for m in &a.mailboxes {
+        let quota = match m.quota {
+            Some((u, l)) => format!("{} / {}", human(u), human(l)),
+            None if m.logged_in() => "none reported".into(),
+            None => "-".into(),
+        };
+        let login = match (&m.src_error, &m.dst_error) {
+            (None, None) => "ok".to_string(),
+            (s, d) => format!(
+                "FAILED: {}",
+                [s.as_deref(), d.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        out!(
+            "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  {login}",
+            m.key,
+            m.batch,
+            m.folders.len(),
+            m.messages(),
+            human(m.bytes()),
+            human(m.largest_size()),
+            m.oversize.len(),
+            quota
+        );
+    }
+    for m in a.mailboxes.iter().filter(|m| m.logged_in()) {
+        out!();
+        if let Some(e) = &m.read_error {
+            out!("[{}] INCOMPLETE: {e}", m.key);
+        }
+        out!(
+            "[{}] source: {}",
+            m.key,
+            if m.src_caps.is_empty() {
+                "-".into()
+            } else {
+                m.src_caps.join(" ")
+            }
+        );
+        out!(
+            "[{}] destination: {}; size limit {}",
+            m.key,
+            m.dst_caps.join(" "),
+            m.size_limit.map_or("none".into(), human)
+        );
+        for f in &m.folders {
+            match &f.dst {
+                Some(d) => out!(
+                    "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
+                    f.folder,
+                    d,
+                    f.messages,
+                    human(f.bytes),
+                    human(f.largest)
+                ),
+                None => out!(
+                    "  {:<32}    not copied: {} ({} msgs, {})",
+                    f.folder,
+                    f.why,
+                    f.messages,
+                    human(f.bytes)
+                ),
+            }
+        }
+        for (i, x) in m.largest.iter().enumerate() {
+            out!(
+                "  largest #{}: {} in {} (UID {})",
+                i + 1,
+                human(x.size),
+                x.folder,
+                x.uid
+            );
+        }
+    }
+    out!();
+    out!(
+        "complexity: {}",
+        a.classification.complexity.word().to_uppercase()
+    );
+    for (f, c) in &a.classification.factors {
+        out!("  {:<7} {f}", c.word());
+    }
+    out!();
+    if a.risks.is_empty() {
+        out!("risks: none found");
+    } else {
+        out!("risks:");
+        for r in &a.risks {
+            out!("  {:<8} {}", r.severity.to_uppercase(), r.message);
+        }
+    }
+    out!();
+    for e in &a.estimates {
+        out!(
+            "batch {}: {} mailbox(es), {} to copy; {}",
+            e.batch,
+            e.mailboxes,
+            human(e.bytes_to_copy),
+            estimate_text(e, a.throughput)
+        );
+    }
+    if let Err(e) =
+        cutover::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None).await
+    {
+        eprintln!("cutover: {e}");
+        return exit::JOURNAL;
+    }
+    out!();
+    match cutover::checklist::evaluate(&engine.project, &engine.store, &batches) {
+        Ok(items) if items.is_empty() => out!(
+            "checklist: none defined (no gate). Add [checklist] defaults = true or [[check]] items."
+        ),
+        Ok(items) => {
+            out!("checklist:");
+            for i in &items {
+                out!(
+                    "  {:<20} {:<10} {:<8} {:<6} {}",
+                    i.id,
+                    i.status.word(),
+                    if i.required { "required" } else { "optional" },
+                    i.kind.word(),
+                    i.reason
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    }
+    if let Some(path) = csv {
+        match cutover::assess::write_csv(&path, &a) {
+            Ok(()) => out!("CSV written to {}", path.display()),
+            Err(e) => {
+                eprintln!("cutover: {e}");
+                return exit::INTERNAL;
+            }
+        }
+    }
+    let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.complete()).collect();
+    let code = if failed.is_empty() {
+        exit::OK
+    } else if failed.len() == a.mailboxes.len()
+        && failed.iter().all(|m| {
+            [&m.src_error, &m.dst_error]
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|e| e.contains("refused")))
+        })
+    {
+        exit::AUTH
+    } else {
+        exit::PARTIAL
+    };
+    if let Some(id) = run_id {
+        let _ = engine.store.end_run(id, &format!("exit {code}"));
+    }
+    code
+}
+
 async fn verify(project: Project, batches: Vec<String>) -> u8 {
     let engine = match engine(project, None) {
         Ok(e) => e,
@@ -1042,11 +1333,45 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
             continue;
         };
         println!("[{}]", m.key);
+        let batch = engine
+            .project
+            .mailboxes
+            .iter()
+            .find(|s| s.key() == m.key)
+            .map(|s| s.batch.clone())
+            .unwrap_or_default();
         if let Some(e) = &m.error {
             println!("  ERROR: {e}");
+            let _ = engine.store.record_verification(
+                &m.key,
+                &batch,
+                false,
+                &format!("could not complete: {e}"),
+            );
             any_error = true;
             continue;
         }
+        let _ = engine.store.record_verification(
+            &m.key,
+            &batch,
+            m.ok(),
+            &if m.ok() {
+                "every source message on the destination exactly once".to_string()
+            } else {
+                let bad: Vec<String> = m
+                    .folders
+                    .iter()
+                    .filter(|f| !f.ok())
+                    .map(|f| {
+                        format!(
+                            "{}: {} missing, {} duplicated",
+                            f.src_folder, f.missing, f.duplicated
+                        )
+                    })
+                    .collect();
+                format!("mismatch in {}", bad.join("; "))
+            },
+        );
         for f in &m.folders {
             println!(
                 "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  {}",

@@ -168,6 +168,90 @@ pub struct Issue<'a> {
     pub message: &'a str,
 }
 
+/// One mailbox of an assessment, as journalled.
+#[derive(Debug, Clone, Default)]
+pub struct AssessedMailboxRow {
+    pub mailbox: String,
+    pub batch: String,
+    pub src_caps: String,
+    pub dst_caps: String,
+    pub src_error: Option<String>,
+    pub dst_error: Option<String>,
+    pub read_error: Option<String>,
+    pub folders: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub to_copy_bytes: u64,
+    pub largest: u64,
+    pub oversize: u64,
+    pub size_limit: Option<u64>,
+    pub quota_used: Option<u64>,
+    pub quota_limit: Option<u64>,
+    pub probe: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssessedFolderRow {
+    pub mailbox: String,
+    pub folder: String,
+    pub dst_folder: Option<String>,
+    pub special: Option<String>,
+    pub messages: u64,
+    pub bytes: u64,
+    pub largest: u64,
+}
+
+/// A message worth naming: one of the largest ("largest") or over the limit ("oversize").
+#[derive(Debug, Clone, Default)]
+pub struct AssessedMessageRow {
+    pub mailbox: String,
+    pub folder: String,
+    pub uid: u32,
+    pub size: u64,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RiskRow {
+    pub severity: String,
+    pub mailbox: Option<String>,
+    pub message: String,
+}
+
+/// Everything one `cutover assess` found.
+#[derive(Debug, Clone, Default)]
+pub struct AssessmentRows {
+    pub batches: String,
+    pub complexity: String,
+    pub factors: String,
+    pub mailboxes: Vec<AssessedMailboxRow>,
+    pub folders: Vec<AssessedFolderRow>,
+    pub messages: Vec<AssessedMessageRow>,
+    pub risks: Vec<RiskRow>,
+}
+
+/// The latest result of an auto check, per mailbox ("" for project-wide checks).
+#[derive(Debug, Clone, Default)]
+pub struct CheckResultRow {
+    pub check_id: String,
+    pub mailbox: String,
+    pub status: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// A checklist item's operator record: tick, note, override.
+#[derive(Debug, Clone, Default)]
+pub struct CheckStateRow {
+    pub done: bool,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub note: Option<String>,
+    pub override_by: Option<String>,
+    pub override_reason: Option<String>,
+    pub override_at: Option<String>,
+}
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS mailboxes (
@@ -246,6 +330,75 @@ CREATE TABLE IF NOT EXISTS reports (
   kind TEXT NOT NULL,
   format TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+
+);
+CREATE TABLE IF NOT EXISTS assessments (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  batches TEXT NOT NULL,
+  complexity TEXT NOT NULL,
+  factors TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessed_mailboxes (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  src_caps TEXT NOT NULL,
+  dst_caps TEXT NOT NULL,
+  src_error TEXT,
+  dst_error TEXT,
+  read_error TEXT,
+  folders INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  to_copy_bytes INTEGER NOT NULL,
+  largest INTEGER NOT NULL,
+  oversize INTEGER NOT NULL,
+  size_limit INTEGER,
+  quota_used INTEGER,
+  quota_limit INTEGER,
+  probe TEXT,
+  PRIMARY KEY (assessment_id, mailbox)
+);
+CREATE TABLE IF NOT EXISTS assessed_folders (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  dst_folder TEXT,
+  special TEXT,
+  messages INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  largest INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessed_messages (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  kind TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS risks (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  severity TEXT NOT NULL,
+  mailbox TEXT,
+  message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS check_results (
+  check_id TEXT NOT NULL,
+  mailbox TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY (check_id, mailbox)
+);
+CREATE TABLE IF NOT EXISTS verifications (
+  id INTEGER PRIMARY KEY,
+  mailbox TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
 "#;
 
@@ -258,6 +411,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("issues", "state_by", "TEXT"),
     ("issues", "state_at", "TEXT"),
     ("issues", "note", "TEXT"),
+    ("checks", "override_by", "TEXT"),
+    ("checks", "override_reason", "TEXT"),
+    ("checks", "override_at", "TEXT"),
 ];
 
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
@@ -1105,6 +1261,280 @@ impl Store {
                 Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             })?
             .collect()
+        })
+    }
+
+    /// Journal an assessment in one transaction; returns its id.
+    pub fn save_assessment(&self, a: &AssessmentRows) -> Result<i64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO assessments(batches, complexity, factors) VALUES (?1, ?2, ?3)",
+                params![a.batches, a.complexity, a.factors],
+            )?;
+            let id = tx.last_insert_rowid();
+            for m in &a.mailboxes {
+                tx.execute(
+                    "INSERT INTO assessed_mailboxes(assessment_id, mailbox, batch, src_caps, dst_caps, src_error,
+                       dst_error, read_error, folders, messages, bytes, to_copy_bytes, largest, oversize,
+                       size_limit, quota_used, quota_limit, probe)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                    params![
+                        id,
+                        m.mailbox,
+                        m.batch,
+                        m.src_caps,
+                        m.dst_caps,
+                        m.src_error,
+                        m.dst_error,
+                        m.read_error,
+                        m.folders as i64,
+                        m.messages as i64,
+                        m.bytes as i64,
+                        m.to_copy_bytes as i64,
+                        m.largest as i64,
+                        m.oversize as i64,
+                        m.size_limit.map(|v| v as i64),
+                        m.quota_used.map(|v| v as i64),
+                        m.quota_limit.map(|v| v as i64),
+                        m.probe
+                    ],
+                )?;
+            }
+            for f in &a.folders {
+                tx.execute(
+                    "INSERT INTO assessed_folders(assessment_id, mailbox, folder, dst_folder, special, messages, bytes, largest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        id,
+                        f.mailbox,
+                        f.folder,
+                        f.dst_folder,
+                        f.special,
+                        f.messages as i64,
+                        f.bytes as i64,
+                        f.largest as i64
+                    ],
+                )?;
+            }
+            for m in &a.messages {
+                tx.execute(
+                    "INSERT INTO assessed_messages(assessment_id, mailbox, folder, uid, size, kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id, m.mailbox, m.folder, m.uid, m.size as i64, m.kind],
+                )?;
+            }
+            for r in &a.risks {
+                tx.execute(
+                    "INSERT INTO risks(assessment_id, severity, mailbox, message) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, r.severity, r.mailbox, r.message],
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    /// The mailboxes of the newest assessment that covered each mailbox (latest wins).
+    pub fn latest_assessed_mailboxes(&self) -> Result<Vec<AssessedMailboxRow>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT mailbox, batch, src_caps, dst_caps, src_error, dst_error, folders, messages, bytes,
+                        to_copy_bytes, largest, oversize, size_limit, quota_used, quota_limit, probe, read_error
+                 FROM assessed_mailboxes a
+                 WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
+                 ORDER BY mailbox",
+            )?;
+            st.query_map([], |r| {
+                Ok(AssessedMailboxRow {
+                    mailbox: r.get(0)?,
+                    batch: r.get(1)?,
+                    src_caps: r.get(2)?,
+                    dst_caps: r.get(3)?,
+                    src_error: r.get(4)?,
+                    dst_error: r.get(5)?,
+                    folders: r.get::<_, i64>(6)? as u64,
+                    messages: r.get::<_, i64>(7)? as u64,
+                    bytes: r.get::<_, i64>(8)? as u64,
+                    to_copy_bytes: r.get::<_, i64>(9)? as u64,
+                    largest: r.get::<_, i64>(10)? as u64,
+                    oversize: r.get::<_, i64>(11)? as u64,
+                    size_limit: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
+                    quota_used: r.get::<_, Option<i64>>(13)?.map(|v| v as u64),
+                    quota_limit: r.get::<_, Option<i64>>(14)?.map(|v| v as u64),
+                    probe: r.get(15)?,
+                    read_error: r.get(16)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Record auto-check results (one row per mailbox, "" for a project-wide check).
+    pub fn set_check_results(
+        &self,
+        check_id: &str,
+        rows: &[(String, String, String)],
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (mailbox, status, reason) in rows {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO check_results(check_id, mailbox, status, reason, at) VALUES (?1, ?2, ?3, ?4, {NOW})
+                         ON CONFLICT(check_id, mailbox) DO UPDATE SET status = excluded.status,
+                           reason = excluded.reason, at = excluded.at"
+                    ),
+                    params![check_id, mailbox, status, reason],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    pub fn check_results(&self) -> Result<Vec<CheckResultRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT check_id, mailbox, status, reason, at FROM check_results ORDER BY check_id, mailbox",
+            )?;
+            st.query_map([], |r| {
+                Ok(CheckResultRow {
+                    check_id: r.get(0)?,
+                    mailbox: r.get(1)?,
+                    status: r.get(2)?,
+                    reason: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The operator overrides an unmet checklist item, with a reason (stands until the item
+    /// is checked or ticked again).
+    pub fn override_check(&self, id: &str, by: &str, reason: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO checks(id, done, override_by, override_reason, override_at) VALUES (?1, 0, ?2, ?3, {NOW})
+                     ON CONFLICT(id) DO UPDATE SET override_by = excluded.override_by,
+                       override_reason = excluded.override_reason, override_at = excluded.override_at"
+                ),
+                params![id, by, reason],
+            )
+            .map(drop)
+        })
+    }
+
+    /// id -> tick, note and override of every checklist item the operator touched.
+    pub fn check_states(&self) -> Result<std::collections::HashMap<String, CheckStateRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, done, by, at, note, override_by, override_reason, override_at FROM checks",
+            )?;
+            st.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    CheckStateRow {
+                        done: r.get(1)?,
+                        by: r.get(2)?,
+                        at: r.get(3)?,
+                        note: r.get(4)?,
+                        override_by: r.get(5)?,
+                        override_reason: r.get(6)?,
+                        override_at: r.get(7)?,
+                    },
+                ))
+            })?
+            .collect()
+        })
+    }
+
+    /// Journal the outcome of `cutover verify` for one mailbox.
+    pub fn record_verification(
+        &self,
+        mailbox: &str,
+        batch: &str,
+        ok: bool,
+        summary: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO verifications(mailbox, batch, ok, summary) VALUES (?1, ?2, ?3, ?4)",
+                params![mailbox, batch, ok, summary],
+            )
+            .map(drop)
+        })
+    }
+
+    /// mailbox -> (ok, summary, at) of its newest verification.
+    pub fn latest_verifications(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (bool, String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT mailbox, ok, summary, at FROM verifications v
+                 WHERE id = (SELECT max(id) FROM verifications w WHERE w.mailbox = v.mailbox)",
+            )?;
+            st.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
+                .collect()
+        })
+    }
+
+    /// Open critical issues that concern a mailbox.
+    pub fn open_critical_mailbox_issues(&self) -> Result<Vec<IssueRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state,
+                        first_seen, state_by, state_at, note
+                 FROM issues WHERE severity = 'critical' AND state = 'open' AND mailbox IS NOT NULL
+                 ORDER BY id",
+            )?;
+            st.query_map([], |r| {
+                Ok(IssueRow {
+                    id: r.get(0)?,
+                    severity: r.get(1)?,
+                    category: r.get(2)?,
+                    mailbox: r.get(3)?,
+                    folder: r.get(4)?,
+                    uid: r.get(5)?,
+                    message: r.get(6)?,
+                    count: r.get(7)?,
+                    last_seen: r.get(8)?,
+                    state: r.get(9)?,
+                    first_seen: r.get(10)?,
+                    state_by: r.get(11)?,
+                    state_at: r.get(12)?,
+                    note: r.get(13)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Measured copy throughput of earlier finished `run`s: (bytes copied during them, their
+    /// seconds, how many runs), from the messages journalled `copied` within each run's time.
+    /// None when no finished run copied anything.
+    pub fn measured_throughput(&self) -> Result<Option<(u64, f64, u32)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT (SELECT coalesce(sum(m.size), 0) FROM messages m
+                          WHERE m.state = 'copied' AND m.updated_at >= r.started_at AND m.updated_at <= r.finished_at),
+                        (julianday(r.finished_at) - julianday(r.started_at)) * 86400.0
+                 FROM runs r WHERE r.command = 'run' AND r.finished_at IS NOT NULL",
+            )?;
+            let rows: Vec<(i64, f64)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let (mut bytes, mut secs, mut n) = (0u64, 0f64, 0u32);
+            for (b, s) in rows {
+                if b > 0 && s > 0.0 {
+                    bytes += b as u64;
+                    secs += s;
+                    n += 1;
+                }
+            }
+            Ok((n > 0).then_some((bytes, secs, n)))
         })
     }
 

@@ -223,6 +223,72 @@ fn checklist_ticks_and_notes_and_issue_ack() {
 }
 
 #[test]
+fn checklist_runs_auto_checks_and_overrides_with_a_reason() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "1jj");
+    // An auto item is not ticked by hand.
+    assert_eq!(press(&mut a, " "), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("c runs it"));
+    assert_eq!(
+        press(&mut a, "c"),
+        vec![Effect::Send(Command::RunChecks {
+            id: Some("login".into())
+        })]
+    );
+    assert_eq!(
+        press(&mut a, "C"),
+        vec![Effect::Send(Command::RunChecks { id: None })]
+    );
+    // Override: asks for a reason; an empty one overrides nothing.
+    assert_eq!(press(&mut a, "o"), vec![]);
+    assert!(matches!(a.modal, Modal::Override(..)));
+    assert_eq!(press(&mut a, "\n"), vec![]);
+    assert!(
+        a.toast
+            .as_deref()
+            .unwrap_or("")
+            .contains("reason is required")
+    );
+    assert_eq!(
+        press(&mut a, "obob moves next week\n"),
+        vec![Effect::Send(Command::OverrideCheck {
+            id: Some("login".into()),
+            reason: "bob moves next week".into(),
+            operator: "maria".into()
+        })]
+    );
+    // Starting a batch the checklist blocks: the command goes to the engine (which decides
+    // and records why) and the console says so at once.
+    press(&mut a, "2j");
+    assert_eq!(
+        press(&mut a, "s"),
+        vec![Effect::Send(Command::Start {
+            batch: Some("wave-1".into())
+        })]
+    );
+    let toast = a.toast.clone().unwrap_or_default();
+    assert!(
+        toast.contains("not started") && toast.contains("login, dns"),
+        "{toast}"
+    );
+    press(&mut a, "k");
+    press(&mut a, "s");
+    assert!(a.toast.is_none(), "the pilot is not blocked: {:?}", a.toast);
+    press(&mut a, "1");
+    // A met item has nothing to override; c on a manual item runs nothing.
+    press(&mut a, "kk");
+    assert_eq!(press(&mut a, "o"), vec![]);
+    assert!(matches!(a.modal, Modal::None));
+    assert!(
+        a.toast
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to override")
+    );
+    assert_eq!(press(&mut a, "c"), vec![]);
+}
+
+#[test]
 fn filter_narrows_the_issue_list() {
     let mut a = app(Kind::Failed);
     press(&mut a, "3");

@@ -97,6 +97,36 @@ fn drill_down_and_modals() {
 }
 
 #[test]
+fn checklist_walks_items_with_status_and_why() {
+    // The failing auto item selected: its full reason is in the detail panel.
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "1jj");
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("checklist_failed_item_80x24", t.backend());
+    let text = format!("{}", t.backend());
+    assert!(
+        text.contains("[!] fail") && text.contains("AUTHENTICATIONFAILED"),
+        "{text}"
+    );
+    assert!(text.contains("2 required unmet: starts refused"), "{text}");
+    let t = render(&a, 160, 48);
+    insta::assert_snapshot!("checklist_failed_item_160x48", t.backend());
+    // The overridden item says who overrode it and why.
+    keys(&mut a, "j");
+    let text = format!("{}", render(&a, 160, 48).backend());
+    assert!(
+        text.contains("[~] overridden") && text.contains("overridden by maria: quota raised"),
+        "{text}"
+    );
+    // o on the failing item asks for the reason.
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "1jjo");
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("checklist_override_prompt_80x24", t.backend());
+    assert!(format!("{}", t.backend()).contains("override reason:"));
+}
+
+#[test]
 fn too_small_screen_still_shows_state_and_the_stop_key() {
     let a = app(Kind::Running, "default");
     let t = render(&a, 60, 15);

@@ -453,6 +453,32 @@ impl ImapSession {
     pub fn host(&self) -> &str {
         &self.host
     }
+
+    /// Storage quota of the root that holds `folder` (GETQUOTAROOT): (used, limit) in bytes.
+    /// None when the server announces no QUOTA or sets no storage limit.
+    pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
+        if !self.caps.raw.iter().any(|c| {
+            c.eq_ignore_ascii_case("QUOTA") || c.to_ascii_uppercase().starts_with("QUOTA=")
+        }) {
+            return Ok(None);
+        }
+        let (_, quotas) = with_timeout(self.timeout, "GETQUOTAROOT", self.s.get_quota_root(folder))
+            .await?
+            .map_err(|e| map_err("GETQUOTAROOT", e))?;
+        let mut out: Option<(u64, u64)> = None;
+        for q in &quotas {
+            for r in &q.resources {
+                if r.name == async_imap::types::QuotaResourceName::Storage && r.limit > 0 {
+                    let (used, limit) = (r.usage * 1024, r.limit * 1024);
+                    // Several roots: the tightest one decides.
+                    if out.is_none_or(|(u, l)| limit.saturating_sub(used) < l.saturating_sub(u)) {
+                        out = Some((used, limit));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn state_of(mb: &async_imap::types::Mailbox) -> FolderState {

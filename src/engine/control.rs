@@ -15,6 +15,7 @@ use super::snapshot::{
     BatchView, CheckView, Connections, MailboxView, RunState, Snapshot, Throughput,
 };
 use super::{Engine, Event, Severity};
+use crate::checklist;
 use crate::config::Project;
 use crate::endpoint::EndpointError;
 use crate::store::{Store, Totals};
@@ -69,6 +70,17 @@ pub enum Command {
     ResolveIssue {
         id: i64,
         note: String,
+        operator: String,
+    },
+    /// Run the checklist's auto checks (one item, or all when None) in the background.
+    RunChecks {
+        id: Option<String>,
+    },
+    /// Override an unmet checklist item (every unmet required item when None) with a reason;
+    /// journalled as an operator issue.
+    OverrideCheck {
+        id: Option<String>,
+        reason: String,
         operator: String,
     },
 }
@@ -147,6 +159,9 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
     tracing::info!(command = ?c, "operator command");
     match c {
         Command::Start { batch } => {
+            if !gate_open(e, batch.as_slice()) {
+                return;
+            }
             if e.stop_flag().is_stopped() {
                 // Starting after an emergency stop is the operator's explicit resume.
                 e.stop_flag().clear();
@@ -159,6 +174,9 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         }
         Command::StartMailbox { key } => {
             if let Some(spec) = e.project.mailboxes.iter().find(|s| s.key() == key) {
+                if !gate_open(e, std::slice::from_ref(&spec.batch)) {
+                    return;
+                }
                 e.stop_flag().clear();
                 m.stopped = false;
                 e.start_mailbox(spec.clone());
@@ -291,7 +309,122 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                 Err(err) => tracing::error!("cannot resolve issue {id}: {err}"),
             }
         }
+        Command::RunChecks { id } => {
+            let e = e.clone();
+            tokio::spawn(async move { run_checks(&e, id.as_deref()).await });
+        }
+        Command::OverrideCheck {
+            id,
+            reason,
+            operator,
+        } => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return;
+            }
+            let items = match checklist::evaluate(&e.project, &e.store, &[]) {
+                Ok(items) => items,
+                Err(err) => {
+                    tracing::error!("cannot read the checklist: {err}");
+                    return;
+                }
+            };
+            let unmet: Vec<_> = items
+                .into_iter()
+                .filter(|i| !i.status.met())
+                .filter(|i| match &id {
+                    Some(id) => &i.id == id,
+                    None => i.required,
+                })
+                .collect();
+            if unmet.is_empty() {
+                return;
+            }
+            match checklist::override_items(&e.store, &unmet, &operator, reason) {
+                Ok(msg) => e
+                    .sink()
+                    .issue(Severity::Warning, "operator", None, None, None, &msg),
+                Err(err) => tracing::error!("cannot record the override: {err}"),
+            }
+        }
     }
+}
+
+/// The checklist gate for starting batches: refused (and said so as an issue) while a
+/// required item is unmet and not overridden.
+fn gate_open(e: &Arc<Engine>, batches: &[String]) -> bool {
+    match checklist::blockers(&e.project, &e.store, batches) {
+        Ok(b) if b.is_empty() => true,
+        Ok(b) => {
+            let what = if batches.is_empty() {
+                "every batch".to_string()
+            } else {
+                format!("batch {}", batches.join(", "))
+            };
+            e.sink().issue(
+                Severity::Warning,
+                "checklist",
+                None,
+                None,
+                None,
+                &format!(
+                    "{what} not started: required checklist item(s) unmet: {}. Run the auto checks (Checklist tab: c / C), tick manual items, or override (o) with a reason.",
+                    checklist::describe(&b)
+                ),
+            );
+            false
+        }
+        Err(err) => {
+            tracing::error!("cannot read the checklist: {err}");
+            false
+        }
+    }
+}
+
+/// Run auto checks from the console: the per-mailbox ones need a discovery of every
+/// mailbox (metadata only); the rest are quick.
+async fn run_checks(e: &Arc<Engine>, id: Option<&str>) {
+    let needs_discovery = id.is_none_or(|i| matches!(i, "login" | "folders" | "quota"));
+    let assessment = if needs_discovery {
+        match crate::assess::assess(&e.project, &e.store, &e.src, &e.dst, &[]).await {
+            Ok(a) => Some(a),
+            Err(err) => {
+                e.sink().issue(
+                    Severity::Error,
+                    "checklist",
+                    None,
+                    None,
+                    None,
+                    &format!("auto checks could not run: {err}"),
+                );
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let outcome = checklist::run_auto_checks(&e.project, &e.store, assessment.as_ref(), id).await;
+    let msg = match (outcome, checklist::evaluate(&e.project, &e.store, &[])) {
+        (Ok(()), Ok(items)) => {
+            let auto: Vec<_> = items
+                .iter()
+                .filter(|i| i.kind == crate::config::CheckKind::Auto)
+                .filter(|i| id.is_none_or(|x| x == i.id))
+                .collect();
+            let failed = auto
+                .iter()
+                .filter(|i| i.status == checklist::Status::Fail)
+                .count();
+            format!(
+                "auto checks run ({}): {} item(s), {failed} failing",
+                id.unwrap_or("all"),
+                auto.len()
+            )
+        }
+        (Err(err), _) | (_, Err(err)) => format!("auto checks could not be recorded: {err}"),
+    };
+    e.sink()
+        .issue(Severity::Info, "checklist", None, None, None, &msg);
 }
 
 /// Builds snapshots from engine events and the journal.
@@ -305,8 +438,10 @@ pub struct Monitor {
     batch_order: Vec<String>,
     mailboxes: BTreeMap<String, MailboxView>,
     order: Vec<String>,
-    checks: Vec<crate::config::Check>,
+    project_def: Project,
     check_rows: Vec<CheckView>,
+    /// Per batch: the required checklist items that keep it from starting.
+    blocked: HashMap<String, Vec<String>>,
     issues: Vec<crate::store::IssueRow>,
     dirty: HashSet<String>,
     /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
@@ -335,8 +470,9 @@ impl Monitor {
             batch_order: Vec::new(),
             mailboxes: BTreeMap::new(),
             order: Vec::new(),
-            checks: project.checks.clone(),
+            project_def: project.clone(),
             check_rows: Vec::new(),
+            blocked: HashMap::new(),
             issues: Vec::new(),
             dirty: HashSet::new(),
             progress: HashMap::new(),
@@ -535,24 +671,34 @@ impl Monitor {
         if let Ok(rows) = store.issue_rows(500) {
             self.issues = rows;
         }
-        let ticks = store.checks().unwrap_or_default();
-        self.check_rows = self
-            .checks
-            .iter()
-            .map(|c| {
-                let t = ticks.get(&c.id);
-                CheckView {
-                    id: c.id.clone(),
-                    section: c.section.clone(),
-                    title: c.title.clone(),
-                    required: c.required,
-                    done: t.is_some_and(|t| t.0),
-                    by: t.and_then(|t| t.1.clone()),
-                    at: t.and_then(|t| t.2.clone()),
-                    note: t.and_then(|t| t.3.clone()),
+        if !self.project_def.checks.is_empty() {
+            for b in &self.batch_order {
+                if let Ok(items) =
+                    checklist::blockers(&self.project_def, store, std::slice::from_ref(b))
+                {
+                    self.blocked
+                        .insert(b.clone(), items.into_iter().map(|i| i.id).collect());
                 }
-            })
-            .collect();
+            }
+        }
+        if let Ok(items) = checklist::evaluate(&self.project_def, store, &[]) {
+            self.check_rows = items
+                .into_iter()
+                .map(|c| CheckView {
+                    id: c.id,
+                    section: c.section,
+                    title: c.title,
+                    required: c.required,
+                    done: c.done,
+                    by: c.by,
+                    at: c.at,
+                    note: c.note,
+                    auto: c.kind == crate::config::CheckKind::Auto,
+                    status: c.status.word().to_string(),
+                    reason: c.reason,
+                })
+                .collect();
+        }
     }
 
     pub fn snapshot(&mut self, engine: Option<&Engine>) -> Snapshot {
@@ -572,6 +718,7 @@ impl Monitor {
                 throughput: self.batch_tp.get(b).cloned().unwrap_or_default(),
                 paused: self.paused.contains(b),
                 parallel: engine.map_or(0, |e| e.batch_parallel(b)),
+                blocked: self.blocked.get(b).cloned().unwrap_or_default(),
             })
             .collect();
         let running = batches.iter().any(|b| b.count("running") > 0);

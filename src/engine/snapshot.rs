@@ -96,6 +96,8 @@ pub struct BatchView {
     pub paused: bool,
     /// Mailboxes of this batch allowed at once (0: unknown, e.g. in watch mode).
     pub parallel: usize,
+    /// Required checklist items unmet for starting this batch (ids): the engine refuses.
+    pub blocked: Vec<String>,
 }
 
 impl BatchView {
@@ -155,6 +157,12 @@ pub struct CheckView {
     pub by: Option<String>,
     pub at: Option<String>,
     pub note: Option<String>,
+    /// Verified by the engine (not ticked by hand).
+    pub auto: bool,
+    /// "pass", "fail", "pending", "overridden" or "n/a".
+    pub status: String,
+    /// Why: the failure, what is pending, the override.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default)]

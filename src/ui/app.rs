@@ -43,6 +43,8 @@ pub enum Modal {
     Rollback(String, Box<TextArea<'static>>),
     /// Resolving an issue: the operator's note.
     Resolve(i64, Box<TextArea<'static>>),
+    /// The reason for overriding a checklist item.
+    Override(String, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -260,7 +262,11 @@ impl App {
                 }
                 return;
             }
-            Modal::Command(t) | Modal::Filter(t) | Modal::Note(_, t) | Modal::Resolve(_, t) => {
+            Modal::Command(t)
+            | Modal::Filter(t)
+            | Modal::Note(_, t)
+            | Modal::Resolve(_, t)
+            | Modal::Override(_, t) => {
                 match key.code {
                     KeyCode::Esc => {
                         if matches!(self.modal, Modal::Filter(_)) {
@@ -296,6 +302,16 @@ impl App {
                                         operator: self.operator.clone(),
                                     });
                                 }
+                            }
+                            Modal::Override(id, _) if !text.is_empty() => {
+                                self.send(Command::OverrideCheck {
+                                    id: Some(id),
+                                    reason: text,
+                                    operator: self.operator.clone(),
+                                });
+                            }
+                            Modal::Override(..) => {
+                                self.toast = Some("no override: a reason is required".into());
                             }
                             _ => {}
                         }
@@ -403,6 +419,9 @@ impl App {
                 } else if let Some(b) = self.selected_batch() {
                     self.send(Command::Start { batch: Some(b) });
                 }
+                if let Some(b) = self.selected_batch() {
+                    self.warn_blocked(&[b]);
+                }
             }
             Action::PauseSelected => {
                 if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
@@ -411,7 +430,10 @@ impl App {
                     self.send(Command::Pause { batch: Some(b) });
                 }
             }
-            Action::StartAll => self.send(Command::Start { batch: None }),
+            Action::StartAll => {
+                self.send(Command::Start { batch: None });
+                self.warn_blocked(&[]);
+            }
             Action::PauseAll => self.send(Command::Pause { batch: None }),
             Action::RetryMailbox => {
                 if let Some(m) = self.selected_mailbox().map(|m| m.key.clone()) {
@@ -438,7 +460,12 @@ impl App {
                 self.send(Command::SetBatchParallel { batch: b, n });
             }
             Action::ToggleCheck => {
-                if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
+                if let Some(c) = self.snap.checks.get(self.selected()).filter(|c| c.auto) {
+                    self.toast = Some(format!(
+                        "{} is verified by the engine: c runs it, o overrides it",
+                        c.id
+                    ));
+                } else if let Some(c) = self.snap.checks.get(self.selected()).cloned() {
                     self.send(Command::SetCheck {
                         id: c.id,
                         done: !c.done,
@@ -469,6 +496,34 @@ impl App {
                     self.modal = Modal::Resolve(i.id, t);
                 }
             }
+            Action::RunCheck => match self.snap.checks.get(self.selected()) {
+                Some(c) if c.auto => {
+                    let id = c.id.clone();
+                    self.toast = Some(format!("running the {id} check ..."));
+                    self.send(Command::RunChecks { id: Some(id) });
+                }
+                Some(c) => {
+                    self.toast = Some(format!("{} is a manual item: space ticks it", c.id));
+                }
+                None => {}
+            },
+            Action::RunAllChecks => {
+                self.toast = Some("running every auto check ...".into());
+                self.send(Command::RunChecks { id: None });
+            }
+            Action::OverrideCheck => match self.snap.checks.get(self.selected()) {
+                Some(c) if matches!(c.status.as_str(), "fail" | "pending") => {
+                    let id = c.id.clone();
+                    self.modal = Modal::Override(
+                        id,
+                        line_input("why start anyway? (enter overrides, esc cancels)"),
+                    );
+                }
+                Some(c) => {
+                    self.toast = Some(format!("{} is {}: nothing to override", c.id, c.status));
+                }
+                None => {}
+            },
             Action::AckIssue => {
                 if let Some(id) = self.issue_rows().get(self.selected()).map(|x| x.id) {
                     self.send(Command::AckIssue {
@@ -494,6 +549,33 @@ impl App {
             }
             Some(b) => self.toast = Some(format!("no batch {b}")),
             None => self.toast = Some("select a batch first".into()),
+        }
+    }
+
+    /// Say at once when the checklist keeps the batches (all when empty) from starting; the
+    /// engine refuses them and records why as an issue.
+    fn warn_blocked(&mut self, batches: &[String]) {
+        if self.read_only() {
+            return;
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for b in self
+            .snap
+            .batches
+            .iter()
+            .filter(|b| batches.is_empty() || batches.contains(&b.name))
+        {
+            for id in &b.blocked {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        if !ids.is_empty() {
+            self.toast = Some(format!(
+                "not started: checklist item(s) unmet: {} (Checklist tab: c checks, o overrides)",
+                ids.join(", ")
+            ));
         }
     }
 

@@ -238,7 +238,14 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
 fn draw_toast(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let line = match (&app.modal, &app.toast) {
-        (Modal::Command(_) | Modal::Filter(_) | Modal::Note(_, _) | Modal::Resolve(_, _), _) => {
+        (
+            Modal::Command(_)
+            | Modal::Filter(_)
+            | Modal::Note(_, _)
+            | Modal::Resolve(_, _)
+            | Modal::Override(_, _),
+            _,
+        ) => {
             return draw_input(f, app, area);
         }
         (_, Some(msg)) => Line::from(Span::styled(format!(" {msg}"), t.warn())),
@@ -258,6 +265,7 @@ fn draw_input(f: &mut Frame, app: &App, area: Rect) {
         Modal::Filter(t) => ("/", t),
         Modal::Note(_, t) => ("note: ", t),
         Modal::Resolve(_, t) => ("resolve: ", t),
+        Modal::Override(_, t) => ("override reason: ", t),
         _ => return,
     };
     let [p, rest] = Layout::horizontal([

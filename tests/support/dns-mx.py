@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""dns-mx.py: a tiny authoritative DNS server on 127.0.0.1 (UDP and TCP) that answers MX queries
+for one domain, so tests can check cutover's `mx` item against a real resolver exchange.
+
+  dns-mx.py DOMAIN MX_HOST [MX_HOST...]
+
+Prints "port=N" once listening (port picked free, same number for UDP and TCP), then serves
+until killed. MX queries for DOMAIN get one MX record per host (preference 10, 20, ...); any
+other query gets NXDOMAIN.
+"""
+import socket
+import struct
+import sys
+import threading
+
+
+def encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def parse_question(msg):
+    i, labels = 12, []
+    while msg[i] != 0:
+        n = msg[i]
+        labels.append(msg[i + 1:i + 1 + n].decode(errors="replace"))
+        i += n + 1
+    qtype, _qclass = struct.unpack(">HH", msg[i + 1:i + 5])
+    return ".".join(labels).lower(), qtype, msg[12:i + 5]
+
+
+def answer(msg, domain, hosts):
+    tid = msg[:2]
+    name, qtype, question = parse_question(msg)
+    if name == domain and qtype == 15:
+        rrs = b""
+        for k, h in enumerate(hosts):
+            rdata = struct.pack(">H", 10 * (k + 1)) + encode_name(h)
+            rrs += b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 300, len(rdata)) + rdata
+        flags, rcode, count = 0x8400, 0, len(hosts)
+    else:
+        rrs, flags, rcode, count = b"", 0x8400, 3, 0
+    header = tid + struct.pack(">HHHHH", flags | rcode, 1, count, 0, 0)
+    return header + question + rrs
+
+
+def serve_udp(sock, domain, hosts):
+    while True:
+        msg, addr = sock.recvfrom(4096)
+        try:
+            sock.sendto(answer(msg, domain, hosts), addr)
+        except Exception:
+            pass
+
+
+def serve_tcp(sock, domain, hosts):
+    while True:
+        conn, _ = sock.accept()
+        try:
+            n = struct.unpack(">H", conn.recv(2))[0]
+            msg = b""
+            while len(msg) < n:
+                msg += conn.recv(n - len(msg))
+            out = answer(msg, domain, hosts)
+            conn.sendall(struct.pack(">H", len(out)) + out)
+        except Exception:
+            pass
+        finally:
+            conn.close()
+
+
+def main():
+    domain, hosts = sys.argv[1].lower().rstrip("."), sys.argv[2:]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen(8)
+    threading.Thread(target=serve_tcp, args=(tcp, domain, hosts), daemon=True).start()
+    print("port=%d" % port, flush=True)
+    serve_udp(udp, domain, hosts)
+
+
+if __name__ == "__main__":
+    main()
