@@ -960,10 +960,11 @@ fn exit_for(results: &[MailboxResult]) -> u8 {
             .iter()
             .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
     };
-    if worst(Failure::Stopped) {
-        exit::STOPPED
-    } else if worst(Failure::Verification) {
+    // A data-loss finding outranks the pauses its brake caused.
+    if worst(Failure::Verification) {
         exit::MISMATCH
+    } else if worst(Failure::Stopped) {
+        exit::STOPPED
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
         exit::AUTH
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
