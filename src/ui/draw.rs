@@ -327,7 +327,7 @@ pub(crate) fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Through
     f.render_widget(b, area);
     let [info, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     let mut spans = vec![
-        Span::styled("now ", t.muted()),
+        Span::styled("last 5 s ", t.muted()),
         Span::styled(rate(tp), t.accent()),
         Span::styled("   connections ", t.muted()),
         Span::raw(format!(
