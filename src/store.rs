@@ -408,6 +408,10 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     // The destination folder's UIDNEXT when cutover first opened it: mail at or above it
     // that cutover did not write arrived after the migration started (fail-back copies it).
     ("folders", "dst_start_uidnext", "INTEGER"),
+    // The destination folder's EXISTS and UIDNEXT when cutover last checked it: unchanged
+    // since, nothing was added or removed there, and the check is skipped.
+    ("folders", "dst_seen_exists", "INTEGER"),
+    ("folders", "dst_seen_uidnext", "INTEGER"),
     ("issues", "state_by", "TEXT"),
     ("issues", "state_at", "TEXT"),
     ("issues", "note", "TEXT"),
@@ -692,6 +696,34 @@ impl Store {
             c.execute(
                 "UPDATE folders SET dst_start_uidnext = ?2 WHERE id = ?1 AND dst_start_uidnext IS NULL",
                 params![folder_id, uidnext],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The destination folder's (EXISTS, UIDNEXT) at cutover's last check.
+    pub fn dst_seen(&self, folder_id: i64) -> Result<Option<(u32, u32)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT dst_seen_exists, dst_seen_uidnext FROM folders WHERE id = ?1",
+                [folder_id],
+                |r| {
+                    Ok(
+                        match (r.get::<_, Option<u32>>(0)?, r.get::<_, Option<u32>>(1)?) {
+                            (Some(e), Some(u)) => Some((e, u)),
+                            _ => None,
+                        },
+                    )
+                },
+            )
+        })
+    }
+
+    pub fn set_dst_seen(&self, folder_id: i64, exists: u32, uidnext: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET dst_seen_exists = ?2, dst_seen_uidnext = ?3 WHERE id = ?1",
+                params![folder_id, exists, uidnext],
             )
             .map(drop)
         })

@@ -176,7 +176,12 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         // Nothing to copy; still make sure what was written is still there (metadata only).
         // Once users work on the destination they delete mail, so here a message gone is a
         // warning, not a data-loss incident: the brake is for what a copy just wrote.
-        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
+        // Skipped when the folder's EXISTS and UIDNEXT are what they were at the last check:
+        // nothing was added or removed there since.
+        if store.dst_seen(row.id)? != Some((dst_state.exists, dst_state.uidnext)) {
+            check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
+            store.set_dst_seen(row.id, dst_state.exists, dst_state.uidnext)?;
+        }
         let totals = store.folder_totals(row.id)?;
         ctx.sink.send(Event::FolderDone {
             mailbox: mb.into(),
@@ -254,7 +259,10 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             &mut outcome,
         )
         .await?;
+        // The state before the check: whatever changes after it is checked next time.
+        let now = dst.status(&job.dst).await?;
         check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, true).await?;
+        store.set_dst_seen(row.id, now.exists, now.uidnext)?;
     }
     let totals = store.folder_totals(row.id)?;
     ctx.sink.send(Event::FolderDone {
