@@ -207,6 +207,8 @@ struct RawProjectSection {
     #[serde(default)]
     folder_workers: Option<Spanned<usize>>,
     #[serde(default)]
+    max_failed_messages: Option<Spanned<usize>>,
+    #[serde(default)]
     log_dir: Option<String>,
     #[serde(default)]
     brake: Brake,
@@ -294,6 +296,9 @@ pub struct Project {
     pub durability: Durability,
     pub parallel_mailboxes: usize,
     pub folder_workers: usize,
+    /// Error budget: once this many messages of one mailbox were refused by the destination
+    /// (journal state `failed`), the mailbox fails instead of going on refusing more.
+    pub max_failed_messages: usize,
     pub brake: Brake,
     pub source: Endpoint,
     pub destination: Endpoint,
@@ -302,6 +307,9 @@ pub struct Project {
     pub checks: Vec<Check>,
     /// The console theme named in the file, if any.
     pub theme: Option<String>,
+    /// Warnings found while loading (a password file readable by others): the caller shows
+    /// them (on stderr and in the log; logging is not set up yet while the file loads).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +379,7 @@ pub fn load(path: &Path) -> Result<Project, ConfigError> {
 }
 
 fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
+    LOAD_WARNINGS.with(|w| w.borrow_mut().clear());
     let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e))?;
     let raw: RawProject = serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e
@@ -493,6 +502,11 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             .max(1),
     )?;
     let folder_workers = positive(&raw.project.folder_workers, "project.folder_workers", 4)?;
+    let max_failed_messages = positive(
+        &raw.project.max_failed_messages,
+        "project.max_failed_messages",
+        DEFAULT_MAX_FAILED_MESSAGES,
+    )?;
 
     Ok(Project {
         name: raw.project.name,
@@ -507,6 +521,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         durability: raw.project.durability,
         parallel_mailboxes,
         folder_workers,
+        max_failed_messages,
         brake: raw.project.brake,
         source,
         destination,
@@ -524,7 +539,16 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             })
             .collect(),
         theme: raw.console.theme,
+        warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
     })
+}
+
+/// Default error budget per mailbox (`max_failed_messages`).
+pub const DEFAULT_MAX_FAILED_MESSAGES: usize = 50;
+
+thread_local! {
+    /// Warnings of the project file being loaded on this thread (see `Project::warnings`).
+    static LOAD_WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
@@ -665,10 +689,12 @@ fn warn_loose_permissions(p: &Path) {
         if let Ok(md) = std::fs::metadata(p)
             && md.permissions().mode() & 0o077 != 0
         {
-            tracing::warn!(
-                file = %p.display(),
-                "password file is readable by group or others; chmod 600 it"
+            let msg = format!(
+                "password file {} is readable by group or others; chmod 600 it",
+                p.display()
             );
+            tracing::warn!("{msg}");
+            LOAD_WARNINGS.with(|w| w.borrow_mut().push(msg));
         }
     }
 }

@@ -140,6 +140,12 @@ fn main() -> ExitCode {
         }
     };
     let _guard = init_logging(&project.log_dir, cli.log_json);
+    // Load warnings (a password file readable by others) go to stderr and to the log; the
+    // console shows stderr before it takes the screen.
+    for w in &project.warnings {
+        eprintln!("cutover: warning: {w}");
+        tracing::warn!("{w}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

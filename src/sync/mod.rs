@@ -38,6 +38,12 @@ pub enum SyncError {
     Stopped,
     #[error("verification failed: {0}")]
     Verification(String),
+    #[error(
+        "{failed} message(s) of this mailbox were refused by the destination, the error budget \
+         (max_failed_messages = {budget}): the mailbox stops rather than refuse more; see the \
+         refused issues, fix the cause, then run again"
+    )]
+    ErrorBudget { failed: u64, budget: usize },
 }
 
 impl SyncError {
@@ -55,6 +61,8 @@ pub struct FolderJob {
     pub src: String,
     pub src_display: String,
     pub dst: String,
+    /// The mailbox's error budget (`max_failed_messages`).
+    pub max_failed: usize,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -339,6 +347,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             };
             let mut done = Vec::new();
             let mut failed: Option<EndpointError> = None;
+            let mut refused_any = false;
             let mut back_to_pending = Vec::new();
             for (m, r) in window.iter().zip(results) {
                 let id = ids[&m.uid];
@@ -363,6 +372,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                             &reason,
                         );
                         outcome.skipped += 1;
+                        refused_any = true;
                     }
                     AppendOutcome::Failed { error } => {
                         back_to_pending.push(id);
@@ -384,6 +394,15 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             drop(permits);
             if let Some(e) = failed {
                 return Err(e.into());
+            }
+            if refused_any {
+                let refused = store.mailbox_totals(job.row.mailbox_id)?.failed;
+                if refused >= job.max_failed as u64 {
+                    return Err(SyncError::ErrorBudget {
+                        failed: refused,
+                        budget: job.max_failed,
+                    });
+                }
             }
         }
         Ok::<HashSet<u32>, SyncError>(seen)
