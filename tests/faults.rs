@@ -322,3 +322,95 @@ fn a_source_folder_deleted_between_runs_is_reported_and_its_copies_are_kept() {
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+/// Every file under `dir` (recursively), with its bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_leak_and_a_loose_password_file_is_warned_about_on_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+    const SRC_SECRET: &str = "Src-Secret-7e1";
+    const DST_RIGHT: &str = "Dst-Right-9a4";
+    const DST_WRONG: &str = "Dst-Wrong-3c8";
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[(USER, SRC_SECRET)], &[]);
+    let dst = Dovecot::start(root.path(), "dst", &[(USER, DST_RIGHT)], &[]);
+    src.seed(USER, 20, 16, &["--no-tricky"]);
+    let dir = tmp();
+    let secret_file = dir.path().join("src-secret.txt");
+    std::fs::write(&secret_file, format!("{SRC_SECRET}\n")).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let project = dir.path().join("project.toml");
+    std::fs::write(
+        &project,
+        format!(
+            "[project]\nname = \"secrets\"\nstate = \"state.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"b\"\n\
+             source = {{ user = \"{USER}\", password_file = \"src-secret.txt\" }}\n\
+             destination = {{ user = \"{USER}\", password = \"{DST_WRONG}\" }}\n",
+            src.port, dst.port
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for cmd in ["check", "run", "verify", "plan"] {
+        let o = std::process::Command::new(bin())
+            .arg(cmd)
+            .arg(&project)
+            // The most verbose logs must not hold a secret either.
+            .env("CUTOVER_LOG", "debug")
+            .output()
+            .unwrap();
+        outputs.push((cmd, o));
+    }
+    let run = &outputs[1].1;
+    assert_eq!(run.status.code(), Some(4), "wrong password: {}", text(run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("src-secret.txt") && err.contains("readable by group or others"),
+        "the loose password file is named on stderr: {}",
+        text(run)
+    );
+    assert!(text(run).contains("refused"), "{}", text(run));
+    let mut everything: Vec<(String, Vec<u8>)> = outputs
+        .iter()
+        .flat_map(|(cmd, o)| {
+            [
+                (format!("{cmd} stdout"), o.stdout.clone()),
+                (format!("{cmd} stderr"), o.stderr.clone()),
+            ]
+        })
+        .collect();
+    for (p, b) in files_under(dir.path()) {
+        if p != secret_file && p != project {
+            everything.push((p.display().to_string(), b));
+        }
+    }
+    assert!(
+        everything.iter().any(|(n, _)| n.contains("cutover-logs")),
+        "the run wrote logs: {:?}",
+        everything.iter().map(|e| &e.0).collect::<Vec<_>>()
+    );
+    assert!(everything.iter().any(|(n, _)| n.ends_with("state.sqlite")));
+    for (name, bytes) in &everything {
+        for secret in [SRC_SECRET, DST_RIGHT, DST_WRONG] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} leaked into {name}"
+            );
+        }
+    }
+}
