@@ -373,9 +373,30 @@ pub struct FolderRules {
 }
 
 pub fn load(path: &Path) -> Result<Project, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::whole(path, format!("cannot read the project file: {e}")))?;
+    let text = utf8_text(path, bytes)?;
     parse(path, &text)
+}
+
+/// The file's text, or an error naming the line and column of the first byte that is not
+/// UTF-8.
+pub(crate) fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        ConfigError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "not UTF-8 text (byte 0x{:02x}); save the file as UTF-8",
+                e.as_bytes()[valid.len()]
+            ),
+        }
+    })
 }
 
 fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {

@@ -443,7 +443,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
 }
 
 /// The Message-ID header, for the journal (resolution and reports use it).
-fn message_id(body: &[u8]) -> Option<String> {
+pub fn message_id(body: &[u8]) -> Option<String> {
     mail_parser::MessageParser::default()
         .parse_headers(body)
         .and_then(|m| m.message_id().map(str::to_string))
