@@ -150,7 +150,9 @@ fn a_connection_cut_in_the_middle_of_an_appended_literal_is_resolved_then_resent
 
 /// The number after `word` in an issue text ("3 found on the destination").
 fn number_before(text: &str, word: &str) -> u64 {
-    let i = text.find(word).unwrap_or_else(|| panic!("{word:?} in {text:?}"));
+    let i = text
+        .find(word)
+        .unwrap_or_else(|| panic!("{word:?} in {text:?}"));
     text[..i]
         .split_whitespace()
         .last()
@@ -249,7 +251,12 @@ fn a_full_destination_fails_the_mailbox_with_a_quota_issue_and_a_rerun_completes
     let src = Dovecot::start(root.path(), "src", &[(USER, PASS)], &[]);
     let quota_user = format!("{USER}:{PASS}:userdb_quota_rule=*:storage=200K");
     let dst_dir = root.path().join("dst");
-    let dst = Dovecot::start(root.path(), "dst", &[], &["--quota", "1G", "--user", &quota_user]);
+    let dst = Dovecot::start(
+        root.path(),
+        "dst",
+        &[],
+        &["--quota", "1G", "--user", &quota_user],
+    );
     src.seed(USER, 150, 14, &["--no-tricky"]);
     let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", ONE_WORKER);
     let run = p.cutover(&["run"]);

@@ -105,13 +105,32 @@ enum Edit {
 
 fn edits() -> impl Strategy<Value = Vec<Edit>> {
     let tokens: Vec<&'static [u8]> = vec![
-        b"\"", b"'", b"=", b"[", b"]", b"{", b"}", b",", b"\n", b"#", b"\\", b"\r", b"\0",
-        b"\xff", b"[[mailbox]]\n", b"port = 99999999999\n", b"x = ", b"\"\"\"", b"\xc3",
+        b"\"",
+        b"'",
+        b"=",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b",",
+        b"\n",
+        b"#",
+        b"\\",
+        b"\r",
+        b"\0",
+        b"\xff",
+        b"[[mailbox]]\n",
+        b"port = 99999999999\n",
+        b"x = ",
+        b"\"\"\"",
+        b"\xc3",
     ];
     let edit = prop_oneof![
         (any::<usize>(), 1..20usize).prop_map(|(a, n)| Edit::Delete(a, n)),
-        (any::<usize>(), proptest::sample::select(tokens)).prop_map(|(a, t)| Edit::Insert(a, t.to_vec())),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..6)).prop_map(|(a, b)| Edit::Insert(a, b)),
+        (any::<usize>(), proptest::sample::select(tokens))
+            .prop_map(|(a, t)| Edit::Insert(a, t.to_vec())),
+        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..6))
+            .prop_map(|(a, b)| Edit::Insert(a, b)),
         (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Edit::Replace(a, b)),
         any::<usize>().prop_map(Edit::DupLine),
     ];

@@ -1083,7 +1083,10 @@ mod tests {
             throttle_of("[ALERT] Account exceeded command or bandwidth limits."),
             Some(None)
         );
-        assert_eq!(throttle_of("[OVERQUOTA] Quota exceeded (mailbox for user is full)"), None);
+        assert_eq!(
+            throttle_of("[OVERQUOTA] Quota exceeded (mailbox for user is full)"),
+            None
+        );
         assert_eq!(throttle_of("Authentication failed."), None);
         assert!(matches!(
             classify_no("APPEND", "Request is throttled. Suggested Backoff Time: 10 milliseconds", None),

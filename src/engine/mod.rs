@@ -564,9 +564,11 @@ impl Engine {
                 *wait,
                 format!("waiting {} ms as the server asked", wait.as_millis()),
             ),
-            SyncError::Endpoint(EndpointError::Throttled { wait: None, .. }) => {
-                ("throttling", backoff_delay(attempt + 2), "backing off".into())
-            }
+            SyncError::Endpoint(EndpointError::Throttled { wait: None, .. }) => (
+                "throttling",
+                backoff_delay(attempt + 2),
+                "backing off".into(),
+            ),
             _ => ("network", backoff_delay(attempt), "backing off".into()),
         };
         self.sink.issue(

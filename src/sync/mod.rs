@@ -834,7 +834,11 @@ mod tests {
         let mut src = Fake {
             msgs: (1..=10)
                 .map(|u| {
-                    let tag = if u % 5 == 0 || u % 3 == 0 { "REFUSE" } else { "ok" };
+                    let tag = if u % 5 == 0 || u % 3 == 0 {
+                        "REFUSE"
+                    } else {
+                        "ok"
+                    };
                     (u, format!("Subject: {u}\r\n\r\n{tag}\r\n").into_bytes())
                 })
                 .collect(),

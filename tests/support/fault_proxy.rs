@@ -373,4 +373,3 @@ fn count(sh: &Shared, conn: &Conn, dir: Dir, n: usize) {
 fn find(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
-
