@@ -653,10 +653,12 @@ fn exit_for(results: &[MailboxResult]) -> u8 {
             .iter()
             .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
     };
-    if worst(Failure::Stopped) {
-        exit::STOPPED
-    } else if worst(Failure::Verification) {
+    // A mismatch outranks a stop: the brake it trips pauses the other mailboxes of its batch,
+    // and the run must say data-loss incident (7), not stopped by the operator (8).
+    if worst(Failure::Verification) {
         exit::MISMATCH
+    } else if worst(Failure::Stopped) {
+        exit::STOPPED
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
         exit::AUTH
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
