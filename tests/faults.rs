@@ -194,6 +194,45 @@ fn appends_stored_but_never_confirmed_are_found_on_the_destination_not_sent_twic
 }
 
 #[test]
+fn a_throttling_bye_is_recorded_and_its_suggested_wait_honoured() {
+    let root = tmp();
+    let users = [(USER, PASS)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(USER, 150, 17, &[]);
+    // Exchange's way: instead of the APPEND replies, an untagged BYE naming a backoff time,
+    // then the connection goes (the APPENDs already sent may or may not be stored).
+    let proxy = FaultProxy::start(
+        dst.port,
+        vec![Fault::new(
+            Dir::Down,
+            Trigger::ClientSent(" APPEND ".into()),
+            Action::SayThenCut(
+                "* BYE Request is throttled. Suggested Backoff Time: 1234 milliseconds\r\n",
+                Duration::from_millis(1000),
+            ),
+        )],
+    );
+    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let run = p.cutover(&["run"]);
+    assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let list = issues(&p);
+    assert!(
+        list.iter().any(|i| i.0 == "warning"
+            && i.1 == "throttling"
+            && i.4.contains("Suggested Backoff Time: 1234 milliseconds")
+            && i.4.contains("waiting 1234 ms as the server asked")),
+        "a throttling issue with the server's words and the wait honoured: {list:?}"
+    );
+    assert!(
+        !list.iter().any(|i| i.1 == "network"),
+        "throttling is not reported as a network failure: {list:?}"
+    );
+    assert_converged(&p, &src, &dst);
+}
+
+#[test]
 fn a_connection_dropped_during_login_is_retried() {
     let root = tmp();
     let users = [(USER, PASS)];
@@ -278,14 +317,28 @@ fn a_full_destination_fails_the_mailbox_with_a_quota_issue_and_a_rerun_completes
         .unwrap();
     assert_eq!(state, "failed");
 
-    // The administrator raises the quota; the rerun copies the rest.
-    let out = std::process::Command::new(support_dir().join("dovecot-instance.sh"))
-        .arg("add-user")
-        .arg(&dst_dir)
-        .args([USER, PASS, "userdb_quota_rule=*:storage=500M"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    // The administrator raises the quota; the rerun copies the rest. Dovecot re-reads the
+    // passwd-file when its mtime (in whole seconds) changes: write it again until the new
+    // limit shows.
+    let mut raised = false;
+    for _ in 0..5 {
+        let out = std::process::Command::new(support_dir().join("dovecot-instance.sh"))
+            .arg("add-user")
+            .arg(&dst_dir)
+            .args([USER, PASS, "userdb_quota_rule=*:storage=500M"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        if dst
+            .doveadm(&["quota", "get", "-u", USER])
+            .contains("512000")
+        {
+            raised = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(raised, "the destination quota could not be raised");
     let rerun = p.cutover(&["run"]);
     assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
     assert_converged(&p, &src, &dst);

@@ -56,6 +56,10 @@ pub enum Action {
     HoldThenCut(Duration),
     /// Wait this long before forwarding each chunk from the trigger on.
     Delay(Duration),
+    /// Send this text to the receiving side instead of what came (e.g. an untagged
+    /// `* BYE ...` of a throttling server), keep the other direction flowing for a while,
+    /// then reset both sides.
+    SayThenCut(&'static str, Duration),
 }
 
 /// Which connections a fault applies to (numbered from 1 in accept order).
@@ -342,6 +346,13 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
                     return;
                 }
                 Action::HoldThenCut(d) => {
+                    thread::sleep(d);
+                    conn.reset();
+                    return;
+                }
+                Action::SayThenCut(text, d) => {
+                    let _ = to.write_all(text.as_bytes());
+                    let _ = to.flush();
                     thread::sleep(d);
                     conn.reset();
                     return;
