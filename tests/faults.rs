@@ -257,6 +257,63 @@ fn a_connection_dropped_during_login_is_retried() {
 }
 
 #[test]
+fn a_destination_that_keeps_dropping_costs_bounded_attempts_then_a_rerun_completes() {
+    let root = tmp();
+    let users = [(USER, PASS)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(USER, 80, 18, &["--no-tricky"]);
+    // Every connection is reset as the client starts an APPEND: the outage persists.
+    let proxy = FaultProxy::start(
+        dst.port,
+        vec![Fault::new(Dir::Up, Trigger::ClientSent(" APPEND ".into()), Action::Cut).times(1000)],
+    );
+    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let run = p.cutover(&["run"]);
+    // Nothing reachable for writing: the mailbox failed with a connection error.
+    assert_eq!(run.status.code(), Some(5), "{}", text(&run));
+    // FOLDER_ATTEMPTS (5) connections, not 5 for every folder of the mailbox.
+    assert!(
+        proxy.connections() <= 6,
+        "{} connections: {:?}",
+        proxy.connections(),
+        proxy.log()
+    );
+    let list = issues(&p);
+    let retries = list
+        .iter()
+        .filter(|i| i.1 == "network" && i.0 == "warning")
+        .count();
+    assert_eq!(retries, 4, "attempts 1 to 4 are retried: {list:?}");
+    assert!(
+        list.iter().any(|i| i.1 == "network" && i.0 == "error"),
+        "{list:?}"
+    );
+    assert_eq!(count_state(&p, "copied"), 0);
+    assert_eq!(count_state(&p, "skipped"), 0);
+    assert_eq!(count_state(&p, "failed"), 0);
+    assert_eq!(
+        dst.dump(USER, PASS).total(),
+        0,
+        "the server never saw an APPEND"
+    );
+
+    // The outage is over: straight to the server.
+    let project = std::fs::read_to_string(&p.path).unwrap();
+    std::fs::write(
+        &p.path,
+        project.replace(
+            &format!("port = {}\n", proxy.port),
+            &format!("port = {}\n", dst.port),
+        ),
+    )
+    .unwrap();
+    let rerun = p.cutover(&["run"]);
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
+    assert_converged(&p, &src, &dst);
+}
+
+#[test]
 fn a_stalled_server_times_out_and_the_copy_completes_on_a_new_connection() {
     let root = tmp();
     let (src, dst) = servers_with_big_message(&root, 40);

@@ -531,9 +531,13 @@ impl Engine {
                             None,
                             &e.to_string(),
                         );
-                        if !e.is_transient() {
-                            // The session may be mid-command: start the next folder afresh.
-                            sessions = None;
+                        // The session may be mid-command (or dead): start afresh.
+                        sessions = None;
+                        if e.is_transient() {
+                            // The attempts are spent: the network or the server is down. This
+                            // worker stops (the mailbox fails; a rerun resumes) rather than
+                            // spend FOLDER_ATTEMPTS again on every remaining folder.
+                            return Err(first_err.unwrap_or(e));
                         }
                         first_err.get_or_insert(e);
                         break;
