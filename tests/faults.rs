@@ -531,3 +531,48 @@ fn secrets_never_leak_and_a_loose_password_file_is_warned_about_on_stderr() {
         }
     }
 }
+
+#[test]
+fn a_source_folder_deleted_mid_run_is_a_warning_not_a_crash() {
+    let root = tmp();
+    let users = [(USER, PASS)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(USER, 60, 19, &["--no-tricky"]);
+    src.doveadm(&["mailbox", "create", "-u", USER, "Doomed"]);
+    src.doveadm(&["copy", "-u", USER, "Doomed", "mailbox", "INBOX", "all"]);
+    // The client's EXAMINE of the folder is held back 3 s; meanwhile the folder goes.
+    let proxy = FaultProxy::start(
+        src.port,
+        vec![Fault::new(
+            Dir::Up,
+            Trigger::ClientSent("Doomed".into()),
+            Action::Stall(Duration::from_secs(3)),
+        )],
+    );
+    let p = ProjectDir::new(&src, &dst, &mailbox(), &via(&proxy, ""), "", ONE_WORKER);
+    let child = std::process::Command::new(bin())
+        .arg("run")
+        .arg(&p.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired() != vec![1] {
+        assert!(std::time::Instant::now() < end, "the EXAMINE never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    src.doveadm(&["mailbox", "delete", "-u", USER, "Doomed"]);
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let list = issues(&p);
+    assert!(
+        list.iter().any(|i| i.0 == "warning"
+            && i.1 == "source"
+            && i.2.as_deref() == Some("Doomed")
+            && i.4.contains("disappeared")),
+        "a warning naming the folder: {list:?}"
+    );
+    assert_converged(&p, &src, &dst);
+}
