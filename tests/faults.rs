@@ -413,12 +413,22 @@ fn a_source_folder_deleted_between_runs_is_reported_and_its_copies_are_kept() {
     let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", "");
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let doomed = dst.dump(USER, PASS).folders["Doomed"].len();
+    let first = dst.dump(USER, PASS);
+    assert_same_mail(&src.dump(USER, PASS), &first, same);
+    let doomed = first.folders["Doomed"].len();
     assert!(doomed > 0);
 
     src.doveadm(&["mailbox", "delete", "-u", USER, "Doomed"]);
     let again = p.cutover(&["run"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let d = dst.dump(USER, PASS);
+    assert!(
+        d.folders.len() == first.folders.len(),
+        "the second run changed the destination's folders: {:?} -> {:?}\n{}",
+        first.folders.keys().collect::<Vec<_>>(),
+        d.folders.keys().collect::<Vec<_>>(),
+        text(&again)
+    );
     assert!(
         text(&again).contains("Doomed"),
         "the run names the vanished folder: {}",
@@ -433,7 +443,6 @@ fn a_source_folder_deleted_between_runs_is_reported_and_its_copies_are_kept() {
         "a warning for the vanished folder: {list:?}"
     );
     // The destination keeps what was copied from it; the rest is unchanged.
-    let d = dst.dump(USER, PASS);
     assert_eq!(d.folders["Doomed"].len(), doomed);
     assert_same_mail(&src.dump(USER, PASS), &d, same);
     let v = p.cutover(&["verify"]);
