@@ -363,6 +363,8 @@ struct RawProjectSection {
     #[serde(default)]
     folder_workers: Option<Spanned<usize>>,
     #[serde(default)]
+    max_failed_messages: Option<Spanned<usize>>,
+    #[serde(default)]
     log_dir: Option<String>,
     #[serde(default)]
     brake: Brake,
@@ -450,6 +452,9 @@ pub struct Project {
     pub durability: Durability,
     pub parallel_mailboxes: usize,
     pub folder_workers: usize,
+    /// Error budget: once this many messages of one mailbox were refused by the destination
+    /// (journal state `failed`), the mailbox fails instead of going on refusing more.
+    pub max_failed_messages: usize,
     pub brake: Brake,
     pub source: Endpoint,
     pub destination: Endpoint,
@@ -461,6 +466,9 @@ pub struct Project {
     pub requirements: Vec<String>,
     /// The console theme named in the file, if any.
     pub theme: Option<String>,
+    /// Warnings found while loading (a password file readable by others): the caller shows
+    /// them (on stderr and in the log; logging is not set up yet while the file loads).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -524,12 +532,34 @@ pub struct FolderRules {
 }
 
 pub fn load(path: &Path) -> Result<Project, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::whole(path, format!("cannot read the project file: {e}")))?;
+    let text = utf8_text(path, bytes)?;
     parse(path, &text)
 }
 
+/// The file's text, or an error naming the line and column of the first byte that is not
+/// UTF-8.
+pub(crate) fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        ConfigError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "not UTF-8 text (byte 0x{:02x}); save the file as UTF-8",
+                e.as_bytes()[valid.len()]
+            ),
+        }
+    })
+}
+
 fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
+    LOAD_WARNINGS.with(|w| w.borrow_mut().clear());
     let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e))?;
     let raw: RawProject = serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e
@@ -652,6 +682,11 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             .max(1),
     )?;
     let folder_workers = positive(&raw.project.folder_workers, "project.folder_workers", 4)?;
+    let max_failed_messages = positive(
+        &raw.project.max_failed_messages,
+        "project.max_failed_messages",
+        DEFAULT_MAX_FAILED_MESSAGES,
+    )?;
 
     let (checks, checklist) = checklist_of(path, text, &raw, &mailboxes)?;
 
@@ -668,6 +703,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         durability: raw.project.durability,
         parallel_mailboxes,
         folder_workers,
+        max_failed_messages,
         brake: raw.project.brake,
         source,
         destination,
@@ -677,6 +713,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         checklist,
         requirements: raw.assessment.requirements,
         theme: raw.console.theme,
+        warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
     })
 }
 
@@ -808,6 +845,14 @@ fn checklist_of(
             pilot_batch,
         },
     ))
+}
+
+/// Default error budget per mailbox (`max_failed_messages`).
+pub const DEFAULT_MAX_FAILED_MESSAGES: usize = 50;
+
+thread_local! {
+    /// Warnings of the project file being loaded on this thread (see `Project::warnings`).
+    static LOAD_WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
@@ -948,10 +993,12 @@ fn warn_loose_permissions(p: &Path) {
         if let Ok(md) = std::fs::metadata(p)
             && md.permissions().mode() & 0o077 != 0
         {
-            tracing::warn!(
-                file = %p.display(),
-                "password file is readable by group or others; chmod 600 it"
+            let msg = format!(
+                "password file {} is readable by group or others; chmod 600 it",
+                p.display()
             );
+            tracing::warn!("{msg}");
+            LOAD_WARNINGS.with(|w| w.borrow_mut().push(msg));
         }
     }
 }

@@ -193,6 +193,7 @@ pub async fn failback(
                 min_uid: start,
                 exclude: written,
             })),
+            max_failed: engine.project.max_failed_messages,
         });
     }
     dst.logout().await;

@@ -197,6 +197,12 @@ fn main() -> ExitCode {
         }
     };
     let _guard = init_logging(&project.log_dir, cli.log_json);
+    // Load warnings (a password file readable by others) go to stderr and to the log; the
+    // console shows stderr before it takes the screen.
+    for w in &project.warnings {
+        eprintln!("cutover: warning: {w}");
+        tracing::warn!("{w}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -960,7 +966,8 @@ fn exit_for(results: &[MailboxResult]) -> u8 {
             .iter()
             .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
     };
-    // A data-loss finding outranks the pauses its brake caused.
+    // A mismatch outranks a stop: the brake it trips pauses the other mailboxes of its batch,
+    // and the run must say data-loss incident (7), not stopped by the operator (8).
     if worst(Failure::Verification) {
         exit::MISMATCH
     } else if worst(Failure::Stopped) {

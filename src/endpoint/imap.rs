@@ -155,6 +155,14 @@ impl ImapConnector {
                     status: Status::Bye,
                     outcome,
                 }) => {
+                    let info = outcome.information.as_deref().unwrap_or("");
+                    if let Some(wait) = throttle_of(info) {
+                        return Err(EndpointError::Throttled {
+                            op: "greeting".into(),
+                            message: format!("server {addr} said BYE: {info}"),
+                            wait,
+                        });
+                    }
                     return Err(EndpointError::Protocol {
                         op: "greeting".into(),
                         message: format!(
@@ -191,9 +199,16 @@ impl ImapConnector {
             .await?
             .map_err(|(e, _)| match e {
                 async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
-                    EndpointError::Auth {
-                        user: cred.user.clone(),
-                        message: clean_no(&m),
+                    match throttle_of(&m) {
+                        Some(wait) => EndpointError::Throttled {
+                            op: "login".into(),
+                            message: clean_no(&m),
+                            wait,
+                        },
+                        None => EndpointError::Auth {
+                            user: cred.user.clone(),
+                            message: clean_no(&m),
+                        },
                     }
                 }
                 other => map_err("login", other),
@@ -358,9 +373,49 @@ fn map_err(op: &str, e: async_imap::error::Error) -> EndpointError {
     }
 }
 
+/// Longest wait a throttling server may impose before a retry (a garbled number must not park
+/// a worker for hours).
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(600);
+
+/// A throttling signal in a server's NO or BYE text: `Some(wait)` when the server says it is
+/// throttling this client, with the wait it suggested (None when it named none).
+/// Exchange / Microsoft 365: "Request is throttled. Suggested Backoff Time: 52345 milliseconds";
+/// Gmail: "[THROTTLED]", "Account exceeded command or bandwidth limits".
+pub fn throttle_of(text: &str) -> Option<Option<Duration>> {
+    let up = text.to_ascii_uppercase();
+    const SUGGESTED: &str = "SUGGESTED BACKOFF TIME";
+    if !(up.contains("THROTTL")
+        || up.contains("BANDWIDTH LIMIT")
+        || up.contains("COMMAND OR BANDWIDTH")
+        || up.contains(SUGGESTED))
+    {
+        return None;
+    }
+    let wait = up.find(SUGGESTED).and_then(|i| {
+        let rest = up[i + SUGGESTED.len()..].trim_start_matches([':', ' ', '=']);
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let n: u64 = digits.parse().ok()?;
+        let unit = rest[digits.len()..].trim_start();
+        let d = if unit.starts_with("SEC") || (unit.starts_with('S') && !unit.starts_with("MS")) {
+            Duration::from_secs(n)
+        } else {
+            // Exchange says milliseconds; a bare number is taken as milliseconds too.
+            Duration::from_millis(n)
+        };
+        Some(d.min(MAX_THROTTLE_WAIT))
+    });
+    Some(wait)
+}
+
 fn classify_no(op: &str, text: &str, folder: Option<&str>) -> EndpointError {
     let up = text.to_ascii_uppercase();
-    if up.contains("OVERQUOTA") || up.contains("QUOTA EXCEEDED") {
+    if let Some(wait) = throttle_of(text) {
+        EndpointError::Throttled {
+            op: op.into(),
+            message: clean_no(text),
+            wait,
+        }
+    } else if up.contains("OVERQUOTA") || up.contains("QUOTA EXCEEDED") {
         EndpointError::OverQuota {
             op: op.into(),
             message: clean_no(text),
@@ -898,12 +953,18 @@ impl MailSession for ImapSession {
                 outcome,
             } = r.parsed()
             {
-                return Err(EndpointError::Protocol {
-                    op: "APPEND".into(),
-                    message: format!(
-                        "server said BYE: {}",
-                        outcome.information.as_deref().unwrap_or("")
-                    ),
+                // The server closes the connection: the outcomes of the APPENDs not answered
+                // yet are unknown (in doubt), and a new connection is worth a try.
+                let info = outcome.information.as_deref().unwrap_or("");
+                return Err(match throttle_of(info) {
+                    Some(wait) => EndpointError::Throttled {
+                        op: "APPEND".into(),
+                        message: format!("server said BYE: {info}"),
+                        wait,
+                    },
+                    None => EndpointError::ConnectionLost {
+                        op: format!("APPEND (server said BYE: {info})"),
+                    },
                 });
             }
         }
@@ -1061,6 +1122,52 @@ mod tests {
             assert_eq!(decode_mutf7(&encode_mutf7(s)), s);
         }
         assert_eq!(encode_mutf7("Kunden & Partner"), "Kunden &- Partner");
+    }
+
+    #[test]
+    fn throttling_texts_are_recognised_with_their_suggested_wait() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            throttle_of("Request is throttled. Suggested Backoff Time: 52345 milliseconds"),
+            Some(Some(ms(52345)))
+        );
+        assert_eq!(
+            throttle_of(
+                "code: None, info: Some(\"Request is throttled. Suggested Backoff Time: 299 milliseconds\")"
+            ),
+            Some(Some(ms(299)))
+        );
+        assert_eq!(
+            throttle_of("request is throttled. suggested backoff time: 3 seconds"),
+            Some(Some(Duration::from_secs(3)))
+        );
+        // A garbled or huge number is capped.
+        assert_eq!(
+            throttle_of("Suggested Backoff Time: 99999999999 milliseconds"),
+            Some(Some(MAX_THROTTLE_WAIT))
+        );
+        // Gmail names no wait.
+        assert_eq!(
+            throttle_of("[THROTTLED] Account exceeded command or bandwidth limits. (Failure)"),
+            Some(None)
+        );
+        assert_eq!(
+            throttle_of("[ALERT] Account exceeded command or bandwidth limits."),
+            Some(None)
+        );
+        assert_eq!(
+            throttle_of("[OVERQUOTA] Quota exceeded (mailbox for user is full)"),
+            None
+        );
+        assert_eq!(throttle_of("Authentication failed."), None);
+        assert!(matches!(
+            classify_no("APPEND", "Request is throttled. Suggested Backoff Time: 10 milliseconds", None),
+            EndpointError::Throttled { wait: Some(w), .. } if w == ms(10)
+        ));
+        assert!(matches!(
+            classify_no("APPEND", "[OVERQUOTA] Quota exceeded", None),
+            EndpointError::OverQuota { .. }
+        ));
     }
 
     #[test]

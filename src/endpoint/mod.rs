@@ -201,6 +201,13 @@ pub enum EndpointError {
     Timeout { op: String, secs: u64 },
     #[error("the server closed the connection during {op}")]
     ConnectionLost { op: String },
+    #[error("{op}: the server is throttling this client: {message}")]
+    Throttled {
+        op: String,
+        message: String,
+        /// How long the server asked the client to wait, when it said.
+        wait: Option<std::time::Duration>,
+    },
     #[error("{op}: the destination is over quota: {message}")]
     OverQuota { op: String, message: String },
     #[error("{op}: folder {folder} does not exist")]
@@ -226,6 +233,7 @@ impl EndpointError {
                 | EndpointError::Timeout { .. }
                 | EndpointError::ConnectionLost { .. }
                 | EndpointError::Io { .. }
+                | EndpointError::Throttled { .. }
         )
     }
 }

@@ -21,7 +21,8 @@ use crate::sync::mapping::{MapInput, Mapping, map_folders};
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
 pub use events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
 
-/// Attempts per folder when the connection fails (reconnect with backoff in between).
+/// Attempts per folder (and for a mailbox's first connection and folder listing) when the
+/// connection fails or the server throttles: reconnect with backoff in between.
 const FOLDER_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +126,8 @@ fn category_of(e: &SyncError) -> &'static str {
     match e {
         SyncError::Endpoint(EndpointError::Auth { .. }) => "auth",
         SyncError::Endpoint(EndpointError::OverQuota { .. }) => "quota",
+        SyncError::Endpoint(EndpointError::Throttled { .. }) => "throttling",
+        SyncError::ErrorBudget { .. } => "refused",
         SyncError::Endpoint(EndpointError::Tls { .. }) => "network",
         SyncError::Endpoint(e) if e.is_transient() => "network",
         SyncError::Store(_) => "journal",
@@ -444,12 +447,34 @@ impl Engine {
         spec: &MailboxSpec,
         mailbox_id: i64,
     ) -> Result<(), SyncError> {
-        let (mut s, mut d) = self.connect_pair(spec).await?;
+        let key = spec.key();
+        // A connection dropped while logging in or listing costs a retry, like one dropped
+        // during a folder copy.
+        let mut attempt = 0;
+        let (s, mut d, discovery) = loop {
+            attempt += 1;
+            let r = async {
+                let (mut s, mut d) = self.connect_pair(spec).await?;
+                let found = discover(&self.project, &mut s, &mut d).await?;
+                Ok::<_, SyncError>((s, d, found))
+            }
+            .await;
+            match r {
+                Ok(v) => break v,
+                Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
+                    if self.is_batch_stopped(&spec.batch) {
+                        return Err(SyncError::Stopped);
+                    }
+                    self.retry_pause(&e, &key, None, attempt).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let Discovery {
             mappings: maps,
             destination: dst_existing,
-        } = discover(&self.project, &mut s, &mut d).await?;
-        let key = spec.key();
+        } = discovery;
+        self.report_vanished_folders(&key, mailbox_id, &maps);
         self.sink.send(Event::MailboxPlanned {
             mailbox: key.clone(),
             folders: maps.iter().filter(|m| m.dst_wire.is_some()).count(),
@@ -482,6 +507,7 @@ impl Engine {
                 src_display: m.src.display(),
                 dst: dst.clone(),
                 filter,
+                max_failed: self.project.max_failed_messages,
             });
         }
         self.run_jobs(spec, jobs, Some((s, d))).await
@@ -589,7 +615,8 @@ impl Engine {
                     match self.connect_pair(spec).await {
                         Ok(p) => sessions = Some(p),
                         Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
-                            backoff(attempt).await;
+                            self.retry_pause(&e, &job.mailbox, Some(&job.src_display), attempt)
+                                .await;
                             continue;
                         }
                         Err(e) => {
@@ -605,16 +632,9 @@ impl Engine {
                 match copy_folder(&ctx, &job, s, d).await {
                     Ok(_) => break,
                     Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
-                        self.sink.issue(
-                            Severity::Warning,
-                            "network",
-                            Some(&job.mailbox),
-                            Some(&job.src_display),
-                            None,
-                            &format!("{e}; reconnecting (attempt {attempt} of {FOLDER_ATTEMPTS})"),
-                        );
                         sessions = None;
-                        backoff(attempt).await;
+                        self.retry_pause(&e, &job.mailbox, Some(&job.src_display), attempt)
+                            .await;
                     }
                     Err(SyncError::Stopped) => return Err(SyncError::Stopped),
                     Err(e @ SyncError::Verification(_)) => {
@@ -630,6 +650,11 @@ impl Engine {
                         self.brake(spec, &job.mailbox);
                         return Err(e);
                     }
+                    Err(e @ SyncError::ErrorBudget { .. }) => {
+                        // The whole mailbox stops: no other worker takes a folder of it.
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                        return Err(e);
+                    }
                     Err(e) => {
                         self.sink.issue(
                             Severity::Error,
@@ -639,9 +664,13 @@ impl Engine {
                             None,
                             &e.to_string(),
                         );
-                        if !e.is_transient() {
-                            // The session may be mid-command: start the next folder afresh.
-                            sessions = None;
+                        // The session may be mid-command (or dead): start afresh.
+                        sessions = None;
+                        if e.is_transient() {
+                            // The attempts are spent: the network or the server is down. This
+                            // worker stops (the mailbox fails; a rerun resumes) rather than
+                            // spend FOLDER_ATTEMPTS again on every remaining folder.
+                            return Err(first_err.unwrap_or(e));
                         }
                         first_err.get_or_insert(e);
                         break;
@@ -660,16 +689,116 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Record why a retry is needed and wait before it: a throttling server's suggested wait
+    /// when it named one, exponential backoff with jitter otherwise.
+    async fn retry_pause(&self, e: &SyncError, mailbox: &str, folder: Option<&str>, attempt: u32) {
+        let (category, pause, why) = match e {
+            SyncError::Endpoint(EndpointError::Throttled {
+                wait: Some(wait), ..
+            }) => (
+                "throttling",
+                *wait,
+                format!("waiting {} ms as the server asked", wait.as_millis()),
+            ),
+            SyncError::Endpoint(EndpointError::Throttled { wait: None, .. }) => (
+                "throttling",
+                backoff_delay(attempt + 2),
+                "backing off".into(),
+            ),
+            _ => ("network", backoff_delay(attempt), "backing off".into()),
+        };
+        self.sink.issue(
+            Severity::Warning,
+            category,
+            Some(mailbox),
+            folder,
+            None,
+            &format!("{e}; {why}, then reconnecting (attempt {attempt} of {FOLDER_ATTEMPTS})"),
+        );
+        tokio::time::sleep(pause).await;
+    }
+
+    /// Folders in the journal that the source no longer lists (deleted or renamed since an
+    /// earlier run): a warning each; what was copied stays on the destination, and messages
+    /// not copied yet cannot be any more (skipped, with the reason).
+    fn report_vanished_folders(&self, key: &str, mailbox_id: i64, maps: &[Mapping]) {
+        let Ok(rows) = self.store.folders_of(mailbox_id) else {
+            return;
+        };
+        for row in rows {
+            if maps.iter().any(|m| m.src.wire_name == row.src_name) {
+                continue;
+            }
+            let name = crate::endpoint::imap::decode_mutf7(&row.src_name);
+            let mut lost = 0;
+            if let Some(v) = row.src_uidvalidity
+                && let Ok(pending) = self.store.pending(row.id, v)
+            {
+                for p in &pending {
+                    if self
+                        .store
+                        .mark_skipped(
+                            p.id,
+                            crate::store::state::SKIPPED,
+                            "the source folder was deleted or renamed before it could be copied",
+                        )
+                        .is_ok()
+                    {
+                        lost += 1;
+                    }
+                }
+            }
+            let copied = self
+                .store
+                .folder_totals(row.id)
+                .map(|t| t.copied)
+                .unwrap_or(0);
+            self.sink.issue(
+                Severity::Warning,
+                "source",
+                Some(key),
+                Some(&name),
+                None,
+                &format!(
+                    "source folder {name} is no longer on the source (deleted or renamed since an earlier run): its {copied} copied message(s) stay on the destination{}",
+                    if lost > 0 {
+                        format!("; {lost} message(s) not copied yet are skipped")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn backoff(attempt: u32) {
-    let base = Duration::from_millis(500) * 2u32.pow(attempt.min(6));
-    // A little jitter so parallel workers do not reconnect in lockstep.
-    let jitter =
-        Duration::from_millis(u64::from(std::process::id() % 7) * 37 + u64::from(attempt) * 11);
-    tokio::time::sleep(base.min(Duration::from_secs(30)) + jitter).await;
+/// Exponential backoff with real jitter: half the exponential step (1 s, 2 s, 4 s ... capped
+/// at 30 s) plus a random part of up to the other half, so parallel workers that failed
+/// together do not reconnect in lockstep.
+fn backoff_delay(attempt: u32) -> Duration {
+    let base = (Duration::from_millis(500) * 2u32.pow(attempt.min(6))).min(Duration::from_secs(30));
+    let half = base / 2;
+    let spread = half.as_millis().max(1) as u64;
+    half + Duration::from_millis(random_u64() % spread)
+}
+
+/// A random number from the standard library's per-process random hash keys (no extra
+/// crate needed for jitter).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
 }
 
 /// Both sides' folders, and where each source folder goes.
@@ -699,4 +828,23 @@ pub async fn discover<S: MailSession, D: MailSession>(
         mappings,
         destination: df,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 1..10 {
+            let base = (Duration::from_millis(500) * 2u32.pow(attempt.min(6)))
+                .min(Duration::from_secs(30));
+            for _ in 0..20 {
+                let d = backoff_delay(attempt);
+                assert!(d >= base / 2 && d < base, "attempt {attempt}: {d:?}");
+            }
+        }
+        let draws: HashSet<Duration> = (0..50).map(|_| backoff_delay(3)).collect();
+        assert!(draws.len() > 10, "the jitter varies: {draws:?}");
+    }
 }

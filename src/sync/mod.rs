@@ -41,6 +41,12 @@ pub enum SyncError {
     /// Refused until the operator does something first (the message says what).
     #[error("{0}")]
     Blocked(String),
+    #[error(
+        "{failed} message(s) of this mailbox were refused by the destination, the error budget \
+         (max_failed_messages = {budget}): the mailbox stops rather than refuse more; see the \
+         refused issues, fix the cause, then run again"
+    )]
+    ErrorBudget { failed: u64, budget: usize },
 }
 
 impl SyncError {
@@ -58,6 +64,8 @@ pub struct FolderJob {
     pub src: String,
     pub src_display: String,
     pub dst: String,
+    /// The mailbox's error budget (`max_failed_messages`).
+    pub max_failed: usize,
     /// Which source messages this job may copy (fail-back, and the forward direction after
     /// a fail-back); all when None.
     pub filter: Option<std::sync::Arc<UidFilter>>,
@@ -372,6 +380,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             };
             let mut done = Vec::new();
             let mut failed: Option<EndpointError> = None;
+            let mut refused_any = false;
             let mut back_to_pending = Vec::new();
             for (m, r) in window.iter().zip(results) {
                 let id = ids[&m.uid];
@@ -396,6 +405,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                             &reason,
                         );
                         outcome.skipped += 1;
+                        refused_any = true;
                     }
                     AppendOutcome::Failed { error } => {
                         back_to_pending.push(id);
@@ -417,6 +427,15 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             drop(permits);
             if let Some(e) = failed {
                 return Err(e.into());
+            }
+            if refused_any {
+                let refused = store.mailbox_totals(job.row.mailbox_id)?.failed;
+                if refused >= job.max_failed as u64 {
+                    return Err(SyncError::ErrorBudget {
+                        failed: refused,
+                        budget: job.max_failed,
+                    });
+                }
             }
         }
         Ok::<HashSet<u32>, SyncError>(seen)
@@ -453,7 +472,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
 }
 
 /// The Message-ID header, for the journal (resolution and reports use it).
-fn message_id(body: &[u8]) -> Option<String> {
+pub fn message_id(body: &[u8]) -> Option<String> {
     mail_parser::MessageParser::default()
         .parse_headers(body)
         .and_then(|m| m.message_id().map(str::to_string))
@@ -725,6 +744,182 @@ async fn check_destination<D: MailSession>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::{
+        Body, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageMeta,
+    };
+
+    /// An in-memory endpoint: a source holding `msgs`, or a destination that refuses every
+    /// message containing "REFUSE" (NO for that message) and stores the others.
+    #[derive(Default)]
+    struct Fake {
+        caps: Capabilities,
+        msgs: Vec<(u32, Vec<u8>)>,
+        stored: Vec<(u32, u64)>,
+    }
+
+    impl MailSession for Fake {
+        fn capabilities(&self) -> &Capabilities {
+            &self.caps
+        }
+        async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
+            Ok(Vec::new())
+        }
+        async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            Ok(FolderState {
+                uidvalidity: 1,
+                uidnext: self.msgs.len() as u32 + 1,
+                exists: self.msgs.len() as u32,
+            })
+        }
+        async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
+            self.status(f).await
+        }
+        async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            Ok(FolderState {
+                uidvalidity: 7,
+                uidnext: self.stored.len() as u32 + 1,
+                exists: self.stored.len() as u32,
+            })
+        }
+        async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
+            Ok(true)
+        }
+        async fn fetch_meta(&mut self, from: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
+            let all = self.msgs.iter().map(|(u, b)| (*u, b.len() as u64));
+            let all: Vec<(u32, u64)> = if self.msgs.is_empty() {
+                self.stored.clone()
+            } else {
+                all.collect()
+            };
+            Ok(all
+                .into_iter()
+                .filter(|(u, _)| *u >= from)
+                .map(|(uid, size)| MessageMeta { uid, size })
+                .collect())
+        }
+        async fn fetch_messages(
+            &mut self,
+            uids: &[u32],
+            sink: &MessageSink,
+        ) -> crate::endpoint::Result<()> {
+            for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
+                let m = Message {
+                    uid: *uid,
+                    flags: Vec::new(),
+                    internal_date: None,
+                    body: Body::new(b.clone()),
+                };
+                if !sink.send(m).await {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        async fn fetch_fingerprints(
+            &mut self,
+            _: &[u32],
+            _: u32,
+        ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
+            Ok(Vec::new())
+        }
+        async fn append(
+            &mut self,
+            _: &str,
+            msgs: &[Message],
+        ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
+            Ok(msgs
+                .iter()
+                .map(|m| {
+                    if m.body.bytes().windows(6).any(|w| w == b"REFUSE") {
+                        AppendOutcome::Refused {
+                            reason: "destination refused the message: policy".into(),
+                        }
+                    } else {
+                        let uid = self.stored.len() as u32 + 1;
+                        self.stored.push((uid, m.body.len() as u64));
+                        AppendOutcome::Stored {
+                            uidvalidity: Some(7),
+                            uid: Some(uid),
+                        }
+                    }
+                })
+                .collect())
+        }
+        async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        fn permanent_keywords(&self) -> Option<&[String]> {
+            None
+        }
+        async fn logout(self) {}
+    }
+
+    /// Copy 10 messages, 6 of which the destination refuses, with an error budget.
+    async fn copy_with_budget(max_failed: usize) -> (Result<FolderOutcome, SyncError>, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let job = FolderJob {
+            mailbox: "a->a".into(),
+            row,
+            src: "INBOX".into(),
+            src_display: "INBOX".into(),
+            dst: "INBOX".into(),
+            max_failed,
+            filter: None,
+        };
+        let mut src = Fake {
+            msgs: (1..=10)
+                .map(|u| {
+                    let tag = if u % 5 == 0 || u % 3 == 0 {
+                        "REFUSE"
+                    } else {
+                        "ok"
+                    };
+                    (u, format!("Subject: {u}\r\n\r\n{tag}\r\n").into_bytes())
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut dst = Fake::default();
+        let r = copy_folder(&ctx, &job, &mut src, &mut dst).await;
+        (r, store)
+    }
+
+    #[tokio::test]
+    async fn refused_messages_beyond_the_error_budget_fail_the_mailbox() {
+        let (r, store) = copy_with_budget(3).await;
+        match r {
+            Err(SyncError::ErrorBudget { failed, budget }) => {
+                assert_eq!(budget, 3);
+                assert!(failed >= 3, "{failed}");
+            }
+            other => panic!("expected the error budget to stop the copy: {other:?}"),
+        }
+        let mid = store.mailbox_id("a->a").unwrap().unwrap();
+        let t = store.mailbox_totals(mid).unwrap();
+        assert_eq!(t.failed, 5, "every refusal is journalled with its reason");
+        assert_eq!(t.pending, 0);
+
+        // Within the budget the copy goes on: refusals recorded, the rest copied.
+        let (r, store) = copy_with_budget(50).await;
+        let out = r.unwrap();
+        assert_eq!((out.appended, out.skipped), (5, 5));
+        let mid = store.mailbox_id("a->a").unwrap().unwrap();
+        assert_eq!(store.mailbox_totals(mid).unwrap().failed, 5);
+    }
 
     #[test]
     fn fingerprint_matching_uses_each_candidate_once() {

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
+pub mod fault_proxy;
+
 pub fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
 }
@@ -229,6 +231,13 @@ impl ProjectDir {
              [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\n{destination_extra}\n\n",
             src.port
         );
+        if source_extra.contains("port") {
+            // The test points the source elsewhere (a fault proxy): its own port and security.
+            t = t.replace(
+                &format!("port = {}\nsecurity = \"none\"\n{source_extra}", src.port),
+                source_extra,
+            );
+        }
         if !destination_extra.contains("port") {
             t = t.replace(
                 "[destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\n",
