@@ -446,6 +446,8 @@ pub struct Monitor {
     dirty: HashSet<String>,
     /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
     progress: HashMap<(String, String), (u64, u64)>,
+    /// Folders enumerated in this process, per mailbox.
+    enumerated: HashMap<String, HashSet<String>>,
     /// This second's appends per mailbox.
     second: HashMap<String, (u64, u64)>,
     overall: Throughput,
@@ -476,6 +478,7 @@ impl Monitor {
             issues: Vec::new(),
             dirty: HashSet::new(),
             progress: HashMap::new(),
+            enumerated: HashMap::new(),
             second: HashMap::new(),
             overall: Throughput::default(),
             batch_tp: HashMap::new(),
@@ -518,15 +521,18 @@ impl Monitor {
                     v.folders_done = 0;
                     v.last_error = None;
                 }
+                self.enumerated.remove(mailbox);
             }
             Event::MailboxPlanned { mailbox, folders } => {
                 if let Some(v) = self.mailboxes.get_mut(mailbox) {
                     v.folders_total = Some(*folders);
+                    v.enumerated = *folders == 0;
                 }
             }
             Event::FolderStarted {
                 mailbox, folder, ..
             } => {
+                self.mark_enumerated(mailbox, folder);
                 if let Some(v) = self.mailboxes.get_mut(mailbox) {
                     v.current_folder = Some(folder.clone());
                 }
@@ -551,6 +557,7 @@ impl Monitor {
             Event::FolderDone {
                 mailbox, folder, ..
             } => {
+                self.mark_enumerated(mailbox, folder);
                 self.progress.remove(&(mailbox.clone(), folder.clone()));
                 if let Some(v) = self.mailboxes.get_mut(mailbox) {
                     v.folders_done += 1;
@@ -605,6 +612,17 @@ impl Monitor {
                 }
             }
             Event::Issue { .. } => {}
+        }
+    }
+
+    fn mark_enumerated(&mut self, mailbox: &str, folder: &str) {
+        let set = self.enumerated.entry(mailbox.to_string()).or_default();
+        set.insert(folder.to_string());
+        let n = set.len();
+        if let Some(v) = self.mailboxes.get_mut(mailbox)
+            && v.folders_total.is_some_and(|t| n >= t)
+        {
+            v.enumerated = true;
         }
     }
 
@@ -664,6 +682,10 @@ impl Monitor {
                         s => s.into(),
                     };
                     v.last_error = err;
+                }
+                if v.state == "done" {
+                    // A completed pass enumerated every folder.
+                    v.enumerated = true;
                 }
                 v.totals = totals;
             }

@@ -77,6 +77,9 @@ pub struct MailboxView {
     pub totals: Totals,
     pub throughput: Throughput,
     pub last_error: Option<String>,
+    /// Every folder of the mailbox has been enumerated, so `totals.messages` is the whole
+    /// mailbox; until then it is a lower bound (shown with "≥").
+    pub enumerated: bool,
 }
 
 impl MailboxView {
@@ -113,6 +116,11 @@ impl BatchView {
             t.pending += m.totals.pending;
         }
         t
+    }
+
+    /// Every mailbox of the batch fully enumerated (its totals are not a lower bound).
+    pub fn enumerated(&self) -> bool {
+        self.mailboxes.iter().all(|m| m.enumerated)
     }
 
     pub fn count(&self, state: &str) -> usize {
@@ -213,6 +221,11 @@ impl Snapshot {
     }
 
     /// Open issues per severity: (critical, error, warning, info).
+    /// Every mailbox fully enumerated (the totals are not a lower bound).
+    pub fn enumerated(&self) -> bool {
+        self.batches.iter().all(BatchView::enumerated)
+    }
+
     pub fn issue_counts(&self) -> (usize, usize, usize, usize) {
         let mut c = BTreeMap::new();
         for i in self.issues.iter().filter(|i| i.state != "resolved") {

@@ -142,13 +142,16 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         .unwrap_or_default();
     let pct = if total.messages > 0 {
         format!(
-            " ({:.1}%)",
+            " ({}{:.1}%)",
+            if s.enumerated() { "" } else { "≤" },
             total.copied as f64 * 100.0 / total.messages as f64
         )
     } else {
         String::new()
     };
     let (crit, err, warn, _) = s.issue_counts();
+    // Until every folder is enumerated the total is a lower bound, and says so.
+    let ge = if s.enumerated() { "" } else { "≥" };
     let mut l1 = vec![
         Span::styled(" cutover ", t.title()),
         Span::styled(format!("· {} ", s.project), t.base()),
@@ -165,7 +168,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let mut l2 = vec![
         Span::raw(if wide {
             format!(
-                " messages {} / {}{pct}   bytes {} / {}   ",
+                " messages {} / {ge}{}{pct}   bytes {} / {ge}{}   ",
                 num(total.copied),
                 num(total.messages),
                 bytes(total.copied_bytes),
@@ -173,7 +176,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             )
         } else {
             format!(
-                " msgs {}/{}{pct} · {}/{} · ",
+                " msgs {}/{ge}{}{pct} · {}/{ge}{} · ",
                 num(total.copied),
                 num(total.messages),
                 bytes(total.copied_bytes),

@@ -23,6 +23,8 @@ fn mailbox(key: &str, batch: &str, state: &str, copied: u64, total: u64) -> Mail
         current_folder: (state == "running").then(|| "Archive/2024".to_string()),
         folders_done: if state == "done" { 15 } else { 6 },
         folders_total: Some(15),
+        // A running mailbox may still have folders to enumerate; the others are complete.
+        enumerated: state != "running" && state != "new",
         totals: Totals {
             messages: total,
             bytes: total * 50_000,

@@ -28,7 +28,14 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                     &m.throughput,
                     " Throughput of this mailbox (measured, last 10 min) ",
                 );
-                draw_gauge(f, app, gauge, m.totals.copied, m.totals.messages);
+                draw_gauge(
+                    f,
+                    app,
+                    gauge,
+                    m.totals.copied,
+                    m.totals.messages,
+                    m.enumerated,
+                );
                 draw_mailbox_detail(f, app, rest, m);
             }
             return;
@@ -44,7 +51,8 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
             };
             draw_throughput(f, app, tp, &tpv, &title);
             let tot = bv.map(|x| x.totals()).unwrap_or_default();
-            draw_gauge(f, app, gauge, tot.copied, tot.messages);
+            let exact = bv.is_none_or(|x| x.enumerated());
+            draw_gauge(f, app, gauge, tot.copied, tot.messages, exact);
         }
         Level::Batches => {
             draw_throughput(
@@ -55,7 +63,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                 " Throughput, all batches (measured, last 10 min) ",
             );
             let tot = s.totals();
-            draw_gauge(f, app, gauge, tot.copied, tot.messages);
+            draw_gauge(f, app, gauge, tot.copied, tot.messages, s.enumerated());
         }
     }
     let rows_keys = app.batch_rows();
@@ -72,7 +80,12 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                         Cell::from(b.name.clone()),
                         Cell::from(state_word(b.state())).style(state_style(app, b.state())),
                         Cell::from(format!("{}/{}", b.count("done"), b.mailboxes.len())),
-                        Cell::from(format!("{}/{}", num(tot.copied), num(tot.messages))),
+                        Cell::from(format!(
+                            "{}/{}{}",
+                            num(tot.copied),
+                            if b.enumerated() { "" } else { "≥" },
+                            num(tot.messages)
+                        )),
                         Cell::from(if wide {
                             format!("{}/{}", bytes(tot.copied_bytes), bytes(tot.bytes))
                         } else {
@@ -114,8 +127,9 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                         Cell::from(m.key.clone()),
                         Cell::from(state_word(&m.state)).style(state_style(app, &m.state)),
                         Cell::from(format!(
-                            "{}/{}",
+                            "{}/{}{}",
                             num(m.totals.copied),
+                            if m.enumerated { "" } else { "≥" },
                             num(m.totals.messages)
                         )),
                         Cell::from(
@@ -174,15 +188,18 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     f.render_stateful_widget(table, rest, &mut table_state(sel));
 }
 
-fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64) {
+/// `exact`: every folder is enumerated; otherwise the total is a lower bound ("≥") and the
+/// percentage an upper bound ("≤").
+fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64, exact: bool) {
     let ratio = if total > 0 {
         (done as f64 / total as f64).clamp(0.0, 1.0)
     } else {
         0.0
     };
     let label = if total > 0 {
+        let (ge, le) = if exact { ("", "") } else { ("≥", "≤") };
         format!(
-            "{} / {} messages ({:.1}%)",
+            "{} / {ge}{} messages ({le}{:.1}%)",
             num(done),
             num(total),
             ratio * 100.0
@@ -230,9 +247,14 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
         kv(
             "messages",
             format!(
-                "{} copied of {} known",
+                "{} copied of {} known{}",
                 num(m.totals.copied),
-                num(m.totals.messages)
+                num(m.totals.messages),
+                if m.enumerated {
+                    ""
+                } else {
+                    " (folders still to enumerate)"
+                }
             ),
         ),
         kv(
