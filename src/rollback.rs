@@ -325,25 +325,20 @@ async fn rollback_folder<D: MailSession>(
     if created {
         let after = dst.status(&f.dst_name).await?;
         if after.exists == 0 {
-            match dst.delete_folder(&f.dst_name).await {
-                Ok(()) => {
+            match delete_if_empty(dst, &f.dst_name).await? {
+                Deletion::Deleted => {
                     deleted = true;
                     out.folders_deleted += 1;
                 }
-                // A parent with children cannot always be deleted: keep it, say so.
-                Err(EndpointError::No { message, .. }) => {
+                Deletion::Kept(why) => {
                     out.folders_kept += 1;
                     issue(
                         Severity::Info,
                         "destination",
                         None,
-                        &format!(
-                            "rollback: folder {} is empty but the server refused to delete it: {message}",
-                            f.dst_name
-                        ),
+                        &format!("rollback: folder {} kept: {why}", f.dst_name),
                     );
                 }
-                Err(e) => return Err(e.into()),
             }
         } else {
             out.folders_kept += 1;
@@ -360,4 +355,55 @@ async fn rollback_folder<D: MailSession>(
     }
     store.folder_rolled_back(f.id, deleted)?;
     Ok(())
+}
+
+enum Deletion {
+    Deleted,
+    Kept(String),
+}
+
+/// Delete a folder cutover created, without ever taking mail delivered into it at the last
+/// moment: the folder is first renamed aside (new deliveries can no longer reach it), then
+/// deleted only if the renamed folder is still empty; otherwise it is renamed back. A folder
+/// with subfolders is kept (renaming would move them, deleting could drop their parent).
+async fn delete_if_empty<D: MailSession>(
+    dst: &mut D,
+    name: &str,
+) -> Result<Deletion, RollbackError> {
+    let listed = dst.list_folders().await?;
+    let children = listed.iter().any(|x| {
+        x.delimiter
+            .is_some_and(|d| x.wire_name.starts_with(&format!("{name}{d}")))
+    });
+    if children {
+        return Ok(Deletion::Kept("it has subfolders".into()));
+    }
+    let aside = format!("{name}-cutover-rollback-{}", std::process::id());
+    if let Err(e) = dst.rename_folder(name, &aside).await {
+        return match e {
+            EndpointError::No { message, .. } => Ok(Deletion::Kept(format!(
+                "the server refused to rename it aside for deletion: {message}"
+            ))),
+            e => Err(e.into()),
+        };
+    }
+    tracing::info!(folder = name, aside = %aside, "rollback: folder renamed aside for deletion");
+    let st = dst.status(&aside).await?;
+    if st.exists > 0 {
+        dst.rename_folder(&aside, name).await?;
+        return Ok(Deletion::Kept(format!(
+            "{} message(s) arrived in it during the rollback",
+            st.exists
+        )));
+    }
+    match dst.delete_folder(&aside).await {
+        Ok(()) => Ok(Deletion::Deleted),
+        Err(EndpointError::No { message, .. }) => {
+            dst.rename_folder(&aside, name).await?;
+            Ok(Deletion::Kept(format!(
+                "empty, but the server refused to delete it: {message}"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

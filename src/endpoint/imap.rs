@@ -1003,6 +1003,12 @@ impl MailSession for ImapSession {
         Ok(())
     }
 
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        with_timeout(self.timeout, "RENAME", self.s.rename(from, to))
+            .await?
+            .map_err(|e| map_err(&format!("RENAME {from} {to}"), e))
+    }
+
     async fn delete_folder(&mut self, folder: &str) -> Result<()> {
         // Some servers refuse to delete the selected folder: leave it by examining INBOX
         // (never CLOSE, which would expunge messages others marked deleted).

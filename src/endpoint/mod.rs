@@ -294,6 +294,9 @@ pub trait MailSession: Send {
     /// that no other message marked deleted is touched.
     fn expunge_uids(&mut self, uids: &[u32]) -> impl Future<Output = Result<()>> + Send;
 
+    /// Rename a folder (rollback moves an empty folder aside before deleting it).
+    fn rename_folder(&mut self, from: &str, to: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Delete a folder (rollback of a folder cutover created, once it is empty).
     fn delete_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
 

@@ -784,6 +784,9 @@ mod tests {
         async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
             Ok(true)
         }
+        async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
         async fn fetch_meta(&mut self, from: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
             let all = self.msgs.iter().map(|(u, b)| (*u, b.len() as u64));
             let all: Vec<(u32, u64)> = if self.msgs.is_empty() {
