@@ -190,8 +190,11 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
     t.keys("Enter");
     let s = t.wait_for("current folder", 5);
     assert!(s.contains("✔ done"), "{s}");
+    // Esc then another key in the same read is Alt+key to a terminal: wait for each screen.
     t.keys("Escape");
+    t.wait_for("Mailboxes of pilot", 5);
     t.keys("Escape");
+    t.wait_for("Batches (enter: mailboxes)", 5);
     // Help lists the log file.
     t.keys("?");
     t.wait_for("logs:", 5);
