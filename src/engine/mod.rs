@@ -563,15 +563,23 @@ impl Engine {
             }));
         }
         let mut first_err = self.folder_worker(spec, &queue, first).await.err();
+        // The error that says most wins: a verification failure (its brake stops the other
+        // workers, which then report Stopped), then any other failure, then Stopped.
+        let rank = |e: &SyncError| match e {
+            SyncError::Verification(_) => 0,
+            SyncError::Stopped => 2,
+            _ => 1,
+        };
         for h in helpers {
-            match h.await {
-                Ok(Err(e)) if first_err.is_none() => first_err = Some(e),
-                Ok(_) => {}
+            let e = match h.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => continue,
                 Err(e) => {
-                    first_err.get_or_insert(SyncError::Verification(format!(
-                        "internal error in a folder worker: {e}"
-                    )));
+                    SyncError::Verification(format!("internal error in a folder worker: {e}"))
                 }
+            };
+            if first_err.as_ref().is_none_or(|f| rank(&e) < rank(f)) {
+                first_err = Some(e);
             }
         }
         match first_err {
