@@ -430,6 +430,24 @@ async fn stop(project: &Project, batch: Option<&str>) -> u8 {
     }
 }
 
+/// Ask the operator to type `expected` (a destructive or source-writing action): refused
+/// without a terminal (exit 2, `--yes` is the scripted way), anything else typed cancels.
+fn confirm_typed(expected: &str, why: &str, what: &str) -> Result<(), u8> {
+    use std::io::Write as _;
+    if !std::io::stdin().is_terminal() {
+        eprintln!("cutover: {why}: run it in a terminal to confirm, or pass --yes");
+        return Err(exit::USAGE);
+    }
+    print!("Type {expected:?} {what}: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() || line.trim() != expected {
+        println!("cutover: not confirmed; nothing changed");
+        return Err(exit::STOPPED);
+    }
+    Ok(())
+}
+
 async fn rollback(
     project: Project,
     batch: Option<String>,
@@ -437,7 +455,6 @@ async fn rollback(
     dry_run: bool,
     yes: bool,
 ) -> u8 {
-    use std::io::Write as _;
     let (target, specs): (String, Vec<config::MailboxSpec>) = match (&batch, &mailbox) {
         (Some(b), _) => (
             b.clone(),
@@ -512,20 +529,14 @@ async fn rollback(
     if dry_run {
         return exit::OK;
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "cutover: rollback needs a confirmation: run it in a terminal, or pass --yes"
-            );
-            return exit::USAGE;
-        }
-        print!("Type {target:?} to remove these messages from the destination: ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != target {
-            println!("cutover: not confirmed; nothing changed");
-            return exit::STOPPED;
-        }
+    if !yes
+        && let Err(code) = confirm_typed(
+            &target,
+            "rollback needs a confirmation",
+            "to remove these messages from the destination",
+        )
+    {
+        return code;
     }
     // The control socket doubles as the lock: no engine may write while we remove.
     let control = match control_socket(&engine).await {
@@ -581,7 +592,6 @@ impl Drop for AbortOnDrop {
 }
 
 async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> u8 {
-    use std::io::Write as _;
     let Some(spec) = project
         .mailboxes
         .iter()
@@ -655,23 +665,14 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
     if dry_run || n == 0 {
         return ok;
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "cutover: fail-back writes to the source: run it in a terminal to confirm, or pass --yes"
-            );
-            return exit::USAGE;
-        }
-        print!(
-            "Type {:?} to copy these messages to the source: ",
-            spec.source.user
-        );
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if std::io::stdin().read_line(&mut line).is_err() || line.trim() != spec.source.user {
-            println!("cutover: not confirmed; nothing changed");
-            return exit::STOPPED;
-        }
+    if !yes
+        && let Err(code) = confirm_typed(
+            &spec.source.user,
+            "fail-back writes to the source",
+            "to copy these messages to the source",
+        )
+    {
+        return code;
     }
     let printer = tokio::spawn(print_events(rx));
     let r = cutover::failback::failback(&fb, &spec, false).await;

@@ -433,6 +433,60 @@ fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite
     Ok(())
 }
 
+/// The columns `folder_row` reads, in its order.
+const FOLDER_COLUMNS: &str =
+    "id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity";
+
+fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
+    Ok(FolderRow {
+        id: r.get(0)?,
+        mailbox_id: r.get(1)?,
+        src_name: r.get(2)?,
+        dst_name: r.get(3)?,
+        src_uidvalidity: r.get(4)?,
+        src_uidnext: r.get(5)?,
+        src_high: r.get(6)?,
+        dst_uidvalidity: r.get(7)?,
+    })
+}
+
+/// The columns `copied_row` reads, in its order.
+const COPIED_COLUMNS: &str = "id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity";
+
+fn copied_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CopiedRow> {
+    Ok(CopiedRow {
+        id: r.get(0)?,
+        src_uid: r.get(1)?,
+        fingerprint: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        dst_uid: r.get(4)?,
+        dst_uidvalidity: r.get(5)?,
+    })
+}
+
+/// The columns `issue_row` reads, in its order.
+const ISSUE_COLUMNS: &str = "id, severity, category, mailbox, folder, uid, message, count, \
+    last_seen, state, first_seen, state_by, state_at, note";
+
+fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
+    Ok(IssueRow {
+        id: r.get(0)?,
+        severity: r.get(1)?,
+        category: r.get(2)?,
+        mailbox: r.get(3)?,
+        folder: r.get(4)?,
+        uid: r.get(5)?,
+        message: r.get(6)?,
+        count: r.get(7)?,
+        last_seen: r.get(8)?,
+        state: r.get(9)?,
+        first_seen: r.get(10)?,
+        state_by: r.get(11)?,
+        state_at: r.get(12)?,
+        note: r.get(13)?,
+    })
+}
+
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 impl Store {
@@ -547,44 +601,21 @@ impl Store {
                 params![mailbox_id, src_name, dst_name],
             )?;
             c.query_row(
-                "SELECT id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity
-                 FROM folders WHERE mailbox_id = ?1 AND src_name = ?2",
+                &format!(
+                    "SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id = ?1 AND src_name = ?2"
+                ),
                 params![mailbox_id, src_name],
-                |r| {
-                    Ok(FolderRow {
-                        id: r.get(0)?,
-                        mailbox_id: r.get(1)?,
-                        src_name: r.get(2)?,
-                        dst_name: r.get(3)?,
-                        src_uidvalidity: r.get(4)?,
-                        src_uidnext: r.get(5)?,
-                        src_high: r.get(6)?,
-                        dst_uidvalidity: r.get(7)?,
-                    })
-                },
+                folder_row,
             )
         })
     }
 
     pub fn folders_of(&self, mailbox_id: i64) -> Result<Vec<FolderRow>> {
         self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity
-                 FROM folders WHERE mailbox_id = ?1 ORDER BY id",
-            )?;
-            st.query_map([mailbox_id], |r| {
-                Ok(FolderRow {
-                    id: r.get(0)?,
-                    mailbox_id: r.get(1)?,
-                    src_name: r.get(2)?,
-                    dst_name: r.get(3)?,
-                    src_uidvalidity: r.get(4)?,
-                    src_uidnext: r.get(5)?,
-                    src_high: r.get(6)?,
-                    dst_uidvalidity: r.get(7)?,
-                })
-            })?
-            .collect()
+            let mut st = c.prepare(&format!(
+                "SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id = ?1 ORDER BY id"
+            ))?;
+            st.query_map([mailbox_id], folder_row)?.collect()
         })
     }
 
@@ -592,21 +623,11 @@ impl Store {
     /// (`copied`, or `removing` after an interrupted rollback).
     pub fn written(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
-                 WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id",
-            )?;
-            st.query_map([folder_id], |r| {
-                Ok(CopiedRow {
-                    id: r.get(0)?,
-                    src_uid: r.get(1)?,
-                    fingerprint: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    dst_uid: r.get(4)?,
-                    dst_uidvalidity: r.get(5)?,
-                })
-            })?
-            .collect()
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id"
+            ))?;
+            st.query_map([folder_id], copied_row)?.collect()
         })
     }
 
@@ -845,21 +866,11 @@ impl Store {
 
     pub fn copied(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
-                 WHERE folder_id = ?1 AND state = 'copied' ORDER BY id",
-            )?;
-            st.query_map([folder_id], |r| {
-                Ok(CopiedRow {
-                    id: r.get(0)?,
-                    src_uid: r.get(1)?,
-                    fingerprint: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    dst_uid: r.get(4)?,
-                    dst_uidvalidity: r.get(5)?,
-                })
-            })?
-            .collect()
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state = 'copied' ORDER BY id"
+            ))?;
+            st.query_map([folder_id], copied_row)?.collect()
         })
     }
 
@@ -867,19 +878,12 @@ impl Store {
     pub fn copied_other_validity(&self, folder_id: i64, validity: u32) -> Result<Vec<CopiedRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity FROM messages
-                 WHERE folder_id = ?1 AND state = 'copied' AND src_uidvalidity != ?2 ORDER BY id",
+                &format!(
+                    "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state = 'copied' AND src_uidvalidity != ?2 ORDER BY id"
+                ),
             )?;
-            st.query_map(params![folder_id, validity], |r| {
-                Ok(CopiedRow {
-                    id: r.get(0)?,
-                    src_uid: r.get(1)?,
-                    fingerprint: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    dst_uid: r.get(4)?,
-                    dst_uidvalidity: r.get(5)?,
-                })
-            })?
+            st.query_map(params![folder_id, validity], copied_row)?
             .collect()
         })
     }
@@ -1098,30 +1102,11 @@ impl Store {
     /// The newest issues (at most `limit`), newest first.
     pub fn issue_rows(&self, limit: usize) -> Result<Vec<IssueRow>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state,
-                        first_seen, state_by, state_at, note
-                 FROM issues ORDER BY last_seen DESC, id DESC LIMIT ?1",
-            )?;
-            st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                Ok(IssueRow {
-                    id: r.get(0)?,
-                    severity: r.get(1)?,
-                    category: r.get(2)?,
-                    mailbox: r.get(3)?,
-                    folder: r.get(4)?,
-                    uid: r.get(5)?,
-                    message: r.get(6)?,
-                    count: r.get(7)?,
-                    last_seen: r.get(8)?,
-                    state: r.get(9)?,
-                    first_seen: r.get(10)?,
-                    state_by: r.get(11)?,
-                    state_at: r.get(12)?,
-                    note: r.get(13)?,
-                })
-            })?
-            .collect()
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues ORDER BY last_seen DESC, id DESC LIMIT ?1"
+            ))?;
+            st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], issue_row)?
+                .collect()
         })
     }
 
@@ -1517,29 +1502,12 @@ impl Store {
     pub fn open_critical_mailbox_issues(&self) -> Result<Vec<IssueRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, severity, category, mailbox, folder, uid, message, count, last_seen, state,
-                        first_seen, state_by, state_at, note
-                 FROM issues WHERE severity = 'critical' AND state = 'open' AND mailbox IS NOT NULL
-                 ORDER BY id",
+                &format!(
+                    "SELECT {ISSUE_COLUMNS} FROM issues
+                     WHERE severity = 'critical' AND state = 'open' AND mailbox IS NOT NULL ORDER BY id"
+                ),
             )?;
-            st.query_map([], |r| {
-                Ok(IssueRow {
-                    id: r.get(0)?,
-                    severity: r.get(1)?,
-                    category: r.get(2)?,
-                    mailbox: r.get(3)?,
-                    folder: r.get(4)?,
-                    uid: r.get(5)?,
-                    message: r.get(6)?,
-                    count: r.get(7)?,
-                    last_seen: r.get(8)?,
-                    state: r.get(9)?,
-                    first_seen: r.get(10)?,
-                    state_by: r.get(11)?,
-                    state_at: r.get(12)?,
-                    note: r.get(13)?,
-                })
-            })?
+            st.query_map([], issue_row)?
             .collect()
         })
     }

@@ -129,13 +129,6 @@ fn num(n: usize) -> String {
     cutover::ui::draw::num(n as u64)
 }
 
-fn dst_count(dst: &Dovecot, user: &str) -> u64 {
-    dst.doveadm(&["mailbox", "status", "-u", user, "messages", "*"])
-        .lines()
-        .filter_map(|l| l.rsplit("messages=").next()?.trim().parse::<u64>().ok())
-        .sum()
-}
-
 #[test]
 fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
     let root = tmp();
@@ -258,7 +251,7 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     t.wait_for("RUNNING", 15);
     // Let some mail arrive, then stop.
     let end = Instant::now() + Duration::from_secs(30);
-    while dst_count(&dst, "carol") < 50 {
+    while dst.message_count("carol") < 50 {
         assert!(Instant::now() < end, "nothing copied:\n{}", t.screen());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -268,9 +261,9 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     t.wait_for("STOPPED", 5);
     // Give the windows in flight time to land, then the count must not move any more.
     std::thread::sleep(Duration::from_millis(1500));
-    let a = dst_count(&dst, "carol");
+    let a = dst.message_count("carol");
     std::thread::sleep(Duration::from_secs(2));
-    let b = dst_count(&dst, "carol");
+    let b = dst.message_count("carol");
     assert_eq!(a, b, "writes continued after the emergency stop");
     assert!(
         a < total,
@@ -294,9 +287,9 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     // Resume in the console, then the terminal goes away (SIGHUP) mid-copy.
     let t2 = Tmux::start("hup", &cmd, &[]);
     t2.wait_for("RUNNING", 15);
-    let c0 = dst_count(&dst, "carol");
+    let c0 = dst.message_count("carol");
     let end = Instant::now() + Duration::from_secs(30);
-    while dst_count(&dst, "carol") < c0 + 50 {
+    while dst.message_count("carol") < c0 + 50 {
         assert!(
             Instant::now() < end,
             "nothing copied after resume:\n{}",

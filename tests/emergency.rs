@@ -17,13 +17,6 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn dst_count(d: &Dovecot, user: &str) -> u64 {
-    d.doveadm(&["mailbox", "status", "-u", user, "messages", "*"])
-        .lines()
-        .filter_map(|l| l.rsplit("messages=").next()?.trim().parse::<u64>().ok())
-        .sum()
-}
-
 /// Messages per folder as sorted multisets, empty folders dropped.
 fn multiset(d: &Dump) -> BTreeMap<String, Vec<Msg>> {
     d.folders
@@ -108,7 +101,7 @@ fn stop_from_another_shell_halts_writes_and_the_run_resumes_exactly() {
         .spawn()
         .unwrap();
     let end = Instant::now() + Duration::from_secs(30);
-    while dst_count(&dst, "carol") < 50 {
+    while dst.message_count("carol") < 50 {
         assert!(Instant::now() < end, "nothing copied");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -134,11 +127,11 @@ fn stop_from_another_shell_halts_writes_and_the_run_resumes_exactly() {
         Some(8),
         "the run ends as stopped by the operator"
     );
-    let a = dst_count(&dst, "carol");
+    let a = dst.message_count("carol");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         a,
-        dst_count(&dst, "carol"),
+        dst.message_count("carol"),
         "writes continued after the stop"
     );
     assert!(

@@ -101,6 +101,14 @@ impl Dovecot {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// How many messages `user` holds in all folders (doveadm mailbox status).
+    pub fn message_count(&self, user: &str) -> u64 {
+        self.doveadm(&["mailbox", "status", "-u", user, "messages", "*"])
+            .lines()
+            .filter_map(|l| l.rsplit("messages=").next()?.trim().parse::<u64>().ok())
+            .sum()
+    }
+
     /// What the server holds for `user`, through Python's imaplib.
     pub fn dump(&self, user: &str, pass: &str) -> Dump {
         let out = Command::new("python3")
