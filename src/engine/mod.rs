@@ -166,24 +166,15 @@ impl Engine {
     }
 
     fn pause_flag(&self, batch: &str) -> StopFlag {
-        lock(&self.pauses)
-            .entry(batch.to_string())
-            .or_default()
-            .clone()
+        flag_in(&self.pauses, batch)
     }
 
     fn batch_stop_flag(&self, batch: &str) -> StopFlag {
-        lock(&self.batch_stops)
-            .entry(batch.to_string())
-            .or_default()
-            .clone()
+        flag_in(&self.batch_stops, batch)
     }
 
     fn mailbox_pause_flag(&self, key: &str) -> StopFlag {
-        lock(&self.mailbox_pauses)
-            .entry(key.to_string())
-            .or_default()
-            .clone()
+        flag_in(&self.mailbox_pauses, key)
     }
 
     /// Graceful pause of one mailbox: the APPEND window in flight finishes and is journalled.
@@ -779,6 +770,11 @@ impl Engine {
             );
         }
     }
+}
+
+/// The flag of `key` in a per-batch or per-mailbox map, created (unset) on first use.
+fn flag_in(map: &Mutex<HashMap<String, StopFlag>>, key: &str) -> StopFlag {
+    lock(map).entry(key.to_string()).or_default().clone()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
