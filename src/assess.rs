@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::config::{MailboxSpec, Project};
-use crate::endpoint::imap::{ImapConnector, ImapSession};
+use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{MailSession, SpecialUse};
 use crate::engine::discover;
 use crate::store::{
@@ -294,8 +294,8 @@ fn has_cap(caps: &[String], name: &str) -> bool {
 pub async fn assess_mailbox(
     project: &Project,
     store: &Store,
-    src_c: &ImapConnector,
-    dst_c: &ImapConnector,
+    src_c: &AnyConnector,
+    dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> MailboxAssessment {
     let mut a = MailboxAssessment {
@@ -357,8 +357,8 @@ pub async fn assess_mailbox(
 async fn read_mailbox(
     project: &Project,
     a: &mut MailboxAssessment,
-    s: &mut ImapSession,
-    d: &mut ImapSession,
+    s: &mut AnySession,
+    d: &mut AnySession,
 ) -> Result<(), String> {
     let disc = discover(project, s, d)
         .await
@@ -704,8 +704,8 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
 pub async fn assess(
     project: &Project,
     store: &Store,
-    src_c: &ImapConnector,
-    dst_c: &ImapConnector,
+    src_c: &AnyConnector,
+    dst_c: &AnyConnector,
     batches: &[String],
 ) -> Result<Assessment, AssessError> {
     let specs: Vec<MailboxSpec> = project

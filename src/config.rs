@@ -101,7 +101,106 @@ pub enum AuthMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointKind {
+    /// Any IMAP server (Dovecot, Exchange, Exchange Online, Gmail, ...).
     Imap,
+    /// Microsoft Graph (Microsoft 365 / Exchange Online mailboxes), source or destination.
+    Graph,
+    /// The Gmail API (Google Workspace), destination or source.
+    Gmail,
+    /// POP3: the inbox only, as a source.
+    Pop3,
+}
+
+impl EndpointKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointKind::Imap => "imap",
+            EndpointKind::Graph => "graph",
+            EndpointKind::Gmail => "gmail",
+            EndpointKind::Pop3 => "pop3",
+        }
+    }
+
+    /// Whether the endpoint is an HTTP API whose mailboxes are reached with an OAuth2 token
+    /// rather than per-mailbox passwords.
+    pub fn is_api(self) -> bool {
+        matches!(self, EndpointKind::Graph | EndpointKind::Gmail)
+    }
+}
+
+/// Which OAuth2 authority issues the tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OAuthProvider {
+    /// Microsoft Entra ID (Microsoft 365, Exchange Online).
+    Entra,
+    /// Google (Workspace).
+    Google,
+}
+
+/// How a token is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OAuthFlow {
+    /// App-only (Entra): client secret or certificate assertion.
+    #[default]
+    ClientCredentials,
+    /// Delegated: an operator signs in once (`cutover login`); the refresh token is kept.
+    DeviceCode,
+    /// Google service account with domain-wide delegation (JWT assertion per mailbox).
+    ServiceAccount,
+}
+
+/// The `[source.oauth]` / `[destination.oauth]` table. Secrets come from the environment or
+/// files, never from the project file or the command line.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub provider: OAuthProvider,
+    pub flow: OAuthFlow,
+    /// Entra tenant (id or domain).
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// PEM file with the app's certificate (certificate assertion).
+    pub certificate_file: Option<PathBuf>,
+    /// PEM file with the certificate's private key (may be the same file).
+    pub private_key_file: Option<PathBuf>,
+    /// Google service account key (JSON) for domain-wide delegation.
+    pub service_account_file: Option<PathBuf>,
+    /// Scope override; by default the one the endpoint kind needs.
+    pub scope: Option<String>,
+    /// Token endpoint override (sovereign clouds, tests).
+    pub token_url: Option<String>,
+    /// Device authorization endpoint override.
+    pub device_code_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOAuth {
+    provider: OAuthProvider,
+    #[serde(default)]
+    flow: OAuthFlow,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    client_secret_file: Option<String>,
+    #[serde(default)]
+    certificate_file: Option<String>,
+    #[serde(default)]
+    private_key_file: Option<String>,
+    #[serde(default)]
+    service_account_file: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    device_code_url: Option<String>,
 }
 
 /// How a journal commit is made durable (SQLite `synchronous` in WAL mode).
@@ -374,7 +473,13 @@ struct RawProjectSection {
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
     kind: EndpointKind,
-    host: Spanned<String>,
+    #[serde(default)]
+    host: Option<Spanned<String>>,
+    /// Base URL of an HTTP API endpoint (Graph, Gmail): overrides the public service's.
+    #[serde(default)]
+    api_url: Option<String>,
+    #[serde(default)]
+    oauth: Option<Spanned<RawOAuth>>,
     #[serde(default)]
     port: Option<u16>,
     #[serde(default = "default_security")]
@@ -485,6 +590,17 @@ pub struct Endpoint {
     pub max_message_size: Option<u64>,
     pub timeout: std::time::Duration,
     pub auth: AuthMethod,
+    /// Base URL of an HTTP API endpoint (Graph: `https://graph.microsoft.com`, Gmail:
+    /// `https://gmail.googleapis.com`), or the file's override.
+    pub api_url: String,
+    pub oauth: Option<OAuthSettings>,
+}
+
+impl Endpoint {
+    /// Mailboxes on this endpoint log in with a token, not a password of their own.
+    pub fn uses_tokens(&self) -> bool {
+        self.oauth.is_some()
+    }
 }
 
 #[derive(Clone)]
@@ -591,7 +707,12 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         let (line, _) = line_col(text, span.start);
         let m = m.get_ref();
         let cred = |c: &RawCredential, side: &str| {
-            credential(c, &resolve).map_err(|e| {
+            let tokens = if side == "source" {
+                source.uses_tokens()
+            } else {
+                destination.uses_tokens()
+            };
+            credential(c, tokens, &resolve).map_err(|e| {
                 ConfigError::at(path, text, span.start, format!("[[mailbox]] {side}: {e}"))
             })
         };
@@ -616,7 +737,11 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
                 ),
             ));
         }
-        mailboxes.extend(load_csv(&file, &resolve)?);
+        mailboxes.extend(load_csv(
+            &file,
+            (source.uses_tokens(), destination.uses_tokens()),
+            &resolve,
+        )?);
     }
     if mailboxes.is_empty() {
         return Err(ConfigError::whole(
@@ -868,13 +993,66 @@ fn endpoint(
     resolve: &dyn Fn(&str) -> PathBuf,
 ) -> Result<Endpoint, ConfigError> {
     let security = *raw.security.get_ref();
-    let host = raw.host.get_ref().trim().to_string();
-    if host.is_empty() {
-        return Err(ConfigError::at(
+    let default_api = match raw.kind {
+        EndpointKind::Graph => "https://graph.microsoft.com",
+        EndpointKind::Gmail => "https://gmail.googleapis.com",
+        EndpointKind::Imap | EndpointKind::Pop3 => "",
+    };
+    let api_url = raw
+        .api_url
+        .clone()
+        .unwrap_or_else(|| default_api.to_string())
+        .trim_end_matches('/')
+        .to_string();
+    let host = match &raw.host {
+        Some(h) => {
+            let host = h.get_ref().trim().to_string();
+            if host.is_empty() {
+                return Err(ConfigError::at(
+                    path,
+                    text,
+                    h.span().start,
+                    format!("{section}.host: must not be empty"),
+                ));
+            }
+            host
+        }
+        None if raw.kind.is_api() => api_url
+            .split("://")
+            .nth(1)
+            .unwrap_or(&api_url)
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        None => {
+            return Err(ConfigError::whole(
+                path,
+                format!(
+                    "{section}.host: missing (the server's name, e.g. host = \"imap.example.com\")"
+                ),
+            ));
+        }
+    };
+    let oauth = match &raw.oauth {
+        Some(o) => Some(oauth_settings(o.get_ref(), resolve).map_err(|e| {
+            ConfigError::at(path, text, o.span().start, format!("{section}.oauth: {e}"))
+        })?),
+        None => None,
+    };
+    if raw.kind.is_api() && oauth.is_none() {
+        return Err(ConfigError::whole(
             path,
-            text,
-            raw.host.span().start,
-            format!("{section}.host: must not be empty"),
+            format!(
+                "{section}: kind = \"{}\" needs a [{section}.oauth] table (provider, tenant, client_id and a secret or certificate)",
+                raw.kind.name()
+            ),
+        ));
+    }
+    if raw.auth == AuthMethod::Xoauth2 && raw.kind == EndpointKind::Pop3 {
+        return Err(ConfigError::whole(
+            path,
+            format!("{section}.auth: xoauth2 is for IMAP; POP3 logs in with USER/PASS"),
         ));
     }
     if security == Security::None && !is_loopback(&host) && !raw.allow_plaintext {
@@ -897,8 +1075,10 @@ fn endpoint(
             format!("{section}.max_connections: must be at least 1"),
         ));
     }
-    let port = raw.port.unwrap_or(match security {
-        Security::Tls => 993,
+    let port = raw.port.unwrap_or(match (raw.kind, security) {
+        (EndpointKind::Pop3, Security::Tls) => 995,
+        (EndpointKind::Pop3, _) => 110,
+        (_, Security::Tls) => 993,
         _ => 143,
     });
     let ca_file = raw.ca_file.as_deref().map(resolve);
@@ -935,7 +1115,59 @@ fn endpoint(
         max_message_size,
         timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(120).max(1)),
         auth: raw.auth,
+        api_url,
+        oauth,
     })
+}
+
+fn oauth_settings(
+    o: &RawOAuth,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<OAuthSettings, String> {
+    let client_secret = match (&o.client_secret_env, &o.client_secret_file) {
+        (None, None) => None,
+        (env, file) => Some(
+            secret(None, env.as_deref(), file.as_deref(), resolve)
+                .map_err(|e| e.replace("password_", "client_secret_"))?,
+        ),
+    };
+    let s = OAuthSettings {
+        provider: o.provider,
+        flow: o.flow,
+        tenant: o.tenant.clone(),
+        client_id: o.client_id.clone(),
+        client_secret,
+        certificate_file: o.certificate_file.as_deref().map(resolve),
+        private_key_file: o
+            .private_key_file
+            .as_deref()
+            .or(o.certificate_file.as_deref())
+            .map(resolve),
+        service_account_file: o.service_account_file.as_deref().map(resolve),
+        scope: o.scope.clone(),
+        token_url: o.token_url.clone(),
+        device_code_url: o.device_code_url.clone(),
+    };
+    match (s.provider, s.flow) {
+        (OAuthProvider::Entra, OAuthFlow::ServiceAccount) => {
+            return Err("flow \"service-account\" is Google's; Entra uses client-credentials or device-code".into());
+        }
+        (OAuthProvider::Entra, _) if s.tenant.is_none() || s.client_id.is_none() => {
+            return Err("Entra needs tenant and client_id (the app registration's ids)".into());
+        }
+        (OAuthProvider::Entra, OAuthFlow::ClientCredentials)
+            if s.client_secret.is_none() && s.certificate_file.is_none() =>
+        {
+            return Err("client-credentials needs client_secret_env, client_secret_file or certificate_file".into());
+        }
+        (OAuthProvider::Google, OAuthFlow::ServiceAccount | OAuthFlow::ClientCredentials)
+            if s.service_account_file.is_none() =>
+        {
+            return Err("Google app-only access needs service_account_file (a key with domain-wide delegation)".into());
+        }
+        _ => {}
+    }
+    Ok(s)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -947,8 +1179,13 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn credential(c: &RawCredential, resolve: &dyn Fn(&str) -> PathBuf) -> Result<Credential, String> {
-    secret(
+fn credential(
+    c: &RawCredential,
+    tokens: bool,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Credential, String> {
+    secret_unless_token(
+        tokens,
         c.password.as_deref(),
         c.password_env.as_deref(),
         c.password_file.as_deref(),
@@ -958,6 +1195,21 @@ fn credential(c: &RawCredential, resolve: &dyn Fn(&str) -> PathBuf) -> Result<Cr
         user: c.user.clone(),
         password,
     })
+}
+
+/// A mailbox's password, or nothing when its endpoint logs in with OAuth2 tokens and none
+/// is given.
+fn secret_unless_token(
+    tokens: bool,
+    literal: Option<&str>,
+    env: Option<&str>,
+    file: Option<&str>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<SecretString, String> {
+    if tokens && literal.is_none() && env.is_none() && file.is_none() {
+        return Ok(SecretString::from(String::new()));
+    }
+    secret(literal, env, file, resolve)
 }
 
 /// Exactly one of a literal password, an environment variable or a file.
@@ -1019,6 +1271,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 
 fn load_csv(
     file: &Path,
+    tokens: (bool, bool),
     resolve: &dyn Fn(&str) -> PathBuf,
 ) -> Result<Vec<MailboxSpec>, ConfigError> {
     let err = |line: usize, column: usize, message: String| ConfigError {
@@ -1079,7 +1332,13 @@ fn load_csv(
         })?;
         let user = get("UserName")
             .ok_or_else(|| err(line, field_col("UserName"), "UserName is empty".into()))?;
-        let src = secret(get("Password"), get("PasswordEnv"), get("PasswordFile"), resolve)
+        let src = secret_unless_token(
+            tokens.0,
+            get("Password"),
+            get("PasswordEnv"),
+            get("PasswordFile"),
+            resolve,
+        )
             .map_err(|e| {
                 err(
                     line,
@@ -1087,7 +1346,8 @@ fn load_csv(
                     format!("source credential for {user}: {e} (columns Password, PasswordEnv, PasswordFile)"),
                 )
             })?;
-        let dst = secret(
+        let dst = secret_unless_token(
+            tokens.1,
             get("DestinationPassword"),
             get("DestinationPasswordEnv"),
             get("DestinationPasswordFile"),

@@ -2,7 +2,7 @@
 
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::MailSession;
-use crate::endpoint::imap::ImapConnector;
+use crate::endpoint::any::AnyConnector;
 use crate::engine::discover;
 use crate::store::Store;
 use crate::sync::SyncError;
@@ -22,8 +22,8 @@ pub struct PlannedFolder {
 pub async fn plan_mailbox(
     project: &Project,
     store: &Store,
-    src_c: &ImapConnector,
-    dst_c: &ImapConnector,
+    src_c: &AnyConnector,
+    dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> Result<Vec<PlannedFolder>, SyncError> {
     let mut s = src_c.connect(&spec.source).await?;

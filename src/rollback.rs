@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::config::MailboxSpec;
-use crate::endpoint::imap::ImapConnector;
+use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
 use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
 use crate::store::{FolderRow, Store, StoreError};
@@ -123,7 +123,7 @@ pub struct MailboxOutcome {
 
 /// Roll back one mailbox on the destination.
 pub async fn rollback_mailbox(
-    dst: &ImapConnector,
+    dst: &AnyConnector,
     store: &Store,
     sink: &Sink,
     spec: &MailboxSpec,
@@ -171,7 +171,7 @@ pub async fn rollback_mailbox(
 }
 
 async fn rollback_inner(
-    dst_conn: &ImapConnector,
+    dst_conn: &AnyConnector,
     store: &Store,
     sink: &Sink,
     spec: &MailboxSpec,

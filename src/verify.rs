@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use crate::config::{MailboxSpec, Project};
-use crate::endpoint::imap::ImapConnector;
+use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{Fingerprinted, MailSession};
 use crate::engine::discover;
 use crate::sync::SyncError;
@@ -99,8 +99,8 @@ pub fn compare(src: &[Fingerprinted], dst: &[Fingerprinted]) -> FolderCheck {
 
 pub async fn verify_mailbox(
     project: &Project,
-    src_c: &ImapConnector,
-    dst_c: &ImapConnector,
+    src_c: &AnyConnector,
+    dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> MailboxCheck {
     let key = spec.key();
@@ -120,8 +120,8 @@ pub async fn verify_mailbox(
 
 async fn verify_inner(
     project: &Project,
-    src_c: &ImapConnector,
-    dst_c: &ImapConnector,
+    src_c: &AnyConnector,
+    dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> Result<Vec<FolderCheck>, SyncError> {
     let mut s = src_c.connect(&spec.source).await?;

@@ -4,7 +4,9 @@
 //! through [`MailSession`], in terms of folders, UIDs, flags, dates and raw RFC 5322 bytes.
 //! An endpoint that has no IMAP UIDs (Graph) keeps its own stable ids behind the same calls.
 
+pub mod any;
 pub mod imap;
+pub mod oauth;
 
 use std::future::Future;
 

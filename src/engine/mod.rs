@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::{MailboxSpec, Project};
-use crate::endpoint::imap::{ImapConnector, ImapSession};
+use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{EndpointError, Folder, MailSession};
 use crate::store::{Store, Totals};
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
@@ -55,8 +55,8 @@ impl MailboxResult {
 pub struct Engine {
     pub project: Project,
     pub store: Store,
-    pub src: ImapConnector,
-    pub dst: ImapConnector,
+    pub src: AnyConnector,
+    pub dst: AnyConnector,
     sink: Sink,
     stop: StopFlag,
     pub stats: RunStats,
@@ -144,8 +144,8 @@ impl Engine {
         store: Store,
         events: Option<mpsc::UnboundedSender<Event>>,
     ) -> Result<Engine, EndpointError> {
-        let src = ImapConnector::new(&project.source, "source")?;
-        let dst = ImapConnector::new(&project.destination, "destination")?;
+        let src = AnyConnector::new(&project.source, "source", &store)?;
+        let dst = AnyConnector::new(&project.destination, "destination", &store)?;
         let sink = Sink::new(store.clone(), events);
         let parallel = project.parallel_mailboxes;
         Ok(Engine {
@@ -333,7 +333,7 @@ impl Engine {
     async fn connect_pair(
         &self,
         spec: &MailboxSpec,
-    ) -> Result<(ImapSession, ImapSession), SyncError> {
+    ) -> Result<(AnySession, AnySession), SyncError> {
         let s = self.src.connect(&spec.source).await?;
         let d = self.dst.connect(&spec.destination).await?;
         Ok((s, d))
@@ -540,7 +540,7 @@ impl Engine {
         self: &Arc<Self>,
         spec: &MailboxSpec,
         jobs: VecDeque<FolderJob>,
-        first: Option<(ImapSession, ImapSession)>,
+        first: Option<(AnySession, AnySession)>,
     ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
         let extra = self.project.folder_workers.saturating_sub(1);
@@ -585,7 +585,7 @@ impl Engine {
         &self,
         spec: &MailboxSpec,
         queue: &Mutex<VecDeque<FolderJob>>,
-        mut sessions: Option<(ImapSession, ImapSession)>,
+        mut sessions: Option<(AnySession, AnySession)>,
     ) -> Result<(), SyncError> {
         let halt = Halt {
             emergency: self.stop.clone(),

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
+pub mod fake_cloud;
 pub mod fault_proxy;
 
 pub fn support_dir() -> PathBuf {
