@@ -1049,6 +1049,12 @@ fn endpoint(
             ),
         ));
     }
+    if raw.kind == EndpointKind::Pop3 && section == "destination" {
+        return Err(ConfigError::whole(
+            path,
+            "destination.kind: POP3 can only be a source (it has no way to store messages)",
+        ));
+    }
     if raw.auth == AuthMethod::Xoauth2 && raw.kind == EndpointKind::Pop3 {
         return Err(ConfigError::whole(
             path,

@@ -3,6 +3,7 @@
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
 use super::imap::{ImapConnector, ImapSession};
+use super::pop3::{Pop3Connector, Pop3Session};
 use super::{
     AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, MailSession,
     Message, MessageMeta, MessageSink, Result,
@@ -15,20 +16,22 @@ use crate::store::Store;
 #[derive(Clone)]
 pub enum AnyConnector {
     Imap(ImapConnector),
+    Pop3(Pop3Connector),
 }
 
 /// A logged-in session on any endpoint kind.
 pub enum AnySession {
     Imap(ImapSession),
+    Pop3(Pop3Session),
 }
 
 impl AnyConnector {
     /// `store` is the project's journal: endpoints without IMAP UIDs keep their id-to-UID
     /// map there.
     pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Store) -> Result<AnyConnector> {
-        let _ = store;
         match cfg.kind {
             EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::new(cfg, side)?)),
+            EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
             other => Err(EndpointError::Protocol {
                 op: format!("{side} endpoint"),
                 message: format!("kind = \"{}\" is not available in this build", other.name()),
@@ -39,6 +42,7 @@ impl AnyConnector {
     pub fn config(&self) -> &config::Endpoint {
         match self {
             AnyConnector::Imap(c) => c.config(),
+            AnyConnector::Pop3(c) => c.config(),
         }
     }
 
@@ -46,12 +50,14 @@ impl AnyConnector {
     pub fn side(&self) -> &'static str {
         match self {
             AnyConnector::Imap(c) => c.side,
+            AnyConnector::Pop3(c) => c.side,
         }
     }
 
     pub fn max_connections(&self) -> usize {
         match self {
             AnyConnector::Imap(c) => c.max_connections(),
+            AnyConnector::Pop3(c) => c.max_connections(),
         }
     }
 
@@ -59,6 +65,7 @@ impl AnyConnector {
     pub fn in_use(&self) -> usize {
         match self {
             AnyConnector::Imap(c) => c.in_use(),
+            AnyConnector::Pop3(c) => c.in_use(),
         }
     }
 
@@ -66,6 +73,7 @@ impl AnyConnector {
     pub async fn connect(&self, cred: &Credential) -> Result<AnySession> {
         match self {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
+            AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
         }
     }
 }
@@ -75,6 +83,7 @@ macro_rules! each {
     ($self:expr, $s:ident => $body:expr) => {
         match $self {
             AnySession::Imap($s) => $body,
+            AnySession::Pop3($s) => $body,
         }
     };
 }
@@ -87,7 +96,10 @@ impl AnySession {
 
     /// Storage (used, limit) in bytes where the endpoint reports a quota.
     pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
-        each!(self, s => s.storage_quota(folder).await)
+        match self {
+            AnySession::Imap(s) => s.storage_quota(folder).await,
+            _ => Ok(None),
+        }
     }
 }
 

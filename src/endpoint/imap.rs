@@ -247,7 +247,7 @@ impl ImapConnector {
     }
 }
 
-fn tls_connector(cfg: &config::Endpoint) -> Result<TlsConnector> {
+pub(crate) fn tls_connector(cfg: &config::Endpoint) -> Result<TlsConnector> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let tls_err = |message: String| EndpointError::Tls {
         host: cfg.host.clone(),
@@ -322,7 +322,11 @@ async fn starttls(tcp: &mut BufStream<TcpStream>, timeout: Duration) -> Result<(
     }
 }
 
-async fn with_timeout<F: std::future::Future>(d: Duration, op: &str, f: F) -> Result<F::Output> {
+pub(crate) async fn with_timeout<F: std::future::Future>(
+    d: Duration,
+    op: &str,
+    f: F,
+) -> Result<F::Output> {
     tokio::time::timeout(d, f)
         .await
         .map_err(|_| EndpointError::Timeout {
@@ -331,7 +335,7 @@ async fn with_timeout<F: std::future::Future>(d: Duration, op: &str, f: F) -> Re
         })
 }
 
-fn io_err(op: &str, e: std::io::Error) -> EndpointError {
+pub(crate) fn io_err(op: &str, e: std::io::Error) -> EndpointError {
     if matches!(
         e.kind(),
         std::io::ErrorKind::UnexpectedEof

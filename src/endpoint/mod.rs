@@ -7,6 +7,7 @@
 pub mod any;
 pub mod imap;
 pub mod oauth;
+pub mod pop3;
 
 use std::future::Future;
 

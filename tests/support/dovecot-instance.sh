@@ -24,6 +24,8 @@
 #   --max-conn N      mail_max_userip_connections (default 100; Dovecot's own default is 10)
 #   --fsync MODE      mail_fsync: optimized (Dovecot default), always or never
 #   --no-gmail        no "[Gmail]/..." special-use mailboxes (see below)
+#   --pop3-port N     also serve POP3 (plain, 127.0.0.1:N; N may be auto); RETR marks mail
+#                     seen as Dovecot does by default, TOP does not
 #   --separator C     hierarchy separator of the inbox namespace (default /; e.g. . with maildir++)
 #   --doveadm-port N  also listen for doveadm (dsync "tcp:127.0.0.1:N") on 127.0.0.1:N, with
 #                     doveadm_password from DIR/doveadm.secret (made at first start); N may be auto
@@ -172,7 +174,7 @@ add_user_line() {  # dir user pass [extra]
 
 write_conf() {
   local dir=$1 name=$2 port=$3 tls_port=$4 layout=$5 quota=$6 maxconn=$7 fsync=$8 gmail=$9
-  local debug=${10} uid=${11} gid=${12} mode=${13} penalty=${14} base=${15} dport=${16} sep=${17:-/}
+  local debug=${10} uid=${11} gid=${12} mode=${13} penalty=${14} base=${15} dport=${16} sep=${17:-/} pport=${18:-}
   local loc="maildir:~/Maildir"
   [[ $layout == fs ]] && loc="maildir:~/Maildir:LAYOUT=fs"
   {
@@ -183,7 +185,12 @@ write_conf() {
     echo "log_path = $dir/log/dovecot.log"
     echo "info_log_path = $dir/log/dovecot.log"
     echo "debug_log_path = $dir/log/dovecot.log"
-    echo "protocols = imap"
+    if [[ -n $pport ]]; then
+      echo "protocols = imap pop3"
+      echo "pop3_uidl_format = %08Xu%08Xv"
+    else
+      echo "protocols = imap"
+    fi
     echo "listen = 127.0.0.1"
     echo "ssl = yes"
     echo "ssl_cert = <$dir/tls/server.pem"
@@ -279,6 +286,20 @@ service doveadm {
 }
 EOF
     fi
+    if [[ -n $pport ]]; then
+      cat <<EOF
+service pop3-login {
+  chroot =
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $pport
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+EOF
+    fi
     cat <<EOF
 service imap-login {
   chroot =
@@ -303,7 +324,7 @@ cmd_start() {
   [[ $# -ge 3 ]] || usage
   local name=$1 port=$2 dir_arg=$3; shift 3
   local tls_port="" layout=fs quota="" maxconn=100 fsync=optimized gmail=1 debug=0 penalty=0
-  local dport="" sep=/
+  local dport="" sep=/ pport=""
   local -a users=()
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -316,6 +337,7 @@ cmd_start() {
       --no-gmail) gmail=0; shift ;;
       --debug) debug=1; shift ;;
       --doveadm-port) dport=$2; shift 2 ;;
+      --pop3-port) pport=$2; shift 2 ;;
       --separator) sep=$2; shift 2 ;;
       --auth-penalty) penalty=1; shift ;;
       *) die "unknown option: $1" ;;
@@ -364,13 +386,14 @@ cmd_start() {
     add_user_line "$dir" "$un" "$up" "${ux:-}"
   done
   if [[ $dport == auto ]]; then dport=$(free_port); fi
+  if [[ $pport == auto ]]; then pport=$(free_port); fi
   if [[ -n $dport && ! -s $dir/doveadm.secret ]]; then
     (umask 077; python3 -c 'import secrets; print(secrets.token_hex(16))' >"$dir/doveadm.secret")
   fi
   local base; base=$(short_base "$dir")
   mkdir -p "$base"
   write_conf "$dir" "$name" "$port" "$tls_port" "$layout" "$quota" "$maxconn" "$fsync" \
-    "$gmail" "$debug" "$uid" "$gid" "$mode" "$penalty" "$base" "$dport" "$sep"
+    "$gmail" "$debug" "$uid" "$gid" "$mode" "$penalty" "$base" "$dport" "$sep" "$pport"
   if [[ $mode == root ]]; then
     # The auth process (user dovecot) reads passwd; login/mail processes traverse DIR.
     open_ancestors "$dir"
@@ -397,7 +420,7 @@ cmd_start() {
   pid=$(running_pid "$dir") || die "dovecot started but $base/master.pid is not a live dovecot"
   echo "name=$name pid=$pid port=$port tls_port=$tls_port dir=$dir conf=$dir/dovecot.conf" \
     "ca=$dir/tls/ca.pem log=$dir/log/dovecot.log mail_uid=$uid mail_gid=$gid mode=$mode layout=$layout" \
-    "base_dir=$base${dport:+ doveadm_port=$dport}" \
+    "base_dir=$base${dport:+ doveadm_port=$dport}${pport:+ pop3_port=$pport}" \
     >"$dir/instance.env"
   cat "$dir/instance.env"
 }

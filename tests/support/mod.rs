@@ -25,6 +25,8 @@ pub struct Dovecot {
     pub port: u16,
     pub tls_port: u16,
     pub ca: PathBuf,
+    /// The POP3 port, when started with `--pop3-port`.
+    pub pop3_port: Option<u16>,
 }
 
 fn field(line: &str, key: &str) -> String {
@@ -57,6 +59,9 @@ impl Dovecot {
             port: field(&line, "port").parse().unwrap(),
             tls_port: field(&line, "tls_port").parse().unwrap(),
             ca: PathBuf::from(field(&line, "ca")),
+            pop3_port: line
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("pop3_port=")?.parse().ok()),
             dir,
         }
     }
