@@ -128,6 +128,17 @@ impl EndpointKind {
     }
 }
 
+/// How a Graph destination creates messages (`graph_import`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphImport {
+    /// `importMime`: the exact source bytes, as a received (not draft) item.
+    #[default]
+    Mime,
+    /// The message rebuilt as JSON with MAPI properties (dates, read state), attachments apart.
+    Json,
+}
+
 /// Which OAuth2 authority issues the tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -498,6 +509,9 @@ struct RawEndpoint {
     timeout_secs: Option<u64>,
     #[serde(default)]
     auth: AuthMethod,
+    /// Graph destination: "mime" (importMime, default) or "json".
+    #[serde(default)]
+    graph_import: Option<GraphImport>,
 }
 
 fn default_security() -> Spanned<Security> {
@@ -594,6 +608,8 @@ pub struct Endpoint {
     /// `https://gmail.googleapis.com`), or the file's override.
     pub api_url: String,
     pub oauth: Option<OAuthSettings>,
+    /// How a Graph destination creates messages.
+    pub graph_import: GraphImport,
 }
 
 impl Endpoint {
@@ -1049,6 +1065,12 @@ fn endpoint(
             ),
         ));
     }
+    if raw.graph_import.is_some() && (raw.kind != EndpointKind::Graph || section != "destination") {
+        return Err(ConfigError::whole(
+            path,
+            format!("{section}.graph_import: only a Graph destination imports messages"),
+        ));
+    }
     if raw.kind == EndpointKind::Pop3 && section == "destination" {
         return Err(ConfigError::whole(
             path,
@@ -1123,6 +1145,7 @@ fn endpoint(
         auth: raw.auth,
         api_url,
         oauth,
+        graph_import: raw.graph_import.unwrap_or_default(),
     })
 }
 

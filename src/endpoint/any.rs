@@ -2,6 +2,7 @@
 //! verification and assessment run unchanged whatever the project's source and destination
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
+use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::{
@@ -17,12 +18,14 @@ use crate::store::Store;
 pub enum AnyConnector {
     Imap(ImapConnector),
     Pop3(Pop3Connector),
+    Graph(GraphConnector),
 }
 
 /// A logged-in session on any endpoint kind.
 pub enum AnySession {
     Imap(ImapSession),
     Pop3(Pop3Session),
+    Graph(GraphSession),
 }
 
 impl AnyConnector {
@@ -32,6 +35,7 @@ impl AnyConnector {
         match cfg.kind {
             EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::new(cfg, side)?)),
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
+            EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
             other => Err(EndpointError::Protocol {
                 op: format!("{side} endpoint"),
                 message: format!("kind = \"{}\" is not available in this build", other.name()),
@@ -43,6 +47,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.config(),
             AnyConnector::Pop3(c) => c.config(),
+            AnyConnector::Graph(c) => c.config(),
         }
     }
 
@@ -51,6 +56,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.side,
             AnyConnector::Pop3(c) => c.side,
+            AnyConnector::Graph(c) => c.side,
         }
     }
 
@@ -58,6 +64,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.max_connections(),
             AnyConnector::Pop3(c) => c.max_connections(),
+            AnyConnector::Graph(c) => c.max_connections(),
         }
     }
 
@@ -66,6 +73,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.in_use(),
             AnyConnector::Pop3(c) => c.in_use(),
+            AnyConnector::Graph(c) => c.in_use(),
         }
     }
 
@@ -74,6 +82,16 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
+            AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
+        }
+    }
+
+    /// Mailboxes an HTTP API endpoint held back in the last minute (server 429/503/504 or a
+    /// local rate limit), each with why, for the console.
+    pub fn throttled_accounts(&self) -> Vec<String> {
+        match self {
+            AnyConnector::Graph(c) => c.throttled_accounts(),
+            _ => Vec::new(),
         }
     }
 }
@@ -84,6 +102,7 @@ macro_rules! each {
         match $self {
             AnySession::Imap($s) => $body,
             AnySession::Pop3($s) => $body,
+            AnySession::Graph($s) => $body,
         }
     };
 }

@@ -757,12 +757,20 @@ impl Monitor {
         let cutoff = (Utc::now() - chrono::Duration::seconds(60))
             .format("%Y-%m-%dT%H:%M:%S")
             .to_string();
-        let throttled = self
+        let mut throttled: Vec<String> = self
             .issues
             .iter()
             .filter(|i| i.category == "throttling" && i.last_seen >= cutoff)
             .filter_map(|i| i.mailbox.clone())
             .collect();
+        // HTTP API endpoints wait out throttling themselves; they say which mailboxes.
+        if let Some(e) = engine {
+            for a in e.src.throttled_accounts().into_iter().chain(e.dst.throttled_accounts()) {
+                if !throttled.contains(&a) {
+                    throttled.push(a);
+                }
+            }
+        }
         Snapshot {
             seq: self.seq,
             at: Utc::now(),

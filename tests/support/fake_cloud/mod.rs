@@ -8,6 +8,7 @@
 //!
 //! One server hosts every service; each lives in its own module with its own state.
 
+pub mod graph;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use axum::Router;
 pub struct FakeCloud {
     pub addr: SocketAddr,
     pub tokens: Arc<token::Tokens>,
+    pub graph: Arc<graph::FakeGraph>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -26,12 +28,20 @@ pub struct FakeCloud {
 impl FakeCloud {
     /// Start the fake with the OAuth2 clients it accepts.
     pub fn start(tokens: token::Tokens) -> FakeCloud {
-        let tokens = Arc::new(tokens);
-        let app = Router::new().merge(token::router(tokens.clone()));
-        Self::serve(app, tokens)
+        Self::start_with(tokens, graph::FakeGraph::new(graph::GraphConfig::default()))
     }
 
-    fn serve(app: Router, tokens: Arc<token::Tokens>) -> FakeCloud {
+    /// Start the fake with the OAuth2 clients it accepts and a Graph with its mailboxes.
+    pub fn start_with(tokens: token::Tokens, graph: graph::FakeGraph) -> FakeCloud {
+        let tokens = Arc::new(tokens);
+        let graph = Arc::new(graph);
+        let app = Router::new()
+            .merge(token::router(tokens.clone()))
+            .merge(graph::router(graph.clone(), tokens.clone()));
+        Self::serve(app, tokens, graph)
+    }
+
+    fn serve(app: Router, tokens: Arc<token::Tokens>, graph: Arc<graph::FakeGraph>) -> FakeCloud {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -57,6 +67,7 @@ impl FakeCloud {
         FakeCloud {
             addr,
             tokens,
+            graph,
             shutdown: Some(stop_tx),
             thread: Some(thread),
         }

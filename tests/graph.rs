@@ -1,0 +1,643 @@
+//! Microsoft 365 through Microsoft Graph, against the stateful fake Graph (tests/support/
+//! fake_cloud/graph.rs) and real Dovecot servers, with the real `cutover` binary:
+//! IMAP -> Graph (importMime and JSON paths), Graph -> IMAP, Graph -> Graph between tenants,
+//! resume after kill -9, throttling, verify and rollback.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sha2::Digest;
+use support::fake_cloud::graph::{FakeGraph, FakeMessage, GraphConfig};
+use support::fake_cloud::{FakeCloud, token::Tokens};
+use support::*;
+
+const ALICE: &str = "alice@contoso.com";
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cutover-graph")
+        .tempdir()
+        .unwrap()
+}
+
+fn sha256(b: &[u8]) -> String {
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn tokens() -> Tokens {
+    Tokens::new(Duration::from_secs(3600))
+        .with_client("contoso", "app-1", "secret-1")
+        .with_client("fabrikam", "app-2", "secret-2")
+}
+
+/// The `[x.oauth]` lines for a tenant of the fake.
+fn graph_section(cloud: &FakeCloud, side: &str, tenant: &str, app: &str, env: &str) -> String {
+    format!(
+        "[{side}]\nkind = \"graph\"\napi_url = \"{url}\"\n\n[{side}.oauth]\nprovider = \"entra\"\ntenant = \"{tenant}\"\nclient_id = \"{app}\"\nclient_secret_env = \"{env}\"\ntoken_url = \"{url}/{tenant}/oauth2/v2.0/token\"\n\n",
+        url = cloud.url()
+    )
+}
+
+fn imap_section(side: &str, d: &Dovecot) -> String {
+    format!(
+        "[{side}]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n",
+        d.port
+    )
+}
+
+struct Proj {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Proj {
+    fn new(source: &str, destination: &str, mailboxes: &[(&str, &str, &str)]) -> Proj {
+        let dir = tmp();
+        let mut t = format!(
+            "[project]\nname = \"graph-test\"\nstate = \"state.sqlite\"\n\n{source}{destination}"
+        );
+        for (src, pw, dst) in mailboxes {
+            let pw = if pw.is_empty() {
+                String::new()
+            } else {
+                format!(", password = \"{pw}\"")
+            };
+            let dpw = if dst.contains('@') {
+                String::new()
+            } else {
+                format!(", password = \"{dst}-pw\"")
+            };
+            t.push_str(&format!(
+                "[[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"{src}\"{pw} }}\ndestination = {{ user = \"{dst}\"{dpw} }}\n\n"
+            ));
+        }
+        let path = dir.path().join("project.toml");
+        std::fs::write(&path, t).unwrap();
+        Proj { dir, path }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg(args[0]).arg(&self.path).args(&args[1..]);
+        c.env("CUTOVER_TEST_SECRET_1", "secret-1")
+            .env("CUTOVER_TEST_SECRET_2", "secret-2");
+        c
+    }
+
+    fn cutover(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run cutover")
+    }
+
+    fn journal(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("state.sqlite")).unwrap()
+    }
+}
+
+fn seen(flags: &[String]) -> bool {
+    flags.iter().any(|f| f == "\\Seen")
+}
+
+fn flagged(flags: &[String]) -> bool {
+    flags.iter().any(|f| f == "\\Flagged")
+}
+
+/// (sha256, seen, flagged) of each source message, sorted.
+fn source_set(d: &Dump, skip_over: u64) -> Vec<(String, bool, bool)> {
+    let mut v: Vec<_> = d
+        .folders
+        .values()
+        .flatten()
+        .filter(|m| m.3 <= skip_over)
+        .map(|m| (m.0.clone(), seen(&m.1), flagged(&m.1)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// (sha256 of the stored MIME, read, flagged) of each importMime message in the fake, sorted.
+fn dest_set(msgs: &[FakeMessage]) -> Vec<(String, bool, bool)> {
+    let mut v: Vec<_> = msgs
+        .iter()
+        .filter_map(|m| Some((sha256(m.mime.as_ref()?), m.is_read, m.flagged)))
+        .collect();
+    v.sort();
+    v
+}
+
+fn imap_to_graph(cloud: &FakeCloud, src: &Dovecot, extra: &str) -> Proj {
+    let dst = graph_section(cloud, "destination", "contoso", "app-1", "CUTOVER_TEST_SECRET_1")
+        .replacen(
+            "kind = \"graph\"\n",
+            &format!("kind = \"graph\"\n{extra}\n"),
+            1,
+        );
+    Proj::new(&imap_section("source", src), &dst, &[("alice", "alice-pw", ALICE)])
+}
+
+#[test]
+fn imap_to_graph_import_mime_is_byte_exact_idempotent_verifiable_and_rolls_back() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    // One message over 4 MB once base64-encoded: it takes the large-message path.
+    src.seed("alice", 150, 61, &["--huge", "--huge-mb", "5"]);
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    // Mail the user already has: never touched by the migration nor by rollback.
+    let own = cloud.graph.seed(
+        ALICE,
+        "Inbox",
+        b"Subject: mine\r\n\r\nalready here\r\n",
+        true,
+        false,
+        "2024-01-01T00:00:00Z",
+    );
+    let p = imap_to_graph(&cloud, &src, "");
+
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let s = src.dump("alice", "alice-pw");
+    let mb = cloud.graph.mailbox(ALICE);
+    let created: Vec<FakeMessage> = mb.messages.iter().filter(|m| m.id != own).cloned().collect();
+    assert_eq!(created.len(), s.total(), "every message lands exactly once");
+
+    // The importMime path: the stored bytes are the source bytes, read/flag state kept.
+    const LARGE: u64 = 3 * 1024 * 1024;
+    assert_eq!(source_set(&s, LARGE), dest_set(&created));
+    for m in &created {
+        assert!(!m.is_draft, "no copy may be a draft: {} via {}", m.id, m.via);
+        assert!(
+            m.props.keys().any(|k| k.contains("cutoverFingerprint")),
+            "fingerprint property on {}",
+            m.id
+        );
+    }
+    // The large message: JSON and an upload session, not a 413.
+    let large: Vec<&FakeMessage> = created.iter().filter(|m| m.via == "json").collect();
+    let big_src: Vec<u64> = s.folders.values().flatten().map(|m| m.3).filter(|s| *s > LARGE).collect();
+    assert_eq!(large.len(), big_src.len(), "{:?}", big_src);
+    assert!(!large.is_empty());
+    assert!(large[0].attachments.iter().any(|a| a.via == "upload session"));
+    let fp = large[0]
+        .props
+        .iter()
+        .find(|(k, _)| k.contains("cutoverFingerprint"))
+        .unwrap()
+        .1;
+    assert_eq!(fp.split(' ').nth(1).unwrap(), big_src[0].to_string());
+    let stats = cloud.graph.stats();
+    assert_eq!(stats.too_large, 0, "no request over 4 MB was sent");
+    assert_eq!(stats.without_immutable_ids, 0);
+    assert_eq!(stats.upload_with_auth, 0);
+    assert!(stats.max_inflight <= 4, "{stats:?}");
+
+    // Folders: INBOX is the well-known Inbox, Sent the well-known Sent Items.
+    let by = mb.by_folder();
+    let hashes = |v: Option<&Vec<FakeMessage>>| {
+        let mut h: Vec<String> = v
+            .map(|v| v.iter().filter(|m| m.id != own).filter_map(|m| Some(sha256(m.mime.as_ref()?))).collect())
+            .unwrap_or_default();
+        h.sort();
+        h
+    };
+    let src_hashes = |f: &str| {
+        let mut h: Vec<String> = s.folders[f].iter().filter(|m| m.3 <= LARGE).map(|m| m.0.clone()).collect();
+        h.sort();
+        h
+    };
+    assert_eq!(hashes(by.get("Inbox")), src_hashes("INBOX"));
+    assert_eq!(hashes(by.get("Sent Items")), src_hashes("Sent"));
+    assert_eq!(hashes(by.get("Archive/2023")), src_hashes("Archive/2023"));
+    assert!(!by.contains_key("INBOX") && !by.contains_key("Sent"), "{:?}", by.keys());
+    // Names arrive decoded (the mapping hands over modified UTF-7).
+    let paths: Vec<String> = mb.folders.iter().map(|f| mb.path(&f.id)).collect();
+    for want in ["日本語/メール", "A&B", "Kunden & Partner", "Deep/L1/L2/L3/L4"] {
+        assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
+    }
+
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    assert_eq!(cloud.graph.mailbox(ALICE).messages.len(), s.total() + 1);
+
+    // Rollback removes exactly what cutover wrote (and the folders it created).
+    let rb = p.cutover(&["rollback", "--batch", "b", "--yes"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    let after = cloud.graph.mailbox(ALICE);
+    let left: Vec<&str> = after.messages.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(left, vec![own.as_str()]);
+    assert_eq!(cloud.graph.stats().permanent_deletes as usize, s.total());
+    let mut names: Vec<String> = after.folders.iter().map(|f| after.path(&f.id)).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["Archive", "Deleted Items", "Drafts", "Inbox", "Junk Email", "Sent Items"],
+        "created folders are removed, the well-known ones stay"
+    );
+    // The source was never touched.
+    assert_eq!(source_set(&src.dump("alice", "alice-pw"), u64::MAX), source_set(&s, u64::MAX));
+}
+
+#[test]
+fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 300, 62, &[]);
+    let graph = FakeGraph::new(GraphConfig {
+        latency: Duration::from_millis(15),
+        ..GraphConfig::default()
+    })
+    .with_mailbox("contoso", ALICE);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let p = imap_to_graph(&cloud, &src, "");
+    let total = src.dump("alice", "alice-pw").total();
+    let mut killed_mid_copy = 0;
+    let mut left_in_doubt = 0;
+    for delay_ms in [700u64, 1100, 1500, 1900, 2300, 2700] {
+        let mut child = p
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(delay_ms) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            let n = cloud.graph.mailbox(ALICE).messages.len();
+            if n > 0 && n < total {
+                killed_mid_copy += 1;
+            }
+        }
+        child.wait().unwrap();
+        if p.dir.path().join("state.sqlite").exists() {
+            let n: i64 = p
+                .journal()
+                .query_row(
+                    "SELECT count(*) FROM messages WHERE state = 'appending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            left_in_doubt += n;
+        }
+    }
+    assert!(killed_mid_copy >= 2, "kills must land while copying ({killed_mid_copy})");
+    assert!(left_in_doubt > 0, "some kill must land between a create and its journal entry");
+    let done = p.cutover(&["run"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let s = src.dump("alice", "alice-pw");
+    let mb = cloud.graph.mailbox(ALICE);
+    assert_eq!(mb.messages.len(), s.total(), "exactly one copy of each");
+    assert_eq!(source_set(&s, u64::MAX), dest_set(&mb.messages));
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+#[test]
+fn throttling_429_bursts_and_budgets_are_honoured_without_loss_or_duplicates() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 80, 63, &["--no-tricky"]);
+    let graph = FakeGraph::new(GraphConfig {
+        requests: Some((30, Duration::from_secs(1))),
+        upload: Some((400_000, Duration::from_secs(1))),
+        ..GraphConfig::default()
+    })
+    .with_mailbox("contoso", ALICE);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    cloud.graph.throttle_next(ALICE, 6);
+    let p = imap_to_graph(&cloud, &src, "");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let stats = cloud.graph.stats();
+    assert!(stats.throttled >= 6, "the burst and the budgets were hit: {stats:?}");
+    let s = src.dump("alice", "alice-pw");
+    let mb = cloud.graph.mailbox(ALICE);
+    assert_eq!(mb.messages.len(), s.total());
+    assert_eq!(source_set(&s, u64::MAX), dest_set(&mb.messages));
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+/// "06-May-2024 10:00:00 +0000" -> "2024-05-06T10:00:00Z".
+fn imap_date_to_graph(d: &str) -> String {
+    chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[test]
+fn json_path_keeps_dates_read_state_and_flags_and_is_not_a_draft() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 40, 64, &["--no-tricky"]);
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let p = imap_to_graph(&cloud, &src, "graph_import = \"json\"");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let s = src.dump("alice", "alice-pw");
+    let mb = cloud.graph.mailbox(ALICE);
+    assert_eq!(mb.messages.len(), s.total());
+    let mut want: Vec<(String, bool, bool)> = s
+        .folders
+        .values()
+        .flatten()
+        .map(|m| (imap_date_to_graph(&m.2), seen(&m.1), flagged(&m.1)))
+        .collect();
+    let mut have: Vec<(String, bool, bool)> = mb
+        .messages
+        .iter()
+        .map(|m| (m.received.clone(), m.is_read, m.flagged))
+        .collect();
+    want.sort();
+    have.sort();
+    assert_eq!(want, have, "delivery time, read state and flag per message");
+    for m in &mb.messages {
+        assert_eq!(m.via, "json");
+        assert!(!m.is_draft, "{} is a draft", m.id);
+        let flags: i64 = m.props["Integer 0x0E07"].parse().unwrap();
+        assert_eq!(flags & 8, 0, "never MSGFLAG_UNSENT");
+        assert_eq!(flags & 1 == 1, m.is_read);
+        assert!(m.props["String 0x007D"].contains("Message-ID"), "transport headers kept");
+        assert!(m.props.contains_key("SystemTime 0x0039"));
+        let j = m.json.as_ref().unwrap();
+        assert!(!j["subject"].as_str().unwrap().is_empty());
+        assert!(j["from"]["emailAddress"]["address"].as_str().unwrap().contains('@'));
+    }
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+/// Seed a Graph mailbox with varied mail; returns (folder path, mime, read, flagged, received).
+fn seed_graph(graph: &FakeGraph, upn: &str, n: usize) -> Vec<(String, Vec<u8>, bool, bool, String)> {
+    let folders = ["Inbox", "Inbox", "Inbox", "Sent Items", "Projects/Alpha", "Archive"];
+    let mut out = Vec::new();
+    for i in 0..n {
+        let folder = folders[i % folders.len()];
+        let received = format!("2024-05-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60);
+        let filler = "lorem ipsum dolor sit amet ".repeat(1 + (i * 37) % 400);
+        let mime = if i % 7 == 3 {
+            format!(
+                "From: Ann Example <ann@contoso.com>\r\nTo: Bob <bob@example.org>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe_{i}?=\r\nDate: Mon, 6 May 2024 10:00:00 +0200\r\nMessage-ID: <g{i}@contoso.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße {i}\r\n--b{i}\r\nContent-Type: application/octet-stream; name=\"a{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgcICQ==\r\n--b{i}--\r\n"
+            )
+        } else {
+            format!(
+                "From: ann@contoso.com\r\nTo: bob@example.org\r\nSubject: note {i}\r\nDate: Mon, 6 May 2024 10:{:02}:00 +0000\r\nMessage-ID: <g{i}@contoso.com>\r\n\r\n{filler}\r\n",
+                i % 60
+            )
+        }
+        .into_bytes();
+        let (read, flag) = (i % 3 != 0, i % 5 == 0);
+        graph.seed(upn, folder, &mime, read, flag, &received);
+        out.push((folder.to_string(), mime, read, flag, received));
+    }
+    out
+}
+
+#[test]
+fn graph_to_imap_migrates_bytes_flags_dates_and_folders_without_touching_the_source() {
+    let root = tmp();
+    let dst = Dovecot::start(root.path(), "dst", &[("bob", "bob-pw")], &[]);
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", "bob@contoso.com");
+    let seeded = seed_graph(&graph, "bob@contoso.com", 60);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let before = cloud.graph.mailbox("bob@contoso.com");
+    let p = Proj::new(
+        &graph_section(&cloud, "source", "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        &imap_section("destination", &dst),
+        &[("bob@contoso.com", "", "bob")],
+    );
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let d = dst.dump("bob", "bob-pw");
+    fn target(f: &str) -> &str {
+        match f {
+            "Inbox" => "INBOX",
+            "Sent Items" => "Sent",
+            other => other,
+        }
+    }
+    let mut want: BTreeMap<String, Vec<(String, bool, bool, i64)>> = BTreeMap::new();
+    for (f, mime, read, flag, received) in &seeded {
+        want.entry(target(f).to_string()).or_default().push((
+            sha256(mime),
+            *read,
+            *flag,
+            chrono::DateTime::parse_from_rfc3339(received).unwrap().timestamp(),
+        ));
+    }
+    for (f, mut w) in want {
+        let mut h: Vec<(String, bool, bool, i64)> = d.folders[&f]
+            .iter()
+            .map(|m| {
+                (
+                    m.0.clone(),
+                    seen(&m.1),
+                    flagged(&m.1),
+                    chrono::DateTime::parse_from_str(&m.2, "%d-%b-%Y %H:%M:%S %z")
+                        .unwrap()
+                        .timestamp(),
+                )
+            })
+            .collect();
+        w.sort();
+        h.sort();
+        assert_eq!(w, h, "folder {f}");
+    }
+    assert_eq!(d.total(), seeded.len());
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    // The source is exactly as it was.
+    let after = cloud.graph.mailbox("bob@contoso.com");
+    let key = |m: &FakeMessage| (m.id.clone(), m.mime.clone(), m.is_read, m.flagged, m.props.clone());
+    assert_eq!(
+        before.messages.iter().map(key).collect::<Vec<_>>(),
+        after.messages.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(before.folders.len(), after.folders.len());
+}
+
+#[test]
+fn graph_to_graph_tenant_to_tenant_keeps_bytes_state_and_folders() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", "ann@contoso.com")
+        .with_mailbox("fabrikam", "ann@fabrikam.com");
+    let seeded = seed_graph(&graph, "ann@contoso.com", 45);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let p = Proj::new(
+        &graph_section(&cloud, "source", "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        &graph_section(&cloud, "destination", "fabrikam", "app-2", "CUTOVER_TEST_SECRET_2"),
+        &[("ann@contoso.com", "", "ann@fabrikam.com")],
+    );
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let mb = cloud.graph.mailbox("ann@fabrikam.com");
+    let mut want: Vec<(String, String, bool, bool)> = seeded
+        .iter()
+        .map(|(f, mime, r, fl, _)| (f.clone(), sha256(mime), *r, *fl))
+        .collect();
+    let mut have: Vec<(String, String, bool, bool)> = mb
+        .messages
+        .iter()
+        .map(|m| {
+            assert!(!m.is_draft);
+            assert_eq!(m.via, "importMime");
+            (mb.path(&m.folder), sha256(m.mime.as_ref().unwrap()), m.is_read, m.flagged)
+        })
+        .collect();
+    want.sort();
+    have.sort();
+    assert_eq!(want, have);
+    // Each app reached only its own tenant's mailbox.
+    let grants = cloud.tokens.issued.lock().unwrap().clone();
+    let tenants: std::collections::BTreeSet<String> = grants.values().map(|g| g.tenant.clone()).collect();
+    assert_eq!(tenants.into_iter().collect::<Vec<_>>(), ["contoso", "fabrikam"]);
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+/// The fake enforces Graph's contract, not the client's assumptions.
+#[tokio::test]
+async fn the_fake_enforces_size_batch_upload_tenant_and_draft_rules() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ALICE)
+        .with_mailbox("fabrikam", "x@fabrikam.com");
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let http = reqwest::Client::new();
+    let tok: serde_json::Value = http
+        .post(format!("{}/contoso/oauth2/v2.0/token", cloud.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "app-1"),
+            ("client_secret", "secret-1"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["access_token"].as_str().unwrap().to_string();
+    let u = |p: &str| format!("{}{p}", cloud.url());
+    // No token, and a token for another resource: 401.
+    let r = http.get(u("/v1.0/users/alice@contoso.com/mailFolders")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // Another tenant's mailbox: 403.
+    let r = http
+        .get(u("/v1.0/users/x@fabrikam.com/mailFolders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Over 4 MB: 413 with Graph's error body.
+    let r = http
+        .post(u("/beta/users/alice@contoso.com/mailFolders/inbox/importMime"))
+        .bearer_auth(&token)
+        .header("Content-Type", "text/plain")
+        .body(vec![b'A'; 4 * 1024 * 1024 + 4])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "RequestBodyTooLarge");
+    // $batch of 21: 400.
+    let reqs: Vec<_> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/alice@contoso.com/mailFolders"}))
+        .collect();
+    let r = http
+        .post(u("/v1.0/$batch"))
+        .bearer_auth(&token)
+        .json(&json!({"requests": reqs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // MIME through v1.0 makes a draft; importMime does not.
+    let mime = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"Subject: x\r\n\r\nhi\r\n");
+    for (url, draft) in [
+        ("/v1.0/users/alice@contoso.com/mailFolders/inbox/messages", true),
+        ("/beta/users/alice@contoso.com/mailFolders/inbox/importMime", false),
+    ] {
+        let r: serde_json::Value = http
+            .post(u(url))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/plain")
+            .body(mime.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["isDraft"], draft, "{url}");
+    }
+    // Upload URLs refuse an Authorization header.
+    let id = cloud.graph.mailbox(ALICE).messages[1].id.clone();
+    let s: serde_json::Value = http
+        .post(u(&format!("/v1.0/users/alice@contoso.com/messages/{id}/attachments/createUploadSession")))
+        .bearer_auth(&token)
+        .json(&json!({"AttachmentItem": {"attachmentType": "file", "name": "a", "size": 10}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = s["uploadUrl"].as_str().unwrap();
+    let r = http
+        .put(url)
+        .bearer_auth(&token)
+        .header("Content-Range", "bytes 0-9/10")
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .put(url)
+        .header("Content-Range", "bytes 0-9/10")
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // An injected burst: 429 with Retry-After.
+    cloud.graph.throttle_next(ALICE, 1);
+    let r = http
+        .get(u("/v1.0/users/alice@contoso.com/mailFolders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+}
