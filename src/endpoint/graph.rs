@@ -64,6 +64,11 @@ const CHUNK: usize = 320 * 1024 * 12;
 /// Journal pseudo-folder (in the id-to-UID map) listing the parent folders cutover created
 /// implicitly for a nested folder, so that rollback removes them too.
 const CREATED_PARENTS: &str = "\u{1}cutover:created-parents";
+/// Journal pseudo-folder (per destination folder) of imports whose follow-up (read state, flag,
+/// fingerprint property) may not have happened: "<fingerprint> <size> <seen> <flagged>".
+fn incomplete(folder: &str) -> String {
+    format!("\u{1}cutover:incomplete:{folder}")
+}
 /// Messages listed per page.
 const PAGE: usize = 500;
 
@@ -297,8 +302,7 @@ impl GraphConnector {
             .filter_map(|(upn, l)| {
                 let w = l.window.lock().unwrap_or_else(|e| e.into_inner());
                 let (t, why) = w.last_throttle.as_ref()?;
-                (now.duration_since(*t) < Duration::from_secs(60))
-                    .then(|| format!("{upn}: {why}"))
+                (now.duration_since(*t) < Duration::from_secs(60)).then(|| format!("{upn}: {why}"))
             })
             .collect();
         out.sort();
@@ -415,7 +419,11 @@ impl GraphConnector {
                         w.server_until = Some(w.server_until.map_or(until, |u| u.max(until)));
                         w.last_throttle = Some((
                             Instant::now(),
-                            format!("HTTP {} from the service, retry after {} s", status.as_u16(), wait.as_secs()),
+                            format!(
+                                "HTTP {} from the service, retry after {} s",
+                                status.as_u16(),
+                                wait.as_secs()
+                            ),
                         ));
                     }
                     if throttled > self.limits.max_retries {
@@ -560,11 +568,7 @@ impl GraphSession {
             })
             .await?;
         let status = r.status;
-        let body = r
-            .resp
-            .bytes()
-            .await
-            .map_err(|e| self.c.http_err(op, e))?;
+        let body = r.resp.bytes().await.map_err(|e| self.c.http_err(op, e))?;
         if !status.is_success() {
             return Err(failure(&self.upn, op, status, &body));
         }
@@ -603,7 +607,10 @@ impl GraphSession {
             let mut roles: HashMap<String, (&str, Option<SpecialUse>)> = HashMap::new();
             for (name, role) in WELL_KNOWN {
                 match self
-                    .get_json("list folders", &self.url(&format!("/mailFolders/{name}?$select=id")))
+                    .get_json(
+                        "list folders",
+                        &self.url(&format!("/mailFolders/{name}?$select=id")),
+                    )
                     .await
                 {
                     Ok(v) => {
@@ -720,7 +727,9 @@ impl GraphSession {
         };
         let mut items: Vec<Item> = Vec::with_capacity(raw.len());
         for v in &raw {
-            let Some(mid) = v["id"].as_str() else { continue };
+            let Some(mid) = v["id"].as_str() else {
+                continue;
+            };
             let mut size = None;
             let mut fp = None;
             for p in v["singleValueExtendedProperties"]
@@ -732,7 +741,8 @@ impl GraphSession {
                 let val = p["value"].as_str().unwrap_or("");
                 if pid.eq_ignore_ascii_case(FINGERPRINT_PROP) {
                     let mut it = val.split_whitespace();
-                    if let (Some(f), Some(s)) = (it.next(), it.next().and_then(|s| s.parse().ok())) {
+                    if let (Some(f), Some(s)) = (it.next(), it.next().and_then(|s| s.parse().ok()))
+                    {
                         fp = Some((f.to_string(), s));
                     }
                 } else if pid.eq_ignore_ascii_case(SIZE_PROP) {
@@ -887,6 +897,80 @@ impl GraphSession {
         Ok(())
     }
 
+    /// Complete imports an earlier process made but could not finish (killed between the
+    /// import and its PATCH): a message of the selected folder without cutover's property
+    /// whose export has the fingerprint of a recorded import gets its state and property.
+    /// Returns whether anything was repaired.
+    async fn repair(&mut self, folder: &str) -> Result<bool> {
+        let key = incomplete(folder);
+        let (_, next) = self
+            .c
+            .store
+            .ref_folder(self.c.side, &self.upn, &key)
+            .map_err(|e| self.store_err(e))?;
+        if next <= 1 {
+            return Ok(false);
+        }
+        let all: Vec<u32> = (1..next).collect();
+        let mut intents: Vec<(String, u64, bool, bool)> = self
+            .c
+            .store
+            .refs_of(self.c.side, &self.upn, &key, &all)
+            .map_err(|e| self.store_err(e))?
+            .into_iter()
+            .filter_map(|(_, r)| {
+                let mut it = r.split(' ');
+                Some((
+                    it.next()?.to_string(),
+                    it.next()?.parse().ok()?,
+                    it.next()? == "1",
+                    it.next()? == "1",
+                ))
+            })
+            .collect();
+        let bare: Vec<Item> = self
+            .selected
+            .as_ref()
+            .map(|s| {
+                s.items
+                    .iter()
+                    .filter(|i| i.fingerprint.is_none())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut repaired = 0;
+        for i in bare {
+            if intents.is_empty() {
+                break;
+            }
+            let Some(bytes) = self.mime(&i.id).await? else {
+                continue;
+            };
+            let f = fingerprint(&bytes);
+            let Some(pos) = intents.iter().position(|x| x.0 == f) else {
+                continue;
+            };
+            let (fp, size, seen, flagged) = intents.swap_remove(pos);
+            self.call(
+                "complete interrupted import",
+                Method::PATCH,
+                &self.url(&format!("/messages/{}", enc(&i.id))),
+                Some(&completion(&format!("{fp} {size}"), seen, flagged)),
+            )
+            .await?;
+            repaired += 1;
+        }
+        if repaired > 0 {
+            tracing::info!(mailbox = %self.upn, folder, repaired, "completed imports an interrupted run left unfinished");
+        }
+        self.c
+            .store
+            .reset_ref_folder(self.c.side, &self.upn, &key)
+            .map_err(|e| self.store_err(e))?;
+        Ok(repaired > 0)
+    }
+
     fn allocate(&self, folder: &str, id: &str) -> Result<AppendOutcome> {
         let uid = self
             .c
@@ -906,12 +990,33 @@ impl GraphSession {
 
     /// Store one message; `Err` when the outcome is unknown (the connection failed after the
     /// request was sent) or the folder/account cannot take it.
-    async fn append_one(&self, folder: &str, folder_id: &str, m: &Message) -> Result<AppendOutcome> {
+    async fn append_one(
+        &self,
+        folder: &str,
+        folder_id: &str,
+        m: &Message,
+    ) -> Result<AppendOutcome> {
         let raw = m.body.bytes();
         let fp = format!("{} {}", fingerprint(raw), raw.len());
         let b64_len = raw.len().div_ceil(3) * 4;
         let mime = self.c.cfg.graph_import == GraphImport::Mime
             && (b64_len as u64) <= self.c.limits.max_request;
+        let seen = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
+        let flagged = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Flagged"));
+        if mime {
+            // If this process dies between the import and its PATCH, the next open of the
+            // folder finds the bare import by its content and completes it (`repair`).
+            let intent = format!("{fp} {} {}", seen as u8, flagged as u8);
+            self.c
+                .store
+                .ref_uids(
+                    self.c.side,
+                    &self.upn,
+                    &incomplete(folder),
+                    &[intent.as_str()],
+                )
+                .map_err(|e| self.store_err(e))?;
+        }
         let created = if mime {
             self.import_mime(folder_id, raw).await
         } else {
@@ -934,25 +1039,38 @@ impl GraphSession {
         };
         // The message exists from here: journal its UID before anything else can fail.
         let outcome = self.allocate(folder, &id)?;
-        let seen = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
-        let flagged = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Flagged"));
         let patch = if mime {
-            json!({
-                "isRead": seen,
-                "flag": {"flagStatus": if flagged { "flagged" } else { "notFlagged" }},
-                "singleValueExtendedProperties": [{"id": FINGERPRINT_PROP, "value": fp}],
-            })
+            completion(&fp, seen, flagged)
         } else {
             Value::Null
         };
-        if !patch.is_null() {
+        if !patch.is_null()
+            && let Err(e) = self
+                .call(
+                    "set read state and flag",
+                    Method::PATCH,
+                    &self.url(&format!("/messages/{}", enc(&id))),
+                    Some(&patch),
+                )
+                .await
+        {
+            // Without its state and fingerprint the copy is not the message: take it back,
+            // so that it is sent again whole (if that fails too, the append is in doubt and
+            // the next run resolves it against the mailbox).
             self.call(
-                "set read state and flag",
-                Method::PATCH,
-                &self.url(&format!("/messages/{}", enc(&id))),
-                Some(&patch),
+                "remove incomplete message",
+                Method::POST,
+                &self.url(&format!("/messages/{}/permanentDelete", enc(&id))),
+                None,
             )
-            .await?;
+            .await
+            .map_err(|d| EndpointError::ConnectionLost {
+                op: format!(
+                    "append to {folder} for {}: the message was created but not completed ({e}), and removing it failed ({d})",
+                    self.upn
+                ),
+            })?;
+            return Err(e);
         }
         Ok(outcome)
     }
@@ -1002,7 +1120,13 @@ impl GraphSession {
         };
         let (ctype, content) = match parsed.body_html(0) {
             Some(h) => ("html", h.into_owned()),
-            None => ("text", parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default()),
+            None => (
+                "text",
+                parsed
+                    .body_text(0)
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default(),
+            ),
         };
         let seen = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
         let header_end = find_header_end(raw);
@@ -1012,9 +1136,11 @@ impl GraphSession {
             json!({"id": HEADERS_PROP, "value": headers}),
             json!({"id": FINGERPRINT_PROP, "value": fp}),
         ];
-        let delivered = m
-            .internal_date
-            .or_else(|| parsed.date().and_then(|d| DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok()));
+        let delivered = m.internal_date.or_else(|| {
+            parsed
+                .date()
+                .and_then(|d| DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok())
+        });
         if let Some(d) = delivered {
             props.push(json!({"id": DELIVERY_PROP, "value": graph_time(&d)}));
         }
@@ -1059,7 +1185,11 @@ impl GraphSession {
         for part in parsed.attachments() {
             let name = part
                 .attachment_name()
-                .unwrap_or(if part.is_message() { "message.eml" } else { "attachment" })
+                .unwrap_or(if part.is_message() {
+                    "message.eml"
+                } else {
+                    "attachment"
+                })
                 .to_string();
             let ct = part
                 .content_type()
@@ -1159,6 +1289,15 @@ impl GraphSession {
     }
 }
 
+/// The PATCH that completes an imported message.
+fn completion(fp: &str, seen: bool, flagged: bool) -> Value {
+    json!({
+        "isRead": seen,
+        "flag": {"flagStatus": if flagged { "flagged" } else { "notFlagged" }},
+        "singleValueExtendedProperties": [{"id": FINGERPRINT_PROP, "value": fp}],
+    })
+}
+
 fn created_id(op: &str, body: &[u8]) -> Result<String> {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     v["id"]
@@ -1199,7 +1338,11 @@ impl MailSession for GraphSession {
     }
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
-        self.select(folder, "open for append").await
+        let st = self.select(folder, "open for append").await?;
+        if self.c.side == "destination" && self.repair(folder).await? {
+            return self.select(folder, "open for append").await;
+        }
+        Ok(st)
     }
 
     async fn status(&mut self, folder: &str) -> Result<FolderState> {
@@ -1369,6 +1512,11 @@ impl MailSession for GraphSession {
                 Err(e) => return Err(e),
             }
         }
+        // Every import of this batch was completed or never happened: nothing to repair.
+        self.c
+            .store
+            .reset_ref_folder(self.c.side, &self.upn, &incomplete(folder))
+            .map_err(|e| self.store_err(e))?;
         Ok(out)
     }
 
@@ -1413,7 +1561,9 @@ impl MailSession for GraphSession {
         if fp != tp {
             return Err(EndpointError::No {
                 op: "rename folder".into(),
-                message: format!("{from} -> {to}: only a rename within the same parent is supported"),
+                message: format!(
+                    "{from} -> {to}: only a rename within the same parent is supported"
+                ),
             });
         }
         let _ = fname;

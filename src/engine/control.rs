@@ -765,7 +765,12 @@ impl Monitor {
             .collect();
         // HTTP API endpoints wait out throttling themselves; they say which mailboxes.
         if let Some(e) = engine {
-            for a in e.src.throttled_accounts().into_iter().chain(e.dst.throttled_accounts()) {
+            for a in e
+                .src
+                .throttled_accounts()
+                .into_iter()
+                .chain(e.dst.throttled_accounts())
+            {
                 if !throttled.contains(&a) {
                     throttled.push(a);
                 }

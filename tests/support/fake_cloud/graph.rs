@@ -105,7 +105,9 @@ impl FakeMessage {
         )
         .into_bytes();
         for a in &self.attachments {
-            out.extend_from_slice(format!("[attachment {} {} bytes]\r\n", a.name, a.bytes.len()).as_bytes());
+            out.extend_from_slice(
+                format!("[attachment {} {} bytes]\r\n", a.name, a.bytes.len()).as_bytes(),
+            );
         }
         out
     }
@@ -273,7 +275,11 @@ fn now_iso() -> String {
 fn mime_received(mime: &[u8]) -> String {
     mail_parser::MessageParser::new()
         .parse_headers(mime)
-        .and_then(|m| m.received().and_then(|r| r.date).or_else(|| m.date().cloned()))
+        .and_then(|m| {
+            m.received()
+                .and_then(|r| r.date)
+                .or_else(|| m.date().cloned())
+        })
         .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok())
         .map(|d| {
             d.with_timezone(&chrono::Utc)
@@ -402,7 +408,10 @@ impl FakeGraph {
         {
             *n -= 1;
             st.stats.throttled += 1;
-            return Some(throttle(1, "Application is over its MailboxConcurrency limit."));
+            return Some(throttle(
+                1,
+                "Application is over its MailboxConcurrency limit.",
+            ));
         }
         let inflight = st.inflight.entry(upn.to_string()).or_default();
         if *inflight >= self.config.concurrent {
@@ -458,6 +467,19 @@ impl FakeGraph {
         if let Some(n) = st.inflight.get_mut(upn) {
             *n = n.saturating_sub(1);
         }
+    }
+}
+
+/// A request in flight: counted until its handler ends, also when the client went away
+/// (killed) and the server dropped the handler half-way.
+struct InFlight<'a> {
+    g: &'a FakeGraph,
+    upn: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.g.leave(&self.upn);
     }
 }
 
@@ -537,12 +559,26 @@ async fn handle(
         return respond(err(
             StatusCode::BAD_REQUEST,
             "BadRequest",
-            &format!("Resource not found for the segment '{}'.", rest.first().cloned().unwrap_or_default()),
+            &format!(
+                "Resource not found for the segment '{}'.",
+                rest.first().cloned().unwrap_or_default()
+            ),
         ));
     };
-    if let Some(a) = g.admit(&upn, if method == Method::GET { 0 } else { body.len() as u64 }) {
+    if let Some(a) = g.admit(
+        &upn,
+        if method == Method::GET {
+            0
+        } else {
+            body.len() as u64
+        },
+    ) {
         return respond(a);
     }
+    let _inflight = InFlight {
+        g: &g,
+        upn: upn.clone(),
+    };
     if !g.config.latency.is_zero() {
         tokio::time::sleep(g.config.latency).await;
     }
@@ -557,10 +593,11 @@ async fn handle(
         &headers,
         &body,
     );
-    g.leave(&upn);
     match a {
         Routed::Json(a) => respond(a),
-        Routed::Raw(bytes) => (StatusCode::OK, [("Content-Type", "message/rfc822")], bytes).into_response(),
+        Routed::Raw(bytes) => {
+            (StatusCode::OK, [("Content-Type", "message/rfc822")], bytes).into_response()
+        }
     }
 }
 
@@ -679,7 +716,9 @@ fn route(
             J(ok(StatusCode::OK, json!({"value": v})))
         }
         (Method::GET, ["mailFolders", fid, "childFolders"]) => {
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
             let v: Vec<Value> = mb
                 .folders
                 .iter()
@@ -698,7 +737,11 @@ fn route(
             };
             let b = json_body();
             let Some(name) = b["displayName"].as_str().filter(|n| !n.is_empty()) else {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "displayName is required."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    "displayName is required.",
+                ));
             };
             if mb
                 .folders
@@ -729,18 +772,34 @@ fn route(
             None => no_folder(),
         },
         (Method::PATCH, ["mailFolders", fid]) => {
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
             let b = json_body();
             let Some(name) = b["displayName"].as_str() else {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "displayName is required."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    "displayName is required.",
+                ));
             };
-            let parent = mb.folders.iter().find(|f| f.id == id).unwrap().parent.clone();
+            let parent = mb
+                .folders
+                .iter()
+                .find(|f| f.id == id)
+                .unwrap()
+                .parent
+                .clone();
             if mb
                 .folders
                 .iter()
                 .any(|f| f.id != id && f.parent == parent && f.name.eq_ignore_ascii_case(name))
             {
-                return J(err(StatusCode::CONFLICT, "ErrorFolderExists", "A folder with the specified name already exists."));
+                return J(err(
+                    StatusCode::CONFLICT,
+                    "ErrorFolderExists",
+                    "A folder with the specified name already exists.",
+                ));
             }
             let f = mb.folders.iter_mut().find(|f| f.id == id).unwrap();
             f.name = name.into();
@@ -748,9 +807,19 @@ fn route(
             J(ok(StatusCode::OK, folder_json(mb, &f)))
         }
         (Method::DELETE, ["mailFolders", fid]) => {
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
-            if mb.folders.iter().any(|f| f.id == id && f.well_known.is_some()) {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."));
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
+            if mb
+                .folders
+                .iter()
+                .any(|f| f.id == id && f.well_known.is_some())
+            {
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorDeleteDistinguishedFolder",
+                    "Distinguished folders cannot be deleted.",
+                ));
             }
             let mut gone = vec![id];
             let mut i = 0;
@@ -770,8 +839,14 @@ fn route(
         }
         // Messages of a folder.
         (Method::GET, ["mailFolders", fid, "messages"]) => {
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
-            let top: usize = q.get("$top").and_then(|t| t.parse().ok()).unwrap_or(10).min(1000);
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
+            let top: usize = q
+                .get("$top")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(10)
+                .min(1000);
             let skip: usize = q.get("$skip").and_then(|t| t.parse().ok()).unwrap_or(0);
             let expand: Vec<String> = q
                 .get("$expand")
@@ -808,15 +883,33 @@ fn route(
         }
         (Method::POST, ["mailFolders", fid, "importMime"]) => {
             if version != "beta" {
-                return J(err(StatusCode::BAD_REQUEST, "BadRequest", "Resource not found for the segment 'importMime'."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "Resource not found for the segment 'importMime'.",
+                ));
             }
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
-            let text: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
+            let text: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
             let Ok(mime) = base64::engine::general_purpose::STANDARD.decode(&text) else {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorMimeContentInvalidBase64String",
+                    "Invalid base64 string for MIME content.",
+                ));
             };
             if mime.is_empty() {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorMimeContentInvalid", "The MIME content is empty."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorMimeContentInvalid",
+                    "The MIME content is empty.",
+                ));
             }
             stats.import_mime += 1;
             let m = FakeMessage {
@@ -837,12 +930,22 @@ fn route(
             J(ok(StatusCode::CREATED, v))
         }
         (Method::POST, ["mailFolders", fid, "messages"]) => {
-            let Some(id) = resolve(mb, fid) else { return no_folder() };
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
             let m = if content_type.starts_with("text/plain") {
                 // MIME through v1.0: Graph makes a draft of it.
-                let text: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+                let text: Vec<u8> = body
+                    .iter()
+                    .copied()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .collect();
                 let Ok(mime) = base64::engine::general_purpose::STANDARD.decode(&text) else {
-                    return J(err(StatusCode::BAD_REQUEST, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content."));
+                    return J(err(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorMimeContentInvalidBase64String",
+                        "Invalid base64 string for MIME content.",
+                    ));
                 };
                 FakeMessage {
                     id: next_id("AAMkM"),
@@ -860,15 +963,28 @@ fn route(
             } else {
                 let b = json_body();
                 if !b.is_object() {
-                    return J(err(StatusCode::BAD_REQUEST, "RequestBodyRead", "Cannot read the JSON request body."));
+                    return J(err(
+                        StatusCode::BAD_REQUEST,
+                        "RequestBodyRead",
+                        "Cannot read the JSON request body.",
+                    ));
                 }
                 let mut props = BTreeMap::new();
-                for p in b["singleValueExtendedProperties"].as_array().cloned().unwrap_or_default() {
+                for p in b["singleValueExtendedProperties"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     if let (Some(k), Some(v)) = (p["id"].as_str(), p["value"].as_str()) {
                         props.insert(k.to_string(), v.to_string());
                     }
                 }
-                let get = |id: &str| props.iter().find(|(k, _)| k.eq_ignore_ascii_case(id)).map(|(_, v)| v.clone());
+                let get = |id: &str| {
+                    props
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(id))
+                        .map(|(_, v)| v.clone())
+                };
                 let flags = get("Integer 0x0E07").and_then(|v| v.parse::<i64>().ok());
                 stats.json_creates += 1;
                 FakeMessage {
@@ -894,10 +1010,12 @@ fn route(
             Some(m) => J(ok(StatusCode::OK, message_json(m, &[]))),
             None => no_message(),
         },
-        (Method::GET, ["messages", mid, "$value"]) => match mb.messages.iter().find(|m| m.id == *mid) {
-            Some(m) => Routed::Raw(m.export()),
-            None => no_message(),
-        },
+        (Method::GET, ["messages", mid, "$value"]) => {
+            match mb.messages.iter().find(|m| m.id == *mid) {
+                Some(m) => Routed::Raw(m.export()),
+                None => no_message(),
+            }
+        }
         (Method::PATCH, ["messages", mid]) => {
             let b = json_body();
             let Some(m) = mb.messages.iter_mut().find(|m| m.id == *mid) else {
@@ -909,7 +1027,11 @@ fn route(
             if let Some(f) = b["flag"]["flagStatus"].as_str() {
                 m.flagged = f == "flagged";
             }
-            for p in b["singleValueExtendedProperties"].as_array().cloned().unwrap_or_default() {
+            for p in b["singleValueExtendedProperties"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
                 if let (Some(k), Some(v)) = (p["id"].as_str(), p["value"].as_str()) {
                     m.props.insert(k.to_string(), v.to_string());
                 }
@@ -933,7 +1055,11 @@ fn route(
             let Ok(bytes) = base64::engine::general_purpose::STANDARD
                 .decode(b["contentBytes"].as_str().unwrap_or(""))
             else {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "contentBytes is not base64."));
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    "contentBytes is not base64.",
+                ));
             };
             m.attachments.push(FakeAttachment {
                 name: b["name"].as_str().unwrap_or("").into(),
@@ -941,7 +1067,10 @@ fn route(
                 bytes,
                 via: "post",
             });
-            J(ok(StatusCode::CREATED, json!({"id": format!("att{}", m.attachments.len())})))
+            J(ok(
+                StatusCode::CREATED,
+                json!({"id": format!("att{}", m.attachments.len())}),
+            ))
         }
         (Method::POST, ["messages", mid, "attachments", "createUploadSession"]) => {
             if !mb.messages.iter().any(|m| m.id == *mid) {
@@ -950,8 +1079,15 @@ fn route(
             let b = json_body();
             let item = &b["AttachmentItem"];
             let size = item["size"].as_u64().unwrap_or(0) as usize;
-            if item["attachmentType"].as_str() != Some("file") || size == 0 || size > 150 * 1024 * 1024 {
-                return J(err(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "AttachmentItem needs attachmentType file and a size up to 150 MB."));
+            if item["attachmentType"].as_str() != Some("file")
+                || size == 0
+                || size > 150 * 1024 * 1024
+            {
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    "AttachmentItem needs attachmentType file and a size up to 150 MB.",
+                ));
             }
             let sid = next_id("us");
             sessions.insert(
@@ -960,7 +1096,10 @@ fn route(
                     upn: upn.clone(),
                     message: mid.to_string(),
                     name: item["name"].as_str().unwrap_or("").into(),
-                    content_type: item["contentType"].as_str().unwrap_or("application/octet-stream").into(),
+                    content_type: item["contentType"]
+                        .as_str()
+                        .unwrap_or("application/octet-stream")
+                        .into(),
                     size,
                     data: Vec::new(),
                 },
@@ -998,7 +1137,11 @@ fn urlish(v: &str) -> String {
 fn batch(g: &FakeGraph, tenant: &str, version: &str, host: &str, body: &[u8]) -> Answer {
     let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let Some(reqs) = b["requests"].as_array() else {
-        return err(StatusCode::BAD_REQUEST, "BadRequest", "Invalid batch payload format.");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Invalid batch payload format.",
+        );
     };
     if reqs.len() > 20 {
         return err(
@@ -1009,7 +1152,11 @@ fn batch(g: &FakeGraph, tenant: &str, version: &str, host: &str, body: &[u8]) ->
     }
     let mut out = Vec::new();
     for r in reqs {
-        let method: Method = r["method"].as_str().unwrap_or("GET").parse().unwrap_or(Method::GET);
+        let method: Method = r["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .parse()
+            .unwrap_or(Method::GET);
         let url = r["url"].as_str().unwrap_or("");
         let uri: Uri = url.parse().unwrap_or_default();
         let rest: Vec<String> = uri
@@ -1022,7 +1169,17 @@ fn batch(g: &FakeGraph, tenant: &str, version: &str, host: &str, body: &[u8]) ->
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
         let (status, body) = if rest.len() >= 2 && rest[0] == "users" {
-            match route(g, tenant, version, host, &method, &rest, &query(&uri), &headers, &body) {
+            match route(
+                g,
+                tenant,
+                version,
+                host,
+                &method,
+                &rest,
+                &query(&uri),
+                &headers,
+                &body,
+            ) {
                 Routed::Json((s, _, v)) => (s, v),
                 Routed::Raw(bytes) => (
                     StatusCode::OK,
@@ -1030,7 +1187,11 @@ fn batch(g: &FakeGraph, tenant: &str, version: &str, host: &str, body: &[u8]) ->
                 ),
             }
         } else {
-            let (s, _, v) = err(StatusCode::BAD_REQUEST, "BadRequest", "Invalid request URL.");
+            let (s, _, v) = err(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Invalid request URL.",
+            );
             (s, v)
         };
         out.push(json!({"id": r["id"], "status": status.as_u16(), "body": body}));
@@ -1052,12 +1213,20 @@ async fn upload(g: &FakeGraph, headers: &HeaderMap, segs: &[String], body: &[u8]
     let upn = match g.state.lock().unwrap().sessions.get(&sid) {
         Some(s) => s.upn.clone(),
         None => {
-            return respond(err(StatusCode::NOT_FOUND, "ItemNotFound", "The upload session was not found or has expired."));
+            return respond(err(
+                StatusCode::NOT_FOUND,
+                "ItemNotFound",
+                "The upload session was not found or has expired.",
+            ));
         }
     };
     if let Some(a) = g.admit(&upn, body.len() as u64) {
         return respond(a);
     }
+    let _inflight = InFlight {
+        g,
+        upn: upn.clone(),
+    };
     if !g.config.latency.is_zero() {
         tokio::time::sleep(g.config.latency).await;
     }
@@ -1073,21 +1242,36 @@ async fn upload(g: &FakeGraph, headers: &HeaderMap, segs: &[String], body: &[u8]
             .and_then(|v| {
                 let (r, total) = v.split_once('/')?;
                 let (a, b) = r.split_once('-')?;
-                Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?, total.parse::<usize>().ok()?))
+                Some((
+                    a.parse::<usize>().ok()?,
+                    b.parse::<usize>().ok()?,
+                    total.parse::<usize>().ok()?,
+                ))
             });
         let Some((a, b, total)) = range else {
-            return err(StatusCode::BAD_REQUEST, "InvalidRange", "Content-Range is missing or malformed.");
+            return err(
+                StatusCode::BAD_REQUEST,
+                "InvalidRange",
+                "Content-Range is missing or malformed.",
+            );
         };
         if a != s.data.len() || total != s.size || b + 1 - a != body.len() || b >= total {
             return err(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "InvalidRange",
-                &format!("Expected the range starting at {} of {}.", s.data.len(), s.size),
+                &format!(
+                    "Expected the range starting at {} of {}.",
+                    s.data.len(),
+                    s.size
+                ),
             );
         }
         s.data.extend_from_slice(body);
         if s.data.len() < s.size {
-            return ok(StatusCode::OK, json!({"nextExpectedRanges": [format!("{}-", s.data.len())]}));
+            return ok(
+                StatusCode::OK,
+                json!({"nextExpectedRanges": [format!("{}-", s.data.len())]}),
+            );
         }
         let s = st.sessions.remove(&sid).unwrap();
         let Some(m) = st
@@ -1095,7 +1279,11 @@ async fn upload(g: &FakeGraph, headers: &HeaderMap, segs: &[String], body: &[u8]
             .get_mut(&s.upn)
             .and_then(|mb| mb.messages.iter_mut().find(|m| m.id == s.message))
         else {
-            return err(StatusCode::NOT_FOUND, "ErrorItemNotFound", "The message is gone.");
+            return err(
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The message is gone.",
+            );
         };
         m.attachments.push(FakeAttachment {
             name: s.name,
@@ -1105,6 +1293,5 @@ async fn upload(g: &FakeGraph, headers: &HeaderMap, segs: &[String], body: &[u8]
         });
         ok(StatusCode::CREATED, json!({}))
     })();
-    g.leave(&upn);
     respond(a)
 }
