@@ -188,7 +188,7 @@ pub struct GraphConnector {
 }
 
 pub struct GraphSession {
-    c: GraphConnector,
+    c: Arc<GraphConnector>,
     _permit: OwnedSemaphorePermit,
     upn: String,
     caps: Capabilities,
@@ -330,7 +330,7 @@ impl GraphConnector {
             .await
             .expect("session budget semaphore is never closed");
         let s = GraphSession {
-            c: self.clone(),
+            c: Arc::new(self.clone()),
             _permit: permit,
             upn: cred.user.clone(),
             caps: Capabilities {
