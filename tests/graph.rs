@@ -837,3 +837,58 @@ async fn the_fake_enforces_size_batch_upload_tenant_and_draft_rules() {
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "1");
 }
+
+/// The connector on its own: Retry-After honoured and shown to the console per mailbox, a
+/// token the service stops accepting renewed once, the source never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
+    use cutover::endpoint::MailSession;
+    use cutover::endpoint::any::AnyConnector;
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    graph.seed(ALICE, "Inbox", b"Subject: a\r\n\r\nx\r\n", false, true, "2024-01-01T00:00:00Z");
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let dir = tmp();
+    std::fs::write(dir.path().join("secret.txt"), "secret-1").unwrap();
+    let section = |side: &str| {
+        graph_section(&cloud, side, "contoso", "app-1", "UNUSED").replace(
+            "client_secret_env = \"UNUSED\"",
+            "client_secret_file = \"secret.txt\"",
+        )
+    };
+    let path = dir.path().join("project.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[project]\nname = \"c\"\nstate = \"state.sqlite\"\n\n{}{}[[mailbox]]\nsource = {{ user = \"{ALICE}\" }}\ndestination = {{ user = \"{ALICE}\" }}\n",
+            section("source"),
+            section("destination")
+        ),
+    )
+    .unwrap();
+    let project = cutover::config::load(&path).unwrap();
+    let store = cutover::store::Store::open(&project.state_path, project.durability).unwrap();
+    let dst = AnyConnector::new(&project.destination, "destination", &store).unwrap();
+    assert!(dst.throttled_accounts().is_empty());
+
+    cloud.graph.throttle_next(ALICE, 2);
+    let mut s = dst.connect(&project.mailboxes[0].destination).await.unwrap();
+    let shown = dst.throttled_accounts();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with(ALICE) && shown[0].contains("429"), "{shown:?}");
+    assert!(cloud.graph.stats().throttled >= 2);
+
+    // The service forgets every token: one 401, a new token, and the call succeeds.
+    cloud.tokens.issued.lock().unwrap().clear();
+    let folders = s.list_folders().await.unwrap();
+    assert!(folders.iter().any(|f| f.wire_name == "INBOX"));
+    assert_eq!(cloud.tokens.issued_count(), 1, "exactly one new token");
+    let st = s.examine("INBOX").await.unwrap();
+    assert_eq!(st.exists, 1);
+
+    // The source side refuses to write.
+    let src = AnyConnector::new(&project.source, "source", &store).unwrap();
+    let mut r = src.connect(&project.mailboxes[0].source).await.unwrap();
+    assert!(r.create_folder("New").await.is_err());
+    assert!(r.expunge_uids(&[1]).await.is_err());
+    assert_eq!(cloud.graph.mailbox(ALICE).folders.len(), 6);
+}

@@ -370,7 +370,10 @@ impl GraphConnector {
                     let mut w = lim.window.lock().unwrap_or_else(|e| e.into_inner());
                     let now = Instant::now();
                     let r = w.admit(now, upload, &self.limits);
-                    if let Some((_, why)) = &r {
+                    // A wait the service asked for is shown with the service's answer.
+                    if let Some((_, why)) = &r
+                        && why.starts_with("local")
+                    {
                         w.last_throttle = Some((now, (*why).to_string()));
                     }
                     r.map(|(d, _)| d)
