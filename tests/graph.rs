@@ -845,7 +845,14 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     use cutover::endpoint::MailSession;
     use cutover::endpoint::any::AnyConnector;
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
-    graph.seed(ALICE, "Inbox", b"Subject: a\r\n\r\nx\r\n", false, true, "2024-01-01T00:00:00Z");
+    graph.seed(
+        ALICE,
+        "Inbox",
+        b"Subject: a\r\n\r\nx\r\n",
+        false,
+        true,
+        "2024-01-01T00:00:00Z",
+    );
     let cloud = FakeCloud::start_with(tokens(), graph);
     let dir = tmp();
     std::fs::write(dir.path().join("secret.txt"), "secret-1").unwrap();
@@ -871,10 +878,16 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     assert!(dst.throttled_accounts().is_empty());
 
     cloud.graph.throttle_next(ALICE, 2);
-    let mut s = dst.connect(&project.mailboxes[0].destination).await.unwrap();
+    let mut s = dst
+        .connect(&project.mailboxes[0].destination)
+        .await
+        .unwrap();
     let shown = dst.throttled_accounts();
     assert_eq!(shown.len(), 1, "{shown:?}");
-    assert!(shown[0].starts_with(ALICE) && shown[0].contains("429"), "{shown:?}");
+    assert!(
+        shown[0].starts_with(ALICE) && shown[0].contains("429"),
+        "{shown:?}"
+    );
     assert!(cloud.graph.stats().throttled >= 2);
 
     // The service forgets every token: one 401, a new token, and the call succeeds.
@@ -891,4 +904,72 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     assert!(r.create_folder("New").await.is_err());
     assert!(r.expunge_uids(&[1]).await.is_err());
     assert_eq!(cloud.graph.mailbox(ALICE).folders.len(), 6);
+}
+
+#[test]
+fn over_quota_stops_and_resumes_and_a_malformed_message_is_refused_alone() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 60, 65, &["--no-tricky"]);
+    // Not a message at all (no header): importMime refuses it (400).
+    let junk = src.dir.join("junk.eml");
+    std::fs::write(&junk, "this is not a mail message\r\n").unwrap();
+    let saved = Command::new("doveadm")
+        .arg("-c")
+        .arg(src.dir.join("dovecot.conf"))
+        .args(["save", "-u", "alice", "-m", "INBOX"])
+        .stdin(std::fs::File::open(&junk).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let cloud = FakeCloud::start_with(tokens(), graph);
+    let s = src.dump("alice", "alice-pw");
+    let total_bytes: u64 = s.folders.values().flatten().map(|m| m.3).sum();
+    cloud.graph.set_quota(Some(total_bytes / 2));
+    let p = imap_to_graph(&cloud, &src, "");
+    let full = p.cutover(&["run"]);
+    assert_eq!(full.status.code(), Some(6), "{}", text(&full));
+    assert!(text(&full).contains("over quota"), "{}", text(&full));
+    let partial = cloud.graph.mailbox(ALICE).messages.len();
+    assert!(partial > 0 && partial < s.total(), "{partial}");
+    let pending: i64 = p
+        .journal()
+        .query_row(
+            "SELECT count(*) FROM messages WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(pending > 0, "messages not stored stay pending");
+
+    // Space is freed: the next run copies the rest, once each.
+    cloud.graph.set_quota(None);
+    let rest = p.cutover(&["run"]);
+    assert_eq!(
+        rest.status.code(),
+        Some(6),
+        "the refused message keeps it partial: {}",
+        text(&rest)
+    );
+    let j = p.journal();
+    let (failed, reason): (i64, String) = j
+        .query_row(
+            "SELECT count(*), max(reason) FROM messages WHERE state = 'failed'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(failed, 1, "only the empty message is refused");
+    assert!(reason.contains("ErrorMimeContentInvalid"), "{reason}");
+    let mb = cloud.graph.mailbox(ALICE);
+    let want: Vec<(String, bool, bool)> = source_set(&s, LARGE)
+        .into_iter()
+        .filter(|m| m.0 != sha256(b"this is not a mail message\r\n"))
+        .collect();
+    same_set(&want, &dest_set(&mb.messages), "after the quota was lifted");
 }

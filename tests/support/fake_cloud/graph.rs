@@ -197,6 +197,8 @@ struct GraphState {
     burst: HashMap<String, u32>,
     sessions: HashMap<String, UploadSession>,
     stats: Stats,
+    /// Mailbox size limit in bytes (MIME or JSON as stored): 507 ErrorQuotaExceeded past it.
+    quota: Option<u64>,
 }
 
 pub struct FakeGraph {
@@ -326,6 +328,11 @@ impl FakeGraph {
     /// A copy of what a mailbox holds.
     pub fn mailbox(&self, upn: &str) -> Mailbox {
         self.state.lock().unwrap().mailboxes[&upn.to_ascii_lowercase()].clone()
+    }
+
+    /// Set (or lift) every mailbox's size limit.
+    pub fn set_quota(&self, bytes: Option<u64>) {
+        self.state.lock().unwrap().quota = bytes;
     }
 
     pub fn stats(&self) -> Stats {
@@ -662,6 +669,7 @@ fn route(
         next,
         stats,
         sessions,
+        quota,
         ..
     } = &mut *st;
     let upn = rest[1].to_ascii_lowercase();
@@ -698,6 +706,16 @@ fn route(
     let mut next_id = |prefix: &str| {
         *next += 1;
         format!("{prefix}{}", *next)
+    };
+    let used: u64 = mb.messages.iter().map(|m| m.export().len() as u64).sum();
+    let over_quota = |adding: usize| {
+        quota.is_some_and(|q| used + adding as u64 > q).then(|| {
+            J(err(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "ErrorQuotaExceeded",
+                "The mailbox is over its storage quota.",
+            ))
+        })
     };
     let content_type = headers
         .get("content-type")
@@ -911,6 +929,19 @@ fn route(
                     "The MIME content is empty.",
                 ));
             }
+            // RFC 5322: a message starts with a header field ("Name: value").
+            let first = mime.split(|b| *b == b'\n').next().unwrap_or_default();
+            let colon = first.iter().position(|b| *b == b':');
+            if colon.is_none_or(|c| c == 0 || first[..c].iter().any(|b| !b.is_ascii_graphic())) {
+                return J(err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorMimeContentInvalid",
+                    "The MIME content is not a valid RFC 822 message.",
+                ));
+            }
+            if let Some(e) = over_quota(mime.len()) {
+                return e;
+            }
             stats.import_mime += 1;
             let m = FakeMessage {
                 id: next_id("AAMkM"),
@@ -933,6 +964,9 @@ fn route(
             let Some(id) = resolve(mb, fid) else {
                 return no_folder();
             };
+            if let Some(e) = over_quota(body.len() * 3 / 4) {
+                return e;
+            }
             let m = if content_type.starts_with("text/plain") {
                 // MIME through v1.0: Graph makes a draft of it.
                 let text: Vec<u8> = body
