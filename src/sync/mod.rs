@@ -346,6 +346,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                     seen.insert(m.uid);
                     Some(AppendIntent {
                         id,
+                        size: m.body.len() as u64,
                         fingerprint: fingerprint(m.body.bytes()),
                         message_id: message_id(m.body.bytes()),
                         dst_uidvalidity: dst_validity,
