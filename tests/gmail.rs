@@ -94,6 +94,20 @@ fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
         .expect("run cutover")
 }
 
+/// Deliver raw bytes into a source folder (doveadm save).
+fn save(src: &Dovecot, folder: &str, raw: &[u8]) {
+    use std::io::Write;
+    let mut child = Command::new("doveadm")
+        .arg("-c")
+        .arg(src.dir.join("dovecot.conf"))
+        .args(["save", "-u", "alice", "-m", folder])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 fn sha(b: &[u8]) -> String {
     sha2::Sha256::digest(b)
         .iter()
@@ -194,6 +208,13 @@ fn imap_to_gmail_once_per_message_byte_exact_then_noop_verify_and_exact_rollback
         &["--no-gmail"],
     );
     src.seed("alice", 160, 31, &[]);
+    // Gmail's spam filter would take this one out of the inbox, unless neverMarkSpam.
+    save(
+        &src,
+        "INBOX",
+        b"From: offers@example.net\r\nTo: alice@example.com\r\nSubject: you won\r\n\
+X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
+    );
     let c = cloud(|g| g);
     // The mailbox already holds mail of its own: rollback must leave it alone.
     let personal = c.gmail.add_label(GUSER, "Personal");
@@ -294,6 +315,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
     let p = to_gmail(&src, &c, "");
     let mut killed = 0;
     let mut imported_before = 0;
+    let mut left_in_doubt = 0;
     for delay_ms in [400u64, 900, 1400, 1900] {
         let mut child = Command::new(bin())
             .arg("run")
@@ -319,8 +341,23 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
             imported_before = now;
         }
         child.wait().unwrap();
+        if p.dir.path().join("state.sqlite").exists() {
+            let n: i64 = p
+                .journal()
+                .query_row(
+                    "SELECT count(*) FROM messages WHERE state = 'appending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            left_in_doubt += n;
+        }
     }
     assert!(killed >= 1, "at least one kill must land mid-copy");
+    assert!(
+        left_in_doubt > 0,
+        "at least one kill must land between an import and its journal entry"
+    );
     let done = cutover(&p, &["run"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     assert_eq!(
@@ -387,20 +424,7 @@ fn gmail_refuses_oversize_and_invalid_messages_one_by_one() {
         &["--no-tricky", "--huge", "--huge-mb", "2"],
     );
     // Not a message at all: Gmail answers 400 for it.
-    let mut save = Command::new("doveadm")
-        .arg("-c")
-        .arg(src.dir.join("dovecot.conf"))
-        .args(["save", "-u", "alice", "-m", "INBOX"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    save.stdin
-        .take()
-        .unwrap()
-        .write_all(b"this is not a mail message\r\nat all\r\n")
-        .unwrap();
-    assert!(save.wait().unwrap().success());
+    save(&src, "INBOX", b"this is not a mail message\r\nat all\r\n");
     let c = cloud(|g| g.with_max_upload(1024 * 1024));
     let p = to_gmail(&src, &c, "");
     let run = cutover(&p, &["run"]);
@@ -527,4 +551,162 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+/// A connector to the fake with a journal of its own, for the session-level contract tests.
+fn connector(
+    c: &Cloud,
+    side: &'static str,
+    dir: &std::path::Path,
+) -> cutover::endpoint::gmail::GmailConnector {
+    use cutover::config::*;
+    let url = c.cloud.url();
+    let cfg = Endpoint {
+        kind: EndpointKind::Gmail,
+        host: "127.0.0.1".into(),
+        port: 443,
+        security: Security::Tls,
+        preset: Preset::Generic,
+        max_connections: 2,
+        ca_file: None,
+        max_message_size: None,
+        timeout: Duration::from_secs(30),
+        auth: AuthMethod::Login,
+        api_url: url.clone(),
+        oauth: Some(OAuthSettings {
+            provider: OAuthProvider::Entra,
+            flow: OAuthFlow::ClientCredentials,
+            tenant: Some("gtest".into()),
+            client_id: Some("gmail-app".into()),
+            client_secret: Some(secrecy::SecretString::from(SECRET.to_string())),
+            certificate_file: None,
+            private_key_file: None,
+            service_account_file: None,
+            scope: Some("https://gmail.googleapis.com/.default".into()),
+            token_url: Some(format!("{url}/gtest/oauth2/v2.0/token")),
+            device_code_url: None,
+        }),
+    };
+    let store = cutover::store::Store::open(&dir.join("j.sqlite"), Durability::Crash).unwrap();
+    cutover::endpoint::gmail::GmailConnector::new(&cfg, side, &store).unwrap()
+}
+
+fn cred() -> cutover::config::Credential {
+    cutover::config::Credential {
+        user: GUSER.into(),
+        password: secrecy::SecretString::from(String::new()),
+    }
+}
+
+#[tokio::test]
+async fn a_message_with_several_labels_has_one_global_id_and_all_its_labels() {
+    use cutover::endpoint::MailSession;
+    let c = cloud(|g| g);
+    let work = c.gmail.add_label(GUSER, "Work");
+    let both = c.gmail.add_message(
+        GUSER,
+        &mail(1, "Tue, 14 Nov 2023 22:13:20 +0000"),
+        &["INBOX", &work, "STARRED"],
+        1,
+    );
+    let only = c.gmail.add_message(
+        GUSER,
+        &mail(2, "Tue, 14 Nov 2023 22:13:20 +0000"),
+        &[&work],
+        2,
+    );
+    let archived = c.gmail.add_message(
+        GUSER,
+        &mail(3, "Tue, 14 Nov 2023 22:13:20 +0000"),
+        &["UNREAD"],
+        3,
+    );
+    let dir = tmp();
+    let mut s = connector(&c, "source", dir.path())
+        .connect(&cred())
+        .await
+        .unwrap();
+
+    let folders = s.list_folders().await.unwrap();
+    let names: Vec<&str> = folders.iter().map(|f| f.wire_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "INBOX", "Sent", "Drafts", "Junk", "Trash", "Archive", "Work"
+        ]
+    );
+
+    s.examine("INBOX").await.unwrap();
+    let inbox = s.labelled_messages().await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].global_id, both);
+    assert_eq!(inbox[0].labels, ["INBOX", "Work", "STARRED"]);
+
+    s.examine("Work").await.unwrap();
+    let w = s.labelled_messages().await.unwrap();
+    let ids: Vec<&str> = w.iter().map(|m| m.global_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [both.as_str(), only.as_str()],
+        "oldest first, same global id as in INBOX"
+    );
+    assert_eq!(w[1].labels, ["Work"]);
+
+    s.examine("Archive").await.unwrap();
+    let a = s.labelled_messages().await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].global_id, archived);
+    assert_eq!(a[0].labels, ["UNREAD", "Archive"]);
+
+    // Folder creation: nested names, false when the label exists, system names taken.
+    assert!(s.create_folder("Projects/Alpha").await.unwrap());
+    assert!(!s.create_folder("Projects/Alpha").await.unwrap());
+    assert!(!s.create_folder("Sent").await.unwrap());
+    assert!(
+        c.gmail
+            .user_labels(GUSER)
+            .contains(&"Projects/Alpha".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_fetched_again_once_and_endless_throttling_is_reported() {
+    use cutover::endpoint::{EndpointError, MailSession};
+    let c = cloud(|g| g);
+    let dir = tmp();
+    let mut s = connector(&c, "destination", dir.path())
+        .connect(&cred())
+        .await
+        .unwrap();
+    let requests = c.cloud.tokens.requests.lock().unwrap().len();
+    // The service forgets every token (revoked): the next call gets a 401, the client a new
+    // token, and the call succeeds.
+    c.cloud.tokens.issued.lock().unwrap().clear();
+    s.list_folders().await.unwrap();
+    assert_eq!(
+        c.cloud.tokens.requests.lock().unwrap().len(),
+        requests + 1,
+        "one new token after the 401"
+    );
+    assert_eq!(
+        c.gmail.calls_of("labels.list"),
+        3,
+        "connect, the refused call, its retry"
+    );
+
+    // Throttled on every try: after the retries, Throttled with the service's reason.
+    c.gmail.inject(GUSER, (0..20).map(|_| Injected::TooMany(0)));
+    let e = s.examine("INBOX").await.unwrap_err();
+    match &e {
+        EndpointError::Throttled { message, .. } => {
+            assert!(message.contains("rateLimitExceeded"), "{e}")
+        }
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert!(e.to_string().contains(GUSER), "{e}");
+    assert_eq!(
+        c.gmail.throttled.load(std::sync::atomic::Ordering::SeqCst),
+        cutover::endpoint::gmail::MAX_RETRIES as u64 + 1,
+        "one try and MAX_RETRIES retries"
+    );
 }

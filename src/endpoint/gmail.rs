@@ -90,8 +90,11 @@ const ARCHIVE_QUERY: &str =
 /// of one connector.
 #[derive(Clone, Default)]
 struct Quota {
-    spent: Arc<Mutex<HashMap<String, VecDeque<(Instant, u32)>>>>,
+    spent: Arc<Mutex<HashMap<String, Window>>>,
 }
+
+/// (when, units) of the calls in the last minute, oldest first.
+type Window = VecDeque<(Instant, u32)>;
 
 impl Quota {
     const WINDOW: Duration = Duration::from_secs(60);
@@ -114,12 +117,7 @@ impl Quota {
 
 /// Count `units` in the window `q` at `now` when they fit under `limit` (None), else how long
 /// to wait until enough of the oldest entries have left the window.
-fn admit(
-    q: &mut VecDeque<(Instant, u32)>,
-    now: Instant,
-    units: u32,
-    limit: u32,
-) -> Option<Duration> {
+fn admit(q: &mut Window, now: Instant, units: u32, limit: u32) -> Option<Duration> {
     while q
         .front()
         .is_some_and(|(t, _)| now.duration_since(*t) >= Quota::WINDOW)
@@ -259,7 +257,7 @@ struct Current {
 }
 
 pub struct GmailSession {
-    c: GmailConnector,
+    c: Arc<GmailConnector>,
     user: String,
     caps: Capabilities,
     labels: Vec<Label>,
@@ -346,7 +344,7 @@ impl GmailConnector {
             .max_message_size
             .map_or(MAX_IMPORT_BYTES, |m| m.min(MAX_IMPORT_BYTES));
         let mut s = GmailSession {
-            c: self.clone(),
+            c: Arc::new(self.clone()),
             user: cred.user.clone(),
             caps: Capabilities {
                 append_limit: Some(limit),

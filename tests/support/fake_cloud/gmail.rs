@@ -492,13 +492,15 @@ async fn labels_delete(
     StatusCode::NO_CONTENT.into_response()
 }
 
+type Filter = Box<dyn Fn(&FakeMessage) -> bool>;
+
 /// One query term as a filter, or None when the fake does not know it.
-fn term(mb: &Mailbox, t: &str) -> Option<Box<dyn Fn(&FakeMessage) -> bool>> {
+fn term(mb: &Mailbox, t: &str) -> Option<Filter> {
     let (neg, t) = match t.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, t),
     };
-    let f: Box<dyn Fn(&FakeMessage) -> bool> = if let Some(what) = t.strip_prefix("in:") {
+    let f: Filter = if let Some(what) = t.strip_prefix("in:") {
         let label = match what.to_ascii_lowercase().as_str() {
             "inbox" => "INBOX",
             "sent" => "SENT",
