@@ -372,7 +372,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
 }
 
 #[test]
-fn gmail_quota_429_and_user_rate_limit_are_waited_out_without_loss_or_duplicates() {
+fn gmail_quota_429_user_rate_limit_and_lost_answers_cost_no_loss_or_duplicates() {
     let root = tmp();
     let src = Dovecot::start(
         root.path(),
@@ -391,6 +391,8 @@ fn gmail_quota_429_and_user_rate_limit_are_waited_out_without_loss_or_duplicates
             Injected::TooMany(1),
         ],
     );
+    // Two imports are stored but answered 503: they must not be imported a second time.
+    c.gmail.store_then_fail(GUSER, 2);
     let p = to_gmail(&src, &c, "");
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));

@@ -511,15 +511,26 @@ impl GmailSession {
                     && matches!(
                         reason.as_str(),
                         "rateLimitExceeded" | "userRateLimitExceeded"
-                    ))
-                || matches!(
-                    status,
-                    StatusCode::INTERNAL_SERVER_ERROR
-                        | StatusCode::BAD_GATEWAY
-                        | StatusCode::SERVICE_UNAVAILABLE
-                        | StatusCode::GATEWAY_TIMEOUT
-                );
-            if rate_limited {
+                    ));
+            let server_error = matches!(
+                status,
+                StatusCode::INTERNAL_SERVER_ERROR
+                    | StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            );
+            if server_error && method == Method::POST && units == units::MESSAGES_IMPORT {
+                // The import may have been stored before the error: sending it again could
+                // make a second copy. The engine keeps it in doubt and looks for it by
+                // fingerprint before sending anything again.
+                return Err(EndpointError::ConnectionLost {
+                    op: format!(
+                        "{}: {status} {reason} {message} (it may or may not have been stored; resolved by fingerprint on the next attempt)",
+                        self.ctx(op)
+                    ),
+                });
+            }
+            if rate_limited || server_error {
                 throttled += 1;
                 let backoff = Duration::from_secs(1 << (throttled - 1).min(5));
                 let wait = retry_after.unwrap_or(backoff);

@@ -93,6 +93,8 @@ pub struct Gmail {
     /// latency): a client killed meanwhile leaves a message it never heard about.
     pub import_delay: Duration,
     spent: Mutex<HashMap<String, VecDeque<(Instant, u32)>>>,
+    /// Imports to store and then answer with a 503 (the client cannot know it was stored).
+    lost_answers: Mutex<HashMap<String, u32>>,
     inject: Mutex<HashMap<String, VecDeque<Injected>>>,
     /// Throttling answers sent (quota and injected).
     pub throttled: AtomicU64,
@@ -111,6 +113,7 @@ impl Gmail {
             max_upload: 150 * 1024 * 1024,
             import_delay: Duration::ZERO,
             spent: Mutex::new(HashMap::new()),
+            lost_answers: Mutex::new(HashMap::new()),
             inject: Mutex::new(HashMap::new()),
             throttled: AtomicU64::new(0),
             calls: Mutex::new(HashMap::new()),
@@ -150,6 +153,16 @@ impl Gmail {
             .entry(user.to_string())
             .or_default()
             .extend(answers);
+    }
+
+    /// Store the user's next `n` imports but answer them with 503 Service Unavailable.
+    pub fn store_then_fail(&self, user: &str, n: u32) {
+        *self
+            .lost_answers
+            .lock()
+            .unwrap()
+            .entry(user.to_string())
+            .or_default() += n;
     }
 
     /// A user's messages: (raw, label names (system label ids, user labels by name), date).
@@ -773,5 +786,20 @@ async fn messages_import(
         (id, labels)
     };
     tokio::time::sleep(g.import_delay).await;
+    if let Some(n) = g
+        .lost_answers
+        .lock()
+        .unwrap()
+        .get_mut(&user)
+        .filter(|n| **n > 0)
+    {
+        *n -= 1;
+        return google_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "backendError",
+            "The service is currently unavailable.",
+        );
+    }
     Json(json!({"id": id, "threadId": id, "labelIds": labels})).into_response()
 }
