@@ -665,6 +665,12 @@ async fn a_message_with_several_labels_has_one_global_id_and_all_its_labels() {
     assert!(!s.create_folder("Projects/Alpha").await.unwrap());
     assert!(!s.create_folder("Sent").await.unwrap());
     assert!(
+        !s.create_folder("Spam").await.unwrap(),
+        "Gmail's reserved spellings are its system labels"
+    );
+    let e = s.create_folder("Starred").await.unwrap_err().to_string();
+    assert!(e.contains("rename rule") && e.contains(GUSER), "{e}");
+    assert!(
         c.gmail
             .user_labels(GUSER)
             .contains(&"Projects/Alpha".to_string())

@@ -82,6 +82,19 @@ const SYSTEM_FOLDERS: &[(&str, &str, Option<SpecialUse>)] = &[
     ("TRASH", "Trash", Some(SpecialUse::Trash)),
 ];
 
+/// Other spellings of the system folders, which Gmail reserves: a folder of that name is the
+/// system label rather than a new label Gmail would refuse.
+const RESERVED_ALIASES: &[(&str, &str)] = &[
+    ("Sent", "SENT"),
+    ("Sent Mail", "SENT"),
+    ("Draft", "DRAFT"),
+    ("Drafts", "DRAFT"),
+    ("Spam", "SPAM"),
+    ("Junk", "SPAM"),
+    ("Trash", "TRASH"),
+    ("Bin", "TRASH"),
+];
+
 /// Query for the archive: no folder label of any kind.
 const ARCHIVE_QUERY: &str =
     "-in:inbox -in:sent -in:drafts -in:spam -in:trash -in:chats has:nouserlabels";
@@ -372,7 +385,7 @@ impl GmailConnector {
     }
 }
 
-/// Names of the labels that are folders, from a message's label ids.
+/// IMAP flags from a message's label ids.
 fn flags_of(labels: &[String]) -> Vec<String> {
     let mut f = Vec::new();
     if !labels.iter().any(|l| l == "UNREAD") {
@@ -643,6 +656,13 @@ impl GmailSession {
         }
         if let Some((id, n, _)) = SYSTEM_FOLDERS.iter().find(|(_, n, _)| *n == name) {
             return Ok((n.to_string(), Target::Label(id.to_string()), id.to_string()));
+        }
+        // Names Gmail reserves for its system labels (it refuses them as label names).
+        if let Some((_, id)) = RESERVED_ALIASES
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&name))
+        {
+            return Ok((name, Target::Label(id.to_string()), id.to_string()));
         }
         for attempt in 0..2 {
             if name == self.archive_name() {
@@ -1105,6 +1125,15 @@ impl MailSession for GmailSession {
         if st == StatusCode::CONFLICT {
             self.load_labels().await?;
             return Ok(false);
+        }
+        if st == StatusCode::BAD_REQUEST {
+            let (_, message) = error_of(&resp);
+            return Err(EndpointError::No {
+                op: self.ctx(op),
+                message: format!(
+                    "Gmail refuses the label name {name:?}: {message} (Gmail reserves the names of its system labels, e.g. Starred, Important, Chats; map the folder to another name with a [folders] rename rule)"
+                ),
+            });
         }
         if !st.is_success() {
             return Err(self.unexpected(op, st, &resp));

@@ -402,12 +402,29 @@ async fn labels_list(State(g): St, Path(user): Path<String>, h: HeaderMap) -> Re
     Json(json!({ "labels": labels })).into_response()
 }
 
+/// Names Gmail refuses for user labels (its system labels' names and spellings).
+const RESERVED_NAMES: &[&str] = &[
+    "INBOX",
+    "SENT",
+    "Sent Mail",
+    "DRAFT",
+    "Drafts",
+    "SPAM",
+    "TRASH",
+    "Bin",
+    "STARRED",
+    "UNREAD",
+    "IMPORTANT",
+    "CHAT",
+    "Chats",
+    "Muted",
+    "All Mail",
+];
+
 fn name_taken(mb: &Mailbox, name: &str, except: Option<&str>) -> bool {
-    SYSTEM_LABELS.iter().any(|s| s.eq_ignore_ascii_case(name))
-        || mb
-            .labels
-            .iter()
-            .any(|(id, n)| n.eq_ignore_ascii_case(name) && Some(id.as_str()) != except)
+    mb.labels
+        .iter()
+        .any(|(id, n)| n.eq_ignore_ascii_case(name) && Some(id.as_str()) != except)
 }
 
 async fn labels_create(
@@ -425,6 +442,12 @@ async fn labels_create(
     let Some(name) = v["name"].as_str().filter(|n| !n.trim().is_empty()) else {
         return invalid("Invalid label name");
     };
+    if RESERVED_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name.trim()))
+    {
+        return invalid("Invalid label name");
+    }
     let mut all = g.mailboxes.lock().unwrap();
     let mb = all.get_mut(&user).unwrap();
     if name_taken(mb, name, None) {
@@ -463,6 +486,12 @@ async fn labels_update(
         return not_found();
     }
     if let Some(name) = v["name"].as_str() {
+        if RESERVED_NAMES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name.trim()))
+        {
+            return invalid("Invalid label name");
+        }
         if name_taken(mb, name, Some(&id)) {
             return google_error(
                 StatusCode::CONFLICT,
