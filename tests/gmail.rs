@@ -718,3 +718,56 @@ async fn a_refused_token_is_fetched_again_once_and_endless_throttling_is_reporte
         "one try and MAX_RETRIES retries"
     );
 }
+
+#[tokio::test]
+async fn an_import_into_a_label_deleted_meanwhile_fails_the_folder_not_the_message() {
+    use cutover::endpoint::{AppendOutcome, Body, EndpointError, MailSession, Message};
+    let c = cloud(|g| g);
+    let dir = tmp();
+    let mut s = connector(&c, "destination", dir.path())
+        .connect(&cred())
+        .await
+        .unwrap();
+    assert!(s.create_folder("Projects").await.unwrap());
+    s.open_for_append("Projects").await.unwrap();
+    let msg = |i: usize, flags: &[&str]| Message {
+        uid: i as u32,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        internal_date: None,
+        body: Body::new(mail(i, "Tue, 14 Nov 2023 22:13:20 +0000")),
+    };
+    let out = s
+        .append("Projects", &[msg(1, &["\\Flagged"]), msg(2, &["\\Seen"])])
+        .await
+        .unwrap();
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, AppendOutcome::Stored { uid: Some(_), .. })),
+        "{out:?}"
+    );
+    let labels: Vec<Vec<String>> = c.gmail.messages(GUSER).into_iter().map(|m| m.1).collect();
+    assert_eq!(
+        labels,
+        [vec!["Projects", "UNREAD", "STARRED"], vec!["Projects"]]
+    );
+    // Someone deletes the label while cutover works in it.
+    c.gmail
+        .mailboxes
+        .lock()
+        .unwrap()
+        .get_mut(GUSER)
+        .unwrap()
+        .labels
+        .clear();
+    let out = s.append("Projects", &[msg(3, &[])]).await.unwrap();
+    assert!(
+        matches!(
+            &out[0],
+            AppendOutcome::Failed {
+                error: EndpointError::NoFolder { .. }
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(c.gmail.messages(GUSER).len(), 2);
+}

@@ -984,6 +984,15 @@ impl GmailSession {
         }
         let (reason, message) = error_of(&resp);
         match st {
+            // The folder's label vanished since it was resolved: the folder stops, not the message.
+            StatusCode::BAD_REQUEST if message.starts_with("Invalid label") => {
+                Ok(AppendOutcome::Failed {
+                    error: EndpointError::NoFolder {
+                        op: self.ctx(op),
+                        folder: folder.to_string(),
+                    },
+                })
+            }
             StatusCode::BAD_REQUEST => Ok(AppendOutcome::Refused {
                 reason: format!("the Gmail API refused this message: {reason} {message}"),
             }),
