@@ -233,6 +233,13 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     let own = c.gmail.messages(GUSER);
 
     let p = to_gmail(&src, &c, "");
+    let plan = cutover(&p, &["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert_eq!(
+        c.gmail.calls_of("messages.import"),
+        0,
+        "plan imports nothing"
+    );
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let before = src.dump("alice", "alice-pw");
