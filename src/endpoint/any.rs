@@ -2,6 +2,7 @@
 //! verification and assessment run unchanged whatever the project's source and destination
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
+use super::gmail::{GmailConnector, GmailSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::{
@@ -17,12 +18,14 @@ use crate::store::Store;
 pub enum AnyConnector {
     Imap(ImapConnector),
     Pop3(Pop3Connector),
+    Gmail(GmailConnector),
 }
 
 /// A logged-in session on any endpoint kind.
 pub enum AnySession {
     Imap(ImapSession),
     Pop3(Pop3Session),
+    Gmail(GmailSession),
 }
 
 impl AnyConnector {
@@ -32,6 +35,7 @@ impl AnyConnector {
         match cfg.kind {
             EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::new(cfg, side)?)),
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
+            EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
             other => Err(EndpointError::Protocol {
                 op: format!("{side} endpoint"),
                 message: format!("kind = \"{}\" is not available in this build", other.name()),
@@ -43,6 +47,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.config(),
             AnyConnector::Pop3(c) => c.config(),
+            AnyConnector::Gmail(c) => c.config(),
         }
     }
 
@@ -51,6 +56,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.side,
             AnyConnector::Pop3(c) => c.side,
+            AnyConnector::Gmail(c) => c.side,
         }
     }
 
@@ -58,6 +64,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.max_connections(),
             AnyConnector::Pop3(c) => c.max_connections(),
+            AnyConnector::Gmail(c) => c.max_connections(),
         }
     }
 
@@ -66,6 +73,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.in_use(),
             AnyConnector::Pop3(c) => c.in_use(),
+            AnyConnector::Gmail(c) => c.in_use(),
         }
     }
 
@@ -74,6 +82,7 @@ impl AnyConnector {
         match self {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
+            AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
         }
     }
 }
@@ -84,6 +93,7 @@ macro_rules! each {
         match $self {
             AnySession::Imap($s) => $body,
             AnySession::Pop3($s) => $body,
+            AnySession::Gmail($s) => $body,
         }
     };
 }
@@ -92,6 +102,14 @@ impl AnySession {
     /// The server's host name, for messages.
     pub fn host(&self) -> &str {
         each!(self, s => s.host())
+    }
+
+    /// The Gmail API session, for what only Gmail has (every label of a message).
+    pub fn as_gmail_mut(&mut self) -> Option<&mut GmailSession> {
+        match self {
+            AnySession::Gmail(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Storage (used, limit) in bytes where the endpoint reports a quota.

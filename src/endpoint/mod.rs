@@ -5,6 +5,7 @@
 //! An endpoint that has no IMAP UIDs (Graph) keeps its own stable ids behind the same calls.
 
 pub mod any;
+pub mod gmail;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;

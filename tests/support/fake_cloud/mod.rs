@@ -8,6 +8,7 @@
 //!
 //! One server hosts every service; each lives in its own module with its own state.
 
+pub mod gmail;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -28,6 +29,19 @@ impl FakeCloud {
     pub fn start(tokens: token::Tokens) -> FakeCloud {
         let tokens = Arc::new(tokens);
         let app = Router::new().merge(token::router(tokens.clone()));
+        Self::serve(app, tokens)
+    }
+
+    /// Start the fake with the token endpoint and the services `services` adds (each service
+    /// module's router, given the shared token registry to check bearer tokens against).
+    pub fn start_with(
+        tokens: token::Tokens,
+        services: impl FnOnce(Arc<token::Tokens>) -> Router,
+    ) -> FakeCloud {
+        let tokens = Arc::new(tokens);
+        let app = Router::new()
+            .merge(token::router(tokens.clone()))
+            .merge(services(tokens.clone()));
         Self::serve(app, tokens)
     }
 
