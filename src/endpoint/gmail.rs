@@ -361,6 +361,7 @@ impl GmailConnector {
             user: cred.user.clone(),
             caps: Capabilities {
                 append_limit: Some(limit),
+                inexact_sizes: true,
                 raw: vec!["GMAIL-API".into()],
                 ..Capabilities::default()
             },

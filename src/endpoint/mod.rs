@@ -171,6 +171,10 @@ pub struct Capabilities {
     pub special_use: bool,
     pub multiappend: bool,
     pub append_limit: Option<u64>,
+    /// The sizes this endpoint lists are estimates, not the bytes of the message (Gmail's
+    /// sizeEstimate, Graph's PR_MESSAGE_SIZE): the engine then never compares them with the
+    /// journal's sizes, and matches in-doubt messages on fingerprints alone.
+    pub inexact_sizes: bool,
     pub raw: Vec<String>,
 }
 

@@ -641,7 +641,9 @@ async fn messages_get(
         "id": m.id, "threadId": m.id, "labelIds": m.labels,
         "historyId": m.seq.to_string(),
         "internalDate": m.internal_ms.to_string(),
-        "sizeEstimate": m.raw.len(),
+        // An estimate, as Gmail documents it: not the raw size (here a little more, as the
+        // service's own overhead would be), so cutover must never take it for the size.
+        "sizeEstimate": m.raw.len() + 37,
     });
     match param(&q, "format").unwrap_or("full") {
         "raw" => {
