@@ -83,7 +83,10 @@ fn xoauth2_error(challenge: &[u8]) -> String {
         Err(_) => {
             return format!(
                 "the server refused the token ({})",
-                String::from_utf8_lossy(challenge).chars().take(200).collect::<String>()
+                String::from_utf8_lossy(challenge)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             );
         }
     };
@@ -92,8 +95,12 @@ fn xoauth2_error(challenge: &[u8]) -> String {
     let scope = field("scope");
     let what = match status.as_str() {
         "401" => "the access token is invalid, expired or revoked",
-        "400" => "the access token was refused (wrong scope, or the account is not the one it was issued for)",
-        "403" => "the account may not use IMAP with this token (IMAP disabled, or the app lacks the permission)",
+        "400" => {
+            "the access token was refused (wrong scope, or the account is not the one it was issued for)"
+        }
+        "403" => {
+            "the account may not use IMAP with this token (IMAP disabled, or the app lacks the permission)"
+        }
         _ => "the server refused the token",
     };
     let mut out = format!("XOAUTH2 status {status}: {what}");

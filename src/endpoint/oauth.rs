@@ -202,7 +202,8 @@ fn store_refresh_token(path: &Path, key: &str, token: &str) -> std::io::Result<(
         std::fs::create_dir_all(dir)?;
     }
     let mut file = read_token_file(path)?;
-    file.refresh_tokens.insert(key.to_string(), token.to_string());
+    file.refresh_tokens
+        .insert(key.to_string(), token.to_string());
     let body = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
@@ -520,7 +521,11 @@ impl TokenProvider {
                 self.inner.side,
                 s.client_id.as_deref().unwrap_or("?")
             ),
-            _ => format!("{} app {}", self.inner.side, s.client_id.as_deref().unwrap_or("?")),
+            _ => format!(
+                "{} app {}",
+                self.inner.side,
+                s.client_id.as_deref().unwrap_or("?")
+            ),
         }
     }
 
@@ -531,7 +536,12 @@ impl TokenProvider {
         }
     }
 
-    fn sign(&self, header: &Header, claims: &serde_json::Value, key: &EncodingKey) -> Result<String> {
+    fn sign(
+        &self,
+        header: &Header,
+        claims: &serde_json::Value,
+        key: &EncodingKey,
+    ) -> Result<String> {
         jsonwebtoken::encode(header, claims, key).map_err(|e| EndpointError::Auth {
             user: format!("{} app", self.inner.side),
             message: format!("cannot sign the token request: {e}"),
@@ -640,7 +650,12 @@ impl TokenProvider {
 
     /// POST a form to a token endpoint; the service's error (`error`, `error_description`)
     /// becomes an Auth error.
-    async fn post(&self, account: &str, url: &str, form: &[(&str, String)]) -> Result<TokenResponse> {
+    async fn post(
+        &self,
+        account: &str,
+        url: &str,
+        form: &[(&str, String)],
+    ) -> Result<TokenResponse> {
         match self.post_raw(url, form).await? {
             Ok(t) => Ok(t),
             Err((status, detail)) => Err(self.auth_err(
@@ -785,14 +800,12 @@ impl TokenProvider {
                             "signed in, but the service sent no refresh token (the scope needs offline_access)".into(),
                         ));
                     };
-                    store_refresh_token(&path, &self.refresh_key(user), &refresh).map_err(
-                        |e| {
-                            self.auth_err(
-                                who,
-                                format!("cannot write the token file {}: {e}", path.display()),
-                            )
-                        },
-                    )?;
+                    store_refresh_token(&path, &self.refresh_key(user), &refresh).map_err(|e| {
+                        self.auth_err(
+                            who,
+                            format!("cannot write the token file {}: {e}", path.display()),
+                        )
+                    })?;
                     // The access token that came with it serves right away.
                     let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
                     let refresh_at =
@@ -815,10 +828,9 @@ impl TokenProvider {
                             ));
                         }
                         "authorization_declined" | "access_denied" => {
-                            return Err(self.auth_err(
-                                who,
-                                format!("the sign-in was declined ({detail})"),
-                            ));
+                            return Err(
+                                self.auth_err(who, format!("the sign-in was declined ({detail})"))
+                            );
                         }
                         _ => {
                             return Err(self.auth_err(

@@ -42,7 +42,8 @@ pub fn gmail_special(f: &Folder) -> Option<SpecialUse> {
 /// A folder directly under Gmail's `[Gmail]` (or `[Google Mail]`) root.
 pub fn is_gmail_system(f: &Folder) -> bool {
     f.path.len() == 2
-        && (f.path[0].eq_ignore_ascii_case("[Gmail]") || f.path[0].eq_ignore_ascii_case("[Google Mail]"))
+        && (f.path[0].eq_ignore_ascii_case("[Gmail]")
+            || f.path[0].eq_ignore_ascii_case("[Google Mail]"))
 }
 
 /// Folders a preset never copies from a source of that kind.
@@ -177,7 +178,10 @@ pub fn map_folders(input: &MapInput<'_>) -> Vec<Mapping> {
     for f in input.src {
         // A Gmail source's system folders keep their roles even where no SPECIAL-USE says so.
         let recognised;
-        let f = if input.src_preset == Preset::Gmail && f.special.is_none() && gmail_special(f).is_some() {
+        let f = if input.src_preset == Preset::Gmail
+            && f.special.is_none()
+            && gmail_special(f).is_some()
+        {
             recognised = Folder {
                 special: gmail_special(f),
                 ..f.clone()
@@ -391,8 +395,16 @@ mod tests {
         assert!(m[0].why.contains(RESERVED_NOTE), "{}", m[0].why);
         assert_eq!(m[1].dst_wire.as_deref(), Some("files (migrated)/2024"));
         assert_eq!(m[1].dst_display, "files (migrated)/2024");
-        assert_eq!(m[2].dst_wire.as_deref(), Some("Filesystem"), "only the exact name");
-        assert_eq!(m[3].dst_wire.as_deref(), Some("Work/Files"), "only at the root");
+        assert_eq!(
+            m[2].dst_wire.as_deref(),
+            Some("Filesystem"),
+            "only the exact name"
+        );
+        assert_eq!(
+            m[3].dst_wire.as_deref(),
+            Some("Work/Files"),
+            "only at the root"
+        );
         // Other destinations keep the name.
         let mut g = map_folders(&input);
         avoid_reserved(&mut g, Preset::Generic, '/');

@@ -379,7 +379,9 @@ async fn entra_token(
             return entra_assertion(&t, &tenant, &headers, &form);
         }
         "client_credentials" => {}
-        "urn:ietf:params:oauth:grant-type:device_code" => return entra_device_poll(&t, &tenant, &form),
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            return entra_device_poll(&t, &tenant, &form);
+        }
         "refresh_token" => return entra_refresh(&t, &tenant, &form),
         _ => {
             return oauth_error(
@@ -449,11 +451,11 @@ fn issue_json(t: &Tokens, grant: Grant, scope: &str, refresh: Option<String>) ->
 /// The resource of a scope list ("https://outlook.office.com/IMAP.AccessAsUser.All
 /// offline_access" -> "https://outlook.office.com"; "https://x/.default" -> "https://x").
 fn resource_of(scope: &str) -> String {
-    let first = scope
-        .split(' ')
-        .find(|s| s.contains("://"))
-        .unwrap_or("");
-    match first.find("://").and_then(|i| first[i + 3..].find('/').map(|j| i + 3 + j)) {
+    let first = scope.split(' ').find(|s| s.contains("://")).unwrap_or("");
+    match first
+        .find("://")
+        .and_then(|i| first[i + 3..].find('/').map(|j| i + 3 + j))
+    {
         Some(end) => first[..end].to_string(),
         None => first.to_string(),
     }
@@ -476,7 +478,10 @@ fn entra_assertion(
             "AADSTS50027: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
         );
     }
-    let Some(app) = t.cert_clients.get(&(tenant.to_string(), client_id.to_string())) else {
+    let Some(app) = t
+        .cert_clients
+        .get(&(tenant.to_string(), client_id.to_string()))
+    else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
@@ -492,7 +497,8 @@ fn entra_assertion(
             "AADSTS50027: JWT token is invalid or malformed.",
         );
     };
-    if header.alg != jsonwebtoken::Algorithm::RS256 && header.alg != jsonwebtoken::Algorithm::PS256 {
+    if header.alg != jsonwebtoken::Algorithm::RS256 && header.alg != jsonwebtoken::Algorithm::PS256
+    {
         return invalid(
             StatusCode::BAD_REQUEST,
             "AADSTS5002738: Invalid JWT token. The signing algorithm is not supported.",
@@ -526,7 +532,8 @@ fn entra_assertion(
                     "AADSTS700024: Client assertion is not within its valid time range.".to_string()
                 }
                 K::InvalidAudience => {
-                    "AADSTS700212: The audience of the client assertion is not this token endpoint.".to_string()
+                    "AADSTS700212: The audience of the client assertion is not this token endpoint."
+                        .to_string()
                 }
                 other => format!("AADSTS50027: JWT token is invalid or malformed ({other:?})."),
             };
@@ -689,10 +696,20 @@ fn entra_device_poll(t: &Tokens, tenant: &str, form: &HashMap<String, String>) -
 }
 
 /// An access token for a signed-in user, and a refresh token when `offline_access` was asked.
-fn delegated_tokens(t: &Tokens, tenant: &str, client_id: &str, subject: &str, scope: &str) -> Response {
+fn delegated_tokens(
+    t: &Tokens,
+    tenant: &str,
+    client_id: &str,
+    subject: &str,
+    scope: &str,
+) -> Response {
     let refresh = scope.split(' ').any(|s| s == "offline_access").then(|| {
         let mut r = t.refresh.lock().unwrap();
-        let token = format!("rt-{}-{}", r.len() + t.refresh_used.lock().unwrap().len() + 1, std::process::id());
+        let token = format!(
+            "rt-{}-{}",
+            r.len() + t.refresh_used.lock().unwrap().len() + 1,
+            std::process::id()
+        );
         r.insert(
             token.clone(),
             RefreshGrant {
@@ -775,7 +792,11 @@ async fn google_token(
         );
     };
     if unverified.header.alg != jsonwebtoken::Algorithm::RS256 {
-        return grant_err(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid JWT Signature.");
+        return grant_err(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Invalid JWT Signature.",
+        );
     }
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(&sa.public_key_pem).expect("RSA public key");
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
@@ -855,8 +876,7 @@ async fn introspect(
     let token = form.get("token").cloned().unwrap_or_default();
     let grant = t.issued.lock().unwrap().get(&token).cloned();
     let revoke = grant.is_some()
-        && t
-            .revoke_next
+        && t.revoke_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
     if revoke {
@@ -871,7 +891,13 @@ async fn introspect(
     let Some(g) = grant.filter(|_| active) else {
         return Json(json!({"active": false})).into_response();
     };
-    let scope = t.scopes.lock().unwrap().get(&token).cloned().unwrap_or_default();
+    let scope = t
+        .scopes
+        .lock()
+        .unwrap()
+        .get(&token)
+        .cloned()
+        .unwrap_or_default();
     let mut body = json!({
         "active": true,
         "client_id": g.client_id,
