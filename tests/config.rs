@@ -112,18 +112,13 @@ fn every_example_project_loads() {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut cmd = Command::new(support::bin());
         cmd.arg("check").arg(&path);
-        for var in text
-            .split('"')
-            .collect::<Vec<_>>()
-            .windows(2)
-            .filter_map(|w| {
-                w[0].trim_end()
-                    .trim_end_matches('=')
-                    .trim_end()
-                    .ends_with("_env")
-                    .then_some(w[1])
-            })
-        {
+        for var in text.split('"').collect::<Vec<_>>().windows(2).filter_map(|w| {
+            w[0].trim_end()
+                .trim_end_matches('=')
+                .trim_end()
+                .ends_with("_env")
+                .then_some(w[1])
+        }) {
             cmd.env(var, "placeholder-secret");
         }
         let out = cmd.output().unwrap();
