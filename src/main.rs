@@ -828,6 +828,30 @@ fn check(project: &Project) -> u8 {
             "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
             e.kind, e.host, e.port, e.security, e.preset, e.max_connections
         );
+        if let Some(o) = &e.oauth {
+            let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
+                (config::OAuthFlow::DeviceCode, ..) => format!(
+                    "sign-ins in {}",
+                    cutover::endpoint::oauth::token_file_for(&project.state_path).display()
+                ),
+                (config::OAuthFlow::ClientCredentials, Some(_), _) => "client secret".into(),
+                (config::OAuthFlow::ClientCredentials, None, Some(c)) => {
+                    format!("certificate {}", c.display())
+                }
+                _ => o
+                    .service_account_file
+                    .as_ref()
+                    .map(|f| format!("service account key {}", f.display()))
+                    .unwrap_or_default(),
+            };
+            println!(
+                "{:<11} oauth {:?} {:?} client {} ({credential})",
+                "",
+                o.provider,
+                o.flow,
+                o.client_id.as_deref().unwrap_or("-"),
+            );
+        }
     }
     let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
     batches.sort();
