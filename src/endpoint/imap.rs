@@ -305,6 +305,11 @@ impl ImapConnector {
                             user: cred.user.clone(),
                             message: match challenge() {
                                 Some(c) => format!("{} ({})", clean_no(&m), xoauth2_error(&c)),
+                                // Exchange Online answers a refused token with a bare NO.
+                                None if auth == AuthMethod::Xoauth2 => format!(
+                                    "{} (the OAuth2 token was refused: check the app's IMAP permission and its access to this mailbox; on Exchange Online New-ServicePrincipal and Add-MailboxPermission)",
+                                    clean_no(&m)
+                                ),
                                 None => clean_no(&m),
                             },
                         },
