@@ -548,6 +548,11 @@ impl Store {
         })
     }
 
+    /// The journal file (the OAuth2 token file lives next to it).
+    pub fn path(&self) -> &Path {
+        Path::new(&self.path)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A poisoned lock only means another thread panicked mid-call; SQLite's own
         // transactions keep the file consistent, so carry on with the connection.

@@ -33,7 +33,11 @@ impl AnyConnector {
     /// map there.
     pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Store) -> Result<AnyConnector> {
         match cfg.kind {
-            EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::new(cfg, side)?)),
+            EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::for_project(
+                cfg,
+                side,
+                store.path(),
+            )?)),
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
             EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
             other => Err(EndpointError::Protocol {
