@@ -1041,14 +1041,17 @@ fn endpoint(
             .next()
             .unwrap_or_default()
             .to_string(),
-        None => {
-            return Err(ConfigError::whole(
-                path,
-                format!(
-                    "{section}.host: missing (the server's name, e.g. host = \"imap.example.com\")"
-                ),
-            ));
-        }
+        None => match preset_host(raw.kind, raw.preset) {
+            Some(h) => h.to_string(),
+            None => {
+                return Err(ConfigError::whole(
+                    path,
+                    format!(
+                        "{section}.host: missing (the server's name, e.g. host = \"imap.example.com\")"
+                    ),
+                ));
+            }
+        },
     };
     let oauth = match &raw.oauth {
         Some(o) => Some(oauth_settings(o.get_ref(), resolve).map_err(|e| {
@@ -1128,8 +1131,8 @@ fn endpoint(
         ),
         None => match raw.preset {
             Preset::M365 | Preset::Exchange => Some(35 * 1024 * 1024),
-            Preset::Gmail => Some(35 * 1000 * 1000),
-            Preset::Generic => None,
+            // Gmail announces its limit (APPENDLIMIT=35651584), which applies at run time.
+            Preset::Gmail | Preset::Generic => None,
         },
     };
     Ok(Endpoint {
@@ -1147,6 +1150,17 @@ fn endpoint(
         oauth,
         graph_import: raw.graph_import.unwrap_or_default(),
     })
+}
+
+/// The IMAP server a preset implies when the file names none: Exchange Online
+/// (`outlook.office365.com`) for m365, `imap.gmail.com` for gmail (both port 993, TLS).
+/// Exchange Server on premises (preset exchange) has no public name.
+pub fn preset_host(kind: EndpointKind, preset: Preset) -> Option<&'static str> {
+    match (kind, preset) {
+        (EndpointKind::Imap, Preset::M365) => Some("outlook.office365.com"),
+        (EndpointKind::Imap, Preset::Gmail) => Some("imap.gmail.com"),
+        _ => None,
+    }
 }
 
 fn oauth_settings(
@@ -1188,6 +1202,9 @@ fn oauth_settings(
             if s.client_secret.is_none() && s.certificate_file.is_none() =>
         {
             return Err("client-credentials needs client_secret_env, client_secret_file or certificate_file".into());
+        }
+        (OAuthProvider::Google, OAuthFlow::DeviceCode) => {
+            return Err("Google's device flow does not grant the mail scopes; use flow = \"service-account\" (a key with domain-wide delegation)".into());
         }
         (OAuthProvider::Google, OAuthFlow::ServiceAccount | OAuthFlow::ClientCredentials)
             if s.service_account_file.is_none() =>

@@ -136,6 +136,19 @@ enum Cmd {
         #[arg(long)]
         batch: Option<String>,
     },
+    /// Sign in for an endpoint whose [oauth] uses flow = "device-code" (delegated): shows the
+    /// verification URL and code, waits for the sign-in, and keeps the refresh token in a
+    /// file next to the journal (mode 0600; never printed). Runs then refresh from it.
+    Login {
+        project: PathBuf,
+        /// Which side to sign in for (default: the one with flow = "device-code").
+        #[arg(long, value_enum)]
+        side: Option<Side>,
+        /// The mailbox this sign-in is for (default: one sign-in for every mailbox of the
+        /// side, e.g. an account with FullAccess on them).
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+    },
     /// Write a daily or final report from the journal; connects to nothing.
     Report {
         project: PathBuf,
@@ -148,6 +161,12 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Side {
+    Source,
+    Destination,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -186,7 +205,8 @@ fn main() -> ExitCode {
         | Cmd::Check { project }
         | Cmd::Stop { project, .. }
         | Cmd::Rollback { project, .. }
-        | Cmd::Failback { project, .. } => project.clone(),
+        | Cmd::Failback { project, .. }
+        | Cmd::Login { project, .. } => project.clone(),
         Cmd::Report { project, .. } => project.clone(),
     };
     let project = match config::load(&project_path) {
@@ -219,6 +239,7 @@ fn main() -> ExitCode {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => check(&project),
+            Cmd::Login { side, user, .. } => login(&project, side, user).await,
             Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
             Cmd::Rollback {
                 batch,
@@ -722,6 +743,80 @@ fn engine(
         })
 }
 
+/// `cutover login`: the device-code sign-in for one side.
+async fn login(project: &Project, side: Option<Side>, user: Option<String>) -> u8 {
+    use config::OAuthFlow;
+    let device = |e: &config::Endpoint| {
+        e.oauth
+            .as_ref()
+            .is_some_and(|o| o.flow == OAuthFlow::DeviceCode)
+    };
+    let (name, ep): (&'static str, &config::Endpoint) = match side {
+        Some(Side::Source) => ("source", &project.source),
+        Some(Side::Destination) => ("destination", &project.destination),
+        None => match (device(&project.source), device(&project.destination)) {
+            (true, false) => ("source", &project.source),
+            (false, true) => ("destination", &project.destination),
+            (true, true) => {
+                eprintln!(
+                    "cutover: both sides use flow = \"device-code\": name one with --side source or --side destination"
+                );
+                return exit::USAGE;
+            }
+            (false, false) => {
+                eprintln!(
+                    "cutover: no side of {} uses [oauth] flow = \"device-code\"; `cutover login` is only for that flow",
+                    project.file.display()
+                );
+                return exit::CONFIG;
+            }
+        },
+    };
+    if !device(ep) {
+        eprintln!(
+            "cutover: the {name} side has no [{name}.oauth] with flow = \"device-code\"; `cutover login` is only for that flow"
+        );
+        return exit::CONFIG;
+    }
+    let provider = match cutover::endpoint::oauth::TokenProvider::for_endpoint(
+        ep,
+        name,
+        &project.state_path,
+    ) {
+        Ok(Some(p)) => p,
+        Ok(None) => return exit::CONFIG,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let who = user.as_deref().unwrap_or("every mailbox of this side");
+    let shown = provider
+        .device_login(user.as_deref(), |code| {
+            println!("Sign in for the {name} side ({who}):");
+            println!("  open   {}", code.verification_uri);
+            println!("  enter  {}", code.user_code);
+            println!(
+                "  the code is valid for {} minute(s); waiting for the sign-in ...",
+                code.expires_in.div_ceil(60)
+            );
+        })
+        .await;
+    match shown {
+        Ok(path) => {
+            println!(
+                "signed in: the refresh token is kept in {} (mode 0600); runs renew their access tokens from it",
+                path.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            exit::AUTH
+        }
+    }
+}
+
 fn check(project: &Project) -> u8 {
     println!("project  {}", project.name);
     println!("journal  {}", project.state_path.display());
@@ -733,6 +828,30 @@ fn check(project: &Project) -> u8 {
             "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
             e.kind, e.host, e.port, e.security, e.preset, e.max_connections
         );
+        if let Some(o) = &e.oauth {
+            let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
+                (config::OAuthFlow::DeviceCode, ..) => format!(
+                    "sign-ins in {}",
+                    cutover::endpoint::oauth::token_file_for(&project.state_path).display()
+                ),
+                (config::OAuthFlow::ClientCredentials, Some(_), _) => "client secret".into(),
+                (config::OAuthFlow::ClientCredentials, None, Some(c)) => {
+                    format!("certificate {}", c.display())
+                }
+                _ => o
+                    .service_account_file
+                    .as_ref()
+                    .map(|f| format!("service account key {}", f.display()))
+                    .unwrap_or_default(),
+            };
+            println!(
+                "{:<11} oauth {:?} {:?} client {} ({credential})",
+                "",
+                o.provider,
+                o.flow,
+                o.client_id.as_deref().unwrap_or("-"),
+            );
+        }
     }
     let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
     batches.sort();

@@ -98,6 +98,9 @@ pub struct CopiedRow {
 #[derive(Debug, Clone)]
 pub struct AppendIntent {
     pub id: i64,
+    /// The size of the bytes actually read and sent, which replaces the listing's size (an
+    /// estimate on some endpoints: Gmail's sizeEstimate, Graph's PR_MESSAGE_SIZE).
+    pub size: u64,
     pub fingerprint: String,
     pub message_id: Option<String>,
     pub dst_uidvalidity: u32,
@@ -545,6 +548,11 @@ impl Store {
         })
     }
 
+    /// The journal file (the OAuth2 token file lives next to it).
+    pub fn path(&self) -> &Path {
+        Path::new(&self.path)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A poisoned lock only means another thread panicked mid-call; SQLite's own
         // transactions keep the file consistent, so carry on with the connection.
@@ -934,7 +942,8 @@ impl Store {
             {
                 let mut st = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'appending', fingerprint = ?2, message_id = ?3,
-                       dst_uidvalidity = ?4, dst_floor = ?5, attempts = attempts + 1, updated_at = {NOW}
+                       dst_uidvalidity = ?4, dst_floor = ?5, size = ?6, attempts = attempts + 1,
+                       updated_at = {NOW}
                      WHERE id = ?1"
                 ))?;
                 for i in intents {
@@ -943,7 +952,8 @@ impl Store {
                         i.fingerprint,
                         i.message_id,
                         i.dst_uidvalidity,
-                        i.dst_floor
+                        i.dst_floor,
+                        i.size as i64
                     ])?;
                 }
             }
@@ -1740,6 +1750,7 @@ mod tests {
         assert_eq!(p.len(), 2);
         s.mark_appending(&[AppendIntent {
             id: p[0].id,
+            size: 100,
             fingerprint: "ff".into(),
             message_id: None,
             dst_uidvalidity: 9,

@@ -8,6 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -30,6 +31,26 @@ fn sha256(b: &[u8]) -> String {
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
+}
+
+/// The fake cloud with a fake Graph, and the Graph's state for the test to read.
+struct Cloud {
+    cloud: FakeCloud,
+    graph: Arc<FakeGraph>,
+}
+
+impl std::ops::Deref for Cloud {
+    type Target = FakeCloud;
+    fn deref(&self) -> &FakeCloud {
+        &self.cloud
+    }
+}
+
+fn start(graph: FakeGraph) -> Cloud {
+    let graph = Arc::new(graph);
+    let g = graph.clone();
+    let cloud = FakeCloud::start_with(tokens(), move |t| support::fake_cloud::graph::router(g, t));
+    Cloud { cloud, graph }
 }
 
 fn tokens() -> Tokens {
@@ -210,7 +231,7 @@ fn imap_to_graph_import_mime_is_byte_exact_idempotent_verifiable_and_rolls_back(
     // One message over 4 MB once base64-encoded: it takes the large-message path.
     src.seed("alice", 150, 61, &["--huge", "--huge-mb", "5"]);
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     // Mail the user already has: never touched by the migration nor by rollback.
     let own = cloud.graph.seed(
         ALICE,
@@ -370,7 +391,7 @@ fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
         ..GraphConfig::default()
     })
     .with_mailbox("contoso", ALICE);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let p = imap_to_graph(&cloud, &src, "");
     let total = src.dump("alice", "alice-pw").total();
     let mut killed_mid_copy = 0;
@@ -442,7 +463,7 @@ fn throttling_429_bursts_and_budgets_are_honoured_without_loss_or_duplicates() {
         ..GraphConfig::default()
     })
     .with_mailbox("contoso", ALICE);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     cloud.graph.throttle_next(ALICE, 6);
     let p = imap_to_graph(&cloud, &src, "");
     let run = p.cutover(&["run"]);
@@ -474,7 +495,7 @@ fn json_path_keeps_dates_read_state_and_flags_and_is_not_a_draft() {
     let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
     src.seed("alice", 40, 64, &["--no-tricky"]);
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let p = imap_to_graph(&cloud, &src, "graph_import = \"json\"");
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -566,7 +587,7 @@ fn graph_to_imap_migrates_bytes_flags_dates_and_folders_without_touching_the_sou
     dst.doveadm(&["mailbox", "create", "-u", "bob", "Sent", "Archive"]);
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", "bob@contoso.com");
     let seeded = seed_graph(&graph, "bob@contoso.com", 60);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let before = cloud.graph.mailbox("bob@contoso.com");
     let p = Proj::new(
         &graph_section(
@@ -650,7 +671,7 @@ fn graph_to_graph_tenant_to_tenant_keeps_bytes_state_and_folders() {
         .with_mailbox("contoso", "ann@contoso.com")
         .with_mailbox("fabrikam", "ann@fabrikam.com");
     let seeded = seed_graph(&graph, "ann@contoso.com", 45);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let p = Proj::new(
         &graph_section(
             &cloud,
@@ -712,7 +733,7 @@ async fn the_fake_enforces_size_batch_upload_tenant_and_draft_rules() {
     let graph = FakeGraph::new(GraphConfig::default())
         .with_mailbox("contoso", ALICE)
         .with_mailbox("fabrikam", "x@fabrikam.com");
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let http = reqwest::Client::new();
     let tok: serde_json::Value = http
         .post(format!("{}/contoso/oauth2/v2.0/token", cloud.url()))
@@ -858,7 +879,7 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
         true,
         "2024-01-01T00:00:00Z",
     );
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let dir = tmp();
     std::fs::write(dir.path().join("secret.txt"), "secret-1").unwrap();
     let section = |side: &str| {
@@ -932,7 +953,7 @@ fn over_quota_stops_and_resumes_and_a_malformed_message_is_refused_alone() {
         String::from_utf8_lossy(&saved.stderr)
     );
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
-    let cloud = FakeCloud::start_with(tokens(), graph);
+    let cloud = start(graph);
     let s = src.dump("alice", "alice-pw");
     let total_bytes: u64 = s.folders.values().flatten().map(|m| m.3).sum();
     cloud.graph.set_quota(Some(total_bytes / 2));

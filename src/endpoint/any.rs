@@ -2,12 +2,13 @@
 //! verification and assessment run unchanged whatever the project's source and destination
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
+use super::gmail::{GmailConnector, GmailSession};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::{
-    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, MailSession,
-    Message, MessageMeta, MessageSink, Result,
+    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
+    MessageMeta, MessageSink, Result,
 };
 use crate::config::{self, Credential, EndpointKind};
 use crate::store::Store;
@@ -19,6 +20,7 @@ pub enum AnyConnector {
     Imap(ImapConnector),
     Pop3(Pop3Connector),
     Graph(GraphConnector),
+    Gmail(GmailConnector),
 }
 
 /// A logged-in session on any endpoint kind.
@@ -26,6 +28,7 @@ pub enum AnySession {
     Imap(ImapSession),
     Pop3(Pop3Session),
     Graph(GraphSession),
+    Gmail(GmailSession),
 }
 
 impl AnyConnector {
@@ -33,13 +36,14 @@ impl AnyConnector {
     /// map there.
     pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Store) -> Result<AnyConnector> {
         match cfg.kind {
-            EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::new(cfg, side)?)),
+            EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::for_project(
+                cfg,
+                side,
+                store.path(),
+            )?)),
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
             EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
-            other => Err(EndpointError::Protocol {
-                op: format!("{side} endpoint"),
-                message: format!("kind = \"{}\" is not available in this build", other.name()),
-            }),
+            EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
         }
     }
 
@@ -48,6 +52,7 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.config(),
             AnyConnector::Pop3(c) => c.config(),
             AnyConnector::Graph(c) => c.config(),
+            AnyConnector::Gmail(c) => c.config(),
         }
     }
 
@@ -57,6 +62,7 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.side,
             AnyConnector::Pop3(c) => c.side,
             AnyConnector::Graph(c) => c.side,
+            AnyConnector::Gmail(c) => c.side,
         }
     }
 
@@ -65,6 +71,7 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.max_connections(),
             AnyConnector::Pop3(c) => c.max_connections(),
             AnyConnector::Graph(c) => c.max_connections(),
+            AnyConnector::Gmail(c) => c.max_connections(),
         }
     }
 
@@ -74,6 +81,7 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.in_use(),
             AnyConnector::Pop3(c) => c.in_use(),
             AnyConnector::Graph(c) => c.in_use(),
+            AnyConnector::Gmail(c) => c.in_use(),
         }
     }
 
@@ -83,6 +91,7 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
+            AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
         }
     }
 
@@ -103,6 +112,7 @@ macro_rules! each {
             AnySession::Imap($s) => $body,
             AnySession::Pop3($s) => $body,
             AnySession::Graph($s) => $body,
+            AnySession::Gmail($s) => $body,
         }
     };
 }
@@ -111,6 +121,14 @@ impl AnySession {
     /// The server's host name, for messages.
     pub fn host(&self) -> &str {
         each!(self, s => s.host())
+    }
+
+    /// The Gmail API session, for what only Gmail has (every label of a message).
+    pub fn as_gmail_mut(&mut self) -> Option<&mut GmailSession> {
+        match self {
+            AnySession::Gmail(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Storage (used, limit) in bytes where the endpoint reports a quota.

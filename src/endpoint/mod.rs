@@ -5,6 +5,7 @@
 //! An endpoint that has no IMAP UIDs (Graph) keeps its own stable ids behind the same calls.
 
 pub mod any;
+pub mod gmail;
 pub mod graph;
 pub mod imap;
 pub mod oauth;
@@ -171,6 +172,10 @@ pub struct Capabilities {
     pub special_use: bool,
     pub multiappend: bool,
     pub append_limit: Option<u64>,
+    /// The sizes this endpoint lists are estimates, not the bytes of the message (Gmail's
+    /// sizeEstimate, Graph's PR_MESSAGE_SIZE): the engine then never compares them with the
+    /// journal's sizes, and matches in-doubt messages on fingerprints alone.
+    pub inexact_sizes: bool,
     pub raw: Vec<String>,
 }
 

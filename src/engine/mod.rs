@@ -466,6 +466,24 @@ impl Engine {
             destination: dst_existing,
         } = discovery;
         self.report_vanished_folders(&key, mailbox_id, &maps);
+        for m in maps
+            .iter()
+            .filter(|m| m.why.contains(crate::sync::mapping::RESERVED_NOTE))
+        {
+            self.sink.issue(
+                Severity::Info,
+                "config",
+                Some(&key),
+                Some(&m.src.display()),
+                None,
+                &format!(
+                    "source folder {} is copied to {}: {}",
+                    m.src.display(),
+                    m.dst_display,
+                    m.why
+                ),
+            );
+        }
         self.sink.send(Event::MailboxPlanned {
             mailbox: key.clone(),
             folders: maps.iter().filter(|m| m.dst_wire.is_some()).count(),
@@ -821,13 +839,14 @@ pub async fn discover<S: MailSession, D: MailSession>(
     let sf = src.list_folders().await?;
     let df = dst.list_folders().await?;
     let delim = df.iter().find_map(|f| f.delimiter).unwrap_or('/');
-    let mappings = map_folders(&MapInput {
+    let mut mappings = map_folders(&MapInput {
         src: &sf,
         dst: &df,
         src_preset: project.source.preset,
         dst_delimiter: delim,
         rules: &project.folders,
     });
+    crate::sync::mapping::avoid_reserved(&mut mappings, project.destination.preset, delim);
     Ok(Discovery {
         mappings,
         destination: df,

@@ -20,17 +20,43 @@ pub struct Mapping {
     pub why: String,
 }
 
+/// Gmail's system folders, by name under `[Gmail]` (or `[Google Mail]`, as accounts in the
+/// UK and Germany long had it): their role when the server did not announce one. Gmail
+/// announces SPECIAL-USE, so this matters for copies of Gmail data on other servers (and
+/// older exports); "Important" has no RFC 6154 role (Gmail marks it `\Important`).
+pub fn gmail_special(f: &Folder) -> Option<SpecialUse> {
+    if !is_gmail_system(f) {
+        return None;
+    }
+    Some(match f.path[1].to_ascii_lowercase().as_str() {
+        "all mail" => SpecialUse::All,
+        "spam" => SpecialUse::Junk,
+        "trash" | "bin" => SpecialUse::Trash,
+        "sent mail" => SpecialUse::Sent,
+        "drafts" => SpecialUse::Drafts,
+        "starred" => SpecialUse::Flagged,
+        _ => return None,
+    })
+}
+
+/// A folder directly under Gmail's `[Gmail]` (or `[Google Mail]`) root.
+pub fn is_gmail_system(f: &Folder) -> bool {
+    f.path.len() == 2
+        && (f.path[0].eq_ignore_ascii_case("[Gmail]")
+            || f.path[0].eq_ignore_ascii_case("[Google Mail]"))
+}
+
 /// Folders a preset never copies from a source of that kind.
 fn preset_excluded(preset: Preset, f: &Folder) -> Option<&'static str> {
     let top = f.path.first().map(String::as_str).unwrap_or("");
     match preset {
-        Preset::Gmail => match f.special {
+        Preset::Gmail => match f.special.or_else(|| gmail_special(f)) {
             Some(SpecialUse::Junk) => Some("Gmail Spam is not migrated (preset gmail)"),
             Some(SpecialUse::Trash) => Some("Gmail Trash is not migrated (preset gmail)"),
             Some(SpecialUse::Flagged) => Some(
                 "Gmail Starred is a view of starred mail, which is copied with its \\Flagged flag (preset gmail)",
             ),
-            _ if f.path.len() == 2 && top == "[Gmail]" && f.path[1] == "Important" => {
+            _ if is_gmail_system(f) && f.path[1].eq_ignore_ascii_case("Important") => {
                 Some("Gmail Important is a view, not a folder (preset gmail)")
             }
             _ => None,
@@ -52,6 +78,56 @@ fn preset_excluded(preset: Preset, f: &Folder) -> Option<&'static str> {
                 .then_some("not a mail folder on Exchange (preset exchange/m365)")
         }
         Preset::Generic => None,
+    }
+}
+
+/// Top-level folder names Exchange Online keeps for itself: a CREATE of them fails (`Files`
+/// holds OneDrive attachments there). A source folder that would land on one of them, or
+/// under it, lands under the name with [`RESERVED_SUFFIX`] instead.
+pub const EXO_RESERVED: &[&str] = &["Files"];
+
+/// Appended to a reserved destination name ("Files" -> "Files (migrated)").
+pub const RESERVED_SUFFIX: &str = " (migrated)";
+
+/// Marks, in [`Mapping::why`], a folder moved off a reserved destination name.
+pub const RESERVED_NOTE: &str = "is reserved on Exchange Online";
+
+/// Move mappings off the top-level names the destination keeps for itself (preset m365 or
+/// exchange): the first path component becomes "<name> (migrated)" and `why` says so (with
+/// [`RESERVED_NOTE`], which the engine turns into an issue). Special-use targets are the
+/// destination's own folders and are left alone.
+pub fn avoid_reserved(maps: &mut [Mapping], dst_preset: Preset, dst_delimiter: char) {
+    if !matches!(dst_preset, Preset::M365 | Preset::Exchange) {
+        return;
+    }
+    for m in maps.iter_mut() {
+        let Some(wire) = &m.dst_wire else { continue };
+        if m.why.starts_with("special-use") {
+            continue;
+        }
+        let delim = dst_delimiter.to_string();
+        let top_display = m.dst_display.split('/').next().unwrap_or("").to_string();
+        let Some(reserved) = EXO_RESERVED
+            .iter()
+            .find(|r| r.eq_ignore_ascii_case(&top_display))
+        else {
+            continue;
+        };
+        let renamed = format!("{top_display}{RESERVED_SUFFIX}");
+        let rest_wire = wire.split_once(&delim).map(|(_, r)| r.to_string());
+        let rest_display = m.dst_display.split_once('/').map(|(_, r)| r.to_string());
+        m.dst_wire = Some(match rest_wire {
+            Some(r) => format!("{}{delim}{r}", encode_mutf7(&renamed)),
+            None => encode_mutf7(&renamed),
+        });
+        m.dst_display = match rest_display {
+            Some(r) => format!("{renamed}/{r}"),
+            None => renamed.clone(),
+        };
+        m.why = format!(
+            "{}; \"{reserved}\" {RESERVED_NOTE}, so it lands in \"{renamed}\"",
+            m.why
+        );
     }
 }
 
@@ -94,10 +170,26 @@ pub struct MapInput<'a> {
 }
 
 pub fn map_folders(input: &MapInput<'_>) -> Vec<Mapping> {
-    let src_special = input.src.iter().any(|f| f.special.is_some());
+    let src_special = input.src.iter().any(|f| {
+        f.special.is_some() || (input.src_preset == Preset::Gmail && gmail_special(f).is_some())
+    });
     let dst_special = input.dst.iter().any(|f| f.special.is_some());
     let mut out = Vec::new();
     for f in input.src {
+        // A Gmail source's system folders keep their roles even where no SPECIAL-USE says so.
+        let recognised;
+        let f = if input.src_preset == Preset::Gmail
+            && f.special.is_none()
+            && gmail_special(f).is_some()
+        {
+            recognised = Folder {
+                special: gmail_special(f),
+                ..f.clone()
+            };
+            &recognised
+        } else {
+            f
+        };
         let display = f.display();
         let excluded = |why: String| Mapping {
             src: f.clone(),
@@ -279,6 +371,82 @@ mod tests {
         });
         assert!(m[0].dst_wire.is_none());
         assert_eq!(m[1].dst_wire.as_deref(), Some("Work/Alpha"));
+    }
+
+    #[test]
+    fn exchange_online_reserved_files_folder_lands_elsewhere() {
+        let src = [
+            folder(&["Files"], '/', None),
+            folder(&["files", "2024"], '/', None),
+            folder(&["Filesystem"], '/', None),
+            folder(&["Work", "Files"], '/', None),
+        ];
+        let r = rules();
+        let input = MapInput {
+            src: &src,
+            dst: &[],
+            src_preset: Preset::Generic,
+            dst_delimiter: '/',
+            rules: &r,
+        };
+        let mut m = map_folders(&input);
+        avoid_reserved(&mut m, Preset::M365, '/');
+        assert_eq!(m[0].dst_wire.as_deref(), Some("Files (migrated)"));
+        assert!(m[0].why.contains(RESERVED_NOTE), "{}", m[0].why);
+        assert_eq!(m[1].dst_wire.as_deref(), Some("files (migrated)/2024"));
+        assert_eq!(m[1].dst_display, "files (migrated)/2024");
+        assert_eq!(
+            m[2].dst_wire.as_deref(),
+            Some("Filesystem"),
+            "only the exact name"
+        );
+        assert_eq!(
+            m[3].dst_wire.as_deref(),
+            Some("Work/Files"),
+            "only at the root"
+        );
+        // Other destinations keep the name.
+        let mut g = map_folders(&input);
+        avoid_reserved(&mut g, Preset::Generic, '/');
+        assert_eq!(g[0].dst_wire.as_deref(), Some("Files"));
+    }
+
+    #[test]
+    fn gmail_system_folders_are_recognised_without_special_use() {
+        // A copy of Gmail data on a server that announces no SPECIAL-USE.
+        let src = [
+            folder(&["[Gmail]", "Sent Mail"], '/', None),
+            folder(&["[Google Mail]", "Bin"], '/', None),
+            folder(&["[Gmail]", "Spam"], '/', None),
+            folder(&["[Gmail]", "Starred"], '/', None),
+            folder(&["[Gmail]", "Important"], '/', None),
+            folder(&["[Gmail]", "Drafts"], '/', None),
+            folder(&["[Gmail]", "All Mail"], '/', None),
+            folder(&["Sent"], '/', None),
+        ];
+        let dst = [
+            folder(&["Sent Items"], '/', Some(SpecialUse::Sent)),
+            folder(&["Drafts"], '/', Some(SpecialUse::Drafts)),
+        ];
+        let r = rules();
+        let m = map_folders(&MapInput {
+            src: &src,
+            dst: &dst,
+            src_preset: Preset::Gmail,
+            dst_delimiter: '/',
+            rules: &r,
+        });
+        assert_eq!(m[0].dst_wire.as_deref(), Some("Sent Items"), "{}", m[0].why);
+        assert!(m[1].dst_wire.is_none(), "Trash (Bin) is not migrated");
+        assert!(m[2].dst_wire.is_none(), "Spam is not migrated");
+        assert!(m[3].dst_wire.is_none(), "Starred is a view");
+        assert!(m[4].dst_wire.is_none(), "Important is a view");
+        assert_eq!(m[5].dst_wire.as_deref(), Some("Drafts"));
+        assert_eq!(m[6].dst_wire.as_deref(), Some("[Gmail]/All Mail"));
+        // Once roles are known, a plain "Sent" label is a label, not the Sent folder.
+        assert_eq!(m[7].dst_wire.as_deref(), Some("Sent"));
+        assert_eq!(gmail_special(&src[6]), Some(SpecialUse::All));
+        assert_eq!(gmail_special(&folder(&["Work", "Drafts"], '/', None)), None);
     }
 
     #[test]

@@ -346,6 +346,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                     seen.insert(m.uid);
                     Some(AppendIntent {
                         id,
+                        size: m.body.len() as u64,
                         fingerprint: fingerprint(m.body.bytes()),
                         message_id: message_id(m.body.bytes()),
                         dst_uidvalidity: dst_validity,
@@ -529,10 +530,11 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
         .filter(|c| c.dst_uidvalidity == Some(dst_validity))
         .filter_map(|c| c.dst_uid)
         .collect();
+    let exact = !dst.capabilities().inexact_sizes;
     let metas = dst.fetch_meta(floor).await?;
     let cand: Vec<u32> = metas
         .iter()
-        .filter(|m| sizes.contains(&m.size) && !claimed.contains(&m.uid))
+        .filter(|m| (!exact || sizes.contains(&m.size)) && !claimed.contains(&m.uid))
         .map(|m| m.uid)
         .collect();
     let fps = if cand.is_empty() {
@@ -696,10 +698,13 @@ async fn check_destination<D: MailSession>(
     let min = want.iter().filter_map(|c| c.dst_uid).min().unwrap_or(1);
     let metas = dst.fetch_meta(min).await?;
     let have: HashMap<u32, u64> = metas.iter().map(|m| (m.uid, m.size)).collect();
+    // Where listed sizes are estimates, presence is checked here and content by `verify`.
+    let exact = !dst.capabilities().inexact_sizes;
     let mut bad = 0;
     for c in &want {
         let uid = c.dst_uid.unwrap_or(0);
         match have.get(&uid) {
+            Some(_) if !exact => {}
             Some(&size) if size == c.size => {}
             Some(&size) => {
                 bad += 1;

@@ -30,6 +30,10 @@
 #   --doveadm-port N  also listen for doveadm (dsync "tcp:127.0.0.1:N") on 127.0.0.1:N, with
 #                     doveadm_password from DIR/doveadm.secret (made at first start); N may be auto
 #   --debug           mail_debug and auth_debug on (verbose log)
+#   --oauth2 URL      also accept AUTHENTICATE XOAUTH2 / OAUTHBEARER: passdb oauth2 checks each
+#                     token with a POST to the RFC 7662 introspection endpoint URL (token=...);
+#                     the answer must be active and name the login in "email"
+#   --oauth2-scope S  with --oauth2: the token's "scope" must also include S
 #   --auth-penalty    keep Dovecot's failed-login slowdown: 2 s per failure, plus an anvil
 #                     penalty per IP that grows to 15 s and delays even correct logins from
 #                     127.0.0.1. Default here: auth_failure_delay = 0 and the penalty off.
@@ -175,6 +179,7 @@ add_user_line() {  # dir user pass [extra]
 write_conf() {
   local dir=$1 name=$2 port=$3 tls_port=$4 layout=$5 quota=$6 maxconn=$7 fsync=$8 gmail=$9
   local debug=${10} uid=${11} gid=${12} mode=${13} penalty=${14} base=${15} dport=${16} sep=${17:-/} pport=${18:-}
+  local oauth2=${19:-} oscope=${20:-}
   local loc="maildir:~/Maildir"
   [[ $layout == fs ]] && loc="maildir:~/Maildir:LAYOUT=fs"
   {
@@ -196,7 +201,11 @@ write_conf() {
     echo "ssl_cert = <$dir/tls/server.pem"
     echo "ssl_key = <$dir/tls/server.key"
     echo "disable_plaintext_auth = no"
-    echo "auth_mechanisms = plain login"
+    if [[ -n $oauth2 ]]; then
+      echo "auth_mechanisms = plain login xoauth2 oauthbearer"
+    else
+      echo "auth_mechanisms = plain login"
+    fi
     echo "mail_location = $loc"
     echo "mail_max_userip_connections = $maxconn"
     echo "mail_fsync = $fsync"
@@ -210,6 +219,25 @@ write_conf() {
     fi
     if [[ $debug == 1 ]]; then echo "mail_debug = yes"; echo "auth_debug = yes"; fi
     [[ $penalty == 1 ]] || echo "auth_failure_delay = 0"
+    if [[ -n $oauth2 ]]; then
+      {
+        echo "introspection_mode = post"
+        echo "introspection_url = $oauth2"
+        echo "username_attribute = email"
+        echo "active_attribute = active"
+        echo "active_value = true"
+        [[ -z $oscope ]] || echo "scope = $oscope"
+        if [[ $debug == 1 ]]; then echo "debug = yes"; fi
+      } >"$dir/oauth2.conf.ext"
+      chmod 644 "$dir/oauth2.conf.ext"
+      cat <<EOF
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/oauth2.conf.ext
+}
+EOF
+    fi
     cat <<EOF
 passdb {
   driver = passwd-file
@@ -324,7 +352,7 @@ cmd_start() {
   [[ $# -ge 3 ]] || usage
   local name=$1 port=$2 dir_arg=$3; shift 3
   local tls_port="" layout=fs quota="" maxconn=100 fsync=optimized gmail=1 debug=0 penalty=0
-  local dport="" sep=/ pport=""
+  local dport="" sep=/ pport="" oauth2="" oscope=""
   local -a users=()
   while [[ $# -gt 0 ]]; do
     case $1 in
@@ -339,6 +367,8 @@ cmd_start() {
       --doveadm-port) dport=$2; shift 2 ;;
       --pop3-port) pport=$2; shift 2 ;;
       --separator) sep=$2; shift 2 ;;
+      --oauth2) oauth2=$2; shift 2 ;;
+      --oauth2-scope) oscope=$2; shift 2 ;;
       --auth-penalty) penalty=1; shift ;;
       *) die "unknown option: $1" ;;
     esac
@@ -393,7 +423,8 @@ cmd_start() {
   local base; base=$(short_base "$dir")
   mkdir -p "$base"
   write_conf "$dir" "$name" "$port" "$tls_port" "$layout" "$quota" "$maxconn" "$fsync" \
-    "$gmail" "$debug" "$uid" "$gid" "$mode" "$penalty" "$base" "$dport" "$sep" "$pport"
+    "$gmail" "$debug" "$uid" "$gid" "$mode" "$penalty" "$base" "$dport" "$sep" "$pport" \
+    "$oauth2" "$oscope"
   if [[ $mode == root ]]; then
     # The auth process (user dovecot) reads passwd; login/mail processes traverse DIR.
     open_ancestors "$dir"

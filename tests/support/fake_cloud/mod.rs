@@ -8,6 +8,7 @@
 //!
 //! One server hosts every service; each lives in its own module with its own state.
 
+pub mod gmail;
 pub mod graph;
 pub mod token;
 
@@ -20,7 +21,6 @@ use axum::Router;
 pub struct FakeCloud {
     pub addr: SocketAddr,
     pub tokens: Arc<token::Tokens>,
-    pub graph: Arc<graph::FakeGraph>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -28,20 +28,25 @@ pub struct FakeCloud {
 impl FakeCloud {
     /// Start the fake with the OAuth2 clients it accepts.
     pub fn start(tokens: token::Tokens) -> FakeCloud {
-        Self::start_with(tokens, graph::FakeGraph::new(graph::GraphConfig::default()))
+        let tokens = Arc::new(tokens);
+        let app = Router::new().merge(token::router(tokens.clone()));
+        Self::serve(app, tokens)
     }
 
-    /// Start the fake with the OAuth2 clients it accepts and a Graph with its mailboxes.
-    pub fn start_with(tokens: token::Tokens, graph: graph::FakeGraph) -> FakeCloud {
+    /// Start the fake with the token endpoint and the services `services` adds (each service
+    /// module's router, given the shared token registry to check bearer tokens against).
+    pub fn start_with(
+        tokens: token::Tokens,
+        services: impl FnOnce(Arc<token::Tokens>) -> Router,
+    ) -> FakeCloud {
         let tokens = Arc::new(tokens);
-        let graph = Arc::new(graph);
         let app = Router::new()
             .merge(token::router(tokens.clone()))
-            .merge(graph::router(graph.clone(), tokens.clone()));
-        Self::serve(app, tokens, graph)
+            .merge(services(tokens.clone()));
+        Self::serve(app, tokens)
     }
 
-    fn serve(app: Router, tokens: Arc<token::Tokens>, graph: Arc<graph::FakeGraph>) -> FakeCloud {
+    fn serve(app: Router, tokens: Arc<token::Tokens>) -> FakeCloud {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -67,7 +72,6 @@ impl FakeCloud {
         FakeCloud {
             addr,
             tokens,
-            graph,
             shutdown: Some(stop_tx),
             thread: Some(thread),
         }
