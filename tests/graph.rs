@@ -246,7 +246,11 @@ fn imap_to_graph_import_mime_is_byte_exact_idempotent_verifiable_and_rolls_back(
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(stdout(&plan).contains("Sent Items"), "{}", text(&plan));
-    assert_eq!(cloud.graph.mailbox(ALICE).messages.len(), 1, "plan copies nothing");
+    assert_eq!(
+        cloud.graph.mailbox(ALICE).messages.len(),
+        1,
+        "plan copies nothing"
+    );
 
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
