@@ -335,6 +335,8 @@ impl GraphConnector {
             upn: cred.user.clone(),
             caps: Capabilities {
                 append_limit: self.cfg.max_message_size,
+                // PR_MESSAGE_SIZE is Exchange's storage size, not the MIME's length.
+                inexact_sizes: true,
                 raw: vec!["GRAPH".into()],
                 ..Capabilities::default()
             },
@@ -1422,17 +1424,12 @@ impl MailSession for GraphSession {
         let items = self.chosen(&[], from_uid);
         let mut out = Vec::with_capacity(items.len());
         for i in items {
-            let size = if self.c.side == "source" {
-                // PR_MESSAGE_SIZE is Exchange's storage size, not the MIME export's: the
-                // engine checks the copy against this, so it is the export's length.
-                match self.mime(&i.id).await? {
-                    Some(b) => b.len() as u64,
-                    None => continue,
-                }
-            } else {
-                i.size
-            };
-            out.push(MessageMeta { uid: i.uid, size });
+            // PR_MESSAGE_SIZE: Exchange's storage size, not the MIME export's length (the
+            // capabilities say so; the journal records the real size once a message is read).
+            out.push(MessageMeta {
+                uid: i.uid,
+                size: i.size,
+            });
         }
         Ok(out)
     }

@@ -228,21 +228,22 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     }
     resolve_in_doubt(ctx, &job.dst, row.id, dst_state.uidvalidity, dst, &issue).await?;
 
-    // Oversize messages are skipped, with the reason journalled and raised.
+    // Oversize messages are skipped, with the reason journalled and raised: here when the
+    // source's listed sizes are exact, else once each message's real size is known.
     let limit = dst.capabilities().append_limit;
+    let listed_sizes_exact = !src.capabilities().inexact_sizes;
+    let skip_oversize = |id: i64, size: u64, src_uid: u32| -> Result<bool, SyncError> {
+        let Some(reason) = oversize(limit, size) else {
+            return Ok(false);
+        };
+        store.mark_skipped(id, store::state::SKIPPED, &reason)?;
+        issue(Severity::Warning, "oversize", Some(src_uid), &reason);
+        Ok(true)
+    };
     let mut pending = Vec::new();
     for p in store.pending(row.id, validity)? {
-        match limit {
-            Some(l) if p.size > l => {
-                let reason = format!(
-                    "message of {} is over the destination's limit of {}; not copied",
-                    bytesize::ByteSize(p.size),
-                    bytesize::ByteSize(l)
-                );
-                store.mark_skipped(p.id, store::state::SKIPPED, &reason)?;
-                issue(Severity::Warning, "oversize", Some(p.src_uid), &reason);
-            }
-            _ => pending.push(p),
+        if !(listed_sizes_exact && skip_oversize(p.id, p.size, p.src_uid)?) {
+            pending.push(p);
         }
     }
     let total_bytes: u64 = pending.iter().map(|p| p.size).sum();
@@ -260,6 +261,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             ctx,
             job,
             &pending,
+            limit.filter(|_| !listed_sizes_exact),
             dst_state.uidvalidity,
             dst_state.uidnext,
             src,
@@ -283,11 +285,22 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     Ok(outcome)
 }
 
+/// Why a message of `size` bytes is not copied, when it is over the destination's `limit`.
+fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
+    let l = limit.filter(|l| size > *l)?;
+    Some(format!(
+        "message of {} is over the destination's limit of {}; not copied",
+        bytesize::ByteSize(size),
+        bytesize::ByteSize(l)
+    ))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn copy_pending<S: MailSession, D: MailSession>(
     ctx: &Ctx<'_>,
     job: &FolderJob,
     pending: &[store::PendingRow],
+    limit_after_read: Option<u64>,
     dst_validity: u32,
     dst_uidnext: u32,
     src: &mut S,
@@ -339,6 +352,33 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             }
             RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);
             RunStats::add(&ctx.stats.bytes_fetched, size as u64);
+            if let Some(limit) = limit_after_read {
+                // Listed sizes were estimates: now that each size is known, skip what the
+                // destination cannot take.
+                let mut kept = Vec::with_capacity(window.len());
+                for m in window {
+                    let (Some(&id), Some(reason)) =
+                        (ids.get(&m.uid), oversize(Some(limit), m.body.len() as u64))
+                    else {
+                        kept.push(m);
+                        continue;
+                    };
+                    seen.insert(m.uid);
+                    store.mark_skipped(id, store::state::SKIPPED, &reason)?;
+                    ctx.sink.issue(
+                        Severity::Warning,
+                        "oversize",
+                        Some(mb),
+                        Some(fname),
+                        Some(m.uid),
+                        &reason,
+                    );
+                }
+                window = kept;
+                if window.is_empty() {
+                    continue;
+                }
+            }
             let intents: Vec<AppendIntent> = window
                 .iter()
                 .filter_map(|m| {

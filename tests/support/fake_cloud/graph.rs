@@ -637,7 +637,10 @@ fn message_json(m: &FakeMessage, expand: &[String]) -> Value {
         let mut props = Vec::new();
         for id in expand {
             if id.eq_ignore_ascii_case("Integer 0x0E08") {
-                props.push(json!({"id": "Integer 0x0e08", "value": m.export().len().to_string()}));
+                // PR_MESSAGE_SIZE is Exchange's storage size (MAPI properties included), not
+                // the MIME export's length: a little more here, as on the real service.
+                let size = m.export().len() + 1024;
+                props.push(json!({"id": "Integer 0x0e08", "value": size.to_string()}));
             } else if let Some(val) = m.prop(id) {
                 props.push(json!({"id": id, "value": val}));
             }
