@@ -512,6 +512,41 @@ struct RawEndpoint {
     /// Graph destination: "mime" (importMime, default) or "json".
     #[serde(default)]
     graph_import: Option<GraphImport>,
+    /// `[source.gmail]`: how a Gmail-shaped source is read (labels, All Mail).
+    #[serde(default)]
+    gmail: Option<RawGmail>,
+}
+
+/// `[source.gmail]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGmail {
+    #[serde(default)]
+    multi_label: MultiLabel,
+    #[serde(default)]
+    include_spam: bool,
+    #[serde(default)]
+    include_trash: bool,
+}
+
+/// Where a Gmail message with several labels is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultiLabel {
+    /// One copy, in the first of its labels (INBOX, Sent, Drafts, then user labels by name);
+    /// the other labels become IMAP keywords on it.
+    #[default]
+    FirstLabel,
+    /// One copy in each label's folder.
+    CopyPerLabel,
+}
+
+/// How a Gmail-shaped source (labels as folders, every message again in All Mail) is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GmailSource {
+    pub multi_label: MultiLabel,
+    pub include_spam: bool,
+    pub include_trash: bool,
 }
 
 fn default_security() -> Spanned<Security> {
@@ -610,6 +645,10 @@ pub struct Endpoint {
     pub oauth: Option<OAuthSettings>,
     /// How a Graph destination creates messages.
     pub graph_import: GraphImport,
+    /// Set when this endpoint is (to be read as) Gmail: `preset = "gmail"`, `kind = "gmail"`
+    /// or a `[source.gmail]` table. A source then copies each message once (see
+    /// `sync::gmail`).
+    pub gmail: Option<GmailSource>,
 }
 
 impl Endpoint {
@@ -1106,6 +1145,27 @@ fn endpoint(
             format!("{section}.max_connections: must be at least 1"),
         ));
     }
+    if raw.gmail.is_some() && section != "source" {
+        return Err(ConfigError::whole(
+            path,
+            format!(
+                "{section}.gmail: the [gmail] table is for a Gmail source (labels and All Mail are read, never written)"
+            ),
+        ));
+    }
+    let gmail = match &raw.gmail {
+        Some(g) => Some(GmailSource {
+            multi_label: g.multi_label,
+            include_spam: g.include_spam,
+            include_trash: g.include_trash,
+        }),
+        None if section == "source"
+            && (raw.preset == Preset::Gmail || raw.kind == EndpointKind::Gmail) =>
+        {
+            Some(GmailSource::default())
+        }
+        None => None,
+    };
     let port = raw.port.unwrap_or(match (raw.kind, security) {
         (EndpointKind::Pop3, Security::Tls) => 995,
         (EndpointKind::Pop3, _) => 110,
@@ -1149,6 +1209,7 @@ fn endpoint(
         api_url,
         oauth,
         graph_import: raw.graph_import.unwrap_or_default(),
+        gmail,
     })
 }
 

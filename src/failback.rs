@@ -192,6 +192,7 @@ pub async fn failback(
             filter: Some(Arc::new(UidFilter {
                 min_uid: start,
                 exclude: written,
+                ..Default::default()
             })),
             max_failed: engine.project.max_failed_messages,
         });

@@ -94,6 +94,19 @@ pub struct CopiedRow {
     pub dst_uidvalidity: Option<u32>,
 }
 
+/// One sighting of a message in a Gmail source folder (see the `gmail_seen` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GmailSeenRow {
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+    pub ident: String,
+    pub own: bool,
+    /// Extra keywords for an owned sighting, space-separated.
+    pub keywords: String,
+    pub reason: Option<String>,
+}
+
 /// Journalled just before an APPEND is sent.
 #[derive(Debug, Clone)]
 pub struct AppendIntent {
@@ -412,6 +425,22 @@ CREATE TABLE IF NOT EXISTS ref_folders (
   side TEXT NOT NULL, account TEXT NOT NULL, folder TEXT NOT NULL,
   uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL,
   PRIMARY KEY (side, account, folder)
+);
+-- Gmail-shaped sources (labels as folders, every message again in All Mail): each sighting
+-- of a message in a source folder, its identity (`ident`: provider id, Message-ID and size,
+-- or content fingerprint, with an ordinal) and whether it is the sighting that is copied
+-- (`own` = 1, with the other labels as `keywords`) or a duplicate (`own` = 0, `reason` names
+-- the copy). Duplicates never enter `messages`: they are neither copied nor skipped.
+CREATE TABLE IF NOT EXISTS gmail_seen (
+  mailbox_id INTEGER NOT NULL,
+  folder TEXT NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  ident TEXT NOT NULL,
+  own INTEGER NOT NULL,
+  keywords TEXT NOT NULL DEFAULT '',
+  reason TEXT,
+  PRIMARY KEY (mailbox_id, folder, uidvalidity, uid)
 );
 CREATE TABLE IF NOT EXISTS refs (
   side TEXT NOT NULL, account TEXT NOT NULL, folder TEXT NOT NULL,
@@ -1561,6 +1590,68 @@ impl Store {
                 }
             }
             Ok((n > 0).then_some((bytes, secs, n)))
+        })
+    }
+
+    /// Every sighting recorded for a Gmail-shaped source mailbox.
+    pub fn gmail_seen(&self, mailbox_id: i64) -> Result<Vec<GmailSeenRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT folder, uidvalidity, uid, ident, own, keywords, reason FROM gmail_seen
+                 WHERE mailbox_id = ?1 ORDER BY folder, uidvalidity, uid",
+            )?;
+            st.query_map([mailbox_id], |r| {
+                Ok(GmailSeenRow {
+                    folder: r.get(0)?,
+                    uidvalidity: r.get(1)?,
+                    uid: r.get(2)?,
+                    ident: r.get(3)?,
+                    own: r.get::<_, i64>(4)? != 0,
+                    keywords: r.get(5)?,
+                    reason: r.get(6)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Record new sightings (and their decisions) in one transaction; a sighting already
+    /// recorded keeps its first decision.
+    pub fn add_gmail_seen(&self, mailbox_id: i64, rows: &[GmailSeenRow]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO gmail_seen
+                     (mailbox_id, folder, uidvalidity, uid, ident, own, keywords, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for r in rows {
+                    st.execute(params![
+                        mailbox_id,
+                        r.folder,
+                        r.uidvalidity,
+                        r.uid,
+                        r.ident,
+                        r.own as i64,
+                        r.keywords,
+                        r.reason
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// (distinct messages, duplicate sightings not copied) of a Gmail-shaped source mailbox.
+    pub fn gmail_counts(&self, mailbox_id: i64) -> Result<(u64, u64)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(DISTINCT ident), coalesce(sum(own = 0), 0) FROM gmail_seen
+                 WHERE mailbox_id = ?1",
+                [mailbox_id],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
         })
     }
 

@@ -8,7 +8,7 @@ use super::imap::{ImapConnector, ImapSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::{
     AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
-    MessageMeta, MessageSink, Result,
+    MessageIdentity, MessageMeta, MessageSink, Result,
 };
 use crate::config::{self, Credential, EndpointKind};
 use crate::store::Store;
@@ -167,6 +167,10 @@ impl MailSession for AnySession {
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
         each!(self, s => s.fetch_meta(from_uid).await)
+    }
+
+    async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        each!(self, s => s.fetch_identities(from_uid).await)
     }
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {

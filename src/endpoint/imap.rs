@@ -22,7 +22,8 @@ use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 use super::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageMeta, MessageSink, Result, SpecialUse, fingerprint, uid_set,
+    MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result, SpecialUse,
+    fingerprint, uid_set,
 };
 
 /// A fetched message's bytes, left in async-imap's response buffer.
@@ -870,6 +871,51 @@ impl MailSession for ImapSession {
                 (uid >= from).then_some(MessageMeta {
                     uid,
                     size: f.size.unwrap_or(0) as u64,
+                })
+            })
+            .collect();
+        out.sort_by_key(|m| m.uid);
+        out.dedup_by_key(|m| m.uid);
+        Ok(out)
+    }
+
+    /// UID, size and Message-ID header of each message (one small header field, not the
+    /// body); with Gmail's X-GM-EXT-1 also X-GM-MSGID and X-GM-LABELS.
+    async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        let t = self.timeout;
+        let from = from_uid.max(1);
+        let gm = self
+            .caps
+            .raw
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("X-GM-EXT-1"));
+        let items = if gm {
+            "(UID RFC822.SIZE X-GM-MSGID X-GM-LABELS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+        } else {
+            "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+        };
+        let fetched: Vec<_> = with_timeout(t * 4, "UID FETCH (identities)", async {
+            let stream = self.s.uid_fetch(format!("{from}:*"), items).await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?
+        .map_err(|e| map_err("UID FETCH", e))?;
+        let mut out: Vec<MessageIdentity> = fetched
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                // "n:*" always returns the last message, even when its UID is below n.
+                (uid >= from).then(|| MessageIdentity {
+                    uid,
+                    size: f.size.unwrap_or(0) as u64,
+                    message_id: f
+                        .header()
+                        .and_then(crate::sync::message_id)
+                        .filter(|m| !m.trim().is_empty()),
+                    provider_id: f.gmail_msg_id().map(|id| id.to_string()),
+                    labels: f
+                        .gmail_labels()
+                        .map(|l| l.iter().map(|x| x.to_string()).collect()),
                 })
             })
             .collect();

@@ -77,6 +77,22 @@ pub struct MessageMeta {
     pub size: u64,
 }
 
+/// What identifies a source message across folders, fetched cheaply (no body): used where
+/// one message shows in several folders (Gmail labels, All Mail) to copy it once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageIdentity {
+    pub uid: u32,
+    pub size: u64,
+    /// The Message-ID header (without angle brackets), when the message has one.
+    pub message_id: Option<String>,
+    /// The provider's own id of the message, the same in every folder it shows in (Gmail's
+    /// X-GM-MSGID in decimal, or the Gmail API message id).
+    pub provider_id: Option<String>,
+    /// The message's labels as the provider names them (X-GM-LABELS: `\Inbox`, `\Sent`,
+    /// `\Draft`, `\Important`, `\Starred`, user labels by name), when it says.
+    pub labels: Option<Vec<String>>,
+}
+
 /// A whole message as read from a source.
 #[derive(Debug)]
 pub struct Message {
@@ -273,6 +289,27 @@ pub trait MailSession: Send {
         &mut self,
         from_uid: u32,
     ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send;
+
+    /// Identities (size, Message-ID, provider id and labels where the endpoint has them) of
+    /// the examined folder's messages with UID >= `from_uid`, without their bodies. The
+    /// default knows only UIDs and sizes; callers then identify messages by content.
+    fn fetch_identities(
+        &mut self,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageIdentity>>> + Send {
+        async move {
+            Ok(self
+                .fetch_meta(from_uid)
+                .await?
+                .into_iter()
+                .map(|m| MessageIdentity {
+                    uid: m.uid,
+                    size: m.size,
+                    ..Default::default()
+                })
+                .collect())
+        }
+    }
 
     /// Stream whole messages of the examined folder (flags, date, bytes) into `sink`, in UID
     /// order. Messages that vanished in between are simply absent.

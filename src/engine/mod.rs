@@ -465,6 +465,8 @@ impl Engine {
             mappings: maps,
             destination: dst_existing,
         } = discovery;
+        let mut s = s;
+        let gmail_filters = self.gmail_prepass(&key, mailbox_id, &maps, &mut s).await?;
         self.report_vanished_folders(&key, mailbox_id, &maps);
         for m in maps
             .iter()
@@ -508,7 +510,10 @@ impl Engine {
                     self.store.mark_folder_created(row.id)?;
                 }
             }
-            let filter = self.failback_written(&key, &m.src.wire_name)?;
+            let filter = crate::sync::gmail::merge_filter(
+                self.failback_written(&key, &m.src.wire_name)?,
+                gmail_filters.get(&m.src.wire_name),
+            );
             jobs.push_back(FolderJob {
                 mailbox: key.clone(),
                 row,
@@ -520,6 +525,43 @@ impl Engine {
             });
         }
         self.run_jobs(spec, jobs, Some((s, d))).await
+    }
+
+    /// A Gmail-shaped source: decide which folder copies each message (see `sync::gmail`);
+    /// the filters per source folder. Empty for any other source.
+    async fn gmail_prepass(
+        &self,
+        key: &str,
+        mailbox_id: i64,
+        maps: &[crate::sync::mapping::Mapping],
+        s: &mut AnySession,
+    ) -> Result<HashMap<String, Arc<crate::sync::UidFilter>>, SyncError> {
+        let listed: Vec<&Folder> = maps.iter().map(|m| &m.src).collect();
+        let Some((g, detected)) = crate::sync::gmail::detect(&self.project.source, &listed) else {
+            return Ok(HashMap::new());
+        };
+        if detected {
+            self.sink.issue(
+                Severity::Info,
+                "gmail",
+                Some(key),
+                None,
+                None,
+                "the source lists Gmail's [Gmail]/All Mail: read as Gmail (each message copied once: multi_label = first-label, Spam and Trash left out); set [source.gmail] to choose",
+            );
+        }
+        let plan = crate::sync::gmail::prepass(
+            &self.store,
+            &self.sink,
+            &self.stats,
+            key,
+            mailbox_id,
+            maps,
+            &g,
+            s,
+        )
+        .await?;
+        Ok(plan.filters)
     }
 
     /// Source messages a fail-back wrote into this source folder: never copied forward again.
@@ -549,6 +591,7 @@ impl Engine {
         Ok(Some(Arc::new(crate::sync::UidFilter {
             min_uid: 0,
             exclude,
+            ..Default::default()
         })))
     }
 
@@ -846,6 +889,12 @@ pub async fn discover<S: MailSession, D: MailSession>(
         dst_delimiter: delim,
         rules: &project.folders,
     });
+    // A Gmail source: labels and All Mail are planned so that each message is copied once.
+    if let Some((g, _)) =
+        crate::sync::gmail::detect(&project.source, &sf.iter().collect::<Vec<_>>())
+    {
+        crate::sync::gmail::adjust_mappings(&mut mappings, &g, &df, delim, &project.folders);
+    }
     crate::sync::mapping::avoid_reserved(&mut mappings, project.destination.preset, delim);
     Ok(Discovery {
         mappings,

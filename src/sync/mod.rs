@@ -13,6 +13,7 @@
 //! 6. A cheap check closes the folder: every UID the journal says it wrote exists on the
 //!    destination with the right size.
 
+pub mod gmail;
 pub mod mapping;
 
 use std::collections::{HashMap, HashSet};
@@ -72,11 +73,19 @@ pub struct FolderJob {
 }
 
 /// Source UIDs a job copies: at or above `min_uid`, and not in `exclude` (messages cutover
-/// itself wrote in the other direction).
+/// itself wrote in the other direction); with `only`, just those (a Gmail source: the UIDs
+/// this folder owns, see [`gmail`]).
 #[derive(Debug, Clone, Default)]
 pub struct UidFilter {
     pub min_uid: u32,
     pub exclude: HashSet<u32>,
+    /// When set, only these UIDs are copied; the others are passed over for good.
+    pub only: Option<HashSet<u32>>,
+    /// When set, UIDs above it were not planned yet: they are neither enumerated nor passed
+    /// over, so that a later run plans and copies them.
+    pub upto: Option<u32>,
+    /// Keywords added to a message's own flags when it is copied (Gmail's other labels).
+    pub keywords: HashMap<u32, Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -211,13 +220,21 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             None => row.src_high + 1,
         };
         let mut metas = src.fetch_meta(from).await?;
+        let mut uidnext = st.uidnext;
+        if let Some(upto) = job.filter.as_ref().and_then(|f| f.upto) {
+            metas.retain(|m| m.uid <= upto);
+            uidnext = uidnext.min(upto.saturating_add(1));
+        }
         let seen_high = metas.iter().map(|m| m.uid).max();
         if let Some(f) = &job.filter {
             metas.retain(|m| !f.exclude.contains(&m.uid));
+            if let Some(only) = &f.only {
+                metas.retain(|m| only.contains(&m.uid));
+            }
         }
         let high = seen_high.unwrap_or(0).max(row.src_high);
         let list: Vec<(u32, u64)> = metas.iter().map(|m| (m.uid, m.size)).collect();
-        store.add_pending(row.id, validity, &list, high, st.uidnext)?;
+        store.add_pending(row.id, validity, &list, high, uidnext)?;
     }
 
     if revalidate_src {
@@ -227,6 +244,9 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         rematch_destination(ctx, row.id, dst_state.uidvalidity, dst).await?;
     }
     resolve_in_doubt(ctx, &job.dst, row.id, dst_state.uidvalidity, dst, &issue).await?;
+    if let Some(f) = &job.filter {
+        gmail::warn_refused_keywords(f, dst.permanent_keywords(), &job.dst, &issue);
+    }
 
     // Oversize messages are skipped, with the reason journalled and raised: here when the
     // source's listed sizes are exact, else once each message's real size is known.
@@ -395,6 +415,15 @@ async fn copy_pending<S: MailSession, D: MailSession>(
                 })
                 .collect();
             window.retain(|m| ids.contains_key(&m.uid));
+            if let Some(f) = job.filter.as_ref().filter(|f| !f.keywords.is_empty()) {
+                for m in window.iter_mut() {
+                    for k in f.keywords.get(&m.uid).into_iter().flatten() {
+                        if !m.flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                            m.flags.push(k.clone());
+                        }
+                    }
+                }
+            }
             store.mark_appending(&intents)?;
             // An emergency stop lets the window in flight finish for a moment, then cuts it
             // short: its messages stay journalled `appending` (in doubt) and the next start
