@@ -490,10 +490,11 @@ fn special_folders(a: &MailboxAssessment) -> Vec<String> {
     let mut out = Vec::new();
     for f in &a.folders {
         match (f.special, &f.dst) {
-            (Some(SpecialUse::All), Some(_)) => out.push(format!(
-                "{}: {} (\\All: every message again, labels become copies)",
-                a.key, f.folder
-            )),
+            (Some(SpecialUse::All), Some(_)) if f.why != crate::sync::gmail::ALL_MAIL_WHY => out
+                .push(format!(
+                    "{}: {} (\\All: every message again, labels become copies)",
+                    a.key, f.folder
+                )),
             (Some(su), None) => out.push(format!(
                 "{}: {} ({} not copied: {})",
                 a.key,
@@ -620,7 +621,10 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
             );
         }
         for f in &a.folders {
-            if f.special == Some(SpecialUse::All) && f.dst.is_some() {
+            if f.special == Some(SpecialUse::All)
+                && f.dst.is_some()
+                && f.why != crate::sync::gmail::ALL_MAIL_WHY
+            {
                 push(
                     "warning",
                     k,

@@ -127,6 +127,18 @@ async fn verify_inner(
     let mut s = src_c.connect(&spec.source).await?;
     let mut d = dst_c.connect(&spec.destination).await?;
     let maps = discover(project, &mut s, &mut d).await?.mappings;
+    // A Gmail source: each folder is expected to hold what was copied from it, no duplicate.
+    let listed: Vec<&crate::endpoint::Folder> = maps.iter().map(|m| &m.src).collect();
+    let gmail = match crate::sync::gmail::detect(&project.source, &listed) {
+        Some(_) => {
+            let store = crate::store::Store::open_read_only(&project.state_path)?;
+            match store.mailbox_id(&spec.key())? {
+                Some(id) => Some(crate::sync::gmail::owned_sightings(&store, id)?),
+                None => Some(Default::default()),
+            }
+        }
+        None => None,
+    };
     // Several source folders may map to one destination folder (special-use merges):
     // compare per destination folder.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
@@ -141,8 +153,12 @@ async fn verify_inner(
     for (dst, srcs) in groups {
         let mut src_fps = Vec::new();
         for sname in &srcs {
-            s.examine(sname).await?;
-            src_fps.extend(s.fetch_fingerprints(&[], 1).await?);
+            let st = s.examine(sname).await?;
+            let mut fps = s.fetch_fingerprints(&[], 1).await?;
+            if let Some(owned) = &gmail {
+                crate::sync::gmail::restrict_for_verify(&mut fps, owned, sname, st.uidvalidity);
+            }
+            src_fps.extend(fps);
         }
         let dst_fps = match d.examine(&dst).await {
             Ok(_) => d.fetch_fingerprints(&[], 1).await?,
