@@ -69,6 +69,9 @@ pub struct MailboxFigures {
     pub skips: Vec<SkipRow>,
     /// Copied (messages, bytes) in the report's window (daily: since the last report).
     pub copied_in_window: (u64, u64),
+    /// Gmail source: sightings of a message in a further label or in All Mail, not copied
+    /// again (neither copied nor skipped: the message was copied once, from another folder).
+    pub gmail_duplicates: u64,
 }
 
 impl MailboxFigures {
@@ -199,6 +202,7 @@ pub fn gather(
             expunged_bytes,
             skips: store.skip_reasons(r.id)?,
             copied_in_window: per_mailbox.get(&r.id).copied().unwrap_or_default(),
+            gmail_duplicates: store.gmail_counts(r.id)?.1,
         })
     };
     // The project's mailboxes in file order, then any the journal knows from earlier files.
@@ -904,6 +908,14 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     if !any {
         let _ = writeln!(o, "None.");
     }
+    for x in r.mailboxes.iter().filter(|x| x.gmail_duplicates > 0) {
+        let _ = writeln!(
+            o,
+            "\n{}: {} Gmail duplicate(s) (the same message in a further label or in All Mail) not copied again; each message was copied once.",
+            md(&x.key),
+            x.gmail_duplicates
+        );
+    }
     let _ = writeln!(o, "\n## Verification (journal)\n");
     let _ = writeln!(
         o,
@@ -1314,6 +1326,14 @@ pub fn html(r: &Report) -> String {
                 );
             }
             o.push_str("</tbody></table>\n");
+        }
+        for x in r.mailboxes.iter().filter(|x| x.gmail_duplicates > 0) {
+            let _ = writeln!(
+                o,
+                "<p>{}: {} Gmail duplicate(s) (the same message in a further label or in All Mail) not copied again; each message was copied once.</p>",
+                html_escape(&x.key),
+                x.gmail_duplicates
+            );
         }
         o.push_str("<h2>Verification (journal)</h2>\n");
         o.push_str(&table_head(&[

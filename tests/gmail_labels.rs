@@ -246,6 +246,17 @@ fn first_label_copies_each_message_once_with_its_other_labels_as_keywords() {
 
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    // The final report counts the duplicates apart, and nothing as skipped.
+    let rep = p.cutover(&["report", "--kind", "final", "--format", "md"]);
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep));
+    assert!(
+        stdout(&rep).contains(&format!(
+            "ann->ann: {} Gmail duplicate(s)",
+            sightings_total - want.total()
+        )),
+        "{}",
+        text(&rep)
+    );
 
     // Nothing new: nothing copied, no body downloaded.
     let again = p.cutover(&["run"]);

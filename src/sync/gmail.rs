@@ -936,6 +936,35 @@ mod tests {
     }
 
     #[test]
+    fn refused_keywords_are_reported_with_the_messages_they_concern() {
+        let f = UidFilter {
+            keywords: HashMap::from([
+                (1, vec!["Work".to_string()]),
+                (2, vec!["Work".to_string(), "Travel".to_string()]),
+                (3, vec!["$label1".to_string()]),
+            ]),
+            ..Default::default()
+        };
+        let said = std::cell::RefCell::new(Vec::new());
+        let issue =
+            |_: Severity, _: &str, _: Option<u32>, m: &str| said.borrow_mut().push(m.to_string());
+        // Any keyword allowed (\*), or all of these allowed: nothing to say.
+        warn_refused_keywords(&f, None, "INBOX", &issue);
+        let all: Vec<String> = ["work", "Travel", "$label1"].map(String::from).to_vec();
+        warn_refused_keywords(&f, Some(&all), "INBOX", &issue);
+        assert!(said.borrow().is_empty());
+        let some: Vec<String> = vec!["$label1".into()];
+        warn_refused_keywords(&f, Some(&some), "INBOX", &issue);
+        let said = said.into_inner();
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].contains("keyword(s) Travel, Work") && said[0].contains("on 2 message(s)"),
+            "{}",
+            said[0]
+        );
+    }
+
+    #[test]
     fn roles_of_gmail_folders() {
         let fo = |p: &[&str], s| Folder {
             wire_name: p.join("/"),
