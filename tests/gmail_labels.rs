@@ -153,6 +153,22 @@ fn assert_exactly(want: &Dump, dst: &Dump) {
     assert_eq!(want.total(), dst.total(), "messages on the destination");
 }
 
+/// Wait until the user's folders on `d` stop changing (3 polls alike, a second apart; at
+/// most a minute).
+fn wait_still(d: &Dovecot, user: &str) {
+    let mut last = String::new();
+    let mut same = 0;
+    for _ in 0..60 {
+        let now = d.doveadm(&["mailbox", "status", "-u", user, "messages uidnext", "*"]);
+        same = if now == last { same + 1 } else { 0 };
+        if same >= 2 {
+            return;
+        }
+        last = now;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 fn journal_count(p: &ProjectDir, sql: &str) -> i64 {
     p.journal().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -341,6 +357,11 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
             killed += 1;
         }
         child.wait().unwrap();
+        // A killed client's pipelined APPENDs still run on the server; on this loaded test
+        // machine (fsync always, other tests beside) they can take longer than the engine's
+        // settle window before in-doubt resolution (see README, Known limits). This test is
+        // about the Gmail plan, so the next run starts once the destination is still.
+        wait_still(&dst, "cid");
     }
     assert!(killed >= 2, "the kills must land while running ({killed})");
     let done = p.cutover(&["run"]);

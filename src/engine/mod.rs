@@ -442,12 +442,16 @@ impl Engine {
         // A connection dropped while logging in or listing costs a retry, like one dropped
         // during a folder copy.
         let mut attempt = 0;
-        let (s, mut d, discovery) = loop {
+        let (s, mut d, discovery, gmail_filters) = loop {
             attempt += 1;
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
                 let found = discover(&self.project, &mut s, &mut d).await?;
-                Ok::<_, SyncError>((s, d, found))
+                // A Gmail source: which folder copies each message (empty for others).
+                let gmail = self
+                    .gmail_prepass(&key, mailbox_id, &found.mappings, &mut s)
+                    .await?;
+                Ok::<_, SyncError>((s, d, found, gmail))
             }
             .await;
             match r {
@@ -465,8 +469,6 @@ impl Engine {
             mappings: maps,
             destination: dst_existing,
         } = discovery;
-        let mut s = s;
-        let gmail_filters = self.gmail_prepass(&key, mailbox_id, &maps, &mut s).await?;
         self.report_vanished_folders(&key, mailbox_id, &maps);
         for m in maps
             .iter()
