@@ -519,7 +519,11 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
         "[project]\nname = \"from-gmail\"\nstate = \"state.sqlite\"\n\n{}{}\
          [[mailbox]]\nsource = {{ user = \"{GUSER}\" }}\n\
          destination = {{ user = \"alice\", password = \"alice-pw\" }}\n",
-        gmail_section("source", &c.cloud),
+        // Trash is left out of a Gmail source by default; this test copies it too.
+        gmail_section("source", &c.cloud).replace(
+            "\n\n[source.oauth]",
+            "\n\n[source.gmail]\ninclude_trash = true\n\n[source.oauth]"
+        ),
         imap_section("destination", &dst),
     );
     let path = dir.path().join("project.toml");
@@ -596,6 +600,7 @@ fn connector(
             token_url: Some(format!("{url}/gtest/oauth2/v2.0/token")),
             device_code_url: None,
         }),
+        gmail: None,
     };
     let store = cutover::store::Store::open(&dir.join("j.sqlite"), Durability::Crash).unwrap();
     cutover::endpoint::gmail::GmailConnector::new(&cfg, side, &store).unwrap()

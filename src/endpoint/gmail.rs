@@ -37,7 +37,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::oauth::TokenProvider;
 use super::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageMeta, MessageSink, Result, SpecialUse, fingerprint,
+    MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result, SpecialUse,
+    fingerprint,
 };
 use crate::config::{self, Credential, EndpointKind};
 use crate::endpoint::imap::{decode_mutf7, encode_mutf7};
@@ -1151,6 +1152,41 @@ impl MailSession for GmailSession {
         let l: Label = self.parse(op, &resp)?;
         self.labels.push(l);
         Ok(true)
+    }
+
+    /// The Gmail id (the same in every folder) and the labels in X-GM-LABELS' words
+    /// (`\\Inbox`, `\\Sent`, `\\Draft`, `\\Spam`, `\\Trash`, `\\Starred`, `\\Important`, user
+    /// labels by name), for the engine's copy-each-message-once plan (`sync::gmail`).
+    async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        let which = self.select("fetch identities", &[], from_uid)?;
+        let mut out = Vec::with_capacity(which.len());
+        for (uid, id) in which {
+            let Some(m) = self.meta_of(&id).await? else {
+                continue;
+            };
+            let labels = m
+                .labels
+                .iter()
+                .filter_map(|l| match l.as_str() {
+                    "INBOX" => Some("\\Inbox".to_string()),
+                    "SENT" => Some("\\Sent".to_string()),
+                    "DRAFT" => Some("\\Draft".to_string()),
+                    "SPAM" => Some("\\Spam".to_string()),
+                    "TRASH" => Some("\\Trash".to_string()),
+                    "STARRED" => Some("\\Starred".to_string()),
+                    "IMPORTANT" => Some("\\Important".to_string()),
+                    other => self.folder_of_label(other),
+                })
+                .collect();
+            out.push(MessageIdentity {
+                uid,
+                size: m.size,
+                message_id: None,
+                provider_id: Some(id),
+                labels: Some(labels),
+            });
+        }
+        Ok(out)
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
