@@ -385,3 +385,110 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
     let again = p.cutover(&["run"]);
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
 }
+
+/// The Gmail API as the source (`kind = "gmail"`, the fake Gmail API): the plan gets each
+/// message's Gmail id and labels from the endpoint, not from Message-IDs.
+#[test]
+fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
+    use sha2::Digest;
+    use std::sync::Arc;
+    use support::fake_cloud::gmail::{self, Gmail};
+    use support::fake_cloud::{FakeCloud, token::Tokens};
+    const GUSER: &str = "dora@example.com";
+    const SECRET: &str = "g-s3cret";
+
+    let root = tmp();
+    let dst = Dovecot::start(root.path(), "dst", &[("dora", "dora-pw")], &["--no-gmail"]);
+    let mut handle = None;
+    let cloud = FakeCloud::start_with(
+        Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
+        |tokens| {
+            let g = Arc::new(Gmail::new(tokens).with_user(GUSER));
+            handle = Some(g.clone());
+            gmail::router(g)
+        },
+    );
+    let g: Arc<Gmail> = handle.unwrap();
+    let work = g.add_label(GUSER, "Work");
+    let kunden = g.add_label(GUSER, "Kunden & Partner");
+    let receipts = g.add_label(GUSER, "Receipts/2024");
+    // (labels, expected folder, expected flags and keywords); None: not copied.
+    let cases: Vec<(Vec<&str>, Option<&str>, Vec<&str>)> = vec![
+        (
+            vec!["INBOX", &work, "STARRED"],
+            Some("INBOX"),
+            vec!["Work", "\\Flagged", "\\Seen"],
+        ),
+        (
+            vec![&work, &kunden],
+            Some("Kunden & Partner"),
+            vec!["Work", "\\Seen"],
+        ),
+        (vec!["SENT", "INBOX"], Some("INBOX"), vec!["Sent", "\\Seen"]),
+        (vec!["SENT"], Some("Sent"), vec!["\\Seen"]),
+        (vec![], Some("Archive"), vec!["\\Seen"]),
+        (vec![&receipts, "UNREAD"], Some("Receipts/2024"), vec![]),
+        (vec!["SPAM"], None, vec![]),
+        (vec!["TRASH"], None, vec![]),
+    ];
+    let mut want: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for (i, (labels, folder, flags)) in cases.iter().enumerate() {
+        let raw = format!(
+            "From: s{i}@example.org\r\nTo: {GUSER}\r\nSubject: m{i}\r\n\
+             Date: Tue, 14 Nov 2023 22:13:20 +0000\r\nMessage-ID: <l{i}@example.org>\r\n\r\nBody {i}\r\n"
+        )
+        .into_bytes();
+        g.add_message(GUSER, &raw, labels, 1_700_000_000_000 + i as i64 * 1000);
+        if let Some(f) = folder {
+            let mut fl: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+            fl.sort();
+            want.entry(f.to_string())
+                .or_default()
+                .push((format!("{:x}", sha2::Sha256::digest(&raw)), fl));
+        }
+    }
+    let url = cloud.url();
+    let dir = tempfile::tempdir().unwrap();
+    let t = format!(
+        "[project]\nname = \"from-gmail\"\nstate = \"state.sqlite\"\n\n\
+         [source]\nkind = \"gmail\"\napi_url = \"{url}\"\n\n\
+         [source.oauth]\nprovider = \"entra\"\ntenant = \"gtest\"\nclient_id = \"gmail-app\"\n\
+         client_secret_env = \"CUTOVER_TEST_GMAIL_SECRET\"\nscope = \"https://gmail.googleapis.com/.default\"\n\
+         token_url = \"{url}/gtest/oauth2/v2.0/token\"\n\n\
+         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
+         [[mailbox]]\nsource = {{ user = \"{GUSER}\" }}\n\
+         destination = {{ user = \"dora\", password = \"dora-pw\" }}\n",
+        dst.port
+    );
+    let path = dir.path().join("project.toml");
+    std::fs::write(&path, t).unwrap();
+    let p = ProjectDir { dir, path };
+    let run_it = |args: &[&str]| {
+        Command::new(bin())
+            .arg(args[0])
+            .arg(&p.path)
+            .args(&args[1..])
+            .env("CUTOVER_TEST_GMAIL_SECRET", SECRET)
+            .output()
+            .unwrap()
+    };
+    let run = run_it(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let mut have: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for (f, msgs) in dst.dump("dora", "dora-pw").folders {
+        for m in msgs {
+            let mut fl = m.1.clone();
+            fl.sort();
+            have.entry(f.clone()).or_default().push((m.0.clone(), fl));
+        }
+    }
+    have.retain(|_, v| !v.is_empty());
+    for v in want.values_mut().chain(have.values_mut()) {
+        v.sort();
+    }
+    assert_eq!(have, want, "each message once, other labels as keywords");
+    let again = run_it(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    let v = run_it(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
