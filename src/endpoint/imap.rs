@@ -913,9 +913,10 @@ impl MailSession for ImapSession {
                         .and_then(crate::sync::message_id)
                         .filter(|m| !m.trim().is_empty()),
                     provider_id: f.gmail_msg_id().map(|id| id.to_string()),
+                    // Gmail writes non-ASCII label names in modified UTF-7, as folder names.
                     labels: f
                         .gmail_labels()
-                        .map(|l| l.iter().map(|x| x.to_string()).collect()),
+                        .map(|l| l.iter().map(|x| decode_mutf7(x)).collect()),
                 })
             })
             .collect();

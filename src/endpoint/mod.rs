@@ -89,7 +89,8 @@ pub struct MessageIdentity {
     /// X-GM-MSGID in decimal, or the Gmail API message id).
     pub provider_id: Option<String>,
     /// The message's labels as the provider names them (X-GM-LABELS: `\Inbox`, `\Sent`,
-    /// `\Draft`, `\Important`, `\Starred`, user labels by name), when it says.
+    /// `\Draft`, `\Spam`, `\Trash`, `\Important`, `\Starred`, user labels by their decoded
+    /// name with "/" between levels), when it says.
     pub labels: Option<Vec<String>>,
 }
 

@@ -661,6 +661,7 @@ pub async fn prepass<S: MailSession>(
         let mut filter = UidFilter {
             only: Some(HashSet::new()),
             upto: Some(upto[i]),
+            validity: validity[i],
             ..Default::default()
         };
         if let Some(v) = validity[i] {

@@ -86,6 +86,9 @@ pub struct UidFilter {
     pub upto: Option<u32>,
     /// Keywords added to a message's own flags when it is copied (Gmail's other labels).
     pub keywords: HashMap<u32, Vec<String>>,
+    /// The source UIDVALIDITY `only` and `upto` were planned under: under another one
+    /// (renumbered in between) nothing is planned, and the next run plans again.
+    pub validity: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -221,7 +224,11 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         };
         let mut metas = src.fetch_meta(from).await?;
         let mut uidnext = st.uidnext;
-        if let Some(upto) = job.filter.as_ref().and_then(|f| f.upto) {
+        let upto = job.filter.as_ref().and_then(|f| match f.validity {
+            Some(v) if v != st.uidvalidity => Some(0),
+            _ => f.upto,
+        });
+        if let Some(upto) = upto {
             metas.retain(|m| m.uid <= upto);
             uidnext = uidnext.min(upto.saturating_add(1));
         }
@@ -829,6 +836,8 @@ mod tests {
         caps: Capabilities,
         msgs: Vec<(u32, Vec<u8>)>,
         stored: Vec<(u32, u64)>,
+        /// The flags of each stored message, in order.
+        stored_flags: Vec<Vec<String>>,
     }
 
     impl MailSession for Fake {
@@ -914,6 +923,7 @@ mod tests {
                     } else {
                         let uid = self.stored.len() as u32 + 1;
                         self.stored.push((uid, m.body.len() as u64));
+                        self.stored_flags.push(m.flags.clone());
                         AppendOutcome::Stored {
                             uidvalidity: Some(7),
                             uid: Some(uid),
@@ -996,6 +1006,71 @@ mod tests {
         assert_eq!((out.appended, out.skipped), (5, 5));
         let mid = store.mailbox_id("a->a").unwrap().unwrap();
         assert_eq!(store.mailbox_totals(mid).unwrap().failed, 5);
+    }
+
+    #[tokio::test]
+    async fn a_planned_filter_copies_only_its_uids_adds_keywords_and_leaves_later_uids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "Work", "Work").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let mut job = FolderJob {
+            mailbox: "a->a".into(),
+            row,
+            src: "Work".into(),
+            src_display: "Work".into(),
+            dst: "Work".into(),
+            max_failed: 50,
+            filter: Some(std::sync::Arc::new(UidFilter {
+                only: Some(HashSet::from([2, 4, 7])),
+                upto: Some(5),
+                keywords: HashMap::from([(2, vec!["Travel".to_string()])]),
+                validity: Some(1),
+                ..Default::default()
+            })),
+        };
+        let mut src = Fake {
+            msgs: (1..=10)
+                .map(|u| (u, format!("Subject: {u}\r\n\r\nok\r\n").into_bytes()))
+                .collect(),
+            ..Default::default()
+        };
+        let mut dst = Fake::default();
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        // 2 and 4 are owned and planned; 7 is above what was planned; the rest are not owned.
+        assert_eq!(out.appended, 2);
+        assert_eq!(dst.stored_flags, vec![vec!["Travel".to_string()], vec![]]);
+        let f = store.folder(mid, "Work", "Work").unwrap();
+        assert_eq!((f.src_high, f.src_uidnext), (5, Some(6)));
+        // The next run's plan owns 7 (and 6 is a duplicate): only 7 is copied.
+        job.filter = Some(std::sync::Arc::new(UidFilter {
+            only: Some(HashSet::from([2, 4, 7])),
+            upto: Some(10),
+            validity: Some(1),
+            ..Default::default()
+        }));
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        assert_eq!(out.appended, 1);
+        assert_eq!(dst.stored.len(), 3);
+        // Planned under another UIDVALIDITY: nothing is taken, nothing passed over.
+        src.msgs.push((11, b"Subject: 11\r\n\r\nok\r\n".to_vec()));
+        job.filter = Some(std::sync::Arc::new(UidFilter {
+            only: Some(HashSet::from([11])),
+            upto: Some(11),
+            validity: Some(99),
+            ..Default::default()
+        }));
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        assert_eq!(out.appended, 0);
+        assert_eq!(store.folder(mid, "Work", "Work").unwrap().src_high, 10);
     }
 
     #[test]
