@@ -222,6 +222,18 @@ fn first_label_copies_each_message_once_with_its_other_labels_as_keywords() {
         - s.folders["[Gmail]/Starred"].len();
     assert!(want.total() < sightings_total, "the seed has duplicates");
 
+    // The plan shows where All Mail and the views go, and copies nothing.
+    let plan = p.cutover(&["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        stdout(&plan).contains("only messages without any other label, into Archive")
+            && stdout(&plan).contains("Gmail view, not a folder")
+            && stdout(&plan).contains("include_spam = false"),
+        "{}",
+        text(&plan)
+    );
+    assert_eq!(dst.dump("ann", "ann-pw").total(), 0);
+
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let d = dst.dump("ann", "ann-pw");
