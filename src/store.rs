@@ -82,6 +82,8 @@ pub struct DoubtRow {
     pub dst_floor: u32,
     /// The server confirmed the APPEND (no UIDPLUS), as opposed to an unknown outcome.
     pub confirmed: bool,
+    /// Seconds since the row was journalled as `appending`.
+    pub age_secs: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -899,7 +901,8 @@ impl Store {
     pub fn in_doubt(&self, folder_id: i64) -> Result<Vec<DoubtRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, src_uid, size, fingerprint, coalesce(dst_floor, 1), state = 'copied' FROM messages
+                "SELECT id, src_uid, size, fingerprint, coalesce(dst_floor, 1), state = 'copied',
+                        coalesce((julianday('now') - julianday(updated_at)) * 86400.0, 1e9) FROM messages
                  WHERE folder_id = ?1 AND (state = 'appending' OR (state = 'copied' AND dst_uid IS NULL))
                  ORDER BY id",
             )?;
@@ -911,6 +914,7 @@ impl Store {
                     fingerprint: r.get(3)?,
                     dst_floor: r.get(4)?,
                     confirmed: r.get(5)?,
+                    age_secs: r.get(6)?,
                 })
             })?
             .collect()

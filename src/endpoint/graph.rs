@@ -46,6 +46,11 @@ use crate::store::Store;
 /// and size ("<fingerprint> <bytes>").
 pub const FINGERPRINT_PROP: &str =
     "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverFingerprint";
+/// Set instead of the fingerprint on a message created through the JSON path while its
+/// attachments are still being added: such a message without the fingerprint is cutover's own
+/// unfinished creation (a run killed mid-upload), never taken for the copy and removed.
+pub const BUILDING_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverBuilding";
 /// PR_MESSAGE_SIZE.
 const SIZE_PROP: &str = "Integer 0x0E08";
 /// PR_MESSAGE_FLAGS: 1 = read; 8 (unsent) is never set, so the item is not a draft.
@@ -211,6 +216,8 @@ struct Item {
     size: u64,
     /// The fingerprint cutover stored, when it created the message.
     fingerprint: Option<String>,
+    /// Created by cutover through the JSON path and never completed.
+    unfinished: bool,
     flags: Vec<String>,
     received: Option<DateTime<FixedOffset>>,
 }
@@ -245,6 +252,10 @@ fn enc(s: &str) -> String {
     }
     out
 }
+
+/// The longest wait a Retry-After is honoured with; a longer one fails the request as
+/// throttled (the engine retries later) instead of stalling the mailbox for hours.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = h.get("retry-after")?.to_str().ok()?.trim();
@@ -396,9 +407,27 @@ impl GraphConnector {
                 let token = self.tokens.token(upn).await?;
                 req = req.bearer_auth(token.expose_secret());
             }
-            let resp = req.send().await.map_err(|e| self.http_err(op, e))?;
+            let request = req.build().map_err(|e| self.http_err(op, e))?;
+            // A POST creates something: if the service fails it with 503/504 the item may
+            // have been stored all the same, so it is not sent again blindly (the engine
+            // resolves it as in doubt, by fingerprint). A 429 was not processed: retried.
+            let creates = request.method() == reqwest::Method::POST;
+            let resp = self
+                .http
+                .execute(request)
+                .await
+                .map_err(|e| self.http_err(op, e))?;
             let status = resp.status();
             match status.as_u16() {
+                503 | 504 if creates => {
+                    return Err(EndpointError::ConnectionLost {
+                        op: format!(
+                            "{op} for {upn}: Graph answered HTTP {} after the request was sent; \
+                             whether it was stored is checked before anything is sent again",
+                            status.as_u16()
+                        ),
+                    });
+                }
                 429 | 503 | 504 => {
                     let asked = retry_after(resp.headers());
                     let body = resp.bytes().await.unwrap_or_default();
@@ -420,7 +449,7 @@ impl GraphConnector {
                     );
                     {
                         let mut w = lim.window.lock().unwrap_or_else(|e| e.into_inner());
-                        let until = Instant::now() + wait;
+                        let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
                         w.server_until = Some(w.server_until.map_or(until, |u| u.max(until)));
                         w.last_throttle = Some((
                             Instant::now(),
@@ -431,7 +460,7 @@ impl GraphConnector {
                             ),
                         ));
                     }
-                    if throttled > self.limits.max_retries {
+                    if throttled > self.limits.max_retries || wait > MAX_RETRY_AFTER {
                         return Err(EndpointError::Throttled {
                             op: format!("{op} for {upn}"),
                             message: format!("HTTP {status} {code}: {message}"),
@@ -465,6 +494,8 @@ impl GraphConnector {
     }
 
     fn http_err(&self, op: &str, e: reqwest::Error) -> EndpointError {
+        // Never the URL: an attachment upload URL carries its own credential.
+        let e = e.without_url();
         if e.is_timeout() {
             EndpointError::Timeout {
                 op: op.to_string(),
@@ -717,7 +748,7 @@ impl GraphSession {
             "/mailFolders/{}/messages?$top={PAGE}&$select=id,isRead,isDraft,flag,receivedDateTime&$expand={}",
             enc(&id),
             enc(&format!(
-                "singleValueExtendedProperties($filter=id eq '{FINGERPRINT_PROP}' or id eq '{SIZE_PROP}')"
+                "singleValueExtendedProperties($filter=id eq '{FINGERPRINT_PROP}' or id eq '{SIZE_PROP}' or id eq '{BUILDING_PROP}')"
             ))
         ));
         let raw = match self.get_all(op, &url).await {
@@ -737,6 +768,7 @@ impl GraphSession {
             };
             let mut size = None;
             let mut fp = None;
+            let mut building = false;
             for p in v["singleValueExtendedProperties"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -752,6 +784,8 @@ impl GraphSession {
                     }
                 } else if pid.eq_ignore_ascii_case(SIZE_PROP) {
                     size = val.parse::<u64>().ok();
+                } else if pid.eq_ignore_ascii_case(BUILDING_PROP) {
+                    building = true;
                 }
             }
             let mut flags = Vec::new();
@@ -768,6 +802,7 @@ impl GraphSession {
                 uid: 0,
                 id: mid.to_string(),
                 size: fp.as_ref().map(|f| f.1).or(size).unwrap_or(0),
+                unfinished: building && fp.is_none(),
                 fingerprint: fp.map(|f| f.0),
                 flags,
                 received: parse_date(&v["receivedDateTime"]),
@@ -775,6 +810,32 @@ impl GraphSession {
         }
         // First-seen order for ids never seen: oldest first, so UIDs grow with time.
         items.sort_by(|a, b| a.received.cmp(&b.received).then(a.id.cmp(&b.id)));
+        // Paging by $skip while mail arrives can list one message on two pages: once each.
+        let mut listed = std::collections::HashSet::new();
+        items.retain(|i| listed.insert(i.id.clone()));
+        // cutover's own unfinished JSON creations (a run killed while adding attachments):
+        // never the copy of anything; removed (the message is sent again whole).
+        let unfinished: Vec<String> = items
+            .iter()
+            .filter(|i| i.unfinished)
+            .map(|i| i.id.clone())
+            .collect();
+        items.retain(|i| !i.unfinished);
+        if self.c.side == "destination" {
+            for id in unfinished {
+                let gone = self
+                    .call(
+                        "remove unfinished message",
+                        Method::POST,
+                        &self.url(&format!("/messages/{}/permanentDelete", enc(&id))),
+                        None,
+                    )
+                    .await;
+                if gone.is_ok() {
+                    tracing::info!(mailbox = %self.upn, folder = wire, "removed a message an interrupted run left without its attachments");
+                }
+            }
+        }
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         let uids = self
             .c
@@ -1136,10 +1197,18 @@ impl GraphSession {
         let seen = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"));
         let header_end = find_header_end(raw);
         let headers = String::from_utf8_lossy(&raw[..header_end]).into_owned();
+        // With attachments still to add, the message is marked unfinished; its fingerprint
+        // (what makes it the copy for resume and verification) is set once all are in.
+        let has_attachments = parsed.attachments().next().is_some();
+        let mark = if has_attachments {
+            BUILDING_PROP
+        } else {
+            FINGERPRINT_PROP
+        };
         let mut props = vec![
             json!({"id": FLAGS_PROP, "value": if seen { "1" } else { "0" }}),
             json!({"id": HEADERS_PROP, "value": headers}),
-            json!({"id": FINGERPRINT_PROP, "value": fp}),
+            json!({"id": mark, "value": fp}),
         ];
         let delivered = m.internal_date.or_else(|| {
             parsed
@@ -1216,6 +1285,17 @@ impl GraphSession {
                     .await;
                 return Err(e);
             }
+        }
+        if has_attachments {
+            self.call(
+                "complete message",
+                Method::PATCH,
+                &self.url(&format!("/messages/{}", enc(&id))),
+                Some(&json!({
+                    "singleValueExtendedProperties": [{"id": FINGERPRINT_PROP, "value": fp}],
+                })),
+            )
+            .await?;
         }
         Ok(id)
     }

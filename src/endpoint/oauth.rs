@@ -30,6 +30,13 @@ use tokio::sync::Mutex;
 use super::{EndpointError, Result};
 use crate::config::{EndpointKind, OAuthFlow, OAuthProvider, OAuthSettings};
 
+/// When to refresh a token that lives `lifetime` (as the authority announced it, bounded so
+/// that an absurd `expires_in` cannot overflow the clock).
+fn refresh_time(lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(Duration::from_secs(24 * 3600));
+    Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN).max(lifetime / 2)
+}
+
 /// Refresh this long before a token's announced expiry.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
@@ -494,7 +501,7 @@ impl TokenProvider {
             return Ok(t.clone());
         }
         let (token, lifetime) = self.fetch(account, &key).await?;
-        let refresh_at = Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN).max(lifetime / 2);
+        let refresh_at = refresh_time(lifetime);
         cache.insert(key, (token.clone(), refresh_at));
         Ok(token)
     }
@@ -777,7 +784,7 @@ impl TokenProvider {
             )
         })?;
         show(&code);
-        let deadline = Instant::now() + Duration::from_secs(code.expires_in);
+        let deadline = Instant::now() + Duration::from_secs(code.expires_in.min(24 * 3600));
         let mut interval = Duration::from_secs(code.interval);
         let form = [
             ("grant_type", GRANT_DEVICE_CODE.to_string()),
@@ -808,8 +815,7 @@ impl TokenProvider {
                     })?;
                     // The access token that came with it serves right away.
                     let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
-                    let refresh_at =
-                        Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN).max(lifetime / 2);
+                    let refresh_at = refresh_time(lifetime);
                     self.inner.cache.lock().await.insert(
                         self.refresh_key(user),
                         (SecretString::from(t.access_token), refresh_at),

@@ -25,6 +25,9 @@ pub use events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
 /// connection fails or the server throttles: reconnect with backoff in between.
 const FOLDER_ATTEMPTS: u32 = 5;
 
+/// The longest pause before a retry, whatever wait a server asks for.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     Auth,
@@ -778,7 +781,11 @@ impl Engine {
             None,
             &format!("{e}; {why}, then reconnecting (attempt {attempt} of {FOLDER_ATTEMPTS})"),
         );
-        tokio::time::sleep(pause).await;
+        // Never hours on a server's say-so, and an emergency stop ends the wait.
+        tokio::select! {
+            _ = tokio::time::sleep(pause.min(MAX_RETRY_PAUSE)) => {}
+            _ = self.stop.stopped() => {}
+        }
     }
 
     /// Folders in the journal that the source no longer lists (deleted or renamed since an

@@ -596,6 +596,17 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
         return Ok(());
     }
     if doubt.iter().any(|d| !d.confirmed) {
+        // A run killed moments ago may still have APPENDs executing on the server (a busy
+        // server can take seconds to store what it had already received): give them time
+        // to land before judging, then wait for the folder to be still.
+        let youngest = doubt
+            .iter()
+            .map(|d| d.age_secs)
+            .fold(f64::INFINITY, f64::min);
+        if youngest < IN_FLIGHT_GRACE.as_secs_f64() {
+            let rest = IN_FLIGHT_GRACE.as_secs_f64() - youngest.max(0.0);
+            tokio::time::sleep(std::time::Duration::from_secs_f64(rest)).await;
+        }
         settle(dst, folder).await?;
     }
     let floor = doubt.iter().map(|d| d.dst_floor).min().unwrap_or(1);
@@ -664,6 +675,9 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
     }
     Ok(())
 }
+
+/// How long after an APPEND was journalled its outcome may still be pending on the server.
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// How long the destination's UIDNEXT must stay still before in-doubt APPENDs are judged.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
