@@ -1647,6 +1647,62 @@ impl Store {
         })
     }
 
+    /// Owned sightings whose message the journal has not taken up yet (no row, or still
+    /// pending): if such a message left its folder, another sighting must own it.
+    pub fn gmail_owned_uncopied(&self, mailbox_id: i64) -> Result<Vec<GmailSeenRow>> {
+        Ok(self
+            .gmail_seen(mailbox_id)?
+            .into_iter()
+            .filter(|r| r.own)
+            .filter(|r| {
+                self.with(|c| {
+                    c.query_row(
+                        "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+                         WHERE f.mailbox_id = ?1 AND f.src_name = ?2 AND m.src_uidvalidity = ?3
+                           AND m.src_uid = ?4 AND m.state != 'pending'",
+                        params![mailbox_id, r.folder, r.uidvalidity, r.uid],
+                        |row| row.get::<_, i64>(0),
+                    )
+                })
+                .is_ok_and(|n| n == 0)
+            })
+            .collect())
+    }
+
+    /// Move the ownership of a message from a sighting that left its folder before it was
+    /// copied to another sighting of the same message (one transaction).
+    pub fn gmail_reassign(
+        &self,
+        mailbox_id: i64,
+        from: &GmailSeenRow,
+        to: &GmailSeenRow,
+        keywords: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE gmail_seen SET own = 0, keywords = '', reason = ?5
+                 WHERE mailbox_id = ?1 AND folder = ?2 AND uidvalidity = ?3 AND uid = ?4",
+                params![mailbox_id, from.folder, from.uidvalidity, from.uid, reason],
+            )?;
+            tx.execute(
+                "UPDATE gmail_seen SET own = 1, keywords = ?5, reason = NULL
+                 WHERE mailbox_id = ?1 AND folder = ?2 AND uidvalidity = ?3 AND uid = ?4",
+                params![mailbox_id, to.folder, to.uidvalidity, to.uid, keywords],
+            )?;
+            // A pending journal row of the gone sighting is superseded by the heir's (it is
+            // neither to copy nor "expunged on the source": its message is copied elsewhere).
+            tx.execute(
+                "UPDATE messages SET state = 'superseded'
+                 WHERE state = 'pending' AND src_uidvalidity = ?3 AND src_uid = ?4
+                   AND folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1 AND src_name = ?2)",
+                params![mailbox_id, from.folder, from.uidvalidity, from.uid],
+            )?;
+            tx.commit()
+        })
+    }
+
     /// (distinct messages, duplicate sightings not copied) of a Gmail-shaped source mailbox.
     pub fn gmail_counts(&self, mailbox_id: i64) -> Result<(u64, u64)> {
         self.with(|c| {

@@ -504,3 +504,86 @@ fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
     let v = run_it(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+/// A message archived (its label removed) after the plan gave it to that label but before it
+/// was copied is not lost: the next run copies it from another of its sightings (here All
+/// Mail, so Archive). The copy is held back by a full destination in the first run.
+#[test]
+fn a_message_archived_between_the_plan_and_its_copy_is_still_copied_once() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("ann", "ann-pw")], &[]);
+    // The quota plugin on, and a per-user rule of 1 KiB: every APPEND of the first run fails.
+    let dst = Dovecot::start(
+        root.path(),
+        "dst",
+        &[("ann", "ann-pw:userdb_quota_rule=*:storage=1K")],
+        &["--no-gmail", "--quota", "100M"],
+    );
+    src.seed("ann", 120, 9, &["--gmail"]);
+    let p = project(&src, &dst, "ann", "ann-pw", "preset = \"gmail\"");
+    let first = p.cutover(&["run"]);
+    assert_ne!(first.status.code(), Some(0), "{}", text(&first));
+    let planned = journal_count(&p, "SELECT count(*) FROM gmail_seen WHERE own = 1");
+    assert!(planned > 0, "the first run planned: {}", text(&first));
+
+    // The biggest INBOX message that has no label but INBOX (and All Mail) is archived.
+    let s = src.dump("ann", "ann-pw");
+    let inbox = &s.folders["INBOX"];
+    let other_labels = |sha: &str| {
+        s.folders
+            .iter()
+            .filter(|(f, ms)| {
+                f.as_str() != "INBOX" && f.as_str() != ALL_MAIL && ms.iter().any(|m| m.0 == sha)
+            })
+            .count()
+    };
+    let victim = inbox
+        .iter()
+        .filter(|m| other_labels(&m.0) == 0 && s.folders[ALL_MAIL].iter().any(|a| a.0 == m.0))
+        .filter(|m| inbox.iter().filter(|o| o.3 == m.3).count() == 1)
+        .max_by_key(|m| m.3)
+        .expect("an INBOX message in no other label");
+    assert!(
+        victim.3 > 1024,
+        "the chosen message is too big for the first run's quota"
+    );
+    // Its UID: the one INBOX message of that size.
+    let listing = src.doveadm(&["fetch", "-u", "ann", "uid size.virtual", "mailbox", "INBOX"]);
+    let mut uid = None;
+    let mut last_uid = None;
+    for l in listing.lines() {
+        if let Some(u) = l.strip_prefix("uid: ") {
+            last_uid = Some(u.trim().to_string());
+        } else if let Some(sz) = l.strip_prefix("size.virtual: ")
+            && sz.trim().parse::<u64>().ok() == Some(victim.3)
+        {
+            uid = last_uid.clone();
+        }
+    }
+    let uid = uid.expect("the victim's UID");
+    src.doveadm(&["expunge", "-u", "ann", "mailbox", "INBOX", "uid", &uid]);
+    let after = src.dump("ann", "ann-pw");
+    assert!(!after.folders["INBOX"].iter().any(|m| m.0 == victim.0));
+
+    // The quota lifted, the next run copies everything, the archived message in Archive.
+    let passwd = dst.dir.join("passwd");
+    let pw = std::fs::read_to_string(&passwd).unwrap();
+    std::fs::write(&passwd, pw.replace("storage=1K", "storage=100M")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = p.cutover(&["run"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let d = dst.dump("ann", "ann-pw");
+    let copies: usize = d
+        .folders
+        .values()
+        .map(|ms| ms.iter().filter(|m| m.0 == victim.0).count())
+        .sum();
+    assert_eq!(copies, 1, "the archived message, exactly once");
+    assert!(
+        d.folders["Archive"].iter().any(|m| m.0 == victim.0),
+        "the archived message is in Archive"
+    );
+    assert_exactly(&first_label_model(&after), &d);
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}

@@ -566,7 +566,11 @@ pub async fn prepass<S: MailSession>(
         .collect();
     // All Mail first (see the module notes).
     folders.sort_by_key(|f| f.role != Role::AllMail);
-    let known_rows = store.gmail_seen(mailbox_id)?;
+    let mut known_rows = store.gmail_seen(mailbox_id)?;
+    let uncopied = store.gmail_owned_uncopied(mailbox_id)?;
+    // Owned sightings that left their folder before they were copied (archived, label
+    // removed): their message must be copied from another of its sightings.
+    let mut gone: Vec<GmailSeenRow> = Vec::new();
     let mut validity: Vec<Option<u32>> = vec![None; folders.len()];
     let mut upto: Vec<u32> = vec![0; folders.len()];
     let mut new: Vec<Sighting> = Vec::new();
@@ -577,6 +581,19 @@ pub async fn prepass<S: MailSession>(
             Err(e) => return Err(e.into()),
         };
         validity[i] = Some(st.uidvalidity);
+        let waiting: Vec<&GmailSeenRow> = uncopied
+            .iter()
+            .filter(|r| r.folder == f.wire && r.uidvalidity == st.uidvalidity)
+            .collect();
+        if let Some(min) = waiting.iter().map(|r| r.uid).min() {
+            let present: HashSet<u32> = src.fetch_meta(min).await?.iter().map(|m| m.uid).collect();
+            gone.extend(
+                waiting
+                    .into_iter()
+                    .filter(|r| !present.contains(&r.uid))
+                    .cloned(),
+            );
+        }
         let high = known_rows
             .iter()
             .filter(|r| r.folder == f.wire && r.uidvalidity == st.uidvalidity)
@@ -624,6 +641,70 @@ pub async fn prepass<S: MailSession>(
             .zip(&validity)
             .any(|(f, v)| f.wire == r.folder && *v == Some(r.uidvalidity))
     };
+    // Hand each gone owner's message to another current sighting of it (label folders
+    // before All Mail, in the planning order); the new owner is enumerated again.
+    let mut reclaim: HashMap<String, HashSet<u32>> = HashMap::new();
+    for g in &gone {
+        let rank = |r: &GmailSeenRow| {
+            folders
+                .iter()
+                .position(|f| f.wire == r.folder)
+                .map(|i| (folders[i].role == Role::AllMail, order_key(&folders[i])))
+        };
+        let heir = known_rows
+            .iter()
+            .filter(|r| !r.own && r.ident == g.ident && current(r))
+            .filter(|r| !(r.folder == g.folder && r.uid == g.uid))
+            .filter(|r| rank(r).is_some())
+            .min_by_key(|r| rank(r));
+        let Some(heir) = heir.cloned() else {
+            continue;
+        };
+        // The gone owner's other labels, but not the heir's own folder.
+        let own_kw = folders
+            .iter()
+            .find(|f| f.wire == heir.folder)
+            .and_then(folder_keyword);
+        let keywords: Vec<&str> = g
+            .keywords
+            .split_whitespace()
+            .filter(|k| Some(*k) != own_kw.as_deref())
+            .collect();
+        let keywords = keywords.join(" ");
+        store.gmail_reassign(
+            mailbox_id,
+            g,
+            &heir,
+            &keywords,
+            "left its label before it was copied; copied from another of its labels",
+        )?;
+        for r in known_rows.iter_mut() {
+            if r.folder == g.folder && r.uidvalidity == g.uidvalidity && r.uid == g.uid {
+                r.own = false;
+            } else if r.folder == heir.folder
+                && r.uidvalidity == heir.uidvalidity
+                && r.uid == heir.uid
+            {
+                r.own = true;
+                r.keywords = keywords.clone();
+            }
+        }
+        reclaim
+            .entry(heir.folder.clone())
+            .or_default()
+            .insert(heir.uid);
+        sink.issue(
+            Severity::Info,
+            "gmail",
+            Some(mailbox),
+            Some(&g.folder),
+            Some(g.uid),
+            &format!(
+                "message left {} before it was copied; it is copied from {} (UID {}) instead",
+                g.folder, heir.folder, heir.uid
+            ),
+        );
+    }
     let known: Vec<Known> = known_rows
         .iter()
         .map(|r| Known {
@@ -662,6 +743,7 @@ pub async fn prepass<S: MailSession>(
             only: Some(HashSet::new()),
             upto: Some(upto[i]),
             validity: validity[i],
+            reclaim: reclaim.remove(&f.wire).unwrap_or_default(),
             ..Default::default()
         };
         if let Some(v) = validity[i] {

@@ -89,6 +89,10 @@ pub struct UidFilter {
     /// The source UIDVALIDITY `only` and `upto` were planned under: under another one
     /// (renumbered in between) nothing is planned, and the next run plans again.
     pub validity: Option<u32>,
+    /// UIDs passed over by an earlier run that are to be copied now (a Gmail message whose
+    /// owning label was removed before it was copied): enumerated again below the folder's
+    /// high-water mark.
+    pub reclaim: HashSet<u32>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -192,7 +196,13 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
     let doubt = store.in_doubt(row.id)?;
     let pending_before = store.pending(row.id, validity)?;
     let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
-    if unchanged_src && !revalidate_dst && doubt.is_empty() && pending_before.is_empty() {
+    let reclaiming = job.filter.as_ref().is_some_and(|f| !f.reclaim.is_empty());
+    if unchanged_src
+        && !revalidate_dst
+        && doubt.is_empty()
+        && pending_before.is_empty()
+        && !reclaiming
+    {
         // Nothing to copy; still make sure what was written is still there (metadata only).
         // Once users work on the destination they delete mail, so here a message gone is a
         // warning, not a data-loss incident: the brake is for what a copy just wrote.
@@ -242,6 +252,29 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         let high = seen_high.unwrap_or(0).max(row.src_high);
         let list: Vec<(u32, u64)> = metas.iter().map(|m| (m.uid, m.size)).collect();
         store.add_pending(row.id, validity, &list, high, uidnext)?;
+    }
+
+    // Messages passed over earlier and now planned here (Gmail ownership moved).
+    if let Some(f) = &job.filter
+        && !f.reclaim.is_empty()
+        && f.validity.is_none_or(|v| v == validity)
+    {
+        let min = f.reclaim.iter().copied().min().unwrap_or(1);
+        let list: Vec<(u32, u64)> = src
+            .fetch_meta(min)
+            .await?
+            .iter()
+            .filter(|m| f.reclaim.contains(&m.uid))
+            .map(|m| (m.uid, m.size))
+            .collect();
+        let row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+        store.add_pending(
+            row.id,
+            validity,
+            &list,
+            row.src_high,
+            row.src_uidnext.unwrap_or(st.uidnext),
+        )?;
     }
 
     if revalidate_src {
