@@ -549,7 +549,7 @@ impl GmailSession {
                 throttled += 1;
                 let backoff = Duration::from_secs(1 << (throttled - 1).min(5));
                 let wait = retry_after.unwrap_or(backoff);
-                if throttled > MAX_RETRIES {
+                if throttled > MAX_RETRIES || wait > super::MAX_RETRY_AFTER {
                     return Err(EndpointError::Throttled {
                         op: self.ctx(op),
                         message: format!(
@@ -823,7 +823,12 @@ impl GmailSession {
                 op: self.ctx("messages.get"),
                 message: format!("message {id}: raw is not base64url: {e}"),
             })?;
-        let mut meta = self.meta.get(id).cloned().expect("cached by get");
+        let Some(mut meta) = self.meta.get(id).cloned() else {
+            return Err(EndpointError::Protocol {
+                op: self.ctx("messages.get"),
+                message: format!("Gmail answered for another message than {id}"),
+            });
+        };
         // The exact size, now that the bytes are here.
         meta.size = bytes.len() as u64;
         self.meta.insert(id.to_string(), meta.clone());

@@ -253,10 +253,6 @@ fn enc(s: &str) -> String {
     out
 }
 
-/// The longest wait a Retry-After is honoured with; a longer one fails the request as
-/// throttled (the engine retries later) instead of stalling the mailbox for hours.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
-
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = h.get("retry-after")?.to_str().ok()?.trim();
     v.parse::<u64>().ok().map(Duration::from_secs)
@@ -449,7 +445,7 @@ impl GraphConnector {
                     );
                     {
                         let mut w = lim.window.lock().unwrap_or_else(|e| e.into_inner());
-                        let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
+                        let until = Instant::now() + wait.min(super::MAX_RETRY_AFTER);
                         w.server_until = Some(w.server_until.map_or(until, |u| u.max(until)));
                         w.last_throttle = Some((
                             Instant::now(),
@@ -460,7 +456,7 @@ impl GraphConnector {
                             ),
                         ));
                     }
-                    if throttled > self.limits.max_retries || wait > MAX_RETRY_AFTER {
+                    if throttled > self.limits.max_retries || wait > super::MAX_RETRY_AFTER {
                         return Err(EndpointError::Throttled {
                             op: format!("{op} for {upn}"),
                             message: format!("HTTP {status} {code}: {message}"),

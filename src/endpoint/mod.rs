@@ -266,6 +266,11 @@ impl EndpointError {
 
 pub type Result<T> = std::result::Result<T, EndpointError>;
 
+/// The longest wait a server's Retry-After is honoured with; a longer one fails the request
+/// as throttled (the engine retries later, within its own cap) instead of stalling a mailbox
+/// for hours.
+pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// One logged-in session on an endpoint. The methods that work on "the examined folder" need
 /// a prior [`MailSession::examine`].
 pub trait MailSession: Send {
