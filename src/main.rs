@@ -824,10 +824,25 @@ fn check(project: &Project) -> u8 {
         ("source", &project.source),
         ("destination", &project.destination),
     ] {
-        println!(
-            "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
-            e.kind, e.host, e.port, e.security, e.preset, e.max_connections
-        );
+        if e.kind.is_api() {
+            println!(
+                "{side:<11} {:?} {} preset={:?} max_connections={}{}",
+                e.kind,
+                e.api_url,
+                e.preset,
+                e.max_connections,
+                if e.kind == config::EndpointKind::Graph && side == "destination" {
+                    format!(" graph_import={:?}", e.graph_import).to_lowercase()
+                } else {
+                    String::new()
+                }
+            );
+        } else {
+            println!(
+                "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
+                e.kind, e.host, e.port, e.security, e.preset, e.max_connections
+            );
+        }
         if let Some(o) = &e.oauth {
             let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
                 (config::OAuthFlow::DeviceCode, ..) => format!(

@@ -131,13 +131,21 @@ fn every_example_project_loads() {
             cmd.env(var, "placeholder-secret");
         }
         let out = cmd.output().unwrap();
+        let so = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "{}: {}{}",
+            "{}: {so}{}",
             path.display(),
-            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // An HTTP API endpoint is shown by its URL, not as a host, port and TLS mode.
+        if text.contains("kind = \"graph\"") {
+            assert!(so.contains("Graph https://graph.microsoft.com "), "{so}");
+        }
+        if text.contains("kind = \"gmail\"") {
+            assert!(so.contains("Gmail https://gmail.googleapis.com "), "{so}");
+        }
+        assert!(!so.contains("googleapis.com:993") && !so.contains("graph.microsoft.com:993"));
     }
     assert!(n >= 1, "no example projects");
 }
