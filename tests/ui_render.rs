@@ -168,3 +168,38 @@ fn selection_is_reverse_video_in_mono_and_the_stopped_badge_stands_out() {
         "{cell:?}"
     );
 }
+
+/// The throttle state is shown per mailbox: in the batch's mailbox list and in the detail.
+#[test]
+fn a_throttled_mailbox_says_so_in_its_row_and_detail() {
+    let text = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer();
+        let area = buf.area;
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut a = app(Kind::Throttled, "default");
+    keys(&mut a, "j\n");
+    let rows = text(&render(&a, 160, 48));
+    assert!(
+        rows.lines()
+            .any(|l| l.contains("bob->bob@new.test") && l.contains("⚠ throttled:")),
+        "{rows}"
+    );
+    keys(&mut a, "\n");
+    let detail = text(&render(&a, 160, 48));
+    assert!(
+        detail.contains("throttled") && detail.contains("⚠ "),
+        "{detail}"
+    );
+    // A mailbox not throttled says nothing of it.
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "j\n");
+    assert!(!text(&render(&a, 160, 48)).contains("⚠ throttled:"));
+}

@@ -235,10 +235,45 @@ impl Snapshot {
         (g("critical"), g("error"), g("warning"), g("info"))
     }
 
+    /// Why a mailbox is held back by throttling (in the last minute), if it is: a throttling
+    /// issue names its key; an HTTP API endpoint names the account ("upn: why").
+    pub fn throttle_of(&self, key: &str) -> Option<&str> {
+        let (src, dst) = key.split_once("->").unwrap_or((key, ""));
+        self.throttled.iter().find_map(|t| {
+            if t == key {
+                return Some("the server asked to slow down (see Issues)");
+            }
+            let (account, why) = t.split_once(": ")?;
+            (account.eq_ignore_ascii_case(src) || account.eq_ignore_ascii_case(dst)).then_some(why)
+        })
+    }
+
     pub fn mailbox(&self, key: &str) -> Option<&MailboxView> {
         self.batches
             .iter()
             .flat_map(|b| &b.mailboxes)
             .find(|m| m.key == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_state_is_found_by_mailbox_key_or_by_account() {
+        let s = Snapshot {
+            throttled: vec![
+                "ann->ann@contoso.com".into(),
+                "Bob@Contoso.com: HTTP 429 from the service, retry after 30 s".into(),
+            ],
+            ..Snapshot::default()
+        };
+        assert!(s.throttle_of("ann->ann@contoso.com").is_some());
+        assert_eq!(
+            s.throttle_of("bob->bob@contoso.com"),
+            Some("HTTP 429 from the service, retry after 30 s")
+        );
+        assert_eq!(s.throttle_of("carl->carl@contoso.com"), None);
     }
 }

@@ -149,9 +149,12 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                             Cell::from(bytes(m.totals.copied_bytes)),
                         ]);
                     }
-                    cells.push(
-                        Cell::from(m.last_error.clone().unwrap_or_default()).style(t.error()),
-                    );
+                    cells.push(match (&m.last_error, s.throttle_of(&m.key)) {
+                        (None, Some(why)) => {
+                            Cell::from(format!("⚠ throttled: {why}")).style(t.warn())
+                        }
+                        (e, _) => Cell::from(e.clone().unwrap_or_default()).style(t.error()),
+                    });
                     Row::new(cells)
                 })
                 .collect();
@@ -283,7 +286,14 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
             Span::styled(format!("{:<18}", "last error"), t.muted()),
             Span::styled(m.last_error.clone().unwrap_or("—".into()), t.error()),
         ]),
-        Line::from(""),
+        // Only while it holds, so that a small screen keeps the lines above.
+        match app.snap.throttle_of(&m.key) {
+            Some(why) => Line::from(vec![
+                Span::styled(format!("{:<18}", "throttled"), t.muted()),
+                Span::styled(format!("⚠ {why}"), t.warn()),
+            ]),
+            None => Line::from(""),
+        },
         Line::from(Span::styled(
             "s start/retry   p pause batch   esc back",
             t.muted(),
