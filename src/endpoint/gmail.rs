@@ -32,13 +32,13 @@ use reqwest::{Method, StatusCode, Url};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::oauth::TokenProvider;
 use super::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result, SpecialUse,
-    fingerprint,
+    AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
+    FolderState, MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result,
+    SpecialUse, fingerprint,
 };
 use crate::config::{self, Credential, EndpointKind};
 use crate::endpoint::imap::{decode_mutf7, encode_mutf7};
@@ -163,7 +163,7 @@ pub struct GmailConnector {
     store: Store,
     base: Url,
     quota: Quota,
-    budget: Arc<Semaphore>,
+    budget: ConnectionBudget,
     pub side: &'static str,
 }
 
@@ -328,7 +328,7 @@ impl GmailConnector {
             store: store.clone(),
             base,
             quota: Quota::default(),
-            budget: Arc::new(Semaphore::new(cfg.max_connections)),
+            budget: ConnectionBudget::new(cfg.max_connections),
             side,
         })
     }
@@ -342,17 +342,12 @@ impl GmailConnector {
     }
 
     pub fn in_use(&self) -> usize {
-        self.cfg.max_connections - self.budget.available_permits()
+        self.budget.in_use()
     }
 
     /// A session on `cred.user`'s mailbox (the label list is read to check access).
     pub async fn connect(&self, cred: &Credential) -> Result<GmailSession> {
-        let permit = self
-            .budget
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("connection budget semaphore is never closed");
+        let permit = self.budget.acquire().await;
         let limit = self
             .cfg
             .max_message_size

@@ -36,8 +36,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::imap::{decode_mutf7, encode_mutf7};
 use super::oauth::TokenProvider;
 use super::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageMeta, MessageSink, Result, SpecialUse, fingerprint,
+    AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
+    FolderState, MailSession, Message, MessageMeta, MessageSink, Result, SpecialUse, fingerprint,
 };
 use crate::config::{self, Credential, EndpointKind, GraphImport};
 use crate::store::Store;
@@ -189,7 +189,7 @@ pub struct GraphConnector {
     base: String,
     limits: Limits,
     mailboxes: Arc<Mutex<HashMap<String, Arc<MailboxLimiter>>>>,
-    sessions: Arc<Semaphore>,
+    sessions: ConnectionBudget,
 }
 
 pub struct GraphSession {
@@ -283,7 +283,7 @@ impl GraphConnector {
             base: cfg.api_url.trim_end_matches('/').to_string(),
             limits: Limits::default(),
             mailboxes: Arc::new(Mutex::new(HashMap::new())),
-            sessions: Arc::new(Semaphore::new(cfg.max_connections)),
+            sessions: ConnectionBudget::new(cfg.max_connections),
         })
     }
 
@@ -296,7 +296,7 @@ impl GraphConnector {
     }
 
     pub fn in_use(&self) -> usize {
-        self.cfg.max_connections - self.sessions.available_permits()
+        self.sessions.in_use()
     }
 
     /// Mailboxes held back in the last minute (a 429/503/504 from the service, or a local
@@ -330,12 +330,7 @@ impl GraphConnector {
 
     /// A session for one mailbox (its user principal name). Checks that the app can read it.
     pub async fn connect(&self, cred: &Credential) -> Result<GraphSession> {
-        let permit = self
-            .sessions
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("session budget semaphore is never closed");
+        let permit = self.sessions.acquire().await;
         let s = GraphSession {
             c: Arc::new(self.clone()),
             _permit: permit,

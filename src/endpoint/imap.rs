@@ -16,14 +16,14 @@ use futures::TryStreamExt;
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 use super::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result, SpecialUse,
-    fingerprint, uid_set,
+    AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
+    FolderState, MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result,
+    SpecialUse, fingerprint, uid_set,
 };
 
 /// A fetched message's bytes, left in async-imap's response buffer.
@@ -125,7 +125,7 @@ pub struct ImapConnector {
     tls: Option<TlsConnector>,
     /// OAuth2 tokens for XOAUTH2, when the endpoint has an `[oauth]` table.
     tokens: Option<TokenProvider>,
-    budget: Arc<Semaphore>,
+    budget: ConnectionBudget,
     /// "source" or "destination", for messages.
     pub side: &'static str,
 }
@@ -140,7 +140,7 @@ impl ImapConnector {
             cfg: cfg.clone(),
             tls,
             tokens: None,
-            budget: Arc::new(Semaphore::new(cfg.max_connections)),
+            budget: ConnectionBudget::new(cfg.max_connections),
             side,
         })
     }
@@ -170,7 +170,7 @@ impl ImapConnector {
 
     /// Connections open right now.
     pub fn in_use(&self) -> usize {
-        self.cfg.max_connections - self.budget.available_permits()
+        self.budget.in_use()
     }
 
     pub fn config(&self) -> &config::Endpoint {
@@ -179,12 +179,7 @@ impl ImapConnector {
 
     /// Wait for a free connection slot, then connect and log in.
     pub async fn connect(&self, cred: &Credential) -> Result<ImapSession> {
-        let permit = self
-            .budget
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("connection budget semaphore is never closed");
+        let permit = self.budget.acquire().await;
         let Some(tokens) = &self.tokens else {
             return self.connect_with(permit, cred, self.cfg.auth).await;
         };
@@ -199,12 +194,7 @@ impl ImapConnector {
             Err(EndpointError::Auth { .. }) => {
                 tokens.invalidate(&cred.user).await;
                 let again = with_token(tokens.token(&cred.user).await?);
-                let permit = self
-                    .budget
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("connection budget semaphore is never closed");
+                let permit = self.budget.acquire().await;
                 self.connect_with(permit, &again, AuthMethod::Xoauth2).await
             }
             other => other,
@@ -219,13 +209,7 @@ impl ImapConnector {
     ) -> Result<ImapSession> {
         let timeout = self.cfg.timeout;
         let addr = format!("{}:{}", self.cfg.host, self.cfg.port);
-        let tcp = with_timeout(timeout, "connect", TcpStream::connect(&addr))
-            .await?
-            .map_err(|source| EndpointError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = tcp_connect(&self.cfg).await?;
         let host = self.cfg.host.clone();
         let stream: Box<dyn Io> = match self.cfg.security {
             Security::None => Box::new(tcp),
@@ -346,18 +330,41 @@ impl ImapConnector {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let tls = self.tls.as_ref().expect("TLS connector for a TLS endpoint");
-        let name = ServerName::try_from(self.cfg.host.clone()).map_err(|e| EndpointError::Tls {
-            host: self.cfg.host.clone(),
-            message: format!("not a valid server name: {e}"),
-        })?;
-        with_timeout(self.cfg.timeout, "TLS handshake", tls.connect(name, tcp))
-            .await?
-            .map_err(|e| EndpointError::Tls {
-                host: self.cfg.host.clone(),
-                message: e.to_string(),
-            })
+        tls_handshake(self.tls.as_ref(), &self.cfg, tcp).await
     }
+}
+
+/// TCP to the endpoint's host and port within its timeout (Nagle off: commands are small).
+pub(crate) async fn tcp_connect(cfg: &config::Endpoint) -> Result<TcpStream> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = with_timeout(cfg.timeout, "connect", TcpStream::connect(&addr))
+        .await?
+        .map_err(|source| EndpointError::Connect { addr, source })?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// TLS over `tcp` with the endpoint's connector (from [`tls_connector`]), the server name
+/// checked against its host.
+pub(crate) async fn tls_handshake<S>(
+    tls: Option<&TlsConnector>,
+    cfg: &config::Endpoint,
+    tcp: S,
+) -> Result<tokio_rustls::client::TlsStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let tls = tls.expect("TLS connector for a TLS endpoint");
+    let name = ServerName::try_from(cfg.host.clone()).map_err(|e| EndpointError::Tls {
+        host: cfg.host.clone(),
+        message: format!("not a valid server name: {e}"),
+    })?;
+    with_timeout(cfg.timeout, "TLS handshake", tls.connect(name, tcp))
+        .await?
+        .map_err(|e| EndpointError::Tls {
+            host: cfg.host.clone(),
+            message: e.to_string(),
+        })
 }
 
 pub(crate) fn tls_connector(cfg: &config::Endpoint) -> Result<TlsConnector> {

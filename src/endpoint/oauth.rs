@@ -678,6 +678,26 @@ impl TokenProvider {
         url: &str,
         form: &[(&str, String)],
     ) -> Result<std::result::Result<TokenResponse, (reqwest::StatusCode, String)>> {
+        let body = match self.post_form(url, form, "token request").await? {
+            Ok(body) => body,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        serde_json::from_slice(&body)
+            .map(Ok)
+            .map_err(|e| EndpointError::Auth {
+                user: format!("{} app", self.inner.side),
+                message: format!("token endpoint {url} sent an unreadable answer: {e}"),
+            })
+    }
+
+    /// POST a form to an authority: the answer's body, or (HTTP status, "error: description")
+    /// as the service sent them when it refused. `what` names the request in errors.
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, String)],
+        what: &str,
+    ) -> Result<std::result::Result<Vec<u8>, (reqwest::StatusCode, String)>> {
         let resp = self
             .inner
             .http
@@ -694,7 +714,7 @@ impl TokenProvider {
             .bytes()
             .await
             .map_err(|e| EndpointError::ConnectionLost {
-                op: format!("token request to {url}: {e}"),
+                op: format!("{what} to {url}: {e}"),
             })?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<TokenError>(&body)
@@ -702,12 +722,7 @@ impl TokenProvider {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect());
             return Ok(Err((status, detail)));
         }
-        serde_json::from_slice(&body)
-            .map(Ok)
-            .map_err(|e| EndpointError::Auth {
-                user: format!("{} app", self.inner.side),
-                message: format!("token endpoint {url} sent an unreadable answer: {e}"),
-            })
+        Ok(Ok(body.to_vec()))
     }
 
     /// The device authorization endpoint: the override, else next to the token endpoint
@@ -747,36 +762,19 @@ impl TokenProvider {
         };
         let client_id = self.inner.settings.client_id.clone().unwrap_or_default();
         let url = self.device_code_url();
-        let resp = self
-            .inner
-            .http
-            .post(&url)
-            .form(&[
-                ("client_id", client_id.clone()),
-                ("scope", self.delegated_scope()),
-            ])
-            .send()
-            .await
-            .map_err(|e| EndpointError::Connect {
-                addr: url.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| EndpointError::ConnectionLost {
-                op: format!("device code request to {url}: {e}"),
-            })?;
-        if !status.is_success() {
-            let detail = serde_json::from_slice::<TokenError>(&body)
-                .map(|e| format!("{}: {}", e.error, e.error_description.unwrap_or_default()))
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect());
-            return Err(self.auth_err(
-                who,
-                format!("device authorization endpoint {url} answered {status}: {detail}"),
-            ));
-        }
+        let form = [
+            ("client_id", client_id.clone()),
+            ("scope", self.delegated_scope()),
+        ];
+        let body = match self.post_form(&url, &form, "device code request").await? {
+            Ok(body) => body,
+            Err((status, detail)) => {
+                return Err(self.auth_err(
+                    who,
+                    format!("device authorization endpoint {url} answered {status}: {detail}"),
+                ));
+            }
+        };
         let code: DeviceCode = serde_json::from_slice(&body).map_err(|e| {
             self.auth_err(
                 who,

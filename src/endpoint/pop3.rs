@@ -13,19 +13,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, FixedOffset};
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
-use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 
-use super::imap::{Io, io_err, tls_connector, with_timeout};
+use super::imap::{Io, io_err, tcp_connect, tls_connector, tls_handshake, with_timeout};
 use super::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageMeta, MessageSink, Result, fingerprint,
+    AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
+    FolderState, MailSession, Message, MessageMeta, MessageSink, Result, fingerprint,
 };
 use crate::config::{self, Credential, Security};
 use crate::store::Store;
-use std::sync::Arc;
 
 /// The one folder a POP3 maildrop has.
 pub const INBOX: &str = "INBOX";
@@ -40,7 +37,7 @@ const MAX_LINE: usize = 8192;
 pub struct Pop3Connector {
     cfg: config::Endpoint,
     tls: Option<TlsConnector>,
-    budget: Arc<Semaphore>,
+    budget: ConnectionBudget,
     store: Store,
     pub side: &'static str,
 }
@@ -172,7 +169,7 @@ impl Pop3Connector {
         Ok(Pop3Connector {
             cfg: cfg.clone(),
             tls,
-            budget: Arc::new(Semaphore::new(cfg.max_connections)),
+            budget: ConnectionBudget::new(cfg.max_connections),
             store: store.clone(),
             side,
         })
@@ -187,29 +184,18 @@ impl Pop3Connector {
     }
 
     pub fn in_use(&self) -> usize {
-        self.cfg.max_connections - self.budget.available_permits()
+        self.budget.in_use()
     }
 
     /// Wait for a free connection slot, then connect and log in (USER/PASS, after STLS when
     /// the endpoint says starttls).
     pub async fn connect(&self, cred: &Credential) -> Result<Pop3Session> {
-        let permit = self
-            .budget
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("connection budget semaphore is never closed");
+        let permit = self.budget.acquire().await;
         let timeout = self.cfg.timeout;
         let addr = format!("{}:{}", self.cfg.host, self.cfg.port);
-        let tcp = with_timeout(timeout, "connect", TcpStream::connect(&addr))
-            .await?
-            .map_err(|source| EndpointError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = tcp_connect(&self.cfg).await?;
         let stream: Box<dyn Io> = match self.cfg.security {
-            Security::Tls => Box::new(self.handshake(tcp).await?),
+            Security::Tls => Box::new(tls_handshake(self.tls.as_ref(), &self.cfg, tcp).await?),
             _ => Box::new(tcp),
         };
         let mut conn = Conn {
@@ -233,7 +219,7 @@ impl Pop3Connector {
                 });
             }
             conn.simple("STLS", "STLS").await?;
-            let tls = self.handshake(conn.stream.into_inner()).await?;
+            let tls = tls_handshake(self.tls.as_ref(), &self.cfg, conn.stream.into_inner()).await?;
             conn = Conn {
                 stream: BufStream::new(Box::new(tls)),
                 timeout,
@@ -278,23 +264,6 @@ impl Pop3Connector {
             store: self.store.clone(),
             listing: Vec::new(),
         })
-    }
-
-    async fn handshake<S>(&self, tcp: S) -> Result<tokio_rustls::client::TlsStream<S>>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        let tls = self.tls.as_ref().expect("TLS connector for a TLS endpoint");
-        let name = ServerName::try_from(self.cfg.host.clone()).map_err(|e| EndpointError::Tls {
-            host: self.cfg.host.clone(),
-            message: format!("not a valid server name: {e}"),
-        })?;
-        with_timeout(self.cfg.timeout, "TLS handshake", tls.connect(name, tcp))
-            .await?
-            .map_err(|e| EndpointError::Tls {
-                host: self.cfg.host.clone(),
-                message: e.to_string(),
-            })
     }
 }
 
