@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::Digest;
 use support::fake_cloud::gmail::{self, Gmail, Injected};
@@ -324,30 +324,15 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
     let mut imported_before = 0;
     let mut left_in_doubt = 0;
     for delay_ms in [400u64, 900, 1400, 1900] {
-        let mut child = Command::new(bin())
-            .arg("run")
-            .arg(&p.path)
-            .env(SECRET_ENV, SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(delay_ms) {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
+        let mut run = Command::new(bin());
+        run.arg("run").arg(&p.path).env(SECRET_ENV, SECRET);
+        if run_until_sigkill(&mut run, |t| t >= Duration::from_millis(delay_ms)) {
             let now = c.gmail.messages(GUSER).len();
             if now > imported_before && now < 400 {
                 killed += 1;
             }
             imported_before = now;
         }
-        child.wait().unwrap();
         if p.dir.path().join("state.sqlite").exists() {
             let n: i64 = p
                 .journal()

@@ -8,8 +8,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::*;
 
@@ -350,25 +350,11 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
     let p = project(&src, &dst, "cid", "cid-pw", "");
     let mut killed = 0;
     for delay_ms in [150u64, 350, 600, 900, 1300] {
-        let mut child = Command::new(bin())
-            .arg("run")
-            .arg(&p.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(delay_ms) {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
+        let mut run = Command::new(bin());
+        run.arg("run").arg(&p.path);
+        if run_until_sigkill(&mut run, |t| t >= Duration::from_millis(delay_ms)) {
             killed += 1;
         }
-        child.wait().unwrap();
         // A killed client's pipelined APPENDs still run on the server; on this loaded test
         // machine (fsync always, other tests beside) they can take longer than the engine's
         // settle window before in-doubt resolution (see README, Known limits). This test is

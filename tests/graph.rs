@@ -7,9 +7,9 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use sha2::Digest;
@@ -407,29 +407,14 @@ fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
     let mut left_in_doubt = 0;
     // Kill when the mailbox holds k/7 of the mail, k = 1..6: always in the middle of copying.
     for k in 1..=6usize {
-        let mut child = p
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(120) {
-            if child.try_wait().unwrap().is_some()
+        let killed = run_until_sigkill(&mut p.cmd(&["run"]), |t| {
+            t >= Duration::from_secs(120)
                 || cloud.graph.mailbox(ALICE).messages.len() >= total * k / 7
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        });
+        let n = cloud.graph.mailbox(ALICE).messages.len();
+        if killed && n > 0 && n < total {
+            killed_mid_copy += 1;
         }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            let n = cloud.graph.mailbox(ALICE).messages.len();
-            if n > 0 && n < total {
-                killed_mid_copy += 1;
-            }
-        }
-        child.wait().unwrap();
         if p.dir.path().join("state.sqlite").exists() {
             let n: i64 = p
                 .journal()

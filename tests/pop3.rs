@@ -5,7 +5,7 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -126,25 +126,11 @@ fn pop3_source_killed_mid_copy_resumes_without_loss_or_duplicates() {
     let p = project(&src, &dst, "bob", "bob-pw", "");
     let mut killed = 0;
     for delay_ms in [150u64, 300, 450] {
-        let mut child = Command::new(bin())
-            .arg("run")
-            .arg(&p.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(delay_ms) {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
+        let mut run = Command::new(bin());
+        run.arg("run").arg(&p.path);
+        if run_until_sigkill(&mut run, |t| t >= Duration::from_millis(delay_ms)) {
             killed += 1;
         }
-        child.wait().unwrap();
     }
     assert!(killed >= 1, "at least one kill must land while copying");
     let done = p.cutover(&["run"]);

@@ -3,8 +3,8 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::*;
 
@@ -42,26 +42,11 @@ fn sigkill_at_any_moment_loses_and_duplicates_nothing() {
     let mut killed_mid_copy = 0;
     let mut left_in_doubt = 0;
     for delay_ms in [120u64, 260, 330, 410, 520, 640, 700, 810] {
-        let mut child = Command::new(bin())
-            .arg("run")
-            .arg(&p.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(delay_ms) {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if child.try_wait().unwrap().is_none() {
-            // SIGKILL: no chance to clean up.
-            child.kill().unwrap();
+        let mut run = Command::new(bin());
+        run.arg("run").arg(&p.path);
+        if run_until_sigkill(&mut run, |t| t >= Duration::from_millis(delay_ms)) {
             killed_mid_copy += 1;
         }
-        child.wait().unwrap();
         if p.dir.path().join("state.sqlite").exists() {
             let n: i64 = p
                 .journal()

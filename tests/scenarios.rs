@@ -10,9 +10,9 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::Digest;
 use support::fake_cloud::FakeCloud;
@@ -216,17 +216,9 @@ fn run_scenario(
     let want_src = source();
     assert!(want_src.len() >= 20, "the scenario needs mail to move");
     // A run killed mid-way: costs a pause, never data.
-    let mut child = command(p, &["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(700) && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
+    run_until_sigkill(&mut command(p, &["run"]), |t| {
+        t >= Duration::from_millis(700)
+    });
 
     let run = cutover(p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));

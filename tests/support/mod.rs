@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -309,4 +310,25 @@ pub fn run_counts(o: &Output) -> (u64, u64) {
         .map(|t| t.parse().unwrap())
         .collect();
     (nums[0], nums[1])
+}
+
+/// Run `cmd` (its output discarded) until it exits or `stop_when(elapsed)` says so, polling
+/// every 2 ms; then SIGKILL it if it still runs (no chance to clean up) and reap it. Whether
+/// it was killed.
+pub fn run_until_sigkill(cmd: &mut Command, stop_when: impl Fn(Duration) -> bool) -> bool {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cutover");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() && !stop_when(start.elapsed()) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    killed
 }
