@@ -72,6 +72,9 @@ pub struct MailboxFigures {
     /// Gmail source: sightings of a message in a further label or in All Mail, not copied
     /// again (neither copied nor skipped: the message was copied once, from another folder).
     pub gmail_duplicates: u64,
+    /// Source folders listed but not copied (refused, or never opened), as people read
+    /// them; their messages are in no total, so the mailbox is not all migrated.
+    pub folders_not_copied: Vec<String>,
 }
 
 impl MailboxFigures {
@@ -203,6 +206,11 @@ pub fn gather(
             skips: store.skip_reasons(r.id)?,
             copied_in_window: per_mailbox.get(&r.id).copied().unwrap_or_default(),
             gmail_duplicates: store.gmail_counts(r.id)?.1,
+            folders_not_copied: store
+                .folders_not_copied(r.id)?
+                .iter()
+                .map(|n| crate::endpoint::imap::decode_mutf7(n))
+                .collect(),
         })
     };
     // The project's mailboxes in file order, then any the journal knows from earlier files.
@@ -279,14 +287,18 @@ pub struct Metrics {
     pub mailboxes: usize,
     /// Mailboxes whose folders were never listed (their messages are not counted anywhere).
     pub unlisted: usize,
+    /// Source folders listed but not copied, over all mailboxes (their messages are not
+    /// counted anywhere either).
+    pub folders_not_copied: usize,
 }
 
 impl Metrics {
     pub fn all_migrated(&self) -> bool {
-        self.copied >= self.on_source && self.unlisted == 0
+        self.copied >= self.on_source && self.unlisted == 0 && self.folders_not_copied == 0
     }
+    /// No loss claimed while a listed folder was not copied: what it holds is unknown.
     pub fn zero_loss(&self) -> bool {
-        self.data_loss_issues == 0
+        self.data_loss_issues == 0 && self.folders_not_copied == 0
     }
     /// Auth failures below 1% of the mailboxes.
     pub fn access_ok(&self) -> bool {
@@ -323,6 +335,7 @@ pub fn metrics(r: &Report) -> Metrics {
         auth_failures: auth.len(),
         mailboxes: r.mailboxes.len(),
         unlisted: r.mailboxes.iter().filter(|m| !m.listed()).count(),
+        folders_not_copied: r.mailboxes.iter().map(|m| m.folders_not_copied.len()).sum(),
     }
 }
 
@@ -462,6 +475,18 @@ pub fn next_steps(r: &Report) -> Vec<String> {
             m.key,
             m.batch,
             m.last_error.as_deref().unwrap_or("failed")
+        ));
+    }
+    for m in r
+        .mailboxes
+        .iter()
+        .filter(|m| !m.folders_not_copied.is_empty())
+    {
+        v.push(format!(
+            "copy folder(s) {} of mailbox {} (batch {}): listed on the source, not copied (see its issues)",
+            m.folders_not_copied.join(", "),
+            m.key,
+            m.batch
         ));
     }
     for m in r
@@ -686,10 +711,17 @@ pub fn markdown(r: &Report) -> String {
 }
 
 fn unlisted_note(m: &Metrics) -> String {
+    let mut not = Vec::new();
     if m.unlisted > 0 {
-        format!(" (not counting {} mailbox(es) never listed)", m.unlisted)
-    } else {
+        not.push(format!("{} mailbox(es) never listed", m.unlisted));
+    }
+    if m.folders_not_copied > 0 {
+        not.push(format!("{} folder(s) not copied", m.folders_not_copied));
+    }
+    if not.is_empty() {
         String::new()
+    } else {
+        format!(" (not counting {})", not.join(", "))
     }
 }
 
@@ -819,22 +851,32 @@ fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
         (
             "100% of the data migrated (copied / messages on the source)".to_string(),
             {
-                let mut v = format!(
-                    "{} / {} = {}",
-                    m.copied,
-                    m.on_source,
+                // With a folder not copied, what it holds is in no count: no percentage
+                // can be claimed, 100% least of all.
+                let share = if m.folders_not_copied > 0 {
+                    "share unknown".to_string()
+                } else {
                     pct(m.copied, m.on_source)
-                );
+                };
+                let mut v = format!("{} / {} = {share}", m.copied, m.on_source);
                 if m.unlisted > 0 {
                     let _ = write!(v, "; {} mailbox(es) never listed", m.unlisted);
+                }
+                if m.folders_not_copied > 0 {
+                    let _ = write!(
+                        v,
+                        "; {} folder(s) not copied, their messages not counted",
+                        m.folders_not_copied
+                    );
                 }
                 v
             },
             m.all_migrated(),
         ),
         (
-            "zero data loss (unresolved critical fidelity or verification issues)".to_string(),
-            m.data_loss_issues.to_string(),
+            "zero data loss (unresolved critical fidelity or verification issues; folders not copied)"
+                .to_string(),
+            format!("{}; {}", m.data_loss_issues, m.folders_not_copied),
             m.zero_loss(),
         ),
         (

@@ -42,6 +42,15 @@ pub mod state {
     pub const REMOVING: &str = "removing";
 }
 
+/// What became of a folder (the `folders.state` column); see [`Store::set_folder_state`].
+pub mod folder_state {
+    /// Listed and planned, never opened on the source yet.
+    pub const NEW: &str = "new";
+    pub const OPEN: &str = "open";
+    pub const GONE: &str = "gone";
+    pub const REFUSED: &str = "refused";
+}
+
 /// The reason journalled for a message that vanished from the source before it was copied
 /// (not a loss: it is no longer on the source).
 pub const EXPUNGED_REASON: &str = "expunged on the source before it could be copied";
@@ -1215,6 +1224,37 @@ impl Store {
     }
 
     /// Folders the journal holds for a mailbox.
+    /// Record what became of a folder this run: `folder_state::OPEN` once the source
+    /// opened it, `GONE` when the source no longer lists it, `REFUSED` when it could not be
+    /// copied (CREATE on the destination or EXAMINE on the source refused).
+    pub fn set_folder_state(&self, folder_id: i64, state: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET state = ?2 WHERE id = ?1",
+                rusqlite::params![folder_id, state],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Source folders of a mailbox that were listed but not copied: refused, or never
+    /// opened (a run stopped or failed before them). Their messages are not counted
+    /// anywhere else, so no total can say "all copied" while one is here.
+    pub fn folders_not_copied(&self, mailbox_id: i64) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT src_name FROM folders WHERE mailbox_id = ?1
+                   AND (state = ?2 OR (state = ?3 AND src_uidvalidity IS NULL))
+                 ORDER BY src_name",
+            )?;
+            st.query_map(
+                rusqlite::params![mailbox_id, folder_state::REFUSED, folder_state::NEW],
+                |r| r.get::<_, String>(0),
+            )?
+            .collect()
+        })
+    }
+
     pub fn folder_count(&self, mailbox_id: i64) -> Result<u64> {
         self.with(|c| {
             c.query_row(

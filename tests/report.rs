@@ -384,7 +384,7 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         "100% migrated is not met (oversize skipped):\n{md}"
     );
     assert!(
-        md.contains("(unresolved critical fidelity or verification issues) | 0 | yes |"),
+        md.contains("(unresolved critical fidelity or verification issues; folders not copied) | 0; 0 | yes |"),
         "{md}"
     );
     assert!(

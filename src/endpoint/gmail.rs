@@ -676,6 +676,7 @@ impl GmailSession {
         Err(EndpointError::NoFolder {
             op: self.ctx(op),
             folder: name,
+            server: None,
         })
     }
 
@@ -713,6 +714,7 @@ impl GmailSession {
                 return Err(EndpointError::NoFolder {
                     op: self.ctx(op),
                     folder: format!("{target:?}"),
+                    server: None,
                 });
             }
             if !st.is_success() {
@@ -992,6 +994,7 @@ impl GmailSession {
                     error: EndpointError::NoFolder {
                         op: self.ctx(op),
                         folder: folder.to_string(),
+                        server: None,
                     },
                 })
             }
@@ -1008,6 +1011,7 @@ impl GmailSession {
                 error: EndpointError::NoFolder {
                     op: self.ctx(op),
                     folder: folder.to_string(),
+                    server: None,
                 },
             }),
             StatusCode::FORBIDDEN if reason.contains("quota") || message.contains("storage") => {
@@ -1250,6 +1254,7 @@ impl MailSession for GmailSession {
                         error: EndpointError::NoFolder {
                             op: self.ctx(op),
                             folder: decode_mutf7(folder),
+                            server: None,
                         },
                     })
                     .collect());
@@ -1329,6 +1334,7 @@ impl MailSession for GmailSession {
             StatusCode::NOT_FOUND => Err(EndpointError::NoFolder {
                 op: self.ctx(op),
                 folder: decode_mutf7(from),
+                server: None,
             }),
             StatusCode::CONFLICT => Err(EndpointError::No {
                 op: self.ctx(op),
@@ -1358,6 +1364,7 @@ impl MailSession for GmailSession {
             StatusCode::NOT_FOUND => Err(EndpointError::NoFolder {
                 op: self.ctx(op),
                 folder: decode_mutf7(folder),
+                server: None,
             }),
             _ => Err(self.unexpected(op, st, &resp)),
         }

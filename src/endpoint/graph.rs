@@ -729,6 +729,7 @@ impl GraphSession {
             .ok_or_else(|| EndpointError::NoFolder {
                 op: op.into(),
                 folder: wire.into(),
+                server: None,
             })
     }
 
@@ -748,6 +749,7 @@ impl GraphSession {
                 return Err(EndpointError::NoFolder {
                     op: op.into(),
                     folder: wire.into(),
+                    server: None,
                 });
             }
             r => r?,
@@ -1085,6 +1087,7 @@ impl GraphSession {
                 return Err(EndpointError::NoFolder {
                     op: "append".into(),
                     folder: folder.into(),
+                    server: None,
                 });
             }
             Err(EndpointError::No { message, .. }) => {

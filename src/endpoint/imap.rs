@@ -312,6 +312,7 @@ impl ImapConnector {
             })?;
         let mut s = ImapSession {
             s: session,
+            opened: String::new(),
             caps: Capabilities::default(),
             timeout,
             tag: 0,
@@ -549,12 +550,32 @@ fn classify_no(op: &str, text: &str, folder: Option<&str>) -> EndpointError {
         EndpointError::NoFolder {
             op: op.into(),
             folder: folder.unwrap_or("?").to_string(),
+            server: Some(clean_no(text)),
         }
     } else {
         EndpointError::No {
             op: op.into(),
             message: clean_no(text),
         }
+    }
+}
+
+/// A refusal of a command on one folder (EXAMINE, SELECT, STATUS): the folder is named (as
+/// people read it) and the server's words kept; a plain NO counts as "no such folder", as
+/// most servers give no response code for it, and the caller decides from a fresh LIST.
+fn folder_err(op: &str, folder: &str, e: async_imap::error::Error) -> EndpointError {
+    match map_err(op, e) {
+        EndpointError::No { op, message } => EndpointError::NoFolder {
+            op,
+            folder: decode_mutf7(folder),
+            server: Some(message),
+        },
+        EndpointError::NoFolder { op, server, .. } => EndpointError::NoFolder {
+            op,
+            folder: decode_mutf7(folder),
+            server,
+        },
+        e => e,
     }
 }
 
@@ -586,6 +607,8 @@ pub fn flag_name(f: &Flag<'_>) -> Option<String> {
 
 pub struct ImapSession {
     s: async_imap::Session<Stream>,
+    /// The folder opened last (EXAMINE or SELECT), as people read it, for error texts.
+    opened: String,
     caps: Capabilities,
     timeout: Duration,
     tag: u64,
@@ -660,17 +683,85 @@ impl ImapSession {
     }
 }
 
-fn state_of(mb: &async_imap::types::Mailbox) -> FolderState {
-    FolderState {
-        uidvalidity: mb.uid_validity.unwrap_or(0),
+/// A folder's state as the server announced it. UIDVALIDITY must be there and non-zero
+/// (RFC 3501 2.3.1.1): the journal keys every message by it, and 0 is what a missing one
+/// would read as.
+fn state_of(op: &str, folder: &str, mb: &async_imap::types::Mailbox) -> Result<FolderState> {
+    let uidvalidity =
+        mb.uid_validity
+            .filter(|v| *v != 0)
+            .ok_or_else(|| EndpointError::Protocol {
+                op: format!("{op} {}", decode_mutf7(folder)),
+                message: format!(
+                    "the server gave {} for the folder; cutover cannot tell its messages apart \
+                 across sessions without one (a server fault: report it to the server's operator)",
+                    match mb.uid_validity {
+                        Some(_) => "UIDVALIDITY 0",
+                        None => "no UIDVALIDITY",
+                    }
+                ),
+            })?;
+    Ok(FolderState {
+        uidvalidity,
         uidnext: mb.uid_next.unwrap_or(0),
         exists: mb.exists,
+    })
+}
+
+/// The UID of an answer to a UID FETCH. Every answer carrying message data must have one
+/// (RFC 3501 6.4.8), a number from 1 to 2^32-1; the parser drops one it cannot read
+/// (negative, too large) as if absent. Such an answer is a protocol error naming the folder
+/// and the message, never a message silently passed over. `None`: an unsolicited flag
+/// update without data, which is not an answer and is ignored.
+fn uid_of(f: &async_imap::types::Fetch, folder: &str) -> Result<Option<u32>> {
+    match f.uid {
+        Some(uid) if uid > 0 => Ok(Some(uid)),
+        None if f.size.is_none() && f.body().is_none() && f.header().is_none() => Ok(None),
+        uid => Err(EndpointError::Protocol {
+            op: format!("UID FETCH in {folder}"),
+            message: format!(
+                "the server answered for message {} with {}; nothing is copied from this \
+                 folder until the server sends valid UIDs (1 to 4294967295)",
+                f.message,
+                match uid {
+                    Some(_) => "UID 0",
+                    None => "no valid UID (missing, negative or above 4294967295)",
+                }
+            ),
+        }),
     }
 }
 
+/// The value of an IMAP quoted string as the parser hands it over: imap-proto returns the
+/// bytes between the quotes with their `\"` and `\\` escapes still in, and async-imap
+/// quotes names again when it sends them; without this a folder named `Say "hi"` came back
+/// as `Say \"hi\"`, was refused at EXAMINE and silently left uncopied.
+///
+/// (A name sent as a literal is not escaped, and the parser does not say which form it
+/// read; servers send literals only for names they cannot quote: 8-bit or CR/LF, never for
+/// a backslash or a double quote, which quoted strings carry.)
+pub fn unquote(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('\\') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(n) => out.push(n),
+                None => out.push(c),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn folder_of(name: &async_imap::types::Name) -> Folder {
-    let delimiter = name.delimiter().and_then(|d| d.chars().next());
-    let wire = name.name().to_string();
+    let delimiter = name.delimiter().and_then(|d| unquote(d).chars().next());
+    let wire = unquote(name.name()).into_owned();
     let path: Vec<String> = match delimiter {
         Some(d) => wire.split(d).map(decode_mutf7).collect(),
         None => vec![decode_mutf7(&wire)],
@@ -787,26 +878,16 @@ impl MailSession for ImapSession {
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
         let mb = with_timeout(self.timeout, "EXAMINE", self.s.examine(folder))
             .await?
-            .map_err(|e| match map_err("EXAMINE", e) {
-                EndpointError::No { op, .. } => EndpointError::NoFolder {
-                    op,
-                    folder: folder.to_string(),
-                },
-                e => e,
-            })?;
-        Ok(state_of(&mb))
+            .map_err(|e| folder_err("EXAMINE", folder, e))?;
+        self.opened = decode_mutf7(folder);
+        state_of("EXAMINE", folder, &mb)
     }
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
         let mb = with_timeout(self.timeout, "SELECT", self.s.select(folder))
             .await?
-            .map_err(|e| match map_err("SELECT", e) {
-                EndpointError::No { op, .. } => EndpointError::NoFolder {
-                    op,
-                    folder: folder.to_string(),
-                },
-                e => e,
-            })?;
+            .map_err(|e| folder_err("SELECT", folder, e))?;
+        self.opened = decode_mutf7(folder);
         let any = mb
             .permanent_flags
             .iter()
@@ -824,24 +905,80 @@ impl MailSession for ImapSession {
                     .collect(),
             )
         };
-        Ok(state_of(&mb))
+        state_of("SELECT", folder, &mb)
     }
 
+    /// STATUS spoken here rather than through async-imap, which matches the answer's name
+    /// against the asked one without undoing the answer's quoting: for a folder named with
+    /// `"` or `\` it dropped the answer and reported no UIDVALIDITY.
     async fn status(&mut self, folder: &str) -> Result<FolderState> {
-        let mb = with_timeout(
-            self.timeout,
-            "STATUS",
-            self.s.status(folder, "(UIDNEXT UIDVALIDITY MESSAGES)"),
-        )
-        .await?
-        .map_err(|e| match map_err("STATUS", e) {
-            EndpointError::No { op, .. } => EndpointError::NoFolder {
-                op,
-                folder: folder.to_string(),
-            },
-            e => e,
-        })?;
-        Ok(state_of(&mb))
+        use imap_proto::{MailboxDatum, StatusAttribute};
+        let t = self.timeout;
+        let tag = self.next_tag();
+        let line = format!(
+            "{tag} STATUS {} (UIDNEXT UIDVALIDITY MESSAGES)\r\n",
+            quote(folder)
+        );
+        let w = self.s.get_mut();
+        w.write_all(line.as_bytes())
+            .await
+            .map_err(|e| io_err("STATUS", e))?;
+        w.flush().await.map_err(|e| io_err("STATUS", e))?;
+        let mut mb = async_imap::types::Mailbox::default();
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            let r = tokio::time::timeout_at(deadline, self.s.read_response())
+                .await
+                .map_err(|_| EndpointError::Timeout {
+                    op: "STATUS".into(),
+                    secs: t.as_secs(),
+                })?
+                .map_err(|e| io_err("STATUS", e))?
+                .ok_or(EndpointError::ConnectionLost {
+                    op: "STATUS".into(),
+                })?;
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Status { mailbox, status })
+                    if unquote(mailbox) == folder =>
+                {
+                    for a in status {
+                        match a {
+                            StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
+                            StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
+                            StatusAttribute::Messages(n) => mb.exists = *n,
+                            _ => {}
+                        }
+                    }
+                }
+                Response::Done {
+                    tag: rt,
+                    status,
+                    outcome,
+                } if rt.0 == tag => {
+                    // In async-imap's words, so the NO is read as everywhere else.
+                    let text = format!("outcome: {outcome:?}");
+                    match status {
+                        Status::Ok => break,
+                        Status::No => {
+                            return Err(folder_err(
+                                "STATUS",
+                                folder,
+                                async_imap::error::Error::No(text),
+                            ));
+                        }
+                        _ => {
+                            return Err(folder_err(
+                                "STATUS",
+                                folder,
+                                async_imap::error::Error::Bad(text),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        state_of("STATUS", folder, &mb)
     }
 
     async fn create_folder(&mut self, folder: &str) -> Result<bool> {
@@ -870,6 +1007,9 @@ impl MailSession for ImapSession {
         })
         .await?
         .map_err(|e| map_err("UID FETCH", e))?;
+        for f in &fetched {
+            uid_of(f, &self.opened)?;
+        }
         let mut out: Vec<MessageMeta> = fetched
             .iter()
             .filter_map(|f| {
@@ -907,6 +1047,9 @@ impl MailSession for ImapSession {
         })
         .await?
         .map_err(|e| map_err("UID FETCH", e))?;
+        for f in &fetched {
+            uid_of(f, &self.opened)?;
+        }
         let mut out: Vec<MessageIdentity> = fetched
             .iter()
             .filter_map(|f| {
@@ -923,7 +1066,7 @@ impl MailSession for ImapSession {
                     // Gmail writes non-ASCII label names in modified UTF-7, as folder names.
                     labels: f
                         .gmail_labels()
-                        .map(|l| l.iter().map(|x| decode_mutf7(x)).collect()),
+                        .map(|l| l.iter().map(|x| decode_mutf7(&unquote(x))).collect()),
                 })
             })
             .collect();
@@ -949,7 +1092,9 @@ impl MailSession for ImapSession {
                     .await?
                     .map_err(|e| map_err("UID FETCH", e))?;
                 let Some(f) = next else { break };
-                let Some(uid) = f.uid else { continue };
+                let Some(uid) = uid_of(&f, &self.opened)? else {
+                    continue;
+                };
                 let msg = Message {
                     uid,
                     flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
@@ -998,7 +1143,9 @@ impl MailSession for ImapSession {
                 .await?
                 .map_err(|e| map_err("UID FETCH", e))?
             {
-                let Some(uid) = f.uid else { continue };
+                let Some(uid) = uid_of(&f, &self.opened)? else {
+                    continue;
+                };
                 if uids.is_empty() && uid < from_uid {
                     continue;
                 }
@@ -1299,6 +1446,19 @@ mod tests {
     #[test]
     fn quoting_escapes() {
         assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        // What the parser hands over for `"a\"b\\c"` is the inside with its escapes.
+        for name in [
+            "a\"b\\c",
+            "Say \"hi\"",
+            "C:\\temp",
+            "\\",
+            "\"",
+            "plain",
+            " x ",
+        ] {
+            let wire = quote(name);
+            assert_eq!(unquote(&wire[1..wire.len() - 1]), name);
+        }
     }
 
     #[test]

@@ -271,8 +271,16 @@ pub enum EndpointError {
     },
     #[error("{op}: the destination is over quota: {message}")]
     OverQuota { op: String, message: String },
-    #[error("{op}: folder {folder} does not exist")]
-    NoFolder { op: String, folder: String },
+    #[error(
+        "{op}: folder {folder} does not exist{}",
+        server.as_deref().map(|s| format!(" (server said: {s})")).unwrap_or_default()
+    )]
+    NoFolder {
+        op: String,
+        folder: String,
+        /// The server's own words, when it gave some.
+        server: Option<String>,
+    },
     #[error("{op}: server said NO: {message}")]
     No { op: String, message: String },
     #[error("{op}: {message}")]

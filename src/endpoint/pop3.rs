@@ -311,6 +311,7 @@ impl Pop3Session {
             Err(EndpointError::NoFolder {
                 op: op.into(),
                 folder: folder.into(),
+                server: None,
             })
         }
     }

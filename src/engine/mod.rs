@@ -496,6 +496,7 @@ impl Engine {
             folders: maps.iter().filter(|m| m.dst_wire.is_some()).count(),
         });
         let mut jobs = VecDeque::new();
+        let mut refused: Option<SyncError> = None;
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
                 tracing::info!(mailbox = %key, folder = %m.src.display(), "not copied: {}", m.why);
@@ -511,8 +512,34 @@ impl Engine {
                 if self.is_batch_stopped(&spec.batch) {
                     return Err(SyncError::Stopped);
                 }
-                if d.create_folder(dst).await? {
-                    self.store.mark_folder_created(row.id)?;
+                match d.create_folder(dst).await {
+                    Ok(true) => self.store.mark_folder_created(row.id)?,
+                    Ok(false) => {}
+                    Err(e) if e.is_transient() => return Err(e.into()),
+                    Err(e) => {
+                        // One folder the destination will not create is that folder not
+                        // copied, not the whole mailbox: the others go on, and the mailbox
+                        // ends failed with this folder named.
+                        self.store
+                            .set_folder_state(row.id, crate::store::folder_state::REFUSED)?;
+                        let e = SyncError::Refused(format!(
+                            "the destination refused to create folder {} (for source folder \
+                             {}): {e}; nothing copied into it (rename it with a folder rule \
+                             or create it on the destination, then run again)",
+                            m.dst_display,
+                            m.src.display()
+                        ));
+                        self.sink.issue(
+                            Severity::Error,
+                            "destination",
+                            Some(&key),
+                            Some(&m.src.display()),
+                            None,
+                            &e.to_string(),
+                        );
+                        refused.get_or_insert(e);
+                        continue;
+                    }
                 }
             }
             let filter = crate::sync::gmail::merge_filter(
@@ -529,7 +556,11 @@ impl Engine {
                 max_failed: self.project.max_failed_messages,
             });
         }
-        self.run_jobs(spec, jobs, Some((s, d))).await
+        let copied = self.run_jobs(spec, jobs, Some((s, d))).await;
+        match refused {
+            Some(e) if copied.is_ok() => Err(e),
+            _ => copied,
+        }
     }
 
     /// A Gmail-shaped source: decide which folder copies each message (see `sync::gmail`);
@@ -729,6 +760,13 @@ impl Engine {
                             None,
                             &e.to_string(),
                         );
+                        // Not copied (the next run tries it again); the report names it.
+                        if !e.is_transient() {
+                            self.store.set_folder_state(
+                                job.row.id,
+                                crate::store::folder_state::REFUSED,
+                            )?;
+                        }
                         // The session may be mid-command (or dead): start afresh.
                         sessions = None;
                         if e.is_transient() {
@@ -800,6 +838,13 @@ impl Engine {
                 continue;
             }
             let name = crate::endpoint::imap::decode_mutf7(&row.src_name);
+            // Gone from the source: not a folder left uncopied (the warning below says so).
+            if let Err(e) = self
+                .store
+                .set_folder_state(row.id, crate::store::folder_state::GONE)
+            {
+                tracing::error!(mailbox = %key, folder = %name, "journal: {e}");
+            }
             let mut lost = 0;
             if let Some(v) = row.src_uidvalidity
                 && let Ok(pending) = self.store.pending(row.id, v)

@@ -42,6 +42,10 @@ pub enum SyncError {
     /// Refused until the operator does something first (the message says what).
     #[error("{0}")]
     Blocked(String),
+    /// A folder that could not be copied (the message names it and says why); the other
+    /// folders go on, the mailbox is not complete.
+    #[error("{0}")]
+    Refused(String),
     #[error(
         "{failed} message(s) of this mailbox were refused by the destination, the error budget \
          (max_failed_messages = {budget}): the mailbox stops rather than refuse more; see the \
@@ -123,17 +127,30 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
 
     let st = match src.examine(&job.src).await {
         Ok(st) => st,
-        Err(EndpointError::NoFolder { .. }) => {
+        Err(e @ EndpointError::NoFolder { .. }) => {
+            // Gone, or refused? Only a fresh LIST tells: a folder the server still lists
+            // but will not open is mail left behind, never a warning.
+            let listed = src.list_folders().await?;
+            if listed.iter().any(|f| f.wire_name == job.src) {
+                store.set_folder_state(job.row.id, store::folder_state::REFUSED)?;
+                return Err(SyncError::Refused(format!(
+                    "the source server refused to open folder {fname}, which it still lists: \
+                     {e}; nothing copied from it (check the folder's permissions or name on \
+                     the source, then run again)"
+                )));
+            }
             issue(
                 Severity::Warning,
                 "source",
                 None,
                 "the source folder disappeared since it was listed (deleted or renamed); nothing copied from it this run",
             );
+            store.set_folder_state(job.row.id, store::folder_state::GONE)?;
             return Ok(FolderOutcome::default());
         }
         Err(e) => return Err(e.into()),
     };
+    store.set_folder_state(job.row.id, store::folder_state::OPEN)?;
     let mut row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
 
     let mut revalidate_src = false;
