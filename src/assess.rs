@@ -882,15 +882,10 @@ pub const CSV_HEADER: &[&str] = &[
     "risks",
 ];
 
+/// Written by the one CSV writer ([`crate::csv_out`]): formulas neutralised, controls escaped.
 pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessError> {
-    let err = |e: &dyn std::fmt::Display| AssessError::Csv {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
-    w.write_record(CSV_HEADER).map_err(|e| err(&e))?;
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    for m in &a.mailboxes {
+    let rows = a.mailboxes.iter().map(|m| {
         let login = match (&m.src_error, &m.dst_error) {
             (None, None) => "ok".to_string(),
             (s, d) => [s.as_deref(), d.as_deref()]
@@ -906,7 +901,7 @@ pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessErr
             .map(|r| format!("{}: {}", r.severity, r.message))
             .collect::<Vec<_>>()
             .join(" | ");
-        w.write_record([
+        [
             m.batch.clone(),
             m.key.clone(),
             login,
@@ -924,11 +919,12 @@ pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessErr
             m.src_caps.join(" "),
             m.dst_caps.join(" "),
             risks,
-        ])
-        .map_err(|e| err(&e))?;
-    }
-    w.flush().map_err(|e| err(&e))?;
-    Ok(())
+        ]
+    });
+    crate::csv_out::to_file(path, CSV_HEADER, rows).map_err(|e| AssessError::Csv {
+        path: e.path,
+        message: e.message,
+    })
 }
 
 /// "about 3 min (estimate, at 12.5 MB/s measured over 2 runs)" or "no measurement yet".

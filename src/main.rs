@@ -14,6 +14,37 @@ use cutover::config::{self, Project};
 use cutover::engine::{Engine, Event, Failure, MailboxResult, RunStats};
 use cutover::store::Store;
 
+// Every line this binary prints goes through these four, which shadow the std macros of the
+// same names: text from servers, mail and the journal (folder names, server replies inside
+// error messages, socket replies) is shown with control and bidi characters escaped
+// (`cutover::safe_text::terminal`), so it can never drive the operator's terminal. A closed
+// pipe (`cutover plan P | head`) drops the rest quietly instead of panicking.
+macro_rules! println {
+    () => { crate::say(&mut std::io::stdout().lock(), "", true) };
+    ($($t:tt)*) => { crate::say(&mut std::io::stdout().lock(), &format!($($t)*), true) };
+}
+macro_rules! print {
+    ($($t:tt)*) => { crate::say(&mut std::io::stdout().lock(), &format!($($t)*), false) };
+}
+macro_rules! eprintln {
+    () => { crate::say(&mut std::io::stderr().lock(), "", true) };
+    ($($t:tt)*) => { crate::say(&mut std::io::stderr().lock(), &format!($($t)*), true) };
+}
+// Unused today; here so an `eprint!` added later cannot bypass the escaping.
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($t:tt)*) => { crate::say(&mut std::io::stderr().lock(), &format!($($t)*), false) };
+}
+
+/// Write `text` (escaped for the terminal) and maybe a newline, ignoring a closed pipe.
+fn say(w: &mut dyn std::io::Write, text: &str, newline: bool) {
+    let mut text = cutover::safe_text::terminal(text).into_owned();
+    if newline {
+        text.push('\n');
+    }
+    let _ = w.write_all(text.as_bytes());
+}
+
 /// Exit codes, documented in the README.
 mod exit {
     pub const OK: u8 = 0;
@@ -434,6 +465,15 @@ async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<
 }
 
 async fn stop(project: &Project, batch: Option<&str>) -> u8 {
+    if let Some(b) = batch
+        && !project.mailboxes.iter().any(|m| m.batch == b)
+    {
+        eprintln!(
+            "cutover: no batch \"{b}\" in {}; nothing stopped",
+            project.file.display()
+        );
+        return exit::CONFIG;
+    }
     match cutover::engine::remote::request_stop(&project.state_path, &operator(), batch).await {
         Ok(reply) => {
             let text = reply.strip_prefix("ok ").unwrap_or(&reply);
@@ -1252,10 +1292,7 @@ fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> R
 async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> u8 {
     // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
     macro_rules! out {
-        ($($t:tt)*) => {{
-            use std::io::Write;
-            let _ = writeln!(std::io::stdout(), $($t)*);
-        }};
+        ($($t:tt)*) => { println!($($t)*) };
     }
     use cutover::assess::{estimate_text, human};
     let engine = match engine(project, None) {

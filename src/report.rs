@@ -377,26 +377,26 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-/// One CSV field (RFC 4180 quoting). Text that a spreadsheet would run as a formula
-/// (starting with = + - @) gets a leading apostrophe.
-pub fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-/// A Markdown table cell: one line, pipes escaped, no raw HTML.
+/// A Markdown cell or list item: one line, with the characters Markdown would read as a link,
+/// an image, code, raw HTML, an entity or a table border escaped. `[` and `]` escaped are
+/// enough to break every link and image form (`[x](y)`, `![x](y)`, `[x][y]`), so `(`, `)`
+/// and `!` stay as they are and the report stays readable as plain text. (Control characters
+/// are escaped for the whole document afterwards, see [`markdown`].)
 fn md(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' | '\n' => out.push(' '),
+            '\\' | '`' | '[' | ']' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -608,11 +608,11 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "LastError",
 ];
 
+/// Written by the one CSV writer ([`crate::csv_out`]): RFC 4180 quoting, CRLF line ends,
+/// formulas neutralised, controls escaped.
 pub fn csv(r: &Report) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push_str("\r\n");
-    for m in &r.mailboxes {
-        let fields = [
+    let rows = r.mailboxes.iter().map(|m| {
+        [
             m.dst_user.clone(),
             m.batch.clone(),
             m.state.clone(),
@@ -636,17 +636,9 @@ pub fn csv(r: &Report) -> String {
             m.started_at.clone().unwrap_or_default(),
             m.finished_at.clone().unwrap_or_default(),
             m.last_error.clone().unwrap_or_default(),
-        ];
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
-    }
-    out
+        ]
+    });
+    crate::csv_out::to_string(&CSV_COLUMNS, rows)
 }
 
 fn title(r: &Report) -> String {
@@ -707,7 +699,8 @@ pub fn markdown(r: &Report) -> String {
         Kind::Daily => markdown_daily(r, &mut o),
         Kind::Final => markdown_final(r, &m, &mut o),
     }
-    o
+    // Control and bidi characters from servers or the journal, in any cell or line: escaped.
+    crate::safe_text::terminal_owned(o)
 }
 
 fn unlisted_note(m: &Metrics) -> String {
@@ -1502,7 +1495,8 @@ pub fn html(r: &Report) -> String {
         o.push_str("</ul>\n");
     }
     o.push_str("</body></html>\n");
-    o
+    // The HTML report may go to stdout: control and bidi characters escaped there too.
+    crate::safe_text::terminal_owned(o)
 }
 
 #[cfg(test)]
@@ -1624,13 +1618,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_are_quoted() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"no\""), "\"say \"\"no\"\"\"");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
-        assert_eq!(csv_field("-1"), "-1");
+    fn csv_fields_are_quoted_neutralised_and_escaped() {
         let mut m = mailbox("a->a@x", 3, 2, 0);
         m.dst_user = "a@x".into();
         m.last_error = Some("NO, \"quota\"".into());
@@ -1640,6 +1628,15 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert!(lines[1].starts_with("a@x,b,done,"));
         assert!(lines[1].ends_with(",\"NO, \"\"quota\"\"\""));
+        let mut m = mailbox("a->a@x", 3, 2, 0);
+        m.batch = "\t=1+1".into();
+        m.last_error = Some("=cmd|'/C calc'!A0 \x1b]0;title\x07 \u{202e}".into());
+        let c = csv(&report(vec![m], vec![]));
+        assert!(c.contains(",'\t=1+1,"), "{c}");
+        assert!(
+            c.ends_with(",'=cmd|'/C calc'!A0 \\x1b]0;title\\x07 \\u{202e}\r\n"),
+            "{c}"
+        );
     }
 
     #[test]
@@ -1706,6 +1703,45 @@ mod tests {
     #[test]
     fn markdown_cells_stay_in_their_cell() {
         assert_eq!(md("a|b\nc<d"), "a\\|b c&lt;d");
+        assert_eq!(
+            md("![x](http://e/i.png) [y](javascript:z) [r][1] `c` &#x202e; <http://a> C:\\t"),
+            "!\\[x\\](http://e/i.png) \\[y\\](javascript:z) \\[r\\]\\[1\\] \\`c\\` &amp;#x202e; &lt;http://a> C:\\\\t"
+        );
+    }
+
+    #[test]
+    fn reports_show_control_and_bidi_characters_escaped() {
+        let mut m = mailbox("a->a@x", 3, 2, 0);
+        m.state = "failed".into();
+        m.last_error = Some("NO \x1b]52;c;aGk=\x07\x1b[2J\u{9b}31m \u{202e}gpj.exe".into());
+        let r = report(
+            vec![m],
+            vec![issue(
+                1,
+                "error",
+                "server",
+                Some("a->a@x\x1b]0;t\x07"),
+                "open",
+            )],
+        );
+        let shown = "\\x1b]52;c;aGk=\\x07\\x1b[2J\\u{9b}31m \\u{202e}gpj.exe";
+        let md_shown = "\\x1b\\]52;c;aGk=\\x07\\x1b\\[2J\\u{9b}31m \\u{202e}gpj.exe";
+        for (what, out, want) in [
+            ("md", markdown(&r), md_shown),
+            ("html", html(&r), shown),
+            ("csv", csv(&r), shown),
+        ] {
+            // (The CSV's own CRLF line ends aside.)
+            assert!(
+                !out.replace("\r\n", "\n")
+                    .chars()
+                    .any(crate::safe_text::is_unsafe),
+                "{what}: raw control characters in\n{out}"
+            );
+            assert!(out.contains(want), "{what}: {out}");
+        }
+        let md = markdown(&r);
+        assert!(md.contains("| a->a@x\\x1b\\]0;t\\x07 |"), "{md}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! A Unix socket next to the journal (`<state>.ctl`; under the runtime directory when that
 //! path is too long for a socket). One request per connection, one line each way:
-//! `stop\t<operator>\t<batch or empty>` or `status`; the reply is one line of text.
+//! `stop\t<operator>\t<batch or empty>` or `status`; the reply is one line of text (`ok ...` or
+//! `error ...`). A batch the project does not define, or a name with control characters, is
+//! refused; text from the request is never echoed raw.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -172,11 +174,52 @@ fn answer(engine: &Engine, line: &str) -> String {
             } else {
                 operator
             };
-            let batch = parts.next().filter(|b| !b.is_empty());
+            let batch = match parts.next().filter(|b| !b.is_empty()) {
+                None => None,
+                Some(b) => match known_batch(engine, b) {
+                    Ok(b) => Some(b),
+                    Err(refusal) => return refusal,
+                },
+            };
             emergency_stop(engine, &operator, batch, "another shell")
         }
-        other => format!("error unknown request {other:?}"),
+        other => {
+            let other: String = other.chars().take(64).collect();
+            crate::safe_text::terminal_owned(format!("error unknown request {other:?}"))
+        }
     }
+}
+
+/// The `batch` field of a request: a batch of this project, or the `error ...` reply refusing
+/// it. A name with control or bidi characters is refused as such; either way the name is
+/// shown escaped and shortened, never raw.
+fn known_batch<'a>(engine: &Engine, batch: &'a str) -> Result<&'a str, String> {
+    let shown = || {
+        let short: String = batch.chars().take(64).collect();
+        crate::safe_text::terminal_owned(short)
+    };
+    if batch.chars().any(crate::safe_text::is_unsafe) {
+        return Err(format!(
+            "error refused: the batch name \"{}\" holds control characters; nothing stopped",
+            shown()
+        ));
+    }
+    if engine.project.mailboxes.iter().any(|m| m.batch == batch) {
+        return Ok(batch);
+    }
+    let mut known: Vec<&str> = engine
+        .project
+        .mailboxes
+        .iter()
+        .map(|m| m.batch.as_str())
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    Err(crate::safe_text::terminal_owned(format!(
+        "error no batch \"{}\" in this project (its batches: {}); nothing stopped",
+        shown(),
+        known.join(", ")
+    )))
 }
 
 /// Trip the emergency stop (all batches, or one) and log who did it and what was in flight.

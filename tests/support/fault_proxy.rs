@@ -60,6 +60,11 @@ pub enum Action {
     /// `* BYE ...` of a throttling server), keep the other direction flowing for a while,
     /// then reset both sides.
     SayThenCut(&'static str, Duration),
+    /// From the trigger on, replace every occurrence of the first text by the second in this
+    /// direction (a server whose replies carry what the test needs, e.g. escape sequences in
+    /// a `NO` text); the connection goes on. The text must arrive within one read (a short
+    /// reply line does).
+    Rewrite(&'static str, &'static str),
 }
 
 /// Which connections a fault applies to (numbered from 1 in accept order).
@@ -260,6 +265,8 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
     let mut tail: Vec<u8> = Vec::new();
     // Faults of this direction that fired on this connection and keep acting (Delay).
     let mut delaying: Option<Duration> = None;
+    let mut rewriting: Option<(&'static str, &'static str)> = None;
+    let mut rewritten: Vec<u8>;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => {
@@ -359,6 +366,7 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
                 }
                 Action::Stall(d) => thread::sleep(d),
                 Action::Delay(d) => delaying = Some(d),
+                Action::Rewrite(from, to) => rewriting = Some((from, to)),
             }
             if conn.dead.load(Ordering::SeqCst) {
                 return;
@@ -366,6 +374,10 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
         }
         if let Some(d) = delaying {
             thread::sleep(d);
+        }
+        if let Some((from, to)) = rewriting {
+            rewritten = replace(chunk, from.as_bytes(), to.as_bytes());
+            chunk = &rewritten;
         }
         if !chunk.is_empty() {
             if to.write_all(chunk).is_err() {
@@ -383,4 +395,19 @@ fn count(sh: &Shared, conn: &Conn, dir: Dir, n: usize) {
 
 fn find(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn replace(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if !from.is_empty() && hay[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
 }
