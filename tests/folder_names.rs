@@ -35,6 +35,7 @@ fn tricky_names() -> Vec<String> {
         "R&D \"Q1\" \\ plan",
         "Kunden &- Partner",
         "🙂 emoji",
+        "del\u{7f}name",
         all_ascii.as_str(),
     ]
     .iter()

@@ -801,7 +801,7 @@ pub fn decode_mutf7(s: &str) -> String {
     try_decode_mutf7(s).unwrap_or_else(|| s.to_string())
 }
 
-/// Strict decoder (a server may send a raw `&`, which the utf7-imap crate panics on).
+/// Strict decoder (a server may send a raw `&`, which must not panic).
 fn try_decode_mutf7(s: &str) -> Option<String> {
     fn b64(c: u8) -> Option<u32> {
         Some(match c {
@@ -840,8 +840,46 @@ fn try_decode_mutf7(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// Unicode to modified UTF-7 (RFC 3501 5.1.3): printable ASCII (0x20-0x7e) stands for
+/// itself, `&` is `&-`, everything else (DEL and other controls included, which a crate we
+/// used before left raw) goes in `&...-` runs of modified BASE64 over UTF-16.
 pub fn encode_mutf7(s: &str) -> String {
-    utf7_imap::encode_utf7_imap(s.to_string())
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    fn flush(units: &mut Vec<u16>, out: &mut String) {
+        if units.is_empty() {
+            return;
+        }
+        out.push('&');
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for u in units.drain(..) {
+            acc = (acc << 16) | u32::from(u);
+            bits += 16;
+            while bits >= 6 {
+                bits -= 6;
+                out.push(B64[((acc >> bits) & 63) as usize] as char);
+            }
+        }
+        if bits > 0 {
+            out.push(B64[((acc << (6 - bits)) & 63) as usize] as char);
+        }
+        out.push('-');
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut units: Vec<u16> = Vec::new();
+    for c in s.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut units, &mut out);
+            out.push(c);
+            if c == '&' {
+                out.push('-');
+            }
+        } else {
+            let mut buf = [0u16; 2];
+            units.extend_from_slice(c.encode_utf16(&mut buf));
+        }
+    }
+    flush(&mut units, &mut out);
+    out
 }
 
 fn imap_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
@@ -1476,6 +1514,13 @@ mod tests {
             assert_eq!(decode_mutf7(&encode_mutf7(s)), s);
         }
         assert_eq!(encode_mutf7("Kunden & Partner"), "Kunden &- Partner");
+        // RFC 3501's own example, and DEL (not printable: encoded, never raw).
+        assert_eq!(
+            encode_mutf7("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
+        assert_eq!(encode_mutf7("a\u{7f}b"), "a&AH8-b");
+        assert_eq!(decode_mutf7("a&AH8-b"), "a\u{7f}b");
     }
 
     #[test]
