@@ -203,3 +203,40 @@ fn a_throttled_mailbox_says_so_in_its_row_and_detail() {
     keys(&mut a, "j\n");
     assert!(!text(&render(&a, 160, 48)).contains("⚠ throttled:"));
 }
+
+/// Control and bidi characters from a server (a folder name, a NO text) never reach the
+/// terminal through the console: every cell of every tab is free of them.
+#[test]
+fn control_and_bidi_characters_from_servers_never_reach_a_cell() {
+    let hostile = "Inbox\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe\u{2066}\u{7f}";
+    let mut snap = (*snapshot(Kind::Failed)).clone();
+    for m in snap.batches.iter_mut().flat_map(|b| b.mailboxes.iter_mut()) {
+        m.current_folder = Some(hostile.to_string());
+        m.last_error = Some(format!("SELECT {hostile}: server said NO: {hostile}"));
+        m.key = format!("{hostile}->x");
+    }
+    for i in snap.issues.iter_mut() {
+        i.message = format!("folder {hostile} refused");
+        i.folder = Some(hostile.to_string());
+    }
+    let snap = std::sync::Arc::new(snap);
+    for tkey in ["1", "2", "3", "4"] {
+        let mut a = App::new(
+            snap.clone(),
+            Theme::load("default").unwrap(),
+            "maria".into(),
+        );
+        keys(&mut a, tkey);
+        // Drill into the first row too, where the full texts are shown.
+        keys(&mut a, "\n");
+        let t = render(&a, 160, 48);
+        let buf = t.backend().buffer();
+        let bad: Vec<String> = buf
+            .content
+            .iter()
+            .map(|c| c.symbol().to_string())
+            .filter(|s| s.chars().any(cutover::safe_text::is_unsafe))
+            .collect();
+        assert!(bad.is_empty(), "tab {tkey}: raw {bad:?}");
+    }
+}

@@ -77,6 +77,22 @@ pub(crate) fn run_state_style(app: &App) -> Style {
 }
 
 pub fn draw(f: &mut Frame, app: &App) {
+    draw_screen(f, app);
+    defuse(f);
+}
+
+/// The last pass over every frame: no cell reaches the terminal holding a control or bidi
+/// character from a server or the journal (ratatui drops C0 and C1 controls itself, not the
+/// bidi overrides and isolates); such a cell shows U+FFFD instead.
+fn defuse(f: &mut Frame) {
+    for cell in f.buffer_mut().content.iter_mut() {
+        if cell.symbol().chars().any(crate::safe_text::is_unsafe) {
+            cell.set_symbol("\u{fffd}");
+        }
+    }
+}
+
+fn draw_screen(f: &mut Frame, app: &App) {
     let area = f.area();
     if area.width < MIN_W || area.height < MIN_H {
         too_small(f, app, area);
