@@ -4,7 +4,8 @@
 //! [`endpoint`] (IMAP today; Graph, Gmail, POP3 behind the same trait), [`sync`] (mapping and
 //! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), [`verify`],
 //! [`plan`], [`rollback`], [`failback`], [`assess`] (discovery, complexity, risks) and
-//! [`checklist`] (items, auto checks, the gate).
+//! [`checklist`] (items, auto checks, the gate); [`local`] keeps the files cutover writes and
+//! its control socket private.
 //! Nothing here touches the terminal: the CLI and the console observe engine events.
 
 pub mod assess;
@@ -14,6 +15,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod failback;
 pub mod issues;
+pub mod local;
 pub mod plan;
 pub mod report;
 pub mod rollback;
