@@ -1029,6 +1029,8 @@ fn checklist_of(
                         ),
                     )
                 })?;
+            checks::in_range("checklist.resolver port", &addr.port(), &checks::PORT)
+                .map_err(|m| ConfigError::at(path, text, r.span().start, m))?;
             Some(addr)
         }
     };

@@ -151,13 +151,14 @@ pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Make the files in `dir` whose names start with `prefix` private (old log files).
-pub fn make_private_files_in(dir: &Path, prefix: &str) {
+/// Make cutover's log files in `dir` (`cutover.<date>.log`) private, old ones included.
+pub fn make_logs_private(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(prefix) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("cutover.") && name.ends_with(".log") {
             let _ = make_private(&e.path());
         }
     }

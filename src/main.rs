@@ -282,7 +282,7 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
         .max_log_files(14)
         .build(dir)
         .ok()?;
-    cutover::local::make_private_files_in(dir, "cutover");
+    cutover::local::make_logs_private(dir);
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // The IMAP library's trace is the raw wire: LOGIN and AUTHENTICATE lines with their
