@@ -4,8 +4,7 @@
 //! [`endpoint`] (IMAP today; Graph, Gmail, POP3 behind the same trait), [`sync`] (mapping and
 //! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), [`verify`],
 //! [`plan`], [`rollback`], [`failback`], [`assess`] (discovery, complexity, risks) and
-//! [`checklist`] (items, auto checks, the gate); [`local`] keeps the files cutover writes and
-//! its control socket private.
+//! [`checklist`] (items, auto checks, the gate).
 //! Nothing here touches the terminal: the CLI and the console observe engine events.
 
 pub mod assess;
