@@ -11,6 +11,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod checks;
+mod lines;
+mod secrets;
+
+use lines::LineIndex;
+use secrets::{SecretError, SecretKey, credential, secret, secret_unless_token};
+
 /// A configuration mistake, located in its file.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
@@ -39,7 +46,7 @@ impl fmt::Display for ConfigError {
 
 impl ConfigError {
     fn at(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
-        let (line, column) = line_col(text, offset);
+        let (line, column) = LineIndex::new(text).line_col(text, offset);
         ConfigError {
             file: file.to_path_buf(),
             line,
@@ -55,14 +62,6 @@ impl ConfigError {
             message: message.into(),
         }
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -209,9 +208,9 @@ struct RawOAuth {
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
-    token_url: Option<String>,
+    token_url: Option<Spanned<String>>,
     #[serde(default)]
-    device_code_url: Option<String>,
+    device_code_url: Option<Spanned<String>>,
 }
 
 /// How a journal commit is made durable (SQLite `synchronous` in WAL mode).
@@ -478,6 +477,9 @@ struct RawProjectSection {
     log_dir: Option<String>,
     #[serde(default)]
     brake: Brake,
+    /// A local group whose members may also stop and watch the run (and read its files).
+    #[serde(default)]
+    operators_group: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,11 +490,11 @@ struct RawEndpoint {
     host: Option<Spanned<String>>,
     /// Base URL of an HTTP API endpoint (Graph, Gmail): overrides the public service's.
     #[serde(default)]
-    api_url: Option<String>,
+    api_url: Option<Spanned<String>>,
     #[serde(default)]
     oauth: Option<Spanned<RawOAuth>>,
     #[serde(default)]
-    port: Option<u16>,
+    port: Option<Spanned<u16>>,
     #[serde(default = "default_security")]
     security: Spanned<Security>,
     #[serde(default)]
@@ -506,7 +508,7 @@ struct RawEndpoint {
     #[serde(default)]
     max_message_size: Option<Spanned<String>>,
     #[serde(default)]
-    timeout_secs: Option<u64>,
+    timeout_secs: Option<Spanned<u64>>,
     #[serde(default)]
     auth: AuthMethod,
     /// Graph destination: "mime" (importMime, default) or "json".
@@ -571,11 +573,11 @@ struct RawMailbox {
 struct RawCredential {
     user: String,
     #[serde(default)]
-    password: Option<String>,
+    password: Option<Spanned<String>>,
     #[serde(default)]
-    password_env: Option<String>,
+    password_env: Option<Spanned<String>>,
     #[serde(default)]
-    password_file: Option<String>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -623,6 +625,9 @@ pub struct Project {
     /// Warnings found while loading (a password file readable by others): the caller shows
     /// them (on stderr and in the log; logging is not set up yet while the file loads).
     pub warnings: Vec<String>,
+    /// `[project] operators_group`: its members may stop and watch the run too; the files
+    /// cutover writes are shared with it (see [`crate::local`]).
+    pub operators_group: Option<crate::local::Group>,
 }
 
 #[derive(Debug, Clone)]
@@ -756,10 +761,12 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     let source = endpoint(path, text, "source", &raw.source, &resolve)?;
     let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
 
-    let mut mailboxes = Vec::new();
+    // Line starts once: locating each of 20,000 mailboxes must not rescan the file.
+    let lines = LineIndex::new(text);
+    let mut mailboxes = Vec::with_capacity(raw.mailbox.len());
     for m in &raw.mailbox {
         let span = m.span();
-        let (line, _) = line_col(text, span.start);
+        let (line, _) = lines.line_col(text, span.start);
         let m = m.get_ref();
         let cred = |c: &RawCredential, side: &str| {
             let tokens = if side == "source" {
@@ -768,7 +775,14 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
                 destination.uses_tokens()
             };
             credential(c, tokens, &resolve).map_err(|e| {
-                ConfigError::at(path, text, span.start, format!("[[mailbox]] {side}: {e}"))
+                let key = match e.key {
+                    Some(SecretKey::Literal) => c.password.as_ref(),
+                    Some(SecretKey::Env) => c.password_env.as_ref(),
+                    Some(SecretKey::File) => c.password_file.as_ref(),
+                    None => None,
+                };
+                let at = key.map_or(span.start, |k| k.span().start);
+                ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
             })
         };
         mailboxes.push(MailboxSpec {
@@ -842,31 +856,48 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             .push((re(&r.from, "folders.rename.from")?, r.to.clone()));
     }
 
-    let positive = |v: &Option<Spanned<usize>>, key: &str, default: usize| match v {
-        Some(s) if *s.get_ref() == 0 => Err(ConfigError::at(
-            path,
-            text,
-            s.span().start,
-            format!("{key}: must be at least 1"),
-        )),
-        Some(s) => Ok(*s.get_ref()),
+    let ranged = |v: &Option<Spanned<usize>>,
+                  key: &str,
+                  range: std::ops::RangeInclusive<usize>,
+                  default: usize| match v {
+        Some(s) => checks::in_range(key, s.get_ref(), &range)
+            .map(|()| *s.get_ref())
+            .map_err(|m| ConfigError::at(path, text, s.span().start, m)),
         None => Ok(default),
     };
-    let parallel_mailboxes = positive(
+    let parallel_mailboxes = ranged(
         &raw.project.parallel_mailboxes,
         "project.parallel_mailboxes",
+        checks::PARALLEL_MAILBOXES,
         source
             .max_connections
             .min(destination.max_connections)
             .div_ceil(2)
             .max(1),
     )?;
-    let folder_workers = positive(&raw.project.folder_workers, "project.folder_workers", 4)?;
-    let max_failed_messages = positive(
+    let folder_workers = ranged(
+        &raw.project.folder_workers,
+        "project.folder_workers",
+        checks::FOLDER_WORKERS,
+        4,
+    )?;
+    let max_failed_messages = ranged(
         &raw.project.max_failed_messages,
         "project.max_failed_messages",
+        checks::MAX_FAILED_MESSAGES,
         DEFAULT_MAX_FAILED_MESSAGES,
     )?;
+    let operators_group = match &raw.project.operators_group {
+        Some(g) => Some(operators_group(g.get_ref()).map_err(|m| {
+            ConfigError::at(
+                path,
+                text,
+                g.span().start,
+                format!("project.operators_group: {m}"),
+            )
+        })?),
+        None => None,
+    };
 
     let (checks, checklist) = checklist_of(path, text, &raw, &mailboxes)?;
 
@@ -894,7 +925,24 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         requirements: raw.assessment.requirements,
         theme: raw.console.theme,
         warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
+        operators_group,
     })
+}
+
+/// The operators group, which must exist and hold the user loading the project (cutover
+/// gives the group its files: it cannot give them to a group it is not in).
+fn operators_group(name: &str) -> Result<crate::local::Group, String> {
+    let g = crate::local::Group::by_name(name)
+        .map_err(|e| format!("cannot look up group {name:?}: {e}"))?
+        .ok_or_else(|| format!("no group named {name:?} on this machine (see `getent group`)"))?;
+    if !crate::local::in_group(&g) {
+        return Err(format!(
+            "you (uid {}) are not a member of group {name:?}, so cutover cannot share its files with it; \
+             add yourself (usermod -aG {name} USER, then log in again) or remove the key",
+            crate::local::euid()
+        ));
+    }
+    Ok(g)
 }
 
 /// The checklist items (the file's, after the built-in ones when `defaults = true`; a file
@@ -981,6 +1029,8 @@ fn checklist_of(
                         ),
                     )
                 })?;
+            checks::in_range("checklist.resolver port", &addr.port(), &checks::PORT)
+                .map_err(|m| ConfigError::at(path, text, r.span().start, m))?;
             Some(addr)
         }
     };
@@ -1035,6 +1085,12 @@ thread_local! {
     static LOAD_WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// A warning of the file being loaded (shown on stderr and in the log by the caller).
+fn load_warning(msg: String) {
+    tracing::warn!("{msg}");
+    LOAD_WARNINGS.with(|w| w.borrow_mut().push(msg));
+}
+
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     let offset = e.span().map_or(0, |s| s.start);
     ConfigError::at(path, text, offset, e.message().trim_end().to_string())
@@ -1053,10 +1109,32 @@ fn endpoint(
         EndpointKind::Gmail => "https://gmail.googleapis.com",
         EndpointKind::Imap | EndpointKind::Pop3 => "",
     };
+    // Every URL cutover sends secrets or mail to: https, unless loopback or allow_plaintext.
+    let explicit_urls =
+        raw.api_url
+            .iter()
+            .map(|u| ("api_url", u))
+            .chain(raw.oauth.iter().flat_map(|o| {
+                let o = o.get_ref();
+                [
+                    ("oauth.token_url", &o.token_url),
+                    ("oauth.device_code_url", &o.device_code_url),
+                ]
+                .into_iter()
+                .filter_map(|(k, u)| u.as_ref().map(|u| (k, u)))
+            }));
+    for (key, url) in explicit_urls {
+        let key = format!("{section}.{key}");
+        match checks::endpoint_url(&key, url.get_ref(), raw.allow_plaintext) {
+            Ok(None) => {}
+            Ok(Some(warning)) => load_warning(warning),
+            Err(m) => return Err(ConfigError::at(path, text, url.span().start, m)),
+        }
+    }
     let api_url = raw
         .api_url
-        .clone()
-        .unwrap_or_else(|| default_api.to_string())
+        .as_ref()
+        .map_or(default_api, |u| u.get_ref().as_str())
         .trim_end_matches('/')
         .to_string();
     let host = match &raw.host {
@@ -1136,15 +1214,34 @@ fn endpoint(
             ),
         ));
     }
-    let max_connections = *raw.max_connections.get_ref();
-    if max_connections == 0 {
-        return Err(ConfigError::at(
-            path,
-            text,
-            raw.max_connections.span().start,
-            format!("{section}.max_connections: must be at least 1"),
+    if security == Security::None && !is_loopback(&host) {
+        load_warning(format!(
+            "{section}: allow_plaintext = true with security = \"none\": passwords and mail travel in clear text to {host}"
         ));
     }
+    let max_connections = *raw.max_connections.get_ref();
+    checks::in_range(
+        &format!("{section}.max_connections"),
+        &max_connections,
+        &checks::MAX_CONNECTIONS,
+    )
+    .map_err(|m| ConfigError::at(path, text, raw.max_connections.span().start, m))?;
+    if let Some(p) = &raw.port {
+        checks::in_range(&format!("{section}.port"), p.get_ref(), &checks::PORT)
+            .map_err(|m| ConfigError::at(path, text, p.span().start, m))?;
+    }
+    let timeout_secs = match &raw.timeout_secs {
+        Some(t) => {
+            checks::in_range(
+                &format!("{section}.timeout_secs"),
+                t.get_ref(),
+                &checks::TIMEOUT_SECS,
+            )
+            .map_err(|m| ConfigError::at(path, text, t.span().start, m))?;
+            *t.get_ref()
+        }
+        None => 120,
+    };
     if raw.gmail.is_some() && section != "source" {
         return Err(ConfigError::whole(
             path,
@@ -1166,29 +1263,37 @@ fn endpoint(
         }
         None => None,
     };
-    let port = raw.port.unwrap_or(match (raw.kind, security) {
-        (EndpointKind::Pop3, Security::Tls) => 995,
-        (EndpointKind::Pop3, _) => 110,
-        (_, Security::Tls) => 993,
-        _ => 143,
-    });
+    let port = raw
+        .port
+        .as_ref()
+        .map(|p| *p.get_ref())
+        .unwrap_or(match (raw.kind, security) {
+            (EndpointKind::Pop3, Security::Tls) => 995,
+            (EndpointKind::Pop3, _) => 110,
+            (_, Security::Tls) => 993,
+            _ => 143,
+        });
     let ca_file = raw.ca_file.as_deref().map(resolve);
     let max_message_size = match &raw.max_message_size {
-        Some(s) => Some(
-            s.get_ref()
+        Some(s) => {
+            let at = |m: String| ConfigError::at(path, text, s.span().start, m);
+            let size = s
+                .get_ref()
                 .parse::<bytesize::ByteSize>()
                 .map_err(|e| {
-                    ConfigError::at(
-                        path,
-                        text,
-                        s.span().start,
-                        format!(
-                            "{section}.max_message_size: expected a size such as \"35 MiB\": {e}"
-                        ),
-                    )
+                    at(format!(
+                        "{section}.max_message_size: expected a size such as \"35 MiB\": {e}"
+                    ))
                 })?
-                .as_u64(),
-        ),
+                .as_u64();
+            if !checks::MAX_MESSAGE_SIZE.contains(&size) {
+                return Err(at(format!(
+                    "{section}.max_message_size: {:?} is out of range: expected 1 KiB to 2 GiB",
+                    s.get_ref()
+                )));
+            }
+            Some(size)
+        }
         None => match raw.preset {
             Preset::M365 | Preset::Exchange => Some(35 * 1024 * 1024),
             // Gmail announces its limit (APPENDLIMIT=35651584), which applies at run time.
@@ -1204,7 +1309,7 @@ fn endpoint(
         max_connections,
         ca_file,
         max_message_size,
-        timeout: std::time::Duration::from_secs(raw.timeout_secs.unwrap_or(120).max(1)),
+        timeout: std::time::Duration::from_secs(timeout_secs),
         auth: raw.auth,
         api_url,
         oauth,
@@ -1232,7 +1337,7 @@ fn oauth_settings(
         (None, None) => None,
         (env, file) => Some(
             secret(None, env.as_deref(), file.as_deref(), resolve)
-                .map_err(|e| e.replace("password_", "client_secret_"))?,
+                .map_err(|e| e.message.replace("password_", "client_secret_"))?,
         ),
     };
     let s = OAuthSettings {
@@ -1249,8 +1354,8 @@ fn oauth_settings(
             .map(resolve),
         service_account_file: o.service_account_file.as_deref().map(resolve),
         scope: o.scope.clone(),
-        token_url: o.token_url.clone(),
-        device_code_url: o.device_code_url.clone(),
+        token_url: o.token_url.as_ref().map(|u| u.get_ref().clone()),
+        device_code_url: o.device_code_url.as_ref().map(|u| u.get_ref().clone()),
     };
     match (s.provider, s.flow) {
         (OAuthProvider::Entra, OAuthFlow::ServiceAccount) => {
@@ -1284,82 +1389,6 @@ fn is_loopback(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn credential(
-    c: &RawCredential,
-    tokens: bool,
-    resolve: &dyn Fn(&str) -> PathBuf,
-) -> Result<Credential, String> {
-    secret_unless_token(
-        tokens,
-        c.password.as_deref(),
-        c.password_env.as_deref(),
-        c.password_file.as_deref(),
-        resolve,
-    )
-    .map(|password| Credential {
-        user: c.user.clone(),
-        password,
-    })
-}
-
-/// A mailbox's password, or nothing when its endpoint logs in with OAuth2 tokens and none
-/// is given.
-fn secret_unless_token(
-    tokens: bool,
-    literal: Option<&str>,
-    env: Option<&str>,
-    file: Option<&str>,
-    resolve: &dyn Fn(&str) -> PathBuf,
-) -> Result<SecretString, String> {
-    if tokens && literal.is_none() && env.is_none() && file.is_none() {
-        return Ok(SecretString::from(String::new()));
-    }
-    secret(literal, env, file, resolve)
-}
-
-/// Exactly one of a literal password, an environment variable or a file.
-fn secret(
-    literal: Option<&str>,
-    env: Option<&str>,
-    file: Option<&str>,
-    resolve: &dyn Fn(&str) -> PathBuf,
-) -> Result<SecretString, String> {
-    match (literal, env, file) {
-        (Some(p), None, None) => Ok(SecretString::from(p.to_string())),
-        (None, Some(var), None) => std::env::var(var)
-            .map(SecretString::from)
-            .map_err(|_| format!("password_env: environment variable {var} is not set")),
-        (None, None, Some(f)) => {
-            let p = resolve(f);
-            let s = std::fs::read_to_string(&p)
-                .map_err(|e| format!("password_file: cannot read {}: {e}", p.display()))?;
-            warn_loose_permissions(&p);
-            Ok(SecretString::from(
-                s.trim_end_matches(['\r', '\n']).to_string(),
-            ))
-        }
-        (None, None, None) => Err("expected one of password, password_env or password_file".into()),
-        _ => Err("give only one of password, password_env or password_file".into()),
-    }
-}
-
-fn warn_loose_permissions(p: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(md) = std::fs::metadata(p)
-            && md.permissions().mode() & 0o077 != 0
-        {
-            let msg = format!(
-                "password file {} is readable by group or others; chmod 600 it",
-                p.display()
-            );
-            tracing::warn!("{msg}");
-            LOAD_WARNINGS.with(|w| w.borrow_mut().push(msg));
-        }
-    }
 }
 
 /// The CSV columns, Exchange Online IMAP-migration style.
@@ -1439,6 +1468,15 @@ fn load_csv(
         })?;
         let user = get("UserName")
             .ok_or_else(|| err(line, field_col("UserName"), "UserName is empty".into()))?;
+        // A refusal points at the column of the key it is about.
+        let secret_col = |e: &SecretError, side: &str| {
+            let name = match e.key {
+                Some(SecretKey::Env) => "PasswordEnv",
+                Some(SecretKey::File) => "PasswordFile",
+                Some(SecretKey::Literal) | None => "Password",
+            };
+            field_col(&format!("{side}{name}"))
+        };
         let src = secret_unless_token(
             tokens.0,
             get("Password"),
@@ -1446,13 +1484,16 @@ fn load_csv(
             get("PasswordFile"),
             resolve,
         )
-            .map_err(|e| {
-                err(
-                    line,
-                    field_col("Password"),
-                    format!("source credential for {user}: {e} (columns Password, PasswordEnv, PasswordFile)"),
-                )
-            })?;
+        .map_err(|e| {
+            err(
+                line,
+                secret_col(&e, ""),
+                format!(
+                    "source credential for {user}: {} (columns Password, PasswordEnv, PasswordFile)",
+                    e.message
+                ),
+            )
+        })?;
         let dst = secret_unless_token(
             tokens.1,
             get("DestinationPassword"),
@@ -1463,9 +1504,10 @@ fn load_csv(
         .map_err(|e| {
             err(
                 line,
-                field_col("DestinationPassword"),
+                secret_col(&e, "Destination"),
                 format!(
-                    "destination credential for {email}: {e} (columns DestinationPassword, DestinationPasswordEnv, DestinationPasswordFile)"
+                    "destination credential for {email}: {} (columns DestinationPassword, DestinationPasswordEnv, DestinationPasswordFile)",
+                    e.message
                 ),
             )
         })?;
@@ -1492,8 +1534,9 @@ mod tests {
 
     #[test]
     fn line_and_column_are_one_based() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        let idx = LineIndex::new("ab\ncd");
+        assert_eq!(idx.line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(idx.line_col("ab\ncd", 4), (2, 2));
     }
 
     #[test]

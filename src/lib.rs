@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod failback;
 pub mod issues;
+pub mod local;
 pub mod plan;
 pub mod report;
 pub mod rollback;

@@ -247,6 +247,8 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    // Everything written from here on is private to this user (and the operators group).
+    cutover::local::init(project.operators_group.as_ref());
     let _guard = init_logging(&project.log_dir, cli.log_json);
     // Load warnings (a password file readable by others) go to stderr and to the log; the
     // console shows stderr before it takes the screen.
@@ -303,7 +305,7 @@ fn main() -> ExitCode {
 
 fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
-    std::fs::create_dir_all(dir).ok()?;
+    cutover::local::create_private_dir_all(dir).ok()?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("cutover")
@@ -311,6 +313,7 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
         .max_log_files(14)
         .build(dir)
         .ok()?;
+    cutover::local::make_logs_private(dir);
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // The IMAP library's trace is the raw wire: LOGIN and AUTHENTICATE lines with their
@@ -483,6 +486,10 @@ async fn stop(project: &Project, batch: Option<&str>) -> u8 {
             } else {
                 exit::INTERNAL
             }
+        }
+        Err(e @ cutover::engine::remote::RemoteError::Refused { .. }) => {
+            eprintln!("cutover: {e}");
+            exit::AUTH
         }
         Err(e) => {
             eprintln!("cutover: {e}; nothing to stop");
@@ -990,6 +997,7 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
     let text = report::render(&rep, format);
     let written = match out {
         Some(path) => std::fs::write(path, text.as_bytes())
+            .and_then(|()| cutover::local::make_private(path))
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
             use std::io::Write;
@@ -1466,7 +1474,10 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     }
     if let Some(path) = csv {
         match cutover::assess::write_csv(&path, &a) {
-            Ok(()) => out!("CSV written to {}", path.display()),
+            Ok(()) => {
+                let _ = cutover::local::make_private(&path);
+                out!("CSV written to {}", path.display())
+            }
             Err(e) => {
                 eprintln!("cutover: {e}");
                 return exit::INTERNAL;

@@ -546,6 +546,19 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
     })
 }
 
+/// The journal and its `-wal`/`-shm` readable by this user only (and the operators group):
+/// they hold every user name, folder and Message-ID of the project. A journal written by an
+/// older cutover with a looser mode is tightened too.
+fn make_journal_private(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Err(e) = crate::local::make_private(Path::new(&p)) {
+            tracing::warn!("cannot make {} private: {e}", Path::new(&p).display());
+        }
+    }
+}
+
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 impl Store {
@@ -558,7 +571,7 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::local::create_private_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -582,6 +595,7 @@ impl Store {
             [],
         )
         .map_err(wrap)?;
+        make_journal_private(path);
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: p,

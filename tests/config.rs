@@ -149,3 +149,90 @@ fn every_example_project_loads() {
     }
     assert!(n >= 1, "no example projects");
 }
+
+/// A number too large for what it sizes (a semaphore of 2^64 permits panicked `plan`) is a
+/// located configuration error for every command, not a crash.
+#[test]
+fn out_of_range_numbers_are_config_errors_for_every_command() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/invalid_configs/max_connections_overflow.toml");
+    for cmd in ["check", "plan", "run", "verify"] {
+        let out = Command::new(support::bin())
+            .arg(cmd)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{cmd}: {err}");
+        assert!(
+            err.contains("max_connections_overflow.toml:12:19: source.max_connections: 18446744073709551615 is out of range"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// 20,000 mailboxes in the project file and 20,000 more in its CSV load, each located by its
+/// own line. Loading is linear (line starts are indexed once, see `config::lines`); the
+/// release binary loads this in well under a second (`bench/config-load.sh`). The bound
+/// here is only a tripwire for a return of the per-mailbox rescan, which took 50 s for the
+/// inline half on a debug build.
+#[test]
+fn twenty_thousand_mailboxes_load_inline_and_from_csv() {
+    use std::fmt::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let mut t = String::from(
+        "[project]\nname = \"big\"\nstate = \"s.sqlite\"\nmailboxes_csv = \"m.csv\"\n\n\
+         [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n",
+    );
+    for i in 0..n {
+        write!(
+            t,
+            "[[mailbox]]\nbatch = \"b{}\"\nsource = {{ user = \"u{i}\", password = \"p\" }}\n\
+             destination = {{ user = \"u{i}@d\", password = \"p\" }}\n\n",
+            i % 10
+        )
+        .unwrap();
+    }
+    // The last inline mailbox again: the duplicate error must name its line.
+    let dup_line = t.lines().count() + 1;
+    let with_dup = format!(
+        "{t}[[mailbox]]\nsource = {{ user = \"u{0}\", password = \"p\" }}\n\
+         destination = {{ user = \"u{0}@d\", password = \"p\" }}\n",
+        n - 1
+    );
+    let mut csv = String::from("EmailAddress,UserName,Password,DestinationPassword,Batch\n");
+    for i in 0..n {
+        writeln!(csv, "c{i}@d,c{i},p,p,c{}", i % 10).unwrap();
+    }
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    let project = dir.path().join("big.toml");
+    std::fs::write(&project, &t).unwrap();
+    let started = std::time::Instant::now();
+    let out = check(&project);
+    let took = started.elapsed();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(so.contains("mailboxes 40000 in batches"), "{so}");
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "loading 40,000 mailboxes took {took:?}"
+    );
+    std::fs::write(&project, &with_dup).unwrap();
+    let out = check(&project);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "big.toml:{dup_line}:1: mailbox u{0}->u{0}@d is listed twice",
+            n - 1
+        )),
+        "{err}"
+    );
+}

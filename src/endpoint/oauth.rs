@@ -212,26 +212,30 @@ fn store_refresh_token(path: &Path, key: &str, token: &str) -> std::io::Result<(
     file.refresh_tokens
         .insert(key.to_string(), token.to_string());
     let body = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // An unpredictable temporary name, created exclusively and never through a link: a
+    // name planted in advance (a symbolic link to elsewhere) makes the write fail, not go
+    // there.
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(format!(".{}.tmp", random_id()));
+    let tmp = path.with_file_name(tmp_name);
     {
         use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        let written = f.write_all(&body).and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        let mut f = opts.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        f.write_all(&body)?;
-        f.sync_all()?;
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn now_secs() -> u64 {
@@ -887,5 +891,18 @@ mod tests {
         assert_eq!(f.refresh_tokens["b"], "2");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // The temporaries were renamed away, each under its own unpredictable name.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("t.json")]);
+        // The old fixed name (`t.tmp<pid>`), planted as a link, is not followed.
+        let planted = dir.path().join(format!("t.tmp{}", std::process::id()));
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        store_refresh_token(&p, "c", "4").unwrap();
+        assert!(!victim.exists());
+        assert_eq!(read_token_file(&p).unwrap().refresh_tokens["c"], "4");
     }
 }

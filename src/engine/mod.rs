@@ -97,7 +97,12 @@ impl Slots {
     }
 
     fn set(&self, n: usize) {
-        let n = n.max(1);
+        // The console's number, like the file's, stays in range (a semaphore panics past
+        // its maximum).
+        let n = n.clamp(
+            *crate::config::checks::PARALLEL_MAILBOXES.start(),
+            *crate::config::checks::PARALLEL_MAILBOXES.end(),
+        );
         let old = self.total.swap(n, Ordering::SeqCst);
         if n > old {
             self.sem.add_permits(n - old);

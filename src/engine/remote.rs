@@ -10,13 +10,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::{Engine, Severity};
+use crate::local;
 
 /// Longest path a Unix socket address takes on Linux (108 with the NUL).
 const MAX_SOCKET_PATH: usize = 100;
+
+/// Longest request line read from a peer.
+const MAX_REQUEST: u64 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -26,6 +30,8 @@ pub enum RemoteError {
     AlreadyRunning { pid: String, path: String },
     #[error("no cutover is running this project (no engine answers at {path})")]
     NotRunning { path: String },
+    #[error("control socket {path}: refused: {reason}")]
+    Refused { path: String, reason: String },
     #[error("control socket {path}: {source}")]
     Io {
         path: String,
@@ -34,20 +40,46 @@ pub enum RemoteError {
     },
 }
 
-/// Where the control socket of the project whose journal is `state` lives.
-pub fn socket_path(state: &Path) -> PathBuf {
+/// The control socket beside the journal (`<state>.ctl`), when that path fits a socket address.
+fn beside_journal(state: &Path) -> Option<PathBuf> {
     let mut p = state.as_os_str().to_owned();
     p.push(".ctl");
-    let p = PathBuf::from(p);
-    if p.as_os_str().len() <= MAX_SOCKET_PATH {
-        return p;
-    }
+    (p.len() <= MAX_SOCKET_PATH).then(|| PathBuf::from(p))
+}
+
+/// The socket's name in a runtime directory (the journal's path is too long): a hash of the
+/// journal's absolute path.
+fn runtime_name(state: &Path) -> String {
     let abs = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
     let h = blake3::hash(abs.as_os_str().as_encoded_bytes()).to_hex();
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    dir.join(format!("cutover-{}.ctl", &h[..16]))
+    format!("cutover-{}.ctl", &h[..16])
+}
+
+/// Where the engine running the project whose journal is `state` puts its control socket:
+/// beside the journal, or when that path is too long, in this user's checked runtime
+/// directory (see [`local::runtime_dir`]).
+pub fn socket_path(state: &Path) -> std::io::Result<PathBuf> {
+    match beside_journal(state) {
+        Some(p) => Ok(p),
+        None => Ok(local::runtime_dir()?.join(runtime_name(state))),
+    }
+}
+
+/// Where a client finds the control socket: beside the journal, or in the first runtime
+/// directory of the journal's owner (or of this user) that holds it.
+fn find_socket(state: &Path) -> PathBuf {
+    if let Some(p) = beside_journal(state) {
+        return p;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(state).map_or_else(|_| local::euid(), |m| m.uid());
+    let name = runtime_name(state);
+    let dirs = local::runtime_dir_candidates(owner);
+    dirs.iter()
+        .map(|d| d.join(&name))
+        .find(|p| p.exists())
+        .or_else(|| dirs.first().map(|d| d.join(&name)))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// The listening socket and the project lock; removes the socket file when dropped.
@@ -69,19 +101,18 @@ impl Drop for Listener {
 /// Take the project's lock and control socket. Fails when another live engine holds them;
 /// a socket left by a killed process is replaced (its lock died with it).
 pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
-    let path = socket_path(state);
+    let path = socket_path(state).map_err(|source| RemoteError::Io {
+        path: state.display().to_string(),
+        source,
+    })?;
     let io = |source| RemoteError::Io {
         path: path.display().to_string(),
         source,
     };
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(PathBuf::from(&lock_path))
-        .map_err(io)?;
+    // Never through a symbolic link planted where the lock goes.
+    let lock = local::open_private_nofollow(&PathBuf::from(&lock_path)).map_err(io)?;
     if let Err(e) = lock.try_lock() {
         if !matches!(e, std::fs::TryLockError::WouldBlock) {
             return Err(io(std::io::Error::other(e.to_string())));
@@ -117,6 +148,7 @@ pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
         }
     }
     let listener = UnixListener::bind(&path).map_err(io)?;
+    local::make_private(&path).map_err(io)?;
     Ok(Listener {
         listener,
         path,
@@ -135,12 +167,27 @@ pub fn serve(l: Listener, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
             };
             let engine = engine.clone();
             tokio::spawn(async move {
+                let admission = admitted(&stream);
                 let (r, mut w) = stream.into_split();
                 let mut line = String::new();
-                let mut r = BufReader::new(r);
+                // One short line: a peer cannot make the engine buffer more.
+                let mut r = BufReader::new(r.take(MAX_REQUEST));
                 let read =
                     tokio::time::timeout(std::time::Duration::from_secs(5), r.read_line(&mut line))
                         .await;
+                // Refused only once the request is read: closing on unread data would reset
+                // the connection before the peer reads why.
+                if let Err((why, pid)) = admission {
+                    // Journalled without the pid, so that repeated attempts count up one issue.
+                    let msg = format!("control socket: refused a request: {why}");
+                    tracing::warn!(pid, "{msg}");
+                    engine
+                        .sink()
+                        .issue(Severity::Warning, "operator", None, None, None, &msg);
+                    let _ = w.write_all(format!("refused {why}\n").as_bytes()).await;
+                    let _ = w.shutdown().await;
+                    return;
+                }
                 if !matches!(read, Ok(Ok(_))) {
                     return;
                 }
@@ -150,6 +197,15 @@ pub fn serve(l: Listener, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
             });
         }
     })
+}
+
+/// The peer's credentials (from the kernel, not from anything it sends) admit it: see
+/// [`local::admit`]. The refusal says why, with the peer's pid when known.
+fn admitted(stream: &UnixStream) -> Result<(), (String, Option<i32>)> {
+    let cred = stream
+        .peer_cred()
+        .map_err(|e| (format!("cannot read the peer's credentials: {e}"), None))?;
+    local::admit(cred.uid(), cred.gid()).map_err(|why| (why, cred.pid()))
 }
 
 fn answer(engine: &Engine, line: &str) -> String {
@@ -283,17 +339,27 @@ pub async fn request_stop(
     operator: &str,
     batch: Option<&str>,
 ) -> Result<String, RemoteError> {
-    let path = socket_path(state);
+    let path = find_socket(state);
     let line = format!(
         "stop\t{}\t{}",
         operator.replace(['\t', '\n'], " "),
         batch.unwrap_or("").replace(['\t', '\n'], " ")
     );
-    request_at(&path, &line)
-        .await
-        .map_err(|_| RemoteError::NotRunning {
-            path: path.display().to_string(),
-        })
+    let shown = path.display().to_string();
+    match request_at(&path, &line).await {
+        Ok(reply) => match reply.strip_prefix("refused ") {
+            Some(reason) => Err(RemoteError::Refused {
+                path: shown,
+                reason: reason.to_string(),
+            }),
+            None => Ok(reply),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(RemoteError::Refused {
+            path: shown,
+            reason: "permission denied (only its owner, root and the members of [project] operators_group may reach it)".into(),
+        }),
+        Err(_) => Err(RemoteError::NotRunning { path: shown }),
+    }
 }
 
 #[cfg(test)]
@@ -302,10 +368,10 @@ mod tests {
 
     #[test]
     fn long_journal_paths_get_a_short_socket() {
-        let short = socket_path(Path::new("/tmp/p/state.sqlite"));
+        let short = socket_path(Path::new("/tmp/p/state.sqlite")).unwrap();
         assert_eq!(short, PathBuf::from("/tmp/p/state.sqlite.ctl"));
         let long = format!("/tmp/{}/state.sqlite", "x".repeat(120));
-        let p = socket_path(Path::new(&long));
+        let p = socket_path(Path::new(&long)).unwrap();
         assert!(p.as_os_str().len() <= MAX_SOCKET_PATH + 40, "{p:?}");
         assert!(
             p.file_name()
@@ -313,5 +379,12 @@ mod tests {
                 .to_string_lossy()
                 .starts_with("cutover-")
         );
+        // The directory is this user's own, not a shared one.
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::symlink_metadata(p.parent().unwrap()).unwrap();
+        assert!(md.is_dir() && md.uid() == local::euid());
+        assert_eq!(md.mode() & 0o077, 0, "{:o}", md.mode());
+        // A client finds the same place.
+        assert_eq!(find_socket(Path::new(&long)).parent(), p.parent());
     }
 }
