@@ -354,7 +354,11 @@ fn the_caps_do_not_bite_a_large_real_folder_filled_in_one_session() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = destination(root.path());
     src.seed("u", 3600, 11, &["--no-tricky"]);
-    let inbox = src.dump("u", "p").folders.get("INBOX").map_or(0, |m| m.len());
+    let inbox = src
+        .dump("u", "p")
+        .folders
+        .get("INBOX")
+        .map_or(0, |m| m.len());
     assert!(inbox > 1100, "the seed puts {inbox} messages in INBOX");
     let p = ProjectDir::new(
         &src,
