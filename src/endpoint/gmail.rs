@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::bounded;
 use super::oauth::TokenProvider;
 use super::{
     AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
@@ -450,6 +451,21 @@ impl GmailSession {
         url: Url,
         body: Option<(&str, &[u8])>,
     ) -> Result<(StatusCode, Vec<u8>)> {
+        self.call_capped(op, units, method, url, body, bounded::JSON_CAP)
+            .await
+    }
+
+    /// [`Self::call`] with an answer of at most `cap` bytes (a raw message is larger than
+    /// an API page).
+    async fn call_capped(
+        &self,
+        op: &str,
+        units: u32,
+        method: Method,
+        url: Url,
+        body: Option<(&str, &[u8])>,
+        cap: usize,
+    ) -> Result<(StatusCode, Vec<u8>)> {
         let mut auth_retried = false;
         let mut throttled = 0u32;
         loop {
@@ -492,13 +508,13 @@ impl GmailSession {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let bytes = resp
-                .bytes()
+            let bytes = bounded::http_body(resp, cap, "a Gmail API answer")
                 .await
-                .map_err(|e| EndpointError::ConnectionLost {
-                    op: format!("{}: {e}", self.ctx(op)),
-                })?
-                .to_vec();
+                .map_err(|e| {
+                    e.into_endpoint(&self.ctx(op), |e| EndpointError::ConnectionLost {
+                        op: format!("{}: {e}", self.ctx(op)),
+                    })
+                })?;
             if status == StatusCode::UNAUTHORIZED {
                 if !auth_retried {
                     auth_retried = true;
@@ -771,8 +787,18 @@ impl GmailSession {
         let op = "messages.get";
         let mut url = self.url(false, &["messages", id]);
         url.query_pairs_mut().append_pair("format", format);
+        // format=raw carries the message in base64url (4 bytes for 3) inside the JSON.
+        let cap = if format == "raw" {
+            let m = bounded::message_cap(self.c.cfg.max_message_size);
+            (m / 3 * 4)
+                .saturating_add(bounded::JSON_CAP as u64)
+                .try_into()
+                .unwrap_or(usize::MAX)
+        } else {
+            bounded::JSON_CAP
+        };
         let (st, body) = self
-            .call(op, units::MESSAGES_GET, Method::GET, url, None)
+            .call_capped(op, units::MESSAGES_GET, Method::GET, url, None, cap)
             .await?;
         if st == StatusCode::NOT_FOUND {
             return Ok(None);

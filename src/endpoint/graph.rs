@@ -33,6 +33,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::bounded;
 use super::imap::{decode_mutf7, encode_mutf7};
 use super::oauth::TokenProvider;
 use super::{
@@ -421,7 +422,7 @@ impl GraphConnector {
                 }
                 429 | 503 | 504 => {
                     let asked = retry_after(resp.headers());
-                    let body = resp.bytes().await.unwrap_or_default();
+                    let body = bounded::error_body(resp).await;
                     drop(permit);
                     let (code, message) = error_text(&body);
                     throttled += 1;
@@ -460,7 +461,7 @@ impl GraphConnector {
                     }
                 }
                 401 if auth => {
-                    let body = resp.bytes().await.unwrap_or_default();
+                    let body = bounded::error_body(resp).await;
                     let (code, message) = error_text(&body);
                     self.tokens.invalidate(upn).await;
                     if reauth {
@@ -595,7 +596,9 @@ impl GraphSession {
             })
             .await?;
         let status = r.status;
-        let body = r.resp.bytes().await.map_err(|e| self.c.http_err(op, e))?;
+        let body = bounded::http_body(r.resp, bounded::JSON_CAP, "a Graph API answer")
+            .await
+            .map_err(|e| e.into_endpoint(op, |e| self.c.http_err(op, e)))?;
         if !status.is_success() {
             return Err(failure(&self.upn, op, status, &body));
         }
@@ -884,18 +887,18 @@ impl GraphSession {
             .send(&self.upn, op, 0, true, || self.c.http.get(&url))
             .await?;
         let status = r.status;
-        let mut resp = r.resp;
+        let resp = r.resp;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = bounded::error_body(resp).await;
             return Err(failure(&self.upn, op, status, &body));
         }
-        let mut out = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.c.http_err(op, e))? {
-            out.extend_from_slice(&chunk);
-        }
+        let cap = bounded::message_cap(self.c.cfg.max_message_size);
+        let out = bounded::http_body(resp, cap.try_into().unwrap_or(usize::MAX), "a message")
+            .await
+            .map_err(|e| e.into_endpoint(op, |e| self.c.http_err(op, e)))?;
         Ok(Some(out))
     }
 
@@ -1151,7 +1154,9 @@ impl GraphSession {
             })
             .await?;
         let status = r.status;
-        let bytes = r.resp.bytes().await.map_err(|e| self.c.http_err(op, e))?;
+        let bytes = bounded::http_body(r.resp, bounded::JSON_CAP, "a Graph API answer")
+            .await
+            .map_err(|e| e.into_endpoint(op, |e| self.c.http_err(op, e)))?;
         if !status.is_success() {
             return Err(failure(&self.upn, op, status, &bytes));
         }
@@ -1358,7 +1363,9 @@ impl GraphSession {
                 })
                 .await?;
             let status = r.status;
-            let body = r.resp.bytes().await.map_err(|e| self.c.http_err(op, e))?;
+            let body = bounded::http_body(r.resp, bounded::JSON_CAP, "a Graph API answer")
+                .await
+                .map_err(|e| e.into_endpoint(op, |e| self.c.http_err(op, e)))?;
             if !status.is_success() {
                 return Err(failure(&self.upn, op, status, &body));
             }

@@ -11,15 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::imap_proto::{self, Response, ResponseCode, Status};
-use async_imap::types::{Flag, NameAttribute};
+use async_imap::types::{Flag, NameAttribute, UnsolicitedResponse};
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
+use super::bounded::{self, Violation};
+use super::guard::{Guard, GuardHandle};
 use super::{
     AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
     FolderState, MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result,
@@ -117,6 +119,33 @@ type Stream = BufStream<Box<dyn Io>>;
 
 /// Messages per UID FETCH of bodies.
 const FETCH_CHUNK_MSGS: usize = 500;
+/// FETCH responses beyond the UIDs asked for that a UID FETCH may bring (unsolicited flag
+/// updates of other messages); more is a protocol error.
+const FETCH_SLACK: usize = 1000;
+
+/// Drop the unsolicited responses the client queued (`next` takes one): the highest EXISTS
+/// among them, if any.
+fn drained_exists(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> Option<u32> {
+    let mut exists = None;
+    while let Some(r) = next() {
+        if let UnsolicitedResponse::Exists(n) = r {
+            exists = exists.max(Some(n));
+        }
+    }
+    exists
+}
+
+/// A server that sent more FETCH responses than the folder can hold.
+fn too_many(op: &str, cap: usize, exists: Option<u32>) -> EndpointError {
+    let why = match exists {
+        Some(e) => format!(" for a folder of {e} messages (EXISTS)"),
+        None => " for the messages asked for".to_string(),
+    };
+    EndpointError::Protocol {
+        op: op.into(),
+        message: format!("the server sent more than {cap} FETCH responses{why}; stopped reading"),
+    }
+}
 
 /// Opens sessions on one endpoint, never more than its `max_connections` at once.
 #[derive(Clone)]
@@ -216,10 +245,13 @@ impl ImapConnector {
             Security::Tls => Box::new(self.handshake(tcp).await?),
             Security::Starttls => {
                 let mut tcp = BufStream::new(tcp);
-                starttls(&mut tcp, timeout).await?;
+                super::starttls::imap(&mut tcp, timeout, &addr).await?;
                 Box::new(self.handshake(tcp.into_inner()).await?)
             }
         };
+        // Every byte from the server passes the guard: lines, literals and read-ahead bounded.
+        let (guard, guard_handle) = Guard::new(stream);
+        let stream: Box<dyn Io> = Box::new(guard);
         let mut client = async_imap::Client::new(BufStream::new(stream));
         if self.cfg.security != Security::Starttls {
             let greeting = with_timeout(timeout, "greeting", client.read_response())
@@ -318,6 +350,10 @@ impl ImapConnector {
             tag: 0,
             keywords: None,
             host,
+            guard: guard_handle,
+            message_cap: bounded::message_cap(self.cfg.max_message_size),
+            cap_origin: bounded::message_cap_origin(self.cfg.max_message_size, self.side),
+            exists: None,
             _permit: permit,
         };
         s.caps = s.read_capabilities().await?;
@@ -405,44 +441,6 @@ pub(crate) fn tls_connector(cfg: &config::Endpoint) -> Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-/// STARTTLS by hand on the plain stream: greeting, `STARTTLS`, tagged OK.
-async fn starttls(tcp: &mut BufStream<TcpStream>, timeout: Duration) -> Result<()> {
-    let mut line = String::new();
-    with_timeout(timeout, "greeting", tcp.read_line(&mut line))
-        .await?
-        .map_err(|e| io_err("greeting", e))?;
-    if !line.starts_with("* OK") {
-        return Err(EndpointError::Protocol {
-            op: "greeting".into(),
-            message: format!("unexpected greeting {:?}", line.trim_end()),
-        });
-    }
-    tcp.write_all(b"s0 STARTTLS\r\n")
-        .await
-        .map_err(|e| io_err("STARTTLS", e))?;
-    tcp.flush().await.map_err(|e| io_err("STARTTLS", e))?;
-    loop {
-        line.clear();
-        let n = with_timeout(timeout, "STARTTLS", tcp.read_line(&mut line))
-            .await?
-            .map_err(|e| io_err("STARTTLS", e))?;
-        if n == 0 {
-            return Err(EndpointError::ConnectionLost {
-                op: "STARTTLS".into(),
-            });
-        }
-        if let Some(rest) = line.strip_prefix("s0 ") {
-            if rest.starts_with("OK") {
-                return Ok(());
-            }
-            return Err(EndpointError::Protocol {
-                op: "STARTTLS".into(),
-                message: format!("refused: {}", rest.trim_end()),
-            });
-        }
-    }
-}
-
 pub(crate) async fn with_timeout<F: std::future::Future>(
     d: Duration,
     op: &str,
@@ -456,7 +454,29 @@ pub(crate) async fn with_timeout<F: std::future::Future>(
         })
 }
 
+/// `f` before `deadline` (set `t` earlier for phase `op`).
+async fn before<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    t: Duration,
+    op: &str,
+    f: F,
+) -> Result<F::Output> {
+    tokio::time::timeout_at(deadline, f)
+        .await
+        .map_err(|_| EndpointError::Timeout {
+            op: op.to_string(),
+            secs: t.as_secs(),
+        })
+}
+
 pub(crate) fn io_err(op: &str, e: std::io::Error) -> EndpointError {
+    // The server sent more than cutover accepts: a refusal, not a network error to retry.
+    if let Some(v) = Violation::of(&e) {
+        return EndpointError::Protocol {
+            op: op.into(),
+            message: v.to_string(),
+        };
+    }
     if matches!(
         e.kind(),
         std::io::ErrorKind::UnexpectedEof
@@ -614,6 +634,13 @@ pub struct ImapSession {
     tag: u64,
     keywords: Option<Vec<String>>,
     host: String,
+    /// Limits and read-ahead reservations of the guarded stream under the client.
+    guard: GuardHandle,
+    /// The largest message read (see [`bounded::message_cap`]), and where it comes from.
+    message_cap: u64,
+    cap_origin: String,
+    /// EXISTS of the last EXAMINE or SELECT: how many FETCH responses a listing may bring.
+    exists: Option<u32>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -645,6 +672,17 @@ impl ImapSession {
             c.raw.push(name);
         }
         Ok(c)
+    }
+
+    /// Before a command: drop what earlier ones left behind (unsolicited responses the client
+    /// queued, reservations of consumed literals) and go back to the metadata limits.
+    fn settle(&mut self) {
+        let rx = &self.s.unsolicited_responses;
+        if let Some(e) = drained_exists(|| rx.try_recv().ok()) {
+            self.exists = Some(self.exists.unwrap_or(0).max(e));
+        }
+        self.guard.release();
+        self.guard.metadata();
     }
 
     fn next_tag(&mut self) -> String {
@@ -706,6 +744,26 @@ fn state_of(op: &str, folder: &str, mb: &async_imap::types::Mailbox) -> Result<F
         uidnext: mb.uid_next.unwrap_or(0),
         exists: mb.exists,
     })
+}
+
+/// Whether an answer to a body FETCH carries the message's bytes. A flag update for a
+/// message (`* n FETCH (UID u FLAGS (...))`, which a server may send at any time) does not
+/// and is no answer: false. An answer with the message's size or date but not its bytes is
+/// a protocol error, never an empty message.
+fn has_body(f: &async_imap::types::Fetch, uid: u32, folder: &str) -> Result<bool> {
+    if f.body().is_some() {
+        return Ok(true);
+    }
+    if f.size.is_some() || f.internal_date().is_some() {
+        return Err(EndpointError::Protocol {
+            op: format!("UID FETCH in {folder}"),
+            message: format!(
+                "the server answered for UID {uid} without the message's bytes; nothing is \
+                 copied from this folder until it sends them"
+            ),
+        });
+    }
+    Ok(false)
 }
 
 /// The UID of an answer to a UID FETCH. Every answer carrying message data must have one
@@ -903,25 +961,46 @@ impl MailSession for ImapSession {
         } else {
             "\"*\""
         };
+        self.settle();
         let t = self.timeout;
-        let names: Vec<_> = with_timeout(t, "LIST", async {
-            let stream = self.s.list(Some(""), Some(pattern)).await?;
-            stream.try_collect::<Vec<_>>().await
+        let s = &mut self.s;
+        with_timeout(t, "LIST", async {
+            let mut stream = s
+                .list(Some(""), Some(pattern))
+                .await
+                .map_err(|e| map_err("LIST", e))?;
+            let mut out = Vec::new();
+            while let Some(name) = stream.try_next().await.map_err(|e| map_err("LIST", e))? {
+                if out.len() == bounded::MAX_FOLDERS {
+                    return Err(EndpointError::Protocol {
+                        op: "LIST".into(),
+                        message: format!(
+                            "the server listed more than {} folders; stopped reading",
+                            bounded::MAX_FOLDERS
+                        ),
+                    });
+                }
+                out.push(folder_of(&name));
+            }
+            Ok(out)
         })
         .await?
-        .map_err(|e| map_err("LIST", e))?;
-        Ok(names.iter().map(folder_of).collect())
     }
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        self.settle();
+        self.exists = None;
         let mb = with_timeout(self.timeout, "EXAMINE", self.s.examine(folder))
             .await?
             .map_err(|e| folder_err("EXAMINE", folder, e))?;
         self.opened = decode_mutf7(folder);
+        self.exists = Some(mb.exists);
         state_of("EXAMINE", folder, &mb)
     }
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        self.settle();
+        self.exists = None;
         let mb = with_timeout(self.timeout, "SELECT", self.s.select(folder))
             .await?
             .map_err(|e| folder_err("SELECT", folder, e))?;
@@ -943,6 +1022,7 @@ impl MailSession for ImapSession {
                     .collect(),
             )
         };
+        self.exists = Some(mb.exists);
         state_of("SELECT", folder, &mb)
     }
 
@@ -1034,31 +1114,48 @@ impl MailSession for ImapSession {
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        self.settle();
         let t = self.timeout;
         let from = from_uid.max(1);
-        let fetched: Vec<_> = with_timeout(t * 4, "UID FETCH (metadata)", async {
-            let stream = self
-                .s
+        // EXISTS as the folder grows meanwhile (new mail, our own APPENDs) raises the cap.
+        let mut exists = self.exists.unwrap_or(0);
+        let unsolicited = self.s.unsolicited_responses.clone();
+        let opened = self.opened.clone();
+        let s = &mut self.s;
+        // Streamed: each response is reduced to its UID and size as it comes, and a server
+        // that sends more responses than the folder holds (plus slack) is refused.
+        let mut out: Vec<MessageMeta> = with_timeout(t * 4, "UID FETCH (metadata)", async {
+            let mut stream = s
                 .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
-                .await?;
-            stream.try_collect::<Vec<_>>().await
-        })
-        .await?
-        .map_err(|e| map_err("UID FETCH", e))?;
-        for f in &fetched {
-            uid_of(f, &self.opened)?;
-        }
-        let mut out: Vec<MessageMeta> = fetched
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
+                .await
+                .map_err(|e| map_err("UID FETCH", e))?;
+            let mut out = Vec::new();
+            let mut n = 0;
+            while let Some(f) = stream
+                .try_next()
+                .await
+                .map_err(|e| map_err("UID FETCH", e))?
+            {
+                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
+                    exists = exists.max(e);
+                }
+                n += 1;
+                let cap = bounded::listing_cap(exists);
+                if n > cap {
+                    return Err(too_many("UID FETCH (metadata)", cap, Some(exists)));
+                }
                 // "n:*" always returns the last message, even when its UID is below n.
-                (uid >= from).then_some(MessageMeta {
-                    uid,
-                    size: f.size.unwrap_or(0) as u64,
-                })
-            })
-            .collect();
+                if let Some(uid) = uid_of(&f, &opened)?.filter(|u| *u >= from) {
+                    out.push(MessageMeta {
+                        uid,
+                        size: f.size.unwrap_or(0) as u64,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await??;
+        self.exists = Some(exists);
         out.sort_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
         Ok(out)
@@ -1067,6 +1164,7 @@ impl MailSession for ImapSession {
     /// UID, size and Message-ID header of each message (one small header field, not the
     /// body); with Gmail's X-GM-EXT-1 also X-GM-MSGID and X-GM-LABELS.
     async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        self.settle();
         let t = self.timeout;
         let from = from_uid.max(1);
         let gm = self
@@ -1079,44 +1177,67 @@ impl MailSession for ImapSession {
         } else {
             "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
         };
-        let fetched: Vec<_> = with_timeout(t * 4, "UID FETCH (identities)", async {
-            let stream = self.s.uid_fetch(format!("{from}:*"), items).await?;
-            stream.try_collect::<Vec<_>>().await
-        })
-        .await?
-        .map_err(|e| map_err("UID FETCH", e))?;
-        for f in &fetched {
-            uid_of(f, &self.opened)?;
-        }
-        let mut out: Vec<MessageIdentity> = fetched
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid?;
+        // EXISTS as the folder grows meanwhile (new mail, our own APPENDs) raises the cap.
+        let mut exists = self.exists.unwrap_or(0);
+        let unsolicited = self.s.unsolicited_responses.clone();
+        let opened = self.opened.clone();
+        let s = &mut self.s;
+        let mut out: Vec<MessageIdentity> = with_timeout(t * 4, "UID FETCH (identities)", async {
+            let mut stream = s
+                .uid_fetch(format!("{from}:*"), items)
+                .await
+                .map_err(|e| map_err("UID FETCH", e))?;
+            let mut out = Vec::new();
+            let mut n = 0;
+            while let Some(f) = stream
+                .try_next()
+                .await
+                .map_err(|e| map_err("UID FETCH", e))?
+            {
+                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
+                    exists = exists.max(e);
+                }
+                n += 1;
+                let cap = bounded::listing_cap(exists);
+                if n > cap {
+                    return Err(too_many("UID FETCH (identities)", cap, Some(exists)));
+                }
                 // "n:*" always returns the last message, even when its UID is below n.
-                (uid >= from).then(|| MessageIdentity {
+                let Some(uid) = uid_of(&f, &opened)?.filter(|u| *u >= from) else {
+                    continue;
+                };
+                out.push(MessageIdentity {
                     uid,
                     size: f.size.unwrap_or(0) as u64,
+                    // A Message-ID longer than a header line may be is no identity.
                     message_id: f
                         .header()
                         .and_then(crate::sync::message_id)
-                        .filter(|m| !m.trim().is_empty()),
+                        .filter(|m| !m.trim().is_empty() && m.len() <= 998),
                     provider_id: f.gmail_msg_id().map(|id| id.to_string()),
                     // Gmail writes non-ASCII label names in modified UTF-7, as folder names.
                     labels: f
                         .gmail_labels()
                         .map(|l| l.iter().map(|x| decode_mutf7(&unquote(x))).collect()),
-                })
-            })
-            .collect();
+                });
+            }
+            Ok(out)
+        })
+        .await??;
+        self.exists = Some(exists);
         out.sort_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
         Ok(out)
     }
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        self.settle();
+        self.guard.messages(self.message_cap, &self.cap_origin);
+        let unsolicited = self.s.unsolicited_responses.clone();
+        let t = self.timeout;
         for chunk in uids.chunks(FETCH_CHUNK_MSGS) {
             let set = uid_set(chunk);
-            let t = self.timeout;
+            let cap = chunk.len() + FETCH_SLACK;
             let mut stream = with_timeout(
                 t,
                 "UID FETCH",
@@ -1125,21 +1246,36 @@ impl MailSession for ImapSession {
             )
             .await?
             .map_err(|e| map_err("UID FETCH", e))?;
+            let mut n = 0;
             loop {
-                let next = with_timeout(t, "UID FETCH (reading a message)", stream.try_next())
+                let next = self
+                    .guard
+                    .within(t, "UID FETCH (reading a message)", stream.try_next())
                     .await?
                     .map_err(|e| map_err("UID FETCH", e))?;
                 let Some(f) = next else { break };
+                n += 1;
+                if n > cap {
+                    return Err(too_many("UID FETCH", cap, None));
+                }
+                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
+                    self.exists = Some(self.exists.unwrap_or(0).max(e));
+                }
+                // What the guard reserved while reading this message travels with it.
+                let reserved = self.guard.take();
                 let Some(uid) = uid_of(&f, &self.opened)? else {
                     continue;
                 };
+                if !has_body(&f, uid, &self.opened)? {
+                    continue;
+                }
                 let msg = Message {
                     uid,
                     flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
                     internal_date: f.internal_date(),
                     body: Body::new(FetchBody(f)),
                 };
-                if !sink.send(msg).await {
+                if !sink.send_reserved(msg, reserved).await {
                     // The consumer stopped (emergency stop, or a destination failure). Do not
                     // download the rest of the chunk: the session is mid-FETCH and is dropped.
                     return Err(EndpointError::Protocol {
@@ -1149,6 +1285,7 @@ impl MailSession for ImapSession {
                 }
             }
         }
+        self.guard.metadata();
         Ok(())
     }
 
@@ -1157,18 +1294,22 @@ impl MailSession for ImapSession {
         uids: &[u32],
         from_uid: u32,
     ) -> Result<Vec<Fingerprinted>> {
-        let sets: Vec<String> = if uids.is_empty() {
-            vec![format!("{}:*", from_uid.max(1))]
+        self.settle();
+        let sets: Vec<(String, usize)> = if uids.is_empty() {
+            let cap = bounded::listing_cap(self.exists.unwrap_or(0));
+            vec![(format!("{}:*", from_uid.max(1)), cap)]
         } else {
             let mut sets = Vec::new();
             for c in uids.chunks(FETCH_CHUNK_MSGS) {
-                sets.push(uid_set(c));
+                sets.push((uid_set(c), c.len() + FETCH_SLACK));
             }
             sets
         };
+        self.guard.messages(self.message_cap, &self.cap_origin);
+        let unsolicited = self.s.unsolicited_responses.clone();
         let mut out = Vec::new();
         let t = self.timeout;
-        for set in sets {
+        for (set, cap) in sets {
             let mut stream = with_timeout(
                 t,
                 "UID FETCH",
@@ -1177,13 +1318,26 @@ impl MailSession for ImapSession {
             )
             .await?
             .map_err(|e| map_err("UID FETCH", e))?;
-            while let Some(f) = with_timeout(t, "UID FETCH (reading a message)", stream.try_next())
+            let mut n = 0;
+            while let Some(f) = self
+                .guard
+                .within(t, "UID FETCH (reading a message)", stream.try_next())
                 .await?
                 .map_err(|e| map_err("UID FETCH", e))?
             {
+                n += 1;
+                if n > cap {
+                    return Err(too_many("UID FETCH", cap, None));
+                }
+                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
+                    self.exists = Some(self.exists.unwrap_or(0).max(e));
+                }
                 let Some(uid) = uid_of(&f, &self.opened)? else {
                     continue;
                 };
+                if !has_body(&f, uid, &self.opened)? {
+                    continue;
+                }
                 if uids.is_empty() && uid < from_uid {
                     continue;
                 }
@@ -1195,18 +1349,26 @@ impl MailSession for ImapSession {
                     flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
                     internal_date: f.internal_date(),
                 });
+                // Hashed: the bytes and their reservation go.
+                drop(f);
+                self.guard.release();
             }
         }
+        self.guard.metadata();
         out.sort_by_key(|f| f.uid);
         out.dedup_by_key(|f| f.uid);
         Ok(out)
     }
 
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        self.settle();
         let mbox = quote(folder);
         let t = self.timeout;
         let mut tags: Vec<String> = Vec::with_capacity(msgs.len());
         let mut outcomes: HashMap<String, AppendOutcome> = HashMap::new();
+        // EXISTS the server reported meanwhile: with the messages stored, the selected
+        // folder's new size (a later listing's cap).
+        let mut reported = 0u32;
         // A BYE or an I/O error loses the connection; a NO for the folder or the account
         // (quota, no such folder) is per message but ends this window after its replies.
         for m in msgs {
@@ -1243,8 +1405,10 @@ impl MailSession for ImapSession {
                 // Wait for the continuation; a tagged reply to this very command means the
                 // server refused it before the literal (too big, no such folder ...).
                 let mut refused = false;
+                // One deadline for the answer, untagged lines included.
+                let deadline = tokio::time::Instant::now() + t;
                 loop {
-                    let r = with_timeout(t, "APPEND (continuation)", self.s.read_response())
+                    let r = before(deadline, t, "APPEND (continuation)", self.s.read_response())
                         .await?
                         .map_err(|e| io_err("APPEND", e))?
                         .ok_or(EndpointError::ConnectionLost {
@@ -1264,6 +1428,9 @@ impl MailSession for ImapSession {
                                 refused = true;
                                 break;
                             }
+                        }
+                        Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) => {
+                            reported = reported.max(*n);
                         }
                         _ => {}
                     }
@@ -1288,14 +1455,19 @@ impl MailSession for ImapSession {
             .flush()
             .await
             .map_err(|e| io_err("APPEND", e))?;
+        // Each tagged reply within the timeout of the one before: untagged lines do not
+        // extend it.
+        let mut deadline = tokio::time::Instant::now() + t;
         while tags.iter().any(|t| !outcomes.contains_key(t)) {
-            let r = with_timeout(t, "APPEND (reply)", self.s.read_response())
+            let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
                 .await?
                 .map_err(|e| io_err("APPEND", e))?
                 .ok_or(EndpointError::ConnectionLost {
                     op: "APPEND".into(),
                 })?;
-            if let Response::Done {
+            if let Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) = r.parsed() {
+                reported = reported.max(*n);
+            } else if let Response::Done {
                 tag,
                 status,
                 outcome,
@@ -1303,6 +1475,7 @@ impl MailSession for ImapSession {
             {
                 let o = done_outcome(status, outcome, folder);
                 outcomes.insert(tag.0.clone(), o);
+                deadline = tokio::time::Instant::now() + t;
             } else if let Response::Data {
                 status: Status::Bye,
                 outcome,
@@ -1322,6 +1495,13 @@ impl MailSession for ImapSession {
                     },
                 });
             }
+        }
+        let stored = outcomes
+            .values()
+            .filter(|o| matches!(o, AppendOutcome::Stored { .. }))
+            .count() as u32;
+        if let Some(e) = self.exists {
+            self.exists = Some(e.saturating_add(stored).max(reported));
         }
         Ok(tags
             .iter()

@@ -5,11 +5,14 @@
 //! An endpoint that has no IMAP UIDs (Graph) keeps its own stable ids behind the same calls.
 
 pub mod any;
+pub mod bounded;
 pub mod gmail;
 pub mod graph;
+pub mod guard;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;
+mod starttls;
 
 use std::future::Future;
 
@@ -162,38 +165,39 @@ impl std::fmt::Debug for Body {
     }
 }
 
-/// Where a source streams messages, with a memory budget: a message is sent only once its
-/// size (in KiB, capped at the whole budget) is reserved, and the reservation travels with
-/// it until the destination has stored it. Memory per folder pipeline is thus bounded by
-/// the budget plus the one message being read.
+/// Where a source streams messages. A message is queued only once its size (in KiB, capped
+/// at the whole budget) is reserved in the process-wide read-ahead budget
+/// ([`bounded::read_ahead`]), shared by every folder pipeline, and the reservation travels
+/// with it until the destination has stored it. Memory for messages in flight is thus
+/// bounded by that budget plus the one message each pipeline is reading.
 pub struct MessageSink {
     tx: mpsc::Sender<(Message, OwnedSemaphorePermit)>,
-    budget: Arc<Semaphore>,
-    budget_kib: u32,
 }
 
 impl MessageSink {
-    pub fn new(
-        budget_bytes: usize,
-        capacity: usize,
-    ) -> (MessageSink, mpsc::Receiver<(Message, OwnedSemaphorePermit)>) {
-        let budget_kib = (budget_bytes / 1024).max(1) as u32;
+    /// A sink that queues at most `capacity` messages.
+    pub fn new(capacity: usize) -> (MessageSink, mpsc::Receiver<(Message, OwnedSemaphorePermit)>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (
-            MessageSink {
-                tx,
-                budget: Arc::new(Semaphore::new(budget_kib as usize)),
-                budget_kib,
-            },
-            rx,
-        )
+        (MessageSink { tx }, rx)
     }
 
     /// False when the receiver is gone (the copy stopped).
     pub async fn send(&self, m: Message) -> bool {
-        let kib = (m.body.len().div_ceil(1024) as u32).clamp(1, self.budget_kib);
-        let Ok(permit) = self.budget.clone().acquire_many_owned(kib).await else {
-            return false;
+        self.send_reserved(m, None).await
+    }
+
+    /// Queue a message whose bytes were already reserved while they were read (the IMAP
+    /// guard reserves large literals before reading them); reserve now when not.
+    pub async fn send_reserved(&self, m: Message, reserved: Option<OwnedSemaphorePermit>) -> bool {
+        let permit = match reserved {
+            Some(p) => p,
+            None => {
+                // Stop waiting for room when the receiver is gone.
+                tokio::select! {
+                    p = bounded::reserve(m.body.len() as u64) => p,
+                    _ = self.tx.closed() => return false,
+                }
+            }
         };
         self.tx.send((m, permit)).await.is_ok()
     }

@@ -27,6 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::bounded;
 use super::{EndpointError, Result};
 use crate::config::{EndpointKind, OAuthFlow, OAuthProvider, OAuthSettings};
 
@@ -714,11 +715,14 @@ impl TokenProvider {
                 source: std::io::Error::other(e),
             })?;
         let status = resp.status();
-        let body = resp
-            .bytes()
+        let body = bounded::http_body(resp, bounded::TOKEN_CAP, "a token endpoint answer")
             .await
-            .map_err(|e| EndpointError::ConnectionLost {
-                op: format!("{what} to {url}: {e}"),
+            .map_err(|e| {
+                e.into_endpoint(&format!("{what} to {url}"), |e| {
+                    EndpointError::ConnectionLost {
+                        op: format!("{what} to {url}: {e}"),
+                    }
+                })
             })?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<TokenError>(&body)
@@ -726,7 +730,7 @@ impl TokenProvider {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(300).collect());
             return Ok(Err((status, detail)));
         }
-        Ok(Ok(body.to_vec()))
+        Ok(Ok(body))
     }
 
     /// The device authorization endpoint: the override, else next to the token endpoint

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset};
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
+use super::bounded::{self, Violation};
 use super::imap::{Io, io_err, tcp_connect, tls_connector, tls_handshake, with_timeout};
 use super::{
     AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
@@ -32,6 +33,51 @@ const ALL_LINES: u32 = 999_999_999;
 
 /// Longest response line accepted (RFC 1939 allows 512; servers' greetings can be longer).
 const MAX_LINE: usize = 8192;
+
+/// Longest UIDL or LIST line (RFC 1939: a number, a unique-id of at most 70 characters).
+const LISTING_LINE: usize = 256;
+
+/// What a multi-line answer may hold, and what it is, for the error.
+struct Bound {
+    bytes: u64,
+    lines: usize,
+    line: usize,
+    what: String,
+}
+
+impl Bound {
+    /// CAPA: a few dozen short lines.
+    fn capa() -> Bound {
+        Bound {
+            bytes: 64 * 1024,
+            lines: 200,
+            line: MAX_LINE,
+            what: "the CAPA answer".into(),
+        }
+    }
+
+    /// UIDL or LIST of a maildrop STAT said holds `count` messages.
+    fn listing(command: &str, count: u32) -> Bound {
+        let lines = bounded::listing_cap(count);
+        Bound {
+            // Lines average well under half the longest allowed.
+            bytes: (lines * LISTING_LINE / 2) as u64,
+            lines,
+            line: LISTING_LINE,
+            what: format!("the {command} answer (STAT said {count} messages)"),
+        }
+    }
+
+    /// One message, at most the endpoint's message cap (a line may be as long).
+    fn message(cap: u64, origin: &str) -> Bound {
+        Bound {
+            bytes: cap,
+            lines: usize::MAX,
+            line: usize::MAX,
+            what: format!("the message (cap {}: {origin})", bounded::human(cap)),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Pop3Connector {
@@ -53,6 +99,9 @@ pub struct Pop3Session {
     top: bool,
     /// The maildrop as listed at EXAMINE: (UID, message number, size), in UID order.
     listing: Vec<(u32, u32, u64)>,
+    /// The largest message read (see [`bounded::message_cap`]), and where it comes from.
+    message_cap: u64,
+    cap_origin: String,
 }
 
 /// The POP3 line protocol on one stream.
@@ -68,20 +117,12 @@ impl Conn {
         let n = with_timeout(
             self.timeout,
             op,
-            (&mut self.stream)
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut buf),
+            bounded::read_line(&mut self.stream, MAX_LINE, &mut buf),
         )
         .await?
         .map_err(|e| io_err(op, e))?;
         if n == 0 {
             return Err(EndpointError::ConnectionLost { op: op.into() });
-        }
-        if !buf.ends_with(b"\n") {
-            return Err(EndpointError::Protocol {
-                op: op.into(),
-                message: format!("response line longer than {MAX_LINE} bytes"),
-            });
         }
         while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             buf.pop();
@@ -119,33 +160,64 @@ impl Conn {
         }
     }
 
-    /// The body of a multi-line answer, dot-unstuffed, every line ending in CRLF.
-    async fn multiline(&mut self, op: &str) -> Result<Vec<u8>> {
+    /// The body of a multi-line answer, dot-unstuffed, every line ending in CRLF: within
+    /// one deadline, and no more than `bound` allows.
+    async fn multiline(&mut self, op: &str, bound: &Bound) -> Result<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let over = |limit: String| EndpointError::Protocol {
+            op: op.into(),
+            message: format!("{} is longer than {limit}; stopped reading", bound.what),
+        };
         let mut out = Vec::new();
+        let mut lines = 0usize;
+        let mut line = Vec::new();
         loop {
-            let mut line = Vec::new();
-            let n = with_timeout(self.timeout, op, self.stream.read_until(b'\n', &mut line))
-                .await?
-                .map_err(|e| io_err(op, e))?;
+            // Room for the bytes left, a stuffed dot and the line end.
+            let left = bound.bytes.saturating_sub(out.len() as u64);
+            let cap = (bound.line as u64).min(left.saturating_add(3)) as usize;
+            let read = bounded::read_line(&mut self.stream, cap, &mut line);
+            let n = match tokio::time::timeout_at(deadline, read).await {
+                Err(_) => {
+                    return Err(EndpointError::Timeout {
+                        op: op.into(),
+                        secs: self.timeout.as_secs(),
+                    });
+                }
+                Ok(Err(e)) if Violation::of(&e).is_some() => {
+                    return Err(if cap < bound.line {
+                        over(bounded::human(bound.bytes))
+                    } else {
+                        over(format!("{} bytes in one line", bound.line))
+                    });
+                }
+                Ok(r) => r.map_err(|e| io_err(op, e))?,
+            };
             if n == 0 {
                 return Err(EndpointError::ConnectionLost { op: op.into() });
             }
             if line == b".\r\n" || line == b".\n" {
                 return Ok(out);
             }
+            lines += 1;
+            if lines > bound.lines {
+                return Err(over(format!("{} lines", bound.lines)));
+            }
             let l = if line.starts_with(b".") {
                 &line[1..]
             } else {
                 &line[..]
             };
+            if (out.len() + l.len()) as u64 > bound.bytes {
+                return Err(over(bounded::human(bound.bytes)));
+            }
             out.extend_from_slice(l);
         }
     }
 
     /// Lines of a multi-line answer as text (CAPA, UIDL, LIST).
-    async fn text_lines(&mut self, op: &str, command: &str) -> Result<Vec<String>> {
+    async fn text_lines(&mut self, op: &str, command: &str, bound: &Bound) -> Result<Vec<String>> {
         self.simple(op, command).await?;
-        let body = self.multiline(op).await?;
+        let body = self.multiline(op, bound).await?;
         Ok(String::from_utf8_lossy(&body)
             .lines()
             .map(|l| l.trim_end_matches('\r').to_string())
@@ -209,7 +281,7 @@ impl Pop3Connector {
                 message: format!("POP3 server {addr} greeted with {greeting:?}"),
             });
         }
-        let mut caps = capa(&mut conn).await;
+        let mut caps = capa(&mut conn).await?;
         if self.cfg.security == Security::Starttls {
             if !caps.iter().any(|c| c.eq_ignore_ascii_case("STLS")) {
                 return Err(EndpointError::Tls {
@@ -224,7 +296,7 @@ impl Pop3Connector {
                 stream: BufStream::new(Box::new(tls)),
                 timeout,
             };
-            caps = capa(&mut conn).await;
+            caps = capa(&mut conn).await?;
         }
         let user = cred.user.clone();
         let login_err = |e: EndpointError| match e {
@@ -263,20 +335,22 @@ impl Pop3Connector {
             side: self.side,
             store: self.store.clone(),
             listing: Vec::new(),
+            message_cap: bounded::message_cap(self.cfg.max_message_size),
+            cap_origin: bounded::message_cap_origin(self.cfg.max_message_size, self.side),
         })
     }
 }
 
-/// CAPA's capability names (empty when the server predates CAPA).
-async fn capa(conn: &mut Conn) -> Vec<String> {
-    conn.text_lines("CAPA", "CAPA")
-        .await
-        .map(|ls| {
-            ls.into_iter()
-                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// CAPA's capability names (empty when the server predates CAPA and refuses it).
+async fn capa(conn: &mut Conn) -> Result<Vec<String>> {
+    match conn.text_lines("CAPA", "CAPA", &Bound::capa()).await {
+        Ok(ls) => Ok(ls
+            .into_iter()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()),
+        Err(EndpointError::No { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Delivery time: the newest (topmost) `Received:` header's date, else the `Date:` header.
@@ -318,10 +392,23 @@ impl Pop3Session {
 
     /// List the maildrop (UIDL and LIST) and map each UIDL to its UID.
     async fn list(&mut self) -> Result<FolderState> {
-        let uidl = self.conn.text_lines("UIDL", "UIDL").await?;
+        // STAT says how many messages there are: UIDL and LIST may not list many more.
+        let stat = self.conn.simple("STAT", "STAT").await?;
+        let count: u32 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| EndpointError::Protocol {
+                op: "STAT".into(),
+                message: format!("unreadable STAT answer {stat:?} for {}", self.user),
+            })?;
+        let uidl = self
+            .conn
+            .text_lines("UIDL", "UIDL", &Bound::listing("UIDL", count))
+            .await?;
         let sizes: HashMap<u32, u64> = self
             .conn
-            .text_lines("LIST", "LIST")
+            .text_lines("LIST", "LIST", &Bound::listing("LIST", count))
             .await?
             .iter()
             .filter_map(|l| {
@@ -379,7 +466,9 @@ impl Pop3Session {
         };
         match self.conn.simple("RETR", &command).await {
             Ok(_) => {
-                let mut body = self.conn.multiline("RETR").await?;
+                // The line break a multi-line answer adds to a message without one.
+                let bound = Bound::message(self.message_cap.saturating_add(2), &self.cap_origin);
+                let mut body = self.conn.multiline("RETR", &bound).await?;
                 // A multi-line answer always ends its last line with CRLF, so a message
                 // without a final line break gains one on the wire; LIST gave its real size.
                 if body.len() as u64 == size + 2 && body.ends_with(b"\r\n") {
@@ -515,5 +604,109 @@ impl MailSession for Pop3Session {
     async fn logout(mut self) {
         // QUIT ends the session; nothing was marked for deletion, so nothing is deleted.
         let _ = self.conn.simple("QUIT", "QUIT").await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// A connection whose server side sends `data` (then keeps the stream open).
+    fn conn(data: Vec<u8>, timeout: Duration) -> (Conn, tokio::task::JoinHandle<()>) {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(async move {
+            let _ = server.write_all(&data).await;
+            // Hold the stream open: no end of stream, only what was sent.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(server);
+        });
+        let c = Conn {
+            stream: BufStream::new(Box::new(client)),
+            timeout,
+        };
+        (c, task)
+    }
+
+    fn protocol_message(r: Result<Vec<u8>>) -> String {
+        match r {
+            Err(EndpointError::Protocol { message, .. }) => message,
+            other => panic!("not a protocol error: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_within_the_cap_is_read_dot_unstuffed() {
+        let (mut c, t) = conn(
+            b"Subject: x\r\n\r\n..dot\r\n.\r\n".to_vec(),
+            Duration::from_secs(5),
+        );
+        let body = c
+            .multiline("RETR", &Bound::message(100, "test"))
+            .await
+            .unwrap();
+        assert_eq!(body, b"Subject: x\r\n\r\n.dot\r\n");
+        t.abort();
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_cap_is_refused_whatever_its_lines() {
+        // Many short lines.
+        let (mut c, t) = conn(b"0123456789\r\n".repeat(30), Duration::from_secs(5));
+        let m = protocol_message(c.multiline("RETR", &Bound::message(100, "test")).await);
+        assert!(m.contains("is longer than 100 bytes"), "{m}");
+        assert!(m.contains("test"), "{m}");
+        t.abort();
+        // One line that never ends.
+        let (mut c, t) = conn(vec![b'x'; 5000], Duration::from_secs(5));
+        let m = protocol_message(c.multiline("RETR", &Bound::message(100, "test")).await);
+        assert!(m.contains("is longer than 100 bytes"), "{m}");
+        t.abort();
+    }
+
+    #[tokio::test]
+    async fn listings_are_capped_by_the_stat_count() {
+        let lines: Vec<u8> = (1..=1100)
+            .flat_map(|i| format!("{i} uid-{i}\r\n").into_bytes())
+            .collect();
+        let (mut c, t) = conn(lines, Duration::from_secs(5));
+        let m = protocol_message(c.multiline("UIDL", &Bound::listing("UIDL", 2)).await);
+        assert!(
+            m.contains("the UIDL answer (STAT said 2 messages) is longer than 1002 lines"),
+            "{m}"
+        );
+        t.abort();
+        let (mut c, t) = conn(
+            [b"1 ".as_slice(), &[b'u'; 1000], b"\r\n"].concat(),
+            Duration::from_secs(5),
+        );
+        let m = protocol_message(c.multiline("UIDL", &Bound::listing("UIDL", 2)).await);
+        assert!(m.contains("longer than 256 bytes in one line"), "{m}");
+        t.abort();
+    }
+
+    #[tokio::test]
+    async fn a_multi_line_answer_has_one_deadline() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        // A line every 100 ms, forever: each line is quick, the answer never ends.
+        let task = tokio::spawn(async move {
+            loop {
+                if server.write_all(b"X-SLOW\r\n").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let mut c = Conn {
+            stream: BufStream::new(Box::new(client)),
+            timeout: Duration::from_secs(1),
+        };
+        let r = c.multiline("CAPA", &Bound::capa()).await;
+        assert!(
+            matches!(r, Err(EndpointError::Timeout { ref op, secs: 1 }) if op == "CAPA"),
+            "{r:?}"
+        );
+        task.abort();
     }
 }

@@ -25,9 +25,9 @@ use crate::store::{self, AppendIntent, FolderRow, Store, StoreError};
 /// At most this many messages, or bytes, per APPEND window.
 const WINDOW_MSGS: usize = 64;
 const WINDOW_BYTES: usize = 8 * 1024 * 1024;
-/// Messages, and bytes, buffered between the source FETCH and the destination APPENDs.
+/// Messages buffered between the source FETCH and the destination APPENDs (their bytes are
+/// under the process-wide read-ahead budget, `endpoint::bounded::READ_AHEAD_BYTES`).
 const CHANNEL_MSGS: usize = 32;
-const CHANNEL_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -389,7 +389,7 @@ async fn copy_pending<S: MailSession, D: MailSession>(
     let fname = job.src_display.as_str();
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
     let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
-    let (sink, rx) = MessageSink::new(CHANNEL_BYTES, CHANNEL_MSGS);
+    let (sink, rx) = MessageSink::new(CHANNEL_MSGS);
 
     let producer = async move {
         let sink = sink;

@@ -1,0 +1,378 @@
+//! Hostile servers (`tests/support/hostile_imap.py`) against the real `cutover run`, with a
+//! throwaway Dovecot as the destination: endless FETCH lines, an endless LIST, a STARTTLS
+//! reply line that never ends, STARTTLS answered only by untagged lines, endless POP3 CAPA and
+//! UIDL answers, a 400 MB literal announced then stalled in four folders at once, and 100 MB
+//! literals (under the message cap) stalled in four folders at once. Each ends with a clear
+//! error naming what happened and where, the documented exit code, peak RSS under 200 MB,
+//! within the configured timeouts, and no panic.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap()
+}
+
+/// Peak resident memory allowed for the whole cutover process, whatever the server sends.
+const MAX_RSS_KIB: u64 = 200 * 1024;
+
+/// The hostile server, killed on drop.
+struct Hostile {
+    child: Child,
+    port: u16,
+}
+
+impl Hostile {
+    fn start(args: &[&str]) -> Hostile {
+        let mut child = Command::new("python3")
+            .arg(support_dir().join("hostile_imap.py"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 tests/support/hostile_imap.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("port=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("hostile_imap.py said {line:?}"));
+        Hostile { child, port }
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    peak_kib: u64,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn text(&self) -> String {
+        format!(
+            "exit {:?} after {:?}, peak {} KiB\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.elapsed, self.peak_kib, self.stdout, self.stderr
+        )
+    }
+
+    /// The same for every behaviour: the documented exit code, no panic, memory and time
+    /// bounded.
+    fn assert_bounded(&self, code: i32, within: Duration) {
+        let t = self.text();
+        assert_eq!(self.code, Some(code), "{t}");
+        assert!(!self.stderr.contains("panicked"), "{t}");
+        assert!(
+            self.peak_kib < MAX_RSS_KIB,
+            "peak RSS {} KiB, over {MAX_RSS_KIB} KiB\n{t}",
+            self.peak_kib
+        );
+        assert!(self.elapsed < within, "took over {within:?}\n{t}");
+    }
+
+    /// An ERROR line on stderr for `place` ("user->user" or "user->user / folder")
+    /// containing `what`.
+    fn assert_error(&self, place: &str, what: &str) {
+        assert!(
+            self.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("ERROR [server] {place}: ")) && l.contains(what)),
+            "no ERROR for {place:?} saying {what:?}\n{}",
+            self.text()
+        );
+    }
+}
+
+/// `cutover run` of a project whose source is the hostile server (`source` holds the kind,
+/// security and timeout lines) and whose destination is `dst`; killed (and the test failed)
+/// after 3 minutes.
+fn run(dir: &Path, dst: &Dovecot, port: u16, source: &str) -> Outcome {
+    let project = dir.join("project.toml");
+    std::fs::write(
+        &project,
+        format!(
+            "[project]\nname = \"hostile\"\nstate = \"state.sqlite\"\nfolder_workers = 4\n\n\
+             [source]\nhost = \"127.0.0.1\"\nport = {port}\nmax_connections = 8\n{source}\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nmax_connections = 8\n\n\
+             [[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"u\", password = \"p\" }}\n\
+             destination = {{ user = \"u\", password = \"p\" }}\n",
+            dst.port
+        ),
+    )
+    .unwrap();
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let start = Instant::now();
+    // GNU time reports the child's peak resident set size in KiB on stderr.
+    let mut child = Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kib=%M"])
+        .arg(bin())
+        .arg("run")
+        .arg(&project)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("/usr/bin/time (apt-get install time)");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(180) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            panic!(
+                "cutover still running after 3 minutes\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    let peak_kib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss in {stderr}"));
+    Outcome {
+        code: status.code(),
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        stderr,
+        peak_kib,
+        elapsed,
+    }
+}
+
+fn destination(root: &Path) -> Dovecot {
+    Dovecot::start(root, "dst", &[("u", "p")], &[])
+}
+
+#[test]
+fn endless_fetch_lines_after_examine_are_capped_at_exists_plus_slack() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["fetch-flood"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 2",
+    );
+    o.assert_bounded(6, Duration::from_secs(30));
+    o.assert_error(
+        "u->u / INBOX",
+        "UID FETCH (metadata): the server sent more than 1003 FETCH responses for a folder of 3 messages",
+    );
+}
+
+#[test]
+fn an_endless_list_is_capped() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["list-flood"]);
+    // 100,000 LIST lines take a debug build a few seconds to parse: the LIST deadline is
+    // not what this test is about.
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
+    );
+    o.assert_bounded(6, Duration::from_secs(60));
+    o.assert_error(
+        "u->u",
+        "LIST: the server listed more than 100000 folders; stopped reading",
+    );
+}
+
+#[test]
+fn a_starttls_reply_line_that_never_ends_is_capped_before_tls() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["starttls-line"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"starttls\"\ntimeout_secs = 2",
+    );
+    o.assert_bounded(6, Duration::from_secs(30));
+    o.assert_error(
+        "u->u",
+        &format!(
+            "STARTTLS with 127.0.0.1:{}: the server sent a line longer than 65536 bytes",
+            h.port
+        ),
+    );
+}
+
+#[test]
+fn starttls_answered_by_endless_untagged_lines_ends_at_the_deadline() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["starttls-chatter"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"starttls\"\ntimeout_secs = 2",
+    );
+    // One deadline for the whole exchange: 2 s, not 2 s per line.
+    o.assert_bounded(6, Duration::from_secs(2 + 20));
+    o.assert_error(
+        "u->u",
+        &format!(
+            "STARTTLS with 127.0.0.1:{}: no answer within 2 s; the server sent",
+            h.port
+        ),
+    );
+}
+
+#[test]
+fn an_endless_pop3_capa_is_capped() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["pop3-capa"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 2",
+    );
+    o.assert_bounded(6, Duration::from_secs(30));
+    o.assert_error(
+        "u->u",
+        "CAPA: the CAPA answer is longer than 200 lines; stopped reading",
+    );
+}
+
+#[test]
+fn an_endless_pop3_uidl_is_capped_at_the_stat_count_plus_slack() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["pop3-uidl"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 2",
+    );
+    o.assert_bounded(6, Duration::from_secs(30));
+    o.assert_error(
+        "u->u / INBOX",
+        "UIDL: the UIDL answer (STAT said 2 messages) is longer than 1002 lines",
+    );
+}
+
+const FOLDERS: [&str; 4] = ["INBOX", "Folder1", "Folder2", "Folder3"];
+
+#[test]
+fn a_400_mb_literal_for_a_56_byte_message_is_refused_before_allocation_in_every_folder() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["big-literal", "--folders", "4", "--literal", "400000000"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 2",
+    );
+    // Refused at once as permanent (no retry, no wait for the stalled bytes).
+    o.assert_bounded(6, Duration::from_secs(30));
+    for f in FOLDERS {
+        o.assert_error(
+            &format!("u->u / {f}"),
+            "UID FETCH: the server announced a literal of 400000000 bytes (381.5 MiB), more than the 268435456 bytes (256.0 MiB) accepted for a message",
+        );
+    }
+    assert!(
+        !o.stderr.contains("reconnecting"),
+        "a refused literal is not retried\n{}",
+        o.text()
+    );
+}
+
+#[test]
+fn stalled_literals_under_the_cap_in_four_folders_share_one_read_ahead_budget() {
+    let root = tmp();
+    let dst = destination(root.path());
+    // 100 MB each: accepted (the cap is 256 MiB), so the client allocates a buffer for the
+    // literal once its reservation is made. Four at once would be 400 MB; with one budget
+    // for the process, one waits in the budget at a time and the others hold nothing.
+    let h = Hostile::start(&["big-literal", "--folders", "4", "--literal", "100000000"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 1",
+    );
+    // A stall is a network timeout: retried 5 times per folder (waits for the budget do not
+    // count against the timeout, so the four folders' 1 s stalls take turns), then exit 5.
+    o.assert_bounded(5, Duration::from_secs(120));
+    for f in FOLDERS {
+        assert!(
+            o.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("ERROR [network] u->u / {f}: "))
+                    && l.contains("UID FETCH (reading a message) timed out after 1 s")),
+            "{f} did not reach its literal\n{}",
+            o.text()
+        );
+    }
+}
+
+#[test]
+fn the_caps_do_not_bite_a_large_real_folder_filled_in_one_session() {
+    // A control: a real Dovecot source whose INBOX holds well over 1,000 messages, copied in
+    // one run. The destination INBOX starts empty (EXISTS 0 at SELECT), so the check after
+    // the copy lists more FETCH responses than EXISTS + 1000 unless the cap follows the
+    // folder as cutover's own APPENDs fill it.
+    let root = tmp();
+    let users = [("u", "p")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = destination(root.path());
+    src.seed("u", 3600, 11, &["--no-tricky"]);
+    let inbox = src
+        .dump("u", "p")
+        .folders
+        .get("INBOX")
+        .map_or(0, |m| m.len());
+    assert!(inbox > 1100, "the seed puts {inbox} messages in INBOX");
+    let p = ProjectDir::new(
+        &src,
+        &dst,
+        &[MailboxLine {
+            batch: "b",
+            user: "u",
+            pass: "p",
+        }],
+        "",
+        "",
+        "",
+    );
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_same_mail(&src.dump("u", "p"), &dst.dump("u", "p"), |f| f.to_string());
+}
