@@ -17,6 +17,7 @@ pub mod issues;
 pub mod plan;
 pub mod report;
 pub mod rollback;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod ui;
