@@ -7,6 +7,7 @@
 pub mod any;
 pub mod gmail;
 pub mod graph;
+pub mod http;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;
