@@ -199,11 +199,11 @@ fn stop_within_bound(p: &ProjectDir, child: Child, how: &str) -> std::process::O
     }
     let (out, _) = wait_exit(child, Duration::from_secs(20));
     let took = sent.elapsed();
-    eprintln!("{how} while the source is silent: exited after {took:?}");
+    eprintln!("{how} while the server is silent: exited after {took:?}");
     assert_eq!(out.status.code(), Some(8), "{how}: {}", text(&out));
     assert!(
         took < STOP_BOUND,
-        "{how} while the source is silent took {took:?}\n{}",
+        "{how} while the server is silent took {took:?}\n{}",
         text(&out)
     );
     out
@@ -283,4 +283,53 @@ fn a_stop_ends_the_process_within_2_s_while_the_source_is_silent() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn sigterm_stops_a_rollback_waiting_on_a_silent_destination_and_the_next_one_finishes() {
+    let root = tmp();
+    let users = [(USER, PASS)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(USER, 60, 73, &["--no-tricky"]);
+    let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", "");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(dst.message_count(USER) > 0);
+
+    // The destination goes silent when the rollback asks for the fingerprints it re-checks.
+    let silent = FaultProxy::start(
+        dst.port,
+        vec![Fault::new(
+            Dir::Down,
+            Trigger::ClientSent(" UID FETCH ".into()),
+            Action::Stall(Duration::from_secs(120)),
+        )],
+    );
+    let direct = std::fs::read_to_string(&p.path).unwrap();
+    std::fs::write(
+        &p.path,
+        direct.replace(
+            &format!("port = {}\n", dst.port),
+            &format!("port = {}\n", silent.port),
+        ),
+    )
+    .unwrap();
+    let rollback = stalled(&p, &silent, 1, &["rollback", "--batch", "b", "--yes"]);
+    let out = stop_within_bound(&p, rollback, "TERM");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SIGTERM: stopping"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        dst.message_count(USER) > 0,
+        "the stall came before any removal"
+    );
+
+    // The destination answers again: the rollback resumes and removes everything it wrote.
+    std::fs::write(&p.path, direct).unwrap();
+    let again = p.cutover(&["rollback", "--batch", "b", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(dst.message_count(USER), 0, "{}", text(&again));
 }
