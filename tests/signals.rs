@@ -141,6 +141,67 @@ fn sigint_sigterm_and_sighup_stop_a_headless_run_like_ctrl_c_and_the_next_run_fi
         );
     }
 
+    // The terminal itself goes away (an SSH session dropped): the run, session leader of a
+    // tmux pane that is killed, gets SIGHUP and can no longer write to its terminal. It stops
+    // like above, without a panic on its way out.
+    let before = dst.message_count(USER);
+    let err = p.dir.path().join("hup.err");
+    let socket = format!("cutover-sig-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux")
+    };
+    let cmd = format!(
+        "exec {} run {} 2>{}",
+        bin().display(),
+        p.path.display(),
+        err.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "hup",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    let pid = String::from_utf8_lossy(&tmux(&["display", "-p", "-t", "hup", "#{pane_pid}"]).stdout)
+        .trim()
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    while dst.message_count(USER) < before + 50 {
+        assert!(Instant::now() < end, "terminal gone: nothing copied");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tmux(&["kill-server"]);
+    let end = Instant::now() + Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < end,
+            "cutover still runs without its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(said.contains("SIGHUP: stopping all writes"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    let outcome: String = p
+        .journal()
+        .query_row(
+            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "exit 8", "{said}");
+    assert_eq!(mailbox_state(&p), "stopped");
+
     // Whatever the stops left in doubt, the next run resolves; every message exactly once.
     let done = p.cutover(&["run"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
