@@ -388,6 +388,9 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
     if start {
         handle.send(cutover::engine::control::Command::Start { batch: None });
     }
+    // Listening already, so that after a detach no SIGTERM or SIGHUP slips through unheard
+    // (the console handles these two itself meanwhile; SIGINT keeps its meaning until then).
+    let early = cutover::signals::Interrupts::term_and_hup().ok();
     let outcome =
         match cutover::ui::run(handle.snapshots.clone(), Some(&handle), theme, operator()).await {
             Ok(o) => o,
@@ -402,12 +405,12 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
     match outcome {
         cutover::ui::Outcome::Quit => {}
         cutover::ui::Outcome::Detached => {
+            // The console's own SIGTERM/SIGHUP handling ended with it: from here on the three
+            // signals pause every batch gracefully (the windows in flight are journalled).
+            let mut signals = early.and_then(|s| s.with_interrupt().ok());
             println!(
                 "cutover: detached from the console; migrating headless until done (Ctrl-C, SIGTERM or SIGHUP pauses every batch)"
             );
-            // The console's own SIGTERM/SIGHUP handling ended with it: from here on the three
-            // signals pause every batch gracefully (the windows in flight are journalled).
-            let mut signals = cutover::signals::Interrupts::new().ok();
             let mut last = String::new();
             while engine.running_count() > 0 {
                 let sig = async {

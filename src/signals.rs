@@ -10,26 +10,46 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// Listens for SIGINT, SIGTERM and SIGHUP (registered when made, so a signal that arrives
 /// before [`Interrupts::recv`] is awaited is not lost). Needs a tokio runtime.
 pub struct Interrupts {
-    int: Signal,
+    int: Option<Signal>,
     term: Signal,
     hup: Signal,
 }
 
 impl Interrupts {
     pub fn new() -> std::io::Result<Interrupts> {
+        Self::term_and_hup()?.with_interrupt()
+    }
+
+    /// SIGTERM and SIGHUP only: SIGINT keeps its default meaning until
+    /// [`Interrupts::with_interrupt`].
+    pub fn term_and_hup() -> std::io::Result<Interrupts> {
         Ok(Interrupts {
-            int: signal(SignalKind::interrupt())?,
+            int: None,
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
         })
     }
 
-    /// The next of the three signals, by name: "interrupt" (SIGINT), "SIGTERM" or "SIGHUP".
-    /// On SIGHUP, standard output and error that were a terminal now gone are first pointed at
-    /// /dev/null (see [`quiet_if_terminal_gone`]).
+    /// Listen for SIGINT too.
+    pub fn with_interrupt(mut self) -> std::io::Result<Interrupts> {
+        if self.int.is_none() {
+            self.int = Some(signal(SignalKind::interrupt())?);
+        }
+        Ok(self)
+    }
+
+    /// The next of the signals listened for, by name: "interrupt" (SIGINT), "SIGTERM" or
+    /// "SIGHUP". On SIGHUP, standard output and error that were a terminal now gone are first
+    /// pointed at /dev/null (see [`quiet_if_terminal_gone`]).
     pub async fn recv(&mut self) -> &'static str {
+        let int = async {
+            match self.int.as_mut() {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = self.int.recv() => "interrupt",
+            _ = int => "interrupt",
             _ = self.term.recv() => "SIGTERM",
             _ = self.hup.recv() => {
                 quiet_if_terminal_gone();
