@@ -21,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod rollback;
 pub mod safe_text;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod ui;

@@ -272,7 +272,7 @@ fn main() -> ExitCode {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => check(&project),
-            Cmd::Login { side, user, .. } => login(&project, side, user).await,
+            Cmd::Login { side, user, .. } => until_interrupted(login(&project, side, user)).await,
             Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
             Cmd::Rollback {
                 batch,
@@ -295,12 +295,63 @@ fn main() -> ExitCode {
                 override_reason,
                 ..
             } => run(project, batches, override_reason).await,
-            Cmd::Assess { batches, csv, .. } => assess(project, batches, csv).await,
-            Cmd::Verify { batches, .. } => verify(project, batches).await,
-            Cmd::Plan { batches, .. } => plan(project, batches).await,
+            Cmd::Assess { batches, csv, .. } => {
+                until_interrupted(assess(project, batches, csv)).await
+            }
+            Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
+            Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
         }
     });
+    // Leave without waiting on a blocking thread (a prompt's stdin read, a name lookup) that
+    // a stop left behind.
+    rt.shutdown_timeout(Duration::from_millis(200));
     ExitCode::from(code)
+}
+
+/// How long a command may take to end after SIGINT, SIGTERM or SIGHUP stopped its writes
+/// before the process leaves anyway (exit 8).
+const STOP_BACKSTOP: Duration = Duration::from_millis(1500);
+
+/// On the first SIGINT (Ctrl-C), SIGTERM or SIGHUP: `act` (stop the writes); the command then
+/// ends by itself within a second with the journal consistent. Should it still run after
+/// [`STOP_BACKSTOP`], the process exits 8 anyway: the journal survives that as it survives a
+/// crash, and what was in flight is resolved at the next start.
+fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
+    let mut signals = match cutover::signals::Interrupts::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "cutover: warning: cannot listen for signals ({e}): Ctrl-C, SIGTERM and SIGHUP end the process without stopping cleanly"
+            );
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let sig = signals.recv().await;
+        act(sig);
+        tokio::time::sleep(STOP_BACKSTOP).await;
+        eprintln!(
+            "cutover: still not stopped {} ms after the {sig}: leaving now (the journal is consistent; run again to resume)",
+            STOP_BACKSTOP.as_millis()
+        );
+        std::process::exit(exit::STOPPED.into());
+    });
+}
+
+/// A command that writes no mail (plan, verify, assess, login): SIGINT, SIGTERM or SIGHUP
+/// ends it at once, exit 8 (the journal is only written synchronously, never left half-done).
+async fn until_interrupted(work: impl std::future::Future<Output = u8>) -> u8 {
+    let mut signals = match cutover::signals::Interrupts::new() {
+        Ok(s) => s,
+        Err(_) => return work.await,
+    };
+    tokio::select! {
+        code = work => code,
+        sig = signals.recv() => {
+            eprintln!("cutover: {sig}: stopped");
+            exit::STOPPED
+        }
+    }
 }
 
 fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -371,6 +422,9 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
     if start {
         handle.send(cutover::engine::control::Command::Start { batch: None });
     }
+    // Listening already, so that after a detach no SIGTERM or SIGHUP slips through unheard
+    // (the console handles these two itself meanwhile; SIGINT keeps its meaning until then).
+    let early = cutover::signals::Interrupts::term_and_hup().ok();
     let outcome =
         match cutover::ui::run(handle.snapshots.clone(), Some(&handle), theme, operator()).await {
             Ok(o) => o,
@@ -381,26 +435,35 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
             }
         };
     let engine = handle.engine.clone();
+    let mut interrupted = false;
     match outcome {
         cutover::ui::Outcome::Quit => {}
         cutover::ui::Outcome::Detached => {
+            // The console's own SIGTERM/SIGHUP handling ended with it: from here on the three
+            // signals pause every batch gracefully (the windows in flight are journalled).
+            let mut signals = early.and_then(|s| s.with_interrupt().ok());
             println!(
-                "cutover: detached from the console; migrating headless until done (Ctrl-C pauses)"
+                "cutover: detached from the console; migrating headless until done (Ctrl-C, SIGTERM or SIGHUP pauses every batch)"
             );
-            let stop = engine.stop_flag();
-            let e2 = engine.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    println!("cutover: interrupt: pausing every batch");
-                    for b in e2.project.mailboxes.iter().map(|m| m.batch.clone()) {
-                        e2.pause_batch(&b);
-                    }
-                    let _ = stop;
-                }
-            });
             let mut last = String::new();
             while engine.running_count() > 0 {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                let sig = async {
+                    match signals.as_mut() {
+                        Some(s) => s.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    sig = sig => {
+                        println!("cutover: {sig}: pausing every batch");
+                        for b in engine.project.mailboxes.iter().map(|m| m.batch.clone()) {
+                            engine.pause_batch(&b);
+                        }
+                        interrupted = true;
+                        break;
+                    }
+                }
                 let snap = handle.snapshots.borrow().clone();
                 let t = snap.totals();
                 let line = format!(
@@ -414,7 +477,9 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
                     last = line;
                 }
             }
-            println!("cutover: done");
+            if !interrupted {
+                println!("cutover: done");
+            }
         }
         cutover::ui::Outcome::HungUp => {
             // Paused by the UI on the way out: wait for the windows in flight to be journalled.
@@ -428,6 +493,10 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     control.abort();
+    if interrupted {
+        println!("cutover: paused; start again to resume");
+        return exit::STOPPED;
+    }
     exit::OK
 }
 
@@ -499,8 +568,14 @@ async fn stop(project: &Project, batch: Option<&str>) -> u8 {
 }
 
 /// Ask the operator to type `expected` (a destructive or source-writing action): refused
-/// without a terminal (exit 2, `--yes` is the scripted way), anything else typed cancels.
-fn confirm_typed(expected: &str, why: &str, what: &str) -> Result<(), u8> {
+/// without a terminal (exit 2, `--yes` is the scripted way), anything else typed cancels, and
+/// so does `stop` (a signal) while waiting.
+async fn confirm_typed(
+    expected: &str,
+    why: &str,
+    what: &str,
+    stop: &cutover::engine::StopFlag,
+) -> Result<(), u8> {
     use std::io::Write as _;
     if !std::io::stdin().is_terminal() {
         eprintln!("cutover: {why}: run it in a terminal to confirm, or pass --yes");
@@ -508,12 +583,28 @@ fn confirm_typed(expected: &str, why: &str, what: &str) -> Result<(), u8> {
     }
     print!("Type {expected:?} {what}: ");
     let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    if std::io::stdin().read_line(&mut line).is_err() || line.trim() != expected {
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    });
+    let line = tokio::select! {
+        r = read => r.ok().and_then(Result::ok),
+        _ = stop.stopped() => None,
+    };
+    if line.is_none_or(|l| l.trim() != expected) {
         println!("cutover: not confirmed; nothing changed");
         return Err(exit::STOPPED);
     }
     Ok(())
+}
+
+/// Stop a writing command's engine on SIGINT, SIGTERM or SIGHUP (see [`on_interrupt`]).
+fn stop_on_interrupt(engine: &Engine) {
+    let stop = engine.stop_flag();
+    on_interrupt(move |sig| {
+        eprintln!("cutover: {sig}: stopping (the journal stays consistent; run again to resume)");
+        stop.stop();
+    });
 }
 
 async fn rollback(
@@ -597,12 +688,15 @@ async fn rollback(
     if dry_run {
         return exit::OK;
     }
+    stop_on_interrupt(&engine);
     if !yes
         && let Err(code) = confirm_typed(
             &target,
             "rollback needs a confirmation",
             "to remove these messages from the destination",
+            &engine.stop_flag(),
         )
+        .await
     {
         return code;
     }
@@ -613,21 +707,32 @@ async fn rollback(
     };
     let run_id = engine.store.begin_run("rollback").ok();
     let who = operator();
-    let mut code = exit::OK;
+    let (mut partial, mut mismatch) = (false, false);
+    let halt = cutover::engine::Halt {
+        emergency: engine.stop_flag(),
+        ..Default::default()
+    };
     for spec in &specs {
-        let halt = cutover::engine::Halt {
-            emergency: engine.stop_flag(),
-            ..Default::default()
+        // `cutover stop` or a signal: what is removed so far stays journalled; a stalled
+        // server is abandoned after Halt::CUT.
+        let Some(o) = halt
+            .or_cut(cutover::rollback::rollback_mailbox(
+                &engine.dst,
+                &engine.store,
+                engine.sink(),
+                spec,
+                &who,
+                &halt,
+            ))
+            .await
+        else {
+            engine.sink().abandoned(&spec.key(), None);
+            println!(
+                "[{}] STOPPED: run the rollback again to finish it",
+                spec.key()
+            );
+            break;
         };
-        let o = cutover::rollback::rollback_mailbox(
-            &engine.dst,
-            &engine.store,
-            engine.sink(),
-            spec,
-            &who,
-            &halt,
-        )
-        .await;
         match &o.error {
             None => println!(
                 "[{}] rolled back: {} removed, {} already gone, {} left alone (content differs), {} folder(s) deleted, {} kept",
@@ -635,13 +740,23 @@ async fn rollback(
             ),
             Some(e) => {
                 println!("[{}] INTERRUPTED after {} removed: {e}", o.key, o.removed);
-                code = exit::PARTIAL;
+                partial = true;
             }
         }
-        if o.mismatched > 0 && code == exit::OK {
-            code = exit::MISMATCH;
+        mismatch |= o.mismatched > 0;
+        if halt.is_emergency() {
+            break;
         }
     }
+    let code = if halt.is_emergency() {
+        exit::STOPPED
+    } else if partial {
+        exit::PARTIAL
+    } else if mismatch {
+        exit::MISMATCH
+    } else {
+        exit::OK
+    };
     if let Some(id) = run_id {
         let _ = engine.store.end_run(id, &format!("exit {code}"));
     }
@@ -691,8 +806,14 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
         Err(code) => return code,
     };
     let _unlock = AbortOnDrop(lock);
+    stop_on_interrupt(&fb);
+    let stop = fb.stop_flag();
     // Plan first (reads only), then ask.
-    let plan = match cutover::failback::failback(&fb, &spec, true).await {
+    let planned = tokio::select! {
+        r = cutover::failback::failback(&fb, &spec, true) => r,
+        _ = stop.stopped() => return exit::STOPPED,
+    };
+    let plan = match planned {
         Ok(p) => p,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -738,17 +859,39 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
             &spec.source.user,
             "fail-back writes to the source",
             "to copy these messages to the source",
+            &stop,
         )
+        .await
     {
         return code;
     }
     let printer = tokio::spawn(print_events(rx));
-    let r = cutover::failback::failback(&fb, &spec, false).await;
+    let halt = cutover::engine::Halt {
+        emergency: stop.clone(),
+        ..Default::default()
+    };
+    let r = halt
+        .or_cut(cutover::failback::failback(&fb, &spec, false))
+        .await;
     drop(_unlock);
     drop(fb);
     let _ = printer.await;
     match r {
-        Ok(o) => {
+        None => {
+            eprintln!(
+                "cutover: fail-back of {} stopped (a server did not answer in time); run it again to finish it",
+                spec.key()
+            );
+            exit::STOPPED
+        }
+        Some(Err(e)) if stop.is_stopped() => {
+            eprintln!(
+                "cutover: fail-back of {} stopped: {e}; run it again to finish it",
+                spec.key()
+            );
+            exit::STOPPED
+        }
+        Some(Ok(o)) => {
             println!(
                 "fail-back of {}: {} message(s) on the source in all, {} appended this run, {} skipped, {} failed",
                 spec.key(),
@@ -763,7 +906,7 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
                 exit::PARTIAL
             }
         }
-        Err(e) => {
+        Some(Err(e)) => {
             eprintln!("cutover: fail-back of {} failed: {e}", spec.key());
             exit::PARTIAL
         }
@@ -1193,13 +1336,11 @@ async fn run(project: Project, batches: Vec<String>, override_reason: Option<Str
     );
     let printer = tokio::spawn(print_events(rx));
     let stop = engine.stop_flag();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "cutover: interrupt: stopping all writes (the journal stays consistent; run again to resume)"
-            );
-            stop.stop();
-        }
+    on_interrupt(move |sig| {
+        eprintln!(
+            "cutover: {sig}: stopping all writes (the journal stays consistent; run again to resume)"
+        );
+        stop.stop();
     });
     let started = Instant::now();
     let results = engine.run(&batches).await;

@@ -234,12 +234,13 @@ async fn rollback_folder<D: MailSession>(
         Err(e) => return Err(e.into()),
     };
     // APPENDs in doubt first: found on the destination means written, hence removed below.
-    let halt = Halt::default();
+    // (Its own halt: the emergency stop is checked between the steps below, not shadowed.)
+    let no_halt = Halt::default();
     let stats = RunStats::default();
     let ctx = Ctx {
         store,
         sink,
-        stop: &halt,
+        stop: &no_halt,
         stats: &stats,
     };
     if f.dst_uidvalidity == Some(state.uidvalidity) {

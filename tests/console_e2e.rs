@@ -181,8 +181,9 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
     t.keys("Enter");
     t.wait_for("Mailboxes of pilot", 5);
     t.keys("Enter");
-    let s = t.wait_for("current folder", 5);
-    assert!(s.contains("✔ done"), "{s}");
+    t.wait_for("current folder", 5);
+    // 100% copied is shown before the last folder's closing check ends: wait for "done".
+    t.wait_for("✔ done", 10);
     // Esc then another key in the same read is Alt+key to a terminal: wait for each screen.
     t.keys("Escape");
     t.wait_for("Mailboxes of pilot", 5);
@@ -318,6 +319,72 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     assert_same_mail(
         &src.dump("carol", "carol-pw"),
         &dst.dump("carol", "carol-pw"),
+        |f| f.to_string(),
+    );
+}
+
+#[test]
+fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
+    let root = tmp();
+    let users = [("dora", "dora-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    src.seed("dora", 1500, 24, &["--no-tricky"]);
+    let p = ProjectDir::new(
+        &src,
+        &dst,
+        &[MailboxLine {
+            batch: "b",
+            user: "dora",
+            pass: "dora-pw",
+        }],
+        "",
+        "",
+        "folder_workers = 2",
+    );
+    let total = src.dump("dora", "dora-pw").total() as u64;
+    let cmd = format!("{} tui --start {}", bin().display(), p.path.display());
+    let t = Tmux::start("detach", &cmd, &[]);
+    t.wait_for("RUNNING", 15);
+    t.keys("q");
+    t.wait_for("Quit how?", 5);
+    t.keys("d");
+    t.wait_for("detached from the console", 5);
+    let end = Instant::now() + Duration::from_secs(30);
+    while dst.message_count("dora") < 50 {
+        assert!(Instant::now() < end, "nothing copied:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The console's own SIGTERM handler is gone with the screen; headless, SIGTERM must not
+    // be ignored: every batch pauses gracefully and the process exits 8.
+    let pid = t.pane("#{pane_pid}");
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let dead = t.wait_dead(20);
+    assert!(dead.starts_with("1 8 "), "{dead}\n{}", t.screen());
+    let screen = t.screen();
+    assert!(screen.contains("SIGTERM: pausing every batch"), "{screen}");
+    let copied = dst.message_count("dora");
+    assert!(
+        copied < total,
+        "the stop came too late to prove anything ({copied} of {total})"
+    );
+    let in_doubt: i64 = p
+        .journal()
+        .query_row(
+            "SELECT count(*) FROM messages WHERE state = 'appending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        in_doubt, 0,
+        "a graceful pause journals every window in flight"
+    );
+    let done = p.cutover(&["run"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    assert_same_mail(
+        &src.dump("dora", "dora-pw"),
+        &dst.dump("dora", "dora-pw"),
         |f| f.to_string(),
     );
 }

@@ -304,6 +304,58 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
 }
 
 #[test]
+fn ca_file_is_honoured_by_the_gmail_and_token_endpoints_over_https() {
+    let root = tmp();
+    let src = Dovecot::start(
+        root.path(),
+        "src",
+        &[("alice", "alice-pw")],
+        &["--no-gmail"],
+    );
+    src.seed("alice", 20, 33, &["--no-tricky"]);
+    let c = cloud(|g| g);
+    // The fake behind TLS, with a server certificate from the Dovecot instance's throwaway CA.
+    let front = support::tls_front::TlsFront::start(
+        c.cloud.addr,
+        &src.dir.join("tls/server.pem"),
+        &src.dir.join("tls/server.key"),
+    );
+    let https = format!("https://127.0.0.1:{}", front.port);
+    // `what`: the plain URL text replaced by the https one (the API's line only, or all).
+    let over_https = |what: &str, ca: &str| {
+        let p = to_gmail(&src, &c, "");
+        let t = std::fs::read_to_string(&p.path).unwrap();
+        let t = t
+            .replace(what, &what.replace(&c.cloud.url(), &https))
+            .replace("kind = \"gmail\"\n", &format!("kind = \"gmail\"\n{ca}\n"));
+        std::fs::write(&p.path, t).unwrap();
+        p
+    };
+    // Without ca_file, the token endpoint over https (then only the Gmail API over https, the
+    // token endpoint plain): the throwaway CA is not trusted, a certificate error, exit 5.
+    let api_line = format!("api_url = \"{}\"", c.cloud.url());
+    for what in [c.cloud.url(), api_line] {
+        let untrusted = cutover(&over_https(&what, ""), &["run"]);
+        assert_eq!(untrusted.status.code(), Some(5), "{}", text(&untrusted));
+        assert!(
+            text(&untrusted).contains("TLS with 127.0.0.1: invalid peer certificate"),
+            "{}",
+            text(&untrusted)
+        );
+        assert!(!text(&untrusted).contains("reconnecting"), "not retried");
+        assert!(c.gmail.messages(GUSER).is_empty());
+    }
+
+    let ca = format!("ca_file = {:?}", src.ca.display().to_string());
+    let run = cutover(&over_https(&c.cloud.url(), &ca), &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(
+        c.gmail.messages(GUSER).len(),
+        src.dump("alice", "alice-pw").total()
+    );
+}
+
+#[test]
 fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
     let root = tmp();
     let src = Dovecot::start(

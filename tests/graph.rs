@@ -447,6 +447,57 @@ fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
 }
 
 #[test]
+fn ca_file_is_honoured_by_the_graph_and_token_endpoints_over_https() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    // Few messages: no listing needs a second page (the fake's nextLink is plain http).
+    src.seed("alice", 30, 63, &["--no-tricky"]);
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let cloud = start(graph);
+    // The fake behind TLS, with a server certificate from the Dovecot instance's throwaway CA.
+    let front = support::tls_front::TlsFront::start(
+        cloud.addr,
+        &src.dir.join("tls/server.pem"),
+        &src.dir.join("tls/server.key"),
+    );
+    let https = format!("https://127.0.0.1:{}", front.port);
+    // `what`: the plain URL text replaced by the https one (the API's line only, or all).
+    let over_https = |what: &str, extra: &str| {
+        let p = imap_to_graph(&cloud, &src, extra);
+        let t = std::fs::read_to_string(&p.path)
+            .unwrap()
+            .replace(what, &what.replace(&cloud.url(), &https));
+        std::fs::write(&p.path, t).unwrap();
+        p
+    };
+
+    // Without ca_file, the token endpoint over https (then only the Graph API over https, the
+    // token endpoint plain): the throwaway CA is not trusted, a certificate error, not retried.
+    let api_line = format!("api_url = \"{}\"", cloud.url());
+    for what in [cloud.url(), api_line] {
+        let run = over_https(&what, "").cutover(&["run"]);
+        assert_eq!(run.status.code(), Some(5), "{}", text(&run));
+        let out = text(&run);
+        assert!(
+            out.contains("TLS with 127.0.0.1: invalid peer certificate"),
+            "{out}"
+        );
+        assert!(!out.contains("reconnecting"), "not retried: {out}");
+        assert!(cloud.graph.mailbox(ALICE).messages.is_empty());
+    }
+
+    // With ca_file pointing at that CA: the token and Graph requests go through.
+    let ca = format!("ca_file = {:?}", src.ca.display().to_string());
+    let trusted = over_https(&cloud.url(), &ca);
+    let run = trusted.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let s = src.dump("alice", "alice-pw");
+    assert_copied_once(&s, &cloud.graph.mailbox(ALICE).messages, "over https");
+    let v = trusted.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+#[test]
 fn throttling_429_bursts_and_budgets_are_honoured_without_loss_or_duplicates() {
     let root = tmp();
     let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);

@@ -308,13 +308,7 @@ impl GmailConnector {
             op: format!("{side} endpoint"),
             message: "kind = \"gmail\" needs an [oauth] table".into(),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout.max(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| EndpointError::Protocol {
-                op: format!("{side} endpoint"),
-                message: format!("HTTP client: {e}"),
-            })?;
+        let http = super::http::client(cfg, side, cfg.timeout.max(Duration::from_secs(30)))?;
         let tokens = TokenProvider::new(oauth, EndpointKind::Gmail, &cfg.host, side, http.clone())?;
         let base = Url::parse(&format!("{}/", cfg.api_url.trim_end_matches('/'))).map_err(|e| {
             EndpointError::Protocol {
@@ -481,7 +475,13 @@ impl GmailSession {
                     .header(reqwest::header::CONTENT_TYPE, ctype)
                     .body(bytes.to_vec());
             }
-            let resp = match req.send().await {
+            let sent = req.send().await;
+            if let Err(e) = &sent
+                && let Some(tls) = super::http::tls_failure(&self.c.cfg.host, e)
+            {
+                return Err(tls);
+            }
+            let resp = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_timeout() => {
                     return Err(EndpointError::Timeout {

@@ -267,13 +267,7 @@ impl GraphConnector {
                 message: "kind = \"graph\" needs an [oauth] table".into(),
             });
         };
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .map_err(|e| EndpointError::Protocol {
-                op: "HTTP client".into(),
-                message: e.to_string(),
-            })?;
+        let http = super::http::client(cfg, side, cfg.timeout)?;
         let tokens = TokenProvider::new(oauth, EndpointKind::Graph, &cfg.host, side, http.clone())?;
         Ok(GraphConnector {
             cfg: cfg.clone(),
@@ -488,7 +482,9 @@ impl GraphConnector {
     fn http_err(&self, op: &str, e: reqwest::Error) -> EndpointError {
         // Never the URL: an attachment upload URL carries its own credential.
         let e = e.without_url();
-        if e.is_timeout() {
+        if let Some(tls) = super::http::tls_failure(&self.cfg.host, &e) {
+            tls
+        } else if e.is_timeout() {
             EndpointError::Timeout {
                 op: op.to_string(),
                 secs: self.cfg.timeout.as_secs(),

@@ -9,6 +9,7 @@ pub mod bounded;
 pub mod gmail;
 pub mod graph;
 pub mod guard;
+pub mod http;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;

@@ -438,13 +438,7 @@ impl TokenProvider {
         let Some(settings) = &cfg.oauth else {
             return Ok(None);
         };
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .build()
-            .map_err(|e| EndpointError::Protocol {
-                op: format!("{side} token client"),
-                message: e.to_string(),
-            })?;
+        let http = super::http::client(cfg, side, cfg.timeout)?;
         Self::with_token_file(
             settings,
             cfg.kind,
@@ -710,9 +704,12 @@ impl TokenProvider {
             .form(form)
             .send()
             .await
-            .map_err(|e| EndpointError::Connect {
-                addr: url.to_string(),
-                source: std::io::Error::other(e),
+            .map_err(|e| {
+                let host = e.url().and_then(|u| u.host_str()).unwrap_or(url);
+                super::http::tls_failure(host, &e).unwrap_or_else(|| EndpointError::Connect {
+                    addr: url.to_string(),
+                    source: std::io::Error::other(e),
+                })
             })?;
         let status = resp.status();
         let body = bounded::http_body(resp, bounded::TOKEN_CAP, "a token endpoint answer")

@@ -138,6 +138,22 @@ impl Sink {
             message: message.into(),
         });
     }
+
+    /// Say that an emergency stop abandoned work that was still waiting on a server after
+    /// [`Halt::CUT`].
+    pub fn abandoned(&self, mailbox: &str, folder: Option<&str>) {
+        self.issue(
+            Severity::Warning,
+            "operator",
+            Some(mailbox),
+            folder,
+            None,
+            &format!(
+                "emergency stop: a server command still waiting {} ms after the stop was abandoned (a stalled or slow server); the journal is consistent, anything in flight is resolved at the next start",
+                Halt::CUT.as_millis()
+            ),
+        );
+    }
 }
 
 /// What this run really did, counted where it happens.
@@ -188,6 +204,34 @@ impl Halt {
         tokio::select! {
             _ = self.emergency.stopped() => {}
             _ = self.batch_stop.stopped() => {}
+        }
+    }
+
+    /// Resolves once any of the flags is set (what [`Halt::is_set`] checks).
+    pub async fn halted(&self) {
+        tokio::select! {
+            _ = self.emergency() => {}
+            _ = self.pause.stopped() => {}
+            _ = self.mailbox_pause.stopped() => {}
+        }
+    }
+
+    /// How long work may go on after an emergency stop before it is abandoned where it waits
+    /// (a stalled read, a slow server): longer than [`Halt::GRACE`], so that an APPEND window
+    /// in flight is cut by its own, more telling, path first.
+    pub const CUT: std::time::Duration = std::time::Duration::from_millis(800);
+
+    /// Run `work` to its end, unless an emergency stop has held for [`Halt::CUT`]: then it is
+    /// dropped where it waits and `None` is returned. Dropping is safe for the journal: it is
+    /// written synchronously, never across an await, and what was in flight (an APPEND
+    /// journalled `appending`) is resolved at the next start as after a crash.
+    pub async fn or_cut<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            r = work => Some(r),
+            _ = async {
+                self.emergency().await;
+                tokio::time::sleep(Self::CUT).await;
+            } => None,
         }
     }
 }

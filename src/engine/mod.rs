@@ -377,7 +377,19 @@ impl Engine {
             mailbox: key.clone(),
             batch: spec.batch.clone(),
         });
-        let outcome = self.migrate_mailbox_inner(&spec, mailbox_id).await;
+        // An emergency stop ends the mailbox within `Halt::CUT` even when a command waits on a
+        // stalled server (listing, EXAMINE, a metadata FETCH...).
+        let outcome = match self
+            .emergency_halt(&spec.batch)
+            .or_cut(self.migrate_mailbox_inner(&spec, mailbox_id))
+            .await
+        {
+            Some(r) => r,
+            None => {
+                self.sink.abandoned(&key, None);
+                Err(SyncError::Stopped)
+            }
+        };
         let totals = self.store.mailbox_totals(mailbox_id).unwrap_or_default();
         let failure = outcome.err().map(|e| {
             self.sink.issue(
@@ -410,6 +422,15 @@ impl Engine {
             error: failure.as_ref().map(|f| f.1.clone()),
         });
         result(totals, failure)
+    }
+
+    /// The emergency stops that concern a batch (global, and the batch's own).
+    fn emergency_halt(&self, batch: &str) -> Halt {
+        Halt {
+            emergency: self.stop.clone(),
+            batch_stop: self.batch_stop_flag(batch),
+            ..Default::default()
+        }
     }
 
     /// A data-loss incident was found: pause by itself what the project says.
@@ -646,12 +667,13 @@ impl Engine {
     ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
         let extra = self.project.folder_workers.saturating_sub(1);
-        let mut helpers = Vec::new();
+        // Aborted if this future is dropped (an emergency stop cut the mailbox short).
+        let mut helpers = Workers(Vec::new());
         for _ in 0..extra {
             let engine = self.clone();
             let spec = spec.clone();
             let queue = queue.clone();
-            helpers.push(tokio::spawn(async move {
+            helpers.0.push(tokio::spawn(async move {
                 engine.folder_worker(&spec, &queue, None).await
             }));
         }
@@ -663,7 +685,7 @@ impl Engine {
             SyncError::Stopped => 2,
             _ => 1,
         };
-        for h in helpers {
+        for h in &mut helpers.0 {
             let e = match h.await {
                 Ok(Err(e)) => e,
                 Ok(Ok(())) => continue,
@@ -730,7 +752,11 @@ impl Engine {
                     }
                 }
                 let (s, d) = sessions.as_mut().expect("connected above");
-                match copy_folder(&ctx, &job, s, d).await {
+                let Some(copied) = halt.or_cut(copy_folder(&ctx, &job, s, d)).await else {
+                    self.sink.abandoned(&job.mailbox, Some(&job.src_display));
+                    return Err(SyncError::Stopped);
+                };
+                match copied {
                     Ok(_) => break,
                     Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
                         sessions = None;
@@ -888,6 +914,17 @@ impl Engine {
                     }
                 ),
             );
+        }
+    }
+}
+
+/// A mailbox's extra folder workers, aborted when dropped.
+struct Workers(Vec<tokio::task::JoinHandle<Result<(), SyncError>>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
         }
     }
 }

@@ -407,7 +407,13 @@ async fn copy_pending<S: MailSession, D: MailSession>(
             if ctx.stop.is_set() {
                 return Err(SyncError::Stopped);
             }
-            let Some((first, permit)) = rx.recv().await else {
+            // Nothing is in flight while waiting here: a stop ends the wait at once, even
+            // when the source has gone silent in the middle of a message.
+            let next = tokio::select! {
+                m = rx.recv() => m,
+                _ = ctx.stop.halted() => return Err(SyncError::Stopped),
+            };
+            let Some((first, permit)) = next else {
                 break;
             };
             let mut size = first.body.len();
@@ -567,8 +573,28 @@ async fn copy_pending<S: MailSession, D: MailSession>(
         }
         Ok::<HashSet<u32>, SyncError>(seen)
     };
-    let (p, c) = tokio::join!(producer, consumer);
-    let seen = c?;
+    // When the consumer fails or stops, the producer is dropped where it waits rather than
+    // awaited: a stalled source read must not hold up a stop (the source session is then
+    // mid-FETCH, and every caller drops a session after an error).
+    let (p, seen) = {
+        tokio::pin!(producer);
+        tokio::pin!(consumer);
+        let mut produced = None;
+        loop {
+            tokio::select! {
+                r = &mut producer, if produced.is_none() => produced = Some(r),
+                c = &mut consumer => {
+                    let seen = c?;
+                    // The receiver saw the end: the producer has finished or is finishing.
+                    let p = match produced {
+                        Some(p) => p,
+                        None => producer.await,
+                    };
+                    break (p, seen);
+                }
+            }
+        }
+    };
     // Only a FETCH that completed proves that the unseen messages are gone: after a dropped
     // connection they stay pending and the retry fetches them.
     p?;

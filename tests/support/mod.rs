@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 pub mod fake_cloud;
 pub mod fault_proxy;
+pub mod tls_front;
 
 pub fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
