@@ -376,3 +376,53 @@ fn the_caps_do_not_bite_a_large_real_folder_filled_in_one_session() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_same_mail(&src.dump("u", "p"), &dst.dump("u", "p"), |f| f.to_string());
 }
+
+/// A source answering with a UID cutover cannot read (the parser drops it as if absent) or a
+/// folder with UIDVALIDITY 0: a named protocol error, the mailbox not complete, never
+/// "complete" with the message silently left behind.
+#[test]
+fn a_negative_or_too_large_uid_and_uidvalidity_0_are_named_protocol_errors() {
+    for (behaviour, what) in [
+        (
+            "uid-negative",
+            "UID FETCH in INBOX: the server answered for message 2 with no valid UID",
+        ),
+        (
+            "uid-huge",
+            "UID FETCH in INBOX: the server answered for message 2 with no valid UID",
+        ),
+        (
+            "uidvalidity-0",
+            "EXAMINE INBOX: the server gave UIDVALIDITY 0",
+        ),
+    ] {
+        let root = tmp();
+        let dst = destination(root.path());
+        let h = Hostile::start(&[behaviour]);
+        let o = run(
+            root.path(),
+            &dst,
+            h.port,
+            "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 5",
+        );
+        o.assert_bounded(6, Duration::from_secs(60));
+        assert!(
+            o.stderr.contains(what),
+            "{behaviour}: no {what:?}\n{}",
+            o.text()
+        );
+        assert!(
+            !o.stdout.contains("complete\n"),
+            "{behaviour}\n{}",
+            o.text()
+        );
+        // Nothing was written under a UIDVALIDITY of 0 or for the unreadable UID's folder.
+        let n = dst.message_count("u");
+        assert_eq!(
+            n,
+            0,
+            "{behaviour}: {n} message(s) on the destination\n{}",
+            o.text()
+        );
+    }
+}

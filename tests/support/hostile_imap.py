@@ -13,6 +13,10 @@ connection (a thread each) until killed. Any user and password log in. Behaviour
   starttls-chatter  IMAP: STARTTLS is answered with untagged lines that never end (no tagged one)
   big-literal       IMAP: --folders folders (default 4) of one 56-byte message each; the body
                     FETCH announces a literal of --literal bytes (default 400 MB), then stalls
+  uid-negative      IMAP: INBOX of 2 messages, the second answered with "UID -5" (metadata and
+                    bodies); the first is a valid 56-byte message
+  uid-huge          the same with "UID 4294967296" (above 2^32-1)
+  uidvalidity-0     IMAP: INBOX of 1 valid message, but EXAMINE/SELECT say UIDVALIDITY 0
   pop3-capa         POP3: the CAPA answer never ends
   pop3-uidl         POP3: the UIDL answer never ends (STAT says 2 messages)
 """
@@ -22,7 +26,10 @@ import socket
 import sys
 import threading
 
-IMAP = {"fetch-flood", "list-flood", "starttls-line", "starttls-chatter", "big-literal"}
+IMAP = {"fetch-flood", "list-flood", "starttls-line", "starttls-chatter", "big-literal",
+        "uid-negative", "uid-huge", "uidvalidity-0"}
+BAD_UID = {"uid-negative": b"-5", "uid-huge": b"4294967296"}
+MESSAGE = b"From: a@example.com\r\nSubject: hostile\r\n\r\nfifty-six bytes.\r\n"
 POP3 = {"pop3-capa", "pop3-uidl"}
 
 
@@ -73,7 +80,8 @@ def imap(conn, behaviour, args):
     folders = ["INBOX"]
     if behaviour == "big-literal":
         folders = ["INBOX"] + ["Folder%d" % i for i in range(1, args.folders)]
-    exists = 1 if behaviour == "big-literal" else 3
+    exists = {"big-literal": 1, "uidvalidity-0": 1, "uid-negative": 2, "uid-huge": 2}.get(
+        behaviour, 3)
 
     def send(text):
         conn.sendall(text.encode() + b"\r\n")
@@ -118,11 +126,23 @@ def imap(conn, behaviour, args):
         elif cmd in ("EXAMINE", "SELECT"):
             send("* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)")
             send("* %d EXISTS" % exists)
-            send("* OK [UIDVALIDITY 7] UIDs valid")
+            send("* OK [UIDVALIDITY %d] UIDs valid" % (0 if behaviour == "uidvalidity-0" else 7))
             send("* OK [UIDNEXT %d] next" % (exists + 1))
             send(tag + " OK [READ-ONLY] EXAMINE completed")
         elif cmd == "STATUS":
             send(tag + " OK STATUS completed")
+        elif cmd == "UID FETCH" and (behaviour in BAD_UID or behaviour == "uidvalidity-0"):
+            body = "BODY.PEEK[]" in rest.upper() or "BODY[]" in rest.upper()
+            uids = [b"1"] + ([BAD_UID[behaviour]] if behaviour in BAD_UID else [])
+            for seq, uid in enumerate(uids, 1):
+                if body:
+                    conn.sendall(
+                        b'* %d FETCH (UID %s FLAGS () INTERNALDATE "01-Jan-2024 10:00:00 +0000" '
+                        b"RFC822.SIZE %d BODY[] {%d}\r\n%s)\r\n"
+                        % (seq, uid, len(MESSAGE), len(MESSAGE), MESSAGE))
+                else:
+                    conn.sendall(b"* %d FETCH (UID %s RFC822.SIZE %d)\r\n" % (seq, uid, len(MESSAGE)))
+            send(tag + " OK FETCH completed")
         elif cmd == "UID FETCH":
             if behaviour == "fetch-flood":
                 flood(conn, lambda i: b"* %d FETCH (UID %d RFC822.SIZE 100)\r\n" % (i, i))
