@@ -87,6 +87,18 @@ impl Tmux {
             let s =
                 self.pane("#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{alternate_on}");
             let f: Vec<&str> = s.split('|').collect();
+            // tmux can show the pane dead a moment before it records how the process ended
+            // (seen under load: an exit 8 read as 0); an empty status and signal are read
+            // again, and taken as 0 only at the deadline (tmux versions that print an empty
+            // status for 0).
+            if f[0] == "1"
+                && f[1].is_empty()
+                && f[2].is_empty()
+                && Instant::now() + Duration::from_secs(1) < end
+            {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
             if f[0] == "1" {
                 let status = if f[1].is_empty() && f[2].is_empty() {
                     "0"
