@@ -46,7 +46,11 @@ pub mod state {
 pub mod folder_state {
     /// Listed and planned, never opened on the source yet.
     pub const NEW: &str = "new";
+    /// Opened on the source; its messages are not all in the journal yet.
     pub const OPEN: &str = "open";
+    /// Every message of the folder is in the journal (copied, pending, skipped...): the
+    /// totals account for all of it.
+    pub const LISTED: &str = "listed";
     pub const GONE: &str = "gone";
     pub const REFUSED: &str = "refused";
 }
@@ -1239,8 +1243,9 @@ impl Store {
 
     /// Folders the journal holds for a mailbox.
     /// Record what became of a folder this run: `folder_state::OPEN` once the source
-    /// opened it, `GONE` when the source no longer lists it, `REFUSED` when it could not be
-    /// copied (CREATE on the destination or EXAMINE on the source refused).
+    /// opened it, `LISTED` once all its messages are in the journal, `GONE` when the source
+    /// no longer lists it, `REFUSED` when it could not be copied (CREATE on the destination
+    /// or EXAMINE on the source refused, or a permanent error).
     pub fn set_folder_state(&self, folder_id: i64, state: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -1251,18 +1256,25 @@ impl Store {
         })
     }
 
-    /// Source folders of a mailbox that were listed but not copied: refused, or never
-    /// opened (a run stopped or failed before them). Their messages are not counted
-    /// anywhere else, so no total can say "all copied" while one is here.
+    /// Source folders of a mailbox that were listed but not copied: refused, opened but not
+    /// enumerated, or never opened (a run stopped or failed before them). Their messages are
+    /// not all counted anywhere else, so no total can say "all copied" while one is here.
+    /// (A journal from before folder states has `new` with a UIDVALIDITY for folders it
+    /// enumerated: those count as listed.)
     pub fn folders_not_copied(&self, mailbox_id: i64) -> Result<Vec<String>> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT src_name FROM folders WHERE mailbox_id = ?1
-                   AND (state = ?2 OR (state = ?3 AND src_uidvalidity IS NULL))
+                   AND (state IN (?2, ?4) OR (state = ?3 AND src_uidvalidity IS NULL))
                  ORDER BY src_name",
             )?;
             st.query_map(
-                rusqlite::params![mailbox_id, folder_state::REFUSED, folder_state::NEW],
+                rusqlite::params![
+                    mailbox_id,
+                    folder_state::REFUSED,
+                    folder_state::NEW,
+                    folder_state::OPEN
+                ],
                 |r| r.get::<_, String>(0),
             )?
             .collect()
@@ -1904,6 +1916,28 @@ fn ref_folder_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_counts_as_copied_only_once_all_its_messages_are_journalled() {
+        let (_d, s) = store();
+        let mb = s.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let f = s.folder(mb, "Work", "Work").unwrap();
+        let g = s.folder(mb, "Gone", "Gone").unwrap();
+        let not = |s: &Store| s.folders_not_copied(mb).unwrap();
+        // Planned, never opened.
+        assert_eq!(not(&s), ["Gone", "Work"]);
+        // Opened (UIDVALIDITY known) but stopped before its messages were enumerated.
+        s.set_folder_state(f.id, folder_state::OPEN).unwrap();
+        s.set_src_uidvalidity(f.id, 7).unwrap();
+        assert_eq!(not(&s), ["Gone", "Work"]);
+        // Gone from the source: a warning, not a folder left behind.
+        s.set_folder_state(g.id, folder_state::GONE).unwrap();
+        assert_eq!(not(&s), ["Work"]);
+        s.set_folder_state(f.id, folder_state::LISTED).unwrap();
+        assert!(not(&s).is_empty());
+        s.set_folder_state(f.id, folder_state::REFUSED).unwrap();
+        assert_eq!(not(&s), ["Work"]);
+    }
 
     #[test]
     fn endpoint_ids_get_stable_uids_in_first_seen_order() {

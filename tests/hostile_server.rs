@@ -395,6 +395,10 @@ fn a_negative_or_too_large_uid_and_uidvalidity_0_are_named_protocol_errors() {
             "uidvalidity-0",
             "EXAMINE INBOX: the server gave UIDVALIDITY 0",
         ),
+        (
+            "flags-only",
+            "UID FETCH in INBOX: the server answered for UID 1 with its flags but never its bytes",
+        ),
     ] {
         let root = tmp();
         let dst = destination(root.path());
@@ -424,5 +428,15 @@ fn a_negative_or_too_large_uid_and_uidvalidity_0_are_named_protocol_errors() {
             "{behaviour}: {n} message(s) on the destination\n{}",
             o.text()
         );
+        // No message was taken for expunged on the source either.
+        let skipped: i64 = rusqlite::Connection::open(root.path().join("state.sqlite"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM messages WHERE state = 'skipped'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(skipped, 0, "{behaviour}\n{}", o.text());
     }
 }

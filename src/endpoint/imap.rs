@@ -766,6 +766,39 @@ fn has_body(f: &async_imap::types::Fetch, uid: u32, folder: &str) -> Result<bool
     Ok(false)
 }
 
+/// The UIDs a body FETCH answered with their bytes, and those it only sent a flag update
+/// for. A UID that got a flag update but never its bytes by the end of the command was
+/// answered without them: a protocol error, not a message gone from the source (which is
+/// what a UID never answered at all means).
+#[derive(Default)]
+struct Answers {
+    with_body: std::collections::HashSet<u32>,
+    flags_only: Vec<u32>,
+}
+
+impl Answers {
+    fn body(&mut self, uid: u32) {
+        self.with_body.insert(uid);
+    }
+
+    fn flag_update(&mut self, uid: u32) {
+        self.flags_only.push(uid);
+    }
+
+    fn check(&self, folder: &str) -> Result<()> {
+        match self.flags_only.iter().find(|u| !self.with_body.contains(u)) {
+            None => Ok(()),
+            Some(uid) => Err(EndpointError::Protocol {
+                op: format!("UID FETCH in {folder}"),
+                message: format!(
+                    "the server answered for UID {uid} with its flags but never its bytes; \
+                     nothing is copied from this folder until it sends them"
+                ),
+            }),
+        }
+    }
+}
+
 /// The UID of an answer to a UID FETCH. Every answer carrying message data must have one
 /// (RFC 3501 6.4.8), a number from 1 to 2^32-1; the parser drops one it cannot read
 /// (negative, too large) as if absent. Such an answer is a protocol error naming the folder
@@ -796,25 +829,43 @@ fn uid_of(f: &async_imap::types::Fetch, folder: &str) -> Result<Option<u32>> {
 /// as `Say \"hi\"`, was refused at EXAMINE and silently left uncopied.
 ///
 /// (A name sent as a literal is not escaped, and the parser does not say which form it
-/// read; servers send literals only for names they cannot quote: 8-bit or CR/LF, never for
-/// a backslash or a double quote, which quoted strings carry.)
+/// read; servers send literals only for names they cannot quote: 8-bit or CR/LF. Text that
+/// cannot be the inside of a quoted string, a `\` followed by anything but `\` or `"`,
+/// is kept as it came: Gmail's flag-form labels `\Inbox`, `\Important`, or a literal.)
 pub fn unquote(raw: &str) -> std::borrow::Cow<'_, str> {
-    if !raw.contains('\\') {
+    if !raw.contains('\\') || !is_quoted_inside(raw) {
         return std::borrow::Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            match chars.next() {
-                Some(n) => out.push(n),
-                None => out.push(c),
+            if let Some(n) = chars.next() {
+                out.push(n);
             }
         } else {
             out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether every `\` in `raw` escapes a `\` or a `"` (and no `"` stands unescaped), as in
+/// the inside of an IMAP quoted string.
+fn is_quoted_inside(raw: &str) -> bool {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if !matches!(chars.next(), Some('\\' | '"')) {
+                    return false;
+                }
+            }
+            '"' => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 fn folder_of(name: &async_imap::types::Name) -> Folder {
@@ -1247,6 +1298,7 @@ impl MailSession for ImapSession {
             .await?
             .map_err(|e| map_err("UID FETCH", e))?;
             let mut n = 0;
+            let mut answers = Answers::default();
             loop {
                 let next = self
                     .guard
@@ -1267,8 +1319,10 @@ impl MailSession for ImapSession {
                     continue;
                 };
                 if !has_body(&f, uid, &self.opened)? {
+                    answers.flag_update(uid);
                     continue;
                 }
+                answers.body(uid);
                 let msg = Message {
                     uid,
                     flags: f.flags().filter_map(|fl| flag_name(&fl)).collect(),
@@ -1284,6 +1338,7 @@ impl MailSession for ImapSession {
                     });
                 }
             }
+            answers.check(&self.opened)?;
         }
         self.guard.metadata();
         Ok(())
@@ -1319,6 +1374,7 @@ impl MailSession for ImapSession {
             .await?
             .map_err(|e| map_err("UID FETCH", e))?;
             let mut n = 0;
+            let mut answers = Answers::default();
             while let Some(f) = self
                 .guard
                 .within(t, "UID FETCH (reading a message)", stream.try_next())
@@ -1336,8 +1392,10 @@ impl MailSession for ImapSession {
                     continue;
                 };
                 if !has_body(&f, uid, &self.opened)? {
+                    answers.flag_update(uid);
                     continue;
                 }
+                answers.body(uid);
                 if uids.is_empty() && uid < from_uid {
                     continue;
                 }
@@ -1353,6 +1411,7 @@ impl MailSession for ImapSession {
                 drop(f);
                 self.guard.release();
             }
+            answers.check(&self.opened)?;
         }
         self.guard.metadata();
         out.sort_by_key(|f| f.uid);
@@ -1676,6 +1735,11 @@ mod tests {
         ] {
             let wire = quote(name);
             assert_eq!(unquote(&wire[1..wire.len() - 1]), name);
+        }
+        // Not the inside of a quoted string: kept as it came (Gmail's flag-form labels, a
+        // name sent as a literal).
+        for raw in ["\\Inbox", "\\Important", "C:\\temp", "a\\", "x\"y"] {
+            assert_eq!(unquote(raw), raw);
         }
     }
 

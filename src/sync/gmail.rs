@@ -577,7 +577,25 @@ pub async fn prepass<S: MailSession>(
     for (i, f) in folders.iter().enumerate() {
         let st = match src.examine(&f.wire).await {
             Ok(st) => st,
-            Err(EndpointError::NoFolder { .. }) => continue,
+            // Gone since it was listed: its copy finds it gone too (a warning).
+            Err(e @ EndpointError::NoFolder { .. }) => {
+                if src
+                    .list_folders()
+                    .await?
+                    .iter()
+                    .any(|l| l.wire_name == f.wire)
+                {
+                    // Still listed but refused: planning without it would leave its mail
+                    // behind unnoticed; the mailbox stops here instead, naming it.
+                    return Err(SyncError::Refused(format!(
+                        "the source server refused to open folder {}, which it still lists: \
+                         {e}; nothing of this mailbox is copied until it opens (each message \
+                         is copied once, planned over every label)",
+                        f.name
+                    )));
+                }
+                continue;
+            }
             Err(e) => return Err(e.into()),
         };
         validity[i] = Some(st.uidvalidity);

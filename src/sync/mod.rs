@@ -229,6 +229,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
             store.set_dst_seen(row.id, dst_state.exists, dst_state.uidnext)?;
         }
+        store.set_folder_state(row.id, store::folder_state::LISTED)?;
         let totals = store.folder_totals(row.id)?;
         ctx.sink.send(Event::FolderDone {
             mailbox: mb.into(),
@@ -243,7 +244,9 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         });
     }
 
-    // New source messages into the journal.
+    // New source messages into the journal. A Gmail plan that planned nothing of a folder
+    // holding mail (its pre-pass could not read it) leaves the folder not listed.
+    let mut planned_nothing = false;
     if !unchanged_src {
         let from = match &job.filter {
             Some(f) => (row.src_high + 1).max(f.min_uid),
@@ -256,6 +259,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             _ => f.upto,
         });
         if let Some(upto) = upto {
+            planned_nothing = upto == 0 && st.uidnext > 1;
             metas.retain(|m| m.uid <= upto);
             uidnext = uidnext.min(upto.saturating_add(1));
         }
@@ -292,6 +296,12 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
             row.src_high,
             row.src_uidnext.unwrap_or(st.uidnext),
         )?;
+    }
+
+    // Every message of the folder is in the journal now (copied, pending or passed over):
+    // from here the totals account for all of it.
+    if !planned_nothing {
+        store.set_folder_state(row.id, store::folder_state::LISTED)?;
     }
 
     if revalidate_src {

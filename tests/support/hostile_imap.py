@@ -17,6 +17,7 @@ connection (a thread each) until killed. Any user and password log in. Behaviour
                     bodies); the first is a valid 56-byte message
   uid-huge          the same with "UID 4294967296" (above 2^32-1)
   uidvalidity-0     IMAP: INBOX of 1 valid message, but EXAMINE/SELECT say UIDVALIDITY 0
+  flags-only        IMAP: INBOX of 1 message whose body FETCH is answered with its flags only
   pop3-capa         POP3: the CAPA answer never ends
   pop3-uidl         POP3: the UIDL answer never ends (STAT says 2 messages)
 """
@@ -27,7 +28,7 @@ import sys
 import threading
 
 IMAP = {"fetch-flood", "list-flood", "starttls-line", "starttls-chatter", "big-literal",
-        "uid-negative", "uid-huge", "uidvalidity-0"}
+        "uid-negative", "uid-huge", "uidvalidity-0", "flags-only"}
 BAD_UID = {"uid-negative": b"-5", "uid-huge": b"4294967296"}
 MESSAGE = b"From: a@example.com\r\nSubject: hostile\r\n\r\nfifty-six bytes.\r\n"
 POP3 = {"pop3-capa", "pop3-uidl"}
@@ -80,7 +81,7 @@ def imap(conn, behaviour, args):
     folders = ["INBOX"]
     if behaviour == "big-literal":
         folders = ["INBOX"] + ["Folder%d" % i for i in range(1, args.folders)]
-    exists = {"big-literal": 1, "uidvalidity-0": 1, "uid-negative": 2, "uid-huge": 2}.get(
+    exists = {"big-literal": 1, "uidvalidity-0": 1, "flags-only": 1, "uid-negative": 2, "uid-huge": 2}.get(
         behaviour, 3)
 
     def send(text):
@@ -131,8 +132,12 @@ def imap(conn, behaviour, args):
             send(tag + " OK [READ-ONLY] EXAMINE completed")
         elif cmd == "STATUS":
             send(tag + " OK STATUS completed")
-        elif cmd == "UID FETCH" and (behaviour in BAD_UID or behaviour == "uidvalidity-0"):
+        elif cmd == "UID FETCH" and (behaviour in BAD_UID or behaviour in ("uidvalidity-0", "flags-only")):
             body = "BODY.PEEK[]" in rest.upper() or "BODY[]" in rest.upper()
+            if body and behaviour == "flags-only":
+                send("* 1 FETCH (UID 1 FLAGS (\\Seen))")
+                send(tag + " OK FETCH completed")
+                continue
             uids = [b"1"] + ([BAD_UID[behaviour]] if behaviour in BAD_UID else [])
             for seq, uid in enumerate(uids, 1):
                 if body:
