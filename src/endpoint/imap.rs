@@ -856,11 +856,7 @@ fn is_quoted_inside(raw: &str) -> bool {
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if !matches!(chars.next(), Some('\\' | '"')) {
-                    return false;
-                }
-            }
+            '\\' if !matches!(chars.next(), Some('\\' | '"')) => return false,
             '"' => return false,
             _ => {}
         }
