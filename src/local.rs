@@ -100,16 +100,32 @@ pub fn euid() -> u32 {
 /// group. A symbolic link, a device, a missing path or a file owned by someone else is left
 /// alone.
 pub fn make_private(path: &Path) -> io::Result<()> {
-    let md = match std::fs::symlink_metadata(path) {
-        Ok(md) => md,
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // Files and directories are changed through a descriptor opened without following a
+    // link, so that nothing swapped in after the checks below is changed instead. (A socket
+    // cannot be opened: it is changed by path, in a directory only its owner can write.)
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => Some(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+        Err(_) => None,
     };
-    use std::os::unix::fs::FileTypeExt;
+    let md = match &file {
+        Some(f) => f.metadata()?,
+        None => match std::fs::symlink_metadata(path) {
+            Ok(md) => md,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        },
+    };
     let ft = md.file_type();
     // Only what cutover itself writes: never a link, a device (`--out /dev/stdout`) or
     // someone else's file.
-    if !(ft.is_file() || ft.is_dir() || ft.is_socket()) || md.uid() != euid() {
+    let openable = ft.is_file() || ft.is_dir();
+    if !(openable && file.is_some() || ft.is_socket()) || md.uid() != euid() {
         return Ok(());
     }
     let (private, shared) = if md.is_dir() {
@@ -117,12 +133,18 @@ pub fn make_private(path: &Path) -> io::Result<()> {
     } else {
         (0o600, file_mode())
     };
-    let set = |mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    let set = |mode: u32| match &file {
+        Some(f) => f.set_permissions(std::fs::Permissions::from_mode(mode)),
+        None => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)),
+    };
     match group() {
         Some(g) if md.gid() != g.gid => {
             // Owner-only first: if the group cannot be given, nobody else reads it.
             set(private)?;
-            std::os::unix::fs::lchown(path, None, Some(g.gid))?;
+            match &file {
+                Some(f) => std::os::unix::fs::fchown(f, None, Some(g.gid))?,
+                None => std::os::unix::fs::lchown(path, None, Some(g.gid))?,
+            }
             set(shared)?;
         }
         _ if md.mode() & 0o7777 != shared => set(shared)?,
