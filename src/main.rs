@@ -249,7 +249,7 @@ fn main() -> ExitCode {
     };
     // Everything written from here on is private to this user (and the operators group).
     cutover::local::init(project.operators_group.as_ref());
-    let _guard = init_logging(&project.log_dir, cli.log_json);
+    *log_guard() = init_logging(&project.log_dir, cli.log_json);
     // Load warnings (a password file readable by others) go to stderr and to the log; the
     // console shows stderr before it takes the screen.
     for w in &project.warnings {
@@ -263,6 +263,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cutover: cannot start the async runtime: {e}");
+            flush_log();
             return ExitCode::from(exit::INTERNAL);
         }
     };
@@ -305,7 +306,24 @@ fn main() -> ExitCode {
     // Leave without waiting on a blocking thread (a prompt's stdin read, a name lookup) that
     // a stop left behind.
     rt.shutdown_timeout(Duration::from_millis(200));
+    flush_log();
     ExitCode::from(code)
+}
+
+/// The log writer's guard, reachable from the stop backstop, which leaves with
+/// `std::process::exit` (no destructor runs) and must write the log out first.
+fn log_guard() -> std::sync::MutexGuard<'static, Option<tracing_appender::non_blocking::WorkerGuard>>
+{
+    static GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+        std::sync::Mutex::new(None);
+    GUARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Write out what the non-blocking log writer still holds (dropping its guard waits for
+/// it); later log records are dropped.
+fn flush_log() {
+    let guard = log_guard().take();
+    drop(guard);
 }
 
 /// How long a command may take to end after SIGINT, SIGTERM or SIGHUP stopped its writes
@@ -328,12 +346,18 @@ fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
     };
     tokio::spawn(async move {
         let sig = signals.recv().await;
+        tracing::warn!("{sig}: stopping all writes");
         act(sig);
         tokio::time::sleep(STOP_BACKSTOP).await;
-        eprintln!(
-            "cutover: still not stopped {} ms after the {sig}: leaving now (the journal is consistent; run again to resume)",
+        let why = format!(
+            "still not stopped {} ms after the {sig}: leaving now (the journal is consistent; run again to resume)",
             STOP_BACKSTOP.as_millis()
         );
+        eprintln!("cutover: {why}");
+        tracing::warn!("{why}");
+        // exit runs no destructor: the log's last records (the stop, the abandoned
+        // mailboxes, this one) are written out first.
+        flush_log();
         std::process::exit(exit::STOPPED.into());
     });
 }

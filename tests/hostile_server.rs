@@ -1,10 +1,12 @@
 //! Hostile servers (`tests/support/hostile_imap.py`) against the real `cutover run`, with a
-//! throwaway Dovecot as the destination: endless FETCH lines, an endless LIST, a STARTTLS
-//! reply line that never ends, STARTTLS answered only by untagged lines, endless POP3 CAPA and
-//! UIDL answers, a 400 MB literal announced then stalled in four folders at once, and 100 MB
-//! literals (under the message cap) stalled in four folders at once. Each ends with a clear
-//! error naming what happened and where, the documented exit code, peak RSS under 200 MB,
-//! within the configured timeouts, and no panic.
+//! throwaway Dovecot as the destination: endless FETCH lines, an endless LIST, an endless LIST
+//! of 60 KiB names, endless Gmail labels, a STARTTLS reply line that never ends, STARTTLS
+//! answered only by untagged lines, endless POP3 CAPA and UIDL answers, a POP3 STAT of 10
+//! million and a LIST size of 2^64-1, a 400 MB literal announced then stalled in four folders
+//! at once, and 100 MB literals (under the message cap) stalled in four folders at once; and a
+//! hostile destination answering STATUS with BYE. Each ends with a clear error naming what
+//! happened and where, the documented exit code, peak RSS under 200 MB, within the configured
+//! timeouts, and no panic.
 
 mod support;
 
@@ -107,16 +109,28 @@ impl Outcome {
 /// security and timeout lines) and whose destination is `dst`; killed (and the test failed)
 /// after 3 minutes.
 fn run(dir: &Path, dst: &Dovecot, port: u16, source: &str) -> Outcome {
+    run_project(
+        dir,
+        &format!("host = \"127.0.0.1\"\nport = {port}\n{source}"),
+        &format!(
+            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
+            dst.port
+        ),
+    )
+}
+
+/// `cutover run` of a project with these `[source]` and `[destination]` tables (each with
+/// `max_connections = 8` added) and one mailbox, u -> u.
+fn run_project(dir: &Path, source: &str, destination: &str) -> Outcome {
     let project = dir.join("project.toml");
     std::fs::write(
         &project,
         format!(
             "[project]\nname = \"hostile\"\nstate = \"state.sqlite\"\nfolder_workers = 4\n\n\
-             [source]\nhost = \"127.0.0.1\"\nport = {port}\nmax_connections = 8\n{source}\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nmax_connections = 8\n\n\
+             [source]\nmax_connections = 8\n{source}\n\n\
+             [destination]\nmax_connections = 8\n{destination}\n\n\
              [[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"u\", password = \"p\" }}\n\
-             destination = {{ user = \"u\", password = \"p\" }}\n",
-            dst.port
+             destination = {{ user = \"u\", password = \"p\" }}\n"
         ),
     )
     .unwrap();
@@ -208,6 +222,84 @@ fn an_endless_list_is_capped() {
 }
 
 #[test]
+fn an_endless_list_of_fat_names_is_capped_in_bytes() {
+    let root = tmp();
+    let dst = destination(root.path());
+    // Names of 60 KiB, each of 20,000 levels: 100,000 of them would be gigabytes.
+    let h = Hostile::start(&["list-fat"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
+    );
+    o.assert_bounded(6, Duration::from_secs(60));
+    o.assert_error(
+        "u->u",
+        "LIST: the folder names the server listed take more than 33554432 bytes (32.0 MiB) in memory",
+    );
+}
+
+#[test]
+fn endless_gmail_labels_are_capped_in_bytes() {
+    let root = tmp();
+    let dst = destination(root.path());
+    // EXISTS 0 allows 1,000 responses; each of 20,000 labels would keep about 1 MiB.
+    let h = Hostile::start(&["gmail-labels"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
+    );
+    o.assert_bounded(6, Duration::from_secs(90));
+    assert!(
+        o.stderr.contains(
+            "UID FETCH (identities): the identities (Message-IDs, labels) the server listed in [Gmail]/All Mail take more than 100663296 bytes (96.0 MiB) in memory"
+        ),
+        "{}",
+        o.text()
+    );
+    assert!(!o.stdout.contains("complete\n"), "{}", o.text());
+}
+
+#[test]
+fn a_destination_saying_bye_to_status_is_left_at_once() {
+    let root = tmp();
+    let users = [("u", "p")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    src.seed("u", 3, 5, &["--no-tricky"]);
+    let h = Hostile::start(&["status-bye"]);
+    // A 30 s timeout: waiting it out at each of the 5 attempts would take minutes.
+    let o = run_project(
+        root.path(),
+        &format!(
+            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
+            src.port
+        ),
+        &format!(
+            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 30",
+            h.port
+        ),
+    );
+    // The BYE ends STATUS at once (not after 30 s): a lost connection, reconnected; the next
+    // attempt finds the messages stored and needs no STATUS.
+    o.assert_bounded(0, Duration::from_secs(25));
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.starts_with("WARNING [network] u->u / ")
+                && l.contains(
+                    "the server closed the connection during STATUS (server said BYE: going away)"
+                )),
+        "{}",
+        o.text()
+    );
+    assert!(!o.stderr.contains("STATUS timed out"), "{}", o.text());
+    assert!(o.stdout.contains("complete\n"), "{}", o.text());
+}
+
+#[test]
 fn a_starttls_reply_line_that_never_ends_is_capped_before_tls() {
     let root = tmp();
     let dst = destination(root.path());
@@ -284,6 +376,43 @@ fn an_endless_pop3_uidl_is_capped_at_the_stat_count_plus_slack() {
         "u->u / INBOX",
         "UIDL: the UIDL answer (STAT said 2 messages) is longer than 1002 lines",
     );
+}
+
+#[test]
+fn a_pop3_stat_of_ten_million_does_not_size_the_listing() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["pop3-stat-lie"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 30",
+    );
+    o.assert_bounded(6, Duration::from_secs(90));
+    o.assert_error(
+        "u->u / INBOX",
+        "UIDL: the UIDL and LIST answers (STAT said 10000000 messages) take more than 67108864 bytes (64.0 MiB) in memory",
+    );
+}
+
+#[test]
+fn a_pop3_list_size_of_u64_max_is_a_named_protocol_error() {
+    let root = tmp();
+    let dst = destination(root.path());
+    let h = Hostile::start(&["pop3-size-lie"]);
+    let o = run(
+        root.path(),
+        &dst,
+        h.port,
+        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 5",
+    );
+    o.assert_bounded(6, Duration::from_secs(60));
+    o.assert_error(
+        "u->u / INBOX",
+        "LIST: LIST gave message 1 a size of 18446744073709551615 bytes, more than the 4294967295 a message can have",
+    );
+    assert_eq!(dst.message_count("u"), 0, "{}", o.text());
 }
 
 const FOLDERS: [&str; 4] = ["INBOX", "Folder1", "Folder2", "Folder3"];

@@ -7,7 +7,10 @@
 //!   `max_message_size` plus a margin, [`DEFAULT_MESSAGE_CAP`] when unset ([`message_cap`]);
 //! - any other literal (Message-ID headers, folder names): [`METADATA_LITERAL_CAP`];
 //! - collections of responses (UIDs and sizes, identities, POP3 UIDL/LIST): what the folder
-//!   said it holds plus slack ([`listing_cap`]); a folder listing: [`MAX_FOLDERS`];
+//!   said it holds plus slack ([`listing_cap`], at most [`MAX_LISTING`] entries of a UID and a
+//!   size); what a listing keeps beyond that is charged in estimated bytes ([`alloc_cost`])
+//!   against a budget: [`identity_budget`] for identities, [`POP3_LISTING_BUDGET`] for POP3's
+//!   UIDL and LIST; a folder listing: [`MAX_FOLDERS`] and [`FOLDER_LIST_BUDGET`];
 //! - HTTP bodies: [`JSON_CAP`] for API pages and errors, [`TOKEN_CAP`] for token answers,
 //!   the message cap for downloads ([`http_body`]).
 //!
@@ -33,8 +36,29 @@ pub const METADATA_LITERAL_CAP: u64 = 1024 * 1024;
 /// Most folders a folder listing may return.
 pub const MAX_FOLDERS: usize = 100_000;
 
-/// Most responses a listing of one folder may return, whatever the folder claims to hold.
-pub const MAX_LISTING: usize = 10_000_000;
+/// Memory a folder listing may keep (names and their decoded levels, see [`folder_cost`]).
+pub const FOLDER_LIST_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Most responses a listing of one folder may return, whatever the folder claims to hold. A
+/// listing of UIDs and sizes keeps 16 bytes per message: at most 80 MB.
+pub const MAX_LISTING: usize = 5_000_000;
+
+/// Memory one listing of identities (UID, size, Message-ID, Gmail's message id and labels)
+/// may keep, the entries themselves included, for a folder of up to about 200,000 messages
+/// (about 300 bytes for a typical Gmail message with two labels); larger folders get 512
+/// bytes a message ([`identity_budget`]).
+pub const IDENTITY_BUDGET: usize = 96 * 1024 * 1024;
+
+/// The most [`identity_budget`] grows to, however many messages a folder claims: about 1.5
+/// million typical Gmail messages.
+pub const IDENTITY_CEILING: usize = 768 * 1024 * 1024;
+
+/// Longest Gmail label kept (Gmail allows 225 characters; modified UTF-7 and nesting make
+/// the wire form longer).
+pub const MAX_LABEL: usize = 4096;
+
+/// Memory POP3's UIDL and LIST answers may keep together, and the most bytes either may send.
+pub const POP3_LISTING_BUDGET: usize = 64 * 1024 * 1024;
 
 /// Largest JSON page, API answer or error body from an HTTP endpoint.
 pub const JSON_CAP: usize = 16 * 1024 * 1024;
@@ -72,9 +96,54 @@ pub fn message_cap_origin(max_message_size: Option<u64>, side: &str) -> String {
 
 /// Most responses a listing of a folder that holds `exists` messages may return (new mail
 /// may arrive meanwhile): EXISTS plus 10% plus 1000, at most [`MAX_LISTING`].
+/// Memory one listing of identities may keep for a folder that says it holds `exists`
+/// messages: [`IDENTITY_BUDGET`], or 512 bytes a message for a large folder (a Gmail All
+/// Mail of a million messages must still be planned), at most [`IDENTITY_CEILING`].
+pub fn identity_budget(exists: u32) -> usize {
+    (exists as usize)
+        .saturating_mul(512)
+        .clamp(IDENTITY_BUDGET, IDENTITY_CEILING)
+}
+
 pub fn listing_cap(exists: u32) -> usize {
     let e = exists as usize;
     (e + e / 10 + 1000).min(MAX_LISTING)
+}
+
+/// Estimated memory of a heap allocation of `bytes` as a general-purpose allocator serves it
+/// (8 bytes of bookkeeping, 16-byte steps, 32 bytes at least; nothing for 0 bytes). Used to
+/// charge what a listing keeps against its budget, so that many tiny strings cost what they
+/// really cost.
+pub fn alloc_cost(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.saturating_add(8 + 15).max(32) / 16 * 16
+    }
+}
+
+/// Estimated memory of a `String` of `len` bytes held in a collection: its 24-byte header
+/// and its allocation.
+pub fn string_cost(len: usize) -> usize {
+    std::mem::size_of::<String>().saturating_add(alloc_cost(len))
+}
+
+/// Estimated memory of one listed folder: the entry, its wire name and each decoded level.
+pub fn folder_cost(f: &super::Folder) -> usize {
+    std::mem::size_of::<super::Folder>()
+        + alloc_cost(f.wire_name.len())
+        + f.path.iter().map(|p| string_cost(p.len())).sum::<usize>()
+}
+
+/// Estimated memory of one listed identity: the entry and the strings it holds.
+pub fn identity_cost(m: &super::MessageIdentity) -> usize {
+    let s = |o: &Option<String>| o.as_ref().map_or(0, |x| alloc_cost(x.len()));
+    std::mem::size_of::<super::MessageIdentity>()
+        + s(&m.message_id)
+        + s(&m.provider_id)
+        + m.labels.as_ref().map_or(0, |ls| {
+            ls.iter().map(|l| string_cost(l.len())).sum::<usize>()
+        })
 }
 
 /// Bytes for people: "400000000 bytes (381.5 MiB)".
@@ -165,6 +234,52 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     Ok(n)
 }
 
+/// Which timeout ended a [`read_line_paced`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// No byte came within the idle timeout.
+    Idle,
+    /// The overall deadline passed.
+    Deadline,
+}
+
+/// [`read_line`] with time bounds: each read from `r` waits at most `idle` for bytes (a slow
+/// but steady sender is never cut), and the line must be complete by `deadline`.
+pub async fn read_line_paced<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    cap: usize,
+    out: &mut Vec<u8>,
+    idle: std::time::Duration,
+    deadline: tokio::time::Instant,
+) -> Result<std::io::Result<usize>, Stall> {
+    out.clear();
+    loop {
+        let wake = (tokio::time::Instant::now() + idle).min(deadline);
+        let buf = match tokio::time::timeout_at(wake, r.fill_buf()).await {
+            Err(_) if wake >= deadline => return Err(Stall::Deadline),
+            Err(_) => return Err(Stall::Idle),
+            Ok(Err(e)) => return Ok(Err(e)),
+            Ok(Ok(b)) => b,
+        };
+        if buf.is_empty() {
+            return Ok(Ok(out.len()));
+        }
+        let room = &buf[..buf.len().min(cap - out.len())];
+        let (take, done) = match room.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (room.len(), false),
+        };
+        out.extend_from_slice(&room[..take]);
+        r.consume(take);
+        if done {
+            return Ok(Ok(out.len()));
+        }
+        if out.len() >= cap {
+            return Ok(Err(Violation::Line { cap }.into_io()));
+        }
+    }
+}
+
 /// Why an HTTP body could not be read.
 #[derive(Debug)]
 pub enum BodyError {
@@ -223,6 +338,14 @@ pub async fn error_body(resp: reqwest::Response) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_identity_budget_grows_with_the_folder_up_to_its_ceiling() {
+        assert_eq!(identity_budget(0), IDENTITY_BUDGET);
+        assert_eq!(identity_budget(100_000), IDENTITY_BUDGET);
+        assert_eq!(identity_budget(1_000_000), 512_000_000);
+        assert_eq!(identity_budget(u32::MAX), IDENTITY_CEILING);
+    }
     use super::*;
 
     #[test]
@@ -239,6 +362,45 @@ mod tests {
         assert_eq!(listing_cap(0), 1000);
         assert_eq!(listing_cap(10_000), 12_000);
         assert_eq!(listing_cap(u32::MAX), MAX_LISTING);
+        // UIDs and sizes of the largest listing: well under the 200 MB goal.
+        assert!(MAX_LISTING * std::mem::size_of::<super::super::MessageMeta>() <= 80_000_000);
+    }
+
+    #[test]
+    fn costs_follow_the_allocator() {
+        assert_eq!(alloc_cost(0), 0);
+        assert_eq!(alloc_cost(1), 32);
+        assert_eq!(alloc_cost(24), 32);
+        assert_eq!(alloc_cost(25), 48);
+        assert_eq!(alloc_cost(1000), 1008);
+        assert_eq!(alloc_cost(usize::MAX), usize::MAX / 16 * 16);
+        assert_eq!(string_cost(0), 24);
+        assert_eq!(string_cost(1), 24 + 32);
+        assert_eq!(string_cost(usize::MAX), usize::MAX);
+        // A folder "a/b": the entry, its wire name, two levels of one byte each.
+        let f = super::super::Folder {
+            wire_name: "a/b".into(),
+            path: vec!["a".into(), "b".into()],
+            delimiter: Some('/'),
+            special: None,
+            selectable: true,
+        };
+        assert_eq!(
+            folder_cost(&f),
+            std::mem::size_of::<super::super::Folder>() + 32 + 2 * (24 + 32)
+        );
+        // An identity with a Message-ID of 40 bytes and 1,000 one-byte labels.
+        let m = super::super::MessageIdentity {
+            uid: 1,
+            size: 1,
+            message_id: Some("x".repeat(40)),
+            provider_id: None,
+            labels: Some(vec!["a".into(); 1000]),
+        };
+        assert_eq!(
+            identity_cost(&m),
+            std::mem::size_of::<super::super::MessageIdentity>() + 48 + 1000 * (24 + 32)
+        );
     }
 
     #[test]

@@ -147,6 +147,30 @@ fn too_many(op: &str, cap: usize, exists: Option<u32>) -> EndpointError {
     }
 }
 
+/// The Gmail labels of a FETCH answer, decoded (Gmail writes non-ASCII label names in
+/// modified UTF-7, as folder names); a label longer than [`bounded::MAX_LABEL`] is a protocol
+/// error for the message.
+fn labels_of(f: &async_imap::types::Fetch, uid: u32, folder: &str) -> Result<Option<Vec<String>>> {
+    let Some(ls) = f.gmail_labels() else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(ls.len());
+    for l in ls {
+        if l.len() > bounded::MAX_LABEL {
+            return Err(EndpointError::Protocol {
+                op: "UID FETCH (identities)".into(),
+                message: format!(
+                    "the server gave UID {uid} in {folder} a label of {} bytes, more than the {} accepted",
+                    l.len(),
+                    bounded::MAX_LABEL
+                ),
+            });
+        }
+        out.push(decode_mutf7(&unquote(l)));
+    }
+    Ok(Some(out))
+}
+
 /// Opens sessions on one endpoint, never more than its `max_connections` at once.
 #[derive(Clone)]
 pub struct ImapConnector {
@@ -709,7 +733,9 @@ impl ImapSession {
         for q in &quotas {
             for r in &q.resources {
                 if r.name == async_imap::types::QuotaResourceName::Storage && r.limit > 0 {
-                    let (used, limit) = (r.usage * 1024, r.limit * 1024);
+                    // KiB as the server counts them; a lie near u64::MAX saturates.
+                    let (used, limit) =
+                        (r.usage.saturating_mul(1024), r.limit.saturating_mul(1024));
                     // Several roots: the tightest one decides.
                     if out.is_none_or(|(u, l)| limit.saturating_sub(used) < l.saturating_sub(u)) {
                         out = Some((used, limit));
@@ -1017,6 +1043,9 @@ impl MailSession for ImapSession {
                 .await
                 .map_err(|e| map_err("LIST", e))?;
             let mut out = Vec::new();
+            // What the listing keeps, in estimated bytes: a name may be a 64 KiB line or a
+            // 1 MiB literal, and each of its levels is a string of its own.
+            let mut kept = 0usize;
             while let Some(name) = stream.try_next().await.map_err(|e| map_err("LIST", e))? {
                 if out.len() == bounded::MAX_FOLDERS {
                     return Err(EndpointError::Protocol {
@@ -1027,7 +1056,19 @@ impl MailSession for ImapSession {
                         ),
                     });
                 }
-                out.push(folder_of(&name));
+                let f = folder_of(&name);
+                kept = kept.saturating_add(bounded::folder_cost(&f));
+                if kept > bounded::FOLDER_LIST_BUDGET {
+                    return Err(EndpointError::Protocol {
+                        op: "LIST".into(),
+                        message: format!(
+                            "the folder names the server listed take more than {} in memory (after {} folders); stopped reading",
+                            bounded::human(bounded::FOLDER_LIST_BUDGET as u64),
+                            out.len()
+                        ),
+                    });
+                }
+                out.push(f);
             }
             Ok(out)
         })
@@ -1140,6 +1181,24 @@ impl MailSession for ImapSession {
                         }
                     }
                 }
+                // The server closes the connection: no answer is coming, so do not wait for
+                // the deadline (as the APPEND loop does).
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    let info = outcome.information.as_deref().unwrap_or("");
+                    return Err(match throttle_of(info) {
+                        Some(wait) => EndpointError::Throttled {
+                            op: "STATUS".into(),
+                            message: format!("server said BYE: {info}"),
+                            wait,
+                        },
+                        None => EndpointError::ConnectionLost {
+                            op: format!("STATUS (server said BYE: {info})"),
+                        },
+                    });
+                }
                 _ => {}
             }
         }
@@ -1203,7 +1262,8 @@ impl MailSession for ImapSession {
         })
         .await??;
         self.exists = Some(exists);
-        out.sort_by_key(|m| m.uid);
+        // In place: a stable sort would take half the listing again.
+        out.sort_unstable_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
         Ok(out)
     }
@@ -1235,6 +1295,8 @@ impl MailSession for ImapSession {
                 .await
                 .map_err(|e| map_err("UID FETCH", e))?;
             let mut out = Vec::new();
+            // What the listing keeps, in estimated bytes (see bounded::identity_budget).
+            let mut kept = 0usize;
             let mut n = 0;
             while let Some(f) = stream
                 .try_next()
@@ -1253,7 +1315,7 @@ impl MailSession for ImapSession {
                 let Some(uid) = uid_of(&f, &opened)?.filter(|u| *u >= from) else {
                     continue;
                 };
-                out.push(MessageIdentity {
+                let m = MessageIdentity {
                     uid,
                     size: f.size.unwrap_or(0) as u64,
                     // A Message-ID longer than a header line may be is no identity.
@@ -1261,18 +1323,30 @@ impl MailSession for ImapSession {
                         .header()
                         .and_then(crate::sync::message_id)
                         .filter(|m| !m.trim().is_empty() && m.len() <= 998),
-                    provider_id: f.gmail_msg_id().map(|id| id.to_string()),
-                    // Gmail writes non-ASCII label names in modified UTF-7, as folder names.
-                    labels: f
-                        .gmail_labels()
-                        .map(|l| l.iter().map(|x| decode_mutf7(&unquote(x))).collect()),
-                });
+                    // Gmail's own items only when they were asked for (X-GM-EXT-1).
+                    provider_id: f.gmail_msg_id().filter(|_| gm).map(|id| id.to_string()),
+                    labels: if gm { labels_of(&f, uid, &opened)? } else { None },
+                };
+                kept = kept.saturating_add(bounded::identity_cost(&m));
+                let budget = bounded::identity_budget(exists);
+                if kept > budget {
+                    return Err(EndpointError::Protocol {
+                        op: "UID FETCH (identities)".into(),
+                        message: format!(
+                            "the identities (Message-IDs, labels) the server listed in {opened} take more than {} in memory (after {} messages); stopped reading",
+                            bounded::human(budget as u64),
+                            out.len()
+                        ),
+                    });
+                }
+                out.push(m);
             }
             Ok(out)
         })
         .await??;
         self.exists = Some(exists);
-        out.sort_by_key(|m| m.uid);
+        // In place: a stable sort would take half the listing again.
+        out.sort_unstable_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
         Ok(out)
     }

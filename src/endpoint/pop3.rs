@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset};
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncWriteExt, BufStream};
+use tokio::io::BufStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
-use super::bounded::{self, Violation};
-use super::imap::{Io, io_err, tcp_connect, tls_connector, tls_handshake, with_timeout};
+use super::bounded;
+use super::imap::{Io, tcp_connect, tls_connector, tls_handshake};
 use super::{
     AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
     FolderState, MailSession, Message, MessageMeta, MessageSink, Result, fingerprint,
@@ -25,59 +25,19 @@ use super::{
 use crate::config::{self, Credential, Security};
 use crate::store::Store;
 
+mod wire;
+
+use wire::{Bound, Conn};
+
 /// The one folder a POP3 maildrop has.
 pub const INBOX: &str = "INBOX";
 
 /// `TOP n` with this many body lines returns the whole message.
 const ALL_LINES: u32 = 999_999_999;
 
-/// Longest response line accepted (RFC 1939 allows 512; servers' greetings can be longer).
-const MAX_LINE: usize = 8192;
-
-/// Longest UIDL or LIST line (RFC 1939: a number, a unique-id of at most 70 characters).
-const LISTING_LINE: usize = 256;
-
-/// What a multi-line answer may hold, and what it is, for the error.
-struct Bound {
-    bytes: u64,
-    lines: usize,
-    line: usize,
-    what: String,
-}
-
-impl Bound {
-    /// CAPA: a few dozen short lines.
-    fn capa() -> Bound {
-        Bound {
-            bytes: 64 * 1024,
-            lines: 200,
-            line: MAX_LINE,
-            what: "the CAPA answer".into(),
-        }
-    }
-
-    /// UIDL or LIST of a maildrop STAT said holds `count` messages.
-    fn listing(command: &str, count: u32) -> Bound {
-        let lines = bounded::listing_cap(count);
-        Bound {
-            // Lines average well under half the longest allowed.
-            bytes: (lines * LISTING_LINE / 2) as u64,
-            lines,
-            line: LISTING_LINE,
-            what: format!("the {command} answer (STAT said {count} messages)"),
-        }
-    }
-
-    /// One message, at most the endpoint's message cap (a line may be as long).
-    fn message(cap: u64, origin: &str) -> Bound {
-        Bound {
-            bytes: cap,
-            lines: usize::MAX,
-            line: usize::MAX,
-            what: format!("the message (cap {}: {origin})", bounded::human(cap)),
-        }
-    }
-}
+/// Largest message size LIST may give (IMAP's RFC822.SIZE is 32 bits too); more is a lie
+/// that would overflow what is computed from it.
+const MAX_LISTED_SIZE: u64 = u32::MAX as u64;
 
 #[derive(Clone)]
 pub struct Pop3Connector {
@@ -102,128 +62,6 @@ pub struct Pop3Session {
     /// The largest message read (see [`bounded::message_cap`]), and where it comes from.
     message_cap: u64,
     cap_origin: String,
-}
-
-/// The POP3 line protocol on one stream.
-struct Conn {
-    stream: BufStream<Box<dyn Io>>,
-    timeout: std::time::Duration,
-}
-
-impl Conn {
-    /// One response line, without its CRLF.
-    async fn line(&mut self, op: &str) -> Result<String> {
-        let mut buf = Vec::new();
-        let n = with_timeout(
-            self.timeout,
-            op,
-            bounded::read_line(&mut self.stream, MAX_LINE, &mut buf),
-        )
-        .await?
-        .map_err(|e| io_err(op, e))?;
-        if n == 0 {
-            return Err(EndpointError::ConnectionLost { op: op.into() });
-        }
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
-        }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
-    }
-
-    async fn send(&mut self, op: &str, command: &str) -> Result<()> {
-        let w = async {
-            self.stream.write_all(command.as_bytes()).await?;
-            self.stream.write_all(b"\r\n").await?;
-            self.stream.flush().await
-        };
-        with_timeout(self.timeout, op, w)
-            .await?
-            .map_err(|e| io_err(op, e))
-    }
-
-    /// A command with a one-line answer: its text after `+OK`, or `No` with the `-ERR` text.
-    async fn simple(&mut self, op: &str, command: &str) -> Result<String> {
-        self.send(op, command).await?;
-        let l = self.line(op).await?;
-        if let Some(rest) = l.strip_prefix("+OK") {
-            Ok(rest.trim().to_string())
-        } else if let Some(rest) = l.strip_prefix("-ERR") {
-            Err(EndpointError::No {
-                op: op.into(),
-                message: rest.trim().to_string(),
-            })
-        } else {
-            Err(EndpointError::Protocol {
-                op: op.into(),
-                message: format!("unexpected answer {l:?}"),
-            })
-        }
-    }
-
-    /// The body of a multi-line answer, dot-unstuffed, every line ending in CRLF: within
-    /// one deadline, and no more than `bound` allows.
-    async fn multiline(&mut self, op: &str, bound: &Bound) -> Result<Vec<u8>> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let over = |limit: String| EndpointError::Protocol {
-            op: op.into(),
-            message: format!("{} is longer than {limit}; stopped reading", bound.what),
-        };
-        let mut out = Vec::new();
-        let mut lines = 0usize;
-        let mut line = Vec::new();
-        loop {
-            // Room for the bytes left, a stuffed dot and the line end.
-            let left = bound.bytes.saturating_sub(out.len() as u64);
-            let cap = (bound.line as u64).min(left.saturating_add(3)) as usize;
-            let read = bounded::read_line(&mut self.stream, cap, &mut line);
-            let n = match tokio::time::timeout_at(deadline, read).await {
-                Err(_) => {
-                    return Err(EndpointError::Timeout {
-                        op: op.into(),
-                        secs: self.timeout.as_secs(),
-                    });
-                }
-                Ok(Err(e)) if Violation::of(&e).is_some() => {
-                    return Err(if cap < bound.line {
-                        over(bounded::human(bound.bytes))
-                    } else {
-                        over(format!("{} bytes in one line", bound.line))
-                    });
-                }
-                Ok(r) => r.map_err(|e| io_err(op, e))?,
-            };
-            if n == 0 {
-                return Err(EndpointError::ConnectionLost { op: op.into() });
-            }
-            if line == b".\r\n" || line == b".\n" {
-                return Ok(out);
-            }
-            lines += 1;
-            if lines > bound.lines {
-                return Err(over(format!("{} lines", bound.lines)));
-            }
-            let l = if line.starts_with(b".") {
-                &line[1..]
-            } else {
-                &line[..]
-            };
-            if (out.len() + l.len()) as u64 > bound.bytes {
-                return Err(over(bounded::human(bound.bytes)));
-            }
-            out.extend_from_slice(l);
-        }
-    }
-
-    /// Lines of a multi-line answer as text (CAPA, UIDL, LIST).
-    async fn text_lines(&mut self, op: &str, command: &str, bound: &Bound) -> Result<Vec<String>> {
-        self.simple(op, command).await?;
-        let body = self.multiline(op, bound).await?;
-        Ok(String::from_utf8_lossy(&body)
-            .lines()
-            .map(|l| l.trim_end_matches('\r').to_string())
-            .filter(|l| !l.is_empty())
-            .collect())
-    }
 }
 
 impl Pop3Connector {
@@ -402,33 +240,80 @@ impl Pop3Session {
                 op: "STAT".into(),
                 message: format!("unreadable STAT answer {stat:?} for {}", self.user),
             })?;
-        let uidl = self
-            .conn
-            .text_lines("UIDL", "UIDL", &Bound::listing("UIDL", count))
-            .await?;
-        let sizes: HashMap<u32, u64> = self
-            .conn
-            .text_lines("LIST", "LIST", &Bound::listing("LIST", count))
-            .await?
-            .iter()
-            .filter_map(|l| {
-                let mut it = l.split_whitespace();
-                Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-            })
-            .collect();
-        let mut entries: Vec<(u32, String)> = Vec::with_capacity(uidl.len());
-        for l in &uidl {
-            let mut it = l.split_whitespace();
-            match (it.next().and_then(|n| n.parse().ok()), it.next()) {
-                (Some(n), Some(id)) => entries.push((n, id.to_string())),
-                _ => {
-                    return Err(EndpointError::Protocol {
-                        op: "UIDL".into(),
-                        message: format!("unreadable UIDL line {l:?} for {}", self.user),
-                    });
+        // Both answers are parsed as they come; what they keep is charged against one
+        // budget, whatever STAT said.
+        let budget = bounded::POP3_LISTING_BUDGET;
+        let over_budget = |op: &str, kept: usize| EndpointError::Protocol {
+            op: op.into(),
+            message: format!(
+                "the UIDL and LIST answers (STAT said {count} messages) take more than {} in memory (after {kept} lines); stopped reading",
+                bounded::human(budget as u64)
+            ),
+        };
+        let mut kept = 0usize;
+        let mut entries: Vec<(u32, String)> = Vec::new();
+        let user = self.user.clone();
+        self.conn.simple("UIDL", "UIDL").await?;
+        self.conn
+            .multiline_each("UIDL", &Bound::listing("UIDL", count), |raw| {
+                let l = String::from_utf8_lossy(raw);
+                let l = l.trim_end_matches(['\r', '\n']);
+                if l.is_empty() {
+                    return Ok(());
                 }
-            }
-        }
+                let mut it = l.split_whitespace();
+                match (it.next().and_then(|n| n.parse().ok()), it.next()) {
+                    (Some(n), Some(id)) => {
+                        kept = kept.saturating_add(
+                            std::mem::size_of::<(u32, String)>() + bounded::alloc_cost(id.len()),
+                        );
+                        if kept > budget {
+                            return Err(over_budget("UIDL", entries.len()));
+                        }
+                        entries.push((n, id.to_string()));
+                        Ok(())
+                    }
+                    _ => Err(EndpointError::Protocol {
+                        op: "UIDL".into(),
+                        message: format!("unreadable UIDL line {l:?} for {user}"),
+                    }),
+                }
+            })
+            .await?;
+        let mut sizes: HashMap<u32, u64> = HashMap::new();
+        let mut listed = 0usize;
+        self.conn.simple("LIST", "LIST").await?;
+        self.conn
+            .multiline_each("LIST", &Bound::listing("LIST", count), |raw| {
+                let l = String::from_utf8_lossy(raw);
+                let mut it = l.split_whitespace();
+                let (Some(n), Some(size)) = (it.next().and_then(|n| n.parse().ok()), it.next())
+                else {
+                    return Ok(());
+                };
+                // A size too large to be true is refused, not carried into sums and the journal.
+                let size = match size.parse::<u64>() {
+                    Ok(s) if s <= MAX_LISTED_SIZE => s,
+                    _ if size.bytes().all(|b| b.is_ascii_digit()) => {
+                        return Err(EndpointError::Protocol {
+                            op: "LIST".into(),
+                            message: format!(
+                                "LIST gave message {n} a size of {size} bytes, more than the {MAX_LISTED_SIZE} a message can have, for {user}"
+                            ),
+                        });
+                    }
+                    _ => return Ok(()),
+                };
+                // A hash map entry of a number and a size, with the table's slack.
+                kept = kept.saturating_add(40);
+                listed += 1;
+                if kept > budget {
+                    return Err(over_budget("LIST", entries.len() + listed));
+                }
+                sizes.insert(n, size);
+                Ok(())
+            })
+            .await?;
         let ids: Vec<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
         let store_err = |e: crate::store::StoreError| EndpointError::Protocol {
             op: "UIDL".into(),
@@ -467,11 +352,15 @@ impl Pop3Session {
         match self.conn.simple("RETR", &command).await {
             Ok(_) => {
                 // The line break a multi-line answer adds to a message without one.
-                let bound = Bound::message(self.message_cap.saturating_add(2), &self.cap_origin);
+                let bound = Bound::message(
+                    self.message_cap.saturating_add(2),
+                    &self.cap_origin,
+                    size.saturating_add(2),
+                );
                 let mut body = self.conn.multiline("RETR", &bound).await?;
                 // A multi-line answer always ends its last line with CRLF, so a message
                 // without a final line break gains one on the wire; LIST gave its real size.
-                if body.len() as u64 == size + 2 && body.ends_with(b"\r\n") {
+                if (body.len() as u64).checked_sub(2) == Some(size) && body.ends_with(b"\r\n") {
                     body.truncate(body.len() - 2);
                 }
                 Ok(Some(body))
@@ -604,109 +493,5 @@ impl MailSession for Pop3Session {
     async fn logout(mut self) {
         // QUIT ends the session; nothing was marked for deletion, so nothing is deleted.
         let _ = self.conn.simple("QUIT", "QUIT").await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-    use tokio::io::AsyncWriteExt;
-
-    /// A connection whose server side sends `data` (then keeps the stream open).
-    fn conn(data: Vec<u8>, timeout: Duration) -> (Conn, tokio::task::JoinHandle<()>) {
-        let (client, mut server) = tokio::io::duplex(1 << 16);
-        let task = tokio::spawn(async move {
-            let _ = server.write_all(&data).await;
-            // Hold the stream open: no end of stream, only what was sent.
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            drop(server);
-        });
-        let c = Conn {
-            stream: BufStream::new(Box::new(client)),
-            timeout,
-        };
-        (c, task)
-    }
-
-    fn protocol_message(r: Result<Vec<u8>>) -> String {
-        match r {
-            Err(EndpointError::Protocol { message, .. }) => message,
-            other => panic!("not a protocol error: {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_message_within_the_cap_is_read_dot_unstuffed() {
-        let (mut c, t) = conn(
-            b"Subject: x\r\n\r\n..dot\r\n.\r\n".to_vec(),
-            Duration::from_secs(5),
-        );
-        let body = c
-            .multiline("RETR", &Bound::message(100, "test"))
-            .await
-            .unwrap();
-        assert_eq!(body, b"Subject: x\r\n\r\n.dot\r\n");
-        t.abort();
-    }
-
-    #[tokio::test]
-    async fn a_message_over_the_cap_is_refused_whatever_its_lines() {
-        // Many short lines.
-        let (mut c, t) = conn(b"0123456789\r\n".repeat(30), Duration::from_secs(5));
-        let m = protocol_message(c.multiline("RETR", &Bound::message(100, "test")).await);
-        assert!(m.contains("is longer than 100 bytes"), "{m}");
-        assert!(m.contains("test"), "{m}");
-        t.abort();
-        // One line that never ends.
-        let (mut c, t) = conn(vec![b'x'; 5000], Duration::from_secs(5));
-        let m = protocol_message(c.multiline("RETR", &Bound::message(100, "test")).await);
-        assert!(m.contains("is longer than 100 bytes"), "{m}");
-        t.abort();
-    }
-
-    #[tokio::test]
-    async fn listings_are_capped_by_the_stat_count() {
-        let lines: Vec<u8> = (1..=1100)
-            .flat_map(|i| format!("{i} uid-{i}\r\n").into_bytes())
-            .collect();
-        let (mut c, t) = conn(lines, Duration::from_secs(5));
-        let m = protocol_message(c.multiline("UIDL", &Bound::listing("UIDL", 2)).await);
-        assert!(
-            m.contains("the UIDL answer (STAT said 2 messages) is longer than 1002 lines"),
-            "{m}"
-        );
-        t.abort();
-        let (mut c, t) = conn(
-            [b"1 ".as_slice(), &[b'u'; 1000], b"\r\n"].concat(),
-            Duration::from_secs(5),
-        );
-        let m = protocol_message(c.multiline("UIDL", &Bound::listing("UIDL", 2)).await);
-        assert!(m.contains("longer than 256 bytes in one line"), "{m}");
-        t.abort();
-    }
-
-    #[tokio::test]
-    async fn a_multi_line_answer_has_one_deadline() {
-        let (client, mut server) = tokio::io::duplex(1 << 16);
-        // A line every 100 ms, forever: each line is quick, the answer never ends.
-        let task = tokio::spawn(async move {
-            loop {
-                if server.write_all(b"X-SLOW\r\n").await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        let mut c = Conn {
-            stream: BufStream::new(Box::new(client)),
-            timeout: Duration::from_secs(1),
-        };
-        let r = c.multiline("CAPA", &Bound::capa()).await;
-        assert!(
-            matches!(r, Err(EndpointError::Timeout { ref op, secs: 1 }) if op == "CAPA"),
-            "{r:?}"
-        );
-        task.abort();
     }
 }
