@@ -296,9 +296,9 @@ pub struct LabelledMessage {
 }
 
 fn store_err(op: &str) -> impl Fn(crate::store::StoreError) -> EndpointError + '_ {
-    move |e| EndpointError::Protocol {
+    move |source| EndpointError::Journal {
         op: op.into(),
-        message: format!("journal: {e}"),
+        source,
     }
 }
 

@@ -556,10 +556,10 @@ impl GraphSession {
         format!("{}/beta/users/{}{rest}", self.c.base, enc(&self.upn))
     }
 
-    fn store_err(&self, e: crate::store::StoreError) -> EndpointError {
-        EndpointError::Protocol {
+    fn store_err(&self, source: crate::store::StoreError) -> EndpointError {
+        EndpointError::Journal {
             op: format!("journal for {}", self.upn),
-            message: e.to_string(),
+            source,
         }
     }
 

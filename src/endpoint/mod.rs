@@ -296,6 +296,14 @@ pub enum EndpointError {
         #[source]
         source: std::io::Error,
     },
+    /// The journal, where endpoints without IMAP UIDs keep their id-to-UID maps, could not
+    /// be read or written (exit 9).
+    #[error("{op}: {source}")]
+    Journal {
+        op: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 impl EndpointError {
@@ -309,6 +317,11 @@ impl EndpointError {
                 | EndpointError::Io { .. }
                 | EndpointError::Throttled { .. }
         )
+    }
+
+    /// The journal failed, not the server.
+    pub fn is_journal(&self) -> bool {
+        matches!(self, EndpointError::Journal { .. })
     }
 }
 
