@@ -32,6 +32,18 @@ pub enum FailbackError {
     Store(#[from] StoreError),
 }
 
+impl FailbackError {
+    /// The journal could not be read or written (exit 9).
+    pub fn is_journal(&self) -> bool {
+        match self {
+            FailbackError::Store(_) => true,
+            FailbackError::Sync(e) => e.is_journal(),
+            FailbackError::Endpoint(e) => e.is_journal(),
+            FailbackError::NeverMigrated(_) => false,
+        }
+    }
+}
+
 /// The journal key of a mailbox's fail-back (kept apart from its forward rows).
 pub fn journal_key(forward_key: &str) -> String {
     format!("failback:{forward_key}")

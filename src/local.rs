@@ -153,6 +153,24 @@ pub fn make_private(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Give `path` (a regular file this user owns) the operators group, if the project names
+/// one, by path and without following a link: no descriptor of it is opened, so a file that
+/// SQLite holds open (and locked) keeps its locks. The mode is left as it is.
+pub fn give_to_group(path: &Path) -> io::Result<()> {
+    let Some(g) = group() else {
+        return Ok(());
+    };
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if md.file_type().is_file() && md.uid() == euid() && md.gid() != g.gid {
+        std::os::unix::fs::lchown(path, None, Some(g.gid))?;
+    }
+    Ok(())
+}
+
 /// `create_dir_all`, the directories it creates private (see [`make_private`]).
 pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
     let missing: Vec<PathBuf> = path

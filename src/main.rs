@@ -517,11 +517,13 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     control.abort();
-    if interrupted {
+    let code = if interrupted {
         println!("cutover: paused; start again to resume");
-        return exit::STOPPED;
-    }
-    exit::OK
+        exit::STOPPED
+    } else {
+        exit::OK
+    };
+    journal_checked(engine.sink().journal_fault(), code)
 }
 
 async fn watch(project: Project, theme: Option<String>) -> u8 {
@@ -729,7 +731,13 @@ async fn rollback(
         Ok(c) => c,
         Err(code) => return code,
     };
-    let run_id = engine.store.begin_run("rollback").ok();
+    let run_id = match begin_run(&engine.store, "rollback") {
+        Ok(id) => id,
+        Err(code) => {
+            control.abort();
+            return code;
+        }
+    };
     let who = operator();
     let (mut partial, mut mismatch) = (false, false);
     let halt = cutover::engine::Halt {
@@ -781,9 +789,8 @@ async fn rollback(
     } else {
         exit::OK
     };
-    if let Some(id) = run_id {
-        let _ = engine.store.end_run(id, &format!("exit {code}"));
-    }
+    let code = journal_checked(engine.sink().journal_fault(), code);
+    let code = end_run(&engine.store, run_id, code);
     control.abort();
     let _ = control.await;
     code
@@ -839,6 +846,7 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
     };
     let plan = match planned {
         Ok(p) => p,
+        Err(e) if e.is_journal() => return journal_failed(exit::CONNECTION, &e.to_string()),
         Err(e) => {
             eprintln!("cutover: {e}");
             return exit::CONNECTION;
@@ -898,9 +906,10 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
         .or_cut(cutover::failback::failback(&fb, &spec, false))
         .await;
     drop(_unlock);
+    let journal_fault = fb.sink().journal_fault();
     drop(fb);
     let _ = printer.await;
-    match r {
+    let code = match r {
         None => {
             eprintln!(
                 "cutover: fail-back of {} stopped (a server did not answer in time); run it again to finish it",
@@ -930,11 +939,55 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
                 exit::PARTIAL
             }
         }
+        Some(Err(e)) if e.is_journal() => journal_failed(
+            exit::PARTIAL,
+            &format!("fail-back of {} failed: {e}", spec.key()),
+        ),
         Some(Err(e)) => {
             eprintln!("cutover: fail-back of {} failed: {e}", spec.key());
             exit::PARTIAL
         }
+    };
+    journal_checked(journal_fault, code)
+}
+
+/// The exit code once a journal write that failed is accounted for: the failure said on
+/// stderr, and 9, which only a verification mismatch (7, a data-loss incident) outranks.
+fn journal_failed(code: u8, what: &str) -> u8 {
+    eprintln!("cutover: {what}");
+    if code == exit::MISMATCH {
+        code
+    } else {
+        exit::JOURNAL
     }
+}
+
+/// The exit code once the journal failures the engine kept (where they could not be
+/// returned: an issue, a console command, a detached task) are accounted for.
+fn journal_checked(fault: Option<String>, code: u8) -> u8 {
+    match fault {
+        Some(e) => journal_failed(
+            code,
+            &format!("the state journal could not be written: {e}"),
+        ),
+        None => code,
+    }
+}
+
+/// Record that a command ends (the `runs` table); a failure makes the exit code 9.
+fn end_run(store: &Store, run: i64, code: u8) -> u8 {
+    match store.end_run(run, &format!("exit {code}")) {
+        Ok(()) => code,
+        Err(e) => journal_failed(code, &format!("cannot record the end of this run: {e}")),
+    }
+}
+
+/// Record that a command starts (the `runs` table); a failure ends it with exit 9.
+fn begin_run(store: &Store, command: &str) -> Result<i64, u8> {
+    store.begin_run(command).map_err(|e| {
+        eprintln!("cutover: cannot record the start of this run: {e}");
+        exit::JOURNAL
+    })
 }
 
 fn open_store(project: &Project) -> Result<Store, u8> {
@@ -1317,9 +1370,12 @@ fn exit_for(results: &[MailboxResult]) -> u8 {
             .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
     };
     // A mismatch outranks a stop: the brake it trips pauses the other mailboxes of its batch,
-    // and the run must say data-loss incident (7), not stopped by the operator (8).
+    // and the run must say data-loss incident (7), not stopped by the operator (8). A journal
+    // that cannot be written (9) outranks everything else.
     if worst(Failure::Verification) {
         exit::MISMATCH
+    } else if worst(Failure::Journal) {
+        exit::JOURNAL
     } else if worst(Failure::Stopped) {
         exit::STOPPED
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
@@ -1351,7 +1407,13 @@ async fn run(project: Project, batches: Vec<String>, override_reason: Option<Str
         Ok(c) => c,
         Err(code) => return code,
     };
-    let run_id = engine.store.begin_run("run").ok();
+    let run_id = match begin_run(&engine.store, "run") {
+        Ok(id) => id,
+        Err(code) => {
+            control.abort();
+            return code;
+        }
+    };
     println!(
         "cutover: {} — {} mailbox(es); journal {}",
         engine.project.name,
@@ -1376,6 +1438,8 @@ async fn run(project: Project, batches: Vec<String>, override_reason: Option<Str
     let store = engine.store.clone();
     control.abort();
     let _ = control.await;
+    // Journal failures kept by the engine, read before it goes.
+    let journal_fault = engine.sink().journal_fault();
     drop(engine);
     let _ = printer.await;
     let (mut msgs, mut bytes) = (0, 0);
@@ -1411,11 +1475,8 @@ async fn run(project: Project, batches: Vec<String>, override_reason: Option<Str
         "this run: {appended} appended, {fetched} message bodies downloaded ({})",
         human(fetched_bytes)
     );
-    let code = exit_for(&results);
-    if let Some(id) = run_id {
-        let _ = store.end_run(id, &format!("exit {code}"));
-    }
-    code
+    let code = journal_checked(journal_fault, exit_for(&results));
+    end_run(&store, run_id, code)
 }
 
 /// The checklist gate: refuse to start while a required item is unmet, unless overridden.
@@ -1472,7 +1533,10 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         Ok(e) => e,
         Err(code) => return code,
     };
-    let run_id = engine.store.begin_run("assess").ok();
+    let run_id = match begin_run(&engine.store, "assess") {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
     let a = match cutover::assess::assess(
         &engine.project,
         &engine.store,
@@ -1663,10 +1727,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     } else {
         exit::PARTIAL
     };
-    if let Some(id) = run_id {
-        let _ = engine.store.end_run(id, &format!("exit {code}"));
-    }
-    code
+    end_run(&engine.store, run_id, code)
 }
 
 async fn verify(project: Project, batches: Vec<String>) -> u8 {
@@ -1683,6 +1744,8 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
     }
     let mut all_ok = true;
     let mut any_error = false;
+    // The comparison is still printed when its record cannot be written; the exit code is 9.
+    let mut unrecorded = None;
     for t in tasks {
         let Ok(m) = t.await else {
             any_error = true;
@@ -1698,16 +1761,18 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
             .unwrap_or_default();
         if let Some(e) = &m.error {
             println!("  ERROR: {e}");
-            let _ = engine.store.record_verification(
+            if let Err(e) = engine.store.record_verification(
                 &m.key,
                 &batch,
                 false,
                 &format!("could not complete: {e}"),
-            );
+            ) {
+                unrecorded.get_or_insert(e);
+            }
             any_error = true;
             continue;
         }
-        let _ = engine.store.record_verification(
+        if let Err(e) = engine.store.record_verification(
             &m.key,
             &batch,
             m.ok(),
@@ -1727,7 +1792,9 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
                     .collect();
                 format!("mismatch in {}", bad.join("; "))
             },
-        );
+        ) {
+            unrecorded.get_or_insert(e);
+        }
         for f in &m.folders {
             println!(
                 "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  {}",
@@ -1745,7 +1812,7 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
         }
         all_ok &= m.ok();
     }
-    if any_error {
+    let code = if any_error {
         exit::CONNECTION
     } else if all_ok {
         println!("verify: every source message is on the destination exactly once");
@@ -1753,6 +1820,10 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
     } else {
         println!("verify: MISMATCH (see above)");
         exit::MISMATCH
+    };
+    match unrecorded {
+        Some(e) => journal_failed(code, &format!("cannot record the verification: {e}")),
+        None => code,
     }
 }
 
@@ -1801,9 +1872,15 @@ async fn plan(project: Project, batches: Vec<String>) -> u8 {
                     n.saturating_sub(done)
                 );
             }
+            Err(e) if e.is_journal() => {
+                println!("  ERROR: {e}");
+                code = exit::JOURNAL;
+            }
             Err(e) => {
                 println!("  ERROR: {e}");
-                code = exit::CONNECTION;
+                if code != exit::JOURNAL {
+                    code = exit::CONNECTION;
+                }
             }
         }
     }

@@ -37,6 +37,18 @@ pub enum RollbackError {
     Stopped,
 }
 
+impl RollbackError {
+    /// The journal could not be read or written.
+    pub fn is_journal(&self) -> bool {
+        match self {
+            RollbackError::Store(_) => true,
+            RollbackError::Sync(e) => e.is_journal(),
+            RollbackError::Endpoint(e) => e.is_journal(),
+            RollbackError::Refused(_) | RollbackError::Stopped => false,
+        }
+    }
+}
+
 /// What a rollback of one folder will do (or did).
 #[derive(Debug, Clone, Default)]
 pub struct FolderPlan {
@@ -135,13 +147,16 @@ pub async fn rollback_mailbox(
         key: key.clone(),
         ..Default::default()
     };
-    let r = rollback_inner(dst, store, sink, spec, &mut out, halt).await;
-    let mailbox_id = store.mailbox_id(&key).ok().flatten();
+    let r = rollback_inner(dst, store, sink, spec, &mut out, halt)
+        .await
+        .and_then(|()| {
+            if let Some(id) = store.mailbox_id(&key)? {
+                store.set_mailbox_state(id, ROLLED_BACK, None)?;
+            }
+            Ok(())
+        });
     match r {
         Ok(()) => {
-            if let Some(id) = mailbox_id {
-                let _ = store.set_mailbox_state(id, ROLLED_BACK, None);
-            }
             sink.issue(
                 Severity::Warning,
                 "operator",
@@ -159,6 +174,10 @@ pub async fn rollback_mailbox(
                 "rollback by {operator} interrupted: {e}; run the rollback again to finish it (it resumes where it stopped)"
             );
             sink.issue(Severity::Error, "operator", Some(&key), None, None, &msg);
+            if e.is_journal() {
+                // Kept for the exit code (9), also when the rollback ran from the console.
+                sink.note_journal_fault(&e.to_string());
+            }
             out.error = Some(e.to_string());
         }
     }

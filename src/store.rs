@@ -552,13 +552,48 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
 
 /// The journal and its `-wal`/`-shm` readable by this user only (and the operators group):
 /// they hold every user name, folder and Message-ID of the project. A journal written by an
-/// older cutover with a looser mode is tightened too.
+/// older cutover with a looser mode is tightened too; a new one is created private.
+///
+/// Only ever called before SQLite opens the journal: SQLite's locks are POSIX locks, which a
+/// process loses on closing any other descriptor of the file. A descriptor opened and closed
+/// here after SQLite's would drop them, and another process opening and closing the journal
+/// (`cutover report` or `plan` during a run, sqlite3) would take itself for its last user,
+/// checkpoint and delete the `-wal`: every later write of this process would go to a deleted
+/// file, lost without an error. SQLite gives the `-wal` and `-shm` it creates the journal's
+/// mode (and, as root, its owner and group); [`share_journal_files`] does the rest.
 fn make_journal_private(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Created here, private (never through a link), when it does not exist yet.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::local::file_mode())
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    for p in journal_files(path) {
+        if let Err(e) = crate::local::make_private(&p) {
+            tracing::warn!("cannot make {} private: {e}", p.display());
+        }
+    }
+}
+
+/// The journal file and its `-wal` and `-shm`.
+fn journal_files(path: &Path) -> [std::path::PathBuf; 3] {
+    ["", "-wal", "-shm"].map(|suffix| {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
-        if let Err(e) = crate::local::make_private(Path::new(&p)) {
-            tracing::warn!("cannot make {} private: {e}", Path::new(&p).display());
+        p.into()
+    })
+}
+
+/// With SQLite holding the journal open: the `-wal` and `-shm` it created given the
+/// operators group by path (lchown: no descriptor opened, so none of SQLite's locks is lost;
+/// see [`make_journal_private`]). Their mode is already the journal's.
+fn share_journal_files(path: &Path) {
+    let [_, wal, shm] = journal_files(path);
+    for p in [wal, shm] {
+        if let Err(e) = crate::local::give_to_group(&p) {
+            tracing::warn!("cannot give {} to the operators group: {e}", p.display());
         }
     }
 }
@@ -577,6 +612,7 @@ impl Store {
         {
             let _ = crate::local::create_private_dir_all(dir);
         }
+        make_journal_private(path);
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
@@ -599,7 +635,7 @@ impl Store {
             [],
         )
         .map_err(wrap)?;
-        make_journal_private(path);
+        share_journal_files(path);
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: p,

@@ -975,6 +975,40 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     assert!(r.create_folder("New").await.is_err());
     assert!(r.expunge_uids(&[1]).await.is_err());
     assert_eq!(cloud.graph.mailbox(ALICE).folders.len(), 6);
+    // Retry-After as an HTTP-date (RFC 9110 10.2.3) is honoured too. A date already past
+    // means no wait; without reading the date the client would back off 2 s on its own.
+    let throttled = cloud.graph.stats().throttled;
+    cloud
+        .graph
+        .throttle_next_with(ALICE, "Fri, 31 Dec 1999 23:59:59 GMT");
+    assert_eq!(s.examine("INBOX").await.unwrap().exists, 1);
+    assert_eq!(cloud.graph.stats().throttled, throttled + 1);
+    let shown = dst.throttled_accounts();
+    assert_eq!(
+        shown,
+        [format!(
+            "{ALICE}: HTTP 429 from the service, retry after 0 s"
+        )]
+    );
+    // A date 6 s ahead (whole seconds): a wait of 5 or 6 s, not the client's own 2 s.
+    let date = (chrono::Utc::now() + chrono::Duration::seconds(6))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    cloud.graph.throttle_next_with(ALICE, &date);
+    assert_eq!(s.examine("INBOX").await.unwrap().exists, 1);
+    assert_eq!(cloud.graph.stats().throttled, throttled + 2);
+    let shown = dst.throttled_accounts();
+    assert!(
+        shown
+            == [format!(
+                "{ALICE}: HTTP 429 from the service, retry after 5 s"
+            )]
+            || shown
+                == [format!(
+                    "{ALICE}: HTTP 429 from the service, retry after 6 s"
+                )],
+        "{shown:?} (Retry-After: {date})"
+    );
 }
 
 #[test]

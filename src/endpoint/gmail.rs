@@ -296,9 +296,9 @@ pub struct LabelledMessage {
 }
 
 fn store_err(op: &str) -> impl Fn(crate::store::StoreError) -> EndpointError + '_ {
-    move |e| EndpointError::Protocol {
+    move |source| EndpointError::Journal {
         op: op.into(),
-        message: format!("journal: {e}"),
+        source,
     }
 }
 
@@ -502,12 +502,7 @@ impl GmailSession {
                 }
             };
             let status = resp.status();
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = super::retry_after::retry_after(resp.headers());
             let bytes = bounded::http_body(resp, cap, "a Gmail API answer")
                 .await
                 .map_err(|e| {

@@ -254,11 +254,6 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get("retry-after")?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
-}
-
 impl GraphConnector {
     pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Store) -> Result<Self> {
         let Some(oauth) = &cfg.oauth else {
@@ -415,7 +410,7 @@ impl GraphConnector {
                     });
                 }
                 429 | 503 | 504 => {
-                    let asked = retry_after(resp.headers());
+                    let asked = super::retry_after::retry_after(resp.headers());
                     let body = bounded::error_body(resp).await;
                     drop(permit);
                     let (code, message) = error_text(&body);
@@ -556,10 +551,10 @@ impl GraphSession {
         format!("{}/beta/users/{}{rest}", self.c.base, enc(&self.upn))
     }
 
-    fn store_err(&self, e: crate::store::StoreError) -> EndpointError {
-        EndpointError::Protocol {
+    fn store_err(&self, source: crate::store::StoreError) -> EndpointError {
+        EndpointError::Journal {
             op: format!("journal for {}", self.upn),
-            message: e.to_string(),
+            source,
         }
     }
 

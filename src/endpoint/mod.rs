@@ -13,6 +13,7 @@ pub mod http;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;
+pub mod retry_after;
 mod starttls;
 
 use std::future::Future;
@@ -296,6 +297,14 @@ pub enum EndpointError {
         #[source]
         source: std::io::Error,
     },
+    /// The journal, where endpoints without IMAP UIDs keep their id-to-UID maps, could not
+    /// be read or written (exit 9).
+    #[error("{op}: {source}")]
+    Journal {
+        op: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 impl EndpointError {
@@ -309,6 +318,11 @@ impl EndpointError {
                 | EndpointError::Io { .. }
                 | EndpointError::Throttled { .. }
         )
+    }
+
+    /// The journal failed, not the server.
+    pub fn is_journal(&self) -> bool {
+        matches!(self, EndpointError::Journal { .. })
     }
 }
 

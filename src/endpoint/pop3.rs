@@ -315,9 +315,9 @@ impl Pop3Session {
             })
             .await?;
         let ids: Vec<&str> = entries.iter().map(|(_, id)| id.as_str()).collect();
-        let store_err = |e: crate::store::StoreError| EndpointError::Protocol {
+        let store_err = |source| EndpointError::Journal {
             op: "UIDL".into(),
-            message: e.to_string(),
+            source,
         };
         let uids = self
             .store

@@ -233,7 +233,8 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             operator,
         } => {
             if let Err(err) = e.store.set_check(&id, done, &operator, note.as_deref()) {
-                tracing::error!("cannot record checklist item {id}: {err}");
+                e.sink()
+                    .journal_failed(&format!("cannot record checklist item {id}: {err}"));
             }
         }
         Command::Rollback { batch, operator } => {
@@ -299,14 +300,18 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         Command::AckIssue { id, operator } => {
             match e.store.set_issue_state(id, "acknowledged", &operator, None) {
                 Ok(()) => tracing::info!(issue = id, operator, "issue acknowledged"),
-                Err(err) => tracing::error!("cannot acknowledge issue {id}: {err}"),
+                Err(err) => e
+                    .sink()
+                    .journal_failed(&format!("cannot acknowledge issue {id}: {err}")),
             }
         }
         Command::ResolveIssue { id, note, operator } => {
             let note = Some(note.as_str()).filter(|n| !n.trim().is_empty());
             match e.store.set_issue_state(id, "resolved", &operator, note) {
                 Ok(()) => tracing::info!(issue = id, operator, note, "issue resolved"),
-                Err(err) => tracing::error!("cannot resolve issue {id}: {err}"),
+                Err(err) => e
+                    .sink()
+                    .journal_failed(&format!("cannot resolve issue {id}: {err}")),
             }
         }
         Command::RunChecks { id } => {
@@ -344,7 +349,9 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                 Ok(msg) => e
                     .sink()
                     .issue(Severity::Warning, "operator", None, None, None, &msg),
-                Err(err) => tracing::error!("cannot record the override: {err}"),
+                Err(err) => e
+                    .sink()
+                    .journal_failed(&format!("cannot record the override: {err}")),
             }
         }
     }
@@ -388,6 +395,11 @@ async fn run_checks(e: &Arc<Engine>, id: Option<&str>) {
     let assessment = if needs_discovery {
         match crate::assess::assess(&e.project, &e.store, &e.src, &e.dst, &[]).await {
             Ok(a) => Some(a),
+            Err(err @ crate::assess::AssessError::Store(_)) => {
+                e.sink()
+                    .journal_failed(&format!("auto checks could not run: {err}"));
+                return;
+            }
             Err(err) => {
                 e.sink().issue(
                     Severity::Error,
@@ -421,7 +433,11 @@ async fn run_checks(e: &Arc<Engine>, id: Option<&str>) {
                 auto.len()
             )
         }
-        (Err(err), _) | (_, Err(err)) => format!("auto checks could not be recorded: {err}"),
+        (Err(err), _) | (_, Err(err)) => {
+            e.sink()
+                .journal_failed(&format!("auto checks could not be recorded: {err}"));
+            return;
+        }
     };
     e.sink()
         .issue(Severity::Info, "checklist", None, None, None, &msg);
@@ -443,6 +459,9 @@ pub struct Monitor {
     /// Per batch: the required checklist items that keep it from starting.
     blocked: HashMap<String, Vec<String>>,
     issues: Vec<crate::store::IssueRow>,
+    /// Journal failures this process met (see [`super::Sink::journal_failed`]): not in the
+    /// journal, which is what failed, so shown ahead of its issues.
+    journal_faults: Vec<crate::store::IssueRow>,
     dirty: HashSet<String>,
     /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
     progress: HashMap<(String, String), (u64, u64)>,
@@ -476,6 +495,7 @@ impl Monitor {
             check_rows: Vec::new(),
             blocked: HashMap::new(),
             issues: Vec::new(),
+            journal_faults: Vec::new(),
             dirty: HashSet::new(),
             progress: HashMap::new(),
             enumerated: HashMap::new(),
@@ -611,6 +631,27 @@ impl Monitor {
                     v.state = "new".into();
                 }
             }
+            // Only `Sink::journal_failed` sends a critical `journal` issue.
+            Event::Issue {
+                severity: Severity::Critical,
+                category,
+                message,
+                ..
+            } if category == "journal" => {
+                let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+                self.journal_faults.push(crate::store::IssueRow {
+                    severity: Severity::Critical.as_str().into(),
+                    category: category.clone(),
+                    message: message.clone(),
+                    count: 1,
+                    last_seen: now.clone(),
+                    state: "open".into(),
+                    first_seen: now,
+                    ..Default::default()
+                });
+                self.issues
+                    .splice(0..0, self.journal_faults.last().cloned());
+            }
             Event::Issue { .. } => {}
         }
     }
@@ -691,7 +732,13 @@ impl Monitor {
             }
         }
         if let Ok(rows) = store.issue_rows(500) {
-            self.issues = rows;
+            self.issues = self
+                .journal_faults
+                .iter()
+                .rev()
+                .cloned()
+                .chain(rows)
+                .collect();
         }
         if !self.project_def.checks.is_empty() {
             for b in &self.batch_order {

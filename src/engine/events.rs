@@ -1,7 +1,7 @@
 //! What the engine tells its observers (the headless printer, later the console).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -90,11 +90,53 @@ pub enum Event {
 pub struct Sink {
     tx: Option<mpsc::UnboundedSender<Event>>,
     store: Store,
+    /// The first journal failure that could not be returned to a caller (see
+    /// [`Sink::journal_failed`]); the command ends with exit 9 when one is set.
+    journal_fault: Arc<Mutex<Option<String>>>,
 }
 
 impl Sink {
     pub fn new(store: Store, tx: Option<mpsc::UnboundedSender<Event>>) -> Self {
-        Sink { tx, store }
+        Sink {
+            tx,
+            store,
+            journal_fault: Arc::default(),
+        }
+    }
+
+    /// A journal read or write failed where the error cannot be returned to a caller (an
+    /// issue being journalled, a console command, a detached task): logged, shown to
+    /// observers as a critical issue (not journalled: the journal is what failed) and kept,
+    /// so that the command ends with exit 9 and says so on stderr ([`Sink::journal_fault`]).
+    pub fn journal_failed(&self, message: &str) {
+        self.note_journal_fault(message);
+        self.send(Event::Issue {
+            severity: Severity::Critical,
+            category: "journal".into(),
+            mailbox: None,
+            folder: None,
+            uid: None,
+            message: message.into(),
+        });
+    }
+
+    /// Keep a journal failure for the command's exit code (9) without telling observers
+    /// (for failures already reported another way, such as a failed mailbox).
+    pub fn note_journal_fault(&self, message: &str) {
+        tracing::error!(category = "journal", "{message}");
+        let mut f = self.journal_fault.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(message.to_string());
+        }
+    }
+
+    /// The first journal failure kept by [`Sink::journal_failed`] or
+    /// [`Sink::note_journal_fault`], if any.
+    pub fn journal_fault(&self) -> Option<String> {
+        self.journal_fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn send(&self, e: Event) {
@@ -103,8 +145,9 @@ impl Sink {
         }
     }
 
-    /// Journal an issue and tell observers. A journal failure here is logged, not fatal:
-    /// the copy path journals its own state and stops on failure.
+    /// Journal an issue and tell observers. A journal failure here does not stop the caller
+    /// (the copy path journals its own state and stops on failure), but it is kept: the
+    /// command ends with exit 9 ([`Sink::journal_failed`]).
     pub fn issue(
         &self,
         severity: Severity,
@@ -127,7 +170,7 @@ impl Sink {
             uid,
             message,
         }) {
-            tracing::error!("cannot journal an issue: {e}");
+            self.journal_failed(&format!("cannot journal an issue ({message}): {e}"));
         }
         self.send(Event::Issue {
             severity,
@@ -268,5 +311,94 @@ impl StopFlag {
             }
             n.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(dir: &std::path::Path) -> crate::config::Project {
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n",
+        )
+        .unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is
+    /// kept for the exit code, said to observers, and shown first in the console's issues.
+    #[test]
+    fn an_issue_the_journal_refuses_is_kept_for_exit_9_and_shown_in_the_console() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let rw = Store::open(&p.state_path, p.durability).unwrap();
+        let ro = Store::open_read_only(&p.state_path).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = Sink::new(ro, Some(tx));
+        assert_eq!(sink.journal_fault(), None);
+        sink.issue(
+            Severity::Warning,
+            "operator",
+            Some("a->a"),
+            None,
+            None,
+            "paused",
+        );
+        let fault = sink.journal_fault().expect("the failure is kept");
+        assert!(
+            fault.contains("cannot journal an issue (paused)")
+                && fault.contains(&p.state_path.display().to_string()),
+            "{fault}"
+        );
+        // The first failure is the one kept.
+        sink.journal_failed("a later one");
+        assert_eq!(sink.journal_fault().as_deref(), Some(fault.as_str()));
+
+        let mut monitor = super::super::control::Monitor::new(&p, &rw, false);
+        let mut seen = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            monitor.apply(&e);
+            seen.push(e);
+        }
+        assert!(
+            matches!(&seen[0], Event::Issue { severity: Severity::Critical, category, message, .. }
+                if category == "journal" && *message == fault),
+            "{seen:?}"
+        );
+        assert!(
+            matches!(&seen[1], Event::Issue { severity: Severity::Warning, message, .. } if message == "paused"),
+            "{seen:?}"
+        );
+        // Shown ahead of the journal's own issues, also after the journal is read again.
+        rw.record_issue(&Issue {
+            severity: "error",
+            category: "network",
+            mailbox: None,
+            folder: None,
+            uid: None,
+            message: "journalled",
+        })
+        .unwrap();
+        monitor.refresh(&rw);
+        let shown: Vec<(String, String)> = monitor
+            .snapshot(None)
+            .issues
+            .iter()
+            .map(|i| (i.category.clone(), i.message.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("journal".to_string(), "a later one".to_string()),
+                ("journal".to_string(), fault),
+                ("network".to_string(), "journalled".to_string()),
+            ]
+        );
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{EndpointError, Folder, MailSession};
-use crate::store::{Store, Totals};
+use crate::store::{Store, StoreError, Totals};
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
 pub use events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
@@ -34,6 +34,8 @@ pub enum Failure {
     Connection,
     Verification,
     Stopped,
+    /// The journal could not be read or written (exit 9).
+    Journal,
     Other,
 }
 
@@ -126,6 +128,7 @@ fn failure_of(e: &SyncError) -> Failure {
         SyncError::Endpoint(e) if e.is_transient() => Failure::Connection,
         SyncError::Stopped => Failure::Stopped,
         SyncError::Verification(_) => Failure::Verification,
+        e if e.is_journal() => Failure::Journal,
         _ => Failure::Other,
     }
 }
@@ -138,7 +141,7 @@ fn category_of(e: &SyncError) -> &'static str {
         SyncError::ErrorBudget { .. } => "refused",
         SyncError::Endpoint(EndpointError::Tls { .. }) => "network",
         SyncError::Endpoint(e) if e.is_transient() => "network",
-        SyncError::Store(_) => "journal",
+        e if e.is_journal() => "journal",
         SyncError::Stopped => "operator",
         SyncError::Verification(_) => "verification",
         SyncError::Blocked(_) => "operator",
@@ -362,17 +365,21 @@ impl Engine {
             &spec.destination.user,
         ) {
             Ok(id) => id,
-            Err(e) => return result(Totals::default(), Some((Failure::Other, e.to_string()))),
+            Err(e) => return result(Totals::default(), self.journal_failure(None, e)),
         };
-        if let Ok(Some((_, state, _))) = self.store.mailbox_state(&key)
-            && state == crate::rollback::ROLLING_BACK
-        {
-            let msg = "a rollback of this mailbox was interrupted; finish it first (cutover rollback PROJECT --mailbox USER), then migrate again".to_string();
-            self.sink
-                .issue(Severity::Error, "operator", Some(&key), None, None, &msg);
-            return result(Totals::default(), Some((Failure::Other, msg)));
+        match self.store.mailbox_state(&key) {
+            Ok(Some((_, state, _))) if state == crate::rollback::ROLLING_BACK => {
+                let msg = "a rollback of this mailbox was interrupted; finish it first (cutover rollback PROJECT --mailbox USER), then migrate again".to_string();
+                self.sink
+                    .issue(Severity::Error, "operator", Some(&key), None, None, &msg);
+                return result(Totals::default(), Some((Failure::Other, msg)));
+            }
+            Ok(_) => {}
+            Err(e) => return result(Totals::default(), self.journal_failure(None, e)),
         }
-        let _ = self.store.set_mailbox_state(mailbox_id, "running", None);
+        if let Err(e) = self.store.set_mailbox_state(mailbox_id, "running", None) {
+            return result(Totals::default(), self.journal_failure(None, e));
+        }
         self.sink.send(Event::MailboxStarted {
             mailbox: key.clone(),
             batch: spec.batch.clone(),
@@ -390,8 +397,15 @@ impl Engine {
                 Err(SyncError::Stopped)
             }
         };
-        let totals = self.store.mailbox_totals(mailbox_id).unwrap_or_default();
-        let failure = outcome.err().map(|e| {
+        let mut totals_err = None;
+        let totals = self.store.mailbox_totals(mailbox_id).unwrap_or_else(|e| {
+            totals_err = Some(e);
+            Totals::default()
+        });
+        let mut failure = outcome.err().map(|e| {
+            if e.is_journal() {
+                self.sink.note_journal_fault(&e.to_string());
+            }
             self.sink.issue(
                 if matches!(e, SyncError::Verification(_)) {
                     Severity::Critical
@@ -406,15 +420,21 @@ impl Engine {
             );
             (failure_of(&e), e.to_string())
         });
+        if let Some(e) = totals_err {
+            failure = self.journal_failure(failure, e);
+        }
         let state = match &failure {
             None => "done",
             Some((Failure::Stopped, _)) if !self.is_batch_stopped(&spec.batch) => "paused",
             Some((Failure::Stopped, _)) => "stopped",
             Some(_) => "failed",
         };
-        let _ =
+        if let Err(e) =
             self.store
-                .set_mailbox_state(mailbox_id, state, failure.as_ref().map(|f| f.1.as_str()));
+                .set_mailbox_state(mailbox_id, state, failure.as_ref().map(|f| f.1.as_str()))
+        {
+            failure = self.journal_failure(failure, e);
+        }
         self.sink.send(Event::MailboxDone {
             mailbox: key.clone(),
             totals: totals.clone(),
@@ -422,6 +442,22 @@ impl Engine {
             error: failure.as_ref().map(|f| f.1.clone()),
         });
         result(totals, failure)
+    }
+
+    /// A mailbox's outcome once a journal read or write failed: kept for the exit code (9),
+    /// and the mailbox's failure unless it already is a verification failure (whose exit
+    /// code, 7, outranks it); the earlier failure's words are kept in the message.
+    fn journal_failure(
+        &self,
+        failure: Option<(Failure, String)>,
+        e: StoreError,
+    ) -> Option<(Failure, String)> {
+        self.sink.note_journal_fault(&e.to_string());
+        Some(match failure {
+            Some((Failure::Verification, msg)) => (Failure::Verification, format!("{msg}; {e}")),
+            Some((_, msg)) => (Failure::Journal, format!("{e} (after: {msg})")),
+            None => (Failure::Journal, e.to_string()),
+        })
     }
 
     /// The emergency stops that concern a batch (global, and the batch's own).
@@ -498,7 +534,7 @@ impl Engine {
             mappings: maps,
             destination: dst_existing,
         } = discovery;
-        self.report_vanished_folders(&key, mailbox_id, &maps);
+        self.report_vanished_folders(&key, mailbox_id, &maps)?;
         for m in maps
             .iter()
             .filter(|m| m.why.contains(crate::sync::mapping::RESERVED_NOTE))
@@ -777,6 +813,12 @@ impl Engine {
                         self.brake(spec, &job.mailbox);
                         return Err(e);
                     }
+                    Err(e) if e.is_journal() => {
+                        // Without its journal nothing more of the mailbox can be done safely:
+                        // no other worker takes a folder of it.
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                        return Err(e);
+                    }
                     Err(e @ SyncError::ErrorBudget { .. }) => {
                         // The whole mailbox stops: no other worker takes a folder of it.
                         queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -860,45 +902,32 @@ impl Engine {
     /// Folders in the journal that the source no longer lists (deleted or renamed since an
     /// earlier run): a warning each; what was copied stays on the destination, and messages
     /// not copied yet cannot be any more (skipped, with the reason).
-    fn report_vanished_folders(&self, key: &str, mailbox_id: i64, maps: &[Mapping]) {
-        let Ok(rows) = self.store.folders_of(mailbox_id) else {
-            return;
-        };
-        for row in rows {
+    fn report_vanished_folders(
+        &self,
+        key: &str,
+        mailbox_id: i64,
+        maps: &[Mapping],
+    ) -> Result<(), StoreError> {
+        for row in self.store.folders_of(mailbox_id)? {
             if maps.iter().any(|m| m.src.wire_name == row.src_name) {
                 continue;
             }
             let name = crate::endpoint::imap::decode_mutf7(&row.src_name);
             // Gone from the source: not a folder left uncopied (the warning below says so).
-            if let Err(e) = self
-                .store
-                .set_folder_state(row.id, crate::store::folder_state::GONE)
-            {
-                tracing::error!(mailbox = %key, folder = %name, "journal: {e}");
-            }
+            self.store
+                .set_folder_state(row.id, crate::store::folder_state::GONE)?;
             let mut lost = 0;
-            if let Some(v) = row.src_uidvalidity
-                && let Ok(pending) = self.store.pending(row.id, v)
-            {
-                for p in &pending {
-                    if self
-                        .store
-                        .mark_skipped(
-                            p.id,
-                            crate::store::state::SKIPPED,
-                            "the source folder was deleted or renamed before it could be copied",
-                        )
-                        .is_ok()
-                    {
-                        lost += 1;
-                    }
+            if let Some(v) = row.src_uidvalidity {
+                for p in &self.store.pending(row.id, v)? {
+                    self.store.mark_skipped(
+                        p.id,
+                        crate::store::state::SKIPPED,
+                        "the source folder was deleted or renamed before it could be copied",
+                    )?;
+                    lost += 1;
                 }
             }
-            let copied = self
-                .store
-                .folder_totals(row.id)
-                .map(|t| t.copied)
-                .unwrap_or(0);
+            let copied = self.store.folder_totals(row.id)?.copied;
             self.sink.issue(
                 Severity::Warning,
                 "source",
@@ -915,6 +944,7 @@ impl Engine {
                 ),
             );
         }
+        Ok(())
     }
 }
 
@@ -1014,5 +1044,28 @@ mod tests {
         }
         let draws: HashSet<Duration> = (0..50).map(|_| backoff_delay(3)).collect();
         assert!(draws.len() > 10, "the jitter varies: {draws:?}");
+    }
+
+    #[test]
+    fn a_journal_failure_is_its_own_failure_never_retried() {
+        let store = || StoreError::Sqlite {
+            path: "/srv/j.sqlite".into(),
+            source: rusqlite::Error::InvalidQuery,
+        };
+        for e in [
+            SyncError::Store(store()),
+            SyncError::Endpoint(EndpointError::Journal {
+                op: "UIDL".into(),
+                source: store(),
+            }),
+        ] {
+            assert!(e.is_journal() && !e.is_transient(), "{e}");
+            assert_eq!(failure_of(&e), Failure::Journal, "{e}");
+            assert_eq!(category_of(&e), "journal");
+            assert!(e.to_string().contains("/srv/j.sqlite"), "{e}");
+        }
+        let other = SyncError::Refused("no".into());
+        assert!(!other.is_journal());
+        assert_eq!(failure_of(&other), Failure::Other);
     }
 }

@@ -58,6 +58,16 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SyncError::Endpoint(e) if e.is_transient())
     }
+
+    /// The journal could not be read or written: nothing more of the mailbox can be done
+    /// safely, and the command ends with exit 9.
+    pub fn is_journal(&self) -> bool {
+        match self {
+            SyncError::Store(_) => true,
+            SyncError::Endpoint(e) => e.is_journal(),
+            _ => false,
+        }
+    }
 }
 
 /// One folder to copy, as the mailbox planner resolved it.

@@ -195,6 +195,8 @@ struct GraphState {
     requests: HashMap<String, VecDeque<Instant>>,
     uploads: HashMap<String, VecDeque<(Instant, u64)>>,
     burst: HashMap<String, u32>,
+    /// Retry-After values (as sent: an HTTP-date, say) for the next 429s per mailbox.
+    dated: HashMap<String, VecDeque<String>>,
     sessions: HashMap<String, UploadSession>,
     stats: Stats,
     /// Mailbox size limit in bytes (MIME or JSON as stored): 507 ErrorQuotaExceeded past it.
@@ -230,9 +232,14 @@ fn ok(status: StatusCode, v: Value) -> Answer {
 }
 
 fn throttle(wait: u64, message: &str) -> Answer {
+    throttle_until(wait.to_string(), message)
+}
+
+/// A 429 with this Retry-After value, whichever form it has.
+fn throttle_until(retry_after: String, message: &str) -> Answer {
     (
         StatusCode::TOO_MANY_REQUESTS,
-        vec![("Retry-After", wait.to_string())],
+        vec![("Retry-After", retry_after)],
         json!({"error": {"code": "ApplicationThrottled", "message": message}}),
     )
 }
@@ -350,6 +357,18 @@ impl FakeGraph {
             .or_default() += n;
     }
 
+    /// The next request for `upn` gets 429 with exactly this Retry-After value (the
+    /// HTTP-date form, say: `Fri, 31 Dec 1999 23:59:59 GMT`).
+    pub fn throttle_next_with(&self, upn: &str, retry_after: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .dated
+            .entry(upn.to_ascii_lowercase())
+            .or_default()
+            .push_back(retry_after.to_string());
+    }
+
     /// Put a message into a folder (by display-name path, created as needed), as mail
     /// delivered there would be; returns its id.
     pub fn seed(
@@ -410,6 +429,13 @@ impl FakeGraph {
         let mut st = self.state.lock().unwrap();
         let st = &mut *st;
         st.stats.requests += 1;
+        if let Some(v) = st.dated.get_mut(upn).and_then(VecDeque::pop_front) {
+            st.stats.throttled += 1;
+            return Some(throttle_until(
+                v,
+                "Application is over its MailboxConcurrency limit.",
+            ));
+        }
         if let Some(n) = st.burst.get_mut(upn)
             && *n > 0
         {
