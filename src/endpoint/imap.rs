@@ -135,6 +135,36 @@ fn drained_exists(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> Opti
     exists
 }
 
+/// The count of a streamed listing (`UID FETCH n:*`): its cap follows EXISTS as the server
+/// updates it meanwhile (new mail, our own APPENDs).
+struct Listing {
+    n: usize,
+    exists: u32,
+}
+
+impl Listing {
+    fn new(exists: u32) -> Listing {
+        Listing { n: 0, exists }
+    }
+
+    /// One more response; refused once there are more than the folder can hold.
+    fn one_more(
+        &mut self,
+        op: &str,
+        unsolicited: impl FnMut() -> Option<UnsolicitedResponse>,
+    ) -> Result<()> {
+        if let Some(e) = drained_exists(unsolicited) {
+            self.exists = self.exists.max(e);
+        }
+        self.n += 1;
+        let cap = bounded::listing_cap(self.exists);
+        if self.n > cap {
+            return Err(too_many(op, cap, Some(self.exists)));
+        }
+        Ok(())
+    }
+}
+
 /// A server that sent more FETCH responses than the folder can hold.
 fn too_many(op: &str, cap: usize, exists: Option<u32>) -> EndpointError {
     let why = match exists {
@@ -749,22 +779,31 @@ impl ImapSession {
 
 /// A folder's state as the server announced it. UIDVALIDITY must be there and non-zero
 /// (RFC 3501 2.3.1.1): the journal keys every message by it, and 0 is what a missing one
-/// would read as.
+/// would read as. async-imap ends EXAMINE/SELECT/STATUS without an error when the
+/// connection closes before the tagged answer, so a missing UIDVALIDITY is first of all a
+/// connection lost mid-answer: retried on a new connection (seen with Dovecot under load).
+/// UIDVALIDITY 0 is a server fault, never retried.
 fn state_of(op: &str, folder: &str, mb: &async_imap::types::Mailbox) -> Result<FolderState> {
-    let uidvalidity =
-        mb.uid_validity
-            .filter(|v| *v != 0)
-            .ok_or_else(|| EndpointError::Protocol {
+    let uidvalidity = match mb.uid_validity {
+        Some(v) if v != 0 => v,
+        Some(_) => {
+            return Err(EndpointError::Protocol {
                 op: format!("{op} {}", decode_mutf7(folder)),
-                message: format!(
-                    "the server gave {} for the folder; cutover cannot tell its messages apart \
-                 across sessions without one (a server fault: report it to the server's operator)",
-                    match mb.uid_validity {
-                        Some(_) => "UIDVALIDITY 0",
-                        None => "no UIDVALIDITY",
-                    }
+                message: "the server gave UIDVALIDITY 0 for the folder; cutover cannot tell its \
+                          messages apart across sessions without one (a server fault: report it \
+                          to the server's operator)"
+                    .into(),
+            });
+        }
+        None => {
+            return Err(EndpointError::ConnectionLost {
+                op: format!(
+                    "{op} {} (its answer ended without the folder's UIDVALIDITY)",
+                    decode_mutf7(folder)
                 ),
-            })?;
+            });
+        }
+    };
     Ok(FolderState {
         uidvalidity,
         uidnext: mb.uid_next.unwrap_or(0),
@@ -1223,8 +1262,7 @@ impl MailSession for ImapSession {
         self.settle();
         let t = self.timeout;
         let from = from_uid.max(1);
-        // EXISTS as the folder grows meanwhile (new mail, our own APPENDs) raises the cap.
-        let mut exists = self.exists.unwrap_or(0);
+        let mut listing = Listing::new(self.exists.unwrap_or(0));
         let unsolicited = self.s.unsolicited_responses.clone();
         let opened = self.opened.clone();
         let s = &mut self.s;
@@ -1236,20 +1274,12 @@ impl MailSession for ImapSession {
                 .await
                 .map_err(|e| map_err("UID FETCH", e))?;
             let mut out = Vec::new();
-            let mut n = 0;
             while let Some(f) = stream
                 .try_next()
                 .await
                 .map_err(|e| map_err("UID FETCH", e))?
             {
-                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
-                    exists = exists.max(e);
-                }
-                n += 1;
-                let cap = bounded::listing_cap(exists);
-                if n > cap {
-                    return Err(too_many("UID FETCH (metadata)", cap, Some(exists)));
-                }
+                listing.one_more("UID FETCH (metadata)", || unsolicited.try_recv().ok())?;
                 // "n:*" always returns the last message, even when its UID is below n.
                 if let Some(uid) = uid_of(&f, &opened)?.filter(|u| *u >= from) {
                     out.push(MessageMeta {
@@ -1261,7 +1291,7 @@ impl MailSession for ImapSession {
             Ok(out)
         })
         .await??;
-        self.exists = Some(exists);
+        self.exists = Some(listing.exists);
         // In place: a stable sort would take half the listing again.
         out.sort_unstable_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
@@ -1284,8 +1314,7 @@ impl MailSession for ImapSession {
         } else {
             "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
         };
-        // EXISTS as the folder grows meanwhile (new mail, our own APPENDs) raises the cap.
-        let mut exists = self.exists.unwrap_or(0);
+        let mut listing = Listing::new(self.exists.unwrap_or(0));
         let unsolicited = self.s.unsolicited_responses.clone();
         let opened = self.opened.clone();
         let s = &mut self.s;
@@ -1297,20 +1326,12 @@ impl MailSession for ImapSession {
             let mut out = Vec::new();
             // What the listing keeps, in estimated bytes (see bounded::identity_budget).
             let mut kept = 0usize;
-            let mut n = 0;
             while let Some(f) = stream
                 .try_next()
                 .await
                 .map_err(|e| map_err("UID FETCH", e))?
             {
-                if let Some(e) = drained_exists(|| unsolicited.try_recv().ok()) {
-                    exists = exists.max(e);
-                }
-                n += 1;
-                let cap = bounded::listing_cap(exists);
-                if n > cap {
-                    return Err(too_many("UID FETCH (identities)", cap, Some(exists)));
-                }
+                listing.one_more("UID FETCH (identities)", || unsolicited.try_recv().ok())?;
                 // "n:*" always returns the last message, even when its UID is below n.
                 let Some(uid) = uid_of(&f, &opened)?.filter(|u| *u >= from) else {
                     continue;
@@ -1328,7 +1349,7 @@ impl MailSession for ImapSession {
                     labels: if gm { labels_of(&f, uid, &opened)? } else { None },
                 };
                 kept = kept.saturating_add(bounded::identity_cost(&m));
-                let budget = bounded::identity_budget(exists);
+                let budget = bounded::identity_budget(listing.exists);
                 if kept > budget {
                     return Err(EndpointError::Protocol {
                         op: "UID FETCH (identities)".into(),
@@ -1344,7 +1365,7 @@ impl MailSession for ImapSession {
             Ok(out)
         })
         .await??;
-        self.exists = Some(exists);
+        self.exists = Some(listing.exists);
         // In place: a stable sort would take half the listing again.
         out.sort_unstable_by_key(|m| m.uid);
         out.dedup_by_key(|m| m.uid);
