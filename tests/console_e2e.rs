@@ -355,7 +355,15 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
         "folder_workers = 2",
     );
     let total = src.dump("dora", "dora-pw").total() as u64;
-    let cmd = format!("{} tui --start {}", bin().display(), p.path.display());
+    // The shell records cutover's exit status: what tmux reports for a dead pane was seen
+    // to read 0 under load.
+    let status = root.path().join("exit-status");
+    let cmd = format!(
+        "{} tui --start {}; echo $? > {}; sleep 600",
+        bin().display(),
+        p.path.display(),
+        status.display()
+    );
     let t = Tmux::start("detach", &cmd, &[]);
     t.wait_for("RUNNING", 15);
     t.keys("q");
@@ -369,10 +377,29 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
     }
     // The console's own SIGTERM handler is gone with the screen; headless, SIGTERM must not
     // be ignored: every batch pauses gracefully and the process exits 8.
-    let pid = t.pane("#{pane_pid}");
+    // cutover is the shell's child in the pane.
+    let shell = t.pane("#{pane_pid}");
+    let out = Command::new("pgrep")
+        .args(["-P", shell.trim()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no child of the pane's shell\n{}", t.screen()))
+        .to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let dead = t.wait_dead(20);
-    assert!(dead.starts_with("1 8 "), "{dead}\n{}", t.screen());
+    let end = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Ok(c) = std::fs::read_to_string(&status) {
+            if !c.trim().is_empty() {
+                break c.trim().to_string();
+            }
+        }
+        assert!(Instant::now() < end, "cutover did not exit\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, "8", "{}", t.screen());
     let screen = t.screen();
     assert!(screen.contains("SIGTERM: pausing every batch"), "{screen}");
     let copied = dst.message_count("dora");
