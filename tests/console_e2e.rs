@@ -391,10 +391,10 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let end = Instant::now() + Duration::from_secs(20);
     let code = loop {
-        if let Ok(c) = std::fs::read_to_string(&status) {
-            if !c.trim().is_empty() {
-                break c.trim().to_string();
-            }
+        if let Ok(c) = std::fs::read_to_string(&status)
+            && !c.trim().is_empty()
+        {
+            break c.trim().to_string();
         }
         assert!(Instant::now() < end, "cutover did not exit\n{}", t.screen());
         std::thread::sleep(Duration::from_millis(50));
