@@ -1172,12 +1172,8 @@ impl MailSession for ImapSession {
         let mut mb = async_imap::types::Mailbox::default();
         let deadline = tokio::time::Instant::now() + t;
         loop {
-            let r = tokio::time::timeout_at(deadline, self.s.read_response())
-                .await
-                .map_err(|_| EndpointError::Timeout {
-                    op: "STATUS".into(),
-                    secs: t.as_secs(),
-                })?
+            let r = before(deadline, t, "STATUS", self.s.read_response())
+                .await?
                 .map_err(|e| io_err("STATUS", e))?
                 .ok_or(EndpointError::ConnectionLost {
                     op: "STATUS".into(),
