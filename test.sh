@@ -12,6 +12,6 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://ru
 for c in rustfmt clippy; do
   cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$c"
 done
-cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
-exec cargo test --locked "$@"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+exec cargo test --workspace --locked "$@"

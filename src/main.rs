@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use tokio::sync::mpsc;
 
-use cutover::config::{self, Project};
-use cutover::engine::{Engine, Event, Failure, MailboxResult, RunStats};
-use cutover::store::Store;
+use cutover_engine::config::{self, Project};
+use cutover_engine::engine::{Engine, Event, Failure, MailboxResult, RunStats};
+use cutover_engine::journal::Journal;
 
 // Every line this binary prints goes through these four, which shadow the std macros of the
 // same names: text from servers, mail and the journal (folder names, server replies inside
 // error messages, socket replies) is shown with control and bidi characters escaped
-// (`cutover::safe_text::terminal`), so it can never drive the operator's terminal. A closed
+// (`cutover_engine::safe_text::terminal`), so it can never drive the operator's terminal. A closed
 // pipe (`cutover plan P | head`) drops the rest quietly instead of panicking.
 macro_rules! println {
     () => { crate::say(&mut std::io::stdout().lock(), "", true) };
@@ -38,7 +38,7 @@ macro_rules! eprint {
 
 /// Write `text` (escaped for the terminal) and maybe a newline, ignoring a closed pipe.
 fn say(w: &mut dyn std::io::Write, text: &str, newline: bool) {
-    let mut text = cutover::safe_text::terminal(text).into_owned();
+    let mut text = cutover_engine::safe_text::terminal(text).into_owned();
     if newline {
         text.push('\n');
     }
@@ -46,6 +46,8 @@ fn say(w: &mut dyn std::io::Write, text: &str, newline: bool) {
 }
 
 /// Exit codes, documented in the README.
+mod signals;
+
 mod exit {
     pub const OK: u8 = 0;
     pub const INTERNAL: u8 = 1;
@@ -248,7 +250,7 @@ fn main() -> ExitCode {
         }
     };
     // Everything written from here on is private to this user (and the operators group).
-    cutover::local::init(project.operators_group.as_ref());
+    cutover_engine::local::init(project.operators_group.as_ref());
     *log_guard() = init_logging(&project.log_dir, cli.log_json);
     // Load warnings (a password file readable by others) go to stderr and to the log; the
     // console shows stderr before it takes the screen.
@@ -335,7 +337,7 @@ const STOP_BACKSTOP: Duration = Duration::from_millis(1500);
 /// [`STOP_BACKSTOP`], the process exits 8 anyway: the journal survives that as it survives a
 /// crash, and what was in flight is resolved at the next start.
 fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
-    let mut signals = match cutover::signals::Interrupts::new() {
+    let mut signals = match signals::Interrupts::new() {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -365,7 +367,7 @@ fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
 /// A command that writes no mail (plan, verify, assess, login): SIGINT, SIGTERM or SIGHUP
 /// ends it at once, exit 8 (the journal is only written synchronously, never left half-done).
 async fn until_interrupted(work: impl std::future::Future<Output = u8>) -> u8 {
-    let mut signals = match cutover::signals::Interrupts::new() {
+    let mut signals = match signals::Interrupts::new() {
         Ok(s) => s,
         Err(_) => return work.await,
     };
@@ -380,7 +382,7 @@ async fn until_interrupted(work: impl std::future::Future<Output = u8>) -> u8 {
 
 fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
-    cutover::local::create_private_dir_all(dir).ok()?;
+    cutover_engine::local::create_private_dir_all(dir).ok()?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("cutover")
@@ -388,7 +390,7 @@ fn init_logging(dir: &Path, json: bool) -> Option<tracing_appender::non_blocking
         .max_log_files(14)
         .build(dir)
         .ok()?;
-    cutover::local::make_logs_private(dir);
+    cutover_engine::local::make_logs_private(dir);
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // The IMAP library's trace is the raw wire: LOGIN and AUTHENTICATE lines with their
@@ -432,7 +434,7 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let handle = match cutover::engine::control::spawn(project, store) {
+    let handle = match cutover_engine::engine::control::spawn(project, store) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -444,17 +446,17 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
         Err(code) => return code,
     };
     if start {
-        handle.send(cutover::engine::control::Command::Start { batch: None });
+        handle.send(cutover_engine::engine::control::Command::Start { batch: None });
     }
     // Listening already, so that after a detach no SIGTERM or SIGHUP slips through unheard
     // (the console handles these two itself meanwhile; SIGINT keeps its meaning until then).
-    let early = cutover::signals::Interrupts::term_and_hup().ok();
+    let early = signals::Interrupts::term_and_hup().ok();
     let outcome =
         match cutover::ui::run(handle.snapshots.clone(), Some(&handle), theme, operator()).await {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("cutover: the terminal failed: {e}");
-                handle.send(cutover::engine::control::Command::Pause { batch: None });
+                handle.send(cutover_engine::engine::control::Command::Pause { batch: None });
                 cutover::ui::Outcome::HungUp
             }
         };
@@ -531,7 +533,7 @@ async fn watch(project: Project, theme: Option<String>) -> u8 {
         Ok(t) => t,
         Err(c) => return c,
     };
-    let store = match Store::open_read_only(&project.state_path) {
+    let store = match Journal::open_read_only(&project.state_path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -540,7 +542,7 @@ async fn watch(project: Project, theme: Option<String>) -> u8 {
             return exit::JOURNAL;
         }
     };
-    let snaps = cutover::engine::control::watch_journal(project, store);
+    let snaps = cutover_engine::engine::control::watch_journal(project, store);
     match cutover::ui::run(snaps, None, theme, operator()).await {
         Ok(_) => exit::OK,
         Err(e) => {
@@ -553,8 +555,8 @@ async fn watch(project: Project, theme: Option<String>) -> u8 {
 /// Take the project's control socket (`cutover stop` reaches the engine through it); refuses
 /// when another engine already runs this project.
 async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>, u8> {
-    match cutover::engine::remote::bind(&engine.project.state_path).await {
-        Ok(l) => Ok(cutover::engine::remote::serve(l, engine.clone())),
+    match cutover_engine::engine::remote::bind(&engine.project.state_path).await {
+        Ok(l) => Ok(cutover_engine::engine::remote::serve(l, engine.clone())),
         Err(e) => {
             eprintln!("cutover: {e}");
             Err(exit::BUSY)
@@ -572,7 +574,9 @@ async fn stop(project: &Project, batch: Option<&str>) -> u8 {
         );
         return exit::CONFIG;
     }
-    match cutover::engine::remote::request_stop(&project.state_path, &operator(), batch).await {
+    match cutover_engine::engine::remote::request_stop(&project.state_path, &operator(), batch)
+        .await
+    {
         Ok(reply) => {
             let text = reply.strip_prefix("ok ").unwrap_or(&reply);
             println!("cutover: {text}");
@@ -582,7 +586,7 @@ async fn stop(project: &Project, batch: Option<&str>) -> u8 {
                 exit::INTERNAL
             }
         }
-        Err(e @ cutover::engine::remote::RemoteError::Refused { .. }) => {
+        Err(e @ cutover_engine::engine::remote::RemoteError::Refused { .. }) => {
             eprintln!("cutover: {e}");
             exit::AUTH
         }
@@ -600,7 +604,7 @@ async fn confirm_typed(
     expected: &str,
     why: &str,
     what: &str,
-    stop: &cutover::engine::StopFlag,
+    stop: &cutover_engine::engine::StopFlag,
 ) -> Result<(), u8> {
     use std::io::Write as _;
     if !std::io::stdin().is_terminal() {
@@ -672,7 +676,7 @@ async fn rollback(
         Ok(e) => e,
         Err(code) => return code,
     };
-    let plan = match cutover::rollback::plan(&engine.store, &specs) {
+    let plan = match cutover_engine::rollback::plan(&engine.store, &specs) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -740,7 +744,7 @@ async fn rollback(
     };
     let who = operator();
     let (mut partial, mut mismatch) = (false, false);
-    let halt = cutover::engine::Halt {
+    let halt = cutover_engine::engine::Halt {
         emergency: engine.stop_flag(),
         ..Default::default()
     };
@@ -748,7 +752,7 @@ async fn rollback(
         // `cutover stop` or a signal: what is removed so far stays journalled; a stalled
         // server is abandoned after Halt::CUT.
         let Some(o) = halt
-            .or_cut(cutover::rollback::rollback_mailbox(
+            .or_cut(cutover_engine::rollback::rollback_mailbox(
                 &engine.dst,
                 &engine.store,
                 engine.sink(),
@@ -825,7 +829,7 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
     // The fail-back engine (the project reversed) holds the control socket: no other engine
     // may work on this project meanwhile, and `cutover stop` halts its writes.
     let (tx, rx) = mpsc::unbounded_channel();
-    let fb = match cutover::failback::engine(&project, store, Some(tx)) {
+    let fb = match cutover_engine::failback::engine(&project, store, Some(tx)) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -841,7 +845,7 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
     let stop = fb.stop_flag();
     // Plan first (reads only), then ask.
     let planned = tokio::select! {
-        r = cutover::failback::failback(&fb, &spec, true) => r,
+        r = cutover_engine::failback::failback(&fb, &spec, true) => r,
         _ = stop.stopped() => return exit::STOPPED,
     };
     let plan = match planned {
@@ -898,12 +902,12 @@ async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -
         return code;
     }
     let printer = tokio::spawn(print_events(rx));
-    let halt = cutover::engine::Halt {
+    let halt = cutover_engine::engine::Halt {
         emergency: stop.clone(),
         ..Default::default()
     };
     let r = halt
-        .or_cut(cutover::failback::failback(&fb, &spec, false))
+        .or_cut(cutover_engine::failback::failback(&fb, &spec, false))
         .await;
     drop(_unlock);
     let journal_fault = fb.sink().journal_fault();
@@ -975,7 +979,7 @@ fn journal_checked(fault: Option<String>, code: u8) -> u8 {
 }
 
 /// Record that a command ends (the `runs` table); a failure makes the exit code 9.
-fn end_run(store: &Store, run: i64, code: u8) -> u8 {
+fn end_run(store: &Journal, run: i64, code: u8) -> u8 {
     match store.end_run(run, &format!("exit {code}")) {
         Ok(()) => code,
         Err(e) => journal_failed(code, &format!("cannot record the end of this run: {e}")),
@@ -983,15 +987,15 @@ fn end_run(store: &Store, run: i64, code: u8) -> u8 {
 }
 
 /// Record that a command starts (the `runs` table); a failure ends it with exit 9.
-fn begin_run(store: &Store, command: &str) -> Result<i64, u8> {
+fn begin_run(store: &Journal, command: &str) -> Result<i64, u8> {
     store.begin_run(command).map_err(|e| {
         eprintln!("cutover: cannot record the start of this run: {e}");
         exit::JOURNAL
     })
 }
 
-fn open_store(project: &Project) -> Result<Store, u8> {
-    Store::open(&project.state_path, project.durability).map_err(|e| {
+fn open_store(project: &Project) -> Result<Journal, u8> {
+    Journal::open(&project.state_path, project.durability).map_err(|e| {
         eprintln!("cutover: {e}");
         exit::JOURNAL
     })
@@ -1045,7 +1049,7 @@ async fn login(project: &Project, side: Option<Side>, user: Option<String>) -> u
         );
         return exit::CONFIG;
     }
-    let provider = match cutover::endpoint::oauth::TokenProvider::for_endpoint(
+    let provider = match cutover_engine::endpoint::oauth::TokenProvider::for_endpoint(
         ep,
         name,
         &project.state_path,
@@ -1114,7 +1118,7 @@ fn check(project: &Project) -> u8 {
             let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
                 (config::OAuthFlow::DeviceCode, ..) => format!(
                     "sign-ins in {}",
-                    cutover::endpoint::oauth::token_file_for(&project.state_path).display()
+                    cutover_engine::endpoint::oauth::token_file_for(&project.state_path).display()
                 ),
                 (config::OAuthFlow::ClientCredentials, Some(_), _) => "client secret".into(),
                 (config::OAuthFlow::ClientCredentials, None, Some(c)) => {
@@ -1165,7 +1169,7 @@ fn check(project: &Project) -> u8 {
 /// A report from the journal alone. The journal is read through a read-only connection; the
 /// report run itself is then recorded (the next daily report starts from it).
 fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option<&Path>) -> u8 {
-    use cutover::report::{self, Format, Kind};
+    use cutover_engine::report::{self, Format, Kind};
     let kind = match kind {
         ReportKind::Daily => Kind::Daily,
         ReportKind::Final => Kind::Final,
@@ -1184,10 +1188,10 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
     }
     // Bring a journal written by an older cutover up to date (columns, the reports table);
     // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
-    if let Err(e) = Store::open(&project.state_path, project.durability) {
+    if let Err(e) = Journal::open(&project.state_path, project.durability) {
         eprintln!("cutover: {e} (reading it as it is)");
     }
-    let store = match Store::open_read_only(&project.state_path) {
+    let store = match Journal::open_read_only(&project.state_path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("cutover: {e}");
@@ -1217,7 +1221,7 @@ fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option
     let text = report::render(&rep, format);
     let written = match out {
         Some(path) => std::fs::write(path, text.as_bytes())
-            .and_then(|()| cutover::local::make_private(path))
+            .and_then(|()| cutover_engine::local::make_private(path))
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
             use std::io::Write;
@@ -1277,7 +1281,7 @@ async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                 if to_copy > 0 {
                     println!(
                         "[{mailbox}] {folder} -> {}: {to_copy} message(s) to copy, {}",
-                        cutover::endpoint::imap::decode_mutf7(&dst),
+                        cutover_engine::endpoint::imap::decode_mutf7(&dst),
                         human(bytes)
                     );
                 }
@@ -1481,12 +1485,12 @@ async fn run(project: Project, batches: Vec<String>, override_reason: Option<Str
 
 /// The checklist gate: refuse to start while a required item is unmet, unless overridden.
 fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<(), u8> {
-    let journal = |e: cutover::store::StoreError| {
+    let journal = |e: cutover_engine::journal::JournalError| {
         eprintln!("cutover: {e}");
         exit::JOURNAL
     };
-    let blockers =
-        cutover::checklist::blockers(&engine.project, &engine.store, batches).map_err(journal)?;
+    let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)
+        .map_err(journal)?;
     if blockers.is_empty() {
         return Ok(());
     }
@@ -1506,11 +1510,15 @@ fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> R
             Err(exit::GATE)
         }
         Some(reason) => {
-            let msg =
-                cutover::checklist::override_items(&engine.store, &blockers, &operator(), reason)
-                    .map_err(journal)?;
+            let msg = cutover_engine::checklist::override_items(
+                &engine.store,
+                &blockers,
+                &operator(),
+                reason,
+            )
+            .map_err(journal)?;
             engine.sink().issue(
-                cutover::engine::Severity::Warning,
+                cutover_engine::engine::Severity::Warning,
                 "operator",
                 None,
                 None,
@@ -1528,7 +1536,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     macro_rules! out {
         ($($t:tt)*) => { println!($($t)*) };
     }
-    use cutover::assess::{estimate_text, human};
+    use cutover_engine::assess::{estimate_text, human};
     let engine = match engine(project, None) {
         Ok(e) => e,
         Err(code) => return code,
@@ -1537,7 +1545,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         Ok(id) => id,
         Err(code) => return code,
     };
-    let a = match cutover::assess::assess(
+    let a = match cutover_engine::assess::assess(
         &engine.project,
         &engine.store,
         &engine.src,
@@ -1547,7 +1555,7 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
     .await
     {
         Ok(a) => a,
-        Err(cutover::assess::AssessError::NoMailbox(b)) => {
+        Err(cutover_engine::assess::AssessError::NoMailbox(b)) => {
             eprintln!("cutover: no mailbox in batch(es) {b}");
             return exit::CONFIG;
         }
@@ -1673,13 +1681,14 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         );
     }
     if let Err(e) =
-        cutover::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None).await
+        cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
+            .await
     {
         eprintln!("cutover: {e}");
         return exit::JOURNAL;
     }
     out!();
-    match cutover::checklist::evaluate(&engine.project, &engine.store, &batches) {
+    match cutover_engine::checklist::evaluate(&engine.project, &engine.store, &batches) {
         Ok(items) if items.is_empty() => out!(
             "checklist: none defined (no gate). Add [checklist] defaults = true or [[check]] items."
         ),
@@ -1702,9 +1711,9 @@ async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) ->
         }
     }
     if let Some(path) = csv {
-        match cutover::assess::write_csv(&path, &a) {
+        match cutover_engine::assess::write_csv(&path, &a) {
             Ok(()) => {
-                let _ = cutover::local::make_private(&path);
+                let _ = cutover_engine::local::make_private(&path);
                 out!("CSV written to {}", path.display())
             }
             Err(e) => {
@@ -1739,7 +1748,8 @@ async fn verify(project: Project, batches: Vec<String>) -> u8 {
     for spec in engine.selected(&batches) {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
-            cutover::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec).await
+            cutover_engine::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec)
+                .await
         }));
     }
     let mut all_ok = true;
@@ -1835,7 +1845,7 @@ async fn plan(project: Project, batches: Vec<String>) -> u8 {
     let mut code = exit::OK;
     for spec in engine.selected(&batches) {
         println!("[{}] batch {}", spec.key(), spec.batch);
-        match cutover::plan::plan_mailbox(
+        match cutover_engine::plan::plan_mailbox(
             &engine.project,
             &engine.store,
             &engine.src,

@@ -65,25 +65,21 @@ impl Interrupts {
 /// must not fail it, and Rust's printing panics on a failed write. Output to a file or a pipe,
 /// or to a terminal that is still there, is left alone.
 pub fn quiet_if_terminal_gone() {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
         return;
     };
-    for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
-        if terminal_gone(fd) {
-            // SAFETY: dup2 onto a standard descriptor of this process, from one we own; it is
-            // atomic, so a concurrent write goes to one or the other.
-            unsafe {
-                libc::dup2(null.as_raw_fd(), fd);
-            }
-        }
+    // dup2 is atomic, so a concurrent write goes to one or the other.
+    if terminal_gone(std::io::stdout().as_fd()) {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+    if terminal_gone(std::io::stderr().as_fd()) {
+        let _ = nix::unistd::dup2_stderr(&null);
     }
 }
 
 /// `fd` is a terminal that has hung up: a hung-up terminal fails every write, even an empty
 /// one, with EIO (and no longer answers isatty); anything else accepts an empty write.
-fn terminal_gone(fd: libc::c_int) -> bool {
-    // SAFETY: a write of zero bytes from a valid pointer writes nothing.
-    let r = unsafe { libc::write(fd, b"".as_ptr().cast(), 0) };
-    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EIO)
+fn terminal_gone(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    nix::unistd::write(fd, b"") == Err(nix::errno::Errno::EIO)
 }

@@ -22,5 +22,5 @@ fn project() -> &'static (tempfile::TempDir, PathBuf) {
 fuzz_target!(|data: &[u8]| {
     let (dir, path) = project();
     std::fs::write(dir.path().join("users.csv"), data).expect("write the input");
-    let _ = cutover::config::load(path);
+    let _ = cutover_engine::config::load(path);
 });

@@ -13,5 +13,5 @@ fn dir() -> &'static tempfile::TempDir {
 fuzz_target!(|data: &[u8]| {
     let path = dir().path().join("project.toml");
     std::fs::write(&path, data).expect("write the input");
-    let _ = cutover::config::load(&path);
+    let _ = cutover_engine::config::load(&path);
 });

@@ -8,8 +8,8 @@ use tui_textarea::TextArea;
 
 use super::keys::{Action, Tab, action_for};
 use super::theme::Theme;
-use crate::engine::control::Command;
-use crate::engine::snapshot::{IssueView, MailboxView, RunState, Snapshot};
+use cutover_engine::engine::control::Command;
+use cutover_engine::engine::snapshot::{IssueView, MailboxView, RunState, Snapshot};
 
 /// What the loop around the app must do.
 #[derive(Debug, Clone, PartialEq, Eq)]

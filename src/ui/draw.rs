@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, TableState, 
 use super::app::{App, Level, Modal};
 use super::keys::{KEYMAP, Tab, footer};
 use super::tabs;
-use crate::engine::snapshot::{RunState, Throughput};
+use cutover_engine::engine::snapshot::{RunState, Throughput};
 
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;
@@ -86,7 +86,11 @@ pub fn draw(f: &mut Frame, app: &App) {
 /// bidi overrides and isolates); such a cell shows U+FFFD instead.
 fn defuse(f: &mut Frame) {
     for cell in f.buffer_mut().content.iter_mut() {
-        if cell.symbol().chars().any(crate::safe_text::is_unsafe) {
+        if cell
+            .symbol()
+            .chars()
+            .any(cutover_engine::safe_text::is_unsafe)
+        {
             cell.set_symbol("\u{fffd}");
         }
     }

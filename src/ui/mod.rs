@@ -21,9 +21,9 @@ use ratatui::crossterm::{execute, terminal};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::engine::control::{Command, Handle};
-use crate::engine::snapshot::Snapshot;
 use app::{App, Effect};
+use cutover_engine::engine::control::{Command, Handle};
+use cutover_engine::engine::snapshot::Snapshot;
 use theme::Theme;
 
 /// How the console ended.

@@ -5,9 +5,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Gauge, Paragraph, Row, Table, Wrap};
 
-use crate::engine::snapshot::MailboxView;
 use crate::ui::app::{App, Level};
 use crate::ui::draw::*;
+use cutover_engine::engine::snapshot::MailboxView;
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;

@@ -7,10 +7,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-use crate::engine::snapshot::CheckView;
 use crate::ui::app::App;
 use crate::ui::draw::*;
 use crate::ui::theme::Theme;
+use cutover_engine::engine::snapshot::CheckView;
 
 /// The status cell: a mark that reads without colour, and its style.
 fn status(c: &CheckView, t: &Theme) -> (String, Style) {

@@ -5,9 +5,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-use crate::engine::snapshot::RunState;
 use crate::ui::app::App;
 use crate::ui::draw::*;
+use cutover_engine::engine::snapshot::RunState;
 
 pub fn draw_emergency(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;

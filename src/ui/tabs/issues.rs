@@ -6,10 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-use crate::engine::snapshot::IssueView;
-use crate::issues;
 use crate::ui::app::App;
 use crate::ui::draw::*;
+use cutover_engine::engine::snapshot::IssueView;
+use cutover_engine::issues;
 
 /// Does an issue match the `/` filter? Words are ANDed, case-insensitive: `sev:WORD`
 /// (or `severity:`), `cat:WORD` (or `category:`) and `state:WORD` match the start of that

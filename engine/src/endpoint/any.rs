@@ -1,0 +1,215 @@
+//! One connector and one session type over every endpoint kind, so that the engine, rollback,
+//! verification and assessment run unchanged whatever the project's source and destination
+//! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
+
+use super::gmail::{GmailConnector, GmailSession};
+use super::graph::{GraphConnector, GraphSession};
+use super::imap::{ImapConnector, ImapSession};
+use super::pop3::{Pop3Connector, Pop3Session};
+use super::{
+    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
+    MessageIdentity, MessageMeta, MessageSink, Result,
+};
+use crate::config::{self, Credential, EndpointKind};
+use crate::journal::Journal;
+
+/// Opens sessions on one side (source or destination) of a project, within its connection
+/// budget. Cloning shares the budget.
+#[derive(Clone)]
+pub enum AnyConnector {
+    Imap(ImapConnector),
+    Pop3(Pop3Connector),
+    Graph(GraphConnector),
+    Gmail(GmailConnector),
+}
+
+/// A logged-in session on any endpoint kind.
+pub enum AnySession {
+    Imap(ImapSession),
+    Pop3(Pop3Session),
+    Graph(GraphSession),
+    Gmail(GmailSession),
+}
+
+impl AnyConnector {
+    /// `store` is the project's journal: endpoints without IMAP UIDs keep their id-to-UID
+    /// map there.
+    pub fn new(
+        cfg: &config::Endpoint,
+        side: &'static str,
+        store: &Journal,
+    ) -> Result<AnyConnector> {
+        match cfg.kind {
+            EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::for_project(
+                cfg,
+                side,
+                store.path(),
+            )?)),
+            EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
+            EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
+            EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
+        }
+    }
+
+    pub fn config(&self) -> &config::Endpoint {
+        match self {
+            AnyConnector::Imap(c) => c.config(),
+            AnyConnector::Pop3(c) => c.config(),
+            AnyConnector::Graph(c) => c.config(),
+            AnyConnector::Gmail(c) => c.config(),
+        }
+    }
+
+    /// "source" or "destination".
+    pub fn side(&self) -> &'static str {
+        match self {
+            AnyConnector::Imap(c) => c.side,
+            AnyConnector::Pop3(c) => c.side,
+            AnyConnector::Graph(c) => c.side,
+            AnyConnector::Gmail(c) => c.side,
+        }
+    }
+
+    pub fn max_connections(&self) -> usize {
+        match self {
+            AnyConnector::Imap(c) => c.max_connections(),
+            AnyConnector::Pop3(c) => c.max_connections(),
+            AnyConnector::Graph(c) => c.max_connections(),
+            AnyConnector::Gmail(c) => c.max_connections(),
+        }
+    }
+
+    /// Connections (or, for HTTP APIs, mailbox sessions) open right now.
+    pub fn in_use(&self) -> usize {
+        match self {
+            AnyConnector::Imap(c) => c.in_use(),
+            AnyConnector::Pop3(c) => c.in_use(),
+            AnyConnector::Graph(c) => c.in_use(),
+            AnyConnector::Gmail(c) => c.in_use(),
+        }
+    }
+
+    /// Wait for a free connection slot, then connect and log in as `cred`.
+    pub async fn connect(&self, cred: &Credential) -> Result<AnySession> {
+        match self {
+            AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
+            AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
+            AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
+            AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
+        }
+    }
+
+    /// Mailboxes an HTTP API endpoint held back in the last minute (server 429/503/504 or a
+    /// local rate limit), each with why, for the console.
+    pub fn throttled_accounts(&self) -> Vec<String> {
+        match self {
+            AnyConnector::Graph(c) => c.throttled_accounts(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Run `$body` with `$s` bound to the variant's session.
+macro_rules! each {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            AnySession::Imap($s) => $body,
+            AnySession::Pop3($s) => $body,
+            AnySession::Graph($s) => $body,
+            AnySession::Gmail($s) => $body,
+        }
+    };
+}
+
+impl AnySession {
+    /// The server's host name, for messages.
+    pub fn host(&self) -> &str {
+        each!(self, s => s.host())
+    }
+
+    /// The Gmail API session, for what only Gmail has (every label of a message).
+    pub fn as_gmail_mut(&mut self) -> Option<&mut GmailSession> {
+        match self {
+            AnySession::Gmail(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Storage (used, limit) in bytes where the endpoint reports a quota.
+    pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
+        match self {
+            AnySession::Imap(s) => s.storage_quota(folder).await,
+            _ => Ok(None),
+        }
+    }
+}
+
+impl MailSession for AnySession {
+    fn capabilities(&self) -> &Capabilities {
+        each!(self, s => s.capabilities())
+    }
+
+    async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        each!(self, s => s.list_folders().await)
+    }
+
+    async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        each!(self, s => s.examine(folder).await)
+    }
+
+    async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        each!(self, s => s.open_for_append(folder).await)
+    }
+
+    async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        each!(self, s => s.status(folder).await)
+    }
+
+    async fn create_folder(&mut self, folder: &str) -> Result<bool> {
+        each!(self, s => s.create_folder(folder).await)
+    }
+
+    async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        each!(self, s => s.fetch_meta(from_uid).await)
+    }
+
+    async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        each!(self, s => s.fetch_identities(from_uid).await)
+    }
+
+    async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        each!(self, s => s.fetch_messages(uids, sink).await)
+    }
+
+    async fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> Result<Vec<Fingerprinted>> {
+        each!(self, s => s.fetch_fingerprints(uids, from_uid).await)
+    }
+
+    async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        each!(self, s => s.append(folder, msgs).await)
+    }
+
+    async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
+        each!(self, s => s.expunge_uids(uids).await)
+    }
+
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        each!(self, s => s.rename_folder(from, to).await)
+    }
+
+    async fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        each!(self, s => s.delete_folder(folder).await)
+    }
+
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        each!(self, s => s.permanent_keywords())
+    }
+
+    async fn logout(self) -> () {
+        each!(self, s => s.logout().await)
+    }
+}

@@ -1,0 +1,404 @@
+//! What the engine tells its observers (the headless printer, later the console).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::journal::{Issue, Journal, Totals};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    MailboxStarted {
+        mailbox: String,
+        batch: String,
+    },
+    /// The folder map is known: how many folders will be walked.
+    MailboxPlanned {
+        mailbox: String,
+        folders: usize,
+    },
+    FolderStarted {
+        mailbox: String,
+        folder: String,
+        dst: String,
+        to_copy: u64,
+        bytes: u64,
+    },
+    Progress {
+        mailbox: String,
+        folder: String,
+        copied: u64,
+        bytes: u64,
+    },
+    FolderDone {
+        mailbox: String,
+        folder: String,
+        totals: Totals,
+        appended: u64,
+        unchanged: bool,
+    },
+    MailboxDone {
+        mailbox: String,
+        totals: Totals,
+        /// "done", "paused", "stopped" or "failed".
+        state: String,
+        error: Option<String>,
+    },
+    /// A rollback removed messages (cumulative count for the mailbox).
+    RollbackProgress {
+        mailbox: String,
+        folder: String,
+        removed: u64,
+    },
+    RollbackDone {
+        mailbox: String,
+        removed: u64,
+        error: Option<String>,
+    },
+    Issue {
+        severity: Severity,
+        category: String,
+        mailbox: Option<String>,
+        folder: Option<String>,
+        uid: Option<u32>,
+        message: String,
+    },
+}
+
+/// Sends events to observers and journals issues. Cheap to clone.
+#[derive(Clone)]
+pub struct Sink {
+    tx: Option<mpsc::UnboundedSender<Event>>,
+    store: Journal,
+    /// The first journal failure that could not be returned to a caller (see
+    /// [`Sink::journal_failed`]); the command ends with exit 9 when one is set.
+    journal_fault: Arc<Mutex<Option<String>>>,
+}
+
+impl Sink {
+    pub fn new(store: Journal, tx: Option<mpsc::UnboundedSender<Event>>) -> Self {
+        Sink {
+            tx,
+            store,
+            journal_fault: Arc::default(),
+        }
+    }
+
+    /// A journal read or write failed where the error cannot be returned to a caller (an
+    /// issue being journalled, a console command, a detached task): logged, shown to
+    /// observers as a critical issue (not journalled: the journal is what failed) and kept,
+    /// so that the command ends with exit 9 and says so on stderr ([`Sink::journal_fault`]).
+    pub fn journal_failed(&self, message: &str) {
+        self.note_journal_fault(message);
+        self.send(Event::Issue {
+            severity: Severity::Critical,
+            category: "journal".into(),
+            mailbox: None,
+            folder: None,
+            uid: None,
+            message: message.into(),
+        });
+    }
+
+    /// Keep a journal failure for the command's exit code (9) without telling observers
+    /// (for failures already reported another way, such as a failed mailbox).
+    pub fn note_journal_fault(&self, message: &str) {
+        tracing::error!(category = "journal", "{message}");
+        let mut f = self.journal_fault.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(message.to_string());
+        }
+    }
+
+    /// The first journal failure kept by [`Sink::journal_failed`] or
+    /// [`Sink::note_journal_fault`], if any.
+    pub fn journal_fault(&self) -> Option<String> {
+        self.journal_fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn send(&self, e: Event) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// Journal an issue and tell observers. A journal failure here does not stop the caller
+    /// (the copy path journals its own state and stops on failure), but it is kept: the
+    /// command ends with exit 9 ([`Sink::journal_failed`]).
+    pub fn issue(
+        &self,
+        severity: Severity,
+        category: &str,
+        mailbox: Option<&str>,
+        folder: Option<&str>,
+        uid: Option<u32>,
+        message: &str,
+    ) {
+        match severity {
+            Severity::Info => tracing::info!(category, mailbox, folder, uid, "{message}"),
+            Severity::Warning => tracing::warn!(category, mailbox, folder, uid, "{message}"),
+            _ => tracing::error!(category, mailbox, folder, uid, "{message}"),
+        }
+        if let Err(e) = self.store.record_issue(&Issue {
+            severity: severity.as_str(),
+            category,
+            mailbox,
+            folder,
+            uid,
+            message,
+        }) {
+            self.journal_failed(&format!("cannot journal an issue ({message}): {e}"));
+        }
+        self.send(Event::Issue {
+            severity,
+            category: category.into(),
+            mailbox: mailbox.map(Into::into),
+            folder: folder.map(Into::into),
+            uid,
+            message: message.into(),
+        });
+    }
+
+    /// Say that an emergency stop abandoned work that was still waiting on a server after
+    /// [`Halt::CUT`].
+    pub fn abandoned(&self, mailbox: &str, folder: Option<&str>) {
+        self.issue(
+            Severity::Warning,
+            "operator",
+            Some(mailbox),
+            folder,
+            None,
+            &format!(
+                "emergency stop: a server command still waiting {} ms after the stop was abandoned (a stalled or slow server); the journal is consistent, anything in flight is resolved at the next start",
+                Halt::CUT.as_millis()
+            ),
+        );
+    }
+}
+
+/// What this run really did, counted where it happens.
+#[derive(Default, Debug)]
+pub struct RunStats {
+    /// Messages appended to a destination.
+    pub appended: std::sync::atomic::AtomicU64,
+    /// Message bodies downloaded (from either side, for copying or fingerprinting).
+    pub bodies_fetched: std::sync::atomic::AtomicU64,
+    pub bytes_fetched: std::sync::atomic::AtomicU64,
+}
+
+impl RunStats {
+    pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// What stops a mailbox's writes: the emergency stop (everything), its batch's emergency
+/// stop, or its batch's pause. Checked before every APPEND window; an emergency stop also
+/// cuts a window in flight short after [`Halt::GRACE`] (its messages stay in doubt and are
+/// resolved against the destination at the next start).
+#[derive(Clone, Default)]
+pub struct Halt {
+    pub emergency: StopFlag,
+    pub batch_stop: StopFlag,
+    pub pause: StopFlag,
+    pub mailbox_pause: StopFlag,
+}
+
+impl Halt {
+    /// How long a window in flight may still finish after an emergency stop.
+    pub const GRACE: std::time::Duration = std::time::Duration::from_millis(400);
+
+    pub fn is_set(&self) -> bool {
+        self.is_emergency() || self.pause.is_stopped() || self.mailbox_pause.is_stopped()
+    }
+
+    pub fn is_emergency(&self) -> bool {
+        self.emergency.is_stopped() || self.batch_stop.is_stopped()
+    }
+
+    /// Resolves once an emergency stop (global or this batch's) is set.
+    pub async fn emergency(&self) {
+        tokio::select! {
+            _ = self.emergency.stopped() => {}
+            _ = self.batch_stop.stopped() => {}
+        }
+    }
+
+    /// Resolves once any of the flags is set (what [`Halt::is_set`] checks).
+    pub async fn halted(&self) {
+        tokio::select! {
+            _ = self.emergency() => {}
+            _ = self.pause.stopped() => {}
+            _ = self.mailbox_pause.stopped() => {}
+        }
+    }
+
+    /// How long work may go on after an emergency stop before it is abandoned where it waits
+    /// (a stalled read, a slow server): longer than [`Halt::GRACE`], so that an APPEND window
+    /// in flight is cut by its own, more telling, path first.
+    pub const CUT: std::time::Duration = std::time::Duration::from_millis(800);
+
+    /// Run `work` to its end, unless an emergency stop has held for [`Halt::CUT`]: then it is
+    /// dropped where it waits and `None` is returned. Dropping is safe for the journal: it is
+    /// written synchronously, never across an await, and what was in flight (an APPEND
+    /// journalled `appending`) is resolved at the next start as after a crash.
+    pub async fn or_cut<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            r = work => Some(r),
+            _ = async {
+                self.emergency().await;
+                tokio::time::sleep(Self::CUT).await;
+            } => None,
+        }
+    }
+}
+
+/// Set once to stop; checked before every APPEND window, and awaitable.
+#[derive(Clone, Default)]
+pub struct StopFlag(Arc<StopInner>);
+
+#[derive(Default)]
+struct StopInner {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl StopFlag {
+    pub fn stop(&self) {
+        self.0.set.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+    pub fn clear(&self) {
+        self.0.set.store(false, Ordering::SeqCst);
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.set.load(Ordering::SeqCst)
+    }
+    /// Resolves once the flag is set.
+    pub async fn stopped(&self) {
+        loop {
+            let n = self.0.notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_stopped() {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(dir: &std::path::Path) -> crate::config::Project {
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n",
+        )
+        .unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is
+    /// kept for the exit code, said to observers, and shown first in the console's issues.
+    #[test]
+    fn an_issue_the_journal_refuses_is_kept_for_exit_9_and_shown_in_the_console() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let rw = Journal::open(&p.state_path, p.durability).unwrap();
+        let ro = Journal::open_read_only(&p.state_path).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = Sink::new(ro, Some(tx));
+        assert_eq!(sink.journal_fault(), None);
+        sink.issue(
+            Severity::Warning,
+            "operator",
+            Some("a->a"),
+            None,
+            None,
+            "paused",
+        );
+        let fault = sink.journal_fault().expect("the failure is kept");
+        assert!(
+            fault.contains("cannot journal an issue (paused)")
+                && fault.contains(&p.state_path.display().to_string()),
+            "{fault}"
+        );
+        // The first failure is the one kept.
+        sink.journal_failed("a later one");
+        assert_eq!(sink.journal_fault().as_deref(), Some(fault.as_str()));
+
+        let mut monitor = super::super::control::Monitor::new(&p, &rw, false);
+        let mut seen = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            monitor.apply(&e);
+            seen.push(e);
+        }
+        assert!(
+            matches!(&seen[0], Event::Issue { severity: Severity::Critical, category, message, .. }
+                if category == "journal" && *message == fault),
+            "{seen:?}"
+        );
+        assert!(
+            matches!(&seen[1], Event::Issue { severity: Severity::Warning, message, .. } if message == "paused"),
+            "{seen:?}"
+        );
+        // Shown ahead of the journal's own issues, also after the journal is read again.
+        rw.record_issue(&Issue {
+            severity: "error",
+            category: "network",
+            mailbox: None,
+            folder: None,
+            uid: None,
+            message: "journalled",
+        })
+        .unwrap();
+        monitor.refresh(&rw);
+        let shown: Vec<(String, String)> = monitor
+            .snapshot(None)
+            .issues
+            .iter()
+            .map(|i| (i.category.clone(), i.message.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("journal".to_string(), "a later one".to_string()),
+                ("journal".to_string(), fault),
+                ("network".to_string(), "journalled".to_string()),
+            ]
+        );
+    }
+}

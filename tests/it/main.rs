@@ -1,0 +1,31 @@
+//! The integration tests, one binary (it links once): a module per area. Each area starts
+//! its own throwaway servers (Dovecot, fake clouds) on 127.0.0.1; see `support`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+mod ui_fixture;
+
+mod assess;
+mod config;
+mod console_e2e;
+mod emergency;
+mod faults;
+mod folder_names;
+mod gmail;
+mod gmail_labels;
+mod graph;
+mod hostile_input;
+mod hostile_server;
+mod journal_writes;
+mod local_hygiene;
+mod migrate;
+mod oauth;
+mod pop3;
+mod report;
+mod resume;
+mod scenarios;
+mod signals;
+mod terminal_safety;
+mod ui_app;
+mod ui_render;

@@ -1,0 +1,570 @@
+//! Issue records and reports against a real migration with injected faults (a wrong password,
+//! an oversize message): the journal's issues, then `cutover report` (md, html, csv) with the
+//! real binary, every figure checked against the journal; and no password anywhere.
+
+use crate::support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cutover-report")
+        .tempdir()
+        .unwrap()
+}
+
+const ALICE_PW: &str = "alice-Secret-7f3a";
+const BOB_PW: &str = "bob-Secret-91c2";
+const BOB_WRONG_PW: &str = "bob-Wrong-5d0e";
+const DAN_PW: &str = "dan-Secret-22aa";
+
+/// RFC 4180 records, read by the `csv` crate (an independent parser).
+fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(s.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Per mailbox key, from the journal: (state, folders, messages, copied, copied bytes,
+/// skipped, failed, pending, expunged).
+type Figures = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+
+fn journal_figures(j: &rusqlite::Connection) -> BTreeMap<String, Figures> {
+    let mut st = j
+        .prepare(
+            "SELECT mb.key, mb.state,
+               (SELECT count(*) FROM folders f WHERE f.mailbox_id = mb.id),
+               count(m.id),
+               coalesce(sum(m.state = 'copied'), 0),
+               coalesce(sum(CASE WHEN m.state = 'copied' THEN m.size END), 0),
+               coalesce(sum(m.state = 'skipped'), 0),
+               coalesce(sum(m.state = 'failed'), 0),
+               coalesce(sum(m.state IN ('pending', 'appending')), 0),
+               coalesce(sum(m.state = 'skipped' AND m.reason LIKE 'expunged%'), 0)
+             FROM mailboxes mb
+             LEFT JOIN folders f ON f.mailbox_id = mb.id
+             LEFT JOIN messages m ON m.folder_id = f.id AND m.state != 'superseded'
+             GROUP BY mb.id",
+        )
+        .unwrap();
+    st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            (
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ),
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn report(p: &ProjectDir, kind: &str, format: &str, out: Option<&Path>) -> String {
+    let mut args = vec!["report", "--kind", kind, "--format", format];
+    let out_s;
+    if let Some(o) = out {
+        out_s = o.display().to_string();
+        args.extend(["--out", &out_s]);
+    }
+    let o = p.cutover(&args);
+    assert_eq!(o.status.code(), Some(0), "report: {}", text(&o));
+    match out {
+        Some(path) => {
+            assert!(o.stdout.is_empty(), "--out writes nothing to stdout");
+            std::fs::read_to_string(path).unwrap()
+        }
+        None => stdout(&o),
+    }
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
+    let root = tmp();
+    let users = [("alice", ALICE_PW), ("bob", BOB_PW), ("dan", DAN_PW)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(
+        "alice",
+        40,
+        11,
+        &["--no-tricky", "--huge", "--huge-mb", "3"],
+    );
+    src.seed("bob", 10, 12, &["--no-tricky"]);
+    src.seed("dan", 5, 13, &["--no-tricky"]);
+    let p = ProjectDir::new(
+        &src,
+        &dst,
+        &[
+            MailboxLine {
+                batch: "pilot",
+                user: "alice",
+                pass: ALICE_PW,
+            },
+            MailboxLine {
+                batch: "pilot",
+                user: "bob",
+                pass: BOB_WRONG_PW,
+            },
+            MailboxLine {
+                batch: "wave-2",
+                user: "dan",
+                pass: DAN_PW,
+            },
+        ],
+        "",
+        "max_message_size = \"2 MiB\"",
+        "",
+    );
+    // Before anything ran there is nothing to report.
+    let none = p.cutover(&["report", "--kind", "final"]);
+    assert_eq!(none.status.code(), Some(9), "{}", text(&none));
+    assert!(text(&none).contains("nothing to report"), "{}", text(&none));
+
+    let mut outputs = Vec::new();
+    let run = p.cutover(&["run", "--batch", "pilot"]);
+    assert_eq!(run.status.code(), Some(6), "partial: {}", text(&run));
+    outputs.push(text(&run));
+
+    let j = p.journal();
+    // The wrong password: one auth issue on bob's mailbox, no folder, no UID.
+    type AuthRow = (String, Option<String>, Option<i64>, i64, String, String);
+    let auth: Vec<AuthRow> = {
+        let mut st = j
+            .prepare(
+                "SELECT severity, folder, uid, count, message, state FROM issues
+                 WHERE category = 'auth' AND mailbox = 'bob->bob'",
+            )
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert_eq!(auth.len(), 1, "{auth:?}");
+    assert_eq!(auth[0].0, "error");
+    assert_eq!((auth[0].1.as_deref(), auth[0].2), (None, None));
+    assert_eq!(auth[0].3, 1);
+    assert!(auth[0].4.contains("login as bob refused"), "{auth:?}");
+    assert_eq!(auth[0].5, "open");
+
+    // The oversize message(s): one warning each, on alice's mailbox, folder and source UID,
+    // exactly the messages journalled as skipped.
+    let oversize: Vec<(String, String, i64, i64)> = {
+        let mut st = j
+            .prepare(
+                "SELECT severity, folder, uid, count FROM issues
+                 WHERE category = 'oversize' AND mailbox = 'alice->alice' ORDER BY uid",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let skipped: Vec<(String, i64)> = {
+        let mut st = j
+            .prepare(
+                "SELECT f.src_name, m.src_uid FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE m.state = 'skipped' ORDER BY m.src_uid",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(!skipped.is_empty(), "the seed has a message over 2 MiB");
+    assert_eq!(oversize.len(), skipped.len(), "{oversize:?} vs {skipped:?}");
+    for (o, s) in oversize.iter().zip(&skipped) {
+        assert_eq!(o.0, "warning");
+        assert_eq!((&o.1, o.2), (&s.0, s.1));
+        assert_eq!(o.3, 1);
+    }
+    // Mailbox durations are journalled for finished and failed mailboxes.
+    let unset: i64 = j
+        .query_row(
+            "SELECT count(*) FROM mailboxes WHERE started_at IS NULL OR finished_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unset, 0);
+    drop(j);
+
+    // Run again, with the most verbose logging: the auth failure folds into the same record (count 2);
+    // the oversize messages are not raised again (they are skipped for good).
+    let run2 = Command::new(bin())
+        .args(["run"])
+        .arg(&p.path)
+        .args(["--batch", "pilot"])
+        .env("CUTOVER_LOG", "trace,async_imap=trace")
+        .output()
+        .unwrap();
+    assert_eq!(run2.status.code(), Some(6), "{}", text(&run2));
+    outputs.push(text(&run2));
+    let j = p.journal();
+    let (n, count): (i64, i64) = j
+        .query_row(
+            "SELECT count(*), max(count) FROM issues WHERE category = 'auth' AND mailbox = 'bob->bob'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, count), (1, 2), "a repeat folds into one record");
+    let (n, count): (i64, i64) = j
+        .query_row(
+            "SELECT count(*), max(count) FROM issues WHERE category = 'oversize'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n as usize, count), (skipped.len(), 1));
+    drop(j);
+
+    // An operator resolves one oversize issue with a note (the console's ResolveIssue).
+    let store = cutover_engine::journal::Journal::open(
+        &p.dir.path().join("state.sqlite"),
+        cutover_engine::config::Durability::Crash,
+    )
+    .unwrap();
+    let oversize_id: i64 = p
+        .journal()
+        .query_row(
+            "SELECT min(id) FROM issues WHERE category = 'oversize'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    store
+        .set_issue_state(
+            oversize_id,
+            "resolved",
+            "maria",
+            Some("user told; attachment sent by file share"),
+        )
+        .unwrap();
+    drop(store);
+    let (state, by, at, note): (String, String, Option<String>, String) = p
+        .journal()
+        .query_row(
+            "SELECT state, state_by, state_at, note FROM issues WHERE id = ?1",
+            [oversize_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), by.as_str(), note.as_str()),
+        (
+            "resolved",
+            "maria",
+            "user told; attachment sent by file share"
+        )
+    );
+    assert!(at.is_some());
+
+    // The figures every report must show, from the journal.
+    let figs = journal_figures(&p.journal());
+    let alice = figs["alice->alice"].clone();
+    let bob = figs["bob->bob"].clone();
+    assert!(!figs.contains_key("dan->dan"), "dan's batch never ran");
+    assert_eq!(alice.0, "done");
+    assert_eq!(bob.0, "failed");
+    assert!(alice.3 > 0 && alice.5 as usize == skipped.len());
+    let on_source: i64 = figs.values().map(|f| f.2 - f.8).sum();
+    let copied: i64 = figs.values().map(|f| f.3).sum();
+
+    // CSV: one row per mailbox of the project (dan's too, not started), counts from the journal.
+    let csv_path = p.dir.path().join("users.csv");
+    let csv = report(&p, "final", "csv", Some(&csv_path));
+    outputs.push(csv.clone());
+    let rows = parse_csv(&csv);
+    let head = &rows[0];
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 4, "header + 3 mailboxes:\n{csv}");
+    for row in &rows[1..] {
+        assert_eq!(row.len(), head.len(), "{row:?}");
+        let key = format!(
+            "{}->{}",
+            row[col("SourceUser")],
+            row[col("DestinationUser")]
+        );
+        assert_eq!(row[col("Identity")], row[col("DestinationUser")]);
+        match figs.get(&key) {
+            Some(f) => {
+                assert_eq!(row[col("Status")], f.0, "{key}");
+                // A mailbox that never got listed has no known size on the source.
+                let listed = f.1 > 0;
+                assert_eq!(
+                    row[col("TotalItemsInSourceMailboxCount")],
+                    if listed {
+                        (f.2 - f.8).to_string()
+                    } else {
+                        String::new()
+                    },
+                    "{key}"
+                );
+                assert_eq!(row[col("SyncedItemCount")], f.3.to_string(), "{key}");
+                assert_eq!(row[col("BytesTransferred")], f.4.to_string(), "{key}");
+                assert_eq!(row[col("SkippedItemCount")], f.5.to_string(), "{key}");
+                assert_eq!(row[col("FailedItemCount")], f.6.to_string(), "{key}");
+                assert_eq!(row[col("PendingItemCount")], f.7.to_string(), "{key}");
+                assert!(!row[col("StartTimestamp")].is_empty());
+                assert!(!row[col("CompletionTimestamp")].is_empty());
+            }
+            None => {
+                assert_eq!(key, "dan->dan");
+                assert_eq!(row[col("Batch")], "wave-2");
+                assert_eq!(row[col("Status")], "not started");
+                assert_eq!(row[col("SyncedItemCount")], "0");
+                assert_eq!(row[col("TotalItemsInSourceMailboxCount")], "");
+            }
+        }
+    }
+    let bob_row = rows.iter().find(|r| r[col("SourceUser")] == "bob").unwrap();
+    assert!(
+        bob_row[col("LastError")].contains("login as bob refused"),
+        "{bob_row:?}"
+    );
+
+    // Markdown (stdout): summary, metrics, per-mailbox rows, skipped reasons, issues.
+    let md = report(&p, "final", "md", None);
+    outputs.push(md.clone());
+    assert!(md.starts_with("# Final report: test"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "| messages on the source | {on_source} (not counting 2 mailbox(es) never listed) |"
+        )),
+        "{md}"
+    );
+    let pct = |n: i64, d: i64| {
+        let h = n * 10_000 / d;
+        format!("{}.{:02}%", h / 100, h % 100)
+    };
+    assert!(
+        md.contains(&format!(
+            "| {copied} / {on_source} = {}; 2 mailbox(es) never listed | NO |",
+            pct(copied, on_source)
+        )),
+        "100% migrated is not met (oversize skipped):\n{md}"
+    );
+    assert!(
+        md.contains("(unresolved critical fidelity or verification issues; folders not copied) | 0; 0 | yes |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 1 / 3 = 33.33% | NO |"),
+        "auth: 1 of 3:\n{md}"
+    );
+    let row = format!(
+        "| alice->alice | pilot | done | {} | {} | {} |",
+        alice.1,
+        alice.2 - alice.8,
+        alice.3
+    );
+    assert!(md.contains(&row), "no {row:?} in\n{md}");
+    let verification = format!(
+        "| alice->alice | {} | {} | {} | 0 |",
+        alice.2 - alice.8,
+        alice.3,
+        alice.2 - alice.8 - alice.3
+    );
+    assert!(md.contains(&verification), "no {verification:?} in\n{md}");
+    assert_eq!(bob.1, 0, "bob's folders were never listed");
+    assert!(
+        md.contains("| bob->bob | pilot | failed | 0 | - | 0 |"),
+        "{md}"
+    );
+    assert!(md.contains("| bob->bob | - | 0 | - | 0 |"), "{md}");
+    assert!(
+        md.contains("| alice->alice | skipped | message of")
+            && md.contains(&format!("not copied | {} |", skipped.len())),
+        "{md}"
+    );
+    assert!(
+        md.contains("resolved by maria at ")
+            && md.contains(": user told; attachment sent by file share |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- retry mailbox bob->bob (batch pilot)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- start batch wave-2 (1 mailbox(es), not started)"),
+        "{md}"
+    );
+    assert!(md.contains("| auth | a server refused the login"), "{md}");
+
+    // HTML: one self-contained file with inline SVG charts and print CSS.
+    let html_path = p.dir.path().join("final.html");
+    let html = report(&p, "final", "html", Some(&html_path));
+    outputs.push(html.clone());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.contains("<svg") && html.contains("<rect"),
+        "inline charts"
+    );
+    assert!(html.contains("@media print"));
+    let lower = html.to_lowercase();
+    for bad in ["src=", "href=", "<link", "<script", "@import", "url("] {
+        assert!(
+            !lower.contains(bad),
+            "external resource {bad:?} in the HTML"
+        );
+    }
+    assert!(html.contains(&format!("<td class=\"n\">{on_source}</td>")));
+    assert!(html.contains("alice-&gt;alice"), "keys are escaped");
+    assert!(!html.contains("alice->alice"));
+
+    // Daily: the first covers everything; the next one (right after) nothing new.
+    let d1 = report(&p, "daily", "md", None);
+    outputs.push(d1.clone());
+    assert!(d1.contains("since the beginning"), "{d1}");
+    let alice_daily = format!("| alice->alice | pilot | done | {} | ", alice.3);
+    assert!(d1.contains(&alice_daily), "no {alice_daily:?} in\n{d1}");
+    let d2 = report(&p, "daily", "md", None);
+    outputs.push(d2.clone());
+    assert!(d2.contains("since the last daily report ("), "{d2}");
+    assert!(d2.contains("| alice->alice | pilot | done | 0 | "), "{d2}");
+    assert!(d2.contains("No message copied in this window."), "{d2}");
+    assert!(d2.contains("0 opened, 0 resolved in the window"), "{d2}");
+    let reports: i64 = p
+        .journal()
+        .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reports, 5, "every report run is recorded");
+
+    // No password anywhere: logs (at the most verbose level), reports, journal bytes, output.
+    let mut files = Vec::new();
+    all_files(p.dir.path(), &mut files);
+    let mut checked = 0;
+    for f in files.iter().filter(|f| !f.ends_with("project.toml")) {
+        let bytes = std::fs::read(f).unwrap();
+        let s = String::from_utf8_lossy(&bytes);
+        for pw in [ALICE_PW, BOB_PW, BOB_WRONG_PW, DAN_PW] {
+            assert!(!s.contains(pw), "password found in {}", f.display());
+        }
+        checked += 1;
+    }
+    let logs = p.dir.path().join("cutover-logs");
+    assert!(
+        files.iter().any(|f| f.starts_with(&logs)),
+        "logs were written to {}",
+        logs.display()
+    );
+    assert!(files.iter().any(|f| f.ends_with("state.sqlite")));
+    assert!(checked >= 4);
+    for o in &outputs {
+        for pw in [ALICE_PW, BOB_PW, BOB_WRONG_PW, DAN_PW] {
+            assert!(!o.contains(pw), "password in output:\n{o}");
+        }
+    }
+}
+
+/// The console resolves through the engine's command channel, never the store: the command
+/// lands in the journal with the operator and the note, and the next snapshot shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
+    use cutover_engine::engine::control::{Command, spawn};
+    let dir = tmp();
+    let path = dir.path().join("project.toml");
+    std::fs::write(
+        &path,
+        "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+         [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
+         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
+         [[mailbox]]\nbatch = \"b\"\nsource = { user = \"u\", password = \"p\" }\n\
+         destination = { user = \"u\", password = \"p\" }\n",
+    )
+    .unwrap();
+    let project = cutover_engine::config::load(&path).unwrap();
+    let store =
+        cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
+    store
+        .record_issue(&cutover_engine::journal::Issue {
+            severity: "warning",
+            category: "oversize",
+            mailbox: Some("u->u"),
+            folder: Some("INBOX"),
+            uid: Some(7),
+            message: "too big",
+        })
+        .unwrap();
+    let id = store.issue_rows(1).unwrap()[0].id;
+    let handle = spawn(project, store).unwrap();
+    handle.send(Command::AckIssue {
+        id,
+        operator: "maria".into(),
+    });
+    handle.send(Command::ResolveIssue {
+        id,
+        note: "user told".into(),
+        operator: "joe".into(),
+    });
+    let mut rx = handle.snapshots.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = rx
+            .borrow()
+            .issues
+            .iter()
+            .any(|i| i.id == id && i.state == "resolved");
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the snapshot never showed the issue resolved"
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+    }
+    let snap = rx.borrow().clone();
+    let i = snap.issues.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(i.state_by.as_deref(), Some("joe"));
+    assert_eq!(i.note.as_deref(), Some("user told"));
+    let j = rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap();
+    let row: (String, String, String) = j
+        .query_row(
+            "SELECT state, state_by, note FROM issues WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(row, ("resolved".into(), "joe".into(), "user told".into()));
+}
