@@ -32,8 +32,9 @@ pub struct ClassifyInput {
     pub mailboxes: usize,
     pub bytes: u64,
     pub oversize: usize,
-    /// Folders that need care: Gmail-style label views (\All), special-use folders that land
-    /// in no special-use folder, names that collide after case folding.
+    /// Folders that need care: an \All view copied as a folder (besides the Gmail source's
+    /// All Mail, which is planned apart), special-use folders not copied, names that collide
+    /// after case folding, source folders merged into one destination folder.
     pub special_folders: Vec<String>,
     pub requirements: Vec<String>,
 }

@@ -11,7 +11,8 @@ pub struct BatchEstimate {
     pub secs: Option<f64>,
 }
 
-/// "about 3 min (estimate, at 12.5 MB/s measured over 2 runs)" or "no measurement yet".
+/// "estimate: about 3 min at 12.5 MB/s measured over 2 earlier run(s)", "estimate: no
+/// measurement yet (run a pilot batch first)", or "nothing left to copy".
 pub fn estimate_text(e: &BatchEstimate, throughput: Option<(u64, f64, u32)>) -> String {
     if e.bytes_to_copy == 0 {
         return "nothing left to copy".into();

@@ -68,8 +68,9 @@ pub struct MailboxFigures {
     /// Gmail source: sightings of a message in a further label or in All Mail, not copied
     /// again (neither copied nor skipped: the message was copied once, from another folder).
     pub gmail_duplicates: u64,
-    /// Source folders listed but not copied (refused, or never opened), as people read
-    /// them; their messages are in no total, so the mailbox is not all migrated.
+    /// Source folders listed but not copied (refused, opened but not enumerated, or never
+    /// opened), as people read them (modified UTF-7 decoded); their messages are in no total,
+    /// so the mailbox is not all migrated.
     pub folders_not_copied: Vec<String>,
 }
 
