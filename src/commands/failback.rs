@@ -1,0 +1,169 @@
+//! `cutover failback`: copy back to the source the mail that arrived on the destination after
+//! the migration.
+
+use tokio::sync::mpsc;
+
+use cutover_engine::config::Project;
+
+use super::confirm::confirm_typed;
+use super::events::print_events;
+use super::interrupt::stop_on_interrupt;
+use super::journal::{journal_checked, journal_failed};
+use super::setup::{control_socket, open_store};
+use crate::exit;
+use crate::out::human;
+
+/// Stops a background task when dropped.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> u8 {
+    let Some(spec) = project
+        .mailboxes
+        .iter()
+        .find(|m| m.source.user == mailbox || m.destination.user == mailbox || m.key() == mailbox)
+        .cloned()
+    else {
+        eprintln!(
+            "cutover: no mailbox {mailbox:?} in {} (a source or destination user, or SOURCE->DESTINATION)",
+            project.file.display()
+        );
+        return exit::CONFIG;
+    };
+    let store = match open_store(&project) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    // The fail-back engine (the project reversed) holds the control socket: no other engine
+    // may work on this project meanwhile, and `cutover stop` halts its writes.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fb = match cutover_engine::failback::engine(&project, store, Some(tx)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let lock = match control_socket(&fb).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let _unlock = AbortOnDrop(lock);
+    stop_on_interrupt(&fb);
+    let stop = fb.stop_flag();
+    // Plan first (reads only), then ask.
+    let planned = tokio::select! {
+        r = cutover_engine::failback::failback(&fb, &spec, true) => r,
+        _ = stop.stopped() => return exit::STOPPED,
+    };
+    let plan = match planned {
+        Ok(p) => p,
+        Err(e) if e.is_journal() => return journal_failed(exit::CONNECTION, &e.to_string()),
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::CONNECTION;
+        }
+    };
+    println!(
+        "{:<30} {:<30} {:>9} {:>12} {:>9}",
+        "destination folder", "source folder", "to copy", "bytes", "done"
+    );
+    let mut n = 0;
+    for f in &plan.folders {
+        match &f.skipped {
+            None => println!(
+                "{:<30} {:<30} {:>9} {:>12} {:>9}",
+                f.from,
+                f.to,
+                f.to_copy,
+                human(f.bytes),
+                f.done
+            ),
+            Some(why) => println!("{:<30} {:<30} skipped: {why}", f.from, f.to),
+        }
+        n += f.to_copy;
+    }
+    println!(
+        "fail-back of {}: {n} message(s) arrived on the destination after the migration and are not on the source yet",
+        spec.key()
+    );
+    let skipped = plan.folders.iter().filter(|f| f.skipped.is_some()).count();
+    if skipped > 0 {
+        println!(
+            "fail-back of {}: {skipped} folder(s) skipped (reasons above)",
+            spec.key()
+        );
+    }
+    let ok = if skipped > 0 { exit::PARTIAL } else { exit::OK };
+    if dry_run || n == 0 {
+        return ok;
+    }
+    if !yes
+        && let Err(code) = confirm_typed(
+            &spec.source.user,
+            "fail-back writes to the source",
+            "to copy these messages to the source",
+            &stop,
+        )
+        .await
+    {
+        return code;
+    }
+    let printer = tokio::spawn(print_events(rx));
+    let halt = cutover_engine::engine::Halt {
+        emergency: stop.clone(),
+        ..Default::default()
+    };
+    let r = halt
+        .or_cut(cutover_engine::failback::failback(&fb, &spec, false))
+        .await;
+    drop(_unlock);
+    let journal_fault = fb.sink().journal_fault();
+    drop(fb);
+    let _ = printer.await;
+    let code = match r {
+        None => {
+            eprintln!(
+                "cutover: fail-back of {} stopped (a server did not answer in time); run it again to finish it",
+                spec.key()
+            );
+            exit::STOPPED
+        }
+        Some(Err(e)) if stop.is_stopped() => {
+            eprintln!(
+                "cutover: fail-back of {} stopped: {e}; run it again to finish it",
+                spec.key()
+            );
+            exit::STOPPED
+        }
+        Some(Ok(o)) => {
+            println!(
+                "fail-back of {}: {} message(s) on the source in all, {} appended this run, {} skipped, {} failed",
+                spec.key(),
+                o.totals.copied,
+                o.appended,
+                o.totals.skipped,
+                o.totals.failed
+            );
+            if o.totals.skipped + o.totals.failed + o.totals.pending == 0 {
+                ok
+            } else {
+                exit::PARTIAL
+            }
+        }
+        Some(Err(e)) if e.is_journal() => journal_failed(
+            exit::PARTIAL,
+            &format!("fail-back of {} failed: {e}", spec.key()),
+        ),
+        Some(Err(e)) => {
+            eprintln!("cutover: fail-back of {} failed: {e}", spec.key());
+            exit::PARTIAL
+        }
+    };
+    journal_checked(journal_fault, code)
+}

@@ -1,0 +1,96 @@
+//! `cutover report`: a daily or final report from the journal alone.
+
+use std::path::Path;
+
+use cutover_engine::config::Project;
+use cutover_engine::journal::Journal;
+
+use super::setup::open_store;
+use crate::cli::{ReportFormat, ReportKind};
+use crate::exit;
+
+/// A report from the journal alone. The journal is read through a read-only connection; the
+/// report run itself is then recorded (the next daily report starts from it).
+pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option<&Path>) -> u8 {
+    use cutover_engine::report::{self, Format, Kind};
+    let kind = match kind {
+        ReportKind::Daily => Kind::Daily,
+        ReportKind::Final => Kind::Final,
+    };
+    let format = match format {
+        ReportFormat::Md => Format::Md,
+        ReportFormat::Html => Format::Html,
+        ReportFormat::Csv => Format::Csv,
+    };
+    if !project.state_path.exists() {
+        eprintln!(
+            "cutover: no journal at {} yet: nothing has run, so there is nothing to report",
+            project.state_path.display()
+        );
+        return exit::JOURNAL;
+    }
+    // Bring a journal written by an older cutover up to date (columns, the reports table);
+    // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
+    if let Err(e) = Journal::open(&project.state_path, project.durability) {
+        eprintln!("cutover: {e} (reading it as it is)");
+    }
+    let store = match Journal::open_read_only(&project.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    let since = match kind {
+        Kind::Daily => match store.last_report("daily") {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cutover: {e}");
+                return exit::JOURNAL;
+            }
+        },
+        Kind::Final => None,
+    };
+    // The window ends now: what is journalled from here on belongs to the next daily report.
+    let until = report::journal_now();
+    let rep = match report::gather(project, &store, kind, since, &until) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            return exit::JOURNAL;
+        }
+    };
+    drop(store);
+    let text = report::render(&rep, format);
+    let written = match out {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .and_then(|()| cutover_engine::local::make_private(path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut so = std::io::stdout().lock();
+            so.write_all(text.as_bytes())
+                .and_then(|()| so.flush())
+                .map_err(|e| format!("cannot write the report to stdout: {e}"))
+        }
+    };
+    if let Err(e) = written {
+        eprintln!("cutover: {e}");
+        return exit::INTERNAL;
+    }
+    match open_store(project).and_then(|s| {
+        s.record_report(kind.as_str(), format.as_str(), &until)
+            .map_err(|e| {
+                eprintln!("cutover: {e}");
+                exit::JOURNAL
+            })
+    }) {
+        Ok(()) => exit::OK,
+        Err(_) => {
+            eprintln!(
+                "cutover: the report was written but could not be recorded in the journal; the next daily report will cover this period again"
+            );
+            exit::JOURNAL
+        }
+    }
+}

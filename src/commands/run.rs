@@ -1,0 +1,179 @@
+//! `cutover run`: migrate the selected batches headless, behind the checklist gate.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use cutover_engine::config::Project;
+use cutover_engine::engine::{Engine, Failure, MailboxResult, RunStats};
+
+use super::events::print_events;
+use super::interrupt::on_interrupt;
+use super::journal::{begin_run, end_run, journal_checked};
+use super::setup::{control_socket, engine, operator};
+use crate::exit;
+use crate::out::human;
+
+pub fn exit_for(results: &[MailboxResult]) -> u8 {
+    let worst = |f: Failure| {
+        results
+            .iter()
+            .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
+    };
+    // A mismatch outranks a stop: the brake it trips pauses the other mailboxes of its batch,
+    // and the run must say data-loss incident (7), not stopped by the operator (8). A journal
+    // that cannot be written (9) outranks everything else.
+    if worst(Failure::Verification) {
+        exit::MISMATCH
+    } else if worst(Failure::Journal) {
+        exit::JOURNAL
+    } else if worst(Failure::Stopped) {
+        exit::STOPPED
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
+        exit::AUTH
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
+        exit::CONNECTION
+    } else if results.iter().all(MailboxResult::complete) {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    }
+}
+
+pub async fn run(project: Project, batches: Vec<String>, override_reason: Option<String>) -> u8 {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let engine = match engine(project, Some(tx)) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let selected = engine.selected(&batches);
+    if selected.is_empty() {
+        eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
+        return exit::CONFIG;
+    }
+    if let Err(code) = gate(&engine, &batches, override_reason.as_deref()) {
+        return code;
+    }
+    let control = match control_socket(&engine).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let run_id = match begin_run(&engine.store, "run") {
+        Ok(id) => id,
+        Err(code) => {
+            control.abort();
+            return code;
+        }
+    };
+    println!(
+        "cutover: {} — {} mailbox(es); journal {}",
+        engine.project.name,
+        selected.len(),
+        engine.project.state_path.display()
+    );
+    let printer = tokio::spawn(print_events(rx));
+    let stop = engine.stop_flag();
+    on_interrupt(move |sig| {
+        eprintln!(
+            "cutover: {sig}: stopping all writes (the journal stays consistent; run again to resume)"
+        );
+        stop.stop();
+    });
+    let started = Instant::now();
+    let results = engine.run(&batches).await;
+    let elapsed = started.elapsed();
+    let appended = RunStats::get(&engine.stats.appended);
+    let fetched = RunStats::get(&engine.stats.bodies_fetched);
+    let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
+    // The engine (and its event sender) must go before the printer can finish.
+    let store = engine.store.clone();
+    control.abort();
+    let _ = control.await;
+    // Journal failures kept by the engine, read before it goes.
+    let journal_fault = engine.sink().journal_fault();
+    drop(engine);
+    let _ = printer.await;
+    let (mut msgs, mut bytes) = (0, 0);
+    println!();
+    println!(
+        "{:<40} {:>10} {:>12} {:>8} {:>7}  result",
+        "mailbox", "messages", "bytes", "skipped", "failed"
+    );
+    for r in &results {
+        msgs += r.totals.copied;
+        bytes += r.totals.copied_bytes;
+        let result = match &r.failure {
+            None if r.complete() => "complete".to_string(),
+            None => "incomplete (see issues)".to_string(),
+            Some((_, e)) => format!("failed: {e}"),
+        };
+        println!(
+            "{:<40} {:>10} {:>12} {:>8} {:>7}  {result}",
+            r.key,
+            format!("{}/{}", r.totals.copied, r.totals.messages),
+            human(r.totals.copied_bytes),
+            r.totals.skipped,
+            r.totals.failed
+        );
+    }
+    println!(
+        "{} message(s), {} in the journal as copied; this run took {:.1} s",
+        msgs,
+        human(bytes),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "this run: {appended} appended, {fetched} message bodies downloaded ({})",
+        human(fetched_bytes)
+    );
+    let code = journal_checked(journal_fault, exit_for(&results));
+    end_run(&store, run_id, code)
+}
+
+/// The checklist gate: refuse to start while a required item is unmet, unless overridden.
+pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<(), u8> {
+    let journal = |e: cutover_engine::journal::JournalError| {
+        eprintln!("cutover: {e}");
+        exit::JOURNAL
+    };
+    let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)
+        .map_err(journal)?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
+        None => {
+            eprintln!(
+                "cutover: not started: {} required checklist item(s) unmet:",
+                blockers.len()
+            );
+            for b in &blockers {
+                eprintln!("  {:<20} {:<8} {}", b.id, b.status.word(), b.reason);
+            }
+            eprintln!(
+                "Run `cutover assess PROJECT` for the auto checks, tick manual items in the console (Checklist tab), \
+                 or start anyway with --override \"REASON\" (journalled as an operator issue)."
+            );
+            Err(exit::GATE)
+        }
+        Some(reason) => {
+            let msg = cutover_engine::checklist::override_items(
+                &engine.store,
+                &blockers,
+                &operator(),
+                reason,
+            )
+            .map_err(journal)?;
+            engine.sink().issue(
+                cutover_engine::engine::Severity::Warning,
+                "operator",
+                None,
+                None,
+                None,
+                &msg,
+            );
+            eprintln!("cutover: {msg}");
+            Ok(())
+        }
+    }
+}

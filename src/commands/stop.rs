@@ -1,0 +1,40 @@
+//! `cutover stop`: the emergency stop, through the control socket of the engine running the
+//! project.
+
+use cutover_engine::config::Project;
+
+use super::setup::operator;
+use crate::exit;
+
+pub async fn stop(project: &Project, batch: Option<&str>) -> u8 {
+    if let Some(b) = batch
+        && !project.mailboxes.iter().any(|m| m.batch == b)
+    {
+        eprintln!(
+            "cutover: no batch \"{b}\" in {}; nothing stopped",
+            project.file.display()
+        );
+        return exit::CONFIG;
+    }
+    match cutover_engine::engine::remote::request_stop(&project.state_path, &operator(), batch)
+        .await
+    {
+        Ok(reply) => {
+            let text = reply.strip_prefix("ok ").unwrap_or(&reply);
+            println!("cutover: {text}");
+            if reply.starts_with("ok") {
+                exit::OK
+            } else {
+                exit::INTERNAL
+            }
+        }
+        Err(e @ cutover_engine::engine::remote::RemoteError::Refused { .. }) => {
+            eprintln!("cutover: {e}");
+            exit::AUTH
+        }
+        Err(e) => {
+            eprintln!("cutover: {e}; nothing to stop");
+            exit::CONNECTION
+        }
+    }
+}
