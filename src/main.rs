@@ -1,7 +1,6 @@
 //! The `cutover` command line: parse it, load the project, set up the log, run the command and
 //! exit with its code. The commands themselves are in `commands/`.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
@@ -30,9 +29,10 @@ use commands::rollback::rollback;
 use commands::run::run;
 use commands::stop::stop;
 use commands::verify::verify;
+use exit::ExitCode;
 use logging::{flush_log, init_logging, log_guard};
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let cmd = match (cli.cmd, cli.project) {
         (Some(c), _) => c,
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         },
         (None, None) => {
             let _ = <Cli as clap::CommandFactory>::command().print_help();
-            return ExitCode::from(2);
+            return ExitCode::Usage.into();
         }
     };
     let project_path = match &cmd {
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return ExitCode::from(exit::CONFIG);
+            return ExitCode::Config.into();
         }
     };
     // Everything written from here on is private to this user (and the operators group).
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("cutover: cannot start the async runtime: {e}");
             flush_log();
-            return ExitCode::from(exit::INTERNAL);
+            return ExitCode::Internal.into();
         }
     };
     let theme = cli.theme;
@@ -126,5 +126,5 @@ fn main() -> ExitCode {
     // a stop left behind.
     rt.shutdown_timeout(Duration::from_millis(200));
     flush_log();
-    ExitCode::from(code)
+    code.into()
 }

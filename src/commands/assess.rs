@@ -6,9 +6,9 @@ use cutover_engine::config::Project;
 
 use super::journal::{begin_run, end_run};
 use super::setup::engine;
-use crate::exit;
+use crate::exit::ExitCode;
 
-pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> u8 {
+pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> ExitCode {
     // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
     macro_rules! out {
         ($($t:tt)*) => { println!($($t)*) };
@@ -34,11 +34,11 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
         Ok(a) => a,
         Err(cutover_engine::assess::AssessError::NoMailbox(b)) => {
             eprintln!("cutover: no mailbox in batch(es) {b}");
-            return exit::CONFIG;
+            return ExitCode::Config;
         }
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     };
     out!(
@@ -162,7 +162,7 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
             .await
     {
         eprintln!("cutover: {e}");
-        return exit::JOURNAL;
+        return ExitCode::Journal;
     }
     out!();
     match cutover_engine::checklist::evaluate(&engine.project, &engine.store, &batches) {
@@ -184,7 +184,7 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
         }
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     }
     if let Some(path) = csv {
@@ -195,13 +195,13 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
             }
             Err(e) => {
                 eprintln!("cutover: {e}");
-                return exit::INTERNAL;
+                return ExitCode::Internal;
             }
         }
     }
     let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.complete()).collect();
     let code = if failed.is_empty() {
-        exit::OK
+        ExitCode::Success
     } else if failed.len() == a.mailboxes.len()
         && failed.iter().all(|m| {
             [&m.src_error, &m.dst_error]
@@ -209,9 +209,9 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
                 .any(|e| e.as_ref().is_some_and(|e| e.contains("refused")))
         })
     {
-        exit::AUTH
+        ExitCode::Auth
     } else {
-        exit::PARTIAL
+        ExitCode::Partial
     };
     end_run(&engine.store, run_id, code)
 }

@@ -2,9 +2,9 @@
 
 use cutover_engine::config::{self, Project};
 
-use crate::exit;
+use crate::exit::ExitCode;
 
-pub fn check(project: &Project) -> u8 {
+pub fn check(project: &Project) -> ExitCode {
     println!("project  {}", project.name);
     println!("journal  {}", project.state_path.display());
     for (side, e) in [
@@ -79,5 +79,5 @@ pub fn check(project: &Project) -> u8 {
                 .count()
         );
     }
-    exit::OK
+    ExitCode::Success
 }

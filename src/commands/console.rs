@@ -8,17 +8,17 @@ use cutover_engine::journal::Journal;
 
 use super::journal::journal_checked;
 use super::setup::{control_socket, open_store, operator};
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::signals;
 
-pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme, u8> {
+pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme, ExitCode> {
     cutover::ui::pick_theme(choice).map_err(|e| {
         eprintln!("cutover: {e}");
-        exit::CONFIG
+        ExitCode::Config
     })
 }
 
-pub async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
+pub async fn console(project: Project, theme: Option<String>, start: bool) -> ExitCode {
     let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
         Ok(t) => t,
         Err(c) => return c,
@@ -31,7 +31,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> u8
         Ok(h) => h,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::CONFIG;
+            return ExitCode::Config;
         }
     };
     let control = match control_socket(&handle.engine).await {
@@ -114,14 +114,14 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> u8
     control.abort();
     let code = if interrupted {
         println!("cutover: paused; start again to resume");
-        exit::STOPPED
+        ExitCode::Stopped
     } else {
-        exit::OK
+        ExitCode::Success
     };
     journal_checked(engine.sink().journal_fault(), code)
 }
 
-pub async fn watch(project: Project, theme: Option<String>) -> u8 {
+pub async fn watch(project: Project, theme: Option<String>) -> ExitCode {
     let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
         Ok(t) => t,
         Err(c) => return c,
@@ -132,15 +132,15 @@ pub async fn watch(project: Project, theme: Option<String>) -> u8 {
             eprintln!(
                 "cutover: {e} (is the project started? `cutover watch` only reads an existing journal)"
             );
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     };
     let snaps = cutover_engine::engine::control::watch_journal(project, store);
     match cutover::ui::run(snaps, None, theme, operator()).await {
-        Ok(_) => exit::OK,
+        Ok(_) => ExitCode::Success,
         Err(e) => {
             eprintln!("cutover: the terminal failed: {e}");
-            exit::INTERNAL
+            ExitCode::Internal
         }
     }
 }

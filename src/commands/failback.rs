@@ -10,7 +10,7 @@ use super::events::print_events;
 use super::interrupt::stop_on_interrupt;
 use super::journal::{journal_checked, journal_failed};
 use super::setup::{control_socket, open_store};
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::out::human;
 
 /// Stops a background task when dropped.
@@ -22,7 +22,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> u8 {
+pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> ExitCode {
     let Some(spec) = project
         .mailboxes
         .iter()
@@ -33,7 +33,7 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
             "cutover: no mailbox {mailbox:?} in {} (a source or destination user, or SOURCE->DESTINATION)",
             project.file.display()
         );
-        return exit::CONFIG;
+        return ExitCode::Config;
     };
     let store = match open_store(&project) {
         Ok(s) => s,
@@ -46,7 +46,7 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
         Ok(e) => e,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::CONFIG;
+            return ExitCode::Config;
         }
     };
     let lock = match control_socket(&fb).await {
@@ -59,14 +59,14 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
     // Plan first (reads only), then ask.
     let planned = tokio::select! {
         r = cutover_engine::failback::failback(&fb, &spec, true) => r,
-        _ = stop.stopped() => return exit::STOPPED,
+        _ = stop.stopped() => return ExitCode::Stopped,
     };
     let plan = match planned {
         Ok(p) => p,
-        Err(e) if e.is_journal() => return journal_failed(exit::CONNECTION, &e.to_string()),
+        Err(e) if e.is_journal() => return journal_failed(ExitCode::Connection, &e.to_string()),
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::CONNECTION;
+            return ExitCode::Connection;
         }
     };
     println!(
@@ -99,7 +99,11 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
             spec.key()
         );
     }
-    let ok = if skipped > 0 { exit::PARTIAL } else { exit::OK };
+    let ok = if skipped > 0 {
+        ExitCode::Partial
+    } else {
+        ExitCode::Success
+    };
     if dry_run || n == 0 {
         return ok;
     }
@@ -132,14 +136,14 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
                 "cutover: fail-back of {} stopped (a server did not answer in time); run it again to finish it",
                 spec.key()
             );
-            exit::STOPPED
+            ExitCode::Stopped
         }
         Some(Err(e)) if stop.is_stopped() => {
             eprintln!(
                 "cutover: fail-back of {} stopped: {e}; run it again to finish it",
                 spec.key()
             );
-            exit::STOPPED
+            ExitCode::Stopped
         }
         Some(Ok(o)) => {
             println!(
@@ -153,16 +157,16 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
             if o.totals.skipped + o.totals.failed + o.totals.pending == 0 {
                 ok
             } else {
-                exit::PARTIAL
+                ExitCode::Partial
             }
         }
         Some(Err(e)) if e.is_journal() => journal_failed(
-            exit::PARTIAL,
+            ExitCode::Partial,
             &format!("fail-back of {} failed: {e}", spec.key()),
         ),
         Some(Err(e)) => {
             eprintln!("cutover: fail-back of {} failed: {e}", spec.key());
-            exit::PARTIAL
+            ExitCode::Partial
         }
     };
     journal_checked(journal_fault, code)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cutover_engine::engine::Engine;
 
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::logging::flush_log;
 use crate::signals;
 
@@ -41,13 +41,13 @@ pub fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
         // exit runs no destructor: the log's last records (the stop, the abandoned
         // mailboxes, this one) are written out first.
         flush_log();
-        std::process::exit(exit::STOPPED.into());
+        std::process::exit(ExitCode::Stopped.code().into());
     });
 }
 
 /// A command that writes no mail (plan, verify, assess, login): SIGINT, SIGTERM or SIGHUP
 /// ends it at once, exit 8 (the journal is only written synchronously, never left half-done).
-pub async fn until_interrupted(work: impl std::future::Future<Output = u8>) -> u8 {
+pub async fn until_interrupted(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     let mut signals = match signals::Interrupts::new() {
         Ok(s) => s,
         Err(_) => return work.await,
@@ -56,7 +56,7 @@ pub async fn until_interrupted(work: impl std::future::Future<Output = u8>) -> u
         code = work => code,
         sig = signals.recv() => {
             eprintln!("cutover: {sig}: stopped");
-            exit::STOPPED
+            ExitCode::Stopped
         }
     }
 }

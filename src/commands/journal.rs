@@ -3,22 +3,22 @@
 
 use cutover_engine::journal::Journal;
 
-use crate::exit;
+use crate::exit::ExitCode;
 
 /// The exit code once a journal write that failed is accounted for: the failure said on
 /// stderr, and 9, which only a verification mismatch (7, a data-loss incident) outranks.
-pub fn journal_failed(code: u8, what: &str) -> u8 {
+pub fn journal_failed(code: ExitCode, what: &str) -> ExitCode {
     eprintln!("cutover: {what}");
-    if code == exit::MISMATCH {
+    if code == ExitCode::Mismatch {
         code
     } else {
-        exit::JOURNAL
+        ExitCode::Journal
     }
 }
 
 /// The exit code once the journal failures the engine kept (where they could not be
 /// returned: an issue, a console command, a detached task) are accounted for.
-pub fn journal_checked(fault: Option<String>, code: u8) -> u8 {
+pub fn journal_checked(fault: Option<String>, code: ExitCode) -> ExitCode {
     match fault {
         Some(e) => journal_failed(
             code,
@@ -29,17 +29,17 @@ pub fn journal_checked(fault: Option<String>, code: u8) -> u8 {
 }
 
 /// Record that a command ends (the `runs` table); a failure makes the exit code 9.
-pub fn end_run(store: &Journal, run: i64, code: u8) -> u8 {
-    match store.end_run(run, &format!("exit {code}")) {
+pub fn end_run(store: &Journal, run: i64, code: ExitCode) -> ExitCode {
+    match store.end_run(run, &format!("exit {}", code.code())) {
         Ok(()) => code,
         Err(e) => journal_failed(code, &format!("cannot record the end of this run: {e}")),
     }
 }
 
 /// Record that a command starts (the `runs` table); a failure ends it with exit 9.
-pub fn begin_run(store: &Journal, command: &str) -> Result<i64, u8> {
+pub fn begin_run(store: &Journal, command: &str) -> Result<i64, ExitCode> {
     store.begin_run(command).map_err(|e| {
         eprintln!("cutover: cannot record the start of this run: {e}");
-        exit::JOURNAL
+        ExitCode::Journal
     })
 }

@@ -3,10 +3,10 @@
 use cutover_engine::config::{self, Project};
 
 use crate::cli::Side;
-use crate::exit;
+use crate::exit::ExitCode;
 
 /// `cutover login`: the device-code sign-in for one side.
-pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) -> u8 {
+pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) -> ExitCode {
     use config::OAuthFlow;
     let device = |e: &config::Endpoint| {
         e.oauth
@@ -23,14 +23,14 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
                 eprintln!(
                     "cutover: both sides use flow = \"device-code\": name one with --side source or --side destination"
                 );
-                return exit::USAGE;
+                return ExitCode::Usage;
             }
             (false, false) => {
                 eprintln!(
                     "cutover: no side of {} uses [oauth] flow = \"device-code\"; `cutover login` is only for that flow",
                     project.file.display()
                 );
-                return exit::CONFIG;
+                return ExitCode::Config;
             }
         },
     };
@@ -38,7 +38,7 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
         eprintln!(
             "cutover: the {name} side has no [{name}.oauth] with flow = \"device-code\"; `cutover login` is only for that flow"
         );
-        return exit::CONFIG;
+        return ExitCode::Config;
     }
     let provider = match cutover_engine::endpoint::oauth::TokenProvider::for_endpoint(
         ep,
@@ -46,10 +46,10 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
         &project.state_path,
     ) {
         Ok(Some(p)) => p,
-        Ok(None) => return exit::CONFIG,
+        Ok(None) => return ExitCode::Config,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::CONFIG;
+            return ExitCode::Config;
         }
     };
     let who = user.as_deref().unwrap_or("every mailbox of this side");
@@ -70,11 +70,11 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
                 "signed in: the refresh token is kept in {} (mode 0600); runs renew their access tokens from it",
                 path.display()
             );
-            exit::OK
+            ExitCode::Success
         }
         Err(e) => {
             eprintln!("cutover: {e}");
-            exit::AUTH
+            ExitCode::Auth
         }
     }
 }

@@ -3,15 +3,15 @@
 use cutover_engine::config::Project;
 
 use super::setup::engine;
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::out::human;
 
-pub async fn plan(project: Project, batches: Vec<String>) -> u8 {
+pub async fn plan(project: Project, batches: Vec<String>) -> ExitCode {
     let engine = match engine(project, None) {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let mut code = exit::OK;
+    let mut code = ExitCode::Success;
     for spec in engine.selected(&batches) {
         println!("[{}] batch {}", spec.key(), spec.batch);
         match cutover_engine::plan::plan_mailbox(
@@ -53,12 +53,12 @@ pub async fn plan(project: Project, batches: Vec<String>) -> u8 {
             }
             Err(e) if e.is_journal() => {
                 println!("  ERROR: {e}");
-                code = exit::JOURNAL;
+                code = ExitCode::Journal;
             }
             Err(e) => {
                 println!("  ERROR: {e}");
-                if code != exit::JOURNAL {
-                    code = exit::CONNECTION;
+                if code != ExitCode::Journal {
+                    code = ExitCode::Connection;
                 }
             }
         }

@@ -7,11 +7,16 @@ use cutover_engine::journal::Journal;
 
 use super::setup::open_store;
 use crate::cli::{ReportFormat, ReportKind};
-use crate::exit;
+use crate::exit::ExitCode;
 
 /// A report from the journal alone. The journal is read through a read-only connection; the
 /// report run itself is then recorded (the next daily report starts from it).
-pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Option<&Path>) -> u8 {
+pub fn report(
+    project: &Project,
+    kind: ReportKind,
+    format: ReportFormat,
+    out: Option<&Path>,
+) -> ExitCode {
     use cutover_engine::report::{self, Format, Kind};
     let kind = match kind {
         ReportKind::Daily => Kind::Daily,
@@ -27,7 +32,7 @@ pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Op
             "cutover: no journal at {} yet: nothing has run, so there is nothing to report",
             project.state_path.display()
         );
-        return exit::JOURNAL;
+        return ExitCode::Journal;
     }
     // Bring a journal written by an older cutover up to date (columns, the reports table);
     // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
@@ -38,7 +43,7 @@ pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Op
         Ok(s) => s,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     };
     let since = match kind {
@@ -46,7 +51,7 @@ pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Op
             Ok(s) => s,
             Err(e) => {
                 eprintln!("cutover: {e}");
-                return exit::JOURNAL;
+                return ExitCode::Journal;
             }
         },
         Kind::Final => None,
@@ -57,7 +62,7 @@ pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Op
         Ok(r) => r,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     };
     drop(store);
@@ -76,21 +81,21 @@ pub fn report(project: &Project, kind: ReportKind, format: ReportFormat, out: Op
     };
     if let Err(e) = written {
         eprintln!("cutover: {e}");
-        return exit::INTERNAL;
+        return ExitCode::Internal;
     }
     match open_store(project).and_then(|s| {
         s.record_report(kind.as_str(), format.as_str(), &until)
             .map_err(|e| {
                 eprintln!("cutover: {e}");
-                exit::JOURNAL
+                ExitCode::Journal
             })
     }) {
-        Ok(()) => exit::OK,
+        Ok(()) => ExitCode::Success,
         Err(_) => {
             eprintln!(
                 "cutover: the report was written but could not be recorded in the journal; the next daily report will cover this period again"
             );
-            exit::JOURNAL
+            ExitCode::Journal
         }
     }
 }

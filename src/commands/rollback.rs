@@ -6,7 +6,7 @@ use super::confirm::confirm_typed;
 use super::interrupt::stop_on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::out::human;
 
 pub async fn rollback(
@@ -15,7 +15,7 @@ pub async fn rollback(
     mailbox: Option<String>,
     dry_run: bool,
     yes: bool,
-) -> u8 {
+) -> ExitCode {
     let (target, specs): (String, Vec<config::MailboxSpec>) = match (&batch, &mailbox) {
         (Some(b), _) => (
             b.clone(),
@@ -35,14 +35,14 @@ pub async fn rollback(
                 .cloned()
                 .collect(),
         ),
-        (None, None) => return exit::USAGE,
+        (None, None) => return ExitCode::Usage,
     };
     if specs.is_empty() {
         eprintln!(
             "cutover: no mailbox matches {target:?} in {} (a batch name with --batch, a source or destination user with --mailbox)",
             project.file.display()
         );
-        return exit::CONFIG;
+        return ExitCode::Config;
     }
     let engine = match engine(project, None) {
         Ok(e) => e,
@@ -52,7 +52,7 @@ pub async fn rollback(
         Ok(p) => p,
         Err(e) => {
             eprintln!("cutover: {e}");
-            return exit::JOURNAL;
+            return ExitCode::Journal;
         }
     };
     println!(
@@ -88,7 +88,7 @@ pub async fn rollback(
         human(bytes)
     );
     if dry_run {
-        return exit::OK;
+        return ExitCode::Success;
     }
     stop_on_interrupt(&engine);
     if !yes
@@ -157,13 +157,13 @@ pub async fn rollback(
         }
     }
     let code = if halt.is_emergency() {
-        exit::STOPPED
+        ExitCode::Stopped
     } else if partial {
-        exit::PARTIAL
+        ExitCode::Partial
     } else if mismatch {
-        exit::MISMATCH
+        ExitCode::Mismatch
     } else {
-        exit::OK
+        ExitCode::Success
     };
     let code = journal_checked(engine.sink().journal_fault(), code);
     let code = end_run(&engine.store, run_id, code);

@@ -11,10 +11,10 @@ use super::events::print_events;
 use super::interrupt::on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
-use crate::exit;
+use crate::exit::ExitCode;
 use crate::out::human;
 
-pub fn exit_for(results: &[MailboxResult]) -> u8 {
+pub fn exit_for(results: &[MailboxResult]) -> ExitCode {
     let worst = |f: Failure| {
         results
             .iter()
@@ -24,23 +24,27 @@ pub fn exit_for(results: &[MailboxResult]) -> u8 {
     // and the run must say data-loss incident (7), not stopped by the operator (8). A journal
     // that cannot be written (9) outranks everything else.
     if worst(Failure::Verification) {
-        exit::MISMATCH
+        ExitCode::Mismatch
     } else if worst(Failure::Journal) {
-        exit::JOURNAL
+        ExitCode::Journal
     } else if worst(Failure::Stopped) {
-        exit::STOPPED
+        ExitCode::Stopped
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
-        exit::AUTH
+        ExitCode::Auth
     } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
-        exit::CONNECTION
+        ExitCode::Connection
     } else if results.iter().all(MailboxResult::complete) {
-        exit::OK
+        ExitCode::Success
     } else {
-        exit::PARTIAL
+        ExitCode::Partial
     }
 }
 
-pub async fn run(project: Project, batches: Vec<String>, override_reason: Option<String>) -> u8 {
+pub async fn run(
+    project: Project,
+    batches: Vec<String>,
+    override_reason: Option<String>,
+) -> ExitCode {
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = match engine(project, Some(tx)) {
         Ok(e) => e,
@@ -49,7 +53,7 @@ pub async fn run(project: Project, batches: Vec<String>, override_reason: Option
     let selected = engine.selected(&batches);
     if selected.is_empty() {
         eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
-        return exit::CONFIG;
+        return ExitCode::Config;
     }
     if let Err(code) = gate(&engine, &batches, override_reason.as_deref()) {
         return code;
@@ -131,10 +135,14 @@ pub async fn run(project: Project, batches: Vec<String>, override_reason: Option
 }
 
 /// The checklist gate: refuse to start while a required item is unmet, unless overridden.
-pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<(), u8> {
+pub fn gate(
+    engine: &Engine,
+    batches: &[String],
+    override_reason: Option<&str>,
+) -> Result<(), ExitCode> {
     let journal = |e: cutover_engine::journal::JournalError| {
         eprintln!("cutover: {e}");
-        exit::JOURNAL
+        ExitCode::Journal
     };
     let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)
         .map_err(journal)?;
@@ -154,7 +162,7 @@ pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) 
                 "Run `cutover assess PROJECT` for the auto checks, tick manual items in the console (Checklist tab), \
                  or start anyway with --override \"REASON\" (journalled as an operator issue)."
             );
-            Err(exit::GATE)
+            Err(ExitCode::ChecklistUnmet)
         }
         Some(reason) => {
             let msg = cutover_engine::checklist::override_items(

@@ -9,7 +9,7 @@ use cutover_engine::config::Project;
 use cutover_engine::engine::{Engine, Event};
 use cutover_engine::journal::Journal;
 
-use crate::exit;
+use crate::exit::ExitCode;
 
 pub fn operator() -> String {
     std::env::var("USER")
@@ -19,32 +19,32 @@ pub fn operator() -> String {
 
 /// Take the project's control socket (`cutover stop` reaches the engine through it); refuses
 /// when another engine already runs this project.
-pub async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>, u8> {
+pub async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
     match cutover_engine::engine::remote::bind(&engine.project.state_path).await {
         Ok(l) => Ok(cutover_engine::engine::remote::serve(l, engine.clone())),
         Err(e) => {
             eprintln!("cutover: {e}");
-            Err(exit::BUSY)
+            Err(ExitCode::AlreadyRunning)
         }
     }
 }
 
-pub fn open_store(project: &Project) -> Result<Journal, u8> {
+pub fn open_store(project: &Project) -> Result<Journal, ExitCode> {
     Journal::open(&project.state_path, project.durability).map_err(|e| {
         eprintln!("cutover: {e}");
-        exit::JOURNAL
+        ExitCode::Journal
     })
 }
 
 pub fn engine(
     project: Project,
     events: Option<mpsc::UnboundedSender<Event>>,
-) -> Result<Arc<Engine>, u8> {
+) -> Result<Arc<Engine>, ExitCode> {
     let store = open_store(&project)?;
     Engine::new(project, store, events)
         .map(Arc::new)
         .map_err(|e| {
             eprintln!("cutover: {e}");
-            exit::CONFIG
+            ExitCode::Config
         })
 }

@@ -4,9 +4,9 @@
 use cutover_engine::config::Project;
 
 use super::setup::operator;
-use crate::exit;
+use crate::exit::ExitCode;
 
-pub async fn stop(project: &Project, batch: Option<&str>) -> u8 {
+pub async fn stop(project: &Project, batch: Option<&str>) -> ExitCode {
     if let Some(b) = batch
         && !project.mailboxes.iter().any(|m| m.batch == b)
     {
@@ -14,7 +14,7 @@ pub async fn stop(project: &Project, batch: Option<&str>) -> u8 {
             "cutover: no batch \"{b}\" in {}; nothing stopped",
             project.file.display()
         );
-        return exit::CONFIG;
+        return ExitCode::Config;
     }
     match cutover_engine::engine::remote::request_stop(&project.state_path, &operator(), batch)
         .await
@@ -23,18 +23,18 @@ pub async fn stop(project: &Project, batch: Option<&str>) -> u8 {
             let text = reply.strip_prefix("ok ").unwrap_or(&reply);
             println!("cutover: {text}");
             if reply.starts_with("ok") {
-                exit::OK
+                ExitCode::Success
             } else {
-                exit::INTERNAL
+                ExitCode::Internal
             }
         }
         Err(e @ cutover_engine::engine::remote::RemoteError::Refused { .. }) => {
             eprintln!("cutover: {e}");
-            exit::AUTH
+            ExitCode::Auth
         }
         Err(e) => {
             eprintln!("cutover: {e}; nothing to stop");
-            exit::CONNECTION
+            ExitCode::Connection
         }
     }
 }

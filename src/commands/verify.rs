@@ -4,9 +4,9 @@ use cutover_engine::config::Project;
 
 use super::journal::journal_failed;
 use super::setup::engine;
-use crate::exit;
+use crate::exit::ExitCode;
 
-pub async fn verify(project: Project, batches: Vec<String>) -> u8 {
+pub async fn verify(project: Project, batches: Vec<String>) -> ExitCode {
     let engine = match engine(project, None) {
         Ok(e) => e,
         Err(code) => return code,
@@ -90,13 +90,13 @@ pub async fn verify(project: Project, batches: Vec<String>) -> u8 {
         all_ok &= m.ok();
     }
     let code = if any_error {
-        exit::CONNECTION
+        ExitCode::Connection
     } else if all_ok {
         println!("verify: every source message is on the destination exactly once");
-        exit::OK
+        ExitCode::Success
     } else {
         println!("verify: MISMATCH (see above)");
-        exit::MISMATCH
+        ExitCode::Mismatch
     };
     match unrecorded {
         Some(e) => journal_failed(code, &format!("cannot record the verification: {e}")),
