@@ -12,6 +12,7 @@ mod out;
 
 mod cli;
 mod commands;
+mod error;
 mod exit;
 mod logging;
 mod signals;
@@ -29,6 +30,7 @@ use commands::rollback::rollback;
 use commands::run::run;
 use commands::stop::stop;
 use commands::verify::verify;
+use error::Error;
 use exit::ExitCode;
 use logging::{flush_log, init_logging, log_guard};
 
@@ -61,10 +63,7 @@ fn main() -> std::process::ExitCode {
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Config.into();
-        }
+        Err(e) => return Error::from(e).report().into(),
     };
     // Everything written from here on is private to this user (and the operators group).
     cutover_engine::local::init(project.operators_group.as_ref());
@@ -81,17 +80,17 @@ fn main() -> std::process::ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("cutover: cannot start the async runtime: {e}");
+            let code = Error::Internal(format!("cannot start the async runtime: {e}")).report();
             flush_log();
-            return ExitCode::Internal.into();
+            return code.into();
         }
     };
     let theme = cli.theme;
     let code = rt.block_on(async move {
-        match cmd {
+        let done = match cmd {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
-            Cmd::Check { .. } => check(&project),
+            Cmd::Check { .. } => Ok(check(&project)),
             Cmd::Login { side, user, .. } => until_interrupted(login(&project, side, user)).await,
             Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
             Cmd::Rollback {
@@ -120,7 +119,9 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
             Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
-        }
+        };
+        // The one place an error is said and turned into its exit code.
+        done.unwrap_or_else(|e| e.report())
     });
     // Leave without waiting on a blocking thread (a prompt's stdin read, a name lookup) that
     // a stop left behind.

@@ -6,22 +6,21 @@ use cutover_engine::config::Project;
 
 use super::journal::{begin_run, end_run};
 use super::setup::engine;
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
-pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>) -> ExitCode {
+pub async fn assess(
+    project: Project,
+    batches: Vec<String>,
+    csv: Option<PathBuf>,
+) -> Result<ExitCode> {
     // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
     macro_rules! out {
         ($($t:tt)*) => { println!($($t)*) };
     }
     use cutover_engine::assess::{estimate_text, human};
-    let engine = match engine(project, None) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let run_id = match begin_run(&engine.store, "assess") {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
+    let engine = engine(project, None)?;
+    let run_id = begin_run(&engine.store, "assess")?;
     let a = match cutover_engine::assess::assess(
         &engine.project,
         &engine.store,
@@ -33,13 +32,9 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
     {
         Ok(a) => a,
         Err(cutover_engine::assess::AssessError::NoMailbox(b)) => {
-            eprintln!("cutover: no mailbox in batch(es) {b}");
-            return ExitCode::Config;
+            return Err(Error::NotInProject(format!("no mailbox in batch(es) {b}")));
         }
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Journal;
-        }
+        Err(e) => return Err(e.into()),
     };
     out!(
         "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  login",
@@ -157,13 +152,8 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
             estimate_text(e, a.throughput)
         );
     }
-    if let Err(e) =
-        cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
-            .await
-    {
-        eprintln!("cutover: {e}");
-        return ExitCode::Journal;
-    }
+    cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
+        .await?;
     out!();
     match cutover_engine::checklist::evaluate(&engine.project, &engine.store, &batches) {
         Ok(items) if items.is_empty() => out!(
@@ -182,22 +172,12 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
                 );
             }
         }
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Journal;
-        }
+        Err(e) => return Err(e.into()),
     }
     if let Some(path) = csv {
-        match cutover_engine::assess::write_csv(&path, &a) {
-            Ok(()) => {
-                let _ = cutover_engine::local::make_private(&path);
-                out!("CSV written to {}", path.display())
-            }
-            Err(e) => {
-                eprintln!("cutover: {e}");
-                return ExitCode::Internal;
-            }
-        }
+        cutover_engine::assess::write_csv(&path, &a)?;
+        let _ = cutover_engine::local::make_private(&path);
+        out!("CSV written to {}", path.display())
     }
     let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.complete()).collect();
     let code = if failed.is_empty() {
@@ -213,5 +193,5 @@ pub async fn assess(project: Project, batches: Vec<String>, csv: Option<PathBuf>
     } else {
         ExitCode::Partial
     };
-    end_run(&engine.store, run_id, code)
+    Ok(end_run(&engine.store, run_id, code))
 }

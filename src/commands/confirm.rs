@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use crate::exit::ExitCode;
+use crate::error::{Error, Result};
 
 /// Ask the operator to type `expected` (a destructive or source-writing action): refused
 /// without a terminal (exit 2, `--yes` is the scripted way), anything else typed cancels, and
@@ -12,11 +12,12 @@ pub async fn confirm_typed(
     why: &str,
     what: &str,
     stop: &cutover_engine::engine::StopFlag,
-) -> Result<(), ExitCode> {
+) -> Result<()> {
     use std::io::Write as _;
     if !std::io::stdin().is_terminal() {
-        eprintln!("cutover: {why}: run it in a terminal to confirm, or pass --yes");
-        return Err(ExitCode::Usage);
+        return Err(Error::Usage(format!(
+            "{why}: run it in a terminal to confirm, or pass --yes"
+        )));
     }
     print!("Type {expected:?} {what}: ");
     let _ = std::io::stdout().flush();
@@ -29,8 +30,7 @@ pub async fn confirm_typed(
         _ = stop.stopped() => None,
     };
     if line.is_none_or(|l| l.trim() != expected) {
-        println!("cutover: not confirmed; nothing changed");
-        return Err(ExitCode::Stopped);
+        return Err(Error::NotConfirmed);
     }
     Ok(())
 }

@@ -8,36 +8,19 @@ use cutover_engine::journal::Journal;
 
 use super::journal::journal_checked;
 use super::setup::{control_socket, open_store, operator};
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 use crate::signals;
 
-pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme, ExitCode> {
-    cutover::ui::pick_theme(choice).map_err(|e| {
-        eprintln!("cutover: {e}");
-        ExitCode::Config
-    })
+pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme> {
+    Ok(cutover::ui::pick_theme(choice)?)
 }
 
-pub async fn console(project: Project, theme: Option<String>, start: bool) -> ExitCode {
-    let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
-    let store = match open_store(&project) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let handle = match cutover_engine::engine::control::spawn(project, store) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Config;
-        }
-    };
-    let control = match control_socket(&handle.engine).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+pub async fn console(project: Project, theme: Option<String>, start: bool) -> Result<ExitCode> {
+    let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
+    let store = open_store(&project)?;
+    let handle = cutover_engine::engine::control::spawn(project, store)?;
+    let control = control_socket(&handle.engine).await?;
     if start {
         handle.send(cutover_engine::engine::control::Command::Start { batch: None });
     }
@@ -118,29 +101,15 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Ex
     } else {
         ExitCode::Success
     };
-    journal_checked(engine.sink().journal_fault(), code)
+    Ok(journal_checked(engine.sink().journal_fault(), code))
 }
 
-pub async fn watch(project: Project, theme: Option<String>) -> ExitCode {
-    let theme = match console_theme(theme.as_deref().or(project.theme.as_deref())) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
-    let store = match Journal::open_read_only(&project.state_path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "cutover: {e} (is the project started? `cutover watch` only reads an existing journal)"
-            );
-            return ExitCode::Journal;
-        }
-    };
+pub async fn watch(project: Project, theme: Option<String>) -> Result<ExitCode> {
+    let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
+    let store = Journal::open_read_only(&project.state_path).map_err(Error::NotStarted)?;
     let snaps = cutover_engine::engine::control::watch_journal(project, store);
-    match cutover::ui::run(snaps, None, theme, operator()).await {
-        Ok(_) => ExitCode::Success,
-        Err(e) => {
-            eprintln!("cutover: the terminal failed: {e}");
-            ExitCode::Internal
-        }
-    }
+    cutover::ui::run(snaps, None, theme, operator())
+        .await
+        .map_err(Error::Terminal)?;
+    Ok(ExitCode::Success)
 }

@@ -10,6 +10,7 @@ use super::events::print_events;
 use super::interrupt::stop_on_interrupt;
 use super::journal::{journal_checked, journal_failed};
 use super::setup::{control_socket, open_store};
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 use crate::out::human;
 
@@ -22,53 +23,40 @@ impl Drop for AbortOnDrop {
     }
 }
 
-pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: bool) -> ExitCode {
+pub async fn failback(
+    project: Project,
+    mailbox: String,
+    dry_run: bool,
+    yes: bool,
+) -> Result<ExitCode> {
     let Some(spec) = project
         .mailboxes
         .iter()
         .find(|m| m.source.user == mailbox || m.destination.user == mailbox || m.key() == mailbox)
         .cloned()
     else {
-        eprintln!(
-            "cutover: no mailbox {mailbox:?} in {} (a source or destination user, or SOURCE->DESTINATION)",
+        return Err(Error::NotInProject(format!(
+            "no mailbox {mailbox:?} in {} (a source or destination user, or SOURCE->DESTINATION)",
             project.file.display()
-        );
-        return ExitCode::Config;
+        )));
     };
-    let store = match open_store(&project) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+    let store = open_store(&project)?;
     // The fail-back engine (the project reversed) holds the control socket: no other engine
     // may work on this project meanwhile, and `cutover stop` halts its writes.
     let (tx, rx) = mpsc::unbounded_channel();
-    let fb = match cutover_engine::failback::engine(&project, store, Some(tx)) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Config;
-        }
-    };
-    let lock = match control_socket(&fb).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let fb = cutover_engine::failback::engine(&project, store, Some(tx))
+        .map_err(Error::FailbackSetup)?;
+    let lock = control_socket(&fb).await?;
     let _unlock = AbortOnDrop(lock);
     stop_on_interrupt(&fb);
     let stop = fb.stop_flag();
     // Plan first (reads only), then ask.
     let planned = tokio::select! {
         r = cutover_engine::failback::failback(&fb, &spec, true) => r,
-        _ = stop.stopped() => return ExitCode::Stopped,
+        // Said by the signal handler.
+        _ = stop.stopped() => return Ok(ExitCode::Stopped),
     };
-    let plan = match planned {
-        Ok(p) => p,
-        Err(e) if e.is_journal() => return journal_failed(ExitCode::Connection, &e.to_string()),
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Connection;
-        }
-    };
+    let plan = planned.map_err(Error::FailbackPlan)?;
     println!(
         "{:<30} {:<30} {:>9} {:>12} {:>9}",
         "destination folder", "source folder", "to copy", "bytes", "done"
@@ -105,18 +93,16 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
         ExitCode::Success
     };
     if dry_run || n == 0 {
-        return ok;
+        return Ok(ok);
     }
-    if !yes
-        && let Err(code) = confirm_typed(
+    if !yes {
+        confirm_typed(
             &spec.source.user,
             "fail-back writes to the source",
             "to copy these messages to the source",
             &stop,
         )
-        .await
-    {
-        return code;
+        .await?;
     }
     let printer = tokio::spawn(print_events(rx));
     let halt = cutover_engine::engine::Halt {
@@ -169,5 +155,5 @@ pub async fn failback(project: Project, mailbox: String, dry_run: bool, yes: boo
             ExitCode::Partial
         }
     };
-    journal_checked(journal_fault, code)
+    Ok(journal_checked(journal_fault, code))
 }

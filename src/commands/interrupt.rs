@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cutover_engine::engine::Engine;
 
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 use crate::logging::flush_log;
 use crate::signals;
@@ -47,17 +48,16 @@ pub fn on_interrupt(act: impl FnOnce(&'static str) + Send + 'static) {
 
 /// A command that writes no mail (plan, verify, assess, login): SIGINT, SIGTERM or SIGHUP
 /// ends it at once, exit 8 (the journal is only written synchronously, never left half-done).
-pub async fn until_interrupted(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+pub async fn until_interrupted(
+    work: impl std::future::Future<Output = Result<ExitCode>>,
+) -> Result<ExitCode> {
     let mut signals = match signals::Interrupts::new() {
         Ok(s) => s,
         Err(_) => return work.await,
     };
     tokio::select! {
         code = work => code,
-        sig = signals.recv() => {
-            eprintln!("cutover: {sig}: stopped");
-            ExitCode::Stopped
-        }
+        sig = signals.recv() => Err(Error::Interrupted(sig)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use cutover_engine::journal::Journal;
 
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 /// The exit code once a journal write that failed is accounted for: the failure said on
@@ -37,9 +38,6 @@ pub fn end_run(store: &Journal, run: i64, code: ExitCode) -> ExitCode {
 }
 
 /// Record that a command starts (the `runs` table); a failure ends it with exit 9.
-pub fn begin_run(store: &Journal, command: &str) -> Result<i64, ExitCode> {
-    store.begin_run(command).map_err(|e| {
-        eprintln!("cutover: cannot record the start of this run: {e}");
-        ExitCode::Journal
-    })
+pub fn begin_run(store: &Journal, command: &str) -> Result<i64> {
+    store.begin_run(command).map_err(Error::RunNotRecorded)
 }

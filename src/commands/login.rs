@@ -3,10 +3,15 @@
 use cutover_engine::config::{self, Project};
 
 use crate::cli::Side;
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 /// `cutover login`: the device-code sign-in for one side.
-pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) -> ExitCode {
+pub async fn login(
+    project: &Project,
+    side: Option<Side>,
+    user: Option<String>,
+) -> Result<ExitCode> {
     use config::OAuthFlow;
     let device = |e: &config::Endpoint| {
         e.oauth
@@ -20,37 +25,31 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
             (true, false) => ("source", &project.source),
             (false, true) => ("destination", &project.destination),
             (true, true) => {
-                eprintln!(
-                    "cutover: both sides use flow = \"device-code\": name one with --side source or --side destination"
-                );
-                return ExitCode::Usage;
+                return Err(Error::Usage(
+                    "both sides use flow = \"device-code\": name one with --side source or --side destination".into(),
+                ));
             }
             (false, false) => {
-                eprintln!(
-                    "cutover: no side of {} uses [oauth] flow = \"device-code\"; `cutover login` is only for that flow",
+                return Err(Error::NotInProject(format!(
+                    "no side of {} uses [oauth] flow = \"device-code\"; `cutover login` is only for that flow",
                     project.file.display()
-                );
-                return ExitCode::Config;
+                )));
             }
         },
     };
     if !device(ep) {
-        eprintln!(
-            "cutover: the {name} side has no [{name}.oauth] with flow = \"device-code\"; `cutover login` is only for that flow"
-        );
-        return ExitCode::Config;
+        return Err(Error::NotInProject(format!(
+            "the {name} side has no [{name}.oauth] with flow = \"device-code\"; `cutover login` is only for that flow"
+        )));
     }
     let provider = match cutover_engine::endpoint::oauth::TokenProvider::for_endpoint(
         ep,
         name,
         &project.state_path,
-    ) {
-        Ok(Some(p)) => p,
-        Ok(None) => return ExitCode::Config,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Config;
-        }
+    )? {
+        Some(p) => p,
+        // Cannot happen: `device(ep)` found its [oauth].
+        None => return Ok(ExitCode::Config),
     };
     let who = user.as_deref().unwrap_or("every mailbox of this side");
     let shown = provider
@@ -64,17 +63,10 @@ pub async fn login(project: &Project, side: Option<Side>, user: Option<String>) 
             );
         })
         .await;
-    match shown {
-        Ok(path) => {
-            println!(
-                "signed in: the refresh token is kept in {} (mode 0600); runs renew their access tokens from it",
-                path.display()
-            );
-            ExitCode::Success
-        }
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            ExitCode::Auth
-        }
-    }
+    let path = shown.map_err(Error::SignIn)?;
+    println!(
+        "signed in: the refresh token is kept in {} (mode 0600); runs renew their access tokens from it",
+        path.display()
+    );
+    Ok(ExitCode::Success)
 }

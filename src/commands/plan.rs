@@ -3,14 +3,12 @@
 use cutover_engine::config::Project;
 
 use super::setup::engine;
+use crate::error::Result;
 use crate::exit::ExitCode;
 use crate::out::human;
 
-pub async fn plan(project: Project, batches: Vec<String>) -> ExitCode {
-    let engine = match engine(project, None) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
+    let engine = engine(project, None)?;
     let mut code = ExitCode::Success;
     for spec in engine.selected(&batches) {
         println!("[{}] batch {}", spec.key(), spec.batch);
@@ -63,5 +61,5 @@ pub async fn plan(project: Project, batches: Vec<String>) -> ExitCode {
             }
         }
     }
-    code
+    Ok(code)
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use cutover_engine::config::Project;
 use cutover_engine::journal::Journal;
 
-use super::setup::open_store;
 use crate::cli::{ReportFormat, ReportKind};
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 /// A report from the journal alone. The journal is read through a read-only connection; the
@@ -16,7 +16,7 @@ pub fn report(
     kind: ReportKind,
     format: ReportFormat,
     out: Option<&Path>,
-) -> ExitCode {
+) -> Result<ExitCode> {
     use cutover_engine::report::{self, Format, Kind};
     let kind = match kind {
         ReportKind::Daily => Kind::Daily,
@@ -28,43 +28,21 @@ pub fn report(
         ReportFormat::Csv => Format::Csv,
     };
     if !project.state_path.exists() {
-        eprintln!(
-            "cutover: no journal at {} yet: nothing has run, so there is nothing to report",
-            project.state_path.display()
-        );
-        return ExitCode::Journal;
+        return Err(Error::NothingToReport(project.state_path.clone()));
     }
     // Bring a journal written by an older cutover up to date (columns, the reports table);
     // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
     if let Err(e) = Journal::open(&project.state_path, project.durability) {
         eprintln!("cutover: {e} (reading it as it is)");
     }
-    let store = match Journal::open_read_only(&project.state_path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Journal;
-        }
-    };
+    let store = Journal::open_read_only(&project.state_path)?;
     let since = match kind {
-        Kind::Daily => match store.last_report("daily") {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("cutover: {e}");
-                return ExitCode::Journal;
-            }
-        },
+        Kind::Daily => store.last_report("daily")?,
         Kind::Final => None,
     };
     // The window ends now: what is journalled from here on belongs to the next daily report.
     let until = report::journal_now();
-    let rep = match report::gather(project, &store, kind, since, &until) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Journal;
-        }
-    };
+    let rep = report::gather(project, &store, kind, since, &until)?;
     drop(store);
     let text = report::render(&rep, format);
     let written = match out {
@@ -79,23 +57,9 @@ pub fn report(
                 .map_err(|e| format!("cannot write the report to stdout: {e}"))
         }
     };
-    if let Err(e) = written {
-        eprintln!("cutover: {e}");
-        return ExitCode::Internal;
-    }
-    match open_store(project).and_then(|s| {
-        s.record_report(kind.as_str(), format.as_str(), &until)
-            .map_err(|e| {
-                eprintln!("cutover: {e}");
-                ExitCode::Journal
-            })
-    }) {
-        Ok(()) => ExitCode::Success,
-        Err(_) => {
-            eprintln!(
-                "cutover: the report was written but could not be recorded in the journal; the next daily report will cover this period again"
-            );
-            ExitCode::Journal
-        }
-    }
+    written.map_err(Error::Internal)?;
+    Journal::open(&project.state_path, project.durability)
+        .and_then(|s| s.record_report(kind.as_str(), format.as_str(), &until))
+        .map_err(Error::ReportNotRecorded)?;
+    Ok(ExitCode::Success)
 }

@@ -6,6 +6,7 @@ use super::confirm::confirm_typed;
 use super::interrupt::stop_on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 use crate::out::human;
 
@@ -15,7 +16,7 @@ pub async fn rollback(
     mailbox: Option<String>,
     dry_run: bool,
     yes: bool,
-) -> ExitCode {
+) -> Result<ExitCode> {
     let (target, specs): (String, Vec<config::MailboxSpec>) = match (&batch, &mailbox) {
         (Some(b), _) => (
             b.clone(),
@@ -35,26 +36,17 @@ pub async fn rollback(
                 .cloned()
                 .collect(),
         ),
-        (None, None) => return ExitCode::Usage,
+        // clap requires one of the two.
+        (None, None) => return Ok(ExitCode::Usage),
     };
     if specs.is_empty() {
-        eprintln!(
-            "cutover: no mailbox matches {target:?} in {} (a batch name with --batch, a source or destination user with --mailbox)",
+        return Err(Error::NotInProject(format!(
+            "no mailbox matches {target:?} in {} (a batch name with --batch, a source or destination user with --mailbox)",
             project.file.display()
-        );
-        return ExitCode::Config;
+        )));
     }
-    let engine = match engine(project, None) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let plan = match cutover_engine::rollback::plan(&engine.store, &specs) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            return ExitCode::Journal;
-        }
-    };
+    let engine = engine(project, None)?;
+    let plan = cutover_engine::rollback::plan(&engine.store, &specs)?;
     println!(
         "{:<40} {:<30} {:>9} {:>12} {:>9}  folder",
         "mailbox", "destination folder", "messages", "bytes", "in doubt"
@@ -88,32 +80,21 @@ pub async fn rollback(
         human(bytes)
     );
     if dry_run {
-        return ExitCode::Success;
+        return Ok(ExitCode::Success);
     }
     stop_on_interrupt(&engine);
-    if !yes
-        && let Err(code) = confirm_typed(
+    if !yes {
+        confirm_typed(
             &target,
             "rollback needs a confirmation",
             "to remove these messages from the destination",
             &engine.stop_flag(),
         )
-        .await
-    {
-        return code;
+        .await?;
     }
     // The control socket doubles as the lock: no engine may write while we remove.
-    let control = match control_socket(&engine).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let run_id = match begin_run(&engine.store, "rollback") {
-        Ok(id) => id,
-        Err(code) => {
-            control.abort();
-            return code;
-        }
-    };
+    let control = control_socket(&engine).await?;
+    let run_id = begin_run(&engine.store, "rollback").inspect_err(|_| control.abort())?;
     let who = operator();
     let (mut partial, mut mismatch) = (false, false);
     let halt = cutover_engine::engine::Halt {
@@ -169,5 +150,5 @@ pub async fn rollback(
     let code = end_run(&engine.store, run_id, code);
     control.abort();
     let _ = control.await;
-    code
+    Ok(code)
 }

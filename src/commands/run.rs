@@ -11,6 +11,7 @@ use super::events::print_events;
 use super::interrupt::on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 use crate::out::human;
 
@@ -44,31 +45,19 @@ pub async fn run(
     project: Project,
     batches: Vec<String>,
     override_reason: Option<String>,
-) -> ExitCode {
+) -> Result<ExitCode> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let engine = match engine(project, Some(tx)) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let engine = engine(project, Some(tx))?;
     let selected = engine.selected(&batches);
     if selected.is_empty() {
-        eprintln!("cutover: no mailbox in batch(es) {}", batches.join(", "));
-        return ExitCode::Config;
+        return Err(Error::NotInProject(format!(
+            "no mailbox in batch(es) {}",
+            batches.join(", ")
+        )));
     }
-    if let Err(code) = gate(&engine, &batches, override_reason.as_deref()) {
-        return code;
-    }
-    let control = match control_socket(&engine).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let run_id = match begin_run(&engine.store, "run") {
-        Ok(id) => id,
-        Err(code) => {
-            control.abort();
-            return code;
-        }
-    };
+    gate(&engine, &batches, override_reason.as_deref())?;
+    let control = control_socket(&engine).await?;
+    let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
     println!(
         "cutover: {} — {} mailbox(es); journal {}",
         engine.project.name,
@@ -131,47 +120,29 @@ pub async fn run(
         human(fetched_bytes)
     );
     let code = journal_checked(journal_fault, exit_for(&results));
-    end_run(&store, run_id, code)
+    Ok(end_run(&store, run_id, code))
 }
 
 /// The checklist gate: refuse to start while a required item is unmet, unless overridden.
-pub fn gate(
-    engine: &Engine,
-    batches: &[String],
-    override_reason: Option<&str>,
-) -> Result<(), ExitCode> {
-    let journal = |e: cutover_engine::journal::JournalError| {
-        eprintln!("cutover: {e}");
-        ExitCode::Journal
-    };
-    let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)
-        .map_err(journal)?;
+pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<()> {
+    let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)?;
     if blockers.is_empty() {
         return Ok(());
     }
     match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
-        None => {
-            eprintln!(
-                "cutover: not started: {} required checklist item(s) unmet:",
-                blockers.len()
-            );
-            for b in &blockers {
-                eprintln!("  {:<20} {:<8} {}", b.id, b.status.word(), b.reason);
-            }
-            eprintln!(
-                "Run `cutover assess PROJECT` for the auto checks, tick manual items in the console (Checklist tab), \
-                 or start anyway with --override \"REASON\" (journalled as an operator issue)."
-            );
-            Err(ExitCode::ChecklistUnmet)
-        }
+        None => Err(Error::ChecklistUnmet(
+            blockers
+                .iter()
+                .map(|b| format!("  {:<20} {:<8} {}", b.id, b.status.word(), b.reason))
+                .collect(),
+        )),
         Some(reason) => {
             let msg = cutover_engine::checklist::override_items(
                 &engine.store,
                 &blockers,
                 &operator(),
                 reason,
-            )
-            .map_err(journal)?;
+            )?;
             engine.sink().issue(
                 cutover_engine::engine::Severity::Warning,
                 "operator",

@@ -9,7 +9,7 @@ use cutover_engine::config::Project;
 use cutover_engine::engine::{Engine, Event};
 use cutover_engine::journal::Journal;
 
-use crate::exit::ExitCode;
+use crate::error::{Error, Result};
 
 pub fn operator() -> String {
     std::env::var("USER")
@@ -19,32 +19,21 @@ pub fn operator() -> String {
 
 /// Take the project's control socket (`cutover stop` reaches the engine through it); refuses
 /// when another engine already runs this project.
-pub async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
-    match cutover_engine::engine::remote::bind(&engine.project.state_path).await {
-        Ok(l) => Ok(cutover_engine::engine::remote::serve(l, engine.clone())),
-        Err(e) => {
-            eprintln!("cutover: {e}");
-            Err(ExitCode::AlreadyRunning)
-        }
-    }
+pub async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHandle<()>> {
+    let l = cutover_engine::engine::remote::bind(&engine.project.state_path)
+        .await
+        .map_err(Error::AlreadyRunning)?;
+    Ok(cutover_engine::engine::remote::serve(l, engine.clone()))
 }
 
-pub fn open_store(project: &Project) -> Result<Journal, ExitCode> {
-    Journal::open(&project.state_path, project.durability).map_err(|e| {
-        eprintln!("cutover: {e}");
-        ExitCode::Journal
-    })
+pub fn open_store(project: &Project) -> Result<Journal> {
+    Ok(Journal::open(&project.state_path, project.durability)?)
 }
 
 pub fn engine(
     project: Project,
     events: Option<mpsc::UnboundedSender<Event>>,
-) -> Result<Arc<Engine>, ExitCode> {
+) -> Result<Arc<Engine>> {
     let store = open_store(&project)?;
-    Engine::new(project, store, events)
-        .map(Arc::new)
-        .map_err(|e| {
-            eprintln!("cutover: {e}");
-            ExitCode::Config
-        })
+    Ok(Arc::new(Engine::new(project, store, events)?))
 }

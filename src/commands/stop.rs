@@ -4,17 +4,17 @@
 use cutover_engine::config::Project;
 
 use super::setup::operator;
+use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
-pub async fn stop(project: &Project, batch: Option<&str>) -> ExitCode {
+pub async fn stop(project: &Project, batch: Option<&str>) -> Result<ExitCode> {
     if let Some(b) = batch
         && !project.mailboxes.iter().any(|m| m.batch == b)
     {
-        eprintln!(
-            "cutover: no batch \"{b}\" in {}; nothing stopped",
+        return Err(Error::NotInProject(format!(
+            "no batch \"{b}\" in {}; nothing stopped",
             project.file.display()
-        );
-        return ExitCode::Config;
+        )));
     }
     match cutover_engine::engine::remote::request_stop(&project.state_path, &operator(), batch)
         .await
@@ -23,18 +23,14 @@ pub async fn stop(project: &Project, batch: Option<&str>) -> ExitCode {
             let text = reply.strip_prefix("ok ").unwrap_or(&reply);
             println!("cutover: {text}");
             if reply.starts_with("ok") {
-                ExitCode::Success
+                Ok(ExitCode::Success)
             } else {
-                ExitCode::Internal
+                Ok(ExitCode::Internal)
             }
         }
         Err(e @ cutover_engine::engine::remote::RemoteError::Refused { .. }) => {
-            eprintln!("cutover: {e}");
-            ExitCode::Auth
+            Err(Error::StopRefused(e))
         }
-        Err(e) => {
-            eprintln!("cutover: {e}; nothing to stop");
-            ExitCode::Connection
-        }
+        Err(e) => Err(Error::NothingToStop(e)),
     }
 }

@@ -4,13 +4,11 @@ use cutover_engine::config::Project;
 
 use super::journal::journal_failed;
 use super::setup::engine;
+use crate::error::Result;
 use crate::exit::ExitCode;
 
-pub async fn verify(project: Project, batches: Vec<String>) -> ExitCode {
-    let engine = match engine(project, None) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> {
+    let engine = engine(project, None)?;
     let mut tasks = Vec::new();
     for spec in engine.selected(&batches) {
         let engine = engine.clone();
@@ -98,8 +96,8 @@ pub async fn verify(project: Project, batches: Vec<String>) -> ExitCode {
         println!("verify: MISMATCH (see above)");
         ExitCode::Mismatch
     };
-    match unrecorded {
+    Ok(match unrecorded {
         Some(e) => journal_failed(code, &format!("cannot record the verification: {e}")),
         None => code,
-    }
+    })
 }
