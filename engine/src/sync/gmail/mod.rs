@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::mapping::{MapInput, Mapping, map_folders};
-use super::{SyncError, UidFilter};
+use super::types::{SyncError, UidFilter};
 use crate::config::{self, FolderRules, GmailSource, MultiLabel, Preset};
 use crate::endpoint::imap::encode_mutf7;
 use crate::endpoint::{EndpointError, Folder, MailSession, SpecialUse};
