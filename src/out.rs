@@ -31,8 +31,3 @@ pub fn say(w: &mut dyn std::io::Write, text: &str, newline: bool) {
     }
     let _ = w.write_all(text.as_bytes());
 }
-
-/// A byte count as printed (SI units).
-pub fn human(bytes: u64) -> String {
-    bytesize::ByteSize(bytes).display().si().to_string()
-}

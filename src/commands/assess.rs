@@ -18,7 +18,8 @@ pub async fn assess(
     macro_rules! out {
         ($($t:tt)*) => { println!($($t)*) };
     }
-    use cutover_engine::assess::{estimate_text, human};
+    use cutover_engine::assess::estimate_text;
+    use cutover_engine::mail::fmt;
     let engine = engine(project, None)?;
     let run_id = begin_run(&engine.store, "assess")?;
     let a = match cutover_engine::assess::assess(
@@ -49,7 +50,7 @@ pub async fn assess(
     );
     for m in &a.mailboxes {
         let quota = match m.quota {
-            Some((u, l)) => format!("{} / {}", human(u), human(l)),
+            Some((u, l)) => format!("{} / {}", fmt::bytes(u), fmt::bytes(l)),
             None if m.logged_in() => "none reported".into(),
             None => "-".into(),
         };
@@ -70,8 +71,8 @@ pub async fn assess(
             m.batch,
             m.folders.len(),
             m.messages(),
-            human(m.bytes()),
-            human(m.largest_size()),
+            fmt::bytes(m.bytes()),
+            fmt::bytes(m.largest_size()),
             m.oversize.len(),
             quota
         );
@@ -94,7 +95,7 @@ pub async fn assess(
             "[{}] destination: {}; size limit {}",
             m.key,
             m.dst_caps.join(" "),
-            m.size_limit.map_or("none".into(), human)
+            m.size_limit.map_or("none".into(), fmt::bytes)
         );
         for f in &m.folders {
             match &f.dst {
@@ -103,15 +104,15 @@ pub async fn assess(
                     f.folder,
                     d,
                     f.messages,
-                    human(f.bytes),
-                    human(f.largest)
+                    fmt::bytes(f.bytes),
+                    fmt::bytes(f.largest)
                 ),
                 None => out!(
                     "  {:<32}    not copied: {} ({} msgs, {})",
                     f.folder,
                     f.why,
                     f.messages,
-                    human(f.bytes)
+                    fmt::bytes(f.bytes)
                 ),
             }
         }
@@ -119,7 +120,7 @@ pub async fn assess(
             out!(
                 "  largest #{}: {} in {} (UID {})",
                 i + 1,
-                human(x.size),
+                fmt::bytes(x.size),
                 x.folder,
                 x.uid
             );
@@ -148,7 +149,7 @@ pub async fn assess(
             "batch {}: {} mailbox(es), {} to copy; {}",
             e.batch,
             e.mailboxes,
-            human(e.bytes_to_copy),
+            fmt::bytes(e.bytes_to_copy),
             estimate_text(e, a.throughput)
         );
     }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use cutover_engine::engine::Event;
 
-use crate::out::human;
+use cutover_engine::mail::fmt;
 
 /// Print engine events as plain lines (rate-limited progress per folder).
 pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
@@ -36,7 +36,7 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                     println!(
                         "[{mailbox}] {folder} -> {}: {to_copy} message(s) to copy, {}",
                         cutover_engine::endpoint::imap::decode_mutf7(&dst),
-                        human(bytes)
+                        fmt::bytes(bytes)
                     );
                 }
                 planned.insert((mailbox, folder), (to_copy, bytes));
@@ -55,8 +55,8 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                         "[{}] {}: {copied}/{n} copied, {} of {}",
                         k.0,
                         k.1,
-                        human(bytes),
-                        human(b)
+                        fmt::bytes(bytes),
+                        fmt::bytes(b)
                     );
                     last.insert(k, now);
                 }
@@ -91,8 +91,8 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                     "[{mailbox}] finished: {}/{} messages, {} of {}; {} skipped, {} failed",
                     totals.copied,
                     totals.messages,
-                    human(totals.copied_bytes),
-                    human(totals.bytes),
+                    fmt::bytes(totals.copied_bytes),
+                    fmt::bytes(totals.bytes),
                     totals.skipped,
                     totals.failed
                 ),

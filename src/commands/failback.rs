@@ -12,7 +12,7 @@ use super::journal::{journal_checked, journal_failed};
 use super::setup::{control_socket, open_store};
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
-use crate::out::human;
+use cutover_engine::mail::fmt;
 
 /// Stops a background task when dropped.
 pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -69,7 +69,7 @@ pub async fn failback(
                 f.from,
                 f.to,
                 f.to_copy,
-                human(f.bytes),
+                fmt::bytes(f.bytes),
                 f.done
             ),
             Some(why) => println!("{:<30} {:<30} skipped: {why}", f.from, f.to),

@@ -5,7 +5,7 @@ use cutover_engine::config::Project;
 use super::setup::engine;
 use crate::error::Result;
 use crate::exit::ExitCode;
-use crate::out::human;
+use cutover_engine::mail::fmt;
 
 pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
     let engine = engine(project, None)?;
@@ -31,7 +31,7 @@ pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
                                 f.src,
                                 d,
                                 f.messages,
-                                human(f.bytes),
+                                fmt::bytes(f.bytes),
                                 f.copied,
                                 f.why
                             );
@@ -44,7 +44,7 @@ pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
                 }
                 println!(
                     "  total {n} message(s), {}; {} already copied, {} to copy",
-                    human(b),
+                    fmt::bytes(b),
                     done,
                     n.saturating_sub(done)
                 );

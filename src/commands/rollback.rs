@@ -8,7 +8,7 @@ use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
-use crate::out::human;
+use cutover_engine::mail::fmt;
 
 pub async fn rollback(
     project: Project,
@@ -62,7 +62,7 @@ pub async fn rollback(
                 m.key,
                 f.dst,
                 f.messages,
-                human(f.bytes),
+                fmt::bytes(f.bytes),
                 f.in_doubt,
                 if f.created {
                     "created by cutover: deleted once empty"
@@ -77,7 +77,7 @@ pub async fn rollback(
     println!(
         "rollback of {target}: {} mailbox(es), up to {msgs} message(s) ({}) written by cutover would be removed from the destination; nothing else is touched, the source never",
         plan.len(),
-        human(bytes)
+        fmt::bytes(bytes)
     );
     if dry_run {
         return Ok(ExitCode::Success);

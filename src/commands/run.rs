@@ -13,7 +13,7 @@ use super::journal::{begin_run, end_run, journal_checked};
 use super::setup::{control_socket, engine, operator};
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
-use crate::out::human;
+use cutover_engine::mail::fmt;
 
 pub fn exit_for(results: &[MailboxResult]) -> ExitCode {
     let worst = |f: Failure| {
@@ -104,7 +104,7 @@ pub async fn run(
             "{:<40} {:>10} {:>12} {:>8} {:>7}  {result}",
             r.key,
             format!("{}/{}", r.totals.copied, r.totals.messages),
-            human(r.totals.copied_bytes),
+            fmt::bytes(r.totals.copied_bytes),
             r.totals.skipped,
             r.totals.failed
         );
@@ -112,12 +112,12 @@ pub async fn run(
     println!(
         "{} message(s), {} in the journal as copied; this run took {:.1} s",
         msgs,
-        human(bytes),
+        fmt::bytes(bytes),
         elapsed.as_secs_f64()
     );
     println!(
         "this run: {appended} appended, {fetched} message bodies downloaded ({})",
-        human(fetched_bytes)
+        fmt::bytes(fetched_bytes)
     );
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use cutover_engine::assess::human;
+use cutover_engine::mail::fmt::bytes as human;
 use support::*;
 
 fn tmp() -> tempfile::TempDir {

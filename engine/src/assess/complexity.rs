@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::endpoint::SpecialUse;
 
 use super::discovery::MailboxAssessment;
-use super::fmt::human;
+use crate::mail::fmt::bytes;
 
 /// Low / medium / high, as the service procedure classifies migrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,7 +72,7 @@ pub fn classify(i: &ClassifyInput) -> Classification {
     } else {
         Complexity::High
     };
-    f.push((format!("{} of mail", human(i.bytes)), lvl));
+    f.push((format!("{} of mail", bytes(i.bytes)), lvl));
     if i.oversize > 0 {
         f.push((
             format!(

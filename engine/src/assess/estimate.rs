@@ -1,6 +1,6 @@
 //! Duration estimates per batch, from the throughput the journal measured in earlier runs.
 
-use super::fmt::human;
+use crate::mail::fmt::{bytes, duration_words};
 
 #[derive(Debug, Clone)]
 pub struct BatchEstimate {
@@ -21,19 +21,8 @@ pub fn estimate_text(e: &BatchEstimate, throughput: Option<(u64, f64, u32)>) -> 
         (Some(s), Some((b, secs, n))) => format!(
             "estimate: about {} at {}/s measured over {n} earlier run(s)",
             duration_words(s),
-            human((b as f64 / secs) as u64)
+            bytes((b as f64 / secs) as u64)
         ),
         _ => "estimate: no measurement yet (run a pilot batch first)".into(),
-    }
-}
-
-fn duration_words(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{} min", s.div_ceil(60))
-    } else {
-        format!("{} h {} min", s / 3600, (s % 3600).div_ceil(60))
     }
 }

@@ -13,7 +13,6 @@ mod complexity;
 mod csv;
 mod discovery;
 mod estimate;
-mod fmt;
 mod model;
 mod risks;
 mod rows;
@@ -33,7 +32,6 @@ pub use self::discovery::{
     FolderAssessment, MailboxAssessment, MessageRef, NOTABLE_CAPS, TOP_N, assess_mailbox,
 };
 pub use self::estimate::{BatchEstimate, estimate_text};
-pub use self::fmt::human;
 pub use self::model::{AssessError, Assessment};
 pub use self::risks::{Risk, risks};
 pub use self::rows::rows;

@@ -8,7 +8,7 @@ use crate::endpoint::SpecialUse;
 
 use super::complexity::{collisions, merges};
 use super::discovery::MailboxAssessment;
-use super::fmt::human;
+use crate::mail::fmt::bytes;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Risk {
@@ -65,9 +65,9 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
                 k,
                 format!(
                     "{n} message(s) over {} in {}/{folder} (largest {}): they will be skipped with a recorded reason",
-                    human(a.size_limit.unwrap_or(0)),
+                    bytes(a.size_limit.unwrap_or(0)),
                     a.key,
-                    human(max)
+                    bytes(max)
                 ),
             );
         }
@@ -81,10 +81,10 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
                     format!(
                         "destination quota too small for {}: needs {}, has {} free (limit {}, used {})",
                         a.key,
-                        human(need),
-                        human(free),
-                        human(limit),
-                        human(used)
+                        bytes(need),
+                        bytes(free),
+                        bytes(limit),
+                        bytes(used)
                     ),
                 );
             } else if limit > 0 && (used + need) * 10 > limit * 9 {
@@ -94,8 +94,8 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
                     format!(
                         "destination quota of {} will be over 90% full after the copy ({} of {})",
                         a.key,
-                        human(used + need),
-                        human(limit)
+                        bytes(used + need),
+                        bytes(limit)
                     ),
                 );
             }

@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 
-use crate::assess::{Assessment, human};
+use crate::assess::Assessment;
 use crate::config::{CheckKind, ChecklistSettings, Project};
 use crate::journal::{CheckResultRow, Journal, JournalError};
+use crate::mail::fmt::bytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -392,16 +393,16 @@ pub fn record_from_assessment(store: &Journal, a: &Assessment) -> Result<(), Jou
                             "fail",
                             format!(
                                 "destination quota too small for {k}: needs {}, has {} free (limit {}, used {})",
-                                human(need),
-                                human(free),
-                                human(limit),
-                                human(used)
+                                bytes(need),
+                                bytes(free),
+                                bytes(limit),
+                                bytes(used)
                             ),
                         )
                     } else {
                         (
                             "pass",
-                            format!("{k}: needs {}, has {} free", human(need), human(free)),
+                            format!("{k}: needs {}, has {} free", bytes(need), bytes(free)),
                         )
                     }
                 }

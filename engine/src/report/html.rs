@@ -4,13 +4,14 @@ use std::fmt::Write as _;
 
 use crate::journal::{IssueRow, SkipRow};
 
-use super::fmt::{duration, html_escape, human};
+use super::escape::html_escape;
 use super::metrics::{
     UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics, next_steps,
     opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues, window_line,
 };
 use super::model::{Kind, MailboxFigures, Report};
 use super::svg::{batches_svg, throughput_svg};
+use crate::mail::fmt::{bytes, duration};
 
 const CSS: &str = "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#1b1b1b;padding:0 1em}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
@@ -71,7 +72,7 @@ pub fn html(r: &Report) -> String {
         ),
         (
             "messages copied",
-            format!("{} ({})", total.copied, human(total.copied_bytes)),
+            format!("{} ({})", total.copied, bytes(total.copied_bytes)),
         ),
         ("messages skipped", total.skipped.to_string()),
         ("messages failed", total.failed.to_string()),
@@ -109,7 +110,7 @@ pub fn html(r: &Report) -> String {
             tdn(b.failed),
             tdn(b.not_started),
             tdn(b.copied_in_window.0),
-            tdn(human(b.copied_in_window.1)),
+            tdn(bytes(b.copied_in_window.1)),
             tdn(b.totals.copied),
             tdn(html_escape(&b.on_source_label()))
         );
@@ -168,7 +169,7 @@ pub fn html(r: &Report) -> String {
             tdn(x.totals.copied),
             tdn(x.copied_in_window.0),
             tdn(x.source_bytes_cell()),
-            tdn(human(x.totals.copied_bytes)),
+            tdn(bytes(x.totals.copied_bytes)),
             tdn(x.totals.skipped),
             tdn(x.totals.failed),
             tdn(x.totals.pending),

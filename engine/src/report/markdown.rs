@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 
 use crate::journal::IssueRow;
 
-use super::fmt::{duration, human, pct};
 use super::metrics::{
     Metrics, UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics,
     next_steps, opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues,
     window_line,
 };
 use super::model::{Kind, Report};
+use crate::mail::fmt::{bytes, duration, percent};
 
 /// A Markdown cell or list item: one line, with the characters Markdown would read as a link,
 /// an image, code, raw HTML, an entity or a table border escaped. `[` and `]` escaped are
@@ -67,7 +67,7 @@ pub fn markdown(r: &Report) -> String {
         o,
         "| messages copied | {} ({}) |",
         total.copied,
-        human(total.copied_bytes)
+        bytes(total.copied_bytes)
     );
     let _ = writeln!(o, "| messages skipped | {} |", total.skipped);
     let _ = writeln!(o, "| messages failed | {} |", total.failed);
@@ -98,10 +98,10 @@ fn markdown_daily(r: &Report, o: &mut String) {
             b.failed,
             b.not_started,
             b.copied_in_window.0,
-            human(b.copied_in_window.1),
+            bytes(b.copied_in_window.1),
             b.totals.copied,
             b.on_source_label(),
-            pct(b.totals.copied, b.on_source)
+            percent(b.totals.copied, b.on_source)
         );
     }
     let _ = writeln!(o, "\n## Progress per mailbox\n");
@@ -117,7 +117,7 @@ fn markdown_daily(r: &Report, o: &mut String) {
             md(&m.batch),
             md(&m.state),
             m.copied_in_window.0,
-            human(m.copied_in_window.1),
+            bytes(m.copied_in_window.1),
             m.totals.copied,
             m.on_source_cell(),
             m.totals.pending,
@@ -156,7 +156,7 @@ fn markdown_throughput(r: &Report, o: &mut String) {
     }
     let _ = writeln!(o, "| hour | messages | bytes |\n|---|---|---|");
     for (h, n, b) in &r.hours {
-        let _ = writeln!(o, "| {h}:00 | {n} | {} |", human(*b));
+        let _ = writeln!(o, "| {h}:00 | {n} | {} |", bytes(*b));
     }
 }
 
@@ -209,7 +209,7 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
             x.on_source_cell(),
             x.totals.copied,
             x.source_bytes_cell(),
-            human(x.totals.copied_bytes),
+            bytes(x.totals.copied_bytes),
             x.totals.skipped,
             x.totals.failed,
             x.totals.pending,

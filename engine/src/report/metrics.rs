@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use crate::issues;
 use crate::journal::{IssueRow, Totals};
 
-use super::fmt::pct;
 use super::model::{Kind, MailboxFigures, Report};
+use crate::mail::fmt::percent;
 
 /// The service procedure's success metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -307,7 +307,7 @@ pub(crate) fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
                 let share = if m.folders_not_copied > 0 {
                     "share unknown".to_string()
                 } else {
-                    pct(m.copied, m.on_source)
+                    percent(m.copied, m.on_source)
                 };
                 let mut v = format!("{} / {} = {share}", m.copied, m.on_source);
                 if m.unlisted > 0 {
@@ -337,7 +337,7 @@ pub(crate) fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
                 "{} / {} = {}",
                 m.auth_failures,
                 m.mailboxes,
-                pct(m.auth_failures as u64, m.mailboxes as u64)
+                percent(m.auth_failures as u64, m.mailboxes as u64)
             ),
             m.access_ok(),
         ),

@@ -8,7 +8,7 @@
 //! children share what they need through `model` and `fmt`, never through this module.
 
 mod csv;
-mod fmt;
+mod escape;
 mod gather;
 mod html;
 mod markdown;
@@ -17,7 +17,7 @@ mod model;
 mod svg;
 
 pub use self::csv::{CSV_COLUMNS, csv};
-pub use self::fmt::{html_escape, human, pct};
+pub use self::escape::html_escape;
 pub use self::gather::{gather, journal_now};
 pub use self::html::html;
 pub use self::markdown::markdown;
@@ -39,8 +39,8 @@ mod tests {
     use super::*;
     use crate::journal::{IssueRow, Totals};
 
-    use super::fmt::duration;
     use super::metrics::opened_closed;
+    use crate::mail::fmt::duration;
 
     fn issue(id: i64, sev: &str, cat: &str, mb: Option<&str>, state: &str) -> IssueRow {
         IssueRow {
@@ -84,17 +84,6 @@ mod tests {
             folders: 1,
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn percentages_round_down_and_handle_zero() {
-        assert_eq!(pct(9999, 10000), "99.99%");
-        assert_eq!(pct(99_999, 100_000), "99.99%");
-        assert_eq!(pct(1, 3), "33.33%");
-        assert_eq!(pct(2, 3), "66.66%");
-        assert_eq!(pct(5, 5), "100.00%");
-        assert_eq!(pct(0, 0), "n/a");
-        assert_eq!(pct(u64::MAX, u64::MAX), "100.00%");
     }
 
     #[test]

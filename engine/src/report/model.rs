@@ -3,7 +3,7 @@
 
 use crate::journal::{IssueRow, JournalError, SkipRow, Totals};
 
-use super::fmt::human;
+use crate::mail::fmt::bytes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -89,7 +89,7 @@ impl MailboxFigures {
     /// Bytes on the source as a cell: "-" when the mailbox was never listed.
     pub(crate) fn source_bytes_cell(&self) -> String {
         if self.listed() {
-            human(self.totals.bytes.saturating_sub(self.expunged_bytes))
+            bytes(self.totals.bytes.saturating_sub(self.expunged_bytes))
         } else {
             "-".into()
         }

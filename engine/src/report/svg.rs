@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::fmt::{html_escape, human, pct};
+use super::escape::html_escape;
+use crate::mail::fmt::{self, percent};
 
 /// The hours from the first to the last with a copy, quiet hours as zero, so the chart's
 /// x axis is time (at most 14 days of hours; beyond that only the hours with copies).
@@ -72,7 +73,7 @@ pub fn throughput_svg(hours: &[(String, u64, u64)]) -> String {
             "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#2f6fb3\"><title>{}:00 UTC: {msgs} messages, {}</title></rect>",
             (bar - 2.0).max(1.0),
             html_escape(hour),
-            html_escape(&human(*bytes))
+            html_escape(&fmt::bytes(*bytes))
         );
     }
     if let (Some(first), Some(last)) = (hours.first(), hours.last()) {
@@ -119,7 +120,7 @@ pub fn batches_svg(rows: &[(String, u64, u64, usize)]) -> String {
             bar_w * frac,
             label_w + bar_w + 6.0,
             y + 13.0,
-            pct(*copied, *on_source),
+            percent(*copied, *on_source),
             if *unlisted > 0 {
                 format!(", {unlisted} mailbox(es) not listed")
             } else {
