@@ -14,7 +14,8 @@ use crate::config::{MailboxSpec, Project};
 use crate::endpoint::Folder;
 use crate::endpoint::imap::decode_mutf7;
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::{Engine, Event, Severity};
+use crate::engine::{Engine, failback_journal_key as journal_key};
+use crate::events::{Event, RunStats, Severity};
 use crate::journal::{Journal, JournalError, Totals};
 use crate::sync::{FolderJob, SyncError, UidFilter};
 
@@ -42,11 +43,6 @@ impl FailbackError {
             FailbackError::NeverMigrated(_) => false,
         }
     }
-}
-
-/// The journal key of a mailbox's fail-back (kept apart from its forward rows).
-pub fn journal_key(forward_key: &str) -> String {
-    format!("failback:{forward_key}")
 }
 
 /// The project seen the other way round: the destination becomes the (read-only) source.
@@ -217,7 +213,7 @@ pub async fn failback(
     store.set_mailbox_state(fb_id, "running", None)?;
     let r = engine.run_jobs(&back, jobs, None).await;
     out.totals = store.mailbox_totals(fb_id)?;
-    out.appended = crate::engine::RunStats::get(&engine.stats.appended);
+    out.appended = RunStats::get(&engine.stats.appended);
     match r {
         Ok(()) => {
             store.set_mailbox_state(fb_id, "done", None)?;

@@ -2,8 +2,9 @@
 //!
 //! Layers, bottom up: [`config`] (the project file), [`journal`] (the durable state),
 //! [`endpoint`] (IMAP, POP3, Microsoft Graph, Gmail API behind one trait), [`sync`] (mapping and
-//! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), and the
-//! operations [`verify`], [`plan`], [`rollback`], [`failback`], [`assess`] (discovery,
+//! copying one folder), [`events`] (what the engine and the operations report, and their stop
+//! flags), [`discover`] (both sides' folders mapped), [`engine`] (mailboxes, budgets, control
+//! socket), and the operations [`verify`], [`plan`], [`rollback`], [`failback`], [`assess`] (discovery,
 //! complexity, risks) and [`checklist`] (items, auto checks, the gate); [`report`] writes the
 //! reports; [`safe_text`] (server text made safe for a terminal) and [`csv_out`] (the one CSV
 //! writer) serve every printer. Nothing here touches the terminal or parses a command line: the
@@ -13,8 +14,10 @@ pub mod assess;
 pub mod checklist;
 pub mod config;
 pub mod csv_out;
+pub mod discover;
 pub mod endpoint;
 pub mod engine;
+pub mod events;
 pub mod failback;
 pub mod issues;
 pub mod journal;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::config::MailboxSpec;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
+use crate::events::{Event, Halt, RunStats, Severity, Sink};
 use crate::journal::{FolderRow, Journal, JournalError};
 use crate::sync::{Ctx, SyncError, resolve_in_doubt};
 

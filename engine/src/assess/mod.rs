@@ -10,9 +10,9 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::config::{MailboxSpec, Project};
+use crate::discover::discover;
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{MailSession, SpecialUse};
-use crate::engine::discover;
 use crate::journal::{
     AssessedFolderRow, AssessedMailboxRow, AssessedMessageRow, AssessmentRows, Journal,
     JournalError, RiskRow,

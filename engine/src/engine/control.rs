@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
+use super::Engine;
 use super::snapshot::{
     BatchView, CheckView, Connections, MailboxView, RunState, Snapshot, Throughput,
 };
-use super::{Engine, Event, Severity};
 use crate::checklist;
 use crate::config::Project;
 use crate::endpoint::EndpointError;
+use crate::events::{Event, Severity};
 use crate::journal::{Journal, Totals};
 
 /// What an operator can ask of the engine.
@@ -277,7 +278,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                         "not rolled back: it was started meanwhile; pause it and roll back again",
                     );
                 }
-                let halt = super::Halt {
+                let halt = crate::events::Halt {
                     emergency: e.stop_flag(),
                     ..Default::default()
                 };
@@ -459,7 +460,7 @@ pub struct Monitor {
     /// Per batch: the required checklist items that keep it from starting.
     blocked: HashMap<String, Vec<String>>,
     issues: Vec<crate::journal::IssueRow>,
-    /// Journal failures this process met (see [`super::Sink::journal_failed`]): not in the
+    /// Journal failures this process met (see [`crate::events::Sink::journal_failed`]): not in the
     /// journal, which is what failed, so shown ahead of its issues.
     journal_faults: Vec<crate::journal::IssueRow>,
     dirty: HashSet<String>,
@@ -868,4 +869,95 @@ pub fn watch_journal(project: Project, store: Journal) -> watch::Receiver<Arc<Sn
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Sink;
+    use crate::journal::Issue;
+
+    fn project(dir: &std::path::Path) -> crate::config::Project {
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n",
+        )
+        .unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is
+    /// kept for the exit code, said to observers, and shown first in the console's issues.
+    #[test]
+    fn an_issue_the_journal_refuses_is_kept_for_exit_9_and_shown_in_the_console() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let rw = Journal::open(&p.state_path, p.durability).unwrap();
+        let ro = Journal::open_read_only(&p.state_path).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = Sink::new(ro, Some(tx));
+        assert_eq!(sink.journal_fault(), None);
+        sink.issue(
+            Severity::Warning,
+            "operator",
+            Some("a->a"),
+            None,
+            None,
+            "paused",
+        );
+        let fault = sink.journal_fault().expect("the failure is kept");
+        assert!(
+            fault.contains("cannot journal an issue (paused)")
+                && fault.contains(&p.state_path.display().to_string()),
+            "{fault}"
+        );
+        // The first failure is the one kept.
+        sink.journal_failed("a later one");
+        assert_eq!(sink.journal_fault().as_deref(), Some(fault.as_str()));
+
+        let mut monitor = Monitor::new(&p, &rw, false);
+        let mut seen = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            monitor.apply(&e);
+            seen.push(e);
+        }
+        assert!(
+            matches!(&seen[0], Event::Issue { severity: Severity::Critical, category, message, .. }
+                if category == "journal" && *message == fault),
+            "{seen:?}"
+        );
+        assert!(
+            matches!(&seen[1], Event::Issue { severity: Severity::Warning, message, .. } if message == "paused"),
+            "{seen:?}"
+        );
+        // Shown ahead of the journal's own issues, also after the journal is read again.
+        rw.record_issue(&Issue {
+            severity: "error",
+            category: "network",
+            mailbox: None,
+            folder: None,
+            uid: None,
+            message: "journalled",
+        })
+        .unwrap();
+        monitor.refresh(&rw);
+        let shown: Vec<(String, String)> = monitor
+            .snapshot(None)
+            .issues
+            .iter()
+            .map(|i| (i.category.clone(), i.message.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("journal".to_string(), "a later one".to_string()),
+                ("journal".to_string(), fault),
+                ("network".to_string(), "journalled".to_string()),
+            ]
+        );
+    }
 }

@@ -2,7 +2,6 @@
 //! a mailbox several folders at once. It knows nothing of terminals; observers get [`Event`]s.
 
 pub mod control;
-pub mod events;
 pub mod remote;
 pub mod snapshot;
 
@@ -17,9 +16,12 @@ use crate::config::{MailboxSpec, Project};
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{EndpointError, Folder, MailSession};
 use crate::journal::{Journal, JournalError, Totals};
-use crate::sync::mapping::{MapInput, Mapping, map_folders};
+use crate::sync::mapping::Mapping;
 use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
-pub use events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
+// TODO(merge): remove; the old paths of what moved to crate::events and crate::discover
+// (callers: src/main.rs, verify.rs).
+pub use crate::discover::{Discovery, discover};
+pub use crate::events::{Event, Halt, RunStats, Severity, Sink, StopFlag};
 
 /// Attempts per folder (and for a mailbox's first connection and folder listing) when the
 /// connection fails or the server throttles: reconnect with backoff in between.
@@ -668,7 +670,7 @@ impl Engine {
         key: &str,
         src_wire: &str,
     ) -> Result<Option<Arc<crate::sync::UidFilter>>, SyncError> {
-        let Some(id) = self.store.mailbox_id(&crate::failback::journal_key(key))? else {
+        let Some(id) = self.store.mailbox_id(&failback_journal_key(key))? else {
             return Ok(None);
         };
         let Some(f) = self
@@ -948,6 +950,12 @@ impl Engine {
     }
 }
 
+/// The journal key of a mailbox's fail-back (kept apart from its forward rows): the engine
+/// never copies forward what a fail-back wrote (`cutover failback`).
+pub fn failback_journal_key(forward_key: &str) -> String {
+    format!("failback:{forward_key}")
+}
+
 /// A mailbox's extra folder workers, aborted when dropped.
 struct Workers(Vec<tokio::task::JoinHandle<Result<(), SyncError>>>);
 
@@ -990,42 +998,6 @@ fn random_u64() -> u64 {
             .as_nanos(),
     );
     h.finish()
-}
-
-/// Both sides' folders, and where each source folder goes.
-pub struct Discovery {
-    pub mappings: Vec<Mapping>,
-    /// The destination's folders as listed.
-    pub destination: Vec<Folder>,
-}
-
-/// List both sides and map the source folders onto the destination.
-pub async fn discover<S: MailSession, D: MailSession>(
-    project: &Project,
-    src: &mut S,
-    dst: &mut D,
-) -> Result<Discovery, SyncError> {
-    let sf = src.list_folders().await?;
-    let df = dst.list_folders().await?;
-    let delim = df.iter().find_map(|f| f.delimiter).unwrap_or('/');
-    let mut mappings = map_folders(&MapInput {
-        src: &sf,
-        dst: &df,
-        src_preset: project.source.preset,
-        dst_delimiter: delim,
-        rules: &project.folders,
-    });
-    // A Gmail source: labels and All Mail are planned so that each message is copied once.
-    if let Some((g, _)) =
-        crate::sync::gmail::detect(&project.source, &sf.iter().collect::<Vec<_>>())
-    {
-        crate::sync::gmail::adjust_mappings(&mut mappings, &g, &df, delim, &project.folders);
-    }
-    crate::sync::mapping::avoid_reserved(&mut mappings, project.destination.preset, delim);
-    Ok(Discovery {
-        mappings,
-        destination: df,
-    })
 }
 
 #[cfg(test)]

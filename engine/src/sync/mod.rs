@@ -19,7 +19,7 @@ pub mod mapping;
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink, fingerprint};
-use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
+use crate::events::{Event, Halt, RunStats, Severity, Sink};
 use crate::journal::{self, AppendIntent, FolderRow, Journal, JournalError};
 
 /// At most this many messages, or bytes, per APPEND window.
