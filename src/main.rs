@@ -434,14 +434,14 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let handle = match cutover_engine::engine::control::spawn(project, store) {
+    let (handle, engine) = match cutover_engine::engine::control::spawn_engine(project, store) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("cutover: {e}");
             return exit::CONFIG;
         }
     };
-    let control = match control_socket(&handle.engine).await {
+    let control = match control_socket(&engine).await {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -460,7 +460,6 @@ async fn console(project: Project, theme: Option<String>, start: bool) -> u8 {
                 cutover::ui::Outcome::HungUp
             }
         };
-    let engine = handle.engine.clone();
     let mut interrupted = false;
     match outcome {
         cutover::ui::Outcome::Quit => {}

@@ -8,26 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::api::MailboxState;
+/// Issue severities are the contract's ([`crate::api`]): what the engine raises is what the
+/// console shows.
+pub use crate::api::Severity;
 use crate::journal::{Issue, Journal, Totals};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -63,8 +48,8 @@ pub enum Event {
     MailboxDone {
         mailbox: String,
         totals: Totals,
-        /// "done", "paused", "stopped" or "failed".
-        state: String,
+        /// Done, paused, stopped or failed.
+        state: MailboxState,
         error: Option<String>,
     },
     /// A rollback removed messages (cumulative count for the mailbox).

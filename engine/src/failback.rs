@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::api::MailboxState;
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::Folder;
 use crate::endpoint::imap::decode_mutf7;
@@ -210,13 +211,13 @@ pub async fn failback(
         out.totals = store.mailbox_totals(fb_id)?;
         return Ok(out);
     }
-    store.set_mailbox_state(fb_id, "running", None)?;
+    store.set_mailbox_state(fb_id, MailboxState::Running.as_str(), None)?;
     let r = engine.run_jobs(&back, jobs, None).await;
     out.totals = store.mailbox_totals(fb_id)?;
     out.appended = RunStats::get(&engine.stats.appended);
     match r {
         Ok(()) => {
-            store.set_mailbox_state(fb_id, "done", None)?;
+            store.set_mailbox_state(fb_id, MailboxState::Done.as_str(), None)?;
             engine.sink().issue(
                 Severity::Info,
                 "operator",
@@ -231,7 +232,7 @@ pub async fn failback(
             Ok(out)
         }
         Err(e) => {
-            store.set_mailbox_state(fb_id, "failed", Some(&e.to_string()))?;
+            store.set_mailbox_state(fb_id, MailboxState::Failed.as_str(), Some(&e.to_string()))?;
             Err(e.into())
         }
     }

@@ -10,6 +10,7 @@
 //! writer) serve every printer. Nothing here touches the terminal or parses a command line: the
 //! CLI and the console (the `cutover` binary) drive it through [`api`].
 
+pub mod api;
 pub mod assess;
 pub mod checklist;
 pub mod config;

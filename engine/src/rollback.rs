@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use crate::api::MailboxState;
 use crate::config::MailboxSpec;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
@@ -20,8 +21,8 @@ use crate::sync::{Ctx, SyncError, resolve_in_doubt};
 const STEP: usize = 200;
 
 /// Mailbox state while a rollback is under way (a run refuses to start it).
-pub const ROLLING_BACK: &str = "rolling back";
-pub const ROLLED_BACK: &str = "rolled back";
+pub const ROLLING_BACK: &str = MailboxState::RollingBack.as_str();
+pub const ROLLED_BACK: &str = MailboxState::RolledBack.as_str();
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {

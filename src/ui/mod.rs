@@ -7,9 +7,11 @@
 
 pub mod app;
 pub mod draw;
+pub mod filter;
 pub mod keys;
 pub mod tabs;
 pub mod theme;
+pub mod widgets;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -22,8 +24,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use app::{App, Effect};
-use cutover_engine::engine::control::{Command, Handle};
-use cutover_engine::engine::snapshot::Snapshot;
+use cutover_engine::api::{Command, Handle, Snapshot};
 use theme::Theme;
 
 /// How the console ended.
