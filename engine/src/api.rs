@@ -4,9 +4,9 @@
 //! give the word that is printed). A [`Handle`] on a running engine holds the two channels
 //! and a [`StopSwitch`], not the engine.
 //!
-//! This module depends on nothing else of the engine: the engine converts its journal rows
-//! and checklist items into these views (`engine::views`), and its events and sink speak
-//! these states.
+//! It depends on nothing else of the engine but the issue category table it re-exports
+//! ([`crate::issues`]): the engine converts its journal rows and checklist items into these
+//! views (`engine::views`), and its events and sink speak these states and severities.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -246,6 +246,12 @@ impl RunState {
             RunState::Pausing => "PAUSING",
             RunState::Stopped => "STOPPED",
         }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.word())
     }
 }
 

@@ -1,5 +1,10 @@
 //! The operator's console: a full-screen ratatui app over the engine's snapshots. It knows
-//! nothing of IMAP: commands go out through [`Handle`], snapshots come in through a `watch`.
+//! nothing of IMAP, only the engine's contract (`cutover_engine::api`): commands go out
+//! through [`Handle`], snapshots come in through a `watch`.
+//!
+//! [`app`] holds the state and turns keys ([`keys`]: the one keymap) into commands; [`draw`]
+//! renders a frame, each tab by [`tabs`], with the helpers of [`widgets`]; [`filter`] is the
+//! Issues filter; [`theme`] the colours.
 //!
 //! Terminal discipline: renders only when something changed, at most 10 frames per second,
 //! inside synchronized-update markers; the panic hook (ratatui's) restores the terminal;

@@ -24,17 +24,17 @@ pub struct Engine {
     pub(super) stop: StopFlag,
     pub stats: RunStats,
     /// Per-batch pause flags.
-    pub(super) pauses: Mutex<HashMap<String, StopFlag>>,
+    pauses: Mutex<HashMap<String, StopFlag>>,
     /// Per-mailbox pause flags.
-    pub(super) mailbox_pauses: Mutex<HashMap<String, StopFlag>>,
+    mailbox_pauses: Mutex<HashMap<String, StopFlag>>,
     /// Per-batch emergency stops (`cutover stop --batch`).
-    pub(super) batch_stops: Mutex<HashMap<String, StopFlag>>,
+    batch_stops: Mutex<HashMap<String, StopFlag>>,
     /// Mailboxes running now (by key).
     pub(super) running: Mutex<HashSet<String>>,
     /// How many mailboxes may run at once; adjustable while running.
     pub(super) slots: Slots,
     /// The same, per batch (at most the global figure in effect).
-    pub(super) batch_slots: Mutex<HashMap<String, Slots>>,
+    batch_slots: Mutex<HashMap<String, Slots>>,
 }
 
 /// A live-adjustable limit: a semaphore and the number of permits it should hold.
@@ -45,18 +45,18 @@ pub(super) struct Slots {
 }
 
 impl Slots {
-    pub(super) fn new(n: usize) -> Slots {
+    fn new(n: usize) -> Slots {
         Slots {
             sem: Arc::new(Semaphore::new(n)),
             total: Arc::new(AtomicUsize::new(n)),
         }
     }
 
-    pub(super) fn get(&self) -> usize {
+    fn get(&self) -> usize {
         self.total.load(Ordering::SeqCst)
     }
 
-    pub(super) fn set(&self, n: usize) {
+    fn set(&self, n: usize) {
         // The console's number, like the file's, stays in range (a semaphore panics past
         // its maximum).
         let n = n.clamp(
