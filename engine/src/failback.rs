@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::api::MailboxState;
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::Folder;
 use crate::endpoint::imap::decode_mutf7;
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::{Engine, Event, Severity};
+use crate::engine::{Engine, failback_journal_key as journal_key};
+use crate::events::{Event, RunStats, Severity};
 use crate::journal::{Journal, JournalError, Totals};
 use crate::sync::{FolderJob, SyncError, UidFilter};
 
@@ -42,11 +44,6 @@ impl FailbackError {
             FailbackError::NeverMigrated(_) => false,
         }
     }
-}
-
-/// The journal key of a mailbox's fail-back (kept apart from its forward rows).
-pub fn journal_key(forward_key: &str) -> String {
-    format!("failback:{forward_key}")
 }
 
 /// The project seen the other way round: the destination becomes the (read-only) source.
@@ -214,13 +211,13 @@ pub async fn failback(
         out.totals = store.mailbox_totals(fb_id)?;
         return Ok(out);
     }
-    store.set_mailbox_state(fb_id, "running", None)?;
+    store.set_mailbox_state(fb_id, MailboxState::Running.as_str(), None)?;
     let r = engine.run_jobs(&back, jobs, None).await;
     out.totals = store.mailbox_totals(fb_id)?;
-    out.appended = crate::engine::RunStats::get(&engine.stats.appended);
+    out.appended = RunStats::get(&engine.stats.appended);
     match r {
         Ok(()) => {
-            store.set_mailbox_state(fb_id, "done", None)?;
+            store.set_mailbox_state(fb_id, MailboxState::Done.as_str(), None)?;
             engine.sink().issue(
                 Severity::Info,
                 "operator",
@@ -235,7 +232,7 @@ pub async fn failback(
             Ok(out)
         }
         Err(e) => {
-            store.set_mailbox_state(fb_id, "failed", Some(&e.to_string()))?;
+            store.set_mailbox_state(fb_id, MailboxState::Failed.as_str(), Some(&e.to_string()))?;
             Err(e.into())
         }
     }

@@ -1,20 +1,27 @@
 //! cutover-engine: everything of a mailbox migration that is not terminal or command line.
 //!
-//! Layers, bottom up: [`config`] (the project file), [`journal`] (the durable state),
-//! [`endpoint`] (IMAP, POP3, Microsoft Graph, Gmail API behind one trait), [`sync`] (mapping and
-//! copying one folder), [`engine`] (mailboxes, budgets, events, control socket), and the
-//! operations [`verify`], [`plan`], [`rollback`], [`failback`], [`assess`] (discovery,
-//! complexity, risks) and [`checklist`] (items, auto checks, the gate); [`report`] writes the
-//! reports; [`safe_text`] (server text made safe for a terminal) and [`csv_out`] (the one CSV
-//! writer) serve every printer. Nothing here touches the terminal or parses a command line: the
-//! CLI and the console (the `cutover` binary) drive it through [`api`].
+//! [`api`] is the contract: the commands the CLI and the console (the `cutover` binary) send,
+//! the snapshots they receive, an enum for every state and severity. The rest, bottom up:
+//! [`config`] (the project file), [`journal`] (the durable state), [`endpoint`] (IMAP, POP3,
+//! Microsoft Graph, Gmail API behind one trait), [`events`] (what the engine and the
+//! operations report, and their stop flags), [`sync`] (mapping and copying one folder),
+//! [`discover`] (both sides' folders mapped), the operations [`verify`], [`plan`],
+//! [`rollback`], [`assess`] (discovery, complexity, risks) and [`checklist`] (items, auto
+//! checks, the gate), the [`engine`] (mailboxes, budgets, the console's controller, the
+//! control socket) and [`failback`] (the engine run the other way); [`report`] writes the
+//! reports; [`issues`] (what each issue category means), [`safe_text`] (server text made
+//! safe for a terminal) and [`csv_out`] (the one CSV writer) serve every printer. Nothing
+//! here touches the terminal or parses a command line.
 
+pub mod api;
 pub mod assess;
 pub mod checklist;
 pub mod config;
 pub mod csv_out;
+pub mod discover;
 pub mod endpoint;
 pub mod engine;
+pub mod events;
 pub mod failback;
 pub mod issues;
 pub mod journal;

@@ -1,9 +1,9 @@
 //! `cutover plan`: the folder map per mailbox with what is to copy, copying nothing.
 
 use crate::config::{MailboxSpec, Project};
+use crate::discover::discover;
 use crate::endpoint::MailSession;
 use crate::endpoint::any::AnyConnector;
-use crate::engine::discover;
 use crate::journal::Journal;
 use crate::sync::SyncError;
 

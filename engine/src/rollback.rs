@@ -9,10 +9,11 @@
 
 use std::collections::HashMap;
 
+use crate::api::MailboxState;
 use crate::config::MailboxSpec;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::events::{Event, Halt, RunStats, Severity, Sink};
+use crate::events::{Event, Halt, RunStats, Severity, Sink};
 use crate::journal::{FolderRow, Journal, JournalError};
 use crate::sync::{Ctx, SyncError, resolve_in_doubt};
 
@@ -20,8 +21,8 @@ use crate::sync::{Ctx, SyncError, resolve_in_doubt};
 const STEP: usize = 200;
 
 /// Mailbox state while a rollback is under way (a run refuses to start it).
-pub const ROLLING_BACK: &str = "rolling back";
-pub const ROLLED_BACK: &str = "rolled back";
+pub const ROLLING_BACK: &str = MailboxState::RollingBack.as_str();
+pub const ROLLED_BACK: &str = MailboxState::RolledBack.as_str();
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{Fingerprinted, MailSession};
-use crate::engine::discover;
+use crate::discover::discover;
 use crate::sync::SyncError;
 
 #[derive(Debug, Clone, Default)]

@@ -19,8 +19,8 @@ pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme> 
 pub async fn console(project: Project, theme: Option<String>, start: bool) -> Result<ExitCode> {
     let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
     let store = open_store(&project)?;
-    let handle = cutover_engine::engine::control::spawn(project, store)?;
-    let control = control_socket(&handle.engine).await?;
+    let (handle, engine) = cutover_engine::engine::control::spawn_engine(project, store)?;
+    let control = control_socket(&engine).await?;
     if start {
         handle.send(cutover_engine::engine::control::Command::Start { batch: None });
     }
@@ -36,7 +36,6 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
                 cutover::ui::Outcome::HungUp
             }
         };
-    let engine = handle.engine.clone();
     let mut interrupted = false;
     match outcome {
         cutover::ui::Outcome::Quit => {}

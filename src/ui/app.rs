@@ -6,10 +6,12 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::TextArea;
 
+use super::filter;
 use super::keys::{Action, Tab, action_for};
 use super::theme::Theme;
-use cutover_engine::engine::control::Command;
-use cutover_engine::engine::snapshot::{IssueView, MailboxView, RunState, Snapshot};
+use cutover_engine::api::{
+    CheckStatus, Command, IssueState, IssueView, MailboxView, RunState, Severity, Snapshot,
+};
 
 /// What the loop around the app must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,14 +105,14 @@ impl App {
             .snap
             .issues
             .iter()
-            .filter(|i| i.severity == "critical")
+            .filter(|i| i.severity == Severity::Critical)
             .map(|i| i.id)
             .collect();
-        if let Some(new) = s
-            .issues
-            .iter()
-            .find(|i| i.severity == "critical" && i.state == "open" && !known.contains(&i.id))
-        {
+        if let Some(new) = s.issues.iter().find(|i| {
+            i.severity == Severity::Critical
+                && i.state == IssueState::Open
+                && !known.contains(&i.id)
+        }) {
             let place = new.mailbox.as_deref().unwrap_or("project");
             self.toast = Some(format!(
                 "✖ NEW CRITICAL ISSUE ({place}): {} — press 3 for the Issues tab",
@@ -162,7 +164,7 @@ impl App {
         self.snap
             .issues
             .iter()
-            .filter(|i| super::tabs::issues::matches(i, &self.filter))
+            .filter(|i| filter::matches(i, &self.filter))
             .collect()
     }
 
@@ -512,7 +514,7 @@ impl App {
                 self.send(Command::RunChecks { id: None });
             }
             Action::OverrideCheck => match self.snap.checks.get(self.selected()) {
-                Some(c) if matches!(c.status.as_str(), "fail" | "pending") => {
+                Some(c) if matches!(c.status, CheckStatus::Fail | CheckStatus::Pending) => {
                     let id = c.id.clone();
                     self.modal = Modal::Override(
                         id,

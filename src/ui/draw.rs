@@ -1,70 +1,24 @@
-//! Rendering: a pure function of the app state (and its snapshot) into a frame.
+//! Rendering: a pure function of the app state (and its snapshot) into a frame: the header,
+//! the tab bar, the current tab (drawn by [`super::tabs`]), the toast and footer lines and
+//! the modal overlays.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Level, Modal};
-use super::keys::{KEYMAP, Tab, footer};
+use super::keys::{KEYMAP, Scope, Tab, footer};
 use super::tabs;
-use cutover_engine::engine::snapshot::{RunState, Throughput};
+use super::widgets::{block, bytes, hms};
+use cutover_engine::api::{MailboxState, RunState};
+
+// TODO(merge): remove; the old path of the number formatter (caller: tests/it/console_e2e.rs).
+pub use super::widgets::num;
 
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;
-
-pub fn num(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub fn bytes(n: u64) -> String {
-    bytesize::ByteSize(n).display().si().to_string()
-}
-
-pub(crate) fn rate(tp: &Throughput) -> String {
-    let (m, b) = tp.rate(5);
-    format!("{m:.0} msg/s {}/s", bytes(b as u64))
-}
-
-pub(crate) fn hms(secs: i64) -> String {
-    let s = secs.max(0);
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-}
-
-pub(crate) fn state_style(app: &App, state: &str) -> Style {
-    let t = &app.theme;
-    match state {
-        "done" | "complete" => t.ok(),
-        "running" | "pausing" => t.accent(),
-        "failed" | "stopped" => t.error(),
-        "paused" | "interrupted" => t.warn(),
-        _ => t.muted(),
-    }
-}
-
-/// A state as a symbol and a word (never colour alone).
-pub(crate) fn state_word(state: &str) -> String {
-    let sym = match state {
-        "done" => "✔",
-        "running" => "▶",
-        "pausing" => "‖",
-        "paused" => "‖",
-        "failed" => "✖",
-        "stopped" => "■",
-        "interrupted" => "!",
-        _ => "·",
-    };
-    format!("{sym} {state}")
-}
 
 pub(crate) fn run_state_style(app: &App) -> Style {
     let t = &app.theme;
@@ -328,61 +282,6 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-pub(crate) fn block<'a>(app: &App, title: impl Into<std::borrow::Cow<'a, str>>) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(app.theme.border())
-        .title(Span::styled(title, app.theme.title()))
-}
-
-pub(crate) fn spark_data(tp: &Throughput, width: u16) -> Vec<u64> {
-    let n = width as usize;
-    let v: Vec<u64> = tp.samples.iter().map(|(m, _)| *m).collect();
-    let start = v.len().saturating_sub(n);
-    v[start..].to_vec()
-}
-
-pub(crate) fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Throughput, title: &str) {
-    let s = &app.snap;
-    let t = &app.theme;
-    let b = block(app, title);
-    let inner = b.inner(area);
-    f.render_widget(b, area);
-    let [info, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
-    let mut spans = vec![
-        Span::styled("last 5 s ", t.muted()),
-        Span::styled(rate(tp), t.accent()),
-        Span::styled("   connections ", t.muted()),
-        Span::raw(format!(
-            "source {}/{}  destination {}/{}",
-            s.connections.src_in_use,
-            s.connections.src_max,
-            s.connections.dst_in_use,
-            s.connections.dst_max
-        )),
-    ];
-    if s.parallel > 0 {
-        spans.push(Span::styled("   mailboxes at once ", t.muted()));
-        spans.push(Span::raw(s.parallel.to_string()));
-    }
-    if !s.throttled.is_empty() {
-        spans.push(Span::styled(" ⚠ throttled", t.badge(t.warn())));
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)), info);
-    let data = spark_data(tp, chart.width);
-    f.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .style(t.gauge())
-            .max(data.iter().copied().max().unwrap_or(1).max(1)),
-        chart,
-    );
-}
-
-pub(crate) fn table_state(sel: usize) -> TableState {
-    TableState::default().with_selected(Some(sel))
-}
-
 pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
@@ -412,8 +311,8 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
             ];
             lines.extend(KEYMAP.iter().filter(|b| !b.label.is_empty()).map(|b| {
                 let scope = match b.scope {
-                    super::keys::Scope::Global => "any tab".to_string(),
-                    super::keys::Scope::In(tab) => tab.title().to_string(),
+                    Scope::Global => "any tab".to_string(),
+                    Scope::In(tab) => tab.title().to_string(),
                 };
                 Line::from(vec![
                     Span::styled(format!(" {:<10}", b.label), t.title()),
@@ -426,7 +325,12 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Paragraph::new(lines).block(block(app, " Keys ")), r);
         }
         Modal::ConfirmStop => {
-            let running: usize = app.snap.batches.iter().map(|b| b.count("running")).sum();
+            let running: usize = app
+                .snap
+                .batches
+                .iter()
+                .map(|b| b.count(MailboxState::Running))
+                .sum();
             let lines = vec![
                 Line::from(Span::styled(" EMERGENCY STOP? ", t.badge(t.danger()))),
                 Line::from(""),

@@ -1,5 +1,10 @@
 //! The operator's console: a full-screen ratatui app over the engine's snapshots. It knows
-//! nothing of IMAP: commands go out through [`Handle`], snapshots come in through a `watch`.
+//! nothing of IMAP, only the engine's contract (`cutover_engine::api`): commands go out
+//! through [`Handle`], snapshots come in through a `watch`.
+//!
+//! [`app`] holds the state and turns keys ([`keys`]: the one keymap) into commands; [`draw`]
+//! renders a frame, each tab by [`tabs`], with the helpers of [`widgets`]; [`filter`] is the
+//! Issues filter; [`theme`] the colours.
 //!
 //! Terminal discipline: renders only when something changed, at most 10 frames per second,
 //! inside synchronized-update markers; the panic hook (ratatui's) restores the terminal;
@@ -7,9 +12,11 @@
 
 pub mod app;
 pub mod draw;
+pub mod filter;
 pub mod keys;
 pub mod tabs;
 pub mod theme;
+pub mod widgets;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -22,8 +29,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use app::{App, Effect};
-use cutover_engine::engine::control::{Command, Handle};
-use cutover_engine::engine::snapshot::Snapshot;
+use cutover_engine::api::{Command, Handle, Snapshot};
 use theme::Theme;
 
 /// How the console ended.

@@ -6,7 +6,7 @@
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{MailSession, SpecialUse};
-use crate::engine::discover;
+use crate::discover::discover;
 use crate::journal::Journal;
 
 /// Largest messages kept per mailbox.

@@ -1,116 +1,40 @@
-//! The engine's control surface for an interactive observer (the console): commands in,
-//! snapshots out (a `watch` channel, latest wins). The emergency stop does not queue behind
-//! other commands: [`Handle::emergency_stop`] trips the engine's stop flag directly.
-//!
-//! The same [`Monitor`] builds snapshots for `cutover watch` from the journal alone.
+//! The engine's control surface for an interactive observer (the console): the controller
+//! task that takes [`Command`]s and publishes [`Snapshot`]s (a `watch` channel, latest wins)
+//! built by the [`Monitor`]. The emergency stop does not queue behind other commands:
+//! [`Handle::emergency_stop`] trips the engine's stop flag directly.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
-use super::snapshot::{
-    BatchView, CheckView, Connections, MailboxView, RunState, Snapshot, Throughput,
-};
-use super::{Engine, Event, Severity};
+use super::monitor::Monitor;
+use super::state::Engine;
+use crate::api::{IssueState, StopSwitch};
 use crate::checklist;
 use crate::config::Project;
 use crate::endpoint::EndpointError;
-use crate::journal::{Journal, Totals};
+use crate::events::Severity;
+use crate::journal::Journal;
 
-/// What an operator can ask of the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Start (or resume) a batch; every batch when None.
-    Start {
-        batch: Option<String>,
-    },
-    /// Start (or retry) one mailbox.
-    StartMailbox {
-        key: String,
-    },
-    /// Graceful pause: windows in flight finish, the journal stays consistent.
-    Pause {
-        batch: Option<String>,
-    },
-    /// Graceful pause of one mailbox; starting it (or its batch) resumes it.
-    PauseMailbox {
-        key: String,
-    },
-    /// Logged record of an emergency stop (the stop itself is tripped out of band).
-    EmergencyStop {
-        operator: String,
-    },
-    /// Mailboxes allowed to run at once.
-    SetParallel(usize),
-    /// Mailboxes of one batch allowed to run at once.
-    SetBatchParallel {
-        batch: String,
-        n: usize,
-    },
-    SetCheck {
-        id: String,
-        done: bool,
-        note: Option<String>,
-        operator: String,
-    },
-    AckIssue {
-        id: i64,
-        operator: String,
-    },
-    /// Remove from the destination what cutover wrote for this batch (typed confirmation
-    /// happened in the console). Refused while a mailbox of the batch runs.
-    Rollback {
-        batch: String,
-        operator: String,
-    },
-    /// Close an issue with the operator's note (what was done about it).
-    ResolveIssue {
-        id: i64,
-        note: String,
-        operator: String,
-    },
-    /// Run the checklist's auto checks (one item, or all when None) in the background.
-    RunChecks {
-        id: Option<String>,
-    },
-    /// Override an unmet checklist item (every unmet required item when None) with a reason;
-    /// journalled as an operator issue.
-    OverrideCheck {
-        id: Option<String>,
-        reason: String,
-        operator: String,
-    },
-}
-
-pub struct Handle {
-    pub commands: mpsc::UnboundedSender<Command>,
-    pub snapshots: watch::Receiver<Arc<Snapshot>>,
-    pub engine: Arc<Engine>,
-}
-
-impl Handle {
-    /// Halt every write now (checked before each APPEND window), then log it.
-    pub fn emergency_stop(&self, operator: &str) {
-        self.engine.stop_flag().stop();
-        let _ = self.commands.send(Command::EmergencyStop {
-            operator: operator.to_string(),
-        });
-    }
-
-    pub fn send(&self, c: Command) {
-        if let Command::EmergencyStop { operator } = &c {
-            self.emergency_stop(operator);
-        } else {
-            let _ = self.commands.send(c);
-        }
-    }
-}
+// TODO(merge): remove; the contract's types are in crate::api (callers: src/main.rs,
+// src/ui, tests/it).
+pub use crate::api::{Command, Handle};
+// TODO(merge): remove; its new path is engine::monitor::watch_journal (caller: src/main.rs).
+pub use super::monitor::watch_journal;
 
 /// Start the engine with its controller task. Nothing runs until a command starts it.
 pub fn spawn(project: Project, store: Journal) -> Result<Handle, EndpointError> {
+    spawn_engine(project, store).map(|(handle, _)| handle)
+}
+
+/// [`spawn`], also giving the engine itself to the command that runs it (for its control
+/// socket, and to wait for its mailboxes when the console ends); the console gets the
+/// [`Handle`] only.
+pub fn spawn_engine(
+    project: Project,
+    store: Journal,
+) -> Result<(Handle, Arc<Engine>), EndpointError> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let engine = Arc::new(Engine::new(project, store, Some(ev_tx))?);
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
@@ -148,11 +72,13 @@ pub fn spawn(project: Project, store: Journal) -> Result<Handle, EndpointError> 
             }
         }
     });
-    Ok(Handle {
+    let stop = engine.stop_flag();
+    let handle = Handle {
         commands: cmd_tx,
         snapshots: snap_rx,
-        engine,
-    })
+        stop: StopSwitch::new(move || stop.stop()),
+    };
+    Ok((handle, engine))
 }
 
 fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
@@ -277,7 +203,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                         "not rolled back: it was started meanwhile; pause it and roll back again",
                     );
                 }
-                let halt = super::Halt {
+                let halt = crate::events::Halt {
                     emergency: e.stop_flag(),
                     ..Default::default()
                 };
@@ -298,7 +224,10 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             });
         }
         Command::AckIssue { id, operator } => {
-            match e.store.set_issue_state(id, "acknowledged", &operator, None) {
+            match e
+                .store
+                .set_issue_state(id, IssueState::Acknowledged.as_str(), &operator, None)
+            {
                 Ok(()) => tracing::info!(issue = id, operator, "issue acknowledged"),
                 Err(err) => e
                     .sink()
@@ -307,7 +236,10 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         }
         Command::ResolveIssue { id, note, operator } => {
             let note = Some(note.as_str()).filter(|n| !n.trim().is_empty());
-            match e.store.set_issue_state(id, "resolved", &operator, note) {
+            match e
+                .store
+                .set_issue_state(id, IssueState::Resolved.as_str(), &operator, note)
+            {
                 Ok(()) => tracing::info!(issue = id, operator, note, "issue resolved"),
                 Err(err) => e
                     .sink()
@@ -441,431 +373,4 @@ async fn run_checks(e: &Arc<Engine>, id: Option<&str>) {
     };
     e.sink()
         .issue(Severity::Info, "checklist", None, None, None, &msg);
-}
-
-/// Builds snapshots from engine events and the journal.
-pub struct Monitor {
-    project: String,
-    log_dir: String,
-    journal: String,
-    started: chrono::DateTime<Utc>,
-    read_only: bool,
-    /// Batch order as in the project file.
-    batch_order: Vec<String>,
-    mailboxes: BTreeMap<String, MailboxView>,
-    order: Vec<String>,
-    project_def: Project,
-    check_rows: Vec<CheckView>,
-    /// Per batch: the required checklist items that keep it from starting.
-    blocked: HashMap<String, Vec<String>>,
-    issues: Vec<crate::journal::IssueRow>,
-    /// Journal failures this process met (see [`super::Sink::journal_failed`]): not in the
-    /// journal, which is what failed, so shown ahead of its issues.
-    journal_faults: Vec<crate::journal::IssueRow>,
-    dirty: HashSet<String>,
-    /// Last cumulative counters per (mailbox, folder) run, to turn progress into deltas.
-    progress: HashMap<(String, String), (u64, u64)>,
-    /// Folders enumerated in this process, per mailbox.
-    enumerated: HashMap<String, HashSet<String>>,
-    /// This second's appends per mailbox.
-    second: HashMap<String, (u64, u64)>,
-    overall: Throughput,
-    batch_tp: HashMap<String, Throughput>,
-    /// Journal totals at the previous refresh (watch mode measures rates from them).
-    last_totals: HashMap<String, Totals>,
-    pub paused: HashSet<String>,
-    pub stopped: bool,
-    /// The rollback under way or last finished, in words.
-    pub rollback: Option<String>,
-    seq: u64,
-}
-
-impl Monitor {
-    pub fn new(project: &Project, store: &Journal, read_only: bool) -> Monitor {
-        let mut m = Monitor {
-            project: project.name.clone(),
-            log_dir: project.log_dir.display().to_string(),
-            journal: project.state_path.display().to_string(),
-            started: Utc::now(),
-            read_only,
-            batch_order: Vec::new(),
-            mailboxes: BTreeMap::new(),
-            order: Vec::new(),
-            project_def: project.clone(),
-            check_rows: Vec::new(),
-            blocked: HashMap::new(),
-            issues: Vec::new(),
-            journal_faults: Vec::new(),
-            dirty: HashSet::new(),
-            progress: HashMap::new(),
-            enumerated: HashMap::new(),
-            second: HashMap::new(),
-            overall: Throughput::default(),
-            batch_tp: HashMap::new(),
-            last_totals: HashMap::new(),
-            paused: HashSet::new(),
-            stopped: false,
-            rollback: None,
-            seq: 0,
-        };
-        for spec in &project.mailboxes {
-            if !m.batch_order.contains(&spec.batch) {
-                m.batch_order.push(spec.batch.clone());
-            }
-            let key = spec.key();
-            m.order.push(key.clone());
-            m.mailboxes.insert(
-                key.clone(),
-                MailboxView {
-                    key: key.clone(),
-                    batch: spec.batch.clone(),
-                    state: "new".into(),
-                    ..Default::default()
-                },
-            );
-            m.dirty.insert(key);
-        }
-        m.refresh(store);
-        // Rates start from what the journal already holds.
-        for (k, v) in &m.mailboxes {
-            m.last_totals.insert(k.clone(), v.totals.clone());
-        }
-        m
-    }
-
-    pub fn apply(&mut self, ev: &Event) {
-        match ev {
-            Event::MailboxStarted { mailbox, .. } => {
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.state = "running".into();
-                    v.folders_done = 0;
-                    v.last_error = None;
-                }
-                self.enumerated.remove(mailbox);
-            }
-            Event::MailboxPlanned { mailbox, folders } => {
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.folders_total = Some(*folders);
-                    v.enumerated = *folders == 0;
-                }
-            }
-            Event::FolderStarted {
-                mailbox, folder, ..
-            } => {
-                self.mark_enumerated(mailbox, folder);
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.current_folder = Some(folder.clone());
-                }
-                self.progress
-                    .insert((mailbox.clone(), folder.clone()), (0, 0));
-            }
-            Event::Progress {
-                mailbox,
-                folder,
-                copied,
-                bytes,
-            } => {
-                let last = self
-                    .progress
-                    .insert((mailbox.clone(), folder.clone()), (*copied, *bytes))
-                    .unwrap_or((0, 0));
-                let s = self.second.entry(mailbox.clone()).or_default();
-                s.0 += copied.saturating_sub(last.0);
-                s.1 += bytes.saturating_sub(last.1);
-                self.dirty.insert(mailbox.clone());
-            }
-            Event::FolderDone {
-                mailbox, folder, ..
-            } => {
-                self.mark_enumerated(mailbox, folder);
-                self.progress.remove(&(mailbox.clone(), folder.clone()));
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.folders_done += 1;
-                    if v.current_folder.as_deref() == Some(folder) {
-                        v.current_folder = None;
-                    }
-                }
-                self.dirty.insert(mailbox.clone());
-            }
-            Event::MailboxDone {
-                mailbox,
-                state,
-                error,
-                ..
-            } => {
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.state = state.clone();
-                    v.current_folder = None;
-                    v.last_error = error.clone();
-                }
-                self.dirty.insert(mailbox.clone());
-            }
-            Event::RollbackProgress {
-                mailbox,
-                folder,
-                removed,
-            } => {
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    v.state = crate::rollback::ROLLING_BACK.into();
-                }
-                self.rollback = Some(format!(
-                    "rolling back {mailbox}: {removed} message(s) removed so far (folder {folder})"
-                ));
-            }
-            Event::RollbackDone {
-                mailbox,
-                removed,
-                error,
-            } => {
-                self.rollback = Some(match error {
-                    None => format!(
-                        "rollback of {mailbox} done: {removed} message(s) removed from the destination"
-                    ),
-                    Some(e) => format!(
-                        "rollback of {mailbox} interrupted after {removed} removed: {e} (roll back again to finish)"
-                    ),
-                });
-                self.dirty.insert(mailbox.clone());
-                if let Some(v) = self.mailboxes.get_mut(mailbox) {
-                    // The journal has the final word on the next refresh.
-                    v.state = "new".into();
-                }
-            }
-            // Only `Sink::journal_failed` sends a critical `journal` issue.
-            Event::Issue {
-                severity: Severity::Critical,
-                category,
-                message,
-                ..
-            } if category == "journal" => {
-                let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-                self.journal_faults.push(crate::journal::IssueRow {
-                    severity: Severity::Critical.as_str().into(),
-                    category: category.clone(),
-                    message: message.clone(),
-                    count: 1,
-                    last_seen: now.clone(),
-                    state: "open".into(),
-                    first_seen: now,
-                    ..Default::default()
-                });
-                self.issues
-                    .splice(0..0, self.journal_faults.last().cloned());
-            }
-            Event::Issue { .. } => {}
-        }
-    }
-
-    fn mark_enumerated(&mut self, mailbox: &str, folder: &str) {
-        let set = self.enumerated.entry(mailbox.to_string()).or_default();
-        set.insert(folder.to_string());
-        let n = set.len();
-        if let Some(v) = self.mailboxes.get_mut(mailbox)
-            && v.folders_total.is_some_and(|t| n >= t)
-        {
-            v.enumerated = true;
-        }
-    }
-
-    /// Close the current second of throughput.
-    pub fn close_second(&mut self) {
-        let mut total = (0, 0);
-        let mut per_batch: HashMap<String, (u64, u64)> = HashMap::new();
-        for (key, v) in self.mailboxes.iter_mut() {
-            let s = self.second.remove(key).unwrap_or((0, 0));
-            v.throughput.push_second(s.0, s.1);
-            let b = per_batch.entry(v.batch.clone()).or_default();
-            b.0 += s.0;
-            b.1 += s.1;
-            total.0 += s.0;
-            total.1 += s.1;
-        }
-        for b in &self.batch_order {
-            let s = per_batch.get(b).copied().unwrap_or_default();
-            self.batch_tp
-                .entry(b.clone())
-                .or_default()
-                .push_second(s.0, s.1);
-        }
-        self.overall.push_second(total.0, total.1);
-    }
-
-    /// Re-read what changed from the journal.
-    pub fn refresh(&mut self, store: &Journal) {
-        let keys: Vec<String> = if self.read_only {
-            self.order.clone()
-        } else {
-            self.dirty.drain().collect()
-        };
-        for key in keys {
-            let Ok(Some((id, state, err))) = store.mailbox_state(&key) else {
-                continue;
-            };
-            let totals = store.mailbox_totals(id).unwrap_or_default();
-            if let Some(v) = self.mailboxes.get_mut(&key) {
-                if self.read_only {
-                    // Watch mode: state and rates come from the journal only.
-                    let prev = self.last_totals.get(&key).cloned().unwrap_or_default();
-                    let d = (
-                        totals.copied.saturating_sub(prev.copied),
-                        totals.copied_bytes.saturating_sub(prev.copied_bytes),
-                    );
-                    let s = self.second.entry(key.clone()).or_default();
-                    s.0 += d.0;
-                    s.1 += d.1;
-                    self.last_totals.insert(key.clone(), totals.clone());
-                    v.state = state;
-                    v.last_error = err;
-                } else if v.state == "new" {
-                    // What an earlier run left, until this process starts the mailbox.
-                    v.state = match state.as_str() {
-                        "running" => "interrupted".into(),
-                        s => s.into(),
-                    };
-                    v.last_error = err;
-                }
-                if v.state == "done" {
-                    // A completed pass enumerated every folder.
-                    v.enumerated = true;
-                }
-                v.totals = totals;
-            }
-        }
-        if let Ok(rows) = store.issue_rows(500) {
-            self.issues = self
-                .journal_faults
-                .iter()
-                .rev()
-                .cloned()
-                .chain(rows)
-                .collect();
-        }
-        if !self.project_def.checks.is_empty() {
-            for b in &self.batch_order {
-                if let Ok(items) =
-                    checklist::blockers(&self.project_def, store, std::slice::from_ref(b))
-                {
-                    self.blocked
-                        .insert(b.clone(), items.into_iter().map(|i| i.id).collect());
-                }
-            }
-        }
-        if let Ok(items) = checklist::evaluate(&self.project_def, store, &[]) {
-            self.check_rows = items
-                .into_iter()
-                .map(|c| CheckView {
-                    id: c.id,
-                    section: c.section,
-                    title: c.title,
-                    required: c.required,
-                    done: c.done,
-                    by: c.by,
-                    at: c.at,
-                    note: c.note,
-                    auto: c.kind == crate::config::CheckKind::Auto,
-                    status: c.status.word().to_string(),
-                    reason: c.reason,
-                })
-                .collect();
-        }
-    }
-
-    pub fn snapshot(&mut self, engine: Option<&Engine>) -> Snapshot {
-        self.seq += 1;
-        let batches: Vec<BatchView> = self
-            .batch_order
-            .iter()
-            .map(|b| BatchView {
-                name: b.clone(),
-                mailboxes: self
-                    .order
-                    .iter()
-                    .filter_map(|k| self.mailboxes.get(k))
-                    .filter(|m| &m.batch == b)
-                    .cloned()
-                    .collect(),
-                throughput: self.batch_tp.get(b).cloned().unwrap_or_default(),
-                paused: self.paused.contains(b),
-                parallel: engine.map_or(0, |e| e.batch_parallel(b)),
-                blocked: self.blocked.get(b).cloned().unwrap_or_default(),
-            })
-            .collect();
-        let running = batches.iter().any(|b| b.count("running") > 0);
-        let stopped = self.stopped || engine.is_some_and(|e| e.stop_flag().is_stopped());
-        let run_state = if stopped {
-            RunState::Stopped
-        } else if running && batches.iter().any(|b| b.paused && b.count("running") > 0) {
-            RunState::Pausing
-        } else if running {
-            RunState::Running
-        } else {
-            RunState::Idle
-        };
-        let cutoff = (Utc::now() - chrono::Duration::seconds(60))
-            .format("%Y-%m-%dT%H:%M:%S")
-            .to_string();
-        let mut throttled: Vec<String> = self
-            .issues
-            .iter()
-            .filter(|i| i.category == "throttling" && i.last_seen >= cutoff)
-            .filter_map(|i| i.mailbox.clone())
-            .collect();
-        // HTTP API endpoints wait out throttling themselves; they say which mailboxes.
-        if let Some(e) = engine {
-            for a in e
-                .src
-                .throttled_accounts()
-                .into_iter()
-                .chain(e.dst.throttled_accounts())
-            {
-                if !throttled.contains(&a) {
-                    throttled.push(a);
-                }
-            }
-        }
-        Snapshot {
-            seq: self.seq,
-            at: Utc::now(),
-            project: self.project.clone(),
-            started: Some(self.started),
-            run_state,
-            read_only: self.read_only,
-            batches,
-            throughput: self.overall.clone(),
-            connections: engine
-                .map(|e| Connections {
-                    src_in_use: e.src.in_use(),
-                    src_max: e.src.max_connections(),
-                    dst_in_use: e.dst.in_use(),
-                    dst_max: e.dst.max_connections(),
-                })
-                .unwrap_or_default(),
-            parallel: engine.map_or(0, |e| e.parallel()),
-            issues: self.issues.clone(),
-            checks: self.check_rows.clone(),
-            throttled,
-            log_dir: self.log_dir.clone(),
-            journal: self.journal.clone(),
-            rollback: self.rollback.clone(),
-        }
-    }
-}
-
-/// Snapshots of a project from its journal alone, for `cutover watch` (read-only).
-pub fn watch_journal(project: Project, store: Journal) -> watch::Receiver<Arc<Snapshot>> {
-    let mut monitor = Monitor::new(&project, &store, true);
-    let (tx, rx) = watch::channel(Arc::new(monitor.snapshot(None)));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            monitor.refresh(&store);
-            monitor.close_second();
-            if tx.send(Arc::new(monitor.snapshot(None))).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }

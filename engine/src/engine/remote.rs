@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::{Engine, Severity};
+use super::state::Engine;
+use crate::events::Severity;
 use crate::local;
 
 /// Longest path a Unix socket address takes on Linux (108 with the NUL).

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::endpoint::MailSession;
-use crate::engine::events::Severity;
+use crate::events::Severity;
 use crate::journal::{self, Journal};
 
 use super::types::SyncError;

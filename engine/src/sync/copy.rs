@@ -4,7 +4,7 @@
 //! ([`super::window`]) and check what was written ([`super::check`]).
 
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::events::{Event, Severity};
+use crate::events::{Event, Severity};
 use crate::journal;
 
 use super::check::check_destination;
@@ -282,7 +282,7 @@ mod tests {
         AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, Message,
         MessageMeta, MessageSink,
     };
-    use crate::engine::events::{Halt, RunStats, Sink};
+    use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
     use crate::sync::types::UidFilter;
 

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::events::{RunStats, Severity};
+use crate::events::{RunStats, Severity};
 
 use super::types::{Ctx, SyncError};
 

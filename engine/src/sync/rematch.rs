@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::MailSession;
-use crate::engine::events::RunStats;
+use crate::events::RunStats;
 
 use super::in_doubt::match_by_fingerprint;
 use super::types::{Ctx, SyncError};

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::EndpointError;
-use crate::engine::events::{Halt, RunStats, Sink};
+use crate::events::{Halt, RunStats, Sink};
 use crate::journal::{FolderRow, Journal, JournalError};
 
 #[derive(Debug, thiserror::Error)]

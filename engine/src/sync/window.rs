@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink};
-use crate::engine::events::{Event, Halt, RunStats, Severity};
+use crate::events::{Event, Halt, RunStats, Severity};
 use crate::journal::{self, AppendIntent};
 use crate::mail::fingerprint::fingerprint;
 use crate::mail::fmt::bytes_iec;

@@ -6,8 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Gauge, Paragraph, Row, Table, Wrap};
 
 use crate::ui::app::{App, Level};
-use crate::ui::draw::*;
-use cutover_engine::engine::snapshot::MailboxView;
+use crate::ui::widgets::{
+    block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
+};
+use cutover_engine::api::{MailboxState, MailboxView};
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
@@ -79,7 +81,11 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                     let mut cells = vec![
                         Cell::from(b.name.clone()),
                         Cell::from(state_word(b.state())).style(state_style(app, b.state())),
-                        Cell::from(format!("{}/{}", b.count("done"), b.mailboxes.len())),
+                        Cell::from(format!(
+                            "{}/{}",
+                            b.count(MailboxState::Done),
+                            b.mailboxes.len()
+                        )),
                         Cell::from(format!(
                             "{}/{}{}",
                             num(tot.copied),
@@ -125,7 +131,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                 .map(|m| {
                     let mut cells = vec![
                         Cell::from(m.key.clone()),
-                        Cell::from(state_word(&m.state)).style(state_style(app, &m.state)),
+                        Cell::from(state_word(m.state)).style(state_style(app, m.state)),
                         Cell::from(format!(
                             "{}/{}{}",
                             num(m.totals.copied),
@@ -233,7 +239,7 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
         kv("batch", m.batch.clone()),
         Line::from(vec![
             Span::styled(format!("{:<18}", "state"), t.muted()),
-            Span::styled(state_word(&m.state), state_style(app, &m.state)),
+            Span::styled(state_word(m.state), state_style(app, m.state)),
         ]),
         kv(
             "current folder",

@@ -8,20 +8,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::ui::app::App;
-use crate::ui::draw::*;
 use crate::ui::theme::Theme;
-use cutover_engine::engine::snapshot::CheckView;
+use crate::ui::widgets::{block, table_state};
+use cutover_engine::api::{CheckStatus, CheckView};
 
 /// The status cell: a mark that reads without colour, and its style.
 fn status(c: &CheckView, t: &Theme) -> (String, Style) {
-    let (mark, style) = match c.status.as_str() {
-        "pass" => ("[x]", t.ok()),
-        "fail" if c.required => ("[!]", t.error()),
-        "fail" => ("[!]", t.warn()),
-        "overridden" => ("[~]", t.warn()),
-        "n/a" => ("[-]", t.muted()),
-        _ if c.required => ("[ ]", t.warn()),
-        _ => ("[ ]", t.muted()),
+    let (mark, style) = match c.status {
+        CheckStatus::Pass => ("[x]", t.ok()),
+        CheckStatus::Fail if c.required => ("[!]", t.error()),
+        CheckStatus::Fail => ("[!]", t.warn()),
+        CheckStatus::Overridden => ("[~]", t.warn()),
+        CheckStatus::NotApplicable => ("[-]", t.muted()),
+        CheckStatus::Pending if c.required => ("[ ]", t.warn()),
+        CheckStatus::Pending => ("[ ]", t.muted()),
     };
     (format!("{mark} {}", c.status), style)
 }
@@ -60,8 +60,8 @@ pub fn draw_checklist(f: &mut Frame, app: &App, area: Rect) {
                 String::new()
             };
             let (word, style) = status(c, t);
-            let why = match c.status.as_str() {
-                "pass" if !c.auto => c.note.clone().unwrap_or_default(),
+            let why = match c.status {
+                CheckStatus::Pass if !c.auto => c.note.clone().unwrap_or_default(),
                 _ => c.reason.clone(),
             };
             let mut cells = vec![
@@ -80,15 +80,11 @@ pub fn draw_checklist(f: &mut Frame, app: &App, area: Rect) {
             Row::new(cells)
         })
         .collect();
-    let met = s
-        .checks
-        .iter()
-        .filter(|c| matches!(c.status.as_str(), "pass" | "overridden" | "n/a"))
-        .count();
+    let met = s.checks.iter().filter(|c| c.status.met()).count();
     let unmet_required = s
         .checks
         .iter()
-        .filter(|c| c.required && matches!(c.status.as_str(), "fail" | "pending"))
+        .filter(|c| c.required && matches!(c.status, CheckStatus::Fail | CheckStatus::Pending))
         .count();
     let gate = if unmet_required == 0 {
         "gate open".to_string()

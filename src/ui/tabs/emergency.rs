@@ -6,13 +6,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::ui::app::App;
-use crate::ui::draw::*;
-use cutover_engine::engine::snapshot::RunState;
+use crate::ui::widgets::{block, bytes, num, state_style, state_word, table_state};
+use cutover_engine::api::{MailboxState, RunState};
 
 pub fn draw_emergency(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let s = &app.snap;
-    let running: usize = s.batches.iter().map(|b| b.count("running")).sum();
+    let running: usize = s
+        .batches
+        .iter()
+        .map(|b| b.count(MailboxState::Running))
+        .sum();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(" EMERGENCY STOP ", t.badge(t.danger())),
@@ -74,7 +78,7 @@ pub fn draw_emergency(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .map(|b| {
             let tot = b.totals();
-            let running = b.count("running");
+            let running = b.count(MailboxState::Running);
             Row::new(vec![
                 Cell::from(b.name.clone()),
                 Cell::from(state_word(b.state())).style(state_style(app, b.state())),

@@ -1,5 +1,6 @@
 //! The Issues tab: every warning and error, newest first, filterable by severity, category,
-//! state and text; the selected issue's cause and fix below the list.
+//! state and text (the filter: [`crate::ui::filter`]); the selected issue's cause and fix
+//! below the list.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,49 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::ui::app::App;
-use crate::ui::draw::*;
-use cutover_engine::engine::snapshot::IssueView;
-use cutover_engine::issues;
-
-/// Does an issue match the `/` filter? Words are ANDed, case-insensitive: `sev:WORD`
-/// (or `severity:`), `cat:WORD` (or `category:`) and `state:WORD` match the start of that
-/// field (`sev:err`, `state:open`); `state:unresolved` matches open and acknowledged issues;
-/// any other word must appear in the severity, category, mailbox, folder, UID or message.
-pub fn matches(i: &IssueView, filter: &str) -> bool {
-    filter.split_whitespace().all(|word| {
-        let w = word.to_lowercase();
-        let field = |v: &str, p: &str| v.to_lowercase().starts_with(p);
-        if let Some(v) = w
-            .strip_prefix("sev:")
-            .or_else(|| w.strip_prefix("severity:"))
-        {
-            field(&i.severity, v)
-        } else if let Some(v) = w
-            .strip_prefix("cat:")
-            .or_else(|| w.strip_prefix("category:"))
-        {
-            field(&i.category, v)
-        } else if let Some(v) = w.strip_prefix("state:") {
-            if v == "unresolved" {
-                i.state != "resolved"
-            } else {
-                field(&i.state, v)
-            }
-        } else {
-            let uid = i.uid.map(|u| u.to_string()).unwrap_or_default();
-            [
-                i.severity.as_str(),
-                i.category.as_str(),
-                i.message.as_str(),
-                i.mailbox.as_deref().unwrap_or(""),
-                i.folder.as_deref().unwrap_or(""),
-                uid.as_str(),
-            ]
-            .iter()
-            .any(|s| s.to_lowercase().contains(&w))
-        }
-    })
-}
+use crate::ui::widgets::{block, table_state};
+use cutover_engine::api::{self, Severity};
 
 pub fn draw_issues(f: &mut Frame, app: &App, area: Rect) {
     // The selected issue with its cause and fix, under the list when there is room (cause and
@@ -81,7 +41,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect, wide: bool) {
         f.render_widget(Paragraph::new("").block(block(app, title)), area);
         return;
     };
-    let c = issues::category(&i.category);
+    let c = api::category(&i.category);
     let place = [
         i.mailbox.clone(),
         i.folder.clone(),
@@ -96,7 +56,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect, wide: bool) {
         seen.push_str(&format!(" first {}", short_time(&i.first_seen)));
     }
     seen.push_str(&format!(" last {}", short_time(&i.last_seen)));
-    let mut state = i.state.clone();
+    let mut state = i.state.to_string();
     if let Some(by) = &i.state_by {
         state.push_str(&format!(" by {by}"));
     }
@@ -141,11 +101,11 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
         .issue_rows()
         .iter()
         .map(|i| {
-            let sev = match i.severity.as_str() {
-                "critical" => ("✖ CRIT", t.badge(t.danger())),
-                "error" => ("✖ error", t.error()),
-                "warning" => ("! warn", t.warn()),
-                _ => ("· info", t.muted()),
+            let sev = match i.severity {
+                Severity::Critical => ("✖ CRIT", t.badge(t.danger())),
+                Severity::Error => ("✖ error", t.error()),
+                Severity::Warning => ("! warn", t.warn()),
+                Severity::Info => ("· info", t.muted()),
             };
             let msg = if i.count > 1 {
                 format!("{} (×{})", i.message, i.count)
@@ -162,7 +122,7 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
                     Cell::from(i.folder.clone().unwrap_or_default()),
                     Cell::from(i.uid.map(|u| u.to_string()).unwrap_or_default()),
                     Cell::from(msg),
-                    Cell::from(i.state.clone()),
+                    Cell::from(i.state.as_str()),
                 ])
             } else {
                 let place = [

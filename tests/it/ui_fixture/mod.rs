@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use cutover_engine::api::Totals;
 use cutover_engine::engine::snapshot::*;
-use cutover_engine::journal::{IssueRow, Totals};
 
 fn tp(samples: &[(u64, u64)]) -> Throughput {
     let mut t = Throughput::default();
@@ -242,14 +242,14 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 }
             };
             s.issues = vec![
-                IssueRow { id: 3, severity: "warning".into(), category: "oversize".into(), mailbox: Some("carol->carol@new.test".into()), folder: Some("INBOX".into()), uid: Some(4411), message: "message of 41.1 MB is over the destination's limit of 36.7 MB; not copied".into(), count: 1, last_seen: "2026-11-24T22:10:00.000Z".into(), state: "open".into(), first_seen: "2026-11-24T22:10:00.000Z".into(), ..Default::default() },
-                IssueRow { id: 2, severity: "info".into(), category: "resume".into(), mailbox: Some("bob->bob@new.test".into()), folder: Some("Sent".into()), uid: None, message: "resolved 12 in-doubt append(s) from an interrupted run: 12 found on the destination, 0 to send again".into(), count: 1, last_seen: "2026-11-24T22:05:00.000Z".into(), state: "open".into(), ..Default::default() },
+                IssueView { id: 3, severity: "warning".into(), category: "oversize".into(), mailbox: Some("carol->carol@new.test".into()), folder: Some("INBOX".into()), uid: Some(4411), message: "message of 41.1 MB is over the destination's limit of 36.7 MB; not copied".into(), count: 1, last_seen: "2026-11-24T22:10:00.000Z".into(), state: "open".into(), first_seen: "2026-11-24T22:10:00.000Z".into(), ..Default::default() },
+                IssueView { id: 2, severity: "info".into(), category: "resume".into(), mailbox: Some("bob->bob@new.test".into()), folder: Some("Sent".into()), uid: None, message: "resolved 12 in-doubt append(s) from an interrupted run: 12 found on the destination, 0 to send again".into(), count: 1, last_seen: "2026-11-24T22:05:00.000Z".into(), state: "open".into(), ..Default::default() },
             ];
             if matches!(kind, Kind::Throttled) {
                 s.throttled = vec!["bob->bob@new.test".into()];
                 s.issues.insert(
                     0,
-                    IssueRow {
+                    IssueView {
                         id: 4,
                         severity: "warning".into(),
                         category: "throttling".into(),
@@ -267,7 +267,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
             if matches!(kind, Kind::Failed) {
                 s.issues.insert(
                     0,
-                    IssueRow {
+                    IssueView {
                         id: 5,
                         severity: "error".into(),
                         category: "auth".into(),
@@ -287,7 +287,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
             if matches!(kind, Kind::Stopped) {
                 s.issues.insert(
                     0,
-                    IssueRow {
+                    IssueView {
                         id: 6,
                         severity: "critical".into(),
                         category: "operator".into(),

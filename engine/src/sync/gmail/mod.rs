@@ -39,7 +39,7 @@ use super::types::{SyncError, UidFilter};
 use crate::config::{self, FolderRules, GmailSource, MultiLabel, Preset};
 use crate::endpoint::imap::encode_mutf7;
 use crate::endpoint::{EndpointError, Folder, MailSession, SpecialUse};
-use crate::engine::events::{RunStats, Severity, Sink};
+use crate::events::{RunStats, Severity, Sink};
 use crate::journal::{GmailSeenRow, Journal};
 
 /// What a source folder is, for the owner order.

@@ -1,30 +1,18 @@
-//! What the engine tells its observers (the headless printer, later the console).
+//! What the engine and the operations (sync, rollback, fail-back) tell their observers (the
+//! CLI's printer, the console's monitor): [`Event`]s, through a [`Sink`] that also journals
+//! issues; and what stops their writes: [`StopFlag`] and [`Halt`]. [`RunStats`] counts what a
+//! run really did.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use crate::api::MailboxState;
+/// Issue severities are the contract's ([`crate::api`]): what the engine raises is what the
+/// console shows.
+pub use crate::api::Severity;
 use crate::journal::{Issue, Journal, Totals};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -60,8 +48,8 @@ pub enum Event {
     MailboxDone {
         mailbox: String,
         totals: Totals,
-        /// "done", "paused", "stopped" or "failed".
-        state: String,
+        /// Done, paused, stopped or failed.
+        state: MailboxState,
         error: Option<String>,
     },
     /// A rollback removed messages (cumulative count for the mailbox).
@@ -311,94 +299,5 @@ impl StopFlag {
             }
             n.await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn project(dir: &std::path::Path) -> crate::config::Project {
-        let file = dir.join("p.toml");
-        std::fs::write(
-            &file,
-            "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
-             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
-             [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n",
-        )
-        .unwrap();
-        crate::config::load(&file).unwrap()
-    }
-
-    /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is
-    /// kept for the exit code, said to observers, and shown first in the console's issues.
-    #[test]
-    fn an_issue_the_journal_refuses_is_kept_for_exit_9_and_shown_in_the_console() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = project(dir.path());
-        let rw = Journal::open(&p.state_path, p.durability).unwrap();
-        let ro = Journal::open_read_only(&p.state_path).unwrap();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let sink = Sink::new(ro, Some(tx));
-        assert_eq!(sink.journal_fault(), None);
-        sink.issue(
-            Severity::Warning,
-            "operator",
-            Some("a->a"),
-            None,
-            None,
-            "paused",
-        );
-        let fault = sink.journal_fault().expect("the failure is kept");
-        assert!(
-            fault.contains("cannot journal an issue (paused)")
-                && fault.contains(&p.state_path.display().to_string()),
-            "{fault}"
-        );
-        // The first failure is the one kept.
-        sink.journal_failed("a later one");
-        assert_eq!(sink.journal_fault().as_deref(), Some(fault.as_str()));
-
-        let mut monitor = super::super::control::Monitor::new(&p, &rw, false);
-        let mut seen = Vec::new();
-        while let Ok(e) = rx.try_recv() {
-            monitor.apply(&e);
-            seen.push(e);
-        }
-        assert!(
-            matches!(&seen[0], Event::Issue { severity: Severity::Critical, category, message, .. }
-                if category == "journal" && *message == fault),
-            "{seen:?}"
-        );
-        assert!(
-            matches!(&seen[1], Event::Issue { severity: Severity::Warning, message, .. } if message == "paused"),
-            "{seen:?}"
-        );
-        // Shown ahead of the journal's own issues, also after the journal is read again.
-        rw.record_issue(&Issue {
-            severity: "error",
-            category: "network",
-            mailbox: None,
-            folder: None,
-            uid: None,
-            message: "journalled",
-        })
-        .unwrap();
-        monitor.refresh(&rw);
-        let shown: Vec<(String, String)> = monitor
-            .snapshot(None)
-            .issues
-            .iter()
-            .map(|i| (i.category.clone(), i.message.clone()))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                ("journal".to_string(), "a later one".to_string()),
-                ("journal".to_string(), fault),
-                ("network".to_string(), "journalled".to_string()),
-            ]
-        );
     }
 }

@@ -1,0 +1,91 @@
+//! How the engine's journal rows and checklist items become the contract's views
+//! ([`crate::api`]): the journal's words read into the api's enums here, and nowhere else.
+
+use crate::api::{CheckStatus, CheckView, IssueState, IssueView, Severity, Totals};
+use crate::checklist::{ItemStatus, Status};
+use crate::config::CheckKind;
+use crate::journal::{self, IssueRow};
+
+impl From<journal::Totals> for Totals {
+    fn from(t: journal::Totals) -> Totals {
+        Totals {
+            messages: t.messages,
+            bytes: t.bytes,
+            copied: t.copied,
+            copied_bytes: t.copied_bytes,
+            skipped: t.skipped,
+            failed: t.failed,
+            pending: t.pending,
+        }
+    }
+}
+
+impl From<IssueRow> for IssueView {
+    fn from(r: IssueRow) -> IssueView {
+        IssueView {
+            id: r.id,
+            severity: Severity::from(r.severity.as_str()),
+            category: r.category,
+            mailbox: r.mailbox,
+            folder: r.folder,
+            uid: r.uid,
+            message: r.message,
+            count: r.count,
+            last_seen: r.last_seen,
+            state: IssueState::from(r.state.as_str()),
+            first_seen: r.first_seen,
+            state_by: r.state_by,
+            state_at: r.state_at,
+            note: r.note,
+        }
+    }
+}
+
+impl From<Status> for CheckStatus {
+    fn from(s: Status) -> CheckStatus {
+        match s {
+            Status::Pass => CheckStatus::Pass,
+            Status::Fail => CheckStatus::Fail,
+            Status::Pending => CheckStatus::Pending,
+            Status::Overridden => CheckStatus::Overridden,
+            Status::NotApplicable => CheckStatus::NotApplicable,
+        }
+    }
+}
+
+impl From<ItemStatus> for CheckView {
+    fn from(c: ItemStatus) -> CheckView {
+        CheckView {
+            id: c.id,
+            section: c.section,
+            title: c.title,
+            required: c.required,
+            done: c.done,
+            by: c.by,
+            at: c.at,
+            note: c.note,
+            auto: c.kind == CheckKind::Auto,
+            status: c.status.into(),
+            reason: c.reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_statuses_keep_their_words() {
+        for s in [
+            Status::Pass,
+            Status::Fail,
+            Status::Pending,
+            Status::Overridden,
+            Status::NotApplicable,
+        ] {
+            assert_eq!(CheckStatus::from(s).as_str(), s.word());
+            assert_eq!(CheckStatus::from(s).met(), s.met());
+        }
+    }
+}

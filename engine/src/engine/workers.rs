@@ -1,0 +1,298 @@
+//! A mailbox's folder workers: up to `folder_workers` copy its folders at once, each
+//! connecting lazily, reconnecting after a network failure and retrying with backoff.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::outcome::category_of;
+use super::state::Engine;
+use crate::config::MailboxSpec;
+use crate::endpoint::any::AnySession;
+use crate::endpoint::{EndpointError, MailSession};
+use crate::events::{Halt, Severity};
+use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
+
+/// Attempts per folder (and for a mailbox's first connection and folder listing) when the
+/// connection fails or the server throttles: reconnect with backoff in between.
+pub(super) const FOLDER_ATTEMPTS: u32 = 5;
+
+/// The longest pause before a retry, whatever wait a server asks for.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15 * 60);
+
+impl Engine {
+    pub(super) async fn connect_pair(
+        &self,
+        spec: &MailboxSpec,
+    ) -> Result<(AnySession, AnySession), SyncError> {
+        let s = self.src.connect(&spec.source).await?;
+        let d = self.dst.connect(&spec.destination).await?;
+        Ok((s, d))
+    }
+
+    /// Record why a retry is needed and wait before it: a throttling server's suggested wait
+    /// when it named one, exponential backoff with jitter otherwise.
+    pub(super) async fn retry_pause(
+        &self,
+        e: &SyncError,
+        mailbox: &str,
+        folder: Option<&str>,
+        attempt: u32,
+    ) {
+        let (category, pause, why) = match e {
+            SyncError::Endpoint(EndpointError::Throttled {
+                wait: Some(wait), ..
+            }) => (
+                "throttling",
+                *wait,
+                format!("waiting {} ms as the server asked", wait.as_millis()),
+            ),
+            SyncError::Endpoint(EndpointError::Throttled { wait: None, .. }) => (
+                "throttling",
+                backoff_delay(attempt + 2),
+                "backing off".into(),
+            ),
+            _ => ("network", backoff_delay(attempt), "backing off".into()),
+        };
+        self.sink.issue(
+            Severity::Warning,
+            category,
+            Some(mailbox),
+            folder,
+            None,
+            &format!("{e}; {why}, then reconnecting (attempt {attempt} of {FOLDER_ATTEMPTS})"),
+        );
+        // Never hours on a server's say-so, and an emergency stop ends the wait.
+        tokio::select! {
+            _ = tokio::time::sleep(pause.min(MAX_RETRY_PAUSE)) => {}
+            _ = self.stop.stopped() => {}
+        }
+    }
+
+    /// Copy the folders in `jobs`, up to `folder_workers` at once (the first worker uses the
+    /// sessions given, if any; the others connect when there is work left).
+    pub(crate) async fn run_jobs(
+        self: &Arc<Self>,
+        spec: &MailboxSpec,
+        jobs: VecDeque<FolderJob>,
+        first: Option<(AnySession, AnySession)>,
+    ) -> Result<(), SyncError> {
+        let queue = Arc::new(Mutex::new(jobs));
+        let extra = self.project.folder_workers.saturating_sub(1);
+        // Aborted if this future is dropped (an emergency stop cut the mailbox short).
+        let mut helpers = Workers(Vec::new());
+        for _ in 0..extra {
+            let engine = self.clone();
+            let spec = spec.clone();
+            let queue = queue.clone();
+            helpers.0.push(tokio::spawn(async move {
+                engine.folder_worker(&spec, &queue, None).await
+            }));
+        }
+        let mut first_err = self.folder_worker(spec, &queue, first).await.err();
+        // The error that says most wins: a verification failure (its brake stops the other
+        // workers, which then report Stopped), then any other failure, then Stopped.
+        let rank = |e: &SyncError| match e {
+            SyncError::Verification(_) => 0,
+            SyncError::Stopped => 2,
+            _ => 1,
+        };
+        for h in &mut helpers.0 {
+            let e = match h.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => continue,
+                Err(e) => {
+                    SyncError::Verification(format!("internal error in a folder worker: {e}"))
+                }
+            };
+            if first_err.as_ref().is_none_or(|f| rank(&e) < rank(f)) {
+                first_err = Some(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Take folders from the queue until it is empty. Connects lazily, reconnects after a
+    /// network failure and retries the folder with backoff.
+    async fn folder_worker(
+        &self,
+        spec: &MailboxSpec,
+        queue: &Mutex<VecDeque<FolderJob>>,
+        mut sessions: Option<(AnySession, AnySession)>,
+    ) -> Result<(), SyncError> {
+        let halt = Halt {
+            emergency: self.stop.clone(),
+            batch_stop: self.batch_stop_flag(&spec.batch),
+            pause: self.pause_flag(&spec.batch),
+            mailbox_pause: self.mailbox_pause_flag(&spec.key()),
+        };
+        let ctx = Ctx {
+            store: &self.store,
+            sink: &self.sink,
+            stop: &halt,
+            stats: &self.stats,
+        };
+        let mut first_err = None;
+        loop {
+            if halt.is_set() {
+                return Err(SyncError::Stopped);
+            }
+            let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                break;
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if sessions.is_none() {
+                    match self.connect_pair(spec).await {
+                        Ok(p) => sessions = Some(p),
+                        Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
+                            self.retry_pause(&e, &job.mailbox, Some(&job.src_display), attempt)
+                                .await;
+                            continue;
+                        }
+                        Err(e) => {
+                            queue
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push_front(job);
+                            return Err(e);
+                        }
+                    }
+                }
+                let (s, d) = sessions.as_mut().expect("connected above");
+                let Some(copied) = halt.or_cut(copy_folder(&ctx, &job, s, d)).await else {
+                    self.sink.abandoned(&job.mailbox, Some(&job.src_display));
+                    return Err(SyncError::Stopped);
+                };
+                match copied {
+                    Ok(_) => break,
+                    Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
+                        sessions = None;
+                        self.retry_pause(&e, &job.mailbox, Some(&job.src_display), attempt)
+                            .await;
+                    }
+                    Err(SyncError::Stopped) => return Err(SyncError::Stopped),
+                    Err(e @ SyncError::Verification(_)) => {
+                        self.sink.issue(
+                            Severity::Critical,
+                            "verification",
+                            Some(&job.mailbox),
+                            Some(&job.src_display),
+                            None,
+                            &e.to_string(),
+                        );
+                        // Brake now, not when the mailbox is over.
+                        self.brake(spec, &job.mailbox);
+                        return Err(e);
+                    }
+                    Err(e) if e.is_journal() => {
+                        // Without its journal nothing more of the mailbox can be done safely:
+                        // no other worker takes a folder of it.
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                        return Err(e);
+                    }
+                    Err(e @ SyncError::ErrorBudget { .. }) => {
+                        // The whole mailbox stops: no other worker takes a folder of it.
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        self.sink.issue(
+                            Severity::Error,
+                            category_of(&e),
+                            Some(&job.mailbox),
+                            Some(&job.src_display),
+                            None,
+                            &e.to_string(),
+                        );
+                        // Not copied (the next run tries it again); the report names it.
+                        if !e.is_transient() {
+                            self.store.set_folder_state(
+                                job.row.id,
+                                crate::journal::folder_state::REFUSED,
+                            )?;
+                        }
+                        // The session may be mid-command (or dead): start afresh.
+                        sessions = None;
+                        if e.is_transient() {
+                            // The attempts are spent: the network or the server is down. This
+                            // worker stops (the mailbox fails; a rerun resumes) rather than
+                            // spend FOLDER_ATTEMPTS again on every remaining folder.
+                            return Err(first_err.unwrap_or(e));
+                        }
+                        first_err.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((s, d)) = sessions {
+            s.logout().await;
+            d.logout().await;
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A mailbox's extra folder workers, aborted when dropped.
+struct Workers(Vec<tokio::task::JoinHandle<Result<(), SyncError>>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+/// Exponential backoff with real jitter: half the exponential step (1 s, 2 s, 4 s ... capped
+/// at 30 s) plus a random part of up to the other half, so parallel workers that failed
+/// together do not reconnect in lockstep.
+fn backoff_delay(attempt: u32) -> Duration {
+    let base = (Duration::from_millis(500) * 2u32.pow(attempt.min(6))).min(Duration::from_secs(30));
+    let half = base / 2;
+    let spread = half.as_millis().max(1) as u64;
+    half + Duration::from_millis(random_u64() % spread)
+}
+
+/// A random number from the standard library's per-process random hash keys (no extra
+/// crate needed for jitter).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 1..10 {
+            let base = (Duration::from_millis(500) * 2u32.pow(attempt.min(6)))
+                .min(Duration::from_secs(30));
+            for _ in 0..20 {
+                let d = backoff_delay(attempt);
+                assert!(d >= base / 2 && d < base, "attempt {attempt}: {d:?}");
+            }
+        }
+        let draws: HashSet<Duration> = (0..50).map(|_| backoff_delay(3)).collect();
+        assert!(draws.len() > 10, "the jitter varies: {draws:?}");
+    }
+}
