@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use crate::config::{MailboxSpec, Project};
+use crate::discover::discover;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{Fingerprinted, MailSession};
-use crate::discover::discover;
 use crate::sync::SyncError;
 
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ pub async fn confirm_typed(
     expected: &str,
     why: &str,
     what: &str,
-    stop: &cutover_engine::engine::StopFlag,
+    stop: &cutover_engine::events::StopFlag,
 ) -> Result<()> {
     use std::io::Write as _;
     if !std::io::stdin().is_terminal() {

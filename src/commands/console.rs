@@ -22,7 +22,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
     let (handle, engine) = cutover_engine::engine::control::spawn_engine(project, store)?;
     let control = control_socket(&engine).await?;
     if start {
-        handle.send(cutover_engine::engine::control::Command::Start { batch: None });
+        handle.send(cutover_engine::api::Command::Start { batch: None });
     }
     // Listening already, so that after a detach no SIGTERM or SIGHUP slips through unheard
     // (the console handles these two itself meanwhile; SIGINT keeps its meaning until then).
@@ -32,7 +32,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
             Ok(o) => o,
             Err(e) => {
                 eprintln!("cutover: the terminal failed: {e}");
-                handle.send(cutover_engine::engine::control::Command::Pause { batch: None });
+                handle.send(cutover_engine::api::Command::Pause { batch: None });
                 cutover::ui::Outcome::HungUp
             }
         };
@@ -106,7 +106,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
 pub async fn watch(project: Project, theme: Option<String>) -> Result<ExitCode> {
     let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
     let store = Journal::open_read_only(&project.state_path).map_err(Error::NotStarted)?;
-    let snaps = cutover_engine::engine::control::watch_journal(project, store);
+    let snaps = cutover_engine::engine::monitor::watch_journal(project, store);
     cutover::ui::run(snaps, None, theme, operator())
         .await
         .map_err(Error::Terminal)?;

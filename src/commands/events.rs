@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use cutover_engine::engine::Event;
+use cutover_engine::events::Event;
 
 use cutover_engine::mail::fmt;
 
@@ -35,7 +35,7 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                 if to_copy > 0 {
                     println!(
                         "[{mailbox}] {folder} -> {}: {to_copy} message(s) to copy, {}",
-                        cutover_engine::endpoint::imap::decode_mutf7(&dst),
+                        cutover_engine::mail::utf7::decode_mutf7(&dst),
                         fmt::bytes(bytes)
                     );
                 }

@@ -105,7 +105,7 @@ pub async fn failback(
         .await?;
     }
     let printer = tokio::spawn(print_events(rx));
-    let halt = cutover_engine::engine::Halt {
+    let halt = cutover_engine::events::Halt {
         emergency: stop.clone(),
         ..Default::default()
     };

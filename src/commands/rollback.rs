@@ -97,7 +97,7 @@ pub async fn rollback(
     let run_id = begin_run(&engine.store, "rollback").inspect_err(|_| control.abort())?;
     let who = operator();
     let (mut partial, mut mismatch) = (false, false);
-    let halt = cutover_engine::engine::Halt {
+    let halt = cutover_engine::events::Halt {
         emergency: engine.stop_flag(),
         ..Default::default()
     };

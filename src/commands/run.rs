@@ -5,7 +5,8 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use cutover_engine::config::Project;
-use cutover_engine::engine::{Engine, Failure, MailboxResult, RunStats};
+use cutover_engine::engine::{Engine, Failure, MailboxResult};
+use cutover_engine::events::RunStats;
 
 use super::events::print_events;
 use super::interrupt::on_interrupt;
@@ -144,7 +145,7 @@ pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) 
                 reason,
             )?;
             engine.sink().issue(
-                cutover_engine::engine::Severity::Warning,
+                cutover_engine::api::Severity::Warning,
                 "operator",
                 None,
                 None,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use cutover_engine::config::Project;
-use cutover_engine::engine::{Engine, Event};
+use cutover_engine::engine::Engine;
+use cutover_engine::events::Event;
 use cutover_engine::journal::Journal;
 
 use crate::error::{Error, Result};

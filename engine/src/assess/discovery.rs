@@ -4,9 +4,9 @@
 //! created there.
 
 use crate::config::{MailboxSpec, Project};
+use crate::discover::discover;
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{MailSession, SpecialUse};
-use crate::discover::discover;
 use crate::journal::Journal;
 
 /// Largest messages kept per mailbox.
