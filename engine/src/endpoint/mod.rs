@@ -13,6 +13,7 @@ pub mod http;
 pub mod imap;
 pub mod oauth;
 pub mod pop3;
+pub mod rest;
 pub mod retry_after;
 mod starttls;
 
