@@ -228,3 +228,379 @@ impl Rest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use secrecy::SecretString;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::config::{EndpointKind, OAuthFlow, OAuthProvider, OAuthSettings};
+
+    /// A scripted answer: status and Retry-After.
+    type Answer = (u16, Option<&'static str>);
+    /// A request as the server saw it: method and Authorization.
+    type Seen = (String, Option<String>);
+
+    /// A scripted HTTP/1.1 server: `/token` issues "t1", "t2", ...; every other request gets
+    /// the next scripted answer (status, Retry-After), else 200.
+    #[derive(Clone, Default)]
+    struct Fake {
+        answers: Arc<Mutex<VecDeque<Answer>>>,
+        /// (method, Authorization) of every API request, in order.
+        seen: Arc<Mutex<Vec<Seen>>>,
+        tokens: Arc<Mutex<u32>>,
+    }
+
+    impl Fake {
+        async fn start(answers: &[Answer]) -> (Fake, String) {
+            let fake = Fake::default();
+            fake.answers.lock().unwrap().extend(answers.iter().copied());
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let f = fake.clone();
+            tokio::spawn(async move {
+                loop {
+                    let (sock, _) = listener.accept().await.unwrap();
+                    tokio::spawn(f.clone().answer(sock));
+                }
+            });
+            (fake, base)
+        }
+
+        async fn answer(self, mut sock: tokio::net::TcpStream) {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let n = sock.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break p + 4;
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+            };
+            let len: usize = header("content-length").map_or(0, |v| v.parse().unwrap());
+            while buf.len() < head_end + len {
+                let n = sock.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let mut first = head.split_whitespace();
+            let method = first.next().unwrap_or("").to_string();
+            let path = first.next().unwrap_or("").to_string();
+            let (status, retry_after, body) = if path == "/token" {
+                let mut n = self.tokens.lock().unwrap();
+                *n += 1;
+                let token = format!(r#"{{"access_token":"t{n}","expires_in":3600}}"#);
+                (200, None, token)
+            } else {
+                self.seen
+                    .lock()
+                    .unwrap()
+                    .push((method, header("authorization")));
+                let (status, retry_after) = self
+                    .answers
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or((200, None));
+                (status, retry_after, format!("answer {status}"))
+            };
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            if let Some(r) = retry_after {
+                out.push_str(&format!("Retry-After: {r}\r\n"));
+            }
+            out.push_str("\r\n");
+            out.push_str(&body);
+            sock.write_all(out.as_bytes()).await.unwrap();
+        }
+
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+
+        fn tokens(&self) -> u32 {
+            *self.tokens.lock().unwrap()
+        }
+    }
+
+    fn rest(base: &str) -> Rest {
+        let http = reqwest::Client::new();
+        let settings = OAuthSettings {
+            provider: OAuthProvider::Entra,
+            flow: OAuthFlow::ClientCredentials,
+            tenant: None,
+            client_id: Some("app".into()),
+            client_secret: Some(SecretString::from("secret")),
+            certificate_file: None,
+            private_key_file: None,
+            service_account_file: None,
+            scope: Some("api".into()),
+            token_url: Some(format!("{base}/token")),
+            device_code_url: None,
+        };
+        let tokens = TokenProvider::new(
+            &settings,
+            EndpointKind::Graph,
+            "h",
+            "destination",
+            http.clone(),
+        )
+        .unwrap();
+        Rest::new(http, tokens, "h", base.to_string(), Duration::from_secs(5))
+    }
+
+    /// 429 and 503 are throttles, a 500 to a POST is in doubt; the rest is handed back.
+    #[derive(Default)]
+    struct Rules {
+        max_retries: u32,
+        /// (status, wait) of every throttle noted.
+        noted: Mutex<Vec<(u16, Duration)>>,
+    }
+
+    impl Policy for Rules {
+        type Slot = ();
+        type Out = (StatusCode, String);
+
+        async fn admit(&self) {}
+
+        async fn refusal(&self, resp: Response) -> Result<ErrorText> {
+            Ok(ErrorText {
+                code: "401".into(),
+                message: resp.text().await.unwrap_or_default(),
+            })
+        }
+
+        fn refused_twice(&self, t: &ErrorText) -> EndpointError {
+            EndpointError::Auth {
+                user: "u".into(),
+                message: t.message.clone(),
+            }
+        }
+
+        async fn judge(
+            &self,
+            method: &Method,
+            status: StatusCode,
+            resp: Response,
+            _: (),
+        ) -> Result<Judged<(StatusCode, String)>> {
+            Ok(match status.as_u16() {
+                429 | 503 => Judged::Throttled(ErrorText::default()),
+                500 if *method == Method::POST => Judged::Failed(EndpointError::ConnectionLost {
+                    op: "in doubt".into(),
+                }),
+                _ => Judged::Done((status, resp.text().await.unwrap())),
+            })
+        }
+
+        fn backoff(&self, attempt: u32) -> Duration {
+            Duration::from_millis(attempt as u64)
+        }
+
+        fn max_retries(&self) -> u32 {
+            self.max_retries
+        }
+
+        fn throttled(&self, status: StatusCode, _: &ErrorText, wait: Duration, _: u32) {
+            self.noted.lock().unwrap().push((status.as_u16(), wait));
+        }
+
+        fn gave_up(&self, status: StatusCode, _: &ErrorText, wait: Duration) -> EndpointError {
+            EndpointError::Throttled {
+                op: "x".into(),
+                message: status.to_string(),
+                wait: Some(wait),
+            }
+        }
+    }
+
+    const CALL: Call<'static> = Call {
+        account: "a@b",
+        op: "op",
+        auth: true,
+    };
+
+    fn auth(n: u32) -> Option<String> {
+        Some(format!("Bearer t{n}"))
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_replaced_once_and_the_request_sent_once_more() {
+        let (fake, base) = Fake::start(&[(401, None)]).await;
+        let r = rest(&base);
+        let rules = Rules::default();
+        let (status, body) = r
+            .send(&CALL, &rules, || r.http().get(format!("{base}/api")))
+            .await
+            .unwrap();
+        assert_eq!((status.as_u16(), body.as_str()), (200, "answer 200"));
+        let get = |n| ("GET".to_string(), auth(n));
+        assert_eq!(
+            fake.seen(),
+            [get(1), get(2)],
+            "the retry carries a fresh token"
+        );
+        assert_eq!(fake.tokens(), 2);
+
+        // Refused twice: an authentication error, after one fresh token.
+        let (fake, base) = Fake::start(&[(401, None), (401, None), (200, None)]).await;
+        let r = rest(&base);
+        let e = r
+            .send(&CALL, &rules, || r.http().get(format!("{base}/api")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, EndpointError::Auth { message, .. } if message == "answer 401"),
+            "{e:?}"
+        );
+        assert_eq!(fake.seen().len(), 2);
+        assert_eq!(fake.tokens(), 2);
+
+        // A URL with its own credential: no token, and its 401 is the endpoint's to judge.
+        let (fake, base) = Fake::start(&[(401, None)]).await;
+        let r = rest(&base);
+        let call = Call {
+            auth: false,
+            ..CALL
+        };
+        let (status, _) = r
+            .send(&call, &rules, || r.http().put(format!("{base}/upload")))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(fake.seen(), [("PUT".to_string(), None)]);
+        assert_eq!(fake.tokens(), 0);
+    }
+
+    #[tokio::test]
+    async fn throttles_wait_as_retry_after_says_in_seconds_or_as_a_date_else_back_off() {
+        let (fake, base) = Fake::start(&[
+            (429, Some("0")),
+            (503, Some("Fri, 31 Dec 1999 23:59:59 GMT")),
+            (429, None),
+            (429, Some("soon")),
+        ])
+        .await;
+        let r = rest(&base);
+        let rules = Rules {
+            max_retries: 4,
+            ..Rules::default()
+        };
+        let (status, _) = r
+            .send(&CALL, &rules, || r.http().get(format!("{base}/api")))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(fake.seen().len(), 5);
+        let ms = Duration::from_millis;
+        assert_eq!(
+            *rules.noted.lock().unwrap(),
+            [
+                (429, Duration::ZERO),
+                // A date already past: no wait.
+                (503, Duration::ZERO),
+                // No Retry-After, or one that is neither form: the endpoint's backoff.
+                (429, ms(3)),
+                (429, ms(4)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn throttles_are_given_up_after_the_retries_or_for_a_wait_past_the_cap() {
+        let (fake, base) = Fake::start(&[(429, Some("0")); 10]).await;
+        let r = rest(&base);
+        let rules = Rules {
+            max_retries: 3,
+            ..Rules::default()
+        };
+        let e = r
+            .send(&CALL, &rules, || r.http().get(format!("{base}/api")))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, EndpointError::Throttled { .. }), "{e:?}");
+        assert_eq!(fake.seen().len(), 4, "one try and three retries");
+
+        let (fake, base) = Fake::start(&[(503, Some("86400"))]).await;
+        let r = rest(&base);
+        let e = r
+            .send(&CALL, &rules, || r.http().get(format!("{base}/api")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, EndpointError::Throttled { wait: Some(w), .. } if w == Duration::from_secs(86_400)),
+            "{e:?}"
+        );
+        assert_eq!(fake.seen().len(), 1, "not waited a day");
+    }
+
+    #[tokio::test]
+    async fn a_request_failed_after_it_was_sent_is_not_sent_again() {
+        let (fake, base) = Fake::start(&[(500, None)]).await;
+        let r = rest(&base);
+        let e = r
+            .send(&CALL, &Rules::default(), || {
+                r.http().post(format!("{base}/api")).body("x")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, EndpointError::ConnectionLost { .. }), "{e:?}");
+        assert_eq!(fake.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn transport_errors_name_the_address_and_never_the_url_unless_allowed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let r = rest(&base);
+        let e = r
+            .send(&CALL, &Rules::default(), || {
+                r.http().get(format!("{base}/secret-upload-url"))
+            })
+            .await
+            .unwrap_err();
+        // The token request fails first (same refused address): the token provider's error.
+        assert!(matches!(e, EndpointError::Connect { .. }), "{e:?}");
+        let call = Call {
+            auth: false,
+            ..CALL
+        };
+        let e = r
+            .send(&call, &Rules::default(), || {
+                r.http().get(format!("{base}/secret-upload-url"))
+            })
+            .await
+            .unwrap_err();
+        match &e {
+            EndpointError::Connect { addr, .. } => assert_eq!(addr, &base),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.to_string().contains("secret-upload-url"), "{e}");
+        let e = r
+            .clone()
+            .with_urls_in_errors()
+            .send(&call, &Rules::default(), || {
+                r.http().get(format!("{base}/secret-upload-url"))
+            })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("secret-upload-url"), "{e}");
+    }
+}
