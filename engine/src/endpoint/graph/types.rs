@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::endpoint::SpecialUse;
 
 /// The named extended property where cutover keeps a created message's source fingerprint
-/// and size ("<fingerprint> <bytes>").
+/// and size (`"<fingerprint> <bytes>"`).
 pub const FINGERPRINT_PROP: &str =
     "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverFingerprint";
 /// Set instead of the fingerprint on a message created through the JSON path while its
@@ -34,7 +34,7 @@ pub(super) const CHUNK: usize = 320 * 1024 * 12;
 /// implicitly for a nested folder, so that rollback removes them too.
 pub(super) const CREATED_PARENTS: &str = "\u{1}cutover:created-parents";
 /// Journal pseudo-folder (per destination folder) of imports whose follow-up (read state, flag,
-/// fingerprint property) may not have happened: "<fingerprint> <size> <seen> <flagged>".
+/// fingerprint property) may not have happened: `"<fingerprint> <size> <seen> <flagged>"`.
 pub(super) fn incomplete(folder: &str) -> String {
     format!("\u{1}cutover:incomplete:{folder}")
 }
