@@ -39,7 +39,7 @@ pub async fn prepass<S: MailSession>(
         })
         .filter(|f| f.role != Role::View)
         .collect();
-    // All Mail first (see the module notes).
+    // All Mail first (see the notes of `sync::gmail`).
     folders.sort_by_key(|f| f.role != Role::AllMail);
     let mut known_rows = store.gmail_seen(mailbox_id)?;
     let uncopied = store.gmail_owned_uncopied(mailbox_id)?;
