@@ -14,4 +14,6 @@ for c in rustfmt clippy; do
 done
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The layout is a gate too: no module cycles, no source file over 800 lines before its tests.
+python3 scripts/cycles.py .
 exec cargo test --workspace --locked "$@"

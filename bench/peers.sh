@@ -6,6 +6,7 @@
 #
 #   peers.sh [--users N] [--per-user N] [--seed S] [--tools "cutover imapsync mbsync dsync dsynctcp naive"]
 #            [--dst-fsync optimized|never] [--huge] [--tricky] [--fault SPEC] [--keep] [--out FILE]
+#            [--rounds N]
 #
 # Needs: dovecot-imapd, time, python3; isync for mbsync; imapsync from $IMAPSYNC or PATH.
 # Tools (each skipped with a note when missing):
@@ -20,6 +21,9 @@
 #             directly, not over IMAP).
 #   dsynctcp  doveadm backup -R -u USER tcp:127.0.0.1:PORT against the source's doveadm
 #             listener: Dovecot-to-Dovecot replication, a ceiling (both ends Dovecot storage).
+#   cutoverb  $CUTOVER_B, a second cutover binary run exactly like the first (old vs new build:
+#             `--tools "cutover cutoverb" --rounds 5` alternates them on the same data and
+#             prints the median wall time of each).
 #   naive     naive-copy.py: one FETCH then one APPEND per message (imaplib), UID high-water
 #             mark state saved at the end. The floor.
 # Users are user1..userN (password pw-userN), seeded with seed-maildir.py --no-tricky so every
@@ -40,7 +44,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 USERS=2 PER_USER=5000 SEED=1 TOOLS="cutover imapsync mbsync dsync dsynctcp naive" DST_FSYNC=optimized
-KEEP=0 HUGE="" OUT="" TRICKY=--no-tricky FAULT=""
+KEEP=0 HUGE="" OUT="" TRICKY=--no-tricky FAULT="" ROUNDS=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --users) USERS=$2; shift 2 ;;
@@ -53,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --fault) FAULT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -287,6 +292,9 @@ run_cutover() {
   "$CUTOVER" run "$W/cutover.toml" >"$W/logs/cutover-$1.log" 2>&1
 }
 
+have_cutoverb() { [[ -n ${CUTOVER_B:-} && -x ${CUTOVER_B:-} ]]; }
+run_cutoverb() { CUTOVER=$CUTOVER_B run_cutover "$@"; }
+
 # start_proxy NAME TARGET_PORT [fault-proxy args...] -> sets PROXY_PORT
 start_proxy() {
   local name=$1 target=$2; shift 2
@@ -328,8 +336,8 @@ measure() {  # tool pass
   # writing back hundreds of MB, and every fsync Dovecot does then takes ~10x longer.
   sync
   s0=$(server_cpu "$W/src"); d0=$(server_cpu "$W/dst")
-  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER
-  /usr/bin/time -v -o "$tf" bash -c "$(declare -f "run_$tool"); run_$tool $pass" || rc=$?
+  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B
+  /usr/bin/time -v -o "$tf" bash -c "$(declare -f run_cutover "run_$tool"); run_$tool $pass" || rc=$?
   s1=$(server_cpu "$W/src"); d1=$(server_cpu "$W/dst")
   local wall user sys rss pct got
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$tf")
@@ -351,6 +359,7 @@ measure() {  # tool pass
 HEADER=$(printf '%-9s %-6s %8s %8s %7s %8s %5s %7s %7s %7s %13s %3s %5s %5s %5s %5s %5s' \
   tool pass wall_s msg/s MB/s tool_cpu cpu% src_cpu dst_cpu rss_MB dst/src_msgs rc miss extra size flags date)
 echo "$HEADER" >&2
+for ((round = 1; round <= ROUNDS; round++)); do
 for tool in $TOOLS; do
   if ! "have_$tool"; then
     ROWS+=("$(printf '%-9s (not available here; skipped)' "$tool")")
@@ -369,6 +378,7 @@ for tool in $TOOLS; do
     measure "$tool" noop
   fi
 done
+done
 
 {
   echo
@@ -379,4 +389,13 @@ done
   echo "#   size/flags/date = paired messages whose RFC822.SIZE, flags or INTERNALDATE differ; rc = exit status"
   echo "$HEADER"
   printf '%s\n' "${ROWS[@]}"
+  if ((ROUNDS > 1)); then
+    echo
+    echo "# median wall_s over $ROUNDS rounds (tools run alternately, one after the other, each round)"
+    printf '%s\n' "${ROWS[@]}" | awk '$3 ~ /^[0-9.]+$/ { k = $1 " " $2; v[k] = v[k] " " $3 }
+      END { for (k in v) { n = split(substr(v[k], 2), a, " ");
+              for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+              m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2;
+              printf "%-9s %-6s median %8.2f  runs%s\n", substr(k, 1, index(k, " ") - 1), substr(k, index(k, " ") + 1), m, v[k] } }' | sort
+  fi
 } | tee ${OUT:+"$OUT"}

@@ -19,6 +19,7 @@ pub mod failback;
 pub mod issues;
 pub mod journal;
 pub mod local;
+pub mod mail;
 pub mod plan;
 pub mod report;
 pub mod rollback;

@@ -168,10 +168,10 @@ async fn verify_inner(
         let mut c = compare(&src_fps, &dst_fps);
         c.src_folder = srcs
             .iter()
-            .map(|s| crate::endpoint::imap::decode_mutf7(s))
+            .map(|s| crate::mail::utf7::decode_mutf7(s))
             .collect::<Vec<_>>()
             .join(" + ");
-        c.dst_folder = crate::endpoint::imap::decode_mutf7(&dst);
+        c.dst_folder = crate::mail::utf7::decode_mutf7(&dst);
         out.push(c);
     }
     s.logout().await;

@@ -23,6 +23,7 @@ mod migrate;
 mod oauth;
 mod pop3;
 mod report;
+mod report_golden;
 mod resume;
 mod scenarios;
 mod signals;

@@ -4,6 +4,9 @@
 //!
 //! Auto items: `login`, `folders`, `quota` (per mailbox, from `cutover assess`), `mx` (a DNS
 //! lookup), `pilot-verified` and `no-critical` (from the journal, evaluated live).
+//!
+//! The items themselves (the file's `[[check]]` entries, the built-in list, the ids of the auto
+//! items, the `[checklist]` settings) are read with the project file: see `crate::config`.
 
 use std::collections::HashMap;
 

@@ -3,6 +3,7 @@
 //! the URLs cutover sends secrets and mail to.
 
 use std::fmt::Display;
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
 /// `max_connections` of an endpoint.
@@ -52,7 +53,7 @@ pub(super) fn endpoint_url(
     match parsed.scheme() {
         "https" if !host.is_empty() => Ok(None),
         "http" if !host.is_empty() => {
-            if super::is_loopback(&host) {
+            if is_loopback(&host) {
                 Ok(None)
             } else if allow_plaintext {
                 Ok(Some(format!(
@@ -68,6 +69,15 @@ pub(super) fn endpoint_url(
         _ if host.is_empty() => Err(format!("{key}: {url:?} names no host")),
         other => Err(format!("{key}: {other}:// is not supported; use https://")),
     }
+}
+
+pub(super) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -104,5 +114,14 @@ mod tests {
             "max_connections: 18446744073709551615 is out of range: expected 1 to 1000"
         );
         assert!(in_range("port", &0, &PORT).is_err());
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("::1"));
+        assert!(!is_loopback("mail.example.com"));
+        assert!(!is_loopback("10.0.0.1"));
     }
 }

@@ -10,9 +10,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
-use toml::Spanned;
 
-use super::{Credential, RawCredential, load_warning};
+use super::warnings::load_warning;
 
 /// The largest secret file read (a password or client secret is one short line).
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;
@@ -91,27 +90,6 @@ fn check_one_line(secret: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-pub(super) fn credential(
-    c: &RawCredential,
-    tokens: bool,
-    resolve: &dyn Fn(&str) -> PathBuf,
-) -> Result<Credential, SecretError> {
-    fn value(v: &Option<Spanned<String>>) -> Option<&str> {
-        v.as_ref().map(|s| s.get_ref().as_str())
-    }
-    secret_unless_token(
-        tokens,
-        value(&c.password),
-        value(&c.password_env),
-        value(&c.password_file),
-        resolve,
-    )
-    .map(|password| Credential {
-        user: c.user.clone(),
-        password,
-    })
 }
 
 /// Which of a credential's keys (or CSV columns) an error is about, to locate it.

@@ -6,9 +6,11 @@ use super::gmail::{GmailConnector, GmailSession};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::pop3::{Pop3Connector, Pop3Session};
-use super::{
-    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
-    MessageIdentity, MessageMeta, MessageSink, Result,
+use super::session::MailSession;
+use super::sink::MessageSink;
+use super::types::{
+    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
+    MessageMeta, Result,
 };
 use crate::config::{self, Credential, EndpointKind};
 use crate::journal::Journal;

@@ -22,7 +22,8 @@ use std::sync::{Arc, OnceLock};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::EndpointError;
+use super::types::{EndpointError, Folder, MessageIdentity};
+use crate::mail::fmt::{bytes_exact, bytes_iec};
 
 /// Longest protocol line outside literals (IMAP, POP3, the STARTTLS exchange).
 pub const LINE_CAP: usize = 64 * 1024;
@@ -88,7 +89,7 @@ pub fn message_cap_origin(max_message_size: Option<u64>, side: &str) -> String {
     match max_message_size {
         Some(m) => format!(
             "max_message_size {} of the {side} plus margin; raise it in [{side}] to accept larger",
-            bytesize::ByteSize(m).display().iec()
+            bytes_iec(m)
         ),
         None => format!("the default cap; set max_message_size in [{side}] to change it"),
     }
@@ -129,29 +130,21 @@ pub fn string_cost(len: usize) -> usize {
 }
 
 /// Estimated memory of one listed folder: the entry, its wire name and each decoded level.
-pub fn folder_cost(f: &super::Folder) -> usize {
-    std::mem::size_of::<super::Folder>()
+pub fn folder_cost(f: &Folder) -> usize {
+    std::mem::size_of::<Folder>()
         + alloc_cost(f.wire_name.len())
         + f.path.iter().map(|p| string_cost(p.len())).sum::<usize>()
 }
 
 /// Estimated memory of one listed identity: the entry and the strings it holds.
-pub fn identity_cost(m: &super::MessageIdentity) -> usize {
+pub fn identity_cost(m: &MessageIdentity) -> usize {
     let s = |o: &Option<String>| o.as_ref().map_or(0, |x| alloc_cost(x.len()));
-    std::mem::size_of::<super::MessageIdentity>()
+    std::mem::size_of::<MessageIdentity>()
         + s(&m.message_id)
         + s(&m.provider_id)
         + m.labels.as_ref().map_or(0, |ls| {
             ls.iter().map(|l| string_cost(l.len())).sum::<usize>()
         })
-}
-
-/// Bytes for people: "400000000 bytes (381.5 MiB)".
-pub fn human(bytes: u64) -> String {
-    format!(
-        "{bytes} bytes ({})",
-        bytesize::ByteSize(bytes).display().iec()
-    )
 }
 
 /// The process-wide read-ahead budget, in KiB permits.
@@ -181,7 +174,7 @@ pub async fn reserve(bytes: u64) -> OwnedSemaphorePermit {
 }
 
 /// A read refused because the server sent more than cutover accepts. Carried inside an
-/// `io::Error` (kind `InvalidData`) through the IMAP client; [`super::imap::io_err`] turns it
+/// `io::Error` (kind `InvalidData`) through the IMAP client; `endpoint::net::io_err` turns it
 /// into a permanent [`EndpointError::Protocol`], never a retried network error.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Violation {
@@ -189,22 +182,22 @@ pub enum Violation {
     Line { cap: usize },
     #[error(
         "the server announced a literal of {}, more than the {} accepted {context}; refused before reading it",
-        human(*size),
-        human(*cap)
+        bytes_exact(*size),
+        bytes_exact(*cap)
     )]
     Literal {
         size: u64,
         cap: u64,
         context: Arc<str>,
     },
-    #[error("the server sent a response of more than {}; stopped reading", human(*cap))]
+    #[error("the server sent a response of more than {}; stopped reading", bytes_exact(*cap))]
     Response { cap: u64 },
     #[error(
         "the server sent literals of more than {} that were not asked for (the read-ahead budget); stopped reading",
-        human(*budget)
+        bytes_exact(*budget)
     )]
     Unconsumed { budget: u64 },
-    #[error("the server sent more than {} in one answer (the cap for {what}); stopped reading", human(*cap as u64))]
+    #[error("the server sent more than {} in one answer (the cap for {what}); stopped reading", bytes_exact(*cap as u64))]
     Body { cap: usize, what: &'static str },
 }
 

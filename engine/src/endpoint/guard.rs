@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::PollSemaphore;
 
 use super::bounded::{self, LINE_CAP, METADATA_LITERAL_CAP, Violation};
-use super::{EndpointError, Result};
+use super::types::{EndpointError, Result};
 
 /// Literals below this size are not reserved by the guard (the message sink reserves them
 /// when it queues the message); larger ones before the client allocates their buffer.

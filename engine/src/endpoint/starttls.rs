@@ -10,8 +10,8 @@ use tokio::io::{AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
 use super::bounded::{self, LINE_CAP};
-use super::imap::io_err;
-use super::{EndpointError, Result};
+use super::net::io_err;
+use super::types::{EndpointError, Result};
 
 /// STARTTLS by hand on the plain stream: greeting, `STARTTLS`, tagged OK. Before TLS anyone on
 /// the path can answer, so every line is capped and the whole exchange has one deadline,

@@ -7,8 +7,8 @@
 //! character inside a name becomes `separator_substitute`) and encoded in modified UTF-7.
 
 use crate::config::{FolderRules, Preset};
-use crate::endpoint::imap::encode_mutf7;
 use crate::endpoint::{Folder, SpecialUse};
+use crate::mail::utf7::encode_mutf7;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
@@ -93,7 +93,7 @@ pub const RESERVED_SUFFIX: &str = " (migrated)";
 pub const RESERVED_NOTE: &str = "is reserved on Exchange Online";
 
 /// Move mappings off the top-level names the destination keeps for itself (preset m365 or
-/// exchange): the first path component becomes "<name> (migrated)" and `why` says so (with
+/// exchange): the first path component becomes `"<name> (migrated)"` and `why` says so (with
 /// [`RESERVED_NOTE`], which the engine turns into an issue). Special-use targets are the
 /// destination's own folders and are left alone.
 pub fn avoid_reserved(maps: &mut [Mapping], dst_preset: Preset, dst_delimiter: char) {

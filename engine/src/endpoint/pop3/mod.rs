@@ -17,13 +17,18 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
 use super::bounded;
-use super::imap::{Io, tcp_connect, tls_connector, tls_handshake};
-use super::{
-    AppendOutcome, Body, Capabilities, ConnectionBudget, EndpointError, Fingerprinted, Folder,
-    FolderState, MailSession, Message, MessageMeta, MessageSink, Result, fingerprint,
+use super::budget::ConnectionBudget;
+use super::net::{Io, tcp_connect, tls_connector, tls_handshake};
+use super::session::MailSession;
+use super::sink::MessageSink;
+use super::types::{
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageMeta, Result,
 };
 use crate::config::{self, Credential, Security};
 use crate::journal::Journal;
+use crate::mail::fingerprint::fingerprint;
+use crate::mail::fmt::bytes_exact;
 
 mod wire;
 
@@ -247,7 +252,7 @@ impl Pop3Session {
             op: op.into(),
             message: format!(
                 "the UIDL and LIST answers (STAT said {count} messages) take more than {} in memory (after {kept} lines); stopped reading",
-                bounded::human(budget as u64)
+                bytes_exact(budget as u64)
             ),
         };
         let mut kept = 0usize;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufStream};
 
 use super::super::bounded::{self, Violation};
-use super::super::imap::{Io, io_err, with_timeout};
-use super::super::{EndpointError, Result};
+use super::super::net::{Io, io_err, with_timeout};
+use super::super::types::{EndpointError, Result};
+use crate::mail::fmt::bytes_exact;
 
 /// Longest response line accepted (RFC 1939 allows 512; servers' greetings can be longer).
 const MAX_LINE: usize = 8192;
@@ -69,7 +70,7 @@ impl Bound {
             lines: usize::MAX,
             line: usize::MAX,
             expected: if size == 0 { cap } else { size.min(cap) },
-            what: format!("the message (cap {}: {origin})", bounded::human(cap)),
+            what: format!("the message (cap {}: {origin})", bytes_exact(cap)),
         }
     }
 
@@ -192,7 +193,7 @@ impl Conn {
                 }
                 Ok(Err(e)) if Violation::of(&e).is_some() => {
                     return Err(if cap < bound.line {
-                        over(bounded::human(bound.bytes))
+                        over(bytes_exact(bound.bytes))
                     } else {
                         over(format!("{} bytes in one line", bound.line))
                     });
@@ -216,7 +217,7 @@ impl Conn {
             };
             total = total.saturating_add(l.len() as u64);
             if total > bound.bytes {
-                return Err(over(bounded::human(bound.bytes)));
+                return Err(over(bytes_exact(bound.bytes)));
             }
             each(l)?;
         }

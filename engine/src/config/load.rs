@@ -1,0 +1,214 @@
+//! Loading the project file: read it as UTF-8, parse it, validate every section and gather
+//! the [`Project`].
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::checklist::checklist_of;
+use super::checks;
+use super::endpoints::endpoint;
+use super::folders::folder_rules;
+use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
+use super::mailboxes::{MailboxSpec, RawCredential, credential, load_csv};
+use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
+use super::raw::RawProject;
+use super::secrets::SecretKey;
+use super::warnings::LOAD_WARNINGS;
+
+pub fn load(path: &Path) -> Result<Project, ConfigError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::whole(path, format!("cannot read the project file: {e}")))?;
+    let text = utf8_text(path, bytes)?;
+    parse(path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
+    LOAD_WARNINGS.with(|w| w.borrow_mut().clear());
+    let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e))?;
+    let raw: RawProject = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = e.into_inner();
+        let offset = inner.span().map_or(0, |s| s.start);
+        let msg = inner.message().trim_end().to_string();
+        let msg = if key.is_empty() || key == "." {
+            msg
+        } else {
+            format!("{key}: {msg}")
+        };
+        ConfigError::at(path, text, offset, msg)
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let resolve = |p: &str| -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { base.join(p) }
+    };
+
+    let source = endpoint(path, text, "source", &raw.source, &resolve)?;
+    let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
+
+    // Line starts once: locating each of 20,000 mailboxes must not rescan the file.
+    let lines = LineIndex::new(text);
+    let mut mailboxes = Vec::with_capacity(raw.mailbox.len());
+    for m in &raw.mailbox {
+        let span = m.span();
+        let (line, _) = lines.line_col(text, span.start);
+        let m = m.get_ref();
+        let cred = |c: &RawCredential, side: &str| {
+            let tokens = if side == "source" {
+                source.uses_tokens()
+            } else {
+                destination.uses_tokens()
+            };
+            credential(c, tokens, &resolve).map_err(|e| {
+                let key = match e.key {
+                    Some(SecretKey::Literal) => c.password.as_ref(),
+                    Some(SecretKey::Env) => c.password_env.as_ref(),
+                    Some(SecretKey::File) => c.password_file.as_ref(),
+                    None => None,
+                };
+                let at = key.map_or(span.start, |k| k.span().start);
+                ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
+            })
+        };
+        mailboxes.push(MailboxSpec {
+            batch: m.batch.clone().unwrap_or_else(|| "default".into()),
+            source: cred(&m.source, "source")?,
+            destination: cred(&m.destination, "destination")?,
+            origin_file: path.to_path_buf(),
+            origin_line: line,
+        });
+    }
+    if let Some(csv_path) = &raw.project.mailboxes_csv {
+        let file = resolve(csv_path.get_ref());
+        if !file.exists() {
+            return Err(ConfigError::at(
+                path,
+                text,
+                csv_path.span().start,
+                format!(
+                    "project.mailboxes_csv: file {} does not exist (the path is relative to the project file)",
+                    file.display()
+                ),
+            ));
+        }
+        mailboxes.extend(load_csv(
+            &file,
+            (source.uses_tokens(), destination.uses_tokens()),
+            &resolve,
+        )?);
+    }
+    if mailboxes.is_empty() {
+        return Err(ConfigError::whole(
+            path,
+            "no mailboxes: add [[mailbox]] entries or set project.mailboxes_csv",
+        ));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for m in &mailboxes {
+        if let Some(first) = seen.insert(m.key(), m.origin()) {
+            return Err(ConfigError {
+                file: m.origin_file.clone(),
+                line: m.origin_line,
+                column: 1,
+                message: format!(
+                    "mailbox {} is listed twice (first at {first}): each source/destination pair may appear once",
+                    m.key()
+                ),
+            });
+        }
+    }
+
+    let folders = folder_rules(path, text, &raw.folders)?;
+
+    let ranged = |v: &Option<Spanned<usize>>,
+                  key: &str,
+                  range: std::ops::RangeInclusive<usize>,
+                  default: usize| match v {
+        Some(s) => checks::in_range(key, s.get_ref(), &range)
+            .map(|()| *s.get_ref())
+            .map_err(|m| ConfigError::at(path, text, s.span().start, m)),
+        None => Ok(default),
+    };
+    let parallel_mailboxes = ranged(
+        &raw.project.parallel_mailboxes,
+        "project.parallel_mailboxes",
+        checks::PARALLEL_MAILBOXES,
+        source
+            .max_connections
+            .min(destination.max_connections)
+            .div_ceil(2)
+            .max(1),
+    )?;
+    let folder_workers = ranged(
+        &raw.project.folder_workers,
+        "project.folder_workers",
+        checks::FOLDER_WORKERS,
+        4,
+    )?;
+    let max_failed_messages = ranged(
+        &raw.project.max_failed_messages,
+        "project.max_failed_messages",
+        checks::MAX_FAILED_MESSAGES,
+        DEFAULT_MAX_FAILED_MESSAGES,
+    )?;
+    let operators_group = match &raw.project.operators_group {
+        Some(g) => Some(operators_group(g.get_ref()).map_err(|m| {
+            ConfigError::at(
+                path,
+                text,
+                g.span().start,
+                format!("project.operators_group: {m}"),
+            )
+        })?),
+        None => None,
+    };
+
+    let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
+
+    Ok(Project {
+        name: raw.project.name,
+        file: path.to_path_buf(),
+        state_path: resolve(&raw.project.state),
+        log_dir: raw
+            .project
+            .log_dir
+            .as_deref()
+            .map(resolve)
+            .unwrap_or_else(|| resolve("cutover-logs")),
+        durability: raw.project.durability,
+        parallel_mailboxes,
+        folder_workers,
+        max_failed_messages,
+        brake: raw.project.brake,
+        source,
+        destination,
+        mailboxes,
+        folders,
+        checks,
+        checklist,
+        requirements: raw.assessment.requirements,
+        theme: raw.console.theme,
+        warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
+        operators_group,
+    })
+}
+
+/// The operators group, which must exist and hold the user loading the project (cutover
+/// gives the group its files: it cannot give them to a group it is not in).
+fn operators_group(name: &str) -> Result<crate::local::Group, String> {
+    let g = crate::local::Group::by_name(name)
+        .map_err(|e| format!("cannot look up group {name:?}: {e}"))?
+        .ok_or_else(|| format!("no group named {name:?} on this machine (see `getent group`)"))?;
+    if !crate::local::in_group(&g) {
+        return Err(format!(
+            "you (uid {}) are not a member of group {name:?}, so cutover cannot share its files with it; \
+             add yourself (usermod -aG {name} USER, then log in again) or remove the key",
+            crate::local::euid()
+        ));
+    }
+    Ok(g)
+}

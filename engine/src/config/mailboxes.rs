@@ -1,0 +1,228 @@
+//! The mailboxes to migrate: `[[mailbox]]` entries of the project file and the Exchange-style
+//! mailbox CSV (`project.mailboxes_csv`), each with its source and destination credential.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::lines::ConfigError;
+use super::secrets::{SecretError, SecretKey, secret_unless_token};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailbox {
+    #[serde(default)]
+    pub(super) batch: Option<String>,
+    pub(super) source: RawCredential,
+    pub(super) destination: RawCredential,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredential {
+    pub(super) user: String,
+    #[serde(default)]
+    pub(super) password: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) password_file: Option<Spanned<String>>,
+}
+
+#[derive(Clone)]
+pub struct Credential {
+    pub user: String,
+    pub password: SecretString,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Credential {{ user: {:?}, password: [REDACTED] }}",
+            self.user
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MailboxSpec {
+    pub batch: String,
+    pub source: Credential,
+    pub destination: Credential,
+    /// Where the entry came from, for messages.
+    pub origin_file: PathBuf,
+    pub origin_line: usize,
+}
+
+impl MailboxSpec {
+    pub fn origin(&self) -> String {
+        format!("{}:{}", self.origin_file.display(), self.origin_line)
+    }
+
+    /// The key that identifies this mailbox in the journal.
+    pub fn key(&self) -> String {
+        format!("{}->{}", self.source.user, self.destination.user)
+    }
+}
+
+pub(super) fn credential(
+    c: &RawCredential,
+    tokens: bool,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Credential, SecretError> {
+    fn value(v: &Option<Spanned<String>>) -> Option<&str> {
+        v.as_ref().map(|s| s.get_ref().as_str())
+    }
+    secret_unless_token(
+        tokens,
+        value(&c.password),
+        value(&c.password_env),
+        value(&c.password_file),
+        resolve,
+    )
+    .map(|password| Credential {
+        user: c.user.clone(),
+        password,
+    })
+}
+
+/// The CSV columns, Exchange Online IMAP-migration style.
+pub const CSV_COLUMNS: &[&str] = &[
+    "EmailAddress",
+    "UserName",
+    "Password",
+    "Batch",
+    "DestinationUser",
+    "DestinationPassword",
+    "DestinationPasswordEnv",
+    "DestinationPasswordFile",
+    "PasswordEnv",
+    "PasswordFile",
+];
+
+pub(super) fn load_csv(
+    file: &Path,
+    tokens: (bool, bool),
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Vec<MailboxSpec>, ConfigError> {
+    let err = |line: usize, column: usize, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| err(0, 0, format!("cannot read the mailbox CSV: {e}")))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| err(1, 1, format!("cannot read the CSV header: {e}")))?
+        .clone();
+    let mut col = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let canon = CSV_COLUMNS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(h))
+            .ok_or_else(|| {
+                err(
+                    1,
+                    i + 1,
+                    format!(
+                        "unknown column {h:?}; expected some of {}",
+                        CSV_COLUMNS.join(", ")
+                    ),
+                )
+            })?;
+        col.insert(*canon, i);
+    }
+    for required in ["EmailAddress", "UserName"] {
+        if !col.contains_key(required) {
+            return Err(err(1, 1, format!("missing required column {required}")));
+        }
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            err(line, 1, format!("malformed CSV row: {e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let get = |name: &str| {
+            col.get(name)
+                .and_then(|&i| rec.get(i))
+                .filter(|s| !s.is_empty())
+        };
+        let field_col = |name: &str| col.get(name).map_or(1, |i| i + 1);
+        let email = get("EmailAddress").ok_or_else(|| {
+            err(
+                line,
+                field_col("EmailAddress"),
+                "EmailAddress is empty".into(),
+            )
+        })?;
+        let user = get("UserName")
+            .ok_or_else(|| err(line, field_col("UserName"), "UserName is empty".into()))?;
+        // A refusal points at the column of the key it is about.
+        let secret_col = |e: &SecretError, side: &str| {
+            let name = match e.key {
+                Some(SecretKey::Env) => "PasswordEnv",
+                Some(SecretKey::File) => "PasswordFile",
+                Some(SecretKey::Literal) | None => "Password",
+            };
+            field_col(&format!("{side}{name}"))
+        };
+        let src = secret_unless_token(
+            tokens.0,
+            get("Password"),
+            get("PasswordEnv"),
+            get("PasswordFile"),
+            resolve,
+        )
+        .map_err(|e| {
+            err(
+                line,
+                secret_col(&e, ""),
+                format!(
+                    "source credential for {user}: {} (columns Password, PasswordEnv, PasswordFile)",
+                    e.message
+                ),
+            )
+        })?;
+        let dst = secret_unless_token(
+            tokens.1,
+            get("DestinationPassword"),
+            get("DestinationPasswordEnv"),
+            get("DestinationPasswordFile"),
+            resolve,
+        )
+        .map_err(|e| {
+            err(
+                line,
+                secret_col(&e, "Destination"),
+                format!(
+                    "destination credential for {email}: {} (columns DestinationPassword, DestinationPasswordEnv, DestinationPasswordFile)",
+                    e.message
+                ),
+            )
+        })?;
+        out.push(MailboxSpec {
+            batch: get("Batch").unwrap_or("default").to_string(),
+            source: Credential {
+                user: user.to_string(),
+                password: src,
+            },
+            destination: Credential {
+                user: get("DestinationUser").unwrap_or(email).to_string(),
+                password: dst,
+            },
+            origin_file: file.to_path_buf(),
+            origin_line: line,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,72 @@
+//! A loaded, validated [`Project`], and the project-wide settings (`[project]`): durability,
+//! the brake, the error budget.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::checklist::{Check, ChecklistSettings};
+use super::endpoints::Endpoint;
+use super::folders::FolderRules;
+use super::mailboxes::MailboxSpec;
+
+/// How a journal commit is made durable (SQLite `synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// `synchronous = NORMAL`: survives a crash or `kill -9` of cutover; the last commits may be
+    /// rolled back (never corrupted) by a power loss or OS crash.
+    #[default]
+    Crash,
+    /// `synchronous = FULL`: every commit is fsynced, so it also survives power loss.
+    PowerLoss,
+}
+
+/// What pauses by itself when verification finds a message missing, altered or duplicated
+/// on the destination (a data-loss incident).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Brake {
+    /// Only the mailbox concerned stops.
+    Mailbox,
+    /// Its whole batch pauses (default).
+    #[default]
+    Batch,
+    /// Every batch stops (emergency stop).
+    All,
+}
+
+/// A loaded, validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub file: PathBuf,
+    pub state_path: PathBuf,
+    pub log_dir: PathBuf,
+    pub durability: Durability,
+    pub parallel_mailboxes: usize,
+    pub folder_workers: usize,
+    /// Error budget: once this many messages of one mailbox were refused by the destination
+    /// (journal state `failed`), the mailbox fails instead of going on refusing more.
+    pub max_failed_messages: usize,
+    pub brake: Brake,
+    pub source: Endpoint,
+    pub destination: Endpoint,
+    pub mailboxes: Vec<MailboxSpec>,
+    pub folders: FolderRules,
+    pub checks: Vec<Check>,
+    pub checklist: ChecklistSettings,
+    /// Custom requirements named in `[assessment] requirements` (raise the complexity).
+    pub requirements: Vec<String>,
+    /// The console theme named in the file, if any.
+    pub theme: Option<String>,
+    /// Warnings found while loading (a password file readable by others): the caller shows
+    /// them (on stderr and in the log; logging is not set up yet while the file loads).
+    pub warnings: Vec<String>,
+    /// `[project] operators_group`: its members may stop and watch the run too; the files
+    /// cutover writes are shared with it (see [`crate::local`]).
+    pub operators_group: Option<crate::local::Group>,
+}
+
+/// Default error budget per mailbox (`max_failed_messages`).
+pub const DEFAULT_MAX_FAILED_MESSAGES: usize = 50;

@@ -1,0 +1,69 @@
+//! The project file's top-level shape as serde reads it (`[project]`, `[assessment]`,
+//! `[console]`, and the sections each module validates: endpoints, mailboxes, folders, checklist).
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::checklist::{RawCheck, RawChecklist};
+use super::endpoints::RawEndpoint;
+use super::folders::RawFolders;
+use super::mailboxes::RawMailbox;
+use super::project::{Brake, Durability};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    pub(super) project: RawProjectSection,
+    pub(super) source: RawEndpoint,
+    pub(super) destination: RawEndpoint,
+    #[serde(default)]
+    pub(super) mailbox: Vec<Spanned<RawMailbox>>,
+    #[serde(default)]
+    pub(super) folders: RawFolders,
+    #[serde(default)]
+    pub(super) check: Vec<Spanned<RawCheck>>,
+    #[serde(default)]
+    pub(super) checklist: RawChecklist,
+    #[serde(default)]
+    pub(super) assessment: RawAssessment,
+    #[serde(default)]
+    pub(super) console: RawConsole,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAssessment {
+    #[serde(default)]
+    pub(super) requirements: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsole {
+    #[serde(default)]
+    pub(super) theme: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProjectSection {
+    pub(super) name: String,
+    pub(super) state: String,
+    #[serde(default)]
+    pub(super) mailboxes_csv: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) durability: Durability,
+    #[serde(default)]
+    pub(super) parallel_mailboxes: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub(super) folder_workers: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub(super) max_failed_messages: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub(super) log_dir: Option<String>,
+    #[serde(default)]
+    pub(super) brake: Brake,
+    /// A local group whose members may also stop and watch the run (and read its files).
+    #[serde(default)]
+    pub(super) operators_group: Option<Spanned<String>>,
+}

@@ -1,0 +1,81 @@
+//! The endpoint trait over an IMAP session: each call goes to the module of its concern.
+
+use std::time::Duration;
+
+use super::session::ImapSession;
+use crate::endpoint::session::MailSession;
+use crate::endpoint::sink::MessageSink;
+use crate::endpoint::types::{
+    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
+    MessageMeta, Result,
+};
+
+impl MailSession for ImapSession {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        self.list().await
+    }
+
+    async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        self.examine_folder(folder).await
+    }
+
+    async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        self.select_folder(folder).await
+    }
+
+    async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        self.status_folder(folder).await
+    }
+
+    async fn create_folder(&mut self, folder: &str) -> Result<bool> {
+        self.create(folder).await
+    }
+
+    async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        self.list_meta(from_uid).await
+    }
+
+    async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
+        self.list_identities(from_uid).await
+    }
+
+    async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        self.stream_messages(uids, sink).await
+    }
+
+    async fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> Result<Vec<Fingerprinted>> {
+        self.hash_messages(uids, from_uid).await
+    }
+
+    async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        self.append_window(folder, msgs).await
+    }
+
+    async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
+        self.expunge(uids).await
+    }
+
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        self.rename(from, to).await
+    }
+
+    async fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        self.delete(folder).await
+    }
+
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        self.keywords.as_deref()
+    }
+
+    async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.s.logout()).await;
+    }
+}

@@ -1,0 +1,175 @@
+//! Opening a folder: EXAMINE (read-only, the source), SELECT (the destination, with the
+//! keywords it accepts) and STATUS, each giving the folder's UIDVALIDITY, UIDNEXT and size.
+
+use async_imap::imap_proto::{self, Response, Status};
+use async_imap::types::Flag;
+use tokio::io::AsyncWriteExt;
+
+use super::errors::{folder_err, throttle_of};
+use super::folders::{quote, unquote};
+use super::session::ImapSession;
+use crate::endpoint::net::{before, io_err, with_timeout};
+use crate::endpoint::types::{EndpointError, FolderState, Result};
+use crate::mail::utf7::decode_mutf7;
+
+/// A folder's state as the server announced it. UIDVALIDITY must be there and non-zero
+/// (RFC 3501 2.3.1.1): the journal keys every message by it, and 0 is what a missing one
+/// would read as. async-imap ends EXAMINE/SELECT/STATUS without an error when the
+/// connection closes before the tagged answer, so a missing UIDVALIDITY is first of all a
+/// connection lost mid-answer: retried on a new connection (seen with Dovecot under load).
+/// UIDVALIDITY 0 is a server fault, never retried.
+fn state_of(op: &str, folder: &str, mb: &async_imap::types::Mailbox) -> Result<FolderState> {
+    let uidvalidity = match mb.uid_validity {
+        Some(v) if v != 0 => v,
+        Some(_) => {
+            return Err(EndpointError::Protocol {
+                op: format!("{op} {}", decode_mutf7(folder)),
+                message: "the server gave UIDVALIDITY 0 for the folder; cutover cannot tell its \
+                          messages apart across sessions without one (a server fault: report it \
+                          to the server's operator)"
+                    .into(),
+            });
+        }
+        None => {
+            return Err(EndpointError::ConnectionLost {
+                op: format!(
+                    "{op} {} (its answer ended without the folder's UIDVALIDITY)",
+                    decode_mutf7(folder)
+                ),
+            });
+        }
+    };
+    Ok(FolderState {
+        uidvalidity,
+        uidnext: mb.uid_next.unwrap_or(0),
+        exists: mb.exists,
+    })
+}
+
+impl ImapSession {
+    pub(super) async fn examine_folder(&mut self, folder: &str) -> Result<FolderState> {
+        self.settle();
+        self.exists = None;
+        let mb = with_timeout(self.timeout, "EXAMINE", self.s.examine(folder))
+            .await?
+            .map_err(|e| folder_err("EXAMINE", folder, e))?;
+        self.opened = decode_mutf7(folder);
+        self.exists = Some(mb.exists);
+        state_of("EXAMINE", folder, &mb)
+    }
+
+    pub(super) async fn select_folder(&mut self, folder: &str) -> Result<FolderState> {
+        self.settle();
+        self.exists = None;
+        let mb = with_timeout(self.timeout, "SELECT", self.s.select(folder))
+            .await?
+            .map_err(|e| folder_err("SELECT", folder, e))?;
+        self.opened = decode_mutf7(folder);
+        let any = mb
+            .permanent_flags
+            .iter()
+            .any(|f| matches!(f, Flag::MayCreate));
+        self.keywords = if any || mb.permanent_flags.is_empty() {
+            None
+        } else {
+            Some(
+                mb.permanent_flags
+                    .iter()
+                    .filter_map(|f| match f {
+                        Flag::Custom(c) => Some(c.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        };
+        self.exists = Some(mb.exists);
+        state_of("SELECT", folder, &mb)
+    }
+
+    /// STATUS spoken here rather than through async-imap, which matches the answer's name
+    /// against the asked one without undoing the answer's quoting: for a folder named with
+    /// `"` or `\` it dropped the answer and reported no UIDVALIDITY.
+    pub(super) async fn status_folder(&mut self, folder: &str) -> Result<FolderState> {
+        use imap_proto::{MailboxDatum, StatusAttribute};
+        let t = self.timeout;
+        let tag = self.next_tag();
+        let line = format!(
+            "{tag} STATUS {} (UIDNEXT UIDVALIDITY MESSAGES)\r\n",
+            quote(folder)
+        );
+        let w = self.s.get_mut();
+        w.write_all(line.as_bytes())
+            .await
+            .map_err(|e| io_err("STATUS", e))?;
+        w.flush().await.map_err(|e| io_err("STATUS", e))?;
+        let mut mb = async_imap::types::Mailbox::default();
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            let r = before(deadline, t, "STATUS", self.s.read_response())
+                .await?
+                .map_err(|e| io_err("STATUS", e))?
+                .ok_or(EndpointError::ConnectionLost {
+                    op: "STATUS".into(),
+                })?;
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Status { mailbox, status })
+                    if unquote(mailbox) == folder =>
+                {
+                    for a in status {
+                        match a {
+                            StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
+                            StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
+                            StatusAttribute::Messages(n) => mb.exists = *n,
+                            _ => {}
+                        }
+                    }
+                }
+                Response::Done {
+                    tag: rt,
+                    status,
+                    outcome,
+                } if rt.0 == tag => {
+                    // In async-imap's words, so the NO is read as everywhere else.
+                    let text = format!("outcome: {outcome:?}");
+                    match status {
+                        Status::Ok => break,
+                        Status::No => {
+                            return Err(folder_err(
+                                "STATUS",
+                                folder,
+                                async_imap::error::Error::No(text),
+                            ));
+                        }
+                        _ => {
+                            return Err(folder_err(
+                                "STATUS",
+                                folder,
+                                async_imap::error::Error::Bad(text),
+                            ));
+                        }
+                    }
+                }
+                // The server closes the connection: no answer is coming, so do not wait for
+                // the deadline (as the APPEND loop does).
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    let info = outcome.information.as_deref().unwrap_or("");
+                    return Err(match throttle_of(info) {
+                        Some(wait) => EndpointError::Throttled {
+                            op: "STATUS".into(),
+                            message: format!("server said BYE: {info}"),
+                            wait,
+                        },
+                        None => EndpointError::ConnectionLost {
+                            op: format!("STATUS (server said BYE: {info})"),
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        state_of("STATUS", folder, &mb)
+    }
+}

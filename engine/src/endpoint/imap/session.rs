@@ -1,0 +1,68 @@
+//! The session: its state between commands (the opened folder, its EXISTS, the guard's
+//! limits, the command tag). What it does lives by concern in the sibling modules, and
+//! [`super::mail_session`] puts it behind the endpoint trait.
+
+use std::time::Duration;
+
+use async_imap::types::UnsolicitedResponse;
+use tokio::io::BufStream;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::endpoint::guard::GuardHandle;
+use crate::endpoint::net::Io;
+use crate::endpoint::types::Capabilities;
+
+pub(super) type Stream = BufStream<Box<dyn Io>>;
+
+/// Drop the unsolicited responses the client queued (`next` takes one): the highest EXISTS
+/// among them, if any.
+pub(super) fn drained_exists(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> Option<u32> {
+    let mut exists = None;
+    while let Some(r) = next() {
+        if let UnsolicitedResponse::Exists(n) = r {
+            exists = exists.max(Some(n));
+        }
+    }
+    exists
+}
+
+pub struct ImapSession {
+    pub(super) s: async_imap::Session<Stream>,
+    /// The folder opened last (EXAMINE or SELECT), as people read it, for error texts.
+    pub(super) opened: String,
+    pub(super) caps: Capabilities,
+    pub(super) timeout: Duration,
+    pub(super) tag: u64,
+    pub(super) keywords: Option<Vec<String>>,
+    pub(super) host: String,
+    /// Limits and read-ahead reservations of the guarded stream under the client.
+    pub(super) guard: GuardHandle,
+    /// The largest message read (see [`crate::endpoint::bounded::message_cap`]), and where it comes from.
+    pub(super) message_cap: u64,
+    pub(super) cap_origin: String,
+    /// EXISTS of the last EXAMINE or SELECT: how many FETCH responses a listing may bring.
+    pub(super) exists: Option<u32>,
+    pub(super) _permit: OwnedSemaphorePermit,
+}
+
+impl ImapSession {
+    /// Before a command: drop what earlier ones left behind (unsolicited responses the client
+    /// queued, reservations of consumed literals) and go back to the metadata limits.
+    pub(super) fn settle(&mut self) {
+        let rx = &self.s.unsolicited_responses;
+        if let Some(e) = drained_exists(|| rx.try_recv().ok()) {
+            self.exists = Some(self.exists.unwrap_or(0).max(e));
+        }
+        self.guard.release();
+        self.guard.metadata();
+    }
+
+    pub(super) fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        format!("c{}", self.tag)
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}

@@ -1,0 +1,96 @@
+//! The trait every endpoint's session implements.
+
+use std::future::Future;
+
+use super::sink::MessageSink;
+use super::types::{
+    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
+    MessageMeta, Result,
+};
+
+/// One logged-in session on an endpoint. The methods that work on "the examined folder" need
+/// a prior [`MailSession::examine`].
+pub trait MailSession: Send {
+    fn capabilities(&self) -> &Capabilities;
+
+    fn list_folders(&mut self) -> impl Future<Output = Result<Vec<Folder>>> + Send;
+
+    /// Open a folder read-only (the source is never modified).
+    fn examine(&mut self, folder: &str) -> impl Future<Output = Result<FolderState>> + Send;
+
+    /// Open a destination folder for writing: its state, and which keywords it accepts.
+    fn open_for_append(&mut self, folder: &str)
+    -> impl Future<Output = Result<FolderState>> + Send;
+
+    fn status(&mut self, folder: &str) -> impl Future<Output = Result<FolderState>> + Send;
+
+    /// Create a folder: true when this call created it, false when it existed already.
+    fn create_folder(&mut self, folder: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// UIDs and sizes of the examined folder's messages with UID >= `from_uid`.
+    fn fetch_meta(
+        &mut self,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send;
+
+    /// Identities (size, Message-ID, provider id and labels where the endpoint has them) of
+    /// the examined folder's messages with UID >= `from_uid`, without their bodies. The
+    /// default knows only UIDs and sizes; callers then identify messages by content.
+    fn fetch_identities(
+        &mut self,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageIdentity>>> + Send {
+        async move {
+            Ok(self
+                .fetch_meta(from_uid)
+                .await?
+                .into_iter()
+                .map(|m| MessageIdentity {
+                    uid: m.uid,
+                    size: m.size,
+                    ..Default::default()
+                })
+                .collect())
+        }
+    }
+
+    /// Stream whole messages of the examined folder (flags, date, bytes) into `sink`, in UID
+    /// order. Messages that vanished in between are simply absent.
+    fn fetch_messages(
+        &mut self,
+        uids: &[u32],
+        sink: &MessageSink,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Fingerprints (and flags, dates) of the examined folder's messages among `uids`
+    /// (all messages with UID >= `from_uid` when `uids` is empty); bodies are hashed and dropped.
+    fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<Fingerprinted>>> + Send;
+
+    /// Append messages to a folder, pipelined where the endpoint allows. One outcome per
+    /// message, in order. An `Err` means the connection failed: outcomes are then unknown.
+    fn append(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>>> + Send;
+
+    /// Remove exactly these messages from the folder opened with `open_for_append` (rollback
+    /// on the destination only; the source is never written). Needs UIDPLUS (UID EXPUNGE), so
+    /// that no other message marked deleted is touched.
+    fn expunge_uids(&mut self, uids: &[u32]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Rename a folder (rollback moves an empty folder aside before deleting it).
+    fn rename_folder(&mut self, from: &str, to: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Delete a folder (rollback of a folder cutover created, once it is empty).
+    fn delete_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Which keywords the examined/selected folder accepts (None: any).
+    fn permanent_keywords(&self) -> Option<&[String]>;
+
+    fn logout(self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,352 @@
+//! The message state machine: `pending`, `appending` (journalled before the APPEND is sent),
+//! `copied` (after the server confirmed it), `skipped` or `failed`; `superseded` under a new
+//! source UIDVALIDITY, `removing` during a rollback.
+
+use rusqlite::params;
+
+use super::db::{Journal, NOW, Result};
+
+/// Message states in the journal.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const APPENDING: &str = "appending";
+    pub const COPIED: &str = "copied";
+    pub const SKIPPED: &str = "skipped";
+    pub const FAILED: &str = "failed";
+    /// A row of an older source UIDVALIDITY that was matched to a row of the new one.
+    pub const SUPERSEDED: &str = "superseded";
+    /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
+    pub const REMOVING: &str = "removing";
+}
+
+/// The reason journalled for a message that vanished from the source before it was copied
+/// (not a loss: it is no longer on the source).
+pub const EXPUNGED_REASON: &str = "expunged on the source before it could be copied";
+
+#[derive(Debug, Clone)]
+pub struct PendingRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub size: u64,
+}
+
+/// A message whose APPEND outcome is unknown, or whose destination UID is not yet known.
+#[derive(Debug, Clone)]
+pub struct DoubtRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub size: u64,
+    pub fingerprint: String,
+    pub dst_floor: u32,
+    /// The server confirmed the APPEND (no UIDPLUS), as opposed to an unknown outcome.
+    pub confirmed: bool,
+    /// Seconds since the row was journalled as `appending`.
+    pub age_secs: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CopiedRow {
+    pub id: i64,
+    pub src_uid: u32,
+    pub fingerprint: String,
+    pub size: u64,
+    pub dst_uid: Option<u32>,
+    pub dst_uidvalidity: Option<u32>,
+}
+
+/// Journalled just before an APPEND is sent.
+#[derive(Debug, Clone)]
+pub struct AppendIntent {
+    pub id: i64,
+    /// The size of the bytes actually read and sent, which replaces the listing's size (an
+    /// estimate on some endpoints: Gmail's sizeEstimate, Graph's PR_MESSAGE_SIZE).
+    pub size: u64,
+    pub fingerprint: String,
+    pub message_id: Option<String>,
+    pub dst_uidvalidity: u32,
+    pub dst_floor: u32,
+}
+
+/// The columns `copied_row` reads, in its order.
+const COPIED_COLUMNS: &str = "id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity";
+
+fn copied_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CopiedRow> {
+    Ok(CopiedRow {
+        id: r.get(0)?,
+        src_uid: r.get(1)?,
+        fingerprint: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        dst_uid: r.get(4)?,
+        dst_uidvalidity: r.get(5)?,
+    })
+}
+
+impl Journal {
+    /// Messages cutover wrote to the destination in this folder and has not removed yet
+    /// (`copied`, or `removing` after an interrupted rollback).
+    pub fn written(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id"
+            ))?;
+            st.query_map([folder_id], copied_row)?.collect()
+        })
+    }
+
+    fn set_states(&self, ids: &[i64], sql: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(sql)?;
+                for id in ids {
+                    st.execute([id])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Rollback, step 1: these messages are about to be removed from the destination.
+    pub fn mark_removing(&self, ids: &[i64]) -> Result<()> {
+        self.set_states(
+            ids,
+            &format!("UPDATE messages SET state = 'removing', updated_at = {NOW} WHERE id = ?1"),
+        )
+    }
+
+    /// Rollback, step 2: removed (or confirmed absent). They are pending again, so that a
+    /// later run migrates them afresh.
+    pub fn mark_removed(&self, ids: &[i64]) -> Result<()> {
+        self.set_states(
+            ids,
+            &format!(
+                "UPDATE messages SET state = 'pending', dst_uid = NULL, dst_uidvalidity = NULL, dst_floor = NULL, reason = 'rolled back', updated_at = {NOW} WHERE id = ?1"
+            ),
+        )
+    }
+
+    /// Record newly enumerated source messages as pending and advance the high-water mark,
+    /// in one transaction.
+    pub fn add_pending(
+        &self,
+        folder_id: i64,
+        validity: u32,
+        msgs: &[(u32, u64)],
+        high: u32,
+        uidnext: u32,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO messages(folder_id, src_uidvalidity, src_uid, size, state)
+                     VALUES (?1, ?2, ?3, ?4, 'pending')",
+                )?;
+                for (uid, size) in msgs {
+                    st.execute(params![folder_id, validity, uid, *size as i64])?;
+                }
+            }
+            tx.execute(
+                "UPDATE folders SET src_high = max(src_high, ?2), src_uidnext = ?3 WHERE id = ?1",
+                params![folder_id, high, uidnext],
+            )?;
+            tx.commit()
+        })
+    }
+
+    pub fn pending(&self, folder_id: i64, validity: u32) -> Result<Vec<PendingRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, size FROM messages
+                 WHERE folder_id = ?1 AND src_uidvalidity = ?2 AND state = 'pending' ORDER BY src_uid",
+            )?;
+            st.query_map(params![folder_id, validity], |r| {
+                Ok(PendingRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Messages whose APPEND may or may not have happened (`appending`), or that were appended
+    /// without learning their destination UID (`copied`, no UIDPLUS).
+    pub fn in_doubt(&self, folder_id: i64) -> Result<Vec<DoubtRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, src_uid, size, fingerprint, coalesce(dst_floor, 1), state = 'copied',
+                        coalesce((julianday('now') - julianday(updated_at)) * 86400.0, 1e9) FROM messages
+                 WHERE folder_id = ?1 AND (state = 'appending' OR (state = 'copied' AND dst_uid IS NULL))
+                 ORDER BY id",
+            )?;
+            st.query_map([folder_id], |r| {
+                Ok(DoubtRow {
+                    id: r.get(0)?,
+                    src_uid: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    fingerprint: r.get(3)?,
+                    dst_floor: r.get(4)?,
+                    confirmed: r.get(5)?,
+                    age_secs: r.get(6)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn copied(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state = 'copied' ORDER BY id"
+            ))?;
+            st.query_map([folder_id], copied_row)?.collect()
+        })
+    }
+
+    /// Copied rows of an older source UIDVALIDITY: candidates for fingerprint matching.
+    pub fn copied_other_validity(&self, folder_id: i64, validity: u32) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                &format!(
+                    "SELECT {COPIED_COLUMNS} FROM messages
+                     WHERE folder_id = ?1 AND state = 'copied' AND src_uidvalidity != ?2 ORDER BY id"
+                ),
+            )?;
+            st.query_map(params![folder_id, validity], copied_row)?
+            .collect()
+        })
+    }
+
+    /// A source message under a new UIDVALIDITY is the same message as an old row: move the
+    /// old row's outcome to the new key.
+    pub fn carry_over(&self, old_id: i64, new_validity: u32, new_uid: u32) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO messages(folder_id, src_uidvalidity, src_uid, size, state, fingerprint, message_id,
+                                      dst_uidvalidity, dst_uid, dst_floor)
+                 SELECT folder_id, ?2, ?3, size, state, fingerprint, message_id, dst_uidvalidity, dst_uid, dst_floor
+                 FROM messages WHERE id = ?1
+                 ON CONFLICT(folder_id, src_uidvalidity, src_uid) DO UPDATE SET
+                   state = excluded.state, fingerprint = excluded.fingerprint, message_id = excluded.message_id,
+                   dst_uidvalidity = excluded.dst_uidvalidity, dst_uid = excluded.dst_uid",
+                params![old_id, new_validity, new_uid],
+            )?;
+            tx.execute(
+                "UPDATE messages SET state = 'superseded' WHERE id = ?1",
+                [old_id],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Journal the intent to append, for a whole window, in one transaction.
+    pub fn mark_appending(&self, intents: &[AppendIntent]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'appending', fingerprint = ?2, message_id = ?3,
+                       dst_uidvalidity = ?4, dst_floor = ?5, size = ?6, attempts = attempts + 1,
+                       updated_at = {NOW}
+                     WHERE id = ?1"
+                ))?;
+                for i in intents {
+                    st.execute(params![
+                        i.id,
+                        i.fingerprint,
+                        i.message_id,
+                        i.dst_uidvalidity,
+                        i.dst_floor,
+                        i.size as i64
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Journal confirmed appends (destination UID when the server told it).
+    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'copied', dst_uid = ?2, dst_uidvalidity = ?3, reason = NULL,
+                       updated_at = {NOW} WHERE id = ?1"
+                ))?;
+                for (id, uid) in done {
+                    st.execute(params![id, uid, dst_uidvalidity])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    pub fn set_pending(&self, ids: &[i64]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'pending', dst_uid = NULL, updated_at = {NOW} WHERE id = ?1"
+                ))?;
+                for id in ids {
+                    st.execute([id])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// A message that will not be copied (oversize, refused): never silently.
+    pub fn mark_skipped(&self, id: i64, state: &str, reason: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE messages SET state = ?2, reason = ?3, updated_at = {NOW} WHERE id = ?1"
+                ),
+                params![id, state, reason],
+            )
+            .map(drop)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::db::store;
+    use super::*;
+
+    #[test]
+    fn lifecycle_of_a_message() {
+        let (_d, s) = store();
+        let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
+        let f = s.folder(mb, "INBOX", "INBOX").unwrap();
+        s.add_pending(f.id, 7, &[(1, 100), (2, 200)], 2, 3).unwrap();
+        let f = s.folder(mb, "INBOX", "INBOX").unwrap();
+        assert_eq!(f.src_high, 2);
+        let p = s.pending(f.id, 7).unwrap();
+        assert_eq!(p.len(), 2);
+        s.mark_appending(&[AppendIntent {
+            id: p[0].id,
+            size: 100,
+            fingerprint: "ff".into(),
+            message_id: None,
+            dst_uidvalidity: 9,
+            dst_floor: 1,
+        }])
+        .unwrap();
+        assert_eq!(s.in_doubt(f.id).unwrap().len(), 1);
+        s.mark_copied(&[(p[0].id, Some(5))], 9).unwrap();
+        assert!(s.in_doubt(f.id).unwrap().is_empty());
+        let t = s.folder_totals(f.id).unwrap();
+        assert_eq!((t.messages, t.copied, t.pending, t.bytes), (2, 1, 1, 300));
+        // re-adding the same UIDs is a no-op
+        s.add_pending(f.id, 7, &[(1, 100)], 1, 3).unwrap();
+        assert_eq!(s.folder_totals(f.id).unwrap().messages, 2);
+    }
+}

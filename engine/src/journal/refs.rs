@@ -1,0 +1,167 @@
+//! UIDs for endpoints without IMAP UIDs (Microsoft Graph, Gmail API, POP3): each endpoint id
+//! gets a UID once, never reused, in a folder whose UIDVALIDITY is kept here too.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::db::{Journal, Result};
+
+impl Journal {
+    /// A folder of an endpoint without UIDs: its UIDVALIDITY and UIDNEXT, set up on first use.
+    pub fn ref_folder(&self, side: &str, account: &str, folder: &str) -> Result<(u32, u32)> {
+        self.with(|c| ref_folder_in(c, side, account, folder))
+    }
+
+    /// The UIDs of these endpoint ids in a folder, allocating the next UIDs (in the order
+    /// given) to ids never seen before; one transaction, so an id never gets two UIDs.
+    pub fn ref_uids(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        refs: &[&str],
+    ) -> Result<Vec<u32>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let (_, mut next) = ref_folder_in(&tx, side, account, folder)?;
+            let mut out = Vec::with_capacity(refs.len());
+            {
+                let mut get = tx.prepare_cached(
+                    "SELECT uid FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                )?;
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO refs(side, account, folder, uid, ref) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for r in refs {
+                    let uid: Option<u32> = get
+                        .query_row(params![side, account, folder, r], |row| row.get(0))
+                        .optional()?;
+                    let uid = match uid {
+                        Some(u) => u,
+                        None => {
+                            put.execute(params![side, account, folder, next, r])?;
+                            next += 1;
+                            next - 1
+                        }
+                    };
+                    out.push(uid);
+                }
+            }
+            tx.execute(
+                "UPDATE ref_folders SET uidnext = ?4 WHERE side = ?1 AND account = ?2 AND folder = ?3",
+                params![side, account, folder, next],
+            )?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// The endpoint ids behind these UIDs (UIDs never allocated are left out).
+    pub fn refs_of(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, String)>> {
+        self.with(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT ref FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND uid = ?4",
+            )?;
+            let mut out = Vec::new();
+            for &u in uids {
+                if let Some(r) = q
+                    .query_row(params![side, account, folder, u], |row| row.get(0))
+                    .optional()?
+                {
+                    out.push((u, r));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Start a folder's UIDs afresh under a new UIDVALIDITY (the endpoint's folder was
+    /// replaced by another of the same name): the engine then re-checks it as it would an
+    /// IMAP folder whose UIDVALIDITY changed.
+    pub fn reset_ref_folder(&self, side: &str, account: &str, folder: &str) -> Result<u32> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let (old, _) = ref_folder_in(&tx, side, account, folder)?;
+            tx.execute(
+                "DELETE FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3",
+                params![side, account, folder],
+            )?;
+            let new = old.wrapping_add(1).max(1);
+            tx.execute(
+                "UPDATE ref_folders SET uidvalidity = ?4, uidnext = 1 \
+                 WHERE side = ?1 AND account = ?2 AND folder = ?3",
+                params![side, account, folder, new],
+            )?;
+            tx.commit()?;
+            Ok(new)
+        })
+    }
+}
+
+fn ref_folder_in(
+    c: &Connection,
+    side: &str,
+    account: &str,
+    folder: &str,
+) -> rusqlite::Result<(u32, u32)> {
+    let row = c
+        .query_row(
+            "SELECT uidvalidity, uidnext FROM ref_folders WHERE side = ?1 AND account = ?2 AND folder = ?3",
+            params![side, account, folder],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some(v) = row {
+        return Ok(v);
+    }
+    // A UIDVALIDITY that differs between folders and journals (seconds since the epoch, as
+    // IMAP servers commonly do), never 0.
+    let validity = (chrono::Utc::now().timestamp() as u32).max(1);
+    c.execute(
+        "INSERT INTO ref_folders(side, account, folder, uidvalidity, uidnext) VALUES (?1, ?2, ?3, ?4, 1)",
+        params![side, account, folder, validity],
+    )?;
+    Ok((validity, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::db::store;
+
+    #[test]
+    fn endpoint_ids_get_stable_uids_in_first_seen_order() {
+        let (_d, s) = store();
+        let (v, next) = s.ref_folder("destination", "ann", "Inbox").unwrap();
+        assert!(v > 0);
+        assert_eq!(next, 1);
+        assert_eq!(
+            s.ref_uids("destination", "ann", "Inbox", &["b", "a"])
+                .unwrap(),
+            [1, 2]
+        );
+        assert_eq!(
+            s.ref_uids("destination", "ann", "Inbox", &["a", "c"])
+                .unwrap(),
+            [2, 3]
+        );
+        // Another folder, side or account has its own numbering.
+        assert_eq!(s.ref_uids("source", "ann", "Inbox", &["a"]).unwrap(), [1]);
+        assert_eq!(s.ref_folder("destination", "ann", "Inbox").unwrap(), (v, 4));
+        assert_eq!(
+            s.refs_of("destination", "ann", "Inbox", &[3, 1, 9])
+                .unwrap(),
+            [(3, "c".to_string()), (1, "b".to_string())]
+        );
+        let v2 = s.reset_ref_folder("destination", "ann", "Inbox").unwrap();
+        assert_ne!(v2, v);
+        assert_eq!(
+            s.ref_uids("destination", "ann", "Inbox", &["c"]).unwrap(),
+            [1]
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The journal's tables, and the columns added to them since they first shipped (a journal
+//! written by an older cutover gets them when it is opened).
+
+use rusqlite::{Connection, params};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  batch TEXT NOT NULL,
+  src_user TEXT NOT NULL,
+  dst_user TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'new',
+  started_at TEXT,
+  finished_at TEXT,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS folders (
+  id INTEGER PRIMARY KEY,
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+  src_name TEXT NOT NULL,
+  dst_name TEXT NOT NULL,
+  src_uidvalidity INTEGER,
+  src_uidnext INTEGER,
+  src_high INTEGER NOT NULL DEFAULT 0,
+  dst_uidvalidity INTEGER,
+  dst_created INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'new',
+  UNIQUE (mailbox_id, src_name)
+);
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY,
+  folder_id INTEGER NOT NULL REFERENCES folders(id),
+  src_uidvalidity INTEGER NOT NULL,
+  src_uid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  fingerprint TEXT,
+  message_id TEXT,
+  dst_uidvalidity INTEGER,
+  dst_uid INTEGER,
+  dst_floor INTEGER,
+  reason TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  UNIQUE (folder_id, src_uidvalidity, src_uid)
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (folder_id, state);
+CREATE TABLE IF NOT EXISTS issues (
+  id INTEGER PRIMARY KEY,
+  severity TEXT NOT NULL,
+  category TEXT NOT NULL,
+  mailbox TEXT,
+  folder TEXT,
+  uid INTEGER,
+  message TEXT NOT NULL,
+  first_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  last_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  count INTEGER NOT NULL DEFAULT 1,
+  state TEXT NOT NULL DEFAULT 'open'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS issues_fold
+  ON issues (severity, category, ifnull(mailbox,''), ifnull(folder,''), ifnull(uid,-1), message);
+CREATE TABLE IF NOT EXISTS checks (
+  id TEXT PRIMARY KEY,
+  done INTEGER NOT NULL DEFAULT 0,
+  by TEXT,
+  at TEXT,
+  note TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  command TEXT NOT NULL,
+  started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  finished_at TEXT,
+  outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS reports (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  format TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+
+);
+CREATE TABLE IF NOT EXISTS assessments (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  batches TEXT NOT NULL,
+  complexity TEXT NOT NULL,
+  factors TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessed_mailboxes (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  src_caps TEXT NOT NULL,
+  dst_caps TEXT NOT NULL,
+  src_error TEXT,
+  dst_error TEXT,
+  read_error TEXT,
+  folders INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  to_copy_bytes INTEGER NOT NULL,
+  largest INTEGER NOT NULL,
+  oversize INTEGER NOT NULL,
+  size_limit INTEGER,
+  quota_used INTEGER,
+  quota_limit INTEGER,
+  probe TEXT,
+  PRIMARY KEY (assessment_id, mailbox)
+);
+CREATE TABLE IF NOT EXISTS assessed_folders (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  dst_folder TEXT,
+  special TEXT,
+  messages INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  largest INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessed_messages (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  mailbox TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  kind TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS risks (
+  assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+  severity TEXT NOT NULL,
+  mailbox TEXT,
+  message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS check_results (
+  check_id TEXT NOT NULL,
+  mailbox TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY (check_id, mailbox)
+);
+CREATE TABLE IF NOT EXISTS verifications (
+  id INTEGER PRIMARY KEY,
+  mailbox TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
+-- Endpoints without IMAP UIDs (Graph, Gmail API, POP3) name messages by their own ids
+-- (immutable Graph id, Gmail message id, POP3 UIDL). The engine works in u32 UIDs, so each
+-- such id gets a UID here, allocated once and never reused, in a folder whose UIDVALIDITY
+-- is also kept here. `side` is source or destination, `account` the mailbox user, `folder`
+-- the endpoint's folder name.
+CREATE TABLE IF NOT EXISTS ref_folders (
+  side TEXT NOT NULL, account TEXT NOT NULL, folder TEXT NOT NULL,
+  uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL,
+  PRIMARY KEY (side, account, folder)
+);
+-- Gmail-shaped sources (labels as folders, every message again in All Mail): each sighting
+-- of a message in a source folder, its identity (`ident`: provider id, Message-ID and size,
+-- or content fingerprint, with an ordinal) and whether it is the sighting that is copied
+-- (`own` = 1, with the other labels as `keywords`) or a duplicate (`own` = 0, `reason` names
+-- the copy). Duplicates never enter `messages`: they are neither copied nor skipped.
+CREATE TABLE IF NOT EXISTS gmail_seen (
+  mailbox_id INTEGER NOT NULL,
+  folder TEXT NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  ident TEXT NOT NULL,
+  own INTEGER NOT NULL,
+  keywords TEXT NOT NULL DEFAULT '',
+  reason TEXT,
+  PRIMARY KEY (mailbox_id, folder, uidvalidity, uid)
+);
+CREATE TABLE IF NOT EXISTS refs (
+  side TEXT NOT NULL, account TEXT NOT NULL, folder TEXT NOT NULL,
+  uid INTEGER NOT NULL, ref TEXT NOT NULL,
+  PRIMARY KEY (side, account, folder, uid),
+  UNIQUE (side, account, folder, ref)
+);
+"#;
+
+/// Columns added after a table was first shipped: (table, column, declaration). Journals
+/// written by an older cutover get them on open; new ones are listed here, never edited.
+const COLUMNS: &[(&str, &str, &str)] = &[
+    // The destination folder's UIDNEXT when cutover first opened it: mail at or above it
+    // that cutover did not write arrived after the migration started (fail-back copies it).
+    ("folders", "dst_start_uidnext", "INTEGER"),
+    // The destination folder's EXISTS and UIDNEXT when cutover last checked it: unchanged
+    // since, nothing was added or removed there, and the check is skipped.
+    ("folders", "dst_seen_exists", "INTEGER"),
+    ("folders", "dst_seen_uidnext", "INTEGER"),
+    ("issues", "state_by", "TEXT"),
+    ("issues", "state_at", "TEXT"),
+    ("issues", "note", "TEXT"),
+    ("checks", "override_by", "TEXT"),
+    ("checks", "override_reason", "TEXT"),
+    ("checks", "override_at", "TEXT"),
+];
+
+/// Create the tables a journal lacks, add the columns it lacks, and record its schema version.
+pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    for (table, column, decl) in COLUMNS {
+        add_column(conn, table, column, decl)?;
+    }
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+        [],
+    )?;
+    Ok(())
+}
+
+/// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
+fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    let exists: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::db::Journal;
+    use super::*;
+    use crate::config::Durability;
+
+    #[test]
+    fn an_older_journal_gets_the_new_columns_and_tables() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("old.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE issues (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, category TEXT NOT NULL,
+                   mailbox TEXT, folder TEXT, uid INTEGER, message TEXT NOT NULL,
+                   first_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   last_seen TEXT NOT NULL DEFAULT '2026-01-01T00:00:00.000Z',
+                   count INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL DEFAULT 'open');
+                 INSERT INTO issues(severity, category, message) VALUES ('error', 'server', 'old');",
+            )
+            .unwrap();
+        }
+        let s = Journal::open(&path, Durability::Crash).unwrap();
+        let r = &s.issue_rows(10).unwrap()[0];
+        assert_eq!((r.message.as_str(), r.state_by.as_deref()), ("old", None));
+        s.set_issue_state(r.id, "resolved", "maria", Some("fixed"))
+            .unwrap();
+        assert_eq!(s.last_report("daily").unwrap(), None);
+        s.record_report("daily", "md", "2026-11-25T00:00:00.000Z")
+            .unwrap();
+        assert_eq!(
+            s.last_report("daily").unwrap().as_deref(),
+            Some("2026-11-25T00:00:00.000Z")
+        );
+        assert_eq!(s.last_report("final").unwrap(), None);
+        // Opening again changes nothing.
+        drop(s);
+        let s = Journal::open(&path, Durability::Crash).unwrap();
+        assert_eq!(s.issue_rows(10).unwrap()[0].note.as_deref(), Some("fixed"));
+    }
+}

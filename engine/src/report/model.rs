@@ -1,0 +1,148 @@
+//! The report model: what a report shows, as `gather` reads it from the journal and every
+//! renderer takes it.
+
+use crate::journal::{IssueRow, JournalError, SkipRow, Totals};
+
+use super::fmt::human;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Progress since the last daily report.
+    Daily,
+    /// The project's closing report.
+    Final,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Daily => "daily",
+            Kind::Final => "final",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Md,
+    Html,
+    Csv,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Md => "md",
+            Format::Html => "html",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// One mailbox's figures, all from the journal.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxFigures {
+    pub key: String,
+    pub batch: String,
+    pub src_user: String,
+    pub dst_user: String,
+    /// The journal's state; "not started" when the journal has never seen the mailbox.
+    pub state: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub last_error: Option<String>,
+    pub folders: u64,
+    pub totals: Totals,
+    /// Messages (and bytes) that vanished from the source before they could be copied.
+    pub expunged: u64,
+    pub expunged_bytes: u64,
+    pub skips: Vec<SkipRow>,
+    /// Copied (messages, bytes) in the report's window (daily: since the last report).
+    pub copied_in_window: (u64, u64),
+    /// Gmail source: sightings of a message in a further label or in All Mail, not copied
+    /// again (neither copied nor skipped: the message was copied once, from another folder).
+    pub gmail_duplicates: u64,
+    /// Source folders listed but not copied (refused, opened but not enumerated, or never
+    /// opened), as people read them (modified UTF-7 decoded); their messages are in no total,
+    /// so the mailbox is not all migrated.
+    pub folders_not_copied: Vec<String>,
+}
+
+impl MailboxFigures {
+    /// Messages that are on the source as far as the journal knows.
+    pub fn on_source(&self) -> u64 {
+        self.totals.messages.saturating_sub(self.expunged)
+    }
+
+    /// Whether the journal knows the mailbox's folders (false: it failed before listing, or
+    /// never started, so its size on the source is unknown).
+    pub fn listed(&self) -> bool {
+        self.folders > 0
+    }
+
+    /// Bytes on the source as a cell: "-" when the mailbox was never listed.
+    pub(crate) fn source_bytes_cell(&self) -> String {
+        if self.listed() {
+            human(self.totals.bytes.saturating_sub(self.expunged_bytes))
+        } else {
+            "-".into()
+        }
+    }
+
+    /// Messages on the source as a cell: "-" when the mailbox was never listed.
+    pub(crate) fn on_source_cell(&self) -> String {
+        if self.listed() {
+            self.on_source().to_string()
+        } else {
+            "-".into()
+        }
+    }
+
+    /// Seconds from the first start to the last finish, when both are journalled.
+    pub fn duration_secs(&self) -> Option<i64> {
+        let s = parse_ts(self.started_at.as_deref()?)?;
+        let f = parse_ts(self.finished_at.as_deref()?)?;
+        Some((f - s).num_seconds().max(0))
+    }
+}
+
+/// A checklist item with its tick.
+#[derive(Debug, Clone, Default)]
+pub struct CheckLine {
+    pub id: String,
+    pub section: String,
+    pub title: String,
+    pub required: bool,
+    pub done: bool,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Everything a report shows, gathered from the journal.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub kind: Kind,
+    pub project: String,
+    /// The end of the report's window (exclusive), when the figures were read.
+    pub generated_at: String,
+    /// Daily: the previous daily report's time (None: since the beginning).
+    pub since: Option<String>,
+    pub batches: Vec<String>,
+    pub mailboxes: Vec<MailboxFigures>,
+    /// (hour "YYYY-MM-DDTHH", messages, bytes) copied, in the report's window.
+    pub hours: Vec<(String, u64, u64)>,
+    /// Every issue, newest first.
+    pub issues: Vec<IssueRow>,
+    pub checks: Vec<CheckLine>,
+}
+
+fn parse_ts(s: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.fZ").ok()
+}

@@ -1,0 +1,532 @@
+//! Copying one folder, the journal protocol from EXAMINE to the closing check (see the
+//! steps in [`super`]): open both sides and compare UIDVALIDITYs, plan new source messages
+//! as pending, resolve what an interrupted run left in doubt, copy the pending messages
+//! ([`super::window`]) and check what was written ([`super::check`]).
+
+use crate::endpoint::{EndpointError, MailSession};
+use crate::engine::events::{Event, Severity};
+use crate::journal;
+
+use super::check::check_destination;
+use super::gmail;
+use super::in_doubt::resolve_in_doubt;
+use super::rematch::{rematch_destination, rematch_source};
+use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
+use super::window::{copy_pending, oversize};
+
+pub async fn copy_folder<S: MailSession, D: MailSession>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    src: &mut S,
+    dst: &mut D,
+) -> Result<FolderOutcome, SyncError> {
+    let store = ctx.store;
+    let mb = job.mailbox.as_str();
+    let fname = job.src_display.as_str();
+    let issue =
+        |sev, cat: &str, uid, msg: &str| ctx.sink.issue(sev, cat, Some(mb), Some(fname), uid, msg);
+
+    let st = match src.examine(&job.src).await {
+        Ok(st) => st,
+        Err(e @ EndpointError::NoFolder { .. }) => {
+            // Gone, or refused? Only a fresh LIST tells: a folder the server still lists
+            // but will not open is mail left behind, never a warning.
+            let listed = src.list_folders().await?;
+            if listed.iter().any(|f| f.wire_name == job.src) {
+                store.set_folder_state(job.row.id, journal::folder_state::REFUSED)?;
+                return Err(SyncError::Refused(format!(
+                    "the source server refused to open folder {fname}, which it still lists: \
+                     {e}; nothing copied from it (check the folder's permissions or name on \
+                     the source, then run again)"
+                )));
+            }
+            issue(
+                Severity::Warning,
+                "source",
+                None,
+                "the source folder disappeared since it was listed (deleted or renamed); nothing copied from it this run",
+            );
+            store.set_folder_state(job.row.id, journal::folder_state::GONE)?;
+            return Ok(FolderOutcome::default());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    store.set_folder_state(job.row.id, journal::folder_state::OPEN)?;
+    let mut row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+
+    let mut revalidate_src = false;
+    match row.src_uidvalidity {
+        None => store.set_src_uidvalidity(row.id, st.uidvalidity)?,
+        Some(v) if v != st.uidvalidity => {
+            issue(
+                Severity::Warning,
+                "source",
+                None,
+                &format!(
+                    "source UIDVALIDITY changed ({v} -> {}): matching messages by fingerprint, nothing is re-sent blindly",
+                    st.uidvalidity
+                ),
+            );
+            store.set_src_uidvalidity(row.id, st.uidvalidity)?;
+            revalidate_src = true;
+        }
+        Some(_) => {}
+    }
+    if revalidate_src || row.src_uidvalidity.is_none() {
+        row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+    }
+
+    let dst_state = match dst.open_for_append(&job.dst).await {
+        Ok(s) => s,
+        Err(EndpointError::NoFolder { .. }) => {
+            if dst.create_folder(&job.dst).await? {
+                store.mark_folder_created(row.id)?;
+            }
+            dst.open_for_append(&job.dst).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut revalidate_dst = false;
+    match row.dst_uidvalidity {
+        None => {
+            store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?;
+            store.set_dst_start(row.id, dst_state.uidnext)?;
+        }
+        Some(v) if v != dst_state.uidvalidity => {
+            issue(
+                Severity::Warning,
+                "destination",
+                None,
+                &format!(
+                    "destination UIDVALIDITY changed ({v} -> {}): re-identifying copied messages by fingerprint",
+                    dst_state.uidvalidity
+                ),
+            );
+            store.set_dst_uidvalidity(row.id, dst_state.uidvalidity)?;
+            // The old numbering's start is meaningless now; fail-back starts from here.
+            store.reset_dst_start(row.id, dst_state.uidnext)?;
+            revalidate_dst = true;
+        }
+        Some(_) => {}
+    }
+
+    let validity = st.uidvalidity;
+    let doubt = store.in_doubt(row.id)?;
+    let pending_before = store.pending(row.id, validity)?;
+    let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
+    let reclaiming = job.filter.as_ref().is_some_and(|f| !f.reclaim.is_empty());
+    if unchanged_src
+        && !revalidate_dst
+        && doubt.is_empty()
+        && pending_before.is_empty()
+        && !reclaiming
+    {
+        // Nothing to copy; still make sure what was written is still there (metadata only).
+        // Once users work on the destination they delete mail, so here a message gone is a
+        // warning, not a data-loss incident: the brake is for what a copy just wrote.
+        // Skipped when the folder's EXISTS and UIDNEXT are what they were at the last check:
+        // nothing was added or removed there since.
+        if store.dst_seen(row.id)? != Some((dst_state.exists, dst_state.uidnext)) {
+            check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
+            store.set_dst_seen(row.id, dst_state.exists, dst_state.uidnext)?;
+        }
+        store.set_folder_state(row.id, journal::folder_state::LISTED)?;
+        let totals = store.folder_totals(row.id)?;
+        ctx.sink.send(Event::FolderDone {
+            mailbox: mb.into(),
+            folder: fname.into(),
+            totals,
+            appended: 0,
+            unchanged: true,
+        });
+        return Ok(FolderOutcome {
+            unchanged: true,
+            ..Default::default()
+        });
+    }
+
+    // New source messages into the journal. A Gmail plan that planned nothing of a folder
+    // holding mail (its pre-pass could not read it) leaves the folder not listed.
+    let mut planned_nothing = false;
+    if !unchanged_src {
+        let from = match &job.filter {
+            Some(f) => (row.src_high + 1).max(f.min_uid),
+            None => row.src_high + 1,
+        };
+        let mut metas = src.fetch_meta(from).await?;
+        let mut uidnext = st.uidnext;
+        let upto = job.filter.as_ref().and_then(|f| match f.validity {
+            Some(v) if v != st.uidvalidity => Some(0),
+            _ => f.upto,
+        });
+        if let Some(upto) = upto {
+            planned_nothing = upto == 0 && st.uidnext > 1;
+            metas.retain(|m| m.uid <= upto);
+            uidnext = uidnext.min(upto.saturating_add(1));
+        }
+        let seen_high = metas.iter().map(|m| m.uid).max();
+        if let Some(f) = &job.filter {
+            metas.retain(|m| !f.exclude.contains(&m.uid));
+            if let Some(only) = &f.only {
+                metas.retain(|m| only.contains(&m.uid));
+            }
+        }
+        let high = seen_high.unwrap_or(0).max(row.src_high);
+        let list: Vec<(u32, u64)> = metas.iter().map(|m| (m.uid, m.size)).collect();
+        store.add_pending(row.id, validity, &list, high, uidnext)?;
+    }
+
+    // Messages passed over earlier and now planned here (Gmail ownership moved).
+    if let Some(f) = &job.filter
+        && !f.reclaim.is_empty()
+        && f.validity.is_none_or(|v| v == validity)
+    {
+        let min = f.reclaim.iter().copied().min().unwrap_or(1);
+        let list: Vec<(u32, u64)> = src
+            .fetch_meta(min)
+            .await?
+            .iter()
+            .filter(|m| f.reclaim.contains(&m.uid))
+            .map(|m| (m.uid, m.size))
+            .collect();
+        let row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+        store.add_pending(
+            row.id,
+            validity,
+            &list,
+            row.src_high,
+            row.src_uidnext.unwrap_or(st.uidnext),
+        )?;
+    }
+
+    // Every message of the folder is in the journal now (copied, pending or passed over):
+    // from here the totals account for all of it.
+    if !planned_nothing {
+        store.set_folder_state(row.id, journal::folder_state::LISTED)?;
+    }
+
+    if revalidate_src {
+        rematch_source(ctx, row.id, validity, src).await?;
+    }
+    if revalidate_dst {
+        rematch_destination(ctx, row.id, dst_state.uidvalidity, dst).await?;
+    }
+    resolve_in_doubt(ctx, &job.dst, row.id, dst_state.uidvalidity, dst, &issue).await?;
+    if let Some(f) = &job.filter {
+        gmail::warn_refused_keywords(f, dst.permanent_keywords(), &job.dst, &issue);
+    }
+
+    // Oversize messages are skipped, with the reason journalled and raised: here when the
+    // source's listed sizes are exact, else once each message's real size is known.
+    let limit = dst.capabilities().append_limit;
+    let listed_sizes_exact = !src.capabilities().inexact_sizes;
+    let skip_oversize = |id: i64, size: u64, src_uid: u32| -> Result<bool, SyncError> {
+        let Some(reason) = oversize(limit, size) else {
+            return Ok(false);
+        };
+        store.mark_skipped(id, journal::state::SKIPPED, &reason)?;
+        issue(Severity::Warning, "oversize", Some(src_uid), &reason);
+        Ok(true)
+    };
+    let mut pending = Vec::new();
+    for p in store.pending(row.id, validity)? {
+        if !(listed_sizes_exact && skip_oversize(p.id, p.size, p.src_uid)?) {
+            pending.push(p);
+        }
+    }
+    let total_bytes: u64 = pending.iter().map(|p| p.size).sum();
+    ctx.sink.send(Event::FolderStarted {
+        mailbox: mb.into(),
+        folder: fname.into(),
+        dst: job.dst.clone(),
+        to_copy: pending.len() as u64,
+        bytes: total_bytes,
+    });
+
+    let mut outcome = FolderOutcome::default();
+    if !pending.is_empty() {
+        copy_pending(
+            ctx,
+            job,
+            &pending,
+            limit.filter(|_| !listed_sizes_exact),
+            dst_state.uidvalidity,
+            dst_state.uidnext,
+            src,
+            dst,
+            &mut outcome,
+        )
+        .await?;
+        // The state before the check: whatever changes after it is checked next time.
+        let now = dst.status(&job.dst).await?;
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, true).await?;
+        store.set_dst_seen(row.id, now.exists, now.uidnext)?;
+    }
+    let totals = store.folder_totals(row.id)?;
+    ctx.sink.send(Event::FolderDone {
+        mailbox: mb.into(),
+        folder: fname.into(),
+        totals,
+        appended: outcome.appended,
+        unchanged: false,
+    });
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    use crate::endpoint::{
+        AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, Message,
+        MessageMeta, MessageSink,
+    };
+    use crate::engine::events::{Halt, RunStats, Sink};
+    use crate::journal::Journal;
+    use crate::sync::types::UidFilter;
+
+    /// An in-memory endpoint: a source holding `msgs`, or a destination that refuses every
+    /// message containing "REFUSE" (NO for that message) and stores the others.
+    #[derive(Default)]
+    struct Fake {
+        caps: Capabilities,
+        msgs: Vec<(u32, Vec<u8>)>,
+        stored: Vec<(u32, u64)>,
+        /// The flags of each stored message, in order.
+        stored_flags: Vec<Vec<String>>,
+    }
+
+    impl MailSession for Fake {
+        fn capabilities(&self) -> &Capabilities {
+            &self.caps
+        }
+        async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
+            Ok(Vec::new())
+        }
+        async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            Ok(FolderState {
+                uidvalidity: 1,
+                uidnext: self.msgs.len() as u32 + 1,
+                exists: self.msgs.len() as u32,
+            })
+        }
+        async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
+            self.status(f).await
+        }
+        async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            Ok(FolderState {
+                uidvalidity: 7,
+                uidnext: self.stored.len() as u32 + 1,
+                exists: self.stored.len() as u32,
+            })
+        }
+        async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
+            Ok(true)
+        }
+        async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        async fn fetch_meta(&mut self, from: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
+            let all = self.msgs.iter().map(|(u, b)| (*u, b.len() as u64));
+            let all: Vec<(u32, u64)> = if self.msgs.is_empty() {
+                self.stored.clone()
+            } else {
+                all.collect()
+            };
+            Ok(all
+                .into_iter()
+                .filter(|(u, _)| *u >= from)
+                .map(|(uid, size)| MessageMeta { uid, size })
+                .collect())
+        }
+        async fn fetch_messages(
+            &mut self,
+            uids: &[u32],
+            sink: &MessageSink,
+        ) -> crate::endpoint::Result<()> {
+            for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
+                let m = Message {
+                    uid: *uid,
+                    flags: Vec::new(),
+                    internal_date: None,
+                    body: Body::new(b.clone()),
+                };
+                if !sink.send(m).await {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        async fn fetch_fingerprints(
+            &mut self,
+            _: &[u32],
+            _: u32,
+        ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
+            Ok(Vec::new())
+        }
+        async fn append(
+            &mut self,
+            _: &str,
+            msgs: &[Message],
+        ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
+            Ok(msgs
+                .iter()
+                .map(|m| {
+                    if m.body.bytes().windows(6).any(|w| w == b"REFUSE") {
+                        AppendOutcome::Refused {
+                            reason: "destination refused the message: policy".into(),
+                        }
+                    } else {
+                        let uid = self.stored.len() as u32 + 1;
+                        self.stored.push((uid, m.body.len() as u64));
+                        self.stored_flags.push(m.flags.clone());
+                        AppendOutcome::Stored {
+                            uidvalidity: Some(7),
+                            uid: Some(uid),
+                        }
+                    }
+                })
+                .collect())
+        }
+        async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        fn permanent_keywords(&self) -> Option<&[String]> {
+            None
+        }
+        async fn logout(self) {}
+    }
+
+    /// Copy 10 messages, 6 of which the destination refuses, with an error budget.
+    async fn copy_with_budget(max_failed: usize) -> (Result<FolderOutcome, SyncError>, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let job = FolderJob {
+            mailbox: "a->a".into(),
+            row,
+            src: "INBOX".into(),
+            src_display: "INBOX".into(),
+            dst: "INBOX".into(),
+            max_failed,
+            filter: None,
+        };
+        let mut src = Fake {
+            msgs: (1..=10)
+                .map(|u| {
+                    let tag = if u % 5 == 0 || u % 3 == 0 {
+                        "REFUSE"
+                    } else {
+                        "ok"
+                    };
+                    (u, format!("Subject: {u}\r\n\r\n{tag}\r\n").into_bytes())
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut dst = Fake::default();
+        let r = copy_folder(&ctx, &job, &mut src, &mut dst).await;
+        (r, store)
+    }
+
+    #[tokio::test]
+    async fn refused_messages_beyond_the_error_budget_fail_the_mailbox() {
+        let (r, store) = copy_with_budget(3).await;
+        match r {
+            Err(SyncError::ErrorBudget { failed, budget }) => {
+                assert_eq!(budget, 3);
+                assert!(failed >= 3, "{failed}");
+            }
+            other => panic!("expected the error budget to stop the copy: {other:?}"),
+        }
+        let mid = store.mailbox_id("a->a").unwrap().unwrap();
+        let t = store.mailbox_totals(mid).unwrap();
+        assert_eq!(t.failed, 5, "every refusal is journalled with its reason");
+        assert_eq!(t.pending, 0);
+
+        // Within the budget the copy goes on: refusals recorded, the rest copied.
+        let (r, store) = copy_with_budget(50).await;
+        let out = r.unwrap();
+        assert_eq!((out.appended, out.skipped), (5, 5));
+        let mid = store.mailbox_id("a->a").unwrap().unwrap();
+        assert_eq!(store.mailbox_totals(mid).unwrap().failed, 5);
+    }
+
+    #[tokio::test]
+    async fn a_planned_filter_copies_only_its_uids_adds_keywords_and_leaves_later_uids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "Work", "Work").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let mut job = FolderJob {
+            mailbox: "a->a".into(),
+            row,
+            src: "Work".into(),
+            src_display: "Work".into(),
+            dst: "Work".into(),
+            max_failed: 50,
+            filter: Some(std::sync::Arc::new(UidFilter {
+                only: Some(HashSet::from([2, 4, 7])),
+                upto: Some(5),
+                keywords: HashMap::from([(2, vec!["Travel".to_string()])]),
+                validity: Some(1),
+                ..Default::default()
+            })),
+        };
+        let mut src = Fake {
+            msgs: (1..=10)
+                .map(|u| (u, format!("Subject: {u}\r\n\r\nok\r\n").into_bytes()))
+                .collect(),
+            ..Default::default()
+        };
+        let mut dst = Fake::default();
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        // 2 and 4 are owned and planned; 7 is above what was planned; the rest are not owned.
+        assert_eq!(out.appended, 2);
+        assert_eq!(dst.stored_flags, vec![vec!["Travel".to_string()], vec![]]);
+        let f = store.folder(mid, "Work", "Work").unwrap();
+        assert_eq!((f.src_high, f.src_uidnext), (5, Some(6)));
+        // The next run's plan owns 7 (and 6 is a duplicate): only 7 is copied.
+        job.filter = Some(std::sync::Arc::new(UidFilter {
+            only: Some(HashSet::from([2, 4, 7])),
+            upto: Some(10),
+            validity: Some(1),
+            ..Default::default()
+        }));
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        assert_eq!(out.appended, 1);
+        assert_eq!(dst.stored.len(), 3);
+        // Planned under another UIDVALIDITY: nothing is taken, nothing passed over.
+        src.msgs.push((11, b"Subject: 11\r\n\r\nok\r\n".to_vec()));
+        job.filter = Some(std::sync::Arc::new(UidFilter {
+            only: Some(HashSet::from([11])),
+            upto: Some(11),
+            validity: Some(99),
+            ..Default::default()
+        }));
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        assert_eq!(out.appended, 0);
+        assert_eq!(store.folder(mid, "Work", "Work").unwrap().src_high, 10);
+    }
+}

@@ -1,0 +1,284 @@
+//! The copy of a folder's pending messages: a UID FETCH streams them through the read-ahead
+//! budget into windows of pipelined APPENDs; each window is journalled `appending` before it
+//! is sent and `copied` (with APPENDUID) after, refusals count against the error budget, and
+//! an emergency stop cuts a window short and leaves it in doubt.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink};
+use crate::engine::events::{Event, Halt, RunStats, Severity};
+use crate::journal::{self, AppendIntent};
+use crate::mail::fingerprint::fingerprint;
+use crate::mail::fmt::bytes_iec;
+use crate::mail::message_id::message_id;
+
+use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
+
+/// At most this many messages, or bytes, per APPEND window.
+const WINDOW_MSGS: usize = 64;
+const WINDOW_BYTES: usize = 8 * 1024 * 1024;
+/// Messages buffered between the source FETCH and the destination APPENDs (their bytes are
+/// under the process-wide read-ahead budget, `endpoint::bounded::READ_AHEAD_BYTES`).
+const CHANNEL_MSGS: usize = 32;
+
+/// Why a message of `size` bytes is not copied, when it is over the destination's `limit`.
+pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
+    let l = limit.filter(|l| size > *l)?;
+    Some(format!(
+        "message of {} is over the destination's limit of {}; not copied",
+        bytes_iec(size),
+        bytes_iec(l)
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    pending: &[journal::PendingRow],
+    limit_after_read: Option<u64>,
+    dst_validity: u32,
+    dst_uidnext: u32,
+    src: &mut S,
+    dst: &mut D,
+    outcome: &mut FolderOutcome,
+) -> Result<(), SyncError> {
+    let store = ctx.store;
+    let mb = job.mailbox.as_str();
+    let fname = job.src_display.as_str();
+    let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
+    let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
+    let (sink, rx) = MessageSink::new(CHANNEL_MSGS);
+
+    let producer = async move {
+        let sink = sink;
+        src.fetch_messages(&uids, &sink).await
+    };
+    // The consumer owns the receiver: when it stops (emergency stop, pause, a destination
+    // failure) the receiver is dropped, the producer's next send fails and the FETCH ends.
+    let consumer = async {
+        let mut rx = rx;
+        let mut floor = dst_uidnext.max(1);
+        let mut seen = HashSet::new();
+        let mut copied = 0u64;
+        let mut bytes = 0u64;
+        loop {
+            if ctx.stop.is_set() {
+                return Err(SyncError::Stopped);
+            }
+            // Nothing is in flight while waiting here: a stop ends the wait at once, even
+            // when the source has gone silent in the middle of a message.
+            let next = tokio::select! {
+                m = rx.recv() => m,
+                _ = ctx.stop.halted() => return Err(SyncError::Stopped),
+            };
+            let Some((first, permit)) = next else {
+                break;
+            };
+            let mut size = first.body.len();
+            let mut window = vec![first];
+            // Reservations are released when the window is done.
+            let mut permits = vec![permit];
+            while window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
+                match rx.try_recv() {
+                    Ok((m, p)) => {
+                        size += m.body.len();
+                        window.push(m);
+                        permits.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if ctx.stop.is_set() {
+                return Err(SyncError::Stopped);
+            }
+            RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);
+            RunStats::add(&ctx.stats.bytes_fetched, size as u64);
+            if let Some(limit) = limit_after_read {
+                // Listed sizes were estimates: now that each size is known, skip what the
+                // destination cannot take.
+                let mut kept = Vec::with_capacity(window.len());
+                for m in window {
+                    let (Some(&id), Some(reason)) =
+                        (ids.get(&m.uid), oversize(Some(limit), m.body.len() as u64))
+                    else {
+                        kept.push(m);
+                        continue;
+                    };
+                    seen.insert(m.uid);
+                    store.mark_skipped(id, journal::state::SKIPPED, &reason)?;
+                    ctx.sink.issue(
+                        Severity::Warning,
+                        "oversize",
+                        Some(mb),
+                        Some(fname),
+                        Some(m.uid),
+                        &reason,
+                    );
+                }
+                window = kept;
+                if window.is_empty() {
+                    continue;
+                }
+            }
+            let intents: Vec<AppendIntent> = window
+                .iter()
+                .filter_map(|m| {
+                    let id = *ids.get(&m.uid)?;
+                    seen.insert(m.uid);
+                    Some(AppendIntent {
+                        id,
+                        size: m.body.len() as u64,
+                        fingerprint: fingerprint(m.body.bytes()),
+                        message_id: message_id(m.body.bytes()),
+                        dst_uidvalidity: dst_validity,
+                        dst_floor: floor,
+                    })
+                })
+                .collect();
+            window.retain(|m| ids.contains_key(&m.uid));
+            if let Some(f) = job.filter.as_ref().filter(|f| !f.keywords.is_empty()) {
+                for m in window.iter_mut() {
+                    for k in f.keywords.get(&m.uid).into_iter().flatten() {
+                        if !m.flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                            m.flags.push(k.clone());
+                        }
+                    }
+                }
+            }
+            store.mark_appending(&intents)?;
+            // An emergency stop lets the window in flight finish for a moment, then cuts it
+            // short: its messages stay journalled `appending` (in doubt) and the next start
+            // resolves them against the destination before sending anything again.
+            let results = tokio::select! {
+                r = dst.append(&job.dst, &window) => r?,
+                _ = async {
+                    ctx.stop.emergency().await;
+                    tokio::time::sleep(Halt::GRACE).await;
+                } => {
+                    ctx.sink.issue(
+                        Severity::Warning,
+                        "operator",
+                        Some(mb),
+                        Some(fname),
+                        None,
+                        &format!(
+                            "emergency stop: {} APPEND(s) in flight were cut short; they are in doubt and will be resolved against the destination at the next start",
+                            window.len()
+                        ),
+                    );
+                    return Err(SyncError::Stopped);
+                }
+            };
+            let mut done = Vec::new();
+            let mut failed: Option<EndpointError> = None;
+            let mut refused_any = false;
+            let mut back_to_pending = Vec::new();
+            for (m, r) in window.iter().zip(results) {
+                let id = ids[&m.uid];
+                match r {
+                    AppendOutcome::Stored { uid, uidvalidity } => {
+                        let uid = uid.filter(|_| uidvalidity.is_none_or(|v| v == dst_validity));
+                        if let Some(u) = uid {
+                            floor = floor.max(u + 1);
+                        }
+                        done.push((id, uid));
+                        copied += 1;
+                        bytes += m.body.len() as u64;
+                    }
+                    AppendOutcome::Refused { reason } => {
+                        store.mark_skipped(id, journal::state::FAILED, &reason)?;
+                        ctx.sink.issue(
+                            Severity::Error,
+                            "refused",
+                            Some(mb),
+                            Some(fname),
+                            Some(m.uid),
+                            &reason,
+                        );
+                        outcome.skipped += 1;
+                        refused_any = true;
+                    }
+                    AppendOutcome::Failed { error } => {
+                        back_to_pending.push(id);
+                        failed.get_or_insert(error);
+                    }
+                }
+            }
+            store.mark_copied(&done, dst_validity)?;
+            store.set_pending(&back_to_pending)?;
+            outcome.appended += done.len() as u64;
+            RunStats::add(&ctx.stats.appended, done.len() as u64);
+            ctx.sink.send(Event::Progress {
+                mailbox: mb.into(),
+                folder: fname.into(),
+                copied,
+                bytes,
+            });
+            drop(window);
+            drop(permits);
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if refused_any {
+                let refused = store.mailbox_totals(job.row.mailbox_id)?.failed;
+                if refused >= job.max_failed as u64 {
+                    return Err(SyncError::ErrorBudget {
+                        failed: refused,
+                        budget: job.max_failed,
+                    });
+                }
+            }
+        }
+        Ok::<HashSet<u32>, SyncError>(seen)
+    };
+    // When the consumer fails or stops, the producer is dropped where it waits rather than
+    // awaited: a stalled source read must not hold up a stop (the source session is then
+    // mid-FETCH, and every caller drops a session after an error).
+    let (p, seen) = {
+        tokio::pin!(producer);
+        tokio::pin!(consumer);
+        let mut produced = None;
+        loop {
+            tokio::select! {
+                r = &mut producer, if produced.is_none() => produced = Some(r),
+                c = &mut consumer => {
+                    let seen = c?;
+                    // The receiver saw the end: the producer has finished or is finishing.
+                    let p = match produced {
+                        Some(p) => p,
+                        None => producer.await,
+                    };
+                    break (p, seen);
+                }
+            }
+        }
+    };
+    // Only a FETCH that completed proves that the unseen messages are gone: after a dropped
+    // connection they stay pending and the retry fetches them.
+    p?;
+    {
+        // Messages that vanished from the source between listing and fetching.
+        let gone: Vec<&journal::PendingRow> = pending
+            .iter()
+            .filter(|p| !seen.contains(&p.src_uid))
+            .collect();
+        for p in &gone {
+            store.mark_skipped(p.id, journal::state::SKIPPED, journal::EXPUNGED_REASON)?;
+        }
+        if !gone.is_empty() {
+            ctx.sink.issue(
+                Severity::Info,
+                "source",
+                Some(mb),
+                Some(fname),
+                None,
+                &format!(
+                    "{} message(s) were expunged on the source during the copy",
+                    gone.len()
+                ),
+            );
+        }
+    }
+    Ok(())
+}

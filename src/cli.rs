@@ -1,0 +1,157 @@
+//! The command line (clap): the commands, their arguments and options.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Mailbox migrations an operator can trust on cutover night",
+    args_conflicts_with_subcommands = true,
+    after_help = "`cutover PROJECT` opens the console (same as `cutover tui PROJECT`)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+    /// The project file: opens the console.
+    pub project: Option<PathBuf>,
+    /// Console theme: a built-in name (default, light, high-contrast, mono) or a theme file.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// The operator's console over the live engine.
+    Tui {
+        project: PathBuf,
+        /// Start every batch right away (otherwise start them from the Batches tab).
+        #[arg(long)]
+        start: bool,
+    },
+    /// A read-only console for a second operator: reads the journal, changes nothing.
+    Watch { project: PathBuf },
+    /// Migrate the selected batches headless, with progress per mailbox and folder.
+    Run {
+        project: PathBuf,
+        /// Only these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Start even though required checklist items are unmet; the reason is journalled
+        /// as an operator issue.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Discovery before migrating: capabilities, folders, sizes, largest and oversize
+    /// messages, quota, complexity, risks, estimates; then the checklist's auto checks.
+    Assess {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Also write the report as CSV (one row per mailbox).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
+    /// Compare source and destination folder by folder (counts and content fingerprints).
+    Verify {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+    /// Print the folder map per mailbox with messages and bytes to copy; copies nothing.
+    Plan {
+        project: PathBuf,
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+    },
+    /// Check a project file and print what it defines; connects to nothing.
+    Check { project: PathBuf },
+    /// Remove from the destination exactly what cutover wrote for a batch or a mailbox (and
+    /// the folders it created, once empty). Asks for the batch or mailbox name to be typed.
+    Rollback {
+        project: PathBuf,
+        /// Roll back every mailbox of this batch.
+        #[arg(long, conflicts_with = "mailbox", required_unless_present = "mailbox")]
+        batch: Option<String>,
+        /// Roll back one mailbox (its source or destination user, or its key).
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// List what would be removed, per mailbox and folder; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask (for scripts): the confirmation is taken as given.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Copy back to the source the mail that arrived on the destination after the migration
+    /// (abandoning a cutover loses nothing). Byte-exact, journalled, idempotent.
+    Failback {
+        project: PathBuf,
+        /// The mailbox (its source or destination user, or its key).
+        #[arg(long)]
+        mailbox: String,
+        /// List what would be copied back, per folder; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Emergency stop of the engine running this project (console or `cutover run`), from
+    /// any shell: every write halts within a second; the journal stays consistent.
+    Stop {
+        project: PathBuf,
+        /// Stop only this batch.
+        #[arg(long)]
+        batch: Option<String>,
+    },
+    /// Sign in for an endpoint whose [oauth] uses flow = "device-code" (delegated): shows the
+    /// verification URL and code, waits for the sign-in, and keeps the refresh token in a
+    /// file next to the journal (mode 0600; never printed). Runs then refresh from it.
+    Login {
+        project: PathBuf,
+        /// Which side to sign in for (default: the one with flow = "device-code").
+        #[arg(long, value_enum)]
+        side: Option<Side>,
+        /// The mailbox this sign-in is for (default: one sign-in for every mailbox of the
+        /// side, e.g. an account with FullAccess on them).
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+    },
+    /// Write a daily or final report from the journal; connects to nothing.
+    Report {
+        project: PathBuf,
+        /// daily: progress since the last daily report; final: the project's closing report.
+        #[arg(long, value_enum)]
+        kind: ReportKind,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportKind {
+    Daily,
+    Final,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
+    Csv,
+}

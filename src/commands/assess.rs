@@ -1,0 +1,197 @@
+//! `cutover assess`: discovery before migrating, then the checklist's auto checks.
+
+use std::path::PathBuf;
+
+use cutover_engine::config::Project;
+
+use super::journal::{begin_run, end_run};
+use super::setup::engine;
+use crate::error::{Error, Result};
+use crate::exit::ExitCode;
+
+pub async fn assess(
+    project: Project,
+    batches: Vec<String>,
+    csv: Option<PathBuf>,
+) -> Result<ExitCode> {
+    // A closed pipe (`cutover assess P | head`) ends the report quietly, never a panic.
+    macro_rules! out {
+        ($($t:tt)*) => { println!($($t)*) };
+    }
+    use cutover_engine::assess::{estimate_text, human};
+    let engine = engine(project, None)?;
+    let run_id = begin_run(&engine.store, "assess")?;
+    let a = match cutover_engine::assess::assess(
+        &engine.project,
+        &engine.store,
+        &engine.src,
+        &engine.dst,
+        &batches,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(cutover_engine::assess::AssessError::NoMailbox(b)) => {
+            return Err(Error::NotInProject(format!("no mailbox in batch(es) {b}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    out!(
+        "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  login",
+        "mailbox",
+        "batch",
+        "folders",
+        "messages",
+        "size",
+        "largest",
+        "oversize",
+        "destination quota"
+    );
+    for m in &a.mailboxes {
+        let quota = match m.quota {
+            Some((u, l)) => format!("{} / {}", human(u), human(l)),
+            None if m.logged_in() => "none reported".into(),
+            None => "-".into(),
+        };
+        let login = match (&m.src_error, &m.dst_error) {
+            (None, None) => "ok".to_string(),
+            (s, d) => format!(
+                "FAILED: {}",
+                [s.as_deref(), d.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        out!(
+            "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  {login}",
+            m.key,
+            m.batch,
+            m.folders.len(),
+            m.messages(),
+            human(m.bytes()),
+            human(m.largest_size()),
+            m.oversize.len(),
+            quota
+        );
+    }
+    for m in a.mailboxes.iter().filter(|m| m.logged_in()) {
+        out!();
+        if let Some(e) = &m.read_error {
+            out!("[{}] INCOMPLETE: {e}", m.key);
+        }
+        out!(
+            "[{}] source: {}",
+            m.key,
+            if m.src_caps.is_empty() {
+                "-".into()
+            } else {
+                m.src_caps.join(" ")
+            }
+        );
+        out!(
+            "[{}] destination: {}; size limit {}",
+            m.key,
+            m.dst_caps.join(" "),
+            m.size_limit.map_or("none".into(), human)
+        );
+        for f in &m.folders {
+            match &f.dst {
+                Some(d) => out!(
+                    "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
+                    f.folder,
+                    d,
+                    f.messages,
+                    human(f.bytes),
+                    human(f.largest)
+                ),
+                None => out!(
+                    "  {:<32}    not copied: {} ({} msgs, {})",
+                    f.folder,
+                    f.why,
+                    f.messages,
+                    human(f.bytes)
+                ),
+            }
+        }
+        for (i, x) in m.largest.iter().enumerate() {
+            out!(
+                "  largest #{}: {} in {} (UID {})",
+                i + 1,
+                human(x.size),
+                x.folder,
+                x.uid
+            );
+        }
+    }
+    out!();
+    out!(
+        "complexity: {}",
+        a.classification.complexity.word().to_uppercase()
+    );
+    for (f, c) in &a.classification.factors {
+        out!("  {:<7} {f}", c.word());
+    }
+    out!();
+    if a.risks.is_empty() {
+        out!("risks: none found");
+    } else {
+        out!("risks:");
+        for r in &a.risks {
+            out!("  {:<8} {}", r.severity.to_uppercase(), r.message);
+        }
+    }
+    out!();
+    for e in &a.estimates {
+        out!(
+            "batch {}: {} mailbox(es), {} to copy; {}",
+            e.batch,
+            e.mailboxes,
+            human(e.bytes_to_copy),
+            estimate_text(e, a.throughput)
+        );
+    }
+    cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
+        .await?;
+    out!();
+    match cutover_engine::checklist::evaluate(&engine.project, &engine.store, &batches) {
+        Ok(items) if items.is_empty() => out!(
+            "checklist: none defined (no gate). Add [checklist] defaults = true or [[check]] items."
+        ),
+        Ok(items) => {
+            out!("checklist:");
+            for i in &items {
+                out!(
+                    "  {:<20} {:<10} {:<8} {:<6} {}",
+                    i.id,
+                    i.status.word(),
+                    if i.required { "required" } else { "optional" },
+                    i.kind.word(),
+                    i.reason
+                );
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(path) = csv {
+        cutover_engine::assess::write_csv(&path, &a)?;
+        let _ = cutover_engine::local::make_private(&path);
+        out!("CSV written to {}", path.display())
+    }
+    let failed: Vec<_> = a.mailboxes.iter().filter(|m| !m.complete()).collect();
+    let code = if failed.is_empty() {
+        ExitCode::Success
+    } else if failed.len() == a.mailboxes.len()
+        && failed.iter().all(|m| {
+            [&m.src_error, &m.dst_error]
+                .iter()
+                .any(|e| e.as_ref().is_some_and(|e| e.contains("refused")))
+        })
+    {
+        ExitCode::Auth
+    } else {
+        ExitCode::Partial
+    };
+    Ok(end_run(&engine.store, run_id, code))
+}

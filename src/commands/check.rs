@@ -1,0 +1,83 @@
+//! `cutover check`: the project file checked and summarised; connects to nothing.
+
+use cutover_engine::config::{self, Project};
+
+use crate::exit::ExitCode;
+
+pub fn check(project: &Project) -> ExitCode {
+    println!("project  {}", project.name);
+    println!("journal  {}", project.state_path.display());
+    for (side, e) in [
+        ("source", &project.source),
+        ("destination", &project.destination),
+    ] {
+        if e.kind.is_api() {
+            println!(
+                "{side:<11} {:?} {} preset={:?} max_connections={}{}",
+                e.kind,
+                e.api_url,
+                e.preset,
+                e.max_connections,
+                if e.kind == config::EndpointKind::Graph && side == "destination" {
+                    format!(" graph_import={:?}", e.graph_import).to_lowercase()
+                } else {
+                    String::new()
+                }
+            );
+        } else {
+            println!(
+                "{side:<11} {:?} {}:{} security={:?} preset={:?} max_connections={}",
+                e.kind, e.host, e.port, e.security, e.preset, e.max_connections
+            );
+        }
+        if let Some(o) = &e.oauth {
+            let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
+                (config::OAuthFlow::DeviceCode, ..) => format!(
+                    "sign-ins in {}",
+                    cutover_engine::endpoint::oauth::token_file_for(&project.state_path).display()
+                ),
+                (config::OAuthFlow::ClientCredentials, Some(_), _) => "client secret".into(),
+                (config::OAuthFlow::ClientCredentials, None, Some(c)) => {
+                    format!("certificate {}", c.display())
+                }
+                _ => o
+                    .service_account_file
+                    .as_ref()
+                    .map(|f| format!("service account key {}", f.display()))
+                    .unwrap_or_default(),
+            };
+            println!(
+                "{:<11} oauth {:?} {:?} client {} ({credential})",
+                "",
+                o.provider,
+                o.flow,
+                o.client_id.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
+    batches.sort();
+    batches.dedup();
+    println!(
+        "mailboxes {} in batches {}",
+        project.mailboxes.len(),
+        batches.join(", ")
+    );
+    if project.checks.is_empty() {
+        println!(
+            "checklist none: nothing gates a start (add [checklist] defaults = true or [[check]] items)"
+        );
+    } else {
+        println!(
+            "checklist {} item(s), {} required ({} verified by the engine)",
+            project.checks.len(),
+            project.checks.iter().filter(|c| c.required).count(),
+            project
+                .checks
+                .iter()
+                .filter(|c| c.kind == config::CheckKind::Auto)
+                .count()
+        );
+    }
+    ExitCode::Success
+}

@@ -1,0 +1,20 @@
+//! One module per command (or close family), and what they share: the journal's part in the
+//! exit code, the engine and control socket set-up, signals, the typed confirmation and the
+//! progress printer, each in its own sibling module.
+
+pub mod assess;
+pub mod check;
+pub mod confirm;
+pub mod console;
+pub mod events;
+pub mod failback;
+pub mod interrupt;
+pub mod journal;
+pub mod login;
+pub mod plan;
+pub mod report;
+pub mod rollback;
+pub mod run;
+pub mod setup;
+pub mod stop;
+pub mod verify;

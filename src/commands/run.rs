@@ -1,0 +1,158 @@
+//! `cutover run`: migrate the selected batches headless, behind the checklist gate.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use cutover_engine::config::Project;
+use cutover_engine::engine::{Engine, Failure, MailboxResult, RunStats};
+
+use super::events::print_events;
+use super::interrupt::on_interrupt;
+use super::journal::{begin_run, end_run, journal_checked};
+use super::setup::{control_socket, engine, operator};
+use crate::error::{Error, Result};
+use crate::exit::ExitCode;
+use crate::out::human;
+
+pub fn exit_for(results: &[MailboxResult]) -> ExitCode {
+    let worst = |f: Failure| {
+        results
+            .iter()
+            .any(|r| matches!(&r.failure, Some((x, _)) if *x == f))
+    };
+    // A mismatch outranks a stop: the brake it trips pauses the other mailboxes of its batch,
+    // and the run must say data-loss incident (7), not stopped by the operator (8). A journal
+    // that cannot be written (9) outranks everything else.
+    if worst(Failure::Verification) {
+        ExitCode::Mismatch
+    } else if worst(Failure::Journal) {
+        ExitCode::Journal
+    } else if worst(Failure::Stopped) {
+        ExitCode::Stopped
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Auth) {
+        ExitCode::Auth
+    } else if results.iter().all(|r| r.failure.is_some()) && worst(Failure::Connection) {
+        ExitCode::Connection
+    } else if results.iter().all(MailboxResult::complete) {
+        ExitCode::Success
+    } else {
+        ExitCode::Partial
+    }
+}
+
+pub async fn run(
+    project: Project,
+    batches: Vec<String>,
+    override_reason: Option<String>,
+) -> Result<ExitCode> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let engine = engine(project, Some(tx))?;
+    let selected = engine.selected(&batches);
+    if selected.is_empty() {
+        return Err(Error::NotInProject(format!(
+            "no mailbox in batch(es) {}",
+            batches.join(", ")
+        )));
+    }
+    gate(&engine, &batches, override_reason.as_deref())?;
+    let control = control_socket(&engine).await?;
+    let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
+    println!(
+        "cutover: {} — {} mailbox(es); journal {}",
+        engine.project.name,
+        selected.len(),
+        engine.project.state_path.display()
+    );
+    let printer = tokio::spawn(print_events(rx));
+    let stop = engine.stop_flag();
+    on_interrupt(move |sig| {
+        eprintln!(
+            "cutover: {sig}: stopping all writes (the journal stays consistent; run again to resume)"
+        );
+        stop.stop();
+    });
+    let started = Instant::now();
+    let results = engine.run(&batches).await;
+    let elapsed = started.elapsed();
+    let appended = RunStats::get(&engine.stats.appended);
+    let fetched = RunStats::get(&engine.stats.bodies_fetched);
+    let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
+    // The engine (and its event sender) must go before the printer can finish.
+    let store = engine.store.clone();
+    control.abort();
+    let _ = control.await;
+    // Journal failures kept by the engine, read before it goes.
+    let journal_fault = engine.sink().journal_fault();
+    drop(engine);
+    let _ = printer.await;
+    let (mut msgs, mut bytes) = (0, 0);
+    println!();
+    println!(
+        "{:<40} {:>10} {:>12} {:>8} {:>7}  result",
+        "mailbox", "messages", "bytes", "skipped", "failed"
+    );
+    for r in &results {
+        msgs += r.totals.copied;
+        bytes += r.totals.copied_bytes;
+        let result = match &r.failure {
+            None if r.complete() => "complete".to_string(),
+            None => "incomplete (see issues)".to_string(),
+            Some((_, e)) => format!("failed: {e}"),
+        };
+        println!(
+            "{:<40} {:>10} {:>12} {:>8} {:>7}  {result}",
+            r.key,
+            format!("{}/{}", r.totals.copied, r.totals.messages),
+            human(r.totals.copied_bytes),
+            r.totals.skipped,
+            r.totals.failed
+        );
+    }
+    println!(
+        "{} message(s), {} in the journal as copied; this run took {:.1} s",
+        msgs,
+        human(bytes),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "this run: {appended} appended, {fetched} message bodies downloaded ({})",
+        human(fetched_bytes)
+    );
+    let code = journal_checked(journal_fault, exit_for(&results));
+    Ok(end_run(&store, run_id, code))
+}
+
+/// The checklist gate: refuse to start while a required item is unmet, unless overridden.
+pub fn gate(engine: &Engine, batches: &[String], override_reason: Option<&str>) -> Result<()> {
+    let blockers = cutover_engine::checklist::blockers(&engine.project, &engine.store, batches)?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    match override_reason.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Err(Error::ChecklistUnmet(
+            blockers
+                .iter()
+                .map(|b| format!("  {:<20} {:<8} {}", b.id, b.status.word(), b.reason))
+                .collect(),
+        )),
+        Some(reason) => {
+            let msg = cutover_engine::checklist::override_items(
+                &engine.store,
+                &blockers,
+                &operator(),
+                reason,
+            )?;
+            engine.sink().issue(
+                cutover_engine::engine::Severity::Warning,
+                "operator",
+                None,
+                None,
+                None,
+                &msg,
+            );
+            eprintln!("cutover: {msg}");
+            Ok(())
+        }
+    }
+}

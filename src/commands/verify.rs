@@ -1,0 +1,103 @@
+//! `cutover verify`: source and destination compared folder by folder.
+
+use cutover_engine::config::Project;
+
+use super::journal::journal_failed;
+use super::setup::engine;
+use crate::error::Result;
+use crate::exit::ExitCode;
+
+pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> {
+    let engine = engine(project, None)?;
+    let mut tasks = Vec::new();
+    for spec in engine.selected(&batches) {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            cutover_engine::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec)
+                .await
+        }));
+    }
+    let mut all_ok = true;
+    let mut any_error = false;
+    // The comparison is still printed when its record cannot be written; the exit code is 9.
+    let mut unrecorded = None;
+    for t in tasks {
+        let Ok(m) = t.await else {
+            any_error = true;
+            continue;
+        };
+        println!("[{}]", m.key);
+        let batch = engine
+            .project
+            .mailboxes
+            .iter()
+            .find(|s| s.key() == m.key)
+            .map(|s| s.batch.clone())
+            .unwrap_or_default();
+        if let Some(e) = &m.error {
+            println!("  ERROR: {e}");
+            if let Err(e) = engine.store.record_verification(
+                &m.key,
+                &batch,
+                false,
+                &format!("could not complete: {e}"),
+            ) {
+                unrecorded.get_or_insert(e);
+            }
+            any_error = true;
+            continue;
+        }
+        if let Err(e) = engine.store.record_verification(
+            &m.key,
+            &batch,
+            m.ok(),
+            &if m.ok() {
+                "every source message on the destination exactly once".to_string()
+            } else {
+                let bad: Vec<String> = m
+                    .folders
+                    .iter()
+                    .filter(|f| !f.ok())
+                    .map(|f| {
+                        format!(
+                            "{}: {} missing, {} duplicated",
+                            f.src_folder, f.missing, f.duplicated
+                        )
+                    })
+                    .collect();
+                format!("mismatch in {}", bad.join("; "))
+            },
+        ) {
+            unrecorded.get_or_insert(e);
+        }
+        for f in &m.folders {
+            println!(
+                "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  {}",
+                f.src_folder,
+                f.dst_folder,
+                f.src_messages,
+                f.dst_messages,
+                f.missing,
+                f.duplicated,
+                f.extra,
+                f.flag_differences,
+                f.date_differences,
+                if f.ok() { "OK" } else { "MISMATCH" }
+            );
+        }
+        all_ok &= m.ok();
+    }
+    let code = if any_error {
+        ExitCode::Connection
+    } else if all_ok {
+        println!("verify: every source message is on the destination exactly once");
+        ExitCode::Success
+    } else {
+        println!("verify: MISMATCH (see above)");
+        ExitCode::Mismatch
+    };
+    Ok(match unrecorded {
+        Some(e) => journal_failed(code, &format!("cannot record the verification: {e}")),
+        None => code,
+    })
+}
