@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_rustls::rustls;
 
-use super::{EndpointError, Result};
+use super::types::{EndpointError, Result};
 use crate::config;
 
 /// A client for the endpoint `cfg` (its API and its token endpoints), with this timeout per

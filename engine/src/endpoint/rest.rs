@@ -31,7 +31,7 @@ use secrecy::ExposeSecret;
 
 use super::oauth::TokenProvider;
 use super::retry_after::retry_after;
-use super::{EndpointError, MAX_RETRY_AFTER, Result};
+use super::types::{EndpointError, MAX_RETRY_AFTER, Result};
 
 /// A service's error as its error body says it: a code (Graph's `error.code`, Google's
 /// `reason`) and a message.

@@ -11,9 +11,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::quota::Quota;
 use super::types::{Current, Label, MAX_IMPORT_BYTES, Meta};
 use crate::config::{self, Credential, EndpointKind};
+use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::oauth::TokenProvider;
 use crate::endpoint::rest::Rest;
-use crate::endpoint::{Capabilities, ConnectionBudget, EndpointError, Result};
+use crate::endpoint::types::{Capabilities, EndpointError, Result};
 use crate::journal::Journal;
 
 #[derive(Clone)]

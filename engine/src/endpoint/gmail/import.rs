@@ -7,7 +7,7 @@ use serde_json::json;
 use super::connector::GmailSession;
 use super::types::{GmailMessage, MAX_IMPORT_BYTES, Meta, Target, units};
 use super::wire::{error_of, store_err};
-use crate::endpoint::{AppendOutcome, EndpointError, Message, Result};
+use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
 
 /// A multipart/related boundary that does not occur in `raw`.
 pub(super) fn boundary_for(raw: &[u8]) -> String {

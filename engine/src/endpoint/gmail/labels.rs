@@ -8,8 +8,8 @@ use super::types::{
     ARCHIVE, ARCHIVE_ALT, ARCHIVE_KEY, Label, LabelList, RESERVED_ALIASES, SYSTEM_FOLDERS, Target,
     units,
 };
-use crate::endpoint::imap::decode_mutf7;
-use crate::endpoint::{EndpointError, Result};
+use crate::endpoint::types::{EndpointError, Result};
+use crate::mail::utf7::decode_mutf7;
 
 impl GmailSession {
     pub(super) async fn load_labels(&mut self) -> Result<()> {

@@ -10,7 +10,8 @@ use super::types::{
     ARCHIVE_QUERY, Current, GmailMessage, LabelledMessage, MessageList, Meta, Target, units,
 };
 use super::wire::store_err;
-use crate::endpoint::{EndpointError, FolderState, Result, bounded};
+use crate::endpoint::bounded;
+use crate::endpoint::types::{EndpointError, FolderState, Result};
 
 impl GmailSession {
     /// Every message id of a folder, oldest first (Gmail lists newest first).

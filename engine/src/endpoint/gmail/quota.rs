@@ -14,7 +14,7 @@ use super::types::{MAX_RETRIES, USER_UNITS_PER_MINUTE, units};
 use super::wire::error_of;
 use crate::endpoint::bounded;
 use crate::endpoint::rest::{ErrorText, Judged, Policy};
-use crate::endpoint::{EndpointError, Result};
+use crate::endpoint::types::{EndpointError, Result};
 
 /// Per-user sliding window of quota units spent in the last minute, shared by the sessions
 /// of one connector.

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use super::connector::GmailSession;
 use super::quota::GmailCall;
 use super::wire::error_of;
+use crate::endpoint::bounded;
 use crate::endpoint::rest::Call;
-use crate::endpoint::{EndpointError, Result, bounded};
+use crate::endpoint::types::{EndpointError, Result};
 
 impl GmailSession {
     pub fn host(&self) -> &str {

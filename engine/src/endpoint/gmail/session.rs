@@ -7,12 +7,14 @@ use serde_json::json;
 use super::connector::GmailSession;
 use super::types::{Label, SYSTEM_FOLDERS, units};
 use super::wire::{date_of, error_of, flags_of, store_err};
-use crate::endpoint::imap::{decode_mutf7, encode_mutf7};
-use crate::endpoint::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageIdentity, MessageMeta, MessageSink, Result, SpecialUse,
-    fingerprint,
+use crate::endpoint::session::MailSession;
+use crate::endpoint::sink::MessageSink;
+use crate::endpoint::types::{
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageIdentity, MessageMeta, Result, SpecialUse,
 };
+use crate::mail::fingerprint::fingerprint;
+use crate::mail::utf7::{decode_mutf7, encode_mutf7};
 
 impl MailSession for GmailSession {
     fn capabilities(&self) -> &Capabilities {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::endpoint::SpecialUse;
+use crate::endpoint::types::SpecialUse;
 
 /// Largest message `messages.import` takes (the media upload limit).
 pub const MAX_IMPORT_BYTES: u64 = 150 * 1024 * 1024;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
 use super::types::ErrorBody;
-use crate::endpoint::EndpointError;
+use crate::endpoint::types::EndpointError;
 
 /// Google's error reason and message from an error body.
 pub(super) fn error_of(body: &[u8]) -> (String, String) {

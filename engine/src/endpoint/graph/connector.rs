@@ -11,9 +11,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::throttle::{GraphCall, Limits, MailboxLimiter, Reply, Window};
 use super::types::Selected;
 use crate::config::{self, Credential, EndpointKind};
+use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::oauth::TokenProvider;
 use crate::endpoint::rest::{Call, Rest};
-use crate::endpoint::{Capabilities, ConnectionBudget, EndpointError, Folder, Result};
+use crate::endpoint::types::{Capabilities, EndpointError, Folder, Result};
 use crate::journal::Journal;
 
 #[derive(Clone)]

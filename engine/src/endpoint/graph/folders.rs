@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::connector::GraphSession;
 use super::types::{CREATED_PARENTS, WELL_KNOWN};
 use super::wire::enc;
-use crate::endpoint::imap::encode_mutf7;
-use crate::endpoint::{EndpointError, Folder, Result, SpecialUse};
+use crate::endpoint::types::{EndpointError, Folder, Result, SpecialUse};
+use crate::mail::utf7::encode_mutf7;
 
 impl GraphSession {
     /// The folder tree (cached until a folder is created, renamed or deleted).

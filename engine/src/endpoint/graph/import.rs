@@ -10,7 +10,9 @@ use super::connector::GraphSession;
 use super::types::{Item, incomplete};
 use super::wire::{completion, created_id, enc, failure};
 use crate::config::GraphImport;
-use crate::endpoint::{AppendOutcome, EndpointError, Message, Result, bounded, fingerprint};
+use crate::endpoint::bounded;
+use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
+use crate::mail::fingerprint::fingerprint;
 
 impl GraphSession {
     /// Complete imports an earlier process made but could not finish (killed between the

@@ -14,7 +14,8 @@ use super::types::{
     HEADERS_PROP, SUBMIT_PROP,
 };
 use super::wire::{enc, failure, find_header_end, graph_time};
-use crate::endpoint::{EndpointError, Message, Result, bounded};
+use crate::endpoint::bounded;
+use crate::endpoint::types::{EndpointError, Message, Result};
 
 impl GraphSession {
     /// The JSON path: the message rebuilt from its parts, then its attachments.

@@ -6,7 +6,8 @@ use reqwest::{Method, StatusCode};
 use super::connector::GraphSession;
 use super::types::{BUILDING_PROP, FINGERPRINT_PROP, Item, PAGE, SIZE_PROP, Selected};
 use super::wire::{enc, failure, parse_date};
-use crate::endpoint::{EndpointError, FolderState, Result, bounded};
+use crate::endpoint::bounded;
+use crate::endpoint::types::{EndpointError, FolderState, Result};
 
 impl GraphSession {
     /// List a folder's messages, map their ids to UIDs and keep the listing.

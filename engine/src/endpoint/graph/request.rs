@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::connector::GraphSession;
 use super::wire::{enc, failure};
-use crate::endpoint::{EndpointError, Result, bounded};
+use crate::endpoint::bounded;
+use crate::endpoint::types::{EndpointError, Result};
 
 impl GraphSession {
     pub fn host(&self) -> &str {

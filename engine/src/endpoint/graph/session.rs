@@ -7,11 +7,14 @@ use serde_json::json;
 use super::connector::GraphSession;
 use super::types::{CREATED_PARENTS, incomplete};
 use super::wire::{enc, read_only};
-use crate::endpoint::imap::decode_mutf7;
-use crate::endpoint::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
-    MailSession, Message, MessageMeta, MessageSink, Result, fingerprint,
+use crate::endpoint::session::MailSession;
+use crate::endpoint::sink::MessageSink;
+use crate::endpoint::types::{
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageMeta, Result,
 };
+use crate::mail::fingerprint::fingerprint;
+use crate::mail::utf7::decode_mutf7;
 
 impl MailSession for GraphSession {
     fn capabilities(&self) -> &Capabilities {

@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::wire::error_text;
 use crate::endpoint::bounded;
 use crate::endpoint::rest::{ErrorText, Judged, Policy};
-use crate::endpoint::{EndpointError, MAX_RETRY_AFTER, Result};
+use crate::endpoint::types::{EndpointError, MAX_RETRY_AFTER, Result};
 
 /// The per app-and-mailbox limits Exchange Online applies to Graph, kept on this side.
 #[derive(Debug, Clone, Copy)]

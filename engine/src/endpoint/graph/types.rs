@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::endpoint::SpecialUse;
+use crate::endpoint::types::SpecialUse;
 
 /// The named extended property where cutover keeps a created message's source fingerprint
 /// and size (`"<fingerprint> <bytes>"`).

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::types::FINGERPRINT_PROP;
-use crate::endpoint::{EndpointError, Result};
+use crate::endpoint::types::{EndpointError, Result};
 
 /// Graph's error body, `{"error":{"code":..,"message":..}}`.
 pub(super) fn error_text(body: &[u8]) -> (String, String) {

@@ -11,7 +11,7 @@ use super::credential::Credential;
 use super::provider::TokenProvider;
 use super::token_file::store_refresh_token;
 use super::types::{DeviceCode, GRANT_DEVICE_CODE, refresh_time};
-use crate::endpoint::Result;
+use crate::endpoint::types::Result;
 
 impl TokenProvider {
     /// The device authorization endpoint: the override, else next to the token endpoint

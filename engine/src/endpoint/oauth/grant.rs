@@ -15,7 +15,8 @@ use super::types::{
     ASSERTION_LIFETIME, CLIENT_ASSERTION_JWT, GRANT_JWT_BEARER, TokenError, TokenResponse,
     now_secs, random_id,
 };
-use crate::endpoint::{EndpointError, Result, bounded, http};
+use crate::endpoint::types::{EndpointError, Result};
+use crate::endpoint::{bounded, http};
 
 impl TokenProvider {
     pub(super) async fn fetch(&self, account: &str, key: &str) -> Result<(SecretString, Duration)> {

@@ -14,7 +14,7 @@ use super::credential::{Credential, key_token_uri, load_credential};
 use super::token_file::{read_token_file, refresh_key, token_file_for};
 use super::types::{DELEGATED_EXO_IMAP_SCOPE, default_scope, refresh_time};
 use crate::config::{EndpointKind, OAuthFlow, OAuthProvider, OAuthSettings};
-use crate::endpoint::{EndpointError, Result};
+use crate::endpoint::types::{EndpointError, Result};
 
 #[derive(Clone)]
 pub struct TokenProvider {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::roles::Role;
 use crate::config::MultiLabel;
-use crate::endpoint::imap::encode_mutf7;
+use crate::mail::utf7::encode_mutf7;
 
 /// A folder taking part in the decision.
 #[derive(Debug, Clone)]

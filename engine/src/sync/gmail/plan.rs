@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::engine::events::Severity;
-use crate::sync::UidFilter;
+use crate::sync::types::UidFilter;
 
 /// Per source folder (wire name): the filter its job copies with.
 #[derive(Debug, Default)]

@@ -13,7 +13,7 @@ use crate::endpoint::{EndpointError, MailSession};
 use crate::engine::events::{RunStats, Severity, Sink};
 use crate::journal::{GmailSeenRow, Journal};
 use crate::sync::mapping::Mapping;
-use crate::sync::{SyncError, UidFilter};
+use crate::sync::types::{SyncError, UidFilter};
 
 /// The pre-pass of one mailbox: list every taking-part folder's new sightings (All Mail
 /// first), decide them, journal the decisions, and build each folder's filter from every
