@@ -1,14 +1,15 @@
 //! The HTTP client of the API endpoints (Graph, Gmail) and of every OAuth2 token and
 //! device-code request: one builder, so that each of them honours the endpoint's `ca_file`,
 //! and one reading of a TLS failure, so that an untrusted certificate is said as such (and not
-//! retried as a network error).
+//! retried as a network error). The API requests themselves go through the REST layer
+//! ([`super::rest`]).
 
 use std::path::Path;
 use std::time::Duration;
 
 use tokio_rustls::rustls;
 
-use super::{EndpointError, Result};
+use super::types::{EndpointError, Result};
 use crate::config;
 
 /// A client for the endpoint `cfg` (its API and its token endpoints), with this timeout per

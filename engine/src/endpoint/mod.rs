@@ -21,6 +21,7 @@ pub mod imap;
 mod net;
 pub mod oauth;
 pub mod pop3;
+pub mod rest;
 pub mod retry_after;
 mod session;
 mod sink;

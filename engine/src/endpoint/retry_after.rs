@@ -1,7 +1,8 @@
 //! The `Retry-After` header of a throttled (429) or unavailable (503) HTTP answer, in both of
 //! its forms (RFC 9110 10.2.3): delta-seconds (`Retry-After: 120`) and an HTTP-date
-//! (`Retry-After: Fri, 31 Dec 1999 23:59:59 GMT`). The one reading of it for every REST
-//! endpoint; the callers keep their cap ([`super::MAX_RETRY_AFTER`]).
+//! (`Retry-After: Fri, 31 Dec 1999 23:59:59 GMT`). The one reading of it, for every REST
+//! endpoint through the REST layer ([`super::rest`]), which keeps the cap
+//! ([`super::MAX_RETRY_AFTER`]).
 
 use std::time::Duration;
 

@@ -1,0 +1,217 @@
+//! Gmail's per-user quota (units per minute, each method's documented cost) counted in a
+//! sliding window before each call, and Gmail's rules for the REST layer
+//! ([`crate::endpoint::rest`]): a 429 or a 403 `rateLimitExceeded`/`userRateLimitExceeded`
+//! and the 5xx server errors are waited out (Retry-After, else exponential backoff) up to
+//! [`MAX_RETRIES`]; an import failed by a server error is not sent again (in doubt).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, Response, StatusCode};
+
+use super::types::{MAX_RETRIES, USER_UNITS_PER_MINUTE, units};
+use super::wire::error_of;
+use crate::endpoint::bounded;
+use crate::endpoint::rest::{ErrorText, Judged, Policy};
+use crate::endpoint::types::{EndpointError, Result};
+
+/// Per-user sliding window of quota units spent in the last minute, shared by the sessions
+/// of one connector.
+#[derive(Clone, Default)]
+pub(super) struct Quota {
+    spent: Arc<Mutex<HashMap<String, Window>>>,
+}
+
+/// (when, units) of the calls in the last minute, oldest first.
+type Window = VecDeque<(Instant, u32)>;
+
+impl Quota {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Wait until `units` more fit in the user's last minute, then count them.
+    async fn take(&self, user: &str, units: u32) {
+        loop {
+            let wait = {
+                let mut all = self.spent.lock().expect("quota lock");
+                let q = all.entry(user.to_string()).or_default();
+                admit(q, Instant::now(), units, USER_UNITS_PER_MINUTE)
+            };
+            match wait {
+                None => return,
+                Some(w) => tokio::time::sleep(w).await,
+            }
+        }
+    }
+}
+
+/// Count `units` in the window `q` at `now` when they fit under `limit` (None), else how long
+/// to wait until enough of the oldest entries have left the window.
+pub(super) fn admit(q: &mut Window, now: Instant, units: u32, limit: u32) -> Option<Duration> {
+    while q
+        .front()
+        .is_some_and(|(t, _)| now.duration_since(*t) >= Quota::WINDOW)
+    {
+        q.pop_front();
+    }
+    let used: u32 = q.iter().map(|(_, u)| u).sum();
+    if used + units <= limit || q.is_empty() {
+        q.push_back((now, units));
+        return None;
+    }
+    let mut freed = 0;
+    let mut until = now;
+    for (t, u) in q.iter() {
+        freed += u;
+        until = *t + Quota::WINDOW;
+        if used - freed + units <= limit {
+            break;
+        }
+    }
+    Some(until.saturating_duration_since(now) + Duration::from_millis(5))
+}
+
+/// Gmail's rules for one call of user `user` (see the module notes).
+pub(super) struct GmailCall<'a> {
+    pub(super) quota: &'a Quota,
+    pub(super) user: &'a str,
+    pub(super) op: &'a str,
+    /// The call as errors name it ("op (side mailbox user)").
+    pub(super) ctx: &'a str,
+    /// The method's quota cost.
+    pub(super) units: u32,
+    /// The most an answer may hold.
+    pub(super) cap: usize,
+}
+
+impl GmailCall<'_> {
+    /// The whole answer, at most `cap` bytes.
+    async fn body(&self, resp: Response) -> Result<Vec<u8>> {
+        let ctx = self.ctx;
+        bounded::http_body(resp, self.cap, "a Gmail API answer")
+            .await
+            .map_err(|e| {
+                e.into_endpoint(ctx, |e| EndpointError::ConnectionLost {
+                    op: format!("{ctx}: {e}"),
+                })
+            })
+    }
+}
+
+impl Policy for GmailCall<'_> {
+    type Slot = ();
+    type Out = (StatusCode, Vec<u8>);
+
+    async fn admit(&self) {
+        self.quota.take(self.user, self.units).await;
+    }
+
+    async fn refusal(&self, resp: Response) -> Result<ErrorText> {
+        let (code, message) = error_of(&self.body(resp).await?);
+        Ok(ErrorText { code, message })
+    }
+
+    fn refused_twice(&self, t: &ErrorText) -> EndpointError {
+        EndpointError::Auth {
+            user: self.user.to_string(),
+            message: format!(
+                "the Gmail API refused the access token twice: {}",
+                t.message
+            ),
+        }
+    }
+
+    async fn judge(
+        &self,
+        method: &Method,
+        status: StatusCode,
+        resp: Response,
+        _: (),
+    ) -> Result<Judged<(StatusCode, Vec<u8>)>> {
+        let bytes = self.body(resp).await?;
+        let (reason, message) = if status.is_success() {
+            (String::new(), String::new())
+        } else {
+            error_of(&bytes)
+        };
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN
+                && matches!(
+                    reason.as_str(),
+                    "rateLimitExceeded" | "userRateLimitExceeded"
+                ));
+        let server_error = matches!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        );
+        if server_error && *method == Method::POST && self.units == units::MESSAGES_IMPORT {
+            // The import may have been stored before the error: sending it again could
+            // make a second copy. The engine keeps it in doubt and looks for it by
+            // fingerprint before sending anything again.
+            return Ok(Judged::Failed(EndpointError::ConnectionLost {
+                op: format!(
+                    "{}: {status} {reason} {message} (it may or may not have been stored; resolved by fingerprint on the next attempt)",
+                    self.ctx
+                ),
+            }));
+        }
+        if rate_limited || server_error {
+            return Ok(Judged::Throttled(ErrorText {
+                code: reason,
+                message,
+            }));
+        }
+        Ok(Judged::Done((status, bytes)))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        Duration::from_secs(1 << (attempt - 1).min(5))
+    }
+
+    fn max_retries(&self) -> u32 {
+        MAX_RETRIES
+    }
+
+    fn throttled(&self, status: StatusCode, _: &ErrorText, wait: Duration, _: u32) {
+        tracing::debug!(user = %self.user, op = self.op, %status, ?wait, "Gmail API throttling; waiting");
+    }
+
+    fn gave_up(&self, status: StatusCode, t: &ErrorText, wait: Duration) -> EndpointError {
+        let (reason, message) = (&t.code, &t.message);
+        EndpointError::Throttled {
+            op: self.ctx.to_string(),
+            message: format!("{status} {reason} {message} ({MAX_RETRIES} retries waited out)"),
+            wait: Some(wait),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_window_admits_up_to_the_limit_then_waits_for_the_oldest() {
+        let mut q = VecDeque::new();
+        let t0 = Instant::now();
+        for _ in 0..600 {
+            assert_eq!(
+                admit(&mut q, t0, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE),
+                None
+            );
+        }
+        let t1 = t0 + Duration::from_secs(10);
+        let w = admit(&mut q, t1, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE).unwrap();
+        assert_eq!(w, Duration::from_secs(50) + Duration::from_millis(5));
+        // Once the first minute is over, the units are free again.
+        let t2 = t0 + Duration::from_secs(60);
+        assert_eq!(
+            admit(&mut q, t2, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE),
+            None
+        );
+        assert_eq!(q.len(), 1);
+    }
+}

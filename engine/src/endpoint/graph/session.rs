@@ -1,0 +1,296 @@
+//! [`MailSession`] for a Graph mailbox: the engine's calls in terms of folders and UIDs.
+//! The source side never writes.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::connector::GraphSession;
+use super::types::{CREATED_PARENTS, incomplete};
+use super::wire::{enc, read_only};
+use crate::endpoint::session::MailSession;
+use crate::endpoint::sink::MessageSink;
+use crate::endpoint::types::{
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageMeta, Result,
+};
+use crate::mail::fingerprint::fingerprint;
+use crate::mail::utf7::decode_mutf7;
+
+impl MailSession for GraphSession {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        self.folders = None;
+        Ok(self
+            .folder_list()
+            .await?
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect())
+    }
+
+    async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        self.select(folder, "examine").await
+    }
+
+    async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        let st = self.select(folder, "open for append").await?;
+        if self.c.side == "destination" && self.repair(folder).await? {
+            return self.select(folder, "open for append").await;
+        }
+        Ok(st)
+    }
+
+    async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        let keep = self.selected.take();
+        let r = self.select(folder, "status").await;
+        if let Some(k) = keep
+            && k.wire != folder
+        {
+            self.selected = Some(k);
+        }
+        r
+    }
+
+    async fn create_folder(&mut self, folder: &str) -> Result<bool> {
+        if self.c.side == "source" {
+            return Err(read_only("create folder"));
+        }
+        self.folders = None;
+        if self.folder_id(folder).await?.is_some() {
+            return Ok(false);
+        }
+        let parts: Vec<&str> = folder.split('/').collect();
+        let mut parent: Option<String> = None;
+        for i in 0..parts.len() {
+            let path = parts[..=i].join("/");
+            if let Some(id) = self.folder_id(&path).await? {
+                parent = Some(id);
+                continue;
+            }
+            let url = match &parent {
+                None => self.url("/mailFolders"),
+                Some(p) => self.url(&format!("/mailFolders/{}/childFolders", enc(p))),
+            };
+            let r = self
+                .call(
+                    "create folder",
+                    Method::POST,
+                    &url,
+                    Some(&json!({"displayName": decode_mutf7(parts[i])})),
+                )
+                .await;
+            match r {
+                Ok((_, v)) => {
+                    parent = v["id"].as_str().map(str::to_string);
+                    if i + 1 < parts.len() {
+                        self.c
+                            .store
+                            .ref_uids(self.c.side, &self.upn, CREATED_PARENTS, &[path.as_str()])
+                            .map_err(|e| self.store_err(e))?;
+                    }
+                }
+                Err(EndpointError::No { message, .. })
+                    if message.contains("ErrorFolderExists") || message.contains("HTTP 409") =>
+                {
+                    self.folders = None;
+                    parent = self.folder_id(&path).await?;
+                    if i + 1 == parts.len() {
+                        return Ok(false);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            self.folders = None;
+        }
+        Ok(true)
+    }
+
+    async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
+            return Ok(Vec::new());
+        };
+        // What the mailbox holds now.
+        self.select(&wire, "list messages").await?;
+        let items = self.chosen(&[], from_uid);
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            // PR_MESSAGE_SIZE: Exchange's storage size, not the MIME export's length (the
+            // capabilities say so; the journal records the real size once a message is read).
+            out.push(MessageMeta {
+                uid: i.uid,
+                size: i.size,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        for i in self.chosen(uids, 0) {
+            let Some(bytes) = self.mime(&i.id).await? else {
+                continue;
+            };
+            let m = Message {
+                uid: i.uid,
+                flags: i.flags.clone(),
+                internal_date: i.received,
+                body: Body::new(bytes),
+            };
+            if !sink.send(m).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> Result<Vec<Fingerprinted>> {
+        let mut out = Vec::new();
+        for i in self.chosen(uids, from_uid) {
+            let (fp, size) = match &i.fingerprint {
+                Some(fp) => (fp.clone(), i.size),
+                None => match self.mime(&i.id).await? {
+                    Some(b) => (fingerprint(&b), b.len() as u64),
+                    None => continue,
+                },
+            };
+            out.push(Fingerprinted {
+                uid: i.uid,
+                size,
+                fingerprint: fp,
+                flags: i.flags.clone(),
+                internal_date: i.received,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        if self.c.side == "source" {
+            return Err(read_only("append"));
+        }
+        let folder_id = self.need_folder(folder, "append").await?;
+        let mut out = Vec::with_capacity(msgs.len());
+        let mut stop: Option<String> = None;
+        for m in msgs {
+            if let Some(why) = &stop {
+                out.push(AppendOutcome::Failed {
+                    error: EndpointError::No {
+                        op: "append".into(),
+                        message: format!("not attempted: {why}"),
+                    },
+                });
+                continue;
+            }
+            match self.append_one(folder, &folder_id, m).await {
+                Ok(o) => out.push(o),
+                Err(
+                    e @ (EndpointError::OverQuota { .. }
+                    | EndpointError::NoFolder { .. }
+                    | EndpointError::Throttled { .. }
+                    | EndpointError::Auth { .. }),
+                ) => {
+                    stop = Some(e.to_string());
+                    if matches!(e, EndpointError::NoFolder { .. }) {
+                        self.folders = None;
+                    }
+                    out.push(AppendOutcome::Failed { error: e });
+                }
+                // The connection failed: what was stored is unknown (in doubt).
+                Err(e) => return Err(e),
+            }
+        }
+        // Every import of this batch was completed or never happened: nothing to repair.
+        self.c
+            .store
+            .reset_ref_folder(self.c.side, &self.upn, &incomplete(folder))
+            .map_err(|e| self.store_err(e))?;
+        Ok(out)
+    }
+
+    async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
+        if self.c.side == "source" {
+            return Err(read_only("expunge"));
+        }
+        let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
+            return Ok(());
+        };
+        let refs = self
+            .c
+            .store
+            .refs_of(self.c.side, &self.upn, &wire, uids)
+            .map_err(|e| self.store_err(e))?;
+        for (_, id) in refs {
+            match self
+                .call(
+                    "permanentDelete",
+                    Method::POST,
+                    &self.url(&format!("/messages/{}/permanentDelete", enc(&id))),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => {}
+                // Already gone.
+                Err(EndpointError::No { message, .. }) if message.contains("HTTP 404") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        if self.c.side == "source" {
+            return Err(read_only("rename folder"));
+        }
+        let id = self.need_folder(from, "rename folder").await?;
+        let (fp, fname) = from.rsplit_once('/').unwrap_or(("", from));
+        let (tp, tname) = to.rsplit_once('/').unwrap_or(("", to));
+        if fp != tp {
+            return Err(EndpointError::No {
+                op: "rename folder".into(),
+                message: format!(
+                    "{from} -> {to}: only a rename within the same parent is supported"
+                ),
+            });
+        }
+        let _ = fname;
+        self.call(
+            "rename folder",
+            Method::PATCH,
+            &self.url(&format!("/mailFolders/{}", enc(&id))),
+            Some(&json!({"displayName": decode_mutf7(tname)})),
+        )
+        .await?;
+        self.folders = None;
+        Ok(())
+    }
+
+    async fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        if self.c.side == "source" {
+            return Err(read_only("delete folder"));
+        }
+        let id = self.need_folder(folder, "delete folder").await?;
+        self.call(
+            "delete folder",
+            Method::DELETE,
+            &self.url(&format!("/mailFolders/{}", enc(&id))),
+            None,
+        )
+        .await?;
+        self.folders = None;
+        self.delete_created_parents(folder).await
+    }
+
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        // Read state and the flag are kept; keywords have no place in Graph's model here.
+        Some(&[])
+    }
+
+    async fn logout(self) {}
+}

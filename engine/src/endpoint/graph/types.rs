@@ -1,0 +1,72 @@
+//! What the Graph modules share: the extended properties cutover reads and writes, the
+//! journal's pseudo-folders, the well-known folders, paging and upload sizes, and a listed
+//! folder's messages.
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::endpoint::types::SpecialUse;
+
+/// The named extended property where cutover keeps a created message's source fingerprint
+/// and size (`"<fingerprint> <bytes>"`).
+pub const FINGERPRINT_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverFingerprint";
+/// Set instead of the fingerprint on a message created through the JSON path while its
+/// attachments are still being added: such a message without the fingerprint is cutover's own
+/// unfinished creation (a run killed mid-upload), never taken for the copy and removed.
+pub const BUILDING_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverBuilding";
+/// PR_MESSAGE_SIZE.
+pub(super) const SIZE_PROP: &str = "Integer 0x0E08";
+/// PR_MESSAGE_FLAGS: 1 = read; 8 (unsent) is never set, so the item is not a draft.
+pub(super) const FLAGS_PROP: &str = "Integer 0x0E07";
+/// PR_MESSAGE_DELIVERY_TIME.
+pub(super) const DELIVERY_PROP: &str = "SystemTime 0x0E06";
+/// PR_CLIENT_SUBMIT_TIME (the Date header).
+pub(super) const SUBMIT_PROP: &str = "SystemTime 0x0039";
+/// PR_TRANSPORT_MESSAGE_HEADERS.
+pub(super) const HEADERS_PROP: &str = "String 0x007D";
+
+/// Attachments from this size go through an upload session.
+pub(super) const ATTACH_INLINE_MAX: usize = 3_000_000;
+/// Upload-session chunk: a multiple of 320 KiB, under the 4 MB request limit.
+pub(super) const CHUNK: usize = 320 * 1024 * 12;
+/// Journal pseudo-folder (in the id-to-UID map) listing the parent folders cutover created
+/// implicitly for a nested folder, so that rollback removes them too.
+pub(super) const CREATED_PARENTS: &str = "\u{1}cutover:created-parents";
+/// Journal pseudo-folder (per destination folder) of imports whose follow-up (read state, flag,
+/// fingerprint property) may not have happened: `"<fingerprint> <size> <seen> <flagged>"`.
+pub(super) fn incomplete(folder: &str) -> String {
+    format!("\u{1}cutover:incomplete:{folder}")
+}
+/// Messages listed per page.
+pub(super) const PAGE: usize = 500;
+
+/// Well-known folder names and the role each one has.
+pub(super) const WELL_KNOWN: &[(&str, Option<SpecialUse>)] = &[
+    ("inbox", None),
+    ("sentitems", Some(SpecialUse::Sent)),
+    ("drafts", Some(SpecialUse::Drafts)),
+    ("deleteditems", Some(SpecialUse::Trash)),
+    ("junkemail", Some(SpecialUse::Junk)),
+    ("archive", Some(SpecialUse::Archive)),
+];
+
+pub(super) struct Selected {
+    pub(super) wire: String,
+    pub(super) items: Vec<Item>,
+}
+
+/// One listed message.
+#[derive(Debug, Clone)]
+pub(super) struct Item {
+    pub(super) uid: u32,
+    pub(super) id: String,
+    /// Size: the source's (from cutover's property), else PR_MESSAGE_SIZE.
+    pub(super) size: u64,
+    /// The fingerprint cutover stored, when it created the message.
+    pub(super) fingerprint: Option<String>,
+    /// Created by cutover through the JSON path and never completed.
+    pub(super) unfinished: bool,
+    pub(super) flags: Vec<String>,
+    pub(super) received: Option<DateTime<FixedOffset>>,
+}
