@@ -13,11 +13,11 @@ use tokio::sync::mpsc;
 use crate::api::MailboxState;
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::Folder;
-use crate::endpoint::imap::decode_mutf7;
 use crate::endpoint::{EndpointError, MailSession};
 use crate::engine::{Engine, failback_journal_key as journal_key};
 use crate::events::{Event, RunStats, Severity};
 use crate::journal::{Journal, JournalError, Totals};
+use crate::mail::utf7::decode_mutf7;
 use crate::sync::{FolderJob, SyncError, UidFilter};
 
 #[derive(Debug, thiserror::Error)]

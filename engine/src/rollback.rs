@@ -105,7 +105,7 @@ pub fn plan(store: &Journal, specs: &[MailboxSpec]) -> Result<Vec<MailboxPlan>, 
                 }
                 mp.folders.push(FolderPlan {
                     folder_id: f.id,
-                    src: crate::endpoint::imap::decode_mutf7(&f.src_name),
+                    src: crate::mail::utf7::decode_mutf7(&f.src_name),
                     dst: f.dst_name.clone(),
                     messages: written.len() as u64,
                     bytes: written.iter().map(|w| w.size).sum(),
@@ -226,7 +226,7 @@ async fn rollback_folder<D: MailSession>(
     if halt.is_emergency() {
         return Err(RollbackError::Stopped);
     }
-    let fname = crate::endpoint::imap::decode_mutf7(&f.src_name);
+    let fname = crate::mail::utf7::decode_mutf7(&f.src_name);
     let issue =
         |sev, cat: &str, uid, msg: &str| sink.issue(sev, cat, Some(key), Some(&fname), uid, msg);
     let created = store.folder_created(f.id)?;

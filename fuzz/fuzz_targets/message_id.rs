@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = cutover_engine::sync::message_id(data);
+    let _ = cutover_engine::mail::message_id::message_id(data);
 });

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cutover_engine::config::{self, FolderRules, Preset};
 use cutover_engine::endpoint::Folder;
-use cutover_engine::endpoint::imap::{decode_mutf7, encode_mutf7};
+use cutover_engine::mail::utf7::{decode_mutf7, encode_mutf7};
 use cutover_engine::sync::mapping::{MapInput, map_folders};
 use proptest::prelude::*;
 

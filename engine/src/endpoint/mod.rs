@@ -35,6 +35,3 @@ pub use types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
     MAX_RETRY_AFTER, Message, MessageIdentity, MessageMeta, Result, SpecialUse,
 };
-
-// TODO(merge): remove; callers use crate::mail::fingerprint (graph, gmail).
-pub use crate::mail::fingerprint::fingerprint;

@@ -20,8 +20,6 @@ use crate::journal::Journal;
 // TODO(merge): remove; the contract's types are in crate::api (callers: src/main.rs,
 // src/ui, tests/it).
 pub use crate::api::{Command, Handle};
-// TODO(merge): remove; its new path is engine::monitor::watch_journal (caller: src/main.rs).
-pub use super::monitor::watch_journal;
 
 /// Start the engine with its controller task. Nothing runs until a command starts it.
 pub fn spawn(project: Project, store: Journal) -> Result<Handle, EndpointError> {

@@ -357,7 +357,7 @@ impl Engine {
         if !self.store.in_doubt(f.id)?.is_empty() {
             return Err(SyncError::Blocked(format!(
                 "a fail-back into source folder {} was interrupted (APPENDs in doubt); run `cutover failback` for this mailbox again before migrating it forward",
-                crate::endpoint::imap::decode_mutf7(src_wire)
+                crate::mail::utf7::decode_mutf7(src_wire)
             )));
         }
         let (_, _, exclude) = self.store.written_window(f.id)?;
@@ -381,7 +381,7 @@ impl Engine {
             if maps.iter().any(|m| m.src.wire_name == row.src_name) {
                 continue;
             }
-            let name = crate::endpoint::imap::decode_mutf7(&row.src_name);
+            let name = crate::mail::utf7::decode_mutf7(&row.src_name);
             // Gone from the source: not a folder left uncopied (the warning below says so).
             self.store
                 .set_folder_state(row.id, crate::journal::folder_state::GONE)?;

@@ -20,8 +20,3 @@ mod workers;
 pub use mailbox::failback_journal_key;
 pub use outcome::{Failure, MailboxResult};
 pub use state::Engine;
-
-// TODO(merge): remove; the old paths of what moved to crate::events and crate::discover
-// (callers: src/main.rs, verify.rs).
-pub use crate::discover::{Discovery, discover};
-pub use crate::events::{Event, Halt, RunStats, Severity, Sink, StopFlag};

@@ -66,7 +66,7 @@ pub fn gather(
             folders_not_copied: store
                 .folders_not_copied(r.id)?
                 .iter()
-                .map(|n| crate::endpoint::imap::decode_mutf7(n))
+                .map(|n| crate::mail::utf7::decode_mutf7(n))
                 .collect(),
         })
     };

@@ -32,6 +32,3 @@ mod window;
 pub use copy::copy_folder;
 pub(crate) use in_doubt::resolve_in_doubt;
 pub use types::{Ctx, FolderJob, FolderOutcome, SyncError, UidFilter};
-
-// TODO(merge): remove; fuzz/fuzz_targets/message_id.rs uses crate::mail::message_id.
-pub use crate::mail::message_id::message_id;

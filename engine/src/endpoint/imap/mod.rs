@@ -27,7 +27,3 @@ pub use errors::throttle_of;
 pub use fetch::flag_name;
 pub use folders::unquote;
 pub use session::ImapSession;
-
-// TODO(merge): remove; callers use crate::mail::utf7 (graph, gmail, sync::gmail, engine,
-// report, rollback, failback, src/main.rs, tests/it/hostile_input.rs).
-pub use crate::mail::utf7::{decode_mutf7, encode_mutf7};
