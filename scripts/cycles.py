@@ -8,7 +8,11 @@ Fails (exit 1) when
     the module graph of a crate): a `use` or a path in code, in either direction, parent and child
     modules included (a `mod child;` declaration alone is not a reference; `pub use child::X` is);
   * a source file under src/ or engine/src/ has more than 800 lines before its tests (its first
-    `#[cfg(test)]` line, or the whole file).
+    `#[cfg(test)]` line, or the whole file);
+  * the console (src/ui/) names anything of the engine but `api` and `safe_text`, or the CLI
+    (the rest of src/) names the engine's copy (`sync`), an endpoint other than the OAuth sign-in
+    of `cutover login`, or a journal item other than the `Journal` handle and its error: the
+    front ends talk to the engine through `api` and the operations' entry points.
 
 Nodes are file modules (`foo.rs`, `foo/mod.rs`); inline `mod x { }` blocks count as part of their
 file, and `#[cfg(test)]` items are left out (tests may use their parent). Paths are found in the
@@ -272,6 +276,35 @@ def name(crate_name, mod):
     return "::".join((crate_name or "main",) + mod)
 
 
+CONSOLE_MAY = {"api", "safe_text"}
+CLI_MAY_NOT = re.compile(
+    r"cutover_engine\s*::\s*(sync\b|endpoint\s*::\s*(?!oauth\b|EndpointError\b)\w+"
+    r"|journal\s*::\s*(?!Journal\b|JournalError\b)\w+)"
+)
+
+
+def boundary(repo):
+    """Front-end imports that reach past the contract (see the module doc)."""
+    bad = []
+    for d, _, fs in os.walk(os.path.join(repo, "src")):
+        for f in fs:
+            if not f.endswith(".rs"):
+                continue
+            p = os.path.join(d, f)
+            with open(p, encoding="utf-8") as fh:
+                code = drop_cfg_test(strip(fh.read()))
+            rel = os.path.relpath(p, repo)
+            for m in re.finditer(r"cutover_engine\s*::\s*(\w+)", code):
+                line = code.count("\n", 0, m.start()) + 1
+                if rel.startswith("src/ui/") and m.group(1) not in CONSOLE_MAY:
+                    bad.append(f"{rel}:{line}: the console names cutover_engine::{m.group(1)} (only api, safe_text)")
+            if not rel.startswith("src/ui/"):
+                for m in CLI_MAY_NOT.finditer(code):
+                    line = code.count("\n", 0, m.start()) + 1
+                    bad.append(f"{rel}:{line}: the CLI names {m.group(0)} (past the contract)")
+    return bad
+
+
 def main():
     repo = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
     bad = 0
@@ -294,6 +327,9 @@ def main():
                         if b in members:
                             where = f"{os.path.relpath(f, repo)}:{line}"
                             print(f"    {name(crate_name, a)} -> {name(crate_name, b)}  (first at {where})")
+    for b in boundary(repo):
+        bad += 1
+        print("boundary:", b)
     for top in ("src", "engine/src"):
         for d, _, fs in os.walk(os.path.join(repo, top)):
             for f in fs:
@@ -306,7 +342,7 @@ def main():
     if bad:
         print(f"{bad} layout problem(s)")
         return 1
-    print("layout ok: no module cycles, no source file over", LIMIT, "lines before its tests")
+    print(f"layout ok: no module cycles, no source file over {LIMIT} lines before its tests, front ends within the contract")
     return 0
 
 
