@@ -101,7 +101,7 @@ impl GmailSession {
                     if op.contains("delete") {
                         "https://mail.google.com/ for permanent deletion"
                     } else {
-                        "see the README"
+                        "the scopes are listed in docs/endpoints/gmail.md"
                     }
                 ),
             };
