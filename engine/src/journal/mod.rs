@@ -17,6 +17,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::Durability;
 
+pub mod inspect;
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("state journal {path}: {source}")]
