@@ -50,38 +50,37 @@ fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
     }
 }
 
-/// A `[section]` for the fake Gmail API. The fake's token endpoint speaks the Entra
+/// An endpoint table for the fake Gmail API. The fake's token endpoint speaks the Entra
 /// client-credentials grant; the scope names the Gmail API as the resource.
-fn gmail_section(section: &str, c: &FakeCloud) -> String {
+fn gmail_endpoint(c: &FakeCloud) -> toml::Table {
     let url = c.url();
-    format!(
-        "[{section}]\nkind = \"gmail\"\napi_url = \"{url}\"\nmax_connections = 4\n\n\
-         [{section}.oauth]\nprovider = \"entra\"\ntenant = \"gtest\"\nclient_id = \"gmail-app\"\n\
-         client_secret_env = \"{SECRET_ENV}\"\nscope = \"https://gmail.googleapis.com/.default\"\n\
-         token_url = \"{url}/gtest/oauth2/v2.0/token\"\n\n"
-    )
-}
+    let token_url = format!("{url}/gtest/oauth2/v2.0/token");
+    toml::toml! {
+        kind = "gmail"
+        api_url = (url.as_str())
+        max_connections = 4
 
-fn imap_section(section: &str, d: &Dovecot) -> String {
-    format!(
-        "[{section}]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n",
-        d.port
-    )
+        [oauth]
+        provider = "entra"
+        tenant = "gtest"
+        client_id = "gmail-app"
+        client_secret_env = (SECRET_ENV)
+        scope = "https://gmail.googleapis.com/.default"
+        token_url = (token_url.as_str())
+    }
 }
 
 /// Dovecot user `alice` to Gmail user alice@example.com.
-fn to_gmail(src: &Dovecot, c: &Cloud, extra: &str) -> ProjectDir {
-    let dir = tempfile::tempdir().unwrap();
-    let t = format!(
-        "[project]\nname = \"to-gmail\"\nstate = \"state.sqlite\"\n{extra}\n\n{}{}\
-         [[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"alice\", password = \"alice-pw\" }}\n\
-         destination = {{ user = \"{GUSER}\" }}\n",
-        imap_section("source", src),
-        gmail_section("destination", &c.cloud),
-    );
-    let path = dir.path().join("project.toml");
-    std::fs::write(&path, t).unwrap();
-    ProjectDir { dir, path }
+fn to_gmail(src: &Dovecot, c: &Cloud) -> ProjectDir {
+    ProjectBuilder::new("to-gmail")
+        .source(project::imap(src.port))
+        .destination(gmail_endpoint(&c.cloud))
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::login("alice", "alice-pw"),
+            project::user(GUSER),
+        ))
+        .create()
 }
 
 fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
@@ -232,7 +231,7 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     );
     let own = c.gmail.messages(GUSER);
 
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let plan = cutover(&p, &["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert_eq!(
@@ -321,21 +320,29 @@ fn ca_file_is_honoured_by_the_gmail_and_token_endpoints_over_https() {
         &src.dir.join("tls/server.key"),
     );
     let https = format!("https://127.0.0.1:{}", front.port);
-    // `what`: the plain URL text replaced by the https one (the API's line only, or all).
-    let over_https = |what: &str, ca: &str| {
-        let p = to_gmail(&src, &c, "");
-        let t = std::fs::read_to_string(&p.path).unwrap();
-        let t = t
-            .replace(what, &what.replace(&c.cloud.url(), &https))
-            .replace("kind = \"gmail\"\n", &format!("kind = \"gmail\"\n{ca}\n"));
-        std::fs::write(&p.path, t).unwrap();
+    // The API's URL made the https one, and the token endpoint's too when `token` (its plain
+    // URL otherwise); `ca_file` when given.
+    let over_https = |token: bool, ca_file: Option<&str>| {
+        let p = to_gmail(&src, &c);
+        p.edit(|mut b| {
+            b = b.set("destination.api_url", https.as_str());
+            if token {
+                b = b.set(
+                    "destination.oauth.token_url",
+                    format!("{https}/gtest/oauth2/v2.0/token"),
+                );
+            }
+            match ca_file {
+                Some(ca) => b.set("destination.ca_file", ca),
+                None => b,
+            }
+        });
         p
     };
     // Without ca_file, the token endpoint over https (then only the Gmail API over https, the
     // token endpoint plain): the throwaway CA is not trusted, a certificate error, exit 5.
-    let api_line = format!("api_url = \"{}\"", c.cloud.url());
-    for what in [c.cloud.url(), api_line] {
-        let untrusted = cutover(&over_https(&what, ""), &["run"]);
+    for token in [true, false] {
+        let untrusted = cutover(&over_https(token, None), &["run"]);
         assert_eq!(untrusted.status.code(), Some(5), "{}", text(&untrusted));
         assert!(
             text(&untrusted).contains("TLS with 127.0.0.1: invalid peer certificate"),
@@ -346,8 +353,8 @@ fn ca_file_is_honoured_by_the_gmail_and_token_endpoints_over_https() {
         assert!(c.gmail.messages(GUSER).is_empty());
     }
 
-    let ca = format!("ca_file = {:?}", src.ca.display().to_string());
-    let run = cutover(&over_https(&c.cloud.url(), &ca), &["run"]);
+    let ca = src.ca.display().to_string();
+    let run = cutover(&over_https(true, Some(&ca)), &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(
         c.gmail.messages(GUSER).len(),
@@ -371,7 +378,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
         g.with_import_delay(Duration::from_millis(8))
             .with_quota(10_000_000, Duration::from_secs(60))
     });
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let mut killed = 0;
     let mut imported_before = 0;
     let mut left_in_doubt = 0;
@@ -386,15 +393,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
             imported_before = now;
         }
         if p.dir.path().join("state.sqlite").exists() {
-            let n: i64 = p
-                .journal()
-                .query_row(
-                    "SELECT count(*) FROM messages WHERE state = 'appending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            left_in_doubt += n;
+            left_in_doubt += messages_in(&p.journal(), "appending");
         }
     }
     assert!(killed >= 1, "at least one kill must land mid-copy");
@@ -437,7 +436,7 @@ fn gmail_quota_429_user_rate_limit_and_lost_answers_cost_no_loss_or_duplicates()
     );
     // Two imports are stored but answered 503: they must not be imported a second time.
     c.gmail.store_then_fail(GUSER, 2);
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let throttled = c.gmail.throttled.load(std::sync::atomic::Ordering::SeqCst);
@@ -472,20 +471,16 @@ fn gmail_refuses_oversize_and_invalid_messages_one_by_one() {
     // Not a message at all: Gmail answers 400 for it.
     save(&src, "INBOX", b"this is not a mail message\r\nat all\r\n");
     let c = cloud(|g| g.with_max_upload(1024 * 1024));
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(6), "partial: {}", text(&run));
     let t = text(&run);
     assert!(t.contains("too large for the Gmail API"), "{t}");
     assert!(t.contains("the Gmail API refused this message"), "{t}");
-    let j = p.journal();
-    let refused: i64 = j
-        .query_row(
-            "SELECT count(*) FROM issues WHERE category = 'refused'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let refused = all_issues(&p.journal())
+        .iter()
+        .filter(|i| i.category == "refused")
+        .count();
     assert_eq!(refused, 2, "exactly the two bad messages are refused");
     // Everything else arrived.
     let s = source_shape(&src.dump("alice", "alice-pw"));
@@ -551,21 +546,17 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
     }
     let before = g.messages(GUSER);
 
-    let dir = tempfile::tempdir().unwrap();
-    let t = format!(
-        "[project]\nname = \"from-gmail\"\nstate = \"state.sqlite\"\n\n{}{}\
-         [[mailbox]]\nsource = {{ user = \"{GUSER}\" }}\n\
-         destination = {{ user = \"alice\", password = \"alice-pw\" }}\n",
+    let p = ProjectBuilder::new("from-gmail")
+        .source(gmail_endpoint(&c.cloud))
         // Trash is left out of a Gmail source by default; this test copies it too.
-        gmail_section("source", &c.cloud).replace(
-            "\n\n[source.oauth]",
-            "\n\n[source.gmail]\ninclude_trash = true\n\n[source.oauth]"
-        ),
-        imap_section("destination", &dst),
-    );
-    let path = dir.path().join("project.toml");
-    std::fs::write(&path, t).unwrap();
-    let p = ProjectDir { dir, path };
+        .set("source.gmail.include_trash", true)
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::login("alice", "alice-pw"),
+        ))
+        .create();
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
