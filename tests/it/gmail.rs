@@ -9,12 +9,11 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::Digest;
-use support::fake_cloud::gmail::{self, Gmail, Injected};
-use support::fake_cloud::{FakeCloud, token::Tokens};
+use support::fake_cloud::gmail::{Gmail, Injected};
+use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
 const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
@@ -28,26 +27,13 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-struct Cloud {
-    cloud: FakeCloud,
-    gmail: Arc<Gmail>,
-}
-
-/// The fake cloud with the Gmail API, as `make` configures it.
+/// The fake cloud with the Gmail API, as `make` configures it (the Graph unused).
 fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
-    let mut handle = None;
-    let cloud = FakeCloud::start_with(
+    Cloud::start(
         Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
-        |tokens| {
-            let g = Arc::new(make(Gmail::new(tokens).with_user(GUSER)));
-            handle = Some(g.clone());
-            gmail::router(g)
-        },
-    );
-    Cloud {
-        cloud,
-        gmail: handle.unwrap(),
-    }
+        FakeGraph::new(GraphConfig::default()),
+        |g| make(g.with_user(GUSER)),
+    )
 }
 
 /// An endpoint table for the fake Gmail API. The fake's token endpoint speaks the Entra
@@ -107,13 +93,6 @@ fn save(src: &Dovecot, folder: &str, raw: &[u8]) {
     assert!(child.wait().unwrap().success());
 }
 
-fn sha(b: &[u8]) -> String {
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 /// The Gmail label a source folder's mail must carry (None: no folder label, archived).
 fn label_for(folder: &str) -> Option<String> {
     match folder {
@@ -164,7 +143,7 @@ fn gmail_shape(g: &Gmail) -> Vec<Shape> {
                 "a copied message carries one folder label: {labels:?}"
             );
             (
-                sha(raw),
+                sha256(raw),
                 folders.first().map(|s| s.to_string()),
                 !labels.iter().any(|l| l == "UNREAD"),
                 labels.iter().any(|l| l == "STARRED"),
@@ -244,7 +223,7 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     let before = src.dump("alice", "alice-pw");
     let mut want = source_shape(&before);
     for (raw, labels, _) in &own {
-        want.push((sha(raw), labels.first().cloned(), true, false));
+        want.push((sha256(raw), labels.first().cloned(), true, false));
     }
     want.sort();
     assert!(want.len() > 150);
@@ -284,8 +263,8 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
     let left = c.gmail.messages(GUSER);
     assert_eq!(
-        left.iter().map(|m| sha(&m.0)).collect::<Vec<_>>(),
-        own.iter().map(|m| sha(&m.0)).collect::<Vec<_>>(),
+        left.iter().map(|m| sha256(&m.0)).collect::<Vec<_>>(),
+        own.iter().map(|m| sha256(&m.0)).collect::<Vec<_>>(),
         "rollback removes exactly what cutover imported"
     );
     assert_eq!(
@@ -542,7 +521,7 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
         f.sort();
         want.entry(folder.to_string())
             .or_default()
-            .push((sha(&raw), f, ms / 1000));
+            .push((sha256(&raw), f, ms / 1000));
     }
     let before = g.messages(GUSER);
 

@@ -393,25 +393,19 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
 /// message's Gmail id and labels from the endpoint, not from Message-IDs.
 #[test]
 fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
-    use sha2::Digest;
-    use std::sync::Arc;
-    use support::fake_cloud::gmail::{self, Gmail};
-    use support::fake_cloud::{FakeCloud, token::Tokens};
+    use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+    use support::fake_cloud::{Cloud, token::Tokens};
     const GUSER: &str = "dora@example.com";
     const SECRET: &str = "g-s3cret";
 
     let root = tmp();
     let dst = Dovecot::start(root.path(), "dst", &[("dora", "dora-pw")], &["--no-gmail"]);
-    let mut handle = None;
-    let cloud = FakeCloud::start_with(
+    let cloud = Cloud::start(
         Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
-        |tokens| {
-            let g = Arc::new(Gmail::new(tokens).with_user(GUSER));
-            handle = Some(g.clone());
-            gmail::router(g)
-        },
+        FakeGraph::new(GraphConfig::default()),
+        |g| g.with_user(GUSER),
     );
-    let g: Arc<Gmail> = handle.unwrap();
+    let g = cloud.gmail.clone();
     let work = g.add_label(GUSER, "Work");
     let kunden = g.add_label(GUSER, "Kunden & Partner");
     let receipts = g.add_label(GUSER, "Receipts/2024");
@@ -447,7 +441,7 @@ fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
             fl.sort();
             want.entry(f.to_string())
                 .or_default()
-                .push((format!("{:x}", sha2::Sha256::digest(&raw)), fl));
+                .push((sha256(&raw), fl));
         }
     }
     let url = cloud.url();

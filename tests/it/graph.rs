@@ -7,13 +7,11 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use sha2::Digest;
 use support::fake_cloud::graph::{FakeGraph, FakeMessage, GraphConfig};
-use support::fake_cloud::{FakeCloud, token::Tokens};
+use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
 const ALICE: &str = "alice@contoso.com";
@@ -25,31 +23,9 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn sha256(b: &[u8]) -> String {
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
-/// The fake cloud with a fake Graph, and the Graph's state for the test to read.
-struct Cloud {
-    cloud: FakeCloud,
-    graph: Arc<FakeGraph>,
-}
-
-impl std::ops::Deref for Cloud {
-    type Target = FakeCloud;
-    fn deref(&self) -> &FakeCloud {
-        &self.cloud
-    }
-}
-
+/// The fake cloud with this fake Graph (the Gmail API unused).
 fn start(graph: FakeGraph) -> Cloud {
-    let graph = Arc::new(graph);
-    let g = graph.clone();
-    let cloud = FakeCloud::start_with(tokens(), move |t| support::fake_cloud::graph::router(g, t));
-    Cloud { cloud, graph }
+    Cloud::start(tokens(), graph, |g| g)
 }
 
 fn tokens() -> Tokens {

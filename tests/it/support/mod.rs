@@ -146,6 +146,15 @@ impl Drop for Dovecot {
     }
 }
 
+/// The SHA-256 of `b`, in lower-case hex (as `imap_dump.py` gives it).
+pub fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// (sha256, flags, INTERNALDATE, size) of one message.
 pub type Msg = (String, Vec<String>, String, u64);
 
