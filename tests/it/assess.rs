@@ -26,25 +26,30 @@ fn mailboxes<'a>(users: &'a [(&'a str, &'a str)]) -> Vec<MailboxLine<'a>> {
         .collect()
 }
 
-fn append(p: &ProjectDir, text: &str) {
-    let mut t = std::fs::read_to_string(&p.path).unwrap();
-    t.push_str(text);
-    std::fs::write(&p.path, t).unwrap();
+/// Two Dovecot instances, these users' mailboxes (the first in batch "pilot", the others in
+/// "wave-1").
+fn builder(src: &Dovecot, dst: &Dovecot, users: &[(&str, &str)]) -> ProjectBuilder {
+    ProjectBuilder::imap(src, dst).mailboxes(&mailboxes(users))
 }
 
 /// (status, reason) of an auto check for a mailbox ("" for project-wide ones).
 fn check_result(p: &ProjectDir, id: &str, mailbox: &str) -> (String, String) {
-    p.journal()
-        .query_row(
-            "SELECT status, reason FROM check_results WHERE check_id = ?1 AND mailbox = ?2",
-            [id, mailbox],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or_else(|e| panic!("no {id} result for {mailbox:?}: {e}"))
+    let results = p.journal().check_results().unwrap();
+    let r = results
+        .iter()
+        .find(|r| r.check_id == id && r.mailbox == mailbox)
+        .unwrap_or_else(|| panic!("no {id} result for {mailbox:?}: {results:?}"));
+    (r.status.clone(), r.reason.clone())
 }
 
-fn n(r: &rusqlite::Row<'_>, i: usize) -> u64 {
-    r.get::<_, i64>(i).unwrap() as u64
+/// (category, message) of the first issue whose message matches.
+fn first_issue(p: &ProjectDir, matches: impl Fn(&str) -> bool) -> (String, String) {
+    let all = all_issues(&p.journal());
+    let i = all
+        .iter()
+        .find(|i| matches(&i.message))
+        .unwrap_or_else(|| panic!("no such issue: {all:?}"));
+    (i.category.clone(), i.message.clone())
 }
 
 #[test]
@@ -56,15 +61,10 @@ fn discovery_figures_equal_what_the_servers_hold() {
     src.seed("alice", 180, 11, &["--huge", "--huge-mb", "3"]);
     src.seed("bob", 60, 12, &[]);
     src.doveadm(&["mailbox", "create", "-u", "bob", "Empty/Nested"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &mailboxes(&users),
-        "",
+    let p = builder(&src, &dst, &users)
         // 1 MB limit: the 3 MB message (and any other big one) is oversize.
-        "max_message_size = \"1 MB\"",
-        "",
-    );
+        .set("destination.max_message_size", "1 MB")
+        .create();
     let csv = p.dir.path().join("report.csv");
     let out = p.cutover(&["assess", "--csv", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -73,19 +73,19 @@ fn discovery_figures_equal_what_the_servers_hold() {
     assert!(report.contains("estimate: no measurement yet"), "{report}");
 
     let j = p.journal();
+    let (assessed_mailboxes, assessed_folders, assessed_messages) = (
+        j.latest_assessed_mailboxes().unwrap(),
+        j.latest_assessed_folders().unwrap(),
+        j.latest_assessed_messages().unwrap(),
+    );
     for (user, pass) in users {
         let key = format!("{user}->{user}");
         let dump = src.dump(user, pass);
         // Every folder: same message count, total bytes and largest message.
-        let mut st = j
-            .prepare(
-                "SELECT folder, messages, bytes, largest FROM assessed_folders WHERE mailbox = ?1",
-            )
-            .unwrap();
-        let rows: Vec<(String, u64, u64, u64)> = st
-            .query_map([&key], |r| Ok((r.get(0)?, n(r, 1), n(r, 2), n(r, 3))))
-            .unwrap()
-            .map(Result::unwrap)
+        let rows: Vec<(String, u64, u64, u64)> = assessed_folders
+            .iter()
+            .filter(|f| f.mailbox == key)
+            .map(|f| (f.folder.clone(), f.messages, f.bytes, f.largest))
             .collect();
         for (folder, msgs) in &dump.folders {
             let row = rows
@@ -107,13 +107,11 @@ fn discovery_figures_equal_what_the_servers_hold() {
         );
         // Mailbox totals and the top 5.
         let all: Vec<u64> = dump.folders.values().flatten().map(|m| m.3).collect();
-        let (messages, bytes, largest, oversize): (u64, u64, u64, u64) = j
-            .query_row(
-                "SELECT messages, bytes, largest, oversize FROM assessed_mailboxes WHERE mailbox = ?1",
-                [&key],
-                |r| Ok((n(r, 0), n(r, 1), n(r, 2), n(r, 3))),
-            )
-            .unwrap();
+        let m = assessed_mailboxes
+            .iter()
+            .find(|m| m.mailbox == key)
+            .unwrap_or_else(|| panic!("{key} not assessed: {assessed_mailboxes:?}"));
+        let (messages, bytes, largest, oversize) = (m.messages, m.bytes, m.largest, m.oversize);
         assert_eq!(messages, all.len() as u64, "{key}");
         assert_eq!(bytes, all.iter().sum::<u64>(), "{key}");
         assert_eq!(largest, *all.iter().max().unwrap(), "{key}");
@@ -125,14 +123,12 @@ fn discovery_figures_equal_what_the_servers_hold() {
         let mut top: Vec<u64> = all.clone();
         top.sort_unstable_by(|a, b| b.cmp(a));
         top.truncate(5);
-        let mut st = j
-            .prepare("SELECT size FROM assessed_messages WHERE mailbox = ?1 AND kind = 'largest' ORDER BY size DESC")
-            .unwrap();
-        let got: Vec<u64> = st
-            .query_map([&key], |r| Ok(n(r, 0)))
-            .unwrap()
-            .map(Result::unwrap)
+        let mut got: Vec<u64> = assessed_messages
+            .iter()
+            .filter(|m| m.mailbox == key && m.kind == "largest")
+            .map(|m| m.size)
             .collect();
+        got.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(got, top, "{key}: the five largest");
         // The printed table and the CSV carry the same figures.
         let line = report
@@ -176,11 +172,13 @@ fn a_small_destination_quota_fails_the_quota_check_with_the_numbers() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail", "--quota", "1M"]);
     src.seed("bob", 40, 3, &["--huge", "--huge-mb", "2"]);
-    let p = ProjectDir::new(&src, &dst, &mailboxes(&users), "", "", "");
-    append(
-        &p,
-        "[[check]]\nid = \"quota\"\ntitle = \"Destination quota\"\nkind = \"auto\"\n",
-    );
+    let p = builder(&src, &dst, &users)
+        .check(toml::toml! {
+            id = "quota"
+            title = "Destination quota"
+            kind = "auto"
+        })
+        .create();
     let out = p.cutover(&["assess"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let total: u64 = src
@@ -224,13 +222,16 @@ fn a_wrong_password_fails_the_login_check_naming_the_mailbox() {
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
     src.seed("alice", 10, 1, &["--no-tricky"]);
     src.seed("bob", 10, 2, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailboxes(&users), "", "", "");
-    let t = std::fs::read_to_string(&p.path).unwrap().replace(
-        "destination = { user = \"bob\", password = \"bob-pw\" }",
-        "destination = { user = \"bob\", password = \"wrong\" }",
-    );
-    std::fs::write(&p.path, t).unwrap();
-    append(&p, "[checklist]\ndefaults = true\n");
+    // bob's destination password is wrong.
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mailboxes(&users[..1]))
+        .mailbox(project::mailbox(
+            Some("wave-1"),
+            project::login("bob", "bob-pw"),
+            project::login("bob", "wrong"),
+        ))
+        .set("checklist.defaults", true)
+        .create();
     let out = p.cutover(&["assess"]);
     // alice was assessed, bob could not be: partial.
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
@@ -270,14 +271,31 @@ fn run_is_gated_until_the_items_are_met_or_overridden() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
     src.seed("alice", 30, 5, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailboxes(&users), "", "", "");
-    append(
-        &p,
-        "[checklist]\ndomain = \"example.invalid\"\nexpected_mx = [\"mx.example.invalid\"]\nresolver = \"127.0.0.1:9\"\n\n\
-         [[check]]\nid = \"backup\"\ntitle = \"Source backup verified\"\n\n\
-         [[check]]\nid = \"login\"\ntitle = \"Every mailbox logs in\"\nkind = \"auto\"\n\n\
-         [[check]]\nid = \"mx\"\ntitle = \"MX points to the destination\"\nkind = \"auto\"\nrequired = false\n",
-    );
+    let p = builder(&src, &dst, &users)
+        .merge(
+            "checklist",
+            toml::toml! {
+                domain = "example.invalid"
+                expected_mx = ["mx.example.invalid"]
+                resolver = "127.0.0.1:9"
+            },
+        )
+        .check(toml::toml! {
+            id = "backup"
+            title = "Source backup verified"
+        })
+        .check(toml::toml! {
+            id = "login"
+            title = "Every mailbox logs in"
+            kind = "auto"
+        })
+        .check(toml::toml! {
+            id = "mx"
+            title = "MX points to the destination"
+            kind = "auto"
+            required = false
+        })
+        .create();
     // Nothing checked yet: refused, with both required items named; nothing copied.
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(11), "{}", text(&run));
@@ -309,28 +327,19 @@ fn run_is_gated_until_the_items_are_met_or_overridden() {
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(dst.dump("alice", "alice-pw").total(), 30);
-    let (category, message): (String, String) = p
-        .journal()
-        .query_row(
-            "SELECT category, message FROM issues WHERE message LIKE '%override%'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (category, message) = first_issue(&p, |m| m.to_lowercase().contains("override"));
     assert_eq!(category, "operator");
     assert!(
         message.contains("backup taken by the customer, ticket 4711") && message.contains("backup"),
         "{message}"
     );
-    let reason: String = p
-        .journal()
-        .query_row(
-            "SELECT override_reason FROM checks WHERE id = 'backup'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(reason, "backup taken by the customer, ticket 4711");
+    let reason = p.journal().check_states().unwrap()["backup"]
+        .override_reason
+        .clone();
+    assert_eq!(
+        reason.as_deref(),
+        Some("backup taken by the customer, ticket 4711")
+    );
     // The override is persisted: the next run is not refused.
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -426,11 +435,13 @@ fn the_console_start_command_is_gated_until_overridden() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
     src.seed("alice", 20, 8, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailboxes(&users), "", "", "");
-    append(
-        &p,
-        "[[check]]\nid = \"rollback-plan\"\ntitle = \"Rollback plan ready\"\nsection = \"Business\"\n",
-    );
+    let p = builder(&src, &dst, &users)
+        .check(toml::toml! {
+            id = "rollback-plan"
+            title = "Rollback plan ready"
+            section = "Business"
+        })
+        .create();
     let project = cutover_engine::config::load(&p.path).unwrap();
     let store =
         cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
@@ -501,14 +512,8 @@ fn the_console_start_command_is_gated_until_overridden() {
         .await;
     });
     assert_eq!(dst.dump("alice", "alice-pw").total(), 20);
-    let (category, message): (String, String) = p
-        .journal()
-        .query_row(
-            "SELECT category, message FROM issues WHERE message LIKE 'checklist override%'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let (category, message) =
+        first_issue(&p, |m| m.to_lowercase().starts_with("checklist override"));
     assert_eq!(category, "operator");
     assert!(
         message.starts_with("checklist override by maria: plan agreed by phone"),

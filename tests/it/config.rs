@@ -180,29 +180,44 @@ fn out_of_range_numbers_are_config_errors_for_every_command() {
 #[test]
 fn twenty_thousand_mailboxes_load_inline_and_from_csv() {
     use std::fmt::Write;
+    use support::project::{login, mailbox};
     let dir = tempfile::tempdir().unwrap();
     let n = 20_000;
-    let mut t = String::from(
-        "[project]\nname = \"big\"\nstate = \"s.sqlite\"\nmailboxes_csv = \"m.csv\"\n\n\
-         [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
-         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n",
-    );
+    let endpoint = toml::toml! {
+        kind = "imap"
+        host = "127.0.0.1"
+        security = "none"
+    };
+    let mut b = support::ProjectBuilder::new("big")
+        .set("project.state", "s.sqlite")
+        .set("project.mailboxes_csv", "m.csv")
+        .source(endpoint.clone())
+        .destination(endpoint);
     for i in 0..n {
-        write!(
-            t,
-            "[[mailbox]]\nbatch = \"b{}\"\nsource = {{ user = \"u{i}\", password = \"p\" }}\n\
-             destination = {{ user = \"u{i}@d\", password = \"p\" }}\n\n",
-            i % 10
-        )
-        .unwrap();
+        b = b.mailbox(mailbox(
+            Some(&format!("b{}", i % 10)),
+            login(&format!("u{i}"), "p"),
+            login(&format!("u{i}@d"), "p"),
+        ));
     }
+    let t = b.to_toml();
     // The last inline mailbox again: the duplicate error must name its line.
-    let dup_line = t.lines().count() + 1;
-    let with_dup = format!(
-        "{t}[[mailbox]]\nsource = {{ user = \"u{0}\", password = \"p\" }}\n\
-         destination = {{ user = \"u{0}@d\", password = \"p\" }}\n",
-        n - 1
-    );
+    let last = n - 1;
+    let with_dup = b
+        .mailbox(mailbox(
+            None,
+            login(&format!("u{last}"), "p"),
+            login(&format!("u{last}@d"), "p"),
+        ))
+        .to_toml();
+    let dup_line = with_dup
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[mailbox]]")
+        .last()
+        .unwrap()
+        .0
+        + 1;
     let mut csv = String::from("EmailAddress,UserName,Password,DestinationPassword,Batch\n");
     for i in 0..n {
         writeln!(csv, "c{i}@d,c{i},p,p,c{}", i % 10).unwrap();

@@ -149,10 +149,8 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("alice", 300, 21, &[]);
     src.seed("bob", 200, 22, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
                 batch: "pilot",
                 user: "alice",
@@ -163,11 +161,8 @@ fn console_follows_a_migration_to_the_true_totals_and_restores_the_terminal() {
                 user: "bob",
                 pass: "bob-pw",
             },
-        ],
-        "",
-        "",
-        "",
-    );
+        ])
+        .create();
     let total = src.dump("alice", "alice-pw").total() + src.dump("bob", "bob-pw").total();
     let cmd = format!("{} {}", bin().display(), p.path.display());
     let t = Tmux::start("follow", &cmd, &[("NO_COLOR", "1")]);
@@ -246,18 +241,14 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     // fsync on every write: slow enough to stop in the middle.
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("carol", 3000, 23, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "carol",
             pass: "carol-pw",
-        }],
-        "",
-        "",
-        "folder_workers = 2",
-    );
+        }])
+        .set("project.folder_workers", 2)
+        .create();
     let total = src.dump("carol", "carol-pw").total() as u64;
     let cmd = format!("{} tui --start {}", bin().display(), p.path.display());
     let t = Tmux::start("stop", &cmd, &[]);
@@ -282,14 +273,12 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
         a < total,
         "the stop came too late to prove anything ({a} of {total})"
     );
-    let issue: String = p
-        .journal()
-        .query_row(
-            "SELECT message FROM issues WHERE category = 'operator' AND severity = 'critical'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let issues = all_issues(&p.journal());
+    let issue = &issues
+        .iter()
+        .find(|i| i.category == "operator" && i.severity == "critical")
+        .unwrap_or_else(|| panic!("no critical operator issue: {issues:?}"))
+        .message;
     assert!(
         issue.contains("emergency stop of all batches by"),
         "{issue}"
@@ -313,14 +302,7 @@ fn emergency_stop_halts_writes_and_sighup_leaves_a_resumable_journal() {
     let pid = t2.pane("#{pane_pid}");
     Command::new("kill").args(["-HUP", &pid]).status().unwrap();
     t2.wait_dead(20);
-    let in_doubt: i64 = p
-        .journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = 'appending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let in_doubt = messages_in(&p.journal(), "appending");
     assert_eq!(
         in_doubt, 0,
         "a graceful pause journals every window in flight"
@@ -342,18 +324,14 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("dora", 1500, 24, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "dora",
             pass: "dora-pw",
-        }],
-        "",
-        "",
-        "folder_workers = 2",
-    );
+        }])
+        .set("project.folder_workers", 2)
+        .create();
     let total = src.dump("dora", "dora-pw").total() as u64;
     // The shell records cutover's exit status: what tmux reports for a dead pane was seen
     // to read 0 under load.
@@ -407,14 +385,7 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
         copied < total,
         "the stop came too late to prove anything ({copied} of {total})"
     );
-    let in_doubt: i64 = p
-        .journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = 'appending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let in_doubt = messages_in(&p.journal(), "appending");
     assert_eq!(
         in_doubt, 0,
         "a graceful pause journals every window in flight"

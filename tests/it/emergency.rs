@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cutover_engine::journal::inspect::MessageRow;
 use support::*;
 
 fn tmp() -> tempfile::TempDir {
@@ -15,6 +16,26 @@ fn tmp() -> tempfile::TempDir {
         .prefix("cutover-em")
         .tempdir()
         .unwrap()
+}
+
+/// The message of the first issue in the journal that `matches`.
+fn first_message(p: &ProjectDir, matches: impl Fn(&IssueRow) -> bool) -> String {
+    let all = all_issues(&p.journal());
+    all.iter()
+        .find(|i| matches(i))
+        .unwrap_or_else(|| panic!("no such issue: {all:?}"))
+        .message
+        .clone()
+}
+
+/// The messages of a mailbox the journal has as copied, by id.
+fn copied(p: &ProjectDir, mailbox: &str) -> Vec<MessageRow> {
+    p.journal()
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.mailbox == mailbox && m.state == "copied")
+        .collect()
 }
 
 /// Messages per folder as sorted multisets, empty folders dropped.
@@ -70,18 +91,14 @@ fn stop_from_another_shell_halts_writes_and_the_run_resumes_exactly() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("carol", 3000, 31, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "carol",
             pass: "carol-pw",
-        }],
-        "",
-        "",
-        "folder_workers = 2",
-    );
+        }])
+        .set("project.folder_workers", 2)
+        .create();
     let total = src.dump("carol", "carol-pw").total() as u64;
 
     // Nothing runs yet: stop says so.
@@ -138,14 +155,7 @@ fn stop_from_another_shell_halts_writes_and_the_run_resumes_exactly() {
         a < total,
         "the stop came too late to prove anything ({a} of {total})"
     );
-    let who: String = p
-        .journal()
-        .query_row(
-            "SELECT message FROM issues WHERE category = 'operator' AND severity = 'critical'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let who = first_message(&p, |i| i.category == "operator" && i.severity == "critical");
     assert!(who.contains("from another shell"), "{who}");
     // The socket is gone with the engine; the next run resumes and finishes exactly.
     let done = p.cutover(&["run"]);
@@ -171,10 +181,8 @@ fn a_message_removed_behind_cutovers_back_trips_the_brake_and_is_named_by_uid() 
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("dave", 120, 41, &["--no-tricky"]);
     src.seed("erin", 60, 42, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
                 batch: "w",
                 user: "dave",
@@ -185,25 +193,19 @@ fn a_message_removed_behind_cutovers_back_trips_the_brake_and_is_named_by_uid() 
                 user: "erin",
                 pass: "erin-pw",
             },
-        ],
-        "",
-        "",
-        "brake = \"batch\"",
-    );
+        ])
+        .set("project.brake", "batch")
+        .create();
     let first = p.cutover(&["run"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     // Someone deletes a message cutover wrote, on the destination.
-    let uid: i64 = p
-        .journal()
-        .query_row(
-            "SELECT m.dst_uid FROM messages m JOIN folders f ON f.id = m.folder_id
-             JOIN mailboxes b ON b.id = f.mailbox_id
-             WHERE b.key = 'dave->dave' AND f.dst_name = 'INBOX' AND m.state = 'copied'
-             ORDER BY m.dst_uid LIMIT 1 OFFSET 3",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let mut uids: Vec<Option<u32>> = copied(&p, "dave->dave")
+        .iter()
+        .filter(|m| m.dst_folder == "INBOX")
+        .map(|m| m.dst_uid)
+        .collect();
+    uids.sort();
+    let uid = uids[3].expect("a copied message has its destination UID");
     dst.doveadm(&[
         "expunge",
         "-u",
@@ -233,23 +235,17 @@ fn a_message_removed_behind_cutovers_back_trips_the_brake_and_is_named_by_uid() 
         )),
         "{out}"
     );
-    let j = p.journal();
-    let crit: i64 = j
-        .query_row(
-            "SELECT count(*) FROM issues WHERE severity = 'critical' AND category = 'verification'
-             AND mailbox = 'dave->dave' AND message LIKE ?1",
-            [format!("%UID {uid} %")],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let crit = all_issues(&p.journal())
+        .iter()
+        .filter(|i| {
+            i.severity == "critical"
+                && i.category == "verification"
+                && i.mailbox.as_deref() == Some("dave->dave")
+                && i.message.to_lowercase().contains(&format!("uid {uid} "))
+        })
+        .count();
     assert_eq!(crit, 1);
-    let brake: String = j
-        .query_row(
-            "SELECT message FROM issues WHERE message LIKE 'brake:%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let brake = first_message(&p, |i| i.message.to_lowercase().starts_with("brake:"));
     assert!(brake.contains("batch w paused"), "{brake}");
     // Nothing was re-sent blindly: the destination still lacks exactly that one message.
     let s = src.dump("dave", "dave-pw").total();
@@ -287,10 +283,8 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
     src.seed("gina", 150, 52, &["--no-tricky"]);
     // The destination already holds mail (and folders) before the migration.
     dst.seed("frank", 15, 53, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
                 batch: "pilot",
                 user: "frank",
@@ -301,11 +295,8 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
                 user: "gina",
                 pass: "gina-pw",
             },
-        ],
-        "",
-        "",
-        "",
-    );
+        ])
+        .create();
     let before_f = multiset(&dst.dump("frank", "frank-pw"));
     let folders_before: Vec<String> = dst.dump("frank", "frank-pw").folders.into_keys().collect();
     let before_g = multiset(&dst.dump("gina", "gina-pw"));
@@ -321,15 +312,7 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
     // Dry run: counts, and nothing changes.
     let dry = p.cutover(&["rollback", "--batch", "pilot", "--dry-run"]);
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
-    let written: i64 = p
-        .journal()
-        .query_row(
-            "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
-             JOIN mailboxes b ON b.id = f.mailbox_id WHERE b.key = 'frank->frank' AND m.state = 'copied'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let written = copied(&p, "frank->frank").len();
     assert!(
         stdout(&dry).contains(&format!("up to {written} message(s)")),
         "{}",
@@ -342,21 +325,16 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
 
     // Simulate a rollback cut short by a crash: some messages journalled `removing`, some of
     // them already expunged on the server, the journal not told.
-    let j = p.journal();
-    let victims: Vec<(i64, i64)> = {
-        let mut st = j
-            .prepare(
-                "SELECT m.id, m.dst_uid FROM messages m JOIN folders f ON f.id = m.folder_id
-                 JOIN mailboxes b ON b.id = f.mailbox_id
-                 WHERE b.key = 'frank->frank' AND f.dst_name = 'INBOX' AND m.state = 'copied'
-                 ORDER BY m.id LIMIT 10",
-            )
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let victims: Vec<(i64, i64)> = copied(&p, "frank->frank")
+        .iter()
+        .filter(|m| m.dst_folder == "INBOX")
+        .take(10)
+        .map(|m| {
+            let uid = m.dst_uid.expect("a copied message has its destination UID");
+            (m.id, i64::from(uid))
+        })
+        .collect();
+    let j = p.journal_for_damage();
     for (id, _) in &victims {
         j.execute("UPDATE messages SET state = 'removing' WHERE id = ?1", [id])
             .unwrap();
@@ -415,15 +393,8 @@ fn rollback_removes_exactly_what_cutover_wrote_and_an_interrupted_one_resumes() 
         multiset(&dst.dump("gina", "gina-pw")),
         plus(&before_g, &multiset(&src.dump("gina", "gina-pw")))
     );
-    let state: String = p
-        .journal()
-        .query_row(
-            "SELECT state FROM mailboxes WHERE key = 'frank->frank'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(state, "rolled back");
+    let state = p.journal().mailbox_state("frank->frank").unwrap();
+    assert_eq!(state.map(|s| s.1).as_deref(), Some("rolled back"));
     // A second rollback has nothing left to do.
     let again = p.cutover(&["rollback", "--mailbox", "frank", "--yes"]);
     assert!(
@@ -452,18 +423,13 @@ fn failback_copies_exactly_the_mail_that_arrived_after_the_migration() {
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("hank", 80, 61, &["--no-tricky"]);
     dst.seed("hank", 6, 62, &["--no-tricky"]); // there before: never copied back
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "hank",
             pass: "hank-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let src_before = multiset(&src.dump("hank", "hank-pw"));

@@ -33,48 +33,44 @@ fn mailbox() -> [MailboxLine<'static>; 1] {
     }]
 }
 
-/// `[source]` or `[destination]` lines that send that side through a proxy.
-fn via(proxy: &FaultProxy, extra: &str) -> String {
-    format!(
-        "port = {}\nsecurity = \"none\"\ntimeout_secs = 3\n{extra}",
-        proxy.port
-    )
+/// What sends a `[source]` or `[destination]` through a proxy (merged into that table).
+fn via(proxy: &FaultProxy) -> toml::Table {
+    toml::toml! {
+        port = (proxy.port)
+        security = "none"
+        timeout_secs = 3
+    }
 }
 
-/// One folder worker, so which connection carries what is predictable.
-const ONE_WORKER: &str = "folder_workers = 1";
+/// The mailbox between the two servers, with one folder worker, so which connection
+/// carries what is predictable.
+fn one_worker(src: &Dovecot, dst: &Dovecot) -> ProjectBuilder {
+    ProjectBuilder::imap(src, dst)
+        .mailboxes(&mailbox())
+        .set("project.folder_workers", 1)
+}
 
 /// (severity, category, folder, uid, message, count) of every issue in the journal.
 type IssueRec = (String, String, Option<String>, Option<i64>, String, i64);
 
 fn issues(p: &ProjectDir) -> Vec<IssueRec> {
-    let j = p.journal();
-    let mut st = j
-        .prepare("SELECT severity, category, folder, uid, message, count FROM issues ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    all_issues(&p.journal())
+        .into_iter()
+        .map(|i| {
+            (
+                i.severity,
+                i.category,
+                i.folder,
+                i.uid.map(i64::from),
+                i.message,
+                i64::from(i.count),
+            )
+        })
+        .collect()
 }
 
 fn count_state(p: &ProjectDir, state: &str) -> i64 {
-    p.journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = ?1",
-            [state],
-            |r| r.get(0),
-        )
-        .unwrap()
+    messages_in(&p.journal(), state) as i64
 }
 
 /// The promises after any fault: the destination holds every source message exactly once
@@ -113,7 +109,7 @@ fn a_connection_cut_in_the_middle_of_a_fetched_literal_costs_a_retry_not_data() 
         src.port,
         vec![Fault::new(Dir::Down, Trigger::Bytes(1_500_000), Action::Cut).global()],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), &via(&proxy, ""), "", ONE_WORKER);
+    let p = one_worker(&src, &dst).merge("source", via(&proxy)).create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -134,7 +130,9 @@ fn a_connection_cut_in_the_middle_of_an_appended_literal_is_resolved_then_resent
         dst.port,
         vec![Fault::new(Dir::Up, Trigger::Bytes(1_500_000), Action::Cut).global()],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let p = one_worker(&src, &dst)
+        .merge("destination", via(&proxy))
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -177,7 +175,9 @@ fn appends_stored_but_never_confirmed_are_found_on_the_destination_not_sent_twic
             Action::HoldThenCut(Duration::from_millis(1500)),
         )],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let p = one_worker(&src, &dst)
+        .merge("destination", via(&proxy))
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -213,7 +213,9 @@ fn a_throttling_bye_is_recorded_and_its_suggested_wait_honoured() {
             ),
         )],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let p = one_worker(&src, &dst)
+        .merge("destination", via(&proxy))
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -247,7 +249,7 @@ fn a_connection_dropped_during_login_is_retried() {
                 .on(Conns::Nth(1)),
         ],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), &via(&proxy, ""), "", ONE_WORKER);
+    let p = one_worker(&src, &dst).merge("source", via(&proxy)).create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -268,7 +270,9 @@ fn a_destination_that_keeps_dropping_costs_bounded_attempts_then_a_rerun_complet
         dst.port,
         vec![Fault::new(Dir::Up, Trigger::ClientSent(" APPEND ".into()), Action::Cut).times(1000)],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", &via(&proxy, ""), ONE_WORKER);
+    let p = one_worker(&src, &dst)
+        .merge("destination", via(&proxy))
+        .create();
     let run = p.cutover(&["run"]);
     // Nothing reachable for writing: the mailbox failed with a connection error.
     assert_eq!(run.status.code(), Some(5), "{}", text(&run));
@@ -299,15 +303,7 @@ fn a_destination_that_keeps_dropping_costs_bounded_attempts_then_a_rerun_complet
     );
 
     // The outage is over: straight to the server.
-    let project = std::fs::read_to_string(&p.path).unwrap();
-    std::fs::write(
-        &p.path,
-        project.replace(
-            &format!("port = {}\n", proxy.port),
-            &format!("port = {}\n", dst.port),
-        ),
-    )
-    .unwrap();
+    p.edit(|b| b.set("destination.port", dst.port));
     let rerun = p.cutover(&["run"]);
     assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
     assert_converged(&p, &src, &dst);
@@ -329,7 +325,7 @@ fn a_stalled_server_times_out_and_the_copy_completes_on_a_new_connection() {
             .global(),
         ],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), &via(&proxy, ""), "", ONE_WORKER);
+    let p = one_worker(&src, &dst).merge("source", via(&proxy)).create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
@@ -354,7 +350,7 @@ fn a_full_destination_fails_the_mailbox_with_a_quota_issue_and_a_rerun_completes
         &["--quota", "1G", "--user", &quota_user],
     );
     src.seed(USER, 150, 14, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", ONE_WORKER);
+    let p = one_worker(&src, &dst).create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(6), "{}", text(&run));
     let list = issues(&p);
@@ -368,10 +364,7 @@ fn a_full_destination_fails_the_mailbox_with_a_quota_issue_and_a_rerun_completes
     assert_eq!(count_state(&p, "skipped"), 0);
     assert_eq!(count_state(&p, "failed"), 0);
     assert_eq!(count_state(&p, "appending"), 0);
-    let state: String = p
-        .journal()
-        .query_row("SELECT state FROM mailboxes", [], |r| r.get(0))
-        .unwrap();
+    let state = p.journal().mailbox_rows().unwrap()[0].state.clone();
     assert_eq!(state, "failed");
 
     // The administrator raises the quota; the rerun copies the rest. Dovecot re-reads the
@@ -410,7 +403,9 @@ fn a_source_folder_deleted_between_runs_is_reported_and_its_copies_are_kept() {
     src.seed(USER, 120, 15, &["--no-tricky"]);
     src.doveadm(&["mailbox", "create", "-u", USER, "Doomed"]);
     src.doveadm(&["copy", "-u", USER, "Doomed", "mailbox", "INBOX", "all"]);
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", "");
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mailbox())
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let first = dst.dump(USER, PASS);
@@ -477,20 +472,18 @@ fn secrets_never_leak_and_a_loose_password_file_is_warned_about_on_stderr() {
     let secret_file = dir.path().join("src-secret.txt");
     std::fs::write(&secret_file, format!("{SRC_SECRET}\n")).unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let project = dir.path().join("project.toml");
-    std::fs::write(
-        &project,
-        format!(
-            "[project]\nname = \"secrets\"\nstate = \"state.sqlite\"\n\n\
-             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
-             [[mailbox]]\nbatch = \"b\"\n\
-             source = {{ user = \"{USER}\", password_file = \"src-secret.txt\" }}\n\
-             destination = {{ user = \"{USER}\", password = \"{DST_WRONG}\" }}\n",
-            src.port, dst.port
-        ),
-    )
-    .unwrap();
+    let project = ProjectBuilder::new("secrets")
+        .source(project::imap(src.port))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            Some("b"),
+            toml::toml! {
+                user = (USER)
+                password_file = "src-secret.txt"
+            },
+            project::login(USER, DST_WRONG),
+        ))
+        .write(dir.path());
     let mut outputs = Vec::new();
     for cmd in ["check", "run", "verify", "plan"] {
         let o = std::process::Command::new(bin())
@@ -559,7 +552,7 @@ fn a_source_folder_deleted_mid_run_is_a_warning_not_a_crash() {
             Action::Stall(Duration::from_secs(3)),
         )],
     );
-    let p = ProjectDir::new(&src, &dst, &mailbox(), &via(&proxy, ""), "", ONE_WORKER);
+    let p = one_worker(&src, &dst).merge("source", via(&proxy)).create();
     let child = std::process::Command::new(bin())
         .arg("run")
         .arg(&p.path)

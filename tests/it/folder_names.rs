@@ -112,18 +112,20 @@ fn every_folder_name_round_trips_byte_exact_and_a_refused_folder_is_never_succes
 
     // The destination refuses a name that begins with '~' (Dovecot: "Invalid mailbox
     // name"): one folder mapped there cannot be created.
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "pilot",
             user: "alice",
             pass: "alice-pw",
-        }],
-        "",
-        "",
-        "\n[folders]\nrename = [{ from = \"^Refuse me$\", to = \"~Refused\" }]\n",
-    );
+        }])
+        .set(
+            "folders.rename",
+            vec![toml::toml! {
+                from = "^Refuse me$"
+                to = "~Refused"
+            }],
+        )
+        .create();
 
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -202,18 +204,13 @@ fn a_folder_the_source_lists_but_will_not_open_fails_the_mailbox_with_the_server
     // in its parent's listing), EXAMINE is refused.
     let maildir = src.dir.join("mail/alice/Maildir/Locked \"box\"");
     assert!(maildir.is_dir(), "{maildir:?}");
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "pilot",
             user: "alice",
             pass: "alice-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     // The source must list it first (the journal plans it), then refuse it.
     std::fs::set_permissions(
         &maildir,

@@ -9,12 +9,11 @@ use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::Digest;
-use support::fake_cloud::gmail::{self, Gmail, Injected};
-use support::fake_cloud::{FakeCloud, token::Tokens};
+use support::fake_cloud::gmail::{Gmail, Injected};
+use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
 const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
@@ -28,60 +27,46 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-struct Cloud {
-    cloud: FakeCloud,
-    gmail: Arc<Gmail>,
+/// The fake cloud with the Gmail API, as `make` configures it (the Graph unused).
+fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
+    Cloud::start(
+        Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
+        FakeGraph::new(GraphConfig::default()),
+        |g| make(g.with_user(GUSER)),
+    )
 }
 
-/// The fake cloud with the Gmail API, as `make` configures it.
-fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
-    let mut handle = None;
-    let cloud = FakeCloud::start_with(
-        Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
-        |tokens| {
-            let g = Arc::new(make(Gmail::new(tokens).with_user(GUSER)));
-            handle = Some(g.clone());
-            gmail::router(g)
-        },
-    );
-    Cloud {
-        cloud,
-        gmail: handle.unwrap(),
+/// An endpoint table for the fake Gmail API. The fake's token endpoint speaks the Entra
+/// client-credentials grant; the scope names the Gmail API as the resource.
+fn gmail_endpoint(c: &FakeCloud) -> toml::Table {
+    let url = c.url();
+    let token_url = format!("{url}/gtest/oauth2/v2.0/token");
+    toml::toml! {
+        kind = "gmail"
+        api_url = (url.as_str())
+        max_connections = 4
+
+        [oauth]
+        provider = "entra"
+        tenant = "gtest"
+        client_id = "gmail-app"
+        client_secret_env = (SECRET_ENV)
+        scope = "https://gmail.googleapis.com/.default"
+        token_url = (token_url.as_str())
     }
 }
 
-/// A `[section]` for the fake Gmail API. The fake's token endpoint speaks the Entra
-/// client-credentials grant; the scope names the Gmail API as the resource.
-fn gmail_section(section: &str, c: &FakeCloud) -> String {
-    let url = c.url();
-    format!(
-        "[{section}]\nkind = \"gmail\"\napi_url = \"{url}\"\nmax_connections = 4\n\n\
-         [{section}.oauth]\nprovider = \"entra\"\ntenant = \"gtest\"\nclient_id = \"gmail-app\"\n\
-         client_secret_env = \"{SECRET_ENV}\"\nscope = \"https://gmail.googleapis.com/.default\"\n\
-         token_url = \"{url}/gtest/oauth2/v2.0/token\"\n\n"
-    )
-}
-
-fn imap_section(section: &str, d: &Dovecot) -> String {
-    format!(
-        "[{section}]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n",
-        d.port
-    )
-}
-
 /// Dovecot user `alice` to Gmail user alice@example.com.
-fn to_gmail(src: &Dovecot, c: &Cloud, extra: &str) -> ProjectDir {
-    let dir = tempfile::tempdir().unwrap();
-    let t = format!(
-        "[project]\nname = \"to-gmail\"\nstate = \"state.sqlite\"\n{extra}\n\n{}{}\
-         [[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"alice\", password = \"alice-pw\" }}\n\
-         destination = {{ user = \"{GUSER}\" }}\n",
-        imap_section("source", src),
-        gmail_section("destination", &c.cloud),
-    );
-    let path = dir.path().join("project.toml");
-    std::fs::write(&path, t).unwrap();
-    ProjectDir { dir, path }
+fn to_gmail(src: &Dovecot, c: &Cloud) -> ProjectDir {
+    ProjectBuilder::new("to-gmail")
+        .source(project::imap(src.port))
+        .destination(gmail_endpoint(&c.cloud))
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::login("alice", "alice-pw"),
+            project::user(GUSER),
+        ))
+        .create()
 }
 
 fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
@@ -106,13 +91,6 @@ fn save(src: &Dovecot, folder: &str, raw: &[u8]) {
         .unwrap();
     child.stdin.take().unwrap().write_all(raw).unwrap();
     assert!(child.wait().unwrap().success());
-}
-
-fn sha(b: &[u8]) -> String {
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 /// The Gmail label a source folder's mail must carry (None: no folder label, archived).
@@ -165,7 +143,7 @@ fn gmail_shape(g: &Gmail) -> Vec<Shape> {
                 "a copied message carries one folder label: {labels:?}"
             );
             (
-                sha(raw),
+                sha256(raw),
                 folders.first().map(|s| s.to_string()),
                 !labels.iter().any(|l| l == "UNREAD"),
                 labels.iter().any(|l| l == "STARRED"),
@@ -232,7 +210,7 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     );
     let own = c.gmail.messages(GUSER);
 
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let plan = cutover(&p, &["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert_eq!(
@@ -245,7 +223,7 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     let before = src.dump("alice", "alice-pw");
     let mut want = source_shape(&before);
     for (raw, labels, _) in &own {
-        want.push((sha(raw), labels.first().cloned(), true, false));
+        want.push((sha256(raw), labels.first().cloned(), true, false));
     }
     want.sort();
     assert!(want.len() > 150);
@@ -285,8 +263,8 @@ X-Spam-Flag: YES\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nclaim now\r\n",
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
     let left = c.gmail.messages(GUSER);
     assert_eq!(
-        left.iter().map(|m| sha(&m.0)).collect::<Vec<_>>(),
-        own.iter().map(|m| sha(&m.0)).collect::<Vec<_>>(),
+        left.iter().map(|m| sha256(&m.0)).collect::<Vec<_>>(),
+        own.iter().map(|m| sha256(&m.0)).collect::<Vec<_>>(),
         "rollback removes exactly what cutover imported"
     );
     assert_eq!(
@@ -321,21 +299,29 @@ fn ca_file_is_honoured_by_the_gmail_and_token_endpoints_over_https() {
         &src.dir.join("tls/server.key"),
     );
     let https = format!("https://127.0.0.1:{}", front.port);
-    // `what`: the plain URL text replaced by the https one (the API's line only, or all).
-    let over_https = |what: &str, ca: &str| {
-        let p = to_gmail(&src, &c, "");
-        let t = std::fs::read_to_string(&p.path).unwrap();
-        let t = t
-            .replace(what, &what.replace(&c.cloud.url(), &https))
-            .replace("kind = \"gmail\"\n", &format!("kind = \"gmail\"\n{ca}\n"));
-        std::fs::write(&p.path, t).unwrap();
+    // The API's URL made the https one, and the token endpoint's too when `token` (its plain
+    // URL otherwise); `ca_file` when given.
+    let over_https = |token: bool, ca_file: Option<&str>| {
+        let p = to_gmail(&src, &c);
+        p.edit(|mut b| {
+            b = b.set("destination.api_url", https.as_str());
+            if token {
+                b = b.set(
+                    "destination.oauth.token_url",
+                    format!("{https}/gtest/oauth2/v2.0/token"),
+                );
+            }
+            match ca_file {
+                Some(ca) => b.set("destination.ca_file", ca),
+                None => b,
+            }
+        });
         p
     };
     // Without ca_file, the token endpoint over https (then only the Gmail API over https, the
     // token endpoint plain): the throwaway CA is not trusted, a certificate error, exit 5.
-    let api_line = format!("api_url = \"{}\"", c.cloud.url());
-    for what in [c.cloud.url(), api_line] {
-        let untrusted = cutover(&over_https(&what, ""), &["run"]);
+    for token in [true, false] {
+        let untrusted = cutover(&over_https(token, None), &["run"]);
         assert_eq!(untrusted.status.code(), Some(5), "{}", text(&untrusted));
         assert!(
             text(&untrusted).contains("TLS with 127.0.0.1: invalid peer certificate"),
@@ -346,8 +332,8 @@ fn ca_file_is_honoured_by_the_gmail_and_token_endpoints_over_https() {
         assert!(c.gmail.messages(GUSER).is_empty());
     }
 
-    let ca = format!("ca_file = {:?}", src.ca.display().to_string());
-    let run = cutover(&over_https(&c.cloud.url(), &ca), &["run"]);
+    let ca = src.ca.display().to_string();
+    let run = cutover(&over_https(true, Some(&ca)), &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(
         c.gmail.messages(GUSER).len(),
@@ -371,7 +357,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
         g.with_import_delay(Duration::from_millis(8))
             .with_quota(10_000_000, Duration::from_secs(60))
     });
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let mut killed = 0;
     let mut imported_before = 0;
     let mut left_in_doubt = 0;
@@ -386,15 +372,7 @@ fn gmail_destination_killed_mid_import_resumes_with_exactly_one_copy_each() {
             imported_before = now;
         }
         if p.dir.path().join("state.sqlite").exists() {
-            let n: i64 = p
-                .journal()
-                .query_row(
-                    "SELECT count(*) FROM messages WHERE state = 'appending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            left_in_doubt += n;
+            left_in_doubt += messages_in(&p.journal(), "appending");
         }
     }
     assert!(killed >= 1, "at least one kill must land mid-copy");
@@ -437,7 +415,7 @@ fn gmail_quota_429_user_rate_limit_and_lost_answers_cost_no_loss_or_duplicates()
     );
     // Two imports are stored but answered 503: they must not be imported a second time.
     c.gmail.store_then_fail(GUSER, 2);
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let throttled = c.gmail.throttled.load(std::sync::atomic::Ordering::SeqCst);
@@ -472,20 +450,16 @@ fn gmail_refuses_oversize_and_invalid_messages_one_by_one() {
     // Not a message at all: Gmail answers 400 for it.
     save(&src, "INBOX", b"this is not a mail message\r\nat all\r\n");
     let c = cloud(|g| g.with_max_upload(1024 * 1024));
-    let p = to_gmail(&src, &c, "");
+    let p = to_gmail(&src, &c);
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(6), "partial: {}", text(&run));
     let t = text(&run);
     assert!(t.contains("too large for the Gmail API"), "{t}");
     assert!(t.contains("the Gmail API refused this message"), "{t}");
-    let j = p.journal();
-    let refused: i64 = j
-        .query_row(
-            "SELECT count(*) FROM issues WHERE category = 'refused'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let refused = all_issues(&p.journal())
+        .iter()
+        .filter(|i| i.category == "refused")
+        .count();
     assert_eq!(refused, 2, "exactly the two bad messages are refused");
     // Everything else arrived.
     let s = source_shape(&src.dump("alice", "alice-pw"));
@@ -547,25 +521,21 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
         f.sort();
         want.entry(folder.to_string())
             .or_default()
-            .push((sha(&raw), f, ms / 1000));
+            .push((sha256(&raw), f, ms / 1000));
     }
     let before = g.messages(GUSER);
 
-    let dir = tempfile::tempdir().unwrap();
-    let t = format!(
-        "[project]\nname = \"from-gmail\"\nstate = \"state.sqlite\"\n\n{}{}\
-         [[mailbox]]\nsource = {{ user = \"{GUSER}\" }}\n\
-         destination = {{ user = \"alice\", password = \"alice-pw\" }}\n",
+    let p = ProjectBuilder::new("from-gmail")
+        .source(gmail_endpoint(&c.cloud))
         // Trash is left out of a Gmail source by default; this test copies it too.
-        gmail_section("source", &c.cloud).replace(
-            "\n\n[source.oauth]",
-            "\n\n[source.gmail]\ninclude_trash = true\n\n[source.oauth]"
-        ),
-        imap_section("destination", &dst),
-    );
-    let path = dir.path().join("project.toml");
-    std::fs::write(&path, t).unwrap();
-    let p = ProjectDir { dir, path };
+        .set("source.gmail.include_trash", true)
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::login("alice", "alice-pw"),
+        ))
+        .create();
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 

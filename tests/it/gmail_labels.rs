@@ -169,23 +169,32 @@ fn wait_still(d: &Dovecot, user: &str) {
     }
 }
 
-fn journal_count(p: &ProjectDir, sql: &str) -> i64 {
-    p.journal().query_row(sql, [], |r| r.get(0)).unwrap()
+/// Every Gmail sighting the journal holds (see `gmail_seen`), of every mailbox.
+fn journal_sightings(p: &ProjectDir) -> Vec<cutover_engine::journal::GmailSeenRow> {
+    let j = p.journal();
+    j.mailbox_rows()
+        .unwrap()
+        .iter()
+        .flat_map(|m| j.gmail_seen(m.id).unwrap())
+        .collect()
 }
 
-fn project(src: &Dovecot, dst: &Dovecot, user: &str, pass: &str, source_extra: &str) -> ProjectDir {
-    ProjectDir::new(
-        src,
-        dst,
-        &[MailboxLine {
+/// `user` from the source Dovecot to the destination one, `source_extra` set in `[source]`.
+fn project(
+    src: &Dovecot,
+    dst: &Dovecot,
+    user: &str,
+    pass: &str,
+    source_extra: toml::Table,
+) -> ProjectDir {
+    ProjectBuilder::imap(src, dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user,
             pass,
-        }],
-        source_extra,
-        "",
-        "",
-    )
+        }])
+        .merge("source", source_extra)
+        .create()
 }
 
 #[test]
@@ -195,7 +204,13 @@ fn first_label_copies_each_message_once_with_its_other_labels_as_keywords() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
     src.seed("ann", 300, 5, &["--gmail"]);
-    let p = project(&src, &dst, "ann", "ann-pw", "preset = \"gmail\"");
+    let p = project(
+        &src,
+        &dst,
+        "ann",
+        "ann-pw",
+        toml::toml! { preset = "gmail" },
+    );
 
     let s = src.dump("ann", "ann-pw");
     let want = first_label_model(&s);
@@ -249,27 +264,17 @@ fn first_label_copies_each_message_once_with_its_other_labels_as_keywords() {
 
     // The journal: one row per distinct message, all copied; duplicates are not in the copy
     // journal (neither copied nor skipped) and are counted apart.
+    let messages = p.journal().message_rows().unwrap();
+    assert_eq!(messages.len(), want.total());
+    assert_eq!(messages.iter().filter(|m| m.state != "copied").count(), 0);
     assert_eq!(
-        journal_count(&p, "SELECT count(*) FROM messages") as usize,
-        want.total()
-    );
-    assert_eq!(
-        journal_count(&p, "SELECT count(*) FROM messages WHERE state != 'copied'"),
-        0
-    );
-    assert_eq!(
-        journal_count(&p, "SELECT count(*) FROM gmail_seen WHERE own = 0") as usize,
+        journal_sightings(&p).iter().filter(|s| !s.own).count(),
         sightings_total - want.total()
     );
     assert!(
         text(&run).contains("duplicate(s)")
-            || {
-                let n = journal_count(
-                    &p,
-                    "SELECT count(*) FROM issues WHERE category = 'gmail' AND message LIKE '%duplicate(s)%'",
-                );
-                n > 0
-            }
+            || all_issues(&p.journal()).iter().any(|i| i.category == "gmail"
+                && i.message.to_lowercase().contains("duplicate(s)"))
     );
 
     let v = p.cutover(&["verify"]);
@@ -320,7 +325,11 @@ fn copy_per_label_copies_each_label_and_included_spam_never_all_mail_besides() {
         &dst,
         "bea",
         "bea-pw",
-        "\n[source.gmail]\nmulti_label = \"copy-per-label\"\ninclude_spam = true",
+        toml::toml! {
+            [gmail]
+            multi_label = "copy-per-label"
+            include_spam = true
+        },
     );
     let s = src.dump("bea", "bea-pw");
     let want = copy_per_label_model(&s, true);
@@ -347,7 +356,7 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
     );
     src.seed("cid", 700, 7, &["--gmail"]);
     // No preset, no [source.gmail]: the Gmail shape is recognised by its \All folder.
-    let p = project(&src, &dst, "cid", "cid-pw", "");
+    let p = project(&src, &dst, "cid", "cid-pw", toml::Table::new());
     let mut killed = 0;
     for delay_ms in [150u64, 350, 600, 900, 1300] {
         let mut run = Command::new(bin());
@@ -368,14 +377,10 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
     let got = dst.dump("cid", "cid-pw");
     if let Err(e) = std::panic::catch_unwind(|| assert_exactly(&want, &got)) {
         // What the runs resolved, to tell a zombie APPEND from a planning error.
-        let j = p.journal();
-        let mut st = j
-            .prepare("SELECT coalesce(folder, ''), message FROM issues WHERE category IN ('resume', 'gmail')")
-            .unwrap();
-        let rows: Vec<(String, String)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
+        let rows: Vec<(String, String)> = all_issues(&p.journal())
+            .into_iter()
+            .filter(|i| i.category == "resume" || i.category == "gmail")
+            .map(|i| (i.folder.unwrap_or_default(), i.message))
             .collect();
         eprintln!("issues of the runs: {rows:#?}");
         std::panic::resume_unwind(e);
@@ -388,25 +393,19 @@ fn a_run_killed_at_any_moment_still_copies_each_message_exactly_once() {
 /// message's Gmail id and labels from the endpoint, not from Message-IDs.
 #[test]
 fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
-    use sha2::Digest;
-    use std::sync::Arc;
-    use support::fake_cloud::gmail::{self, Gmail};
-    use support::fake_cloud::{FakeCloud, token::Tokens};
+    use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+    use support::fake_cloud::{Cloud, token::Tokens};
     const GUSER: &str = "dora@example.com";
     const SECRET: &str = "g-s3cret";
 
     let root = tmp();
     let dst = Dovecot::start(root.path(), "dst", &[("dora", "dora-pw")], &["--no-gmail"]);
-    let mut handle = None;
-    let cloud = FakeCloud::start_with(
+    let cloud = Cloud::start(
         Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
-        |tokens| {
-            let g = Arc::new(Gmail::new(tokens).with_user(GUSER));
-            handle = Some(g.clone());
-            gmail::router(g)
-        },
+        FakeGraph::new(GraphConfig::default()),
+        |g| g.with_user(GUSER),
     );
-    let g: Arc<Gmail> = handle.unwrap();
+    let g = cloud.gmail.clone();
     let work = g.add_label(GUSER, "Work");
     let kunden = g.add_label(GUSER, "Kunden & Partner");
     let receipts = g.add_label(GUSER, "Receipts/2024");
@@ -442,25 +441,31 @@ fn gmail_api_source_copies_each_message_once_with_labels_as_keywords() {
             fl.sort();
             want.entry(f.to_string())
                 .or_default()
-                .push((format!("{:x}", sha2::Sha256::digest(&raw)), fl));
+                .push((sha256(&raw), fl));
         }
     }
     let url = cloud.url();
-    let dir = tempfile::tempdir().unwrap();
-    let t = format!(
-        "[project]\nname = \"from-gmail\"\nstate = \"state.sqlite\"\n\n\
-         [source]\nkind = \"gmail\"\napi_url = \"{url}\"\n\n\
-         [source.oauth]\nprovider = \"entra\"\ntenant = \"gtest\"\nclient_id = \"gmail-app\"\n\
-         client_secret_env = \"CUTOVER_TEST_GMAIL_SECRET\"\nscope = \"https://gmail.googleapis.com/.default\"\n\
-         token_url = \"{url}/gtest/oauth2/v2.0/token\"\n\n\
-         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
-         [[mailbox]]\nsource = {{ user = \"{GUSER}\" }}\n\
-         destination = {{ user = \"dora\", password = \"dora-pw\" }}\n",
-        dst.port
-    );
-    let path = dir.path().join("project.toml");
-    std::fs::write(&path, t).unwrap();
-    let p = ProjectDir { dir, path };
+    let token_url = format!("{url}/gtest/oauth2/v2.0/token");
+    let p = ProjectBuilder::new("from-gmail")
+        .source(toml::toml! {
+            kind = "gmail"
+            api_url = (url.as_str())
+
+            [oauth]
+            provider = "entra"
+            tenant = "gtest"
+            client_id = "gmail-app"
+            client_secret_env = "CUTOVER_TEST_GMAIL_SECRET"
+            scope = "https://gmail.googleapis.com/.default"
+            token_url = (token_url.as_str())
+        })
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::login("dora", "dora-pw"),
+        ))
+        .create();
     let run_it = |args: &[&str]| {
         Command::new(bin())
             .arg(args[0])
@@ -506,10 +511,16 @@ fn a_message_archived_between_the_plan_and_its_copy_is_still_copied_once() {
         &["--no-gmail", "--quota", "100M"],
     );
     src.seed("ann", 120, 9, &["--gmail"]);
-    let p = project(&src, &dst, "ann", "ann-pw", "preset = \"gmail\"");
+    let p = project(
+        &src,
+        &dst,
+        "ann",
+        "ann-pw",
+        toml::toml! { preset = "gmail" },
+    );
     let first = p.cutover(&["run"]);
     assert_ne!(first.status.code(), Some(0), "{}", text(&first));
-    let planned = journal_count(&p, "SELECT count(*) FROM gmail_seen WHERE own = 1");
+    let planned = journal_sightings(&p).iter().filter(|s| s.own).count();
     assert!(planned > 0, "the first run planned: {}", text(&first));
 
     // The biggest INBOX message that has no label but INBOX (and All Mail) is archived.

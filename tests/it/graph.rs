@@ -6,15 +6,12 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use sha2::Digest;
 use support::fake_cloud::graph::{FakeGraph, FakeMessage, GraphConfig};
-use support::fake_cloud::{FakeCloud, token::Tokens};
+use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
 const ALICE: &str = "alice@contoso.com";
@@ -26,31 +23,9 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn sha256(b: &[u8]) -> String {
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
-/// The fake cloud with a fake Graph, and the Graph's state for the test to read.
-struct Cloud {
-    cloud: FakeCloud,
-    graph: Arc<FakeGraph>,
-}
-
-impl std::ops::Deref for Cloud {
-    type Target = FakeCloud;
-    fn deref(&self) -> &FakeCloud {
-        &self.cloud
-    }
-}
-
+/// The fake cloud with this fake Graph (the Gmail API unused).
 fn start(graph: FakeGraph) -> Cloud {
-    let graph = Arc::new(graph);
-    let g = graph.clone();
-    let cloud = FakeCloud::start_with(tokens(), move |t| support::fake_cloud::graph::router(g, t));
-    Cloud { cloud, graph }
+    Cloud::start(tokens(), graph, |g| g)
 }
 
 fn tokens() -> Tokens {
@@ -59,50 +34,61 @@ fn tokens() -> Tokens {
         .with_client("fabrikam", "app-2", "secret-2")
 }
 
-/// The `[x.oauth]` lines for a tenant of the fake.
-fn graph_section(cloud: &FakeCloud, side: &str, tenant: &str, app: &str, env: &str) -> String {
-    format!(
-        "[{side}]\nkind = \"graph\"\napi_url = \"{url}\"\n\n[{side}.oauth]\nprovider = \"entra\"\ntenant = \"{tenant}\"\nclient_id = \"{app}\"\nclient_secret_env = \"{env}\"\ntoken_url = \"{url}/{tenant}/oauth2/v2.0/token\"\n\n",
-        url = cloud.url()
-    )
+/// An endpoint table for the fake Graph, logging in as an app of a tenant of the fake (its
+/// secret in the environment variable `env`).
+fn graph_endpoint(cloud: &FakeCloud, tenant: &str, app: &str, env: &str) -> toml::Table {
+    let url = cloud.url();
+    let token_url = format!("{url}/{tenant}/oauth2/v2.0/token");
+    toml::toml! {
+        kind = "graph"
+        api_url = (url.as_str())
+
+        [oauth]
+        provider = "entra"
+        tenant = (tenant)
+        client_id = (app)
+        client_secret_env = (env)
+        token_url = (token_url.as_str())
+    }
 }
 
-fn imap_section(side: &str, d: &Dovecot) -> String {
-    format!(
-        "[{side}]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n",
-        d.port
-    )
-}
+/// A project whose commands have the fake tenants' secrets in their environment (its
+/// `cutover` is this one, not [`ProjectDir::cutover`]).
+struct Proj(ProjectDir);
 
-struct Proj {
-    dir: tempfile::TempDir,
-    path: PathBuf,
+impl std::ops::Deref for Proj {
+    type Target = ProjectDir;
+    fn deref(&self) -> &ProjectDir {
+        &self.0
+    }
 }
 
 impl Proj {
-    fn new(source: &str, destination: &str, mailboxes: &[(&str, &str, &str)]) -> Proj {
-        let dir = tmp();
-        let mut t = format!(
-            "[project]\nname = \"graph-test\"\nstate = \"state.sqlite\"\n\n{source}{destination}"
-        );
+    /// Mailboxes (source user, its password or "", destination user): a destination user
+    /// without '@' is a Dovecot one, with the password "{user}-pw".
+    fn new(
+        source: toml::Table,
+        destination: toml::Table,
+        mailboxes: &[(&str, &str, &str)],
+    ) -> Proj {
+        let mut b = ProjectBuilder::new("graph-test")
+            .source(source)
+            .destination(destination);
         for (src, pw, dst) in mailboxes {
-            let pw = if pw.is_empty() {
-                String::new()
+            let mut s = project::user(src);
+            if !pw.is_empty() {
+                s.insert("password".into(), (*pw).into());
+            }
+            let d = if dst.contains('@') {
+                project::user(dst)
             } else {
-                format!(", password = \"{pw}\"")
+                project::login(dst, &format!("{dst}-pw"))
             };
-            let dpw = if dst.contains('@') {
-                String::new()
-            } else {
-                format!(", password = \"{dst}-pw\"")
-            };
-            t.push_str(&format!(
-                "[[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"{src}\"{pw} }}\ndestination = {{ user = \"{dst}\"{dpw} }}\n\n"
-            ));
+            b = b.mailbox(project::mailbox(Some("b"), s, d));
         }
-        let path = dir.path().join("project.toml");
-        std::fs::write(&path, t).unwrap();
-        Proj { dir, path }
+        let dir = tmp();
+        let path = b.write(dir.path());
+        Proj(ProjectDir { dir, path })
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -115,10 +101,6 @@ impl Proj {
 
     fn cutover(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("run cutover")
-    }
-
-    fn journal(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.dir.path().join("state.sqlite")).unwrap()
     }
 }
 
@@ -204,22 +186,13 @@ fn assert_copied_once(s: &Dump, msgs: &[FakeMessage], what: &str) {
     assert_eq!(msgs.len(), s.total(), "{what}: one copy of each");
 }
 
-fn imap_to_graph(cloud: &FakeCloud, src: &Dovecot, extra: &str) -> Proj {
-    let dst = graph_section(
-        cloud,
-        "destination",
-        "contoso",
-        "app-1",
-        "CUTOVER_TEST_SECRET_1",
-    )
-    .replacen(
-        "kind = \"graph\"\n",
-        &format!("kind = \"graph\"\n{extra}\n"),
-        1,
-    );
+/// Alice from Dovecot to contoso's Graph, `extra` set in `[destination]`.
+fn imap_to_graph(cloud: &FakeCloud, src: &Dovecot, extra: toml::Table) -> Proj {
+    let mut dst = graph_endpoint(cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1");
+    dst.extend(extra);
     Proj::new(
-        &imap_section("source", src),
-        &dst,
+        project::imap(src.port),
+        dst,
         &[("alice", "alice-pw", ALICE)],
     )
 }
@@ -241,7 +214,7 @@ fn imap_to_graph_import_mime_is_byte_exact_idempotent_verifiable_and_rolls_back(
         false,
         "2024-01-01T00:00:00Z",
     );
-    let p = imap_to_graph(&cloud, &src, "");
+    let p = imap_to_graph(&cloud, &src, toml::Table::new());
 
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -401,7 +374,7 @@ fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
     })
     .with_mailbox("contoso", ALICE);
     let cloud = start(graph);
-    let p = imap_to_graph(&cloud, &src, "");
+    let p = imap_to_graph(&cloud, &src, toml::Table::new());
     let total = src.dump("alice", "alice-pw").total();
     let mut killed_mid_copy = 0;
     let mut left_in_doubt = 0;
@@ -416,15 +389,7 @@ fn kill_9_mid_run_then_resume_leaves_exactly_one_copy_of_each() {
             killed_mid_copy += 1;
         }
         if p.dir.path().join("state.sqlite").exists() {
-            let n: i64 = p
-                .journal()
-                .query_row(
-                    "SELECT count(*) FROM messages WHERE state = 'appending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            left_in_doubt += n;
+            left_in_doubt += messages_in(&p.journal(), "appending");
         }
     }
     assert!(
@@ -461,21 +426,28 @@ fn ca_file_is_honoured_by_the_graph_and_token_endpoints_over_https() {
         &src.dir.join("tls/server.key"),
     );
     let https = format!("https://127.0.0.1:{}", front.port);
-    // `what`: the plain URL text replaced by the https one (the API's line only, or all).
-    let over_https = |what: &str, extra: &str| {
+    // The API's URL made the https one, and the token endpoint's too when `token` (its plain
+    // URL otherwise); `extra` set in `[destination]`.
+    let over_https = |token: bool, extra: toml::Table| {
         let p = imap_to_graph(&cloud, &src, extra);
-        let t = std::fs::read_to_string(&p.path)
-            .unwrap()
-            .replace(what, &what.replace(&cloud.url(), &https));
-        std::fs::write(&p.path, t).unwrap();
+        p.edit(|b| {
+            let b = b.set("destination.api_url", https.as_str());
+            if token {
+                b.set(
+                    "destination.oauth.token_url",
+                    format!("{https}/contoso/oauth2/v2.0/token"),
+                )
+            } else {
+                b
+            }
+        });
         p
     };
 
     // Without ca_file, the token endpoint over https (then only the Graph API over https, the
     // token endpoint plain): the throwaway CA is not trusted, a certificate error, not retried.
-    let api_line = format!("api_url = \"{}\"", cloud.url());
-    for what in [cloud.url(), api_line] {
-        let run = over_https(&what, "").cutover(&["run"]);
+    for token in [true, false] {
+        let run = over_https(token, toml::Table::new()).cutover(&["run"]);
         assert_eq!(run.status.code(), Some(5), "{}", text(&run));
         let out = text(&run);
         assert!(
@@ -487,8 +459,8 @@ fn ca_file_is_honoured_by_the_graph_and_token_endpoints_over_https() {
     }
 
     // With ca_file pointing at that CA: the token and Graph requests go through.
-    let ca = format!("ca_file = {:?}", src.ca.display().to_string());
-    let trusted = over_https(&cloud.url(), &ca);
+    let ca = src.ca.display().to_string();
+    let trusted = over_https(true, toml::toml! { ca_file = (ca.as_str()) });
     let run = trusted.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let s = src.dump("alice", "alice-pw");
@@ -510,7 +482,7 @@ fn throttling_429_bursts_and_budgets_are_honoured_without_loss_or_duplicates() {
     .with_mailbox("contoso", ALICE);
     let cloud = start(graph);
     cloud.graph.throttle_next(ALICE, 6);
-    let p = imap_to_graph(&cloud, &src, "");
+    let p = imap_to_graph(&cloud, &src, toml::Table::new());
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let stats = cloud.graph.stats();
@@ -541,7 +513,7 @@ fn json_path_keeps_dates_read_state_and_flags_and_is_not_a_draft() {
     src.seed("alice", 40, 64, &["--no-tricky"]);
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
     let cloud = start(graph);
-    let p = imap_to_graph(&cloud, &src, "graph_import = \"json\"");
+    let p = imap_to_graph(&cloud, &src, toml::toml! { graph_import = "json" });
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let s = src.dump("alice", "alice-pw");
@@ -635,14 +607,8 @@ fn graph_to_imap_migrates_bytes_flags_dates_and_folders_without_touching_the_sou
     let cloud = start(graph);
     let before = cloud.graph.mailbox("bob@contoso.com");
     let p = Proj::new(
-        &graph_section(
-            &cloud,
-            "source",
-            "contoso",
-            "app-1",
-            "CUTOVER_TEST_SECRET_1",
-        ),
-        &imap_section("destination", &dst),
+        graph_endpoint(&cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        project::imap(dst.port),
         &[("bob@contoso.com", "", "bob")],
     );
     let run = p.cutover(&["run"]);
@@ -718,20 +684,8 @@ fn graph_to_graph_tenant_to_tenant_keeps_bytes_state_and_folders() {
     let seeded = seed_graph(&graph, "ann@contoso.com", 45);
     let cloud = start(graph);
     let p = Proj::new(
-        &graph_section(
-            &cloud,
-            "source",
-            "contoso",
-            "app-1",
-            "CUTOVER_TEST_SECRET_1",
-        ),
-        &graph_section(
-            &cloud,
-            "destination",
-            "fabrikam",
-            "app-2",
-            "CUTOVER_TEST_SECRET_2",
-        ),
+        graph_endpoint(&cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        graph_endpoint(&cloud, "fabrikam", "app-2", "CUTOVER_TEST_SECRET_2"),
         &[("ann@contoso.com", "", "ann@fabrikam.com")],
     );
     let run = p.cutover(&["run"]);
@@ -927,22 +881,19 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     let cloud = start(graph);
     let dir = tmp();
     std::fs::write(dir.path().join("secret.txt"), "secret-1").unwrap();
-    let section = |side: &str| {
-        graph_section(&cloud, side, "contoso", "app-1", "UNUSED").replace(
-            "client_secret_env = \"UNUSED\"",
-            "client_secret_file = \"secret.txt\"",
-        )
-    };
-    let path = dir.path().join("project.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[project]\nname = \"c\"\nstate = \"state.sqlite\"\n\n{}{}[[mailbox]]\nsource = {{ user = \"{ALICE}\" }}\ndestination = {{ user = \"{ALICE}\" }}\n",
-            section("source"),
-            section("destination")
-        ),
-    )
-    .unwrap();
+    let mut endpoint = graph_endpoint(&cloud, "contoso", "app-1", "UNUSED");
+    let oauth = endpoint["oauth"].as_table_mut().unwrap();
+    oauth.remove("client_secret_env");
+    oauth.insert("client_secret_file".into(), "secret.txt".into());
+    let path = ProjectBuilder::new("c")
+        .source(endpoint.clone())
+        .destination(endpoint)
+        .mailbox(project::mailbox(
+            None,
+            project::user(ALICE),
+            project::user(ALICE),
+        ))
+        .write(dir.path());
     let project = cutover_engine::config::load(&path).unwrap();
     let store =
         cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
@@ -1037,20 +988,13 @@ fn over_quota_stops_and_resumes_and_a_malformed_message_is_refused_alone() {
     let s = src.dump("alice", "alice-pw");
     let total_bytes: u64 = s.folders.values().flatten().map(|m| m.3).sum();
     cloud.graph.set_quota(Some(total_bytes / 2));
-    let p = imap_to_graph(&cloud, &src, "");
+    let p = imap_to_graph(&cloud, &src, toml::Table::new());
     let full = p.cutover(&["run"]);
     assert_eq!(full.status.code(), Some(6), "{}", text(&full));
     assert!(text(&full).contains("over quota"), "{}", text(&full));
     let partial = cloud.graph.mailbox(ALICE).messages.len();
     assert!(partial > 0 && partial < s.total(), "{partial}");
-    let pending: i64 = p
-        .journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let pending = messages_in(&p.journal(), "pending");
     assert!(pending > 0, "messages not stored stay pending");
 
     // Space is freed: the next run copies the rest, once each.
@@ -1062,15 +1006,15 @@ fn over_quota_stops_and_resumes_and_a_malformed_message_is_refused_alone() {
         "the refused message keeps it partial: {}",
         text(&rest)
     );
-    let j = p.journal();
-    let (failed, reason): (i64, String) = j
-        .query_row(
-            "SELECT count(*), max(reason) FROM messages WHERE state = 'failed'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(failed, 1, "only the empty message is refused");
+    let failed: Vec<_> = p
+        .journal()
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.state == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "only the empty message is refused");
+    let reason = failed[0].reason.clone().unwrap_or_default();
     assert!(reason.contains("ErrorMimeContentInvalid"), "{reason}");
     let mb = cloud.graph.mailbox(ALICE);
     let want: Vec<(String, bool, bool)> = source_set(&s, LARGE)

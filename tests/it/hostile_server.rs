@@ -105,35 +105,42 @@ impl Outcome {
     }
 }
 
+/// What `[source]` says of the hostile server besides its address.
+fn speaking(kind: &str, security: &str, timeout_secs: u32) -> toml::Table {
+    toml::toml! {
+        kind = (kind)
+        security = (security)
+        timeout_secs = (timeout_secs)
+    }
+}
+
 /// `cutover run` of a project whose source is the hostile server (`source` holds the kind,
-/// security and timeout lines) and whose destination is `dst`; killed (and the test failed)
-/// after 3 minutes.
-fn run(dir: &Path, dst: &Dovecot, port: u16, source: &str) -> Outcome {
-    run_project(
-        dir,
-        &format!("host = \"127.0.0.1\"\nport = {port}\n{source}"),
-        &format!(
-            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
-            dst.port
-        ),
-    )
+/// security and timeout, see [`speaking`]) and whose destination is `dst`; killed (and the
+/// test failed) after 3 minutes.
+fn run(dir: &Path, dst: &Dovecot, port: u16, source: toml::Table) -> Outcome {
+    let mut at = toml::toml! {
+        host = "127.0.0.1"
+        port = (port)
+    };
+    at.extend(source);
+    run_project(dir, at, project::imap(dst.port))
 }
 
 /// `cutover run` of a project with these `[source]` and `[destination]` tables (each with
 /// `max_connections = 8` added) and one mailbox, u -> u.
-fn run_project(dir: &Path, source: &str, destination: &str) -> Outcome {
-    let project = dir.join("project.toml");
-    std::fs::write(
-        &project,
-        format!(
-            "[project]\nname = \"hostile\"\nstate = \"state.sqlite\"\nfolder_workers = 4\n\n\
-             [source]\nmax_connections = 8\n{source}\n\n\
-             [destination]\nmax_connections = 8\n{destination}\n\n\
-             [[mailbox]]\nbatch = \"b\"\nsource = {{ user = \"u\", password = \"p\" }}\n\
-             destination = {{ user = \"u\", password = \"p\" }}\n"
-        ),
-    )
-    .unwrap();
+fn run_project(dir: &Path, source: toml::Table, destination: toml::Table) -> Outcome {
+    let project = ProjectBuilder::new("hostile")
+        .set("project.folder_workers", 4)
+        .source(source)
+        .set("source.max_connections", 8)
+        .destination(destination)
+        .set("destination.max_connections", 8)
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "u",
+            pass: "p",
+        }])
+        .write(dir);
     let (out, err) = (dir.join("stdout"), dir.join("stderr"));
     let start = Instant::now();
     // GNU time reports the child's peak resident set size in KiB on stderr.
@@ -188,12 +195,7 @@ fn endless_fetch_lines_after_examine_are_capped_at_exists_plus_slack() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["fetch-flood"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 2));
     o.assert_bounded(6, Duration::from_secs(30));
     o.assert_error(
         "u->u / INBOX",
@@ -208,12 +210,7 @@ fn an_endless_list_is_capped() {
     let h = Hostile::start(&["list-flood"]);
     // 100,000 LIST lines take a debug build a few seconds to parse: the LIST deadline is
     // not what this test is about.
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 30));
     o.assert_bounded(6, Duration::from_secs(60));
     o.assert_error(
         "u->u",
@@ -227,12 +224,7 @@ fn an_endless_list_of_fat_names_is_capped_in_bytes() {
     let dst = destination(root.path());
     // Names of 60 KiB, each of 20,000 levels: 100,000 of them would be gigabytes.
     let h = Hostile::start(&["list-fat"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 30));
     o.assert_bounded(6, Duration::from_secs(60));
     o.assert_error(
         "u->u",
@@ -246,12 +238,7 @@ fn endless_gmail_labels_are_capped_in_bytes() {
     let dst = destination(root.path());
     // EXISTS 0 allows 1,000 responses; each of 20,000 labels would keep about 1 MiB.
     let h = Hostile::start(&["gmail-labels"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 30",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 30));
     o.assert_bounded(6, Duration::from_secs(90));
     assert!(
         o.stderr.contains(
@@ -273,14 +260,14 @@ fn a_destination_saying_bye_to_status_is_left_at_once() {
     // A 30 s timeout: waiting it out at each of the 5 attempts would take minutes.
     let o = run_project(
         root.path(),
-        &format!(
-            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
-            src.port
-        ),
-        &format!(
-            "kind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\ntimeout_secs = 30",
-            h.port
-        ),
+        project::imap(src.port),
+        toml::toml! {
+            kind = "imap"
+            host = "127.0.0.1"
+            port = (h.port)
+            security = "none"
+            timeout_secs = 30
+        },
     );
     // The BYE ends STATUS at once (not after 30 s): a lost connection, reconnected; the next
     // attempt finds the messages stored and needs no STATUS.
@@ -304,12 +291,7 @@ fn a_starttls_reply_line_that_never_ends_is_capped_before_tls() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["starttls-line"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"starttls\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "starttls", 2));
     o.assert_bounded(6, Duration::from_secs(30));
     o.assert_error(
         "u->u",
@@ -325,12 +307,7 @@ fn starttls_answered_by_endless_untagged_lines_ends_at_the_deadline() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["starttls-chatter"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"starttls\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "starttls", 2));
     // One deadline for the whole exchange: 2 s, not 2 s per line.
     o.assert_bounded(6, Duration::from_secs(2 + 20));
     o.assert_error(
@@ -347,12 +324,7 @@ fn an_endless_pop3_capa_is_capped() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["pop3-capa"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("pop3", "none", 2));
     o.assert_bounded(6, Duration::from_secs(30));
     o.assert_error(
         "u->u",
@@ -365,12 +337,7 @@ fn an_endless_pop3_uidl_is_capped_at_the_stat_count_plus_slack() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["pop3-uidl"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("pop3", "none", 2));
     o.assert_bounded(6, Duration::from_secs(30));
     o.assert_error(
         "u->u / INBOX",
@@ -383,12 +350,7 @@ fn a_pop3_stat_of_ten_million_does_not_size_the_listing() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["pop3-stat-lie"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 30",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("pop3", "none", 30));
     o.assert_bounded(6, Duration::from_secs(90));
     o.assert_error(
         "u->u / INBOX",
@@ -401,12 +363,7 @@ fn a_pop3_list_size_of_u64_max_is_a_named_protocol_error() {
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["pop3-size-lie"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"pop3\"\nsecurity = \"none\"\ntimeout_secs = 5",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("pop3", "none", 5));
     o.assert_bounded(6, Duration::from_secs(60));
     o.assert_error(
         "u->u / INBOX",
@@ -422,12 +379,7 @@ fn a_400_mb_literal_for_a_56_byte_message_is_refused_before_allocation_in_every_
     let root = tmp();
     let dst = destination(root.path());
     let h = Hostile::start(&["big-literal", "--folders", "4", "--literal", "400000000"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 2",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 2));
     // Refused at once as permanent (no retry, no wait for the stalled bytes).
     o.assert_bounded(6, Duration::from_secs(30));
     for f in FOLDERS {
@@ -451,12 +403,7 @@ fn stalled_literals_under_the_cap_in_four_folders_share_one_read_ahead_budget() 
     // literal once its reservation is made. Four at once would be 400 MB; with one budget
     // for the process, one waits in the budget at a time and the others hold nothing.
     let h = Hostile::start(&["big-literal", "--folders", "4", "--literal", "100000000"]);
-    let o = run(
-        root.path(),
-        &dst,
-        h.port,
-        "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 1",
-    );
+    let o = run(root.path(), &dst, h.port, speaking("imap", "none", 1));
     // A stall is a network timeout: retried 5 times per folder (waits for the budget do not
     // count against the timeout, so the four folders' 1 s stalls take turns), then exit 5.
     o.assert_bounded(5, Duration::from_secs(120));
@@ -489,18 +436,13 @@ fn the_caps_do_not_bite_a_large_real_folder_filled_in_one_session() {
         .get("INBOX")
         .map_or(0, |m| m.len());
     assert!(inbox > 1100, "the seed puts {inbox} messages in INBOX");
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "u",
             pass: "p",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_same_mail(&src.dump("u", "p"), &dst.dump("u", "p"), |f| f.to_string());
@@ -532,12 +474,7 @@ fn a_negative_or_too_large_uid_and_uidvalidity_0_are_named_protocol_errors() {
         let root = tmp();
         let dst = destination(root.path());
         let h = Hostile::start(&[behaviour]);
-        let o = run(
-            root.path(),
-            &dst,
-            h.port,
-            "kind = \"imap\"\nsecurity = \"none\"\ntimeout_secs = 5",
-        );
+        let o = run(root.path(), &dst, h.port, speaking("imap", "none", 5));
         o.assert_bounded(6, Duration::from_secs(60));
         assert!(
             o.stderr.contains(what),
@@ -558,14 +495,7 @@ fn a_negative_or_too_large_uid_and_uidvalidity_0_are_named_protocol_errors() {
             o.text()
         );
         // No message was taken for expunged on the source either.
-        let skipped: i64 = rusqlite::Connection::open(root.path().join("state.sqlite"))
-            .unwrap()
-            .query_row(
-                "SELECT count(*) FROM messages WHERE state = 'skipped'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let skipped = messages_in(&read_journal(&root.path().join("state.sqlite")), "skipped");
         assert_eq!(skipped, 0, "{behaviour}\n{}", o.text());
     }
 }

@@ -44,18 +44,13 @@ fn a_journal_write_refused_mid_run_ends_the_run_with_exit_9() {
     // fsync on every write: the copy lasts long enough to change the journal under it.
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("alice", 600, 91, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "alice",
             pass: "alice-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let journal = p.dir.path().join("state.sqlite");
     let out = p.dir.path().join("run.out");
     let err = p.dir.path().join("run.err");
@@ -68,9 +63,12 @@ fn a_journal_write_refused_mid_run_ends_the_run_with_exit_9() {
         .unwrap();
     // Once the mailbox is being migrated, the journal refuses to record it as done.
     let start = Instant::now();
-    let state = |db: &rusqlite::Connection| -> Option<String> {
-        db.query_row("SELECT state FROM mailboxes", [], |r| r.get(0))
-            .ok()
+    let state = || -> Option<String> {
+        let rows = Journal::open_read_only(&journal)
+            .ok()?
+            .mailbox_rows()
+            .ok()?;
+        rows.into_iter().next().map(|m| m.state)
     };
     let db = loop {
         assert!(
@@ -83,12 +81,10 @@ fn a_journal_write_refused_mid_run_ends_the_run_with_exit_9() {
             std::fs::read_to_string(&out).unwrap(),
             std::fs::read_to_string(&err).unwrap()
         );
-        if journal.exists() {
-            let db = p.journal();
+        if journal.exists() && state().as_deref() == Some("running") {
+            let db = p.journal_for_damage();
             db.busy_timeout(Duration::from_secs(30)).unwrap();
-            if state(&db).as_deref() == Some("running") {
-                break db;
-            }
+            break db;
         }
         std::thread::sleep(Duration::from_millis(2));
     };
@@ -96,7 +92,7 @@ fn a_journal_write_refused_mid_run_ends_the_run_with_exit_9() {
     // running when the trigger lands.
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
     assert_eq!(
-        state(&db).as_deref(),
+        state().as_deref(),
         Some("running"),
         "the run recorded its end already"
     );
@@ -141,22 +137,17 @@ fn every_journal_write_that_used_to_be_dropped_now_ends_the_command_with_exit_9(
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("alice", 20, 92, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "alice",
             pass: "alice-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let first = p.cutover(&["run"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     let journal = p.dir.path().join("state.sqlite").display().to_string();
-    let db = p.journal();
+    let db = p.journal_for_damage();
     db.busy_timeout(Duration::from_secs(30)).unwrap();
     let names_the_journal = |o: &std::process::Output, what: &str| {
         let e = stderr(o);

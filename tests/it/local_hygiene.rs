@@ -109,23 +109,37 @@ impl SilentServer {
     }
 }
 
-fn write_project(dir: &Path, port: u16, project_extra: &str, mailbox: &str) -> PathBuf {
-    let p = dir.join("project.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[project]\nname = \"hygiene\"\nstate = \"state.sqlite\"\n{project_extra}\n\n\
-             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 2\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 2\n\n\
-             [[mailbox]]\nbatch = \"b\"\n{mailbox}\n"
-        ),
-    )
-    .unwrap();
-    p
+/// Both sides on `port` (2 s timeouts), one mailbox in batch "b" whose source logs in with
+/// `source` (user u), its destination as u with password p.
+fn hygiene_project(port: u16, source: toml::Table) -> ProjectBuilder {
+    ProjectBuilder::new("hygiene")
+        .source(project::imap(port))
+        .set("source.timeout_secs", 2)
+        .destination(project::imap(port))
+        .set("destination.timeout_secs", 2)
+        .mailbox(project::mailbox(
+            Some("b"),
+            source,
+            project::login("u", "p"),
+        ))
 }
 
-const INLINE: &str = "source = { user = \"u\", password = \"p\" }\n\
-                      destination = { user = \"u\", password = \"p\" }";
+/// The project written to `dir/project.toml`, its mailbox logging in with passwords.
+fn write_project(dir: &Path, port: u16) -> PathBuf {
+    hygiene_project(port, project::login("u", "p")).write(dir)
+}
+
+/// Where the value of `key` starts in a project file, "LINE:COLUMN" as cutover's errors
+/// name places (the first line `key = ...`).
+fn value_at(file: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let prefix = format!("{key} = ");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {key} in\n{text}"));
+    format!("{}:{}", line + 1, prefix.len() + 1)
+}
 
 fn spawn_run(project: &Path, env: &[(&str, &Path)]) -> Child {
     let mut c = Command::new(bin());
@@ -165,11 +179,9 @@ fn finish(mut run: Child) -> Output {
 }
 
 fn journal_issues(journal: &Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(journal).unwrap();
-    let mut st = c.prepare("SELECT message FROM issues").unwrap();
-    st.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
+    all_issues(&read_journal(journal))
+        .into_iter()
+        .map(|i| i.message)
         .collect()
 }
 
@@ -177,7 +189,7 @@ fn journal_issues(journal: &Path) -> Vec<String> {
 fn the_control_socket_refuses_a_user_who_is_not_owner_root_or_operator() {
     let server = SilentServer::start();
     let dir = tmp();
-    let project = write_project(dir.path(), server.port, "", INLINE);
+    let project = write_project(dir.path(), server.port);
     let journal = dir.path().join("state.sqlite");
     let socket = dir.path().join("state.sqlite.ctl");
     let mut run = spawn_run(&project, &[]);
@@ -233,12 +245,9 @@ fn the_control_socket_refuses_a_user_who_is_not_owner_root_or_operator() {
 fn a_member_of_the_operators_group_may_stop_and_read_the_run() {
     let server = SilentServer::start();
     let dir = tmp();
-    let project = write_project(
-        dir.path(),
-        server.port,
-        "operators_group = \"nogroup\"",
-        INLINE,
-    );
+    let project = hygiene_project(server.port, project::login("u", "p"))
+        .set("project.operators_group", "nogroup")
+        .write(dir.path());
     let journal = dir.path().join("state.sqlite");
     let socket = dir.path().join("state.sqlite.ctl");
     let mut run = spawn_run(&project, &[]);
@@ -276,7 +285,7 @@ fn files_cutover_writes_are_private_to_the_owner_and_the_operators_group() {
     }];
 
     // Without a group: the owner's only.
-    let p = ProjectDir::new(&src, &dst, &mb, "", "", "");
+    let p = ProjectBuilder::imap(&src, &dst).mailboxes(&mb).create();
     let d = p.dir.path();
     let o = p.cutover(&["run"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -322,7 +331,10 @@ fn files_cutover_writes_are_private_to_the_owner_and_the_operators_group() {
     assert_eq!(mode(&journal), 0o600);
 
     // With an operators group: shared with that group, still nobody else.
-    let p = ProjectDir::new(&src, &dst, &mb, "", "", "operators_group = \"nogroup\"");
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mb)
+        .set("project.operators_group", "nogroup")
+        .create();
     let d = p.dir.path();
     let o = p.cutover(&["run"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -343,7 +355,7 @@ fn a_long_journal_path_uses_a_checked_per_user_directory() {
     let dir = tmp();
     let deep = dir.path().join("d".repeat(110));
     std::fs::create_dir(&deep).unwrap();
-    let project = write_project(&deep, server.port, "", INLINE);
+    let project = write_project(&deep, server.port);
     let tmpdir = dir.path().join("t");
     std::fs::create_dir(&tmpdir).unwrap();
     let me = cutover_engine::local::euid();
@@ -412,7 +424,7 @@ fn a_long_journal_path_uses_a_checked_per_user_directory() {
 fn the_lock_is_never_created_through_a_planted_link() {
     let server = SilentServer::start();
     let dir = tmp();
-    let project = write_project(dir.path(), server.port, "", INLINE);
+    let project = write_project(dir.path(), server.port);
     let victim = dir.path().join("victim");
     std::os::unix::fs::symlink(&victim, dir.path().join("state.sqlite.ctl.lock")).unwrap();
     let o = Command::new(bin())
@@ -430,16 +442,15 @@ fn the_lock_is_never_created_through_a_planted_link() {
 fn refused_password_file(file: &Path, expect: &str) {
     let server = SilentServer::start();
     let dir = tmp();
-    let project = write_project(
-        dir.path(),
+    let file = file.display().to_string();
+    let project = hygiene_project(
         server.port,
-        "",
-        &format!(
-            "source = {{ user = \"u\", password_file = \"{}\" }}\n\
-             destination = {{ user = \"u\", password = \"p\" }}",
-            file.display()
-        ),
-    );
+        toml::toml! {
+            user = "u"
+            password_file = (file.as_str())
+        },
+    )
+    .write(dir.path());
     let started = Instant::now();
     let mut child = Command::new(bin())
         .arg("run")
@@ -451,16 +462,19 @@ fn refused_password_file(file: &Path, expect: &str) {
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(10) {
             child.kill().unwrap();
-            panic!("cutover hung on password_file {}", file.display());
+            panic!("cutover hung on password_file {file}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    // Line 22 is the source credential; column 40 its password_file value.
+    // Located at the source credential's password_file value.
+    let at = value_at(&project, "password_file");
     assert!(
-        err.contains("project.toml:22:40: [[mailbox]] source: password_file: "),
+        err.contains(&format!(
+            "project.toml:{at}: [[mailbox]] source: password_file: "
+        )),
         "{err}"
     );
     assert!(err.contains(expect), "{err}");
@@ -501,17 +515,12 @@ fn password_file_is_a_small_regular_file_named_directly() {
 
     // The same file through the mailbox CSV: located at its row and column.
     let server = SilentServer::start();
-    let p = dir.path().join("csv-project.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[project]\nname = \"x\"\nstate = \"s.sqlite\"\nmailboxes_csv = \"m.csv\"\n\n\
-             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {0}\nsecurity = \"none\"\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {0}\nsecurity = \"none\"\n",
-            server.port
-        ),
-    )
-    .unwrap();
+    let p = ProjectBuilder::new("x")
+        .set("project.state", "s.sqlite")
+        .set("project.mailboxes_csv", "m.csv")
+        .source(project::imap(server.port))
+        .destination(project::imap(server.port))
+        .write_to(&dir.path().join("csv-project.toml"));
     std::fs::write(
         dir.path().join("m.csv"),
         format!(
@@ -536,16 +545,15 @@ fn password_file_is_a_small_regular_file_named_directly() {
     std::fs::write(&good, "p\n").unwrap();
     chmod(&good, 0o600);
     let server = SilentServer::start();
-    let project = write_project(
-        dir.path(),
+    let good = good.display().to_string();
+    let project = hygiene_project(
         server.port,
-        "",
-        &format!(
-            "source = {{ user = \"u\", password_file = \"{}\" }}\n\
-             destination = {{ user = \"u\", password = \"p\" }}",
-            good.display()
-        ),
-    );
+        toml::toml! {
+            user = "u"
+            password_file = (good.as_str())
+        },
+    )
+    .write(dir.path());
     let o = Command::new(bin())
         .arg("check")
         .arg(&project)
@@ -557,17 +565,18 @@ fn password_file_is_a_small_regular_file_named_directly() {
 #[test]
 fn allow_plaintext_always_warns_for_a_remote_host() {
     let dir = tmp();
-    let check = |body: &str| {
-        let p = dir.path().join("p.toml");
-        std::fs::write(
-            &p,
-            format!(
-                "[project]\nname = \"x\"\nstate = \"s.sqlite\"\n\n{body}\n\n\
-                 [[mailbox]]\nsource = {{ user = \"a\", password = \"p\" }}\n\
-                 destination = {{ user = \"a@x.com\", password = \"p\" }}\n"
-            ),
-        )
-        .unwrap();
+    let p = dir.path().join("p.toml");
+    let check = |(source, destination): (toml::Table, toml::Table)| {
+        ProjectBuilder::new("x")
+            .set("project.state", "s.sqlite")
+            .source(source)
+            .destination(destination)
+            .mailbox(project::mailbox(
+                None,
+                project::login("a", "p"),
+                project::login("a@x.com", "p"),
+            ))
+            .write_to(&p);
         Command::new(bin())
             .arg("check")
             .arg(&p)
@@ -576,12 +585,21 @@ fn allow_plaintext_always_warns_for_a_remote_host() {
             .unwrap()
     };
     let imap = |host: &str| {
-        format!(
-            "[source]\nkind = \"imap\"\nhost = \"{host}\"\nsecurity = \"none\"\nallow_plaintext = true\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\""
+        (
+            toml::toml! {
+                kind = "imap"
+                host = (host)
+                security = "none"
+                allow_plaintext = true
+            },
+            toml::toml! {
+                kind = "imap"
+                host = "127.0.0.1"
+                security = "none"
+            },
         )
     };
-    let o = check(&imap("mail.example.com"));
+    let o = check(imap("mail.example.com"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -589,27 +607,44 @@ fn allow_plaintext_always_warns_for_a_remote_host() {
         "{err}"
     );
     // Loopback is plaintext anyway (the tests' servers): nothing to warn about.
-    let o = check(&imap("127.0.0.1"));
+    let o = check(imap("127.0.0.1"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("allow_plaintext"), "{}", text(&o));
 
     // An HTTP API endpoint over http:// to a remote host: refused, or allowed with a warning.
     let graph = |allow: bool| {
-        format!(
-            "[source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
-             [destination]\nkind = \"graph\"\napi_url = \"http://graph.example.com\"\nallow_plaintext = {allow}\n\
-             oauth = {{ provider = \"entra\", tenant = \"t\", client_id = \"c\", client_secret_env = \"SECRET_FOR_TEST\", \
-             token_url = \"http://login.example.com/t/oauth2/v2.0/token\" }}"
+        (
+            toml::toml! {
+                kind = "imap"
+                host = "127.0.0.1"
+                security = "none"
+            },
+            toml::toml! {
+                kind = "graph"
+                api_url = "http://graph.example.com"
+                allow_plaintext = (allow)
+
+                [oauth]
+                provider = "entra"
+                tenant = "t"
+                client_id = "c"
+                client_secret_env = "SECRET_FOR_TEST"
+                token_url = "http://login.example.com/t/oauth2/v2.0/token"
+            },
         )
     };
-    let o = check(&graph(false));
+    let o = check(graph(false));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    // Located at the destination's api_url value.
     assert!(
-        text(&o).contains("p.toml:12:11: destination.api_url: http:// sends"),
+        text(&o).contains(&format!(
+            "p.toml:{}: destination.api_url: http:// sends",
+            value_at(&p, "api_url")
+        )),
         "{}",
         text(&o)
     );
-    let o = check(&graph(true));
+    let o = check(graph(true));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     for key in ["destination.api_url", "destination.oauth.token_url"] {

@@ -33,10 +33,8 @@ fn imap_to_imap_is_byte_exact_idempotent_and_incremental() {
     src.seed("bob", 150, 2, &[]);
     src.doveadm(&["mailbox", "create", "-u", "alice", "Empty/Nested/Deeper"]);
 
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
                 batch: "pilot",
                 user: "alice",
@@ -47,15 +45,11 @@ fn imap_to_imap_is_byte_exact_idempotent_and_incremental() {
                 user: "bob",
                 pass: "bob-pw",
             },
-        ],
-        "",
-        &format!(
-            "port = {}\nsecurity = \"tls\"\nca_file = \"{}\"",
-            dst.tls_port,
-            dst.ca.display()
-        ),
-        "",
-    );
+        ])
+        .set("destination.port", dst.tls_port)
+        .set("destination.security", "tls")
+        .set("destination.ca_file", dst.ca.display().to_string())
+        .create();
 
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -115,18 +109,14 @@ fn oversize_messages_are_skipped_with_a_reason_never_silently() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("carol", 60, 3, &["--no-tricky", "--huge", "--huge-mb", "3"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "carol",
             pass: "carol-pw",
-        }],
-        "",
-        "max_message_size = \"2 MiB\"",
-        "",
-    );
+        }])
+        .set("destination.max_message_size", "2 MiB")
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(
         run.status.code(),
@@ -148,23 +138,20 @@ fn oversize_messages_are_skipped_with_a_reason_never_silently() {
         .count() as i64;
     assert!(over >= 1, "the seed has a message over 2 MiB");
     let j = p.journal();
-    let (n, reason): (i64, String) = j
-        .query_row(
-            "SELECT count(*), max(reason) FROM messages WHERE state = 'skipped'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(n, over);
-    assert!(reason.contains("limit"));
-    let issues: i64 = j
-        .query_row(
-            "SELECT count(*) FROM issues WHERE category = 'oversize'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(issues, over);
+    let skipped: Vec<_> = j
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.state == "skipped")
+        .collect();
+    assert_eq!(skipped.len() as i64, over);
+    let reason = skipped.iter().filter_map(|m| m.reason.clone()).max();
+    assert!(reason.unwrap_or_default().contains("limit"));
+    let issues = all_issues(&j)
+        .iter()
+        .filter(|i| i.category == "oversize")
+        .count();
+    assert_eq!(issues as i64, over);
     // Everything else arrived; verify reports exactly the skipped messages as missing.
     let d = dst.dump("carol", "carol-pw");
     assert_eq!(s.total(), d.total() + over as usize);
@@ -186,23 +173,20 @@ fn connection_budget_is_respected_over_starttls_and_authenticate() {
     let src = Dovecot::start(root.path(), "src", &users, &["--max-conn", "2"]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--max-conn", "2"]);
     src.seed("dave", 300, 4, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "dave",
             pass: "dave-pw",
-        }],
+        }])
+        .set("source.max_connections", 2)
         // AUTHENTICATE (the XOAUTH2 path) against the real server, with PLAIN.
-        "max_connections = 2\nauth = \"plain\"",
-        &format!(
-            "port = {}\nsecurity = \"starttls\"\nca_file = \"{}\"\nmax_connections = 2",
-            dst.port,
-            dst.ca.display()
-        ),
-        "folder_workers = 6",
-    );
+        .set("source.auth", "plain")
+        .set("destination.security", "starttls")
+        .set("destination.ca_file", dst.ca.display().to_string())
+        .set("destination.max_connections", 2)
+        .set("project.folder_workers", 6)
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_same_mail(
@@ -218,18 +202,13 @@ fn exit_codes_for_auth_and_connection_failures() {
     let users = [("erin", "erin-pw")];
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "erin",
             pass: "wrong-password",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(4), "auth failure: {}", text(&run));
     assert!(
@@ -241,18 +220,15 @@ fn exit_codes_for_auth_and_connection_failures() {
     // Nothing listens on the destination port any more.
     let port = dst.port;
     drop(dst);
-    let p2 = ProjectDir::new(
-        &src,
-        &src,
-        &[MailboxLine {
+    let p2 = ProjectBuilder::new("test")
+        .source(project::imap(src.port))
+        .destination(project::imap(port))
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "erin",
             pass: "erin-pw",
-        }],
-        "",
-        &format!("port = {port}\nsecurity = \"none\""),
-        "",
-    );
+        }])
+        .create();
     let run = p2.cutover(&["run"]);
     assert_eq!(
         run.status.code(),
@@ -279,18 +255,13 @@ fn a_huge_message_costs_about_its_own_size_in_memory() {
         5,
         &["--no-tricky", "--huge", "--huge-mb", "60"],
     );
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "frank",
             pass: "frank-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     // GNU time reports the child's peak resident set size in KiB.
     let out = std::process::Command::new("/usr/bin/time")
         .args(["-f", "maxrss_kib=%M"])

@@ -656,7 +656,9 @@ async fn a_service_account_key_that_is_not_the_registered_one_is_refused() {
 // End to end: `cutover run` logging in with AUTHENTICATE XOAUTH2 on a real Dovecot whose
 // passdb oauth2 asks the fake's introspection endpoint about every token.
 
-use support::{Dovecot, MailboxLine, ProjectDir, assert_same_mail, text};
+use support::{
+    Dovecot, MailboxLine, ProjectBuilder, ProjectDir, all_issues, assert_same_mail, project, text,
+};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -681,34 +683,26 @@ fn token_dovecot(root: &Path, cloud: &FakeCloud, users: &[(&str, &str)], scope: 
     )
 }
 
-/// The project with the destination logging in by token: the destination credentials carry
-/// no password at all.
-fn token_project(src: &Dovecot, dst: &Dovecot, users: &[(&str, &str)], oauth: &str) -> ProjectDir {
-    let lines: Vec<MailboxLine<'_>> = users
+/// The project with the destination logging in by token (`oauth`: its `[destination.oauth]`):
+/// the destination credentials carry no password at all.
+fn token_project(
+    src: &Dovecot,
+    dst: &Dovecot,
+    users: &[(&str, &str)],
+    oauth: toml::Table,
+) -> ProjectDir {
+    users
         .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "pilot",
-            user: u,
-            pass: p,
+        .fold(ProjectBuilder::imap(src, dst), |b, (u, pw)| {
+            b.mailbox(project::mailbox(
+                Some("pilot"),
+                project::login(u, pw),
+                project::user(u),
+            ))
         })
-        .collect();
-    let p = ProjectDir::new(
-        src,
-        dst,
-        &lines,
-        "",
-        &format!("auth = \"xoauth2\"\n{oauth}"),
-        "",
-    );
-    let mut t = std::fs::read_to_string(&p.path).unwrap();
-    for (u, pw) in users {
-        t = t.replace(
-            &format!("destination = {{ user = \"{u}\", password = \"{pw}\" }}"),
-            &format!("destination = {{ user = \"{u}\" }}"),
-        );
-    }
-    std::fs::write(&p.path, t).unwrap();
-    p
+        .set("destination.auth", "xoauth2")
+        .set("destination.oauth", oauth)
+        .create()
 }
 
 fn dovecot_log(d: &Dovecot) -> String {
@@ -737,10 +731,11 @@ fn run_with_a_google_service_account_logs_in_by_xoauth2_per_mailbox_and_copies_t
         &src,
         &dst,
         &users,
-        &format!(
-            "[destination.oauth]\nprovider = \"google\"\nflow = \"service-account\"\nservice_account_file = \"{}\"\n",
-            key_file.display()
-        ),
+        toml::toml! {
+            provider = "google"
+            flow = "service-account"
+            service_account_file = (key_file.display().to_string())
+        },
     );
 
     let run = p.cutover(&["run"]);
@@ -812,10 +807,13 @@ fn device_code_login_then_run_with_refreshed_tokens_and_one_retry_after_a_revoke
         &src,
         &dst,
         &users,
-        &format!(
-            "[destination.oauth]\nprovider = \"entra\"\nflow = \"device-code\"\ntenant = \"contoso\"\nclient_id = \"app-pub\"\ntoken_url = \"{}/contoso/oauth2/v2.0/token\"\n",
-            cloud.url()
-        ),
+        toml::toml! {
+            provider = "entra"
+            flow = "device-code"
+            tenant = "contoso"
+            client_id = "app-pub"
+            token_url = (format!("{}/contoso/oauth2/v2.0/token", cloud.url()))
+        },
     );
 
     // A run before anyone signed in says what to do.
@@ -923,15 +921,22 @@ fn device_code_login_then_run_with_refreshed_tokens_and_one_retry_after_a_revoke
 // ---------------------------------------------------------------------------------------
 // Presets.
 
-fn load_project(dir: &Path, endpoints: &str) -> Result<cutover_engine::config::Project, String> {
-    let p = dir.join("p.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[project]\nname = \"t\"\nstate = \"s.sqlite\"\n\n{endpoints}\n\n[[mailbox]]\nsource = {{ user = \"a\", password = \"x\" }}\ndestination = {{ user = \"a@contoso.com\" }}\n"
-        ),
-    )
-    .unwrap();
+/// A project with these `[source]` and `[destination]` tables, loaded.
+fn load_project(
+    dir: &Path,
+    source: toml::Table,
+    destination: toml::Table,
+) -> Result<cutover_engine::config::Project, String> {
+    let p = ProjectBuilder::new("t")
+        .set("project.state", "s.sqlite")
+        .source(source)
+        .destination(destination)
+        .mailbox(project::mailbox(
+            None,
+            project::login("a", "x"),
+            project::user("a@contoso.com"),
+        ))
+        .write_to(&dir.join("p.toml"));
     cutover_engine::config::load(&p).map_err(|e| e.to_string())
 }
 
@@ -941,8 +946,26 @@ fn presets_name_the_services_imap_host_and_limits() {
     let dir = tempfile::tempdir().unwrap();
     let p = load_project(
         dir.path(),
-        "[source]\nkind = \"imap\"\npreset = \"gmail\"\nauth = \"xoauth2\"\n[source.oauth]\nprovider = \"google\"\nflow = \"service-account\"\nservice_account_file = \"sa.json\"\n\n\
-         [destination]\nkind = \"imap\"\npreset = \"m365\"\n[destination.oauth]\nprovider = \"entra\"\ntenant = \"contoso\"\nclient_id = \"app\"\ncertificate_file = \"app.pem\"\n",
+        toml::toml! {
+            kind = "imap"
+            preset = "gmail"
+            auth = "xoauth2"
+
+            [oauth]
+            provider = "google"
+            flow = "service-account"
+            service_account_file = "sa.json"
+        },
+        toml::toml! {
+            kind = "imap"
+            preset = "m365"
+
+            [oauth]
+            provider = "entra"
+            tenant = "contoso"
+            client_id = "app"
+            certificate_file = "app.pem"
+        },
     )
     .unwrap();
     assert_eq!(
@@ -971,14 +994,32 @@ fn presets_name_the_services_imap_host_and_limits() {
     // Exchange Server on premises has no public name: the host stays required.
     let e = load_project(
         dir.path(),
-        "[source]\nkind = \"imap\"\npreset = \"exchange\"\n\n[destination]\nkind = \"imap\"\nhost = \"h\"\n",
+        toml::toml! {
+            kind = "imap"
+            preset = "exchange"
+        },
+        toml::toml! {
+            kind = "imap"
+            host = "h"
+        },
     )
     .unwrap_err();
     assert!(e.contains("source.host: missing"), "{e}");
     // Google has no device-code flow for mail.
     let e = load_project(
         dir.path(),
-        "[source]\nkind = \"imap\"\npreset = \"gmail\"\n[source.oauth]\nprovider = \"google\"\nflow = \"device-code\"\n\n[destination]\nkind = \"imap\"\nhost = \"h\"\n",
+        toml::toml! {
+            kind = "imap"
+            preset = "gmail"
+
+            [oauth]
+            provider = "google"
+            flow = "device-code"
+        },
+        toml::toml! {
+            kind = "imap"
+            host = "h"
+        },
     )
     .unwrap_err();
     assert!(e.contains("service-account"), "{e}");
@@ -1002,7 +1043,10 @@ fn a_files_folder_lands_beside_exchange_onlines_reserved_one_with_a_notice() {
         pass: "alice-pw",
     }];
     // The destination behaves as Exchange Online for naming (preset m365).
-    let p = ProjectDir::new(&src, &dst, &lines, "", "preset = \"m365\"", "");
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&lines)
+        .set("destination.preset", "m365")
+        .create();
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
@@ -1020,13 +1064,10 @@ fn a_files_folder_lands_beside_exchange_onlines_reserved_one_with_a_notice() {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("Files (migrated){rest}"),
         _ => f.to_string(),
     });
-    let notices: Vec<(String, String)> = p
-        .journal()
-        .prepare("SELECT severity, message FROM issues WHERE category = 'config'")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let notices: Vec<(String, String)> = all_issues(&p.journal())
+        .into_iter()
+        .filter(|i| i.category == "config")
+        .map(|i| (i.severity, i.message))
         .collect();
     assert_eq!(notices.len(), 2, "{notices:?}");
     assert!(

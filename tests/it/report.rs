@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cutover_engine::journal::inspect::MessageRow;
 use support::*;
 
 fn tmp() -> tempfile::TempDir {
@@ -36,43 +37,42 @@ fn parse_csv(s: &str) -> Vec<Vec<String>> {
 /// skipped, failed, pending, expunged).
 type Figures = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
-fn journal_figures(j: &rusqlite::Connection) -> BTreeMap<String, Figures> {
-    let mut st = j
-        .prepare(
-            "SELECT mb.key, mb.state,
-               (SELECT count(*) FROM folders f WHERE f.mailbox_id = mb.id),
-               count(m.id),
-               coalesce(sum(m.state = 'copied'), 0),
-               coalesce(sum(CASE WHEN m.state = 'copied' THEN m.size END), 0),
-               coalesce(sum(m.state = 'skipped'), 0),
-               coalesce(sum(m.state = 'failed'), 0),
-               coalesce(sum(m.state IN ('pending', 'appending')), 0),
-               coalesce(sum(m.state = 'skipped' AND m.reason LIKE 'expunged%'), 0)
-             FROM mailboxes mb
-             LEFT JOIN folders f ON f.mailbox_id = mb.id
-             LEFT JOIN messages m ON m.folder_id = f.id AND m.state != 'superseded'
-             GROUP BY mb.id",
-        )
-        .unwrap();
-    st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            (
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ),
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+fn journal_figures(j: &Journal) -> BTreeMap<String, Figures> {
+    let messages = j.message_rows().unwrap();
+    j.mailbox_rows()
+        .unwrap()
+        .into_iter()
+        .map(|mb| {
+            let ms: Vec<_> = messages
+                .iter()
+                .filter(|m| m.mailbox == mb.key && m.state != "superseded")
+                .collect();
+            let count =
+                |f: &dyn Fn(&&MessageRow) -> bool| ms.iter().filter(|m| f(m)).count() as i64;
+            let copied_bytes: u64 = ms
+                .iter()
+                .filter(|m| m.state == "copied")
+                .map(|m| m.size)
+                .sum();
+            let figures = (
+                mb.state,
+                j.folders_of(mb.id).unwrap().len() as i64,
+                ms.len() as i64,
+                count(&|m| m.state == "copied"),
+                copied_bytes as i64,
+                count(&|m| m.state == "skipped"),
+                count(&|m| m.state == "failed"),
+                count(&|m| m.state == "pending" || m.state == "appending"),
+                count(&|m| {
+                    m.state == "skipped"
+                        && m.reason
+                            .as_deref()
+                            .is_some_and(|r| r.to_lowercase().starts_with("expunged"))
+                }),
+            );
+            (mb.key, figures)
+        })
+        .collect()
 }
 
 fn report(p: &ProjectDir, kind: &str, format: &str, out: Option<&Path>) -> String {
@@ -118,10 +118,8 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     );
     src.seed("bob", 10, 12, &["--no-tricky"]);
     src.seed("dan", 5, 13, &["--no-tricky"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
                 batch: "pilot",
                 user: "alice",
@@ -137,11 +135,9 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
                 user: "dan",
                 pass: DAN_PW,
             },
-        ],
-        "",
-        "max_message_size = \"2 MiB\"",
-        "",
-    );
+        ])
+        .set("destination.max_message_size", "2 MiB")
+        .create();
     // Before anything ran there is nothing to report.
     let none = p.cutover(&["report", "--kind", "final"]);
     assert_eq!(none.status.code(), Some(9), "{}", text(&none));
@@ -153,29 +149,23 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     outputs.push(text(&run));
 
     let j = p.journal();
+    let issues = all_issues(&j);
     // The wrong password: one auth issue on bob's mailbox, no folder, no UID.
     type AuthRow = (String, Option<String>, Option<i64>, i64, String, String);
-    let auth: Vec<AuthRow> = {
-        let mut st = j
-            .prepare(
-                "SELECT severity, folder, uid, count, message, state FROM issues
-                 WHERE category = 'auth' AND mailbox = 'bob->bob'",
+    let auth: Vec<AuthRow> = issues
+        .iter()
+        .filter(|i| i.category == "auth" && i.mailbox.as_deref() == Some("bob->bob"))
+        .map(|i| {
+            (
+                i.severity.clone(),
+                i.folder.clone(),
+                i.uid.map(i64::from),
+                i64::from(i.count),
+                i.message.clone(),
+                i.state.clone(),
             )
-            .unwrap();
-        st.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
         })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    };
+        .collect();
     assert_eq!(auth.len(), 1, "{auth:?}");
     assert_eq!(auth[0].0, "error");
     assert_eq!((auth[0].1.as_deref(), auth[0].2), (None, None));
@@ -185,30 +175,29 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
 
     // The oversize message(s): one warning each, on alice's mailbox, folder and source UID,
     // exactly the messages journalled as skipped.
-    let oversize: Vec<(String, String, i64, i64)> = {
-        let mut st = j
-            .prepare(
-                "SELECT severity, folder, uid, count FROM issues
-                 WHERE category = 'oversize' AND mailbox = 'alice->alice' ORDER BY uid",
+    let mut oversize: Vec<(String, String, i64, i64)> = issues
+        .iter()
+        .filter(|i| i.category == "oversize" && i.mailbox.as_deref() == Some("alice->alice"))
+        .map(|i| {
+            (
+                i.severity.clone(),
+                i.folder
+                    .clone()
+                    .expect("an oversize issue names its folder"),
+                i64::from(i.uid.expect("an oversize issue names its UID")),
+                i64::from(i.count),
             )
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
-    let skipped: Vec<(String, i64)> = {
-        let mut st = j
-            .prepare(
-                "SELECT f.src_name, m.src_uid FROM messages m JOIN folders f ON f.id = m.folder_id
-                 WHERE m.state = 'skipped' ORDER BY m.src_uid",
-            )
-            .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+        })
+        .collect();
+    oversize.sort_by_key(|o| o.2);
+    let mut skipped: Vec<(String, i64)> = j
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.state == "skipped")
+        .map(|m| (m.folder, i64::from(m.src_uid)))
+        .collect();
+    skipped.sort_by_key(|s| s.1);
     assert!(!skipped.is_empty(), "the seed has a message over 2 MiB");
     assert_eq!(oversize.len(), skipped.len(), "{oversize:?} vs {skipped:?}");
     for (o, s) in oversize.iter().zip(&skipped) {
@@ -217,13 +206,12 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         assert_eq!(o.3, 1);
     }
     // Mailbox durations are journalled for finished and failed mailboxes.
-    let unset: i64 = j
-        .query_row(
-            "SELECT count(*) FROM mailboxes WHERE started_at IS NULL OR finished_at IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let unset = j
+        .mailbox_rows()
+        .unwrap()
+        .iter()
+        .filter(|m| m.started_at.is_none() || m.finished_at.is_none())
+        .count();
     assert_eq!(unset, 0);
     drop(j);
 
@@ -238,24 +226,21 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         .unwrap();
     assert_eq!(run2.status.code(), Some(6), "{}", text(&run2));
     outputs.push(text(&run2));
-    let j = p.journal();
-    let (n, count): (i64, i64) = j
-        .query_row(
-            "SELECT count(*), max(count) FROM issues WHERE category = 'auth' AND mailbox = 'bob->bob'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((n, count), (1, 2), "a repeat folds into one record");
-    let (n, count): (i64, i64) = j
-        .query_row(
-            "SELECT count(*), max(count) FROM issues WHERE category = 'oversize'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((n as usize, count), (skipped.len(), 1));
-    drop(j);
+    let issues = all_issues(&p.journal());
+    // (how many, the highest count) of the issues that match.
+    let folded = |f: &dyn Fn(&IssueRow) -> bool| {
+        let m: Vec<&IssueRow> = issues.iter().filter(|i| f(i)).collect();
+        (m.len(), m.iter().map(|i| i.count).max())
+    };
+    assert_eq!(
+        folded(&|i| i.category == "auth" && i.mailbox.as_deref() == Some("bob->bob")),
+        (1, Some(2)),
+        "a repeat folds into one record"
+    );
+    assert_eq!(
+        folded(&|i| i.category == "oversize"),
+        (skipped.len(), Some(1))
+    );
 
     // An operator resolves one oversize issue with a note (the console's ResolveIssue).
     let store = cutover_engine::journal::Journal::open(
@@ -263,13 +248,11 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         cutover_engine::config::Durability::Crash,
     )
     .unwrap();
-    let oversize_id: i64 = p
-        .journal()
-        .query_row(
-            "SELECT min(id) FROM issues WHERE category = 'oversize'",
-            [],
-            |r| r.get(0),
-        )
+    let oversize_id = all_issues(&p.journal())
+        .iter()
+        .filter(|i| i.category == "oversize")
+        .map(|i| i.id)
+        .min()
         .unwrap();
     store
         .set_issue_state(
@@ -280,23 +263,23 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         )
         .unwrap();
     drop(store);
-    let (state, by, at, note): (String, String, Option<String>, String) = p
-        .journal()
-        .query_row(
-            "SELECT state, state_by, state_at, note FROM issues WHERE id = ?1",
-            [oversize_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+    let resolved = all_issues(&p.journal())
+        .into_iter()
+        .find(|i| i.id == oversize_id)
         .unwrap();
     assert_eq!(
-        (state.as_str(), by.as_str(), note.as_str()),
+        (
+            resolved.state.as_str(),
+            resolved.state_by.as_deref(),
+            resolved.note.as_deref()
+        ),
         (
             "resolved",
-            "maria",
-            "user told; attachment sent by file share"
+            Some("maria"),
+            Some("user told; attachment sent by file share")
         )
     );
-    assert!(at.is_some());
+    assert!(resolved.state_at.is_some());
 
     // The figures every report must show, from the journal.
     let figs = journal_figures(&p.journal());
@@ -464,10 +447,7 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     assert!(d2.contains("| alice->alice | pilot | done | 0 | "), "{d2}");
     assert!(d2.contains("No message copied in this window."), "{d2}");
     assert!(d2.contains("0 opened, 0 resolved in the window"), "{d2}");
-    let reports: i64 = p
-        .journal()
-        .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
-        .unwrap();
+    let reports = p.journal().report_rows().unwrap().len();
     assert_eq!(reports, 5, "every report run is recorded");
 
     // No password anywhere: logs (at the most verbose level), reports, journal bytes, output.
@@ -503,16 +483,15 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
 async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
     use cutover_engine::engine::control::{Command, spawn};
     let dir = tmp();
-    let path = dir.path().join("project.toml");
-    std::fs::write(
-        &path,
-        "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
-         [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
-         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n\n\
-         [[mailbox]]\nbatch = \"b\"\nsource = { user = \"u\", password = \"p\" }\n\
-         destination = { user = \"u\", password = \"p\" }\n",
-    )
-    .unwrap();
+    let path = ProjectBuilder::new("t")
+        .source(project::imap(9))
+        .destination(project::imap(9))
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "u",
+            pass: "p",
+        }])
+        .write(dir.path());
     let project = cutover_engine::config::load(&path).unwrap();
     let store =
         cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
@@ -558,13 +537,17 @@ async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
     let i = snap.issues.iter().find(|i| i.id == id).unwrap();
     assert_eq!(i.state_by.as_deref(), Some("joe"));
     assert_eq!(i.note.as_deref(), Some("user told"));
-    let j = rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap();
-    let row: (String, String, String) = j
-        .query_row(
-            "SELECT state, state_by, note FROM issues WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let row = all_issues(&read_journal(&dir.path().join("state.sqlite")))
+        .into_iter()
+        .find(|i| i.id == id)
+        .map(|i| (i.state, i.state_by, i.note))
         .unwrap();
-    assert_eq!(row, ("resolved".into(), "joe".into(), "user told".into()));
+    assert_eq!(
+        row,
+        (
+            "resolved".into(),
+            Some("joe".into()),
+            Some("user told".into())
+        )
+    );
 }

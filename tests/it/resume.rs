@@ -27,18 +27,13 @@ fn sigkill_at_any_moment_loses_and_duplicates_nothing() {
     // fsync on every write makes APPENDs slow enough to be killed in the middle.
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("alice", 1500, 7, &["--huge", "--huge-mb", "8"]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "alice",
             pass: "alice-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let mut killed_mid_copy = 0;
     let mut left_in_doubt = 0;
     for delay_ms in [120u64, 260, 330, 410, 520, 640, 700, 810] {
@@ -48,15 +43,7 @@ fn sigkill_at_any_moment_loses_and_duplicates_nothing() {
             killed_mid_copy += 1;
         }
         if p.dir.path().join("state.sqlite").exists() {
-            let n: i64 = p
-                .journal()
-                .query_row(
-                    "SELECT count(*) FROM messages WHERE state = 'appending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            left_in_doubt += n;
+            left_in_doubt += messages_in(&p.journal(), "appending");
         }
     }
     assert!(
@@ -87,39 +74,31 @@ fn in_doubt_appends_are_resolved_against_the_destination_not_resent() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("bob", 300, 8, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "bob",
             pass: "bob-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
     // Simulate a crash between APPEND and its journal entry: a third of INBOX's messages are
     // "appending" again, with no destination UID. Two of them really did not arrive: they are
     // removed from the destination.
-    let j = p.journal();
-    let inbox: i64 = j
-        .query_row("SELECT id FROM folders WHERE src_name = 'INBOX'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let lost: Vec<u32> = {
-        let mut st = j
-            .prepare("SELECT dst_uid FROM messages WHERE folder_id = ?1 AND state = 'copied' ORDER BY id LIMIT 2")
-            .unwrap();
-        st.query_map([inbox], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let messages = p.journal().message_rows().unwrap();
+    let inbox = messages
+        .iter()
+        .find(|m| m.folder == "INBOX")
+        .expect("INBOX in the journal")
+        .folder_id;
+    let lost: Vec<u32> = messages
+        .iter()
+        .filter(|m| m.folder_id == inbox && m.state == "copied")
+        .take(2)
+        .map(|m| m.dst_uid.expect("a copied message has its destination UID"))
+        .collect();
     for uid in &lost {
         dst.doveadm(&[
             "expunge",
@@ -131,7 +110,8 @@ fn in_doubt_appends_are_resolved_against_the_destination_not_resent() {
             &uid.to_string(),
         ]);
     }
-    let n = j
+    let n = p
+        .journal_for_damage()
         .execute(
             "UPDATE messages SET state = 'appending', dst_uid = NULL
              WHERE folder_id = ?1 AND (id % 3 = 0 OR dst_uid IN (?2, ?3))",
@@ -139,7 +119,6 @@ fn in_doubt_appends_are_resolved_against_the_destination_not_resent() {
         )
         .unwrap();
     assert!(n > 10);
-    drop(j);
 
     let resumed = p.cutover(&["run"]);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
@@ -147,14 +126,13 @@ fn in_doubt_appends_are_resolved_against_the_destination_not_resent() {
     assert_eq!(run_counts(&resumed).0, 2, "{}", text(&resumed));
     assert!(text(&resumed).contains("in-doubt"), "{}", text(&resumed));
     assert_same_mail(&src.dump("bob", "bob-pw"), &dst.dump("bob", "bob-pw"), same);
-    let left: i64 = p
+    let left = p
         .journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = 'appending' OR (state = 'copied' AND dst_uid IS NULL)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.state == "appending" || (m.state == "copied" && m.dst_uid.is_none()))
+        .count();
     assert_eq!(left, 0);
 }
 
@@ -165,18 +143,13 @@ fn uidvalidity_changes_fall_back_to_fingerprints_not_a_blind_recopy() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("carol", 200, 9, &[]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "b",
             user: "carol",
             pass: "carol-pw",
-        }],
-        "",
-        "",
-        "",
-    );
+        }])
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 

@@ -11,13 +11,10 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::Digest;
-use support::fake_cloud::FakeCloud;
-use support::fake_cloud::gmail::{self, Gmail};
-use support::fake_cloud::graph::{self, FakeGraph, GraphConfig};
+use support::fake_cloud::Cloud;
+use support::fake_cloud::graph::{FakeGraph, GraphConfig};
 use support::fake_cloud::token::Tokens;
 use support::*;
 
@@ -32,45 +29,21 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn sha256(b: &[u8]) -> String {
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 /// One fake cloud with Graph (two tenants) and the Gmail API.
-struct Cloud {
-    cloud: FakeCloud,
-    graph: Arc<FakeGraph>,
-    gmail: Arc<Gmail>,
-}
-
 fn cloud(graph_mailboxes: &[(&str, &str)], gmail_users: &[&str]) -> Cloud {
     let mut g = FakeGraph::new(GraphConfig::default());
     for (tenant, upn) in graph_mailboxes {
         g = g.with_mailbox(tenant, upn);
     }
-    let graph = Arc::new(g);
-    let (gr, mut gm) = (graph.clone(), None);
     let tokens = Tokens::new(Duration::from_secs(3600))
         .with_client(GRAPH_SRC.0, GRAPH_SRC.1, "secret-src")
         .with_client(GRAPH_DST.0, GRAPH_DST.1, "secret-dst")
         .with_client(GMAIL.0, GMAIL.1, "secret-gmail");
-    let cloud = FakeCloud::start_with(tokens, |t| {
-        let mut gmail = Gmail::new(t.clone());
-        for u in gmail_users {
-            gmail = gmail.with_user(u);
-        }
-        let gmail = Arc::new(gmail);
-        gm = Some(gmail.clone());
-        graph::router(gr, t).merge(gmail::router(gmail))
-    });
-    Cloud {
-        cloud,
-        graph,
-        gmail: gm.unwrap(),
-    }
+    Cloud::start(tokens, g, |gmail| {
+        gmail_users
+            .iter()
+            .fold(gmail, |gmail, u| gmail.with_user(u))
+    })
 }
 
 /// Where one side of a scenario points.

@@ -72,20 +72,12 @@ fn wait_exit(mut child: Child, limit: Duration) -> (std::process::Output, Durati
     (child.wait_with_output().unwrap(), took)
 }
 
-fn in_doubt(p: &ProjectDir) -> i64 {
-    p.journal()
-        .query_row(
-            "SELECT count(*) FROM messages WHERE state = 'appending'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
+fn in_doubt(p: &ProjectDir) -> usize {
+    messages_in(&p.journal(), "appending")
 }
 
 fn mailbox_state(p: &ProjectDir) -> String {
-    p.journal()
-        .query_row("SELECT state FROM mailboxes", [], |r| r.get(0))
-        .unwrap()
+    p.journal().mailbox_rows().unwrap()[0].state.clone()
 }
 
 #[test]
@@ -96,7 +88,10 @@ fn sigint_sigterm_and_sighup_stop_a_headless_run_like_ctrl_c_and_the_next_run_fi
     // fsync on every write: slow enough to be stopped in the middle.
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed(USER, 1200, 71, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", "folder_workers = 2");
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mailbox())
+        .set("project.folder_workers", 2)
+        .create();
     let total = src.dump(USER, PASS).total() as u64;
 
     for sig in ["TERM", "HUP", "INT"] {
@@ -191,15 +186,9 @@ fn sigint_sigterm_and_sighup_stop_a_headless_run_like_ctrl_c_and_the_next_run_fi
     let said = std::fs::read_to_string(&err).unwrap();
     assert!(said.contains("SIGHUP: stopping all writes"), "{said}");
     assert!(!said.contains("panicked"), "{said}");
-    let outcome: String = p
-        .journal()
-        .query_row(
-            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(outcome, "exit 8", "{said}");
+    let runs = p.journal().run_rows().unwrap();
+    let outcome = runs.last().and_then(|r| r.outcome.as_deref());
+    assert_eq!(outcome, Some("exit 8"), "{said}");
     assert_eq!(mailbox_state(&p), "stopped");
 
     // Whatever the stops left in doubt, the next run resolves; every message exactly once.
@@ -211,21 +200,23 @@ fn sigint_sigterm_and_sighup_stop_a_headless_run_like_ctrl_c_and_the_next_run_fi
     });
 }
 
-/// `[source]` lines through a proxy, with a timeout far longer than the stop may take.
-fn via(proxy: &FaultProxy) -> String {
-    format!(
-        "port = {}\nsecurity = \"none\"\ntimeout_secs = 60\n",
-        proxy.port
-    )
+/// What sends `[source]` through a proxy, with a timeout far longer than the stop may take.
+fn via(proxy: &FaultProxy) -> toml::Table {
+    toml::toml! {
+        port = (proxy.port)
+        security = "none"
+        timeout_secs = 60
+    }
 }
 
-/// Point the project's source at another proxy.
+/// Point the project's source, on `from`, at another proxy.
 fn reroute(p: &ProjectDir, from: &FaultProxy, to: &FaultProxy) {
-    let t = std::fs::read_to_string(&p.path).unwrap().replace(
-        &format!("port = {}\n", from.port),
-        &format!("port = {}\n", to.port),
+    let was: toml::Table = toml::from_str(&std::fs::read_to_string(&p.path).unwrap()).unwrap();
+    assert_eq!(
+        was["source"]["port"].as_integer(),
+        Some(i64::from(from.port))
     );
-    std::fs::write(&p.path, t).unwrap();
+    p.edit(|b| b.set("source.port", to.port));
 }
 
 /// Start `cutover ARGS` and return once `proxy`'s fault has fired `n` times and cutover has
@@ -287,14 +278,11 @@ fn a_stop_ends_the_process_within_2_s_while_the_source_is_silent() {
         )
     };
     let proxy = FaultProxy::start(src.port, vec![mid_message().times(2)]);
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &mailbox(),
-        &via(&proxy),
-        "",
-        "folder_workers = 1",
-    );
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mailbox())
+        .merge("source", via(&proxy))
+        .set("project.folder_workers", 1)
+        .create();
 
     // SIGTERM, then `cutover stop` from another shell, while a message body is half read.
     let run = stalled(&p, &proxy, 1, &["run"]);
@@ -315,14 +303,10 @@ fn a_stop_ends_the_process_within_2_s_while_the_source_is_silent() {
     reroute(&p, &proxy, &no_examine);
     let run = stalled(&p, &no_examine, 1, &["run"]);
     stop_within_bound(&p, run, "TERM");
-    let abandoned: i64 = p
-        .journal()
-        .query_row(
-            "SELECT count(*) FROM issues WHERE category = 'operator' AND message LIKE '%abandoned%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let abandoned = all_issues(&p.journal())
+        .iter()
+        .filter(|i| i.category == "operator" && i.message.to_lowercase().contains("abandoned"))
+        .count();
     assert!(abandoned >= 1, "the abandoned command is journalled");
 
     // The source answers again: the next run finishes, every message exactly once.
@@ -353,7 +337,9 @@ fn sigterm_stops_a_rollback_waiting_on_a_silent_destination_and_the_next_one_fin
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed(USER, 60, 73, &["--no-tricky"]);
-    let p = ProjectDir::new(&src, &dst, &mailbox(), "", "", "");
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&mailbox())
+        .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert!(dst.message_count(USER) > 0);
@@ -368,14 +354,7 @@ fn sigterm_stops_a_rollback_waiting_on_a_silent_destination_and_the_next_one_fin
         )],
     );
     let direct = std::fs::read_to_string(&p.path).unwrap();
-    std::fs::write(
-        &p.path,
-        direct.replace(
-            &format!("port = {}\n", dst.port),
-            &format!("port = {}\n", silent.port),
-        ),
-    )
-    .unwrap();
+    p.edit(|b| b.set("destination.port", silent.port));
     let rollback = stalled(&p, &silent, 1, &["rollback", "--batch", "b", "--yes"]);
     let out = stop_within_bound(&p, rollback, "TERM");
     assert!(

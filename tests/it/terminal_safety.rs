@@ -221,31 +221,23 @@ fn fixture() -> Fixture {
             .times(usize::MAX),
         ],
     );
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[
+    // Batch names as a customer's mailbox export could carry them.
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
             MailboxLine {
-                batch: "a",
+                batch: BATCH_A,
                 user: "alice",
                 pass: "alice-pw",
             },
             MailboxLine {
-                batch: "b",
+                batch: BATCH_B,
                 user: "bob",
                 pass: "wrong-pw",
             },
-        ],
-        &format!("port = {}\nsecurity = \"none\"", proxy.port),
-        "max_message_size = \"6 KiB\"",
-        "",
-    );
-    // Batch names as a customer's mailbox export could carry them (TOML literal strings).
-    let t = std::fs::read_to_string(&p.path)
-        .unwrap()
-        .replace("batch = \"a\"", &format!("batch = '{BATCH_A}'"))
-        .replace("batch = \"b\"", &format!("batch = '{BATCH_B}'"));
-    std::fs::write(&p.path, t).unwrap();
+        ])
+        .set("source.port", proxy.port)
+        .set("destination.max_message_size", "6 KiB")
+        .create();
     Fixture {
         _root: root,
         _src: src,
@@ -413,18 +405,14 @@ fn control_socket_refuses_unknown_and_control_batch_names_without_echoing_them()
             Action::Stall(Duration::from_secs(8)),
         )],
     );
-    let p = ProjectDir::new(
-        &src,
-        &dst,
-        &[MailboxLine {
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
             batch: "pilot",
             user: "carol",
             pass: "carol-pw",
-        }],
-        &format!("port = {}\nsecurity = \"none\"", proxy.port),
-        "",
-        "",
-    );
+        }])
+        .set("source.port", proxy.port)
+        .create();
     let run = Command::new(bin())
         .arg("run")
         .arg(&p.path)

@@ -21,6 +21,7 @@ mod checks;
 mod db;
 mod folders;
 mod gmail;
+pub mod inspect;
 mod issues;
 mod mailboxes;
 mod messages;

@@ -11,7 +11,11 @@ use serde::Deserialize;
 
 pub mod fake_cloud;
 pub mod fault_proxy;
+pub mod project;
 pub mod tls_front;
+
+pub use cutover_engine::journal::{IssueRow, Journal};
+pub use project::ProjectBuilder;
 
 pub fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
@@ -142,6 +146,15 @@ impl Drop for Dovecot {
     }
 }
 
+/// The SHA-256 of `b`, in lower-case hex (as `imap_dump.py` gives it).
+pub fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// (sha256, flags, INTERNALDATE, size) of one message.
 pub type Msg = (String, Vec<String>, String, u64);
 
@@ -218,7 +231,7 @@ pub fn assert_same_mail(src: &Dump, dst: &Dump, map: impl Fn(&str) -> String) {
     }
 }
 
-/// A project directory with a project file pointing at two instances.
+/// A project directory and its project file (see [`ProjectBuilder`]).
 pub struct ProjectDir {
     pub dir: tempfile::TempDir,
     pub path: PathBuf,
@@ -231,58 +244,51 @@ pub struct MailboxLine<'a> {
 }
 
 impl ProjectDir {
-    /// `source_extra`/`destination_extra` are TOML lines added to those sections.
-    pub fn new(
-        src: &Dovecot,
-        dst: &Dovecot,
-        mailboxes: &[MailboxLine<'_>],
-        source_extra: &str,
-        destination_extra: &str,
-        project_extra: &str,
-    ) -> ProjectDir {
-        let dir = tempfile::tempdir().unwrap();
-        let mut t = format!(
-            "[project]\nname = \"test\"\nstate = \"state.sqlite\"\n{project_extra}\n\n\
-             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n{source_extra}\n\n\
-             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\n{destination_extra}\n\n",
-            src.port
-        );
-        if source_extra.contains("port") {
-            // The test points the source elsewhere (a fault proxy): its own port and security.
-            t = t.replace(
-                &format!("port = {}\nsecurity = \"none\"\n{source_extra}", src.port),
-                source_extra,
-            );
-        }
-        if !destination_extra.contains("port") {
-            t = t.replace(
-                "[destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\n",
-                &format!(
-                    "[destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
-                    dst.port
-                ),
-            );
-        }
-        for m in mailboxes {
-            t.push_str(&format!(
-                "[[mailbox]]\nbatch = \"{}\"\nsource = {{ user = \"{}\", password = \"{}\" }}\ndestination = {{ user = \"{}\", password = \"{}\" }}\n\n",
-                m.batch, m.user, m.pass, m.user, m.pass
-            ));
-        }
-        let path = dir.path().join("project.toml");
-        std::fs::write(&path, t).unwrap();
-        ProjectDir { dir, path }
-    }
-
     pub fn cutover(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(bin());
         cmd.arg(args[0]).arg(&self.path).args(&args[1..]);
         cmd.output().expect("run cutover")
     }
 
-    pub fn journal(&self) -> rusqlite::Connection {
+    /// The project file changed by `f` (loaded, changed, written again).
+    pub fn edit(&self, f: impl FnOnce(ProjectBuilder) -> ProjectBuilder) {
+        f(ProjectBuilder::load(&self.path)).write_to(&self.path);
+    }
+
+    /// The journal (`state.sqlite`), opened read-only as `cutover watch` does: read it
+    /// through its API.
+    pub fn journal(&self) -> Journal {
+        read_journal(&self.dir.path().join("state.sqlite"))
+    }
+
+    /// The journal's SQLite file opened for writing behind cutover's back, only to damage
+    /// it on purpose (a crash or a refused write simulated); read it through
+    /// [`ProjectDir::journal`].
+    pub fn journal_for_damage(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.dir.path().join("state.sqlite")).unwrap()
     }
+}
+
+/// The journal at `path`, opened read-only.
+pub fn read_journal(path: &Path) -> Journal {
+    Journal::open_read_only(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// How many of the journal's messages are in `state` ("appending", "copied"...).
+pub fn messages_in(journal: &Journal, state: &str) -> usize {
+    journal
+        .message_rows()
+        .unwrap()
+        .iter()
+        .filter(|m| m.state == state)
+        .count()
+}
+
+/// Every issue in the journal, oldest first.
+pub fn all_issues(journal: &Journal) -> Vec<IssueRow> {
+    let mut all = journal.issue_rows(usize::MAX).unwrap();
+    all.sort_by_key(|i| i.id);
+    all
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -93,3 +93,42 @@ impl Drop for FakeCloud {
         }
     }
 }
+
+/// A fake cloud hosting both services, Microsoft Graph and the Gmail API, with their state
+/// for the test to read (`c.graph.mailbox(..)`, `c.gmail.messages(..)`); it derefs to the
+/// [`FakeCloud`] (address, URL, token registry).
+pub struct Cloud {
+    pub cloud: FakeCloud,
+    pub graph: Arc<graph::FakeGraph>,
+    pub gmail: Arc<gmail::Gmail>,
+}
+
+impl Cloud {
+    /// Start the fake with the OAuth2 clients of `tokens`, this Graph, and the Gmail API
+    /// `make_gmail` makes of one without users.
+    pub fn start(
+        tokens: token::Tokens,
+        graph: graph::FakeGraph,
+        make_gmail: impl FnOnce(gmail::Gmail) -> gmail::Gmail,
+    ) -> Cloud {
+        let graph = Arc::new(graph);
+        let (g, mut started) = (graph.clone(), None);
+        let cloud = FakeCloud::start_with(tokens, |t| {
+            let gm = Arc::new(make_gmail(gmail::Gmail::new(t.clone())));
+            started = Some(gm.clone());
+            graph::router(g, t).merge(gmail::router(gm))
+        });
+        Cloud {
+            cloud,
+            graph,
+            gmail: started.expect("the services were started"),
+        }
+    }
+}
+
+impl std::ops::Deref for Cloud {
+    type Target = FakeCloud;
+    fn deref(&self) -> &FakeCloud {
+        &self.cloud
+    }
+}
