@@ -19,6 +19,10 @@ use tokio::sync::{mpsc, watch};
 /// Issues tab shows it beside the selected issue.
 pub use crate::issues::{Category, Retry, category};
 
+/// The one formatter of bytes, percentages and durations, so that the console prints a figure
+/// exactly as the CLI and the reports do.
+pub use crate::mail::fmt as figures;
+
 /// Seconds of throughput history kept (the chart shows the last 10 minutes).
 pub const HISTORY_SECS: usize = 600;
 

@@ -11,11 +11,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::app::{App, Level, Modal};
 use super::keys::{KEYMAP, Scope, Tab, footer};
 use super::tabs;
-use super::widgets::{block, bytes, hms};
+use super::widgets::{block, bytes, hms, num};
 use cutover_engine::api::{MailboxState, RunState};
-
-// TODO(merge): remove; the old path of the number formatter (caller: tests/it/console_e2e.rs).
-pub use super::widgets::num;
 
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;

@@ -9,6 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, TableState};
 
 use super::app::App;
+/// Bytes and clock figures as every front end prints them (the engine's one formatter).
+pub use cutover_engine::api::figures::{bytes, hms};
 use cutover_engine::api::{BatchState, MailboxState, Throughput};
 
 pub fn num(n: u64) -> String {
@@ -23,18 +25,9 @@ pub fn num(n: u64) -> String {
     out
 }
 
-pub fn bytes(n: u64) -> String {
-    bytesize::ByteSize(n).display().si().to_string()
-}
-
 pub(crate) fn rate(tp: &Throughput) -> String {
     let (m, b) = tp.rate(5);
     format!("{m:.0} msg/s {}/s", bytes(b as u64))
-}
-
-pub(crate) fn hms(secs: i64) -> String {
-    let s = secs.max(0);
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
 /// How a state looks: a symbol beside its word (never colour alone), and a style.

@@ -429,7 +429,8 @@ fn the_mx_item_asks_the_configured_resolver() {
 
 #[test]
 fn the_console_start_command_is_gated_until_overridden() {
-    use cutover_engine::engine::control::{Command, spawn};
+    use cutover_engine::api::Command;
+    use cutover_engine::engine::control::spawn;
     let root = tmp();
     let users = [("alice", "alice-pw")];
     let src = Dovecot::start(root.path(), "src", &users, &[]);
@@ -450,8 +451,7 @@ fn the_console_start_command_is_gated_until_overridden() {
         let h = spawn(project, store).unwrap();
         let snaps = h.snapshots.clone();
         let wait_for =
-            |what: &'static str,
-             f: Box<dyn Fn(&cutover_engine::engine::snapshot::Snapshot) -> bool>| {
+            |what: &'static str, f: Box<dyn Fn(&cutover_engine::api::Snapshot) -> bool>| {
                 let mut snaps = snaps.clone();
                 async move {
                     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -138,7 +138,7 @@ fn tmp() -> tempfile::TempDir {
 }
 
 fn num(n: usize) -> String {
-    cutover::ui::draw::num(n as u64)
+    cutover::ui::widgets::num(n as u64)
 }
 
 #[test]

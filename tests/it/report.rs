@@ -481,7 +481,8 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
 /// lands in the journal with the operator and the note, and the next snapshot shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
-    use cutover_engine::engine::control::{Command, spawn};
+    use cutover_engine::api::Command;
+    use cutover_engine::engine::control::spawn;
     let dir = tmp();
     let path = ProjectBuilder::new("t")
         .source(project::imap(9))

@@ -5,7 +5,7 @@ use crate::ui_fixture;
 use cutover::ui::app::{App, Effect, Level, Modal, key};
 use cutover::ui::keys::Tab;
 use cutover::ui::theme::Theme;
-use cutover_engine::engine::control::Command;
+use cutover_engine::api::Command;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ui_fixture::{Kind, snapshot};
 

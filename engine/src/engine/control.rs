@@ -17,9 +17,7 @@ use crate::endpoint::EndpointError;
 use crate::events::Severity;
 use crate::journal::Journal;
 
-// TODO(merge): remove; the contract's types are in crate::api (callers: src/main.rs,
-// src/ui, tests/it).
-pub use crate::api::{Command, Handle};
+use crate::api::{Command, Handle};
 
 /// Start the engine with its controller task. Nothing runs until a command starts it.
 pub fn spawn(project: Project, store: Journal) -> Result<Handle, EndpointError> {

@@ -12,7 +12,6 @@ mod mailbox;
 pub mod monitor;
 mod outcome;
 pub mod remote;
-pub mod snapshot;
 mod state;
 mod views;
 mod workers;

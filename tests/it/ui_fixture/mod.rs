@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use cutover_engine::api::Totals;
-use cutover_engine::engine::snapshot::*;
+use cutover_engine::api::*;
 
 fn tp(samples: &[(u64, u64)]) -> Throughput {
     let mut t = Throughput::default();
