@@ -9,7 +9,9 @@
 //! [`rollback`], [`assess`] (discovery, complexity, risks) and [`checklist`] (items, auto
 //! checks, the gate), the [`engine`] (mailboxes, budgets, the console's controller, the
 //! control socket) and [`failback`] (the engine run the other way); [`report`] writes the
-//! reports; [`issues`] (what each issue category means), [`safe_text`] (server text made
+//! reports; [`mail`] (modified UTF-7, Message-ID, fingerprints, UID sets, the one formatter),
+//! [`local`] (private files, the operators group), [`issues`] (what each issue category
+//! means), [`safe_text`] (server text made
 //! safe for a terminal) and [`csv_out`] (the one CSV writer) serve every printer. Nothing
 //! here touches the terminal or parses a command line.
 

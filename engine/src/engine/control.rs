@@ -1,5 +1,5 @@
 //! The engine's control surface for an interactive observer (the console): the controller
-//! task that takes [`Command`]s and publishes [`Snapshot`]s (a `watch` channel, latest wins)
+//! task that takes [`Command`]s and publishes [`Snapshot`](crate::api::Snapshot)s (a `watch` channel, latest wins)
 //! built by the [`Monitor`]. The emergency stop does not queue behind other commands:
 //! [`Handle::emergency_stop`] trips the engine's stop flag directly.
 
