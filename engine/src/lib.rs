@@ -11,9 +11,9 @@
 //! control socket) and [`failback`] (the engine run the other way); [`report`] writes the
 //! reports; [`mail`] (modified UTF-7, Message-ID, fingerprints, UID sets, the one formatter),
 //! [`local`] (private files, the operators group), [`issues`] (what each issue category
-//! means), [`safe_text`] (server text made
-//! safe for a terminal) and [`csv_out`] (the one CSV writer) serve every printer. Nothing
-//! here touches the terminal or parses a command line.
+//! means), [`safe_text`] (server text made safe for a terminal) and [`csv_out`] (the one CSV
+//! writer) serve every layer and printer. Nothing here touches the terminal or parses a
+//! command line.
 
 pub mod api;
 pub mod assess;
