@@ -30,7 +30,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::budget::ConnectionBudget;
-use super::types::{Capabilities, EndpointError, Folder, FolderState, Result};
+use super::types::{Capabilities, EndpointError, Folder, FolderState, Result, SpecialUse};
 use crate::config::{self, Credential};
 use crate::journal::Journal;
 use crate::mail::utf7::decode_mutf7;
@@ -257,19 +257,34 @@ impl MaildirSession {
             .map(|t| DateTime::<Utc>::from(t).fixed_offset());
         if let Some(e) = entry {
             for k in &e.keywords {
-                if !flags.iter().any(|f| f.eq_ignore_ascii_case(&k)) {
+                if !flags.iter().any(|f| f.eq_ignore_ascii_case(k)) {
                     flags.push(k.clone());
                 }
             }
             // The manifest's date is the one written; the file's time wins if someone changed
             // it since (then only the instant is known).
-            if let Some(d) = e.date() {
-                if date.is_none_or(|m| m.timestamp() == d.timestamp()) {
-                    date = Some(d);
-                }
+            if let Some(d) = e.date()
+                && date.is_none_or(|m| m.timestamp() == d.timestamp())
+            {
+                date = Some(d);
             }
         }
         Ok((flags, date))
+    }
+}
+
+/// The role of a top-level folder named as Dovecot's default configuration names its
+/// special-use mailboxes (a tree keeps no SPECIAL-USE of its own). With these marked, the
+/// engine maps roles by them and does not guess from other names (such as a localised
+/// "Entwürfe" beside "Drafts").
+fn special_of(name: &str) -> Option<SpecialUse> {
+    match name {
+        "Drafts" => Some(SpecialUse::Drafts),
+        "Sent" => Some(SpecialUse::Sent),
+        "Trash" => Some(SpecialUse::Trash),
+        "Junk" => Some(SpecialUse::Junk),
+        "Archive" => Some(SpecialUse::Archive),
+        _ => None,
     }
 }
 
@@ -311,7 +326,11 @@ fn walk(root: &Path) -> Result<Vec<Folder>> {
                 wire_name: path.join("/"),
                 path: path.iter().map(|c| decode_mutf7(c)).collect(),
                 delimiter: Some(names::SEPARATOR),
-                special: None,
+                special: if path.len() == 1 {
+                    special_of(&path[0])
+                } else {
+                    None
+                },
                 selectable: dir.join("cur").is_dir(),
             });
         }

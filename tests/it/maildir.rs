@@ -1,0 +1,276 @@
+//! The Maildir endpoint against real Dovecot servers: Dovecot → Maildir tree, then a
+//! throwaway Dovecot pointed at that tree with the documented `mail_location` serves the same
+//! messages (bytes, flags, keywords, received instants); the tree as a source back into a
+//! fresh Dovecot gives the original; kill -9 in the middle of a write run, then a re-run,
+//! leaves every message exactly once.
+
+use crate::support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cutover-maildir")
+        .tempdir()
+        .unwrap()
+}
+
+/// Per folder: (sha256, sorted flags, INTERNALDATE as an instant, size), sorted.
+type Seen = BTreeMap<String, Vec<(String, Vec<String>, i64, u64)>>;
+
+fn instants(d: &Dump) -> Seen {
+    d.folders
+        .iter()
+        .map(|(f, ms)| {
+            let mut v: Vec<_> = ms
+                .iter()
+                .map(|(h, fl, date, size)| {
+                    let mut fl = fl.clone();
+                    fl.sort();
+                    let t = chrono::DateTime::parse_from_str(date, "%d-%b-%Y %H:%M:%S %z")
+                        .unwrap_or_else(|e| panic!("INTERNALDATE {date:?}: {e}"))
+                        .timestamp();
+                    (h.clone(), fl, t, *size)
+                })
+                .collect();
+            v.sort();
+            (f.clone(), v)
+        })
+        .collect()
+}
+
+/// Dovecot (user `user`) → a Maildir tree under `backup`.
+fn to_maildir(src: &Dovecot, backup: &Path, user: &str, pass: &str) -> ProjectDir {
+    ProjectBuilder::new("maildir-backup")
+        .source(project::imap(src.port))
+        .destination(project::maildir(backup))
+        .mailbox(project::mailbox(
+            None,
+            project::login(user, pass),
+            project::user(user),
+        ))
+        .create()
+}
+
+/// A throwaway Dovecot serving the trees under `backup` with the documented line
+/// `mail_location = maildir:DIR/%u:LAYOUT=fs`.
+fn serve(root: &Path, name: &str, backup: &Path, users: &[(&str, &str)]) -> Dovecot {
+    let dir = backup.to_str().unwrap();
+    Dovecot::start(root, name, users, &["--mail-root", dir])
+}
+
+#[test]
+fn dovecot_to_maildir_is_served_by_dovecot_as_the_source_and_a_second_run_copies_nothing() {
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    src.seed("alice", 200, 18, &[]);
+    let before = src.dump("alice", "alice-pw");
+    let backup = root.path().join("backup");
+
+    let p = to_maildir(&src, &backup, "alice", "alice-pw");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        backup.join("alice/cur").is_dir() && backup.join("alice/cutover-manifest.jsonl").is_file(),
+        "the tree and its manifest are at DIR/<user>"
+    );
+    // Keywords are in the folders' dovecot-keywords files, as Dovecot writes them.
+    let kw = std::fs::read_to_string(backup.join("alice/dovecot-keywords")).unwrap();
+    assert!(
+        kw.lines().all(|l| l
+            .split_once(' ')
+            .is_some_and(|(n, k)| n.parse::<u8>().is_ok_and(|n| n < 26) && !k.is_empty())),
+        "{kw:?}"
+    );
+    // Folder names on disk in modified UTF-7, as Dovecot keeps them.
+    assert!(backup.join("alice/A&-B/cur").is_dir());
+    assert!(backup.join("alice/Entw&APw-rfe/cur").is_dir());
+
+    // The source is untouched; a second run copies and downloads nothing.
+    assert_eq!(src.dump("alice", "alice-pw").folders, before.folders);
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+
+    // A Dovecot that never saw cutover serves the same mail from the tree.
+    let view = serve(root.path(), "view", &backup, &users);
+    let served = view.dump("alice", "alice-pw");
+    let (want, got) = (instants(&before), instants(&served));
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "the same folders"
+    );
+    for (f, ms) in &want {
+        assert_eq!(
+            ms, &got[f],
+            "folder {f:?}: bytes, flags, keywords and received instants"
+        );
+    }
+}
+
+#[test]
+fn a_maildir_tree_as_a_source_restores_the_original_into_a_fresh_dovecot() {
+    let root = tmp();
+    let users = [("bob", "bob-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    src.seed("bob", 150, 19, &[]);
+    let before = src.dump("bob", "bob-pw");
+    let backup = root.path().join("backup");
+    let run = to_maildir(&src, &backup, "bob", "bob-pw").cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let listing = |d: &Path| {
+        let mut v: Vec<String> = walkdir(d);
+        v.sort();
+        v
+    };
+    let tree_before = listing(&backup);
+
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    let p = ProjectBuilder::new("maildir-restore")
+        .source(project::maildir(&backup))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user("bob"),
+            project::login("bob", "bob-pw"),
+        ))
+        .create();
+    let restore = p.cutover(&["run"]);
+    assert_eq!(restore.status.code(), Some(0), "{}", text(&restore));
+    let got = dst.dump("bob", "bob-pw");
+    assert_same_mail(&before, &got, |f| f.to_string());
+    assert_eq!(before.total(), got.total(), "nothing more than the source");
+    // Reading never changes the tree.
+    assert_eq!(
+        listing(&backup),
+        tree_before,
+        "the Maildir source was modified"
+    );
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+/// Every file under `d` with its size and modification time.
+fn walkdir(d: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![d.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap().flatten() {
+            let md = e.metadata().unwrap();
+            if md.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(format!(
+                    "{} {} {:?}",
+                    e.path().display(),
+                    md.len(),
+                    md.modified().unwrap()
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kill_9_during_a_maildir_write_then_a_rerun_leaves_every_message_exactly_once() {
+    let root = tmp();
+    let users = [("carol", "carol-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    src.seed("carol", 400, 20, &[]);
+    let before = src.dump("carol", "carol-pw");
+    let backup = root.path().join("backup");
+    let p = to_maildir(&src, &backup, "carol", "carol-pw");
+    let manifest = backup.join("carol/cutover-manifest.jsonl");
+    let mut killed = 0;
+    for lines in [40usize, 150, 300] {
+        let mut run = Command::new(bin());
+        run.arg("run").arg(&p.path);
+        let m = manifest.clone();
+        if run_until_sigkill(&mut run, |t| {
+            t >= Duration::from_secs(60)
+                || std::fs::read(&m)
+                    .is_ok_and(|b| b.iter().filter(|c| **c == b'\n').count() >= lines)
+        }) {
+            killed += 1;
+        }
+    }
+    assert!(killed >= 1, "at least one kill must land while writing");
+    let done = p.cutover(&["run"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+
+    let view = serve(root.path(), "view", &backup, &users);
+    let (want, got) = (instants(&before), instants(&view.dump("carol", "carol-pw")));
+    for (f, ms) in &want {
+        assert_eq!(ms, &got[f], "folder {f:?}: every message exactly once");
+    }
+    assert_eq!(
+        want.values().map(Vec::len).sum::<usize>(),
+        got.values().map(Vec::len).sum::<usize>()
+    );
+}
+
+#[test]
+fn maildir_path_errors_are_located_and_refused_combinations_named() {
+    let root = tmp();
+    let file = root.path().join("blocker");
+    std::fs::write(&file, b"").unwrap();
+    let check = |dst: toml::Table| {
+        let p = ProjectBuilder::new("maildir-config")
+            .source(project::imap(1143))
+            .destination(dst)
+            .mailbox(project::mailbox(
+                None,
+                project::login("ann", "pw"),
+                project::user("ann"),
+            ))
+            .create();
+        let out = p.cutover(&["check"]);
+        (out.status.code(), text(&out), p)
+    };
+    let (code, out, _) = check(toml::toml! { kind = "maildir" path = "relative/dir" });
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("destination.path")
+            && out.contains("absolute")
+            && out.contains("project.toml:"),
+        "{out}"
+    );
+    let (code, out, _) = check(toml::toml! { kind = "maildir" });
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("destination.path: missing"), "{out}");
+    let under_file = file.join("x");
+    let (code, out, _) = check(project::maildir(&under_file));
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("not writable") || out.contains("not a directory"),
+        "{out}"
+    );
+    let mut with_host = project::maildir(root.path());
+    with_host.insert("host".into(), "mail.example.com".into());
+    let (code, out, _) = check(with_host);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("destination.host: a maildir endpoint"),
+        "{out}"
+    );
+    let (code, out, _) = check(project::maildir(&root.path().join("new-backup")));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("maildir:") && out.contains("/%u:LAYOUT=fs"),
+        "{out}"
+    );
+    assert!(
+        !root.path().join("new-backup").exists(),
+        "check creates nothing"
+    );
+}
