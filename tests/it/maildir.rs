@@ -274,3 +274,71 @@ fn maildir_path_errors_are_located_and_refused_combinations_named() {
         "check creates nothing"
     );
 }
+
+/// The scenario "a Maildir tree from a decommissioned server → IMAP": the tree Dovecot itself
+/// keeps (its index and uidlist files, messages in new/ and cur/, its own dovecot-keywords)
+/// read as a source, each mailbox's tree at DIR/<user>.
+#[test]
+fn a_tree_left_by_a_dovecot_server_migrates_to_imap_with_flags_keywords_and_dates() {
+    let root = tmp();
+    let users = [("dora", "dora-pw")];
+    let old = Dovecot::start(root.path(), "old", &users, &[]);
+    old.seed("dora", 150, 21, &[]);
+    let before = old.dump("dora", "dora-pw");
+    // The decommissioned server's mail directory, one tree per user.
+    let trees = root.path().join("old-server");
+    std::fs::create_dir_all(&trees).unwrap();
+    std::os::unix::fs::symlink(old.dir.join("mail/dora/Maildir"), trees.join("dora")).unwrap();
+
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    let p = ProjectBuilder::new("maildir-old-server")
+        .source(project::maildir(&trees))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user("dora"),
+            project::login("dora", "dora-pw"),
+        ))
+        .create();
+    let mut killed = Command::new(bin());
+    killed.arg("run").arg(&p.path);
+    run_until_sigkill(&mut killed, |t| t >= Duration::from_millis(400));
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let got = dst.dump("dora", "dora-pw");
+    assert_same_mail(&before, &got, |f| f.to_string());
+    assert_eq!(before.total(), got.total(), "each message once");
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+#[test]
+fn a_maildir_plus_plus_tree_is_refused_naming_its_folder_not_read_as_inbox_alone() {
+    let root = tmp();
+    let trees = root.path().join("trees");
+    for d in [
+        "eve/cur",
+        "eve/new",
+        "eve/tmp",
+        "eve/.Sent/cur",
+        "eve/.Sent/new",
+    ] {
+        std::fs::create_dir_all(trees.join(d)).unwrap();
+    }
+    let dst = Dovecot::start(root.path(), "dst", &[("eve", "eve-pw")], &[]);
+    let p = ProjectBuilder::new("maildir-plusplus")
+        .source(project::maildir(&trees))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user("eve"),
+            project::login("eve", "eve-pw"),
+        ))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_ne!(run.status.code(), Some(0), "{}", text(&run));
+    let all = text(&run);
+    assert!(all.contains("Maildir++") && all.contains(".Sent"), "{all}");
+}

@@ -142,6 +142,9 @@ impl MaildirConnector {
             _permit: permit,
             caps: Capabilities {
                 uidplus: true,
+                // A source's files may have Unix line ends, read as CRLF: the listed size is
+                // then Dovecot's ",W=" where the name has it, else the file's (an estimate).
+                inexact_sizes: self.side == "source",
                 raw: vec!["MAILDIR".into()],
                 ..Capabilities::default()
             },
@@ -204,13 +207,20 @@ impl MaildirSession {
             .store
             .ref_uids(self.side, &self.user, folder, &keys)
             .map_err(|e| self.store_err(e))?;
+        let source = self.side == "source";
         let mut items: Vec<Item> = files
             .iter()
             .zip(uids)
-            .map(|(f, uid)| Item {
-                uid,
-                key: names::key_of(&f.name).to_string(),
-                file: f.clone(),
+            .map(|(f, uid)| {
+                let mut file = f.clone();
+                if source && let Some(w) = store::virtual_size(&f.name) {
+                    file.size = w;
+                }
+                Item {
+                    uid,
+                    key: names::key_of(&f.name).to_string(),
+                    file,
+                }
             })
             .collect();
         items.sort_by_key(|i| i.uid);
@@ -306,6 +316,17 @@ fn walk(root: &Path) -> Result<Vec<Folder>> {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
             };
+            // A Maildir++ tree (".Folder.Sub" beside INBOX) would be read as INBOX alone:
+            // refused, naming the layout cutover reads.
+            if path.is_empty() && name.starts_with('.') && e.path().join("cur").is_dir() {
+                return Err(EndpointError::No {
+                    op: "list folders".into(),
+                    message: format!(
+                        "{} holds the Maildir++ folder {name:?}: this endpoint reads Dovecot's LAYOUT=fs (one directory per level); convert the tree or serve it with Dovecot and read it as kind = \"imap\"",
+                        root.display()
+                    ),
+                });
+            }
             if names::refused_component(&name).is_some() || !e.path().is_dir() {
                 continue;
             }

@@ -42,12 +42,27 @@ impl MaildirSession {
     }
 
     /// A file's bytes; None when it vanished (or was renamed by a flag change) since listed.
-    fn read(&self, item: &super::Item) -> Result<Option<Vec<u8>>> {
-        match std::fs::read(&item.file.path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(store::io_err("read", &item.file.path, e)),
+    /// On a source, a file cutover did not write (no manifest line of its size) is read as
+    /// an IMAP server serves it: bare LFs become CRLF. What cutover wrote, and everything on
+    /// a destination, is read as it is.
+    fn read(&mut self, item: &super::Item) -> Result<Option<Vec<u8>>> {
+        let bytes = match std::fs::read(&item.file.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store::io_err("read", &item.file.path, e)),
+        };
+        if self.side != "source" {
+            return Ok(Some(bytes));
         }
+        let folder = self
+            .selected()
+            .map(|s| s.folder.clone())
+            .unwrap_or_default();
+        let ours = self
+            .manifest()?
+            .get(&(folder, item.key.clone()))
+            .is_some_and(|e| e.size == bytes.len() as u64);
+        Ok(Some(if ours { bytes } else { store::crlf(bytes) }))
     }
 
     fn meta_of(

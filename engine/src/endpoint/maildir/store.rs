@@ -78,6 +78,35 @@ pub fn list(dir: &Path) -> Result<Vec<File>> {
     Ok(out)
 }
 
+/// A message with its bare LFs made CRLF, as Dovecot (and any IMAP server) serves a Maildir
+/// file written with Unix line ends; unchanged when it has none.
+pub fn crlf(bytes: Vec<u8>) -> Vec<u8> {
+    let bare = bytes
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\n' && (*i == 0 || bytes[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return bytes;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bare);
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
+}
+
+/// Dovecot's `,W=` (the size with CRLF line ends) in a file name, if there.
+pub fn virtual_size(name: &str) -> Option<u64> {
+    let key = super::names::key_of(name);
+    key.split(',')
+        .find_map(|p| p.strip_prefix("W="))
+        .and_then(|n| n.parse().ok())
+}
+
 /// A folder's keyword letters: index 0 is 'a'.
 pub fn read_keywords(dir: &Path) -> Result<Vec<Option<String>>> {
     let p = dir.join(KEYWORDS_FILE);
@@ -236,5 +265,9 @@ mod tests {
         );
         assert_eq!(read_keywords(d.path()).unwrap(), kws);
         assert!(remove_folder(d.path(), "INBOX").is_err());
+        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(crlf(b"a\r\n".to_vec()), b"a\r\n");
+        assert_eq!(virtual_size("1.M2P3.h,S=205,W=212:2,S"), Some(212));
+        assert_eq!(virtual_size("1.M2P3.h,S=205:2,S"), None);
     }
 }
