@@ -22,6 +22,8 @@ mod manifest;
 mod names;
 mod session;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
