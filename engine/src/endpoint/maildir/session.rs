@@ -86,24 +86,32 @@ impl MaildirSession {
                 server: None,
             });
         }
-        let mut kws = store::read_keywords(&dir)?;
-        let mut extra = Vec::new();
-        let mut changed = false;
-        for f in m.flags.iter().filter(|f| !f.starts_with('\\')) {
-            if kws.iter().flatten().any(|k| k == f) {
-                continue;
-            }
-            match kws.iter().position(Option::is_none) {
-                Some(i) => {
-                    kws[i] = Some(f.clone());
-                    changed = true;
+        let (kws, extra) = store::with_keywords_lock(&dir, || {
+            let mut kws = store::read_keywords(&dir)?;
+            let mut extra = Vec::new();
+            let mut changed = false;
+            for f in m.flags.iter().filter(|f| !f.starts_with('\\')) {
+                if kws.iter().flatten().any(|k| k == f) {
+                    continue;
                 }
-                None => extra.push(f.clone()),
+                // A name the keywords file cannot hold on one line: the manifest keeps it.
+                if f.chars().any(char::is_control) {
+                    extra.push(f.clone());
+                    continue;
+                }
+                match kws.iter().position(Option::is_none) {
+                    Some(i) => {
+                        kws[i] = Some(f.clone());
+                        changed = true;
+                    }
+                    None => extra.push(f.clone()),
+                }
             }
-        }
-        if changed {
-            store::write_keywords(&dir, &kws)?;
-        }
+            if changed {
+                store::write_keywords(&dir, &kws)?;
+            }
+            Ok((kws, extra))
+        })?;
         let bytes = m.body.bytes();
         let key = names::unique_name(bytes.len() as u64);
         let letter = |k: &str| {

@@ -130,6 +130,23 @@ pub fn read_keywords(dir: &Path) -> Result<Vec<Option<String>>> {
     Ok(out)
 }
 
+/// Run `f` holding an exclusive lock on the folder's keywords (a lock file in its `tmp/`), so
+/// that two writers adding keywords at once (two source folders mapped into one) do not
+/// lose one another's letters.
+pub fn with_keywords_lock<T>(dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let p = dir.join("tmp").join(".cutover-keywords.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| io_err("lock", &p, e))?;
+    file.lock().map_err(|e| io_err("lock", &p, e))?;
+    let out = f();
+    let _ = file.unlock();
+    out
+}
+
 /// Write a folder's keywords as Dovecot does ("0 name\n" lines), atomically.
 pub fn write_keywords(dir: &Path, kws: &[Option<String>]) -> Result<()> {
     let mut text = String::new();
