@@ -342,3 +342,38 @@ fn a_maildir_plus_plus_tree_is_refused_naming_its_folder_not_read_as_inbox_alone
     let all = text(&run);
     assert!(all.contains("Maildir++") && all.contains(".Sent"), "{all}");
 }
+
+/// Message files anywhere under `d` (in cur/ or new/).
+fn message_files(d: &Path) -> usize {
+    walkdir(d)
+        .iter()
+        .filter(|l| l.contains("/cur/") || l.contains("/new/"))
+        .count()
+}
+
+#[test]
+fn rollback_removes_exactly_what_cutover_wrote_into_the_tree() {
+    let root = tmp();
+    let users = [("fred", "fred-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    src.seed("fred", 60, 22, &[]);
+    let backup = root.path().join("backup");
+    let p = to_maildir(&src, &backup, "fred", "fred-pw");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // A message someone else put in the tree's INBOX stays.
+    let other = backup.join("fred/cur/1600000000.M1P1.elsewhere:2,S");
+    std::fs::write(&other, b"Subject: not ours\r\n\r\nx\r\n").unwrap();
+    assert!(backup.join("fred/Archive/2024/cur").is_dir());
+    let written = message_files(&backup) - 1;
+    assert_eq!(written, src.dump("fred", "fred-pw").total());
+
+    let rb = p.cutover(&["rollback", "--batch", "default", "--yes"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    assert_eq!(message_files(&backup), 1, "{}", walkdir(&backup).join("\n"));
+    assert!(other.is_file(), "a file cutover did not write was touched");
+    assert!(
+        !backup.join("fred/Archive/2024/cur").exists(),
+        "folders cutover created are removed"
+    );
+}
