@@ -377,3 +377,69 @@ fn rollback_removes_exactly_what_cutover_wrote_into_the_tree() {
         "folders cutover created are removed"
     );
 }
+
+#[test]
+fn a_mailbox_without_a_tree_fails_naming_where_it_was_looked_for_and_assess_reads_a_tree() {
+    let root = tmp();
+    let (trees, out) = (root.path().join("trees"), root.path().join("out"));
+    for d in [
+        "gus/cur",
+        "gus/new",
+        "gus/tmp",
+        "gus/Work/cur",
+        "gus/Work/new",
+    ] {
+        std::fs::create_dir_all(trees.join(d)).unwrap();
+    }
+    std::fs::write(
+        trees.join("gus/Work/cur/1600000000.M1P1.h:2,FS"),
+        b"Subject: w\n\nbody\n",
+    )
+    .unwrap();
+    let p = ProjectBuilder::new("maildir-to-maildir")
+        .source(project::maildir(&trees))
+        .destination(project::maildir(&out))
+        .mailbox(project::mailbox(
+            None,
+            project::user("gus"),
+            project::user("gus"),
+        ))
+        .mailbox(project::mailbox(
+            None,
+            project::user("hal"),
+            project::user("hal"),
+        ))
+        .create();
+    let run = p.cutover(&["run"]);
+    let all = text(&run);
+    assert_ne!(run.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("no Maildir tree for this mailbox") && all.contains("trees/hal"),
+        "{all}"
+    );
+    // The mailbox that has a tree was copied: its one message, flagged and seen, CRLF.
+    let copied: Vec<_> = std::fs::read_dir(out.join("gus/Work/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copied.len(), 1, "{all}");
+    assert!(copied[0].to_string_lossy().ends_with(":2,FS"));
+    assert_eq!(
+        std::fs::read(&copied[0]).unwrap(),
+        b"Subject: w\r\n\r\nbody\r\n"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+    let a = p.cutover(&["assess"]);
+    assert!(
+        stdout(&a).contains("gus"),
+        "assess reads a Maildir source: {}",
+        text(&a)
+    );
+    assert!(!stdout(&a).contains("lacks UIDPLUS"), "{}", text(&a));
+    // Assessment's write probe (a folder created, then deleted) leaves nothing behind.
+    let left: Vec<_> = std::fs::read_dir(out.join("gus"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 3, "only INBOX's cur, new, tmp: {left:?}");
+}

@@ -248,7 +248,8 @@ pub(super) fn endpoint(
         .trim_end_matches('/')
         .to_string();
     let host = match &raw.host {
-        _ if maildir.is_some() => "localhost".to_string(),
+        // A local tree is named by its directory wherever an endpoint is named by its host.
+        _ if let Some(dir) = &maildir => dir.display().to_string(),
         Some(h) => {
             let host = h.get_ref().trim().to_string();
             if host.is_empty() {

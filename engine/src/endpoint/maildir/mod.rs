@@ -107,7 +107,7 @@ impl MaildirConnector {
     }
 
     /// Open the mailbox's tree: a source's must exist; a destination's is created (private
-    /// to its owner) with its INBOX.
+    /// to its owner) with its INBOX when first written to.
     pub async fn connect(&self, cred: &Credential) -> Result<MaildirSession> {
         let permit = self.budget.acquire().await;
         let user = cred.user.clone();
@@ -121,25 +121,17 @@ impl MaildirConnector {
             });
         }
         let root = self.dir.join(&user);
-        if self.side == "source" {
-            if !root.join("cur").is_dir() {
-                return Err(EndpointError::Auth {
-                    user,
-                    message: format!(
-                        "no Maildir tree for this mailbox at {} (no cur/ directory)",
-                        root.display()
-                    ),
-                });
-            }
-        } else {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)
-                .map_err(|e| store::io_err("create", &self.dir, e))?;
-            store::make_folder(&root)?;
+        if self.side == "source" && !root.join("cur").is_dir() {
+            return Err(EndpointError::Auth {
+                user,
+                message: format!(
+                    "no Maildir tree for this mailbox at {} (no cur/ directory)",
+                    root.display()
+                ),
+            });
         }
+        // A destination's tree is made when something is first written to it
+        // (`ensure_root`): planning creates nothing.
         Ok(MaildirSession {
             _permit: permit,
             caps: Capabilities {
@@ -147,7 +139,9 @@ impl MaildirConnector {
                 // A source's files may have Unix line ends, read as CRLF: the listed size is
                 // then Dovecot's ",W=" where the name has it, else the file's (an estimate).
                 inexact_sizes: self.side == "source",
-                raw: vec!["MAILDIR".into()],
+                // What the engine and assessment look for, in IMAP's words: every write's UID
+                // is known at once (UIDPLUS), and nothing waits for a continuation (LITERAL+).
+                raw: vec!["MAILDIR".into(), "UIDPLUS".into(), "LITERAL+".into()],
                 ..Capabilities::default()
             },
             host: format!("maildir:{}", self.dir.display()),
@@ -184,6 +178,23 @@ impl MaildirSession {
         Ok(())
     }
 
+    /// Make the destination's directory and this mailbox's tree (with its INBOX), private to
+    /// the owner, if they are not there yet.
+    fn ensure_root(&self) -> Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        if self.root.join("cur").is_dir() {
+            return Ok(());
+        }
+        if let Some(dir) = self.root.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| store::io_err("create", dir, e))?;
+        }
+        store::make_folder(&self.root).map(|_| ())
+    }
+
     fn manifest(&mut self) -> Result<&HashMap<(String, String), manifest::Entry>> {
         if self.manifest.is_none() {
             self.manifest = Some(manifest::read(&self.root)?);
@@ -195,6 +206,15 @@ impl MaildirSession {
     /// first).
     fn scan(&self, folder: &str, op: &str) -> Result<Selected> {
         let dir = names::folder_dir(&self.root, folder, op)?;
+        if dir == self.root && !dir.join("cur").is_dir() && self.side != "source" {
+            // A destination not written to yet: an empty INBOX.
+            return Ok(Selected {
+                folder: folder.to_string(),
+                dir,
+                items: Vec::new(),
+                keywords: vec![None; names::MAX_LETTERS],
+            });
+        }
         if !dir.join("cur").is_dir() {
             return Err(EndpointError::NoFolder {
                 op: op.into(),
@@ -303,6 +323,16 @@ fn special_of(name: &str) -> Option<SpecialUse> {
 /// The folders under a mailbox's root, INBOX first: every directory level (a level without
 /// `cur/` is listed as not selectable), names decoded from modified UTF-7.
 fn walk(root: &Path) -> Result<Vec<Folder>> {
+    if !root.is_dir() {
+        // A destination not written to yet holds an empty INBOX.
+        return Ok(vec![Folder {
+            wire_name: "INBOX".into(),
+            path: vec!["INBOX".into()],
+            delimiter: Some(names::SEPARATOR),
+            special: None,
+            selectable: true,
+        }]);
+    }
     let mut out = vec![Folder {
         wire_name: "INBOX".into(),
         path: vec!["INBOX".into()],

@@ -168,6 +168,7 @@ impl MailSession for MaildirSession {
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
         self.read_only("open for append")?;
+        self.ensure_root()?;
         self.examine(folder).await
     }
 
@@ -178,6 +179,7 @@ impl MailSession for MaildirSession {
 
     async fn create_folder(&mut self, folder: &str) -> Result<bool> {
         self.read_only("create folder")?;
+        self.ensure_root()?;
         let dir = names::folder_dir(&self.root, folder, "create folder")?;
         store::make_folder(&dir)
     }
@@ -237,6 +239,7 @@ impl MailSession for MaildirSession {
 
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
         self.read_only("append")?;
+        self.ensure_root()?;
         let mut out = Vec::with_capacity(msgs.len());
         let mut stop: Option<String> = None;
         for m in msgs {
