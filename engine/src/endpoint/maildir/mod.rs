@@ -17,6 +17,8 @@
 //!   delivered by a run killed before its journal entry is found again by the engine's
 //!   in-doubt resolution (size, then fingerprint, above the recorded UID floor).
 //! - A source tree is only read: nothing in it is created, renamed or touched.
+//! - File-system work runs synchronously inside `block_in_place` on the multi-threaded
+//!   runtime (`session::blocking`), so other mailboxes' tasks move on meanwhile.
 
 mod manifest;
 mod names;

@@ -11,6 +11,16 @@ use crate::endpoint::types::{
 };
 use crate::mail::fingerprint::fingerprint;
 
+/// Run file-system work without stalling the runtime's other tasks: on the multi-threaded
+/// runtime the binary uses, the worker thread hands its other tasks on first
+/// (`block_in_place`); elsewhere (a single-threaded test runtime) it simply runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 impl MaildirSession {
     fn selected(&self) -> Option<&Selected> {
         self.selected.as_ref()
@@ -160,7 +170,7 @@ impl MailSession for MaildirSession {
     }
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
-        let sel = self.scan(folder, "examine")?;
+        let sel = blocking(|| self.scan(folder, "examine"))?;
         let st = self.state(&sel)?;
         self.selected = Some(sel);
         Ok(st)
@@ -173,7 +183,7 @@ impl MailSession for MaildirSession {
     }
 
     async fn status(&mut self, folder: &str) -> Result<FolderState> {
-        let sel = self.scan(folder, "status")?;
+        let sel = blocking(|| self.scan(folder, "status"))?;
         self.state(&sel)
     }
 
@@ -185,7 +195,7 @@ impl MailSession for MaildirSession {
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
-        self.rescan("list messages")?;
+        blocking(|| self.rescan("list messages"))?;
         Ok(self
             .chosen(&[], from_uid)
             .into_iter()
@@ -198,7 +208,7 @@ impl MailSession for MaildirSession {
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
         for i in self.chosen(uids, 0) {
-            let Some(bytes) = self.read(&i)? else {
+            let Some(bytes) = blocking(|| self.read(&i))? else {
                 continue;
             };
             let (flags, internal_date) = self.meta_of(&i)?;
@@ -222,7 +232,7 @@ impl MailSession for MaildirSession {
     ) -> Result<Vec<Fingerprinted>> {
         let mut out = Vec::new();
         for i in self.chosen(uids, from_uid) {
-            let Some(bytes) = self.read(&i)? else {
+            let Some(bytes) = blocking(|| self.read(&i))? else {
                 continue;
             };
             let (flags, internal_date) = self.meta_of(&i)?;
@@ -252,7 +262,7 @@ impl MailSession for MaildirSession {
                 });
                 continue;
             }
-            match self.append_one(folder, m) {
+            match blocking(|| self.append_one(folder, m)) {
                 Ok(o) => out.push(o),
                 Err(
                     e @ (EndpointError::OverQuota { .. }

@@ -37,7 +37,7 @@ fn cred() -> Credential {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_maildir_cannot_hold_comes_back_from_the_manifest() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path());
