@@ -327,6 +327,7 @@ fn a_maildir_plus_plus_tree_is_refused_naming_its_folder_not_read_as_inbox_alone
     ] {
         std::fs::create_dir_all(trees.join(d)).unwrap();
     }
+    std::fs::write(trees.join("eve/.Sent/maildirfolder"), b"").unwrap();
     let dst = Dovecot::start(root.path(), "dst", &[("eve", "eve-pw")], &[]);
     let p = ProjectBuilder::new("maildir-plusplus")
         .source(project::maildir(&trees))

@@ -350,9 +350,11 @@ fn walk(root: &Path) -> Result<Vec<Folder>> {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
             };
-            // A Maildir++ tree (".Folder.Sub" beside INBOX) would be read as INBOX alone:
-            // refused, naming the layout cutover reads.
-            if path.is_empty() && name.starts_with('.') && e.path().join("cur").is_dir() {
+            // A Maildir++ tree (".Folder.Sub" beside INBOX, each with the "maildirfolder" file
+            // that layout puts in its folders) would be read with odd names: refused, naming
+            // the layout cutover reads. (LAYOUT=fs allows a folder ".x"; it has no such file.)
+            if path.is_empty() && name.starts_with('.') && e.path().join("maildirfolder").is_file()
+            {
                 return Err(EndpointError::No {
                     op: "list folders".into(),
                     message: format!(
@@ -364,9 +366,6 @@ fn walk(root: &Path) -> Result<Vec<Folder>> {
             if names::refused_component(&name).is_some() || !e.path().is_dir() {
                 continue;
             }
-            if path.is_empty() && name.eq_ignore_ascii_case("INBOX") {
-                continue;
-            }
             subs.push(name);
         }
         subs.sort();
@@ -376,7 +375,10 @@ fn walk(root: &Path) -> Result<Vec<Folder>> {
             p.push(name);
             stack.push((d, p));
         }
-        if !path.is_empty() {
+        // The root's INBOX/ directory holds INBOX's children ("INBOX/Sub"); INBOX itself is
+        // the root.
+        let inbox_dir = path.len() == 1 && path[0].eq_ignore_ascii_case("INBOX");
+        if !path.is_empty() && !inbox_dir {
             out.push(Folder {
                 wire_name: path.join("/"),
                 path: path.iter().map(|c| decode_mutf7(c)).collect(),

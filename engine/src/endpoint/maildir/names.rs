@@ -22,8 +22,6 @@ pub fn refused_component(c: &str) -> Option<&'static str> {
         Some("an empty level (two separators in a row)")
     } else if c == "." || c == ".." {
         Some("a '.' or '..' level")
-    } else if c.starts_with('.') {
-        Some("a level starting with '.' (hidden, and Dovecot's own files start with '.')")
     } else if c.starts_with('~') {
         Some("a level starting with '~' (Dovecot refuses it)")
     } else if RESERVED.contains(&c) {
@@ -159,7 +157,14 @@ mod tests {
             folder_dir(root, "A&-B/Sub", "t").unwrap(),
             root.join("A&-B").join("Sub")
         );
-        for bad in ["a//b", "cur", "x/tmp", "..", "~x", ".hidden"] {
+        // As Dovecot 2.3 answers CREATE in this layout: "cur" and "~x" refused (reserved
+        // name, begins with '~'), ".hid" and "INBOX/Sub" (under the root's INBOX/) allowed.
+        assert_eq!(folder_dir(root, ".hid", "t").unwrap(), root.join(".hid"));
+        assert_eq!(
+            folder_dir(root, "INBOX/Sub", "t").unwrap(),
+            root.join("INBOX").join("Sub")
+        );
+        for bad in ["a//b", "cur", "x/tmp", "..", "~x", "."] {
             let e = folder_dir(root, bad, "create folder")
                 .unwrap_err()
                 .to_string();

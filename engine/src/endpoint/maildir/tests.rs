@@ -127,6 +127,8 @@ async fn what_maildir_cannot_hold_comes_back_from_the_manifest() {
         .await
         .unwrap();
     assert!(matches!(out[0], AppendOutcome::Stored { uid: Some(3), .. }));
+    assert!(w.create_folder("INBOX/Sub").await.unwrap());
+    assert!(w.create_folder(".hid").await.unwrap());
     let folders = w.list_folders().await.unwrap();
     let shown: Vec<(String, bool)> = folders
         .iter()
@@ -136,8 +138,10 @@ async fn what_maildir_cannot_hold_comes_back_from_the_manifest() {
         shown,
         [
             ("INBOX".to_string(), true),
+            (".hid".to_string(), true),
             ("Archéves".to_string(), false),
-            ("Archéves/2024".to_string(), true)
+            ("Archéves/2024".to_string(), true),
+            ("INBOX/Sub".to_string(), true)
         ]
     );
     // A name the layout cannot hold is refused, naming the folder.
