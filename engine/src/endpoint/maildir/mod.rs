@@ -5,8 +5,8 @@
 //!
 //! - Folders: INBOX is the root's `cur/new/tmp`; folder "A/B" is `A/B/{cur,new,tmp}`, each
 //!   level its IMAP name in modified UTF-7 (Dovecot's default on disk). Levels that layout
-//!   cannot hold (`cur`, `new`, `tmp`, `.` and `..`, `~`-names, empty levels, as Dovecot refuses them) are refused with
-//!   an error naming the folder.
+//!   cannot hold (`cur`, `new`, `tmp`, `.` and `..`, `~`-names, empty levels, as Dovecot
+//!   refuses them) are refused with an error naming the folder.
 //! - Messages: one file each, delivered the Maildir way (`names`, `store`): flags D F R S T
 //!   and keyword letters a..z in the `:2,` suffix, the letters named in the folder's
 //!   `dovecot-keywords`, the file's modification time the received date (INTERNALDATE).
