@@ -11,7 +11,14 @@ pub fn check(project: &Project) -> ExitCode {
         ("source", &project.source),
         ("destination", &project.destination),
     ] {
-        if e.kind.is_api() {
+        if let Some(dir) = &e.path {
+            println!(
+                "{side:<11} Maildir {} (mail_location = maildir:{}/%u:LAYOUT=fs) max_connections={}",
+                dir.display(),
+                dir.display(),
+                e.max_connections
+            );
+        } else if e.kind.is_api() {
             println!(
                 "{side:<11} {:?} {} preset={:?} max_connections={}{}",
                 e.kind,

@@ -594,6 +594,7 @@ fn connector(
         auth: AuthMethod::Login,
         api_url: url.clone(),
         graph_import: GraphImport::default(),
+        path: None,
         oauth: Some(OAuthSettings {
             provider: OAuthProvider::Entra,
             flow: OAuthFlow::ClientCredentials,

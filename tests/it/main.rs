@@ -19,6 +19,7 @@ mod hostile_input;
 mod hostile_server;
 mod journal_writes;
 mod local_hygiene;
+mod maildir;
 mod migrate;
 mod oauth;
 mod pop3;

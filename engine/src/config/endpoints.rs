@@ -55,6 +55,9 @@ pub enum EndpointKind {
     Gmail,
     /// POP3: the inbox only, as a source.
     Pop3,
+    /// A local Maildir tree (Dovecot's `LAYOUT=fs`), one per mailbox under `path`: source or
+    /// destination.
+    Maildir,
 }
 
 impl EndpointKind {
@@ -64,6 +67,7 @@ impl EndpointKind {
             EndpointKind::Graph => "graph",
             EndpointKind::Gmail => "gmail",
             EndpointKind::Pop3 => "pop3",
+            EndpointKind::Maildir => "maildir",
         }
     }
 
@@ -120,6 +124,9 @@ pub(super) struct RawEndpoint {
     /// `[source.gmail]`: how a Gmail-shaped source is read (labels, All Mail).
     #[serde(default)]
     gmail: Option<RawGmail>,
+    /// Maildir: the directory holding one Maildir tree per mailbox.
+    #[serde(default)]
+    path: Option<Spanned<String>>,
 }
 
 /// `[source.gmail]`.
@@ -186,12 +193,15 @@ pub struct Endpoint {
     /// or a `[source.gmail]` table. A source then copies each message once (see
     /// `sync::gmail`).
     pub gmail: Option<GmailSource>,
+    /// Maildir: the absolute directory holding one Maildir tree per mailbox.
+    pub path: Option<PathBuf>,
 }
 
 impl Endpoint {
-    /// Mailboxes on this endpoint log in with a token, not a password of their own.
+    /// Mailboxes on this endpoint need no password of their own: they log in with a token,
+    /// or they are local directories (Maildir).
     pub fn uses_tokens(&self) -> bool {
-        self.oauth.is_some()
+        self.oauth.is_some() || self.kind == EndpointKind::Maildir
     }
 }
 
@@ -206,8 +216,9 @@ pub(super) fn endpoint(
     let default_api = match raw.kind {
         EndpointKind::Graph => "https://graph.microsoft.com",
         EndpointKind::Gmail => "https://gmail.googleapis.com",
-        EndpointKind::Imap | EndpointKind::Pop3 => "",
+        EndpointKind::Imap | EndpointKind::Pop3 | EndpointKind::Maildir => "",
     };
+    let maildir = maildir_path(path, text, section, raw)?;
     // Every URL cutover sends secrets or mail to: https, unless loopback or allow_plaintext.
     let explicit_urls =
         raw.api_url
@@ -237,6 +248,8 @@ pub(super) fn endpoint(
         .trim_end_matches('/')
         .to_string();
     let host = match &raw.host {
+        // A local tree is named by its directory wherever an endpoint is named by its host.
+        _ if let Some(dir) = &maildir => dir.display().to_string(),
         Some(h) => {
             let host = h.get_ref().trim().to_string();
             if host.is_empty() {
@@ -414,7 +427,106 @@ pub(super) fn endpoint(
         oauth,
         graph_import: raw.graph_import.unwrap_or_default(),
         gmail,
+        path: maildir,
     })
+}
+
+/// `path` of a Maildir endpoint: required, absolute, a directory (a destination's is created
+/// when missing, and must be writable); refused on any other kind, as are the network keys on
+/// a Maildir endpoint.
+fn maildir_path(
+    path: &Path,
+    text: &str,
+    section: &str,
+    raw: &RawEndpoint,
+) -> Result<Option<PathBuf>, ConfigError> {
+    if raw.kind != EndpointKind::Maildir {
+        return match &raw.path {
+            Some(p) => Err(ConfigError::at(
+                path,
+                text,
+                p.span().start,
+                format!(
+                    "{section}.path: only a kind = \"maildir\" endpoint has a path (this one is {})",
+                    raw.kind.name()
+                ),
+            )),
+            None => Ok(None),
+        };
+    }
+    let network = [
+        ("host", raw.host.as_ref().map(|h| h.span().start)),
+        ("port", raw.port.as_ref().map(|p| p.span().start)),
+        ("api_url", raw.api_url.as_ref().map(|u| u.span().start)),
+        ("oauth", raw.oauth.as_ref().map(|o| o.span().start)),
+    ];
+    for (key, at) in network {
+        if let Some(at) = at {
+            return Err(ConfigError::at(
+                path,
+                text,
+                at,
+                format!(
+                    "{section}.{key}: a maildir endpoint is a local directory; it has no {key}"
+                ),
+            ));
+        }
+    }
+    if raw.gmail.is_some() || raw.graph_import.is_some() || raw.auth != AuthMethod::Login {
+        return Err(ConfigError::whole(
+            path,
+            format!("{section}: gmail, graph_import and auth do not apply to a maildir endpoint"),
+        ));
+    }
+    let Some(p) = &raw.path else {
+        return Err(ConfigError::whole(
+            path,
+            format!(
+                "{section}.path: missing (kind = \"maildir\" needs the directory of the Maildir trees, e.g. path = \"/srv/backup/maildir\")"
+            ),
+        ));
+    };
+    let at = |m: String| ConfigError::at(path, text, p.span().start, m);
+    let dir = PathBuf::from(p.get_ref());
+    if p.get_ref().trim().is_empty() || !dir.is_absolute() {
+        return Err(at(format!(
+            "{section}.path: {:?} must be an absolute path (the directory of the Maildir trees)",
+            p.get_ref()
+        )));
+    }
+    match std::fs::metadata(&dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(at(format!(
+                "{section}.path: {} is not a directory",
+                dir.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if section == "source" => {
+            return Err(at(format!(
+                "{section}.path: cannot read {}: {e}",
+                dir.display()
+            )));
+        }
+        Err(_) => {}
+    }
+    if section == "destination" {
+        // The directory, or the nearest ancestor that exists (the run creates the rest).
+        let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(&dir);
+        let probe = Ok(()).and_then(|_: ()| {
+            let f = existing.join(format!(".cutover-write-test-{}", std::process::id()));
+            std::fs::write(&f, b"")?;
+            std::fs::remove_file(&f)
+        });
+        if let Err(e) = probe {
+            return Err(at(format!(
+                "{section}.path: {} is not writable ({}: {e})",
+                dir.display(),
+                existing.display()
+            )));
+        }
+    }
+    Ok(Some(dir))
 }
 
 /// The IMAP server a preset implies when the file names none: Exchange Online

@@ -5,6 +5,7 @@
 use super::gmail::{GmailConnector, GmailSession};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
+use super::maildir::{MaildirConnector, MaildirSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::session::MailSession;
 use super::sink::MessageSink;
@@ -23,6 +24,7 @@ pub enum AnyConnector {
     Pop3(Pop3Connector),
     Graph(GraphConnector),
     Gmail(GmailConnector),
+    Maildir(MaildirConnector),
 }
 
 /// A logged-in session on any endpoint kind.
@@ -31,6 +33,7 @@ pub enum AnySession {
     Pop3(Pop3Session),
     Graph(GraphSession),
     Gmail(GmailSession),
+    Maildir(MaildirSession),
 }
 
 impl AnyConnector {
@@ -50,6 +53,9 @@ impl AnyConnector {
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
             EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
             EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
+            EndpointKind::Maildir => Ok(AnyConnector::Maildir(MaildirConnector::new(
+                cfg, side, store,
+            )?)),
         }
     }
 
@@ -59,6 +65,7 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.config(),
             AnyConnector::Graph(c) => c.config(),
             AnyConnector::Gmail(c) => c.config(),
+            AnyConnector::Maildir(c) => c.config(),
         }
     }
 
@@ -69,6 +76,7 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.side,
             AnyConnector::Graph(c) => c.side,
             AnyConnector::Gmail(c) => c.side,
+            AnyConnector::Maildir(c) => c.side,
         }
     }
 
@@ -78,6 +86,7 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.max_connections(),
             AnyConnector::Graph(c) => c.max_connections(),
             AnyConnector::Gmail(c) => c.max_connections(),
+            AnyConnector::Maildir(c) => c.max_connections(),
         }
     }
 
@@ -88,6 +97,7 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.in_use(),
             AnyConnector::Graph(c) => c.in_use(),
             AnyConnector::Gmail(c) => c.in_use(),
+            AnyConnector::Maildir(c) => c.in_use(),
         }
     }
 
@@ -98,6 +108,7 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
             AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
+            AnyConnector::Maildir(c) => c.connect(cred).await.map(AnySession::Maildir),
         }
     }
 
@@ -119,6 +130,7 @@ macro_rules! each {
             AnySession::Pop3($s) => $body,
             AnySession::Graph($s) => $body,
             AnySession::Gmail($s) => $body,
+            AnySession::Maildir($s) => $body,
         }
     };
 }

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod guard;
 pub mod http;
 pub mod imap;
+pub mod maildir;
 mod net;
 pub mod oauth;
 pub mod pop3;

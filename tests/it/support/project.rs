@@ -205,6 +205,15 @@ pub fn pop3(port: u16) -> Table {
     }
 }
 
+/// A Maildir endpoint: one tree per mailbox under `dir`.
+pub fn maildir(dir: &Path) -> Table {
+    let path = dir.to_str().expect("a UTF-8 test path");
+    toml::toml! {
+        kind = "maildir"
+        path = (path)
+    }
+}
+
 /// Credentials `{ user, password }`.
 pub fn login(user: &str, password: &str) -> Table {
     toml::toml! {

@@ -1,0 +1,361 @@
+//! [`MailSession`] for a Maildir tree: the engine's calls in terms of folders and UIDs.
+
+use std::time::SystemTime;
+
+use super::{MaildirSession, Selected, manifest, names, store, walk};
+use crate::endpoint::session::MailSession;
+use crate::endpoint::sink::MessageSink;
+use crate::endpoint::types::{
+    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageMeta, Result,
+};
+use crate::mail::fingerprint::fingerprint;
+
+/// Run file-system work without stalling the runtime's other tasks: on the multi-threaded
+/// runtime the binary uses, the worker thread hands its other tasks on first
+/// (`block_in_place`); elsewhere (a single-threaded test runtime) it simply runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+impl MaildirSession {
+    fn selected(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    /// Re-list the selected folder (what it holds now).
+    fn rescan(&mut self, op: &str) -> Result<()> {
+        if let Some(f) = self.selected.as_ref().map(|s| s.folder.clone()) {
+            self.selected = Some(self.scan(&f, op)?);
+        }
+        Ok(())
+    }
+
+    fn chosen(&self, uids: &[u32], from_uid: u32) -> Vec<super::Item> {
+        let Some(s) = self.selected() else {
+            return Vec::new();
+        };
+        s.items
+            .iter()
+            .filter(|i| {
+                if uids.is_empty() {
+                    i.uid >= from_uid
+                } else {
+                    uids.contains(&i.uid)
+                }
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A file's bytes; None when it vanished (or was renamed by a flag change) since listed.
+    /// On a source, a file cutover did not write (no manifest line of its size) is read as
+    /// an IMAP server serves it: bare LFs become CRLF. What cutover wrote, and everything on
+    /// a destination, is read as it is.
+    fn read(&mut self, item: &super::Item) -> Result<Option<Vec<u8>>> {
+        let bytes = match std::fs::read(&item.file.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store::io_err("read", &item.file.path, e)),
+        };
+        if self.side != "source" {
+            return Ok(Some(bytes));
+        }
+        let folder = self
+            .selected()
+            .map(|s| s.folder.clone())
+            .unwrap_or_default();
+        let ours = self
+            .manifest()?
+            .get(&(folder, item.key.clone()))
+            .is_some_and(|e| e.size == bytes.len() as u64);
+        Ok(Some(if ours { bytes } else { store::crlf(bytes) }))
+    }
+
+    fn meta_of(
+        &mut self,
+        item: &super::Item,
+    ) -> Result<(Vec<String>, Option<chrono::DateTime<chrono::FixedOffset>>)> {
+        let (folder, keywords) = match self.selected() {
+            Some(s) => (s.folder.clone(), s.keywords.clone()),
+            None => return Ok((Vec::new(), None)),
+        };
+        self.flags_and_date(&folder, &keywords, item)
+    }
+
+    /// Write one message into the selected folder's directory.
+    fn append_one(&mut self, folder: &str, m: &Message) -> Result<AppendOutcome> {
+        let dir = names::folder_dir(&self.root, folder, "append")?;
+        if !dir.join("cur").is_dir() {
+            return Err(EndpointError::NoFolder {
+                op: "append".into(),
+                folder: folder.into(),
+                server: None,
+            });
+        }
+        let (kws, extra) = store::with_keywords_lock(&dir, || {
+            let mut kws = store::read_keywords(&dir)?;
+            let mut extra = Vec::new();
+            let mut changed = false;
+            for f in m.flags.iter().filter(|f| !f.starts_with('\\')) {
+                if kws.iter().flatten().any(|k| k == f) {
+                    continue;
+                }
+                // A name the keywords file cannot hold on one line: the manifest keeps it.
+                if f.chars().any(char::is_control) {
+                    extra.push(f.clone());
+                    continue;
+                }
+                match kws.iter().position(Option::is_none) {
+                    Some(i) => {
+                        kws[i] = Some(f.clone());
+                        changed = true;
+                    }
+                    None => extra.push(f.clone()),
+                }
+            }
+            if changed {
+                store::write_keywords(&dir, &kws)?;
+            }
+            Ok((kws, extra))
+        })?;
+        let bytes = m.body.bytes();
+        let key = names::unique_name(bytes.len() as u64);
+        let letter = |k: &str| {
+            kws.iter()
+                .position(|x| x.as_deref() == Some(k))
+                .map(|i| (b'a' + i as u8) as char)
+        };
+        let name = names::file_name(&key, &m.flags, &letter);
+        manifest::append(
+            &self.root,
+            &manifest::Entry {
+                folder: folder.to_string(),
+                key: key.clone(),
+                date: m.internal_date.map(|d| d.to_rfc3339()),
+                keywords: extra,
+                source_uid: Some(m.uid),
+                fingerprint: fingerprint(bytes),
+                size: bytes.len() as u64,
+            },
+        )?;
+        self.manifest = None;
+        let mtime = m.internal_date.map(SystemTime::from);
+        store::deliver(&dir, &name, bytes, mtime)?;
+        let uid = self
+            .store
+            .ref_uids(self.side, &self.user, folder, &[key.as_str()])
+            .map_err(|e| self.store_err(e))?;
+        let (uidvalidity, _) = self
+            .store
+            .ref_folder(self.side, &self.user, folder)
+            .map_err(|e| self.store_err(e))?;
+        Ok(AppendOutcome::Stored {
+            uidvalidity: Some(uidvalidity),
+            uid: uid.first().copied(),
+        })
+    }
+}
+
+impl MailSession for MaildirSession {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        walk(&self.root)
+    }
+
+    async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        let sel = blocking(|| self.scan(folder, "examine"))?;
+        let st = self.state(&sel)?;
+        self.selected = Some(sel);
+        Ok(st)
+    }
+
+    async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        self.read_only("open for append")?;
+        self.ensure_root()?;
+        self.examine(folder).await
+    }
+
+    async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        let sel = blocking(|| self.scan(folder, "status"))?;
+        self.state(&sel)
+    }
+
+    async fn create_folder(&mut self, folder: &str) -> Result<bool> {
+        self.read_only("create folder")?;
+        self.ensure_root()?;
+        let dir = names::folder_dir(&self.root, folder, "create folder")?;
+        store::make_folder(&dir)
+    }
+
+    async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        blocking(|| self.rescan("list messages"))?;
+        Ok(self
+            .chosen(&[], from_uid)
+            .into_iter()
+            .map(|i| MessageMeta {
+                uid: i.uid,
+                size: i.file.size,
+            })
+            .collect())
+    }
+
+    async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        for i in self.chosen(uids, 0) {
+            let Some(bytes) = blocking(|| self.read(&i))? else {
+                continue;
+            };
+            let (flags, internal_date) = self.meta_of(&i)?;
+            let m = Message {
+                uid: i.uid,
+                flags,
+                internal_date,
+                body: Body::new(bytes),
+            };
+            if !sink.send(m).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_fingerprints(
+        &mut self,
+        uids: &[u32],
+        from_uid: u32,
+    ) -> Result<Vec<Fingerprinted>> {
+        let mut out = Vec::new();
+        for i in self.chosen(uids, from_uid) {
+            let Some(bytes) = blocking(|| self.read(&i))? else {
+                continue;
+            };
+            let (flags, internal_date) = self.meta_of(&i)?;
+            out.push(Fingerprinted {
+                uid: i.uid,
+                size: bytes.len() as u64,
+                fingerprint: fingerprint(&bytes),
+                flags,
+                internal_date,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
+        self.read_only("append")?;
+        self.ensure_root()?;
+        let mut out = Vec::with_capacity(msgs.len());
+        let mut stop: Option<String> = None;
+        for m in msgs {
+            if let Some(why) = &stop {
+                out.push(AppendOutcome::Failed {
+                    error: EndpointError::No {
+                        op: "append".into(),
+                        message: format!("not attempted: {why}"),
+                    },
+                });
+                continue;
+            }
+            match blocking(|| self.append_one(folder, m)) {
+                Ok(o) => out.push(o),
+                Err(
+                    e @ (EndpointError::OverQuota { .. }
+                    | EndpointError::NoFolder { .. }
+                    | EndpointError::No { .. }),
+                ) => {
+                    stop = Some(e.to_string());
+                    out.push(AppendOutcome::Failed { error: e });
+                }
+                // Anything else (an I/O error, the journal): what was stored is in doubt.
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
+        self.read_only("expunge")?;
+        self.rescan("expunge")?;
+        let Some(sel) = self.selected() else {
+            return Ok(());
+        };
+        let refs = self
+            .store
+            .refs_of(self.side, &self.user, &sel.folder, uids)
+            .map_err(|e| self.store_err(e))?;
+        let dir = sel.dir.clone();
+        for (_, key) in refs {
+            for i in sel.items.iter().filter(|i| i.key == key) {
+                match std::fs::remove_file(&i.file.path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(store::io_err("expunge", &i.file.path, e)),
+                }
+            }
+        }
+        store::sync_dir(&dir.join("cur"))?;
+        self.rescan("expunge")
+    }
+
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        self.read_only("rename folder")?;
+        let a = names::folder_dir(&self.root, from, "rename folder")?;
+        let b = names::folder_dir(&self.root, to, "rename folder")?;
+        if a == self.root || b == self.root {
+            return Err(EndpointError::No {
+                op: "rename folder".into(),
+                message: format!("{from} -> {to}: INBOX is the tree's root and cannot be renamed"),
+            });
+        }
+        if b.exists() {
+            return Err(EndpointError::No {
+                op: "rename folder".into(),
+                message: format!("{from} -> {to}: {} exists already", b.display()),
+            });
+        }
+        if let Some(p) = b.parent() {
+            std::fs::create_dir_all(p).map_err(|e| store::io_err("rename folder", p, e))?;
+        }
+        std::fs::rename(&a, &b).map_err(|e| store::io_err("rename folder", &a, e))?;
+        if self.selected.as_ref().is_some_and(|s| s.folder == from) {
+            self.selected = None;
+        }
+        Ok(())
+    }
+
+    async fn delete_folder(&mut self, folder: &str) -> Result<()> {
+        self.read_only("delete folder")?;
+        let dir = names::folder_dir(&self.root, folder, "delete folder")?;
+        if dir == self.root {
+            return Err(EndpointError::No {
+                op: "delete folder".into(),
+                message: "INBOX is the tree's root and cannot be deleted".into(),
+            });
+        }
+        if !dir.join("cur").is_dir() {
+            return Err(EndpointError::NoFolder {
+                op: "delete folder".into(),
+                folder: folder.into(),
+                server: None,
+            });
+        }
+        store::remove_folder(&dir, folder)?;
+        if self.selected.as_ref().is_some_and(|s| s.folder == folder) {
+            self.selected = None;
+        }
+        Ok(())
+    }
+
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        // Any keyword: 26 per folder in the file names, the rest in the manifest.
+        None
+    }
+
+    async fn logout(self) {}
+}
