@@ -84,8 +84,7 @@ words!(Severity {
     Critical => "critical",
 });
 
-/// A word from the journal or a fixture; one this version does not know reads as an error
-/// (as [`crate::issues::severity_rank`] ranks it).
+/// A word from the journal or a fixture; one this version does not know reads as an error.
 impl From<&str> for Severity {
     fn from(word: &str) -> Severity {
         Severity::parse(word).unwrap_or(Severity::Error)

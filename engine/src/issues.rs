@@ -1,12 +1,6 @@
 //! What each issue category means for the operator: a one-line cause, a fix and a retry class.
 //! One table, used by the reports and the console's Issues tab.
 
-/// Issue severities, least to most severe.
-pub const SEVERITIES: [&str; 4] = ["info", "warning", "error", "critical"];
-
-/// Issue states: every issue starts `open`.
-pub const STATES: [&str; 3] = ["open", "acknowledged", "resolved"];
-
 /// Whether running again can clear an issue by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -153,11 +147,6 @@ pub fn category(name: &str) -> &'static Category {
         .iter()
         .find(|c| c.name == name)
         .unwrap_or(&UNKNOWN)
-}
-
-/// Rank of a severity (0 = info .. 3 = critical); unknown words rank as errors.
-pub fn severity_rank(s: &str) -> usize {
-    SEVERITIES.iter().position(|x| *x == s).unwrap_or(2)
 }
 
 #[cfg(test)]
