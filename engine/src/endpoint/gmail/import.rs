@@ -8,6 +8,7 @@ use super::connector::GmailSession;
 use super::types::{GmailMessage, MAX_IMPORT_BYTES, Meta, Target, units};
 use super::wire::{error_of, store_err};
 use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
+use crate::mail::fmt::bytes_iec;
 
 /// A multipart/related boundary that does not occur in `raw`.
 pub(super) fn boundary_for(raw: &[u8]) -> String {
@@ -39,8 +40,8 @@ impl GmailSession {
             return Ok(AppendOutcome::Refused {
                 reason: format!(
                     "message of {} is over the Gmail API's import limit of {}; not copied",
-                    bytesize::ByteSize(raw.len() as u64),
-                    bytesize::ByteSize(limit)
+                    bytes_iec(raw.len() as u64),
+                    bytes_iec(limit)
                 ),
             });
         }
@@ -143,7 +144,7 @@ impl GmailSession {
             StatusCode::PAYLOAD_TOO_LARGE => Ok(AppendOutcome::Refused {
                 reason: format!(
                     "message of {} is too large for the Gmail API (413): {message}; not copied",
-                    bytesize::ByteSize(raw.len() as u64)
+                    bytes_iec(raw.len() as u64)
                 ),
             }),
             StatusCode::NOT_FOUND => Ok(AppendOutcome::Failed {
