@@ -13,6 +13,7 @@
 pub mod any;
 pub mod bounded;
 mod budget;
+pub mod dav;
 pub mod gmail;
 pub mod graph;
 pub mod guard;
