@@ -20,6 +20,7 @@ use super::wire_types::{
     Collection, CollectionKind, ItemData, ItemRef, MAX_REPLY, MULTIGET_CHUNK, PutOutcome, SyncDelta,
 };
 use super::xml::{self, APPLE_ICAL, CALDAV, CALSERVER, CARDDAV, DAV, Multistatus};
+use crate::config;
 
 /// The client of one account's DAV server. Cheap to clone (the HTTP client is shared).
 #[derive(Clone)]
@@ -44,7 +45,7 @@ impl std::fmt::Debug for DavClient {
 }
 
 /// A WebDAV method reqwest has no constant for.
-fn method(name: &'static str) -> Method {
+pub(super) fn method(name: &'static str) -> Method {
     Method::from_bytes(name.as_bytes()).expect("a WebDAV method name is a valid token")
 }
 
@@ -84,6 +85,19 @@ impl DavClient {
             side,
             timeout_secs: timeout.as_secs(),
         })
+    }
+
+    /// A client for the DAV root `base` of the endpoint `cfg` (its `ca_file` and
+    /// `timeout`), as `user`.
+    pub fn for_endpoint(
+        cfg: &config::Endpoint,
+        base: &str,
+        user: &str,
+        password: SecretString,
+        side: &'static str,
+    ) -> Result<DavClient> {
+        let http = super::super::http::client(cfg, side, cfg.timeout)?;
+        DavClient::new(http, base, user, password, side, cfg.timeout)
     }
 
     /// The DAV root this client was made for.
@@ -202,12 +216,36 @@ impl DavClient {
     }
 
     /// A 207 reply read as a multistatus.
+    /// Hrefs of the responses are made [`absolute`](Self::absolute) against the URL that
+    /// answered (after redirects).
     pub(super) async fn multistatus(&self, resp: Response, op: &str) -> Result<Multistatus> {
+        let at = resp.url().clone();
         let bytes = self.body(resp, op).await?;
-        xml::multistatus(&bytes).map_err(|message| EndpointError::Protocol {
+        let mut ms = xml::multistatus(&bytes).map_err(|message| EndpointError::Protocol {
             op: op.to_string(),
             message,
-        })
+        })?;
+        for r in &mut ms.responses {
+            r.href = self.absolute(&at, &r.href);
+        }
+        Ok(ms)
+    }
+
+    /// An href from an answer of `at`, as this client keeps hrefs: an absolute path as the
+    /// server wrote it when it is on the DAV root's server (a relative one resolved), else
+    /// the whole URL (a server that sends its calendars elsewhere).
+    pub(super) fn absolute(&self, at: &Url, href: &str) -> String {
+        match at.join(href) {
+            Ok(u) if u.origin() == self.base.origin() => {
+                if href.starts_with('/') {
+                    href.to_string()
+                } else {
+                    u.path().to_string()
+                }
+            }
+            Ok(u) => u.to_string(),
+            Err(_) => href.to_string(),
+        }
     }
 
     /// PROPFIND `props` on `href` with this Depth: the multistatus, a 404 as NoFolder.
@@ -230,6 +268,15 @@ impl DavClient {
             207 => self.multistatus(resp, &op).await,
             404 => Err(self.no_collection(resp, &op, href).await),
             _ => Err(self.failure(resp, &op).await),
+        }
+    }
+
+    /// Whether the collection `href` exists (a Depth 0 PROPFIND).
+    async fn exists(&self, href: &str) -> Result<bool> {
+        match self.propfind(href, "0", &[(DAV, "resourcetype")]).await {
+            Ok(_) => Ok(true),
+            Err(EndpointError::NoFolder { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -412,6 +459,10 @@ impl DavClient {
                 etag: etag(resp.headers()),
             }),
             412 => Ok(PutOutcome::PreconditionFailed),
+            404 => Err(self.no_collection(resp, &op, parent(href)).await),
+            409 if !self.exists(parent(href)).await? => {
+                Err(self.no_collection(resp, &op, parent(href)).await)
+            }
             400 | 403 | 409 | 413 | 415 => {
                 let reason = server_words(&bounded::error_body(resp).await);
                 Ok(PutOutcome::Refused {
@@ -561,7 +612,8 @@ impl DavClient {
     }
 }
 
-const XML: &str = "application/xml; charset=utf-8";
+/// The media type of the request bodies.
+pub(super) const XML: &str = "application/xml; charset=utf-8";
 
 const COLLECTION_PROPS: &[xml::Prop] = &[
     (DAV, "resourcetype"),
@@ -580,6 +632,15 @@ const ITEM_PROPS: &[xml::Prop] = &[
     (DAV, "getcontentlength"),
     (DAV, "getcontenttype"),
 ];
+
+/// The collection an href is in (`/a/cal/x.ics` -> `/a/cal/`).
+fn parent(href: &str) -> &str {
+    let t = href.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(i) => &t[..=i],
+        None => "/",
+    }
+}
 
 /// The ETag header of an answer.
 fn etag(h: &HeaderMap) -> Option<String> {

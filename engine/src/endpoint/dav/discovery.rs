@@ -1,44 +1,54 @@
 //! Discovery of an account's calendar and address book homes (RFC 6764 section 6, RFC 4791
 //! section 6.2.1, RFC 6352 section 7.1.1): PROPFIND DAV:current-user-principal on
-//! `/.well-known/caldav`, else `/.well-known/carddav`, else the DAV root (redirects followed);
-//! then the home sets on the principal; then OPTIONS on the calendar home for the scheduling
-//! capability (RFC 6638).
+//! `/.well-known/caldav`, else `/.well-known/carddav`, else the DAV root (redirects followed,
+//! to another server too); then the home sets on the principal; then OPTIONS on the calendar
+//! home for the scheduling capability (RFC 6638).
 
-use reqwest::{Method, Url};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
 
 use super::super::types::{EndpointError, Result};
-use super::client::DavClient;
+use super::client::{DavClient, XML, method};
 use super::wire_types::Homes;
 use super::xml::{self, CALDAV, CARDDAV, DAV};
 
 impl DavClient {
     /// The account's principal and homes, and whether the server schedules by itself.
+    /// Hrefs are paths on the DAV root's server, or whole URLs when discovery led elsewhere.
     pub async fn discover(&self) -> Result<Homes> {
         let principal = self.principal().await?;
-        let ms = self
-            .propfind(
-                &principal,
-                "0",
-                &[
-                    (CALDAV, "calendar-home-set"),
-                    (CARDDAV, "addressbook-home-set"),
-                ],
-            )
-            .await?;
+        let url = self.url(&principal)?;
+        let m = propfind();
+        let op = self.op(&m, &url);
+        let req = self
+            .request(m, url.clone())
+            .header("Depth", "0")
+            .header(reqwest::header::CONTENT_TYPE, XML)
+            .body(xml::propfind(&[
+                (CALDAV, "calendar-home-set"),
+                (CARDDAV, "addressbook-home-set"),
+            ]));
+        let resp = self.send(req, &op).await?;
+        match resp.status().as_u16() {
+            207 => {}
+            404 => return Err(self.no_collection(resp, &op, &principal).await),
+            _ => return Err(self.failure(resp, &op).await),
+        }
+        let at = resp.url().clone();
+        let ms = self.multistatus(resp, &op).await?;
         let r = ms
             .responses
             .iter()
             .find(|r| xml::same_href(&r.href, &principal))
             .or(ms.responses.first());
         let home = |ns, name| {
-            r.and_then(|r| r.prop(ns, name))
-                .and_then(xml::Element::href)
+            let h = r.and_then(|r| r.prop(ns, name))?.href()?;
+            Some(self.absolute(&at, &h))
         };
         let calendar_home = home(CALDAV, "calendar-home-set");
         let addressbook_home = home(CARDDAV, "addressbook-home-set");
         if calendar_home.is_none() && addressbook_home.is_none() {
             return Err(EndpointError::Protocol {
-                op: format!("PROPFIND {principal} ({} DAV)", self.side),
+                op,
                 message: format!(
                     "the principal of {} names neither a calendar home nor an address book home",
                     self.user
@@ -86,17 +96,14 @@ impl DavClient {
     /// when this URL gives none (not found, not DAV, no such property). A refused login or
     /// a network failure is an error.
     async fn principal_at(&self, url: Url) -> Result<Option<String>> {
-        let m = Method::from_bytes(b"PROPFIND").expect("a WebDAV method name is a valid token");
-        let op = self.op(&m, &url);
-        let req = self
-            .request(m, url)
-            .header("Depth", "0")
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/xml; charset=utf-8",
-            )
-            .body(xml::propfind(&[(DAV, "current-user-principal")]));
-        let resp = self.send(req, &op).await?;
+        let op = self.op(&propfind(), &url);
+        let mut resp = self.send(self.principal_request(url.clone()), &op).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED && resp.url().origin() != url.origin() {
+            // Redirected to another server: the HTTP client dropped the credentials on the
+            // way (as it must); ask that server itself, with them.
+            let there = resp.url().clone();
+            resp = self.send(self.principal_request(there), &op).await?;
+        }
         match resp.status().as_u16() {
             207 => {}
             401 | 403 | 429 | 503 => return Err(self.failure(resp, &op).await),
@@ -112,7 +119,14 @@ impl DavClient {
         else {
             return Ok(None);
         };
-        Ok(Some(path_of(&at, &p)))
+        Ok(Some(self.absolute(&at, &p)))
+    }
+
+    fn principal_request(&self, url: Url) -> RequestBuilder {
+        self.request(propfind(), url)
+            .header("Depth", "0")
+            .header(reqwest::header::CONTENT_TYPE, XML)
+            .body(xml::propfind(&[(DAV, "current-user-principal")]))
     }
 
     /// Whether the DAV header of the calendar home announces `calendar-auto-schedule`.
@@ -133,12 +147,6 @@ impl DavClient {
     }
 }
 
-/// An href as an absolute path: a relative one resolved against the URL it came from, a
-/// whole URL kept as its path when it is on the same server (else kept whole).
-fn path_of(at: &Url, href: &str) -> String {
-    match at.join(href) {
-        Ok(u) if u.origin() == at.origin() => u.path().to_string(),
-        Ok(u) => u.to_string(),
-        Err(_) => href.to_string(),
-    }
+fn propfind() -> Method {
+    method("PROPFIND")
 }

@@ -686,3 +686,76 @@ async fn a_throttle_carries_the_servers_wait() {
     .unwrap_err();
     assert!(e.to_string().contains("not an http"), "{e}");
 }
+
+/// A server that redirects every request to the same path on `to` (another origin).
+async fn redirector(to: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let out = format!(
+                "HTTP/1.1 301 Moved\r\nLocation: {}{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                to.trim_end_matches('/'),
+                path
+            );
+            let _ = s.write_all(out.as_bytes()).await;
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn discovery_follows_a_redirect_to_another_server_and_keeps_its_urls() {
+    let r = Radicale::start(&[("alice", "secret")]);
+    let front = redirector(r.base.clone()).await;
+    let timeout = Duration::from_secs(20);
+    let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
+    let c = DavClient::new(
+        http,
+        &front,
+        "alice",
+        SecretString::from("secret"),
+        "source",
+        timeout,
+    )
+    .unwrap();
+    let homes = c.discover().await.unwrap();
+    let there = format!("{}alice/", r.base);
+    assert_eq!(homes.principal, there);
+    assert_eq!(homes.calendar_home.as_deref(), Some(there.as_str()));
+    // Hrefs of that server stay whole URLs, so every later call reaches it.
+    let cal = c.join(&there, "cal");
+    assert!(
+        c.make_collection(&cal, CollectionKind::Calendar, "Cal")
+            .await
+            .unwrap()
+    );
+    let cols = c.list_collections(&there).await.unwrap();
+    assert_eq!(cols.len(), 1, "{cols:?}");
+    assert_eq!(cols[0].href, format!("{}alice/cal/", r.base));
+}
+
+#[tokio::test]
+async fn a_put_into_a_missing_collection_is_no_folder() {
+    let r = Radicale::start(&[("alice", "secret")]);
+    let c = r.client("alice", "secret");
+    c.discover().await.unwrap();
+    let e = c
+        .put_new(
+            "/alice/gone/x.ics",
+            CollectionKind::Calendar,
+            &event("x", "X"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, EndpointError::NoFolder { folder, .. } if folder == "/alice/gone/"),
+        "{e:?}"
+    );
+}
