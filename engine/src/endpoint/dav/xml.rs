@@ -1,0 +1,382 @@
+//! The XML of WebDAV, CalDAV and CardDAV: reading a reply into a small tree of elements, by
+//! namespace and local name whatever the prefixes (quick-xml's `NsReader`), reading a
+//! multistatus (RFC 4918 13) with its per-propstat statuses, and writing the request bodies,
+//! every value escaped. Also the comparison of hrefs (percent-decoded).
+
+use std::borrow::Cow;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+use super::wire_types::{CollectionKind, MAX_RESPONSES};
+
+pub const DAV: &str = "DAV:";
+pub const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+pub const CALSERVER: &str = "http://calendarserver.org/ns/";
+pub const APPLE_ICAL: &str = "http://apple.com/ns/ical/";
+
+/// Deepest nesting read (a multistatus needs about 8 levels): deeper is refused, so that a
+/// hostile reply cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
+/// The prefixes the request bodies bind (any prefix is read).
+const XMLNS: &str = concat!(
+    r#"xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" "#,
+    r#"xmlns:card="urn:ietf:params:xml:ns:carddav" xmlns:cs="http://calendarserver.org/ns/" "#,
+    r#"xmlns:ic="http://apple.com/ns/ical/""#
+);
+
+/// One element of a reply: its namespace (empty when none), local name, attributes by local
+/// name, its text (entities resolved, line ends as sent) and its child elements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Element {
+    pub ns: String,
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn is(&self, ns: &str, name: &str) -> bool {
+        self.ns == ns && self.name == name
+    }
+
+    /// The first child `ns:name`.
+    pub fn child(&self, ns: &str, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.is(ns, name))
+    }
+
+    pub fn children_named<'a>(
+        &'a self,
+        ns: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.is(ns, name))
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The text without surrounding white space, None when that leaves nothing.
+    pub fn trimmed(&self) -> Option<String> {
+        let t = self.text.trim();
+        (!t.is_empty()).then(|| t.to_string())
+    }
+
+    /// The text of the first DAV:href child, trimmed (a property holding an href).
+    pub fn href(&self) -> Option<String> {
+        self.child(DAV, "href").and_then(Element::trimmed)
+    }
+}
+
+/// Read a whole XML document into its root element. The error says what is wrong, for the
+/// caller to name the URL.
+pub fn parse(bytes: &[u8]) -> Result<Element, String> {
+    let mut reader = NsReader::from_reader(bytes);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        let pos = reader.buffer_position();
+        let (ns, event) = reader
+            .read_resolved_event_into(&mut buf)
+            .map_err(|e| format!("malformed XML at byte {pos}: {e}"))?;
+        let ns = match ns {
+            ResolveResult::Bound(n) => String::from_utf8_lossy(n.as_ref()).into_owned(),
+            ResolveResult::Unbound => String::new(),
+            ResolveResult::Unknown(p) => {
+                return Err(format!(
+                    "undeclared XML namespace prefix {:?} at byte {pos}",
+                    String::from_utf8_lossy(&p)
+                ));
+            }
+        };
+        match event {
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("XML nested deeper than {MAX_DEPTH} levels"));
+                }
+                let mut attrs = Vec::new();
+                for a in s.attributes() {
+                    let a = a.map_err(|e| format!("malformed XML attribute at byte {pos}: {e}"))?;
+                    let value = a
+                        .unescape_value()
+                        .map_err(|e| format!("malformed XML attribute at byte {pos}: {e}"))?;
+                    let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+                    attrs.push((key, value.into_owned()));
+                }
+                let el = Element {
+                    ns,
+                    name: String::from_utf8_lossy(s.local_name().as_ref()).into_owned(),
+                    attrs,
+                    ..Element::default()
+                };
+                if matches!(event, Event::Empty(_)) {
+                    if let Some(done) = close(&mut stack, el) {
+                        return Ok(done);
+                    }
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let el = stack.pop().ok_or("XML end tag without a start")?;
+                if let Some(done) = close(&mut stack, el) {
+                    return Ok(done);
+                }
+            }
+            Event::Text(t) => {
+                let s = t
+                    .decode()
+                    .map_err(|e| format!("XML text at byte {pos}: {e}"))?;
+                push_text(&mut stack, &s);
+            }
+            Event::CData(t) => {
+                let s = t
+                    .decode()
+                    .map_err(|e| format!("XML CDATA at byte {pos}: {e}"))?;
+                push_text(&mut stack, &s);
+            }
+            Event::GeneralRef(r) => {
+                let ch = r
+                    .resolve_char_ref()
+                    .map_err(|e| format!("XML character reference at byte {pos}: {e}"))?;
+                let text: Cow<str> = match ch {
+                    Some(c) => c.to_string().into(),
+                    None => {
+                        let name = r
+                            .decode()
+                            .map_err(|e| format!("XML entity at byte {pos}: {e}"))?;
+                        resolve_predefined_entity(&name)
+                            .ok_or_else(|| format!("unknown XML entity &{name}; at byte {pos}"))?
+                            .into()
+                    }
+                };
+                push_text(&mut stack, &text);
+            }
+            Event::Eof => return Err("the XML ends before its root element does".into()),
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+        buf.clear();
+    }
+}
+
+/// Attach a finished element to its parent; the root when there is none.
+fn close(stack: &mut [Element], el: Element) -> Option<Element> {
+    match stack.last_mut() {
+        Some(parent) => {
+            parent.children.push(el);
+            None
+        }
+        None => Some(el),
+    }
+}
+
+fn push_text(stack: &mut [Element], s: &str) {
+    // Text outside the root (white space) is not kept.
+    if let Some(el) = stack.last_mut() {
+        el.text.push_str(s);
+    }
+}
+
+/// One propstat of a response: its status and the properties it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropStat {
+    pub status: Option<u16>,
+    pub props: Vec<Element>,
+}
+
+/// One DAV:response of a multistatus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub href: String,
+    /// The response's own status (a multiget's 404, a sync-collection's removal).
+    pub status: Option<u16>,
+    pub propstats: Vec<PropStat>,
+}
+
+impl Response {
+    /// The property `ns:name` from a propstat whose status is a success (or unstated);
+    /// properties reported 404 (or any other failure) are absent.
+    pub fn prop(&self, ns: &str, name: &str) -> Option<&Element> {
+        self.propstats
+            .iter()
+            .filter(|p| p.status.is_none_or(|s| (200..300).contains(&s)))
+            .flat_map(|p| p.props.iter())
+            .find(|e| e.is(ns, name))
+    }
+
+    /// The trimmed text of a property.
+    pub fn text(&self, ns: &str, name: &str) -> Option<String> {
+        self.prop(ns, name).and_then(Element::trimmed)
+    }
+
+    /// The response failed as a whole (a status other than 2xx).
+    pub fn failed(&self) -> bool {
+        self.status.is_some_and(|s| !(200..300).contains(&s))
+    }
+}
+
+/// A multistatus reply: its responses, and the sync-token of a sync-collection REPORT.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Multistatus {
+    pub responses: Vec<Response>,
+    pub sync_token: Option<String>,
+}
+
+/// Read a 207 reply. The error says what is wrong.
+pub fn multistatus(bytes: &[u8]) -> Result<Multistatus, String> {
+    let root = parse(bytes)?;
+    if !root.is(DAV, "multistatus") {
+        return Err(format!(
+            "expected a DAV:multistatus, got {}",
+            describe(&root)
+        ));
+    }
+    let mut out = Multistatus {
+        sync_token: root.child(DAV, "sync-token").and_then(Element::trimmed),
+        ..Multistatus::default()
+    };
+    for r in root.children_named(DAV, "response") {
+        if out.responses.len() >= MAX_RESPONSES {
+            return Err(format!("more than {MAX_RESPONSES} responses in one reply"));
+        }
+        let href = r
+            .href()
+            .ok_or("a DAV:response without a DAV:href".to_string())?;
+        let propstats = r
+            .children_named(DAV, "propstat")
+            .map(|p| PropStat {
+                status: p.child(DAV, "status").and_then(|s| status_code(&s.text)),
+                props: p
+                    .child(DAV, "prop")
+                    .map(|p| p.children.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        out.responses.push(Response {
+            href,
+            status: r.child(DAV, "status").and_then(|s| status_code(&s.text)),
+            propstats,
+        });
+    }
+    Ok(out)
+}
+
+/// The code of a status line (`HTTP/1.1 404 Not Found` -> 404).
+pub fn status_code(line: &str) -> Option<u16> {
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `{namespace}name` of an element, for error messages.
+pub fn describe(e: &Element) -> String {
+    format!("{{{}}}{}", e.ns, e.name)
+}
+
+/// A property to ask for: namespace and local name.
+pub type Prop = (&'static str, &'static str);
+
+fn prefix(ns: &str) -> &'static str {
+    match ns {
+        CALDAV => "c",
+        CARDDAV => "card",
+        CALSERVER => "cs",
+        APPLE_ICAL => "ic",
+        _ => "d",
+    }
+}
+
+fn prop_list(props: &[Prop]) -> String {
+    props
+        .iter()
+        .map(|(ns, name)| format!("<{}:{name}/>", prefix(ns)))
+        .collect()
+}
+
+const DECL: &str = r#"<?xml version="1.0" encoding="utf-8"?>"#;
+
+/// A PROPFIND body asking for `props`.
+pub fn propfind(props: &[Prop]) -> String {
+    format!(
+        "{DECL}<d:propfind {XMLNS}><d:prop>{}</d:prop></d:propfind>",
+        prop_list(props)
+    )
+}
+
+/// A calendar-multiget or addressbook-multiget REPORT body for `hrefs`, asking for the ETag
+/// and the data.
+pub fn multiget(kind: CollectionKind, hrefs: &[String]) -> String {
+    let (root, data) = match kind {
+        CollectionKind::Calendar => ("c:calendar-multiget", "c:calendar-data"),
+        CollectionKind::AddressBook => ("card:addressbook-multiget", "card:address-data"),
+    };
+    let hrefs: String = hrefs
+        .iter()
+        .map(|h| format!("<d:href>{}</d:href>", escape(h.as_str())))
+        .collect();
+    format!("{DECL}<{root} {XMLNS}><d:prop><d:getetag/><{data}/></d:prop>{hrefs}</{root}>")
+}
+
+/// The body of MKCALENDAR (RFC 4791 5.3.1, for events) or of an extended MKCOL creating an
+/// address book (RFC 5689).
+pub fn make_collection(kind: CollectionKind, displayname: &str) -> String {
+    let name = escape(displayname);
+    match kind {
+        CollectionKind::Calendar => format!(
+            "{DECL}<c:mkcalendar {XMLNS}><d:set><d:prop><d:displayname>{name}</d:displayname>\
+             <c:supported-calendar-component-set><c:comp name=\"VEVENT\"/>\
+             </c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"
+        ),
+        CollectionKind::AddressBook => format!(
+            "{DECL}<d:mkcol {XMLNS}><d:set><d:prop><d:resourcetype><d:collection/>\
+             <card:addressbook/></d:resourcetype><d:displayname>{name}</d:displayname>\
+             </d:prop></d:set></d:mkcol>"
+        ),
+    }
+}
+
+/// A sync-collection REPORT body (RFC 6578), from `token` (the initial sync without).
+pub fn sync_collection(token: Option<&str>) -> String {
+    let token = token.map(|t| escape(t).into_owned()).unwrap_or_default();
+    format!(
+        "{DECL}<d:sync-collection {XMLNS}><d:sync-token>{token}</d:sync-token>\
+         <d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"
+    )
+}
+
+/// The path of an href, percent-decoded, without a trailing slash: what two hrefs naming the
+/// same resource share however each is encoded (`/a%40b/` and `/a@b`), and whether the
+/// server gave a path or a whole URL.
+pub fn href_key(href: &str) -> String {
+    let path = match href.find("://") {
+        Some(i) => href[i + 3..].find('/').map_or("/", |j| &href[i + 3 + j..]),
+        None => href,
+    };
+    let decoded = percent_decode_str(path).decode_utf8_lossy();
+    decoded.trim_end_matches('/').to_string()
+}
+
+/// Whether two hrefs name the same resource.
+pub fn same_href(a: &str, b: &str) -> bool {
+    href_key(a) == href_key(b)
+}
+
+/// What stays unencoded in a path segment cutover makes: RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `name` as one percent-encoded path segment.
+pub fn encode_segment(name: &str) -> String {
+    utf8_percent_encode(name, SEGMENT).to_string()
+}
