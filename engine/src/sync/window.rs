@@ -5,11 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::api::ItemKind;
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink};
 use crate::events::{Event, Halt, RunStats, Severity};
-use crate::journal::{self, AppendIntent};
-use crate::api::ItemKind;
 use crate::item::{fingerprint, identity, kind_of_folder};
+use crate::journal::{self, AppendIntent};
 use crate::mail::fmt::bytes_iec;
 use crate::mail::message_id::message_id;
 
