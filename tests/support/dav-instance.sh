@@ -79,12 +79,15 @@ auth = "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
 end = time.time() + timeout
 last = "no answer"
 while True:
-    try:
-        os.kill(pid, 0)
+    try:  # gone, or a zombie (it is our shell's child, reaped only after this check)
+        with open("/proc/%d/stat" % pid) as f:
+            dead = f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
+        dead = True
+    if dead:
         sys.exit("radicale (pid %d) exited during start" % pid)
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         c.request("PROPFIND", "/%s/" % user, body=b"", headers={"Authorization": auth, "Depth": "0"})
         r = c.getresponse()
         r.read()
