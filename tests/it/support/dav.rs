@@ -147,7 +147,10 @@ impl Radicale {
     pub fn start(root: &Path, name: &str, users: &[(&str, &str)]) -> Radicale {
         let dir = root.join(name);
         let mut cmd = Command::new(support_dir().join("dav-instance.sh"));
-        cmd.args(["start", name, "auto"]).arg(&dir);
+        // 60 s for the first answer: a loaded 2-core machine runs many tests at once.
+        cmd.args(["start", name, "auto"])
+            .arg(&dir)
+            .args(["--timeout", "60"]);
         for (u, p) in users {
             cmd.args(["--user", &format!("{u}:{p}")]);
         }
@@ -169,6 +172,14 @@ impl Radicale {
     /// The DAV root, `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The last `lines` lines of Radicale's log (each request at level info), for a failing
+    /// test's message.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("log/radicale.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// Add (or change) a login; Radicale reads its htpasswd file at each login.
