@@ -9,6 +9,7 @@ mod ui_fixture;
 mod assess;
 mod config;
 mod console_e2e;
+mod dav;
 mod dav_fixture;
 mod emergency;
 mod faults;
