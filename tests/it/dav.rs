@@ -286,3 +286,34 @@ fn calendars_asked_for_without_a_dav_server_are_refused_naming_the_fix() {
         text(&out)
     );
 }
+
+#[test]
+fn calendar_since_leaves_out_events_that_ended_before_it_and_keeps_series_still_running() {
+    let s = sides();
+    let seeded = s.src_dav.seed(SRC.0, SRC.1, Scale::Small);
+    let source = by_identity(&s.src_dav.dump(SRC.0, SRC.1, true));
+    let p = project(&s);
+    p.edit(|b| b.set("project.calendar_since", "2026-06-01"));
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let got = by_identity(&s.dst_dav.dump(DST.0, DST.1, true));
+    let uid = |k: &str| seeded.landmarks[k].clone();
+    let has = |coll: &str, k: &str| got.contains_key(&(coll.to_string(), uid(k)));
+    // Ended before: a weekly series whose last occurrence is in May, a conference in May.
+    assert!(
+        !has("work", "weekly_series") && !has("work", "tokyo"),
+        "{got:#?}"
+    );
+    // Still running or later: a monthly series over the year, October and July all-day days.
+    assert!(has("calendar", "monthly_series") && has("calendar", "all_day"));
+    assert!(has("calendar", "multi_day_all_day"));
+    // What is copied is whole and unchanged; contacts are not concerned.
+    for (id, content) in &got {
+        assert_eq!(source.get(id), Some(content), "{id:?}");
+    }
+    let contacts =
+        |m: &BTreeMap<(String, String), String>| m.keys().filter(|(c, _)| c == "contacts").count();
+    assert_eq!(contacts(&got), contacts(&source));
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}

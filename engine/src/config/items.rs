@@ -12,6 +12,9 @@ pub struct Items {
     pub mail: bool,
     pub calendar: bool,
     pub contacts: bool,
+    /// `[project] calendar_since`: events that ended before this day are not copied (a
+    /// series is copied whole, with its exceptions, when any occurrence ends on or after it).
+    pub calendar_since: Option<NaiveDate>,
 }
 
 impl Default for Items {
@@ -20,6 +23,7 @@ impl Default for Items {
             mail: true,
             calendar: false,
             contacts: false,
+            calendar_since: None,
         }
     }
 }
@@ -57,6 +61,7 @@ pub(super) fn items(words: &[String]) -> Result<Items, String> {
         mail: false,
         calendar: false,
         contacts: false,
+        calendar_since: None,
     };
     if words.is_empty() {
         return Err(

@@ -50,19 +50,18 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
 
     let source = endpoint(path, text, "source", &raw.source, &resolve)?;
     let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
-    let items = match &raw.project.items {
+    let mut items = match &raw.project.items {
         Some(w) => {
             items(w.get_ref()).map_err(|m| ConfigError::at(path, text, w.span().start, m))?
         }
         None => Default::default(),
     };
-    let calendar_since = match &raw.project.calendar_since {
-        Some(d) => Some(
+    if let Some(d) = &raw.project.calendar_since {
+        items.calendar_since = Some(
             calendar_since(d.get_ref())
                 .map_err(|m| ConfigError::at(path, text, d.span().start, m))?,
-        ),
-        None => None,
-    };
+        );
+    }
     for (section, e) in [("source", &source), ("destination", &destination)] {
         if let Some(m) = carries(section, e.kind, e.dav.is_some(), &items) {
             let at = raw.project.items.as_ref().map_or(0, |w| w.span().start);
@@ -248,7 +247,6 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         source,
         destination,
         items,
-        calendar_since,
         mailboxes,
         folders,
         checks,

@@ -53,10 +53,9 @@ pub struct Project {
     pub brake: Brake,
     pub source: Endpoint,
     pub destination: Endpoint,
-    /// What the project moves (`[project] items`): mail, calendars, contacts.
+    /// What the project moves (`[project] items`: mail, calendars, contacts) and from when
+    /// (`calendar_since`).
     pub items: Items,
-    /// `[project] calendar_since`: events that ended before this day are not copied.
-    pub calendar_since: Option<chrono::NaiveDate>,
     pub mailboxes: Vec<MailboxSpec>,
     pub folders: FolderRules,
     pub checks: Vec<Check>,

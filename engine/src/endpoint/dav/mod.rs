@@ -5,6 +5,7 @@
 
 mod client;
 mod discovery;
+mod query;
 mod session;
 mod wire_types;
 pub mod xml;

@@ -256,7 +256,12 @@ impl DavSession {
                 server: None,
             });
         }
-        let mut refs = self.client.list_items(&href).await?;
+        let mut refs = match self.items.calendar_since {
+            Some(since) if kind == ItemKind::Event && self.side == "source" => {
+                self.client.list_events_since(&href, since).await?
+            }
+            _ => self.client.list_items(&href).await?,
+        };
         refs.sort_by(|a, b| a.href.cmp(&b.href));
         let keys: Vec<String> = refs.iter().map(|r| canonical(&r.href)).collect();
         let hrefs: Vec<&str> = keys.iter().map(String::as_str).collect();
