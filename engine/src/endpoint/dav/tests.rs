@@ -417,39 +417,109 @@ async fn contacts_go_through_addressbook_multiget() {
     );
 }
 
-#[tokio::test]
-async fn a_throttle_carries_the_servers_wait() {
+/// A server on 127.0.0.1 answering each request with what `answer` makes of its method and
+/// path (a whole HTTP/1.1 response); its base URL.
+async fn scripted(answer: impl Fn(&str, &str) -> String + Send + Sync + 'static) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
     tokio::spawn(async move {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await;
-            let _ = s
-                .write_all(b"HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
-                .await;
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let mut words = head.split_whitespace();
+                let (m, p) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
+                let _ = s.write_all(answer(m, p).as_bytes()).await;
+            });
         }
     });
-    let http = reqwest::Client::new();
-    let c = DavClient::new(
-        http,
-        &base,
+    base
+}
+
+/// An HTTP/1.1 response with these extra header lines and body.
+fn reply(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn scripted_client(base: &str) -> DavClient {
+    DavClient::new(
+        reqwest::Client::new(),
+        base,
         "u",
         SecretString::from("p"),
         "source",
         Duration::from_secs(5),
     )
-    .unwrap();
-    let e = c.get_item("/u/cal/x.ics").await.unwrap_err();
-    match e {
+    .unwrap()
+}
+
+#[tokio::test]
+async fn answers_map_to_errors_that_name_the_url() {
+    let base = scripted(|_, path| match path {
+        "/throttled.ics" => reply("429 Too Many", "Retry-After: 7\r\n", "slow"),
+        "/busy.ics" => reply("503 Busy", "", ""),
+        "/broken.ics" => reply("502 Bad Gateway", "", ""),
+        "/html/" => reply("207 Multi-Status", "", "<html><body>hi</body></html>"),
+        "/huge.ics" => "HTTP/1.1 200 OK\r\nContent-Length: 70000000\r\n\r\n".into(),
+        "/nosync/" => reply("501 Not Implemented", "", ""),
+        _ => reply("404 Not Found", "", "no such thing"),
+    })
+    .await;
+    let c = scripted_client(&base);
+    match c.get_item("/throttled.ics").await.unwrap_err() {
         EndpointError::Throttled { wait, message, .. } => {
             assert_eq!(wait, Some(Duration::from_secs(7)));
             assert!(message.contains("slow"), "{message}");
         }
         other => panic!("{other:?}"),
     }
+    let e = c.get_item("/busy.ics").await.unwrap_err();
+    assert!(
+        matches!(e, EndpointError::Throttled { wait: None, .. }),
+        "{e:?}"
+    );
+    let e = c.get_item("/broken.ics").await.unwrap_err();
+    assert!(
+        matches!(e, EndpointError::ConnectionLost { .. }) && e.is_transient(),
+        "{e:?}"
+    );
+    // A reply that is not a multistatus: a protocol error naming the request.
+    let e = c.list_items("/html/").await.unwrap_err();
+    match &e {
+        EndpointError::Protocol { op, message } => {
+            assert!(
+                op.contains("PROPFIND") && op.contains(&format!("{base}html/")),
+                "{op}"
+            );
+            assert!(message.contains("expected a DAV:multistatus"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Over the reply cap: refused before reading.
+    let e = c.get_item("/huge.ics").await.unwrap_err();
+    match &e {
+        EndpointError::Protocol { message, .. } => assert!(
+            message.contains("more than 67108864 bytes") && message.contains("a DAV reply"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let e = c.list_items("/missing/").await.unwrap_err();
+    assert!(
+        matches!(&e, EndpointError::NoFolder { folder, server: Some(s), .. } if folder == "/missing/" && s == "no such thing"),
+        "{e:?}"
+    );
+    assert_eq!(c.sync_changes("/nosync/", None).await.unwrap(), None);
+    assert_eq!(c.get_item("/gone.ics").await.unwrap(), None);
+
     let e = DavClient::new(
         reqwest::Client::new(),
         "ftp://x/",
@@ -462,32 +532,47 @@ async fn a_throttle_carries_the_servers_wait() {
     assert!(e.to_string().contains("not an http"), "{e}");
 }
 
+#[tokio::test]
+async fn a_server_that_schedules_by_itself_is_said_so() {
+    const PRINCIPAL: &str = r#"<d:multistatus xmlns:d="DAV:"><d:response><d:href>/</d:href><d:propstat><d:prop><d:current-user-principal><d:href>/p/u/</d:href></d:current-user-principal></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#;
+    const HOMES: &str = r#"<m:multistatus xmlns:m="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"><m:response><m:href>/p/u/</m:href><m:propstat><m:prop><cal:calendar-home-set><m:href>/cal/u/</m:href></cal:calendar-home-set></m:prop><m:status>HTTP/1.1 200 OK</m:status></m:propstat></m:response></m:multistatus>"#;
+    let base = scripted(|method, path| match (method, path) {
+        ("PROPFIND", "/.well-known/caldav") => reply("207 Multi-Status", "", PRINCIPAL),
+        ("PROPFIND", "/p/u/") => reply("207 Multi-Status", "", HOMES),
+        ("OPTIONS", "/cal/u/") => reply(
+            "200 OK",
+            "DAV: 1, 2, access-control\r\nDAV: calendar-access, calendar-auto-schedule\r\n",
+            "",
+        ),
+        _ => reply("404 Not Found", "", ""),
+    })
+    .await;
+    let homes = scripted_client(&base).discover().await.unwrap();
+    assert_eq!(
+        homes,
+        Homes {
+            principal: "/p/u/".into(),
+            calendar_home: Some("/cal/u/".into()),
+            addressbook_home: None,
+            scheduling: true,
+        }
+    );
+}
+
 /// A server that redirects every request to `to` (another origin): the same path, and the
 /// well-known URLs to its root.
 async fn redirector(to: String) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 65536];
-            let n = s.read(&mut buf).await.unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            let mut path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            if path.starts_with("/.well-known/") {
-                // Straight to the context path, as a real front would (one hop).
-                path = "/".into();
-            }
-            let out = format!(
-                "HTTP/1.1 301 Moved\r\nLocation: {}{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                to.trim_end_matches('/'),
-                path
-            );
-            let _ = s.write_all(out.as_bytes()).await;
-        }
-    });
-    base
+    scripted(move |_, path| {
+        // The well-known URLs straight to the context path, as a real front would (one hop).
+        let path = if path.starts_with("/.well-known/") {
+            "/"
+        } else {
+            path
+        };
+        let location = format!("Location: {}{path}\r\n", to.trim_end_matches('/'));
+        reply("301 Moved", &location, "")
+    })
+    .await
 }
 
 #[tokio::test]
