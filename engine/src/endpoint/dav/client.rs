@@ -73,6 +73,9 @@ impl DavClient {
                 message: format!("{base} is not an http or https URL with a host"),
             });
         }
+        // Credentials go in the Authorization header, never in a URL that errors show.
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);

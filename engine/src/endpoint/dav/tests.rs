@@ -530,6 +530,50 @@ async fn answers_map_to_errors_that_name_the_url() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("not an http"), "{e}");
+    let c = DavClient::new(
+        reqwest::Client::new(),
+        "https://me:pw@dav.example.com/dav",
+        "u",
+        SecretString::from("p"),
+        "source",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(c.base().as_str(), "https://dav.example.com/dav/");
+}
+
+#[test]
+fn a_client_for_an_endpoint_honours_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "[project]\nname = \"t\"\nstate = \"s.sqlite\"\n\n\
+         [source]\nkind = \"imap\"\nhost = \"localhost\"\nca_file = \"no-such-ca.pem\"\n\n\
+         [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+         [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\n\
+         destination = { user = \"a\", password = \"x\" }\n",
+    )
+    .unwrap();
+    let project = crate::config::load(&file).unwrap();
+    let e = DavClient::for_endpoint(
+        &project.source,
+        "https://localhost/",
+        "a",
+        SecretString::from("x"),
+        "source",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no-such-ca.pem"), "{e}");
+    let c = DavClient::for_endpoint(
+        &project.destination,
+        "http://127.0.0.1:5232/",
+        "a",
+        SecretString::from("x"),
+        "destination",
+    )
+    .unwrap();
+    assert_eq!(c.base().as_str(), "http://127.0.0.1:5232/");
 }
 
 #[tokio::test]
