@@ -671,3 +671,78 @@ async fn a_put_into_a_missing_collection_is_no_folder() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_uid_already_in_the_collection_is_found_and_named() {
+    let r = Radicale::start(&[("alice", "secret")]);
+    let c = r.client("alice", "secret");
+    let cal = "/alice/cal/";
+    assert!(
+        c.make_collection(cal, CollectionKind::Calendar, "Cal")
+            .await
+            .unwrap()
+    );
+    let first = c.join(cal, "first.ics");
+    let out = c
+        .put_new(&first, CollectionKind::Calendar, &event("uid-1@x", "One"))
+        .await
+        .unwrap();
+    assert!(matches!(out, PutOutcome::Stored { .. }), "{out:?}");
+    // The same UID under another href: a UID conflict (Radicale names no href; find_uid
+    // finds it).
+    let out = c
+        .put_new(
+            &c.join(cal, "second.ics"),
+            CollectionKind::Calendar,
+            &event("uid-1@x", "One again"),
+        )
+        .await
+        .unwrap();
+    match &out {
+        PutOutcome::UidConflict { href } => {
+            assert!(href.iter().all(|h| xml::same_href(h, &first)), "{href:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let found = c
+        .find_uid(cal, CollectionKind::Calendar, "uid-1@x")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(xml::same_href(&found[0].href, &first));
+    assert!(has(&found[0].body, "SUMMARY:One\r\n"));
+    // CalDAV matches substrings: only the exact UID is kept.
+    assert_eq!(
+        c.find_uid(cal, CollectionKind::Calendar, "uid-1")
+            .await
+            .unwrap(),
+        []
+    );
+
+    let book = "/alice/book/";
+    assert!(
+        c.make_collection(book, CollectionKind::AddressBook, "Book")
+            .await
+            .unwrap()
+    );
+    let card = c.join(book, "a.vcf");
+    c.put_new(
+        &card,
+        CollectionKind::AddressBook,
+        &contact("card-1", "Ann"),
+    )
+    .await
+    .unwrap();
+    let found = c
+        .find_uid(book, CollectionKind::AddressBook, "card-1")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(xml::same_href(&found[0].href, &card));
+    assert_eq!(
+        c.find_uid(book, CollectionKind::AddressBook, "card-2")
+            .await
+            .unwrap(),
+        []
+    );
+}

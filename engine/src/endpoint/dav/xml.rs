@@ -343,6 +343,56 @@ pub fn make_collection(kind: CollectionKind, displayname: &str) -> String {
     }
 }
 
+/// A calendar-query (RFC 4791 7.8, on the events of a calendar) or addressbook-query
+/// (RFC 6352 8.6) REPORT body for the resources whose UID contains `uid` (CalDAV has no exact
+/// match: the caller checks the data), asking for the ETag and the data.
+pub fn uid_query(kind: CollectionKind, uid: &str) -> String {
+    let uid = escape(uid);
+    match kind {
+        CollectionKind::Calendar => format!(
+            "{DECL}<c:calendar-query {XMLNS}><d:prop><d:getetag/><c:calendar-data/></d:prop>\
+             <c:filter><c:comp-filter name=\"VCALENDAR\"><c:comp-filter name=\"VEVENT\">\
+             <c:prop-filter name=\"UID\"><c:text-match collation=\"i;octet\">{uid}</c:text-match>\
+             </c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
+        ),
+        CollectionKind::AddressBook => format!(
+            "{DECL}<card:addressbook-query {XMLNS}><d:prop><d:getetag/><card:address-data/>\
+             </d:prop><card:filter><card:prop-filter name=\"UID\">\
+             <card:text-match collation=\"i;octet\" match-type=\"equals\">{uid}</card:text-match>\
+             </card:prop-filter></card:filter></card:addressbook-query>"
+        ),
+    }
+}
+
+/// When an error body is the `no-uid-conflict` precondition (RFC 4791 5.3.2.1, RFC 6352
+/// 6.3.2.1: another resource of the collection has this UID): the href it names, if any.
+pub fn uid_conflict(body: &[u8]) -> Option<Option<String>> {
+    let root = parse(body).ok()?;
+    let c = root
+        .child(CALDAV, "no-uid-conflict")
+        .or_else(|| root.child(CARDDAV, "no-uid-conflict"))?;
+    Some(c.href())
+}
+
+/// Whether an iCalendar or vCard text has a UID property whose value is exactly `uid`
+/// (folded lines unfolded, parameters and the property name's case ignored).
+pub fn has_uid(data: &str, uid: &str) -> bool {
+    let unfolded = data
+        .replace("\r\n ", "")
+        .replace("\r\n\t", "")
+        .replace("\n ", "")
+        .replace("\n\t", "");
+    unfolded.lines().any(|line| {
+        let Some((name, value)) = line.split_once(':') else {
+            return false;
+        };
+        let name = name.split(';').next().unwrap_or_default();
+        // vCard 3/4 may group properties: `item1.UID`.
+        let name = name.rsplit('.').next().unwrap_or_default();
+        name.eq_ignore_ascii_case("UID") && value.trim_end_matches('\r') == uid
+    })
+}
+
 /// A sync-collection REPORT body (RFC 6578), from `token` (the initial sync without).
 pub fn sync_collection(token: Option<&str>) -> String {
     let token = token.map(|t| escape(t).into_owned()).unwrap_or_default();
@@ -606,5 +656,45 @@ mod tests {
             encode_segment("a b@c/d%é.ics"),
             "a%20b%40c%2Fd%25%C3%A9.ics"
         );
+    }
+
+    #[test]
+    fn uids_match_exactly_in_folded_and_grouped_lines() {
+        let ics = "BEGIN:VEVENT\r\nUID:abc-\r\n 123@x\r\nEND:VEVENT\r\n";
+        assert!(has_uid(ics, "abc-123@x"));
+        assert!(!has_uid(ics, "abc-"));
+        assert!(!has_uid(ics, "abc-123"));
+        assert!(has_uid(
+            "BEGIN:VCARD\nitem1.uid;VALUE=text:u:1\nEND:VCARD\n",
+            "u:1"
+        ));
+        assert!(!has_uid("SUMMARY:UID:x\r\n", "x"));
+    }
+
+    #[test]
+    fn a_uid_conflict_names_the_resource_that_has_it() {
+        let body = br#"<?xml version="1.0"?><D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict><D:href>/a/cal/x.ics</D:href></C:no-uid-conflict></D:error>"#;
+        assert_eq!(uid_conflict(body), Some(Some("/a/cal/x.ics".into())));
+        let body = br#"<error xmlns="DAV:"><no-uid-conflict xmlns="urn:ietf:params:xml:ns:carddav"/></error>"#;
+        assert_eq!(uid_conflict(body), Some(None));
+        assert_eq!(uid_conflict(b"Conflict"), None);
+        let body = br#"<error xmlns="DAV:"><resource-must-be-null/></error>"#;
+        assert_eq!(uid_conflict(body), None);
+    }
+
+    #[test]
+    fn uid_queries_escape_the_uid() {
+        let root = parse(uid_query(CollectionKind::Calendar, "a<&>b").as_bytes()).unwrap();
+        assert!(root.is(CALDAV, "calendar-query"));
+        let text = root
+            .child(CALDAV, "filter")
+            .and_then(|f| f.child(CALDAV, "comp-filter"))
+            .and_then(|f| f.child(CALDAV, "comp-filter"))
+            .and_then(|f| f.child(CALDAV, "prop-filter"))
+            .and_then(|f| f.child(CALDAV, "text-match"))
+            .unwrap();
+        assert_eq!(text.text, "a<&>b");
+        let root = parse(uid_query(CollectionKind::AddressBook, "u").as_bytes()).unwrap();
+        assert!(root.is(CARDDAV, "addressbook-query"));
     }
 }
