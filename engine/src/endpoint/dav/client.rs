@@ -349,8 +349,9 @@ impl DavClient {
     }
 
     /// The resources `hrefs` of the collection `coll`, by calendar-multiget or
-    /// addressbook-multiget REPORTs of at most [`MULTIGET_CHUNK`] hrefs. A resource the
-    /// server reports missing (404) is absent from the result.
+    /// addressbook-multiget REPORTs of at most [`MULTIGET_CHUNK`] hrefs (by GETs when the
+    /// server refuses the REPORT with 400, 405 or 501). A resource the server reports
+    /// missing (404) is absent from the result.
     pub async fn get_items(
         &self,
         coll: &str,
@@ -372,6 +373,14 @@ impl DavClient {
             let ms = match resp.status().as_u16() {
                 207 => self.multistatus(resp, &op).await?,
                 404 => return Err(self.no_collection(resp, &op, coll).await),
+                // No multiget on this server (RFC 4791 makes it mandatory; some lack it):
+                // one GET per resource.
+                400 | 405 | 501 => {
+                    for h in chunk {
+                        out.extend(self.get_item(h).await?);
+                    }
+                    continue;
+                }
                 _ => return Err(self.failure(resp, &op).await),
             };
             for r in ms.responses {

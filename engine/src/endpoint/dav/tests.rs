@@ -390,6 +390,27 @@ async fn contacts_go_through_addressbook_multiget() {
         assert!(matches!(out, PutOutcome::Stored { .. }), "{out:?}");
         hrefs.push(h);
     }
+    // A name with a space and non-ASCII letters: encoded, and found again decoded.
+    let odd = c.join(book, "Zoë Ünal.vcf");
+    assert_eq!(odd, "/alice/book/Zo%C3%AB%20%C3%9Cnal.vcf");
+    let out = c
+        .put_new(
+            &odd,
+            CollectionKind::AddressBook,
+            &contact("odd", "Zoë Ünal"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, PutOutcome::Stored { .. }), "{out:?}");
+    let listed = c.list_items(book).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|i| xml::same_href(&i.href, "/alice/book/Zoë Ünal.vcf")),
+        "{listed:?}"
+    );
+    assert!(c.get_item(&odd).await.unwrap().is_some());
+    assert!(c.delete_item(&odd, None).await.unwrap());
     // More than one chunk: all of them come back.
     let got = c
         .get_items(book, CollectionKind::AddressBook, &hrefs)
@@ -470,6 +491,8 @@ async fn answers_map_to_errors_that_name_the_url() {
         "/html/" => reply("207 Multi-Status", "", "<html><body>hi</body></html>"),
         "/huge.ics" => "HTTP/1.1 200 OK\r\nContent-Length: 70000000\r\n\r\n".into(),
         "/nosync/" => reply("501 Not Implemented", "", ""),
+        "/nomultiget/" => reply("405 Method Not Allowed", "", ""),
+        "/nomultiget/a.ics" => reply("200 OK", "ETag: \"e-a\"\r\n", "BEGIN:VCALENDAR\r\n"),
         _ => reply("404 Not Found", "", "no such thing"),
     })
     .await;
@@ -518,6 +541,23 @@ async fn answers_map_to_errors_that_name_the_url() {
         "{e:?}"
     );
     assert_eq!(c.sync_changes("/nosync/", None).await.unwrap(), None);
+    // No multiget: one GET each, the missing one absent.
+    let hrefs = [
+        "/nomultiget/a.ics".to_string(),
+        "/nomultiget/b.ics".to_string(),
+    ];
+    let got = c
+        .get_items("/nomultiget/", CollectionKind::Calendar, &hrefs)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [ItemData {
+            href: "/nomultiget/a.ics".into(),
+            etag: Some("\"e-a\"".into()),
+            body: b"BEGIN:VCALENDAR\r\n".to_vec(),
+        }]
+    );
     assert_eq!(c.get_item("/gone.ics").await.unwrap(), None);
 
     let e = DavClient::new(
