@@ -697,4 +697,12 @@ mod tests {
         let root = parse(uid_query(CollectionKind::AddressBook, "u").as_bytes()).unwrap();
         assert!(root.is(CARDDAV, "addressbook-query"));
     }
+
+    #[test]
+    fn a_byte_order_mark_and_comments_are_no_trouble() {
+        let body = "\u{feff}<?xml version=\"1.0\"?><!-- hi --><D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a/</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response></D:multistatus>";
+        let ms = multistatus(body.as_bytes()).unwrap();
+        assert_eq!(ms.responses[0].href, "/a/");
+        assert_eq!(ms.responses[0].status, Some(200));
+    }
 }
