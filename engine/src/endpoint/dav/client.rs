@@ -73,6 +73,9 @@ impl DavClient {
                 message: format!("{base} is not an http or https URL with a host"),
             });
         }
+        // Credentials go in the Authorization header, never in a URL that errors show.
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
@@ -346,8 +349,9 @@ impl DavClient {
     }
 
     /// The resources `hrefs` of the collection `coll`, by calendar-multiget or
-    /// addressbook-multiget REPORTs of at most [`MULTIGET_CHUNK`] hrefs. A resource the
-    /// server reports missing (404) is absent from the result.
+    /// addressbook-multiget REPORTs of at most [`MULTIGET_CHUNK`] hrefs (by GETs when the
+    /// server refuses the REPORT with 400, 405 or 501). A resource the server reports
+    /// missing (404) is absent from the result.
     pub async fn get_items(
         &self,
         coll: &str,
@@ -357,10 +361,7 @@ impl DavClient {
         let url = self.url(coll)?;
         let m = method("REPORT");
         let op = self.op(&m, &url);
-        let (data_ns, data) = match kind {
-            CollectionKind::Calendar => (CALDAV, "calendar-data"),
-            CollectionKind::AddressBook => (CARDDAV, "address-data"),
-        };
+        let (data_ns, data) = data_prop(kind);
         let mut out = Vec::with_capacity(hrefs.len());
         for chunk in hrefs.chunks(MULTIGET_CHUNK) {
             let req = self
@@ -372,6 +373,14 @@ impl DavClient {
             let ms = match resp.status().as_u16() {
                 207 => self.multistatus(resp, &op).await?,
                 404 => return Err(self.no_collection(resp, &op, coll).await),
+                // No multiget on this server (RFC 4791 makes it mandatory; some lack it):
+                // one GET per resource.
+                400 | 405 | 501 => {
+                    for h in chunk {
+                        out.extend(self.get_item(h).await?);
+                    }
+                    continue;
+                }
                 _ => return Err(self.failure(resp, &op).await),
             };
             for r in ms.responses {
@@ -409,6 +418,45 @@ impl DavClient {
             404 | 410 => Ok(None),
             _ => Err(self.failure(resp, &op).await),
         }
+    }
+
+    /// The events (of a calendar) or contacts whose UID is exactly `uid`, with their data
+    /// (a calendar-query or addressbook-query REPORT, then the data checked): where a create
+    /// whose answer was lost, or a [`PutOutcome::UidConflict`], left it.
+    pub async fn find_uid(
+        &self,
+        coll: &str,
+        kind: CollectionKind,
+        uid: &str,
+    ) -> Result<Vec<ItemData>> {
+        let url = self.url(coll)?;
+        let m = method("REPORT");
+        let op = self.op(&m, &url);
+        let req = self
+            .request(m, url)
+            .header("Depth", "1")
+            .header(CONTENT_TYPE, XML)
+            .body(xml::uid_query(kind, uid));
+        let resp = self.send(req, &op).await?;
+        let ms = match resp.status().as_u16() {
+            207 => self.multistatus(resp, &op).await?,
+            404 => return Err(self.no_collection(resp, &op, coll).await),
+            _ => return Err(self.failure(resp, &op).await),
+        };
+        let (data_ns, data) = data_prop(kind);
+        Ok(ms
+            .responses
+            .into_iter()
+            .filter(|r| !r.failed())
+            .filter_map(|r| {
+                let body = r.prop(data_ns, data)?.text.trim_start().to_string();
+                xml::has_uid(&body, uid).then(|| ItemData {
+                    etag: r.text(DAV, "getetag"),
+                    body: body.into_bytes(),
+                    href: r.href,
+                })
+            })
+            .collect())
     }
 
     /// Create the resource `href` with `body`, only if nothing is there yet
@@ -460,17 +508,29 @@ impl DavClient {
             }),
             412 => Ok(PutOutcome::PreconditionFailed),
             404 => Err(self.no_collection(resp, &op, parent(href)).await),
-            409 if !self.exists(parent(href)).await? => {
-                Err(self.no_collection(resp, &op, parent(href)).await)
-            }
             400 | 403 | 409 | 413 | 415 => {
-                let reason = server_words(&bounded::error_body(resp).await);
+                let code = status.as_u16();
+                let body = bounded::error_body(resp).await;
+                if matches!(code, 403 | 409)
+                    && let Some(href) = xml::uid_conflict(&body)
+                {
+                    return Ok(PutOutcome::UidConflict { href });
+                }
+                let words = server_words(&body);
+                // Radicale answers 409 for a PUT into a collection that does not exist.
+                if code == 409 && !self.exists(parent(href)).await? {
+                    return Err(EndpointError::NoFolder {
+                        op,
+                        folder: parent(href).to_string(),
+                        server: (!words.is_empty()).then_some(words),
+                    });
+                }
                 Ok(PutOutcome::Refused {
-                    status: status.as_u16(),
-                    reason: if reason.is_empty() {
+                    status: code,
+                    reason: if words.is_empty() {
                         status.to_string()
                     } else {
-                        format!("{status}: {reason}")
+                        format!("{status}: {words}")
                     },
                 })
             }
@@ -632,6 +692,14 @@ const ITEM_PROPS: &[xml::Prop] = &[
     (DAV, "getcontentlength"),
     (DAV, "getcontenttype"),
 ];
+
+/// The property holding a resource's data in a REPORT answer.
+fn data_prop(kind: CollectionKind) -> (&'static str, &'static str) {
+    match kind {
+        CollectionKind::Calendar => (CALDAV, "calendar-data"),
+        CollectionKind::AddressBook => (CARDDAV, "address-data"),
+    }
+}
 
 /// The collection an href is in (`/a/cal/x.ics` -> `/a/cal/`).
 fn parent(href: &str) -> &str {

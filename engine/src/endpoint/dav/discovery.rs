@@ -98,10 +98,14 @@ impl DavClient {
     async fn principal_at(&self, url: Url) -> Result<Option<String>> {
         let op = self.op(&propfind(), &url);
         let mut resp = self.send(self.principal_request(url.clone()), &op).await?;
-        if resp.status() == StatusCode::UNAUTHORIZED && resp.url().origin() != url.origin() {
-            // Redirected to another server: the HTTP client dropped the credentials on the
-            // way (as it must); ask that server itself, with them.
-            let there = resp.url().clone();
+        let there = resp.url().clone();
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && there.origin() != url.origin()
+            && (there.scheme() == "https" || self.base.scheme() == "http")
+        {
+            // Redirected to another server, which the HTTP client (rightly) did not give the
+            // credentials: ask that server itself, with them (never over plain HTTP when the
+            // DAV root is HTTPS).
             resp = self.send(self.principal_request(there), &op).await?;
         }
         match resp.status().as_u16() {

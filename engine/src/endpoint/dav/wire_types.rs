@@ -108,6 +108,10 @@ pub enum PutOutcome {
     /// 412: for [`put_new`](super::DavClient::put_new) a resource already has this href; for
     /// [`put_replace`](super::DavClient::put_replace) its ETag is no longer the one given.
     PreconditionFailed,
+    /// Another resource of the collection already has this UID (the `no-uid-conflict`
+    /// precondition, RFC 4791 5.3.2.1 / RFC 6352 6.3.2.1): its href when the server named it
+    /// (else [`find_uid`](super::DavClient::find_uid) finds it).
+    UidConflict { href: Option<String> },
     /// Refused for this resource only (400, 403, 409, 413, 415: malformed, too large, a UID
     /// already used by another resource, not allowed here): skip it with the reason.
     Refused { status: u16, reason: String },

@@ -343,6 +343,56 @@ pub fn make_collection(kind: CollectionKind, displayname: &str) -> String {
     }
 }
 
+/// A calendar-query (RFC 4791 7.8, on the events of a calendar) or addressbook-query
+/// (RFC 6352 8.6) REPORT body for the resources whose UID contains `uid` (CalDAV has no exact
+/// match: the caller checks the data), asking for the ETag and the data.
+pub fn uid_query(kind: CollectionKind, uid: &str) -> String {
+    let uid = escape(uid);
+    match kind {
+        CollectionKind::Calendar => format!(
+            "{DECL}<c:calendar-query {XMLNS}><d:prop><d:getetag/><c:calendar-data/></d:prop>\
+             <c:filter><c:comp-filter name=\"VCALENDAR\"><c:comp-filter name=\"VEVENT\">\
+             <c:prop-filter name=\"UID\"><c:text-match collation=\"i;octet\">{uid}</c:text-match>\
+             </c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"
+        ),
+        CollectionKind::AddressBook => format!(
+            "{DECL}<card:addressbook-query {XMLNS}><d:prop><d:getetag/><card:address-data/>\
+             </d:prop><card:filter><card:prop-filter name=\"UID\">\
+             <card:text-match collation=\"i;octet\" match-type=\"equals\">{uid}</card:text-match>\
+             </card:prop-filter></card:filter></card:addressbook-query>"
+        ),
+    }
+}
+
+/// When an error body is the `no-uid-conflict` precondition (RFC 4791 5.3.2.1, RFC 6352
+/// 6.3.2.1: another resource of the collection has this UID): the href it names, if any.
+pub fn uid_conflict(body: &[u8]) -> Option<Option<String>> {
+    let root = parse(body).ok()?;
+    let c = root
+        .child(CALDAV, "no-uid-conflict")
+        .or_else(|| root.child(CARDDAV, "no-uid-conflict"))?;
+    Some(c.href())
+}
+
+/// Whether an iCalendar or vCard text has a UID property whose value is exactly `uid`
+/// (folded lines unfolded, parameters and the property name's case ignored).
+pub fn has_uid(data: &str, uid: &str) -> bool {
+    let unfolded = data
+        .replace("\r\n ", "")
+        .replace("\r\n\t", "")
+        .replace("\n ", "")
+        .replace("\n\t", "");
+    unfolded.lines().any(|line| {
+        let Some((name, value)) = line.split_once(':') else {
+            return false;
+        };
+        let name = name.split(';').next().unwrap_or_default();
+        // vCard 3/4 may group properties: `item1.UID`.
+        let name = name.rsplit('.').next().unwrap_or_default();
+        name.eq_ignore_ascii_case("UID") && value.trim_end_matches('\r') == uid
+    })
+}
+
 /// A sync-collection REPORT body (RFC 6578), from `token` (the initial sync without).
 pub fn sync_collection(token: Option<&str>) -> String {
     let token = token.map(|t| escape(t).into_owned()).unwrap_or_default();
@@ -379,4 +429,280 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// `name` as one percent-encoded path segment.
 pub fn encode_segment(name: &str) -> String {
     utf8_percent_encode(name, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Replies captured from Radicale 3.1.8 and the examples of RFC 4791, RFC 6352 and
+    //! RFC 6578.
+
+    use super::*;
+
+    /// Radicale's answer to a Depth 1 PROPFIND of a home: the home (whose asked-for properties
+    /// are 404) and one calendar.
+    const RADICALE_HOME: &str = r#"<?xml version='1.0' encoding='utf-8'?>
+    <multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/" xmlns:ICAL="http://apple.com/ns/ical/"><response><href>/alice/</href><propstat><prop><resourcetype><principal /><collection /></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat><propstat><prop><displayname /><CS:getctag /><sync-token /><C:supported-calendar-component-set /><ICAL:calendar-color /><C:calendar-description /></prop><status>HTTP/1.1 404 Not Found</status></propstat></response><response><href>/alice/cal/</href><propstat><prop><resourcetype><C:calendar /><collection /></resourcetype><displayname>Work &amp; Home</displayname><CS:getctag>"87eec0b0"</CS:getctag><sync-token>http://radicale.org/ns/sync/54c009b0</sync-token><C:supported-calendar-component-set><C:comp name="VEVENT" /></C:supported-calendar-component-set></prop><status>HTTP/1.1 200 OK</status></propstat><propstat><prop><ICAL:calendar-color /><C:calendar-description /></prop><status>HTTP/1.1 404 Not Found</status></propstat></response></multistatus>"#;
+
+    /// Radicale's calendar-multiget with one missing href: raw CRLF and escaped text in the data.
+    const RADICALE_MULTIGET: &str = "<?xml version='1.0' encoding='utf-8'?>\n<multistatus xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\"><response><href>/alice/cal/nope.ics</href><status>HTTP/1.1 404 Not Found</status></response><response><href>/alice/cal/e1.ics</href><propstat><prop><getetag>\"4619cf46\"</getetag><C:calendar-data>BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:A &amp; B &lt;x&gt; &#233;\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n</C:calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>";
+
+    /// RFC 4791 7.9.1's example answer (prefixes D: and C:, a CDATA-free body, a 404 response).
+    const RFC4791_MULTIGET: &str = r#"<?xml version="1.0" encoding="utf-8" ?>
+       <D:multistatus xmlns:D="DAV:"
+                      xmlns:C="urn:ietf:params:xml:ns:caldav">
+         <D:response>
+           <D:href>http://cal.example.com/bernard/work/abcd1.ics</D:href>
+           <D:propstat>
+             <D:prop>
+               <D:getetag>"fffff-abcd1"</D:getetag>
+               <C:calendar-data>BEGIN:VCALENDAR
+    VERSION:2.0
+    BEGIN:VEVENT
+    UID:74855313FA803DA593CD579A@example.com
+    END:VEVENT
+    END:VCALENDAR
+    </C:calendar-data>
+             </D:prop>
+             <D:status>HTTP/1.1 200 OK</D:status>
+           </D:propstat>
+         </D:response>
+         <D:response>
+           <D:href>http://cal.example.com/bernard/work/mtg1.ics</D:href>
+           <D:status>HTTP/1.1 404 Not Found</D:status>
+         </D:response>
+       </D:multistatus>"#;
+
+    /// RFC 6352 8.7.2's example answer, with the data in CDATA and an unusual prefix.
+    const RFC6352_MULTIGET: &str = r#"<?xml version="1.0" encoding="utf-8" ?>
+    <x:multistatus xmlns:x="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+      <x:response>
+        <x:href>/home/bernard/addressbook/vcf102.vcf</x:href>
+        <x:propstat>
+          <x:prop>
+            <x:getetag>"23ba4d-ff11fb"</x:getetag>
+            <card:address-data><![CDATA[BEGIN:VCARD
+    VERSION:3.0
+    NICKNAME:me & <you>
+    UID:34222-232@example.com
+    END:VCARD
+    ]]></card:address-data>
+          </x:prop>
+          <x:status>HTTP/1.1 200 OK</x:status>
+        </x:propstat>
+      </x:response>
+      <x:response>
+        <x:href>/home/bernard/addressbook/vcf1.vcf</x:href>
+        <x:status>HTTP/1.1 404 Resource not found</x:status>
+      </x:response>
+    </x:multistatus>"#;
+
+    /// RFC 6578 3.6's example answer: a change, a removal, a truncation (507 on the collection).
+    const RFC6578_SYNC: &str = r#"<?xml version="1.0" encoding="utf-8" ?>
+       <D:multistatus xmlns:D="DAV:">
+         <D:response>
+           <D:href>http://webdav.example.com/home/cyrusdaboo/s%20a.ics</D:href>
+           <D:propstat>
+             <D:prop><D:getetag>"00001-abcd1"</D:getetag></D:prop>
+             <D:status>HTTP/1.1 200 OK</D:status>
+           </D:propstat>
+         </D:response>
+         <D:response>
+           <D:href>http://webdav.example.com/home/cyrusdaboo/removed.ics</D:href>
+           <D:status>HTTP/1.1 404 Not Found</D:status>
+         </D:response>
+         <D:response>
+           <D:href>http://webdav.example.com/home/cyrusdaboo/</D:href>
+           <D:status>HTTP/1.1 507 Insufficient Storage</D:status>
+         </D:response>
+         <D:sync-token>http://example.com/ns/sync/1234</D:sync-token>
+       </D:multistatus>"#;
+
+    #[test]
+    fn a_multistatus_is_read_by_namespace_and_404_properties_are_absent() {
+        let ms = multistatus(RADICALE_HOME.as_bytes()).unwrap();
+        assert_eq!(ms.responses.len(), 2);
+        let home = &ms.responses[0];
+        assert_eq!(home.href, "/alice/");
+        assert!(home.prop(DAV, "resourcetype").is_some());
+        // Reported 404: absent, not empty.
+        assert_eq!(home.prop(DAV, "displayname"), None);
+        assert_eq!(home.prop(CALSERVER, "getctag"), None);
+        let cal = &ms.responses[1];
+        assert_eq!(cal.text(DAV, "displayname").as_deref(), Some("Work & Home"));
+        assert_eq!(
+            cal.text(CALSERVER, "getctag").as_deref(),
+            Some("\"87eec0b0\"")
+        );
+        assert!(
+            cal.prop(DAV, "resourcetype")
+                .unwrap()
+                .child(CALDAV, "calendar")
+                .is_some()
+        );
+        // The same name in another namespace is another property.
+        assert_eq!(cal.prop(CALDAV, "displayname"), None);
+        let comps = cal
+            .prop(CALDAV, "supported-calendar-component-set")
+            .unwrap();
+        assert_eq!(comps.children[0].attr("name"), Some("VEVENT"));
+        assert_eq!(cal.prop(APPLE_ICAL, "calendar-color"), None);
+    }
+
+    #[test]
+    fn multiget_data_keeps_its_bytes_and_missing_resources_are_failed_responses() {
+        let ms = multistatus(RADICALE_MULTIGET.as_bytes()).unwrap();
+        assert!(ms.responses[0].failed());
+        assert_eq!(ms.responses[0].href, "/alice/cal/nope.ics");
+        let e1 = &ms.responses[1];
+        assert!(!e1.failed());
+        assert_eq!(
+            e1.prop(CALDAV, "calendar-data").unwrap().text,
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:A & B <x> \u{e9}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "entities resolved, CRLF kept as sent"
+        );
+
+        let ms = multistatus(RFC4791_MULTIGET.as_bytes()).unwrap();
+        assert_eq!(ms.responses.len(), 2);
+        assert_eq!(
+            ms.responses[0].text(DAV, "getetag").as_deref(),
+            Some("\"fffff-abcd1\"")
+        );
+        assert!(
+            ms.responses[0]
+                .prop(CALDAV, "calendar-data")
+                .unwrap()
+                .text
+                .contains("UID:74855313FA803DA593CD579A@example.com\n")
+        );
+        assert_eq!(ms.responses[1].status, Some(404));
+
+        let ms = multistatus(RFC6352_MULTIGET.as_bytes()).unwrap();
+        let card = ms.responses[0].prop(CARDDAV, "address-data").unwrap();
+        assert!(
+            card.text.contains("NICKNAME:me & <you>\n"),
+            "{:?}",
+            card.text
+        );
+        assert!(ms.responses[1].failed());
+    }
+
+    #[test]
+    fn a_sync_reply_gives_its_token_and_statuses() {
+        let ms = multistatus(RFC6578_SYNC.as_bytes()).unwrap();
+        assert_eq!(
+            ms.sync_token.as_deref(),
+            Some("http://example.com/ns/sync/1234")
+        );
+        let st: Vec<_> = ms.responses.iter().map(|r| r.status).collect();
+        assert_eq!(st, [None, Some(404), Some(507)]);
+        assert!(same_href(&ms.responses[2].href, "/home/cyrusdaboo"));
+        assert!(same_href(&ms.responses[0].href, "/home/cyrusdaboo/s a.ics"));
+    }
+
+    #[test]
+    fn bad_replies_are_errors_that_say_what_is_wrong() {
+        let e = multistatus(b"<html><body>Login</body></html>").unwrap_err();
+        assert!(
+            e.contains("expected a DAV:multistatus") && e.contains("html"),
+            "{e}"
+        );
+        let e = multistatus(b"<d:multistatus xmlns:d=\"DAV:\"><d:response>").unwrap_err();
+        assert!(e.contains("ends before"), "{e}");
+        let e = multistatus(b"<x:multistatus/>").unwrap_err();
+        assert!(e.contains("undeclared"), "{e}");
+        let e = multistatus(
+            b"<multistatus xmlns=\"DAV:\"><response><propstat/></response></multistatus>",
+        )
+        .unwrap_err();
+        assert!(e.contains("without a DAV:href"), "{e}");
+        let e = multistatus(b"<a>&nbsp;</a>").unwrap_err();
+        assert!(e.contains("unknown XML entity"), "{e}");
+        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+        let e = parse(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("deeper"), "{e}");
+        let e = parse(b"<a></b>").unwrap_err();
+        assert!(e.contains("malformed"), "{e}");
+    }
+
+    #[test]
+    fn bodies_escape_what_they_carry() {
+        let b = make_collection(CollectionKind::Calendar, "R&D <team> \"x\"");
+        let root = parse(b.as_bytes()).unwrap();
+        assert!(root.is(CALDAV, "mkcalendar"));
+        let prop = root.child(DAV, "set").unwrap().child(DAV, "prop").unwrap();
+        assert_eq!(
+            prop.child(DAV, "displayname").unwrap().text,
+            "R&D <team> \"x\""
+        );
+        let hrefs = vec!["/a/b&c.ics".to_string(), "/a/<d>.ics".to_string()];
+        let root = parse(multiget(CollectionKind::AddressBook, &hrefs).as_bytes()).unwrap();
+        assert!(root.is(CARDDAV, "addressbook-multiget"));
+        let got: Vec<_> = root
+            .children_named(DAV, "href")
+            .map(|h| h.text.clone())
+            .collect();
+        assert_eq!(got, hrefs);
+        let root = parse(sync_collection(Some("t<&>")).as_bytes()).unwrap();
+        assert_eq!(root.child(DAV, "sync-token").unwrap().text, "t<&>");
+    }
+
+    #[test]
+    fn hrefs_compare_decoded_and_names_are_encoded() {
+        assert!(same_href("/a%40b/c%20d.ics", "/a@b/c d.ics"));
+        assert!(same_href("/alice/cal/", "/alice/cal"));
+        assert!(same_href("https://h.example/alice/", "/alice/"));
+        assert!(!same_href("/alice/cal/", "/alice/"));
+        assert_eq!(
+            encode_segment("a b@c/d%é.ics"),
+            "a%20b%40c%2Fd%25%C3%A9.ics"
+        );
+    }
+
+    #[test]
+    fn uids_match_exactly_in_folded_and_grouped_lines() {
+        let ics = "BEGIN:VEVENT\r\nUID:abc-\r\n 123@x\r\nEND:VEVENT\r\n";
+        assert!(has_uid(ics, "abc-123@x"));
+        assert!(!has_uid(ics, "abc-"));
+        assert!(!has_uid(ics, "abc-123"));
+        assert!(has_uid(
+            "BEGIN:VCARD\nitem1.uid;VALUE=text:u:1\nEND:VCARD\n",
+            "u:1"
+        ));
+        assert!(!has_uid("SUMMARY:UID:x\r\n", "x"));
+    }
+
+    #[test]
+    fn a_uid_conflict_names_the_resource_that_has_it() {
+        let body = br#"<?xml version="1.0"?><D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict><D:href>/a/cal/x.ics</D:href></C:no-uid-conflict></D:error>"#;
+        assert_eq!(uid_conflict(body), Some(Some("/a/cal/x.ics".into())));
+        let body = br#"<error xmlns="DAV:"><no-uid-conflict xmlns="urn:ietf:params:xml:ns:carddav"/></error>"#;
+        assert_eq!(uid_conflict(body), Some(None));
+        assert_eq!(uid_conflict(b"Conflict"), None);
+        let body = br#"<error xmlns="DAV:"><resource-must-be-null/></error>"#;
+        assert_eq!(uid_conflict(body), None);
+    }
+
+    #[test]
+    fn uid_queries_escape_the_uid() {
+        let root = parse(uid_query(CollectionKind::Calendar, "a<&>b").as_bytes()).unwrap();
+        assert!(root.is(CALDAV, "calendar-query"));
+        let text = root
+            .child(CALDAV, "filter")
+            .and_then(|f| f.child(CALDAV, "comp-filter"))
+            .and_then(|f| f.child(CALDAV, "comp-filter"))
+            .and_then(|f| f.child(CALDAV, "prop-filter"))
+            .and_then(|f| f.child(CALDAV, "text-match"))
+            .unwrap();
+        assert_eq!(text.text, "a<&>b");
+        let root = parse(uid_query(CollectionKind::AddressBook, "u").as_bytes()).unwrap();
+        assert!(root.is(CARDDAV, "addressbook-query"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_comments_are_no_trouble() {
+        let body = "\u{feff}<?xml version=\"1.0\"?><!-- hi --><D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/a/</D:href><D:status>HTTP/1.1 200 OK</D:status></D:response></D:multistatus>";
+        let ms = multistatus(body.as_bytes()).unwrap();
+        assert_eq!(ms.responses[0].href, "/a/");
+        assert_eq!(ms.responses[0].status, Some(200));
+    }
 }
