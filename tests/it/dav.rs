@@ -317,3 +317,75 @@ fn calendar_since_leaves_out_events_that_ended_before_it_and_keeps_series_still_
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+#[test]
+fn a_source_item_changed_since_replaces_the_version_cutover_wrote_never_the_users_own_edit() {
+    let s = sides();
+    s.src_dav.seed(SRC.0, SRC.1, Scale::Small);
+    let p = project(&s);
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let raw = s.src_dav.dump(SRC.0, SRC.1, false);
+    let pick = |coll: &str, n: usize| raw.iter().filter(|i| i.collection == coll).nth(n).unwrap();
+    // Changed on the source after the first run: an event and a contact.
+    let (ev, card) = (pick("work", 0).clone(), pick("contacts", 0).clone());
+    let ev2 = ev.content.replace("SUMMARY:", "SUMMARY:Moved - ");
+    let card2 = card.content.replace("FN:", "FN:Dr. ");
+    assert_ne!(ev2, ev.content);
+    assert_ne!(card2, card.content);
+    for (i, body) in [(&ev, &ev2), (&card, &card2)] {
+        let st = s.src_dav.put(SRC.0, SRC.1, &i.href, body.as_bytes());
+        assert!(matches!(st, 201 | 204), "{st}");
+    }
+    // Another event cutover wrote is edited by its user on the destination, then changed on
+    // the source too: the user's edit stays.
+    let other = pick("work", 1).clone();
+    let dst_other = s
+        .dst_dav
+        .dump(DST.0, DST.1, false)
+        .into_iter()
+        .find(|i| i.uid == other.uid)
+        .unwrap();
+    let users = dst_other.content.replace("SUMMARY:", "SUMMARY:My note - ");
+    s.dst_dav
+        .put(DST.0, DST.1, &dst_other.href, users.as_bytes());
+    s.src_dav.put(
+        SRC.0,
+        SRC.1,
+        &other.href,
+        other
+            .content
+            .replace("SUMMARY:", "SUMMARY:Source edit - ")
+            .as_bytes(),
+    );
+
+    let again = p.cutover(&["run"]);
+    let got = by_identity(&s.dst_dav.dump(DST.0, DST.1, true));
+    let src_now = by_identity(&s.src_dav.dump(SRC.0, SRC.1, true));
+    for i in [&ev, &card] {
+        let id = (i.collection.clone(), i.uid.clone());
+        assert_eq!(
+            got.get(&id),
+            src_now.get(&id),
+            "{id:?} carries the source's change"
+        );
+    }
+    assert_eq!(
+        got.len(),
+        src_now.len(),
+        "replaced, not added: {}",
+        text(&again)
+    );
+    let (_, kept) = s.dst_dav.get(DST.0, DST.1, &dst_other.href);
+    assert!(kept.contains("My note - "), "the user's edit stays: {kept}");
+    let issues = all_issues(&p.journal());
+    assert!(
+        issues.iter().any(|i| i.message.contains(&other.uid)
+            && i.message
+                .contains("changed on the destination since cutover wrote it")),
+        "{issues:#?}"
+    );
+    // Nothing else was written again.
+    let third = p.cutover(&["run"]);
+    assert_eq!(run_counts(&third).0, 0, "{}", text(&third));
+}

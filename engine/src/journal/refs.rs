@@ -100,7 +100,13 @@ impl Journal {
 
     /// The fingerprint of what cutover last wrote at a ref; None when it wrote nothing there
     /// (the destination's own item).
-    pub fn ref_written(&self, side: &str, account: &str, folder: &str, r: &str) -> Result<Option<String>> {
+    pub fn ref_written(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        r: &str,
+    ) -> Result<Option<String>> {
         self.with(|c| {
             Ok(c.query_row(
                 "SELECT written FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",

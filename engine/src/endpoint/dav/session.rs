@@ -8,10 +8,14 @@
 //! - Fingerprints are of the normalised content (`crate::item::normalise`), so two servers'
 //!   serialisations of one event match; listed sizes are the servers' own, hence estimates.
 //! - Writes are exactly once by construction: a new resource's href is derived from its UID
-//!   and created with `If-None-Match: *`. When that answers "already there" (a write whose
-//!   answer was lost, a re-run), the resource is read back: the same normalised content is
-//!   the earlier write, recorded as stored; other content is the destination's own item
-//!   with that UID, never overwritten (the item is refused with the reason).
+//!   and created with `If-None-Match: *`. When an item with that UID is there already (a
+//!   write whose answer was lost, a re-run; or under another name), it is read back: the
+//!   same normalised content is the earlier write, recorded as stored. Other content is
+//!   replaced (`If-Match`) only when it is exactly what cutover wrote there (the journal keeps
+//!   that fingerprint): a newer version from the source. The destination's own item with
+//!   that UID, or one its user changed, is never overwritten (the item is refused, saying so).
+//! - A source item's UID stands for one version (href and ETag): an item changed on the
+//!   source since the last run is copied again as a new item, and replaces the older one.
 //! - A destination that schedules (RFC 6638) gets `SCHEDULE-AGENT=CLIENT` on every organizer
 //!   and attendee: a migrated meeting never sends an invitation.
 //! - A source is only read.
@@ -263,7 +267,16 @@ impl DavSession {
             _ => self.client.list_items(&href).await?,
         };
         refs.sort_by(|a, b| a.href.cmp(&b.href));
-        let keys: Vec<String> = refs.iter().map(|r| canonical(&r.href)).collect();
+        // A source item's UID stands for one version of it: an item changed since (another
+        // ETag) is a new item to copy, which replaces the version cutover wrote (see
+        // `write`). A destination's UIDs stand for its resources.
+        let keys: Vec<String> = refs
+            .iter()
+            .map(|r| match (&r.etag, self.side) {
+                (Some(etag), "source") => format!("{} {etag}", canonical(&r.href)),
+                _ => canonical(&r.href),
+            })
+            .collect();
         let hrefs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let uids = self
             .store
@@ -337,14 +350,27 @@ impl DavSession {
         Ok(uids.first().copied().unwrap_or_default())
     }
 
+    /// Record a write at `href` (its UID, and the fingerprint of what was written there).
+    fn stored(&self, folder: &str, href: &str, fp: &str, validity: u32) -> Result<AppendOutcome> {
+        let uid = self.uid_of(folder, href)?;
+        self.store
+            .set_ref_written(self.side, &self.account, folder, &canonical(href), fp)
+            .map_err(|e| self.journal_err(e))?;
+        Ok(AppendOutcome::Stored {
+            uidvalidity: Some(validity),
+            uid: Some(uid),
+        })
+    }
+
     /// Write one item (see the module's documentation for why this is exactly once).
     async fn write(&mut self, folder: &str, m: &Message) -> Result<AppendOutcome> {
-        let (kind, href) = {
+        let (kind, coll) = {
             let sel = self.selected("DAV write")?;
             (sel.kind, sel.href.clone())
         };
         let body = m.body.bytes();
         let id = identity(kind, body);
+        let what = |why: &str| format!("this {} ({}) {why}", kind.as_str(), id.describe());
         let Some(uid) = id.uid.clone().filter(|u| !u.trim().is_empty()) else {
             return Ok(AppendOutcome::Refused {
                 reason: format!(
@@ -353,7 +379,7 @@ impl DavSession {
                 ),
             });
         };
-        let target = self.client.join(&href, &resource_name(&uid, kind));
+        let target = self.client.join(&coll, &resource_name(&uid, kind));
         let bytes = if kind == ItemKind::Event && self.homes.scheduling {
             crate::item::schedule::client_scheduled(body)
         } else {
@@ -364,45 +390,84 @@ impl DavSession {
             .ref_folder(self.side, &self.account, folder)
             .map_err(|e| self.journal_err(e))?
             .0;
-        match self
+        let fp = fingerprint(kind, body);
+        // Where an item with this UID already is: at the name cutover gives it, or (a UID
+        // conflict) under another name.
+        let there = match self
             .client
             .put_new(&target, wire_kind(kind), &bytes)
             .await?
         {
-            PutOutcome::Stored { .. } => Ok(AppendOutcome::Stored {
-                uidvalidity: Some(validity),
-                uid: Some(self.uid_of(folder, &target)?),
-            }),
-            PutOutcome::PreconditionFailed => match self.client.get_item(&target).await? {
-                Some(there) if fingerprint(kind, &there.body) == fingerprint(kind, body) => {
-                    Ok(AppendOutcome::Stored {
-                        uidvalidity: Some(validity),
-                        uid: Some(self.uid_of(folder, &there.href)?),
-                    })
-                }
-                Some(_) => Ok(AppendOutcome::Refused {
-                    reason: format!(
-                        "the destination already holds another version of this {} ({}); it is not overwritten",
-                        kind.as_str(),
-                        id.describe()
-                    ),
-                }),
-                // Gone between the PUT and the GET: the next run writes it.
-                None => Ok(AppendOutcome::Failed {
-                    error: EndpointError::Protocol {
-                        op: format!("{} DAV PUT {target}", self.side),
-                        message: "the server said the resource exists, then that it does not"
-                            .into(),
-                    },
-                }),
-            },
+            PutOutcome::Stored { .. } => return self.stored(folder, &target, &fp, validity),
+            PutOutcome::Refused { status, reason } => {
+                return Ok(AppendOutcome::Refused {
+                    reason: what(&format!(
+                        "was refused by the destination: HTTP {status} {reason}"
+                    )),
+                });
+            }
+            PutOutcome::PreconditionFailed => self.client.get_item(&target).await?,
+            PutOutcome::UidConflict { href: Some(h) } => self.client.get_item(&h).await?,
+            PutOutcome::UidConflict { href: None } => self
+                .client
+                .find_uid(&coll, wire_kind(kind), &uid)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        let Some(there) = there else {
+            // Gone between the PUT and the read: the next run writes it.
+            return Ok(AppendOutcome::Failed {
+                error: EndpointError::Protocol {
+                    op: format!("{} DAV PUT {target}", self.side),
+                    message: "the server said an item with this UID exists, then did not show it"
+                        .into(),
+                },
+            });
+        };
+        let theirs = fingerprint(kind, &there.body);
+        if theirs == fp {
+            // Already there: an earlier write whose answer was lost, or a re-run.
+            return self.stored(folder, &there.href, &fp, validity);
+        }
+        let ours = self
+            .store
+            .ref_written(self.side, &self.account, folder, &canonical(&there.href))
+            .map_err(|e| self.journal_err(e))?;
+        let Some(etag) = there
+            .etag
+            .as_deref()
+            .filter(|_| ours.as_deref() == Some(theirs.as_str()))
+        else {
+            let why = if ours.is_some() {
+                "was changed on the destination since cutover wrote it"
+            } else {
+                "is on the destination already, not written by cutover, with other content"
+            };
+            return Ok(AppendOutcome::Refused {
+                reason: what(&format!("{why}; it is not overwritten")),
+            });
+        };
+        // The version cutover wrote, unchanged there since: the source's newer version
+        // replaces it, only if it is still that version (If-Match).
+        match self
+            .client
+            .put_replace(&there.href, wire_kind(kind), &bytes, etag)
+            .await?
+        {
+            PutOutcome::Stored { .. } => self.stored(folder, &there.href, &fp, validity),
             PutOutcome::Refused { status, reason } => Ok(AppendOutcome::Refused {
-                reason: format!(
-                    "the destination refused this {} ({}): HTTP {status} {reason}",
-                    kind.as_str(),
-                    id.describe()
-                ),
+                reason: what(&format!(
+                    "changed on the source; the destination refused the newer version: HTTP {status} {reason}"
+                )),
             }),
+            PutOutcome::PreconditionFailed | PutOutcome::UidConflict { .. } => {
+                Ok(AppendOutcome::Refused {
+                    reason: what(
+                        "changed on the destination while cutover updated it; it is not overwritten",
+                    ),
+                })
+            }
         }
     }
 }
