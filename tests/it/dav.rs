@@ -121,6 +121,17 @@ fn events_and_contacts_move_exactly_once_verify_and_roll_back_to_the_destination
     assert!(own.keys().all(|k| !source.contains_key(k)));
 
     let p = project(&s);
+    let check = p.cutover(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let said = stdout(&check);
+    assert!(
+        said.contains("items    mail, calendar, contacts")
+            && said
+                .matches("calendars and contacts: CalDAV/CardDAV at http://127.0.0.1:")
+                .count()
+                == 2,
+        "check says what each side carries: {said}"
+    );
     let plan = p.cutover(&["plan"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     let plan_out = stdout(&plan);
