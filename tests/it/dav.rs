@@ -179,10 +179,17 @@ fn a_calendar_the_destination_lacks_is_created_and_removed_again_by_rollback() {
     let p = project(&s);
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    assert_exactly_once(
-        &source,
-        &BTreeMap::new(),
-        &s.dst_dav.dump(DST.0, DST.1, true),
+    let dest = s.dst_dav.dump(DST.0, DST.1, true);
+    assert_exactly_once(&source, &BTreeMap::new(), &dest);
+    // Made with the source's display names.
+    let names: BTreeSet<(String, String)> = dest
+        .iter()
+        .map(|i| (i.collection.clone(), i.displayname.clone()))
+        .collect();
+    assert!(
+        names.contains(&("work".into(), "Work".into()))
+            && names.contains(&("contacts".into(), "Contacts".into())),
+        "{names:?}"
     );
     let rb = p.cutover(&["rollback", "--batch", "default", "--yes"]);
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));

@@ -227,6 +227,10 @@ impl MailSession for AnySession {
         each!(self, s => s.create_folder(folder).await)
     }
 
+    async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
+        each!(self, s => s.create_folder_shown_as(folder, display).await)
+    }
+
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
         each!(self, s => s.fetch_meta(from_uid).await)
     }

@@ -120,6 +120,14 @@ impl MailSession for ImapDavSession {
         }
     }
 
+    async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
+        if collection_of(folder).is_some() {
+            self.dav.create_folder_shown_as(folder, display).await
+        } else {
+            self.imap.create_folder(folder).await
+        }
+    }
+
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
         current!(self, s => s.fetch_meta(from_uid).await)
     }

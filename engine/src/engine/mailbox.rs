@@ -252,7 +252,7 @@ impl Engine {
                 if self.is_batch_stopped(&spec.batch) {
                     return Err(SyncError::Stopped);
                 }
-                match d.create_folder(dst).await {
+                match d.create_folder_shown_as(dst, &m.dst_display).await {
                     Ok(true) => self.store.mark_folder_created(row.id)?,
                     Ok(false) => {}
                     Err(e) if e.is_transient() => return Err(e.into()),

@@ -551,17 +551,24 @@ impl MailSession for DavSession {
     }
 
     async fn create_folder(&mut self, folder: &str) -> Result<bool> {
+        let id = collection_of(folder)
+            .map(|(_, id)| id.to_string())
+            .unwrap_or_default();
+        self.create_folder_shown_as(folder, &id).await
+    }
+
+    /// A calendar or address book is made with the source's display name (the last level
+    /// of `display`: "Calendars/Work" gives "Work").
+    async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
         self.read_only("create a calendar or address book")?;
         let (kind, href) = self.collection_href(folder).await?;
         if self.collections.contains_key(folder) {
             return Ok(false);
         }
-        let name = collection_of(folder)
-            .map(|(_, id)| id.to_string())
-            .unwrap_or_default();
+        let name = display.rsplit('/').next().unwrap_or(display);
         let created = self
             .client
-            .make_collection(&href, wire_kind(kind), &name)
+            .make_collection(&href, wire_kind(kind), name)
             .await?;
         self.list_folders().await?;
         Ok(created)
