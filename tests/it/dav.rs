@@ -407,3 +407,78 @@ fn a_source_item_changed_since_replaces_the_version_cutover_wrote_never_the_user
     let third = p.cutover(&["run"]);
     assert_eq!(run_counts(&third).0, 0, "{}", text(&third));
 }
+
+#[test]
+fn calendars_and_contacts_go_to_ics_and_vcf_files_beside_a_maildir_tree_and_back() {
+    let s = sides();
+    s.src.seed(SRC.0, 10, 5, &[]);
+    s.src_dav.seed(SRC.0, SRC.1, Scale::Small);
+    let source = by_identity(&s.src_dav.dump(SRC.0, SRC.1, true));
+    let tree = s.root.path().join("trees");
+    let items = vec!["mail", "calendar", "contacts"];
+    let out = ProjectBuilder::new("to-maildir")
+        .source(project::imap(s.src.port))
+        .set("source.dav", dav_table(&s.src_dav))
+        .destination(project::maildir(&tree))
+        .set("project.items", items.clone())
+        .mailbox(project::mailbox(
+            None,
+            project::login(SRC.0, SRC.1),
+            project::user("alice"),
+        ))
+        .create();
+    let run = out.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // One file per item, outside the mailbox's own tree, readable by any program.
+    let work = tree.join(".items/alice/calendar/work");
+    let files: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".ics"))
+        .collect();
+    assert_eq!(
+        files.len(),
+        source.keys().filter(|(c, _)| c == "work").count()
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("displayname"))
+            .unwrap()
+            .trim(),
+        "Work"
+    );
+    assert!(tree.join("alice/cur").is_dir() && !tree.join("alice/calendar").exists());
+    let again = out.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    let v = out.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    // And back, from the files into the destination's servers.
+    let back = ProjectBuilder::new("from-maildir")
+        .source(project::maildir(&tree))
+        .destination(project::imap(s.dst.port))
+        .set("destination.dav", dav_table(&s.dst_dav))
+        .set("project.items", items)
+        .mailbox(project::mailbox(
+            None,
+            project::user("alice"),
+            project::login(DST.0, DST.1),
+        ))
+        .create();
+    let run = back.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_exactly_once(
+        &source,
+        &BTreeMap::new(),
+        &s.dst_dav.dump(DST.0, DST.1, true),
+    );
+    let v = back.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    // Rolling back the first run removes the files it wrote and the collections it made.
+    let rb = out.cutover(&["rollback", "--batch", "default", "--yes"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    assert!(
+        !work.exists(),
+        "the calendar cutover made is removed once empty"
+    );
+}

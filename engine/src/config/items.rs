@@ -112,6 +112,8 @@ pub(super) fn carries(
         .join(" and ");
     match kind {
         EndpointKind::Imap if dav => None,
+        // Beside the trees, as .ics and .vcf files.
+        EndpointKind::Maildir => None,
         EndpointKind::Imap => Some(format!(
             "project.items asks for {asked}, but [{section}] is IMAP without a [{section}.dav] table: add one with the CalDAV/CardDAV server's url (see docs/endpoints/dav.md), or remove {asked} from items"
         )),
@@ -119,7 +121,7 @@ pub(super) fn carries(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
         )),
         other => Some(format!(
-            "project.items asks for {asked}, but this version moves calendars and contacts through CalDAV/CardDAV only ([{section}] is {}); remove {asked} from items, or migrate them with an IMAP endpoint and a [{section}.dav] table",
+            "project.items asks for {asked}, but this version moves calendars and contacts through CalDAV/CardDAV and Maildir endpoints only ([{section}] is {}); remove {asked} from items, or migrate them with an IMAP endpoint and a [{section}.dav] table",
             other.name()
         )),
     }

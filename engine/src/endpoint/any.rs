@@ -7,7 +7,7 @@ use super::gmail::{GmailConnector, GmailSession};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::imap_dav::{ImapDavConnector, ImapDavSession};
-use super::maildir::{MaildirConnector, MaildirSession};
+use super::maildir::{ItemDirSession, MaildirConnector, MaildirSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::session::MailSession;
 use super::sink::MessageSink;
@@ -15,6 +15,7 @@ use super::types::{
     AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
     MessageMeta, Result,
 };
+use super::with_items::WithItems;
 use crate::config::{self, Credential, EndpointKind, Items, MailboxSpec};
 use crate::journal::Journal;
 
@@ -39,6 +40,8 @@ pub enum AnySession {
     Gmail(GmailSession),
     Maildir(MaildirSession),
     ImapDav(Box<ImapDavSession>),
+    /// A Maildir tree with its calendars and contacts beside it.
+    MaildirItems(Box<WithItems<MaildirSession, ItemDirSession>>),
 }
 
 impl AnyConnector {
@@ -67,7 +70,7 @@ impl AnyConnector {
             EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
             EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
             EndpointKind::Maildir => Ok(AnyConnector::Maildir(MaildirConnector::new(
-                cfg, side, store,
+                cfg, side, store, items,
             )?)),
         }
     }
@@ -125,6 +128,15 @@ impl AnyConnector {
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
             AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
+            AnyConnector::Maildir(c) if c.items.any_dav() => {
+                let mail = c.connect(cred).await?;
+                let host = mail.host().to_string();
+                Ok(AnySession::MaildirItems(Box::new(WithItems::new(
+                    mail,
+                    c.items_of(&cred.user),
+                    host,
+                ))))
+            }
             AnyConnector::Maildir(c) => c.connect(cred).await.map(AnySession::Maildir),
             // Mail only: the callers that reach calendars use `connect_mailbox`.
             AnyConnector::ImapDav(c) => c.imap.connect(cred).await.map(AnySession::Imap),
@@ -174,6 +186,7 @@ macro_rules! each {
             AnySession::Gmail($s) => $body,
             AnySession::Maildir($s) => $body,
             AnySession::ImapDav($s) => $body,
+            AnySession::MaildirItems($s) => $body,
         }
     };
 }
@@ -196,7 +209,7 @@ impl AnySession {
     pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
         match self {
             AnySession::Imap(s) => s.storage_quota(folder).await,
-            AnySession::ImapDav(s) => s.imap.storage_quota(folder).await,
+            AnySession::ImapDav(s) => s.mail.storage_quota(folder).await,
             _ => Ok(None),
         }
     }

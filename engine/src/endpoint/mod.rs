@@ -30,6 +30,7 @@ mod session;
 mod sink;
 mod starttls;
 mod types;
+pub mod with_items;
 
 pub use budget::ConnectionBudget;
 pub use session::MailSession;

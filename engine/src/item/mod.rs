@@ -7,12 +7,15 @@
 //! `content` reads and writes content lines (unfolding, parameters, folding); `normalise`
 //! turns an item into the canonical text its fingerprint is taken of, and tells its identity
 //! (UID, RECURRENCE-IDs) and when it happens; `schedule` marks organizer and attendees so that
-//! a server that schedules (RFC 6638) never sends an invitation for a migrated meeting.
+//! a server that schedules (RFC 6638) never sends an invitation for a migrated meeting;
+//! `version` is the one rule of every item store for what is already at an item's place.
 
 pub mod content;
 pub mod folder;
 pub mod normalise;
 pub mod schedule;
+pub mod version;
 
 pub use folder::{collection_folder, collection_of, kind_of_folder};
 pub use normalise::{Identity, fingerprint, identity, normalise};
+pub use version::{AtDestination, at_destination, resource_name};

@@ -37,7 +37,10 @@ use crate::endpoint::types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
     MessageMeta, Result,
 };
-use crate::item::{collection_folder, collection_of, fingerprint, identity};
+use crate::item::{
+    AtDestination, at_destination, collection_folder, collection_of, fingerprint, identity,
+    resource_name,
+};
 use crate::journal::Journal;
 
 /// Opens DAV sessions on one side, within the side's connection budget.
@@ -106,26 +109,6 @@ fn canonical(href: &str) -> String {
 fn collection_id(href: &str) -> String {
     let key = href_key(href);
     key.rsplit('/').next().unwrap_or_default().to_string()
-}
-
-/// The name of the resource an item with this UID is written as: the UID itself when it is
-/// short and plain, else a hash of it (always the same name for the same UID, which is
-/// what makes a repeated write find the first).
-fn resource_name(uid: &str, kind: ItemKind) -> String {
-    let ext = wire_kind(kind).extension();
-    let plain = !uid.is_empty()
-        && uid.len() <= 100
-        && uid
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'@'));
-    if plain {
-        format!("{uid}.{ext}")
-    } else {
-        format!(
-            "cutover-{}.{ext}",
-            crate::mail::fingerprint::fingerprint(uid.as_bytes())
-        )
-    }
 }
 
 impl DavConnector {
@@ -370,7 +353,11 @@ impl DavSession {
         };
         let body = m.body.bytes();
         let id = identity(kind, body);
-        let what = |why: &str| format!("this {} ({}) {why}", kind.as_str(), id.describe());
+        let what = |why: &str| {
+            format!("this {} ({}) {why}", kind.as_str(), id.describe())
+                .trim_end()
+                .to_string()
+        };
         let Some(uid) = id.uid.clone().filter(|u| !u.trim().is_empty()) else {
             return Ok(AppendOutcome::Refused {
                 reason: format!(
@@ -426,26 +413,23 @@ impl DavSession {
             });
         };
         let theirs = fingerprint(kind, &there.body);
-        if theirs == fp {
-            // Already there: an earlier write whose answer was lost, or a re-run.
-            return self.stored(folder, &there.href, &fp, validity);
-        }
         let ours = self
             .store
             .ref_written(self.side, &self.account, folder, &canonical(&there.href))
             .map_err(|e| self.journal_err(e))?;
-        let Some(etag) = there
-            .etag
-            .as_deref()
-            .filter(|_| ours.as_deref() == Some(theirs.as_str()))
-        else {
-            let why = if ours.is_some() {
-                "was changed on the destination since cutover wrote it"
-            } else {
-                "is on the destination already, not written by cutover, with other content"
-            };
+        let found = at_destination(&fp, &theirs, ours.as_deref());
+        if found == AtDestination::Same {
+            // Already there: an earlier write whose answer was lost, or a re-run.
+            return self.stored(folder, &there.href, &fp, validity);
+        }
+        if let Some(reason) = found.refusal(&what("")) {
+            return Ok(AppendOutcome::Refused { reason });
+        }
+        let Some(etag) = there.etag.as_deref() else {
             return Ok(AppendOutcome::Refused {
-                reason: what(&format!("{why}; it is not overwritten")),
+                reason: what(
+                    "changed on the source; the destination gives no ETag to replace the version cutover wrote safely; it is not overwritten",
+                ),
             });
         };
         // The version cutover wrote, unchanged there since: the source's newer version
@@ -681,7 +665,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resource_names_are_the_uid_or_its_hash() {
+    fn collection_ids_are_the_last_segment_decoded() {
         assert_eq!(
             resource_name("abc-1@x.org", ItemKind::Event),
             "abc-1@x.org.ics"

@@ -20,6 +20,7 @@
 //! - File-system work runs synchronously inside `block_in_place` on the multi-threaded
 //!   runtime (`session::blocking`), so other mailboxes' tasks move on meanwhile.
 
+mod items;
 mod manifest;
 mod names;
 mod session;
@@ -39,6 +40,7 @@ use crate::config::{self, Credential};
 use crate::journal::Journal;
 use crate::mail::utf7::decode_mutf7;
 
+pub use items::ItemDirSession;
 pub use manifest::FILE as MANIFEST_FILE;
 pub use names::refused_component;
 
@@ -49,6 +51,8 @@ pub struct MaildirConnector {
     budget: ConnectionBudget,
     store: Journal,
     pub side: &'static str,
+    /// What the project moves: calendars and contacts live beside the trees.
+    pub items: config::Items,
 }
 
 pub struct MaildirSession {
@@ -82,7 +86,12 @@ struct Item {
 }
 
 impl MaildirConnector {
-    pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Journal) -> Result<Self> {
+    pub fn new(
+        cfg: &config::Endpoint,
+        side: &'static str,
+        store: &Journal,
+        items: config::Items,
+    ) -> Result<Self> {
         let dir = cfg.path.clone().ok_or_else(|| EndpointError::Protocol {
             op: format!("{side} endpoint"),
             message: "kind = \"maildir\" needs path = \"DIR\"".into(),
@@ -93,7 +102,13 @@ impl MaildirConnector {
             budget: ConnectionBudget::new(cfg.max_connections),
             store: store.clone(),
             side,
+            items,
         })
+    }
+
+    /// The mailbox's calendars and contacts, beside its tree (see `items`).
+    pub fn items_of(&self, user: &str) -> ItemDirSession {
+        ItemDirSession::new(&self.dir, user, self.items, self.side, &self.store)
     }
 
     pub fn config(&self) -> &config::Endpoint {

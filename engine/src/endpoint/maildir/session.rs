@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use super::store::blocking;
 use super::{MaildirSession, Selected, manifest, names, store, walk};
 use crate::endpoint::session::MailSession;
 use crate::endpoint::sink::MessageSink;
@@ -10,16 +11,6 @@ use crate::endpoint::types::{
     MessageMeta, Result,
 };
 use crate::mail::fingerprint::fingerprint;
-
-/// Run file-system work without stalling the runtime's other tasks: on the multi-threaded
-/// runtime the binary uses, the worker thread hands its other tasks on first
-/// (`block_in_place`); elsewhere (a single-threaded test runtime) it simply runs.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
 
 impl MaildirSession {
     fn selected(&self) -> Option<&Selected> {

@@ -22,6 +22,16 @@ pub struct File {
     pub mtime: Option<SystemTime>,
 }
 
+/// Run file-system work without stalling the runtime's other tasks: on the multi-threaded
+/// runtime the binary uses, the worker thread hands its other tasks on first
+/// (`block_in_place`); elsewhere (a single-threaded test runtime) it simply runs.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 pub fn io_err(op: &str, path: &Path, source: std::io::Error) -> EndpointError {
     // A full disk or quota is the destination's "over quota": the folder stops, the
     // messages stay pending.

@@ -42,7 +42,7 @@ async fn what_maildir_cannot_hold_comes_back_from_the_manifest() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path());
     let journal = Journal::open(&d.path().join("j.sqlite"), Durability::Crash).unwrap();
-    let dst = MaildirConnector::new(&p.destination, "destination", &journal).unwrap();
+    let dst = MaildirConnector::new(&p.destination, "destination", &journal, p.items).unwrap();
     let mut w = dst.connect(&cred()).await.unwrap();
     assert!(w.create_folder("Arch&AOk-ves/2024").await.unwrap());
     assert!(!w.create_folder("Arch&AOk-ves/2024").await.unwrap());
@@ -155,7 +155,7 @@ async fn what_maildir_cannot_hold_comes_back_from_the_manifest() {
     // they are; nothing written.
     std::fs::remove_dir(d.path().join("src")).unwrap();
     std::os::unix::fs::symlink(d.path().join("dst"), d.path().join("src")).unwrap();
-    let src = MaildirConnector::new(&p.source, "source", &journal).unwrap();
+    let src = MaildirConnector::new(&p.source, "source", &journal, p.items).unwrap();
     let mut r = src.connect(&cred()).await.unwrap();
     assert!(r.create_folder("New").await.is_err());
     r.examine("Arch&AOk-ves/2024").await.unwrap();
