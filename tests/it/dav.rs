@@ -403,6 +403,14 @@ fn a_source_item_changed_since_replaces_the_version_cutover_wrote_never_the_user
                 .contains("changed on the destination since cutover wrote it")),
         "{issues:#?}"
     );
+    // The numbers stay true: the older versions are superseded, not counted twice.
+    let copied = messages_in(&p.journal(), "copied");
+    assert_eq!(
+        copied,
+        src_now.len(),
+        "one row per item the destination holds from cutover (the user's edited one included)"
+    );
+    assert_eq!(messages_in(&p.journal(), "superseded"), 2);
     // Nothing else was written again.
     let third = p.cutover(&["run"]);
     assert_eq!(run_counts(&third).0, 0, "{}", text(&third));

@@ -105,7 +105,8 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.max_connections(),
             AnyConnector::Gmail(c) => c.max_connections(),
             AnyConnector::Maildir(c) => c.max_connections(),
-            AnyConnector::ImapDav(c) => c.imap.max_connections(),
+            // Each server has its own budget of `max_connections`: the gauge shows both.
+            AnyConnector::ImapDav(c) => c.imap.max_connections() + c.dav.max_connections(),
         }
     }
 

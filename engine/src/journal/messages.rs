@@ -13,7 +13,8 @@ pub mod state {
     pub const COPIED: &str = "copied";
     pub const SKIPPED: &str = "skipped";
     pub const FAILED: &str = "failed";
-    /// A row of an older source UIDVALIDITY that was matched to a row of the new one.
+    /// A row of an older source UIDVALIDITY that was matched to a row of the new one; or an
+    /// item's older version, replaced on the destination by a newer one from the source.
     pub const SUPERSEDED: &str = "superseded";
     /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
     pub const REMOVING: &str = "removing";
@@ -279,8 +280,20 @@ impl Journal {
                     "UPDATE messages SET state = 'copied', dst_uid = ?2, dst_uidvalidity = ?3, reason = NULL,
                        updated_at = {NOW} WHERE id = ?1"
                 ))?;
+                // An item copied again after it changed on the source replaces, on the
+                // destination, the version an older row recorded there: that row is
+                // superseded (counted no more, rolled back no more).
+                let mut older = tx.prepare_cached(&format!(
+                    "UPDATE messages SET state = 'superseded', updated_at = {NOW},
+                       reason = 'replaced on the destination by a newer version from the source'
+                     WHERE folder_id = (SELECT folder_id FROM messages WHERE id = ?1) AND id != ?1
+                       AND state = 'copied' AND dst_uidvalidity = ?3 AND dst_uid = ?2"
+                ))?;
                 for (id, uid) in done {
                     st.execute(params![id, uid, dst_uidvalidity])?;
+                    if uid.is_some() {
+                        older.execute(params![id, uid, dst_uidvalidity])?;
+                    }
                 }
             }
             tx.commit()

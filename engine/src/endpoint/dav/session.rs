@@ -135,6 +135,10 @@ impl DavConnector {
         self.budget.in_use()
     }
 
+    pub fn max_connections(&self) -> usize {
+        self.budget.max()
+    }
+
     /// Wait for a slot, then find the account's calendar and address book homes.
     pub async fn connect(&self, cred: &Credential) -> Result<DavSession> {
         let permit = self.budget.acquire().await;
