@@ -2,25 +2,33 @@
 # run-sample.sh: the whole sample migration on a fresh machine, in one command.
 #
 #   ./run-sample.sh            start (and seed, the first time) two throwaway Dovecot servers on
-#                              127.0.0.1:10143 (old system) and :11143/:11144 (new system), build
-#                              cutover, and open the console: `cutover sample-project.toml`
-#                              (without a terminal: `cutover run sample-project.toml`, headless)
+#                              127.0.0.1:10143 (old system) and :11143/:11144 (new system) and two
+#                              throwaway Radicale servers (calendars and contacts) on :10232 (old)
+#                              and :11232 (new), build cutover, and open the console:
+#                              `cutover sample-project.toml` (without a terminal:
+#                              `cutover run sample-project.toml`, headless)
 #   ./run-sample.sh run        the same servers, then the headless `cutover run`
 #   ./run-sample.sh verify     ... `cutover verify sample-project.toml`
 #   ./run-sample.sh plan|watch|stop|rollback|failback [ARGS]   ... `cutover CMD sample-project.toml ARGS`
-#   ./run-sample.sh reset      stop the servers and delete .sample/ (mail, journal, logs)
+#   ./run-sample.sh reset      stop the servers and delete .sample/ (mail, calendars, contacts,
+#                              journal, logs)
 #
-# Installs dovecot-imapd with apt-get when it is missing and allowed (see scripts/ensure-deps.sh).
+# Installs dovecot-imapd and radicale with apt-get when missing and allowed (see
+# scripts/ensure-deps.sh). Honours CARGO_TARGET_DIR (where the release build goes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 S=$PWD/.sample
 INST=tests/support/dovecot-instance.sh
+DAV=tests/support/dav-instance.sh
+BIN=${CARGO_TARGET_DIR:-target}/release/cutover
 cmd=${1:-console}
 shift || true
 
 if [[ $cmd == reset ]]; then
   $INST destroy "$S/src" >/dev/null 2>&1 || true
   $INST destroy "$S/dst" >/dev/null 2>&1 || true
+  $DAV destroy "$S/src-dav" >/dev/null 2>&1 || true
+  $DAV destroy "$S/dst-dav" >/dev/null 2>&1 || true
   rm -rf -- "$S"
   echo "sample servers stopped, .sample/ removed"
   exit 0
@@ -34,12 +42,28 @@ $INST start sample-src 10143 "$S/src" --tls-port 10993 \
 $INST start sample-dst 11143 "$S/dst" --tls-port 11144 --layout maildir++ --separator . --no-gmail \
   --user alice@new.test:alice-new-secret --user bob@new.test:bob-new-secret \
   --user carol@new.test:carol-new-secret >/dev/null
+echo "sample: starting two throwaway Radicale servers (calendars, contacts) on 127.0.0.1:10232 and :11232"
+$DAV start sample-src-dav 10232 "$S/src-dav" \
+  --user alice:alice-secret --user bob:bob-secret --user carol:carol-secret >/dev/null
+$DAV start sample-dst-dav 11232 "$S/dst-dav" --user alice@new.test:alice-new-secret \
+  --user bob@new.test:bob-new-secret --user carol@new.test:carol-new-secret >/dev/null
 if [[ ! -e $S/.seeded ]]; then
   echo "sample: seeding the old system with realistic mail (tricky messages included)"
   python3 tests/support/seed-maildir.py --instance "$S/src" --user alice -n 1200 --seed 11 --huge --huge-mb 8 -q
   python3 tests/support/seed-maildir.py --instance "$S/src" --user bob -n 800 --seed 12 -q
   python3 tests/support/seed-maildir.py --instance "$S/src" --user carol -n 500 --seed 13 -q
   touch "$S/.seeded"
+fi
+if [[ ! -e $S/.seeded-dav ]]; then
+  echo "sample: seeding the old system's calendars and address books (series, meetings, photos)"
+  seed_dav() {  # user password scale seed
+    python3 tests/support/seed-dav.py --url http://127.0.0.1:10232 --user "$1" --password "$2" \
+      --scale "$3" --seed "$4" --email "$1@old.test" -q >/dev/null
+  }
+  seed_dav alice alice-secret medium 11
+  seed_dav bob bob-secret small 12
+  seed_dav carol carol-secret small 13
+  touch "$S/.seeded-dav"
 fi
 echo "sample: building cutover (release)"
 cargo build --release --quiet
@@ -55,7 +79,7 @@ if [[ $cmd == console ]]; then
 fi
 echo "sample: cutover $cmd sample-project.toml $*"
 set +e
-target/release/cutover "$cmd" sample-project.toml "$@"
+"$BIN" "$cmd" sample-project.toml "$@"
 rc=$?
 echo "sample: cutover exited $rc. Servers keep running; './run-sample.sh reset' stops them."
 exit $rc

@@ -4,7 +4,9 @@
 //! fakes for Microsoft Graph and the Gmail API) and its mailboxes replaced by test ones. Every
 //! scenario then goes through the same checks: a run killed with SIGKILL, a run to completion,
 //! every source message on the destination exactly once and byte for byte, `cutover verify`,
-//! and a re-run that copies and downloads nothing.
+//! and a re-run that copies and downloads nothing. Calendars and contacts (real Radicale beside
+//! Dovecot) go through the same checks, each event and contact compared by its collection, UID
+//! and normalised content.
 
 use crate::support;
 
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use support::dav::{DavItem, Radicale, Scale};
 use support::fake_cloud::Cloud;
 use support::fake_cloud::graph::{FakeGraph, GraphConfig};
 use support::fake_cloud::token::Tokens;
@@ -49,6 +52,8 @@ fn cloud(graph_mailboxes: &[(&str, &str)], gmail_users: &[&str]) -> Cloud {
 /// Where one side of a scenario points.
 enum At<'a> {
     Imap(&'a Dovecot),
+    /// IMAP with its CalDAV/CardDAV server (`[source.dav]`).
+    ImapDav(&'a Dovecot, &'a Radicale),
     Pop3(&'a Dovecot),
     Graph(&'a Cloud, (&'a str, &'a str, &'a str)),
     Gmail(&'a Cloud),
@@ -57,7 +62,7 @@ enum At<'a> {
 impl At<'_> {
     fn kind(&self) -> &'static str {
         match self {
-            At::Imap(_) => "imap",
+            At::Imap(_) | At::ImapDav(..) => "imap",
             At::Pop3(_) => "pop3",
             At::Graph(..) => "graph",
             At::Gmail(_) => "gmail",
@@ -88,8 +93,16 @@ impl At<'_> {
             toml::Value::Table(o)
         };
         match self {
-            At::Imap(d) | At::Pop3(d) => {
+            At::Imap(d) | At::Pop3(d) | At::ImapDav(d, _) => {
                 t.insert("host".into(), "127.0.0.1".into());
+                if let At::ImapDav(_, r) = self {
+                    let dav = t
+                        .get_mut("dav")
+                        .and_then(|d| d.as_table_mut())
+                        .expect("the example has a [dav] table on this side");
+                    dav.insert("url".into(), format!("{}/", r.url()).into());
+                    dav.insert("security".into(), "none".into());
+                }
                 let port = match self {
                     At::Pop3(_) => d.pop3_port.expect("started with --pop3-port"),
                     _ => d.port,
@@ -260,6 +273,26 @@ fn dovecot_hashes(d: &Dovecot, user: &str, pass: &str, only: Option<&[&str]>) ->
         .iter()
         .filter(|(f, _)| only.is_none_or(|o| o.contains(&f.as_str())))
         .flat_map(|(_, ms)| ms.iter().map(|m| format!("{} ({} bytes)", m.0, m.3)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every event and contact of a Radicale user as "dav COLLECTION UID sha256(normalised)", so
+/// that the scenario's multiset check holds calendars and contacts to the same rule as mail:
+/// each source item on the destination exactly once, with the same normalised content.
+fn dav_entries(r: &Radicale, user: &str, pass: &str) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .dump(user, pass, true)
+        .iter()
+        .map(|i: &DavItem| {
+            format!(
+                "dav {} {} {} (0 bytes)",
+                i.collection,
+                i.uid,
+                sha256(i.content.as_bytes())
+            )
+        })
         .collect();
     v.sort();
     v
@@ -437,5 +470,51 @@ fn m365_tenant_to_tenant() {
         &|| graph_hashes(&c, "ann@fabrikam.com"),
         &|| graph_hashes(&c, "ann@contoso.com"),
         Some(GRAPH_MIME_MAX),
+    );
+}
+
+#[test]
+fn imap_dav_to_imap_dav() {
+    const SRC: (&str, &str) = ("ann", "ann-old-pw");
+    const DST: (&str, &str) = ("ann", "ann-new-pw");
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[SRC], &["--no-gmail"]);
+    let dst = Dovecot::start(root.path(), "dst", &[DST], &["--no-gmail"]);
+    let src_dav = Radicale::start(root.path(), "src-dav", &[SRC]);
+    let dst_dav = Radicale::start(root.path(), "dst-dav", &[DST]);
+    src.seed(SRC.0, 60, 34, &[]);
+    let seeded = src_dav.seed(SRC.0, SRC.1, Scale::Small);
+    assert!(seeded.collection("work").items > 0 && seeded.collection("contacts").items > 0);
+    // The new provider already holds some events and contacts of the user's own: kept.
+    dst_dav.seed_with(DST.0, DST.1, Scale::Small, 77);
+    let p = project(
+        "imap-dav-to-imap-dav.toml",
+        &At::ImapDav(&src, &src_dav),
+        &At::ImapDav(&dst, &dst_dav),
+        &[(SRC, DST)],
+    );
+    let both = |d: &Dovecot, r: &Radicale, (u, pw): (&str, &str)| {
+        let mut v = dovecot_hashes(d, u, pw, None);
+        v.extend(dav_entries(r, u, pw));
+        v.sort();
+        v
+    };
+    let source = both(&src, &src_dav, SRC);
+    assert!(
+        source.iter().filter(|e| e.starts_with("dav ")).count() >= 20,
+        "the scenario needs events and contacts to move"
+    );
+    run_scenario(
+        &p,
+        &|| both(&src, &src_dav, SRC),
+        &|| both(&dst, &dst_dav, DST),
+        None,
+    );
+    let v = cutover(&p, &["verify"]);
+    let out = stdout(&v);
+    assert!(
+        out.contains("calendar:work") && out.contains("contacts:contacts"),
+        "verify names the calendars and address books it compared:\n{}",
+        text(&v)
     );
 }
