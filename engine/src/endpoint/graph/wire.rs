@@ -38,6 +38,12 @@ pub(super) fn failure(upn: &str, op: &str, status: StatusCode, body: &[u8]) -> E
     let (code, message) = error_text(body);
     let text = format!("HTTP {} {code}: {message} (mailbox {upn})", status.as_u16());
     match status.as_u16() {
+        403 if op.contains("contact") => EndpointError::Auth {
+            user: upn.to_string(),
+            message: format!(
+                "{op}: access denied ({code}: {message}); the app needs Contacts.ReadWrite (Contacts.Read on a source) with admin consent, and the mailbox must be in its scope"
+            ),
+        },
         403 => EndpointError::Auth {
             user: upn.to_string(),
             message: format!(
