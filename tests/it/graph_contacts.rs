@@ -32,22 +32,28 @@ fn tmp() -> tempfile::TempDir {
 }
 
 fn cloud(graph: FakeGraph) -> Cloud {
-    let tokens = Tokens::new(Duration::from_secs(3600)).with_client("contoso", "app-1", "secret-1");
+    let tokens = Tokens::new(Duration::from_secs(3600))
+        .with_client("contoso", "app-1", "secret-1")
+        .with_client("fabrikam", "app-2", "secret-2");
     Cloud::start(tokens, graph, |g| g)
 }
 
 fn graph_endpoint(cloud: &Cloud) -> toml::Table {
+    tenant_endpoint(cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1")
+}
+
+fn tenant_endpoint(cloud: &Cloud, tenant: &str, app: &str, env: &str) -> toml::Table {
     let url = cloud.url();
-    let token_url = format!("{url}/contoso/oauth2/v2.0/token");
+    let token_url = format!("{url}/{tenant}/oauth2/v2.0/token");
     toml::toml! {
         kind = "graph"
         api_url = (url.as_str())
 
         [oauth]
         provider = "entra"
-        tenant = "contoso"
-        client_id = "app-1"
-        client_secret_env = "CUTOVER_TEST_SECRET_1"
+        tenant = (tenant)
+        client_id = (app)
+        client_secret_env = (env)
         token_url = (token_url.as_str())
     }
 }
@@ -97,7 +103,8 @@ fn project(
 fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
     let mut c = Command::new(bin());
     c.arg(args[0]).arg(&p.path).args(&args[1..]);
-    c.env("CUTOVER_TEST_SECRET_1", "secret-1");
+    c.env("CUTOVER_TEST_SECRET_1", "secret-1")
+        .env("CUTOVER_TEST_SECRET_2", "secret-2");
     c.output().expect("run cutover")
 }
 
@@ -447,4 +454,111 @@ fn graph_contacts_to_imap_dav_are_vcards_with_their_fields_and_photo() {
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
+
+#[test]
+fn graph_to_graph_contacts_keep_their_identity_follow_source_changes_and_roll_back() {
+    const BOB: &str = "bob@fabrikam.com";
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ALICE)
+        .with_mailbox("fabrikam", BOB);
+    let c = cloud(graph);
+    let jpeg: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 9, 8, 7, 0xFF, 0xD9];
+    let zoe = c.graph.seed_contact(
+        BOB,
+        None,
+        json!({
+            "displayName": "Zoë Ångström", "givenName": "Zoë", "surname": "Ångström",
+            "jobTitle": "Head", "companyName": "Acme", "department": "Sales",
+            "emailAddresses": [{"address": "zoe@acme.example"}],
+            "homePhones": ["+49 2"], "personalNotes": "first; second, third",
+        }),
+        Some(("image/jpeg", jpeg)),
+    );
+    let fid = c.graph.seed_contact_folder(BOB, "Suppliers");
+    let sup = c.graph.seed_contact(
+        BOB,
+        Some(&fid),
+        json!({"displayName": "Sam Supplier", "emailAddresses": [{"address": "sam@s.example"}]}),
+        None,
+    );
+    let p = project(
+        tenant_endpoint(&c, "fabrikam", "app-2", "CUTOVER_TEST_SECRET_2"),
+        graph_endpoint(&c),
+        project::user(BOB),
+        project::user(ALICE),
+    );
+    // Contacts go through the same per-mailbox limits and 429s as mail.
+    c.graph.throttle_next(ALICE, 3);
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        c.graph.stats().throttled >= 3,
+        "the 429s were met and waited out"
+    );
+    let mb = c.graph.mailbox(ALICE);
+    let home = mb.contacts.in_folder("Contacts");
+    assert_eq!(home.len(), 1, "{home:?}");
+    let z = home[0].clone();
+    assert_eq!(z.fields["jobTitle"], json!("Head"));
+    assert_eq!(z.fields["department"], json!("Sales"));
+    assert_eq!(z.fields["homePhones"], json!(["+49 2"]));
+    assert_eq!(z.fields["personalNotes"], json!("first; second, third"));
+    assert_eq!(z.photo.as_ref().map(|p| p.1.as_slice()), Some(jpeg));
+    let uid_of = |x: &FakeContact| {
+        x.props
+            .iter()
+            .find(|(k, _)| k.contains(UID_PROP))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        uid_of(&z).as_deref(),
+        Some(zoe.as_str()),
+        "the source identity"
+    );
+    let sups = mb.contacts.in_folder("Suppliers");
+    assert_eq!(sups.len(), 1, "the folder is created with its contact");
+    assert_eq!(uid_of(&sups[0]).as_deref(), Some(sup.as_str()));
+    let v = cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = cutover(&p, &["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+
+    // Changed on the source: the newer version replaces what cutover wrote.
+    c.graph
+        .edit_contact(BOB, &zoe, json!({"jobTitle": "Chief"}));
+    // Changed on both sides: the destination user's edit is kept, and the issue says so.
+    let dst_sup = sups[0].id.clone();
+    c.graph
+        .edit_contact(ALICE, &dst_sup, json!({"jobTitle": "Edited by Alice"}));
+    c.graph
+        .edit_contact(BOB, &sup, json!({"jobTitle": "Buyer"}));
+    let changed = cutover(&p, &["run"]);
+    assert_eq!(changed.status.code(), Some(6), "{}", text(&changed));
+    let mb = c.graph.mailbox(ALICE);
+    let home = mb.contacts.in_folder("Contacts");
+    assert_eq!(home.len(), 1, "replaced, not added: {home:?}");
+    assert_eq!(home[0].id, z.id, "the same contact");
+    assert_eq!(home[0].fields["jobTitle"], json!("Chief"));
+    assert_eq!(home[0].photo.as_ref().map(|p| p.1.as_slice()), Some(jpeg));
+    let sups = mb.contacts.in_folder("Suppliers");
+    assert_eq!(sups.len(), 1);
+    assert_eq!(sups[0].fields["jobTitle"], json!("Edited by Alice"));
+    let reasons = failed_reasons(&p);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains(sup.as_str()) && r.contains("changed on the destination")),
+        "{reasons:?}"
+    );
+
+    let rb = cutover(&p, &["rollback", "--batch", "default", "--yes"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    let mb = c.graph.mailbox(ALICE);
+    assert!(
+        mb.contacts.contacts.is_empty(),
+        "{:?}",
+        mb.contacts.contacts
+    );
+    assert!(mb.contacts.folders.is_empty(), "{:?}", mb.contacts.folders);
 }

@@ -20,7 +20,7 @@ use super::connector::GraphSession;
 use super::types::{
     CONTACT_UID_PROP, CONTACT_VCARD_PROP, ContactItem, ContactSel, PAGE, contact_sent,
 };
-use super::vcard::{Photo, is_group, photo, render, to_graph};
+use super::vcard::{Photo, is_group, photo, render, to_graph, to_graph_replacing};
 use super::wire::{enc, read_only};
 use crate::api::ItemKind;
 use crate::endpoint::types::{AppendOutcome, EndpointError, Folder, FolderState, Message, Result};
@@ -238,8 +238,9 @@ impl GraphSession {
         Ok(render(&i.json, uid, photo.as_ref()).into_bytes())
     }
 
-    /// Record a contact cutover wrote (its UID, and the fingerprint of what it holds).
-    fn contact_stored(&self, folder: &str, id: &str, fp: &str) -> Result<AppendOutcome> {
+    /// Record a contact cutover wrote (its UID; the fingerprint of what it holds and its
+    /// changeKey then).
+    fn contact_stored(&self, folder: &str, id: &str, fp: &str, ck: &str) -> Result<AppendOutcome> {
         let side = self.c.side;
         let uids = self
             .c
@@ -248,7 +249,7 @@ impl GraphSession {
             .map_err(|e| self.store_err(e))?;
         self.c
             .store
-            .set_ref_written(side, &self.upn, folder, id, fp)
+            .set_ref_written(side, &self.upn, folder, id, &format!("{fp} {ck}"))
             .map_err(|e| self.store_err(e))?;
         let (validity, _) = self
             .c
@@ -289,8 +290,9 @@ impl GraphSession {
         Ok(found.into_iter().next().map(|v| Self::contact_item(v, 0)))
     }
 
-    /// Complete a contact cutover created: its photo, then the source vCard property.
-    async fn contact_finish(&self, id: &str, body: &[u8]) -> Result<()> {
+    /// Complete a contact cutover created: its photo, then the source vCard property. Its
+    /// changeKey afterwards.
+    async fn contact_finish(&self, id: &str, body: &[u8]) -> Result<String> {
         if let Some((mime, bytes)) = photo(body) {
             let url = self.url(&format!("/contacts/{}/photo/$value", enc(id)));
             let op = "set contact photo";
@@ -312,16 +314,17 @@ impl GraphSession {
             }
         }
         let text = String::from_utf8_lossy(body).into_owned();
-        self.call(
-            "complete contact",
-            Method::PATCH,
-            &self.url(&format!("/contacts/{}", enc(id))),
-            Some(&json!({"singleValueExtendedProperties": [
-                {"id": CONTACT_VCARD_PROP, "value": text}
-            ]})),
-        )
-        .await?;
-        Ok(())
+        let (_, v) = self
+            .call(
+                "complete contact",
+                Method::PATCH,
+                &self.url(&format!("/contacts/{}", enc(id))),
+                Some(&json!({"singleValueExtendedProperties": [
+                    {"id": CONTACT_VCARD_PROP, "value": text}
+                ]})),
+            )
+            .await?;
+        Ok(v["changeKey"].as_str().unwrap_or_default().to_string())
     }
 
     /// Write one contact to the open address book (see the module's documentation).
@@ -392,13 +395,19 @@ impl GraphSession {
                 message: "Graph's answer has no contact id".into(),
             });
         };
+        let mut ck = created["changeKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if has_photo {
-            self.contact_finish(&cid, body).await?;
+            ck = self.contact_finish(&cid, body).await?;
         }
-        self.contact_stored(folder, &cid, &fp)
+        self.contact_stored(folder, &cid, &fp, &ck)
     }
 
-    /// A contact with the source UID is in the folder already.
+    /// A contact with the source UID is in the folder already. The journal keeps, per
+    /// destination contact, the fingerprint cutover wrote and the contact's changeKey after
+    /// that write (`"<fingerprint> <changeKey>"`): another changeKey means its user changed it.
     async fn contact_there(
         &mut self,
         folder: &str,
@@ -408,6 +417,7 @@ impl GraphSession {
         what: &(dyn Fn(&str) -> String + Sync),
     ) -> Result<AppendOutcome> {
         let side = self.c.side;
+        let uid = identity(ItemKind::Contact, body).uid.unwrap_or_default();
         let ours = self
             .c
             .store
@@ -416,24 +426,33 @@ impl GraphSession {
         let tried = self
             .c
             .store
-            .ref_written(
-                side,
-                &self.upn,
-                &contact_sent(folder),
-                &identity(ItemKind::Contact, body).uid.unwrap_or_default(),
-            )
+            .ref_written(side, &self.upn, &contact_sent(folder), &uid)
             .map_err(|e| self.store_err(e))?;
+        let their_ck = there.json["changeKey"].as_str().unwrap_or_default();
         if there.vcard.is_none() && tried.as_deref() == Some(fp) {
             // Cutover's own create, interrupted before its photo and text were set.
-            self.contact_finish(&there.id, body).await?;
-            return self.contact_stored(folder, &there.id, fp);
+            let ck = self.contact_finish(&there.id, body).await?;
+            return self.contact_stored(folder, &there.id, fp, &ck);
         }
         let theirs = fingerprint(ItemKind::Contact, &self.contact_vcard(there).await?);
+        let (our_fp, our_ck) = match ours.as_deref() {
+            Some(w) => {
+                let (f, c) = w.split_once(' ').unwrap_or((w, ""));
+                (Some(f.to_string()), c.to_string())
+            }
+            None => (None, String::new()),
+        };
         if theirs == fp {
-            // An earlier write whose answer was lost, or a re-run.
-            return self.contact_stored(folder, &there.id, fp);
+            // An earlier write whose answer was lost, or a re-run: what the journal knows of
+            // it stays (a later user edit is not taken for cutover's version).
+            let ck = if our_fp.as_deref() == Some(fp) {
+                our_ck
+            } else {
+                their_ck.to_string()
+            };
+            return self.contact_stored(folder, &there.id, fp, &ck);
         }
-        if ours.as_deref() != Some(theirs.as_str()) {
+        if our_fp.as_deref() != Some(theirs.as_str()) || our_ck != their_ck {
             let why = if ours.is_some() {
                 "was changed on the destination since cutover wrote it"
             } else {
@@ -446,15 +465,9 @@ impl GraphSession {
         // The version cutover wrote, unchanged since: the source's newer version replaces it.
         self.c
             .store
-            .set_ref_written(
-                side,
-                &self.upn,
-                &contact_sent(folder),
-                &identity(ItemKind::Contact, body).uid.unwrap_or_default(),
-                fp,
-            )
+            .set_ref_written(side, &self.upn, &contact_sent(folder), &uid, fp)
             .map_err(|e| self.store_err(e))?;
-        let mut new = to_graph(body);
+        let mut new = to_graph_replacing(body);
         new["singleValueExtendedProperties"] = json!([]);
         self.call(
             "update contact",
@@ -463,8 +476,8 @@ impl GraphSession {
             Some(&new),
         )
         .await?;
-        self.contact_finish(&there.id, body).await?;
-        self.contact_stored(folder, &there.id, fp)
+        let ck = self.contact_finish(&there.id, body).await?;
+        self.contact_stored(folder, &there.id, fp, &ck)
     }
 
     /// Create an address book: a contact folder named after it (the default always exists).

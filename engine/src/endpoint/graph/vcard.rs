@@ -350,6 +350,44 @@ pub(super) fn to_graph(bytes: &[u8]) -> Value {
     Value::Object(o)
 }
 
+/// The fields [`to_graph`] fills, with what clears each when a vCard has none.
+const FILLED: &[(&str, bool)] = &[
+    ("displayName", false),
+    ("surname", false),
+    ("givenName", false),
+    ("middleName", false),
+    ("title", false),
+    ("generation", false),
+    ("nickName", false),
+    ("companyName", false),
+    ("department", false),
+    ("jobTitle", false),
+    ("emailAddresses", true),
+    ("mobilePhone", false),
+    ("homePhones", true),
+    ("businessPhones", true),
+    ("homeAddress", false),
+    ("businessAddress", false),
+    ("otherAddress", false),
+    ("birthday", false),
+    ("personalNotes", false),
+    ("businessHomePage", false),
+    ("categories", true),
+];
+
+/// [`to_graph`] for an update (PATCH keeps what it is not given): every field the vCard
+/// does not fill is cleared.
+pub(super) fn to_graph_replacing(bytes: &[u8]) -> Value {
+    let mut v = to_graph(bytes);
+    if let Some(o) = v.as_object_mut() {
+        for (key, list) in FILLED {
+            o.entry(*key)
+                .or_insert_with(|| if *list { json!([]) } else { Value::Null });
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

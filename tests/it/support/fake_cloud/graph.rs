@@ -361,6 +361,24 @@ impl FakeGraph {
         }
     }
 
+    /// Change a contact's fields (as its user would in Outlook): a new changeKey.
+    pub fn edit_contact(&self, upn: &str, id: &str, fields: Value) {
+        let mut st = self.state.lock().unwrap();
+        let c = st
+            .mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .contacts
+            .iter_mut()
+            .find(|c| c.id == id)
+            .expect("contact");
+        for (k, v) in fields.as_object().expect("fields") {
+            c.fields.insert(k.clone(), v.clone());
+        }
+        c.change += 1;
+    }
+
     /// Add a contact folder (None: the default Contacts folder exists already); its id.
     pub fn seed_contact_folder(&self, upn: &str, name: &str) -> String {
         let mut st = self.state.lock().unwrap();
