@@ -562,3 +562,42 @@ fn graph_to_graph_contacts_keep_their_identity_follow_source_changes_and_roll_ba
     );
     assert!(mb.contacts.folders.is_empty(), "{:?}", mb.contacts.folders);
 }
+
+#[test]
+fn a_contact_left_without_its_photo_is_completed_not_created_again() {
+    let s = source();
+    let seeded = s.dav.seed(SRC.0, SRC.1, Scale::Small);
+    let (cards, _) = source_cards(&s.dav.dump(SRC.0, SRC.1, false));
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let c = cloud(graph);
+    let p = project(
+        imap_dav(&s),
+        graph_endpoint(&c),
+        project::login(SRC.0, SRC.1),
+        project::user(ALICE),
+    );
+    // The first photo upload fails after its contact was created: the contact is there
+    // with the source UID but without its photo and source text.
+    c.graph.fail_contact_photos(ALICE, 1);
+    let first = cutover(&p, &["run"]);
+    assert_ne!(first.status.code(), Some(0), "{}", text(&first));
+    let unfinished: Vec<FakeContact> = c
+        .graph
+        .mailbox(ALICE)
+        .contacts
+        .contacts
+        .into_iter()
+        .filter(|x| x.photo.is_none() && x.props.keys().all(|k| !k.contains(VCARD_PROP)))
+        .collect();
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    let second = cutover(&p, &["run"]);
+    assert_eq!(second.status.code(), Some(6), "{}", text(&second));
+    let mb = c.graph.mailbox(ALICE);
+    assert_landed_once(&cards, &mb.contacts.in_folder("contacts"));
+    assert_eq!(
+        mb.contacts.creates as usize,
+        cards.len(),
+        "completed, not created again"
+    );
+    assert!(seeded.features["photos"] >= 2);
+}

@@ -361,6 +361,16 @@ impl FakeGraph {
         }
     }
 
+    /// Fail the mailbox's next `n` contact photo uploads with 500.
+    pub fn fail_contact_photos(&self, upn: &str, n: u32) {
+        let mut st = self.state.lock().unwrap();
+        st.mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .failing_photos += n;
+    }
+
     /// Change a contact's fields (as its user would in Outlook): a new changeKey.
     pub fn edit_contact(&self, upn: &str, id: &str, fields: Value) {
         let mut st = self.state.lock().unwrap();
