@@ -137,6 +137,11 @@ mod tests {
             br#"{"error":{"code":"ErrorInvalidMime","message":"bad"}}"#,
         );
         assert!(e.to_string().contains("ErrorInvalidMime"), "{e}");
+        let denied = br#"{"error":{"code":"ErrorAccessDenied","message":"no"}}"#;
+        let e = failure("a@b", "list contact folders", StatusCode::FORBIDDEN, denied);
+        assert!(e.to_string().contains("Contacts.ReadWrite"), "{e}");
+        let e = failure("a@b", "list folders", StatusCode::FORBIDDEN, denied);
+        assert!(e.to_string().contains("Mail.ReadWrite"), "{e}");
         assert_eq!(enc("a b/c'"), "a%20b%2Fc%27");
         assert_eq!(find_header_end(b"A: b\r\n\r\nbody"), 8);
     }
