@@ -117,6 +117,11 @@ pub(super) fn carries(
         EndpointKind::Imap => Some(format!(
             "project.items asks for {asked}, but [{section}] is IMAP without a [{section}.dav] table: add one with the CalDAV/CardDAV server's url (see docs/endpoints/dav.md), or remove {asked} from items"
         )),
+        // Contacts go through Graph's contact folders; calendars on Graph come later.
+        EndpointKind::Graph if !items.calendar => None,
+        EndpointKind::Graph => Some(format!(
+            "project.items asks for calendar, but this version moves calendars through CalDAV only ([{section}] is graph, whose contacts it does move); remove \"calendar\" from items, or migrate calendars with an IMAP endpoint and a [{section}.dav] table"
+        )),
         EndpointKind::Pop3 => Some(format!(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
         )),
@@ -143,5 +148,21 @@ mod tests {
         assert!(items(&w(&["mail", "mail"])).unwrap_err().contains("twice"));
         assert!(items(&w(&["tasks"])).unwrap_err().contains("\"tasks\""));
         assert!(calendar_since("2024-13-01").is_err());
+    }
+
+    #[test]
+    fn graph_carries_contacts_but_not_calendars_yet() {
+        let contacts = items(&w(&["mail", "contacts"])).expect("valid");
+        assert_eq!(
+            carries("destination", EndpointKind::Graph, false, &contacts),
+            None
+        );
+        let cal = items(&w(&["mail", "calendar", "contacts"])).expect("valid");
+        let why = carries("destination", EndpointKind::Graph, false, &cal).expect("refused");
+        assert!(
+            why.contains("calendar") && why.contains("[destination]"),
+            "{why}"
+        );
+        assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());
     }
 }

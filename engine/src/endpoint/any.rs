@@ -67,7 +67,9 @@ impl AnyConnector {
                 store.path(),
             )?)),
             EndpointKind::Pop3 => Ok(AnyConnector::Pop3(Pop3Connector::new(cfg, side, store)?)),
-            EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(cfg, side, store)?)),
+            EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(
+                cfg, items, side, store,
+            )?)),
             EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
             EndpointKind::Maildir => Ok(AnyConnector::Maildir(MaildirConnector::new(
                 cfg, side, store, items,

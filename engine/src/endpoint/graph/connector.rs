@@ -9,8 +9,8 @@ use reqwest::RequestBuilder;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::throttle::{GraphCall, Limits, MailboxLimiter, Reply, Window};
-use super::types::Selected;
-use crate::config::{self, Credential, EndpointKind};
+use super::types::{ContactSel, Selected};
+use crate::config::{self, Credential, EndpointKind, Items};
 use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::oauth::TokenProvider;
 use crate::endpoint::rest::{Call, Rest};
@@ -28,6 +28,8 @@ pub struct GraphConnector {
     pub(super) store: Journal,
     pub(super) base: String,
     pub(super) limits: Limits,
+    /// What the project moves: contact folders are listed when it asks for contacts.
+    pub(super) items: Items,
     mailboxes: Arc<Mutex<HashMap<String, Arc<MailboxLimiter>>>>,
     sessions: ConnectionBudget,
 }
@@ -40,10 +42,17 @@ pub struct GraphSession {
     /// (folder, Graph id), as last listed.
     pub(super) folders: Option<Vec<(Folder, String)>>,
     pub(super) selected: Option<Selected>,
+    /// The address book opened (exclusive with `selected`).
+    pub(super) contacts: Option<ContactSel>,
 }
 
 impl GraphConnector {
-    pub fn new(cfg: &config::Endpoint, side: &'static str, store: &Journal) -> Result<Self> {
+    pub fn new(
+        cfg: &config::Endpoint,
+        items: Items,
+        side: &'static str,
+        store: &Journal,
+    ) -> Result<Self> {
         let Some(oauth) = &cfg.oauth else {
             return Err(EndpointError::Auth {
                 user: format!("{side} Graph endpoint"),
@@ -63,6 +72,7 @@ impl GraphConnector {
             store: store.clone(),
             base,
             limits: Limits::default(),
+            items,
             mailboxes: Arc::new(Mutex::new(HashMap::new())),
             sessions: ConnectionBudget::new(cfg.max_connections),
         })
@@ -125,6 +135,7 @@ impl GraphConnector {
             },
             folders: None,
             selected: None,
+            contacts: None,
         };
         s.get_json("open mailbox", &s.url("/mailFolders/inbox?$select=id"))
             .await

@@ -32,10 +32,13 @@
 //! - `import`: writing a message (importMime), its journal intents and their repair;
 //! - `json`: the JSON path and attachments;
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
+//! - `contacts` and `vcard`: contact folders as address books (`contacts:ID`), contacts as
+//!   vCards, written exactly once (see docs/endpoints/graph.md, "Contacts");
 //! - `types` and `wire`: what they share (properties, listed items; Graph's encoding,
 //!   error bodies and dates).
 
 mod connector;
+mod contacts;
 mod folders;
 mod import;
 mod json;
@@ -44,8 +47,9 @@ mod request;
 mod session;
 mod throttle;
 mod types;
+mod vcard;
 mod wire;
 
 pub use connector::{GraphConnector, GraphSession};
 pub use throttle::Limits;
-pub use types::{BUILDING_PROP, FINGERPRINT_PROP};
+pub use types::{BUILDING_PROP, CONTACT_UID_PROP, CONTACT_VCARD_PROP, FINGERPRINT_PROP};

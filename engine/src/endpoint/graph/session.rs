@@ -1,5 +1,5 @@
 //! [`MailSession`] for a Graph mailbox: the engine's calls in terms of folders and UIDs.
-//! The source side never writes.
+//! The source side never writes. An address book (`contacts:ID`) is handed to `contacts`.
 
 use reqwest::Method;
 use serde_json::json;
@@ -7,12 +7,14 @@ use serde_json::json;
 use super::connector::GraphSession;
 use super::types::{CREATED_PARENTS, incomplete};
 use super::wire::{enc, read_only};
+use crate::api::ItemKind;
 use crate::endpoint::session::MailSession;
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
     MessageMeta, Result,
 };
+use crate::item::kind_of_folder;
 use crate::mail::fingerprint::fingerprint;
 use crate::mail::utf7::decode_mutf7;
 
@@ -23,19 +25,33 @@ impl MailSession for GraphSession {
 
     async fn list_folders(&mut self) -> Result<Vec<Folder>> {
         self.folders = None;
-        Ok(self
+        let mut out: Vec<Folder> = self
             .folder_list()
             .await?
             .iter()
             .map(|(f, _)| f.clone())
-            .collect())
+            .collect();
+        if self.c.items.contacts {
+            out.extend(self.contact_folders().await?.into_iter().map(|(f, _)| f));
+        }
+        Ok(out)
     }
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        if is_contacts(folder) {
+            self.selected = None;
+            return self.contact_select(folder, "examine").await;
+        }
+        self.contacts = None;
         self.select(folder, "examine").await
     }
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        if is_contacts(folder) {
+            self.selected = None;
+            return self.contact_select(folder, "open for append").await;
+        }
+        self.contacts = None;
         let st = self.select(folder, "open for append").await?;
         if self.c.side == "destination" && self.repair(folder).await? {
             return self.select(folder, "open for append").await;
@@ -44,6 +60,17 @@ impl MailSession for GraphSession {
     }
 
     async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        if is_contacts(folder) {
+            let keep = self.contacts.take();
+            let r = self.contact_select(folder, "status").await;
+            match keep {
+                Some(k) if k.folder != folder => self.contacts = Some(k),
+                Some(_) => {}
+                // A mail folder (or nothing) stays the open one.
+                None => self.contacts = None,
+            }
+            return r;
+        }
         let keep = self.selected.take();
         let r = self.select(folder, "status").await;
         if let Some(k) = keep
@@ -57,6 +84,9 @@ impl MailSession for GraphSession {
     async fn create_folder(&mut self, folder: &str) -> Result<bool> {
         if self.c.side == "source" {
             return Err(read_only("create folder"));
+        }
+        if is_contacts(folder) {
+            return self.create_contact_folder(folder).await;
         }
         self.folders = None;
         if self.folder_id(folder).await?.is_some() {
@@ -109,6 +139,22 @@ impl MailSession for GraphSession {
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        if let Some(folder) = self.contacts.as_ref().map(|s| s.folder.clone()) {
+            self.contact_select(&folder, "list contacts").await?;
+            return Ok(self
+                .chosen_contacts(&[], from_uid)
+                .into_iter()
+                .map(|i| MessageMeta {
+                    uid: i.uid,
+                    // An estimate: the vCard is rendered when read.
+                    size: i
+                        .vcard
+                        .as_ref()
+                        .map_or(i.json.to_string().len(), String::len)
+                        as u64,
+                })
+                .collect());
+        }
         let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
             return Ok(Vec::new());
         };
@@ -128,6 +174,20 @@ impl MailSession for GraphSession {
     }
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        if self.contacts.is_some() {
+            for i in self.chosen_contacts(uids, 0) {
+                let m = Message {
+                    uid: i.uid,
+                    flags: Vec::new(),
+                    internal_date: None,
+                    body: Body::new(self.contact_vcard(&i).await?),
+                };
+                if !sink.send(m).await {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         for i in self.chosen(uids, 0) {
             let Some(bytes) = self.mime(&i.id).await? else {
                 continue;
@@ -151,6 +211,19 @@ impl MailSession for GraphSession {
         from_uid: u32,
     ) -> Result<Vec<Fingerprinted>> {
         let mut out = Vec::new();
+        if self.contacts.is_some() {
+            for i in self.chosen_contacts(uids, from_uid) {
+                let card = self.contact_vcard(&i).await?;
+                out.push(Fingerprinted {
+                    uid: i.uid,
+                    size: card.len() as u64,
+                    fingerprint: crate::item::fingerprint(ItemKind::Contact, &card),
+                    flags: Vec::new(),
+                    internal_date: None,
+                });
+            }
+            return Ok(out);
+        }
         for i in self.chosen(uids, from_uid) {
             let (fp, size) = match &i.fingerprint {
                 Some(fp) => (fp.clone(), i.size),
@@ -173,6 +246,17 @@ impl MailSession for GraphSession {
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
         if self.c.side == "source" {
             return Err(read_only("append"));
+        }
+        if is_contacts(folder) {
+            if self.contacts.as_ref().is_none_or(|s| s.folder != folder) {
+                self.selected = None;
+                self.contact_select(folder, "append").await?;
+            }
+            let mut out = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                out.push(self.write_contact(folder, m).await?);
+            }
+            return Ok(out);
         }
         let folder_id = self.need_folder(folder, "append").await?;
         let mut out = Vec::with_capacity(msgs.len());
@@ -217,6 +301,9 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("expunge"));
         }
+        if self.contacts.is_some() {
+            return self.expunge_contacts(uids).await;
+        }
         let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
             return Ok(());
         };
@@ -248,6 +335,12 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("rename folder"));
         }
+        if is_contacts(from) {
+            return Err(EndpointError::Protocol {
+                op: format!("rename {from}"),
+                message: "an address book is not renamed; it is deleted when empty".into(),
+            });
+        }
         let id = self.need_folder(from, "rename folder").await?;
         let (fp, fname) = from.rsplit_once('/').unwrap_or(("", from));
         let (tp, tname) = to.rsplit_once('/').unwrap_or(("", to));
@@ -275,6 +368,9 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("delete folder"));
         }
+        if is_contacts(folder) {
+            return self.delete_contact_folder(folder).await;
+        }
         let id = self.need_folder(folder, "delete folder").await?;
         self.call(
             "delete folder",
@@ -293,4 +389,9 @@ impl MailSession for GraphSession {
     }
 
     async fn logout(self) {}
+}
+
+/// An address book's name (`contacts:ID`); calendars on Graph are not handled yet.
+fn is_contacts(folder: &str) -> bool {
+    kind_of_folder(folder) == ItemKind::Contact
 }

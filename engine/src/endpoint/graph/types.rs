@@ -70,3 +70,41 @@ pub(super) struct Item {
     pub(super) flags: Vec<String>,
     pub(super) received: Option<DateTime<FixedOffset>>,
 }
+
+/// On a contact cutover created: the source item's UID (the vCard's), by which a create
+/// whose answer was lost is found again (`$filter` on it) and the contact is identified as a
+/// source in its turn.
+pub const CONTACT_UID_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverContactUid";
+/// On a contact cutover created: the source vCard's text, from which the contact is rendered
+/// back (verification, a later copy from this mailbox) so that what Graph has no field for
+/// is not lost and the fingerprints compare equal. Set last (after the photo): a contact
+/// with the UID property but without this one is cutover's unfinished create.
+pub const CONTACT_VCARD_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverVcard";
+/// Journal pseudo-folder (per destination address book) of the UIDs whose create was sent:
+/// one found there before a create is searched for on the destination first.
+pub(super) fn contact_sent(folder: &str) -> String {
+    format!("\u{1}cutover:contact-sent:{folder}")
+}
+
+/// The address book opened by `examine`/`open_for_append`, as listed then.
+pub(super) struct ContactSel {
+    pub(super) folder: String,
+    /// The contact folder's id; None for the default Contacts folder.
+    pub(super) fid: Option<String>,
+    /// In UID order.
+    pub(super) items: Vec<ContactItem>,
+}
+
+/// One listed contact.
+#[derive(Debug, Clone)]
+pub(super) struct ContactItem {
+    pub(super) uid: u32,
+    pub(super) id: String,
+    /// The source UID cutover stored on it.
+    pub(super) source_uid: Option<String>,
+    /// The source vCard cutover stored on it.
+    pub(super) vcard: Option<String>,
+    pub(super) json: serde_json::Value,
+}

@@ -38,6 +38,12 @@ pub(super) fn failure(upn: &str, op: &str, status: StatusCode, body: &[u8]) -> E
     let (code, message) = error_text(body);
     let text = format!("HTTP {} {code}: {message} (mailbox {upn})", status.as_u16());
     match status.as_u16() {
+        403 if op.contains("contact") => EndpointError::Auth {
+            user: upn.to_string(),
+            message: format!(
+                "{op}: access denied ({code}: {message}); the app needs Contacts.ReadWrite (Contacts.Read on a source) with admin consent, and the mailbox must be in its scope"
+            ),
+        },
         403 => EndpointError::Auth {
             user: upn.to_string(),
             message: format!(
@@ -131,6 +137,11 @@ mod tests {
             br#"{"error":{"code":"ErrorInvalidMime","message":"bad"}}"#,
         );
         assert!(e.to_string().contains("ErrorInvalidMime"), "{e}");
+        let denied = br#"{"error":{"code":"ErrorAccessDenied","message":"no"}}"#;
+        let e = failure("a@b", "list contact folders", StatusCode::FORBIDDEN, denied);
+        assert!(e.to_string().contains("Contacts.ReadWrite"), "{e}");
+        let e = failure("a@b", "list folders", StatusCode::FORBIDDEN, denied);
+        assert!(e.to_string().contains("Mail.ReadWrite"), "{e}");
         assert_eq!(enc("a b/c'"), "a%20b%2Fc%27");
         assert_eq!(find_header_end(b"A: b\r\n\r\nbody"), 8);
     }

@@ -25,6 +25,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::graph_contacts::{self, Contacts};
 use super::token::Tokens;
 
 pub const RESOURCE: &str = "https://graph.microsoft.com";
@@ -125,6 +126,8 @@ pub struct Mailbox {
     pub tenant: String,
     pub folders: Vec<FakeFolder>,
     pub messages: Vec<FakeMessage>,
+    /// Contact folders and contacts (see `graph_contacts`).
+    pub contacts: Contacts,
 }
 
 impl Mailbox {
@@ -326,10 +329,111 @@ impl FakeGraph {
                     tenant: tenant.into(),
                     folders,
                     messages: Vec::new(),
+                    contacts: Contacts::default(),
                 },
             );
         }
         self
+    }
+
+    /// Store the mailbox's next `n` contact creates but answer them 503 (lost answers).
+    pub fn store_then_fail_contacts(&self, upn: &str, n: u32) {
+        let mut st = self.state.lock().unwrap();
+        st.mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .lost_answers += n;
+    }
+
+    /// Let contacts stored by lost creates stay out of plain listings (`on`), or let the
+    /// listings catch up (`!on`).
+    pub fn contact_listing_lag(&self, upn: &str, on: bool) {
+        let mut st = self.state.lock().unwrap();
+        let c = &mut st
+            .mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts;
+        c.lag_lost = on;
+        if !on {
+            c.lagging.clear();
+        }
+    }
+
+    /// Fail the mailbox's next `n` contact photo uploads with 500.
+    pub fn fail_contact_photos(&self, upn: &str, n: u32) {
+        let mut st = self.state.lock().unwrap();
+        st.mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .failing_photos += n;
+    }
+
+    /// Change a contact's fields (as its user would in Outlook): a new changeKey.
+    pub fn edit_contact(&self, upn: &str, id: &str, fields: Value) {
+        let mut st = self.state.lock().unwrap();
+        let c = st
+            .mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .contacts
+            .iter_mut()
+            .find(|c| c.id == id)
+            .expect("contact");
+        for (k, v) in fields.as_object().expect("fields") {
+            c.fields.insert(k.clone(), v.clone());
+        }
+        c.change += 1;
+    }
+
+    /// Add a contact folder (None: the default Contacts folder exists already); its id.
+    pub fn seed_contact_folder(&self, upn: &str, name: &str) -> String {
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let id = format!("AAMkCF{}", st.next);
+        st.mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .folders
+            .push(graph_contacts::FakeContactFolder {
+                id: id.clone(),
+                name: name.into(),
+            });
+        id
+    }
+
+    /// Add a contact (fields as Graph keeps them) to a folder (None: the default one).
+    pub fn seed_contact(
+        &self,
+        upn: &str,
+        folder: Option<&str>,
+        fields: Value,
+        photo: Option<(&str, &[u8])>,
+    ) -> String {
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let id = format!("AAMkCT{}", st.next);
+        let Value::Object(fields) = fields else {
+            panic!("contact fields are an object")
+        };
+        st.mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox")
+            .contacts
+            .contacts
+            .push(graph_contacts::FakeContact {
+                id: id.clone(),
+                folder: folder.map(str::to_string),
+                fields,
+                props: BTreeMap::new(),
+                photo: photo.map(|(m, b)| (m.to_string(), b.to_vec())),
+                change: 1,
+            });
+        id
     }
 
     /// A copy of what a mailbox holds.
@@ -631,12 +735,16 @@ async fn handle(
         Routed::Raw(bytes) => {
             (StatusCode::OK, [("Content-Type", "message/rfc822")], bytes).into_response()
         }
+        Routed::Photo(mime, bytes) => {
+            (StatusCode::OK, [("Content-Type", mime)], bytes).into_response()
+        }
     }
 }
 
 enum Routed {
     Json(Answer),
     Raw(Vec<u8>),
+    Photo(String, Vec<u8>),
 }
 
 fn folder_json(mb: &Mailbox, f: &FakeFolder) -> Value {
@@ -751,6 +859,25 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    if r.first()
+        .is_some_and(|f| *f == "contacts" || *f == "contactFolders")
+    {
+        return match graph_contacts::route(
+            &mut mb.contacts,
+            next,
+            host,
+            version,
+            &rest[1],
+            method,
+            &r,
+            q,
+            &content_type,
+            body,
+        ) {
+            graph_contacts::Reply::Json(a) => J(a),
+            graph_contacts::Reply::Photo(m, b) => Routed::Photo(m, b),
+        };
+    }
     match (method.clone(), r.as_slice()) {
         // Folders.
         (Method::GET, ["mailFolders"]) => {
@@ -1244,7 +1371,7 @@ fn batch(g: &FakeGraph, tenant: &str, version: &str, host: &str, body: &[u8]) ->
                 &body,
             ) {
                 Routed::Json((s, _, v)) => (s, v),
-                Routed::Raw(bytes) => (
+                Routed::Raw(bytes) | Routed::Photo(_, bytes) => (
                     StatusCode::OK,
                     json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
                 ),
