@@ -315,6 +315,9 @@ pub struct KindTotals {
     pub skipped: u64,
     pub failed: u64,
     pub pending: u64,
+    /// Among `skipped`: items that vanished from the source before they were copied (so
+    /// `items - expunged` are on the source).
+    pub expunged: u64,
 }
 
 impl KindTotals {
@@ -326,6 +329,7 @@ impl KindTotals {
         self.skipped += o.skipped;
         self.failed += o.failed;
         self.pending += o.pending;
+        self.expunged += o.expunged;
     }
 }
 

@@ -76,11 +76,12 @@ impl Journal {
                 "SELECT {KIND_SQL} AS kind, count(*), coalesce(sum(m.size),0),
                     coalesce(sum(m.state = 'copied'),0), coalesce(sum(CASE WHEN m.state = 'copied' THEN m.size END),0),
                     coalesce(sum(m.state = 'skipped'),0), coalesce(sum(m.state = 'failed'),0),
-                    coalesce(sum(m.state IN ('pending','appending')),0)
+                    coalesce(sum(m.state IN ('pending','appending')),0),
+                    coalesce(sum(m.state = 'skipped' AND m.reason = ?2),0)
                  FROM messages m JOIN folders f ON f.id = m.folder_id
                  WHERE {cond} AND m.state != 'superseded' GROUP BY kind"
             ))?;
-            st.query_map([arg], |r| {
+            st.query_map(params![arg, EXPUNGED_REASON], |r| {
                 let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
                 Ok((
                     r.get::<_, String>(0)?,
@@ -92,6 +93,7 @@ impl Journal {
                         skipped: n(5)?,
                         failed: n(6)?,
                         pending: n(7)?,
+                        expunged: n(8)?,
                     },
                 ))
             })?
@@ -182,9 +184,12 @@ mod tests {
         .unwrap();
         s.mark_copied(&[(p[0].id, Some(1))], 9).unwrap();
         s.mark_skipped(p[1].id, "skipped", "too big").unwrap();
+        let pc = s.pending(book.id, 1).unwrap();
+        s.mark_skipped(pc[0].id, "skipped", EXPUNGED_REASON)
+            .unwrap();
 
         let t = s.mailbox_totals(mb).unwrap();
-        assert_eq!((t.messages, t.bytes, t.copied, t.skipped), (7, 372, 1, 1));
+        assert_eq!((t.messages, t.bytes, t.copied, t.skipped), (7, 372, 1, 2));
         assert!(t.mixed());
         let mail = t.by_kind[&ItemKind::Mail];
         assert_eq!((mail.items, mail.bytes, mail.pending), (3, 305, 3));
@@ -200,7 +205,9 @@ mod tests {
             ),
             (3, 60, 1, 10, 1, 1)
         );
-        assert_eq!(t.by_kind[&ItemKind::Contact].items, 1);
+        let c = t.by_kind[&ItemKind::Contact];
+        assert_eq!((c.items, c.skipped, c.expunged), (1, 1, 1));
+        assert_eq!(ev.expunged, 0);
 
         // A folder's totals hold its one kind; a mail-only folder is not mixed.
         let f = s.folder_totals(inbox.id).unwrap();
