@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::api::MailboxState;
+use crate::api::{ItemKind, MailboxState};
 /// Issue severities are the contract's ([`crate::api`]): what the engine raises is what the
 /// console shows.
 pub use crate::api::Severity;
@@ -29,6 +29,8 @@ pub enum Event {
         mailbox: String,
         folder: String,
         dst: String,
+        /// What the folder holds (a calendar's events, an address book's contacts, or mail).
+        kind: ItemKind,
         to_copy: u64,
         bytes: u64,
     },
