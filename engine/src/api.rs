@@ -544,6 +544,9 @@ pub struct Snapshot {
     pub read_only: bool,
     pub batches: Vec<BatchView>,
     pub throughput: Throughput,
+    /// The same, per kind of item (the kinds copied since this process started; in watch
+    /// mode, from the journal's counts per kind).
+    pub kind_throughput: BTreeMap<ItemKind, Throughput>,
     pub connections: Connections,
     pub parallel: usize,
     pub issues: Vec<IssueView>,

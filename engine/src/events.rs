@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::api::{ItemKind, MailboxState};
 /// Issue severities are the contract's ([`crate::api`]): what the engine raises is what the
 /// console shows.
 pub use crate::api::Severity;
+use crate::api::{ItemKind, MailboxState};
 use crate::journal::{Issue, Journal, Totals};
 
 #[derive(Debug, Clone)]

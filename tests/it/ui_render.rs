@@ -279,11 +279,24 @@ fn mixed_kinds_in_the_gauge_and_the_mailbox_detail() {
             },
         );
     }
+    // Events and contacts being copied: the rates per kind.
+    for (k, n) in [
+        (ItemKind::Mail, 249),
+        (ItemKind::Event, 5),
+        (ItemKind::Contact, 2),
+    ] {
+        let tp = s.kind_throughput.entry(k).or_default();
+        for _ in 0..5 {
+            tp.push_second(n, n * 1000);
+        }
+    }
     let mut a = App::new(
         std::sync::Arc::new(s),
         Theme::load("default").unwrap(),
         "maria".into(),
     );
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("batches_mixed_batches_80x24", t.backend());
     keys(&mut a, "j\n");
     let t = render(&a, 80, 24);
     let screen: String = t

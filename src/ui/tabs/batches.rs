@@ -9,7 +9,7 @@ use crate::ui::app::{App, Level};
 use crate::ui::widgets::{
     block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
 };
-use cutover_engine::api::{MailboxState, MailboxView, Totals};
+use cutover_engine::api::{ItemKind, MailboxState, MailboxView, Totals};
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
@@ -50,13 +50,21 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
             draw_gauge(f, app, gauge, &tot, exact);
         }
         Level::Batches => {
-            draw_throughput(
-                f,
-                app,
-                tp,
-                &s.throughput,
-                " Throughput, all batches (measured, last 10 min) ",
-            );
+            // With events or contacts being copied: the last 5 s per kind in the title.
+            let title = if s.kind_throughput.keys().any(|k| *k != ItemKind::Mail) {
+                let per: Vec<String> = s
+                    .kind_throughput
+                    .iter()
+                    .map(|(k, x)| match k {
+                        ItemKind::Mail => format!("{:.0} msg/s", x.rate(5).0),
+                        k => format!("{:.0} {}/s", x.rate(5).0, k.plural()),
+                    })
+                    .collect();
+                format!(" Throughput, all batches: {} (last 5 s) ", per.join(" · "))
+            } else {
+                " Throughput, all batches (measured, last 10 min) ".to_string()
+            };
+            draw_throughput(f, app, tp, &s.throughput, &title);
             let tot = s.totals();
             draw_gauge(f, app, gauge, &tot, s.enumerated());
         }
