@@ -8,7 +8,7 @@
 //! ([`crate::issues`]): the engine converts its journal rows and checklist items into these
 //! views (`engine::views`), and its events and sink speak these states and severities.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -289,7 +289,10 @@ impl fmt::Display for RunState {
     }
 }
 
-/// Message counts of a mailbox (or a batch, or everything), from the journal.
+/// Item counts of a mailbox (or a batch, or everything), from the journal. The flat fields
+/// count every item whatever its kind (`messages` is "items"); `by_kind` splits them per kind
+/// and holds only the kinds the journal has items of (a mail-only mailbox has one entry, or
+/// none before anything is enumerated).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub messages: u64,
@@ -299,6 +302,71 @@ pub struct Totals {
     pub skipped: u64,
     pub failed: u64,
     pub pending: u64,
+    pub by_kind: BTreeMap<ItemKind, KindTotals>,
+}
+
+/// The counts of one kind of item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindTotals {
+    pub items: u64,
+    pub bytes: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub pending: u64,
+    /// Among `skipped`: items that vanished from the source before they were copied (so
+    /// `items - expunged` are on the source).
+    pub expunged: u64,
+}
+
+impl KindTotals {
+    pub fn add(&mut self, o: &KindTotals) {
+        self.items += o.items;
+        self.bytes += o.bytes;
+        self.copied += o.copied;
+        self.copied_bytes += o.copied_bytes;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        self.pending += o.pending;
+        self.expunged += o.expunged;
+    }
+}
+
+impl Totals {
+    /// Adds another mailbox's (or batch's) counts, kind by kind.
+    pub fn add(&mut self, o: &Totals) {
+        self.messages += o.messages;
+        self.bytes += o.bytes;
+        self.copied += o.copied;
+        self.copied_bytes += o.copied_bytes;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        self.pending += o.pending;
+        for (k, t) in &o.by_kind {
+            self.by_kind.entry(*k).or_default().add(t);
+        }
+    }
+
+    /// Some item is an event or a contact: the views then name the kinds (a mail-only
+    /// mailbox renders exactly as before).
+    pub fn mixed(&self) -> bool {
+        self.by_kind.keys().any(|k| *k != ItemKind::Mail)
+    }
+
+    /// The counts of one kind (zero when it has no item).
+    pub fn kind(&self, k: ItemKind) -> KindTotals {
+        self.by_kind.get(&k).copied().unwrap_or_default()
+    }
+
+    /// "12 messages, 3 events, 40 contacts": each kind present, with `f` choosing the number.
+    pub fn per_kind(&self, f: impl Fn(&KindTotals) -> u64) -> String {
+        self.by_kind
+            .iter()
+            .map(|(k, t)| format!("{} {}", f(t), k.plural()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Messages and bytes appended per second, newest last.
@@ -374,13 +442,7 @@ impl BatchView {
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for m in &self.mailboxes {
-            t.messages += m.totals.messages;
-            t.bytes += m.totals.bytes;
-            t.copied += m.totals.copied;
-            t.copied_bytes += m.totals.copied_bytes;
-            t.skipped += m.totals.skipped;
-            t.failed += m.totals.failed;
-            t.pending += m.totals.pending;
+            t.add(&m.totals);
         }
         t
     }
@@ -482,6 +544,9 @@ pub struct Snapshot {
     pub read_only: bool,
     pub batches: Vec<BatchView>,
     pub throughput: Throughput,
+    /// The same, per kind of item (the kinds copied since this process started; in watch
+    /// mode, from the journal's counts per kind).
+    pub kind_throughput: BTreeMap<ItemKind, Throughput>,
     pub connections: Connections,
     pub parallel: usize,
     pub issues: Vec<IssueView>,
@@ -498,14 +563,7 @@ impl Snapshot {
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for b in &self.batches {
-            let x = b.totals();
-            t.messages += x.messages;
-            t.bytes += x.bytes;
-            t.copied += x.copied;
-            t.copied_bytes += x.copied_bytes;
-            t.skipped += x.skipped;
-            t.failed += x.failed;
-            t.pending += x.pending;
+            t.add(&b.totals());
         }
         t
     }

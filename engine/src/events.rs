@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::api::MailboxState;
 /// Issue severities are the contract's ([`crate::api`]): what the engine raises is what the
 /// console shows.
 pub use crate::api::Severity;
+use crate::api::{ItemKind, MailboxState};
 use crate::journal::{Issue, Journal, Totals};
 
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub enum Event {
         mailbox: String,
         folder: String,
         dst: String,
+        /// What the folder holds (a calendar's events, an address book's contacts, or mail).
+        kind: ItemKind,
         to_copy: u64,
         bytes: u64,
     },

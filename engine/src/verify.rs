@@ -5,18 +5,23 @@
 //! the destination that did not come from the source (mail that arrived there) are counted but
 //! are not a mismatch. Flags and INTERNALDATE of paired messages are compared too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use crate::api::ItemKind;
 use crate::config::{MailboxSpec, Project};
 use crate::discover::discover;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{Fingerprinted, MailSession};
+use crate::item::folder::kind_of_folder;
 use crate::sync::SyncError;
 
 #[derive(Debug, Clone, Default)]
 pub struct FolderCheck {
     pub src_folder: String,
     pub dst_folder: String,
+    /// What the folder holds (a calendar's events, an address book's contacts, or mail);
+    /// `src_messages`/`dst_messages` count items of this kind.
+    pub kind: ItemKind,
     pub src_messages: u64,
     pub dst_messages: u64,
     pub missing: u64,
@@ -42,6 +47,25 @@ pub struct MailboxCheck {
 impl MailboxCheck {
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.folders.iter().all(FolderCheck::ok)
+    }
+
+    /// The folders' counts summed per kind of item (the folder names left empty).
+    pub fn by_kind(&self) -> BTreeMap<ItemKind, FolderCheck> {
+        let mut out: BTreeMap<ItemKind, FolderCheck> = BTreeMap::new();
+        for f in &self.folders {
+            let t = out.entry(f.kind).or_insert_with(|| FolderCheck {
+                kind: f.kind,
+                ..Default::default()
+            });
+            t.src_messages += f.src_messages;
+            t.dst_messages += f.dst_messages;
+            t.missing += f.missing;
+            t.duplicated += f.duplicated;
+            t.extra += f.extra;
+            t.flag_differences += f.flag_differences;
+            t.date_differences += f.date_differences;
+        }
+        out
     }
 }
 
@@ -172,6 +196,7 @@ async fn verify_inner(
             .collect::<Vec<_>>()
             .join(" + ");
         c.dst_folder = crate::mail::utf7::decode_mutf7(&dst);
+        c.kind = srcs.first().map_or(ItemKind::Mail, |s| kind_of_folder(s));
         out.push(c);
     }
     s.logout().await;
@@ -202,5 +227,36 @@ mod tests {
         assert!(!c.ok());
         let c = compare(&src, &src);
         assert!(c.ok());
+    }
+
+    #[test]
+    fn sums_per_kind() {
+        let f = |kind, n, missing| FolderCheck {
+            kind,
+            src_messages: n,
+            dst_messages: n - missing,
+            missing,
+            ..Default::default()
+        };
+        let m = MailboxCheck {
+            key: "a->b".into(),
+            folders: vec![
+                f(ItemKind::Mail, 5, 0),
+                f(ItemKind::Event, 3, 1),
+                f(ItemKind::Event, 2, 0),
+            ],
+            error: None,
+        };
+        let k = m.by_kind();
+        assert_eq!(k.len(), 2);
+        assert_eq!(
+            (
+                k[&ItemKind::Event].src_messages,
+                k[&ItemKind::Event].missing
+            ),
+            (5, 1)
+        );
+        assert!(!k[&ItemKind::Event].ok());
+        assert!(k[&ItemKind::Mail].ok());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use cutover_engine::api::ItemKind;
 use cutover_engine::config::Project;
 
 use super::journal::{begin_run, end_run};
@@ -97,10 +98,28 @@ pub async fn assess(
             m.dst_caps.join(" "),
             m.size_limit.map_or("none".into(), fmt::bytes)
         );
+        // Calendars and address books: what there is of each kind, and their size limit.
+        if m.mixed() {
+            let kinds: Vec<String> = m
+                .by_kind()
+                .iter()
+                .map(|(k, n, b)| format!("{n} {} ({})", k.plural(), fmt::bytes(*b)))
+                .collect();
+            out!(
+                "[{}] to copy: {}; size limit for events and contacts {}",
+                m.key,
+                kinds.join(", "),
+                m.item_limit.map_or("none".into(), fmt::bytes)
+            );
+        }
         for f in &m.folders {
+            let unit = match f.kind {
+                ItemKind::Mail => "msgs",
+                k => k.plural(),
+            };
             match &f.dst {
                 Some(d) => out!(
-                    "  {:<32} -> {:<32} {:>7} msgs {:>10}  largest {:>10}",
+                    "  {:<32} -> {:<32} {:>7} {unit} {:>10}  largest {:>10}",
                     f.folder,
                     d,
                     f.messages,
@@ -108,7 +127,7 @@ pub async fn assess(
                     fmt::bytes(f.largest)
                 ),
                 None => out!(
-                    "  {:<32}    not copied: {} ({} msgs, {})",
+                    "  {:<32}    not copied: {} ({} {unit}, {})",
                     f.folder,
                     f.why,
                     f.messages,

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use cutover_engine::api::ItemKind;
 use cutover_engine::events::Event;
 
 use cutover_engine::mail::fmt;
@@ -29,13 +30,18 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                 mailbox,
                 folder,
                 dst,
+                kind,
                 to_copy,
                 bytes,
             } => {
                 if to_copy > 0 {
                     println!(
-                        "[{mailbox}] {folder} -> {}: {to_copy} message(s) to copy, {}",
+                        "[{mailbox}] {folder} -> {}: {to_copy} {} to copy, {}",
                         cutover_engine::mail::utf7::decode_mutf7(&dst),
+                        match kind {
+                            ItemKind::Mail => "message(s)",
+                            k => k.plural(),
+                        },
                         fmt::bytes(bytes)
                     );
                 }
@@ -88,9 +94,23 @@ pub async fn print_events(mut rx: mpsc::UnboundedReceiver<Event>) {
                 ..
             } => match error {
                 None => println!(
-                    "[{mailbox}] finished: {}/{} messages, {} of {}; {} skipped, {} failed",
+                    "[{mailbox}] finished: {}/{} {}, {} of {}; {} skipped, {} failed",
                     totals.copied,
                     totals.messages,
+                    // With calendars or address books: items, then each kind.
+                    if totals.mixed() {
+                        format!(
+                            "items ({})",
+                            totals
+                                .by_kind
+                                .iter()
+                                .map(|(k, t)| format!("{}/{} {}", t.copied, t.items, k.plural()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        "messages".to_string()
+                    },
                     fmt::bytes(totals.copied_bytes),
                     fmt::bytes(totals.bytes),
                     totals.skipped,

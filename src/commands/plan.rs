@@ -1,5 +1,6 @@
 //! `cutover plan`: the folder map per mailbox with what is left to copy; copies nothing.
 
+use cutover_engine::api::ItemKind;
 use cutover_engine::config::Project;
 
 use super::setup::engine;
@@ -22,12 +23,21 @@ pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
         .await
         {
             Ok(folders) => {
+                // A mail-only mailbox prints as it always has; calendars and address books
+                // name their kind on their row and in the totals.
+                let kinds = cutover_engine::plan::per_kind(&folders);
+                let mixed = kinds.iter().any(|k| k.0 != ItemKind::Mail);
                 let (mut n, mut b, mut done) = (0, 0, 0);
                 for f in folders {
+                    let unit = match (f.kind, mixed) {
+                        (ItemKind::Mail, false) => "msgs".to_string(),
+                        (ItemKind::Mail, true) => format!("{:<8}", "msgs"),
+                        (k, _) => format!("{:<8}", k.plural()),
+                    };
                     match &f.dst {
                         Some(d) => {
                             println!(
-                                "  {:<32} -> {:<32} {:>6} msgs {:>10}  copied {:>6}  ({})",
+                                "  {:<32} -> {:<32} {:>6} {unit} {:>10}  copied {:>6}  ({})",
                                 f.src,
                                 d,
                                 f.messages,
@@ -43,11 +53,22 @@ pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
                     }
                 }
                 println!(
-                    "  total {n} message(s), {}; {} already copied, {} to copy",
+                    "  total {n} {}, {}; {} already copied, {} to copy",
+                    if mixed { "item(s)" } else { "message(s)" },
                     fmt::bytes(b),
                     done,
                     n.saturating_sub(done)
                 );
+                if mixed {
+                    for (k, n, b, done) in kinds {
+                        println!(
+                            "    {n} {}, {}; {done} already copied, {} to copy",
+                            k.plural(),
+                            fmt::bytes(b),
+                            n.saturating_sub(done)
+                        );
+                    }
+                }
             }
             Err(e) if e.is_journal() => {
                 println!("  ERROR: {e}");

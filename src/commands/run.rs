@@ -1,9 +1,11 @@
 //! `cutover run`: migrate the selected batches headless, behind the checklist gate.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use cutover_engine::api::{ItemKind, KindTotals};
 use cutover_engine::config::Project;
 use cutover_engine::engine::{Engine, Failure, MailboxResult};
 use cutover_engine::events::RunStats;
@@ -88,6 +90,7 @@ pub async fn run(
     drop(engine);
     let _ = printer.await;
     let (mut msgs, mut bytes) = (0, 0);
+    let mut by_kind: BTreeMap<ItemKind, KindTotals> = BTreeMap::new();
     println!();
     println!(
         "{:<40} {:>10} {:>12} {:>8} {:>7}  result",
@@ -109,6 +112,13 @@ pub async fn run(
             r.totals.skipped,
             r.totals.failed
         );
+        // A mailbox with calendars or address books: its counts per kind, under its row.
+        if r.totals.by_kind.keys().any(|k| *k != ItemKind::Mail) {
+            println!("    {}", per_kind(&r.totals.by_kind));
+        }
+        for (k, t) in &r.totals.by_kind {
+            by_kind.entry(*k).or_default().add(t);
+        }
     }
     println!(
         "{} message(s), {} in the journal as copied; this run took {:.1} s",
@@ -116,12 +126,30 @@ pub async fn run(
         fmt::bytes(bytes),
         elapsed.as_secs_f64()
     );
+    if by_kind.keys().any(|k| *k != ItemKind::Mail) {
+        println!("by kind: {}", per_kind(&by_kind));
+    }
     println!(
         "this run: {appended} appended, {fetched} message bodies downloaded ({})",
         fmt::bytes(fetched_bytes)
     );
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))
+}
+
+/// "12/12 messages, 3/4 events (1 skipped, 0 failed)": copied of known, per kind.
+pub fn per_kind(kinds: &BTreeMap<ItemKind, KindTotals>) -> String {
+    kinds
+        .iter()
+        .map(|(k, t)| {
+            let mut s = format!("{}/{} {}", t.copied, t.items, k.plural());
+            if t.skipped + t.failed > 0 {
+                s.push_str(&format!(" ({} skipped, {} failed)", t.skipped, t.failed));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The checklist gate: refuse to start while a required item is unmet, unless overridden.

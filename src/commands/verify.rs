@@ -1,5 +1,8 @@
 //! `cutover verify`: source and destination compared folder by folder.
 
+use std::collections::BTreeMap;
+
+use cutover_engine::api::ItemKind;
 use cutover_engine::config::Project;
 
 use super::journal::journal_failed;
@@ -18,6 +21,8 @@ pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> 
         }));
     }
     let mut all_ok = true;
+    // Per kind of item over every mailbox: (source items, missing + duplicated).
+    let mut seen: BTreeMap<ItemKind, (u64, u64)> = BTreeMap::new();
     let mut any_error = false;
     // The comparison is still printed when its record cannot be written; the exit code is 9.
     let mut unrecorded = None;
@@ -85,12 +90,43 @@ pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> 
                 if f.ok() { "OK" } else { "MISMATCH" }
             );
         }
+        // A mailbox with calendars or address books: the comparison per kind of item.
+        let kinds = m.by_kind();
+        if kinds.keys().any(|k| *k != ItemKind::Mail) {
+            for (k, t) in &kinds {
+                println!(
+                    "  {:<10} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  {}",
+                    k.plural(),
+                    t.src_messages,
+                    t.dst_messages,
+                    t.missing,
+                    t.duplicated,
+                    if t.ok() { "OK" } else { "MISMATCH" }
+                );
+            }
+        }
+        for (k, t) in kinds {
+            let e = seen.entry(k).or_insert((0, 0));
+            e.0 += t.src_messages;
+            e.1 += t.missing + t.duplicated;
+        }
         all_ok &= m.ok();
     }
     let code = if any_error {
         ExitCode::Connection
     } else if all_ok {
-        println!("verify: every source message is on the destination exactly once");
+        if seen.keys().any(|k| *k != ItemKind::Mail) {
+            let kinds: Vec<String> = seen
+                .iter()
+                .map(|(k, (n, _))| format!("{n} {}", k.plural()))
+                .collect();
+            println!(
+                "verify: every source item is on the destination exactly once ({})",
+                kinds.join(", ")
+            );
+        } else {
+            println!("verify: every source message is on the destination exactly once");
+        }
         ExitCode::Success
     } else {
         println!("verify: MISMATCH (see above)");

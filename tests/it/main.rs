@@ -11,6 +11,7 @@ mod config;
 mod console_e2e;
 mod dav;
 mod dav_fixture;
+mod dav_views;
 mod emergency;
 mod faults;
 mod folder_names;

@@ -240,3 +240,75 @@ fn control_and_bidi_characters_from_servers_never_reach_a_cell() {
         assert!(bad.is_empty(), "tab {tkey}: raw {bad:?}");
     }
 }
+
+/// A mailbox with calendars and address books: the gauge counts items and names each kind,
+/// the mailbox detail shows its counts per kind (mail-only fixtures above render as before).
+#[test]
+fn mixed_kinds_in_the_gauge_and_the_mailbox_detail() {
+    use cutover_engine::api::{ItemKind, KindTotals};
+    let mut s = (*snapshot(Kind::Running)).clone();
+    // Every mailbox's mail as one kind (what the journal says of a mail-only mailbox)...
+    for m in s.batches.iter_mut().flat_map(|b| b.mailboxes.iter_mut()) {
+        let t = &m.totals;
+        let mail = KindTotals {
+            items: t.messages,
+            copied: t.copied,
+            ..Default::default()
+        };
+        m.totals.by_kind.insert(ItemKind::Mail, mail);
+    }
+    // ... and carol with calendars and address books.
+    let m = s
+        .batches
+        .iter_mut()
+        .flat_map(|b| b.mailboxes.iter_mut())
+        .find(|m| m.key == "carol->carol@new.test")
+        .expect("the fixture has carol");
+    assert_eq!((m.totals.copied, m.totals.messages), (233, 500));
+    for (k, items, copied) in [
+        (ItemKind::Mail, 440, 200),
+        (ItemKind::Event, 40, 25),
+        (ItemKind::Contact, 20, 8),
+    ] {
+        m.totals.by_kind.insert(
+            k,
+            KindTotals {
+                items,
+                copied,
+                ..Default::default()
+            },
+        );
+    }
+    // Events and contacts being copied: the rates per kind.
+    for (k, n) in [
+        (ItemKind::Mail, 249),
+        (ItemKind::Event, 5),
+        (ItemKind::Contact, 2),
+    ] {
+        let tp = s.kind_throughput.entry(k).or_default();
+        for _ in 0..5 {
+            tp.push_second(n, n * 1000);
+        }
+    }
+    let mut a = App::new(
+        std::sync::Arc::new(s),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("batches_mixed_batches_80x24", t.backend());
+    keys(&mut a, "j\n");
+    let t = render(&a, 80, 24);
+    let screen: String = t
+        .backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(screen.contains(" items ("), "{screen}");
+    insta::assert_snapshot!("batches_mixed_mailboxes_80x24", t.backend());
+    keys(&mut a, "j\n");
+    let t = render(&a, 80, 24);
+    insta::assert_snapshot!("batches_mixed_mailbox_detail_80x24", t.backend());
+}

@@ -3,10 +3,12 @@
 //! over the destination's size limit, the destination quota, and whether a folder can be
 //! created there.
 
+use crate::api::ItemKind;
 use crate::config::{MailboxSpec, Project};
 use crate::discover::discover;
 use crate::endpoint::any::{AnyConnector, AnySession};
 use crate::endpoint::{MailSession, SpecialUse};
+use crate::item::folder::kind_of_folder;
 use crate::journal::Journal;
 
 /// Largest messages kept per mailbox.
@@ -29,6 +31,8 @@ pub const NOTABLE_CAPS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRef {
     pub folder: String,
+    /// A message, an event or a contact.
+    pub kind: ItemKind,
     pub uid: u32,
     pub size: u64,
 }
@@ -41,6 +45,8 @@ pub struct FolderAssessment {
     pub dst: Option<String>,
     pub why: String,
     pub special: Option<SpecialUse>,
+    /// Mail, or a calendar's events, or an address book's contacts; `messages` counts these.
+    pub kind: ItemKind,
     pub messages: u64,
     pub bytes: u64,
     pub largest: u64,
@@ -64,6 +70,10 @@ pub struct MailboxAssessment {
     pub oversize: Vec<MessageRef>,
     /// The destination's size limit: smallest of the file's/preset's and APPENDLIMIT.
     pub size_limit: Option<u64>,
+    /// The size limit the destination's calendars and address books impose on an event or a
+    /// contact, as the copy applies it (a Graph destination: its `max_message_size`; CalDAV
+    /// and CardDAV state none); read only when the mailbox has such folders to copy.
+    pub item_limit: Option<u64>,
     /// Destination storage quota (used, limit) in bytes, when the server reports one.
     pub quota: Option<(u64, u64)>,
     /// Already copied (journal), so not needed again on the destination.
@@ -90,6 +100,34 @@ impl MailboxAssessment {
     /// Bytes in the folders that will be copied.
     pub fn bytes(&self) -> u64 {
         self.copied_folders().map(|f| f.bytes).sum()
+    }
+    /// Items and bytes of the folders to copy, per kind (kinds without a folder left out).
+    pub fn by_kind(&self) -> Vec<(ItemKind, u64, u64)> {
+        ItemKind::ALL
+            .iter()
+            .filter_map(|k| {
+                let fs: Vec<&FolderAssessment> =
+                    self.copied_folders().filter(|f| f.kind == *k).collect();
+                (!fs.is_empty()).then(|| {
+                    (
+                        *k,
+                        fs.iter().map(|f| f.messages).sum(),
+                        fs.iter().map(|f| f.bytes).sum(),
+                    )
+                })
+            })
+            .collect()
+    }
+    /// Some folder to copy is a calendar or an address book.
+    pub fn mixed(&self) -> bool {
+        self.by_kind().iter().any(|k| k.0 != ItemKind::Mail)
+    }
+    /// The size limit that applies to items of `kind`.
+    pub fn limit_for(&self, kind: ItemKind) -> Option<u64> {
+        match kind {
+            ItemKind::Mail => self.size_limit,
+            _ => self.item_limit,
+        }
     }
     pub fn largest_size(&self) -> u64 {
         self.largest.first().map_or(0, |m| m.size)
@@ -193,6 +231,17 @@ async fn read_mailbox(
     let disc = discover(project, s, d)
         .await
         .map_err(|e| format!("listing folders: {e}"))?;
+    // The limit the destination's collections impose, as the copy sees it: their side of the
+    // session answers once one of them is opened (a collection not created yet still tells).
+    if let Some(dst) = disc
+        .mappings
+        .iter()
+        .filter(|m| kind_of_folder(&m.src.wire_name) != ItemKind::Mail)
+        .find_map(|m| m.dst_wire.as_ref())
+    {
+        let _ = d.examine(dst).await;
+        a.item_limit = d.capabilities().append_limit;
+    }
     let mut all: Vec<MessageRef> = Vec::new();
     for m in &disc.mappings {
         // A non-selectable folder holds no messages (its children are listed themselves).
@@ -204,8 +253,10 @@ async fn read_mailbox(
             dst: m.dst_wire.as_ref().map(|_| m.dst_display.clone()),
             why: m.why.clone(),
             special: m.src.special,
+            kind: kind_of_folder(&m.src.wire_name),
             ..Default::default()
         };
+        let limit = a.limit_for(f.kind);
         {
             s.examine(&m.src.wire_name)
                 .await
@@ -221,10 +272,11 @@ async fn read_mailbox(
                 for meta in &metas {
                     let r = MessageRef {
                         folder: f.folder.clone(),
+                        kind: f.kind,
                         uid: meta.uid,
                         size: meta.size,
                     };
-                    if a.size_limit.is_some_and(|l| meta.size > l) {
+                    if limit.is_some_and(|l| meta.size > l) {
                         a.oversize.push(r.clone());
                     }
                     all.push(r);
@@ -291,6 +343,7 @@ mod tests {
             }],
             oversize: vec![MessageRef {
                 folder: "INBOX".into(),
+                kind: ItemKind::Mail,
                 uid: 1,
                 size: 300,
             }],

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::ItemKind;
 use crate::config::Project;
 use crate::endpoint::SpecialUse;
 
@@ -53,19 +54,25 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
         if !a.complete() {
             continue;
         }
-        let mut per_folder: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+        let mut per_folder: BTreeMap<(&str, ItemKind), (usize, u64)> = BTreeMap::new();
         for m in &a.oversize {
-            let e = per_folder.entry(m.folder.as_str()).or_default();
+            let e = per_folder.entry((m.folder.as_str(), m.kind)).or_default();
             e.0 += 1;
             e.1 = e.1.max(m.size);
         }
-        for (folder, (n, max)) in per_folder {
+        for ((folder, kind), (n, max)) in per_folder {
+            // An event or a contact over the limit does not carry over: say which kind.
+            let what = match kind {
+                ItemKind::Mail => "message(s)",
+                ItemKind::Event => "event(s)",
+                ItemKind::Contact => "contact(s)",
+            };
             push(
                 "warning",
                 k,
                 format!(
-                    "{n} message(s) over {} in {}/{folder} (largest {}): they will be skipped with a recorded reason",
-                    bytes(a.size_limit.unwrap_or(0)),
+                    "{n} {what} over {} in {}/{folder} (largest {}): they will be skipped with a recorded reason",
+                    bytes(a.limit_for(kind).unwrap_or(0)),
                     a.key,
                     bytes(max)
                 ),
@@ -209,4 +216,82 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
     };
     out.sort_by_key(|r| rank(r.severity));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::discovery::{FolderAssessment, MessageRef};
+    use super::*;
+
+    fn project(dir: &std::path::Path) -> Project {
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "[project]\nname = \"t\"\nstate = \"state.sqlite\"\n\n\
+             [source]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [destination]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n\n\
+             [[mailbox]]\nbatch = \"b\"\nsource = { user = \"a\", password = \"x\" }\ndestination = { user = \"a\", password = \"x\" }\n",
+        )
+        .unwrap();
+        crate::config::load(&file).unwrap()
+    }
+
+    #[test]
+    fn events_over_the_collections_limit_are_named_as_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = |name: &str, kind, messages| FolderAssessment {
+            folder: name.into(),
+            dst: Some(name.into()),
+            kind,
+            messages,
+            bytes: messages * 100,
+            ..Default::default()
+        };
+        let over = |folder: &str, kind, size| MessageRef {
+            folder: folder.into(),
+            kind,
+            uid: 1,
+            size,
+        };
+        let a = MailboxAssessment {
+            key: "a->a".into(),
+            folders: vec![
+                folder("INBOX", ItemKind::Mail, 3),
+                folder("calendar:work", ItemKind::Event, 4),
+                folder("calendar:home", ItemKind::Event, 1),
+                folder("contacts:default", ItemKind::Contact, 2),
+            ],
+            size_limit: Some(10_000_000),
+            item_limit: Some(1_000),
+            oversize: vec![
+                over("INBOX", ItemKind::Mail, 20_000_000),
+                over("calendar:work", ItemKind::Event, 5_000),
+            ],
+            probe: Some(Ok(())),
+            ..Default::default()
+        };
+        assert!(a.mixed());
+        assert_eq!(
+            a.by_kind(),
+            vec![
+                (ItemKind::Mail, 3, 300),
+                (ItemKind::Event, 5, 500),
+                (ItemKind::Contact, 2, 200)
+            ]
+        );
+        let r = risks(&project(dir.path()), &[a]);
+        let texts: Vec<&str> = r.iter().map(|r| r.message.as_str()).collect();
+        assert!(
+            texts.contains(
+                &"1 event(s) over 1.0 kB in a->a/calendar:work (largest 5.0 kB): they will be skipped with a recorded reason"
+            ),
+            "{texts:?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("1 message(s) over 10.0 MB in a->a/INBOX")),
+            "{texts:?}"
+        );
+    }
 }

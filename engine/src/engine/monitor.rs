@@ -10,8 +10,8 @@ use tokio::sync::watch;
 
 use super::state::Engine;
 use crate::api::{
-    BatchView, CheckView, Connections, IssueState, IssueView, MailboxState, MailboxView, RunState,
-    Severity, Snapshot, Throughput, Totals,
+    BatchView, CheckView, Connections, IssueState, IssueView, ItemKind, MailboxState, MailboxView,
+    RunState, Severity, Snapshot, Throughput, Totals,
 };
 use crate::checklist;
 use crate::config::Project;
@@ -46,6 +46,11 @@ pub struct Monitor {
     second: HashMap<String, (u64, u64)>,
     overall: Throughput,
     batch_tp: HashMap<String, Throughput>,
+    /// The kind of each (mailbox, folder) started in this process (mail when unknown).
+    folder_kind: HashMap<(String, String), ItemKind>,
+    /// This second's appends per kind of item, and the rates per kind, all batches.
+    kind_second: BTreeMap<ItemKind, (u64, u64)>,
+    kind_tp: BTreeMap<ItemKind, Throughput>,
     /// Journal totals at the previous refresh (watch mode measures rates from them).
     last_totals: HashMap<String, Totals>,
     pub paused: HashSet<String>,
@@ -77,6 +82,9 @@ impl Monitor {
             second: HashMap::new(),
             overall: Throughput::default(),
             batch_tp: HashMap::new(),
+            folder_kind: HashMap::new(),
+            kind_second: BTreeMap::new(),
+            kind_tp: BTreeMap::new(),
             last_totals: HashMap::new(),
             paused: HashSet::new(),
             stopped: false,
@@ -125,8 +133,13 @@ impl Monitor {
                 }
             }
             Event::FolderStarted {
-                mailbox, folder, ..
+                mailbox,
+                folder,
+                kind,
+                ..
             } => {
+                self.folder_kind
+                    .insert((mailbox.clone(), folder.clone()), *kind);
                 self.mark_enumerated(mailbox, folder);
                 if let Some(v) = self.mailboxes.get_mut(mailbox) {
                     v.current_folder = Some(folder.clone());
@@ -144,9 +157,18 @@ impl Monitor {
                     .progress
                     .insert((mailbox.clone(), folder.clone()), (*copied, *bytes))
                     .unwrap_or((0, 0));
+                let d = (copied.saturating_sub(last.0), bytes.saturating_sub(last.1));
                 let s = self.second.entry(mailbox.clone()).or_default();
-                s.0 += copied.saturating_sub(last.0);
-                s.1 += bytes.saturating_sub(last.1);
+                s.0 += d.0;
+                s.1 += d.1;
+                let kind = self
+                    .folder_kind
+                    .get(&(mailbox.clone(), folder.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                let k = self.kind_second.entry(kind).or_default();
+                k.0 += d.0;
+                k.1 += d.1;
                 self.dirty.insert(mailbox.clone());
             }
             Event::FolderDone {
@@ -263,6 +285,14 @@ impl Monitor {
                 .push_second(s.0, s.1);
         }
         self.overall.push_second(total.0, total.1);
+        // Per kind: every kind seen so far gets its second (zero when idle).
+        for k in self.kind_second.keys() {
+            self.kind_tp.entry(*k).or_default();
+        }
+        for (k, tp) in self.kind_tp.iter_mut() {
+            let s = self.kind_second.remove(k).unwrap_or_default();
+            tp.push_second(s.0, s.1);
+        }
     }
 
     /// Re-read what changed from the journal.
@@ -288,6 +318,12 @@ impl Monitor {
                     let s = self.second.entry(key.clone()).or_default();
                     s.0 += d.0;
                     s.1 += d.1;
+                    for (k, t) in &totals.by_kind {
+                        let p = prev.kind(*k);
+                        let ks = self.kind_second.entry(*k).or_default();
+                        ks.0 += t.copied.saturating_sub(p.copied);
+                        ks.1 += t.copied_bytes.saturating_sub(p.copied_bytes);
+                    }
                     self.last_totals.insert(key.clone(), totals.clone());
                     v.state = MailboxState::from(state.as_str());
                     v.last_error = err;
@@ -396,6 +432,7 @@ impl Monitor {
             read_only: self.read_only,
             batches,
             throughput: self.overall.clone(),
+            kind_throughput: self.kind_tp.clone(),
             connections: engine
                 .map(|e| Connections {
                     src_in_use: e.src.in_use(),
@@ -523,6 +560,52 @@ mod tests {
                 ("journal".to_string(), fault),
                 ("network".to_string(), "journalled".to_string()),
             ]
+        );
+    }
+
+    /// Appends are measured per kind of item from the folder each progress event names.
+    #[test]
+    fn throughput_is_measured_per_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let store = Journal::open(&p.state_path, p.durability).unwrap();
+        let mut m = Monitor::new(&p, &store, false);
+        let key = p.mailboxes[0].key();
+        // Nothing copied yet: no kind.
+        assert!(m.snapshot(None).kind_throughput.is_empty());
+        for (folder, kind) in [
+            ("INBOX", ItemKind::Mail),
+            ("calendar:work", ItemKind::Event),
+        ] {
+            m.apply(&Event::FolderStarted {
+                mailbox: key.clone(),
+                folder: folder.into(),
+                dst: folder.into(),
+                kind,
+                to_copy: 10,
+                bytes: 1000,
+            });
+        }
+        for (folder, copied) in [("INBOX", 4), ("calendar:work", 3), ("calendar:work", 5)] {
+            m.apply(&Event::Progress {
+                mailbox: key.clone(),
+                folder: folder.into(),
+                copied,
+                bytes: copied * 100,
+            });
+        }
+        m.close_second();
+        let snap = m.snapshot(None);
+        let last = |k| snap.kind_throughput[&k].samples.back().copied().unwrap();
+        assert_eq!(last(ItemKind::Mail), (4, 400));
+        assert_eq!(last(ItemKind::Event), (5, 500));
+        assert!(!snap.kind_throughput.contains_key(&ItemKind::Contact));
+        // An idle second is a zero sample for every kind seen.
+        m.close_second();
+        let s = m.snapshot(None);
+        assert_eq!(
+            s.kind_throughput[&ItemKind::Event].samples.back(),
+            Some(&(0, 0))
         );
     }
 }

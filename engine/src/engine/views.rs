@@ -16,6 +16,7 @@ impl From<journal::Totals> for Totals {
             skipped: t.skipped,
             failed: t.failed,
             pending: t.pending,
+            by_kind: t.by_kind,
         }
     }
 }

@@ -1,7 +1,12 @@
-//! What the journal counts of a folder or mailbox: messages and bytes by outcome, the reasons
-//! messages were not copied, and those that vanished from the source first.
+//! What the journal counts of a folder or mailbox: items and bytes by outcome (in all and per
+//! kind: a folder named `calendar:…` holds events, `contacts:…` contacts, any other mail), the
+//! reasons items were not copied, and those that vanished from the source first.
+
+use std::collections::BTreeMap;
 
 use rusqlite::params;
+
+use crate::api::{ItemKind, KindTotals};
 
 use super::db::{Journal, Result};
 use super::messages::EXPUNGED_REASON;
@@ -15,6 +20,34 @@ pub struct Totals {
     pub skipped: u64,
     pub failed: u64,
     pub pending: u64,
+    /// The same counts per kind of item, for the kinds that have items.
+    pub by_kind: BTreeMap<ItemKind, KindTotals>,
+}
+
+/// The kind of a journal row from its folder's source name, in SQL (the same rule as
+/// `item::folder::kind_of_folder`: case-sensitive prefixes).
+const KIND_SQL: &str = "CASE WHEN substr(f.src_name, 1, 9) = 'calendar:' THEN 'event'
+     WHEN substr(f.src_name, 1, 9) = 'contacts:' THEN 'contact' ELSE 'mail' END";
+
+impl Totals {
+    /// Adds another mailbox's counts, kind by kind (a batch's or a report's totals).
+    pub fn add(&mut self, o: &Totals) {
+        self.messages += o.messages;
+        self.bytes += o.bytes;
+        self.copied += o.copied;
+        self.copied_bytes += o.copied_bytes;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        self.pending += o.pending;
+        for (k, t) in &o.by_kind {
+            self.by_kind.entry(*k).or_default().add(t);
+        }
+    }
+
+    /// Some item is an event or a contact.
+    pub fn mixed(&self) -> bool {
+        self.by_kind.keys().any(|k| *k != ItemKind::Mail)
+    }
 }
 
 /// Why messages of a mailbox were not copied: (state, reason, count).
@@ -38,29 +71,47 @@ impl Journal {
     }
 
     fn totals_where(&self, cond: &str, arg: i64) -> Result<Totals> {
-        self.with(|c| {
-            c.query_row(
-                &format!(
-                    "SELECT count(*), coalesce(sum(size),0),
-                        coalesce(sum(state = 'copied'),0), coalesce(sum(CASE WHEN state = 'copied' THEN size END),0),
-                        coalesce(sum(state = 'skipped'),0), coalesce(sum(state = 'failed'),0),
-                        coalesce(sum(state IN ('pending','appending')),0)
-                     FROM messages m WHERE {cond} AND state != 'superseded'"
-                ),
-                [arg],
-                |r| {
-                    Ok(Totals {
-                        messages: r.get::<_, i64>(0)? as u64,
-                        bytes: r.get::<_, i64>(1)? as u64,
-                        copied: r.get::<_, i64>(2)? as u64,
-                        copied_bytes: r.get::<_, i64>(3)? as u64,
-                        skipped: r.get::<_, i64>(4)? as u64,
-                        failed: r.get::<_, i64>(5)? as u64,
-                        pending: r.get::<_, i64>(6)? as u64,
-                    })
-                },
-            )
-        })
+        let rows = self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {KIND_SQL} AS kind, count(*), coalesce(sum(m.size),0),
+                    coalesce(sum(m.state = 'copied'),0), coalesce(sum(CASE WHEN m.state = 'copied' THEN m.size END),0),
+                    coalesce(sum(m.state = 'skipped'),0), coalesce(sum(m.state = 'failed'),0),
+                    coalesce(sum(m.state IN ('pending','appending')),0),
+                    coalesce(sum(m.state = 'skipped' AND m.reason = ?2),0)
+                 FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE {cond} AND m.state != 'superseded' GROUP BY kind"
+            ))?;
+            st.query_map(params![arg, EXPUNGED_REASON], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+                Ok((
+                    r.get::<_, String>(0)?,
+                    KindTotals {
+                        items: n(1)?,
+                        bytes: n(2)?,
+                        copied: n(3)?,
+                        copied_bytes: n(4)?,
+                        skipped: n(5)?,
+                        failed: n(6)?,
+                        pending: n(7)?,
+                        expunged: n(8)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut t = Totals::default();
+        for (kind, k) in rows {
+            t.messages += k.items;
+            t.bytes += k.bytes;
+            t.copied += k.copied;
+            t.copied_bytes += k.copied_bytes;
+            t.skipped += k.skipped;
+            t.failed += k.failed;
+            t.pending += k.pending;
+            t.by_kind
+                .insert(ItemKind::parse(&kind).unwrap_or_default(), k);
+        }
+        Ok(t)
     }
 
     /// Messages of a mailbox not copied (skipped or failed), grouped by reason.
@@ -95,5 +146,81 @@ impl Journal {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::db::store;
+    use super::super::messages::AppendIntent;
+    use super::*;
+
+    #[test]
+    fn totals_are_split_per_kind_by_folder_name() {
+        let (_d, s) = store();
+        let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
+        let inbox = s.folder(mb, "INBOX", "INBOX").unwrap();
+        let cal = s.folder(mb, "calendar:work", "calendar:work").unwrap();
+        let book = s
+            .folder(mb, "contacts:default", "contacts:default")
+            .unwrap();
+        // An IMAP folder merely containing the word is mail (prefix, case-sensitive).
+        let odd = s.folder(mb, "Calendar:old", "Calendar:old").unwrap();
+        s.add_pending(inbox.id, 1, &[(1, 100), (2, 200)], 2, 3)
+            .unwrap();
+        s.add_pending(odd.id, 1, &[(1, 5)], 1, 2).unwrap();
+        s.add_pending(cal.id, 1, &[(1, 10), (2, 20), (3, 30)], 3, 4)
+            .unwrap();
+        s.add_pending(book.id, 1, &[(1, 7)], 1, 2).unwrap();
+        let p = s.pending(cal.id, 1).unwrap();
+        s.mark_appending(&[AppendIntent {
+            id: p[0].id,
+            size: 10,
+            fingerprint: "ff".into(),
+            message_id: Some("uid-1".into()),
+            dst_uidvalidity: 9,
+            dst_floor: 1,
+        }])
+        .unwrap();
+        s.mark_copied(&[(p[0].id, Some(1))], 9).unwrap();
+        s.mark_skipped(p[1].id, "skipped", "too big").unwrap();
+        let pc = s.pending(book.id, 1).unwrap();
+        s.mark_skipped(pc[0].id, "skipped", EXPUNGED_REASON)
+            .unwrap();
+
+        let t = s.mailbox_totals(mb).unwrap();
+        assert_eq!((t.messages, t.bytes, t.copied, t.skipped), (7, 372, 1, 2));
+        assert!(t.mixed());
+        let mail = t.by_kind[&ItemKind::Mail];
+        assert_eq!((mail.items, mail.bytes, mail.pending), (3, 305, 3));
+        let ev = t.by_kind[&ItemKind::Event];
+        assert_eq!(
+            (
+                ev.items,
+                ev.bytes,
+                ev.copied,
+                ev.copied_bytes,
+                ev.skipped,
+                ev.pending
+            ),
+            (3, 60, 1, 10, 1, 1)
+        );
+        let c = t.by_kind[&ItemKind::Contact];
+        assert_eq!((c.items, c.skipped, c.expunged), (1, 1, 1));
+        assert_eq!(ev.expunged, 0);
+
+        // A folder's totals hold its one kind; a mail-only folder is not mixed.
+        let f = s.folder_totals(inbox.id).unwrap();
+        assert_eq!(f.by_kind.keys().collect::<Vec<_>>(), vec![&ItemKind::Mail]);
+        assert!(!f.mixed());
+        // Nothing enumerated: no kind at all.
+        let empty = s.upsert_mailbox("c->d", "pilot", "c", "d").unwrap();
+        assert!(s.mailbox_totals(empty).unwrap().by_kind.is_empty());
+
+        // Summing mailboxes sums kind by kind.
+        let mut sum = t.clone();
+        sum.add(&t);
+        assert_eq!(sum.messages, 14);
+        assert_eq!(sum.by_kind[&ItemKind::Event].copied, 2);
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use crate::journal::{IssueRow, SkipRow};
 
 use super::escape::html_escape;
+use super::kinds::{KIND_COLUMNS, mailbox_rows, summary_rows};
 use super::metrics::{
     UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics, next_steps,
     opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues, window_line,
@@ -80,7 +81,11 @@ pub fn html(r: &Report) -> String {
     ] {
         let _ = writeln!(o, "<tr>{}{}</tr>", td(k), tdn(html_escape(&v)));
     }
+    for (k, v) in summary_rows(r) {
+        let _ = writeln!(o, "<tr>{}{}</tr>", td(&k), tdn(html_escape(&v)));
+    }
     o.push_str("</tbody></table>\n");
+    html_kinds(r, &mut o);
 
     let bf = batch_figures(r);
     o.push_str("<h2>Progress per batch</h2>\n");
@@ -340,4 +345,29 @@ pub fn html(r: &Report) -> String {
     o.push_str("</body></html>\n");
     // The HTML report may go to stdout: control and bidi characters escaped there too.
     crate::safe_text::terminal_owned(o)
+}
+
+/// Per mailbox with events or contacts, a row per kind (nothing for a mail-only report).
+fn html_kinds(r: &Report, o: &mut String) {
+    let rows = mailbox_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Items per kind</h2>\n");
+    o.push_str(&table_head(&KIND_COLUMNS));
+    for k in rows {
+        let _ = writeln!(
+            o,
+            "<tr>{}{}{}{}{}{}{}{}</tr>",
+            tdw(&k.mailbox),
+            td(k.kind.plural()),
+            tdn(k.on_source),
+            tdn(k.copied),
+            tdn(bytes(k.copied_bytes)),
+            tdn(k.skipped),
+            tdn(k.failed),
+            tdn(k.pending)
+        );
+    }
+    o.push_str("</tbody></table>\n");
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::journal::IssueRow;
 
+use super::kinds::{KIND_COLUMNS, mailbox_rows, summary_rows};
 use super::metrics::{
     Metrics, UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics,
     next_steps, opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues,
@@ -72,7 +73,11 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(o, "| messages skipped | {} |", total.skipped);
     let _ = writeln!(o, "| messages failed | {} |", total.failed);
     let _ = writeln!(o, "| messages pending | {} |", total.pending);
+    for (label, value) in summary_rows(r) {
+        let _ = writeln!(o, "| {label} | {} |", md(&value));
+    }
     let _ = writeln!(o);
+    markdown_kinds(r, &mut o);
 
     match r.kind {
         Kind::Daily => markdown_daily(r, &mut o),
@@ -322,6 +327,36 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     for s in steps {
         let _ = writeln!(o, "- {}", md(&s));
     }
+}
+
+/// Per mailbox with events or contacts, a row per kind (nothing for a mail-only report).
+fn markdown_kinds(r: &Report, o: &mut String) {
+    let rows = mailbox_rows(r);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Items per kind\n");
+    let _ = writeln!(
+        o,
+        "| {} |\n|{}",
+        KIND_COLUMNS.join(" | "),
+        "---|".repeat(KIND_COLUMNS.len())
+    );
+    for k in rows {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            md(&k.mailbox),
+            k.kind.plural(),
+            k.on_source,
+            k.copied,
+            bytes(k.copied_bytes),
+            k.skipped,
+            k.failed,
+            k.pending
+        );
+    }
+    let _ = writeln!(o);
 }
 
 #[cfg(test)]

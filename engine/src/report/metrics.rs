@@ -118,6 +118,9 @@ pub(crate) fn batch_figures(r: &Report) -> Vec<BatchFigures> {
                 t.skipped += m.totals.skipped;
                 t.failed += m.totals.failed;
                 t.pending += m.totals.pending;
+                for (k, x) in &m.totals.by_kind {
+                    t.by_kind.entry(*k).or_default().add(x);
+                }
                 w.0 += m.copied_in_window.0;
                 w.1 += m.copied_in_window.1;
             }
@@ -293,6 +296,9 @@ pub(crate) fn sum_totals(r: &Report) -> Totals {
         t.skipped += m.totals.skipped;
         t.failed += m.totals.failed;
         t.pending += m.totals.pending;
+        for (k, x) in &m.totals.by_kind {
+            t.by_kind.entry(*k).or_default().add(x);
+        }
     }
     t
 }

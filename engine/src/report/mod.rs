@@ -11,6 +11,7 @@ mod csv;
 mod escape;
 mod gather;
 mod html;
+mod kinds;
 mod markdown;
 mod metrics;
 mod model;
@@ -294,5 +295,62 @@ mod tests {
         );
         assert!(s.iter().any(|x| x.contains("start batch wave-2")));
         assert!(!s.iter().any(|x| x.contains("start batch b ")));
+    }
+
+    #[test]
+    fn kinds_appear_only_when_a_mailbox_has_events_or_contacts() {
+        use crate::api::{ItemKind, KindTotals};
+        let mail_only = report(vec![mailbox("a", 10, 8, 2)], vec![]);
+        for f in [Format::Md, Format::Html, Format::Csv] {
+            let s = render(&mail_only, f);
+            assert!(
+                !s.contains("per kind") && !s.contains("EventItemCount"),
+                "{s}"
+            );
+        }
+        let mut m = mailbox("cal", 5, 4, 0);
+        m.totals.by_kind.insert(
+            ItemKind::Mail,
+            KindTotals {
+                items: 2,
+                copied: 2,
+                ..Default::default()
+            },
+        );
+        m.totals.by_kind.insert(
+            ItemKind::Event,
+            KindTotals {
+                items: 3,
+                copied: 2,
+                skipped: 1,
+                copied_bytes: 2048,
+                ..Default::default()
+            },
+        );
+        let r = report(vec![mailbox("a", 10, 8, 2), m], vec![]);
+        let md = render(&r, Format::Md);
+        assert!(md.contains("## Items per kind"), "{md}");
+        assert!(
+            md.contains("| cal | events | 3 | 2 | 2.0 kB | 1 | 0 | 0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| cal | messages | 2 | 2 |"), "{md}");
+        // The mail-only mailbox is not repeated per kind.
+        assert!(!md.contains("| a | messages |"), "{md}");
+        assert!(
+            md.contains("| events | 2 copied of 3 on the source"),
+            "{md}"
+        );
+        let html = render(&r, Format::Html);
+        assert!(html.contains("<h2>Items per kind</h2>"), "{html}");
+        assert!(html.contains("<td>events</td>"), "{html}");
+        let csv = render(&r, Format::Csv);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(
+            "MailItemCount,MailSyncedItemCount,EventItemCount,EventSyncedItemCount,ContactItemCount,ContactSyncedItemCount"
+        ));
+        assert!(lines[2].ends_with(",2,2,3,2,0,0"), "{csv}");
+        // A mail-only mailbox of a mixed report: zeros for the kinds it has not.
+        assert!(lines[1].ends_with(",0,0,0,0,0,0"), "{csv}");
     }
 }

@@ -239,6 +239,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
         mailbox: mb.into(),
         folder: fname.into(),
         dst: job.dst.clone(),
+        kind: crate::item::folder::kind_of_folder(&job.src),
         to_copy: pending.len() as u64,
         bytes: total_bytes,
     });

@@ -9,7 +9,7 @@ use crate::ui::app::{App, Level};
 use crate::ui::widgets::{
     block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
 };
-use cutover_engine::api::{MailboxState, MailboxView};
+use cutover_engine::api::{ItemKind, MailboxState, MailboxView, Totals};
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
@@ -30,14 +30,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                     &m.throughput,
                     " Throughput of this mailbox (measured, last 10 min) ",
                 );
-                draw_gauge(
-                    f,
-                    app,
-                    gauge,
-                    m.totals.copied,
-                    m.totals.messages,
-                    m.enumerated,
-                );
+                draw_gauge(f, app, gauge, &m.totals, m.enumerated);
                 draw_mailbox_detail(f, app, rest, m);
             }
             return;
@@ -54,18 +47,26 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
             draw_throughput(f, app, tp, &tpv, &title);
             let tot = bv.map(|x| x.totals()).unwrap_or_default();
             let exact = bv.is_none_or(|x| x.enumerated());
-            draw_gauge(f, app, gauge, tot.copied, tot.messages, exact);
+            draw_gauge(f, app, gauge, &tot, exact);
         }
         Level::Batches => {
-            draw_throughput(
-                f,
-                app,
-                tp,
-                &s.throughput,
-                " Throughput, all batches (measured, last 10 min) ",
-            );
+            // With events or contacts being copied: the last 5 s per kind in the title.
+            let title = if s.kind_throughput.keys().any(|k| *k != ItemKind::Mail) {
+                let per: Vec<String> = s
+                    .kind_throughput
+                    .iter()
+                    .map(|(k, x)| match k {
+                        ItemKind::Mail => format!("{:.0} msg/s", x.rate(5).0),
+                        k => format!("{:.0} {}/s", x.rate(5).0, k.plural()),
+                    })
+                    .collect();
+                format!(" Throughput, all batches: {} (last 5 s) ", per.join(" · "))
+            } else {
+                " Throughput, all batches (measured, last 10 min) ".to_string()
+            };
+            draw_throughput(f, app, tp, &s.throughput, &title);
             let tot = s.totals();
-            draw_gauge(f, app, gauge, tot.copied, tot.messages, s.enumerated());
+            draw_gauge(f, app, gauge, &tot, s.enumerated());
         }
     }
     let rows_keys = app.batch_rows();
@@ -198,8 +199,10 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
 }
 
 /// `exact`: every folder is enumerated; otherwise the total is a lower bound ("≥") and the
-/// percentage an upper bound ("≤").
-fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64, exact: bool) {
+/// percentage an upper bound ("≤"). With events or contacts the gauge counts items and names
+/// each kind; mail only, messages as always.
+fn draw_gauge(f: &mut Frame, app: &App, area: Rect, tot: &Totals, exact: bool) {
+    let (done, total) = (tot.copied, tot.messages);
     let ratio = if total > 0 {
         (done as f64 / total as f64).clamp(0.0, 1.0)
     } else {
@@ -207,12 +210,17 @@ fn draw_gauge(f: &mut Frame, app: &App, area: Rect, done: u64, total: u64, exact
     };
     let label = if total > 0 {
         let (ge, le) = if exact { ("", "") } else { ("≥", "≤") };
-        format!(
-            "{} / {ge}{} messages ({le}{:.1}%)",
+        let mut label = format!(
+            "{} / {ge}{} {} ({le}{:.1}%)",
             num(done),
             num(total),
+            if tot.mixed() { "items" } else { "messages" },
             ratio * 100.0
-        )
+        );
+        if tot.mixed() {
+            label.push_str(&format!(" · {}", kinds_line(tot)));
+        }
+        label
     } else {
         "not scanned yet: totals appear once the source folders are listed".into()
     };
@@ -234,7 +242,7 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
             Span::raw(v),
         ])
     };
-    let lines = vec![
+    let mut lines = vec![
         kv("mailbox", m.key.clone()),
         kv("batch", m.batch.clone()),
         Line::from(vec![
@@ -305,10 +313,37 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
             t.muted(),
         )),
     ];
+    // A mailbox with calendars or address books: its counts per kind, under "messages"
+    // (which then counts every item).
+    if m.totals.mixed() {
+        lines[5] = kv(
+            "items",
+            format!(
+                "{} copied of {} known{}",
+                num(m.totals.copied),
+                num(m.totals.messages),
+                if m.enumerated {
+                    ""
+                } else {
+                    " (folders still to enumerate)"
+                }
+            ),
+        );
+        lines.insert(6, kv("by kind", kinds_line(&m.totals)));
+    }
     f.render_widget(
         Paragraph::new(lines)
             .block(block(app, " Mailbox "))
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// "1,200/1,900 messages · 30/60 events · 4/40 contacts": copied of known, per kind.
+fn kinds_line(tot: &Totals) -> String {
+    tot.by_kind
+        .iter()
+        .map(|(k, x)| format!("{}/{} {}", num(x.copied), num(x.items), k.plural()))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }

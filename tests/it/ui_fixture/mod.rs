@@ -33,6 +33,7 @@ fn mailbox(key: &str, batch: &str, state: &str, copied: u64, total: u64) -> Mail
             skipped: 0,
             failed: 0,
             pending: total - copied,
+            ..Default::default()
         },
         throughput: tp(&[
             (120, 6_000_000),
