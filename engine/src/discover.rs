@@ -5,7 +5,7 @@
 use crate::api::ItemKind;
 use crate::config::Project;
 use crate::endpoint::{Folder, MailSession};
-use crate::item::{collection_of, kind_of_folder};
+use crate::item::{collection_folder, collection_of, kind_of_folder};
 use crate::sync::SyncError;
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 
@@ -48,23 +48,57 @@ pub async fn discover<S: MailSession, D: MailSession>(
         crate::sync::gmail::adjust_mappings(&mut mappings, &g, &df, delim, &project.folders);
     }
     crate::sync::mapping::avoid_reserved(&mut mappings, project.destination.preset, delim);
-    mappings.extend(items.into_iter().map(|f| {
-        let kind = kind_of_folder(&f.wire_name);
-        Mapping {
-            dst_wire: Some(f.wire_name.clone()),
-            dst_display: f.display(),
-            why: format!(
-                "{} → the destination's {} of the same id (created when missing)",
-                kind.plural(),
-                if kind == ItemKind::Contact {
-                    "address book"
-                } else {
-                    "calendar"
-                }
-            ),
-            src: f,
-        }
-    }));
+    let only_one = |kind: ItemKind| {
+        items
+            .iter()
+            .filter(|f| kind_of_folder(&f.wire_name) == kind)
+            .count()
+            == 1
+    };
+    let single = [only_one(ItemKind::Event), only_one(ItemKind::Contact)];
+    let has = |w: &str| df.iter().any(|d| d.wire_name == w);
+    let mapped: Vec<Mapping> = items
+        .iter()
+        .map(|f| {
+            let kind = kind_of_folder(&f.wire_name);
+            let what = if kind == ItemKind::Contact {
+                "address book"
+            } else {
+                "calendar"
+            };
+            // A source's only calendar (address book) whose id the destination lacks lands
+            // in the destination's default one, where the destination has one (Microsoft
+            // 365's `contacts:default`): the user's contacts stay where the user looks.
+            let default = collection_folder(kind, "default");
+            let is_single = single[usize::from(kind == ItemKind::Contact)];
+            if is_single && !has(&f.wire_name) && has(&default) {
+                let shown = df
+                    .iter()
+                    .find(|d| d.wire_name == default)
+                    .map(|d| d.display())
+                    .unwrap_or_else(|| default.clone());
+                return Mapping {
+                    dst_wire: Some(default),
+                    dst_display: shown,
+                    why: format!(
+                        "{} → the destination's default {what} (the source's only one)",
+                        kind.plural()
+                    ),
+                    src: f.clone(),
+                };
+            }
+            Mapping {
+                dst_wire: Some(f.wire_name.clone()),
+                dst_display: f.display(),
+                why: format!(
+                    "{} → the destination's {what} of the same id (created when missing)",
+                    kind.plural()
+                ),
+                src: f.clone(),
+            }
+        })
+        .collect();
+    mappings.extend(mapped);
     Ok(Discovery {
         mappings,
         destination: df,
