@@ -358,15 +358,6 @@ impl Totals {
     pub fn kind(&self, k: ItemKind) -> KindTotals {
         self.by_kind.get(&k).copied().unwrap_or_default()
     }
-
-    /// "12 messages, 3 events, 40 contacts": each kind present, with `f` choosing the number.
-    pub fn per_kind(&self, f: impl Fn(&KindTotals) -> u64) -> String {
-        self.by_kind
-            .iter()
-            .map(|(k, t)| format!("{} {}", f(t), k.plural()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 /// Messages and bytes appended per second, newest last.
