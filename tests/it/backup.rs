@@ -190,6 +190,23 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
         all_issues(&p.journal())
     );
 
+    // A second incident; a restore of one folder brings back that folder alone.
+    let gone = incident(&src, "alice", 20);
+    let hit = src.dump("alice", "alice-pw");
+    let display = gone.clone();
+    let one = p.cutover(&["restore", "--mailbox", "alice", "--folder", &display, "--yes"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    let now = src.dump("alice", "alice-pw");
+    assert_eq!(now.folders[&gone], before.folders[&gone]);
+    assert_eq!(now.folders["INBOX"], hit.folders["INBOX"], "INBOX not restored");
+    let bad = p.cutover(&["restore", "--mailbox", "alice", "--folder", "No/Such", "--yes"]);
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("\"No/Such\" is not in the backup"),
+        "{}",
+        text(&bad)
+    );
+
     // A file of the backup altered behind cutover's back: verify names it, exit 7.
     let victim = std::fs::read_dir(dir.join("alice/cur"))
         .unwrap()
