@@ -80,7 +80,10 @@ pub async fn restore(
         return Ok(ExitCode::Success);
     }
     if n == 0 {
-        println!("nothing to restore: the {} holds everything the backup has", into.as_str());
+        println!(
+            "nothing to restore: the {} holds everything the backup has",
+            into.as_str()
+        );
         return Ok(ExitCode::Success);
     }
     if into == ApiSide::Source && !yes {

@@ -70,7 +70,11 @@ fn incident(src: &Dovecot, user: &str, n: u32) -> String {
 
 fn assert_exactly(before: &Dump, now: &Dump, what: &str) {
     assert_same_mail(before, now, |f| f.to_string());
-    assert_eq!(before.total(), now.total(), "{what}: nothing more, nothing twice");
+    assert_eq!(
+        before.total(),
+        now.total(),
+        "{what}: nothing more, nothing twice"
+    );
     assert_eq!(
         before.folders.keys().collect::<Vec<_>>(),
         now.folders.keys().collect::<Vec<_>>(),
@@ -143,7 +147,11 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
     // The backup is intact: still verified, the loss is named as a note.
     let v = p.cutover(&["backup", "--verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
-    assert!(stdout(&v).contains("no longer on the source"), "{}", text(&v));
+    assert!(
+        stdout(&v).contains("no longer on the source"),
+        "{}",
+        text(&v)
+    );
 
     // A dry run lists what it would restore and writes nothing.
     let dry = p.cutover(&["restore", "--mailbox", "alice", "--dry-run"]);
@@ -194,12 +202,29 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
     let gone = incident(&src, "alice", 20);
     let hit = src.dump("alice", "alice-pw");
     let display = gone.clone();
-    let one = p.cutover(&["restore", "--mailbox", "alice", "--folder", &display, "--yes"]);
+    let one = p.cutover(&[
+        "restore",
+        "--mailbox",
+        "alice",
+        "--folder",
+        &display,
+        "--yes",
+    ]);
     assert_eq!(one.status.code(), Some(0), "{}", text(&one));
     let now = src.dump("alice", "alice-pw");
     assert_eq!(now.folders[&gone], before.folders[&gone]);
-    assert_eq!(now.folders["INBOX"], hit.folders["INBOX"], "INBOX not restored");
-    let bad = p.cutover(&["restore", "--mailbox", "alice", "--folder", "No/Such", "--yes"]);
+    assert_eq!(
+        now.folders["INBOX"], hit.folders["INBOX"],
+        "INBOX not restored"
+    );
+    let bad = p.cutover(&[
+        "restore",
+        "--mailbox",
+        "alice",
+        "--folder",
+        "No/Such",
+        "--yes",
+    ]);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
     assert!(
         text(&bad).contains("\"No/Such\" is not in the backup"),
@@ -285,7 +310,11 @@ fn kill_9_during_a_backup_and_during_a_restore_then_a_rerun_is_exact() {
     assert!(killed >= 1, "at least one kill must land while restoring");
     let r = p.cutover(&["restore", "--mailbox", "carol", "--yes"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    assert_exactly(&before, &src.dump("carol", "carol-pw"), "restore after kill -9");
+    assert_exactly(
+        &before,
+        &src.dump("carol", "carol-pw"),
+        "restore after kill -9",
+    );
     let r2 = p.cutover(&["restore", "--mailbox", "carol", "--yes"]);
     assert_eq!(r2.status.code(), Some(0), "{}", text(&r2));
     assert!(stdout(&r2).contains("nothing to restore"), "{}", text(&r2));
@@ -352,8 +381,10 @@ fn the_gate_needs_a_verified_backup_when_required_and_override_works_with_a_reas
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(dst.dump("ann", "ann-pw").total(), 20);
     assert!(
-        all_issues(&p.journal()).iter().any(|i| i.category == "operator"
-            && i.message.contains("customer's own snapshot, ticket 81")),
+        all_issues(&p.journal())
+            .iter()
+            .any(|i| i.category == "operator"
+                && i.message.contains("customer's own snapshot, ticket 81")),
         "{:?}",
         all_issues(&p.journal())
     );
@@ -384,7 +415,10 @@ fn a_backup_is_refused_when_the_disk_lacks_the_assessed_size_plus_ten_percent() 
     // The assessment says the mailbox holds 1 EB: no disk here has that.
     let n = p
         .journal_for_damage()
-        .execute("UPDATE assessed_mailboxes SET bytes = 1000000000000000000", [])
+        .execute(
+            "UPDATE assessed_mailboxes SET bytes = 1000000000000000000",
+            [],
+        )
         .unwrap();
     assert_eq!(n, 1);
     let b = p.cutover(&["backup"]);

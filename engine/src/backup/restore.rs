@@ -135,7 +135,11 @@ pub async fn restore_engine(
         side_credential(spec, into).user.clone(),
         side_credential(spec, other).user.clone(),
     ];
-    let Some(tree) = users.iter().find(|u| dir.join(u).join("cur").is_dir()).cloned() else {
+    let Some(tree) = users
+        .iter()
+        .find(|u| dir.join(u).join("cur").is_dir())
+        .cloned()
+    else {
         return Err(BackupError::NoBackup {
             mailbox: spec.key(),
             dir: dir.display().to_string(),
@@ -252,7 +256,9 @@ pub async fn plan(run: &RestoreRun, dry_run: bool) -> Result<Vec<FolderPlan>, Ba
             && !candidates.is_empty()
         {
             let start = match &row {
-                Some(r) if r.dst_uidvalidity == Some(t.uidvalidity) => store.written_window(r.id)?.0,
+                Some(r) if r.dst_uidvalidity == Some(t.uidvalidity) => {
+                    store.written_window(r.id)?.0
+                }
                 _ => None,
             };
             let tmetas: Vec<_> = d

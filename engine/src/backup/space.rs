@@ -70,7 +70,10 @@ pub async fn check(
     };
     let (mut size, mut from_assessment, mut listed) = (0u64, 0, 0);
     for (key, spec) in keys {
-        let full = match assessed.iter().find(|a| &a.mailbox == key && a.read_error.is_none()) {
+        let full = match assessed
+            .iter()
+            .find(|a| &a.mailbox == key && a.read_error.is_none())
+        {
             Some(a) => {
                 from_assessment += 1;
                 a.bytes
@@ -89,9 +92,13 @@ pub async fn check(
     let needed = size.saturating_add(size / 10);
     let free = free_bytes(dir)?;
     let basis = match (from_assessment, listed) {
-        (a, 0) => format!("the latest assessment's size of {a} mailbox(es), less what the backup already holds"),
+        (a, 0) => format!(
+            "the latest assessment's size of {a} mailbox(es), less what the backup already holds"
+        ),
         (0, l) => format!("the listed size of {l} mailbox(es), less what the backup already holds"),
-        (a, l) => format!("the assessed size of {a} and the listed size of {l} mailbox(es), less what the backup already holds"),
+        (a, l) => format!(
+            "the assessed size of {a} and the listed size of {l} mailbox(es), less what the backup already holds"
+        ),
     };
     if free < needed {
         return Err(BackupError::NoSpace {

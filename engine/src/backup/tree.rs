@@ -180,7 +180,8 @@ pub fn write_summary(
     }
     if root.is_dir() {
         let p = root.join(super::types::SUMMARY_FILE);
-        let text = serde_json::to_vec_pretty(&out).map_err(|e| io("write", &p, std::io::Error::other(e)))?;
+        let text = serde_json::to_vec_pretty(&out)
+            .map_err(|e| io("write", &p, std::io::Error::other(e)))?;
         let tmp = root.join(format!("{}.tmp", super::types::SUMMARY_FILE));
         let write = || -> std::io::Result<()> {
             use std::io::Write;

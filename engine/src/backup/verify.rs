@@ -39,7 +39,10 @@ fn list(v: &[u32]) -> String {
 }
 
 /// Verify the backup of every mailbox of `run` (set up by [`super::backup_engine`]).
-pub async fn verify(run: &BackupRun, project_store: &Journal) -> Result<Vec<MailboxVerify>, BackupError> {
+pub async fn verify(
+    run: &BackupRun,
+    project_store: &Journal,
+) -> Result<Vec<MailboxVerify>, BackupError> {
     let mut out = Vec::new();
     for (key, spec) in &run.mailboxes {
         let mut v = MailboxVerify {
@@ -68,7 +71,8 @@ pub async fn verify(run: &BackupRun, project_store: &Journal) -> Result<Vec<Mail
                     i.src_uid
                 );
                 let Some(path) = &i.path else {
-                    v.problems.push(format!("{what}: file missing from the backup"));
+                    v.problems
+                        .push(format!("{what}: file missing from the backup"));
                     continue;
                 };
                 let Some(m) = &i.manifest else {
@@ -78,7 +82,8 @@ pub async fn verify(run: &BackupRun, project_store: &Journal) -> Result<Vec<Mail
                 let bytes = match tokio::task::block_in_place(|| std::fs::read(path)) {
                     Ok(b) => b,
                     Err(e) => {
-                        v.problems.push(format!("{what}: cannot read {}: {e}", path.display()));
+                        v.problems
+                            .push(format!("{what}: cannot read {}: {e}", path.display()));
                         continue;
                     }
                 };
@@ -89,7 +94,9 @@ pub async fn verify(run: &BackupRun, project_store: &Journal) -> Result<Vec<Mail
                         m.size
                     ));
                 } else if m.fingerprint != i.fingerprint {
-                    v.problems.push(format!("{what}: the manifest and the backup's journal disagree on its content"));
+                    v.problems.push(format!(
+                        "{what}: the manifest and the backup's journal disagree on its content"
+                    ));
                 }
             }
         }
@@ -103,8 +110,11 @@ pub async fn verify(run: &BackupRun, project_store: &Journal) -> Result<Vec<Mail
             Err(e) => v.error = Some(e.to_string()),
         }
         if v.problems.is_empty() && v.error.is_none() {
-            v.verified =
-                project_store.mark_backup_verified(key, run.side.as_str(), &run.dir.display().to_string())?;
+            v.verified = project_store.mark_backup_verified(
+                key,
+                run.side.as_str(),
+                &run.dir.display().to_string(),
+            )?;
             if !v.verified {
                 v.problems.push(
                     "no complete backup of this mailbox in this directory is journalled (run `cutover backup` to finish it)".into(),
@@ -130,7 +140,9 @@ async fn live(
     for m in &found.mappings {
         let Some(dst) = &m.dst_wire else { continue };
         let name = m.src.display();
-        let held = folders.iter().find(|f| f.src_name == m.src.wire_name && &f.tree_name == dst);
+        let held = folders
+            .iter()
+            .find(|f| f.src_name == m.src.wire_name && &f.tree_name == dst);
         match s.examine(&m.src.wire_name).await {
             Ok(_) => {}
             Err(EndpointError::NoFolder { .. }) => continue,

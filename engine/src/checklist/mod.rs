@@ -312,11 +312,7 @@ pub fn backup_status(
             continue;
         };
         let since_restore = restored.as_ref().is_some_and(|r| &done > r);
-        let before_write = started
-            .get(k)
-            .cloned()
-            .flatten()
-            .is_none_or(|s| done <= s);
+        let before_write = started.get(k).cloned().flatten().is_none_or(|s| done <= s);
         if restored.as_ref().is_none_or(|r| &done > r) && (before_write || since_restore) {
             if at.as_ref().is_none_or(|a| &done > a) {
                 at = Some(done);
@@ -333,11 +329,7 @@ pub fn backup_status(
         }
     }
     Ok(if !stale.is_empty() {
-        (
-            Status::Fail,
-            format!("back up again: {}", list(&stale)),
-            at,
-        )
+        (Status::Fail, format!("back up again: {}", list(&stale)), at)
     } else if !missing.is_empty() {
         (
             Status::Pending,
@@ -657,40 +649,52 @@ mod tests {
     fn the_backup_item_needs_a_verified_source_backup_before_the_first_write() {
         let (_d, p, s) =
             project("[[check]]\nid = \"backup\"\ntitle = \"Backup\"\nkind = \"auto\"\n");
-        let status = |b: &str| {
-            evaluate(&p, &s, &[b.to_string()]).unwrap()[0]
-                .status
-        };
+        let status = |b: &str| evaluate(&p, &s, &[b.to_string()]).unwrap()[0].status;
         assert_eq!(status("pilot"), Status::Pending);
-        let a = s.begin_backup("backup", "alice->alice", "source", "/b").unwrap();
+        let a = s
+            .begin_backup("backup", "alice->alice", "source", "/b")
+            .unwrap();
         s.end_backup(a, 1, 10, "complete").unwrap();
         // Complete but not verified; a destination backup does not count.
         assert_eq!(status("pilot"), Status::Pending);
-        let d = s.begin_backup("backup", "alice->alice", "destination", "/d").unwrap();
+        let d = s
+            .begin_backup("backup", "alice->alice", "destination", "/d")
+            .unwrap();
         s.end_backup(d, 1, 10, "complete").unwrap();
-        s.mark_backup_verified("alice->alice", "destination", "/d").unwrap();
+        s.mark_backup_verified("alice->alice", "destination", "/d")
+            .unwrap();
         assert_eq!(status("pilot"), Status::Pending);
-        s.mark_backup_verified("alice->alice", "source", "/b").unwrap();
+        s.mark_backup_verified("alice->alice", "source", "/b")
+            .unwrap();
         assert_eq!(status("pilot"), Status::Pass);
         // Only alice's batch is covered.
         assert_eq!(status("wave-1"), Status::Pending);
         // A restore into the source after it: back up again.
         std::thread::sleep(std::time::Duration::from_millis(5));
-        let r = s.begin_backup("restore", "alice->alice", "source", "/b").unwrap();
+        let r = s
+            .begin_backup("restore", "alice->alice", "source", "/b")
+            .unwrap();
         s.end_backup(r, 1, 10, "complete").unwrap();
         assert_eq!(status("pilot"), Status::Fail);
         std::thread::sleep(std::time::Duration::from_millis(5));
-        let a = s.begin_backup("backup", "alice->alice", "source", "/b").unwrap();
+        let a = s
+            .begin_backup("backup", "alice->alice", "source", "/b")
+            .unwrap();
         s.end_backup(a, 1, 10, "complete").unwrap();
-        s.mark_backup_verified("alice->alice", "source", "/b").unwrap();
+        s.mark_backup_verified("alice->alice", "source", "/b")
+            .unwrap();
         assert_eq!(status("pilot"), Status::Pass);
         // A backup completed after the mailbox's first write (and no restore since) fails.
         let (_d2, p2, s2) =
             project("[[check]]\nid = \"backup\"\ntitle = \"Backup\"\nkind = \"auto\"\n");
-        let id = s2.upsert_mailbox("bob->bob", "wave-1", "bob", "bob").unwrap();
+        let id = s2
+            .upsert_mailbox("bob->bob", "wave-1", "bob", "bob")
+            .unwrap();
         s2.set_mailbox_state(id, "running", None).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(5));
-        let b = s2.begin_backup("backup", "bob->bob", "source", "/b").unwrap();
+        let b = s2
+            .begin_backup("backup", "bob->bob", "source", "/b")
+            .unwrap();
         s2.end_backup(b, 1, 10, "complete").unwrap();
         s2.mark_backup_verified("bob->bob", "source", "/b").unwrap();
         let st = &evaluate(&p2, &s2, &["wave-1".into()]).unwrap()[0];
