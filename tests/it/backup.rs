@@ -198,6 +198,19 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
         all_issues(&p.journal())
     );
 
+    // The reports carry a backup row per mailbox.
+    let rep = p.cutover(&["report", "--kind", "final"]);
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep));
+    let line = stdout(&rep)
+        .lines()
+        .find(|l| l.starts_with("| alice->alice | source |"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no backup row: {}", text(&rep)));
+    assert!(
+        line.contains("| yes (") && line.contains(&format!("| {lost} restored at ")),
+        "{line}"
+    );
+
     // A second incident; a restore of one folder brings back that folder alone.
     let gone = incident(&src, "alice", 20);
     let hit = src.dump("alice", "alice-pw");
