@@ -8,8 +8,9 @@
 //! `types`: errors, the side's endpoint and credentials, the default directory; `space`: the
 //! free-space check; `tree`: what a backup holds (journal, files, manifest) and the
 //! per-mailbox summary; `run`: `cutover backup`; `verify`: `cutover backup --verify`;
-//! `restore`: `cutover restore` and its pre-pass.
+//! `restore`: `cutover restore` and its pre-pass; `console`: the console's backup action.
 
+mod console;
 mod restore;
 mod run;
 mod space;
@@ -17,6 +18,7 @@ mod tree;
 mod types;
 mod verify;
 
+pub use console::backup_and_verify;
 pub use restore::{FolderPlan, RestoreOutcome, RestoreRun, plan, restore, restore_engine};
 pub use run::{BackupRun, MailboxBackup, backup, backup_engine, backup_project, check_space};
 pub use space::{Space, free_bytes};

@@ -35,6 +35,9 @@ pub enum BackupError {
     },
     #[error("{0}")]
     NoMailbox(String),
+    /// Another backup or verification holds the directory.
+    #[error("{0}")]
+    Busy(String),
     #[error(
         "no backup of {mailbox} in {dir}: neither {tried} holds a Maildir tree (run `cutover backup` first, or give --dir)"
     )]
