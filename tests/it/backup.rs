@@ -452,3 +452,72 @@ fn a_backup_is_refused_when_the_disk_lacks_the_assessed_size_plus_ten_percent() 
         "nothing journalled as a backup"
     );
 }
+
+/// The console's backup action: `Command::Backup` through a handle whose backup switch is set
+/// as the console sets it; the outcome is an operator issue, the state in the snapshot.
+#[test]
+fn the_console_backup_command_backs_up_verifies_and_says_so() {
+    use cutover_engine::api::{BackupState, BackupSwitch, Command};
+
+    let root = tmp();
+    let users = [("eve", "eve-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
+    src.seed("eve", 25, 36, &["--no-tricky"]);
+    let p = project(&src, &dst, &[("pilot", "eve", "eve-pw")]);
+    let project = cutover_engine::config::load(&p.path).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = cutover_engine::journal::Journal::open(
+            &project.state_path,
+            cutover_engine::config::Durability::Crash,
+        )
+        .unwrap();
+        let (pr, st) = (project.clone(), store.clone());
+        let (mut handle, _engine) =
+            cutover_engine::engine::control::spawn_engine(project, store.clone()).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        handle.backup = Some(BackupSwitch::new(move |batch, operator| {
+            let (pr, st, tx) = (pr.clone(), st.clone(), tx.clone());
+            tokio::spawn(async move {
+                cutover_engine::backup::backup_and_verify(
+                    pr,
+                    st,
+                    batch.into_iter().collect(),
+                    operator,
+                )
+                .await;
+                let _ = tx.send(());
+            });
+        }));
+        handle.send(Command::Backup {
+            batch: Some("pilot".into()),
+            operator: "maria".into(),
+        });
+        tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("the backup ends");
+        let issues = store.issue_rows(100).unwrap();
+        assert!(
+            issues.iter().any(|i| i.category == "operator"
+                && i.severity == "info"
+                && i.message
+                    .starts_with("backup of batch pilot (source) by maria")
+                && i.message
+                    .contains("1 of 1 mailbox(es) complete, 1 verified")),
+            "{issues:?}"
+        );
+        // The snapshot's mailbox shows it verified within a few refreshes.
+        let mut snaps = handle.snapshots.clone();
+        let mut state = BackupState::None;
+        for _ in 0..20 {
+            state = snaps.borrow_and_update().batches[0].mailboxes[0].backup;
+            if state == BackupState::Verified {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), snaps.changed()).await;
+        }
+        assert_eq!(state, BackupState::Verified);
+    });
+    assert!(source_backups(&p).join("eve/cutover-backup.json").is_file());
+}
