@@ -521,3 +521,71 @@ fn the_console_backup_command_backs_up_verifies_and_says_so() {
     });
     assert!(source_backups(&p).join("eve/cutover-backup.json").is_file());
 }
+
+/// A restore after the migration copied the mailbox: the project's journal follows the
+/// restored messages, so the next run copies nothing twice and verify finds every message
+/// once, whether the loss was on the source or on the destination.
+#[test]
+fn after_a_restore_the_migration_neither_copies_again_nor_misses_a_message() {
+    let root = tmp();
+    let users = [("fay", "fay-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
+    src.seed("fay", 80, 37, &["--no-tricky"]);
+    let before = src.dump("fay", "fay-pw");
+    let p = project(&src, &dst, &[("default", "fay", "fay-pw")]);
+    for args in [
+        &["backup"][..],
+        &["run"],
+        &["backup", "--side", "destination"],
+    ] {
+        let o = p.cutover(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+    }
+    assert_eq!(dst.dump("fay", "fay-pw").total(), before.total());
+
+    // Messages lost on the source after the migration; restored; the next run copies none.
+    src.doveadm(&["expunge", "-u", "fay", "mailbox", "INBOX", "uid", "1:5"]);
+    let r = p.cutover(&["restore", "--mailbox", "fay", "--yes"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert_exactly(&before, &src.dump("fay", "fay-pw"), "source restored");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(
+        run_counts(&run).0,
+        0,
+        "nothing copied twice: {}",
+        text(&run)
+    );
+    assert_exactly(
+        &before,
+        &dst.dump("fay", "fay-pw"),
+        "destination after the run",
+    );
+
+    // Messages lost on the destination; restored from the backup of the destination.
+    dst.doveadm(&["expunge", "-u", "fay", "mailbox", "INBOX", "uid", "1:5"]);
+    let dir = p.dir.path().join("backups/destination");
+    let dir = dir.to_str().unwrap();
+    let r = p.cutover(&[
+        "restore",
+        "--mailbox",
+        "fay",
+        "--into",
+        "destination",
+        "--dir",
+        dir,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert_exactly(&before, &dst.dump("fay", "fay-pw"), "destination restored");
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run_counts(&run).0, 0, "{}", text(&run));
+    assert_exactly(
+        &before,
+        &dst.dump("fay", "fay-pw"),
+        "destination after the run",
+    );
+}

@@ -378,6 +378,13 @@ pub async fn restore(
         &outcome_of(&result),
     )?;
     if result.complete() {
+        let followed = follow_in_project(run, project_store).await?;
+        if followed > 0 {
+            tracing::info!(
+                "restore of {}: the project's journal follows {followed} restored message(s) it had migrated",
+                run.key
+            );
+        }
         let marker = done_marker(&run.dir, run.into);
         std::fs::write(&marker, b"").map_err(|source| BackupError::Dir {
             dir: marker.display().to_string(),
@@ -385,4 +392,91 @@ pub async fn restore(
         })?;
     }
     Ok(RestoreOutcome { result, appended })
+}
+
+/// After a restore, the project's journal follows the messages it knew that came back: a
+/// message the migration copied whose source UID (restore into the source) or destination
+/// UID (restore into the destination) is gone, and whose content was restored into that
+/// folder, now points at its restored UID. So the next `cutover run` does not copy a restored
+/// source message again, and the journal's checks and rollback find a restored destination
+/// message. A folder renumbered since (deleted and recreated) is left to the migration's own
+/// re-matching by fingerprint. Returns how many rows moved.
+async fn follow_in_project(run: &RestoreRun, project_store: &Journal) -> Result<u64, BackupError> {
+    let Some(project_id) = project_store.mailbox_id(&run.key)? else {
+        return Ok(0);
+    };
+    let store = &run.engine.store;
+    let Some(restore_id) = store.mailbox_id(&run.spec.key())? else {
+        return Ok(0);
+    };
+    let project_folders = project_store.folders_of(project_id)?;
+    let mut d = run.engine.dst.connect(&run.spec.destination).await?;
+    let mut moved = 0;
+    for f in store.folders_of(restore_id)? {
+        let target = &f.dst_name;
+        let restored: Vec<(u32, String)> = store
+            .copied(f.id)?
+            .into_iter()
+            .filter_map(|c| Some((c.dst_uid?, c.fingerprint)))
+            .collect();
+        let pf = project_folders.iter().find(|p| match run.into {
+            Side::Source => &p.src_name == target,
+            Side::Destination => &p.dst_name == target,
+        });
+        let Some(pf) = pf else { continue };
+        let st = match d.examine(target).await {
+            Ok(st) => st,
+            Err(EndpointError::NoFolder { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let validity_known = match run.into {
+            Side::Source => pf.src_uidvalidity,
+            Side::Destination => pf.dst_uidvalidity,
+        };
+        if validity_known != Some(st.uidvalidity) || restored.is_empty() {
+            continue;
+        }
+        let now: HashSet<u32> = d.fetch_meta(1).await?.iter().map(|m| m.uid).collect();
+        let copied = project_store.copied(pf.id)?;
+        // UIDs the project's journal already points at: not restored copies of its rows.
+        let claimed: HashSet<u32> = copied
+            .iter()
+            .filter_map(|c| match run.into {
+                Side::Source => Some(c.src_uid),
+                Side::Destination => c.dst_uid,
+            })
+            .collect();
+        let mut by_fp: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (uid, fp) in restored.iter().rev() {
+            if now.contains(uid) && !claimed.contains(uid) {
+                by_fp.entry(fp.as_str()).or_default().push(*uid);
+            }
+        }
+        let mut carried = Vec::new();
+        let mut found = Vec::new();
+        for c in &copied {
+            let old = match run.into {
+                Side::Source => Some(c.src_uid),
+                Side::Destination => c.dst_uid,
+            };
+            if old.is_some_and(|u| now.contains(&u)) {
+                continue;
+            }
+            if let Some(new) = by_fp.get_mut(c.fingerprint.as_str()).and_then(Vec::pop) {
+                match run.into {
+                    Side::Source => carried.push((c.id, new)),
+                    Side::Destination => found.push((c.id, Some(new))),
+                }
+            }
+        }
+        for (id, uid) in &carried {
+            project_store.carry_over(*id, st.uidvalidity, *uid)?;
+        }
+        if !found.is_empty() {
+            project_store.mark_copied(&found, st.uidvalidity)?;
+        }
+        moved += (carried.len() + found.len()) as u64;
+    }
+    d.logout().await;
+    Ok(moved)
 }

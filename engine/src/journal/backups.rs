@@ -47,14 +47,24 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackupRow> {
 }
 
 impl Journal {
-    /// A backup or restore of `mailbox` starts: its row, outcome "running".
+    /// A backup or restore of `mailbox` starts: its row, outcome "running". A row of the same
+    /// operation into the same directory still "running" was left by a run that was killed
+    /// (one runs per directory at a time): it becomes "interrupted".
     pub fn begin_backup(&self, kind: &str, mailbox: &str, side: &str, dir: &str) -> Result<i64> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE backups SET outcome = 'interrupted' WHERE kind = ?1 AND mailbox = ?2
+                   AND side = ?3 AND dir = ?4 AND outcome = 'running'",
+                params![kind, mailbox, side, dir],
+            )?;
+            tx.execute(
                 "INSERT INTO backups(kind, mailbox, side, dir) VALUES (?1, ?2, ?3, ?4)",
                 params![kind, mailbox, side, dir],
             )?;
-            Ok(c.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(id)
         })
     }
 
@@ -191,7 +201,15 @@ mod tests {
         let latest = s.latest_backups("source").unwrap();
         assert_eq!(latest["a->a"].id, b);
         assert_eq!(latest["a->a"].outcome, "running");
+        // Killed; the next one marks it interrupted.
+        let c = s.begin_backup("backup", "a->a", "source", "/b").unwrap();
         let rows = s.backup_rows().unwrap();
+        assert_eq!(
+            rows.iter().find(|r| r.id == b).unwrap().outcome,
+            "interrupted"
+        );
+        assert_eq!(rows.iter().find(|r| r.id == c).unwrap().outcome, "running");
+        let rows: Vec<_> = rows.into_iter().filter(|r| r.id != c).collect();
         assert_eq!(rows.len(), 3);
         assert_eq!((rows[0].messages, rows[0].bytes), (3, 300));
         assert!(rows[0].verified_at.is_some() && rows[0].finished_at.is_some());
