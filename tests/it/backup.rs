@@ -544,8 +544,9 @@ fn after_a_restore_the_migration_neither_copies_again_nor_misses_a_message() {
     }
     assert_eq!(dst.dump("fay", "fay-pw").total(), before.total());
 
-    // Messages lost on the source after the migration; restored; the next run copies none.
-    src.doveadm(&["expunge", "-u", "fay", "mailbox", "INBOX", "uid", "1:5"]);
+    // A folder and messages lost on the source after the migration; restored; the next run
+    // copies none (the recreated folder is re-matched by fingerprint, the messages followed).
+    let _ = incident(&src, "fay", 5);
     let r = p.cutover(&["restore", "--mailbox", "fay", "--yes"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     assert_exactly(&before, &src.dump("fay", "fay-pw"), "source restored");
