@@ -245,6 +245,17 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
         text(&bad)
     );
 
+    // New mail on the source since the backup: verify names it as not backed up (exit 7);
+    // a second backup copies just that, and verifies.
+    src.seed("alice", 3, 99, &["--offset", "5000", "--no-tricky"]);
+    let v = p.cutover(&["backup", "--verify"]);
+    assert_eq!(v.status.code(), Some(7), "{}", text(&v));
+    assert!(stdout(&v).contains("are not in the backup"), "{}", text(&v));
+    let more = p.cutover(&["backup"]);
+    assert_eq!(more.status.code(), Some(0), "{}", text(&more));
+    let v = p.cutover(&["backup", "--verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
     // A file of the backup altered behind cutover's back: verify names it, exit 7.
     let victim = std::fs::read_dir(dir.join("alice/cur"))
         .unwrap()
@@ -258,6 +269,15 @@ fn backup_verify_incident_restore_is_exact_and_a_second_restore_does_nothing() {
     assert_eq!(v.status.code(), Some(7), "{}", text(&v));
     assert!(
         stdout(&v).contains("folder INBOX") && stdout(&v).contains("changed since the backup"),
+        "{}",
+        text(&v)
+    );
+    // And one removed.
+    std::fs::remove_file(&victim).unwrap();
+    let v = p.cutover(&["backup", "--verify"]);
+    assert_eq!(v.status.code(), Some(7), "{}", text(&v));
+    assert!(
+        stdout(&v).contains("file missing from the backup"),
         "{}",
         text(&v)
     );
