@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # ensure-deps.sh: make sure the programs the sample and the tests need are here:
-# Dovecot (dovecot-imapd with doveadm, dovecot-pop3d), python3, openssl. Installs them with apt-get when
+# Dovecot (dovecot-imapd with doveadm, dovecot-pop3d), Radicale (CalDAV/CardDAV, run by
+# tests/support/dav-instance.sh with /usr/bin/python3), python3, openssl. Installs them with apt-get when
 # missing and allowed (running as root, or with sudo, and CUTOVER_NO_INSTALL unset).
 set -euo pipefail
 need=()
 [[ -x /usr/sbin/dovecot ]] && command -v doveadm >/dev/null || need+=(dovecot-imapd)
 [[ -x /usr/lib/dovecot/pop3 ]] || need+=(dovecot-pop3d)
 command -v python3 >/dev/null || need+=(python3)
+# Radicale 3.1.x from Debian: its module must import in the system python (not a pyenv one).
+[[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import radicale' 2>/dev/null || need+=(radicale)
 command -v openssl >/dev/null || need+=(openssl)
 [[ -x /usr/bin/time ]] || need+=(time)
 command -v tmux >/dev/null || need+=(tmux)

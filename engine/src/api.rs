@@ -67,6 +67,37 @@ macro_rules! words {
     };
 }
 
+/// What an item is. Mail, calendars and contacts share one journal and one copy loop: a
+/// calendar or an address book is a folder of the mailbox (named `calendar:ID` or
+/// `contacts:ID`), an event (a series with its exceptions, as one CalDAV resource holds it) or a
+/// contact is an item in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum ItemKind {
+    #[default]
+    Mail,
+    Event,
+    Contact,
+}
+
+words!(ItemKind {
+    Mail => "mail",
+    Event => "event",
+    Contact => "contact",
+});
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 3] = [ItemKind::Mail, ItemKind::Event, ItemKind::Contact];
+
+    /// The plural for people ("messages", "events", "contacts").
+    pub const fn plural(&self) -> &'static str {
+        match *self {
+            ItemKind::Mail => "messages",
+            ItemKind::Event => "events",
+            ItemKind::Contact => "contacts",
+        }
+    }
+}
+
 /// How serious an issue is, least to most severe.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Severity {

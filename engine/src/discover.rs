@@ -2,8 +2,10 @@
 //! rules, Gmail labels, reserved names). Shared by the engine (before copying), `cutover plan`,
 //! `cutover verify` and the assessment.
 
+use crate::api::ItemKind;
 use crate::config::Project;
 use crate::endpoint::{Folder, MailSession};
+use crate::item::{collection_of, kind_of_folder};
 use crate::sync::SyncError;
 use crate::sync::mapping::{MapInput, Mapping, map_folders};
 
@@ -20,9 +22,18 @@ pub async fn discover<S: MailSession, D: MailSession>(
     src: &mut S,
     dst: &mut D,
 ) -> Result<Discovery, SyncError> {
-    let sf = src.list_folders().await?;
+    let listed = src.list_folders().await?;
     let df = dst.list_folders().await?;
-    let delim = df.iter().find_map(|f| f.delimiter).unwrap_or('/');
+    // Calendars and address books keep their collection's id (`calendar:ID`): they are
+    // not mail folders, and no mail rule applies to them.
+    let (items, sf): (Vec<Folder>, Vec<Folder>) = listed
+        .into_iter()
+        .partition(|f| collection_of(&f.wire_name).is_some());
+    let delim = df
+        .iter()
+        .filter(|f| collection_of(&f.wire_name).is_none())
+        .find_map(|f| f.delimiter)
+        .unwrap_or('/');
     let mut mappings = map_folders(&MapInput {
         src: &sf,
         dst: &df,
@@ -37,6 +48,23 @@ pub async fn discover<S: MailSession, D: MailSession>(
         crate::sync::gmail::adjust_mappings(&mut mappings, &g, &df, delim, &project.folders);
     }
     crate::sync::mapping::avoid_reserved(&mut mappings, project.destination.preset, delim);
+    mappings.extend(items.into_iter().map(|f| {
+        let kind = kind_of_folder(&f.wire_name);
+        Mapping {
+            dst_wire: Some(f.wire_name.clone()),
+            dst_display: f.display(),
+            why: format!(
+                "{} → the destination's {} of the same id (created when missing)",
+                kind.plural(),
+                if kind == ItemKind::Contact {
+                    "address book"
+                } else {
+                    "calendar"
+                }
+            ),
+            src: f,
+        }
+    }));
     Ok(Discovery {
         mappings,
         destination: df,

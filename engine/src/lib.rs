@@ -28,6 +28,7 @@ pub mod engine;
 pub mod events;
 pub mod failback;
 pub mod issues;
+pub mod item;
 pub mod journal;
 pub mod local;
 pub mod mail;

@@ -26,8 +26,8 @@ pub async fn plan_mailbox(
     dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> Result<Vec<PlannedFolder>, SyncError> {
-    let mut s = src_c.connect(&spec.source).await?;
-    let mut d = dst_c.connect(&spec.destination).await?;
+    let mut s = src_c.connect_mailbox(spec).await?;
+    let mut d = dst_c.connect_mailbox(spec).await?;
     let maps = discover(project, &mut s, &mut d).await?.mappings;
     let journal = match store.mailbox_id(&spec.key())? {
         Some(id) => store.folders_of(id)?,

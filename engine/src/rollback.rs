@@ -203,7 +203,7 @@ async fn rollback_inner(
         return Ok(()); // never migrated: nothing to undo
     };
     store.set_mailbox_state(mailbox_id, ROLLING_BACK, None)?;
-    let mut dst = dst_conn.connect(&spec.destination).await?;
+    let mut dst = dst_conn.connect_mailbox(spec).await?;
     // Children before their parents, so that created parents can be deleted once empty.
     let mut folders = store.folders_of(mailbox_id)?;
     folders.sort_by_key(|f| std::cmp::Reverse(f.dst_name.len()));
@@ -398,6 +398,24 @@ async fn delete_if_empty<D: MailSession>(
     });
     if children {
         return Ok(Deletion::Kept("it has subfolders".into()));
+    }
+    if crate::item::collection_of(name).is_some() {
+        // A calendar or address book cannot be renamed aside: it is deleted only when it
+        // is empty right before the DELETE.
+        let st = dst.status(name).await?;
+        if st.exists > 0 {
+            return Ok(Deletion::Kept(format!(
+                "{} item(s) that cutover did not write are in it",
+                st.exists
+            )));
+        }
+        return match dst.delete_folder(name).await {
+            Ok(()) => Ok(Deletion::Deleted),
+            Err(EndpointError::No { message, .. }) => Ok(Deletion::Kept(format!(
+                "empty, but the server refused to delete it: {message}"
+            ))),
+            Err(e) => Err(e.into()),
+        };
     }
     let aside = format!("{name}-cutover-rollback-{}", std::process::id());
     if let Err(e) = dst.rename_folder(name, &aside).await {

@@ -124,8 +124,8 @@ async fn verify_inner(
     dst_c: &AnyConnector,
     spec: &MailboxSpec,
 ) -> Result<Vec<FolderCheck>, SyncError> {
-    let mut s = src_c.connect(&spec.source).await?;
-    let mut d = dst_c.connect(&spec.destination).await?;
+    let mut s = src_c.connect_mailbox(spec).await?;
+    let mut d = dst_c.connect_mailbox(spec).await?;
     let maps = discover(project, &mut s, &mut d).await?.mappings;
     // A Gmail source: each folder is expected to hold what was copied from it, no duplicate.
     let listed: Vec<&crate::endpoint::Folder> = maps.iter().map(|m| &m.src).collect();

@@ -37,6 +37,19 @@ pub fn check(project: &Project) -> ExitCode {
                 e.kind, e.host, e.port, e.security, e.preset, e.max_connections
             );
         }
+        if let Some(d) = &e.dav {
+            println!(
+                "{:<11} calendars and contacts: CalDAV/CardDAV at {} security={:?}{}",
+                "",
+                d.url,
+                d.security,
+                if project.items.any_dav() {
+                    ""
+                } else {
+                    " (not used: project.items moves mail only)"
+                }
+            );
+        }
         if let Some(o) = &e.oauth {
             let credential = match (o.flow, &o.client_secret, &o.certificate_file) {
                 (config::OAuthFlow::DeviceCode, ..) => format!(
@@ -62,6 +75,15 @@ pub fn check(project: &Project) -> ExitCode {
             );
         }
     }
+    let items = &project.items;
+    println!(
+        "items    {}{}",
+        items.words().join(", "),
+        match items.calendar_since {
+            Some(d) if items.calendar => format!(" (events ending on or after {d})"),
+            _ => String::new(),
+        }
+    );
     let mut batches: Vec<&str> = project.mailboxes.iter().map(|m| m.batch.as_str()).collect();
     batches.sort();
     batches.dedup();

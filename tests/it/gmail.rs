@@ -595,6 +595,7 @@ fn connector(
         api_url: url.clone(),
         graph_import: GraphImport::default(),
         path: None,
+        dav: None,
         oauth: Some(OAuthSettings {
             provider: OAuthProvider::Entra,
             flow: OAuthFlow::ClientCredentials,

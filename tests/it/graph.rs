@@ -897,7 +897,8 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     let project = cutover_engine::config::load(&path).unwrap();
     let store =
         cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
-    let dst = AnyConnector::new(&project.destination, "destination", &store).unwrap();
+    let dst =
+        AnyConnector::new(&project.destination, "destination", &store, project.items).unwrap();
     assert!(dst.throttled_accounts().is_empty());
 
     cloud.graph.throttle_next(ALICE, 2);
@@ -922,7 +923,7 @@ async fn connector_waits_out_429_reports_it_and_renews_a_refused_token() {
     assert_eq!(st.exists, 1);
 
     // The source side refuses to write.
-    let src = AnyConnector::new(&project.source, "source", &store).unwrap();
+    let src = AnyConnector::new(&project.source, "source", &store, project.items).unwrap();
     let mut r = src.connect(&project.mailboxes[0].source).await.unwrap();
     assert!(r.create_folder("New").await.is_err());
     assert!(r.expunge_uids(&[1]).await.is_err());

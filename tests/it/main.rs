@@ -10,6 +10,8 @@ mod assess;
 mod backup;
 mod config;
 mod console_e2e;
+mod dav;
+mod dav_fixture;
 mod emergency;
 mod faults;
 mod folder_names;

@@ -140,11 +140,11 @@ pub async fn assess_mailbox(
             .unwrap_or(0);
     }
     let src = src_c
-        .connect(&spec.source)
+        .connect_mailbox(spec)
         .await
         .map_err(|e| format!("source {}: {e}", spec.source.user));
     let dst = dst_c
-        .connect(&spec.destination)
+        .connect_mailbox(spec)
         .await
         .map_err(|e| format!("destination {}: {e}", spec.destination.user));
     let (mut s, mut d) = match (src, dst) {

@@ -1,5 +1,6 @@
 //! The `[source]` and `[destination]` sections: the endpoint kind (IMAP, Graph, Gmail API,
-//! POP3), its server, security, limits and presets, validated into an [`Endpoint`].
+//! POP3, Maildir), its server, security, limits and presets, and an IMAP side's CalDAV/CardDAV
+//! server (`[source.dav]`), validated into an [`Endpoint`].
 
 use std::path::{Path, PathBuf};
 
@@ -127,6 +128,9 @@ pub(super) struct RawEndpoint {
     /// Maildir: the directory holding one Maildir tree per mailbox.
     #[serde(default)]
     path: Option<Spanned<String>>,
+    /// `[source.dav]`: the CalDAV/CardDAV server beside an IMAP endpoint.
+    #[serde(default)]
+    dav: Option<RawDav>,
 }
 
 /// `[source.gmail]`.
@@ -159,6 +163,99 @@ pub struct GmailSource {
     pub multi_label: MultiLabel,
     pub include_spam: bool,
     pub include_trash: bool,
+}
+
+/// `[source.dav]` / `[destination.dav]` as the file has it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDav {
+    pub(super) url: Spanned<String>,
+    #[serde(default)]
+    pub(super) security: Option<Spanned<Security>>,
+}
+
+/// Where an IMAP side's calendars and address books live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavSettings {
+    /// The DAV root (`https://dav.example.com/`): discovery starts there (and at its
+    /// `/.well-known/caldav` and `/.well-known/carddav`).
+    pub url: String,
+    pub security: Security,
+}
+
+/// A side's `[dav]` table validated: an IMAP side only; `https://` with security "tls"
+/// (the default), `http://` only with security "none" and only to a loopback host.
+pub(super) fn dav_settings(
+    section: &str,
+    kind: EndpointKind,
+    raw: &RawDav,
+) -> Result<DavSettings, (usize, String)> {
+    let key = format!("{section}.dav");
+    if kind != EndpointKind::Imap {
+        return Err((
+            raw.url.span().start,
+            format!(
+                "{key}: only an IMAP endpoint takes a [{key}] table (this one is {}: its calendars and contacts are not reached by CalDAV/CardDAV)",
+                kind.name()
+            ),
+        ));
+    }
+    let url = raw.url.get_ref().trim();
+    let at_url = |m: String| (raw.url.span().start, m);
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        at_url(format!(
+            "{key}.url: {url:?} is not a URL ({e}); expected the DAV server's root, e.g. \"https://dav.example.com/\""
+        ))
+    })?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    if host.is_empty() {
+        return Err(at_url(format!("{key}.url: {url:?} names no host")));
+    }
+    let security = raw
+        .security
+        .as_ref()
+        .map_or(Security::Tls, |s| *s.get_ref());
+    let at_sec = |m: String| {
+        (
+            raw.security
+                .as_ref()
+                .map_or(raw.url.span().start, |s| s.span().start),
+            m,
+        )
+    };
+    match (parsed.scheme(), security) {
+        ("https", Security::Tls) => {}
+        ("http", Security::None) if is_loopback(&host) => {}
+        ("http", Security::None) => {
+            return Err(at_sec(format!(
+                "{key}.security: \"none\" sends passwords, calendars and contacts in clear text to {host}; it is allowed only for loopback hosts"
+            )));
+        }
+        ("http", _) => {
+            return Err(at_url(format!(
+                "{key}.url: http:// is clear text; use https:// (or security = \"none\" for a loopback test server)"
+            )));
+        }
+        ("https", Security::None) => {
+            return Err(at_sec(format!(
+                "{key}.security: \"none\" with an https:// URL; use security = \"tls\" (the default)"
+            )));
+        }
+        (_, Security::Starttls) => {
+            return Err(at_sec(format!(
+                "{key}.security: starttls is an IMAP/POP3 mechanism; DAV is \"tls\" (https://) or \"none\" (http:// on loopback)"
+            )));
+        }
+        (other, _) => {
+            return Err(at_url(format!(
+                "{key}.url: {other}:// is not supported; use https://"
+            )));
+        }
+    }
+    Ok(DavSettings {
+        url: url.to_string(),
+        security,
+    })
 }
 
 fn default_security() -> Spanned<Security> {
@@ -195,6 +292,8 @@ pub struct Endpoint {
     pub gmail: Option<GmailSource>,
     /// Maildir: the absolute directory holding one Maildir tree per mailbox.
     pub path: Option<PathBuf>,
+    /// The CalDAV/CardDAV server of an IMAP endpoint (`[source.dav]`), when it has one.
+    pub dav: Option<DavSettings>,
 }
 
 impl Endpoint {
@@ -219,6 +318,13 @@ pub(super) fn endpoint(
         EndpointKind::Imap | EndpointKind::Pop3 | EndpointKind::Maildir => "",
     };
     let maildir = maildir_path(path, text, section, raw)?;
+    let dav = match &raw.dav {
+        Some(d) => Some(
+            dav_settings(section, raw.kind, d)
+                .map_err(|(at, m)| ConfigError::at(path, text, at, m))?,
+        ),
+        None => None,
+    };
     // Every URL cutover sends secrets or mail to: https, unless loopback or allow_plaintext.
     let explicit_urls =
         raw.api_url
@@ -428,6 +534,7 @@ pub(super) fn endpoint(
         graph_import: raw.graph_import.unwrap_or_default(),
         gmail,
         path: maildir,
+        dav,
     })
 }
 

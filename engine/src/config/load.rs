@@ -9,8 +9,9 @@ use super::checklist::checklist_of;
 use super::checks;
 use super::endpoints::endpoint;
 use super::folders::folder_rules;
+use super::items::{calendar_since, carries, items};
 use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
-use super::mailboxes::{MailboxSpec, RawCredential, credential, load_csv};
+use super::mailboxes::{MailboxSpec, RawCredential, credential, dav_credential, load_csv};
 use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
 use super::raw::RawProject;
 use super::secrets::SecretKey;
@@ -49,6 +50,28 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
 
     let source = endpoint(path, text, "source", &raw.source, &resolve)?;
     let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
+    let mut items = match &raw.project.items {
+        Some(w) => {
+            items(w.get_ref()).map_err(|m| ConfigError::at(path, text, w.span().start, m))?
+        }
+        None => Default::default(),
+    };
+    if let Some(d) = &raw.project.calendar_since {
+        items.calendar_since = Some(
+            calendar_since(d.get_ref())
+                .map_err(|m| ConfigError::at(path, text, d.span().start, m))?,
+        );
+    }
+    for (section, e) in [("source", &source), ("destination", &destination)] {
+        if let Some(m) = carries(section, e.kind, e.dav.is_some(), &items) {
+            let at = raw.project.items.as_ref().map_or(0, |w| w.span().start);
+            return Err(ConfigError::at(path, text, at, m));
+        }
+    }
+    let uses_dav = (
+        items.any_dav() && source.dav.is_some(),
+        items.any_dav() && destination.dav.is_some(),
+    );
 
     // Line starts once: locating each of 20,000 mailboxes must not rescan the file.
     let lines = LineIndex::new(text);
@@ -74,10 +97,46 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
                 ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
             })
         };
+        let dav = |c: &RawCredential, imap: &super::mailboxes::Credential, side: &str| {
+            let (uses, tokens) = if side == "source" {
+                (uses_dav.0, source.uses_tokens())
+            } else {
+                (uses_dav.1, destination.uses_tokens())
+            };
+            fn v(s: &Option<Spanned<String>>) -> Option<&str> {
+                s.as_ref().map(|s| s.get_ref().as_str())
+            }
+            dav_credential(
+                imap,
+                c.dav_user.as_deref(),
+                (
+                    v(&c.dav_password),
+                    v(&c.dav_password_env),
+                    v(&c.dav_password_file),
+                ),
+                uses,
+                tokens,
+                &resolve,
+            )
+            .map_err(|e| {
+                let key = match e.key {
+                    Some(SecretKey::Literal) => c.dav_password.as_ref(),
+                    Some(SecretKey::Env) => c.dav_password_env.as_ref(),
+                    Some(SecretKey::File) => c.dav_password_file.as_ref(),
+                    None => None,
+                };
+                let at = key.map_or(span.start, |k| k.span().start);
+                ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
+            })
+        };
+        let src = cred(&m.source, "source")?;
+        let dst = cred(&m.destination, "destination")?;
         mailboxes.push(MailboxSpec {
             batch: m.batch.clone().unwrap_or_else(|| "default".into()),
-            source: cred(&m.source, "source")?,
-            destination: cred(&m.destination, "destination")?,
+            source_dav: dav(&m.source, &src, "source")?,
+            destination_dav: dav(&m.destination, &dst, "destination")?,
+            source: src,
+            destination: dst,
             origin_file: path.to_path_buf(),
             origin_line: line,
         });
@@ -98,6 +157,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         mailboxes.extend(load_csv(
             &file,
             (source.uses_tokens(), destination.uses_tokens()),
+            uses_dav,
             &resolve,
         )?);
     }
@@ -186,6 +246,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         brake: raw.project.brake,
         source,
         destination,
+        items,
         mailboxes,
         folders,
         checks,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::lines::ConfigError;
-use super::secrets::{SecretError, SecretKey, secret_unless_token};
+use super::secrets::{SecretError, SecretKey, secret, secret_unless_token};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +30,15 @@ pub(super) struct RawCredential {
     pub(super) password_env: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) password_file: Option<Spanned<String>>,
+    /// The CalDAV/CardDAV login, when it is not the IMAP one.
+    #[serde(default)]
+    pub(super) dav_user: Option<String>,
+    #[serde(default)]
+    pub(super) dav_password: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) dav_password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) dav_password_file: Option<Spanned<String>>,
 }
 
 #[derive(Clone)]
@@ -53,6 +62,10 @@ pub struct MailboxSpec {
     pub batch: String,
     pub source: Credential,
     pub destination: Credential,
+    /// The CalDAV/CardDAV login of each side that has a DAV server and moves calendars or
+    /// contacts: the side's `dav_user`/`dav_password*`, or else its IMAP login.
+    pub source_dav: Option<Credential>,
+    pub destination_dav: Option<Credential>,
     /// Where the entry came from, for messages.
     pub origin_file: PathBuf,
     pub origin_line: usize,
@@ -90,6 +103,39 @@ pub(super) fn credential(
     })
 }
 
+/// A side's DAV login: `dav_user` (else the IMAP user) with `dav_password*` (else the IMAP
+/// password); None when the side reaches no DAV server. A side that logs in to IMAP with a
+/// token has no password to lend: it must give its own.
+pub(super) fn dav_credential(
+    imap: &Credential,
+    user: Option<&str>,
+    given: (Option<&str>, Option<&str>, Option<&str>),
+    uses_dav: bool,
+    tokens: bool,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<Option<Credential>, SecretError> {
+    if !uses_dav {
+        return Ok(None);
+    }
+    let password = match given {
+        (None, None, None) if tokens => {
+            return Err(SecretError {
+                key: None,
+                message: "this side signs in with OAuth, which CalDAV/CardDAV servers do not take: give dav_user and dav_password (or dav_password_env / dav_password_file)".into(),
+            });
+        }
+        (None, None, None) => imap.password.clone(),
+        (l, e, f) => secret(l, e, f, resolve).map_err(|e| SecretError {
+            key: e.key,
+            message: format!("dav_{}", e.message),
+        })?,
+    };
+    Ok(Some(Credential {
+        user: user.unwrap_or(&imap.user).to_string(),
+        password,
+    }))
+}
+
 /// The CSV columns, Exchange Online IMAP-migration style.
 pub const CSV_COLUMNS: &[&str] = &[
     "EmailAddress",
@@ -102,11 +148,16 @@ pub const CSV_COLUMNS: &[&str] = &[
     "DestinationPasswordFile",
     "PasswordEnv",
     "PasswordFile",
+    "DavUserName",
+    "DavPassword",
+    "DestinationDavUserName",
+    "DestinationDavPassword",
 ];
 
 pub(super) fn load_csv(
     file: &Path,
     tokens: (bool, bool),
+    uses_dav: (bool, bool),
     resolve: &dyn Fn(&str) -> PathBuf,
 ) -> Result<Vec<MailboxSpec>, ConfigError> {
     let err = |line: usize, column: usize, message: String| ConfigError {
@@ -210,16 +261,43 @@ pub(super) fn load_csv(
                 ),
             )
         })?;
+        let source = Credential {
+            user: user.to_string(),
+            password: src,
+        };
+        let destination = Credential {
+            user: get("DestinationUser").unwrap_or(email).to_string(),
+            password: dst,
+        };
+        let dav = |imap: &Credential, prefix: &str, uses: bool, tokens: bool| {
+            dav_credential(
+                imap,
+                get(&format!("{prefix}DavUserName")),
+                (get(&format!("{prefix}DavPassword")), None, None),
+                uses,
+                tokens,
+                resolve,
+            )
+            .map_err(|e| {
+                err(
+                    line,
+                    field_col(&format!("{prefix}DavPassword")),
+                    format!(
+                        "{} DAV login of {user}: {} (columns {prefix}DavUserName, {prefix}DavPassword)",
+                        if prefix.is_empty() { "source" } else { "destination" },
+                        e.message
+                    ),
+                )
+            })
+        };
+        let source_dav = dav(&source, "", uses_dav.0, tokens.0)?;
+        let destination_dav = dav(&destination, "Destination", uses_dav.1, tokens.1)?;
         out.push(MailboxSpec {
             batch: get("Batch").unwrap_or("default").to_string(),
-            source: Credential {
-                user: user.to_string(),
-                password: src,
-            },
-            destination: Credential {
-                user: get("DestinationUser").unwrap_or(email).to_string(),
-                password: dst,
-            },
+            source,
+            destination,
+            source_dav,
+            destination_dav,
             origin_file: file.to_path_buf(),
             origin_line: line,
         });

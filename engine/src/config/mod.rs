@@ -5,7 +5,7 @@
 //!
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
-//! `oauth`, `endpoints` (`[source]`, `[destination]`), `mailboxes` (`[[mailbox]]` and the CSV),
+//! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV),
 //! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
@@ -14,6 +14,7 @@ mod checklist;
 pub mod checks;
 mod endpoints;
 mod folders;
+mod items;
 mod lines;
 mod load;
 mod mailboxes;
@@ -25,10 +26,11 @@ mod warnings;
 
 pub use checklist::{AUTO_CHECKS, Check, CheckKind, ChecklistSettings, DEFAULT_CHECKS};
 pub use endpoints::{
-    AuthMethod, Endpoint, EndpointKind, GmailSource, GraphImport, MultiLabel, Preset, Security,
-    preset_host,
+    AuthMethod, DavSettings, Endpoint, EndpointKind, GmailSource, GraphImport, MultiLabel, Preset,
+    Security, preset_host,
 };
 pub use folders::FolderRules;
+pub use items::Items;
 pub use lines::ConfigError;
 pub use load::load;
 pub use mailboxes::{CSV_COLUMNS, Credential, MailboxSpec};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::checklist::{Check, ChecklistSettings};
 use super::endpoints::Endpoint;
 use super::folders::FolderRules;
+use super::items::Items;
 use super::mailboxes::MailboxSpec;
 
 /// How a journal commit is made durable (SQLite `synchronous` in WAL mode).
@@ -52,6 +53,9 @@ pub struct Project {
     pub brake: Brake,
     pub source: Endpoint,
     pub destination: Endpoint,
+    /// What the project moves (`[project] items`: mail, calendars, contacts) and from when
+    /// (`calendar_since`).
+    pub items: Items,
     pub mailboxes: Vec<MailboxSpec>,
     pub folders: FolderRules,
     pub checks: Vec<Check>,

@@ -63,6 +63,12 @@ pub(super) struct RawProjectSection {
     pub(super) log_dir: Option<String>,
     #[serde(default)]
     pub(super) brake: Brake,
+    /// What the project moves: "mail", "calendar", "contacts" (default mail only).
+    #[serde(default)]
+    pub(super) items: Option<Spanned<Vec<String>>>,
+    /// Events that ended before this date ("YYYY-MM-DD") are not copied.
+    #[serde(default)]
+    pub(super) calendar_since: Option<Spanned<String>>,
     /// A local group whose members may also stop and watch the run (and read its files).
     #[serde(default)]
     pub(super) operators_group: Option<Spanned<String>>,

@@ -2,9 +2,11 @@
 //! verification and assessment run unchanged whatever the project's source and destination
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
+use super::dav::DavConnector;
 use super::gmail::{GmailConnector, GmailSession};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
+use super::imap_dav::{ImapDavConnector, ImapDavSession};
 use super::maildir::{MaildirConnector, MaildirSession};
 use super::pop3::{Pop3Connector, Pop3Session};
 use super::session::MailSession;
@@ -13,7 +15,7 @@ use super::types::{
     AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
     MessageMeta, Result,
 };
-use crate::config::{self, Credential, EndpointKind};
+use crate::config::{self, Credential, EndpointKind, Items, MailboxSpec};
 use crate::journal::Journal;
 
 /// Opens sessions on one side (source or destination) of a project, within its connection
@@ -25,6 +27,8 @@ pub enum AnyConnector {
     Graph(GraphConnector),
     Gmail(GmailConnector),
     Maildir(MaildirConnector),
+    /// IMAP with its CalDAV/CardDAV server, when the project moves calendars or contacts.
+    ImapDav(ImapDavConnector),
 }
 
 /// A logged-in session on any endpoint kind.
@@ -34,16 +38,25 @@ pub enum AnySession {
     Graph(GraphSession),
     Gmail(GmailSession),
     Maildir(MaildirSession),
+    ImapDav(Box<ImapDavSession>),
 }
 
 impl AnyConnector {
     /// `store` is the project's journal: endpoints without IMAP UIDs keep their id-to-UID
-    /// map there.
+    /// map there. An IMAP side with a DAV server also reaches its calendars and contacts
+    /// when `items` asks for them.
     pub fn new(
         cfg: &config::Endpoint,
         side: &'static str,
         store: &Journal,
+        items: Items,
     ) -> Result<AnyConnector> {
+        if let (EndpointKind::Imap, Some(dav), true) = (cfg.kind, &cfg.dav, items.any_dav()) {
+            return Ok(AnyConnector::ImapDav(ImapDavConnector {
+                imap: ImapConnector::for_project(cfg, side, store.path())?,
+                dav: DavConnector::new(cfg, dav, items, side, store)?,
+            }));
+        }
         match cfg.kind {
             EndpointKind::Imap => Ok(AnyConnector::Imap(ImapConnector::for_project(
                 cfg,
@@ -66,6 +79,7 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.config(),
             AnyConnector::Gmail(c) => c.config(),
             AnyConnector::Maildir(c) => c.config(),
+            AnyConnector::ImapDav(c) => c.imap.config(),
         }
     }
 
@@ -77,6 +91,7 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.side,
             AnyConnector::Gmail(c) => c.side,
             AnyConnector::Maildir(c) => c.side,
+            AnyConnector::ImapDav(c) => c.imap.side,
         }
     }
 
@@ -87,6 +102,7 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.max_connections(),
             AnyConnector::Gmail(c) => c.max_connections(),
             AnyConnector::Maildir(c) => c.max_connections(),
+            AnyConnector::ImapDav(c) => c.imap.max_connections(),
         }
     }
 
@@ -98,6 +114,7 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.in_use(),
             AnyConnector::Gmail(c) => c.in_use(),
             AnyConnector::Maildir(c) => c.in_use(),
+            AnyConnector::ImapDav(c) => c.imap.in_use() + c.dav.in_use(),
         }
     }
 
@@ -109,6 +126,31 @@ impl AnyConnector {
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
             AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
             AnyConnector::Maildir(c) => c.connect(cred).await.map(AnySession::Maildir),
+            // Mail only: the callers that reach calendars use `connect_mailbox`.
+            AnyConnector::ImapDav(c) => c.imap.connect(cred).await.map(AnySession::Imap),
+        }
+    }
+
+    /// Connect and log in as this side of the mailbox `spec`: its mail, and its calendars
+    /// and contacts where this side has a DAV server and the project moves them.
+    pub async fn connect_mailbox(&self, spec: &MailboxSpec) -> Result<AnySession> {
+        let source = self.side() == "source";
+        let (cred, dav) = if source {
+            (&spec.source, spec.source_dav.as_ref())
+        } else {
+            (&spec.destination, spec.destination_dav.as_ref())
+        };
+        match (self, dav) {
+            (AnyConnector::ImapDav(c), Some(dav)) => c
+                .connect(cred, dav)
+                .await
+                .map(|s| AnySession::ImapDav(Box::new(s))),
+            (AnyConnector::ImapDav(_), None) => Err(super::types::EndpointError::Auth {
+                user: cred.user.clone(),
+                message: "no CalDAV/CardDAV login for this mailbox (dav_user / dav_password)"
+                    .into(),
+            }),
+            _ => self.connect(cred).await,
         }
     }
 
@@ -131,6 +173,7 @@ macro_rules! each {
             AnySession::Graph($s) => $body,
             AnySession::Gmail($s) => $body,
             AnySession::Maildir($s) => $body,
+            AnySession::ImapDav($s) => $body,
         }
     };
 }
@@ -153,6 +196,7 @@ impl AnySession {
     pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
         match self {
             AnySession::Imap(s) => s.storage_quota(folder).await,
+            AnySession::ImapDav(s) => s.imap.storage_quota(folder).await,
             _ => Ok(None),
         }
     }
@@ -181,6 +225,10 @@ impl MailSession for AnySession {
 
     async fn create_folder(&mut self, folder: &str) -> Result<bool> {
         each!(self, s => s.create_folder(folder).await)
+    }
+
+    async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
+        each!(self, s => s.create_folder_shown_as(folder, display).await)
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {

@@ -13,11 +13,13 @@
 pub mod any;
 pub mod bounded;
 mod budget;
+pub mod dav;
 pub mod gmail;
 pub mod graph;
 pub mod guard;
 pub mod http;
 pub mod imap;
+pub mod imap_dav;
 pub mod maildir;
 mod net;
 pub mod oauth;

@@ -27,6 +27,19 @@ pub trait MailSession: Send {
     /// Create a folder: true when this call created it, false when it existed already.
     fn create_folder(&mut self, folder: &str) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Create a folder that people will see as `display` (the source folder's name, "/"
+    /// between levels): where the name on the wire is not the one shown (a calendar or an
+    /// address book), the endpoint gives it that display name. The default creates it by
+    /// its wire name alone.
+    fn create_folder_shown_as(
+        &mut self,
+        folder: &str,
+        display: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = display;
+        self.create_folder(folder)
+    }
+
     /// UIDs and sizes of the examined folder's messages with UID >= `from_uid`.
     fn fetch_meta(
         &mut self,

@@ -240,8 +240,11 @@ impl Engine {
                 continue;
             };
             let row = self.store.folder(mailbox_id, &m.src.wire_name, dst)?;
+            // A folder listed \NonExistent or \Noselect (Dovecot lists the special folders
+            // it creates on first use that way) holds nothing yet: it is created, so that an
+            // empty source folder is there on the destination too.
             let exists = dst_existing.iter().any(|e| {
-                e.wire_name == *dst
+                (e.wire_name == *dst && e.selectable)
                     || (e.wire_name.eq_ignore_ascii_case("INBOX")
                         && dst.eq_ignore_ascii_case("INBOX"))
             });
@@ -249,7 +252,7 @@ impl Engine {
                 if self.is_batch_stopped(&spec.batch) {
                     return Err(SyncError::Stopped);
                 }
-                match d.create_folder(dst).await {
+                match d.create_folder_shown_as(dst, &m.dst_display).await {
                     Ok(true) => self.store.mark_folder_created(row.id)?,
                     Ok(false) => {}
                     Err(e) if e.is_transient() => return Err(e.into()),

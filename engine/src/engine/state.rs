@@ -85,8 +85,18 @@ impl Engine {
         store: Journal,
         events: Option<mpsc::UnboundedSender<Event>>,
     ) -> Result<Engine, EndpointError> {
-        let src = AnyConnector::new(&project.source, Side::Source.as_str(), &store)?;
-        let dst = AnyConnector::new(&project.destination, Side::Destination.as_str(), &store)?;
+        let src = AnyConnector::new(
+            &project.source,
+            Side::Source.as_str(),
+            &store,
+            project.items,
+        )?;
+        let dst = AnyConnector::new(
+            &project.destination,
+            Side::Destination.as_str(),
+            &store,
+            project.items,
+        )?;
         let sink = Sink::new(store.clone(), events);
         let parallel = project.parallel_mailboxes;
         Ok(Engine {

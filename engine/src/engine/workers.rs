@@ -25,8 +25,8 @@ impl Engine {
         &self,
         spec: &MailboxSpec,
     ) -> Result<(AnySession, AnySession), SyncError> {
-        let s = self.src.connect(&spec.source).await?;
-        let d = self.dst.connect(&spec.destination).await?;
+        let s = self.src.connect_mailbox(spec).await?;
+        let d = self.dst.connect_mailbox(spec).await?;
         Ok((s, d))
     }
 

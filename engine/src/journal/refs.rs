@@ -80,6 +80,44 @@ impl Journal {
         })
     }
 
+    /// Record the fingerprint of what cutover wrote at a ref (see [`Journal::ref_written`]).
+    pub fn set_ref_written(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        r: &str,
+        fingerprint: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE refs SET written = ?5 WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                params![side, account, folder, r, fingerprint],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The fingerprint of what cutover last wrote at a ref; None when it wrote nothing there
+    /// (the destination's own item).
+    pub fn ref_written(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        r: &str,
+    ) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT written FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                params![side, account, folder, r],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+        })
+    }
+
     /// Start a folder's UIDs afresh under a new UIDVALIDITY (the endpoint's folder was
     /// replaced by another of the same name): the engine then re-checks it as it would an
     /// IMAP folder whose UIDVALIDITY changed.

@@ -201,6 +201,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("checks", "override_by", "TEXT"),
     ("checks", "override_reason", "TEXT"),
     ("checks", "override_at", "TEXT"),
+    // What cutover last wrote at a destination ref (an event or contact, by its normalised
+    // fingerprint): a later version from the source replaces it only while it is unchanged.
+    ("refs", "written", "TEXT"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose

@@ -5,10 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::api::ItemKind;
 use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink};
 use crate::events::{Event, Halt, RunStats, Severity};
+use crate::item::{fingerprint, identity, kind_of_folder};
 use crate::journal::{self, AppendIntent};
-use crate::mail::fingerprint::fingerprint;
 use crate::mail::fmt::bytes_iec;
 use crate::mail::message_id::message_id;
 
@@ -49,6 +50,7 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
     let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
     let (sink, rx) = MessageSink::new(CHANNEL_MSGS);
+    let kind = kind_of_folder(&job.src);
 
     let producer = async move {
         let sink = sink;
@@ -129,8 +131,12 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                     Some(AppendIntent {
                         id,
                         size: m.body.len() as u64,
-                        fingerprint: fingerprint(m.body.bytes()),
-                        message_id: message_id(m.body.bytes()),
+                        fingerprint: fingerprint(kind, m.body.bytes()),
+                        // An event's or contact's identity is its UID.
+                        message_id: match kind {
+                            ItemKind::Mail => message_id(m.body.bytes()),
+                            _ => identity(kind, m.body.bytes()).uid,
+                        },
                         dst_uidvalidity: dst_validity,
                         dst_floor: floor,
                     })

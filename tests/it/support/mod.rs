@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod dav;
 pub mod fake_cloud;
 pub mod fault_proxy;
 pub mod project;
