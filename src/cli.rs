@@ -102,6 +102,48 @@ pub enum Cmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Back up every selected mailbox of a side into a Maildir tree per mailbox (incremental,
+    /// resumable, journalled); with --verify, check the backup against its manifest and the
+    /// live side instead.
+    Backup {
+        project: PathBuf,
+        /// Only these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Which side to back up (default: source).
+        #[arg(long, value_enum, default_value = "source")]
+        side: Side,
+        /// The backup directory (default: backups/<side>/ next to the journal).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Re-read the backup: every file against the manifest, the manifest against the
+        /// live side; copies nothing.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Put back into a side what a backup holds and the side lacks (by content; nothing
+    /// already there is touched or duplicated). Restoring into the source asks first.
+    Restore {
+        project: PathBuf,
+        /// The mailbox (its source or destination user, or its key).
+        #[arg(long)]
+        mailbox: String,
+        /// Only these folders, as displayed ("Archive/2024"); repeatable.
+        #[arg(long = "folder", value_name = "NAME")]
+        folders: Vec<String>,
+        /// The backup directory (default: backups/<into>/ next to the journal).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The side written to (default: source).
+        #[arg(long, value_enum, default_value = "source")]
+        into: Side,
+        /// List per folder what would be restored; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Emergency stop of the engine running this project (console or `cutover run`), from
     /// any shell: every write halts within a second; the journal stays consistent.
     Stop {

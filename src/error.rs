@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use cutover::ui::theme::ThemeError;
 use cutover_engine::assess::AssessError;
+use cutover_engine::backup::BackupError;
 use cutover_engine::config::ConfigError;
 use cutover_engine::endpoint::EndpointError;
 use cutover_engine::engine::remote::RemoteError;
@@ -78,6 +79,9 @@ pub enum Error {
     /// The fail-back could not be planned (a server, or the journal).
     #[error(transparent)]
     FailbackPlan(FailbackError),
+    /// A backup, its verification or a restore could not be set up or run.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// The assessment could not be journalled, or its CSV written.
     #[error(transparent)]
     Assess(#[from] AssessError),
@@ -111,6 +115,11 @@ impl Error {
             Error::Assess(AssessError::Csv { .. }) => ExitCode::Internal,
             Error::Assess(AssessError::NoMailbox(_)) => ExitCode::Config,
             Error::Assess(_) => ExitCode::Journal,
+            Error::Backup(BackupError::NoSpace { .. }) => ExitCode::NoSpace,
+            Error::Backup(e) if e.is_journal() => ExitCode::Journal,
+            Error::Backup(e) if e.is_config() => ExitCode::Config,
+            Error::Backup(BackupError::Dir { .. }) => ExitCode::Internal,
+            Error::Backup(_) => ExitCode::Connection,
             Error::Usage(_) => ExitCode::Usage,
             Error::Project(_)
             | Error::NotInProject(_)

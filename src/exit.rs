@@ -33,6 +33,8 @@ pub enum ExitCode {
     AlreadyRunning = 10,
     /// 11: not started: a required checklist item is unmet.
     ChecklistUnmet = 11,
+    /// 12: not started: not enough free space for the backup (`cutover backup`).
+    NoSpace = 12,
 }
 
 impl ExitCode {

@@ -19,6 +19,7 @@ mod signals;
 
 use cli::{Cli, Cmd};
 use commands::assess::assess;
+use commands::backup::backup;
 use commands::check::check;
 use commands::console::{console, watch};
 use commands::failback::failback;
@@ -26,6 +27,7 @@ use commands::interrupt::until_interrupted;
 use commands::login::login;
 use commands::plan::plan;
 use commands::report::report;
+use commands::restore::restore;
 use commands::rollback::rollback;
 use commands::run::run;
 use commands::stop::stop;
@@ -58,6 +60,8 @@ fn main() -> std::process::ExitCode {
         | Cmd::Stop { project, .. }
         | Cmd::Rollback { project, .. }
         | Cmd::Failback { project, .. }
+        | Cmd::Backup { project, .. }
+        | Cmd::Restore { project, .. }
         | Cmd::Login { project, .. } => project.clone(),
         Cmd::Report { project, .. } => project.clone(),
     };
@@ -106,6 +110,22 @@ fn main() -> std::process::ExitCode {
                 yes,
                 ..
             } => failback(project, mailbox, dry_run, yes).await,
+            Cmd::Backup {
+                batches,
+                side,
+                dir,
+                verify,
+                ..
+            } => backup(project, batches, side, dir, verify).await,
+            Cmd::Restore {
+                mailbox,
+                folders,
+                dir,
+                into,
+                dry_run,
+                yes,
+                ..
+            } => restore(project, mailbox, folders, dir, into, dry_run, yes).await,
             Cmd::Report {
                 kind, format, out, ..
             } => report(&project, kind, format, out.as_deref()),

@@ -259,6 +259,30 @@ words!(Side {
     Destination => "destination",
 });
 
+/// A mailbox's newest backup of the source (`cutover backup`), as the journal has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackupState {
+    /// Never backed up.
+    #[default]
+    None,
+    /// Under way (or killed before it ended: run it again).
+    Running,
+    /// Ended incomplete or failed.
+    Failed,
+    /// Complete, not verified yet (`cutover backup --verify`).
+    Unverified,
+    /// Complete and verified: what the checklist's `backup` item asks for.
+    Verified,
+}
+
+words!(BackupState {
+    None => "none",
+    Running => "running",
+    Failed => "failed",
+    Unverified => "unverified",
+    Verified => "verified",
+});
+
 /// The engine as a whole, for the console's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunState {
@@ -406,6 +430,8 @@ pub struct MailboxView {
     /// Every folder of the mailbox has been enumerated, so `totals.messages` is the whole
     /// mailbox; until then it is a lower bound (shown with "≥").
     pub enumerated: bool,
+    /// Its newest backup of the source.
+    pub backup: BackupState,
 }
 
 impl MailboxView {
@@ -441,6 +467,11 @@ impl BatchView {
     /// Every mailbox of the batch fully enumerated (its totals are not a lower bound).
     pub fn enumerated(&self) -> bool {
         self.mailboxes.iter().all(|m| m.enumerated)
+    }
+
+    /// Mailboxes of the batch whose newest source backup is in this state.
+    pub fn backups(&self, state: BackupState) -> usize {
+        self.mailboxes.iter().filter(|m| m.backup == state).count()
     }
 
     pub fn count(&self, state: MailboxState) -> usize {
@@ -666,6 +697,35 @@ pub enum Command {
         reason: String,
         operator: String,
     },
+    /// Back up the source of a batch (every batch when None) into the default backup
+    /// directory, then verify it, in the background (`cutover backup`, then `--verify`). Run
+    /// by the handle's [`BackupSwitch`], which the console's driver sets; the outcome is an
+    /// operator issue, the state a column of the Batches tab.
+    Backup {
+        batch: Option<String>,
+        operator: String,
+    },
+}
+
+/// Starts a backup (and its verification) in the background: (batch or every batch,
+/// operator). Set by the driver that runs the console; cheap to clone.
+#[derive(Clone)]
+pub struct BackupSwitch(Arc<dyn Fn(Option<String>, String) + Send + Sync>);
+
+impl BackupSwitch {
+    pub fn new(start: impl Fn(Option<String>, String) + Send + Sync + 'static) -> BackupSwitch {
+        BackupSwitch(Arc::new(start))
+    }
+
+    pub fn start(&self, batch: Option<String>, operator: String) {
+        (self.0)(batch, operator)
+    }
+}
+
+impl fmt::Debug for BackupSwitch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BackupSwitch")
+    }
 }
 
 /// Trips the engine's emergency stop at once, without queueing behind other commands.
@@ -697,6 +757,9 @@ pub struct Handle {
     pub commands: mpsc::UnboundedSender<Command>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub stop: StopSwitch,
+    /// Runs [`Command::Backup`]; None where no backup can be started (the engine then says
+    /// so as an issue).
+    pub backup: Option<BackupSwitch>,
 }
 
 impl Handle {
@@ -711,6 +774,8 @@ impl Handle {
     pub fn send(&self, c: Command) {
         if let Command::EmergencyStop { operator } = &c {
             self.emergency_stop(operator);
+        } else if let (Command::Backup { batch, operator }, Some(b)) = (&c, &self.backup) {
+            b.start(batch.clone(), operator.clone());
         } else {
             let _ = self.commands.send(c);
         }
@@ -768,6 +833,15 @@ mod tests {
             IssueState::Resolved,
         ] {
             assert_eq!(IssueState::parse(s.as_str()), Some(s));
+        }
+        for s in [
+            BackupState::None,
+            BackupState::Running,
+            BackupState::Failed,
+            BackupState::Unverified,
+            BackupState::Verified,
+        ] {
+            assert_eq!(BackupState::parse(s.as_str()), Some(s));
         }
         assert_eq!(CheckStatus::NotApplicable.as_str(), "n/a");
         assert_eq!(BatchState::NotStarted.as_str(), "not started");

@@ -6,7 +6,8 @@
 //! Microsoft Graph, Gmail API behind one trait), [`events`] (what the engine and the
 //! operations report, and their stop flags), [`sync`] (mapping and copying one folder),
 //! [`discover`] (both sides' folders mapped), the operations [`verify`], [`plan`],
-//! [`rollback`], [`assess`] (discovery, complexity, risks) and [`checklist`] (items, auto
+//! [`rollback`], [`assess`] (discovery, complexity, risks), [`backup`] (backup, verify,
+//! restore: the engine on a derived project) and [`checklist`] (items, auto
 //! checks, the gate), the [`engine`] (mailboxes, budgets, the console's controller, the
 //! control socket) and [`failback`] (the engine run the other way); [`report`] writes the
 //! reports; [`mail`] (modified UTF-7, Message-ID, fingerprints, UID sets, the one formatter),
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod assess;
+pub mod backup;
 pub mod checklist;
 pub mod config;
 pub mod csv_out;

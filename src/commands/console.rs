@@ -19,7 +19,19 @@ pub fn console_theme(choice: Option<&str>) -> Result<cutover::ui::theme::Theme> 
 pub async fn console(project: Project, theme: Option<String>, start: bool) -> Result<ExitCode> {
     let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
     let store = open_store(&project)?;
-    let (handle, engine) = cutover_engine::engine::control::spawn_engine(project, store)?;
+    let (p, s) = (project.clone(), store.clone());
+    let (mut handle, engine) = cutover_engine::engine::control::spawn_engine(project, store)?;
+    // The Emergency tab's backup (b): `cutover backup` then `--verify`, in the background.
+    handle.backup = Some(cutover_engine::api::BackupSwitch::new(
+        move |batch, operator| {
+            tokio::spawn(cutover_engine::backup::backup_and_verify(
+                p.clone(),
+                s.clone(),
+                batch.into_iter().collect(),
+                operator,
+            ));
+        },
+    ));
     let control = control_socket(&engine).await?;
     if start {
         handle.send(cutover_engine::api::Command::Start { batch: None });

@@ -15,7 +15,7 @@ use crate::exit::ExitCode;
 use cutover_engine::mail::fmt;
 
 /// Stops a background task when dropped.
-pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -3,6 +3,7 @@
 //! progress printer, each in its own sibling module.
 
 pub mod assess;
+pub mod backup;
 pub mod check;
 pub mod confirm;
 pub mod console;
@@ -13,6 +14,7 @@ pub mod journal;
 pub mod login;
 pub mod plan;
 pub mod report;
+pub mod restore;
 pub mod rollback;
 pub mod run;
 pub mod setup;

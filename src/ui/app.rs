@@ -491,6 +491,22 @@ impl App {
                     .map(|b| b.name.clone());
                 self.ask_rollback(batch);
             }
+            Action::Backup => {
+                let batch = self
+                    .snap
+                    .batches
+                    .get(self.selected())
+                    .map(|b| b.name.clone());
+                if let Some(b) = batch {
+                    self.toast = Some(format!(
+                        "backing up the source of {b}, then verifying it, in the background: the Backup column shows it, the Issues tab the outcome"
+                    ));
+                    self.send(Command::Backup {
+                        batch: Some(b),
+                        operator: self.operator.clone(),
+                    });
+                }
+            }
             Action::ResolveIssue => {
                 if let Some(i) = self.issue_rows().get(self.selected()).copied() {
                     let mut t = line_input("what was done about it (enter resolves, esc cancels)");

@@ -53,6 +53,7 @@ pub enum Action {
     OverrideCheck,
     AckIssue,
     Rollback,
+    Backup,
     ResolveIssue,
     Redraw,
 }
@@ -253,6 +254,15 @@ pub static KEYMAP: &[Binding] = &[
         "roll back the selected batch: remove what cutover wrote (type its name to confirm)",
         In(Tab::Emergency),
         true,
+    ),
+    b(
+        "b",
+        KeyCode::Char('b'),
+        N,
+        Action::Backup,
+        "back up the selected batch's source and verify it, in the background",
+        In(Tab::Emergency),
+        false,
     ),
     b(
         "enter",

@@ -21,9 +21,9 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// Per folder: (sha256, sorted flags, INTERNALDATE as an instant, size), sorted.
-type Seen = BTreeMap<String, Vec<(String, Vec<String>, i64, u64)>>;
+pub(crate) type Seen = BTreeMap<String, Vec<(String, Vec<String>, i64, u64)>>;
 
-fn instants(d: &Dump) -> Seen {
+pub(crate) fn instants(d: &Dump) -> Seen {
     d.folders
         .iter()
         .map(|(f, ms)| {
@@ -59,7 +59,7 @@ fn to_maildir(src: &Dovecot, backup: &Path, user: &str, pass: &str) -> ProjectDi
 
 /// A throwaway Dovecot serving the trees under `backup` with the documented line
 /// `mail_location = maildir:DIR/%u:LAYOUT=fs`.
-fn serve(root: &Path, name: &str, backup: &Path, users: &[(&str, &str)]) -> Dovecot {
+pub(crate) fn serve(root: &Path, name: &str, backup: &Path, users: &[(&str, &str)]) -> Dovecot {
     let dir = backup.to_str().unwrap();
     Dovecot::start(root, name, users, &["--mail-root", dir])
 }

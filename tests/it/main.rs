@@ -7,6 +7,7 @@ mod support;
 mod ui_fixture;
 
 mod assess;
+mod backup;
 mod config;
 mod console_e2e;
 mod dav;

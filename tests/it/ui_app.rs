@@ -330,6 +330,23 @@ fn rollback_needs_the_batch_name_typed_and_sends_one_command() {
 }
 
 #[test]
+fn b_on_the_emergency_tab_backs_up_the_selected_batch() {
+    let mut a = app(Kind::Running);
+    press(&mut a, "4");
+    assert_eq!(
+        press(&mut a, "jb"),
+        vec![Effect::Send(Command::Backup {
+            batch: Some("wave-1".into()),
+            operator: "maria".into()
+        })]
+    );
+    assert!(a.toast.as_deref().unwrap_or("").contains("backing up"));
+    // Not on another tab.
+    press(&mut a, "2");
+    assert_eq!(press(&mut a, "b"), vec![]);
+}
+
+#[test]
 fn p_pauses_the_selected_mailbox_or_the_selected_batch() {
     let mut a = app(Kind::Running);
     press(&mut a, "2");

@@ -3,7 +3,7 @@
 //! starting while a required item is unmet.
 //!
 //! Auto items: `login`, `folders`, `quota` (per mailbox, from `cutover assess`), `mx` (a DNS
-//! lookup), `pilot-verified` and `no-critical` (from the journal, evaluated live).
+//! lookup), `pilot-verified`, `no-critical` and `backup` (from the journal, evaluated live).
 //!
 //! The items themselves (the file's `[[check]]` entries, the built-in list, the ids of the auto
 //! items, the `[checklist]` settings) are read with the project file: see `crate::config`.
@@ -224,6 +224,7 @@ fn auto_status(
             let (s, r) = no_critical(store)?;
             (s, r, rows.first().map(|r| r.at.clone()))
         }
+        "backup" => backup_status(store, keys)?,
         other => (Status::Pending, format!("unknown auto check {other}"), None),
     })
 }
@@ -277,6 +278,73 @@ pub fn pilot_verified(
         )
     } else {
         (Status::Pass, format!("pilot batch {pilot} verified"))
+    })
+}
+
+/// The `backup` item: each mailbox has a verified backup of the source (`cutover backup`, then
+/// `--verify`) that completed before its first write, or since the last restore into the
+/// source. A mailbox without one is pending; one whose backup is older than its first write
+/// or than a restore into the source fails (back it up again).
+pub fn backup_status(
+    store: &Journal,
+    keys: &[String],
+) -> Result<(Status, String, Option<String>), JournalError> {
+    let rows = store.backup_rows()?;
+    let started: HashMap<String, Option<String>> = store
+        .mailbox_rows()?
+        .into_iter()
+        .map(|m| (m.key, m.started_at))
+        .collect();
+    let (mut missing, mut stale) = (Vec::new(), Vec::new());
+    let mut at: Option<String> = None;
+    for k in keys {
+        let of = |kind: &'static str| {
+            rows.iter()
+                .filter(move |r| r.kind == kind && r.side == "source" && &r.mailbox == k)
+        };
+        let restored = of("restore").filter_map(|r| r.finished_at.clone()).max();
+        let Some(done) = of("backup")
+            .filter(|r| r.outcome == "complete" && r.verified_at.is_some())
+            .filter_map(|r| r.finished_at.clone())
+            .max()
+        else {
+            missing.push(k.clone());
+            continue;
+        };
+        let since_restore = restored.as_ref().is_some_and(|r| &done > r);
+        let before_write = started.get(k).cloned().flatten().is_none_or(|s| done <= s);
+        if restored.as_ref().is_none_or(|r| &done > r) && (before_write || since_restore) {
+            if at.as_ref().is_none_or(|a| &done > a) {
+                at = Some(done);
+            }
+        } else {
+            stale.push(format!(
+                "{k} (its verified backup, {done}, is older than {})",
+                if before_write {
+                    "the last restore into the source"
+                } else {
+                    "its first write"
+                }
+            ));
+        }
+    }
+    Ok(if !stale.is_empty() {
+        (Status::Fail, format!("back up again: {}", list(&stale)), at)
+    } else if !missing.is_empty() {
+        (
+            Status::Pending,
+            format!(
+                "no verified backup of the source for {}: run `cutover backup PROJECT`, then `cutover backup PROJECT --verify`",
+                list(&missing)
+            ),
+            at,
+        )
+    } else {
+        (
+            Status::Pass,
+            format!("{} mailbox(es) backed up and verified", keys.len()),
+            at,
+        )
     })
 }
 
@@ -569,11 +637,69 @@ mod tests {
         let (_d, p, s) = project("[checklist]\ndefaults = true\n");
         assert_eq!(p.checks.len(), crate::config::DEFAULT_CHECKS.len());
         let b = blockers(&p, &s, &[]).unwrap();
-        assert!(ids(&b).contains(&"backup") && ids(&b).contains(&"login"));
+        // The automatic backup item is optional by default: existing projects keep starting.
+        assert!(!ids(&b).contains(&"backup") && ids(&b).contains(&"login"));
         // No domain: the mx item is not applicable (and optional anyway).
         let all = evaluate(&p, &s, &[]).unwrap();
         let mx = all.iter().find(|i| i.id == "mx").unwrap();
         assert_eq!(mx.status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn the_backup_item_needs_a_verified_source_backup_before_the_first_write() {
+        let (_d, p, s) =
+            project("[[check]]\nid = \"backup\"\ntitle = \"Backup\"\nkind = \"auto\"\n");
+        let status = |b: &str| evaluate(&p, &s, &[b.to_string()]).unwrap()[0].status;
+        assert_eq!(status("pilot"), Status::Pending);
+        let a = s
+            .begin_backup("backup", "alice->alice", "source", "/b")
+            .unwrap();
+        s.end_backup(a, 1, 10, "complete").unwrap();
+        // Complete but not verified; a destination backup does not count.
+        assert_eq!(status("pilot"), Status::Pending);
+        let d = s
+            .begin_backup("backup", "alice->alice", "destination", "/d")
+            .unwrap();
+        s.end_backup(d, 1, 10, "complete").unwrap();
+        s.mark_backup_verified("alice->alice", "destination", "/d")
+            .unwrap();
+        assert_eq!(status("pilot"), Status::Pending);
+        s.mark_backup_verified("alice->alice", "source", "/b")
+            .unwrap();
+        assert_eq!(status("pilot"), Status::Pass);
+        // Only alice's batch is covered.
+        assert_eq!(status("wave-1"), Status::Pending);
+        // A restore into the source after it: back up again.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let r = s
+            .begin_backup("restore", "alice->alice", "source", "/b")
+            .unwrap();
+        s.end_backup(r, 1, 10, "complete").unwrap();
+        assert_eq!(status("pilot"), Status::Fail);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let a = s
+            .begin_backup("backup", "alice->alice", "source", "/b")
+            .unwrap();
+        s.end_backup(a, 1, 10, "complete").unwrap();
+        s.mark_backup_verified("alice->alice", "source", "/b")
+            .unwrap();
+        assert_eq!(status("pilot"), Status::Pass);
+        // A backup completed after the mailbox's first write (and no restore since) fails.
+        let (_d2, p2, s2) =
+            project("[[check]]\nid = \"backup\"\ntitle = \"Backup\"\nkind = \"auto\"\n");
+        let id = s2
+            .upsert_mailbox("bob->bob", "wave-1", "bob", "bob")
+            .unwrap();
+        s2.set_mailbox_state(id, "running", None).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let b = s2
+            .begin_backup("backup", "bob->bob", "source", "/b")
+            .unwrap();
+        s2.end_backup(b, 1, 10, "complete").unwrap();
+        s2.mark_backup_verified("bob->bob", "source", "/b").unwrap();
+        let st = &evaluate(&p2, &s2, &["wave-1".into()]).unwrap()[0];
+        assert_eq!(st.status, Status::Fail, "{}", st.reason);
+        assert!(st.reason.contains("first write"), "{}", st.reason);
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub const AUTO_CHECKS: &[&str] = &[
     "mx",
     "pilot-verified",
     "no-critical",
+    "backup",
 ];
 
 /// Checklist settings (`[checklist]`).
@@ -140,9 +141,9 @@ pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
     (
         "backup",
         "Technical",
-        "Backup procedures verified (source backed up, restore tested)",
-        true,
-        CheckKind::Manual,
+        "Source backed up and the backup verified (cutover backup, then --verify) before the batch's first write",
+        false,
+        CheckKind::Auto,
     ),
     (
         "pilot-verified",

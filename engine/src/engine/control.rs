@@ -73,6 +73,7 @@ pub fn spawn_engine(
         commands: cmd_tx,
         snapshots: snap_rx,
         stop: StopSwitch::new(move || stop.stop()),
+        backup: None,
     };
     Ok((handle, engine))
 }
@@ -282,6 +283,15 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .journal_failed(&format!("cannot record the override: {err}")),
             }
         }
+        // Reaches the engine only where the handle has no backup switch.
+        Command::Backup { .. } => e.sink().issue(
+            Severity::Warning,
+            "operator",
+            None,
+            None,
+            None,
+            "backup: not available from this console; run `cutover backup PROJECT` in a shell",
+        ),
     }
 }
 

@@ -10,8 +10,8 @@ use tokio::sync::watch;
 
 use super::state::Engine;
 use crate::api::{
-    BatchView, CheckView, Connections, IssueState, IssueView, ItemKind, MailboxState, MailboxView,
-    RunState, Severity, Snapshot, Throughput, Totals,
+    BackupState, BatchView, CheckView, Connections, IssueState, IssueView, ItemKind, MailboxState,
+    MailboxView, RunState, Severity, Side, Snapshot, Throughput, Totals,
 };
 use crate::checklist;
 use crate::config::Project;
@@ -363,6 +363,19 @@ impl Monitor {
         }
         if let Ok(items) = checklist::evaluate(&self.project_def, store, &[]) {
             self.check_rows = items.into_iter().map(CheckView::from).collect();
+        }
+        // A journal from before backups (read-only in watch mode) has no such table: none.
+        if let Ok(latest) = store.latest_backups(Side::Source.as_str()) {
+            for (key, v) in self.mailboxes.iter_mut() {
+                v.backup = latest.get(key).map_or(BackupState::None, |b| {
+                    match (b.outcome.as_str(), &b.verified_at) {
+                        ("running", _) => BackupState::Running,
+                        ("complete", Some(_)) => BackupState::Verified,
+                        ("complete", None) => BackupState::Unverified,
+                        _ => BackupState::Failed,
+                    }
+                });
+            }
         }
     }
 

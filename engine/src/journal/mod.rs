@@ -13,10 +13,11 @@
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
 //! machine), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
-//! `checks`, `assessments`, `verifications`, `refs` (UIDs for endpoints without them)
+//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `refs` (UIDs for endpoints without them)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
 mod assessments;
+mod backups;
 mod checks;
 mod db;
 mod folders;
@@ -34,6 +35,7 @@ mod verifications;
 pub use assessments::{
     AssessedFolderRow, AssessedMailboxRow, AssessedMessageRow, AssessmentRows, RiskRow,
 };
+pub use backups::BackupRow;
 pub use checks::{CheckResultRow, CheckStateRow};
 pub use db::{Journal, JournalError, Result};
 pub use folders::{FolderRow, folder_state};

@@ -206,7 +206,34 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("refs", "written", "TEXT"),
 ];
 
-/// Create the tables a journal lacks, add the columns it lacks, and record its schema version.
+/// Migration steps after version 1: (version, SQL), applied in order to a journal whose
+/// `schema_version` is lower, each with the version it reaches, in one transaction. New steps
+/// are appended here, never edited.
+const STEPS: &[(u32, &str)] = &[
+    // Backups and restores (`cutover backup`, `cutover restore`): one row per mailbox and
+    // operation; `kind` is backup or restore, `side` the side read (backup) or written
+    // (restore), `dir` the backup directory, `verified_at` set by `cutover backup --verify`.
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS backups (
+           id INTEGER PRIMARY KEY,
+           kind TEXT NOT NULL DEFAULT 'backup',
+           mailbox TEXT NOT NULL,
+           side TEXT NOT NULL,
+           dir TEXT NOT NULL,
+           started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           finished_at TEXT,
+           verified_at TEXT,
+           messages INTEGER NOT NULL DEFAULT 0,
+           bytes INTEGER NOT NULL DEFAULT 0,
+           outcome TEXT NOT NULL DEFAULT 'running'
+         );
+         CREATE INDEX IF NOT EXISTS backups_mailbox ON backups (mailbox, kind, side);",
+    ),
+];
+
+/// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it
+/// has not had, and record its schema version.
 pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     for (table, column, decl) in COLUMNS {
@@ -216,6 +243,16 @@ pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
         [],
     )?;
+    let version: u32 = conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    for (to, sql) in STEPS.iter().filter(|(to, _)| *to > version) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; UPDATE meta SET value = '{to}' WHERE key = 'schema_version'; COMMIT;"
+        ))?;
+    }
     Ok(())
 }
 
@@ -271,5 +308,17 @@ mod tests {
         drop(s);
         let s = Journal::open(&path, Durability::Crash).unwrap();
         assert_eq!(s.issue_rows(10).unwrap()[0].note.as_deref(), Some("fixed"));
+        // The migration steps ran once: the backups table is there, the version is the last.
+        let v: String = s
+            .with(|c| {
+                c.query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(v, STEPS.last().unwrap().0.to_string());
+        assert!(s.backup_rows().unwrap().is_empty());
     }
 }

@@ -125,5 +125,6 @@ pub fn gather(
         hours: hours.into_iter().map(|(h, (n, b))| (h, n, b)).collect(),
         issues: store.issue_rows(usize::MAX)?,
         checks,
+        backups: store.backup_rows()?,
     })
 }

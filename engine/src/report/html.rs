@@ -331,6 +331,37 @@ pub fn html(r: &Report) -> String {
         }
         o.push_str("</tbody></table>\n");
     }
+    let backups = r.backup_lines();
+    if !backups.is_empty() {
+        o.push_str("<h2>Backups</h2>\n");
+        o.push_str(&table_head(&[
+            "mailbox",
+            "side",
+            "finished",
+            "verified",
+            "messages",
+            "bytes",
+            "outcome",
+            "last restore",
+            "directory",
+        ]));
+        for b in backups {
+            let _ = writeln!(
+                o,
+                "<tr>{}{}{}{}{}{}{}{}{}</tr>",
+                tdw(&b.mailbox),
+                td(&b.side),
+                td(&b.finished_at),
+                td(&b.verified),
+                tdn(b.messages),
+                tdn(bytes(b.bytes)),
+                tdw(&b.outcome),
+                tdw(&b.restore),
+                tdw(&b.dir)
+            );
+        }
+        o.push_str("</tbody></table>\n");
+    }
     o.push_str("<h2>Next steps</h2>\n");
     let steps = next_steps(r);
     if steps.is_empty() {

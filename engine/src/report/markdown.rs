@@ -83,6 +83,7 @@ pub fn markdown(r: &Report) -> String {
         Kind::Daily => markdown_daily(r, &mut o),
         Kind::Final => markdown_final(r, &m, &mut o),
     }
+    markdown_backups(r, &mut o);
     // Control and bidi characters from servers or the journal, in any cell or line: escaped.
     crate::safe_text::terminal_owned(o)
 }
@@ -147,6 +148,34 @@ fn markdown_daily(r: &Report, o: &mut String) {
     }
     for s in steps {
         let _ = writeln!(o, "- {}", md(&s));
+    }
+}
+
+/// Backups and restores, a row per mailbox and side backed up; nothing when none was made.
+fn markdown_backups(r: &Report, o: &mut String) {
+    let lines = r.backup_lines();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Backups\n");
+    let _ = writeln!(
+        o,
+        "| mailbox | side | finished | verified | messages | bytes | outcome | last restore | directory |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for b in lines {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            md(&b.mailbox),
+            b.side,
+            md(&b.finished_at),
+            md(&b.verified),
+            b.messages,
+            bytes(b.bytes),
+            md(&b.outcome),
+            md(&b.restore),
+            md(&b.dir)
+        );
     }
 }
 

@@ -67,7 +67,49 @@ mod tests {
             hours: vec![],
             issues,
             checks: vec![],
+            backups: vec![],
         }
+    }
+
+    #[test]
+    fn backups_get_a_row_per_mailbox_and_side_only_when_there_are_any() {
+        let mut r = report(vec![mailbox("a->a", 10, 10, 0)], vec![]);
+        assert!(!markdown(&r).contains("## Backups"));
+        assert!(!html(&r).contains("<h2>Backups</h2>"));
+        let row = |id, kind: &str, side: &str, verified: Option<&str>| crate::journal::BackupRow {
+            id,
+            kind: kind.into(),
+            mailbox: "a->a".into(),
+            side: side.into(),
+            dir: "/srv/b".into(),
+            started_at: "2026-11-24T10:00:00.000Z".into(),
+            finished_at: Some(format!("2026-11-24T1{id}:00:00.000Z")),
+            verified_at: verified.map(str::to_string),
+            messages: 10,
+            bytes: 1000,
+            outcome: "complete".into(),
+        };
+        r.backups = vec![
+            row(1, "backup", "source", None),
+            row(2, "backup", "source", Some("2026-11-24T13:00:00.000Z")),
+            row(3, "restore", "source", None),
+        ];
+        let lines = r.backup_lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].verified, "yes (2026-11-24T13:00:00.000Z)");
+        assert!(
+            lines[0]
+                .restore
+                .starts_with("10 restored at 2026-11-24T13:00")
+        );
+        let md = markdown(&r);
+        assert!(
+            md.contains(
+                "| a->a | source | 2026-11-24T12:00:00.000Z | yes (2026-11-24T13:00:00.000Z) | 10 |"
+            ),
+            "{md}"
+        );
+        assert!(html(&r).contains("<h2>Backups</h2>"));
     }
 
     fn mailbox(key: &str, messages: u64, copied: u64, expunged: u64) -> MailboxFigures {

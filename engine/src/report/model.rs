@@ -1,7 +1,7 @@
 //! The report model: what a report shows, as `gather` reads it from the journal and every
 //! renderer takes it.
 
-use crate::journal::{IssueRow, JournalError, SkipRow, Totals};
+use crate::journal::{BackupRow, IssueRow, JournalError, SkipRow, Totals};
 
 use crate::mail::fmt::bytes;
 
@@ -141,6 +141,72 @@ pub struct Report {
     /// Every issue, newest first.
     pub issues: Vec<IssueRow>,
     pub checks: Vec<CheckLine>,
+    /// Every backup and restore (`cutover backup`, `cutover restore`), oldest first.
+    pub backups: Vec<BackupRow>,
+}
+
+/// One mailbox's newest backup of one side, and its newest restore into that side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupLine {
+    pub mailbox: String,
+    pub side: String,
+    pub dir: String,
+    pub finished_at: String,
+    /// "yes (at)" or "no".
+    pub verified: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub outcome: String,
+    /// "N restored at T (outcome)", or "" when never restored.
+    pub restore: String,
+}
+
+impl Report {
+    /// A row per mailbox and side backed up (mailboxes in the report's order).
+    pub fn backup_lines(&self) -> Vec<BackupLine> {
+        let mut out = Vec::new();
+        let mut keys: Vec<&str> = self.mailboxes.iter().map(|m| m.key.as_str()).collect();
+        for b in &self.backups {
+            if !keys.contains(&b.mailbox.as_str()) {
+                keys.push(&b.mailbox);
+            }
+        }
+        for k in keys {
+            for side in ["source", "destination"] {
+                let newest = |kind: &str| {
+                    self.backups
+                        .iter()
+                        .rev()
+                        .find(|b| b.kind == kind && b.mailbox == k && b.side == side)
+                };
+                let Some(b) = newest("backup") else { continue };
+                out.push(BackupLine {
+                    mailbox: k.to_string(),
+                    side: side.into(),
+                    dir: b.dir.clone(),
+                    finished_at: b.finished_at.clone().unwrap_or_else(|| "-".into()),
+                    verified: match &b.verified_at {
+                        Some(at) => format!("yes ({at})"),
+                        None => "no".into(),
+                    },
+                    messages: b.messages,
+                    bytes: b.bytes,
+                    outcome: b.outcome.clone(),
+                    restore: newest("restore")
+                        .map(|r| {
+                            format!(
+                                "{} restored at {} ({})",
+                                r.messages,
+                                r.finished_at.as_deref().unwrap_or(&r.started_at),
+                                r.outcome
+                            )
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
 }
 
 fn parse_ts(s: &str) -> Option<chrono::NaiveDateTime> {

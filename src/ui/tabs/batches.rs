@@ -9,7 +9,7 @@ use crate::ui::app::{App, Level};
 use crate::ui::widgets::{
     block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
 };
-use cutover_engine::api::{ItemKind, MailboxState, MailboxView, Totals};
+use cutover_engine::api::{BackupState, BatchView, ItemKind, MailboxState, MailboxView, Totals};
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
@@ -103,6 +103,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                         } else {
                             t.base()
                         }),
+                        backup_cell(app, b),
                     ];
                     if wide {
                         cells.push(Cell::from(rate(&b.throughput)));
@@ -117,8 +118,17 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                 Constraint::Length(15),
                 Constraint::Length(if wide { 21 } else { 9 }),
                 Constraint::Length(6),
+                Constraint::Length(7),
             ];
-            let mut header = vec!["Batch", "State", "Mailboxes", "Messages", "Bytes", "Errors"];
+            let mut header = vec![
+                "Batch",
+                "State",
+                "Mailboxes",
+                "Messages",
+                "Bytes",
+                "Errors",
+                "Backup",
+            ];
             if wide {
                 widths.push(Constraint::Length(22));
                 header.push("Rate");
@@ -154,6 +164,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                                 m.folders_total.map_or("?".into(), |n| n.to_string())
                             )),
                             Cell::from(bytes(m.totals.copied_bytes)),
+                            Cell::from(m.backup.as_str()).style(backup_style(app, m.backup)),
                         ]);
                     }
                     cells.push(match (&m.last_error, s.throttle_of(&m.key)) {
@@ -177,8 +188,9 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                     Constraint::Length(16),
                     Constraint::Length(8),
                     Constraint::Length(10),
+                    Constraint::Length(10),
                 ]);
-                header.extend(["Folder", "Folders", "Bytes"]);
+                header.extend(["Folder", "Folders", "Bytes", "Backup"]);
             }
             widths.push(Constraint::Min(10));
             header.push("Last error");
@@ -196,6 +208,36 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
         .row_highlight_style(t.selection())
         .highlight_symbol("› ");
     f.render_stateful_widget(table, rest, &mut table_state(sel));
+}
+
+fn backup_style(app: &App, s: BackupState) -> ratatui::style::Style {
+    let t = &app.theme;
+    match s {
+        BackupState::Verified => t.ok(),
+        BackupState::Unverified | BackupState::Running => t.warn(),
+        BackupState::Failed => t.error(),
+        BackupState::None => t.muted(),
+    }
+}
+
+/// A batch's backup column: mailboxes with a verified source backup, of all ("—": none
+/// backed up).
+fn backup_cell<'a>(app: &App, b: &BatchView) -> Cell<'a> {
+    let n = b.mailboxes.len();
+    let verified = b.backups(BackupState::Verified);
+    if b.backups(BackupState::None) == n {
+        return Cell::from("—").style(app.theme.muted());
+    }
+    let worst = [
+        BackupState::Failed,
+        BackupState::None,
+        BackupState::Running,
+        BackupState::Unverified,
+    ]
+    .into_iter()
+    .find(|s| b.backups(*s) > 0)
+    .unwrap_or(BackupState::Verified);
+    Cell::from(format!("{verified}/{n}")).style(backup_style(app, worst))
 }
 
 /// `exact`: every folder is enumerated; otherwise the total is a lower bound ("≥") and the
@@ -244,7 +286,11 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
     };
     let mut lines = vec![
         kv("mailbox", m.key.clone()),
-        kv("batch", m.batch.clone()),
+        Line::from(vec![
+            Span::styled(format!("{:<18}", "batch"), t.muted()),
+            Span::raw(format!("{} · source backup: ", m.batch)),
+            Span::styled(m.backup.as_str(), backup_style(app, m.backup)),
+        ]),
         Line::from(vec![
             Span::styled(format!("{:<18}", "state"), t.muted()),
             Span::styled(state_word(m.state), state_style(app, m.state)),

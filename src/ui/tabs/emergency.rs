@@ -44,6 +44,10 @@ pub fn draw_emergency(f: &mut Frame, app: &App, area: Rect) {
         ]),
         Line::from("  Removes exactly what cutover wrote, each message re-checked first, then the"),
         Line::from("  folders it created once empty. Mail from others stays; never the source."),
+        Line::from(vec![
+            Span::styled(" BACKUP ", t.badge(t.ok())),
+            Span::raw(" b on a batch below: its source into backups/source/, then verified"),
+        ]),
     ];
     if let Some(r) = &s.rollback {
         lines.push(Line::from(""));

@@ -45,6 +45,11 @@ fn mailbox(key: &str, batch: &str, state: &str, copied: u64, total: u64) -> Mail
         last_error: (state == "failed").then(|| {
             "login as bob refused: [AUTHENTICATIONFAILED] Authentication failed.".to_string()
         }),
+        backup: match state {
+            "done" => BackupState::Verified,
+            "failed" => BackupState::Unverified,
+            _ => BackupState::None,
+        },
     }
 }
 

@@ -42,7 +42,8 @@ use crate::mail::utf7::decode_mutf7;
 
 pub use items::ItemDirSession;
 pub use manifest::FILE as MANIFEST_FILE;
-pub use names::refused_component;
+pub use manifest::{Entry as ManifestEntry, read as read_manifest};
+pub use names::{folder_dir, key_of, refused_component};
 
 #[derive(Clone)]
 pub struct MaildirConnector {
