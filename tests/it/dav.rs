@@ -490,3 +490,53 @@ fn calendars_and_contacts_go_to_ics_and_vcf_files_beside_a_maildir_tree_and_back
         "the calendar cutover made is removed once empty"
     );
 }
+
+#[test]
+fn a_backup_holds_calendars_and_contacts_and_a_restore_brings_back_lost_events_once() {
+    let s = sides();
+    s.src.seed(SRC.0, 8, 9, &[]);
+    s.src_dav.seed(SRC.0, SRC.1, Scale::Small);
+    let before = by_identity(&s.src_dav.dump(SRC.0, SRC.1, true));
+    let p = project(&s);
+    let b = p.cutover(&["backup"]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    let items = p.dir.path().join("backups/source/.items/alice");
+    let files = |kind: &str| -> usize {
+        std::fs::read_dir(items.join(kind))
+            .map(|d| {
+                d.filter_map(|c| c.ok())
+                    .map(|c| std::fs::read_dir(c.path()).map_or(0, |f| f.count() - 1))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        files("calendar") + files("contacts"),
+        before.len(),
+        "one file per event and contact in {}",
+        items.display()
+    );
+    let v = p.cutover(&["backup", "--verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    // The incident: two events deleted on the source.
+    let raw = s.src_dav.dump(SRC.0, SRC.1, false);
+    let lost: Vec<&DavItem> = raw
+        .iter()
+        .filter(|i| i.collection == "work")
+        .take(2)
+        .collect();
+    for i in &lost {
+        assert!(matches!(s.src_dav.delete(SRC.0, SRC.1, &i.href), 200 | 204));
+    }
+    let r = p.cutover(&["restore", "--mailbox", "alice", "--into", "source", "--yes"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert_eq!(
+        by_identity(&s.src_dav.dump(SRC.0, SRC.1, true)),
+        before,
+        "exactly what was lost is back, nothing twice"
+    );
+    let again = p.cutover(&["restore", "--mailbox", "alice", "--into", "source", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(by_identity(&s.src_dav.dump(SRC.0, SRC.1, true)), before);
+}

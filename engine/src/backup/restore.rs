@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 
 use super::run::outcome_of;
 use super::types::{
-    BackupError, default_dir, maildir_endpoint, side_credential, side_endpoint, tree_credential,
+    BackupError, default_dir, maildir_endpoint, side_credential, side_dav, side_endpoint,
+    tree_credential,
 };
 use crate::api::Side;
 use crate::config::{ChecklistSettings, MailboxSpec, Project};
@@ -106,6 +107,8 @@ fn restore_project(
     p.mailboxes = vec![MailboxSpec {
         source: tree_credential(tree),
         destination: side_credential(spec, into).clone(),
+        source_dav: None,
+        destination_dav: side_dav(spec, into),
         ..spec.clone()
     }];
     p.folders.rename.clear();

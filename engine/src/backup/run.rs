@@ -14,7 +14,7 @@ use super::space::{self, Space};
 use super::tree::{Summary, held, write_summary};
 use super::types::{
     BACKUP_JOURNAL, BackupError, default_dir, maildir_endpoint, prepare_dir, selected,
-    side_credential, side_endpoint, tree_credential,
+    side_credential, side_dav, side_endpoint, tree_credential,
 };
 use crate::api::Side;
 use crate::config::{ChecklistSettings, MailboxSpec, Project};
@@ -60,6 +60,9 @@ pub fn backup_project(
             MailboxSpec {
                 destination: tree_credential(&cred.user),
                 source: cred,
+                // The side's calendars and contacts go beside the tree.
+                source_dav: side_dav(m, side),
+                destination_dav: None,
                 ..m.clone()
             }
         })

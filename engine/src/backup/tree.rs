@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::types::BackupError;
-use crate::endpoint::maildir::{ManifestEntry, folder_dir, key_of, read_manifest};
+use crate::endpoint::maildir::{ManifestEntry, folder_dir, item_dir, key_of, read_manifest};
 use crate::journal::Journal;
 use crate::mail::utf7::decode_mutf7;
 
@@ -66,6 +66,20 @@ fn files_of(dir: &Path) -> Result<HashMap<String, PathBuf>, BackupError> {
     Ok(out)
 }
 
+/// The item files of a calendar's or address book's directory, by name.
+fn item_files(dir: &Path) -> Result<HashMap<String, PathBuf>, BackupError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(io("list", dir, e)),
+    };
+    Ok(entries
+        .flatten()
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect())
+}
+
 /// What the backup of `mailbox` (its key in the backup journal) holds, folder by folder.
 /// `root` is the mailbox's tree, `tree_user` its directory name.
 pub fn held(
@@ -79,14 +93,22 @@ pub fn held(
     };
     let manifest = read_manifest(root)?;
     let mut out = Vec::new();
+    let trees = root.parent().unwrap_or(root);
     for f in store.folders_of(id)? {
         let copied = store.copied(f.id)?;
         let uids: Vec<u32> = copied.iter().filter_map(|c| c.dst_uid).collect();
+        // A calendar or an address book: one file per item beside the tree, no manifest.
+        let (account, files) = match item_dir(trees, tree_user, &f.dst_name) {
+            Some((dir, account)) => (account, item_files(&dir)?),
+            None => (
+                tree_user.to_string(),
+                files_of(&folder_dir(root, &f.dst_name, "verify")?)?,
+            ),
+        };
         let keys: HashMap<u32, String> = store
-            .refs_of("destination", tree_user, &f.dst_name, &uids)?
+            .refs_of("destination", &account, &f.dst_name, &uids)?
             .into_iter()
             .collect();
-        let files = files_of(&folder_dir(root, &f.dst_name, "verify")?)?;
         let items = copied
             .iter()
             .map(|c| {

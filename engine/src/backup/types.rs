@@ -106,6 +106,14 @@ pub fn side_credential(spec: &MailboxSpec, side: Side) -> &Credential {
     }
 }
 
+/// The CalDAV/CardDAV login of a mailbox's side, when it has one.
+pub fn side_dav(spec: &MailboxSpec, side: Side) -> Option<Credential> {
+    match side {
+        Side::Source => spec.source_dav.clone(),
+        Side::Destination => spec.destination_dav.clone(),
+    }
+}
+
 /// A credential for a Maildir tree: its directory name, no password.
 pub fn tree_credential(user: &str) -> Credential {
     Credential {

@@ -75,6 +75,18 @@ pub async fn verify(
                         .push(format!("{what}: file missing from the backup"));
                     continue;
                 };
+                let kind = crate::item::kind_of_folder(&f.tree_name);
+                if kind != crate::api::ItemKind::Mail {
+                    // An event or contact file: its normalised content against the copy's.
+                    match tokio::task::block_in_place(|| std::fs::read(path)) {
+                        Ok(b) if crate::item::fingerprint(kind, &b) == i.fingerprint => {}
+                        Ok(_) => v.problems.push(format!("{what}: changed since the backup")),
+                        Err(e) => v
+                            .problems
+                            .push(format!("{what}: cannot read {}: {e}", path.display())),
+                    }
+                    continue;
+                }
                 let Some(m) = &i.manifest else {
                     v.problems.push(format!("{what}: no line in the manifest"));
                     continue;
@@ -133,8 +145,8 @@ async fn live(
     folders: &[super::tree::HeldFolder],
 ) -> Result<(Vec<String>, Vec<String>), BackupError> {
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
-    let mut s = run.engine.src.connect(&spec.source).await?;
-    let mut d = run.engine.dst.connect(&spec.destination).await?;
+    let mut s = run.engine.src.connect_mailbox(spec).await?;
+    let mut d = run.engine.dst.connect_mailbox(spec).await?;
     let found = discover(&run.engine.project, &mut s, &mut d).await?;
     d.logout().await;
     for m in &found.mappings {

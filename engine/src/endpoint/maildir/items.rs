@@ -31,6 +31,17 @@ use crate::journal::Journal;
 /// The file holding a collection's display name.
 pub const DISPLAYNAME: &str = "displayname";
 
+/// The directory of the collection `folder` (`calendar:ID`, `contacts:ID`) of mailbox `user`
+/// beside the trees in `dir`, and the journal account its files' UIDs are kept under; None
+/// for a mail folder.
+pub fn item_dir(dir: &Path, user: &str, folder: &str) -> Option<(PathBuf, String)> {
+    let (kind, id) = collection_of(folder)?;
+    Some((
+        dir.join(".items").join(user).join(kind_dir(kind)).join(id),
+        format!("items:{user}"),
+    ))
+}
+
 pub struct ItemDirSession {
     caps: Capabilities,
     /// `DIR/.items/<mailbox>`.
@@ -76,7 +87,9 @@ impl ItemDirSession {
             items,
             side,
             store: store.clone(),
-            account: format!("items:{user}"),
+            account: item_dir(dir, user, "calendar:x")
+                .map(|(_, a)| a)
+                .unwrap_or_default(),
             selected: None,
         }
     }

@@ -40,7 +40,7 @@ use crate::config::{self, Credential};
 use crate::journal::Journal;
 use crate::mail::utf7::decode_mutf7;
 
-pub use items::ItemDirSession;
+pub use items::{ItemDirSession, item_dir};
 pub use manifest::FILE as MANIFEST_FILE;
 pub use manifest::{Entry as ManifestEntry, read as read_manifest};
 pub use names::{folder_dir, key_of, refused_component};
