@@ -214,8 +214,9 @@ pub async fn plan(run: &RestoreRun, dry_run: bool) -> Result<Vec<FolderPlan>, Ba
             &spec.destination.user,
         )?)
     };
-    let mut s = run.engine.src.connect(&spec.source).await?;
-    let mut d = run.engine.dst.connect(&spec.destination).await?;
+    // The mailbox with its calendars and contacts, where the project moves them.
+    let mut s = run.engine.src.connect_mailbox(spec).await?;
+    let mut d = run.engine.dst.connect_mailbox(spec).await?;
     let found = discover(&run.engine.project, &mut s, &mut d).await?;
     let rows = match mailbox_id {
         Some(id) => store.folders_of(id)?,

@@ -148,8 +148,20 @@ pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
             Err(_) => std::fs::remove_file(&path).map_err(io)?,
         }
     }
-    let listener = UnixListener::bind(&path).map_err(io)?;
-    local::make_private(&path).map_err(io)?;
+    // Bound under a temporary name, given its mode and group, then renamed into place: the
+    // socket appears with its final permissions, never for a moment with others.
+    let tmp = path.with_file_name(format!(
+        "{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("ctl"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp).map_err(io)?;
+    let placed = local::make_private(&tmp).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
     Ok(Listener {
         listener,
         path,
