@@ -306,7 +306,7 @@ impl Monitor {
             let Ok(Some((id, state, err))) = store.mailbox_state(&key) else {
                 continue;
             };
-            let totals: Totals = store.mailbox_totals(id).unwrap_or_default().into();
+            let totals: Totals = store.mailbox_totals(id).unwrap_or_default();
             if let Some(v) = self.mailboxes.get_mut(&key) {
                 if self.read_only {
                     // Watch mode: state and rates come from the journal only.

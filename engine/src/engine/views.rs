@@ -1,25 +1,10 @@
 //! How the engine's journal rows and checklist items become the contract's views
 //! ([`crate::api`]): the journal's words read into the api's enums here, and nowhere else.
 
-use crate::api::{CheckStatus, CheckView, IssueState, IssueView, Severity, Totals};
+use crate::api::{CheckStatus, CheckView, IssueState, IssueView, Severity};
 use crate::checklist::{ItemStatus, Status};
 use crate::config::CheckKind;
-use crate::journal::{self, IssueRow};
-
-impl From<journal::Totals> for Totals {
-    fn from(t: journal::Totals) -> Totals {
-        Totals {
-            messages: t.messages,
-            bytes: t.bytes,
-            copied: t.copied,
-            copied_bytes: t.copied_bytes,
-            skipped: t.skipped,
-            failed: t.failed,
-            pending: t.pending,
-            by_kind: t.by_kind,
-        }
-    }
-}
+use crate::journal::IssueRow;
 
 impl From<IssueRow> for IssueView {
     fn from(r: IssueRow) -> IssueView {

@@ -2,8 +2,6 @@
 //! kind: a folder named `calendar:…` holds events, `contacts:…` contacts, any other mail), the
 //! reasons items were not copied, and those that vanished from the source first.
 
-use std::collections::BTreeMap;
-
 use rusqlite::params;
 
 use crate::api::{ItemKind, KindTotals};
@@ -11,44 +9,13 @@ use crate::api::{ItemKind, KindTotals};
 use super::db::{Journal, Result};
 use super::messages::EXPUNGED_REASON;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub messages: u64,
-    pub bytes: u64,
-    pub copied: u64,
-    pub copied_bytes: u64,
-    pub skipped: u64,
-    pub failed: u64,
-    pub pending: u64,
-    /// The same counts per kind of item, for the kinds that have items.
-    pub by_kind: BTreeMap<ItemKind, KindTotals>,
-}
+/// The counts are the contract's own type: the journal fills it, the views pass it on.
+pub use crate::api::Totals;
 
 /// The kind of a journal row from its folder's source name, in SQL (the same rule as
 /// `item::folder::kind_of_folder`: case-sensitive prefixes).
 const KIND_SQL: &str = "CASE WHEN substr(f.src_name, 1, 9) = 'calendar:' THEN 'event'
      WHEN substr(f.src_name, 1, 9) = 'contacts:' THEN 'contact' ELSE 'mail' END";
-
-impl Totals {
-    /// Adds another mailbox's counts, kind by kind (a batch's or a report's totals).
-    pub fn add(&mut self, o: &Totals) {
-        self.messages += o.messages;
-        self.bytes += o.bytes;
-        self.copied += o.copied;
-        self.copied_bytes += o.copied_bytes;
-        self.skipped += o.skipped;
-        self.failed += o.failed;
-        self.pending += o.pending;
-        for (k, t) in &o.by_kind {
-            self.by_kind.entry(*k).or_default().add(t);
-        }
-    }
-
-    /// Some item is an event or a contact.
-    pub fn mixed(&self) -> bool {
-        self.by_kind.keys().any(|k| *k != ItemKind::Mail)
-    }
-}
 
 /// Why messages of a mailbox were not copied: (state, reason, count).
 #[derive(Debug, Clone, PartialEq, Eq)]
