@@ -88,6 +88,18 @@ pub struct Message {
     pub body: Body,
 }
 
+impl Message {
+    /// An event or a contact as an item store reads it: its text, no flags, no date.
+    pub fn item(uid: u32, text: Vec<u8>) -> Message {
+        Message {
+            uid,
+            flags: Vec::new(),
+            internal_date: None,
+            body: Body::new(text),
+        }
+    }
+}
+
 /// A message's bytes, kept in whatever buffer the endpoint read them into (no copy).
 pub struct Body(Box<dyn AsRef<[u8]> + Send + Sync>);
 
@@ -120,6 +132,19 @@ pub struct Fingerprinted {
     pub fingerprint: String,
     pub flags: Vec<String>,
     pub internal_date: Option<DateTime<FixedOffset>>,
+}
+
+impl Fingerprinted {
+    /// An event or a contact: the fingerprint of its normalised text (see `crate::item`).
+    pub fn item(kind: crate::api::ItemKind, uid: u32, text: &[u8]) -> Fingerprinted {
+        Fingerprinted {
+            uid,
+            size: text.len() as u64,
+            fingerprint: crate::item::fingerprint(kind, text),
+            flags: Vec::new(),
+            internal_date: None,
+        }
+    }
 }
 
 /// What an endpoint can do, as far as the engine cares.

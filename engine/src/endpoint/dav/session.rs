@@ -34,7 +34,7 @@ use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::session::MailSession;
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
     MessageMeta, Result,
 };
 use crate::item::{
@@ -583,13 +583,7 @@ impl MailSession for DavSession {
         sorted.sort_unstable();
         for chunk in sorted.chunks(MULTIGET_CHUNK) {
             for (uid, body) in self.bodies(chunk, 0).await? {
-                let m = Message {
-                    uid,
-                    flags: Vec::new(),
-                    internal_date: None,
-                    body: Body::new(body),
-                };
-                if !sink.send(m).await {
+                if !sink.send(Message::item(uid, body)).await {
                     return Ok(());
                 }
             }
@@ -607,13 +601,7 @@ impl MailSession for DavSession {
             .bodies(uids, from_uid)
             .await?
             .into_iter()
-            .map(|(uid, body)| Fingerprinted {
-                uid,
-                size: body.len() as u64,
-                fingerprint: fingerprint(kind, &body),
-                flags: Vec::new(),
-                internal_date: None,
-            })
+            .map(|(uid, body)| Fingerprinted::item(kind, uid, &body))
             .collect())
     }
 

@@ -176,12 +176,7 @@ impl MailSession for GraphSession {
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
         if self.contacts.is_some() {
             for i in self.chosen_contacts(uids, 0) {
-                let m = Message {
-                    uid: i.uid,
-                    flags: Vec::new(),
-                    internal_date: None,
-                    body: Body::new(self.contact_vcard(&i).await?),
-                };
+                let m = Message::item(i.uid, self.contact_vcard(&i).await?);
                 if !sink.send(m).await {
                     break;
                 }
@@ -214,13 +209,7 @@ impl MailSession for GraphSession {
         if self.contacts.is_some() {
             for i in self.chosen_contacts(uids, from_uid) {
                 let card = self.contact_vcard(&i).await?;
-                out.push(Fingerprinted {
-                    uid: i.uid,
-                    size: card.len() as u64,
-                    fingerprint: crate::item::fingerprint(ItemKind::Contact, &card),
-                    flags: Vec::new(),
-                    internal_date: None,
-                });
+                out.push(Fingerprinted::item(ItemKind::Contact, i.uid, &card));
             }
             return Ok(out);
         }

@@ -19,7 +19,7 @@ use crate::config::Items;
 use crate::endpoint::session::MailSession;
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
-    AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
     MessageMeta, Result,
 };
 use crate::item::{
@@ -426,13 +426,7 @@ impl MailSession for ItemDirSession {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err("read item", &path, e)),
             };
-            let m = Message {
-                uid,
-                flags: Vec::new(),
-                internal_date: None,
-                body: Body::new(bytes),
-            };
-            if !sink.send(m).await {
+            if !sink.send(Message::item(uid, bytes)).await {
                 return Ok(());
             }
         }
@@ -454,13 +448,7 @@ impl MailSession for ItemDirSession {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(io_err("read item", &path, e)),
                 };
-                out.push(Fingerprinted {
-                    uid,
-                    size: bytes.len() as u64,
-                    fingerprint: fingerprint(kind, &bytes),
-                    flags: Vec::new(),
-                    internal_date: None,
-                });
+                out.push(Fingerprinted::item(kind, uid, &bytes));
             }
             Ok(out)
         })
