@@ -43,12 +43,12 @@ Prints a JSON list sorted by (collection, href), one object per resource:
 Python 3 standard library only.
 """
 import argparse
-import base64
-import http.client
 import json
 import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
+
+from davhttp import Http
 
 NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav", "CR": "urn:ietf:params:xml:ns:carddav"}
 DROP_PROPS = {"DTSTAMP", "PRODID", "LAST-MODIFIED", "CREATED", "REV"}
@@ -56,33 +56,10 @@ DROP_PARAMS = {"SCHEDULE-AGENT", "SCHEDULE-STATUS"}
 RID_COMPONENTS = {"VEVENT", "VTODO", "VJOURNAL"}
 
 
-class Dav:
+class Dav(Http):
     def __init__(self, url, user, password):
-        u = urllib.parse.urlsplit(url)
-        if u.scheme not in ("http", "https"):
-            sys.exit("dav_dump.py: --url must be http:// or https://, got %r" % url)
-        self.https = u.scheme == "https"
-        self.host, self.port = u.hostname, u.port or (443 if self.https else 80)
-        self.base = u.path or "/"
-        self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-        self.conn = None
-
-    def request(self, method, path, body=b"", headers=None):
-        h = {"Authorization": self.auth, "Content-Length": str(len(body))}
-        h.update(headers or {})
-        for attempt in (1, 2):
-            if self.conn is None:
-                cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-                self.conn = cls(self.host, self.port, timeout=60)
-            try:
-                self.conn.request(method, path, body=body, headers=h)
-                r = self.conn.getresponse()
-                return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
+        super().__init__(url, user, password, "dav_dump.py")
+        self.base = self.path or "/"
 
     def propfind(self, path, depth, props):
         body = ('<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" '

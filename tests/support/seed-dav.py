@@ -48,14 +48,14 @@ more VEVENT in the same resource; VTIMEZONE and VALARM are counted too, VCARD on
 """
 import argparse
 import base64
-import http.client
 import json
 import random
 import sys
 import unicodedata
-import urllib.parse
 import uuid
 from datetime import date, datetime, timedelta
+
+from davhttp import Http
 
 DTSTAMP = "20260101T000000Z"
 PRODID = "-//cutover//seed-dav 1.0//EN"
@@ -607,34 +607,15 @@ class Seeder:
 
 # ---------------------------------------------------------------- HTTP
 
-class Dav:
+class Dav(Http):
     def __init__(self, url, user, password):
-        u = urllib.parse.urlsplit(url)
-        if u.scheme not in ("http", "https"):
-            sys.exit("seed-dav.py: --url must be http:// or https://, got %r" % url)
-        self.https = u.scheme == "https"
-        self.host, self.port = u.hostname, u.port or (443 if self.https else 80)
-        self.base = u.path.rstrip("/")
-        self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-        self.conn = None
+        super().__init__(url, user, password, "seed-dav.py")
+        self.base = self.path.rstrip("/")
 
     def request(self, method, path, body=b"", headers=None):
-        h = {"Authorization": self.auth, "Content-Length": str(len(body))}
-        h.update(headers or {})
-        for attempt in (1, 2):
-            if self.conn is None:
-                cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-                self.conn = cls(self.host, self.port, timeout=60)
-            try:
-                self.conn.request(method, path, body=body, headers=h)
-                r = self.conn.getresponse()
-                data = r.read()
-                return r.status, data
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
+        """(status, body)."""
+        st, _, data = super().request(method, path, body, headers)
+        return st, data
 
     def principal(self):
         body = (b'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
