@@ -37,6 +37,23 @@ pub fn check(project: &Project) -> ExitCode {
                 e.kind, e.host, e.port, e.security, e.preset, e.max_connections
             );
         }
+        let permissions = cutover_engine::config::permissions::needed(
+            e.kind,
+            side == "source",
+            &project.items,
+            e.graph_import,
+        );
+        if !permissions.is_empty() {
+            println!(
+                "{:<11} {} for what this project moves: {}",
+                "",
+                match e.kind {
+                    config::EndpointKind::Gmail => "OAuth scopes (domain-wide delegation)",
+                    _ => "application permissions (admin consent)",
+                },
+                permissions.join(", ")
+            );
+        }
         if let Some(d) = &e.dav {
             println!(
                 "{:<11} calendars and contacts: CalDAV/CardDAV at {} security={:?}{}",

@@ -493,6 +493,17 @@ fn graph_to_graph_contacts_keep_their_identity_follow_source_changes_and_roll_ba
         project::user(BOB),
         project::user(ALICE),
     );
+    // `check` names what each side's app registration must be granted for what moves.
+    let check = cutover(&p, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let said = stdout(&check);
+    assert!(
+        said.contains("application permissions (admin consent) for what this project moves: Mail.Read, Contacts.Read\n")
+            && said.contains(
+                "application permissions (admin consent) for what this project moves: Mail.ReadWrite, Mail-Advanced.ReadWrite.All, Contacts.ReadWrite\n"
+            ),
+        "{said}"
+    );
     // Contacts go through the same per-mailbox limits and 429s as mail.
     c.graph.throttle_next(ALICE, 3);
     let run = cutover(&p, &["run"]);

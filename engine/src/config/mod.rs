@@ -19,6 +19,7 @@ mod lines;
 mod load;
 mod mailboxes;
 mod oauth;
+pub mod permissions;
 mod project;
 mod raw;
 mod secrets;

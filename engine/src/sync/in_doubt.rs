@@ -4,6 +4,7 @@
 //! others go back to pending. Nothing is sent twice.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use crate::endpoint::{EndpointError, MailSession};
 use crate::events::{RunStats, Severity};
@@ -50,19 +51,18 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
     if doubt.is_empty() {
         return Ok(());
     }
-    if doubt.iter().any(|d| !d.confirmed) {
-        // A run killed moments ago may still have APPENDs executing on the server (a busy
-        // server can take seconds to store what it had already received): give them time
-        // to land before judging, then wait for the folder to be still.
-        let youngest = doubt
-            .iter()
-            .map(|d| d.age_secs)
-            .fold(f64::INFINITY, f64::min);
-        if youngest < IN_FLIGHT_GRACE.as_secs_f64() {
-            let rest = IN_FLIGHT_GRACE.as_secs_f64() - youngest.max(0.0);
-            tokio::time::sleep(std::time::Duration::from_secs_f64(rest)).await;
-        }
-        settle(dst, folder).await?;
+    // A run killed moments ago may still have APPENDs executing on the server: the server
+    // goes on with the commands it had already received (a pipelined window), one after the
+    // other, each as slow as its fsync. Judge only once they had time to land and the folder
+    // has been still for a while.
+    let youngest = doubt
+        .iter()
+        .filter(|d| !d.confirmed)
+        .map(|d| d.age_secs)
+        .fold(f64::INFINITY, f64::min);
+    if youngest < IN_FLIGHT_GRACE.as_secs_f64() {
+        let rest = IN_FLIGHT_GRACE.as_secs_f64() - youngest.max(0.0);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(rest)).await;
     }
     let floor = doubt.iter().map(|d| d.dst_floor).min().unwrap_or(1);
     let sizes: HashSet<u64> = doubt.iter().map(|d| d.size).collect();
@@ -73,28 +73,48 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
         .filter_map(|c| c.dst_uid)
         .collect();
     let exact = !dst.capabilities().inexact_sizes;
-    let metas = dst.fetch_meta(floor).await?;
-    let cand: Vec<u32> = metas
-        .iter()
-        .filter(|m| (!exact || sizes.contains(&m.size)) && !claimed.contains(&m.uid))
-        .map(|m| m.uid)
+    let mut quiet = SETTLE;
+    let (found, unmatched) = loop {
+        if youngest.is_finite() {
+            settle(dst, folder, quiet).await?;
+        }
+        let metas = dst.fetch_meta(floor).await?;
+        let cand: Vec<u32> = metas
+            .iter()
+            .filter(|m| (!exact || sizes.contains(&m.size)) && !claimed.contains(&m.uid))
+            .map(|m| m.uid)
+            .collect();
+        let fps = if cand.is_empty() {
+            Vec::new()
+        } else {
+            dst.fetch_fingerprints(&cand, 0).await?
+        };
+        RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
+        let candidates: Vec<(u32, String)> =
+            fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
+        let mut found = Vec::new();
+        let unmatched: HashSet<i64> = match_by_fingerprint(
+            doubt.iter().map(|d| (d.id, d.fingerprint.as_str())),
+            &candidates,
+            &claimed,
+            |id, uid| found.push((id, Some(uid))),
+        )
+        .into_iter()
         .collect();
-    let fps = if cand.is_empty() {
-        Vec::new()
-    } else {
-        dst.fetch_fingerprints(&cand, 0).await?
+        // Not found yet, after a crash recent enough that the server may still be storing
+        // what it had received (a stalled fsync can keep the folder still for seconds): look
+        // again once the folder has been still for much longer. Sending now would make a
+        // second copy if the first one lands afterwards.
+        let missing_recent = doubt.iter().any(|d| {
+            unmatched.contains(&d.id) && !d.confirmed && d.age_secs < LINGER.as_secs_f64()
+        });
+        if missing_recent && quiet < SETTLE_LONG {
+            quiet = SETTLE_LONG;
+            continue;
+        }
+        break (found, unmatched);
     };
-    RunStats::add(&ctx.stats.bodies_fetched, fps.len() as u64);
-    let candidates: Vec<(u32, String)> = fps.into_iter().map(|f| (f.uid, f.fingerprint)).collect();
-    let mut found = Vec::new();
-    let unmatched = match_by_fingerprint(
-        doubt.iter().map(|d| (d.id, d.fingerprint.as_str())),
-        &candidates,
-        &claimed,
-        |id, uid| found.push((id, Some(uid))),
-    );
     store.mark_copied(&found, dst_validity)?;
-    let unmatched: HashSet<i64> = unmatched.into_iter().collect();
     // An APPEND that never landed goes back to pending; a confirmed one we cannot find
     // any more is reported, not re-sent.
     let mut again = Vec::new();
@@ -132,23 +152,44 @@ pub(crate) async fn resolve_in_doubt<D: MailSession>(
 }
 
 /// How long after an APPEND was journalled its outcome may still be pending on the server.
-const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(8);
 
 /// How long the destination's UIDNEXT must stay still before in-doubt APPENDs are judged.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+const SETTLE: Duration = Duration::from_millis(1500);
 
-/// Wait until the destination folder stops growing. A killed client's APPENDs can still be
-/// executing on the server (pipelined commands already in its input buffer, a slow fsync);
-/// judging them before they land would send them twice.
-async fn settle<D: MailSession>(dst: &mut D, folder: &str) -> Result<(), SyncError> {
+/// How long it must stay still before APPENDs of a recent crash are judged missing and sent
+/// again: longer than the longest pause between two stores of a busy server.
+const SETTLE_LONG: Duration = Duration::from_secs(6);
+
+/// An interrupted run's APPENDs older than this cannot be landing any more.
+const LINGER: Duration = Duration::from_secs(120);
+
+/// How often UIDNEXT is read while waiting for the folder to be still.
+const SETTLE_POLL: Duration = Duration::from_millis(500);
+
+/// The longest wait for a folder to be still.
+const SETTLE_MAX: Duration = Duration::from_secs(60);
+
+/// Wait until the destination folder's UIDNEXT has not moved for `quiet`. A killed client's
+/// APPENDs can still be executing on the server (pipelined commands already in its input
+/// buffer, a slow fsync); judging them before they land would send them twice.
+async fn settle<D: MailSession>(
+    dst: &mut D,
+    folder: &str,
+    quiet: Duration,
+) -> Result<(), SyncError> {
+    let start = tokio::time::Instant::now();
     let mut last = dst.status(folder).await?.uidnext;
-    for _ in 0..40 {
-        tokio::time::sleep(SETTLE).await;
+    let mut still_since = tokio::time::Instant::now();
+    while start.elapsed() < SETTLE_MAX {
+        tokio::time::sleep(SETTLE_POLL.min(quiet)).await;
         let now = dst.status(folder).await?.uidnext;
-        if now == last {
+        if now != last {
+            last = now;
+            still_since = tokio::time::Instant::now();
+        } else if still_since.elapsed() >= quiet {
             return Ok(());
         }
-        last = now;
     }
     Err(SyncError::Endpoint(EndpointError::Protocol {
         op: "resume".into(),

@@ -179,6 +179,30 @@ fn in_future(date: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Which messages (sha256, date, size) are on one side more often than on the other.
+fn count_differences(
+    want: &[(String, Vec<String>, String, u64)],
+    have: &[(String, Vec<String>, String, u64)],
+) -> String {
+    let mut n: BTreeMap<(&str, &str, u64), (usize, usize)> = BTreeMap::new();
+    for m in want {
+        n.entry((&m.0, &m.2, m.3)).or_default().0 += 1;
+    }
+    for m in have {
+        n.entry((&m.0, &m.2, m.3)).or_default().1 += 1;
+    }
+    n.iter()
+        .filter(|(_, (a, b))| a != b)
+        .map(|((h, d, s), (a, b))| {
+            format!(
+                "{} ({d}, {s} bytes): {a} on the source, {b} on the destination",
+                &h[..12]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Assert that every source folder's messages are on the destination (folder name mapped by
 /// `map`) byte for byte, with the same flags and dates, each exactly as often as in the source.
 pub fn assert_same_mail(src: &Dump, dst: &Dump, map: impl Fn(&str) -> String) {
@@ -224,9 +248,10 @@ pub fn assert_same_mail(src: &Dump, dst: &Dump, map: impl Fn(&str) -> String) {
         assert_eq!(
             want.len(),
             have.len(),
-            "folder {folder:?} -> {target:?}: {} source messages, {} on the destination",
+            "folder {folder:?} -> {target:?}: {} source messages, {} on the destination; {}",
             want.len(),
-            have.len()
+            have.len(),
+            count_differences(&want, &have)
         );
         assert_eq!(want, have, "folder {folder:?} -> {target:?} differs");
     }

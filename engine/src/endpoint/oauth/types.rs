@@ -76,9 +76,7 @@ pub fn default_scope(provider: OAuthProvider, kind: EndpointKind, host: &str) ->
             "https://outlook.office365.com/.default"
         }
         (OAuthProvider::Entra, _) => "https://outlook.office365.com/.default",
-        (OAuthProvider::Google, EndpointKind::Gmail) => {
-            "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/gmail.labels https://www.googleapis.com/auth/gmail.insert"
-        }
+        (OAuthProvider::Google, EndpointKind::Gmail) => crate::config::permissions::GMAIL_SCOPE,
         (OAuthProvider::Google, _) => "https://mail.google.com/",
     }
     .to_string()

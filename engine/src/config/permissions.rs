@@ -1,0 +1,104 @@
+//! What a cloud endpoint's app registration must be granted for what the project moves on
+//! that side: named by `cutover check` before anything connects, and by the errors of a
+//! refused request (see `endpoint::graph::wire`).
+
+use super::endpoints::{EndpointKind, GraphImport};
+use super::items::Items;
+
+/// The Gmail API scopes cutover asks Google for (domain-wide delegation grants them).
+pub const GMAIL_SCOPE: &str = "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/gmail.labels https://www.googleapis.com/auth/gmail.insert";
+
+/// The permissions (Graph application permissions, or Google OAuth scopes) this side needs,
+/// in the words the admin consoles use; empty for endpoints that sign in as the mailbox.
+pub fn needed(
+    kind: EndpointKind,
+    source: bool,
+    items: &Items,
+    graph_import: GraphImport,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    match kind {
+        EndpointKind::Graph => {
+            if items.mail {
+                out.push(
+                    if source {
+                        "Mail.Read"
+                    } else {
+                        "Mail.ReadWrite"
+                    }
+                    .into(),
+                );
+                if !source && graph_import == GraphImport::Mime {
+                    out.push("Mail-Advanced.ReadWrite.All".into());
+                }
+            }
+            if items.calendar {
+                out.push(
+                    if source {
+                        "Calendars.Read"
+                    } else {
+                        "Calendars.ReadWrite"
+                    }
+                    .into(),
+                );
+            }
+            if items.contacts {
+                out.push(
+                    if source {
+                        "Contacts.Read"
+                    } else {
+                        "Contacts.ReadWrite"
+                    }
+                    .into(),
+                );
+            }
+        }
+        EndpointKind::Gmail if items.mail => {
+            out.extend(GMAIL_SCOPE.split_whitespace().map(str::to_string));
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_names_each_kinds_permission_per_side() {
+        let all = Items {
+            calendar: true,
+            contacts: true,
+            ..Items::default()
+        };
+        assert_eq!(
+            needed(EndpointKind::Graph, false, &all, GraphImport::Mime),
+            [
+                "Mail.ReadWrite",
+                "Mail-Advanced.ReadWrite.All",
+                "Calendars.ReadWrite",
+                "Contacts.ReadWrite"
+            ]
+        );
+        assert_eq!(
+            needed(EndpointKind::Graph, true, &all, GraphImport::Mime),
+            ["Mail.Read", "Calendars.Read", "Contacts.Read"]
+        );
+        assert_eq!(
+            needed(
+                EndpointKind::Graph,
+                false,
+                &Items::default(),
+                GraphImport::Json
+            ),
+            ["Mail.ReadWrite"]
+        );
+        assert!(needed(EndpointKind::Imap, false, &all, GraphImport::Mime).is_empty());
+        assert!(
+            needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)
+                .iter()
+                .any(|s| s.ends_with("/gmail.modify"))
+        );
+    }
+}
