@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "cutover",
-    version,
+    version = cutover::VERSION,
     about = "Mailbox migrations an operator can trust on cutover night",
     args_conflicts_with_subcommands = true,
     after_help = "`cutover PROJECT` opens the console (same as `cutover tui PROJECT`)."
@@ -176,6 +176,19 @@ pub enum Cmd {
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell);
+    /// e.g. `cutover completions bash > ~/.local/share/bash-completion/completions/cutover`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of cutover and its commands; e.g.
+    /// `cutover man > cutover.1 && man ./cutover.1`. With --dir, write one page per command.
+    Man {
+        /// Write cutover.1 and cutover-COMMAND.1 into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 

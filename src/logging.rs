@@ -18,16 +18,27 @@ pub fn flush_log() {
     drop(guard);
 }
 
-pub fn init_logging(dir: &Path, json: bool) -> Option<WorkerGuard> {
+/// Today's log file in `dir` (a new file each day, named by the UTC date).
+pub fn log_file(dir: &Path) -> std::path::PathBuf {
+    dir.join(format!(
+        "cutover.{}.log",
+        chrono::Utc::now().format("%Y-%m-%d")
+    ))
+}
+
+/// Set up the log in `dir`; the reason when it cannot be (then nothing is logged, and the
+/// caller says so on stderr).
+pub fn init_logging(dir: &Path, json: bool) -> Result<WorkerGuard, String> {
     use tracing_subscriber::EnvFilter;
-    cutover_engine::local::create_private_dir_all(dir).ok()?;
+    cutover_engine::local::create_private_dir_all(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("cutover")
         .filename_suffix("log")
         .max_log_files(14)
         .build(dir)
-        .ok()?;
+        .map_err(|e| format!("cannot open a log file in {}: {e}", dir.display()))?;
     cutover_engine::local::make_logs_private(dir);
     let (w, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -46,6 +57,6 @@ pub fn init_logging(dir: &Path, json: bool) -> Option<WorkerGuard> {
     } else {
         b.try_init()
     };
-    r.ok()?;
-    Some(guard)
+    r.map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(guard)
 }

@@ -64,6 +64,17 @@ fn main() -> std::process::ExitCode {
         | Cmd::Restore { project, .. }
         | Cmd::Login { project, .. } => project.clone(),
         Cmd::Report { project, .. } => project.clone(),
+        // What needs no project: generated from the command-line definition.
+        Cmd::Completions { shell } => {
+            return commands::manual::completions(*shell)
+                .unwrap_or_else(|e| e.report())
+                .into();
+        }
+        Cmd::Man { dir } => {
+            return commands::manual::man(dir.as_deref())
+                .unwrap_or_else(|e| e.report())
+                .into();
+        }
     };
     let project = match config::load(&project_path) {
         Ok(p) => p,
@@ -71,7 +82,14 @@ fn main() -> std::process::ExitCode {
     };
     // Everything written from here on is private to this user (and the operators group).
     cutover_engine::local::init(project.operators_group.as_ref());
-    *log_guard() = init_logging(&project.log_dir, cli.log_json);
+    *log_guard() = match init_logging(&project.log_dir, cli.log_json) {
+        Ok(g) => Some(g),
+        Err(why) => {
+            // Not fatal (the journal still records everything), but never silent.
+            eprintln!("cutover: warning: no log file for this command: {why}");
+            None
+        }
+    };
     // Load warnings (a password file readable by others) go to stderr and to the log; the
     // console shows stderr before it takes the screen.
     for w in &project.warnings {
@@ -139,6 +157,9 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
             Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
+            // Answered before the project is loaded; the same if ever reached here.
+            Cmd::Completions { shell } => commands::manual::completions(shell),
+            Cmd::Man { dir } => commands::manual::man(dir.as_deref()),
         };
         // The one place an error is said and turned into its exit code.
         done.unwrap_or_else(|e| e.report())

@@ -39,5 +39,7 @@ pub fn end_run(store: &Journal, run: i64, code: ExitCode) -> ExitCode {
 
 /// Record that a command starts (the `runs` table); a failure ends it with exit 9.
 pub fn begin_run(store: &Journal, command: &str) -> Result<i64> {
-    store.begin_run(command).map_err(Error::RunNotRecorded)
+    store
+        .begin_run(command, cutover::VERSION)
+        .map_err(Error::RunNotRecorded)
 }

@@ -12,6 +12,7 @@ pub mod failback;
 pub mod interrupt;
 pub mod journal;
 pub mod login;
+pub mod manual;
 pub mod plan;
 pub mod report;
 pub mod restore;

@@ -62,10 +62,11 @@ pub async fn run(
     let control = control_socket(&engine).await?;
     let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
     println!(
-        "cutover: {} — {} mailbox(es); journal {}",
+        "cutover: {} — {} mailbox(es); journal {}; log {}",
         engine.project.name,
         selected.len(),
-        engine.project.state_path.display()
+        engine.project.state_path.display(),
+        crate::logging::log_file(&engine.project.log_dir).display()
     );
     let printer = tokio::spawn(print_events(rx));
     let stop = engine.stop_flag();

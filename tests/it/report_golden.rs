@@ -414,6 +414,20 @@ fn journal(dir: &Path) -> Journal {
         "backup",
         "2026-11-23T16:00:00.000Z",
     );
+    // The commands that did the work, and the versions they ran with.
+    for (version, at) in [
+        ("0.1.0 (commit 1a2b3c4d5e6f)", "2026-11-23T09:00:00.000Z"),
+        ("0.1.0 (commit 1a2b3c4d5e6f)", "2026-11-24T21:30:00.000Z"),
+        ("0.1.1 (commit 9f8e7d6c5b4a)", "2026-11-25T08:00:00.000Z"),
+    ] {
+        let run = j.begin_run("run", version).unwrap();
+        pin(
+            &db,
+            "UPDATE runs SET started_at = ?2 WHERE id = ?1",
+            run,
+            at,
+        );
+    }
     j
 }
 

@@ -6,10 +6,29 @@ use rusqlite::params;
 use super::db::{Journal, NOW, Result};
 
 impl Journal {
-    pub fn begin_run(&self, command: &str) -> Result<i64> {
+    /// Record that a command starts, with the version (and commit) of the binary running it.
+    pub fn begin_run(&self, command: &str, version: &str) -> Result<i64> {
         self.with(|c| {
-            c.execute("INSERT INTO runs(command) VALUES (?1)", [command])?;
+            c.execute(
+                "INSERT INTO runs(command, version) VALUES (?1, ?2)",
+                [command, version],
+            )?;
             Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Which versions of cutover ran commands on this project: (version, runs, first and
+    /// last start), oldest first; runs from before versions were recorded are "unrecorded".
+    pub fn run_versions(&self) -> Result<Vec<(String, u64, String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT coalesce(version, 'unrecorded'), count(*), min(started_at), max(started_at)
+                 FROM runs GROUP BY 1 ORDER BY min(started_at)",
+            )?;
+            st.query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
         })
     }
 

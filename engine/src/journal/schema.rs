@@ -204,6 +204,8 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     // What cutover last wrote at a destination ref (an event or contact, by its normalised
     // fingerprint): a later version from the source replaces it only while it is unchanged.
     ("refs", "written", "TEXT"),
+    // The version and commit of the binary that ran the command (`cutover --version`).
+    ("runs", "version", "TEXT"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose

@@ -126,5 +126,6 @@ pub fn gather(
         issues: store.issue_rows(usize::MAX)?,
         checks,
         backups: store.backup_rows()?,
+        versions: store.run_versions()?,
     })
 }

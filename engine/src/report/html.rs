@@ -8,7 +8,8 @@ use super::escape::html_escape;
 use super::kinds::{KIND_COLUMNS, mailbox_rows, summary_rows};
 use super::metrics::{
     UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics, next_steps,
-    opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues, window_line,
+    opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues,
+    versions_line, window_line,
 };
 use super::model::{Kind, MailboxFigures, Report};
 use super::svg::{batches_svg, throughput_svg};
@@ -57,6 +58,9 @@ pub fn html(r: &Report) -> String {
         html_escape(&r.generated_at),
         html_escape(&window_line(r))
     );
+    if let Some(v) = versions_line(r) {
+        let _ = writeln!(o, "<p class=\"muted\">{}</p>", html_escape(&v));
+    }
     let total = sum_totals(r);
     let m = metrics(r);
     o.push_str("<h2>Summary</h2>\n");

@@ -9,7 +9,7 @@ use super::kinds::{KIND_COLUMNS, mailbox_rows, summary_rows};
 use super::metrics::{
     Metrics, UNLISTED_NOTE, batch_figures, categories_seen, issue_place, metric_rows, metrics,
     next_steps, opened_closed, resolution, sum_totals, title, unlisted_note, verification_issues,
-    window_line,
+    versions_line, window_line,
 };
 use super::model::{Kind, Report};
 use crate::mail::fmt::{bytes, duration, percent};
@@ -45,6 +45,9 @@ pub fn markdown(r: &Report) -> String {
         r.generated_at,
         window_line(r)
     );
+    if let Some(v) = versions_line(r) {
+        let _ = writeln!(o, "{}\n", md(&v));
+    }
     let total = sum_totals(r);
     let m = metrics(r);
     let _ = writeln!(o, "## Summary\n");

@@ -269,6 +269,26 @@ pub(crate) fn window_line(r: &Report) -> String {
     }
 }
 
+/// Which versions of cutover did the work ("0.1.0 (commit …): 12 runs, from … to …"); None
+/// before anything ran.
+pub(crate) fn versions_line(r: &Report) -> Option<String> {
+    if r.versions.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = r
+        .versions
+        .iter()
+        .map(|(v, n, first, last)| {
+            if n == &1 {
+                format!("{v}: 1 run, {first}")
+            } else {
+                format!("{v}: {n} runs, from {first} to {last}")
+            }
+        })
+        .collect();
+    Some(format!("Commands ran with cutover {}.", each.join("; ")))
+}
+
 pub(crate) fn unlisted_note(m: &Metrics) -> String {
     let mut not = Vec::new();
     if m.unlisted > 0 {

@@ -68,6 +68,7 @@ mod tests {
             issues,
             checks: vec![],
             backups: vec![],
+            versions: vec![],
         }
     }
 

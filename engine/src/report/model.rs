@@ -143,6 +143,9 @@ pub struct Report {
     pub checks: Vec<CheckLine>,
     /// Every backup and restore (`cutover backup`, `cutover restore`), oldest first.
     pub backups: Vec<BackupRow>,
+    /// The versions of cutover that ran commands on the project: (version, runs, first and
+    /// last start), oldest first.
+    pub versions: Vec<(String, u64, String, String)>,
 }
 
 /// One mailbox's newest backup of one side, and its newest restore into that side.
