@@ -4,12 +4,16 @@
 #   ./run-sample.sh            start (and seed, the first time) two throwaway Dovecot servers on
 #                              127.0.0.1:10143 (old system) and :11143/:11144 (new system) and two
 #                              throwaway Radicale servers (calendars and contacts) on :10232 (old)
-#                              and :11232 (new), build cutover, and open the console:
-#                              `cutover sample-project.toml` (without a terminal:
-#                              `cutover run sample-project.toml`, headless)
-#   ./run-sample.sh run        the same servers, then the headless `cutover run`
+#                              and :11232 (new), build cutover, run the assessment (the checklist's
+#                              automatic items), and open the console on the checklist:
+#                              `cutover sample-project.toml` (without a terminal: as `run`)
+#   ./run-sample.sh run        the same servers, then the procedure headless: `cutover assess`, the
+#                              manual checklist items ticked (noted as ticked by this script),
+#                              `cutover run --batch pilot`, `cutover verify --batch pilot`, then
+#                              `cutover run` for the waves, and the final report in .sample/
 #   ./run-sample.sh verify     ... `cutover verify sample-project.toml`
-#   ./run-sample.sh plan|watch|stop|rollback|failback [ARGS]   ... `cutover CMD sample-project.toml ARGS`
+#   ./run-sample.sh plan|watch|stop|rollback|failback|checklist|report [ARGS]
+#                              ... `cutover CMD sample-project.toml ARGS`
 #   ./run-sample.sh reset      stop the servers and delete .sample/ (mail, calendars, contacts,
 #                              journal, logs)
 #
@@ -69,17 +73,55 @@ echo "sample: building cutover (release)"
 cargo build --release --quiet
 if [[ $cmd == console ]]; then
   if [[ -t 0 && -t 1 ]]; then
-    echo "sample: opening the console (cutover sample-project.toml); press ? for keys, q to quit"
-    sleep 1
     cmd=tui
   else
-    echo "sample: no terminal here, so running headless (cutover run); run it in a terminal for the console"
+    echo "sample: no terminal here, so walking the procedure headless (as './run-sample.sh run'); run it in a terminal for the console"
     cmd=run
   fi
 fi
-echo "sample: cutover $cmd sample-project.toml $*"
+done_msg() {
+  echo "sample: $1. Servers keep running; './run-sample.sh reset' stops them."
+}
+# Each step said, run, and its exit code kept: the first failure ends the walk.
+step() {
+  echo "sample: cutover $1 sample-project.toml ${*:2}"
+  "$BIN" "$1" sample-project.toml "${@:2}"
+}
 set +e
-"$BIN" "$cmd" sample-project.toml "$@"
+if [[ $cmd == tui || $cmd == run ]]; then
+  # The checklist's automatic items (logins, folders, quota) evaluated against the servers.
+  echo "sample: cutover assess sample-project.toml > .sample/assess.txt"
+  "$BIN" assess sample-project.toml > "$S/assess.txt"
+  rc=$?
+  echo "sample: assessment exited $rc (report in .sample/assess.txt)"
+  if (( rc != 0 )); then done_msg "the assessment failed"; exit $rc; fi
+fi
+if [[ $cmd == tui ]]; then
+  echo "sample: opening the console on the checklist: tick the manual items (space), start the pilot (Batches tab, s), verify it, then the waves; ? for keys, q to quit"
+  sleep 1
+  step tui "$@"
+  rc=$?
+  done_msg "cutover exited $rc"
+  exit $rc
+fi
+if [[ $cmd == run ]]; then
+  note="ticked by run-sample.sh: a local sample with no real users"
+  for id in target-configured security-policies user-communication support rollback-plan; do
+    "$BIN" checklist sample-project.toml --tick "$id" --note "$note" | grep "^ticked" || true
+  done
+  for s in "run --batch pilot $*" "verify --batch pilot" "run $*" "verify"; do
+    # shellcheck disable=SC2086
+    step $s
+    rc=$?
+    if (( rc != 0 )); then done_msg "cutover exited $rc"; exit $rc; fi
+  done
+  step report --kind final --out "$S/final-report.md"
+  rc=$?
+  echo "sample: the final report is in .sample/final-report.md"
+  done_msg "every step exited 0"
+  exit $rc
+fi
+step "$cmd" "$@"
 rc=$?
-echo "sample: cutover exited $rc. Servers keep running; './run-sample.sh reset' stops them."
+done_msg "cutover exited $rc"
 exit $rc

@@ -71,6 +71,23 @@ pub enum Cmd {
     },
     /// Check a project file and print what it defines; connects to nothing.
     Check { project: PathBuf },
+    /// The pre-migration checklist as the start gate sees it (exit 11 while a required item
+    /// is unmet); --tick/--untick record a manual item with who, when and a note.
+    Checklist {
+        project: PathBuf,
+        /// Evaluate for starting these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Tick this manual item (as the console's space key does).
+        #[arg(long, value_name = "ID", conflicts_with = "untick")]
+        tick: Option<String>,
+        /// With --tick: the note recorded with it (what was done, where the evidence is).
+        #[arg(long, requires = "tick")]
+        note: Option<String>,
+        /// Untick this manual item.
+        #[arg(long, value_name = "ID")]
+        untick: Option<String>,
+    },
     /// Remove from the destination exactly what cutover wrote for a batch or a mailbox (and
     /// the folders it created, once empty). Asks for the batch or mailbox name to be typed.
     Rollback {

@@ -57,6 +57,7 @@ fn main() -> std::process::ExitCode {
         | Cmd::Tui { project, .. }
         | Cmd::Watch { project }
         | Cmd::Check { project }
+        | Cmd::Checklist { project, .. }
         | Cmd::Stop { project, .. }
         | Cmd::Rollback { project, .. }
         | Cmd::Failback { project, .. }
@@ -113,6 +114,21 @@ fn main() -> std::process::ExitCode {
             Cmd::Tui { start, .. } => console(project, theme, start).await,
             Cmd::Watch { .. } => watch(project, theme).await,
             Cmd::Check { .. } => Ok(check(&project)),
+            Cmd::Checklist {
+                batches,
+                tick,
+                note,
+                untick,
+                ..
+            } => {
+                use commands::checklist::{Mark, checklist};
+                let mark = match (tick, untick) {
+                    (Some(id), _) => Some(Mark::Tick { id, note }),
+                    (None, Some(id)) => Some(Mark::Untick(id)),
+                    (None, None) => None,
+                };
+                checklist(&project, &batches, mark)
+            }
             Cmd::Login { side, user, .. } => until_interrupted(login(&project, side, user)).await,
             Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
             Cmd::Rollback {

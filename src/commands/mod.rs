@@ -5,6 +5,7 @@
 pub mod assess;
 pub mod backup;
 pub mod check;
+pub mod checklist;
 pub mod confirm;
 pub mod console;
 pub mod events;

@@ -62,6 +62,9 @@ pub struct App {
     pub quit_when_idle: bool,
     pub should_quit: bool,
     pub detach: bool,
+    /// Until the operator changes tab or the checklist is known: open on the Checklist tab
+    /// when a required item is unmet (see [`App::open_where_needed`]).
+    first_tab_pending: bool,
     effects: Vec<Effect>,
 }
 
@@ -87,7 +90,31 @@ impl App {
             quit_when_idle: false,
             should_quit: false,
             detach: false,
+            first_tab_pending: false,
             effects: Vec::new(),
+        }
+    }
+
+    /// The console as an operator opens it: on the Checklist tab while a required item is
+    /// unmet (the gate that would refuse a start), else on the Batches tab. Decided on the
+    /// first snapshot that carries the checklist, unless the operator changed tab before.
+    pub fn open_where_needed(&mut self) {
+        self.first_tab_pending = true;
+        self.choose_first_tab();
+    }
+
+    fn choose_first_tab(&mut self) {
+        if !self.first_tab_pending || self.snap.checks.is_empty() {
+            return;
+        }
+        self.first_tab_pending = false;
+        if self
+            .snap
+            .checks
+            .iter()
+            .any(|c| c.required && !c.status.met())
+        {
+            self.tab = Tab::Checklist;
         }
     }
 
@@ -120,6 +147,7 @@ impl App {
             ));
         }
         self.snap = s;
+        self.choose_first_tab();
         if self.quit_when_idle
             && self.snap.run_state != RunState::Running
             && self.snap.run_state != RunState::Pausing
@@ -337,9 +365,18 @@ impl App {
     pub fn act(&mut self, action: Action) {
         let i = self.tab.index();
         match action {
-            Action::NextTab => self.tab = Tab::ALL[(i + 1) % 4],
-            Action::PrevTab => self.tab = Tab::ALL[(i + 3) % 4],
-            Action::GoTab(n) => self.tab = Tab::ALL[n.min(3)],
+            Action::NextTab => {
+                self.first_tab_pending = false;
+                self.tab = Tab::ALL[(i + 1) % 4]
+            }
+            Action::PrevTab => {
+                self.first_tab_pending = false;
+                self.tab = Tab::ALL[(i + 3) % 4]
+            }
+            Action::GoTab(n) => {
+                self.first_tab_pending = false;
+                self.tab = Tab::ALL[n.min(3)]
+            }
             Action::Up => self.sel[i] = self.selected().saturating_sub(1),
             Action::Down => {
                 self.sel[i] = (self.selected() + 1).min(self.row_count().saturating_sub(1))

@@ -62,6 +62,7 @@ pub async fn run(
 ) -> std::io::Result<Outcome> {
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(first, theme, operator.clone());
+    app.open_where_needed();
     let mut terminal = ratatui::try_init()?;
     let mut events = EventStream::new();
     let mut frame = tokio::time::interval(Duration::from_millis(100));

@@ -8,6 +8,7 @@ mod ui_fixture;
 
 mod assess;
 mod backup;
+mod checklist_cli;
 mod cli_conventions;
 mod config;
 mod console_e2e;

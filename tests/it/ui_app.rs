@@ -477,3 +477,45 @@ fn a_new_critical_issue_takes_the_toast_line_on_any_tab() {
     a.set_snapshot(std::sync::Arc::new(next));
     assert!(a.toast.is_none());
 }
+
+#[test]
+fn the_console_opens_on_the_checklist_while_a_required_item_is_unmet() {
+    // The fixture has required items pending and failed: the Checklist tab first.
+    let mut a = app(Kind::Running);
+    a.open_where_needed();
+    assert_eq!(a.tab, Tab::Checklist);
+    // Every required item met (passed, overridden or n/a): the Batches tab, as before.
+    let mut met = (*snapshot(Kind::Running)).clone();
+    for c in met.checks.iter_mut() {
+        c.status = "pass".into();
+    }
+    let mut b = App::new(
+        std::sync::Arc::new(met.clone()),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    b.open_where_needed();
+    assert_eq!(b.tab, Tab::Batches);
+    // A first snapshot without the checklist yet: decided when it arrives, unless the
+    // operator has moved on by then.
+    let mut bare = met.clone();
+    bare.checks.clear();
+    let mut c = App::new(
+        std::sync::Arc::new(bare.clone()),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    c.open_where_needed();
+    assert_eq!(c.tab, Tab::Batches);
+    c.set_snapshot(snapshot(Kind::Running));
+    assert_eq!(c.tab, Tab::Checklist);
+    let mut d = App::new(
+        std::sync::Arc::new(bare),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    d.open_where_needed();
+    press(&mut d, "3");
+    d.set_snapshot(snapshot(Kind::Running));
+    assert_eq!(d.tab, Tab::Issues, "the operator's choice stands");
+}
