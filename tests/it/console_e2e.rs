@@ -398,3 +398,61 @@ fn a_detached_console_still_honours_sigterm_by_pausing_gracefully() {
         |f| f.to_string(),
     );
 }
+
+/// A project behind the built-in checklist, assessed but with its manual items unticked: the
+/// console opens on the Checklist tab, the automatic items already evaluated (logins pass),
+/// and a start of the waves is refused for the pilot's verification.
+#[test]
+fn the_console_opens_on_an_unmet_checklist_with_the_pilot_gate_visible() {
+    let root = tmp();
+    let users = [("alice", "alice-pw"), ("bob", "bob-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("alice", 5, 23, &["--no-tricky"]);
+    src.seed("bob", 5, 24, &["--no-tricky"]);
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[
+            MailboxLine {
+                batch: "pilot",
+                user: "alice",
+                pass: "alice-pw",
+            },
+            MailboxLine {
+                batch: "wave-1",
+                user: "bob",
+                pass: "bob-pw",
+            },
+        ])
+        .set("checklist.defaults", true)
+        .create();
+    let a = p.cutover(&["assess"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let cmd = format!("{} {}", bin().display(), p.path.display());
+    let t = Tmux::start("checklist", &cmd, &[("NO_COLOR", "1")]);
+    let screen = t.wait_for("Pre-migration checklist", 10);
+    assert!(screen.contains("starts refused"), "{screen}");
+    let line = |what: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} line: {screen}"))
+            .to_string()
+    };
+    assert!(
+        line("User accounts created").contains("[x] pass"),
+        "the automatic items are evaluated already: {screen}"
+    );
+    assert!(line("Target tenant").contains("[ ] pending"), "{screen}");
+    assert!(
+        line("Pilot batch migrated").contains("pilot batch pilot not verified"),
+        "the pilot gate: {screen}"
+    );
+    // The Batches tab: starting the wave is refused, naming the pilot gate.
+    t.keys("2");
+    t.wait_for("Batches (enter: mailboxes)", 5);
+    t.keys("j");
+    t.keys("s");
+    t.wait_for("pilot-verified", 5);
+    t.keys("q");
+    t.wait_dead(10);
+}
