@@ -10,6 +10,7 @@
 
 pub mod gmail;
 pub mod graph;
+pub mod graph_calendar;
 pub mod graph_contacts;
 pub mod token;
 
