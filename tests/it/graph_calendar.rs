@@ -157,20 +157,36 @@ fn utc_key(line: &str) -> String {
     let off = if v.ends_with('Z') || !head.contains("TZID") {
         0
     } else if head.contains("America/New_York") {
-        let dst = (t >= chrono::NaiveDateTime::parse_from_str("20250309T020000", "%Y%m%dT%H%M%S").unwrap()
-            && t < chrono::NaiveDateTime::parse_from_str("20251102T020000", "%Y%m%dT%H%M%S").unwrap())
-            || (t >= chrono::NaiveDateTime::parse_from_str("20260308T020000", "%Y%m%dT%H%M%S").unwrap()
-                && t < chrono::NaiveDateTime::parse_from_str("20261101T020000", "%Y%m%dT%H%M%S").unwrap())
-            || (t >= chrono::NaiveDateTime::parse_from_str("20270314T020000", "%Y%m%dT%H%M%S").unwrap()
-                && t < chrono::NaiveDateTime::parse_from_str("20271107T020000", "%Y%m%dT%H%M%S").unwrap());
+        let dst = (t
+            >= chrono::NaiveDateTime::parse_from_str("20250309T020000", "%Y%m%dT%H%M%S").unwrap()
+            && t < chrono::NaiveDateTime::parse_from_str("20251102T020000", "%Y%m%dT%H%M%S")
+                .unwrap())
+            || (t
+                >= chrono::NaiveDateTime::parse_from_str("20260308T020000", "%Y%m%dT%H%M%S")
+                    .unwrap()
+                && t < chrono::NaiveDateTime::parse_from_str("20261101T020000", "%Y%m%dT%H%M%S")
+                    .unwrap())
+            || (t
+                >= chrono::NaiveDateTime::parse_from_str("20270314T020000", "%Y%m%dT%H%M%S")
+                    .unwrap()
+                && t < chrono::NaiveDateTime::parse_from_str("20271107T020000", "%Y%m%dT%H%M%S")
+                    .unwrap());
         if dst { -240 } else { -300 }
     } else if head.contains("Europe/Berlin") {
-        let dst = (t >= chrono::NaiveDateTime::parse_from_str("20250330T020000", "%Y%m%dT%H%M%S").unwrap()
-            && t < chrono::NaiveDateTime::parse_from_str("20251026T030000", "%Y%m%dT%H%M%S").unwrap())
-            || (t >= chrono::NaiveDateTime::parse_from_str("20260329T020000", "%Y%m%dT%H%M%S").unwrap()
-                && t < chrono::NaiveDateTime::parse_from_str("20261025T030000", "%Y%m%dT%H%M%S").unwrap())
-            || (t >= chrono::NaiveDateTime::parse_from_str("20270328T020000", "%Y%m%dT%H%M%S").unwrap()
-                && t < chrono::NaiveDateTime::parse_from_str("20271031T030000", "%Y%m%dT%H%M%S").unwrap());
+        let dst = (t
+            >= chrono::NaiveDateTime::parse_from_str("20250330T020000", "%Y%m%dT%H%M%S").unwrap()
+            && t < chrono::NaiveDateTime::parse_from_str("20251026T030000", "%Y%m%dT%H%M%S")
+                .unwrap())
+            || (t
+                >= chrono::NaiveDateTime::parse_from_str("20260329T020000", "%Y%m%dT%H%M%S")
+                    .unwrap()
+                && t < chrono::NaiveDateTime::parse_from_str("20261025T030000", "%Y%m%dT%H%M%S")
+                    .unwrap())
+            || (t
+                >= chrono::NaiveDateTime::parse_from_str("20270328T020000", "%Y%m%dT%H%M%S")
+                    .unwrap()
+                && t < chrono::NaiveDateTime::parse_from_str("20271031T030000", "%Y%m%dT%H%M%S")
+                    .unwrap());
         if dst { 120 } else { 60 }
     } else if head.contains("Asia/Tokyo") {
         540
@@ -223,7 +239,9 @@ fn expected(items: &[DavItem]) -> BTreeMap<String, Expect> {
             } else if in_ev && l.starts_with("ATTENDEE") {
                 e.has_attendees = true;
             } else if in_ev && is_master && l.starts_with("SUMMARY:") && e.summary.is_empty() {
-                e.summary = l["SUMMARY:".len()..].replace("\\,", ",").replace("\\;", ";");
+                e.summary = l["SUMMARY:".len()..]
+                    .replace("\\,", ",")
+                    .replace("\\;", ";");
             }
         }
         out.insert(i.uid.clone(), e);
@@ -240,7 +258,11 @@ fn source_uid(e: &FakeEvent) -> Option<String> {
 
 /// Every source event is in Microsoft 365 exactly once, in the calendar of its collection,
 /// with its exceptions and cancelled occurrences at their instants, without attendees.
-fn assert_landed_once(want: &BTreeMap<String, Expect>, events: &[FakeEvent], calendars: &BTreeMap<String, String>) {
+fn assert_landed_once(
+    want: &BTreeMap<String, Expect>,
+    events: &[FakeEvent],
+    calendars: &BTreeMap<String, String>,
+) {
     let mut by_uid: BTreeMap<String, Vec<&FakeEvent>> = BTreeMap::new();
     for e in events {
         if let Some(u) = source_uid(e) {
@@ -260,16 +282,24 @@ fn assert_landed_once(want: &BTreeMap<String, Expect>, events: &[FakeEvent], cal
             "{uid} in the calendar of its collection"
         );
         assert!(
-            e.fields.get("attendees").is_none_or(|a| a.as_array().is_some_and(|a| a.is_empty())),
+            e.fields
+                .get("attendees")
+                .is_none_or(|a| a.as_array().is_some_and(|a| a.is_empty())),
             "{uid}: never Graph attendees"
         );
         let moved: BTreeSet<String> = e.exceptions.keys().cloned().collect();
         assert_eq!(moved, x.moved, "{uid}: the exceptions, by original start");
         assert_eq!(e.cancelled, x.cancelled, "{uid}: the cancelled occurrences");
-        assert!(e.prop(ICAL_PROP).is_some(), "{uid}: completed (source text kept)");
+        assert!(
+            e.prop(ICAL_PROP).is_some(),
+            "{uid}: completed (source text kept)"
+        );
         if x.has_attendees {
             let body = e.fields["body"]["content"].as_str().unwrap_or_default();
-            assert!(body.contains("Attendee: "), "{uid}: the attendees are in the body: {body}");
+            assert!(
+                body.contains("Attendee: "),
+                "{uid}: the attendees are in the body: {body}"
+            );
             assert!(e.prop("cutoverAttendees").is_some(), "{uid}");
         }
     }
@@ -285,7 +315,11 @@ fn calendar_names(c: &Cloud, upn: &str) -> BTreeMap<String, String> {
         .calendars
         .iter()
         .map(|x| {
-            let n = if x.is_default { "calendar".to_string() } else { x.name.clone() };
+            let n = if x.is_default {
+                "calendar".to_string()
+            } else {
+                x.name.clone()
+            };
             (x.id.clone(), n)
         })
         .collect()
@@ -350,15 +384,40 @@ async fn a_naive_create_of_a_meeting_would_notify_its_attendees_and_the_outbox_s
     let id = created["id"].as_str().unwrap();
     for (patch, sent) in [
         (json!({"subject": "Kick-off (renamed)"}), 1),
-        (json!({"start": {"dateTime": "2026-06-09T15:00:00", "timeZone": "W. Europe Standard Time"}}), 2),
+        (
+            json!({"start": {"dateTime": "2026-06-09T15:00:00", "timeZone": "W. Europe Standard Time"}}),
+            2,
+        ),
     ] {
-        let r = http.patch(u(&format!("/events/{id}"))).bearer_auth(&token).json(&patch).send().await.unwrap();
+        let r = http
+            .patch(u(&format!("/events/{id}")))
+            .bearer_auth(&token)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(c.graph.mailbox(ALICE).calendars.outbox.len(), sent, "{patch}");
+        assert_eq!(
+            c.graph.mailbox(ALICE).calendars.outbox.len(),
+            sent,
+            "{patch}"
+        );
     }
-    let r = http.delete(u(&format!("/events/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let r = http
+        .delete(u(&format!("/events/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let kinds: Vec<String> = c.graph.mailbox(ALICE).calendars.outbox.iter().map(|n| n.kind.clone()).collect();
+    let kinds: Vec<String> = c
+        .graph
+        .mailbox(ALICE)
+        .calendars
+        .outbox
+        .iter()
+        .map(|n| n.kind.clone())
+        .collect();
     assert_eq!(kinds, ["invitation", "update", "cancellation"]);
     // An event without attendees is created, moved and deleted silently; an IANA zone and
     // a file attachment over 3 MB are refused as Graph refuses them.
@@ -367,14 +426,29 @@ async fn a_naive_create_of_a_meeting_would_notify_its_attendees_and_the_outbox_s
         "start": {"dateTime": "2026-06-10T08:00:00", "timeZone": "Europe/Berlin"},
         "end": {"dateTime": "2026-06-10T09:00:00", "timeZone": "Europe/Berlin"},
     });
-    let r = http.post(u("/calendar/events")).bearer_auth(&token).json(&plain).send().await.unwrap();
+    let r = http
+        .post(u("/calendar/events"))
+        .bearer_auth(&token)
+        .json(&plain)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let plain = json!({
         "subject": "Dentist",
         "start": {"dateTime": "2026-06-10T08:00:00", "timeZone": "W. Europe Standard Time"},
         "end": {"dateTime": "2026-06-10T09:00:00", "timeZone": "W. Europe Standard Time"},
     });
-    let e: Value = http.post(u("/calendar/events")).bearer_auth(&token).json(&plain).send().await.unwrap().json().await.unwrap();
+    let e: Value = http
+        .post(u("/calendar/events"))
+        .bearer_auth(&token)
+        .json(&plain)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = e["id"].as_str().unwrap();
     use base64::Engine as _;
     let big = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 3 * 1024 * 1024 + 1]);
@@ -386,7 +460,12 @@ async fn a_naive_create_of_a_meeting_would_notify_its_attendees_and_the_outbox_s
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    let r = http.delete(u(&format!("/events/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let r = http
+        .delete(u(&format!("/events/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(c.graph.mailbox(ALICE).calendars.outbox.len(), 3);
 }
@@ -397,7 +476,10 @@ fn imap_dav_to_graph_calendars_once_with_exceptions_rerun_verify_and_rollback() 
     s.imap.seed(SRC.0, 3, 2, &["--no-tricky"]);
     let seeded = s.dav.seed(SRC.0, SRC.1, Scale::Small);
     let want = expected(&s.dav.dump(SRC.0, SRC.1, false));
-    assert!(want.values().filter(|x| !x.moved.is_empty()).count() >= 2, "series with exceptions");
+    assert!(
+        want.values().filter(|x| !x.moved.is_empty()).count() >= 2,
+        "series with exceptions"
+    );
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
     let c = cloud(graph);
     // The mailbox's own meeting, organized by Alice: never touched, never cancelled.
@@ -418,12 +500,26 @@ fn imap_dav_to_graph_calendars_once_with_exceptions_rerun_verify_and_rollback() 
         project::user(ALICE),
     );
     let run = cutover(&p, &["run"]);
-    assert_eq!(run.status.code(), Some(0), "{}\n{:?}", text(&run), failed_reasons(&p));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&run),
+        failed_reasons(&p)
+    );
     let mb = c.graph.mailbox(ALICE);
     assert_outbox_empty(&c, &[ALICE]);
     assert_landed_once(&want, &mb.calendars.events, &calendar_names(&c, ALICE));
-    assert_eq!(mb.calendars.events.len(), want.len() + 1, "beside the own meeting");
-    assert_eq!(mb.calendars.creates as usize, want.len(), "one create per series");
+    assert_eq!(
+        mb.calendars.events.len(),
+        want.len() + 1,
+        "beside the own meeting"
+    );
+    assert_eq!(
+        mb.calendars.creates as usize,
+        want.len(),
+        "one create per series"
+    );
     // The weekly New York series across the DST change: moved 2026-03-02 09:00 EST
     // (14:00 UTC) to 2026-03-03 14:00; cancelled 2026-03-09 and 2026-03-23 09:00 EDT.
     let weekly = &seeded.landmarks["weekly_series"];
@@ -433,9 +529,15 @@ fn imap_dav_to_graph_calendars_once_with_exceptions_rerun_verify_and_rollback() 
         .iter()
         .find(|e| source_uid(e).as_deref() == Some(weekly.as_str()))
         .unwrap();
-    assert_eq!(w.fields["start"]["timeZone"], json!("Eastern Standard Time"));
+    assert_eq!(
+        w.fields["start"]["timeZone"],
+        json!("Eastern Standard Time")
+    );
     assert_eq!(w.fields["recurrence"]["pattern"]["type"], json!("weekly"));
-    assert_eq!(w.fields["recurrence"]["range"]["numberOfOccurrences"], json!(12));
+    assert_eq!(
+        w.fields["recurrence"]["range"]["numberOfOccurrences"],
+        json!(12)
+    );
     assert_eq!(w.fields["reminderMinutesBeforeStart"], json!(10));
     let ex = &w.exceptions["2026-03-02T14:00:00"].1;
     assert_eq!(ex["start"]["dateTime"], json!("2026-03-03T14:00:00"));
@@ -447,22 +549,41 @@ fn imap_dav_to_graph_calendars_once_with_exceptions_rerun_verify_and_rollback() 
     // Private, all-day, categories, the inline attachment.
     let by = |key: &str| {
         let uid = &seeded.landmarks[key];
-        mb.calendars.events.iter().find(|e| source_uid(e).as_deref() == Some(uid.as_str())).unwrap().clone()
+        mb.calendars
+            .events
+            .iter()
+            .find(|e| source_uid(e).as_deref() == Some(uid.as_str()))
+            .unwrap()
+            .clone()
     };
     assert_eq!(by("private").fields["sensitivity"], json!("private"));
     assert_eq!(by("all_day").fields["isAllDay"], json!(true));
     assert_eq!(by("all_day").fields["showAs"], json!("free"));
-    assert_eq!(by("long_folded").fields["categories"], json!(["Büro", "Planung"]));
+    assert_eq!(
+        by("long_folded").fields["categories"],
+        json!(["Büro", "Planung"])
+    );
     let att = by("attach_inline");
     assert_eq!(att.attachments.len(), 1);
     assert_eq!(att.attachments[0].name, "packliste.txt");
-    assert_eq!(att.attachments[0].bytes, "Packliste:\n- Pass\n- Ladegerät\n- 日本円\n".as_bytes());
+    assert_eq!(
+        att.attachments[0].bytes,
+        "Packliste:\n- Pass\n- Ladegerät\n- 日本円\n".as_bytes()
+    );
 
     let again = cutover(&p, &["run"]);
-    assert_eq!(run_counts(&again), (0, 0), "a re-run writes nothing: {}", text(&again));
+    assert_eq!(
+        run_counts(&again),
+        (0, 0),
+        "a re-run writes nothing: {}",
+        text(&again)
+    );
     let mb2 = c.graph.mailbox(ALICE);
     assert_eq!(mb2.calendars.posts, mb.calendars.posts);
-    assert_eq!(mb2.calendars.occurrence_writes, mb.calendars.occurrence_writes);
+    assert_eq!(
+        mb2.calendars.occurrence_writes,
+        mb.calendars.occurrence_writes
+    );
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 
@@ -470,7 +591,11 @@ fn imap_dav_to_graph_calendars_once_with_exceptions_rerun_verify_and_rollback() 
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
     let mb = c.graph.mailbox(ALICE);
     let left: Vec<String> = mb.calendars.events.iter().map(|e| e.id.clone()).collect();
-    assert_eq!(left, vec![own], "rollback removes exactly what cutover created");
+    assert_eq!(
+        left,
+        vec![own],
+        "rollback removes exactly what cutover created"
+    );
     assert!(
         mb.calendars.calendars.iter().all(|x| x.is_default),
         "the calendar cutover created is removed: {:?}",
@@ -504,7 +629,9 @@ fn kill_9_between_the_steps_of_a_series_then_a_run_leaves_every_exception_once()
         let before = c.graph.mailbox(ALICE).calendars;
         let g = c.graph.clone();
         let mut run = Command::new(bin());
-        run.arg("run").arg(&p.path).env("CUTOVER_TEST_SECRET_1", "secret-1");
+        run.arg("run")
+            .arg(&p.path)
+            .env("CUTOVER_TEST_SECRET_1", "secret-1");
         if run_until_sigkill(&mut run, |_| {
             let now = g.mailbox(ALICE).calendars;
             match step {
@@ -525,10 +652,20 @@ fn kill_9_between_the_steps_of_a_series_then_a_run_leaves_every_exception_once()
         .filter(|e| e.prop(ICAL_PROP).is_none())
         .count();
     let done = cutover(&p, &["run"]);
-    assert_eq!(done.status.code(), Some(0), "{}\n{:?}", text(&done), failed_reasons(&p));
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&done),
+        failed_reasons(&p)
+    );
     let mb = c.graph.mailbox(ALICE);
     assert_landed_once(&want, &mb.calendars.events, &calendar_names(&c, ALICE));
-    assert_eq!(mb.calendars.creates as usize, want.len(), "no series created twice ({unfinished} were unfinished)");
+    assert_eq!(
+        mb.calendars.creates as usize,
+        want.len(),
+        "no series created twice ({unfinished} were unfinished)"
+    );
     assert_outbox_empty(&c, &[ALICE]);
     let again = cutover(&p, &["run"]);
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
@@ -590,7 +727,8 @@ fn seed_graph_calendar(c: &Cloud, upn: &str) -> (String, String) {
             "isAllDay": true, "showAs": "free",
         }),
     );
-    c.graph.seed_event_attachment(upn, &all_day, "plan.txt", "text/plain", b"Umzug, Fest");
+    c.graph
+        .seed_event_attachment(upn, &all_day, "plan.txt", "text/plain", b"Umzug, Fest");
     (series, all_day)
 }
 
@@ -607,7 +745,13 @@ fn graph_calendars_to_imap_dav_are_icalendar_with_exceptions_zones_and_attachmen
         project::login("alice", "dst-pw"),
     );
     let run = cutover(&p, &["run"]);
-    assert_eq!(run.status.code(), Some(0), "{}\n{:?}", text(&run), failed_reasons(&p));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&run),
+        failed_reasons(&p)
+    );
     let items: Vec<DavItem> = d
         .dav
         .dump("alice", "dst-pw", false)
@@ -615,7 +759,10 @@ fn graph_calendars_to_imap_dav_are_icalendar_with_exceptions_zones_and_attachmen
         .filter(|i| i.kind == "calendar")
         .collect();
     assert_eq!(items.len(), 3, "{items:?}");
-    let series = items.iter().find(|i| i.content.contains("Jour fixe")).unwrap();
+    let series = items
+        .iter()
+        .find(|i| i.content.contains("Jour fixe"))
+        .unwrap();
     let ls = lines(&series.content);
     for want in [
         "DTSTART;TZID=Europe/Berlin:20260316T100000",
@@ -633,13 +780,29 @@ fn graph_calendars_to_imap_dav_are_icalendar_with_exceptions_zones_and_attachmen
     ] {
         assert!(ls.iter().any(|l| l == want), "{want} in {}", series.content);
     }
-    let meeting = items.iter().find(|i| i.content.contains("Partner review")).unwrap();
+    let meeting = items
+        .iter()
+        .find(|i| i.content.contains("Partner review"))
+        .unwrap();
     assert_eq!(meeting.collection, "Projects");
-    assert!(meeting.content.contains("DTSTART;TZID=America/New_York:20260611T100000"), "{}", meeting.content);
+    assert!(
+        meeting
+            .content
+            .contains("DTSTART;TZID=America/New_York:20260611T100000"),
+        "{}",
+        meeting.content
+    );
     assert!(meeting.content.contains("mailto:dan@partner.example"));
     assert!(meeting.content.contains("PARTSTAT=TENTATIVE"));
-    let all_day = items.iter().find(|i| i.content.contains("Einheit")).unwrap();
-    assert!(all_day.content.contains("DTSTART;VALUE=DATE:20261003"), "{}", all_day.content);
+    let all_day = items
+        .iter()
+        .find(|i| i.content.contains("Einheit"))
+        .unwrap();
+    assert!(
+        all_day.content.contains("DTSTART;VALUE=DATE:20261003"),
+        "{}",
+        all_day.content
+    );
     assert!(all_day.content.contains("X-FILENAME=plan.txt"));
     assert_outbox_empty(&c, &[ALICE]);
     let again = cutover(&p, &["run"]);
@@ -676,20 +839,68 @@ fn graph_to_graph_calendars_without_attendees_nobody_notified_verify_and_rollbac
     // Calendars go through the same per-mailbox limits and 429s as mail.
     c.graph.throttle_next(ALICE, 2);
     let run = cutover(&p, &["run"]);
-    assert_eq!(run.status.code(), Some(0), "{}\n{:?}", text(&run), failed_reasons(&p));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&run),
+        failed_reasons(&p)
+    );
     assert_outbox_empty(&c, &[ALICE, BOB]);
     let mb = c.graph.mailbox(ALICE);
     assert_eq!(mb.calendars.events.len(), 4, "{:?}", mb.calendars.events);
-    assert!(mb.calendars.events.iter().all(|e| e.fields.get("attendees").is_none()));
-    let hands = mb.calendars.in_calendar("Calendar").into_iter().find(|e| e.fields["subject"] == "Bob's all-hands").unwrap();
-    assert!(hands.fields["body"]["content"].as_str().unwrap().contains("team@fabrikam.com"));
-    assert_eq!(hands.fields["start"]["timeZone"], json!("Pacific Standard Time"));
-    let jf = mb.calendars.in_calendar("Calendar").into_iter().find(|e| e.fields["subject"] == "Jour fixe").unwrap();
-    assert_eq!(jf.exceptions.keys().cloned().collect::<Vec<_>>(), ["2026-03-23T09:00:00"]);
-    assert_eq!(jf.cancelled.iter().cloned().collect::<Vec<_>>(), ["2026-03-30T08:00:00"]);
+    assert!(
+        mb.calendars
+            .events
+            .iter()
+            .all(|e| e.fields.get("attendees").is_none())
+    );
+    let hands = mb
+        .calendars
+        .in_calendar("Calendar")
+        .into_iter()
+        .find(|e| e.fields["subject"] == "Bob's all-hands")
+        .unwrap();
+    assert!(
+        hands.fields["body"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("team@fabrikam.com")
+    );
+    assert_eq!(
+        hands.fields["start"]["timeZone"],
+        json!("Pacific Standard Time")
+    );
+    let jf = mb
+        .calendars
+        .in_calendar("Calendar")
+        .into_iter()
+        .find(|e| e.fields["subject"] == "Jour fixe")
+        .unwrap();
+    assert_eq!(
+        jf.exceptions.keys().cloned().collect::<Vec<_>>(),
+        ["2026-03-23T09:00:00"]
+    );
+    assert_eq!(
+        jf.cancelled.iter().cloned().collect::<Vec<_>>(),
+        ["2026-03-30T08:00:00"]
+    );
     assert_eq!(mb.calendars.in_calendar("Projects").len(), 1);
-    let src_uid = c.graph.mailbox(BOB).calendars.events.iter().find(|e| e.id == series).unwrap().ical_uid.clone();
-    assert_eq!(source_uid(&jf).as_deref(), Some(src_uid.as_str()), "the source identity is iCalUId");
+    let src_uid = c
+        .graph
+        .mailbox(BOB)
+        .calendars
+        .events
+        .iter()
+        .find(|e| e.id == series)
+        .unwrap()
+        .ical_uid
+        .clone();
+    assert_eq!(
+        source_uid(&jf).as_deref(),
+        Some(src_uid.as_str()),
+        "the source identity is iCalUId"
+    );
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
     let again = cutover(&p, &["run"]);

@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn graph_carries_calendars_and_contacts() {
         let cal = items(&w(&["mail", "calendar", "contacts"])).expect("valid");
-        assert_eq!(carries("destination", EndpointKind::Graph, false, &cal), None);
+        assert_eq!(
+            carries("destination", EndpointKind::Graph, false, &cal),
+            None
+        );
         assert_eq!(carries("source", EndpointKind::Graph, false, &cal), None);
         let contacts = items(&w(&["mail", "contacts"])).expect("valid");
         assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());

@@ -87,7 +87,10 @@ impl GraphSession {
             }
             out.push((
                 Folder {
-                    wire_name: collection_folder(ItemKind::Event, if default { DEFAULT } else { name }),
+                    wire_name: collection_folder(
+                        ItemKind::Event,
+                        if default { DEFAULT } else { name },
+                    ),
                     path: vec!["Calendar".into(), name.into()],
                     delimiter: Some('/'),
                     special: None,
@@ -184,10 +187,12 @@ impl GraphSession {
     }
 
     fn cal_sel(&self, op: &str) -> Result<&CalSel> {
-        self.calendar.as_ref().ok_or_else(|| EndpointError::Protocol {
-            op: op.into(),
-            message: "no calendar is open".into(),
-        })
+        self.calendar
+            .as_ref()
+            .ok_or_else(|| EndpointError::Protocol {
+                op: op.into(),
+                message: "no calendar is open".into(),
+            })
     }
 
     /// The events of the open calendar among `uids` (all from `from_uid` when empty).
@@ -209,7 +214,10 @@ impl GraphSession {
     }
 
     /// An event's file attachments: (name, media type, bytes), in their order.
-    pub(super) async fn event_attachments(&self, id: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+    pub(super) async fn event_attachments(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, String, Vec<u8>)>> {
         use base64::Engine as _;
         let listed = self
             .get_all(
@@ -327,7 +335,12 @@ impl GraphSession {
 
     /// The steps after the create (see the module's documentation), each safe to redo;
     /// Err(Some(reason)) when the item cannot be written as it is. The changeKey after.
-    async fn event_finish(&self, id: &str, p: &Plan, text: &str) -> Result<std::result::Result<String, String>> {
+    async fn event_finish(
+        &self,
+        id: &str,
+        p: &Plan,
+        text: &str,
+    ) -> Result<std::result::Result<String, String>> {
         if !p.exceptions.is_empty() || !p.cancelled.is_empty() {
             let (from, to) = p.window.unwrap_or_default();
             let occ = self.instances(id, from, to).await?;
@@ -466,7 +479,9 @@ impl GraphSession {
         if let Some(there) = self.event_with_uid(&uid, tried.is_some()).await? {
             if there.ical.is_none() && tried.as_deref() == Some(fp.as_str()) {
                 // Cutover's own create of this version, interrupted before its last step.
-                return self.event_complete(folder, &there.id, &p, &text, &what).await;
+                return self
+                    .event_complete(folder, &there.id, &p, &text, &what)
+                    .await;
             }
             match self.event_there(folder, &there, &fp, &uid).await? {
                 Some(out) => return Ok(out),
@@ -490,7 +505,10 @@ impl GraphSession {
         new["transactionId"] = json!(format!("cutover-{}", &tx[..tx.len().min(40)]));
         let cid = self.cal_sel("write event")?.cid.clone();
         let url = self.url(&format!("/calendars/{}/events", enc(&cid)));
-        let created = match self.call("create event", Method::POST, &url, Some(&new)).await {
+        let created = match self
+            .call("create event", Method::POST, &url, Some(&new))
+            .await
+        {
             Ok((_, v)) => v,
             Err(EndpointError::No { message, .. }) if !message.contains("HTTP 5") => {
                 return Ok(AppendOutcome::Refused {
@@ -619,11 +637,10 @@ impl GraphSession {
             return Ok(());
         }
         let id = self.calendar_id(folder, "delete calendar").await?;
-        let is_default = self
-            .calendars()
-            .await?
-            .iter()
-            .any(|(f, i)| *i == id && f.wire_name == collection_folder(ItemKind::Event, DEFAULT));
+        let is_default =
+            self.calendars().await?.iter().any(|(f, i)| {
+                *i == id && f.wire_name == collection_folder(ItemKind::Event, DEFAULT)
+            });
         if is_default {
             return Ok(());
         }

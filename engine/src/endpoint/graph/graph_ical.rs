@@ -133,7 +133,10 @@ fn props(v: &Value, zone: &str, out: &mut Vec<String>, zones: &mut BTreeSet<Stri
     if let Some(b) = v["body"]["content"].as_str().filter(|b| !b.is_empty()) {
         out.push(format!("DESCRIPTION:{}", esc(b)));
     }
-    if let Some(l) = v["location"]["displayName"].as_str().filter(|l| !l.is_empty()) {
+    if let Some(l) = v["location"]["displayName"]
+        .as_str()
+        .filter(|l| !l.is_empty())
+    {
         out.push(format!("LOCATION:{}", esc(l)));
     }
     match v["sensitivity"].as_str() {
@@ -144,7 +147,11 @@ fn props(v: &Value, zone: &str, out: &mut Vec<String>, zones: &mut BTreeSet<Stri
     let show = v["showAs"].as_str().unwrap_or("busy");
     out.push(format!(
         "TRANSP:{}",
-        if show == "free" { "TRANSPARENT" } else { "OPAQUE" }
+        if show == "free" {
+            "TRANSPARENT"
+        } else {
+            "OPAQUE"
+        }
     ));
     if show != "busy" && show != "free" {
         let s = match show {
@@ -267,7 +274,9 @@ impl GraphSession {
             }
         }
         lines.push("END:VEVENT".into());
-        let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//cutover//Microsoft 365 calendar//EN\r\n");
+        let mut out = String::from(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//cutover//Microsoft 365 calendar//EN\r\n",
+        );
         for z in &zones {
             if let Some(t) = vtimezone(z) {
                 out.push_str(&t);

@@ -104,23 +104,23 @@ pub(super) fn events(text: &str) -> Result<Vec<Ev>, String> {
                     "VEVENT" => cur = Some(Ev::default()),
                     "VALARM" if cur.is_some() => alarm = Some(Vec::new()),
                     "VTODO" | "VJOURNAL" => {
-                        return Err(format!("holds a {what}, which Microsoft 365 calendars do not have"));
+                        return Err(format!(
+                            "holds a {what}, which Microsoft 365 calendars do not have"
+                        ));
                     }
                     _ => {}
                 }
                 depth.push(what);
             }
-            "END" => {
-                match depth.pop().as_deref() {
-                    Some("VEVENT") => out.extend(cur.take()),
-                    Some("VALARM") => {
-                        if let (Some(a), Some(c)) = (alarm.take(), cur.as_mut()) {
-                            c.alarms.push(a);
-                        }
+            "END" => match depth.pop().as_deref() {
+                Some("VEVENT") => out.extend(cur.take()),
+                Some("VALARM") => {
+                    if let (Some(a), Some(c)) = (alarm.take(), cur.as_mut()) {
+                        c.alarms.push(a);
                     }
-                    _ => {}
                 }
-            }
+                _ => {}
+            },
             _ => {
                 if let Some(a) = alarm.as_mut() {
                     a.push(l);
@@ -159,7 +159,9 @@ fn split_unescaped(v: &str) -> Vec<String> {
         match c {
             '\\' => {
                 if let Some(o) = it.next() {
-                    out.last_mut().expect("one").push(if o == 'n' { '\n' } else { o });
+                    out.last_mut()
+                        .expect("one")
+                        .push(if o == 'n' { '\n' } else { o });
                 }
             }
             ',' => out.push(String::new()),
@@ -258,13 +260,25 @@ pub(super) fn recurrence(rrule: &str, start: &When) -> Result<Value, String> {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
         parts.insert(k.to_ascii_uppercase(), v.to_ascii_uppercase());
     }
-    let no = |why: &str| Err(format!("has the recurrence rule {rrule}, which Microsoft 365 cannot express ({why})"));
+    let no = |why: &str| {
+        Err(format!(
+            "has the recurrence rule {rrule}, which Microsoft 365 cannot express ({why})"
+        ))
+    };
     for k in parts.keys() {
         if !matches!(
             k.as_str(),
-            "FREQ" | "INTERVAL" | "COUNT" | "UNTIL" | "BYDAY" | "BYMONTHDAY" | "BYMONTH" | "WKST" | "BYSETPOS"
+            "FREQ"
+                | "INTERVAL"
+                | "COUNT"
+                | "UNTIL"
+                | "BYDAY"
+                | "BYMONTHDAY"
+                | "BYMONTH"
+                | "WKST"
+                | "BYSETPOS"
         ) {
-            return no(&format!("{k}"));
+            return no(k);
         }
     }
     let interval: u32 = match parts.get("INTERVAL") {
@@ -326,7 +340,11 @@ pub(super) fn recurrence(rrule: &str, start: &When) -> Result<Value, String> {
             (ds, Some(p)) if ds.iter().all(|x| x.0 == 0) && !ds.is_empty() => p,
             _ => return None,
         };
-        Some((index_name(n)?, days.iter().map(|x| x.1.to_string()).collect(), days[0].2))
+        Some((
+            index_name(n)?,
+            days.iter().map(|x| x.1.to_string()).collect(),
+            days[0].2,
+        ))
     };
     let wkst = parts
         .get("WKST")
@@ -337,12 +355,19 @@ pub(super) fn recurrence(rrule: &str, start: &When) -> Result<Value, String> {
         "DAILY" if days.is_empty() && month.is_none() && monthday.is_none() && setpos.is_none() => {
             json!({"type": "daily", "interval": interval})
         }
-        "WEEKLY" if month.is_none() && monthday.is_none() && setpos.is_none() && days.iter().all(|x| x.0 == 0) => {
+        "WEEKLY"
+            if month.is_none()
+                && monthday.is_none()
+                && setpos.is_none()
+                && days.iter().all(|x| x.0 == 0) =>
+        {
             let names: Vec<String> = if days.is_empty() {
-                vec![day_name(&d.weekday().to_string().to_ascii_uppercase()[..2])
-                    .map(|x| x.0)
-                    .unwrap_or("monday")
-                    .to_string()]
+                vec![
+                    day_name(&d.weekday().to_string().to_ascii_uppercase()[..2])
+                        .map(|x| x.0)
+                        .unwrap_or("monday")
+                        .to_string(),
+                ]
             } else {
                 if !days.iter().any(|x| x.2 == d.weekday()) {
                     return no("the first occurrence is not on one of its days");
@@ -479,17 +504,27 @@ fn fields(ev: &Ev, people: Option<&str>) -> Result<Value, String> {
         Some("OOF") => "oof",
         Some("WORKINGELSEWHERE") => "workingElsewhere",
         Some(_) => "busy",
-        None => match ev.get("TRANSP").map(|l| l.value.trim().to_ascii_uppercase()) {
+        None => match ev
+            .get("TRANSP")
+            .map(|l| l.value.trim().to_ascii_uppercase())
+        {
             Some(t) if t == "TRANSPARENT" => "free",
             _ => "busy",
         },
     });
-    v["sensitivity"] = json!(match ev.get("CLASS").map(|l| l.value.trim().to_ascii_uppercase()).as_deref() {
+    v["sensitivity"] = json!(match ev
+        .get("CLASS")
+        .map(|l| l.value.trim().to_ascii_uppercase())
+        .as_deref()
+    {
         Some("PRIVATE") => "private",
         Some("CONFIDENTIAL") => "confidential",
         _ => "normal",
     });
-    let cats: Vec<String> = ev.all("CATEGORIES").flat_map(|l| split_unescaped(&l.value)).collect();
+    let cats: Vec<String> = ev
+        .all("CATEGORIES")
+        .flat_map(|l| split_unescaped(&l.value))
+        .collect();
     v["categories"] = json!(cats);
     // The first alarm's lead time (Graph keeps one reminder).
     let lead = ev.alarms.iter().find_map(|a| {
@@ -524,8 +559,13 @@ fn people(ev: &Ev) -> Option<(String, String)> {
     if lines.is_empty() {
         return None;
     }
-    let raw = lines.iter().map(|l| l.render()).collect::<Vec<_>>().join("\r\n");
-    let mut text = String::from("Meeting details kept by cutover (nobody was invited or notified):");
+    let raw = lines
+        .iter()
+        .map(|l| l.render())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let mut text =
+        String::from("Meeting details kept by cutover (nobody was invited or notified):");
     for l in lines {
         let mail = l.value.trim();
         let mail = mail
@@ -539,7 +579,10 @@ fn people(ev: &Ev) -> Option<(String, String)> {
         if l.bare_name() == "ORGANIZER" {
             text.push_str(&format!("\nOrganizer: {who}"));
         } else {
-            let st = l.param("PARTSTAT").unwrap_or("NEEDS-ACTION").to_ascii_lowercase();
+            let st = l
+                .param("PARTSTAT")
+                .unwrap_or("NEEDS-ACTION")
+                .to_ascii_lowercase();
             text.push_str(&format!("\nAttendee: {who} ({st})"));
         }
     }
@@ -559,7 +602,10 @@ fn attachment(l: &Line) -> Option<(String, String, Vec<u8>)> {
         .or_else(|| l.param("FILENAME"))
         .unwrap_or("attachment")
         .to_string();
-    let mime = l.param("FMTTYPE").unwrap_or("application/octet-stream").to_string();
+    let mime = l
+        .param("FMTTYPE")
+        .unwrap_or("application/octet-stream")
+        .to_string();
     Some((name, mime, bytes))
 }
 
@@ -586,7 +632,9 @@ pub(super) fn plan(text: &str) -> Result<Plan, String> {
         });
     };
     if m.all("RRULE").count() > 1 || m.get("RDATE").is_some() || m.get("EXRULE").is_some() {
-        return Err("has several recurrence rules or RDATE, which Microsoft 365 cannot express".into());
+        return Err(
+            "has several recurrence rules or RDATE, which Microsoft 365 cannot express".into(),
+        );
     }
     let ppl = people(m);
     let mut p = Plan {
@@ -600,14 +648,23 @@ pub(super) fn plan(text: &str) -> Result<Plan, String> {
     } else if !overrides.is_empty() || m.get("EXDATE").is_some() {
         return Err("has exceptions but no recurrence rule".into());
     }
-    for l in m.props.iter().chain(overrides.iter().flat_map(|o| o.props.iter())) {
-        if l.bare_name() == "ATTACH" {
-            if let Some(a) = attachment(l) {
-                p.attachments.push(a);
-            }
+    for l in m
+        .props
+        .iter()
+        .chain(overrides.iter().flat_map(|o| o.props.iter()))
+    {
+        if l.bare_name() == "ATTACH"
+            && let Some(a) = attachment(l)
+        {
+            p.attachments.push(a);
         }
     }
-    let first = start.utc().ok_or_else(|| format!("is in the time zone {}, which cutover cannot name for Microsoft 365", start.zone))?;
+    let first = start.utc().ok_or_else(|| {
+        format!(
+            "is in the time zone {}, which cutover cannot name for Microsoft 365",
+            start.zone
+        )
+    })?;
     let (mut lo, mut hi) = (first, first);
     let mut seen = |t: NaiveDateTime| {
         lo = lo.min(t);
@@ -619,7 +676,9 @@ pub(super) fn plan(text: &str) -> Result<Plan, String> {
                 value: v.to_string(),
                 ..l.clone()
             };
-            let t = when(&one)?.utc().ok_or("has an EXDATE in an unknown time zone")?;
+            let t = when(&one)?
+                .utc()
+                .ok_or("has an EXDATE in an unknown time zone")?;
             seen(t);
             p.cancelled.push(key(t));
         }
@@ -629,8 +688,14 @@ pub(super) fn plan(text: &str) -> Result<Plan, String> {
             .utc()
             .ok_or("has a RECURRENCE-ID in an unknown time zone")?;
         seen(rid);
-        if o.get("RECURRENCE-ID").and_then(|l| l.param("RANGE")).is_some() {
-            return Err("has a RECURRENCE-ID with RANGE=THISANDFUTURE, which Microsoft 365 cannot express".into());
+        if o.get("RECURRENCE-ID")
+            .and_then(|l| l.param("RANGE"))
+            .is_some()
+        {
+            return Err(
+                "has a RECURRENCE-ID with RANGE=THISANDFUTURE, which Microsoft 365 cannot express"
+                    .into(),
+            );
         }
         let cancelled = o
             .get("STATUS")
@@ -640,7 +705,11 @@ pub(super) fn plan(text: &str) -> Result<Plan, String> {
             continue;
         }
         let mut f = fields(o, ppl.as_ref().map(|x| x.1.as_str()))?;
-        if let Some(s) = o.get("DTSTART").and_then(|l| when(l).ok()).and_then(|w| w.utc()) {
+        if let Some(s) = o
+            .get("DTSTART")
+            .and_then(|l| when(l).ok())
+            .and_then(|w| w.utc())
+        {
             seen(s);
         }
         f.as_object_mut().map(|x| x.remove("isAllDay"));
@@ -703,18 +772,29 @@ mod tests {
         let p = plan(SERIES).expect("plans");
         assert_eq!(p.master["start"]["timeZone"], "Eastern Standard Time");
         assert_eq!(p.master["recurrence"]["pattern"]["type"], "weekly");
-        assert_eq!(p.master["recurrence"]["pattern"]["daysOfWeek"], json!(["monday"]));
+        assert_eq!(
+            p.master["recurrence"]["pattern"]["daysOfWeek"],
+            json!(["monday"])
+        );
         assert_eq!(p.master["recurrence"]["range"]["numberOfOccurrences"], 12);
         assert_eq!(p.master["sensitivity"], "private");
         assert_eq!(p.master["reminderMinutesBeforeStart"], 10);
         assert!(p.master.get("attendees").is_none(), "never Graph attendees");
-        assert!(p.master["body"]["content"].as_str().unwrap().contains("Bob <bob@x.example> (accepted)"));
+        assert!(
+            p.master["body"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Bob <bob@x.example> (accepted)")
+        );
         assert!(p.people.as_deref().unwrap().contains("ATTENDEE"));
         // 2026-03-02 09:00 EST = 14:00 UTC; 2026-03-09 and -23 09:00 EDT = 13:00 UTC.
         assert_eq!(p.exceptions.len(), 1);
         assert_eq!(p.exceptions[0].0, "2026-03-02T14:00:00");
         assert_eq!(p.exceptions[0].1["subject"], "Sync (moved)");
-        assert_eq!(p.cancelled, vec!["2026-03-09T13:00:00", "2026-03-23T13:00:00"]);
+        assert_eq!(
+            p.cancelled,
+            vec!["2026-03-09T13:00:00", "2026-03-23T13:00:00"]
+        );
     }
 
     #[test]
@@ -724,7 +804,12 @@ mod tests {
             all_day: false,
             zone: "Europe/Berlin".into(),
         };
-        for bad in ["FREQ=HOURLY", "FREQ=MONTHLY;BYDAY=5MO", "FREQ=WEEKLY;BYHOUR=9", "FREQ=WEEKLY;BYDAY=TU"] {
+        for bad in [
+            "FREQ=HOURLY",
+            "FREQ=MONTHLY;BYDAY=5MO",
+            "FREQ=WEEKLY;BYHOUR=9",
+            "FREQ=WEEKLY;BYDAY=TU",
+        ] {
             assert!(recurrence(bad, &start).is_err(), "{bad}");
         }
         let r = recurrence("FREQ=MONTHLY;BYDAY=1MO;UNTIL=20261231T235959Z", &start).unwrap();

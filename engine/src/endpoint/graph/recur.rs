@@ -52,7 +52,11 @@ fn matches(p: &Value, s: NaiveDate, d: NaiveDate) -> bool {
     let n = p["interval"].as_i64().unwrap_or(1).max(1);
     let days: Vec<Weekday> = p["daysOfWeek"]
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().and_then(weekday)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().and_then(weekday))
+                .collect()
+        })
         .unwrap_or_default();
     let index = p["index"].as_str().unwrap_or("first");
     let month = p["month"].as_u64().unwrap_or(0) as u32;
@@ -70,8 +74,7 @@ fn matches(p: &Value, s: NaiveDate, d: NaiveDate) -> bool {
                     % 7;
                 x - Duration::days(back)
             };
-            days.contains(&d.weekday())
-                && ((week_start(d) - week_start(s)).num_days() / 7) % n == 0
+            days.contains(&d.weekday()) && ((week_start(d) - week_start(s)).num_days() / 7) % n == 0
         }
         "absoluteMonthly" => d.day() == dom && months(s, d) % n == 0,
         "relativeMonthly" => relative(d, &days, index) && months(s, d) % n == 0,
@@ -118,7 +121,9 @@ pub(super) fn occurrences(
         }
         if matches(p, s, d) {
             let local = d.and_time(first.time());
-            let Some(utc) = to_utc(local, zone) else { break };
+            let Some(utc) = to_utc(local, zone) else {
+                break;
+            };
             if utc > until {
                 break;
             }
@@ -142,14 +147,36 @@ mod tests {
     fn patterns_expand() {
         let first_tue = json!({"pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["tuesday"], "index": "first"},
             "range": {"type": "numbered", "startDate": "2026-01-06", "numberOfOccurrences": 3}});
-        let o = occurrences(&first_tue, t("20260106T100000"), "Europe/Berlin", t("20300101T000000"));
-        assert_eq!(o, vec![t("20260106T090000"), t("20260203T090000"), t("20260303T090000")]);
-        let weekly = json!({"pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"], "firstDayOfWeek": "sunday"},
-            "range": {"type": "endDate", "startDate": "2026-03-02", "endDate": "2026-03-19"}});
-        let o = occurrences(&weekly, t("20260302T090000"), "America/New_York", t("20300101T000000"));
+        let o = occurrences(
+            &first_tue,
+            t("20260106T100000"),
+            "Europe/Berlin",
+            t("20300101T000000"),
+        );
         assert_eq!(
             o,
-            vec![t("20260302T140000"), t("20260305T140000"), t("20260316T130000"), t("20260319T130000")]
+            vec![
+                t("20260106T090000"),
+                t("20260203T090000"),
+                t("20260303T090000")
+            ]
+        );
+        let weekly = json!({"pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"], "firstDayOfWeek": "sunday"},
+            "range": {"type": "endDate", "startDate": "2026-03-02", "endDate": "2026-03-19"}});
+        let o = occurrences(
+            &weekly,
+            t("20260302T090000"),
+            "America/New_York",
+            t("20300101T000000"),
+        );
+        assert_eq!(
+            o,
+            vec![
+                t("20260302T140000"),
+                t("20260305T140000"),
+                t("20260316T130000"),
+                t("20260319T130000")
+            ]
         );
         let yearly = json!({"pattern": {"type": "absoluteYearly", "interval": 1, "month": 10, "dayOfMonth": 3},
             "range": {"type": "noEnd", "startDate": "2026-10-03"}});

@@ -118,8 +118,7 @@ pub const EVENT_UID_PROP: &str =
 /// out: the event's attachments hold them). Set last, once every exception, cancellation
 /// and attachment is written: an event with the UID property but without this one is
 /// cutover's unfinished create, completed (never created again) by the next run.
-pub const EVENT_ICAL_PROP: &str =
-    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverIcal";
+pub const EVENT_ICAL_PROP: &str = "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverIcal";
 /// On an event cutover created from a meeting: its ORGANIZER and ATTENDEE lines as read
 /// (cutover never writes Graph attendees: Graph would invite them).
 pub const EVENT_PEOPLE_PROP: &str =

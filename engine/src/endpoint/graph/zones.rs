@@ -32,7 +32,12 @@ const ZONES: &[(&str, &str, i64, Rule)] = &[
     ("Europe/London", "GMT Standard Time", 0, Rule::Eu),
     ("Europe/Dublin", "GMT Standard Time", 0, Rule::Eu),
     ("Europe/Lisbon", "GMT Standard Time", 0, Rule::Eu),
-    ("Atlantic/Reykjavik", "Greenwich Standard Time", 0, Rule::None),
+    (
+        "Atlantic/Reykjavik",
+        "Greenwich Standard Time",
+        0,
+        Rule::None,
+    ),
     ("Europe/Berlin", "W. Europe Standard Time", 60, Rule::Eu),
     ("Europe/Amsterdam", "W. Europe Standard Time", 60, Rule::Eu),
     ("Europe/Vienna", "W. Europe Standard Time", 60, Rule::Eu),
@@ -45,13 +50,48 @@ const ZONES: &[(&str, &str, i64, Rule)] = &[
     ("Europe/Brussels", "Romance Standard Time", 60, Rule::Eu),
     ("Europe/Madrid", "Romance Standard Time", 60, Rule::Eu),
     ("Europe/Copenhagen", "Romance Standard Time", 60, Rule::Eu),
-    ("Europe/Warsaw", "Central European Standard Time", 60, Rule::Eu),
-    ("Europe/Zagreb", "Central European Standard Time", 60, Rule::Eu),
-    ("Europe/Prague", "Central Europe Standard Time", 60, Rule::Eu),
-    ("Europe/Budapest", "Central Europe Standard Time", 60, Rule::Eu),
-    ("Europe/Belgrade", "Central Europe Standard Time", 60, Rule::Eu),
-    ("Europe/Bratislava", "Central Europe Standard Time", 60, Rule::Eu),
-    ("Africa/Lagos", "W. Central Africa Standard Time", 60, Rule::None),
+    (
+        "Europe/Warsaw",
+        "Central European Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Europe/Zagreb",
+        "Central European Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Europe/Prague",
+        "Central Europe Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Europe/Budapest",
+        "Central Europe Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Europe/Belgrade",
+        "Central Europe Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Europe/Bratislava",
+        "Central Europe Standard Time",
+        60,
+        Rule::Eu,
+    ),
+    (
+        "Africa/Lagos",
+        "W. Central Africa Standard Time",
+        60,
+        Rule::None,
+    ),
     ("Europe/Helsinki", "FLE Standard Time", 120, Rule::Eu),
     ("Europe/Kiev", "FLE Standard Time", 120, Rule::Eu),
     ("Europe/Kyiv", "FLE Standard Time", 120, Rule::Eu),
@@ -61,7 +101,12 @@ const ZONES: &[(&str, &str, i64, Rule)] = &[
     ("Europe/Sofia", "FLE Standard Time", 120, Rule::Eu),
     ("Europe/Athens", "GTB Standard Time", 120, Rule::Eu),
     ("Europe/Bucharest", "GTB Standard Time", 120, Rule::Eu),
-    ("Africa/Johannesburg", "South Africa Standard Time", 120, Rule::None),
+    (
+        "Africa/Johannesburg",
+        "South Africa Standard Time",
+        120,
+        Rule::None,
+    ),
     ("Europe/Istanbul", "Turkey Standard Time", 180, Rule::None),
     ("Europe/Moscow", "Russian Standard Time", 180, Rule::None),
     ("Africa/Nairobi", "E. Africa Standard Time", 180, Rule::None),
@@ -76,30 +121,90 @@ const ZONES: &[(&str, &str, i64, Rule)] = &[
     ("Asia/Hong_Kong", "China Standard Time", 480, Rule::None),
     ("Asia/Singapore", "Singapore Standard Time", 480, Rule::None),
     ("Asia/Taipei", "Taipei Standard Time", 480, Rule::None),
-    ("Australia/Perth", "W. Australia Standard Time", 480, Rule::None),
+    (
+        "Australia/Perth",
+        "W. Australia Standard Time",
+        480,
+        Rule::None,
+    ),
     ("Asia/Tokyo", "Tokyo Standard Time", 540, Rule::None),
     ("Asia/Seoul", "Korea Standard Time", 540, Rule::None),
-    ("Australia/Brisbane", "E. Australia Standard Time", 600, Rule::None),
-    ("Australia/Sydney", "AUS Eastern Standard Time", 600, Rule::Au),
-    ("Australia/Melbourne", "AUS Eastern Standard Time", 600, Rule::Au),
-    ("Pacific/Auckland", "New Zealand Standard Time", 720, Rule::Nz),
-    ("America/Sao_Paulo", "E. South America Standard Time", -180, Rule::None),
-    ("America/Argentina/Buenos_Aires", "Argentina Standard Time", -180, Rule::None),
+    (
+        "Australia/Brisbane",
+        "E. Australia Standard Time",
+        600,
+        Rule::None,
+    ),
+    (
+        "Australia/Sydney",
+        "AUS Eastern Standard Time",
+        600,
+        Rule::Au,
+    ),
+    (
+        "Australia/Melbourne",
+        "AUS Eastern Standard Time",
+        600,
+        Rule::Au,
+    ),
+    (
+        "Pacific/Auckland",
+        "New Zealand Standard Time",
+        720,
+        Rule::Nz,
+    ),
+    (
+        "America/Sao_Paulo",
+        "E. South America Standard Time",
+        -180,
+        Rule::None,
+    ),
+    (
+        "America/Argentina/Buenos_Aires",
+        "Argentina Standard Time",
+        -180,
+        Rule::None,
+    ),
     ("America/Halifax", "Atlantic Standard Time", -240, Rule::Us),
     ("America/New_York", "Eastern Standard Time", -300, Rule::Us),
     ("America/Toronto", "Eastern Standard Time", -300, Rule::Us),
     ("America/Detroit", "Eastern Standard Time", -300, Rule::Us),
-    ("America/Bogota", "SA Pacific Standard Time", -300, Rule::None),
+    (
+        "America/Bogota",
+        "SA Pacific Standard Time",
+        -300,
+        Rule::None,
+    ),
     ("America/Chicago", "Central Standard Time", -360, Rule::Us),
     ("America/Winnipeg", "Central Standard Time", -360, Rule::Us),
-    ("America/Mexico_City", "Central Standard Time (Mexico)", -360, Rule::None),
+    (
+        "America/Mexico_City",
+        "Central Standard Time (Mexico)",
+        -360,
+        Rule::None,
+    ),
     ("America/Denver", "Mountain Standard Time", -420, Rule::Us),
     ("America/Edmonton", "Mountain Standard Time", -420, Rule::Us),
-    ("America/Phoenix", "US Mountain Standard Time", -420, Rule::None),
-    ("America/Los_Angeles", "Pacific Standard Time", -480, Rule::Us),
+    (
+        "America/Phoenix",
+        "US Mountain Standard Time",
+        -420,
+        Rule::None,
+    ),
+    (
+        "America/Los_Angeles",
+        "Pacific Standard Time",
+        -480,
+        Rule::Us,
+    ),
     ("America/Vancouver", "Pacific Standard Time", -480, Rule::Us),
     ("America/Anchorage", "Alaskan Standard Time", -540, Rule::Us),
-    ("Pacific/Honolulu", "Hawaiian Standard Time", -600, Rule::None),
+    (
+        "Pacific/Honolulu",
+        "Hawaiian Standard Time",
+        -600,
+        Rule::None,
+    ),
 ];
 
 fn row(zone: &str) -> Option<&'static (&'static str, &'static str, i64, Rule)> {
@@ -120,8 +225,7 @@ pub fn iana_zone(zone: &str) -> Option<&'static str> {
 }
 
 fn nth_sunday(year: i32, month: u32, n: u8) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n)
-        .unwrap_or(NaiveDate::MIN)
+    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n).unwrap_or(NaiveDate::MIN)
 }
 
 fn last_sunday(year: i32, month: u32) -> NaiveDate {
@@ -177,7 +281,11 @@ pub fn to_utc(local: NaiveDateTime, zone: &str) -> Option<NaiveDateTime> {
 /// The local time in a zone of a UTC time; None for an unknown zone.
 pub fn from_utc(utc: NaiveDateTime, zone: &str) -> Option<NaiveDateTime> {
     let &(_, _, std, rule) = row(zone)?;
-    let off = if is_dst(rule, std, utc) { std + 60 } else { std };
+    let off = if is_dst(rule, std, utc) {
+        std + 60
+    } else {
+        std
+    };
     Some(utc + Duration::minutes(off))
 }
 
@@ -264,7 +372,10 @@ mod tests {
 
     #[test]
     fn names_map_both_ways() {
-        assert_eq!(windows_zone("Europe/Berlin"), Some("W. Europe Standard Time"));
+        assert_eq!(
+            windows_zone("Europe/Berlin"),
+            Some("W. Europe Standard Time")
+        );
         assert_eq!(iana_zone("Eastern Standard Time"), Some("America/New_York"));
         assert_eq!(iana_zone("Tokyo Standard Time"), Some("Asia/Tokyo"));
         assert_eq!(windows_zone("Mars/Olympus"), None);
@@ -273,18 +384,48 @@ mod tests {
     #[test]
     fn offsets_follow_the_rules() {
         // Berlin: winter +1, summer +2, changes at 01:00 UTC on 2026-03-29 and 2026-10-25.
-        assert_eq!(to_utc(t("20260105T090000"), "Europe/Berlin"), Some(t("20260105T080000")));
-        assert_eq!(to_utc(t("20260707T090000"), "Europe/Berlin"), Some(t("20260707T070000")));
-        assert_eq!(to_utc(t("20260329T013000"), "Europe/Berlin"), Some(t("20260329T003000")));
-        assert_eq!(to_utc(t("20260329T040000"), "Europe/Berlin"), Some(t("20260329T020000")));
+        assert_eq!(
+            to_utc(t("20260105T090000"), "Europe/Berlin"),
+            Some(t("20260105T080000"))
+        );
+        assert_eq!(
+            to_utc(t("20260707T090000"), "Europe/Berlin"),
+            Some(t("20260707T070000"))
+        );
+        assert_eq!(
+            to_utc(t("20260329T013000"), "Europe/Berlin"),
+            Some(t("20260329T003000"))
+        );
+        assert_eq!(
+            to_utc(t("20260329T040000"), "Europe/Berlin"),
+            Some(t("20260329T020000"))
+        );
         // New York: DST from 2026-03-08 02:00 to 2026-11-01 02:00.
-        assert_eq!(to_utc(t("20260302T090000"), "America/New_York"), Some(t("20260302T140000")));
-        assert_eq!(to_utc(t("20260309T090000"), "America/New_York"), Some(t("20260309T130000")));
-        assert_eq!(to_utc(t("20261101T003000"), "America/New_York"), Some(t("20261101T043000")));
-        assert_eq!(to_utc(t("20261101T030000"), "America/New_York"), Some(t("20261101T080000")));
-        assert_eq!(to_utc(t("20260512T093000"), "Asia/Tokyo"), Some(t("20260512T003000")));
+        assert_eq!(
+            to_utc(t("20260302T090000"), "America/New_York"),
+            Some(t("20260302T140000"))
+        );
+        assert_eq!(
+            to_utc(t("20260309T090000"), "America/New_York"),
+            Some(t("20260309T130000"))
+        );
+        assert_eq!(
+            to_utc(t("20261101T003000"), "America/New_York"),
+            Some(t("20261101T043000"))
+        );
+        assert_eq!(
+            to_utc(t("20261101T030000"), "America/New_York"),
+            Some(t("20261101T080000"))
+        );
+        assert_eq!(
+            to_utc(t("20260512T093000"), "Asia/Tokyo"),
+            Some(t("20260512T003000"))
+        );
         // Sydney: summer in January.
-        assert_eq!(to_utc(t("20260115T100000"), "Australia/Sydney"), Some(t("20260114T230000")));
+        assert_eq!(
+            to_utc(t("20260115T100000"), "Australia/Sydney"),
+            Some(t("20260114T230000"))
+        );
         for (l, z) in [
             ("20260309T090000", "America/New_York"),
             ("20260707T090000", "W. Europe Standard Time"),
@@ -292,6 +433,10 @@ mod tests {
         ] {
             assert_eq!(from_utc(to_utc(t(l), z).unwrap(), z), Some(t(l)));
         }
-        assert!(vtimezone("Europe/Berlin").unwrap().contains("TZOFFSETTO:+0200"));
+        assert!(
+            vtimezone("Europe/Berlin")
+                .unwrap()
+                .contains("TZOFFSETTO:+0200")
+        );
     }
 }

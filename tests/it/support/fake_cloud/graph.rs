@@ -26,6 +26,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::graph_calendar::{self, Calendars};
+use super::graph_calendar_route;
 use super::graph_contacts::{self, Contacts};
 use super::token::Tokens;
 
@@ -481,7 +482,11 @@ impl FakeGraph {
     pub fn seed_exception(&self, upn: &str, series: &str, original: &str, fields: Value) {
         self.with_calendars(upn, |c, next| {
             *next += 1;
-            let e = c.events.iter_mut().find(|e| e.id == series).expect("series");
+            let e = c
+                .events
+                .iter_mut()
+                .find(|e| e.id == series)
+                .expect("series");
             let Value::Object(f) = fields else {
                 panic!("fields are an object")
             };
@@ -493,13 +498,24 @@ impl FakeGraph {
     /// Delete one occurrence of a seeded series (nobody notified: seeding).
     pub fn seed_cancel(&self, upn: &str, series: &str, original: &str) {
         self.with_calendars(upn, |c, _| {
-            let e = c.events.iter_mut().find(|e| e.id == series).expect("series");
+            let e = c
+                .events
+                .iter_mut()
+                .find(|e| e.id == series)
+                .expect("series");
             e.cancelled.insert(original.to_string());
         });
     }
 
     /// Add a file attachment to a seeded event.
-    pub fn seed_event_attachment(&self, upn: &str, event: &str, name: &str, mime: &str, bytes: &[u8]) {
+    pub fn seed_event_attachment(
+        &self,
+        upn: &str,
+        event: &str,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+    ) {
         self.with_calendars(upn, |c, next| {
             *next += 1;
             let e = c.events.iter_mut().find(|e| e.id == event).expect("event");
@@ -943,7 +959,7 @@ fn route(
     if r.first()
         .is_some_and(|f| *f == "calendars" || *f == "calendar" || *f == "events")
     {
-        return J(graph_calendar::route(
+        return J(graph_calendar_route::route(
             &mut mb.calendars,
             next,
             host,
