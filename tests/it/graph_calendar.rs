@@ -912,3 +912,162 @@ fn graph_to_graph_calendars_without_attendees_nobody_notified_verify_and_rollbac
     assert!(mb.calendars.calendars.iter().all(|x| x.is_default));
     assert_outbox_empty(&c, &[ALICE, BOB]);
 }
+
+#[test]
+fn what_graph_cannot_express_is_refused_naming_the_event_and_nothing_half_written() {
+    let s = imap_dav_side("src", SRC);
+    s.dav.seed(SRC.0, SRC.1, Scale::Small);
+    let items = s.dav.dump(SRC.0, SRC.1, false);
+    let want = expected(&items);
+    let some = items.iter().find(|i| i.kind == "calendar").unwrap();
+    let dir = some.href.rsplit_once('/').unwrap().0.to_string();
+    let ev = |uid: &str, rule: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nDTEND:20260105T093000Z\r\nRRULE:{rule}\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    for (uid, rule) in [
+        ("hourly-1", "FREQ=HOURLY;COUNT=5"),
+        ("fifth-monday-1", "FREQ=MONTHLY;BYDAY=5MO;COUNT=3"),
+    ] {
+        let st = s.dav.put(
+            SRC.0,
+            SRC.1,
+            &format!("{dir}/{uid}.ics"),
+            ev(uid, rule).as_bytes(),
+        );
+        assert!(matches!(st, 201 | 204), "{st}");
+    }
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
+    let c = cloud(graph);
+    let p = project(
+        imap_dav(&s),
+        graph_endpoint(&c),
+        project::login(SRC.0, SRC.1),
+        project::user(ALICE),
+    );
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(6), "{}", text(&run));
+    let reasons = failed_reasons(&p);
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    for (uid, part) in [("hourly-1", "HOURLY"), ("fifth-monday-1", "5MO")] {
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains(uid) && r.contains(part) && r.contains("cannot express")),
+            "{uid}: {reasons:?}"
+        );
+    }
+    let mb = c.graph.mailbox(ALICE);
+    assert_landed_once(&want, &mb.calendars.events, &calendar_names(&c, ALICE));
+    assert_eq!(
+        mb.calendars.creates as usize,
+        want.len(),
+        "nothing written of the refused ones"
+    );
+    assert_outbox_empty(&c, &[ALICE]);
+}
+
+#[test]
+fn a_graph_source_follows_its_changes_and_calendar_since() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ALICE)
+        .with_mailbox("fabrikam", BOB);
+    let c = cloud(graph);
+    let (series, _) = seed_graph_calendar(&c, BOB);
+    // Ended before 2026-04-01: a single event, and a numbered series of 2025.
+    c.graph.seed_event(
+        BOB,
+        None,
+        json!({
+            "subject": "Old single",
+            "start": {"dateTime": "2026-01-10T09:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-01-10T10:00:00", "timeZone": "W. Europe Standard Time"},
+        }),
+    );
+    c.graph.seed_event(
+        BOB,
+        None,
+        json!({
+            "subject": "Old series",
+            "start": {"dateTime": "2025-01-06T09:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2025-01-06T10:00:00", "timeZone": "W. Europe Standard Time"},
+            "recurrence": {
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2025-01-06", "numberOfOccurrences": 10}
+            },
+        }),
+    );
+    let p = ProjectBuilder::new("graph-calendar")
+        .set("project.items", vec!["mail", "calendar"])
+        .set("project.calendar_since", "2026-04-01")
+        .source(tenant_endpoint(
+            &c,
+            "fabrikam",
+            "app-2",
+            "CUTOVER_TEST_SECRET_2",
+        ))
+        .destination(graph_endpoint(&c))
+        .mailbox(project::mailbox(
+            None,
+            project::user(BOB),
+            project::user(ALICE),
+        ))
+        .create();
+    let run = cutover(&p, &["run"]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&run),
+        failed_reasons(&p)
+    );
+    let subjects = |c: &Cloud| -> BTreeSet<String> {
+        c.graph
+            .mailbox(ALICE)
+            .calendars
+            .events
+            .iter()
+            .map(|e| e.fields["subject"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        subjects(&c),
+        ["Jour fixe", "Partner review", "Tag der Deutschen Einheit"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "what ended before calendar_since is left out"
+    );
+    // The series changed on the source (a new changeKey): the next run replaces cutover's
+    // version, once, silently.
+    c.graph
+        .edit_event(BOB, &series, json!({"subject": "Jour fixe (neu)"}));
+    let again = cutover(&p, &["run"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&again),
+        failed_reasons(&p)
+    );
+    let mb = c.graph.mailbox(ALICE);
+    let jf: Vec<&FakeEvent> = mb
+        .calendars
+        .events
+        .iter()
+        .filter(|e| {
+            e.fields["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Jour fixe")
+        })
+        .collect();
+    assert_eq!(jf.len(), 1, "{jf:?}");
+    assert_eq!(jf[0].fields["subject"], json!("Jour fixe (neu)"));
+    assert_eq!(jf[0].exceptions.len(), 1);
+    assert_eq!(jf[0].cancelled.len(), 1);
+    assert_outbox_empty(&c, &[ALICE, BOB]);
+    let v = cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}

@@ -27,7 +27,8 @@ use serde_json::{Value, json};
 use super::connector::GraphSession;
 use super::ical_graph::{Plan, kept_text, plan, restored_text};
 use super::types::{
-    CalSel, EVENT_ICAL_PROP, EVENT_PEOPLE_PROP, EVENT_UID_PROP, EventItem, PAGE, event_sent,
+    CalSel, EVENT_ICAL_PROP, EVENT_PEOPLE_PROP, EVENT_UID_PROP, EventItem, PAGE, event_replacing,
+    event_sent,
 };
 use super::wire::{enc, read_only};
 use crate::api::ItemKind;
@@ -65,6 +66,37 @@ fn not_found(e: &EndpointError) -> bool {
 fn original_key(v: &Value) -> Option<String> {
     let s = v["originalStart"].as_str()?;
     Some(s.get(..19)?.to_string())
+}
+
+/// Whether a listed event (a single event, or a series with any occurrence) ends on or after
+/// `since` (UTC): `calendar_since` keeps a series whole when any occurrence does.
+fn ends_on_or_after(v: &Value, since: chrono::NaiveDateTime) -> bool {
+    let utc = |f: &str| {
+        chrono::NaiveDateTime::parse_from_str(
+            v[f]["dateTime"].as_str()?.get(..19)?,
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        .ok()
+        .and_then(|t| super::zones::to_utc(t, v[f]["timeZone"].as_str().unwrap_or("UTC")))
+    };
+    let (Some(start), Some(end)) = (utc("start"), utc("end")) else {
+        return true;
+    };
+    let rec = &v["recurrence"];
+    if v["type"].as_str() != Some("seriesMaster") || rec.is_null() {
+        return end >= since;
+    }
+    match rec["range"]["type"].as_str() {
+        Some("noEnd") => true,
+        _ => {
+            let zone = v["originalStartTimeZone"].as_str().unwrap_or("UTC");
+            let first = super::zones::from_utc(start, zone).unwrap_or(start);
+            let far = since + chrono::Duration::days(366 * 10);
+            super::recur::occurrences(rec, first, zone, far)
+                .last()
+                .is_none_or(|last| *last + (end - start) >= since)
+        }
+    }
 }
 
 impl GraphSession {
@@ -144,6 +176,12 @@ impl GraphSession {
         ));
         let mut listed = self.get_all("list events", &url).await?;
         listed.retain(|v| v["id"].as_str().is_some());
+        if self.c.side == "source"
+            && let Some(since) = self.c.items.calendar_since
+        {
+            let since = since.and_hms_opt(0, 0, 0).unwrap_or_default();
+            listed.retain(|v| ends_on_or_after(v, since));
+        }
         listed.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         let source = self.c.side == "source";
         let keys: Vec<String> = listed
@@ -283,8 +321,35 @@ impl GraphSession {
             .collect())
     }
 
-    fn event_stored(&self, folder: &str, id: &str, fp: &str, ck: &str) -> Result<AppendOutcome> {
+    fn event_stored(
+        &self,
+        folder: &str,
+        uid: &str,
+        id: &str,
+        fp: &str,
+        ck: &str,
+    ) -> Result<AppendOutcome> {
         let side = self.c.side;
+        let replacing = event_replacing(folder);
+        let old = self
+            .c
+            .store
+            .ref_written(side, &self.upn, &replacing, uid)
+            .map_err(|e| self.store_err(e))?
+            .filter(|o| !o.is_empty());
+        if let Some(old) = old {
+            // The replaced event's journal UID names the new one.
+            if old != id {
+                self.c
+                    .store
+                    .move_ref(side, &self.upn, folder, &old, id)
+                    .map_err(|e| self.store_err(e))?;
+            }
+            self.c
+                .store
+                .set_ref_written(side, &self.upn, &replacing, uid, "")
+                .map_err(|e| self.store_err(e))?;
+        }
         let uids = self
             .c
             .store
@@ -480,12 +545,33 @@ impl GraphSession {
             if there.ical.is_none() && tried.as_deref() == Some(fp.as_str()) {
                 // Cutover's own create of this version, interrupted before its last step.
                 return self
-                    .event_complete(folder, &there.id, &p, &text, &what)
+                    .event_complete(folder, &uid, &there.id, &p, &text, &what)
                     .await;
             }
             match self.event_there(folder, &there, &fp, &uid).await? {
                 Some(out) => return Ok(out),
-                None => self.delete_event(&there.id).await?,
+                None => {
+                    // Replaced: journalled first, so that the new event keeps the old one's
+                    // journal UID even when a kill comes between the delete and the create.
+                    let replacing = event_replacing(folder);
+                    self.c
+                        .store
+                        .ref_uids(side, &self.upn, &replacing, &[uid.as_str()])
+                        .map_err(|e| self.store_err(e))?;
+                    let pending = self
+                        .c
+                        .store
+                        .ref_written(side, &self.upn, &replacing, &uid)
+                        .map_err(|e| self.store_err(e))?
+                        .filter(|o| !o.is_empty());
+                    if pending.is_none() {
+                        self.c
+                            .store
+                            .set_ref_written(side, &self.upn, &replacing, &uid, &there.id)
+                            .map_err(|e| self.store_err(e))?;
+                    }
+                    self.delete_event(&there.id).await?;
+                }
             }
         }
         // Journalled before it is sent: a lost answer is searched for, never sent blindly.
@@ -499,8 +585,16 @@ impl GraphSession {
             props.push(json!({"id": EVENT_PEOPLE_PROP, "value": people}));
         }
         new["singleValueExtendedProperties"] = json!(props);
+        // A replacement's create differs from the replaced one's (same content again after
+        // a change back must not be answered with the deleted event).
+        let replaced = self
+            .c
+            .store
+            .ref_written(side, &self.upn, &event_replacing(folder), &uid)
+            .map_err(|e| self.store_err(e))?
+            .unwrap_or_default();
         let tx = crate::mail::fingerprint::fingerprint(
-            format!("{}\n{folder}\n{uid}\n{fp}", self.upn).as_bytes(),
+            format!("{}\n{folder}\n{uid}\n{fp}\n{replaced}", self.upn).as_bytes(),
         );
         new["transactionId"] = json!(format!("cutover-{}", &tx[..tx.len().min(40)]));
         let cid = self.cal_sel("write event")?.cid.clone();
@@ -523,12 +617,14 @@ impl GraphSession {
                 message: "Graph's answer has no event id".into(),
             });
         };
-        self.event_complete(folder, &eid, &p, &text, &what).await
+        self.event_complete(folder, &uid, &eid, &p, &text, &what)
+            .await
     }
 
     async fn event_complete(
         &self,
         folder: &str,
+        uid: &str,
         eid: &str,
         p: &Plan,
         text: &str,
@@ -536,7 +632,7 @@ impl GraphSession {
     ) -> Result<AppendOutcome> {
         let fp = fingerprint(ItemKind::Event, text.as_bytes());
         match self.event_finish(eid, p, text).await? {
-            Ok(ck) => self.event_stored(folder, eid, &fp, &ck),
+            Ok(ck) => self.event_stored(folder, uid, eid, &fp, &ck),
             Err(why) => {
                 // Never left half-written: the series cutover created goes (silently: it
                 // has no attendees).
@@ -583,7 +679,7 @@ impl GraphSession {
             } else {
                 their_ck.to_string()
             };
-            return self.event_stored(folder, &there.id, fp, &ck).map(Some);
+            return self.event_stored(folder, uid, &there.id, fp, &ck).map(Some);
         }
         if our_fp.as_deref() != Some(theirs.as_str()) || our_ck != their_ck {
             let why = if ours.is_some() {

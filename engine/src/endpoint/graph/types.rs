@@ -128,6 +128,13 @@ pub(super) fn event_sent(folder: &str) -> String {
     format!("\u{1}cutover:event-sent:{folder}")
 }
 
+/// Journal pseudo-folder (per destination calendar): per source UID, the Graph id of the
+/// event cutover is replacing (deleted, then created again), so that the new event takes
+/// its journal UID, whatever step a kill interrupts.
+pub(super) fn event_replacing(folder: &str) -> String {
+    format!("\u{1}cutover:event-replacing:{folder}")
+}
+
 /// The calendar opened by `examine`/`open_for_append`, as listed then.
 pub(super) struct CalSel {
     pub(super) folder: String,

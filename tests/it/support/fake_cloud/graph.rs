@@ -528,6 +528,17 @@ impl FakeGraph {
         });
     }
 
+    /// Change an event's fields (as its user would in Outlook): a new changeKey.
+    pub fn edit_event(&self, upn: &str, id: &str, fields: Value) {
+        self.with_calendars(upn, |c, _| {
+            let e = c.events.iter_mut().find(|e| e.id == id).expect("event");
+            for (k, v) in fields.as_object().expect("fields") {
+                e.fields.insert(k.clone(), v.clone());
+            }
+            e.change += 1;
+        });
+    }
+
     /// Store the mailbox's next `n` event creates but answer them 503 (lost answers).
     pub fn store_then_fail_events(&self, upn: &str, n: u32) {
         self.with_calendars(upn, |c, _| c.lost_answers += n);
