@@ -651,6 +651,7 @@ fn kill_9_between_the_steps_of_a_series_then_a_run_leaves_every_exception_once()
         .iter()
         .filter(|e| e.prop(ICAL_PROP).is_none())
         .count();
+    assert!(unfinished >= 1, "a kill left a series unfinished");
     let done = cutover(&p, &["run"]);
     assert_eq!(
         done.status.code(),
@@ -743,6 +744,15 @@ fn graph_calendars_to_imap_dav_are_icalendar_with_exceptions_zones_and_attachmen
         imap_dav(&d),
         project::user(ALICE),
         project::login("alice", "dst-pw"),
+    );
+    let plan = cutover(&p, &["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        stdout(&plan)
+            .lines()
+            .any(|l| l.contains("Calendar/Projects") && l.contains("1 event")),
+        "the plan lists the calendars: {}",
+        text(&plan)
     );
     let run = cutover(&p, &["run"]);
     assert_eq!(
