@@ -1080,4 +1080,24 @@ fn a_graph_source_follows_its_changes_and_calendar_since() {
     assert_outbox_empty(&c, &[ALICE, BOB]);
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    // Alice edits cutover's copy in Outlook, then the source changes again: her edit stays,
+    // and the issue says why the source's version is not written.
+    let dst_id = jf[0].id.clone();
+    c.graph
+        .edit_event(ALICE, &dst_id, json!({"subject": "Jour fixe (Alice)"}));
+    c.graph
+        .edit_event(BOB, &series, json!({"subject": "Jour fixe (neuer)"}));
+    let third = cutover(&p, &["run"]);
+    assert_eq!(third.status.code(), Some(6), "{}", text(&third));
+    let reasons = failed_reasons(&p);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("changed on the destination")),
+        "{reasons:?}"
+    );
+    let mb = c.graph.mailbox(ALICE);
+    let mine = mb.calendars.events.iter().find(|e| e.id == dst_id).unwrap();
+    assert_eq!(mine.fields["subject"], json!("Jour fixe (Alice)"));
+    assert_outbox_empty(&c, &[ALICE, BOB]);
 }
