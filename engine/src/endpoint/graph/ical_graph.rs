@@ -385,6 +385,11 @@ pub(super) fn recurrence(rrule: &str, start: &When) -> Result<Value, String> {
                 if dom != d.day() {
                     return no("the first occurrence is not on its day of the month");
                 }
+                if dom > 28 {
+                    return no(
+                        "a day of the month after the 28th: Microsoft 365 moves it to the last day of a shorter month, iCalendar skips that month",
+                    );
+                }
                 json!({"type": "absoluteMonthly", "interval": interval, "dayOfMonth": dom})
             } else {
                 if monthday.is_some() {
@@ -408,6 +413,11 @@ pub(super) fn recurrence(rrule: &str, start: &When) -> Result<Value, String> {
                 let dom = monthday.unwrap_or(d.day());
                 if dom != d.day() {
                     return no("the first occurrence is not on its day of the month");
+                }
+                if m == 2 && dom == 29 {
+                    return no(
+                        "February 29: Microsoft 365 moves it to February 28 in other years, iCalendar skips those years",
+                    );
                 }
                 json!({"type": "absoluteYearly", "interval": interval, "dayOfMonth": dom, "month": m})
             } else {
@@ -804,6 +814,16 @@ mod tests {
             all_day: false,
             zone: "Europe/Berlin".into(),
         };
+        let end_of_month = When {
+            local: NaiveDateTime::parse_from_str("20260131T090000", "%Y%m%dT%H%M%S").unwrap(),
+            ..start.clone()
+        };
+        assert!(
+            recurrence("FREQ=MONTHLY", &end_of_month)
+                .unwrap_err()
+                .contains("28th")
+        );
+        assert!(recurrence("FREQ=MONTHLY", &start).is_ok());
         for bad in [
             "FREQ=HOURLY",
             "FREQ=MONTHLY;BYDAY=5MO",
