@@ -21,6 +21,7 @@ mod folder_names;
 mod gmail;
 mod gmail_labels;
 mod graph;
+mod graph_calendar;
 mod graph_contacts;
 mod hostile_input;
 mod hostile_server;

@@ -117,11 +117,8 @@ pub(super) fn carries(
         EndpointKind::Imap => Some(format!(
             "project.items asks for {asked}, but [{section}] is IMAP without a [{section}.dav] table: add one with the CalDAV/CardDAV server's url (see docs/endpoints/dav.md), or remove {asked} from items"
         )),
-        // Contacts go through Graph's contact folders; calendars on Graph come later.
-        EndpointKind::Graph if !items.calendar => None,
-        EndpointKind::Graph => Some(format!(
-            "project.items asks for calendar, but this version moves calendars through CalDAV only ([{section}] is graph, whose contacts it does move); remove \"calendar\" from items, or migrate calendars with an IMAP endpoint and a [{section}.dav] table"
-        )),
+        // Calendars and contacts go through Graph's calendars and contact folders.
+        EndpointKind::Graph => None,
         EndpointKind::Pop3 => Some(format!(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
         )),
@@ -151,18 +148,14 @@ mod tests {
     }
 
     #[test]
-    fn graph_carries_contacts_but_not_calendars_yet() {
-        let contacts = items(&w(&["mail", "contacts"])).expect("valid");
+    fn graph_carries_calendars_and_contacts() {
+        let cal = items(&w(&["mail", "calendar", "contacts"])).expect("valid");
         assert_eq!(
-            carries("destination", EndpointKind::Graph, false, &contacts),
+            carries("destination", EndpointKind::Graph, false, &cal),
             None
         );
-        let cal = items(&w(&["mail", "calendar", "contacts"])).expect("valid");
-        let why = carries("destination", EndpointKind::Graph, false, &cal).expect("refused");
-        assert!(
-            why.contains("calendar") && why.contains("[destination]"),
-            "{why}"
-        );
+        assert_eq!(carries("source", EndpointKind::Graph, false, &cal), None);
+        let contacts = items(&w(&["mail", "contacts"])).expect("valid");
         assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());
     }
 }

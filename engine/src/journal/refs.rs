@@ -118,6 +118,42 @@ impl Journal {
         })
     }
 
+    /// Give endpoint id `to` the UID of endpoint id `from` (an item replaced by a new one at
+    /// its place, where the endpoint cannot replace it in place: the new id keeps the UID,
+    /// so what was recorded as written there stays found). A UID `to` had already is
+    /// dropped (never written: `to` was just created). Nothing happens when `from` has none.
+    pub fn move_ref(
+        &self,
+        side: &str,
+        account: &str,
+        folder: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let known: Option<u32> = tx
+                .query_row(
+                    "SELECT uid FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                    params![side, account, folder, from],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if known.is_some() {
+                tx.execute(
+                    "DELETE FROM refs WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                    params![side, account, folder, to],
+                )?;
+                tx.execute(
+                    "UPDATE refs SET ref = ?5 WHERE side = ?1 AND account = ?2 AND folder = ?3 AND ref = ?4",
+                    params![side, account, folder, from, to],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Start a folder's UIDs afresh under a new UIDVALIDITY (the endpoint's folder was
     /// replaced by another of the same name): the engine then re-checks it as it would an
     /// IMAP folder whose UIDVALIDITY changed.
@@ -200,6 +236,46 @@ mod tests {
         assert_eq!(
             s.ref_uids("destination", "ann", "Inbox", &["c"]).unwrap(),
             [1]
+        );
+    }
+
+    #[test]
+    fn a_replacing_id_takes_the_replaced_ids_uid() {
+        let (_d, s) = store();
+        assert_eq!(
+            s.ref_uids("destination", "ann", "cal", &["old", "x"])
+                .unwrap(),
+            [1, 2]
+        );
+        s.set_ref_written("destination", "ann", "cal", "old", "fp1")
+            .unwrap();
+        // The new id was listed (and given a UID) before the move.
+        assert_eq!(
+            s.ref_uids("destination", "ann", "cal", &["new"]).unwrap(),
+            [3]
+        );
+        s.move_ref("destination", "ann", "cal", "old", "new")
+            .unwrap();
+        assert_eq!(
+            s.ref_uids("destination", "ann", "cal", &["new"]).unwrap(),
+            [1]
+        );
+        assert_eq!(
+            s.ref_written("destination", "ann", "cal", "new")
+                .unwrap()
+                .as_deref(),
+            Some("fp1")
+        );
+        assert_eq!(
+            s.refs_of("destination", "ann", "cal", &[1, 3]).unwrap(),
+            [(1, "new".to_string())]
+        );
+        // Nothing to move: nothing happens.
+        s.move_ref("destination", "ann", "cal", "gone", "x")
+            .unwrap();
+        assert_eq!(
+            s.ref_uids("destination", "ann", "cal", &["x"]).unwrap(),
+            [2]
         );
     }
 }

@@ -9,7 +9,7 @@ use reqwest::RequestBuilder;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::throttle::{GraphCall, Limits, MailboxLimiter, Reply, Window};
-use super::types::{ContactSel, Selected};
+use super::types::{CalSel, ContactSel, Selected};
 use crate::config::{self, Credential, EndpointKind, Items};
 use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::oauth::TokenProvider;
@@ -44,6 +44,8 @@ pub struct GraphSession {
     pub(super) selected: Option<Selected>,
     /// The address book opened (exclusive with `selected`).
     pub(super) contacts: Option<ContactSel>,
+    /// The calendar opened (exclusive with `selected` and `contacts`).
+    pub(super) calendar: Option<CalSel>,
 }
 
 impl GraphConnector {
@@ -136,6 +138,7 @@ impl GraphConnector {
             folders: None,
             selected: None,
             contacts: None,
+            calendar: None,
         };
         s.get_json("open mailbox", &s.url("/mailFolders/inbox?$select=id"))
             .await

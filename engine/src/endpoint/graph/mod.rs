@@ -34,22 +34,35 @@
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
 //! - `contacts` and `vcard`: contact folders as address books (`contacts:ID`), contacts as
 //!   vCards, written exactly once (see docs/endpoints/graph.md, "Contacts");
+//! - `calendar`: calendars (`calendar:ID`), each event series with its exceptions one
+//!   iCalendar item, written exactly once and never with Graph attendees (see
+//!   docs/endpoints/graph.md, "Calendars"); `ical_graph` turns iCalendar into Graph's
+//!   event, `graph_ical` Graph's event into iCalendar, `recur` expands Graph's recurrence
+//!   patterns, `zones` maps IANA and Windows time zones;
 //! - `types` and `wire`: what they share (properties, listed items; Graph's encoding,
 //!   error bodies and dates).
 
+mod calendar;
 mod connector;
 mod contacts;
 mod folders;
+mod graph_ical;
+mod ical_graph;
 mod import;
 mod json;
 mod listing;
+mod recur;
 mod request;
 mod session;
 mod throttle;
 mod types;
 mod vcard;
 mod wire;
+mod zones;
 
 pub use connector::{GraphConnector, GraphSession};
 pub use throttle::Limits;
-pub use types::{BUILDING_PROP, CONTACT_UID_PROP, CONTACT_VCARD_PROP, FINGERPRINT_PROP};
+pub use types::{
+    BUILDING_PROP, CONTACT_UID_PROP, CONTACT_VCARD_PROP, EVENT_ICAL_PROP, EVENT_PEOPLE_PROP,
+    EVENT_UID_PROP, FINGERPRINT_PROP,
+};

@@ -1,5 +1,6 @@
 //! [`MailSession`] for a Graph mailbox: the engine's calls in terms of folders and UIDs.
-//! The source side never writes. An address book (`contacts:ID`) is handed to `contacts`.
+//! The source side never writes. An address book (`contacts:ID`) is handed to `contacts`,
+//! a calendar (`calendar:ID`) to `calendar`.
 
 use reqwest::Method;
 use serde_json::json;
@@ -34,24 +35,37 @@ impl MailSession for GraphSession {
         if self.c.items.contacts {
             out.extend(self.contact_folders().await?.into_iter().map(|(f, _)| f));
         }
+        if self.c.items.calendar {
+            out.extend(self.calendars().await?.into_iter().map(|(f, _)| f));
+        }
         Ok(out)
     }
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        self.calendar = None;
         if is_contacts(folder) {
             self.selected = None;
             return self.contact_select(folder, "examine").await;
         }
         self.contacts = None;
+        if is_calendar(folder) {
+            self.selected = None;
+            return self.calendar_select(folder, "examine").await;
+        }
         self.select(folder, "examine").await
     }
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
+        self.calendar = None;
         if is_contacts(folder) {
             self.selected = None;
             return self.contact_select(folder, "open for append").await;
         }
         self.contacts = None;
+        if is_calendar(folder) {
+            self.selected = None;
+            return self.calendar_select(folder, "open for append").await;
+        }
         let st = self.select(folder, "open for append").await?;
         if self.c.side == "destination" && self.repair(folder).await? {
             return self.select(folder, "open for append").await;
@@ -71,6 +85,16 @@ impl MailSession for GraphSession {
             }
             return r;
         }
+        if is_calendar(folder) {
+            let keep = self.calendar.take();
+            let r = self.calendar_select(folder, "status").await;
+            match keep {
+                Some(k) if k.folder != folder => self.calendar = Some(k),
+                Some(_) => {}
+                None => self.calendar = None,
+            }
+            return r;
+        }
         let keep = self.selected.take();
         let r = self.select(folder, "status").await;
         if let Some(k) = keep
@@ -87,6 +111,9 @@ impl MailSession for GraphSession {
         }
         if is_contacts(folder) {
             return self.create_contact_folder(folder).await;
+        }
+        if is_calendar(folder) {
+            return self.create_calendar(folder).await;
         }
         self.folders = None;
         if self.folder_id(folder).await?.is_some() {
@@ -155,6 +182,22 @@ impl MailSession for GraphSession {
                 })
                 .collect());
         }
+        if let Some(folder) = self.calendar.as_ref().map(|s| s.folder.clone()) {
+            self.calendar_select(&folder, "list events").await?;
+            return Ok(self
+                .chosen_events(&[], from_uid)
+                .into_iter()
+                .map(|i| MessageMeta {
+                    uid: i.uid,
+                    // An estimate: the iCalendar text is rendered when read.
+                    size: i
+                        .ical
+                        .as_ref()
+                        .map_or(i.json.to_string().len(), String::len)
+                        as u64,
+                })
+                .collect());
+        }
         let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
             return Ok(Vec::new());
         };
@@ -177,6 +220,15 @@ impl MailSession for GraphSession {
         if self.contacts.is_some() {
             for i in self.chosen_contacts(uids, 0) {
                 let m = Message::item(i.uid, self.contact_vcard(&i).await?);
+                if !sink.send(m).await {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        if self.calendar.is_some() {
+            for i in self.chosen_events(uids, 0) {
+                let m = Message::item(i.uid, self.event_ical(&i).await?);
                 if !sink.send(m).await {
                     break;
                 }
@@ -213,6 +265,13 @@ impl MailSession for GraphSession {
             }
             return Ok(out);
         }
+        if self.calendar.is_some() {
+            for i in self.chosen_events(uids, from_uid) {
+                let text = self.event_ical(&i).await?;
+                out.push(Fingerprinted::item(ItemKind::Event, i.uid, &text));
+            }
+            return Ok(out);
+        }
         for i in self.chosen(uids, from_uid) {
             let (fp, size) = match &i.fingerprint {
                 Some(fp) => (fp.clone(), i.size),
@@ -239,11 +298,24 @@ impl MailSession for GraphSession {
         if is_contacts(folder) {
             if self.contacts.as_ref().is_none_or(|s| s.folder != folder) {
                 self.selected = None;
+                self.calendar = None;
                 self.contact_select(folder, "append").await?;
             }
             let mut out = Vec::with_capacity(msgs.len());
             for m in msgs {
                 out.push(self.write_contact(folder, m).await?);
+            }
+            return Ok(out);
+        }
+        if is_calendar(folder) {
+            if self.calendar.as_ref().is_none_or(|s| s.folder != folder) {
+                self.selected = None;
+                self.contacts = None;
+                self.calendar_select(folder, "append").await?;
+            }
+            let mut out = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                out.push(self.write_event(folder, m).await?);
             }
             return Ok(out);
         }
@@ -293,6 +365,9 @@ impl MailSession for GraphSession {
         if self.contacts.is_some() {
             return self.expunge_contacts(uids).await;
         }
+        if self.calendar.is_some() {
+            return self.expunge_events(uids).await;
+        }
         let Some(wire) = self.selected.as_ref().map(|s| s.wire.clone()) else {
             return Ok(());
         };
@@ -324,10 +399,11 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("rename folder"));
         }
-        if is_contacts(from) {
+        if is_contacts(from) || is_calendar(from) {
             return Err(EndpointError::Protocol {
                 op: format!("rename {from}"),
-                message: "an address book is not renamed; it is deleted when empty".into(),
+                message: "an address book or a calendar is not renamed; it is deleted when empty"
+                    .into(),
             });
         }
         let id = self.need_folder(from, "rename folder").await?;
@@ -360,6 +436,9 @@ impl MailSession for GraphSession {
         if is_contacts(folder) {
             return self.delete_contact_folder(folder).await;
         }
+        if is_calendar(folder) {
+            return self.delete_calendar(folder).await;
+        }
         let id = self.need_folder(folder, "delete folder").await?;
         self.call(
             "delete folder",
@@ -380,7 +459,12 @@ impl MailSession for GraphSession {
     async fn logout(self) {}
 }
 
-/// An address book's name (`contacts:ID`); calendars on Graph are not handled yet.
+/// An address book's name (`contacts:ID`).
 fn is_contacts(folder: &str) -> bool {
     kind_of_folder(folder) == ItemKind::Contact
+}
+
+/// A calendar's name (`calendar:ID`).
+fn is_calendar(folder: &str) -> bool {
+    kind_of_folder(folder) == ItemKind::Event
 }

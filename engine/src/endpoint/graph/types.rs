@@ -108,3 +108,50 @@ pub(super) struct ContactItem {
     pub(super) vcard: Option<String>,
     pub(super) json: serde_json::Value,
 }
+
+/// On an event cutover created: the source item's UID (the iCalendar UID of the series),
+/// by which a create whose answer was lost is found again and the event is identified as a
+/// source in its turn.
+pub const EVENT_UID_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverEventUid";
+/// On an event cutover created: the source iCalendar text (binary attachments' bytes left
+/// out: the event's attachments hold them). Set last, once every exception, cancellation
+/// and attachment is written: an event with the UID property but without this one is
+/// cutover's unfinished create, completed (never created again) by the next run.
+pub const EVENT_ICAL_PROP: &str = "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverIcal";
+/// On an event cutover created from a meeting: its ORGANIZER and ATTENDEE lines as read
+/// (cutover never writes Graph attendees: Graph would invite them).
+pub const EVENT_PEOPLE_PROP: &str =
+    "String {3f0c5a8e-6b1d-4c2e-9a57-1d2e8c4b7f60} Name cutoverAttendees";
+/// Journal pseudo-folder (per destination calendar) of the UIDs whose create was sent.
+pub(super) fn event_sent(folder: &str) -> String {
+    format!("\u{1}cutover:event-sent:{folder}")
+}
+
+/// Journal pseudo-folder (per destination calendar): per source UID, the Graph id of the
+/// event cutover is replacing (deleted, then created again), so that the new event takes
+/// its journal UID, whatever step a kill interrupts.
+pub(super) fn event_replacing(folder: &str) -> String {
+    format!("\u{1}cutover:event-replacing:{folder}")
+}
+
+/// The calendar opened by `examine`/`open_for_append`, as listed then.
+pub(super) struct CalSel {
+    pub(super) folder: String,
+    /// The calendar's Graph id.
+    pub(super) cid: String,
+    /// In UID order.
+    pub(super) items: Vec<EventItem>,
+}
+
+/// One listed event (a single event or a series master).
+#[derive(Debug, Clone)]
+pub(super) struct EventItem {
+    pub(super) uid: u32,
+    pub(super) id: String,
+    /// The source UID cutover stored on it.
+    pub(super) source_uid: Option<String>,
+    /// The source text cutover stored on it (binary attachments left out).
+    pub(super) ical: Option<String>,
+    pub(super) json: serde_json::Value,
+}

@@ -44,6 +44,17 @@ pub(super) fn failure(upn: &str, op: &str, status: StatusCode, body: &[u8]) -> E
                 "{op}: access denied ({code}: {message}); the app needs Contacts.ReadWrite (Contacts.Read on a source) with admin consent, and the mailbox must be in its scope"
             ),
         },
+        403 if ["calendar", "event", "occurrence"]
+            .iter()
+            .any(|w| op.contains(w)) =>
+        {
+            EndpointError::Auth {
+                user: upn.to_string(),
+                message: format!(
+                    "{op}: access denied ({code}: {message}); the app needs Calendars.ReadWrite (Calendars.Read on a source) with admin consent, and the mailbox must be in its scope"
+                ),
+            }
+        }
         403 => EndpointError::Auth {
             user: upn.to_string(),
             message: format!(

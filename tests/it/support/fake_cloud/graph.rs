@@ -25,6 +25,8 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::graph_calendar::{self, Calendars};
+use super::graph_calendar_route;
 use super::graph_contacts::{self, Contacts};
 use super::token::Tokens;
 
@@ -128,6 +130,8 @@ pub struct Mailbox {
     pub messages: Vec<FakeMessage>,
     /// Contact folders and contacts (see `graph_contacts`).
     pub contacts: Contacts,
+    /// Calendars and events (see `graph_calendar`), with the notifications they would send.
+    pub calendars: Calendars,
 }
 
 impl Mailbox {
@@ -330,6 +334,7 @@ impl FakeGraph {
                     folders,
                     messages: Vec::new(),
                     contacts: Contacts::default(),
+                    calendars: Calendars::default(),
                 },
             );
         }
@@ -434,6 +439,109 @@ impl FakeGraph {
                 change: 1,
             });
         id
+    }
+
+    fn with_calendars<T>(&self, upn: &str, f: impl FnOnce(&mut Calendars, &mut u64) -> T) -> T {
+        let mut st = self.state.lock().unwrap();
+        let GraphState {
+            mailboxes, next, ..
+        } = &mut *st;
+        let mb = mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .expect("mailbox");
+        f(&mut mb.calendars, next)
+    }
+
+    /// Add a calendar; its id.
+    pub fn seed_calendar(&self, upn: &str, name: &str) -> String {
+        self.with_calendars(upn, |c, next| {
+            *next += 1;
+            let id = format!("AAMkCAL{next}");
+            c.ensure_default();
+            c.calendars.push(graph_calendar::FakeCalendar {
+                id: id.clone(),
+                name: name.into(),
+                is_default: false,
+            });
+            id
+        })
+    }
+
+    /// Add an event (fields as Graph keeps them: local times in a Windows zone, organizer
+    /// and attendees as given) to a calendar by name (None: the default); its id. Nobody is
+    /// notified of a seeded event.
+    pub fn seed_event(&self, upn: &str, calendar: Option<&str>, fields: Value) -> String {
+        self.with_calendars(upn, |c, next| {
+            *next += 1;
+            c.seed(format!("AAMkEV{next}"), calendar, fields)
+        })
+    }
+
+    /// Change one occurrence of a seeded series (original start in UTC,
+    /// `YYYY-MM-DDTHH:MM:SS`), as its user would: an exception.
+    pub fn seed_exception(&self, upn: &str, series: &str, original: &str, fields: Value) {
+        self.with_calendars(upn, |c, next| {
+            *next += 1;
+            let e = c
+                .events
+                .iter_mut()
+                .find(|e| e.id == series)
+                .expect("series");
+            let Value::Object(f) = fields else {
+                panic!("fields are an object")
+            };
+            e.exceptions
+                .insert(original.to_string(), (format!("AAMkEX{next}"), f));
+        });
+    }
+
+    /// Delete one occurrence of a seeded series (nobody notified: seeding).
+    pub fn seed_cancel(&self, upn: &str, series: &str, original: &str) {
+        self.with_calendars(upn, |c, _| {
+            let e = c
+                .events
+                .iter_mut()
+                .find(|e| e.id == series)
+                .expect("series");
+            e.cancelled.insert(original.to_string());
+        });
+    }
+
+    /// Add a file attachment to a seeded event.
+    pub fn seed_event_attachment(
+        &self,
+        upn: &str,
+        event: &str,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+    ) {
+        self.with_calendars(upn, |c, next| {
+            *next += 1;
+            let e = c.events.iter_mut().find(|e| e.id == event).expect("event");
+            e.attachments.push(graph_calendar::FakeEventAttachment {
+                id: format!("AAMkAT{next}"),
+                name: name.into(),
+                content_type: mime.into(),
+                bytes: bytes.to_vec(),
+            });
+        });
+    }
+
+    /// Change an event's fields (as its user would in Outlook): a new changeKey.
+    pub fn edit_event(&self, upn: &str, id: &str, fields: Value) {
+        self.with_calendars(upn, |c, _| {
+            let e = c.events.iter_mut().find(|e| e.id == id).expect("event");
+            for (k, v) in fields.as_object().expect("fields") {
+                e.fields.insert(k.clone(), v.clone());
+            }
+            e.change += 1;
+        });
+    }
+
+    /// Store the mailbox's next `n` event creates but answer them 503 (lost answers).
+    pub fn store_then_fail_events(&self, upn: &str, n: u32) {
+        self.with_calendars(upn, |c, _| c.lost_answers += n);
     }
 
     /// A copy of what a mailbox holds.
@@ -859,6 +967,21 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    if r.first()
+        .is_some_and(|f| *f == "calendars" || *f == "calendar" || *f == "events")
+    {
+        return J(graph_calendar_route::route(
+            &mut mb.calendars,
+            next,
+            host,
+            version,
+            &rest[1],
+            method,
+            &r,
+            q,
+            body,
+        ));
+    }
     if r.first()
         .is_some_and(|f| *f == "contacts" || *f == "contactFolders")
     {

@@ -10,6 +10,9 @@
 
 pub mod gmail;
 pub mod graph;
+pub mod graph_calendar;
+pub mod graph_calendar_route;
+pub mod graph_calendar_time;
 pub mod graph_contacts;
 pub mod token;
 
