@@ -1101,3 +1101,57 @@ fn a_graph_source_follows_its_changes_and_calendar_since() {
     assert_eq!(mine.fields["subject"], json!("Jour fixe (Alice)"));
     assert_outbox_empty(&c, &[ALICE, BOB]);
 }
+
+/// An app registration without the calendar or contact permission: `check` names what each
+/// side needs before anything connects, and `assess` and `run` name the one Graph refused
+/// (403), per side, instead of a bare "access denied".
+#[test]
+fn a_missing_calendars_or_contacts_permission_is_named_by_check_assess_and_run() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ALICE)
+        .with_mailbox("fabrikam", BOB)
+        .withhold("fabrikam", "calendars")
+        .withhold("contoso", "contacts");
+    let c = cloud(graph);
+    let both = |items: Vec<&str>| {
+        ProjectBuilder::new("graph-permissions")
+            .set("project.items", items)
+            .source(tenant_endpoint(
+                &c,
+                "fabrikam",
+                "app-2",
+                "CUTOVER_TEST_SECRET_2",
+            ))
+            .destination(graph_endpoint(&c))
+            .mailbox(project::mailbox(
+                None,
+                project::user(BOB),
+                project::user(ALICE),
+            ))
+            .create()
+    };
+    let p = both(vec!["mail", "calendar", "contacts"]);
+    let check = cutover(&p, &["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let said = stdout(&check);
+    assert!(
+        said.contains("for what this project moves: Mail.Read, Calendars.Read, Contacts.Read\n")
+            && said.contains(
+                "for what this project moves: Mail.ReadWrite, Mail-Advanced.ReadWrite.All, Calendars.ReadWrite, Contacts.ReadWrite\n"
+            ),
+        "{said}"
+    );
+    // The source's app lacks Calendars.Read.
+    let a = cutover(&p, &["assess"]);
+    assert_ne!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(text(&a).contains("Calendars.Read"), "{}", text(&a));
+    let run = cutover(&p, &["run"]);
+    assert_ne!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(text(&run).contains("Calendars.Read"), "{}", text(&run));
+    // Contacts only: now the destination's app lacks Contacts.ReadWrite.
+    let p = both(vec!["mail", "contacts"]);
+    let a = cutover(&p, &["assess"]);
+    assert_ne!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(text(&a).contains("Contacts.ReadWrite"), "{}", text(&a));
+    assert_outbox_empty(&c, &[ALICE, BOB]);
+}

@@ -208,6 +208,9 @@ struct GraphState {
     stats: Stats,
     /// Mailbox size limit in bytes (MIME or JSON as stored): 507 ErrorQuotaExceeded past it.
     quota: Option<u64>,
+    /// (tenant, "calendars" | "contacts"): the tenant's app was not granted that area's
+    /// application permission: 403 ErrorAccessDenied, as Graph answers it.
+    withheld: std::collections::HashSet<(String, &'static str)>,
 }
 
 pub struct FakeGraph {
@@ -311,6 +314,17 @@ impl FakeGraph {
             config,
             state: Mutex::new(GraphState::default()),
         }
+    }
+
+    /// The app of `tenant` lacks the application permission of `area` ("calendars":
+    /// Calendars.*, "contacts": Contacts.*): every request there is refused with 403.
+    pub fn withhold(self, tenant: &str, area: &'static str) -> FakeGraph {
+        self.state
+            .lock()
+            .unwrap()
+            .withheld
+            .insert((tenant.to_string(), area));
+        self
     }
 
     /// Add a mailbox of `tenant` with the well-known folders.
@@ -915,6 +929,7 @@ fn route(
         stats,
         sessions,
         quota,
+        withheld,
         ..
     } = &mut *st;
     let upn = rest[1].to_ascii_lowercase();
@@ -967,6 +982,20 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let area = match r.first().copied() {
+        Some("calendars" | "calendar" | "events") => Some("calendars"),
+        Some("contacts" | "contactFolders") => Some("contacts"),
+        _ => None,
+    };
+    if let Some(a) = area
+        && withheld.contains(&(tenant.to_string(), a))
+    {
+        return J(err(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        ));
+    }
     if r.first()
         .is_some_and(|f| *f == "calendars" || *f == "calendar" || *f == "events")
     {
