@@ -948,6 +948,27 @@ fn what_graph_cannot_express_is_refused_naming_the_event_and_nothing_half_writte
         );
         assert!(matches!(st, 201 | 204), "{st}");
     }
+    // An event whose attachment is over the 3 MB Microsoft 365 takes per event attachment.
+    use base64::Engine as _;
+    let pdf = base64::engine::general_purpose::STANDARD.encode(vec![b'%'; 3 * 1024 * 1024 + 10]);
+    let folded: String = format!(
+        "ATTACH;VALUE=BINARY;ENCODING=BASE64;FMTTYPE=application/pdf;FILENAME=minutes.pdf:{pdf}"
+    )
+    .as_bytes()
+    .chunks(74)
+    .map(|c| String::from_utf8_lossy(c).into_owned())
+    .collect::<Vec<_>>()
+    .join("\r\n ");
+    let heavy = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:heavy-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260107T090000Z\r\nDTEND:20260107T093000Z\r\nSUMMARY:heavy\r\n{folded}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let st = s.dav.put(
+        SRC.0,
+        SRC.1,
+        &format!("{dir}/heavy-1.ics"),
+        heavy.as_bytes(),
+    );
+    assert!(matches!(st, 201 | 204), "{st}");
     let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE);
     let c = cloud(graph);
     let p = project(
@@ -956,10 +977,32 @@ fn what_graph_cannot_express_is_refused_naming_the_event_and_nothing_half_writte
         project::login(SRC.0, SRC.1),
         project::user(ALICE),
     );
+    // The assessment flags it before anything is written, naming the attachment.
+    let a = cutover(&p, &["assess"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        stdout(&a).lines().any(|l| l.contains("1 event(s)")
+            && l.contains("carry an attachment over the 3.1 MB")
+            && l.contains("minutes.pdf")),
+        "{}",
+        text(&a)
+    );
+    assert!(
+        !stdout(&a).contains("lacks UIDPLUS"),
+        "IMAP's capabilities are not asked of Graph: {}",
+        text(&a)
+    );
+    assert_eq!(c.graph.mailbox(ALICE).calendars.creates, 0);
     let run = cutover(&p, &["run"]);
     assert_eq!(run.status.code(), Some(6), "{}", text(&run));
     let reasons = failed_reasons(&p);
-    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("heavy-1") && r.contains("minutes.pdf") && r.contains("3 MB")),
+        "{reasons:?}"
+    );
     for (uid, part) in [("hourly-1", "HOURLY"), ("fifth-monday-1", "5MO")] {
         assert!(
             reasons

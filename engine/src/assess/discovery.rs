@@ -74,6 +74,12 @@ pub struct MailboxAssessment {
     /// contact, as the copy applies it (a Graph destination: its `max_message_size`; CalDAV
     /// and CardDAV state none); read only when the mailbox has such folders to copy.
     pub item_limit: Option<u64>,
+    /// Events of the folders to copy with an attachment over the destination's per-attachment
+    /// limit (`attachment_limit`, Microsoft 365: 3 MB): the event, the attachment's name and
+    /// size. They are refused by the copy with that reason.
+    pub big_attachments: Vec<(MessageRef, String, u64)>,
+    /// The destination's per-attachment limit for events, when it has one.
+    pub attachment_limit: Option<u64>,
     /// Destination storage quota (used, limit) in bytes, when the server reports one.
     pub quota: Option<(u64, u64)>,
     /// Already copied (journal), so not needed again on the destination.
@@ -222,6 +228,41 @@ pub async fn assess_mailbox(
     a
 }
 
+/// Of these events (UIDs in the examined folder), those with an inline attachment over
+/// `limit`: (UID, event size, the largest such attachment's name and size).
+async fn over_limit_attachments(
+    s: &mut AnySession,
+    uids: &[u32],
+    limit: u64,
+) -> Result<Vec<(u32, u64, String, u64)>, crate::endpoint::EndpointError> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sink, mut rx) = crate::endpoint::MessageSink::new(4);
+    let reading = async move {
+        let mut out = Vec::new();
+        while let Some((m, _permit)) = rx.recv().await {
+            let text = String::from_utf8_lossy(m.body.bytes()).into_owned();
+            if let Some((name, size)) = crate::item::content::inline_attachments(&text)
+                .into_iter()
+                .filter(|a| a.1 > limit)
+                .max_by_key(|a| a.1)
+            {
+                out.push((m.uid, m.body.len() as u64, name, size));
+            }
+        }
+        out
+    };
+    let fetching = async move {
+        let r = s.fetch_messages(uids, &sink).await;
+        drop(sink);
+        r
+    };
+    let (fetched, out) = tokio::join!(fetching, reading);
+    fetched?;
+    Ok(out)
+}
+
 async fn read_mailbox(
     project: &Project,
     a: &mut MailboxAssessment,
@@ -241,6 +282,7 @@ async fn read_mailbox(
     {
         let _ = d.examine(dst).await;
         a.item_limit = d.capabilities().append_limit;
+        a.attachment_limit = d.capabilities().attachment_limit;
     }
     let mut all: Vec<MessageRef> = Vec::new();
     for m in &disc.mappings {
@@ -284,6 +326,26 @@ async fn read_mailbox(
                 // Keep memory flat on huge mailboxes: only the top few matter.
                 if all.len() > 4096 {
                     top_n(&mut all);
+                }
+                if f.kind == ItemKind::Event
+                    && let Some(l) = a.attachment_limit
+                {
+                    // Only an event bigger than the limit can carry a bigger attachment: read
+                    // those (few) and measure their attachments.
+                    let big: Vec<u32> =
+                        metas.iter().filter(|m| m.size > l).map(|m| m.uid).collect();
+                    for (uid, size, name, att) in over_limit_attachments(s, &big, l)
+                        .await
+                        .map_err(|e| format!("folder {}: {e}", f.folder))?
+                    {
+                        let r = MessageRef {
+                            folder: f.folder.clone(),
+                            kind: f.kind,
+                            uid,
+                            size,
+                        };
+                        a.big_attachments.push((r, name, att));
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@ use crate::config::Project;
 use crate::endpoint::SpecialUse;
 
 use super::complexity::{collisions, merges};
-use super::discovery::MailboxAssessment;
+use super::discovery::{MailboxAssessment, MessageRef};
 use crate::mail::fmt::bytes;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,28 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
             let e = per_folder.entry((m.folder.as_str(), m.kind)).or_default();
             e.0 += 1;
             e.1 = e.1.max(m.size);
+        }
+        let mut attached: BTreeMap<&str, Vec<&(MessageRef, String, u64)>> = BTreeMap::new();
+        for b in &a.big_attachments {
+            attached.entry(b.0.folder.as_str()).or_default().push(b);
+        }
+        for (folder, events) in attached {
+            let largest = events
+                .iter()
+                .max_by_key(|b| b.2)
+                .map(|b| (b.1.as_str(), b.2));
+            let (name, size) = largest.unwrap_or(("", 0));
+            push(
+                "warning",
+                k,
+                format!(
+                    "{} event(s) in {}/{folder} carry an attachment over the {} the destination takes per event attachment (largest: {name}, {}): they will be skipped with a recorded reason",
+                    events.len(),
+                    a.key,
+                    bytes(a.attachment_limit.unwrap_or(0)),
+                    bytes(size)
+                ),
+            );
         }
         for ((folder, kind), (n, max)) in per_folder {
             // An event or a contact over the limit does not carry over: say which kind.
@@ -155,7 +177,12 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
     let caps = |side: fn(&MailboxAssessment) -> &Vec<String>| {
         mbs.iter().find(|a| a.logged_in()).map(|a| side(a).clone())
     };
-    if let Some(sc) = caps(|a| &a.src_caps) {
+    // IMAP's capabilities, where the side speaks IMAP (Graph, Gmail API, POP3 and Maildir
+    // have none of these to lack).
+    let imap = |e: &crate::config::Endpoint| e.kind == crate::config::EndpointKind::Imap;
+    if imap(&project.source)
+        && let Some(sc) = caps(|a| &a.src_caps)
+    {
         if !has_cap(&sc, "UIDPLUS") {
             push(
                 "info",
@@ -177,7 +204,9 @@ pub fn risks(project: &Project, mbs: &[MailboxAssessment]) -> Vec<Risk> {
             );
         }
     }
-    if let Some(dc) = caps(|a| &a.dst_caps) {
+    if imap(&project.destination)
+        && let Some(dc) = caps(|a| &a.dst_caps)
+    {
         if !has_cap(&dc, "UIDPLUS") {
             push(
                 "warning",

@@ -156,6 +156,9 @@ pub struct Capabilities {
     pub special_use: bool,
     pub multiappend: bool,
     pub append_limit: Option<u64>,
+    /// The largest attachment an event written here may carry (Microsoft 365: 3 MB); None
+    /// when the endpoint has no limit of its own. An event with a bigger one is refused.
+    pub attachment_limit: Option<u64>,
     /// The sizes this endpoint lists are estimates, not the bytes of the message (Gmail's
     /// sizeEstimate, Graph's PR_MESSAGE_SIZE): the engine then never compares them with the
     /// journal's sizes, and matches in-doubt messages on fingerprints alone.

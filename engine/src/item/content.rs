@@ -130,9 +130,48 @@ pub fn fold(line: &str) -> String {
     out
 }
 
+/// An event's inline attachments (`ATTACH;VALUE=BINARY` or `;ENCODING=BASE64`): each one's
+/// file name (`FILENAME` / `X-FILENAME`, else "unnamed") and decoded size in bytes, from the
+/// length of its base64 text (no decoding).
+pub fn inline_attachments(text: &str) -> Vec<(String, u64)> {
+    unfold(text)
+        .iter()
+        .filter_map(|raw| Line::parse(raw))
+        .filter(|l| {
+            l.bare_name() == "ATTACH"
+                && (l
+                    .param("VALUE")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("BINARY"))
+                    || l.param("ENCODING")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("BASE64")))
+        })
+        .map(|l| {
+            let b64 = l.value.trim();
+            let pad = b64.bytes().rev().take_while(|b| *b == b'=').count() as u64;
+            let size = (b64.len() as u64 / 4 * 3).saturating_sub(pad);
+            let name = l
+                .param("FILENAME")
+                .or_else(|| l.param("X-FILENAME"))
+                .unwrap_or("unnamed")
+                .to_string();
+            (name, size)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_attachments_are_sized_from_their_base64() {
+        let text = "BEGIN:VEVENT\r\nUID:a\r\nATTACH;VALUE=BINARY;ENCODING=BASE64;FILENAME=agenda.pdf:aGVsbG8g\r\n d29ybGQ=\r\nATTACH:https://example.com/x\r\nATTACH;ENCODING=BASE64;X-FILENAME=\"a;b.txt\":YQ==\r\nEND:VEVENT\r\n";
+        assert_eq!(
+            inline_attachments(text),
+            vec![("agenda.pdf".to_string(), 11), ("a;b.txt".to_string(), 1)]
+        );
+        assert!(inline_attachments("BEGIN:VCARD\r\nEND:VCARD\r\n").is_empty());
+    }
 
     #[test]
     fn lines_unfold_and_parse_with_quoted_parameters() {

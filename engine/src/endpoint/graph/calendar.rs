@@ -37,8 +37,7 @@ use crate::item::{collection_folder, collection_of, fingerprint, identity};
 
 /// The default calendar's name.
 const DEFAULT: &str = "default";
-/// Graph's limit for an attachment added in one request.
-const ATTACH_MAX: usize = 3 * 1024 * 1024;
+use super::types::ATTACH_MAX;
 
 fn expand() -> String {
     format!(

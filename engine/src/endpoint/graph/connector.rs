@@ -130,6 +130,7 @@ impl GraphConnector {
             upn: cred.user.clone(),
             caps: Capabilities {
                 append_limit: self.cfg.max_message_size,
+                attachment_limit: Some(super::types::ATTACH_MAX as u64),
                 // PR_MESSAGE_SIZE is Exchange's storage size, not the MIME's length.
                 inexact_sizes: true,
                 raw: vec!["GRAPH".into()],

@@ -28,6 +28,9 @@ pub(super) const HEADERS_PROP: &str = "String 0x007D";
 
 /// Attachments from this size go through an upload session.
 pub(super) const ATTACH_INLINE_MAX: usize = 3_000_000;
+/// Graph's limit for an attachment added to an event in one request (events have no upload
+/// sessions here): an event with a bigger one is refused, and `assess` flags it.
+pub(super) const ATTACH_MAX: usize = 3 * 1024 * 1024;
 /// Upload-session chunk: a multiple of 320 KiB, under the 4 MB request limit.
 pub(super) const CHUNK: usize = 320 * 1024 * 12;
 /// Journal pseudo-folder (in the id-to-UID map) listing the parent folders cutover created
