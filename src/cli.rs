@@ -47,6 +47,26 @@ pub enum Cmd {
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
     },
+    /// Delta passes while users still work on the source: new mail copied, flag and keyword
+    /// changes carried, moves between folders mirrored, deletions reported (or removed with
+    /// `[sync] deletions = "propagate"`). One pass, or one every DURATION.
+    Sync {
+        project: PathBuf,
+        /// Only these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Run a pass every DURATION (`30s`, `15m`, `2h`, `1h30m`) until stopped or --until.
+        #[arg(long, value_name = "DURATION", value_parser = crate::commands::sync::parse_duration)]
+        every: Option<std::time::Duration>,
+        /// Start no pass after TIME: RFC 3339 (`2026-12-06T18:00:00+01:00`) or local `HH:MM`
+        /// (today, or tomorrow when already past).
+        #[arg(long, value_name = "TIME", value_parser = crate::commands::sync::parse_until)]
+        until: Option<chrono::DateTime<chrono::Local>>,
+        /// Start even though required checklist items are unmet; the reason is journalled
+        /// as an operator issue.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
     /// Discovery before migrating: capabilities, folders, sizes, largest and oversize
     /// messages, quota, complexity, risks, estimates; then the checklist's auto checks.
     Assess {
