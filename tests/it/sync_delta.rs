@@ -189,15 +189,29 @@ fn a_sync_pass_killed_midway_resumes_exactly() {
     let (_root, src, dst, p, before) = first_copy(22);
     p.edit(|b| b.set("sync.deletions", "propagate"));
     users_work(&src, &before);
-    let mut killed = 0;
-    for delay_ms in [150u64, 300, 450, 600, 800] {
+    // Kill passes later and later (each resumes what the last one left) until one ends by
+    // itself; some must die with moves half done.
+    let total_moves = 30 + before.folders["Archive/2023"].len();
+    let (mut killed, mut midway) = (0, 0);
+    for step in 0..60u64 {
         let mut cmd = Command::new(bin());
         cmd.arg("sync").arg(&p.path);
-        if run_until_sigkill(&mut cmd, |t| t >= Duration::from_millis(delay_ms)) {
-            killed += 1;
+        let delay = Duration::from_millis(100 + 40 * step);
+        if !run_until_sigkill(&mut cmd, |t| t >= delay) {
+            break;
+        }
+        killed += 1;
+        if p.dir.path().join("state.sqlite").exists() {
+            let j = p.journal();
+            let moves = j.sync_changes("alice->alice", "move").unwrap().len();
+            let unfinished = messages_in(&j, "moving") + messages_in(&j, "deleting");
+            if unfinished > 0 || (moves > 0 && moves < total_moves) {
+                midway += 1;
+            }
         }
     }
     assert!(killed >= 1, "at least one kill must land during a pass");
+    assert!(midway >= 1, "at least one kill must land with the moves half done");
     let done = p.cutover(&["sync"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     assert_same_mail(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
