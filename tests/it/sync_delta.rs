@@ -49,20 +49,47 @@ fn users_work(src: &Dovecot, before: &Dump) -> BTreeMap<String, usize> {
     );
     // 30 moves: 20 from INBOX to Archive, 10 from Sent to Projects/Alpha.
     for u in &inbox[..20] {
-        src.doveadm(&["move", "-u", USER.0, "Archive", "mailbox", "INBOX", "uid", u]);
+        src.doveadm(&[
+            "move", "-u", USER.0, "Archive", "mailbox", "INBOX", "uid", u,
+        ]);
     }
     for u in &sent[..10] {
-        src.doveadm(&["move", "-u", USER.0, "Projects/Alpha", "mailbox", "Sent", "uid", u]);
+        src.doveadm(&[
+            "move",
+            "-u",
+            USER.0,
+            "Projects/Alpha",
+            "mailbox",
+            "Sent",
+            "uid",
+            u,
+        ]);
     }
     // 40 flag and keyword changes.
     for u in &inbox[20..40] {
         src.doveadm(&[
-            "flags", "add", "-u", USER.0, "\\Flagged $Project", "mailbox", "INBOX", "uid", u,
+            "flags",
+            "add",
+            "-u",
+            USER.0,
+            "\\Flagged $Project",
+            "mailbox",
+            "INBOX",
+            "uid",
+            u,
         ]);
     }
     for u in &sent[10..30] {
         src.doveadm(&[
-            "flags", "replace", "-u", USER.0, "\\Answered", "mailbox", "Sent", "uid", u,
+            "flags",
+            "replace",
+            "-u",
+            USER.0,
+            "\\Answered",
+            "mailbox",
+            "Sent",
+            "uid",
+            u,
         ]);
     }
     // 10 deletions: 6 in INBOX, 4 in Archive (among the messages copied before).
@@ -74,7 +101,14 @@ fn users_work(src: &Dovecot, before: &Dump) -> BTreeMap<String, usize> {
     }
     // 50 new messages (in all folders), then one folder renamed.
     src.seed(USER.0, 50, 11, &["--offset", "5000", "--no-tricky"]);
-    src.doveadm(&["mailbox", "rename", "-u", USER.0, "Archive/2023", "Archive/Old"]);
+    src.doveadm(&[
+        "mailbox",
+        "rename",
+        "-u",
+        USER.0,
+        "Archive/2023",
+        "Archive/Old",
+    ]);
     let _ = before;
     BTreeMap::from([("INBOX".to_string(), 6), ("Archive".to_string(), 4)])
 }
@@ -95,7 +129,11 @@ fn assert_same_plus(src: &Dump, dst: &Dump, extra: &BTreeMap<String, usize>) {
             have.remove(i);
         }
         let want = extra.get(folder).copied().unwrap_or(0);
-        assert_eq!(have.len(), want, "{folder}: left over on the destination: {have:?}");
+        assert_eq!(
+            have.len(),
+            want,
+            "{folder}: left over on the destination: {have:?}"
+        );
     }
 }
 
@@ -155,14 +193,20 @@ fn one_sync_pass_mirrors_what_users_did_and_reports_deletions() {
     // Deletions are reported per folder, and journalled with every move.
     let issues = all_issues(&p.journal());
     assert!(
-        issues
-            .iter()
-            .any(|i| i.message.contains("6 message(s) copied from INBOX were deleted on the source")),
+        issues.iter().any(|i| i
+            .message
+            .contains("6 message(s) copied from INBOX were deleted on the source")),
         "{issues:?}"
     );
     let j = p.journal();
-    assert_eq!(j.sync_changes("alice->alice", "move").unwrap().len() as u64, 30 + renamed);
-    assert_eq!(j.sync_changes("alice->alice", "reported").unwrap().len(), 10);
+    assert_eq!(
+        j.sync_changes("alice->alice", "move").unwrap().len() as u64,
+        30 + renamed
+    );
+    assert_eq!(
+        j.sync_changes("alice->alice", "reported").unwrap().len(),
+        10
+    );
     let passes = j.sync_passes(5).unwrap();
     assert_eq!(passes.len(), 1);
     assert_eq!(passes[0].counts.moves, 30 + renamed);
@@ -211,7 +255,10 @@ fn a_sync_pass_killed_midway_resumes_exactly() {
         }
     }
     assert!(killed >= 1, "at least one kill must land during a pass");
-    assert!(midway >= 1, "at least one kill must land with the moves half done");
+    assert!(
+        midway >= 1,
+        "at least one kill must land with the moves half done"
+    );
     let done = p.cutover(&["sync"]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     assert_same_mail(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);

@@ -74,6 +74,16 @@ pub struct SyncChange {
 /// The counts of one delta pass (the contract's type).
 pub use crate::api::PassCounts;
 
+/// A change recorded in `sync_changes`: the source folder (and the one a message moved to),
+/// the destination UID before and after.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub folder: String,
+    pub to_folder: Option<String>,
+    pub dst_uid: Option<u32>,
+    pub to_dst_uid: Option<u32>,
+}
+
 /// One recorded delta pass.
 #[derive(Debug, Clone)]
 pub struct SyncPassRow {
@@ -358,20 +368,20 @@ impl Journal {
         })
     }
 
-    /// Changes of a mailbox of one kind (`move`, `removed`, `reported`), oldest first:
-    /// (folder, to_folder, dst_uid, to_dst_uid).
-    pub fn sync_changes(
-        &self,
-        mailbox: &str,
-        kind: &str,
-    ) -> Result<Vec<(String, Option<String>, Option<u32>, Option<u32>)>> {
+    /// Changes of a mailbox of one kind (`move`, `removed`, `reported`), oldest first.
+    pub fn sync_changes(&self, mailbox: &str, kind: &str) -> Result<Vec<ChangeRow>> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT folder, to_folder, dst_uid, to_dst_uid FROM sync_changes
                  WHERE mailbox = ?1 AND kind = ?2 ORDER BY id",
             )?;
             st.query_map(params![mailbox, kind], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok(ChangeRow {
+                    folder: r.get(0)?,
+                    to_folder: r.get(1)?,
+                    dst_uid: r.get(2)?,
+                    to_dst_uid: r.get(3)?,
+                })
             })?
             .collect()
         })
@@ -413,8 +423,17 @@ mod tests {
         assert_eq!((t.messages, t.copied, t.pending), (1, 1, 0));
         assert_eq!(s.sync_changes("a->b", "move").unwrap().len(), 1);
         // Deleted on the source and reported: out of the totals, still recorded.
-        s.mark_source_deleted(&[(p[0].id, SyncChange { kind: "reported", ..change })], "src_deleted")
-            .unwrap();
+        s.mark_source_deleted(
+            &[(
+                p[0].id,
+                SyncChange {
+                    kind: "reported",
+                    ..change
+                },
+            )],
+            "src_deleted",
+        )
+        .unwrap();
         assert_eq!(s.mailbox_totals(mb).unwrap().messages, 0);
         assert_eq!(s.delta_rows(b.id, None, &["src_deleted"]).unwrap().len(), 1);
     }

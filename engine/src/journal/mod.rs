@@ -38,8 +38,8 @@ pub use assessments::{
 };
 pub use backups::BackupRow;
 pub use checks::{CheckResultRow, CheckStateRow};
-pub use delta::{DeltaRow, PassCounts, SyncChange, SyncPassRow};
 pub use db::{Journal, JournalError, Result};
+pub use delta::{ChangeRow, DeltaRow, PassCounts, SyncChange, SyncPassRow};
 pub use folders::{FolderRow, folder_state};
 pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};

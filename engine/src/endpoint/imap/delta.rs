@@ -22,9 +22,10 @@ impl ImapSession {
     /// Whether the server offers CONDSTORE (RFC 7162): flag listings can then ask for the
     /// changes since a MODSEQ only.
     pub fn has_condstore(&self) -> bool {
-        self.caps.raw.iter().any(|c| {
-            c.eq_ignore_ascii_case("CONDSTORE") || c.eq_ignore_ascii_case("QRESYNC")
-        })
+        self.caps
+            .raw
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("CONDSTORE") || c.eq_ignore_ascii_case("QRESYNC"))
     }
 
     /// Whether the server offers MOVE (RFC 6851).
@@ -38,9 +39,13 @@ impl ImapSession {
         if self.has_condstore() && !self.condstore_on {
             let t = self.timeout;
             self.settle();
-            with_timeout(t, "ENABLE CONDSTORE", self.s.run_command_and_check_ok("ENABLE CONDSTORE"))
-                .await?
-                .map_err(|e| map_err("ENABLE CONDSTORE", e))?;
+            with_timeout(
+                t,
+                "ENABLE CONDSTORE",
+                self.s.run_command_and_check_ok("ENABLE CONDSTORE"),
+            )
+            .await?
+            .map_err(|e| map_err("ENABLE CONDSTORE", e))?;
             self.condstore_on = true;
         }
         let st = self.examine_folder(folder).await?;
@@ -124,7 +129,11 @@ impl ImapSession {
             return Ok(());
         }
         let t = self.timeout;
-        let verb = if self.has_move() { "UID MOVE" } else { "UID COPY" };
+        let verb = if self.has_move() {
+            "UID MOVE"
+        } else {
+            "UID COPY"
+        };
         if !self.has_move() && !self.caps.uidplus {
             return Err(EndpointError::Protocol {
                 op: "UID MOVE".into(),

@@ -61,8 +61,16 @@ pub async fn apply_deletions(
             }
             let marks: Vec<_> = rows.iter().map(|r| (r.id, SyncChange::default())).collect();
             ctx.store.mark_source_deleted(&marks, "deleting")?;
-            remove(ctx, mailbox, &scan.dst, &scan.display, &rows, scan.row.dst_uidvalidity, dst)
-                .await?;
+            remove(
+                ctx,
+                mailbox,
+                &scan.dst,
+                &scan.display,
+                &rows,
+                scan.row.dst_uidvalidity,
+                dst,
+            )
+            .await?;
             issue(
                 Severity::Info,
                 &format!(
@@ -92,7 +100,9 @@ pub async fn remove(
     let st = dst.open_for_append(dst_folder).await?;
     let uids: Vec<u32> = rows
         .iter()
-        .filter(|r| r.dst_uidvalidity == Some(st.uidvalidity) && dst_validity == Some(st.uidvalidity))
+        .filter(|r| {
+            r.dst_uidvalidity == Some(st.uidvalidity) && dst_validity == Some(st.uidvalidity)
+        })
         .filter_map(|r| r.dst_uid)
         .collect();
     dst.expunge_uids(&uids).await?;

@@ -48,7 +48,11 @@ pub async fn carry_flags(
             return Ok(());
         }
         let uids: Vec<u32> = rows.iter().filter_map(|r| r.dst_uid).collect();
-        let now: HashMap<u32, Vec<String>> = dst.uid_flags(Some(&uids), None).await?.into_iter().collect();
+        let now: HashMap<u32, Vec<String>> = dst
+            .uid_flags(Some(&uids), None)
+            .await?
+            .into_iter()
+            .collect();
         let mut journal = Vec::new();
         for r in &rows {
             let uid = r.dst_uid.unwrap_or(0);

@@ -106,7 +106,8 @@ pub async fn apply_moves(
             Some(v) if v == tstate.uidvalidity => v,
             Some(_) => continue,
             None => {
-                ctx.store.set_dst_uidvalidity(target.id, tstate.uidvalidity)?;
+                ctx.store
+                    .set_dst_uidvalidity(target.id, tstate.uidvalidity)?;
                 ctx.store.set_dst_start(target.id, tstate.uidnext)?;
                 tstate.uidvalidity
             }
@@ -123,8 +124,12 @@ pub async fn apply_moves(
             ctx.store.mark_moving(&intents, tstate.uidnext)?;
             for m in &group {
                 let uid = m.row.dst_uid.unwrap_or(0);
-                ctx.store
-                    .finish_move(m.row.id, uid, tvalidity, &change(mailbox, a, b, &m.row, uid))?;
+                ctx.store.finish_move(
+                    m.row.id,
+                    uid,
+                    tvalidity,
+                    &change(mailbox, a, b, &m.row, uid),
+                )?;
             }
             RunStats::add(&ctx.stats.moves, group.len() as u64);
             continue;

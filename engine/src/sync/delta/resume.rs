@@ -36,7 +36,16 @@ pub async fn resume_unfinished(
     for (id, rows) in by_folder {
         let Some(f) = folders.get(&id) else { continue };
         let display = crate::mail::utf7::decode_mutf7(&f.src_name);
-        remove(ctx, mailbox, &f.dst_name, &display, &rows, f.dst_uidvalidity, dst).await?;
+        remove(
+            ctx,
+            mailbox,
+            &f.dst_name,
+            &display,
+            &rows,
+            f.dst_uidvalidity,
+            dst,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -89,7 +89,10 @@ mod tests {
     fn only_source_changes_are_carried_and_destination_changes_kept() {
         // The source read and flagged it; the destination is as cutover left it.
         let (a, r) = flag_changes(&set("\\Seen \\Flagged"), &set(""), &set(""));
-        assert_eq!((a, r), (vec!["\\Flagged".to_string(), "\\Seen".into()], vec![]));
+        assert_eq!(
+            (a, r),
+            (vec!["\\Flagged".to_string(), "\\Seen".into()], vec![])
+        );
         // The source marked it unread; on the destination a user flagged it meanwhile:
         // \Seen goes, \Flagged (the destination's own change) stays.
         let (a, r) = flag_changes(&set(""), &set("\\Seen"), &set("\\Seen \\Flagged"));
@@ -98,7 +101,11 @@ mod tests {
         let (a, r) = flag_changes(&set("\\Seen"), &set("\\Seen"), &set(""));
         assert!(a.is_empty() && r.is_empty());
         // Keywords compare without case; \Recent and \Deleted are never carried.
-        let (a, r) = flag_changes(&set("$label1 \\Recent \\Deleted"), &set("$Label1"), &set("$LABEL1"));
+        let (a, r) = flag_changes(
+            &set("$label1 \\Recent \\Deleted"),
+            &set("$Label1"),
+            &set("$LABEL1"),
+        );
         assert!(a.is_empty() && r.is_empty());
         assert_eq!(flags_text(&set("b a \\Seen")), "\\Seen a b");
     }
