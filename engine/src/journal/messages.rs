@@ -84,12 +84,13 @@ fn copied_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CopiedRow> {
 
 impl Journal {
     /// Messages cutover wrote to the destination in this folder and has not removed yet
-    /// (`copied`, or `removing` after an interrupted rollback).
+    /// (`copied`, `removing` after an interrupted rollback, or `src_deleted`: deleted on the
+    /// source since, left on the destination by a delta pass).
     pub fn written(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COPIED_COLUMNS} FROM messages
-                     WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id"
+                     WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'src_deleted') ORDER BY id"
             ))?;
             st.query_map([folder_id], copied_row)?.collect()
         })
