@@ -28,6 +28,15 @@ impl ImapSession {
             .any(|c| c.eq_ignore_ascii_case("CONDSTORE") || c.eq_ignore_ascii_case("QRESYNC"))
     }
 
+    /// Whether the server offers QRESYNC (RFC 7162): an expunge then raises the folder's
+    /// HIGHESTMODSEQ too, so an unchanged HIGHESTMODSEQ and UIDNEXT mean an unchanged folder.
+    pub fn has_qresync(&self) -> bool {
+        self.caps
+            .raw
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("QRESYNC"))
+    }
+
     /// Whether the server offers MOVE (RFC 6851).
     pub fn has_move(&self) -> bool {
         self.caps.raw.iter().any(|c| c.eq_ignore_ascii_case("MOVE"))

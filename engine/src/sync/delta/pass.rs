@@ -33,7 +33,15 @@ pub async fn delta_pass(
             return Err(SyncError::Stopped);
         }
         let row = ctx.store.folder(mailbox_id, &job.src, &job.dst)?;
-        if let Some(s) = scan_listed(ctx.store, row, &job.src_display, src).await? {
+        if let Some(s) = scan_listed(
+            ctx.store,
+            row,
+            &job.src_display,
+            deletions == Deletions::Propagate,
+            src,
+        )
+        .await?
+        {
             scans.push(s);
         }
     }

@@ -12,11 +12,13 @@ use crate::sync::types::SyncError;
 
 /// Scan a folder listed on the source; None when there is nothing a delta pass can compare
 /// (a new source UIDVALIDITY, which the copy re-matches by fingerprint, or the folder gone
-/// meanwhile).
+/// meanwhile) or nothing changed since the last pass (and, with `propagate`, no deletion
+/// reported earlier waits to be removed).
 pub async fn scan_listed(
     store: &Journal,
     row: FolderRow,
     display: &str,
+    propagate: bool,
     src: &mut ImapSession,
 ) -> Result<Option<FolderScan>, SyncError> {
     let (st, modseq) = match src.examine_modseq(&row.src_name).await {
@@ -30,6 +32,18 @@ pub async fn scan_listed(
         // Never opened by a copy yet (a folder new on the source): only a target of moves.
         None => st.uidvalidity,
     };
+    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
+    // HIGHESTMODSEQ too): one EXAMINE is the whole cost.
+    let known = store.src_modseq(row.id)?;
+    if src.has_qresync()
+        && modseq.is_some()
+        && known == modseq
+        && row.src_uidnext == Some(st.uidnext)
+        && row.src_uidvalidity == Some(st.uidvalidity)
+        && !(propagate && !store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
+    {
+        return Ok(None);
+    }
     let listing = src
         .fetch_meta(1)
         .await?
@@ -54,7 +68,6 @@ pub async fn scan_listed(
         .filter(|c| c.dst_uid.is_some() && c.dst_uidvalidity == row.dst_uidvalidity)
         .collect();
     // The flags: unchanged since the last pass when the HIGHESTMODSEQ is the same.
-    let known = store.src_modseq(row.id)?;
     let src_flags = match (known, modseq) {
         (Some(k), Some(m)) if k == m => Default::default(),
         (Some(k), Some(_)) => src.uid_flags(None, Some(k)).await?,
