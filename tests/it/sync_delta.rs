@@ -265,3 +265,47 @@ fn a_sync_pass_killed_midway_resumes_exactly() {
     let again = p.cutover(&["sync"]);
     assert_eq!(pass_counts(&again), vec![0, 0, 0, 0, 0], "{}", text(&again));
 }
+
+#[test]
+fn repeated_passes_until_a_time_and_a_clean_stop_on_sigterm() {
+    let (_root, src, dst, p, _) = first_copy(23);
+    // Passes every second until 3 s from now: at least two, then done (exit 0).
+    let until = (chrono::Local::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    src.seed(USER.0, 5, 12, &["--offset", "6000", "--no-tricky"]);
+    let out = p.cutover(&["sync", "--every", "1s", "--until", &until]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let passes = stdout(&out).lines().filter(|l| l.starts_with("pass ")).count();
+    assert!(passes >= 2, "{}", text(&out));
+    assert_eq!(p.journal().sync_passes(100).unwrap().len(), passes);
+    assert_same_mail(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
+    // Bad durations and times are usage errors (exit 2), naming the value.
+    let bad = p.cutover(&["sync", "--every", "soon"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("\"soon\" is not a duration"), "{}", text(&bad));
+
+    // SIGTERM while waiting for the next pass: a clean stop, exit 8, the pass journalled.
+    let mut child = Command::new(bin())
+        .arg("sync")
+        .arg(&p.path)
+        .args(["--every", "1h"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while p.journal().sync_passes(100).unwrap().len() <= passes
+        || p.journal().sync_passes(1).unwrap()[0].duration_ms.is_none()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "no pass journalled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let t = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(8));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
