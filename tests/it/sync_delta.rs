@@ -274,14 +274,21 @@ fn repeated_passes_until_a_time_and_a_clean_stop_on_sigterm() {
     src.seed(USER.0, 5, 12, &["--offset", "6000", "--no-tricky"]);
     let out = p.cutover(&["sync", "--every", "1s", "--until", &until]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let passes = stdout(&out).lines().filter(|l| l.starts_with("pass ")).count();
+    let passes = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("pass "))
+        .count();
     assert!(passes >= 2, "{}", text(&out));
     assert_eq!(p.journal().sync_passes(100).unwrap().len(), passes);
     assert_same_mail(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
     // Bad durations and times are usage errors (exit 2), naming the value.
     let bad = p.cutover(&["sync", "--every", "soon"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
-    assert!(text(&bad).contains("\"soon\" is not a duration"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("\"soon\" is not a duration"),
+        "{}",
+        text(&bad)
+    );
 
     // SIGTERM while waiting for the next pass: a clean stop, exit 8, the pass journalled.
     let mut child = Command::new(bin())
@@ -296,7 +303,10 @@ fn repeated_passes_until_a_time_and_a_clean_stop_on_sigterm() {
     while p.journal().sync_passes(100).unwrap().len() <= passes
         || p.journal().sync_passes(1).unwrap()[0].duration_ms.is_none()
     {
-        assert!(start.elapsed() < Duration::from_secs(60), "no pass journalled");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no pass journalled"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let kill = Command::new("kill")
@@ -308,4 +318,88 @@ fn repeated_passes_until_a_time_and_a_clean_stop_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(8));
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+/// The flags of the message with `uid` in `folder`, as Dovecot has them.
+fn flags_of(d: &Dovecot, folder: &str, uid: &str) -> Vec<String> {
+    let out = d.doveadm(&[
+        "fetch", "-u", USER.0, "flags", "mailbox", folder, "uid", uid,
+    ]);
+    let mut v: Vec<String> = out
+        .trim()
+        .trim_start_matches("flags:")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_source_decides_its_changes_and_a_destination_change_is_kept() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[USER], &[]);
+    let dst = Dovecot::start(root.path(), "dst", &[USER], &[]);
+    src.seed(USER.0, 40, 24, &["--no-tricky"]);
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: USER.0,
+            pass: USER.1,
+        }])
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // The first INBOX message on both sides (copied in UID order).
+    let s = uids(&src, "INBOX")[0].clone();
+    let d = {
+        let v: Vec<String> = dst
+            .doveadm(&["search", "-u", USER.0, "mailbox", "INBOX", "ALL"])
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect();
+        v[0].clone()
+    };
+    assert_eq!(flags_of(&src, "INBOX", &s), flags_of(&dst, "INBOX", &d));
+    // On the destination a user marks it unread and tags it; on the source it is flagged.
+    dst.doveadm(&[
+        "flags", "remove", "-u", USER.0, "\\Seen", "mailbox", "INBOX", "uid", &d,
+    ]);
+    dst.doveadm(&[
+        "flags", "add", "-u", USER.0, "$DstOnly", "mailbox", "INBOX", "uid", &d,
+    ]);
+    src.doveadm(&[
+        "flags",
+        "add",
+        "-u",
+        USER.0,
+        "\\Seen \\Flagged",
+        "mailbox",
+        "INBOX",
+        "uid",
+        &s,
+    ]);
+    let pass = p.cutover(&["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let got = flags_of(&dst, "INBOX", &d);
+    // \Flagged came from the source; $DstOnly, the destination's own change, is kept.
+    assert!(got.contains(&"\\Flagged".to_string()), "{got:?}");
+    assert!(got.contains(&"$DstOnly".to_string()), "{got:?}");
+    // The source then removes \Flagged: removed on the destination, $DstOnly still kept.
+    src.doveadm(&[
+        "flags",
+        "remove",
+        "-u",
+        USER.0,
+        "\\Flagged",
+        "mailbox",
+        "INBOX",
+        "uid",
+        &s,
+    ]);
+    let pass = p.cutover(&["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let got = flags_of(&dst, "INBOX", &d);
+    assert!(!got.contains(&"\\Flagged".to_string()), "{got:?}");
+    assert!(got.contains(&"$DstOnly".to_string()), "{got:?}");
 }

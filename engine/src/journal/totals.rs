@@ -147,6 +147,7 @@ mod tests {
             message_id: Some("uid-1".into()),
             dst_uidvalidity: 9,
             dst_floor: 1,
+            flags: None,
         }])
         .unwrap();
         s.mark_copied(&[(p[0].id, Some(1))], 9).unwrap();

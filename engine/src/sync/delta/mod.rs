@@ -25,3 +25,5 @@ mod scan;
 mod types;
 
 pub use pass::delta_pass;
+/// Flag sets as a delta pass compares them (the copy journals what it set with them).
+pub use types::{flag_set, flags_text};

@@ -40,7 +40,7 @@ pub async fn scan_listed(
         && known == modseq
         && row.src_uidnext == Some(st.uidnext)
         && row.src_uidvalidity == Some(st.uidvalidity)
-        && !(propagate && !store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
+        && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
     {
         return Ok(None);
     }
