@@ -297,7 +297,9 @@ impl Engine {
             });
         }
         let (mut s, mut d) = (s, d);
-        if self.is_delta() {
+        // A delta pass; or a plain run after an interrupted one, which settles its moves and
+        // removals first (else a moved message would be copied again).
+        if self.is_delta() || !self.store.unfinished_delta(mailbox_id)?.is_empty() {
             self.delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
                 .await?;
         }
@@ -345,6 +347,9 @@ impl Engine {
             stop: &halt,
             stats: &self.stats,
         };
+        if !self.is_delta() {
+            return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, dst).await;
+        }
         let jobs: Vec<FolderJob> = jobs.iter().cloned().collect();
         crate::sync::delta::delta_pass(
             &ctx,

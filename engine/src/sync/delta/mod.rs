@@ -25,5 +25,6 @@ mod scan;
 mod types;
 
 pub use pass::delta_pass;
+pub use resume::resume_unfinished;
 /// Flag sets as a delta pass compares them (the copy journals what it set with them).
 pub use types::{flag_set, flags_text};
