@@ -93,7 +93,9 @@ pub async fn sync(
             }
         };
         let started = Instant::now();
+        let fetched = RunStats::get(&engine.stats.bodies_fetched);
         let results = engine.run(&batches).await;
+        let fetched = RunStats::get(&engine.stats.bodies_fetched) - fetched;
         let took = started.elapsed();
         let c = since(counters(&engine.stats), before);
         code = exit_for(&results);
@@ -106,7 +108,7 @@ pub async fn sync(
             code = journal_checked(Some(format!("cannot record a delta pass: {e}")), code);
         }
         println!(
-            "pass {pass}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {}",
+            "pass {pass}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {fetched} message bodies downloaded; {}",
             took.as_secs_f64(),
             c.new_messages,
             c.flag_changes,
