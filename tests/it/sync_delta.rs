@@ -237,6 +237,10 @@ fn one_sync_pass_mirrors_what_users_did_and_reports_deletions() {
     assert_same_mail(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    // Rollback removes what cutover wrote, moved messages from the folder they are in now.
+    let rb = p.cutover(&["rollback", "--batch", "b", "--yes"]);
+    assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
+    assert_eq!(dst.message_count(USER.0), 0);
 }
 
 #[test]
