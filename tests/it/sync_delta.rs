@@ -187,6 +187,12 @@ fn one_sync_pass_mirrors_what_users_did_and_reports_deletions() {
     );
     let now = src.dump(USER.0, USER.1);
     assert_same_plus(&now, &dst.dump(USER.0, USER.1), &deleted);
+    // Fail-back takes neither cutover's moves nor the deletions it left on the destination
+    // for mail that arrived there later: it copies nothing back.
+    let on_source = src.message_count(USER.0);
+    let fb = p.cutover(&["failback", "--mailbox", USER.0, "--yes"]);
+    assert_eq!(fb.status.code(), Some(0), "{}", text(&fb));
+    assert_eq!(src.message_count(USER.0), on_source, "{}", text(&fb));
     // The renamed folder's messages were moved on the destination, not copied again.
     let d = dst.dump(USER.0, USER.1);
     assert_eq!(d.folders.get("Archive/2023").map_or(0, Vec::len), 0);

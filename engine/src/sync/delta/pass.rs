@@ -26,9 +26,16 @@ pub async fn delta_pass(
     resume_unfinished(ctx, mailbox, mailbox_id, dst).await?;
     let mut scans = Vec::new();
     for job in jobs {
-        if job.filter.is_some() || kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
+        // A Gmail plan decides per UID which folder copies a message: left to the copy. A
+        // fail-back's filter only excludes what fail-back wrote into the source folder.
+        let planned = job
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
+        if planned || kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
             continue;
         }
+        let exclude = job.filter.as_ref().map(|f| &f.exclude);
         if ctx.stop.is_set() {
             return Err(SyncError::Stopped);
         }
@@ -38,6 +45,7 @@ pub async fn delta_pass(
             row,
             &job.src_display,
             deletions == Deletions::Propagate,
+            exclude,
             src,
         )
         .await?

@@ -13,12 +13,13 @@ use crate::sync::types::SyncError;
 /// Scan a folder listed on the source; None when there is nothing a delta pass can compare
 /// (a new source UIDVALIDITY, which the copy re-matches by fingerprint, or the folder gone
 /// meanwhile) or nothing changed since the last pass (and, with `propagate`, no deletion
-/// reported earlier waits to be removed).
+/// reported earlier waits to be removed). `exclude`: source UIDs a fail-back wrote.
 pub async fn scan_listed(
     store: &Journal,
     row: FolderRow,
     display: &str,
     propagate: bool,
+    exclude: Option<&HashSet<u32>>,
     src: &mut ImapSession,
 ) -> Result<Option<FolderScan>, SyncError> {
     let (st, modseq) = match src.examine_modseq(&row.src_name).await {
@@ -60,6 +61,8 @@ pub async fn scan_listed(
         .keys()
         .copied()
         .filter(|u| *u > row.src_high || pending.contains(u) || row.src_uidvalidity.is_none())
+        // What a fail-back wrote into the source is never taken for a message moved there.
+        .filter(|u| !exclude.is_some_and(|e| e.contains(u)))
         .collect();
     new_uids.sort_unstable();
     let vanished = copied
