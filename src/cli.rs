@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
+use chrono::{DateTime, Local, NaiveTime, TimeZone};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -42,6 +45,26 @@ pub enum Cmd {
         /// Only these batches (repeatable); all when absent.
         #[arg(long = "batch")]
         batches: Vec<String>,
+        /// Start even though required checklist items are unmet; the reason is journalled
+        /// as an operator issue.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
+    /// Delta passes while users still work on the source: new mail copied, flag and keyword
+    /// changes carried, moves between folders mirrored, deletions reported (or removed with
+    /// `[sync] deletions = "propagate"`). One pass, or one every DURATION.
+    Sync {
+        project: PathBuf,
+        /// Only these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Run a pass every DURATION (`30s`, `15m`, `2h`, `1h30m`) until stopped or --until.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        every: Option<std::time::Duration>,
+        /// Start no pass after TIME: RFC 3339 (`2026-12-06T18:00:00+01:00`) or local `HH:MM`
+        /// (today, or tomorrow when already past).
+        #[arg(long, value_name = "TIME", value_parser = parse_until)]
+        until: Option<chrono::DateTime<chrono::Local>>,
         /// Start even though required checklist items are unmet; the reason is journalled
         /// as an operator issue.
         #[arg(long = "override", value_name = "REASON")]
@@ -226,4 +249,85 @@ pub enum ReportFormat {
     Md,
     Html,
     Csv,
+}
+
+/// `30s`, `15m`, `2h`, `1h30m`, `1d`: a duration of at least one second.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration (write 30s, 15m, 2h or 1h30m)");
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// RFC 3339, or local `HH:MM` (today, or tomorrow when that time has passed).
+pub fn parse_until(s: &str) -> std::result::Result<DateTime<Local>, String> {
+    parse_until_at(s, Local::now())
+}
+
+fn parse_until_at(s: &str, now: DateTime<Local>) -> std::result::Result<DateTime<Local>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Local));
+    }
+    let t = NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| {
+        format!("{s:?} is not a time (write HH:MM, local time, or RFC 3339 such as 2026-12-06T18:00:00+01:00)")
+    })?;
+    let mut day = now.date_naive();
+    loop {
+        if let Some(at) = Local.from_local_datetime(&day.and_time(t)).earliest()
+            && at > now
+        {
+            return Ok(at);
+        }
+        day = day
+            .succ_opt()
+            .ok_or_else(|| format!("{s:?}: no such local time"))?;
+        if day > now.date_naive() + chrono::Days::new(2) {
+            return Err(format!("{s:?}: no such local time"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        for bad in ["", "15", "m", "0m", "15x", "-1m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        let now = Local.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let at = parse_until_at("18:30", now).unwrap();
+        assert_eq!(at, Local.with_ymd_and_hms(2026, 12, 6, 18, 30, 0).unwrap());
+        let at = parse_until_at("07:00", now).unwrap();
+        assert_eq!(at, Local.with_ymd_and_hms(2026, 12, 7, 7, 0, 0).unwrap());
+        assert!(parse_until_at("2026-12-06T18:00:00+01:00", now).is_ok());
+        assert!(parse_until_at("25:00", now).is_err());
+        assert!(parse_until_at("soon", now).is_err());
+    }
 }

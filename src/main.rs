@@ -31,6 +31,7 @@ use commands::restore::restore;
 use commands::rollback::rollback;
 use commands::run::run;
 use commands::stop::stop;
+use commands::sync::sync;
 use commands::verify::verify;
 use error::Error;
 use exit::ExitCode;
@@ -51,6 +52,7 @@ fn main() -> std::process::ExitCode {
     };
     let project_path = match &cmd {
         Cmd::Run { project, .. }
+        | Cmd::Sync { project, .. }
         | Cmd::Assess { project, .. }
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
@@ -168,6 +170,13 @@ fn main() -> std::process::ExitCode {
                 override_reason,
                 ..
             } => run(project, batches, override_reason).await,
+            Cmd::Sync {
+                batches,
+                every,
+                until,
+                override_reason,
+                ..
+            } => sync(project, batches, every, until, override_reason).await,
             Cmd::Assess { batches, csv, .. } => {
                 until_interrupted(assess(project, batches, csv)).await
             }

@@ -313,6 +313,19 @@ impl fmt::Display for RunState {
     }
 }
 
+/// What one delta pass (`cutover sync`) did, as journalled in `sync_passes`: new messages
+/// copied, messages whose flags were set on the destination, messages moved there between
+/// folders, messages found deleted on the source, and messages removed from the destination
+/// because of that (`[sync] deletions = "propagate"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassCounts {
+    pub new_messages: u64,
+    pub flag_changes: u64,
+    pub moves: u64,
+    pub deletions: u64,
+    pub removed: u64,
+}
+
 /// Item counts of a mailbox (or a batch, or everything), from the journal. The flat fields
 /// count every item whatever its kind (`messages` is "items"); `by_kind` splits them per kind
 /// and holds only the kinds the journal has items of (a mail-only mailbox has one entry, or

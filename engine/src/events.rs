@@ -197,6 +197,13 @@ pub struct RunStats {
     /// Message bodies downloaded (from either side, for copying or fingerprinting).
     pub bodies_fetched: std::sync::atomic::AtomicU64,
     pub bytes_fetched: std::sync::atomic::AtomicU64,
+    /// Delta passes (`cutover sync`): messages whose flags were set on the destination,
+    /// messages moved there between folders, messages found deleted on the source, and of
+    /// those removed from the destination.
+    pub flag_changes: std::sync::atomic::AtomicU64,
+    pub moves: std::sync::atomic::AtomicU64,
+    pub deletions: std::sync::atomic::AtomicU64,
+    pub removed: std::sync::atomic::AtomicU64,
 }
 
 impl RunStats {

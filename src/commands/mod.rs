@@ -21,4 +21,5 @@ pub mod rollback;
 pub mod run;
 pub mod setup;
 pub mod stop;
+pub mod sync;
 pub mod verify;

@@ -36,6 +36,7 @@ mod report_golden;
 mod resume;
 mod scenarios;
 mod signals;
+mod sync_delta;
 mod terminal_safety;
 mod ui_app;
 mod ui_render;

@@ -255,6 +255,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         theme: raw.console.theme,
         warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
         operators_group,
+        sync: raw.sync,
     })
 }
 

@@ -36,4 +36,6 @@ pub use lines::ConfigError;
 pub use load::load;
 pub use mailboxes::{CSV_COLUMNS, Credential, MailboxSpec};
 pub use oauth::{OAuthFlow, OAuthProvider, OAuthSettings};
-pub use project::{Brake, DEFAULT_MAX_FAILED_MESSAGES, Durability, Project};
+pub use project::{
+    Brake, DEFAULT_MAX_FAILED_MESSAGES, Deletions, Durability, Project, SyncSettings,
+};

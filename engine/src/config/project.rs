@@ -70,6 +70,28 @@ pub struct Project {
     /// `[project] operators_group`: its members may stop and watch the run too; the files
     /// cutover writes are shared with it (see [`crate::local`]).
     pub operators_group: Option<crate::local::Group>,
+    /// `[sync]`: how delta passes (`cutover sync`) treat what changed on the source.
+    pub sync: SyncSettings,
+}
+
+/// `[sync]` of the project file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// What a message deleted on the source becomes on the destination.
+    #[serde(default)]
+    pub deletions: Deletions,
+}
+
+/// `[sync] deletions`: a message deleted on the source is reported (`report`, the default:
+/// it stays on the destination) or also removed from the destination (`propagate`, only a
+/// message cutover itself wrote there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Deletions {
+    #[default]
+    Report,
+    Propagate,
 }
 
 /// Default error budget per mailbox (`max_failed_messages`).

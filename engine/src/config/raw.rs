@@ -8,7 +8,7 @@ use super::checklist::{RawCheck, RawChecklist};
 use super::endpoints::RawEndpoint;
 use super::folders::RawFolders;
 use super::mailboxes::RawMailbox;
-use super::project::{Brake, Durability};
+use super::project::{Brake, Durability, SyncSettings};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +28,8 @@ pub(super) struct RawProject {
     pub(super) assessment: RawAssessment,
     #[serde(default)]
     pub(super) console: RawConsole,
+    #[serde(default)]
+    pub(super) sync: SyncSettings,
 }
 
 #[derive(Debug, Deserialize, Default)]

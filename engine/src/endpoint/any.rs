@@ -208,6 +208,16 @@ impl AnySession {
         }
     }
 
+    /// The IMAP session, for what a delta pass needs of IMAP (flag listings, UID STORE,
+    /// UID MOVE); None for the other kinds.
+    pub fn as_imap_mut(&mut self) -> Option<&mut ImapSession> {
+        match self {
+            AnySession::Imap(s) => Some(s),
+            AnySession::ImapDav(s) => Some(&mut s.mail),
+            _ => None,
+        }
+    }
+
     /// Storage (used, limit) in bytes where the endpoint reports a quota.
     pub async fn storage_quota(&mut self, folder: &str) -> Result<Option<(u64, u64)>> {
         match self {

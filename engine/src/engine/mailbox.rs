@@ -296,11 +296,71 @@ impl Engine {
                 max_failed: self.project.max_failed_messages,
             });
         }
+        let (mut s, mut d) = (s, d);
+        // A delta pass; or a plain run after an interrupted one, which settles its moves and
+        // removals first (else a moved message would be copied again).
+        if self.is_delta() || !self.store.unfinished_delta(mailbox_id)?.is_empty() {
+            self.delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
+                .await?;
+        }
         let copied = self.run_jobs(spec, jobs, Some((s, d))).await;
         match refused {
             Some(e) if copied.is_ok() => Err(e),
             _ => copied,
         }
+    }
+
+    /// A delta pass (`cutover sync`): mirror what users did on the source since the last
+    /// pass before new mail is copied (see `sync::delta`). IMAP on both sides; elsewhere the
+    /// pass copies new mail only, said once per mailbox.
+    async fn delta_prepass(
+        &self,
+        spec: &MailboxSpec,
+        mailbox_id: i64,
+        jobs: &VecDeque<FolderJob>,
+        s: &mut AnySession,
+        d: &mut AnySession,
+    ) -> Result<(), SyncError> {
+        let key = spec.key();
+        let key = key.as_str();
+        let (Some(src), Some(dst)) = (s.as_imap_mut(), d.as_imap_mut()) else {
+            self.sink.issue(
+                Severity::Info,
+                "config",
+                Some(key),
+                None,
+                None,
+                "delta pass: flag changes, moves and deletions are carried for IMAP to IMAP \
+                 only; this pass copies new mail",
+            );
+            return Ok(());
+        };
+        let halt = crate::events::Halt {
+            emergency: self.stop.clone(),
+            batch_stop: self.batch_stop_flag(&spec.batch),
+            pause: self.pause_flag(&spec.batch),
+            mailbox_pause: self.mailbox_pause_flag(key),
+        };
+        let ctx = crate::sync::Ctx {
+            store: &self.store,
+            sink: &self.sink,
+            stop: &halt,
+            stats: &self.stats,
+        };
+        if !self.is_delta() {
+            return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, dst).await;
+        }
+        let jobs: Vec<FolderJob> = jobs.iter().cloned().collect();
+        crate::sync::delta::delta_pass(
+            &ctx,
+            key,
+            mailbox_id,
+            &jobs,
+            self.project.sync.deletions,
+            src,
+            dst,
+        )
+        .await
     }
 
     /// A Gmail-shaped source: decide which folder copies each message (see `sync::gmail`);

@@ -35,6 +35,9 @@ pub struct Engine {
     pub(super) slots: Slots,
     /// The same, per batch (at most the global figure in effect).
     batch_slots: Mutex<HashMap<String, Slots>>,
+    /// Delta passes (`cutover sync`): before copying new mail, carry flag changes, moves
+    /// and deletions of what was copied (see `sync::delta`).
+    delta: std::sync::atomic::AtomicBool,
 }
 
 /// A live-adjustable limit: a semaphore and the number of permits it should hold.
@@ -113,7 +116,18 @@ impl Engine {
             running: Mutex::new(HashSet::new()),
             slots: Slots::new(parallel),
             batch_slots: Mutex::new(HashMap::new()),
+            delta: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Make the next runs delta passes (`cutover sync`): what users did on the source since
+    /// the last pass (flags, moves, deletions) is carried before new mail is copied.
+    pub fn set_delta(&self, on: bool) {
+        self.delta.store(on, Ordering::SeqCst);
+    }
+
+    pub(super) fn is_delta(&self) -> bool {
+        self.delta.load(Ordering::SeqCst)
     }
 
     pub(super) fn pause_flag(&self, batch: &str) -> StopFlag {

@@ -188,8 +188,8 @@ impl Journal {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let mut st = c.prepare_cached(
-                "SELECT dst_uid FROM messages WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'appending')
-                 AND dst_uid IS NOT NULL AND dst_uidvalidity IS ?2",
+                "SELECT dst_uid FROM messages WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'appending',
+                 'moving', 'src_deleted', 'deleting') AND dst_uid IS NOT NULL AND dst_uidvalidity IS ?2",
             )?;
             let uids = st
                 .query_map(params![folder_id, validity], |r| r.get::<_, u32>(0))?

@@ -66,6 +66,8 @@ pub struct AppendIntent {
     pub message_id: Option<String>,
     pub dst_uidvalidity: u32,
     pub dst_floor: u32,
+    /// The flags sent with the message (`flags`: what cutover set, for delta passes).
+    pub flags: Option<String>,
 }
 
 /// The columns `copied_row` reads, in its order.
@@ -84,12 +86,13 @@ fn copied_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CopiedRow> {
 
 impl Journal {
     /// Messages cutover wrote to the destination in this folder and has not removed yet
-    /// (`copied`, or `removing` after an interrupted rollback).
+    /// (`copied`, `removing` after an interrupted rollback, or `src_deleted`: deleted on the
+    /// source since, left on the destination by a delta pass).
     pub fn written(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COPIED_COLUMNS} FROM messages
-                     WHERE folder_id = ?1 AND state IN ('copied', 'removing') ORDER BY id"
+                     WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'src_deleted') ORDER BY id"
             ))?;
             st.query_map([folder_id], copied_row)?.collect()
         })
@@ -253,7 +256,7 @@ impl Journal {
                 let mut st = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'appending', fingerprint = ?2, message_id = ?3,
                        dst_uidvalidity = ?4, dst_floor = ?5, size = ?6, attempts = attempts + 1,
-                       updated_at = {NOW}
+                       flags = ?7, updated_at = {NOW}
                      WHERE id = ?1"
                 ))?;
                 for i in intents {
@@ -263,7 +266,8 @@ impl Journal {
                         i.message_id,
                         i.dst_uidvalidity,
                         i.dst_floor,
-                        i.size as i64
+                        i.size as i64,
+                        i.flags
                     ])?;
                 }
             }
@@ -351,6 +355,7 @@ mod tests {
             message_id: None,
             dst_uidvalidity: 9,
             dst_floor: 1,
+            flags: None,
         }])
         .unwrap();
         assert_eq!(s.in_doubt(f.id).unwrap().len(), 1);

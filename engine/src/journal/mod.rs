@@ -12,7 +12,7 @@
 //!
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
-//! machine), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
+//! machine), `delta` (delta passes: flags, moves, deletions, passes), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
 //! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `refs` (UIDs for endpoints without them)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
@@ -20,6 +20,7 @@ mod assessments;
 mod backups;
 mod checks;
 mod db;
+mod delta;
 mod folders;
 mod gmail;
 pub mod inspect;
@@ -38,6 +39,7 @@ pub use assessments::{
 pub use backups::BackupRow;
 pub use checks::{CheckResultRow, CheckStateRow};
 pub use db::{Journal, JournalError, Result};
+pub use delta::{ChangeRow, DeltaRow, PassCounts, SyncChange, SyncPassRow};
 pub use folders::{FolderRow, folder_state};
 pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};

@@ -232,6 +232,47 @@ const STEPS: &[(u32, &str)] = &[
          );
          CREATE INDEX IF NOT EXISTS backups_mailbox ON backups (mailbox, kind, side);",
     ),
+    // Delta passes (`cutover sync`): the source folder's HIGHESTMODSEQ at the last pass
+    // (`folders.src_modseq`, CONDSTORE); per message the flags cutover last set on the
+    // destination (`messages.flags`, space-separated), and while a move is under way its
+    // target (`move_folder`: the folder row, `move_uid`/`move_validity`: the message's UID in
+    // the source folder it moved to; `dst_floor` holds the target's UIDNEXT before the move).
+    // `sync_passes`: one row per pass with its counts; `sync_changes`: every move and
+    // removal cutover made on the destination (and each deletion it reported), so that
+    // checks, verification, rollback and fail-back know them for cutover's own.
+    (
+        3,
+        "ALTER TABLE folders ADD COLUMN src_modseq INTEGER;
+         ALTER TABLE messages ADD COLUMN flags TEXT;
+         ALTER TABLE messages ADD COLUMN move_folder INTEGER;
+         ALTER TABLE messages ADD COLUMN move_uid INTEGER;
+         ALTER TABLE messages ADD COLUMN move_validity INTEGER;
+         CREATE TABLE IF NOT EXISTS sync_passes (
+           id INTEGER PRIMARY KEY,
+           batches TEXT NOT NULL,
+           started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           finished_at TEXT,
+           duration_ms INTEGER,
+           new_messages INTEGER NOT NULL DEFAULT 0,
+           flag_changes INTEGER NOT NULL DEFAULT 0,
+           moves INTEGER NOT NULL DEFAULT 0,
+           deletions INTEGER NOT NULL DEFAULT 0,
+           removed INTEGER NOT NULL DEFAULT 0,
+           outcome TEXT NOT NULL DEFAULT 'running'
+         );
+         CREATE TABLE IF NOT EXISTS sync_changes (
+           id INTEGER PRIMARY KEY,
+           mailbox TEXT NOT NULL,
+           kind TEXT NOT NULL,
+           folder TEXT NOT NULL,
+           to_folder TEXT,
+           dst_uid INTEGER,
+           to_dst_uid INTEGER,
+           fingerprint TEXT,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );
+         CREATE INDEX IF NOT EXISTS sync_changes_mailbox ON sync_changes (mailbox, kind);",
+    ),
 ];
 
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it

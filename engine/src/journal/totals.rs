@@ -41,12 +41,12 @@ impl Journal {
         let rows = self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {KIND_SQL} AS kind, count(*), coalesce(sum(m.size),0),
-                    coalesce(sum(m.state = 'copied'),0), coalesce(sum(CASE WHEN m.state = 'copied' THEN m.size END),0),
+                    coalesce(sum(m.state IN ('copied','moving')),0), coalesce(sum(CASE WHEN m.state IN ('copied','moving') THEN m.size END),0),
                     coalesce(sum(m.state = 'skipped'),0), coalesce(sum(m.state = 'failed'),0),
                     coalesce(sum(m.state IN ('pending','appending')),0),
                     coalesce(sum(m.state = 'skipped' AND m.reason = ?2),0)
                  FROM messages m JOIN folders f ON f.id = m.folder_id
-                 WHERE {cond} AND m.state != 'superseded' GROUP BY kind"
+                 WHERE {cond} AND m.state NOT IN ('superseded','src_deleted','deleting','deleted') GROUP BY kind"
             ))?;
             st.query_map(params![arg, EXPUNGED_REASON], |r| {
                 let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
@@ -147,6 +147,7 @@ mod tests {
             message_id: Some("uid-1".into()),
             dst_uidvalidity: 9,
             dst_floor: 1,
+            flags: None,
         }])
         .unwrap();
         s.mark_copied(&[(p[0].id, Some(1))], 9).unwrap();

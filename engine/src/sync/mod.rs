@@ -16,12 +16,16 @@
 //! 6. A cheap check closes the folder: every UID the journal says it wrote exists on the
 //!    destination with the right size (`check`).
 //!
+//! A delta pass (`cutover sync`, [`delta`]) first mirrors what users did on the source since
+//! the last pass (flags, moves between folders, deletions) for the messages cutover copied.
+//!
 //! [`mapping`] decides which destination folder each source folder lands in, and [`gmail`]
 //! plans a Gmail source so that a message with several labels is copied once. The job, its
 //! filter, context, outcome and error are in `types`.
 
 mod check;
 mod copy;
+pub mod delta;
 pub mod gmail;
 mod in_doubt;
 pub mod mapping;

@@ -13,6 +13,7 @@ use crate::journal::{self, AppendIntent};
 use crate::mail::fmt::bytes_iec;
 use crate::mail::message_id::message_id;
 
+use super::delta::{flag_set, flags_text};
 use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
 
 /// At most this many messages, or bytes, per APPEND window.
@@ -123,6 +124,15 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                     continue;
                 }
             }
+            if let Some(f) = job.filter.as_ref().filter(|f| !f.keywords.is_empty()) {
+                for m in window.iter_mut() {
+                    for k in f.keywords.get(&m.uid).into_iter().flatten() {
+                        if !m.flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                            m.flags.push(k.clone());
+                        }
+                    }
+                }
+            }
             let intents: Vec<AppendIntent> = window
                 .iter()
                 .filter_map(|m| {
@@ -139,19 +149,12 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                         },
                         dst_uidvalidity: dst_validity,
                         dst_floor: floor,
+                        // What cutover sets: the base of a delta pass's flag comparison.
+                        flags: Some(flags_text(&flag_set(m.flags.iter().map(String::as_str)))),
                     })
                 })
                 .collect();
             window.retain(|m| ids.contains_key(&m.uid));
-            if let Some(f) = job.filter.as_ref().filter(|f| !f.keywords.is_empty()) {
-                for m in window.iter_mut() {
-                    for k in f.keywords.get(&m.uid).into_iter().flatten() {
-                        if !m.flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                            m.flags.push(k.clone());
-                        }
-                    }
-                }
-            }
             store.mark_appending(&intents)?;
             // An emergency stop lets the window in flight finish for a moment, then cuts it
             // short: its messages stay journalled `appending` (in doubt) and the next start

@@ -300,6 +300,8 @@ impl ImapConnector {
             message_cap: bounded::message_cap(self.cfg.max_message_size),
             cap_origin: bounded::message_cap_origin(self.cfg.max_message_size, self.side),
             exists: None,
+            modseq: None,
+            condstore_on: false,
             _permit: permit,
         };
         s.caps = s.read_capabilities().await?;

@@ -8,13 +8,15 @@
 //! By concern: `connect` (TCP, TLS or STARTTLS, greeting, login), `session` (the state
 //! between commands), `capabilities` (CAPABILITY, quota), `folders` (LIST, CREATE, RENAME,
 //! DELETE, quoting), `select` (EXAMINE, SELECT, STATUS), `fetch` (listings, messages,
-//! fingerprints), `append` (APPEND, UID EXPUNGE), `errors` (NO/BAD, throttling), and
+//! fingerprints), `append` (APPEND, UID EXPUNGE), `delta` (what a delta pass needs: CONDSTORE flag listings,
+//! UID STORE of flags, UID MOVE), `errors` (NO/BAD, throttling), and
 //! `mail_session` puts the session behind the endpoint trait. Folder names are modified
 //! UTF-7 ([`crate::mail::utf7`]).
 
 mod append;
 mod capabilities;
 mod connect;
+mod delta;
 mod errors;
 mod fetch;
 mod folders;

@@ -50,17 +50,20 @@ impl ImapSession {
     pub(super) async fn examine_folder(&mut self, folder: &str) -> Result<FolderState> {
         self.settle();
         self.exists = None;
+        self.modseq = None;
         let mb = with_timeout(self.timeout, "EXAMINE", self.s.examine(folder))
             .await?
             .map_err(|e| folder_err("EXAMINE", folder, e))?;
         self.opened = decode_mutf7(folder);
         self.exists = Some(mb.exists);
+        self.modseq = mb.highest_modseq;
         state_of("EXAMINE", folder, &mb)
     }
 
     pub(super) async fn select_folder(&mut self, folder: &str) -> Result<FolderState> {
         self.settle();
         self.exists = None;
+        self.modseq = None;
         let mb = with_timeout(self.timeout, "SELECT", self.s.select(folder))
             .await?
             .map_err(|e| folder_err("SELECT", folder, e))?;
@@ -83,6 +86,7 @@ impl ImapSession {
             )
         };
         self.exists = Some(mb.exists);
+        self.modseq = mb.highest_modseq;
         state_of("SELECT", folder, &mb)
     }
 

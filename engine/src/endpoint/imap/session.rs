@@ -42,6 +42,10 @@ pub struct ImapSession {
     pub(super) cap_origin: String,
     /// EXISTS of the last EXAMINE or SELECT: how many FETCH responses a listing may bring.
     pub(super) exists: Option<u32>,
+    /// HIGHESTMODSEQ of the last EXAMINE or SELECT (CONDSTORE enabled, see `delta`).
+    pub(super) modseq: Option<u64>,
+    /// `ENABLE CONDSTORE` was sent on this session.
+    pub(super) condstore_on: bool,
     pub(super) _permit: OwnedSemaphorePermit,
 }
 

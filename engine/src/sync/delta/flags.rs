@@ -1,0 +1,82 @@
+//! Flags and keywords: for each message cutover copied whose flags changed on the source
+//! since the last pass, exactly the change is set on the destination (UID STORE +FLAGS /
+//! -FLAGS). The rule: the source decides content; what cutover last set is journalled
+//! (`messages.flags`), and a flag changed on the destination since (users already working
+//! there) is kept. A message whose flags cutover never recorded (copied before delta
+//! passes) takes the destination's flags as what cutover set.
+
+use std::collections::HashMap;
+
+use super::types::{FolderScan, flag_changes, flag_set, flags_text};
+use crate::endpoint::MailSession;
+use crate::endpoint::imap::ImapSession;
+use crate::events::RunStats;
+use crate::journal::state;
+use crate::sync::types::{Ctx, SyncError};
+
+pub async fn carry_flags(
+    ctx: &Ctx<'_>,
+    scan: &FolderScan,
+    dst: &mut ImapSession,
+) -> Result<(), SyncError> {
+    if !scan.listed {
+        return Ok(());
+    }
+    let row = ctx
+        .store
+        .folder(scan.row.mailbox_id, &scan.src, &scan.dst)?;
+    // Rows as they are after the moves (a message moved here is compared here).
+    let rows: Vec<_> = ctx
+        .store
+        .delta_rows(row.id, Some(scan.validity), &[state::COPIED])?
+        .into_iter()
+        .filter(|r| r.dst_uid.is_some() && r.dst_uidvalidity == row.dst_uidvalidity)
+        .filter(|r| {
+            scan.src_flags.get(&r.src_uid).is_some_and(|f| {
+                r.flags.as_deref().is_none_or(|known| {
+                    flag_set(known.split(' ')) != flag_set(f.iter().map(String::as_str))
+                })
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        if ctx.stop.is_set() {
+            return Err(SyncError::Stopped);
+        }
+        let st = dst.open_for_append(&scan.dst).await?;
+        if Some(st.uidvalidity) != row.dst_uidvalidity {
+            return Ok(());
+        }
+        let uids: Vec<u32> = rows.iter().filter_map(|r| r.dst_uid).collect();
+        let now: HashMap<u32, Vec<String>> = dst
+            .uid_flags(Some(&uids), None)
+            .await?
+            .into_iter()
+            .collect();
+        let mut journal = Vec::new();
+        for r in &rows {
+            let uid = r.dst_uid.unwrap_or(0);
+            // Gone from the destination: the folder's check reports it.
+            let Some(d) = now.get(&uid) else { continue };
+            let src = flag_set(scan.src_flags[&r.src_uid].iter().map(String::as_str));
+            let d = flag_set(d.iter().map(String::as_str));
+            let base = match &r.flags {
+                Some(known) => flag_set(known.split(' ')),
+                None => d.clone(),
+            };
+            let (add, remove) = flag_changes(&src, &base, &d);
+            if !add.is_empty() || !remove.is_empty() {
+                if ctx.stop.is_set() {
+                    ctx.store.set_flags(&journal)?;
+                    return Err(SyncError::Stopped);
+                }
+                dst.store_flags(uid, &add, &remove).await?;
+                RunStats::add(&ctx.stats.flag_changes, 1);
+            }
+            journal.push((r.id, flags_text(&src)));
+        }
+        ctx.store.set_flags(&journal)?;
+    }
+    ctx.store.set_src_modseq(row.id, scan.modseq)?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! One mailbox's delta pass, its steps in order (see [`super`]).
+
+use super::deletions::apply_deletions;
+use super::flags::carry_flags;
+use super::moves::{apply_moves, find_moves};
+use super::resume::resume_unfinished;
+use super::scan::{scan_gone, scan_listed};
+use crate::config::Deletions;
+use crate::endpoint::imap::ImapSession;
+use crate::item::folder::kind_of_folder;
+use crate::journal::folder_state;
+use crate::sync::types::{Ctx, FolderJob, SyncError};
+
+/// Mirror on the destination what users did on the source since the last pass, for the
+/// mail folders of `jobs` (calendars, contacts and Gmail-planned folders are left to the
+/// copy). New mail is then copied by the folder copies as in any run.
+pub async fn delta_pass(
+    ctx: &Ctx<'_>,
+    mailbox: &str,
+    mailbox_id: i64,
+    jobs: &[FolderJob],
+    deletions: Deletions,
+    src: &mut ImapSession,
+    dst: &mut ImapSession,
+) -> Result<(), SyncError> {
+    resume_unfinished(ctx, mailbox, mailbox_id, dst).await?;
+    let mut scans = Vec::new();
+    for job in jobs {
+        // A Gmail plan decides per UID which folder copies a message: left to the copy. A
+        // fail-back's filter only excludes what fail-back wrote into the source folder.
+        let planned = job
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
+        if planned || kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
+            continue;
+        }
+        let exclude = job.filter.as_ref().map(|f| &f.exclude);
+        if ctx.stop.is_set() {
+            return Err(SyncError::Stopped);
+        }
+        let row = ctx.store.folder(mailbox_id, &job.src, &job.dst)?;
+        if let Some(s) = scan_listed(
+            ctx.store,
+            row,
+            &job.src_display,
+            deletions == Deletions::Propagate,
+            exclude,
+            src,
+        )
+        .await?
+        {
+            scans.push(s);
+        }
+    }
+    // Folders the source no longer lists: their messages vanished (a renamed folder's
+    // reappear in the new one and are moved there).
+    for row in ctx.store.folders_of(mailbox_id)? {
+        let listed = jobs.iter().any(|j| j.src == row.src_name);
+        if listed || kind_of_folder(&row.src_name) != crate::api::ItemKind::Mail {
+            continue;
+        }
+        if ctx.store.folder_state_of(row.id)?.as_deref() != Some(folder_state::GONE) {
+            continue;
+        }
+        if let Some(s) = scan_gone(ctx.store, row)? {
+            scans.push(s);
+        }
+    }
+    let moves = find_moves(ctx, &mut scans, src).await?;
+    apply_moves(ctx, mailbox, &scans, moves, dst).await?;
+    for scan in &scans {
+        apply_deletions(ctx, mailbox, scan, deletions, dst).await?;
+    }
+    for scan in &scans {
+        carry_flags(ctx, scan, dst).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Scanning one source folder for a delta pass: its UIDs and sizes, what of cutover's copies
+//! vanished from it, what is new in it, and its flags (the changes since the last pass's
+//! HIGHESTMODSEQ with CONDSTORE, all of them otherwise).
+
+use std::collections::HashSet;
+
+use super::types::FolderScan;
+use crate::endpoint::imap::ImapSession;
+use crate::endpoint::{EndpointError, MailSession};
+use crate::journal::{FolderRow, Journal, state};
+use crate::sync::types::SyncError;
+
+/// Scan a folder listed on the source; None when there is nothing a delta pass can compare
+/// (a new source UIDVALIDITY, which the copy re-matches by fingerprint, or the folder gone
+/// meanwhile) or nothing changed since the last pass (and, with `propagate`, no deletion
+/// reported earlier waits to be removed). `exclude`: source UIDs a fail-back wrote.
+pub async fn scan_listed(
+    store: &Journal,
+    row: FolderRow,
+    display: &str,
+    propagate: bool,
+    exclude: Option<&HashSet<u32>>,
+    src: &mut ImapSession,
+) -> Result<Option<FolderScan>, SyncError> {
+    let (st, modseq) = match src.examine_modseq(&row.src_name).await {
+        Ok(v) => v,
+        Err(EndpointError::NoFolder { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let validity = match row.src_uidvalidity {
+        Some(v) if v != st.uidvalidity => return Ok(None),
+        Some(v) => v,
+        // Never opened by a copy yet (a folder new on the source): only a target of moves.
+        None => st.uidvalidity,
+    };
+    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
+    // HIGHESTMODSEQ too): one EXAMINE is the whole cost.
+    let known = store.src_modseq(row.id)?;
+    if src.has_qresync()
+        && modseq.is_some()
+        && known == modseq
+        && row.src_uidnext == Some(st.uidnext)
+        && row.src_uidvalidity == Some(st.uidvalidity)
+        && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
+    {
+        return Ok(None);
+    }
+    let listing = src
+        .fetch_meta(1)
+        .await?
+        .into_iter()
+        .map(|m| (m.uid, m.size))
+        .collect::<std::collections::HashMap<_, _>>();
+    let copied = store.delta_rows(row.id, Some(validity), &[state::COPIED])?;
+    let pending: HashSet<u32> = store
+        .pending(row.id, validity)?
+        .iter()
+        .map(|p| p.src_uid)
+        .collect();
+    let mut new_uids: Vec<u32> = listing
+        .keys()
+        .copied()
+        .filter(|u| *u > row.src_high || pending.contains(u) || row.src_uidvalidity.is_none())
+        // What a fail-back wrote into the source is never taken for a message moved there.
+        .filter(|u| !exclude.is_some_and(|e| e.contains(u)))
+        .collect();
+    new_uids.sort_unstable();
+    let vanished = copied
+        .into_iter()
+        .filter(|c| !listing.contains_key(&c.src_uid))
+        .filter(|c| c.dst_uid.is_some() && c.dst_uidvalidity == row.dst_uidvalidity)
+        .collect();
+    // The flags: unchanged since the last pass when the HIGHESTMODSEQ is the same.
+    let src_flags = match (known, modseq) {
+        (Some(k), Some(m)) if k == m => Default::default(),
+        (Some(k), Some(_)) => src.uid_flags(None, Some(k)).await?,
+        _ => src.uid_flags(None, None).await?,
+    }
+    .into_iter()
+    .collect();
+    Ok(Some(FolderScan {
+        display: display.to_string(),
+        src: row.src_name.clone(),
+        dst: row.dst_name.clone(),
+        validity,
+        listing,
+        new_uids,
+        vanished,
+        src_flags,
+        modseq,
+        listed: true,
+        row,
+    }))
+}
+
+/// A folder of the journal the source no longer lists (deleted or renamed since an earlier
+/// run): every message copied from it vanished from the source.
+pub fn scan_gone(store: &Journal, row: FolderRow) -> Result<Option<FolderScan>, SyncError> {
+    let Some(validity) = row.src_uidvalidity else {
+        return Ok(None);
+    };
+    let vanished: Vec<_> = store
+        .delta_rows(row.id, Some(validity), &[state::COPIED])?
+        .into_iter()
+        .filter(|c| c.dst_uid.is_some() && c.dst_uidvalidity == row.dst_uidvalidity)
+        .collect();
+    if vanished.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(FolderScan {
+        display: crate::mail::utf7::decode_mutf7(&row.src_name),
+        src: row.src_name.clone(),
+        dst: row.dst_name.clone(),
+        validity,
+        listing: Default::default(),
+        new_uids: Vec::new(),
+        vanished,
+        src_flags: Default::default(),
+        modseq: None,
+        listed: false,
+        row,
+    }))
+}
