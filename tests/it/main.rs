@@ -29,6 +29,7 @@ mod journal_writes;
 mod local_hygiene;
 mod maildir;
 mod migrate;
+mod multiappend;
 mod oauth;
 mod pop3;
 mod report;

@@ -21,6 +21,28 @@ fn imap_date(d: &chrono::DateTime<chrono::FixedOffset>) -> String {
 }
 
 impl ImapSession {
+    /// A message's APPEND arguments before its literal: `(flags) "date"` (keywords the folder
+    /// cannot hold left out, the date when known).
+    pub(super) fn append_args(&self, m: &Message) -> String {
+        let flags: Vec<&str> = m
+            .flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| {
+                f.starts_with('\\')
+                    || self
+                        .keywords
+                        .as_ref()
+                        .is_none_or(|k| k.iter().any(|x| x.eq_ignore_ascii_case(f)))
+            })
+            .collect();
+        let date = m
+            .internal_date
+            .map(|d| format!(" \"{}\"", imap_date(&d)))
+            .unwrap_or_default();
+        format!("({}){date}", flags.join(" "))
+    }
+
     pub(super) async fn append_window(
         &mut self,
         folder: &str,
@@ -38,27 +60,11 @@ impl ImapSession {
         // (quota, no such folder) is per message but ends this window after its replies.
         for m in msgs {
             let tag = self.next_tag();
-            let flags: Vec<&str> = m
-                .flags
-                .iter()
-                .map(String::as_str)
-                .filter(|f| {
-                    f.starts_with('\\')
-                        || self
-                            .keywords
-                            .as_ref()
-                            .is_none_or(|k| k.iter().any(|x| x.eq_ignore_ascii_case(f)))
-                })
-                .collect();
-            let date = m
-                .internal_date
-                .map(|d| format!(" \"{}\"", imap_date(&d)))
-                .unwrap_or_default();
             let len = m.body.len();
             let non_sync = self.caps.literal_plus || (self.caps.literal_minus && len <= 4096);
             let line = format!(
-                "{tag} APPEND {mbox} ({}){date} {{{len}{}}}\r\n",
-                flags.join(" "),
+                "{tag} APPEND {mbox} {} {{{len}{}}}\r\n",
+                self.append_args(m),
                 if non_sync { "+" } else { "" }
             );
             let w = self.s.get_mut();
@@ -148,17 +154,7 @@ impl ImapSession {
             {
                 // The server closes the connection: the outcomes of the APPENDs not answered
                 // yet are unknown (in doubt), and a new connection is worth a try.
-                let info = outcome.information.as_deref().unwrap_or("");
-                return Err(match throttle_of(info) {
-                    Some(wait) => EndpointError::Throttled {
-                        op: "APPEND".into(),
-                        message: format!("server said BYE: {info}"),
-                        wait,
-                    },
-                    None => EndpointError::ConnectionLost {
-                        op: format!("APPEND (server said BYE: {info})"),
-                    },
-                });
+                return Err(bye_error(outcome));
             }
         }
         let stored = outcomes
@@ -204,9 +200,29 @@ impl ImapSession {
     }
 }
 
+/// A BYE during APPEND: throttling when the server says how long to wait, else a lost
+/// connection (what was sent is in doubt either way).
+pub(super) fn bye_error(outcome: &imap_proto::Outcome<'_>) -> EndpointError {
+    let info = outcome.information.as_deref().unwrap_or("");
+    match throttle_of(info) {
+        Some(wait) => EndpointError::Throttled {
+            op: "APPEND".into(),
+            message: format!("server said BYE: {info}"),
+            wait,
+        },
+        None => EndpointError::ConnectionLost {
+            op: format!("APPEND (server said BYE: {info})"),
+        },
+    }
+}
+
 /// The outcome of one tagged APPEND reply. NO for the message itself (too big, refused
 /// content) is a per-message refusal; NO for the folder or the account is an error for all.
-fn done_outcome(status: &Status, outcome: &imap_proto::Outcome<'_>, folder: &str) -> AppendOutcome {
+pub(super) fn done_outcome(
+    status: &Status,
+    outcome: &imap_proto::Outcome<'_>,
+    folder: &str,
+) -> AppendOutcome {
     match done_result(status, outcome, folder) {
         Ok(o) => o,
         Err(error) => AppendOutcome::Failed { error },

@@ -56,7 +56,11 @@ impl MailSession for ImapSession {
     }
 
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
-        self.append_window(folder, msgs).await
+        if self.multiappend_for(msgs.len()) {
+            self.append_multi(folder, msgs).await
+        } else {
+            self.append_window(folder, msgs).await
+        }
     }
 
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {

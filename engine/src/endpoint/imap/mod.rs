@@ -21,6 +21,7 @@ mod errors;
 mod fetch;
 mod folders;
 mod mail_session;
+mod multiappend;
 mod select;
 mod session;
 
