@@ -21,6 +21,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
     let store = open_store(&project)?;
     let (p, s) = (project.clone(), store.clone());
     let (mut handle, engine) = cutover_engine::engine::control::spawn_engine(project, store)?;
+    super::setup::mirror_on_rerun(&engine);
     // The Emergency tab's backup (b): `cutover backup` then `--verify`, in the background.
     handle.backup = Some(cutover_engine::api::BackupSwitch::new(
         move |batch, operator| {

@@ -51,6 +51,7 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = engine(project, Some(tx))?;
+    super::setup::mirror_on_rerun(&engine);
     let selected = engine.selected(&batches);
     if selected.is_empty() {
         return Err(Error::NotInProject(format!(
@@ -82,6 +83,18 @@ pub async fn run(
     let appended = RunStats::get(&engine.stats.appended);
     let fetched = RunStats::get(&engine.stats.bodies_fetched);
     let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
+    // What a re-run mirrored of the users' work on the source (IMAP to IMAP), when any.
+    let st = &engine.stats;
+    let mirrored: Vec<String> = [
+        (RunStats::get(&st.flag_changes), "flag change(s)"),
+        (RunStats::get(&st.moves), "move(s)"),
+        (RunStats::get(&st.deletions), "deleted on the source"),
+        (RunStats::get(&st.removed), "removed from the destination"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
     // The engine (and its event sender) must go before the printer can finish.
     let store = engine.store.clone();
     control.abort();
@@ -131,8 +144,13 @@ pub async fn run(
         println!("by kind: {}", per_kind(&by_kind));
     }
     println!(
-        "this run: {appended} appended, {fetched} message bodies downloaded ({})",
-        fmt::bytes(fetched_bytes)
+        "this run: {appended} appended, {fetched} message bodies downloaded ({}){}",
+        fmt::bytes(fetched_bytes),
+        if mirrored.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", mirrored.join(", "))
+        }
     );
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))

@@ -31,6 +31,16 @@ pub fn open_store(project: &Project) -> Result<Journal> {
     Ok(Journal::open(&project.state_path, project.durability)?)
 }
 
+/// A migration's re-run (`cutover run`, the console) mirrors what users did on the source
+/// since the last pass where both sides speak IMAP: flag changes carried, a moved message
+/// moved on the destination (never copied a second time), deletions reported (see
+/// docs/procedures/coexistence.md). Elsewhere a re-run copies new mail only.
+pub fn mirror_on_rerun(engine: &Engine) {
+    let imap =
+        |e: &cutover_engine::config::Endpoint| e.kind == cutover_engine::config::EndpointKind::Imap;
+    engine.set_delta(imap(&engine.project.source) && imap(&engine.project.destination));
+}
+
 pub fn engine(
     project: Project,
     events: Option<mpsc::UnboundedSender<Event>>,

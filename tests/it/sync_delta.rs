@@ -429,3 +429,27 @@ fn the_source_decides_its_changes_and_a_destination_change_is_kept() {
     assert!(!got.contains(&"\\Flagged".to_string()), "{got:?}");
     assert!(got.contains(&"$DstOnly".to_string()), "{got:?}");
 }
+
+/// A new user re-runs `cutover run` (not `sync`) after the users worked on the source: the
+/// re-run mirrors it too (IMAP to IMAP), so a moved message is moved, never copied a second
+/// time, and its summary says what it mirrored.
+#[test]
+fn a_rerun_of_cutover_run_moves_what_users_moved_and_copies_nothing_twice() {
+    let (_root, src, dst, p, before) = first_copy(14);
+    let extra = users_work(&src, &before);
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let said = stdout(&run);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("this run: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.contains("40 flag change(s)") && line.contains("10 deleted on the source"),
+        "{line}"
+    );
+    assert!(line.contains(" move(s)"), "{line}");
+    assert_same_plus(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), &extra);
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
