@@ -73,15 +73,21 @@ pub fn read(root: &Path) -> Result<HashMap<(String, String), Entry>> {
     Ok(out)
 }
 
-/// Append one entry and sync it to disk.
-pub fn append(root: &Path, e: &Entry) -> Result<()> {
+/// Append these lines (a window's messages) with one write and one sync.
+pub fn append_all(root: &Path, entries: &[Entry]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let p = path(root);
     let io = |source| EndpointError::Io {
         op: format!("write {}", p.display()),
         source,
     };
-    let mut line = serde_json::to_vec(e).map_err(|e| io(std::io::Error::other(e)))?;
-    line.push(b'\n');
+    let mut line = Vec::new();
+    for e in entries {
+        line.extend(serde_json::to_vec(e).map_err(|e| io(std::io::Error::other(e)))?);
+        line.push(b'\n');
+    }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -119,7 +125,7 @@ mod tests {
             fingerprint: "f".into(),
             size: 3,
         };
-        append(d.path(), &e("a")).unwrap();
+        append_all(d.path(), &[e("a")]).unwrap();
         std::fs::write(
             path(d.path()),
             [
@@ -129,9 +135,13 @@ mod tests {
             .concat(),
         )
         .unwrap();
-        append(d.path(), &e("b")).unwrap();
+        append_all(d.path(), &[e("b"), e("c")]).unwrap();
         let m = read(d.path()).unwrap();
-        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m.len(),
+            3,
+            "the torn line dropped, the window's two lines kept"
+        );
         let b = &m[&("INBOX".to_string(), "b".to_string())];
         assert_eq!(b, &e("b"));
         assert_eq!(b.date().unwrap().offset().local_minus_utc(), 19800);

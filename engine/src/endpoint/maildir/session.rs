@@ -12,6 +12,13 @@ use crate::endpoint::types::{
 };
 use crate::mail::fingerprint::fingerprint;
 
+/// A message ready to be delivered: where, under which file name, and its manifest line.
+struct Prepared {
+    dir: std::path::PathBuf,
+    name: String,
+    entry: manifest::Entry,
+}
+
 impl MaildirSession {
     fn selected(&self) -> Option<&Selected> {
         self.selected.as_ref()
@@ -77,8 +84,9 @@ impl MaildirSession {
         self.flags_and_date(&folder, &keywords, item)
     }
 
-    /// Write one message into the selected folder's directory.
-    fn append_one(&mut self, folder: &str, m: &Message) -> Result<AppendOutcome> {
+    /// A message's file name and manifest line, its keywords given letters in the folder's
+    /// `dovecot-keywords` (written now, under the folder's lock).
+    fn prepare(&mut self, folder: &str, m: &Message) -> Result<Prepared> {
         let dir = names::folder_dir(&self.root, folder, "append")?;
         if !dir.join("cur").is_dir() {
             return Err(EndpointError::NoFolder {
@@ -121,24 +129,28 @@ impl MaildirSession {
                 .map(|i| (b'a' + i as u8) as char)
         };
         let name = names::file_name(&key, &m.flags, &letter);
-        manifest::append(
-            &self.root,
-            &manifest::Entry {
+        Ok(Prepared {
+            dir,
+            name,
+            entry: manifest::Entry {
                 folder: folder.to_string(),
-                key: key.clone(),
+                key,
                 date: m.internal_date.map(|d| d.to_rfc3339()),
                 keywords: extra,
                 source_uid: Some(m.uid),
                 fingerprint: fingerprint(bytes),
                 size: bytes.len() as u64,
             },
-        )?;
-        self.manifest = None;
+        })
+    }
+
+    /// Deliver one prepared message (its manifest line already written) and give it its UID.
+    fn deliver_one(&mut self, folder: &str, m: &Message, p: &Prepared) -> Result<AppendOutcome> {
         let mtime = m.internal_date.map(SystemTime::from);
-        store::deliver(&dir, &name, bytes, mtime)?;
+        store::deliver(&p.dir, &p.name, m.body.bytes(), mtime)?;
         let uid = self
             .store
-            .ref_uids(self.side, &self.user, folder, &[key.as_str()])
+            .ref_uids(self.side, &self.user, folder, &[p.entry.key.as_str()])
             .map_err(|e| self.store_err(e))?;
         let (uidvalidity, _) = self
             .store
@@ -241,9 +253,23 @@ impl MailSession for MaildirSession {
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
         self.read_only("append")?;
         self.ensure_root()?;
+        // The window's manifest lines first, in one write and one sync (what a file cannot
+        // hold is never lost to a crash after the file is there); then the files, each
+        // synced; then one sync of the directory before any is reported stored.
+        let prepared: Vec<Result<Prepared>> = msgs
+            .iter()
+            .map(|m| blocking(|| self.prepare(folder, m)))
+            .collect();
+        let entries: Vec<manifest::Entry> = prepared
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.entry.clone()))
+            .collect();
+        blocking(|| manifest::append_all(&self.root, &entries))?;
+        self.manifest = None;
         let mut out = Vec::with_capacity(msgs.len());
         let mut stop: Option<String> = None;
-        for m in msgs {
+        let mut delivered: Option<std::path::PathBuf> = None;
+        for (m, p) in msgs.iter().zip(prepared) {
             if let Some(why) = &stop {
                 out.push(AppendOutcome::Failed {
                     error: EndpointError::No {
@@ -253,7 +279,12 @@ impl MailSession for MaildirSession {
                 });
                 continue;
             }
-            match blocking(|| self.append_one(folder, m)) {
+            let done = p.and_then(|p| {
+                let o = blocking(|| self.deliver_one(folder, m, &p))?;
+                delivered = Some(p.dir.join("cur"));
+                Ok(o)
+            });
+            match done {
                 Ok(o) => out.push(o),
                 Err(
                     e @ (EndpointError::OverQuota { .. }
@@ -266,6 +297,9 @@ impl MailSession for MaildirSession {
                 // Anything else (an I/O error, the journal): what was stored is in doubt.
                 Err(e) => return Err(e),
             }
+        }
+        if let Some(cur) = delivered {
+            blocking(|| store::sync_dir(&cur))?;
         }
         Ok(out)
     }

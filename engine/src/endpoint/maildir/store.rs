@@ -178,7 +178,8 @@ pub fn write_keywords(dir: &Path, kws: &[Option<String>]) -> Result<()> {
 }
 
 /// Deliver one message: written to `tmp/NAME-without-info`, synced, its modification time
-/// set to `mtime`, renamed to `cur/NAME`, and `cur/` synced. Returns the file's path.
+/// set to `mtime`, renamed to `cur/NAME`. Returns the file's path. The caller syncs `cur/`
+/// once for a window of deliveries ([`sync_dir`]) before it reports them stored.
 pub fn deliver(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) -> Result<PathBuf> {
     let key = super::names::key_of(name);
     let tmp = dir.join("tmp").join(key);
@@ -200,7 +201,6 @@ pub fn deliver(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) 
         return Err(io_err("deliver", &tmp, e));
     }
     std::fs::rename(&tmp, &dst).map_err(|e| io_err("deliver", &dst, e))?;
-    sync_dir(&cur)?;
     Ok(dst)
 }
 
