@@ -459,6 +459,32 @@ fn m365_tenant_to_tenant() {
         &[],
     );
     seed_graph(&c, "ann@fabrikam.com", 90);
+    // Calendars and contacts move with the mail: a weekly meeting series and two contacts.
+    c.graph.seed_event(
+        "ann@fabrikam.com",
+        None,
+        serde_json::json!({
+            "subject": "Weekly sync",
+            "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-03-02T09:30:00", "timeZone": "W. Europe Standard Time"},
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 10}
+            },
+            "attendees": [{"emailAddress": {"address": "bo@fabrikam.com", "name": "Bo"}, "type": "required"}],
+        }),
+    );
+    for (name, mail) in [
+        ("Ida Berg", "ida@example.com"),
+        ("Jon Lund", "jon@example.com"),
+    ] {
+        c.graph.seed_contact(
+            "ann@fabrikam.com",
+            None,
+            serde_json::json!({"displayName": name, "emailAddresses": [{"address": mail}]}),
+            None,
+        );
+    }
     let p = project(
         "m365-tenant-to-tenant.toml",
         &At::Graph(&c, GRAPH_SRC),
@@ -471,6 +497,36 @@ fn m365_tenant_to_tenant() {
         &|| graph_hashes(&c, "ann@contoso.com"),
         Some(GRAPH_MIME_MAX),
     );
+    let mb = c.graph.mailbox("ann@contoso.com");
+    let series: Vec<_> = mb
+        .calendars
+        .events
+        .iter()
+        .filter(|e| e.fields.get("subject") == Some(&serde_json::json!("Weekly sync")))
+        .collect();
+    assert_eq!(
+        series.len(),
+        1,
+        "the series once: {:?}",
+        mb.calendars.events
+    );
+    assert!(
+        series[0]
+            .fields
+            .get("attendees")
+            .is_none_or(|a| a.as_array().is_none_or(|a| a.is_empty())),
+        "no Graph attendees on the destination: {:?}",
+        series[0].fields
+    );
+    assert!(mb.calendars.outbox.is_empty(), "{:?}", mb.calendars.outbox);
+    let mut names: Vec<String> = mb
+        .contacts
+        .contacts
+        .iter()
+        .filter_map(|c| c.fields.get("displayName")?.as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ida Berg", "Jon Lund"]);
 }
 
 #[test]
