@@ -95,32 +95,38 @@ impl MaildirSession {
                 server: None,
             });
         }
-        let (kws, extra) = store::with_keywords_lock(&dir, || {
-            let mut kws = store::read_keywords(&dir)?;
-            let mut extra = Vec::new();
-            let mut changed = false;
-            for f in m.flags.iter().filter(|f| !f.starts_with('\\')) {
-                if kws.iter().flatten().any(|k| k == f) {
-                    continue;
-                }
-                // A name the keywords file cannot hold on one line: the manifest keeps it.
-                if f.chars().any(char::is_control) {
-                    extra.push(f.clone());
-                    continue;
-                }
-                match kws.iter().position(Option::is_none) {
-                    Some(i) => {
-                        kws[i] = Some(f.clone());
-                        changed = true;
+        // Most messages carry no keyword: no lock, no keywords file to read.
+        let has_keywords = m.flags.iter().any(|f| !f.starts_with('\\'));
+        let (kws, extra) = if !has_keywords {
+            (Vec::new(), Vec::new())
+        } else {
+            store::with_keywords_lock(&dir, || {
+                let mut kws = store::read_keywords(&dir)?;
+                let mut extra = Vec::new();
+                let mut changed = false;
+                for f in m.flags.iter().filter(|f| !f.starts_with('\\')) {
+                    if kws.iter().flatten().any(|k| k == f) {
+                        continue;
                     }
-                    None => extra.push(f.clone()),
+                    // A name the keywords file cannot hold on one line: the manifest keeps it.
+                    if f.chars().any(char::is_control) {
+                        extra.push(f.clone());
+                        continue;
+                    }
+                    match kws.iter().position(Option::is_none) {
+                        Some(i) => {
+                            kws[i] = Some(f.clone());
+                            changed = true;
+                        }
+                        None => extra.push(f.clone()),
+                    }
                 }
-            }
-            if changed {
-                store::write_keywords(&dir, &kws)?;
-            }
-            Ok((kws, extra))
-        })?;
+                if changed {
+                    store::write_keywords(&dir, &kws)?;
+                }
+                Ok((kws, extra))
+            })?
+        };
         let bytes = m.body.bytes();
         let key = names::unique_name(bytes.len() as u64);
         let letter = |k: &str| {
@@ -145,9 +151,14 @@ impl MaildirSession {
     }
 
     /// Deliver one prepared message (its manifest line already written) and give it its UID.
-    fn deliver_one(&mut self, folder: &str, m: &Message, p: &Prepared) -> Result<AppendOutcome> {
+    fn deliver_one(
+        &mut self,
+        folder: &str,
+        m: &Message,
+        p: &Prepared,
+    ) -> Result<(AppendOutcome, std::path::PathBuf)> {
         let mtime = m.internal_date.map(SystemTime::from);
-        store::deliver(&p.dir, &p.name, m.body.bytes(), mtime)?;
+        let file = store::deliver(&p.dir, &p.name, m.body.bytes(), mtime)?;
         let uid = self
             .store
             .ref_uids(self.side, &self.user, folder, &[p.entry.key.as_str()])
@@ -156,10 +167,13 @@ impl MaildirSession {
             .store
             .ref_folder(self.side, &self.user, folder)
             .map_err(|e| self.store_err(e))?;
-        Ok(AppendOutcome::Stored {
-            uidvalidity: Some(uidvalidity),
-            uid: uid.first().copied(),
-        })
+        Ok((
+            AppendOutcome::Stored {
+                uidvalidity: Some(uidvalidity),
+                uid: uid.first().copied(),
+            },
+            file,
+        ))
     }
 }
 
@@ -269,6 +283,7 @@ impl MailSession for MaildirSession {
         let mut out = Vec::with_capacity(msgs.len());
         let mut stop: Option<String> = None;
         let mut delivered: Option<std::path::PathBuf> = None;
+        let mut files = Vec::new();
         for (m, p) in msgs.iter().zip(prepared) {
             if let Some(why) = &stop {
                 out.push(AppendOutcome::Failed {
@@ -280,8 +295,9 @@ impl MailSession for MaildirSession {
                 continue;
             }
             let done = p.and_then(|p| {
-                let o = blocking(|| self.deliver_one(folder, m, &p))?;
+                let (o, file) = blocking(|| self.deliver_one(folder, m, &p))?;
                 delivered = Some(p.dir.join("cur"));
+                files.push(file);
                 Ok(o)
             });
             match done {
@@ -299,7 +315,7 @@ impl MailSession for MaildirSession {
             }
         }
         if let Some(cur) = delivered {
-            blocking(|| store::sync_dir(&cur))?;
+            blocking(|| store::sync_window(&cur, &files))?;
         }
         Ok(out)
     }

@@ -177,9 +177,10 @@ pub fn write_keywords(dir: &Path, kws: &[Option<String>]) -> Result<()> {
     std::fs::rename(&tmp, &dst).map_err(|e| io_err("write", &dst, e))
 }
 
-/// Deliver one message: written to `tmp/NAME-without-info`, synced, its modification time
-/// set to `mtime`, renamed to `cur/NAME`. Returns the file's path. The caller syncs `cur/`
-/// once for a window of deliveries ([`sync_dir`]) before it reports them stored.
+/// Deliver one message: written to `tmp/NAME-without-info`, its modification time set to
+/// `mtime`, renamed to `cur/NAME`. Returns the file's path. Nothing is synced here: the caller
+/// makes a window of deliveries durable at once ([`sync_window`]) before it reports them
+/// stored.
 pub fn deliver(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) -> Result<PathBuf> {
     let key = super::names::key_of(name);
     let tmp = dir.join("tmp").join(key);
@@ -194,7 +195,7 @@ pub fn deliver(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) 
         if let Some(t) = mtime {
             f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))?;
         }
-        f.sync_all()
+        Ok(())
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -202,6 +203,18 @@ pub fn deliver(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) 
     }
     std::fs::rename(&tmp, &dst).map_err(|e| io_err("deliver", &dst, e))?;
     Ok(dst)
+}
+
+/// Make a window of deliveries into `cur` durable: each file's data, then the directory
+/// holding their renames, once. (Not `syncfs`: it would also wait for every other writer's
+/// dirty data on that file system, a cost nobody can predict on a shared machine.)
+pub fn sync_window(cur: &Path, files: &[PathBuf]) -> Result<()> {
+    for f in files {
+        std::fs::File::open(f)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_err("sync", f, e))?;
+    }
+    sync_dir(cur)
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {
