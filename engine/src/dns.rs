@@ -101,7 +101,9 @@ impl DnsRecord {
             "{} {}: {found}{}, expected {}: {}",
             self.rtype,
             self.name,
-            self.ttl.map(|t| format!(" (TTL {t} s)")).unwrap_or_default(),
+            self.ttl
+                .map(|t| format!(" (TTL {t} s)"))
+                .unwrap_or_default(),
             self.expected,
             if self.matches { "match" } else { "MISMATCH" }
         )
@@ -140,7 +142,9 @@ async fn ask(
             for rec in l.records().iter().filter(|x| x.record_type() == rtype) {
                 ttl = Some(ttl.map_or(rec.ttl(), |t| t.min(rec.ttl())));
                 match rec.data() {
-                    RData::MX(mx) => out.push(format!("{} {}", mx.preference(), host(mx.exchange()))),
+                    RData::MX(mx) => {
+                        out.push(format!("{} {}", mx.preference(), host(mx.exchange())))
+                    }
                     RData::CNAME(c) => out.push(host(&c.0)),
                     RData::NS(n) => out.push(host(&n.0)),
                     RData::TXT(t) => out.push(
@@ -155,9 +159,7 @@ async fn ask(
             out.sort();
             Ok((out, ttl))
         }
-        Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
-            Ok((Vec::new(), None))
-        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok((Vec::new(), None)),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -172,7 +174,9 @@ async fn authoritative(
     let base = match resolver {
         Some(a) => resolver_at(&[a]),
         None => Resolver::builder_tokio()
-            .map_err(|e| format!("cannot read the system's DNS configuration ({e}); set [dns] resolver"))?
+            .map_err(|e| {
+                format!("cannot read the system's DNS configuration ({e}); set [dns] resolver")
+            })?
             .build(),
     };
     let (ns, _) = ask(&base, domain, RecordType::NS).await?;
@@ -222,33 +226,64 @@ pub async fn check(settings: &DnsSettings) -> Option<DnsReport> {
         }
     };
     let mut records = Vec::new();
-    let mut push = |kind, name: String, rtype, res: Result<(Vec<String>, Option<u32>), String>, expected: String, ok: &dyn Fn(&[String]) -> bool| {
+    let mut push = |kind,
+                    name: String,
+                    rtype,
+                    res: Result<(Vec<String>, Option<u32>), String>,
+                    expected: String,
+                    ok: &dyn Fn(&[String]) -> bool| {
         let (found, ttl, error) = match res {
             Ok((f, t)) => (f, t, None),
             Err(e) => (Vec::new(), None, Some(e)),
         };
         let matches = error.is_none() && ok(&found);
-        records.push(DnsRecord { kind, name, rtype, found, expected, matches, ttl, error });
+        records.push(DnsRecord {
+            kind,
+            name,
+            rtype,
+            found,
+            expected,
+            matches,
+            ttl,
+            error,
+        });
     };
     if !settings.mx.is_empty() {
         let res = ask(&r, &domain, RecordType::MX).await;
         let want = settings.mx.clone();
-        push("mx", domain.clone(), "MX", res, settings.mx.join(" or "), &|f: &[String]| {
-            !f.is_empty()
-                && f.iter().all(|x| {
-                    let h = x.split_once(' ').map_or(x.as_str(), |(_, h)| h);
-                    want.iter().any(|w| w == h)
-                })
-        });
+        push(
+            "mx",
+            domain.clone(),
+            "MX",
+            res,
+            settings.mx.join(" or "),
+            &|f: &[String]| {
+                !f.is_empty()
+                    && f.iter().all(|x| {
+                        let h = x.split_once(' ').map_or(x.as_str(), |(_, h)| h);
+                        want.iter().any(|w| w == h)
+                    })
+            },
+        );
     }
     if let Some(a) = &settings.autodiscover {
         let name = format!("autodiscover.{domain}");
         let res = ask(&r, &name, RecordType::CNAME).await;
-        push("autodiscover", name, "CNAME", res, a.clone(), &|f: &[String]| f.len() == 1 && &f[0] == a);
+        push(
+            "autodiscover",
+            name,
+            "CNAME",
+            res,
+            a.clone(),
+            &|f: &[String]| f.len() == 1 && &f[0] == a,
+        );
     }
     if !settings.spf_include.is_empty() {
         let res = ask(&r, &domain, RecordType::TXT).await.map(|(f, t)| {
-            let spf: Vec<String> = f.into_iter().filter(|x| x.to_ascii_lowercase().starts_with("v=spf1")).collect();
+            let spf: Vec<String> = f
+                .into_iter()
+                .filter(|x| x.to_ascii_lowercase().starts_with("v=spf1"))
+                .collect();
             let t = if spf.is_empty() { None } else { t };
             (spf, t)
         });
@@ -258,11 +293,24 @@ pub async fn check(settings: &DnsSettings) -> Option<DnsReport> {
             domain.clone(),
             "TXT",
             res,
-            format!("v=spf1 with {}", want.iter().map(|w| format!("include:{w}")).collect::<Vec<_>>().join(" ")),
+            format!(
+                "v=spf1 with {}",
+                want.iter()
+                    .map(|w| format!("include:{w}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             &|f: &[String]| {
                 f.len() == 1 && {
-                    let terms: Vec<String> = f[0].split_whitespace().map(|t| t.to_ascii_lowercase()).collect();
-                    want.iter().all(|w| terms.iter().any(|t| t == &format!("include:{w}") || t == &format!("+include:{w}")))
+                    let terms: Vec<String> = f[0]
+                        .split_whitespace()
+                        .map(|t| t.to_ascii_lowercase())
+                        .collect();
+                    want.iter().all(|w| {
+                        terms
+                            .iter()
+                            .any(|t| t == &format!("include:{w}") || t == &format!("+include:{w}"))
+                    })
                 }
             },
         );
@@ -276,9 +324,26 @@ pub async fn check(settings: &DnsSettings) -> Option<DnsReport> {
             Ok((f, t)) if !f.is_empty() => (Ok((f, t)), "CNAME"),
             _ => (ask(&r, &name, RecordType::TXT).await, "TXT"),
         };
-        push("dkim", name, rtype, res, "a DKIM key (TXT with p=, or a CNAME)".into(), &|f: &[String]| {
-            !f.is_empty() && (rtype == "CNAME" || f.iter().any(|x| x.replace(' ', "").contains("p=") && !x.replace(' ', "").contains("p=;")))
-        });
+        push(
+            "dkim",
+            name,
+            rtype,
+            res,
+            "a DKIM key (TXT with p=, or a CNAME)".into(),
+            &|f: &[String]| {
+                !f.is_empty()
+                    && (rtype == "CNAME"
+                        || f.iter().any(|x| {
+                            x.replace(' ', "").contains("p=") && !x.replace(' ', "").contains("p=;")
+                        }))
+            },
+        );
     }
-    Some(DnsReport { domain, servers, note, records, at })
+    Some(DnsReport {
+        domain,
+        servers,
+        note,
+        records,
+        at,
+    })
 }

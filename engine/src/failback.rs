@@ -79,6 +79,8 @@ pub struct FolderPlan {
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub folders: Vec<FolderPlan>,
+    /// The moment of the switch (`cutover finalize`), when it was marked.
+    pub switched_at: Option<String>,
     pub totals: Totals,
     pub appended: u64,
 }
@@ -114,7 +116,10 @@ pub async fn failback(
 
     // The destination, read-only: what arrived after the migration, per folder.
     let mut dst = engine.src.connect(&back.source).await?;
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        switched_at: store.switched_at(&forward_key)?,
+        ..Outcome::default()
+    };
     let mut jobs = VecDeque::new();
     let forward = store.folders_of(forward_id)?;
     // Destination folders the migration never wrote (created there after go-live): not

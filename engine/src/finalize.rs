@@ -10,7 +10,9 @@ use crate::journal::JournalError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
-    #[error("{0} was never migrated by this project (nothing in the journal): run `cutover run` first")]
+    #[error(
+        "{0} was never migrated by this project (nothing in the journal): run `cutover run` first"
+    )]
     NeverMigrated(String),
     #[error(transparent)]
     Endpoint(#[from] EndpointError),

@@ -61,9 +61,17 @@ fn print_report(r: &DnsReport) {
             rec.rtype,
             terminal(&found),
             terminal(&rec.expected),
-            rec.ttl.map(|t| format!("{t} s")).unwrap_or_else(|| "-".into()),
+            rec.ttl
+                .map(|t| format!("{t} s"))
+                .unwrap_or_else(|| "-".into()),
             if rec.matches { "match" } else { "MISMATCH" },
-            rec.propagated_by(r.at).format("%Y-%m-%dT%H:%M:%SZ")
+            match rec.ttl {
+                Some(_) => rec
+                    .propagated_by(r.at)
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+                None => "-".to_string(),
+            }
         );
     }
 }
@@ -86,7 +94,11 @@ async fn dns_step(engine: &Engine, batch: &str, force: Option<&str>) -> Result<(
                 None,
                 None,
                 None,
-                &format!("finalize of batch {batch}: DNS of {}: {}", report.domain, lines.join("; ")),
+                &format!(
+                    "finalize of batch {batch}: DNS of {}: {}",
+                    report.domain,
+                    lines.join("; ")
+                ),
             );
             if report.mx_ok() {
                 return Ok(());
@@ -212,11 +224,12 @@ pub async fn finalize(
         let took = started.elapsed();
         let c = since(counters(&engine.stats), before);
         code = exit_for(&results);
-        if let Err(e) =
-            engine
-                .store
-                .end_sync_pass(pass_id, took.as_millis() as u64, c, &format!("exit {}", code.code()))
-        {
+        if let Err(e) = engine.store.end_sync_pass(
+            pass_id,
+            took.as_millis() as u64,
+            c,
+            &format!("exit {}", code.code()),
+        ) {
             code = journal_checked(Some(format!("cannot record the final pass: {e}")), code);
         }
         println!(

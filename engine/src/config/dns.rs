@@ -111,7 +111,10 @@ pub(super) fn dns_of(
     let gmail = dst_preset == Preset::Gmail || dst_kind == EndpointKind::Gmail;
     let (mx, autodiscover, spf): (Vec<String>, Option<String>, Vec<String>) = match &domain {
         Some(d) if m365 => (
-            vec![format!("{}.mail.protection.outlook.com", d.replace('.', "-"))],
+            vec![format!(
+                "{}.mail.protection.outlook.com",
+                d.replace('.', "-")
+            )],
             Some("autodiscover.outlook.com".into()),
             vec!["spf.protection.outlook.com".into()],
         ),
@@ -147,4 +150,62 @@ pub(super) fn dns_of(
             .unwrap_or(spf),
         resolver,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    fn load(dst: &str, dns: &str) -> Result<crate::config::DnsSettings, String> {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("p.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[project]\nname = \"t\"\nstate = \"j.sqlite\"\n[source]\nkind = \"imap\"\nhost = \"h\"\n\
+                 [destination]\n{dst}\n[[mailbox]]\n\
+                 source = {{ user = \"a\", password = \"x\" }}\ndestination = {{ user = \"a\", password = \"x\" }}\n\
+                 [dns]\n{dns}\n"
+            ),
+        )
+        .unwrap();
+        crate::config::load(&path)
+            .map(|p| p.dns)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_destination_preset_fills_in_the_expected_records_and_the_file_overrides_them() {
+        let m = load(
+            "kind = \"imap\"\npreset = \"m365\"",
+            "domain = \"Acme.Example.\"\ndkim_selectors = [\"selector1\"]",
+        )
+        .unwrap();
+        assert_eq!(m.domain.as_deref(), Some("acme.example"));
+        assert_eq!(m.mx, vec!["acme-example.mail.protection.outlook.com"]);
+        assert_eq!(m.autodiscover.as_deref(), Some("autodiscover.outlook.com"));
+        assert_eq!(m.spf_include, vec!["spf.protection.outlook.com"]);
+        assert_eq!(m.dkim_selectors, vec!["selector1"]);
+        let g = load(
+            "kind = \"imap\"\npreset = \"gmail\"",
+            "domain = \"acme.example\"",
+        )
+        .unwrap();
+        assert!(g.mx.contains(&"aspmx.l.google.com".to_string()));
+        assert_eq!(g.autodiscover, None);
+        assert_eq!(g.spf_include, vec!["_spf.google.com"]);
+        let o = load(
+            "kind = \"imap\"\npreset = \"m365\"",
+            "domain = \"acme.example\"\nmx = [\"MX.Other.Example.\"]\nautodiscover = \"\"\nresolver = \"127.0.0.1:5353\"",
+        )
+        .unwrap();
+        assert_eq!(o.mx, vec!["mx.other.example"]);
+        assert_eq!(o.autodiscover, None);
+        assert_eq!(o.resolver, Some("127.0.0.1:5353".parse().unwrap()));
+        // A generic destination expects nothing unless told.
+        let n = load("kind = \"imap\"\nhost = \"h\"", "domain = \"acme.example\"").unwrap();
+        assert!(n.mx.is_empty() && n.spf_include.is_empty() && n.autodiscover.is_none());
+        let e = load("kind = \"imap\"\nhost = \"h\"", "resolver = \"nope\"").unwrap_err();
+        assert!(e.contains("dns.resolver") && e.contains(":14:"), "{e}");
+        let e = load("kind = \"imap\"\nhost = \"h\"", "domains = \"x\"").unwrap_err();
+        assert!(e.contains("domains"), "{e}");
+    }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::checklist::checklist_of;
-use super::dns::dns_of;
 use super::checks;
+use super::dns::dns_of;
 use super::endpoints::endpoint;
 use super::folders::folder_rules;
 use super::items::{calendar_since, carries, items};
