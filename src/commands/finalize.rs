@@ -18,7 +18,7 @@ use super::confirm::confirm_typed;
 use super::events::print_events;
 use super::failback::AbortOnDrop;
 use super::interrupt::on_interrupt;
-use super::journal::{begin_run, end_run, journal_checked};
+use super::journal::{begin_run, end_run, journal_checked, journal_failed};
 use super::run::{exit_for, gate};
 use super::setup::{control_socket, engine, operator};
 use super::sync::{counters, since};
@@ -130,8 +130,13 @@ async fn dns_step(engine: &Engine, batch: &str, force: Option<&str>) -> Result<(
 }
 
 /// Mark the switch of every mailbox of the batch (first mark kept); the mailboxes the journal
-/// does not know yet are marked after the final pass.
-async fn mark(engine: &Engine, batches: &[String], quiet: bool) -> Result<Option<String>> {
+/// does not know yet are marked after the final pass. The first moment, or the exit code
+/// (9 journal, 5 a destination that cannot be read).
+async fn mark(
+    engine: &Engine,
+    batches: &[String],
+    quiet: bool,
+) -> Result<Option<String>, ExitCode> {
     let mut first = None;
     for spec in engine.selected(batches) {
         match cutover_engine::finalize::mark_switch(engine, &spec).await {
@@ -148,13 +153,17 @@ async fn mark(engine: &Engine, batches: &[String], quiet: bool) -> Result<Option
             }
             Err(cutover_engine::finalize::SwitchError::NeverMigrated(_)) => {}
             Err(e) if e.is_journal() => {
-                return Err(Error::Internal(format!("cannot record the switch: {e}")));
+                return Err(journal_failed(
+                    ExitCode::Partial,
+                    &format!("cannot record the switch of {}: {e}", spec.key()),
+                ));
             }
             Err(e) => {
-                return Err(Error::Internal(format!(
-                    "cannot mark the switch of {}: {e}",
-                    spec.key()
-                )));
+                eprintln!(
+                    "cutover: cannot mark the switch of {}: {e}; nothing copied, run finalize again",
+                    terminal(&spec.key())
+                );
+                return Err(ExitCode::Connection);
             }
         }
     }
@@ -207,8 +216,17 @@ pub async fn finalize(
     let run_id = begin_run(&engine.store, "finalize")?;
     // The switch first: whatever reaches the destination from now on and is not cutover's
     // own is after the switch (fail-back copies it back).
-    let at = mark(&engine, &batches, false).await?;
     let printer = tokio::spawn(print_events(rx));
+    let at = match mark(&engine, &batches, false).await {
+        Ok(at) => at,
+        Err(code) => {
+            let store = engine.store.clone();
+            drop(control);
+            drop(engine);
+            let _ = printer.await;
+            return Ok(end_run(&store, run_id, code));
+        }
+    };
     let before = counters(&engine.stats);
     let mut code = ExitCode::Success;
     let pass_id = match engine.store.begin_sync_pass(&batch) {
@@ -255,9 +273,8 @@ pub async fn finalize(
         // Mailboxes copied for the first time by this pass get their mark now.
         let at = match mark(&engine, &batches, true).await {
             Ok(a) => at.or(a),
-            Err(e) => {
-                eprintln!("cutover: {e}");
-                code = ExitCode::Journal;
+            Err(c) => {
+                code = c;
                 at
             }
         };

@@ -286,3 +286,51 @@ fn force_dns_goes_on_and_journals_the_reason() {
     );
     assert!(p.journal().switched_at("bob->bob").unwrap().is_some());
 }
+
+#[test]
+fn the_report_says_when_the_authoritative_servers_could_not_be_asked() {
+    use cutover_engine::config::DnsSettings;
+    let root = tmp();
+    // No NS record: the resolver's answers, said so.
+    let zone = Zone::start(
+        root.path(),
+        "acme.test MX 300 10 acme-test.mail.protection.outlook.com\n\
+         selector1._domainkey.acme.test CNAME 1200 selector1-acme-test._domainkey.acme.onmicrosoft.com\n",
+    );
+    let settings = DnsSettings {
+        domain: Some("acme.test".into()),
+        dkim_selectors: vec!["selector1".into()],
+        mx: vec!["acme-test.mail.protection.outlook.com".into()],
+        autodiscover: Some("autodiscover.outlook.com".into()),
+        spf_include: vec!["spf.protection.outlook.com".into()],
+        resolver: Some(format!("127.0.0.1:{}", zone.port).parse().unwrap()),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt
+        .block_on(cutover_engine::dns::check(&settings))
+        .expect("a report");
+    assert!(r.servers.is_empty());
+    assert!(
+        r.note.as_deref().unwrap_or("").contains("no NS record"),
+        "{:?}",
+        r.note
+    );
+    assert!(r.mx_ok());
+    assert_eq!(r.verdict("mx").0, "pass");
+    // A DKIM key published as a CNAME (Microsoft 365's way) counts.
+    let (s, why) = r.verdict("dkim");
+    assert_eq!(s, "pass", "{why}");
+    assert!(
+        why.contains("CNAME selector1._domainkey.acme.test"),
+        "{why}"
+    );
+    // Nothing there: not found, with no TTL.
+    let auto = r.records.iter().find(|x| x.kind == "autodiscover").unwrap();
+    assert!(!auto.matches && auto.found.is_empty() && auto.ttl.is_none());
+    assert_eq!(r.verdict("spf").0, "fail");
+    // No domain: no report.
+    assert!(
+        rt.block_on(cutover_engine::dns::check(&DnsSettings::default()))
+            .is_none()
+    );
+}
