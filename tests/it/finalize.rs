@@ -115,6 +115,14 @@ fn finalize_reports_the_dns_refuses_while_mx_is_wrong_then_switches() {
         .set("dns.spf_include", vec!["spf.protection.outlook.com"])
         .set("dns.resolver", format!("127.0.0.1:{}", zone.port))
         .create();
+    let check = p.cutover(&["check"]);
+    assert!(
+        stdout(&check).contains(
+            "dns      acme.test: MX mx.new.test; autodiscover CNAME autodiscover.outlook.com; SPF include spf.protection.outlook.com; DKIM selectors selector1, selector2"
+        ),
+        "{}",
+        text(&check)
+    );
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     // Users keep working on the source: new mail since the copy.
