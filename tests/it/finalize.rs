@@ -273,7 +273,25 @@ fn force_dns_goes_on_and_journals_the_reason() {
         .set("dns.domain", "acme.test")
         .set("dns.mx", vec!["mx.new.test"])
         .set("dns.resolver", format!("127.0.0.1:{}", zone.port))
+        .check(toml::toml! {
+            id = "dns-mx"
+            title = "MX points to the destination"
+            kind = "auto"
+            required = false
+        })
         .create();
+    // `cutover assess` runs the dns items with the other auto checks.
+    let assess = p.cutover(&["assess"]);
+    assert_eq!(assess.status.code(), Some(0), "{}", text(&assess));
+    let r = p.journal().check_results().unwrap();
+    let mx = r.iter().find(|r| r.check_id == "dns-mx").expect("dns-mx");
+    assert_eq!(mx.status, "fail");
+    assert!(
+        mx.reason
+            .contains("10 mx.old.example (TTL 300 s), expected mx.new.test"),
+        "{}",
+        mx.reason
+    );
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let forced = p.cutover(&[
