@@ -70,6 +70,25 @@ pub enum Cmd {
         #[arg(long = "override", value_name = "REASON")]
         override_reason: Option<String>,
     },
+    /// The cutover of one batch: the domain's DNS checked against what the destination needs
+    /// (asked of its authoritative servers, with TTLs), the switch marked per mailbox, one
+    /// final delta pass, then verify.
+    Finalize {
+        project: PathBuf,
+        /// The batch to switch.
+        #[arg(long)]
+        batch: String,
+        /// Do not ask (for scripts): the confirmation is taken as given.
+        #[arg(long)]
+        yes: bool,
+        /// Go on although MX does not point at the destination; the reason is journalled as
+        /// an operator issue.
+        #[arg(long = "force-dns", value_name = "REASON")]
+        force_dns: Option<String>,
+        /// Go on although required checklist items are unmet; the reason is journalled.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
+    },
     /// Discovery before migrating: capabilities, folders, sizes, largest and oversize
     /// messages, quota, complexity, risks, estimates; then the checklist's auto checks.
     Assess {

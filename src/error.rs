@@ -105,6 +105,12 @@ pub enum Error {
         .0.join("\n")
     )]
     ChecklistUnmet(Vec<String>),
+    /// `cutover finalize`: the DNS does not send mail to the destination yet.
+    #[error(
+        "not finalized: {0}\nChange the DNS and run finalize again (the report above says when a change will have propagated), \
+         or go on anyway with --force-dns \"REASON\" (journalled as an operator issue)."
+    )]
+    DnsNotReady(String),
 }
 
 impl Error {
@@ -138,7 +144,7 @@ impl Error {
             | Error::ReportNotRecorded(_)
             | Error::FailbackPlan(_) => ExitCode::Journal,
             Error::AlreadyRunning(_) => ExitCode::AlreadyRunning,
-            Error::ChecklistUnmet(_) => ExitCode::ChecklistUnmet,
+            Error::ChecklistUnmet(_) | Error::DnsNotReady(_) => ExitCode::ChecklistUnmet,
         }
     }
 

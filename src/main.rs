@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
     let project_path = match &cmd {
         Cmd::Run { project, .. }
         | Cmd::Sync { project, .. }
+        | Cmd::Finalize { project, .. }
         | Cmd::Assess { project, .. }
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
@@ -177,6 +178,15 @@ fn main() -> std::process::ExitCode {
                 override_reason,
                 ..
             } => sync(project, batches, every, until, override_reason).await,
+            Cmd::Finalize {
+                batch,
+                yes,
+                force_dns,
+                override_reason,
+                ..
+            } => {
+                commands::finalize::finalize(project, batch, yes, force_dns, override_reason).await
+            }
             Cmd::Assess { batches, csv, .. } => {
                 until_interrupted(assess(project, batches, csv)).await
             }

@@ -3,7 +3,9 @@
 //! after the migration started (UID at or above the folder's UIDNEXT when cutover first
 //! opened it, and not written by cutover) back to the source folder they map from, through the
 //! same copy path as a migration: byte-exact with flags and dates, journalled, resumable,
-//! idempotent. The forward direction in turn never copies what fail-back wrote.
+//! idempotent. The forward direction in turn never copies what fail-back wrote. Once
+//! `cutover finalize` marked the switch, "after the migration" means after the switch: at or
+//! above the folder's UIDNEXT then (`Journal::switch_uidnext`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -69,11 +71,16 @@ pub struct FolderPlan {
     pub done: u64,
     /// Why the folder is not failed back, if it is not.
     pub skipped: Option<String>,
+    /// Messages cutover did not write that arrived on the destination before the switch
+    /// (`cutover finalize`): not copied back, counted so they are never skipped in silence.
+    pub before_switch: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     pub folders: Vec<FolderPlan>,
+    /// The moment of the switch (`cutover finalize`), when it was marked.
+    pub switched_at: Option<String>,
     pub totals: Totals,
     pub appended: u64,
 }
@@ -109,7 +116,10 @@ pub async fn failback(
 
     // The destination, read-only: what arrived after the migration, per folder.
     let mut dst = engine.src.connect(&back.source).await?;
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        switched_at: store.switched_at(&forward_key)?,
+        ..Outcome::default()
+    };
     let mut jobs = VecDeque::new();
     let forward = store.folders_of(forward_id)?;
     // Destination folders the migration never wrote (created there after go-live): not
@@ -129,6 +139,7 @@ pub async fn failback(
                         "{} message(s) in a folder the migration did not write (created on the destination later?): not copied back; copy it by hand if needed",
                         st.exists
                     )),
+                    before_switch: 0,
                 });
             }
         }
@@ -142,6 +153,7 @@ pub async fn failback(
             bytes: 0,
             done: 0,
             skipped: None,
+            before_switch: 0,
         };
         let row = store.folder(fb_id, &f.dst_name, &f.src_name)?;
         plan.done = store.folder_totals(row.id)?.copied;
@@ -184,10 +196,17 @@ pub async fn failback(
             out.folders.push(plan);
             continue;
         }
+        // After `cutover finalize`: what arrived after the switch (the folder's UIDNEXT then).
+        let switch = store.switch_uidnext(f.id)?;
         let metas = dst.fetch_meta(start.max(1)).await?;
+        let from = switch.map_or(start, |s| s.max(start));
+        plan.before_switch = metas
+            .iter()
+            .filter(|m| !written.contains(&m.uid) && m.uid < from)
+            .count() as u64;
         let new: Vec<_> = metas
             .iter()
-            .filter(|m| !written.contains(&m.uid) && m.uid > row.src_high)
+            .filter(|m| !written.contains(&m.uid) && m.uid >= from && m.uid > row.src_high)
             .collect();
         plan.to_copy = new.len() as u64 + store.folder_totals(row.id)?.pending;
         plan.bytes = new.iter().map(|m| m.size).sum();
@@ -199,7 +218,7 @@ pub async fn failback(
             src_display: decode_mutf7(&f.dst_name),
             dst: f.src_name.clone(),
             filter: Some(Arc::new(UidFilter {
-                min_uid: start,
+                min_uid: from,
                 exclude: written,
                 ..Default::default()
             })),

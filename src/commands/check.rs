@@ -125,5 +125,23 @@ pub fn check(project: &Project) -> ExitCode {
                 .count()
         );
     }
+    // What `cutover finalize` will expect of the DNS (the preset's values included).
+    let dns = &project.dns;
+    if let Some(domain) = &dns.domain {
+        let or_none = |v: &[String]| {
+            if v.is_empty() {
+                "not checked".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        println!(
+            "dns      {domain}: MX {}; autodiscover CNAME {}; SPF include {}; DKIM selectors {}",
+            or_none(&dns.mx),
+            dns.autodiscover.as_deref().unwrap_or("not checked"),
+            or_none(&dns.spf_include),
+            or_none(&dns.dkim_selectors)
+        );
+    }
     ExitCode::Success
 }

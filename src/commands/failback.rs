@@ -80,6 +80,13 @@ pub async fn failback(
         "fail-back of {}: {n} message(s) arrived on the destination after the migration and are not on the source yet",
         spec.key()
     );
+    let before: u64 = plan.folders.iter().map(|f| f.before_switch).sum();
+    if let Some(at) = &plan.switched_at {
+        println!(
+            "fail-back of {}: switched at {at} (cutover finalize): only what arrived after the switch is copied back; {before} message(s) that arrived on the destination before it are not",
+            spec.key()
+        );
+    }
     let skipped = plan.folders.iter().filter(|f| f.skipped.is_some()).count();
     if skipped > 0 {
         println!(

@@ -10,6 +10,7 @@ pub mod confirm;
 pub mod console;
 pub mod events;
 pub mod failback;
+pub mod finalize;
 pub mod interrupt;
 pub mod journal;
 pub mod login;

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 /// The run counters of delta passes, read at a point in time.
-fn counters(stats: &RunStats) -> PassCounts {
+pub fn counters(stats: &RunStats) -> PassCounts {
     PassCounts {
         new_messages: RunStats::get(&stats.appended),
         flag_changes: RunStats::get(&stats.flag_changes),
@@ -29,7 +29,7 @@ fn counters(stats: &RunStats) -> PassCounts {
     }
 }
 
-fn since(a: PassCounts, b: PassCounts) -> PassCounts {
+pub fn since(a: PassCounts, b: PassCounts) -> PassCounts {
     PassCounts {
         new_messages: a.new_messages - b.new_messages,
         flag_changes: a.flag_changes - b.flag_changes,

@@ -1,9 +1,11 @@
 //! `cutover verify`: source and destination compared folder by folder.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cutover_engine::api::ItemKind;
 use cutover_engine::config::Project;
+use cutover_engine::engine::Engine;
 
 use super::journal::journal_failed;
 use super::setup::engine;
@@ -12,8 +14,14 @@ use crate::exit::ExitCode;
 
 pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> {
     let engine = engine(project, None)?;
+    Ok(verify_with(&engine, &batches).await)
+}
+
+/// Verify the selected batches' mailboxes on an engine set up already (`cutover finalize`
+/// verifies with the engine of its final pass), print and journal the comparison.
+pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
     let mut tasks = Vec::new();
-    for spec in engine.selected(&batches) {
+    for spec in engine.selected(batches) {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
             cutover_engine::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec)
@@ -132,8 +140,8 @@ pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> 
         println!("verify: MISMATCH (see above)");
         ExitCode::Mismatch
     };
-    Ok(match unrecorded {
+    match unrecorded {
         Some(e) => journal_failed(code, &format!("cannot record the verification: {e}")),
         None => code,
-    })
+    }
 }

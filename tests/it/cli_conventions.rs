@@ -163,6 +163,7 @@ fn man_pages_cover_every_command() {
         "check",
         "rollback",
         "failback",
+        "finalize",
         "backup",
         "restore",
         "stop",

@@ -17,6 +17,7 @@ mod dav_fixture;
 mod dav_views;
 mod emergency;
 mod faults;
+mod finalize;
 mod folder_names;
 mod gmail;
 mod gmail_labels;

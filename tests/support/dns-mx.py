@@ -3,10 +3,16 @@
 for one domain, so tests can check cutover's `mx` item against a real resolver exchange.
 
   dns-mx.py DOMAIN MX_HOST [MX_HOST...]
+  dns-mx.py --zone ZONE_FILE
 
 Prints "port=N" once listening (port picked free, same number for UDP and TCP), then serves
 until killed. MX queries for DOMAIN get one MX record per host (preference 10, 20, ...); any
 other query gets NXDOMAIN.
+
+With --zone, the records come from ZONE_FILE, read again at every query (a test changes the
+zone by rewriting it): one record a line, "NAME TYPE TTL VALUE" with TYPE one of A, NS, MX
+(VALUE "PREF HOST"), CNAME, TXT (VALUE the rest of the line). A name with records of other
+types only gets an empty answer (NODATA), an unknown name NXDOMAIN.
 """
 import socket
 import struct
@@ -31,7 +37,49 @@ def parse_question(msg):
     return ".".join(labels).lower(), qtype, msg[12:i + 5]
 
 
+TYPES = {"A": 1, "NS": 2, "CNAME": 5, "MX": 15, "TXT": 16}
+
+
+def rdata_of(rtype, value):
+    if rtype == "A":
+        return socket.inet_aton(value)
+    if rtype in ("NS", "CNAME"):
+        return encode_name(value)
+    if rtype == "MX":
+        pref, host = value.split(None, 1)
+        return struct.pack(">H", int(pref)) + encode_name(host)
+    data = value.encode()
+    out = b""
+    for i in range(0, max(len(data), 1), 255):
+        chunk = data[i:i + 255]
+        out += bytes([len(chunk)]) + chunk
+    return out
+
+
+def zone_answer(msg, zone_file):
+    tid = msg[:2]
+    name, qtype, question = parse_question(msg)
+    records = []
+    with open(zone_file) as f:
+        for line in f:
+            parts = line.strip().split(None, 3)
+            if len(parts) == 4 and not parts[0].startswith("#"):
+                records.append((parts[0].lower().rstrip("."), parts[1].upper(), int(parts[2]), parts[3]))
+    known = any(r[0] == name for r in records)
+    rrs, count = b"", 0
+    for rname, rtype, ttl, value in records:
+        if rname == name and TYPES.get(rtype) == qtype:
+            rdata = rdata_of(rtype, value)
+            rrs += b"\xc0\x0c" + struct.pack(">HHIH", qtype, 1, ttl, len(rdata)) + rdata
+            count += 1
+    rcode = 0 if known else 3
+    header = tid + struct.pack(">HHHHH", 0x8400 | rcode, 1, count, 0, 0)
+    return header + question + rrs
+
+
 def answer(msg, domain, hosts):
+    if domain is None:
+        return zone_answer(msg, hosts)
     tid = msg[:2]
     name, qtype, question = parse_question(msg)
     if name == domain and qtype == 15:
@@ -72,7 +120,10 @@ def serve_tcp(sock, domain, hosts):
 
 
 def main():
-    domain, hosts = sys.argv[1].lower().rstrip("."), sys.argv[2:]
+    if sys.argv[1] == "--zone":
+        domain, hosts = None, sys.argv[2]
+    else:
+        domain, hosts = sys.argv[1].lower().rstrip("."), sys.argv[2:]
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     port = udp.getsockname()[1]

@@ -3,7 +3,7 @@
 //! starting while a required item is unmet.
 //!
 //! Auto items: `login`, `folders`, `quota` (per mailbox, from `cutover assess`), `mx` (a DNS
-//! lookup), `pilot-verified`, `no-critical` and `backup` (from the journal, evaluated live).
+//! lookup), `dns-mx`, `dns-autodiscover`, `dns-spf`, `dns-dkim` (`crate::dns`'s report), `pilot-verified`, `no-critical` and `backup` (from the journal, evaluated live).
 //!
 //! The items themselves (the file's `[[check]]` entries, the built-in list, the ids of the auto
 //! items, the `[checklist]` settings) are read with the project file: see `crate::config`.
@@ -213,6 +213,23 @@ fn auto_status(
             None => (
                 Status::Pending,
                 "not checked yet: run `cutover assess`".into(),
+                None,
+            ),
+        },
+        dns if dns.starts_with("dns-") => match rows.iter().find(|r| r.mailbox.is_empty()) {
+            _ if project.dns.domain.is_none() => (
+                Status::NotApplicable,
+                "no [dns] domain configured".into(),
+                None,
+            ),
+            Some(r) => (
+                Status::parse(&r.status),
+                r.reason.clone(),
+                Some(r.at.clone()),
+            ),
+            None => (
+                Status::Pending,
+                "not checked yet: run `cutover assess` or `cutover finalize`".into(),
                 None,
             ),
         },
@@ -596,8 +613,25 @@ pub async fn run_auto_checks(
         let (s, r) = check_mx(&project.checklist).await;
         store.set_check_results("mx", &[(String::new(), s.word().into(), r)])?;
     }
+    if crate::dns::KINDS.iter().any(|k| wants(&format!("dns-{k}")))
+        && let Some(report) = crate::dns::check(&project.dns).await
+    {
+        record_dns(store, &report)?;
+    }
     if wants("pilot-verified") || wants("no-critical") {
         record_journal_checks(project, store)?;
+    }
+    Ok(())
+}
+
+/// Record the `dns-*` items from a DNS report (one result per kind of record).
+pub fn record_dns(store: &Journal, report: &crate::dns::DnsReport) -> Result<(), JournalError> {
+    for k in crate::dns::KINDS {
+        let (s, mut r) = report.verdict(k);
+        if let Some(n) = &report.note {
+            r.push_str(&format!(" ({n})"));
+        }
+        store.set_check_results(&format!("dns-{k}"), &[(String::new(), s.into(), r)])?;
     }
     Ok(())
 }

@@ -76,6 +76,10 @@ pub const AUTO_CHECKS: &[&str] = &[
     "pilot-verified",
     "no-critical",
     "backup",
+    "dns-mx",
+    "dns-autodiscover",
+    "dns-spf",
+    "dns-dkim",
 ];
 
 /// Checklist settings (`[checklist]`).
@@ -135,6 +139,34 @@ pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
         "mx",
         "Technical",
         "DNS records updated: MX points to the destination",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "dns-mx",
+        "Technical",
+        "[dns] MX records point to the destination (asked of the domain's authoritative servers)",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "dns-autodiscover",
+        "Technical",
+        "[dns] autodiscover CNAME as the destination needs it",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "dns-spf",
+        "Technical",
+        "[dns] SPF record includes the destination",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "dns-dkim",
+        "Technical",
+        "[dns] a DKIM key published for every selector",
         false,
         CheckKind::Auto,
     ),

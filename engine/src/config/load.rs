@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::checklist::checklist_of;
 use super::checks;
+use super::dns::dns_of;
 use super::endpoints::endpoint;
 use super::folders::folder_rules;
 use super::items::{calendar_since, carries, items};
@@ -228,6 +229,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     };
 
     let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
+    let dns = dns_of(path, text, &raw.dns, destination.kind, destination.preset)?;
 
     Ok(Project {
         name: raw.project.name,
@@ -256,6 +258,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
         operators_group,
         sync: raw.sync,
+        dns,
     })
 }
 

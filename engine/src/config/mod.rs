@@ -6,12 +6,13 @@
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
 //! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV),
-//! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `project` (the
+//! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
 
 mod checklist;
 pub mod checks;
+mod dns;
 mod endpoints;
 mod folders;
 mod items;
@@ -26,6 +27,7 @@ mod secrets;
 mod warnings;
 
 pub use checklist::{AUTO_CHECKS, Check, CheckKind, ChecklistSettings, DEFAULT_CHECKS};
+pub use dns::{DnsSettings, GMAIL_MX};
 pub use endpoints::{
     AuthMethod, DavSettings, Endpoint, EndpointKind, GmailSource, GraphImport, MultiLabel, Preset,
     Security, preset_host,

@@ -72,6 +72,8 @@ pub struct Project {
     pub operators_group: Option<crate::local::Group>,
     /// `[sync]`: how delta passes (`cutover sync`) treat what changed on the source.
     pub sync: SyncSettings,
+    /// `[dns]`: the records the destination needs (`cutover finalize`, the `dns-*` items).
+    pub dns: super::dns::DnsSettings,
 }
 
 /// `[sync]` of the project file.

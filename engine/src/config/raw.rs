@@ -5,6 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::checklist::{RawCheck, RawChecklist};
+use super::dns::RawDns;
 use super::endpoints::RawEndpoint;
 use super::folders::RawFolders;
 use super::mailboxes::RawMailbox;
@@ -30,6 +31,8 @@ pub(super) struct RawProject {
     pub(super) console: RawConsole,
     #[serde(default)]
     pub(super) sync: SyncSettings,
+    #[serde(default)]
+    pub(super) dns: RawDns,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -13,7 +13,7 @@
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
 //! machine), `delta` (delta passes: flags, moves, deletions, passes), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
-//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `refs` (UIDs for endpoints without them)
+//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
 mod assessments;
@@ -30,6 +30,7 @@ mod messages;
 mod refs;
 mod runs;
 mod schema;
+mod switches;
 mod totals;
 mod verifications;
 

@@ -273,6 +273,14 @@ const STEPS: &[(u32, &str)] = &[
          );
          CREATE INDEX IF NOT EXISTS sync_changes_mailbox ON sync_changes (mailbox, kind);",
     ),
+    // The switch (`cutover finalize`): per mailbox the moment mail went to the destination
+    // for good, per destination folder its UIDNEXT then (fail-back copies back what arrived
+    // at or above it and was not written by cutover).
+    (
+        4,
+        "ALTER TABLE mailboxes ADD COLUMN switched_at TEXT;
+         ALTER TABLE folders ADD COLUMN dst_switch_uidnext INTEGER",
+    ),
 ];
 
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it
