@@ -186,6 +186,56 @@ impl From<&str> for MailboxState {
     }
 }
 
+/// What kind of mailbox an entry is (`type` on `[[mailbox]]`, the `Type` column of the mailbox
+/// CSV). Every kind migrates the same way (mail, calendars, contacts); the kind is carried to
+/// the journal and counted separately in the console, the plan, the run summary and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum MailboxType {
+    #[default]
+    User,
+    Shared,
+    Room,
+    Equipment,
+}
+
+words!(MailboxType {
+    User => "user",
+    Shared => "shared",
+    Room => "room",
+    Equipment => "equipment",
+});
+
+impl MailboxType {
+    /// Every kind, in the order they are listed and counted.
+    pub const ALL: [MailboxType; 4] = [
+        MailboxType::User,
+        MailboxType::Shared,
+        MailboxType::Room,
+        MailboxType::Equipment,
+    ];
+
+    /// The allowed words, for error messages: `user, shared, room, equipment`.
+    pub fn allowed() -> String {
+        MailboxType::ALL.map(|t| t.as_str()).join(", ")
+    }
+
+    /// Count of each kind among `types`, in [`MailboxType::ALL`] order, kinds with none left
+    /// out: "2 user, 1 shared".
+    pub fn summary(types: impl IntoIterator<Item = MailboxType>) -> String {
+        let mut n = [0usize; 4];
+        for t in types {
+            n[t as usize] += 1;
+        }
+        MailboxType::ALL
+            .iter()
+            .zip(n)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| format!("{n} {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A batch's state as a whole, from its mailboxes' ([`BatchView::state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BatchState {
@@ -431,6 +481,8 @@ impl Throughput {
 pub struct MailboxView {
     pub key: String,
     pub batch: String,
+    /// User, shared, room or equipment mailbox.
+    pub mailbox_type: MailboxType,
     pub state: MailboxState,
     pub current_folder: Option<String>,
     pub folders_done: usize,
@@ -475,6 +527,11 @@ impl BatchView {
             t.add(&m.totals);
         }
         t
+    }
+
+    /// Its mailboxes counted by type, kinds with none left out: "2 user, 1 shared".
+    pub fn types(&self) -> String {
+        MailboxType::summary(self.mailboxes.iter().map(|m| m.mailbox_type))
     }
 
     /// Every mailbox of the batch fully enumerated (its totals are not a lower bound).

@@ -27,6 +27,7 @@ mod hostile_input;
 mod hostile_server;
 mod journal_writes;
 mod local_hygiene;
+mod mailbox_types;
 mod maildir;
 mod migrate;
 mod multiappend;

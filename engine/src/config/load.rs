@@ -11,7 +11,9 @@ use super::endpoints::endpoint;
 use super::folders::folder_rules;
 use super::items::{calendar_since, carries, items};
 use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
-use super::mailboxes::{MailboxSpec, RawCredential, credential, dav_credential, load_csv};
+use super::mailboxes::{
+    MailboxSpec, RawCredential, credential, dav_credential, load_csv, mailbox_type,
+};
 use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
 use super::raw::RawProject;
 use super::secrets::SecretKey;
@@ -129,10 +131,22 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
                 ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
             })
         };
+        let kind = match &m.mailbox_type {
+            Some(w) => mailbox_type(w.get_ref()).map_err(|msg| {
+                ConfigError::at(
+                    path,
+                    text,
+                    w.span().start,
+                    format!("[[mailbox]] type: {msg}"),
+                )
+            })?,
+            None => Default::default(),
+        };
         let src = cred(&m.source, "source")?;
         let dst = cred(&m.destination, "destination")?;
         mailboxes.push(MailboxSpec {
             batch: m.batch.clone().unwrap_or_else(|| "default".into()),
+            mailbox_type: kind,
             source_dav: dav(&m.source, &src, "source")?,
             destination_dav: dav(&m.destination, &dst, "destination")?,
             source: src,

@@ -206,6 +206,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("refs", "written", "TEXT"),
     // The version and commit of the binary that ran the command (`cutover --version`).
     ("runs", "version", "TEXT"),
+    // The mailbox's type word (user, shared, room, equipment); NULL for a journal written
+    // before types existed, read as user.
+    ("mailboxes", "mailbox_type", "TEXT"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose

@@ -50,6 +50,8 @@ impl Format {
 pub struct MailboxFigures {
     pub key: String,
     pub batch: String,
+    /// User, shared, room or equipment (the project's word, else the journal's).
+    pub mailbox_type: crate::api::MailboxType,
     pub src_user: String,
     pub dst_user: String,
     /// The journal's state; "not started" when the journal has never seen the mailbox.

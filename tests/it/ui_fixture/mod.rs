@@ -19,6 +19,11 @@ fn mailbox(key: &str, batch: &str, state: &str, copied: u64, total: u64) -> Mail
     MailboxView {
         key: key.into(),
         batch: batch.into(),
+        mailbox_type: if key.starts_with("info") {
+            MailboxType::Shared
+        } else {
+            MailboxType::User
+        },
         state: state.into(),
         current_folder: (state == "running").then(|| "Archive/2024".to_string()),
         folders_done: if state == "done" { 15 } else { 6 },

@@ -1,0 +1,117 @@
+//! Mailbox types (`type` on `[[mailbox]]`, the `Type` column of the mailbox CSV): a shared
+//! mailbox migrates exactly like a user mailbox against real Dovecot servers, and is marked and
+//! counted apart in the plan, the run's summary, the journal and the report.
+
+use crate::support;
+
+use support::project::{imap, login, mailbox};
+use support::*;
+
+#[test]
+fn a_shared_mailbox_migrates_like_a_user_and_is_counted_apart() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let users = [("alice", "alice-pw"), ("info", "info-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("alice", 20, 1, &[]);
+    src.seed("info", 30, 2, &[]);
+    let mut shared = mailbox(
+        Some("wave-1"),
+        login("info", "info-pw"),
+        login("info", "info-pw"),
+    );
+    shared.insert("type".into(), "shared".into());
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailbox(mailbox(
+            Some("wave-1"),
+            login("alice", "alice-pw"),
+            login("alice", "alice-pw"),
+        ))
+        .mailbox(shared)
+        .create();
+
+    let plan = p.cutover(&["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let out = stdout(&plan);
+    assert!(out.contains("[alice->alice] batch wave-1\n"), "{out}");
+    assert!(
+        out.contains("[info->info] batch wave-1, shared mailbox"),
+        "{out}"
+    );
+    assert!(out.contains("2 mailbox(es): 1 user, 1 shared"), "{out}");
+
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let out = stdout(&run);
+    assert!(out.contains("info->info [shared]"), "{out}");
+    assert!(
+        out.contains("by type: user 1/1 complete, shared 1/1 complete"),
+        "{out}"
+    );
+    for (u, pw) in users {
+        let s = src.dump(u, pw);
+        assert!(s.total() > 0);
+        assert_same_mail(&s, &dst.dump(u, pw), |f| f.to_string());
+    }
+    // Run again: nothing is copied twice, for the shared mailbox as for the user.
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    for (u, pw) in users {
+        assert_same_mail(&src.dump(u, pw), &dst.dump(u, pw), |f| f.to_string());
+        assert_eq!(src.dump(u, pw).total(), dst.dump(u, pw).total());
+    }
+
+    // The journal keeps the type.
+    let db = rusqlite::Connection::open(p.dir.path().join("state.sqlite")).unwrap();
+    let types: Vec<(String, String)> = db
+        .prepare("SELECT key, mailbox_type FROM mailboxes ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("alice->alice".to_string(), "user".to_string()),
+            ("info->info".to_string(), "shared".to_string())
+        ]
+    );
+
+    let report = p.cutover(&["report", "--kind", "final", "--format", "md"]);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let md = stdout(&report);
+    assert!(
+        md.contains("| user mailboxes | 1: 1 done, 0 failed, 0 not started |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| shared mailboxes | 1: 1 done, 0 failed, 0 not started |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn the_csv_type_column_is_read_case_insensitively() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mailboxes.csv"),
+        "EmailAddress,UserName,Password,DestinationPassword,Type\nalice@new.test,alice,pw,pw,\nroom1@new.test,room1,pw,pw,Room\nbeamer@new.test,beamer,pw,pw,equipment\n",
+    )
+    .unwrap();
+    let p = ProjectBuilder::new("types")
+        .source(imap(10143))
+        .destination(imap(11143))
+        .set("project.mailboxes_csv", "mailboxes.csv")
+        .write(dir.path());
+    let project = cutover_engine::config::load(&p).unwrap();
+    let types: Vec<&str> = project
+        .mailboxes
+        .iter()
+        .map(|m| m.mailbox_type.as_str())
+        .collect();
+    assert_eq!(types, ["user", "room", "equipment"]);
+}
