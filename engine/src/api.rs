@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 /// Issues tab shows it beside the selected issue.
 pub use crate::issues::{Category, Retry, category};
 
+pub use crate::directory::{AccessRight, MailboxType, RecipientKind};
 /// The one formatter of bytes, percentages and durations, so that the console prints a figure
 /// exactly as the CLI and the reports do.
 pub use crate::mail::fmt as figures;
@@ -26,46 +27,7 @@ pub use crate::mail::fmt as figures;
 /// Seconds of throughput history kept (the chart shows the last 10 minutes).
 pub const HISTORY_SECS: usize = 600;
 
-/// The words of a state enum: `as_str` for printing, `parse` for reading one back, `Display`
-/// (padding honoured like a `&str`'s), and comparison with a word.
-macro_rules! words {
-    ($t:ident { $($v:ident => $w:literal),+ $(,)? }) => {
-        impl $t {
-            /// The word printed (and journalled) for this value.
-            pub const fn as_str(&self) -> &'static str {
-                match *self {
-                    $($t::$v => $w),+
-                }
-            }
-
-            /// The value a word names; None for a word this version does not know.
-            pub fn parse(word: &str) -> Option<$t> {
-                match word {
-                    $($w => Some($t::$v),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-
-        impl PartialEq<str> for $t {
-            fn eq(&self, word: &str) -> bool {
-                self.as_str() == word
-            }
-        }
-
-        impl PartialEq<&str> for $t {
-            fn eq(&self, word: &&str) -> bool {
-                self.as_str() == *word
-            }
-        }
-    };
-}
+use crate::words::words;
 
 /// What an item is. Mail, calendars and contacts share one journal and one copy loop: a
 /// calendar or an address book is a folder of the mailbox (named `calendar:ID` or
@@ -183,56 +145,6 @@ words!(MailboxState {
 impl From<&str> for MailboxState {
     fn from(word: &str) -> MailboxState {
         MailboxState::parse(word).unwrap_or(MailboxState::New)
-    }
-}
-
-/// What kind of mailbox an entry is (`type` on `[[mailbox]]`, the `Type` column of the mailbox
-/// CSV). Every kind migrates the same way (mail, calendars, contacts); the kind is carried to
-/// the journal and counted separately in the console, the plan, the run summary and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum MailboxType {
-    #[default]
-    User,
-    Shared,
-    Room,
-    Equipment,
-}
-
-words!(MailboxType {
-    User => "user",
-    Shared => "shared",
-    Room => "room",
-    Equipment => "equipment",
-});
-
-impl MailboxType {
-    /// Every kind, in the order they are listed and counted.
-    pub const ALL: [MailboxType; 4] = [
-        MailboxType::User,
-        MailboxType::Shared,
-        MailboxType::Room,
-        MailboxType::Equipment,
-    ];
-
-    /// The allowed words, for error messages: `user, shared, room, equipment`.
-    pub fn allowed() -> String {
-        MailboxType::ALL.map(|t| t.as_str()).join(", ")
-    }
-
-    /// Count of each kind among `types`, in [`MailboxType::ALL`] order, kinds with none left
-    /// out: "2 user, 1 shared".
-    pub fn summary(types: impl IntoIterator<Item = MailboxType>) -> String {
-        let mut n = [0usize; 4];
-        for t in types {
-            n[t as usize] += 1;
-        }
-        MailboxType::ALL
-            .iter()
-            .zip(n)
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| format!("{n} {t}"))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 

@@ -186,6 +186,18 @@ pub async fn assess(
             estimate_text(e, a.throughput)
         );
     }
+    if let Some(file) = &engine.project.recipients.file {
+        let list = &engine.project.recipients.list;
+        out!();
+        out!(
+            "recipients ({}, {} listed; `cutover recipients PROJECT` for the plan):",
+            file.display(),
+            list.len()
+        );
+        let mut text = String::new();
+        cutover_engine::recipients::list(&mut text, list);
+        print!("{}", cutover_engine::safe_text::terminal_owned(text));
+    }
     cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
         .await?;
     out!();

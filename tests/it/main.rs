@@ -33,6 +33,7 @@ mod migrate;
 mod multiappend;
 mod oauth;
 mod pop3;
+mod recipients;
 mod report;
 mod report_golden;
 mod resume;

@@ -16,6 +16,7 @@ use super::mailboxes::{
 };
 use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
 use super::raw::RawProject;
+use super::recipients::{Recipients, load_recipients};
 use super::secrets::SecretKey;
 use super::warnings::LOAD_WARNINGS;
 
@@ -241,6 +242,28 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         None => None,
     };
 
+    let recipients = match &raw.recipients.csv {
+        Some(f) => {
+            let file = resolve(f.get_ref());
+            if !file.exists() {
+                return Err(ConfigError::at(
+                    path,
+                    text,
+                    f.span().start,
+                    format!(
+                        "recipients.csv: file {} does not exist (the path is relative to the project file)",
+                        file.display()
+                    ),
+                ));
+            }
+            Recipients {
+                list: load_recipients(&file)?,
+                file: Some(file),
+            }
+        }
+        None => Recipients::default(),
+    };
+
     let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
 
     Ok(Project {
@@ -270,6 +293,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         warnings: LOAD_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut())),
         operators_group,
         sync: raw.sync,
+        recipients,
     })
 }
 

@@ -72,6 +72,9 @@ pub struct Project {
     pub operators_group: Option<crate::local::Group>,
     /// `[sync]`: how delta passes (`cutover sync`) treat what changed on the source.
     pub sync: SyncSettings,
+    /// Shared/resource mailboxes, lists and groups the destination must have
+    /// (`[recipients] csv`); empty without one.
+    pub recipients: super::recipients::Recipients,
 }
 
 /// `[sync]` of the project file.

@@ -9,6 +9,7 @@ use super::endpoints::RawEndpoint;
 use super::folders::RawFolders;
 use super::mailboxes::RawMailbox;
 use super::project::{Brake, Durability, SyncSettings};
+use super::recipients::RawRecipients;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +31,8 @@ pub(super) struct RawProject {
     pub(super) console: RawConsole,
     #[serde(default)]
     pub(super) sync: SyncSettings,
+    #[serde(default)]
+    pub(super) recipients: RawRecipients,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -134,5 +134,6 @@ pub fn gather(
         checks,
         backups: store.backup_rows()?,
         versions: store.run_versions()?,
+        recipients: store.recipient_rows()?,
     })
 }

@@ -148,6 +148,8 @@ pub struct Report {
     /// The versions of cutover that ran commands on the project: (version, runs, first and
     /// last start), oldest first.
     pub versions: Vec<(String, u64, String, String)>,
+    /// Shared/resource mailboxes, lists and groups as journalled (`[recipients]`).
+    pub recipients: Vec<crate::journal::RecipientRow>,
 }
 
 /// One mailbox's newest backup of one side, and its newest restore into that side.
