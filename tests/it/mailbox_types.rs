@@ -31,7 +31,28 @@ fn a_shared_mailbox_migrates_like_a_user_and_is_counted_apart() {
             login("alice", "alice-pw"),
         ))
         .mailbox(shared)
+        .set("recipients.csv", "recipients.csv")
         .create();
+    // The source is IMAP: the operator's CSV says what info is and who may use it.
+    std::fs::write(
+        p.dir.path().join("recipients.csv"),
+        "Type,Address,DisplayName,Members,Aliases,Access\n\
+         shared,info@new.test,Info,,kontakt@new.test,alice@new.test:FullAccess;alice@new.test:SendAs\n\
+         distribution,team@new.test,Team,alice@new.test;info@new.test;bob@new.test,,\n",
+    )
+    .unwrap();
+
+    let assess = p.cutover(&["assess"]);
+    assert_eq!(assess.status.code(), Some(0), "{}", text(&assess));
+    let out = stdout(&assess);
+    for want in [
+        "info->info [shared]",
+        "2 mailbox(es): 1 user, 1 shared",
+        "  shared       info@new.test (Info)\n    aliases: kontakt@new.test\n    access: alice@new.test has FullAccess\n    access: alice@new.test has SendAs\n",
+        "  distribution team@new.test (Team)\n    members: alice@new.test, info@new.test, bob@new.test\n",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
 
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -90,6 +111,10 @@ fn a_shared_mailbox_migrates_like_a_user_and_is_counted_apart() {
     );
     assert!(
         md.contains("| shared mailboxes | 1: 1 done, 0 failed, 0 not started |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| distribution | team@new.test | Team | alice@new.test, info@new.test, bob@new.test |  |  | listed |"),
         "{md}"
     );
 }

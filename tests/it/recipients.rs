@@ -173,3 +173,36 @@ fn a_bad_recipients_csv_names_file_line_and_column() {
         assert!(err.contains(want), "{want:?} in {err}");
     }
 }
+
+#[test]
+fn without_a_recipients_csv_the_command_says_what_to_add() {
+    let p = ProjectBuilder::new("plain")
+        .source(imap(10143))
+        .destination(imap(11143))
+        .mailbox(support::project::mailbox(
+            None,
+            support::project::login("alice", "pw"),
+            support::project::login("alice", "pw"),
+        ))
+        .set("checklist.defaults", true)
+        .create();
+    let o = p.cutover(&["recipients"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("add [recipients] csv = \"FILE\""),
+        "{}",
+        text(&o)
+    );
+    // The checklist item does not apply: existing projects start as before.
+    let c = p.cutover(&["checklist"]);
+    let line = stdout(&c)
+        .lines()
+        .find(|l| l.trim_start().starts_with("recipients "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("n/a") && line.contains("optional"),
+        "{}",
+        text(&c)
+    );
+}
