@@ -522,6 +522,9 @@ pub struct CheckView {
     pub note: Option<String>,
     /// Verified by the engine (not ticked by hand).
     pub auto: bool,
+    /// The operator may tick it: a manual item, or an auto item the engine cannot verify
+    /// itself (`recipients`).
+    pub tickable: bool,
     pub status: CheckStatus,
     /// Why: the failure, what is pending, the override.
     pub reason: String,
