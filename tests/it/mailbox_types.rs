@@ -140,3 +140,62 @@ fn the_csv_type_column_is_read_case_insensitively() {
         .collect();
     assert_eq!(types, ["user", "room", "equipment"]);
 }
+
+/// A shared mailbox's calendars and contacts move like a user's: real Dovecot and Radicale on
+/// both sides, every event and contact exactly once, a re-run writes nothing.
+#[test]
+fn a_shared_mailboxs_calendars_and_contacts_arrive_exactly_once() {
+    use std::collections::BTreeMap;
+    use support::dav::{Radicale, Scale};
+
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let info = ("info", "info-pw");
+    let src = Dovecot::start(root.path(), "src", &[info], &[]);
+    let dst = Dovecot::start(root.path(), "dst", &[info], &[]);
+    let src_dav = Radicale::start(root.path(), "src-dav", &[info]);
+    let dst_dav = Radicale::start(root.path(), "dst-dav", &[info]);
+    src.seed(info.0, 10, 2, &[]);
+    let seeded = src_dav.seed(info.0, info.1, Scale::Small);
+    assert!(seeded.collection("calendar").items > 0 && seeded.collection("contacts").items > 0);
+    let dav = |r: &Radicale| {
+        let mut t = toml::Table::new();
+        t.insert("url".into(), format!("{}/", r.url()).into());
+        t.insert("security".into(), "none".into());
+        t
+    };
+    let mut shared = mailbox(None, login(info.0, info.1), login(info.0, info.1));
+    shared.insert("type".into(), "shared".into());
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.items", vec!["mail", "calendar", "contacts"])
+        .set("source.dav", dav(&src_dav))
+        .set("destination.dav", dav(&dst_dav))
+        .mailbox(shared)
+        .create();
+    let by_identity = |r: &Radicale| -> BTreeMap<(String, String), String> {
+        let mut m = BTreeMap::new();
+        for i in r.dump(info.0, info.1, true) {
+            assert!(
+                m.insert((i.collection, i.uid), i.content).is_none(),
+                "an item held twice"
+            );
+        }
+        m
+    };
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        stdout(&run).contains("info->info [shared]"),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(by_identity(&src_dav), by_identity(&dst_dav));
+    assert_same_mail(&src.dump(info.0, info.1), &dst.dump(info.0, info.1), |f| {
+        f.to_string()
+    });
+    let again = p.cutover(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    assert_eq!(by_identity(&src_dav), by_identity(&dst_dav));
+}
