@@ -119,6 +119,10 @@ fn the_checklist_item_is_pending_until_ticked() {
     let l = line(&before);
     assert!(l.contains("pending") && l.contains("optional"), "{l}");
     assert!(l.contains("6 recipient(s) to create"), "{l}");
+    // A batch without a shared/resource mailbox is not held by it.
+    let b = p.cutover(&["checklist", "--batch", "default"]);
+    let l = line(&b);
+    assert!(l.contains("n/a") && l.contains("batch(es) default"), "{l}");
     let tick = p.cutover(&["checklist", "--tick", "recipients", "--note", "script run"]);
     // Ticked (exit 11 all the same: the built-in required manual items are still unmet).
     assert!(

@@ -119,7 +119,7 @@ pub fn evaluate(
             // Nothing here can read the destination's directory yet: `recipients` is met
             // when the operator ticks it after running the script.
             CheckKind::Auto if c.id == "recipients" => {
-                let (s, r) = recipients_status(project, st.is_some_and(|s| s.done));
+                let (s, r) = recipients_status(project, st.is_some_and(|s| s.done), batches);
                 let ticked = st.filter(|s| s.done);
                 (
                     s,
@@ -243,14 +243,26 @@ fn auto_status(
 }
 
 /// The `recipients` item: not applicable without a `[recipients]` CSV or a shared/resource
-/// mailbox; otherwise pending until ticked (after the Exchange Online script has run), since
-/// cutover cannot read the destination's directory to verify it.
-pub fn recipients_status(project: &Project, ticked: bool) -> (Status, String) {
+/// mailbox, nor for starting batches that hold no shared/resource mailbox (a shared mailbox
+/// cannot be migrated before it exists; a user's can); otherwise pending until ticked (after
+/// the Exchange Online script has run), since cutover cannot read the destination's
+/// directory to verify it.
+pub fn recipients_status(project: &Project, ticked: bool, batches: &[String]) -> (Status, String) {
     let resources = project
         .mailboxes
         .iter()
         .filter(|m| m.mailbox_type != crate::api::MailboxType::User)
+        .filter(|m| batches.is_empty() || batches.contains(&m.batch))
         .count();
+    if !batches.is_empty() && resources == 0 {
+        return (
+            Status::NotApplicable,
+            format!(
+                "no shared, room or equipment mailbox in batch(es) {}",
+                batches.join(", ")
+            ),
+        );
+    }
     let listed = project.recipients.list.len();
     if project.recipients.file.is_none() && resources == 0 {
         return (
