@@ -54,6 +54,12 @@ fn a_shared_mailbox_migrates_like_a_user_and_is_counted_apart() {
         assert!(out.contains(want), "{want:?} in {out}");
     }
 
+    let check = p.cutover(&["check"]);
+    assert!(
+        stdout(&check).contains("types    1 user, 1 shared"),
+        "{}",
+        text(&check)
+    );
     let plan = p.cutover(&["plan"]);
     assert!(plan.status.success(), "{}", text(&plan));
     let out = stdout(&plan);

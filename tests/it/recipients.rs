@@ -73,6 +73,12 @@ fn the_script_is_quoted_idempotent_and_stable() {
 #[test]
 fn the_plan_lists_everything_and_journals_it() {
     let p = project(CSV);
+    let check = p.cutover(&["check"]);
+    assert!(
+        stdout(&check).contains("recipients 6 listed in "),
+        "{}",
+        text(&check)
+    );
     let o = p.cutover(&["recipients"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = stdout(&o);
