@@ -111,6 +111,14 @@ pub enum Cmd {
         #[arg(long = "batch")]
         batches: Vec<String>,
     },
+    /// Shared/resource mailboxes, lists and groups of `[recipients] csv`: print what the
+    /// destination needs, or write the Exchange Online PowerShell script that creates it.
+    Recipients {
+        project: PathBuf,
+        /// Write the idempotent Exchange Online PowerShell 7 script to this file.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+    },
     /// Check a project file and print what it defines; connects to nothing.
     Check { project: PathBuf },
     /// The pre-migration checklist as the start gate sees it (exit 11 while a required item

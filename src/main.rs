@@ -57,6 +57,7 @@ fn main() -> std::process::ExitCode {
         | Cmd::Assess { project, .. }
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
+        | Cmd::Recipients { project, .. }
         | Cmd::Tui { project, .. }
         | Cmd::Watch { project }
         | Cmd::Check { project }
@@ -192,6 +193,9 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
             Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
+            Cmd::Recipients { script, .. } => {
+                commands::recipients::recipients(&project, script.as_deref())
+            }
             // Answered before the project is loaded; the same if ever reached here.
             Cmd::Completions { shell } => commands::manual::completions(shell),
             Cmd::Man { dir } => commands::manual::man(dir.as_deref()),

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 /// Issues tab shows it beside the selected issue.
 pub use crate::issues::{Category, Retry, category};
 
+pub use crate::directory::{AccessRight, MailboxType, RecipientKind};
 /// The one formatter of bytes, percentages and durations, so that the console prints a figure
 /// exactly as the CLI and the reports do.
 pub use crate::mail::fmt as figures;
@@ -26,46 +27,7 @@ pub use crate::mail::fmt as figures;
 /// Seconds of throughput history kept (the chart shows the last 10 minutes).
 pub const HISTORY_SECS: usize = 600;
 
-/// The words of a state enum: `as_str` for printing, `parse` for reading one back, `Display`
-/// (padding honoured like a `&str`'s), and comparison with a word.
-macro_rules! words {
-    ($t:ident { $($v:ident => $w:literal),+ $(,)? }) => {
-        impl $t {
-            /// The word printed (and journalled) for this value.
-            pub const fn as_str(&self) -> &'static str {
-                match *self {
-                    $($t::$v => $w),+
-                }
-            }
-
-            /// The value a word names; None for a word this version does not know.
-            pub fn parse(word: &str) -> Option<$t> {
-                match word {
-                    $($w => Some($t::$v),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-
-        impl PartialEq<str> for $t {
-            fn eq(&self, word: &str) -> bool {
-                self.as_str() == word
-            }
-        }
-
-        impl PartialEq<&str> for $t {
-            fn eq(&self, word: &&str) -> bool {
-                self.as_str() == *word
-            }
-        }
-    };
-}
+use crate::words::words;
 
 /// What an item is. Mail, calendars and contacts share one journal and one copy loop: a
 /// calendar or an address book is a folder of the mailbox (named `calendar:ID` or
@@ -431,6 +393,8 @@ impl Throughput {
 pub struct MailboxView {
     pub key: String,
     pub batch: String,
+    /// User, shared, room or equipment mailbox.
+    pub mailbox_type: MailboxType,
     pub state: MailboxState,
     pub current_folder: Option<String>,
     pub folders_done: usize,
@@ -475,6 +439,11 @@ impl BatchView {
             t.add(&m.totals);
         }
         t
+    }
+
+    /// Its mailboxes counted by type, kinds with none left out: "2 user, 1 shared".
+    pub fn types(&self) -> String {
+        MailboxType::summary(self.mailboxes.iter().map(|m| m.mailbox_type))
     }
 
     /// Every mailbox of the batch fully enumerated (its totals are not a lower bound).
@@ -553,6 +522,9 @@ pub struct CheckView {
     pub note: Option<String>,
     /// Verified by the engine (not ticked by hand).
     pub auto: bool,
+    /// The operator may tick it: a manual item, or an auto item the engine cannot verify
+    /// itself (`recipients`).
+    pub tickable: bool,
     pub status: CheckStatus,
     /// Why: the failure, what is pending, the override.
     pub reason: String,

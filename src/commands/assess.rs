@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cutover_engine::api::ItemKind;
+use cutover_engine::api::{ItemKind, MailboxType};
 use cutover_engine::config::Project;
 
 use super::journal::{begin_run, end_run};
@@ -66,9 +66,13 @@ pub async fn assess(
                     .join("; ")
             ),
         };
+        let name = match m.mailbox_type {
+            MailboxType::User => m.key.clone(),
+            t => format!("{} [{t}]", m.key),
+        };
         out!(
             "{:<32} {:<10} {:>7} {:>8} {:>10} {:>10} {:>8} {:>22}  {login}",
-            m.key,
+            name,
             m.batch,
             m.folders.len(),
             m.messages(),
@@ -76,6 +80,16 @@ pub async fn assess(
             fmt::bytes(m.largest_size()),
             m.oversize.len(),
             quota
+        );
+    }
+    if a.mailboxes
+        .iter()
+        .any(|m| m.mailbox_type != MailboxType::User)
+    {
+        out!(
+            "{} mailbox(es): {}",
+            a.mailboxes.len(),
+            MailboxType::summary(a.mailboxes.iter().map(|m| m.mailbox_type))
         );
     }
     for m in a.mailboxes.iter().filter(|m| m.logged_in()) {
@@ -171,6 +185,18 @@ pub async fn assess(
             fmt::bytes(e.bytes_to_copy),
             estimate_text(e, a.throughput)
         );
+    }
+    if let Some(file) = &engine.project.recipients.file {
+        let list = &engine.project.recipients.list;
+        out!();
+        out!(
+            "recipients ({}, {} listed; `cutover recipients PROJECT` for the plan):",
+            file.display(),
+            list.len()
+        );
+        let mut text = String::new();
+        cutover_engine::recipients::list(&mut text, list);
+        print!("{}", cutover_engine::safe_text::terminal_owned(text));
     }
     cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
         .await?;

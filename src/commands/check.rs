@@ -109,6 +109,25 @@ pub fn check(project: &Project) -> ExitCode {
         project.mailboxes.len(),
         batches.join(", ")
     );
+    if project
+        .mailboxes
+        .iter()
+        .any(|m| m.mailbox_type != cutover_engine::api::MailboxType::User)
+    {
+        println!(
+            "types    {}",
+            cutover_engine::api::MailboxType::summary(
+                project.mailboxes.iter().map(|m| m.mailbox_type)
+            )
+        );
+    }
+    if let Some(f) = &project.recipients.file {
+        println!(
+            "recipients {} listed in {} (cutover recipients PROJECT for the plan)",
+            project.recipients.list.len(),
+            f.display()
+        );
+    }
     if project.checks.is_empty() {
         println!(
             "checklist none: nothing gates a start (add [checklist] defaults = true or [[check]] items)"

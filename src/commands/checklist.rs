@@ -49,7 +49,9 @@ pub fn checklist(project: &Project, batches: &[String], mark: Option<Mark>) -> R
                 manual.join(", ")
             )));
         };
-        if item.kind != CheckKind::Manual {
+        if item.kind != CheckKind::Manual
+            && !cutover_engine::config::TICKABLE_AUTO_CHECKS.contains(&item.id.as_str())
+        {
             return Err(Error::Usage(format!(
                 "{id} is verified by the engine, not ticked: run `cutover assess` for it, or start with --override \"REASON\"; manual items: {}",
                 manual.join(", ")

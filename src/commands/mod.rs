@@ -16,6 +16,7 @@ pub mod journal;
 pub mod login;
 pub mod manual;
 pub mod plan;
+pub mod recipients;
 pub mod report;
 pub mod restore;
 pub mod rollback;

@@ -1,6 +1,6 @@
 //! `cutover plan`: the folder map per mailbox with what is left to copy; copies nothing.
 
-use cutover_engine::api::ItemKind;
+use cutover_engine::api::{ItemKind, MailboxType};
 use cutover_engine::config::Project;
 
 use super::setup::engine;
@@ -11,14 +11,18 @@ use cutover_engine::mail::fmt;
 pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
     let engine = engine(project, None)?;
     let mut code = ExitCode::Success;
-    for spec in engine.selected(&batches) {
-        println!("[{}] batch {}", spec.key(), spec.batch);
+    let selected = engine.selected(&batches);
+    for spec in &selected {
+        match spec.mailbox_type {
+            MailboxType::User => println!("[{}] batch {}", spec.key(), spec.batch),
+            t => println!("[{}] batch {}, {t} mailbox", spec.key(), spec.batch),
+        }
         match cutover_engine::plan::plan_mailbox(
             &engine.project,
             &engine.store,
             &engine.src,
             &engine.dst,
-            &spec,
+            spec,
         )
         .await
         {
@@ -81,6 +85,13 @@ pub async fn plan(project: Project, batches: Vec<String>) -> Result<ExitCode> {
                 }
             }
         }
+    }
+    if selected.iter().any(|s| s.mailbox_type != MailboxType::User) {
+        println!(
+            "{} mailbox(es): {}",
+            selected.len(),
+            MailboxType::summary(selected.iter().map(|s| s.mailbox_type))
+        );
     }
     Ok(code)
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use cutover_engine::api::{ItemKind, KindTotals};
+use cutover_engine::api::{ItemKind, KindTotals, MailboxType};
 use cutover_engine::config::Project;
 use cutover_engine::engine::{Engine, Failure, MailboxResult};
 use cutover_engine::events::RunStats;
@@ -59,6 +59,10 @@ pub async fn run(
             batches.join(", ")
         )));
     }
+    // Each mailbox's type, for the summary: shared and resource mailboxes are marked and
+    // counted apart from the users'.
+    let types: BTreeMap<String, MailboxType> =
+        selected.iter().map(|s| (s.key(), s.mailbox_type)).collect();
     gate(&engine, &batches, override_reason.as_deref())?;
     let control = control_socket(&engine).await?;
     let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
@@ -118,9 +122,13 @@ pub async fn run(
             None => "incomplete (see issues)".to_string(),
             Some((_, e)) => format!("failed: {e}"),
         };
+        let name = match types.get(&r.key) {
+            Some(t) if *t != MailboxType::User => format!("{} [{t}]", r.key),
+            _ => r.key.clone(),
+        };
         println!(
             "{:<40} {:>10} {:>12} {:>8} {:>7}  {result}",
-            r.key,
+            name,
             format!("{}/{}", r.totals.copied, r.totals.messages),
             fmt::bytes(r.totals.copied_bytes),
             r.totals.skipped,
@@ -142,6 +150,21 @@ pub async fn run(
     );
     if by_kind.keys().any(|k| *k != ItemKind::Mail) {
         println!("by kind: {}", per_kind(&by_kind));
+    }
+    if types.values().any(|t| *t != MailboxType::User) {
+        let done = |t: MailboxType| {
+            results
+                .iter()
+                .filter(|r| types.get(&r.key) == Some(&t) && r.complete())
+                .count()
+        };
+        let line: Vec<String> = MailboxType::ALL
+            .iter()
+            .map(|t| (*t, types.values().filter(|x| *x == t).count()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| format!("{t} {}/{n} complete", done(t)))
+            .collect();
+        println!("by type: {}", line.join(", "));
     }
     println!(
         "this run: {appended} appended, {fetched} message bodies downloaded ({}){}",

@@ -499,7 +499,12 @@ impl App {
                 self.send(Command::SetBatchParallel { batch: b, n });
             }
             Action::ToggleCheck => {
-                if let Some(c) = self.snap.checks.get(self.selected()).filter(|c| c.auto) {
+                if let Some(c) = self
+                    .snap
+                    .checks
+                    .get(self.selected())
+                    .filter(|c| !c.tickable)
+                {
                     self.toast = Some(format!(
                         "{} is verified by the engine: c runs it, o overrides it",
                         c.id

@@ -46,8 +46,12 @@ destination = { user = "carol@new.example", password = "c" }
 
 [[mailbox]]
 batch = "wave-2"
+type = "shared"
 source = { user = "dan", password = "d" }
 destination = { user = "dan@new.example", password = "d" }
+
+[recipients]
+csv = "recipients.csv"
 
 [[check]]
 id = "backup"
@@ -434,6 +438,14 @@ fn journal(dir: &Path) -> Journal {
 fn project(dir: &Path) -> Project {
     let path = dir.join("project.toml");
     std::fs::write(&path, PROJECT).unwrap();
+    // A shared mailbox with an alias and two rights, a list of three members.
+    std::fs::write(
+        dir.join("recipients.csv"),
+        "Type,Address,DisplayName,Members,Aliases,Access\n\
+         shared,dan@new.example,Dan's desk,,desk@new.example,alice@new.example:FullAccess;bob@new.example:SendAs\n\
+         distribution,team@new.example,Team Zürich,alice@new.example;bob@new.example;dan@new.example,,\n",
+    )
+    .unwrap();
     config::load(&path).unwrap()
 }
 
@@ -444,6 +456,7 @@ fn render(kind: Kind, since: Option<&str>, until: &str, format: Format) -> Strin
         .unwrap();
     let p = project(dir.path());
     let j = journal(dir.path());
+    cutover_engine::recipients::journal_recipients(&p, &j).unwrap();
     let r = report::gather(&p, &j, kind, since.map(str::to_string), until).unwrap();
     report::render(&r, format)
 }

@@ -519,3 +519,34 @@ fn the_console_opens_on_the_checklist_while_a_required_item_is_unmet() {
     d.set_snapshot(snapshot(Kind::Running));
     assert_eq!(d.tab, Tab::Issues, "the operator's choice stands");
 }
+
+/// An auto item the engine cannot verify (`recipients`) takes a tick like a manual one; the
+/// other auto items do not.
+#[test]
+fn a_tickable_auto_item_ticks_and_the_others_do_not() {
+    let mut snap = (*snapshot(Kind::Running)).clone();
+    let login = snap.checks.iter().position(|c| c.id == "login").unwrap();
+    let mut recipients = snap.checks[login].clone();
+    recipients.id = "recipients".into();
+    recipients.tickable = true;
+    recipients.status = "pending".into();
+    snap.checks.insert(login + 1, recipients);
+    let mut a = App::new(
+        std::sync::Arc::new(snap),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    press(&mut a, "1");
+    let down = "j".repeat(login);
+    // On login (auto, not tickable): space sends nothing.
+    assert_eq!(press(&mut a, &format!("{down} ")), vec![]);
+    assert_eq!(
+        press(&mut a, "j "),
+        vec![Effect::Send(Command::SetCheck {
+            id: "recipients".into(),
+            done: true,
+            note: None,
+            operator: "maria".into()
+        })]
+    );
+}

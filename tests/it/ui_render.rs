@@ -312,3 +312,55 @@ fn mixed_kinds_in_the_gauge_and_the_mailbox_detail() {
     let t = render(&a, 80, 24);
     insta::assert_snapshot!("batches_mixed_mailbox_detail_80x24", t.backend());
 }
+
+/// A shared mailbox is marked in its row and detail, and the batch row and table titles count
+/// the types; a users-only batch looks as before.
+#[test]
+fn a_shared_mailbox_is_marked_and_counted_by_type() {
+    let text = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer();
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut snap = (*snapshot(Kind::Running)).clone();
+    let batch = &mut snap.batches[0];
+    let name = batch.name.clone();
+    let n = batch.mailboxes.len();
+    let shared = batch.mailboxes.last_mut().unwrap();
+    shared.mailbox_type = cutover_engine::api::MailboxType::Shared;
+    let key = shared.key.clone();
+    let mut a = App::new(
+        std::sync::Arc::new(snap),
+        Theme::load("default").unwrap(),
+        "maria".into(),
+    );
+    let counts = if n > 1 {
+        format!("{} user, 1 shared", n - 1)
+    } else {
+        "1 shared".to_string()
+    };
+    let batches = text(&render(&a, 160, 48));
+    assert!(
+        batches.contains(&format!("{name} · {counts}")),
+        "{counts:?} in {batches}"
+    );
+    keys(&mut a, "\n");
+    let rows = text(&render(&a, 160, 48));
+    assert!(
+        rows.contains(&format!("Mailboxes of {name} · {counts}")),
+        "{rows}"
+    );
+    assert!(rows.contains(&format!("{key} [shared]")), "{rows}");
+    // Users-only: no marker, no counts.
+    let plain = text(&render(&app(Kind::Running, "default"), 160, 48));
+    assert!(
+        !plain.contains(" user, ") && !plain.contains("[shared]"),
+        "{plain}"
+    );
+}

@@ -56,6 +56,8 @@ pub struct FolderAssessment {
 pub struct MailboxAssessment {
     pub key: String,
     pub batch: String,
+    /// User, shared, room or equipment, as the project file says.
+    pub mailbox_type: crate::api::MailboxType,
     pub src_caps: Vec<String>,
     pub dst_caps: Vec<String>,
     /// Why the source side could not be assessed (login refused, unreachable, ...).
@@ -175,6 +177,7 @@ pub async fn assess_mailbox(
     let mut a = MailboxAssessment {
         key: spec.key(),
         batch: spec.batch.clone(),
+        mailbox_type: spec.mailbox_type,
         ..Default::default()
     };
     if let Ok(Some(id)) = store.mailbox_id(&a.key) {

@@ -117,5 +117,6 @@ pub async fn assess(
         throughput,
     };
     store.save_assessment(&rows(&a))?;
+    crate::recipients::journal_recipients(project, store)?;
     Ok(a)
 }

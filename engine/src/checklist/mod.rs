@@ -3,7 +3,8 @@
 //! starting while a required item is unmet.
 //!
 //! Auto items: `login`, `folders`, `quota` (per mailbox, from `cutover assess`), `mx` (a DNS
-//! lookup), `dns-mx`, `dns-autodiscover`, `dns-spf`, `dns-dkim` (`crate::dns`'s report), `pilot-verified`, `no-critical` and `backup` (from the journal, evaluated live).
+//! lookup), `dns-mx`, `dns-autodiscover`, `dns-spf`, `dns-dkim` (`crate::dns`'s report), `pilot-verified`, `no-critical` and `backup` (from the journal, evaluated live),
+//! and `recipients` (pending until ticked after the recipients script has run).
 //!
 //! The items themselves (the file's `[[check]]` entries, the built-in list, the ids of the auto
 //! items, the `[checklist]` settings) are read with the project file: see `crate::config`.
@@ -115,6 +116,18 @@ pub fn evaluate(
                 ),
                 _ => (Status::Pending, "not ticked yet".to_string(), None, None),
             },
+            // Nothing here can read the destination's directory yet: `recipients` is met
+            // when the operator ticks it after running the script.
+            CheckKind::Auto if c.id == "recipients" => {
+                let (s, r) = recipients_status(project, st.is_some_and(|s| s.done), batches);
+                let ticked = st.filter(|s| s.done);
+                (
+                    s,
+                    r,
+                    ticked.and_then(|s| s.at.clone()),
+                    ticked.and_then(|s| s.by.clone()),
+                )
+            }
             CheckKind::Auto => {
                 let (s, r, a) = auto_status(project, store, &c.id, &rows, &keys, batches)?;
                 (s, r, a, None)
@@ -244,6 +257,57 @@ fn auto_status(
         "backup" => backup_status(store, keys)?,
         other => (Status::Pending, format!("unknown auto check {other}"), None),
     })
+}
+
+/// The `recipients` item: not applicable without a `[recipients]` CSV or a shared/resource
+/// mailbox, nor for starting batches that hold no shared/resource mailbox (a shared mailbox
+/// cannot be migrated before it exists; a user's can); otherwise pending until ticked (after
+/// the Exchange Online script has run), since cutover cannot read the destination's
+/// directory to verify it.
+pub fn recipients_status(project: &Project, ticked: bool, batches: &[String]) -> (Status, String) {
+    let resources = project
+        .mailboxes
+        .iter()
+        .filter(|m| m.mailbox_type != crate::api::MailboxType::User)
+        .filter(|m| batches.is_empty() || batches.contains(&m.batch))
+        .count();
+    if !batches.is_empty() && resources == 0 {
+        return (
+            Status::NotApplicable,
+            format!(
+                "no shared, room or equipment mailbox in batch(es) {}",
+                batches.join(", ")
+            ),
+        );
+    }
+    let listed = project.recipients.list.len();
+    if project.recipients.file.is_none() && resources == 0 {
+        return (
+            Status::NotApplicable,
+            "no [recipients] csv and no shared, room or equipment mailbox".into(),
+        );
+    }
+    if ticked {
+        return (
+            Status::Pass,
+            "ticked: the recipients script was run (not verified by cutover)".into(),
+        );
+    }
+    let what = if project.recipients.file.is_some() {
+        format!(
+            "{listed} recipient(s) to create: write the script with `cutover recipients PROJECT --script FILE`, run it in Exchange Online PowerShell"
+        )
+    } else {
+        format!(
+            "{resources} shared/resource mailbox(es) must exist on the destination before their batch: list them in [recipients] csv and run `cutover recipients PROJECT --script FILE`, or create them"
+        )
+    };
+    (
+        Status::Pending,
+        format!(
+            "{what}, then tick it: cutover checklist PROJECT --tick recipients (cutover cannot verify the destination's directory yet)"
+        ),
+    )
 }
 
 /// The pilot batch's newest verification passed for every one of its mailboxes.

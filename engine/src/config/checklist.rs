@@ -80,7 +80,12 @@ pub const AUTO_CHECKS: &[&str] = &[
     "dns-autodiscover",
     "dns-spf",
     "dns-dkim",
+    "recipients",
 ];
+
+/// Auto items the operator may also tick: what the engine cannot verify itself yet
+/// (`recipients`: the destination's directory).
+pub const TICKABLE_AUTO_CHECKS: &[&str] = &["recipients"];
 
 /// Checklist settings (`[checklist]`).
 #[derive(Debug, Clone, Default)]
@@ -174,6 +179,13 @@ pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
         "backup",
         "Technical",
         "Source backed up and the backup verified (cutover backup, then --verify) before the batch's first write",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "recipients",
+        "Technical",
+        "Shared/resource mailboxes, lists and permissions created on the destination (cutover recipients --script, run, then tick)",
         false,
         CheckKind::Auto,
     ),

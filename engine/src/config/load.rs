@@ -12,9 +12,12 @@ use super::endpoints::endpoint;
 use super::folders::folder_rules;
 use super::items::{calendar_since, carries, items};
 use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
-use super::mailboxes::{MailboxSpec, RawCredential, credential, dav_credential, load_csv};
+use super::mailboxes::{
+    MailboxSpec, RawCredential, credential, dav_credential, load_csv, mailbox_type,
+};
 use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
 use super::raw::RawProject;
+use super::recipients::{Recipients, load_recipients};
 use super::secrets::SecretKey;
 use super::warnings::LOAD_WARNINGS;
 
@@ -130,10 +133,22 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
                 ConfigError::at(path, text, at, format!("[[mailbox]] {side}: {}", e.message))
             })
         };
+        let kind = match &m.mailbox_type {
+            Some(w) => mailbox_type(w.get_ref()).map_err(|msg| {
+                ConfigError::at(
+                    path,
+                    text,
+                    w.span().start,
+                    format!("[[mailbox]] type: {msg}"),
+                )
+            })?,
+            None => Default::default(),
+        };
         let src = cred(&m.source, "source")?;
         let dst = cred(&m.destination, "destination")?;
         mailboxes.push(MailboxSpec {
             batch: m.batch.clone().unwrap_or_else(|| "default".into()),
+            mailbox_type: kind,
             source_dav: dav(&m.source, &src, "source")?,
             destination_dav: dav(&m.destination, &dst, "destination")?,
             source: src,
@@ -228,6 +243,28 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         None => None,
     };
 
+    let recipients = match &raw.recipients.csv {
+        Some(f) => {
+            let file = resolve(f.get_ref());
+            if !file.exists() {
+                return Err(ConfigError::at(
+                    path,
+                    text,
+                    f.span().start,
+                    format!(
+                        "recipients.csv: file {} does not exist (the path is relative to the project file)",
+                        file.display()
+                    ),
+                ));
+            }
+            Recipients {
+                list: load_recipients(&file)?,
+                file: Some(file),
+            }
+        }
+        None => Recipients::default(),
+    };
+
     let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
     let dns = dns_of(path, text, &raw.dns, destination.kind, destination.preset)?;
 
@@ -259,6 +296,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         operators_group,
         sync: raw.sync,
         dns,
+        recipients,
     })
 }
 

@@ -10,12 +10,16 @@ use toml::Spanned;
 
 use super::lines::ConfigError;
 use super::secrets::{SecretError, SecretKey, secret, secret_unless_token};
+use crate::api::MailboxType;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMailbox {
     #[serde(default)]
     pub(super) batch: Option<String>,
+    /// "user" (default), "shared", "room" or "equipment".
+    #[serde(default, rename = "type")]
+    pub(super) mailbox_type: Option<Spanned<String>>,
     pub(super) source: RawCredential,
     pub(super) destination: RawCredential,
 }
@@ -60,6 +64,8 @@ impl fmt::Debug for Credential {
 #[derive(Debug, Clone)]
 pub struct MailboxSpec {
     pub batch: String,
+    /// User, shared, room or equipment: every kind migrates the same way.
+    pub mailbox_type: MailboxType,
     pub source: Credential,
     pub destination: Credential,
     /// The CalDAV/CardDAV login of each side that has a DAV server and moves calendars or
@@ -80,6 +86,16 @@ impl MailboxSpec {
     pub fn key(&self) -> String {
         format!("{}->{}", self.source.user, self.destination.user)
     }
+}
+
+/// A mailbox type word (case-insensitive), or the message naming the allowed words.
+pub(super) fn mailbox_type(word: &str) -> Result<MailboxType, String> {
+    MailboxType::parse(&word.trim().to_ascii_lowercase()).ok_or_else(|| {
+        format!(
+            "unknown mailbox type {word:?}; expected one of {}",
+            MailboxType::allowed()
+        )
+    })
 }
 
 pub(super) fn credential(
@@ -152,6 +168,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "DavPassword",
     "DestinationDavUserName",
     "DestinationDavPassword",
+    "Type",
 ];
 
 pub(super) fn load_csv(
@@ -290,10 +307,16 @@ pub(super) fn load_csv(
                 )
             })
         };
+        let kind = match get("Type") {
+            Some(w) => mailbox_type(w)
+                .map_err(|m| err(line, field_col("Type"), format!("column Type: {m}")))?,
+            None => MailboxType::User,
+        };
         let source_dav = dav(&source, "", uses_dav.0, tokens.0)?;
         let destination_dav = dav(&destination, "Destination", uses_dav.1, tokens.1)?;
         out.push(MailboxSpec {
             batch: get("Batch").unwrap_or("default").to_string(),
+            mailbox_type: kind,
             source,
             destination,
             source_dav,

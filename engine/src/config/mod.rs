@@ -5,7 +5,7 @@
 //!
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
-//! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV),
+//! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV), `recipients` (`[recipients]` and its CSV),
 //! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
@@ -23,10 +23,13 @@ mod oauth;
 pub mod permissions;
 mod project;
 mod raw;
+mod recipients;
 mod secrets;
 mod warnings;
 
-pub use checklist::{AUTO_CHECKS, Check, CheckKind, ChecklistSettings, DEFAULT_CHECKS};
+pub use checklist::{
+    AUTO_CHECKS, Check, CheckKind, ChecklistSettings, DEFAULT_CHECKS, TICKABLE_AUTO_CHECKS,
+};
 pub use dns::{DnsSettings, GMAIL_MX};
 pub use endpoints::{
     AuthMethod, DavSettings, Endpoint, EndpointKind, GmailSource, GraphImport, MultiLabel, Preset,
@@ -41,3 +44,4 @@ pub use oauth::{OAuthFlow, OAuthProvider, OAuthSettings};
 pub use project::{
     Brake, DEFAULT_MAX_FAILED_MESSAGES, Deletions, Durability, Project, SyncSettings,
 };
+pub use recipients::{Grant, RECIPIENT_COLUMNS, Recipient, Recipients};

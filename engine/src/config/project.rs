@@ -74,6 +74,9 @@ pub struct Project {
     pub sync: SyncSettings,
     /// `[dns]`: the records the destination needs (`cutover finalize`, the `dns-*` items).
     pub dns: super::dns::DnsSettings,
+    /// Shared/resource mailboxes, lists and groups the destination must have
+    /// (`[recipients] csv`); empty without one.
+    pub recipients: super::recipients::Recipients,
 }
 
 /// `[sync]` of the project file.

@@ -10,6 +10,7 @@ use super::endpoints::RawEndpoint;
 use super::folders::RawFolders;
 use super::mailboxes::RawMailbox;
 use super::project::{Brake, Durability, SyncSettings};
+use super::recipients::RawRecipients;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,8 @@ pub(super) struct RawProject {
     pub(super) sync: SyncSettings,
     #[serde(default)]
     pub(super) dns: RawDns,
+    #[serde(default)]
+    pub(super) recipients: RawRecipients,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -90,6 +90,12 @@ impl Engine {
             Ok(id) => id,
             Err(e) => return result(Totals::default(), self.journal_failure(None, e)),
         };
+        if let Err(e) = self
+            .store
+            .set_mailbox_type(mailbox_id, spec.mailbox_type.as_str())
+        {
+            return result(Totals::default(), self.journal_failure(None, e));
+        }
         match self.store.mailbox_state(&key) {
             Ok(Some((_, state, _))) if state == MailboxState::RollingBack.as_str() => {
                 let msg = "a rollback of this mailbox was interrupted; finish it first (cutover rollback PROJECT --mailbox USER), then migrate again".to_string();

@@ -102,6 +102,7 @@ impl Monitor {
                 MailboxView {
                     key: key.clone(),
                     batch: spec.batch.clone(),
+                    mailbox_type: spec.mailbox_type,
                     state: MailboxState::New,
                     ..Default::default()
                 },

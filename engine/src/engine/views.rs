@@ -41,6 +41,8 @@ impl From<Status> for CheckStatus {
 
 impl From<ItemStatus> for CheckView {
     fn from(c: ItemStatus) -> CheckView {
+        let tickable = c.kind == CheckKind::Manual
+            || crate::config::TICKABLE_AUTO_CHECKS.contains(&c.id.as_str());
         CheckView {
             id: c.id,
             section: c.section,
@@ -51,6 +53,7 @@ impl From<ItemStatus> for CheckView {
             at: c.at,
             note: c.note,
             auto: c.kind == CheckKind::Auto,
+            tickable,
             status: c.status.into(),
             reason: c.reason,
         }

@@ -13,6 +13,8 @@ pub struct MailboxRow {
     pub src_user: String,
     pub dst_user: String,
     pub state: String,
+    /// The type word as written (user, shared, room, equipment); None before types existed.
+    pub mailbox_type: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub last_error: Option<String>,
@@ -29,6 +31,17 @@ impl Journal {
             c.query_row("SELECT id FROM mailboxes WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
+        })
+    }
+
+    /// Record a mailbox's type word (user, shared, room, equipment).
+    pub fn set_mailbox_type(&self, id: i64, mailbox_type: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE mailboxes SET mailbox_type = ?2 WHERE id = ?1",
+                params![id, mailbox_type],
+            )
+            .map(drop)
         })
     }
 
@@ -63,7 +76,8 @@ impl Journal {
     pub fn mailbox_rows(&self) -> Result<Vec<MailboxRow>> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT id, key, batch, src_user, dst_user, state, started_at, finished_at, last_error
+                "SELECT id, key, batch, src_user, dst_user, state, started_at, finished_at, last_error,
+                        mailbox_type
                  FROM mailboxes ORDER BY id",
             )?;
             st.query_map([], |r| {
@@ -77,6 +91,7 @@ impl Journal {
                     started_at: r.get(6)?,
                     finished_at: r.get(7)?,
                     last_error: r.get(8)?,
+                    mailbox_type: r.get(9)?,
                 })
             })?
             .collect()

@@ -13,7 +13,7 @@
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
 //! machine), `delta` (delta passes: flags, moves, deletions, passes), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
-//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them)
+//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
 mod assessments;
@@ -27,6 +27,7 @@ pub mod inspect;
 mod issues;
 mod mailboxes;
 mod messages;
+mod recipients;
 mod refs;
 mod runs;
 mod schema;
@@ -46,4 +47,5 @@ pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
 pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
+pub use recipients::RecipientRow;
 pub use totals::{SkipRow, Totals};

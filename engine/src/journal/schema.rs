@@ -83,6 +83,21 @@ CREATE TABLE IF NOT EXISTS reports (
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 
 );
+-- Shared/resource mailboxes, lists and groups the destination must have (from the
+-- [recipients] CSV; later from a directory API), as last listed. members and aliases are
+-- ';'-separated addresses, access ';'-separated user:Right; state is 'listed' until
+-- something creates or verifies the recipient.
+CREATE TABLE IF NOT EXISTS recipients (
+  address TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  members TEXT NOT NULL,
+  aliases TEXT NOT NULL,
+  access TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'listed',
+  listed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+);
 CREATE TABLE IF NOT EXISTS assessments (
   id INTEGER PRIMARY KEY,
   at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
@@ -206,6 +221,9 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("refs", "written", "TEXT"),
     // The version and commit of the binary that ran the command (`cutover --version`).
     ("runs", "version", "TEXT"),
+    // The mailbox's type word (user, shared, room, equipment); NULL for a journal written
+    // before types existed, read as user.
+    ("mailboxes", "mailbox_type", "TEXT"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose

@@ -50,6 +50,11 @@ pub fn gather(
         Ok(MailboxFigures {
             key: r.key.clone(),
             batch: r.batch.clone(),
+            mailbox_type: r
+                .mailbox_type
+                .as_deref()
+                .and_then(crate::api::MailboxType::parse)
+                .unwrap_or_default(),
             src_user: r.src_user.clone(),
             dst_user: r.dst_user.clone(),
             state: r.state.clone(),
@@ -78,11 +83,13 @@ pub fn gather(
             Some(r) => {
                 let mut f = figures(r)?;
                 f.batch = spec.batch.clone();
+                f.mailbox_type = spec.mailbox_type;
                 mailboxes.push(f);
             }
             None => mailboxes.push(MailboxFigures {
                 key,
                 batch: spec.batch.clone(),
+                mailbox_type: spec.mailbox_type,
                 src_user: spec.source.user.clone(),
                 dst_user: spec.destination.user.clone(),
                 state: "not started".into(),
@@ -127,5 +134,6 @@ pub fn gather(
         checks,
         backups: store.backup_rows()?,
         versions: store.run_versions()?,
+        recipients: store.recipient_rows()?,
     })
 }

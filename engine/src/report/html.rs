@@ -12,6 +12,7 @@ use super::metrics::{
     versions_line, window_line,
 };
 use super::model::{Kind, MailboxFigures, Report};
+use super::recipients::{RECIPIENT_COLUMNS, RECIPIENTS_NOTE, recipient_rows};
 use super::svg::{batches_svg, throughput_svg};
 use crate::mail::fmt::{bytes, duration};
 
@@ -363,6 +364,17 @@ pub fn html(r: &Report) -> String {
                 tdw(&b.restore),
                 tdw(&b.dir)
             );
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    let recipients = recipient_rows(r);
+    if !recipients.is_empty() && r.kind == Kind::Final {
+        o.push_str("<h2>Shared mailboxes, lists and permissions</h2>\n");
+        let _ = writeln!(o, "<p>{}</p>", html_escape(RECIPIENTS_NOTE));
+        o.push_str(&table_head(&RECIPIENT_COLUMNS));
+        for row in recipients {
+            let cells: String = row.iter().map(|c| tdw(c)).collect();
+            let _ = writeln!(o, "<tr>{cells}</tr>");
         }
         o.push_str("</tbody></table>\n");
     }

@@ -1,7 +1,7 @@
 //! The reports' figures per kind of item (mail, events, contacts): only when some mailbox
 //! holds events or contacts, so a mail-only report renders exactly as before.
 
-use crate::api::{ItemKind, KindTotals};
+use crate::api::{ItemKind, KindTotals, MailboxType};
 use crate::mail::fmt::bytes;
 
 use super::metrics::sum_totals;
@@ -25,15 +25,52 @@ fn figures(t: &KindTotals) -> String {
     )
 }
 
-/// The summary's rows per kind, (label, value); none for a mail-only report.
+/// The summary's rows per mailbox type and per kind of item, (label, value): none for a
+/// mail-only report of user mailboxes.
 pub(crate) fn summary_rows(r: &Report) -> Vec<(String, String)> {
-    if !mixed(r) {
+    let mut out = type_rows(r);
+    if mixed(r) {
+        out.extend(
+            sum_totals(r)
+                .by_kind
+                .iter()
+                .map(|(k, t)| (k.plural().to_string(), figures(t))),
+        );
+    }
+    out
+}
+
+/// A row per mailbox type ("shared mailboxes": "1: 1 done, 0 failed, 0 not started") when
+/// some mailbox is not a user mailbox; none otherwise.
+fn type_rows(r: &Report) -> Vec<(String, String)> {
+    if r.mailboxes
+        .iter()
+        .all(|m| m.mailbox_type == MailboxType::User)
+    {
         return Vec::new();
     }
-    sum_totals(r)
-        .by_kind
+    MailboxType::ALL
         .iter()
-        .map(|(k, t)| (k.plural().to_string(), figures(t)))
+        .filter_map(|t| {
+            let of: Vec<_> = r
+                .mailboxes
+                .iter()
+                .filter(|m| m.mailbox_type == *t)
+                .collect();
+            let n = |st: &str| of.iter().filter(|m| m.state == st).count();
+            (!of.is_empty()).then(|| {
+                (
+                    format!("{t} mailboxes"),
+                    format!(
+                        "{}: {} done, {} failed, {} not started",
+                        of.len(),
+                        n("done"),
+                        n("failed"),
+                        n("not started")
+                    ),
+                )
+            })
+        })
         .collect()
 }
 

@@ -12,6 +12,7 @@ use super::metrics::{
     versions_line, window_line,
 };
 use super::model::{Kind, Report};
+use super::recipients::{RECIPIENT_COLUMNS, RECIPIENTS_NOTE, recipient_rows};
 use crate::mail::fmt::{bytes, duration, percent};
 
 /// A Markdown cell or list item: one line, with the characters Markdown would read as a link,
@@ -87,6 +88,7 @@ pub fn markdown(r: &Report) -> String {
         Kind::Final => markdown_final(r, &m, &mut o),
     }
     markdown_backups(r, &mut o);
+    markdown_recipients(r, &mut o);
     // Control and bidi characters from servers or the journal, in any cell or line: escaped.
     crate::safe_text::terminal_owned(o)
 }
@@ -179,6 +181,26 @@ fn markdown_backups(r: &Report, o: &mut String) {
             md(&b.restore),
             md(&b.dir)
         );
+    }
+}
+
+/// Shared/resource mailboxes, lists and groups (final report only); nothing when none listed.
+fn markdown_recipients(r: &Report, o: &mut String) {
+    let rows = recipient_rows(r);
+    if rows.is_empty() || r.kind != Kind::Final {
+        return;
+    }
+    let _ = writeln!(o, "\n## Shared mailboxes, lists and permissions\n");
+    let _ = writeln!(o, "{RECIPIENTS_NOTE}\n");
+    let _ = writeln!(
+        o,
+        "| {} |\n|{}",
+        RECIPIENT_COLUMNS.join(" | "),
+        "---|".repeat(RECIPIENT_COLUMNS.len())
+    );
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
     }
 }
 

@@ -15,6 +15,7 @@ mod kinds;
 mod markdown;
 mod metrics;
 mod model;
+mod recipients;
 mod svg;
 
 pub use self::csv::{CSV_COLUMNS, csv};
@@ -69,6 +70,7 @@ mod tests {
             checks: vec![],
             backups: vec![],
             versions: vec![],
+            recipients: vec![],
         }
     }
 

@@ -50,6 +50,8 @@ impl Format {
 pub struct MailboxFigures {
     pub key: String,
     pub batch: String,
+    /// User, shared, room or equipment (the project's word, else the journal's).
+    pub mailbox_type: crate::api::MailboxType,
     pub src_user: String,
     pub dst_user: String,
     /// The journal's state; "not started" when the journal has never seen the mailbox.
@@ -146,6 +148,8 @@ pub struct Report {
     /// The versions of cutover that ran commands on the project: (version, runs, first and
     /// last start), oldest first.
     pub versions: Vec<(String, u64, String, String)>,
+    /// Shared/resource mailboxes, lists and groups as journalled (`[recipients]`).
+    pub recipients: Vec<crate::journal::RecipientRow>,
 }
 
 /// One mailbox's newest backup of one side, and its newest restore into that side.

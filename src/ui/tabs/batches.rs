@@ -9,7 +9,9 @@ use crate::ui::app::{App, Level};
 use crate::ui::widgets::{
     block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
 };
-use cutover_engine::api::{BackupState, BatchView, ItemKind, MailboxState, MailboxView, Totals};
+use cutover_engine::api::{
+    BackupState, BatchView, ItemKind, MailboxState, MailboxType, MailboxView, Totals,
+};
 
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
@@ -80,7 +82,10 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                 .map(|b| {
                     let tot = b.totals();
                     let mut cells = vec![
-                        Cell::from(b.name.clone()),
+                        Cell::from(match non_user(b.mailboxes.iter().map(|m| m.mailbox_type)) {
+                            Some(types) => format!("{} · {types}", b.name),
+                            None => b.name.clone(),
+                        }),
                         Cell::from(state_word(b.state())).style(state_style(app, b.state())),
                         Cell::from(format!(
                             "{}/{}",
@@ -141,7 +146,10 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
                 .filter_map(|k| s.mailbox(k))
                 .map(|m| {
                     let mut cells = vec![
-                        Cell::from(m.key.clone()),
+                        Cell::from(match m.mailbox_type {
+                            MailboxType::User => m.key.clone(),
+                            t => format!("{} [{t}]", m.key),
+                        }),
                         Cell::from(state_word(m.state)).style(state_style(app, m.state)),
                         Cell::from(format!(
                             "{}/{}{}",
@@ -197,9 +205,28 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
             (header, rows, widths)
         }
     };
+    let all = s
+        .batches
+        .iter()
+        .flat_map(|b| b.mailboxes.iter().map(|m| m.mailbox_type));
     let title = match &app.level {
-        Level::Batches => " Batches (enter: mailboxes) ".to_string(),
-        Level::Mailboxes(b) => format!(" Mailboxes of {b} (enter: details, esc: back) "),
+        Level::Batches => match non_user(all) {
+            Some(types) => format!(" Batches (enter: mailboxes) · {types} "),
+            None => " Batches (enter: mailboxes) ".to_string(),
+        },
+        Level::Mailboxes(b) => {
+            let types = s
+                .batches
+                .iter()
+                .find(|x| &x.name == b)
+                .and_then(|x| non_user(x.mailboxes.iter().map(|m| m.mailbox_type)));
+            match types {
+                Some(types) => {
+                    format!(" Mailboxes of {b} · {types} (enter: details, esc: back) ")
+                }
+                None => format!(" Mailboxes of {b} (enter: details, esc: back) "),
+            }
+        }
         Level::Mailbox(_) => String::new(),
     };
     let table = Table::new(rows, widths)
@@ -208,6 +235,15 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
         .row_highlight_style(t.selection())
         .highlight_symbol("› ");
     f.render_stateful_widget(table, rest, &mut table_state(sel));
+}
+
+/// Mailboxes counted by type ("2 user, 1 shared") when any is not a user mailbox; None
+/// when all are (a users-only project looks as it always has).
+fn non_user(types: impl Iterator<Item = MailboxType> + Clone) -> Option<String> {
+    types
+        .clone()
+        .any(|t| t != MailboxType::User)
+        .then(|| MailboxType::summary(types))
 }
 
 fn backup_style(app: &App, s: BackupState) -> ratatui::style::Style {
@@ -285,7 +321,13 @@ fn draw_mailbox_detail(f: &mut Frame, app: &App, area: Rect, m: &MailboxView) {
         ])
     };
     let mut lines = vec![
-        kv("mailbox", m.key.clone()),
+        kv(
+            "mailbox",
+            match m.mailbox_type {
+                MailboxType::User => m.key.clone(),
+                t => format!("{} ({t} mailbox)", m.key),
+            },
+        ),
         Line::from(vec![
             Span::styled(format!("{:<18}", "batch"), t.muted()),
             Span::raw(format!("{} · source backup: ", m.batch)),

@@ -19,6 +19,11 @@ fn mailbox(key: &str, batch: &str, state: &str, copied: u64, total: u64) -> Mail
     MailboxView {
         key: key.into(),
         batch: batch.into(),
+        mailbox_type: if key.starts_with("info") {
+            MailboxType::Shared
+        } else {
+            MailboxType::User
+        },
         state: state.into(),
         current_folder: (state == "running").then(|| "Archive/2024".to_string()),
         folders_done: if state == "done" { 15 } else { 6 },
@@ -89,6 +94,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: Some("2026-11-24T18:02:11Z".into()),
                 note: Some("snapshot 4471".into()),
                 auto: false,
+                tickable: true,
                 status: "pass".into(),
                 reason: "ticked".into(),
             },
@@ -102,6 +108,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: None,
                 note: None,
                 auto: false,
+                tickable: true,
                 status: "pending".into(),
                 reason: "not ticked yet".into(),
             },
@@ -115,6 +122,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: Some("2026-11-24T18:05:40Z".into()),
                 note: None,
                 auto: true,
+                tickable: false,
                 status: "fail".into(),
                 reason: "bob->bob@new.test: destination bob@new.test: login as bob@new.test refused: [AUTHENTICATIONFAILED] Authentication failed.".into(),
             },
@@ -128,6 +136,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: Some("2026-11-24T18:07:02Z".into()),
                 note: None,
                 auto: true,
+                tickable: false,
                 status: "overridden".into(),
                 reason: "overridden by maria: quota raised by the customer, ticket 4711 (was fail: needs 12.3 GB, has 10.0 GB free)".into(),
             },
@@ -141,6 +150,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: None,
                 note: None,
                 auto: true,
+                tickable: false,
                 status: "n/a".into(),
                 reason: "no [checklist] domain configured".into(),
             },
@@ -154,6 +164,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 at: None,
                 note: None,
                 auto: false,
+                tickable: true,
                 status: "pending".into(),
                 reason: "not ticked yet".into(),
             },

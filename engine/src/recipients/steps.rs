@@ -1,0 +1,108 @@
+//! The steps that recreate the recipients on the destination, in the order they must run:
+//! mailboxes and groups first, then aliases, members (which may be other groups), then rights.
+
+use crate::api::{AccessRight, RecipientKind};
+use crate::config::Recipient;
+
+/// One thing to make true on the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A shared, room or equipment mailbox, or a list or group, with its display name.
+    Create {
+        kind: RecipientKind,
+        display_name: String,
+    },
+    Alias(String),
+    Member(String),
+    Grant {
+        user: String,
+        right: AccessRight,
+    },
+}
+
+/// An action on one recipient (its address and kind), with the CSV line it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub address: String,
+    pub kind: RecipientKind,
+    pub line: usize,
+    pub action: Action,
+}
+
+impl Step {
+    /// What the step does, for people: "create shared mailbox info@example.com".
+    pub fn describe(&self) -> String {
+        let what = |k: RecipientKind| match k {
+            RecipientKind::Shared | RecipientKind::Room | RecipientKind::Equipment => {
+                format!("{k} mailbox")
+            }
+            RecipientKind::Distribution => "distribution list".into(),
+            RecipientKind::M365Group => "Microsoft 365 group".into(),
+            RecipientKind::Security => "mail-enabled security group".into(),
+        };
+        match &self.action {
+            Action::Create { kind, .. } => format!("create {} {}", what(*kind), self.address),
+            Action::Alias(a) => format!("add alias {a} to {}", self.address),
+            Action::Member(m) => format!("add member {m} to {}", self.address),
+            Action::Grant { user, right } => format!("grant {user} {right} on {}", self.address),
+        }
+    }
+
+    /// Microsoft Graph can do this step itself (Microsoft 365 and security groups, their
+    /// members, calendar permissions); the rest needs Exchange Online PowerShell. This version
+    /// writes every step into the script; a Graph executor would take these.
+    pub fn graph_can(&self) -> bool {
+        let group = matches!(
+            self.kind,
+            RecipientKind::M365Group | RecipientKind::Security
+        );
+        match &self.action {
+            Action::Create { .. } | Action::Member(_) => group,
+            Action::Grant { right, .. } => right.is_calendar(),
+            Action::Alias(_) => false,
+        }
+    }
+}
+
+/// Every step for these recipients, in the order they must run.
+pub fn steps(recipients: &[Recipient]) -> Vec<Step> {
+    let step = |r: &Recipient, action: Action| Step {
+        address: r.address.clone(),
+        kind: r.kind,
+        line: r.line,
+        action,
+    };
+    let mut out = Vec::new();
+    // Mailboxes before groups: a group may list a shared mailbox as a member.
+    for r in recipients.iter().filter(|r| r.kind.is_mailbox()) {
+        out.push(step(r, create(r)));
+    }
+    for r in recipients.iter().filter(|r| !r.kind.is_mailbox()) {
+        out.push(step(r, create(r)));
+    }
+    for r in recipients {
+        out.extend(r.aliases.iter().map(|a| step(r, Action::Alias(a.clone()))));
+    }
+    for r in recipients {
+        out.extend(r.members.iter().map(|m| step(r, Action::Member(m.clone()))));
+    }
+    for r in recipients {
+        out.extend(r.access.iter().map(|g| {
+            step(
+                r,
+                Action::Grant {
+                    user: g.user.clone(),
+                    right: g.right,
+                },
+            )
+        }));
+    }
+    out
+}
+
+fn create(r: &Recipient) -> Action {
+    Action::Create {
+        kind: r.kind,
+        display_name: r.display_name.clone(),
+    }
+}
