@@ -18,10 +18,16 @@ fn main() {
         if let Some(path) = git(&["rev-parse", "--git-path", "HEAD"]) {
             println!("cargo:rerun-if-changed={path}");
         }
-        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"])
-            && let Some(path) = git(&["rev-parse", "--git-path", &r])
-        {
-            println!("cargo:rerun-if-changed={path}");
+        // ... and when its branch moves: the loose ref, or the packed refs once `git gc`
+        // packed it (only files that exist: a missing one would rerun this on every build).
+        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            for p in [r.as_str(), "packed-refs"] {
+                if let Some(path) = git(&["rev-parse", "--git-path", p])
+                    && std::path::Path::new(&path).exists()
+                {
+                    println!("cargo:rerun-if-changed={path}");
+                }
+            }
         }
         git(&["rev-parse", "--short=12", "HEAD"]).map(|hash| format!("commit {hash}"))
     });

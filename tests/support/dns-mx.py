@@ -124,12 +124,22 @@ def main():
         domain, hosts = None, sys.argv[2]
     else:
         domain, hosts = sys.argv[1].lower().rstrip("."), sys.argv[2:]
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("127.0.0.1", port))
+    # A free UDP port whose TCP twin is free too: on a busy machine another process may hold
+    # the TCP one, so try again with another port.
+    for _ in range(100):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            udp.close()
+            tcp.close()
+    else:
+        sys.exit("dns-mx.py: no port free for both UDP and TCP")
     tcp.listen(8)
     threading.Thread(target=serve_tcp, args=(tcp, domain, hosts), daemon=True).start()
     print("port=%d" % port, flush=True)

@@ -303,9 +303,13 @@ impl Engine {
             });
         }
         let (mut s, mut d) = (s, d);
-        // A delta pass; or a plain run after an interrupted one, which settles its moves and
-        // removals first (else a moved message would be copied again).
-        if self.is_delta() || !self.store.unfinished_delta(mailbox_id)?.is_empty() {
+        // A delta pass (once something of the mailbox was copied: before that there is
+        // nothing to mirror, only to copy); or a plain run after an interrupted one, which
+        // settles its moves and removals first (else a moved message would be copied again).
+        let copied_before = self.store.mailbox_totals(mailbox_id)?.copied > 0;
+        if (self.is_delta() && copied_before)
+            || !self.store.unfinished_delta(mailbox_id)?.is_empty()
+        {
             self.delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
                 .await?;
         }
