@@ -4,8 +4,6 @@
 //! gate; one typed confirmation (the batch's name) unless `--yes`; (b) the moment of the
 //! switch marked per mailbox; (c) one final delta pass; (d) `verify` of the batch.
 
-use std::time::Instant;
-
 use tokio::sync::mpsc;
 
 use cutover_engine::api::Severity;
@@ -19,9 +17,9 @@ use super::events::print_events;
 use super::failback::AbortOnDrop;
 use super::interrupt::on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked, journal_failed};
-use super::run::{exit_for, gate};
+use super::run::gate;
 use super::setup::{control_socket, engine, operator};
-use super::sync::{counters, since};
+use super::sync::{counters, run_pass};
 use super::verify::verify_with;
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
@@ -236,38 +234,16 @@ pub async fn finalize(
             None
         }
     };
-    let started = Instant::now();
     if let Some(pass_id) = pass_id {
-        let results = engine.run(&batches).await;
-        let took = started.elapsed();
-        let c = since(counters(&engine.stats), before);
-        code = exit_for(&results);
-        if let Err(e) = engine.store.end_sync_pass(
-            pass_id,
-            took.as_millis() as u64,
-            c,
-            &format!("exit {}", code.code()),
-        ) {
-            code = journal_checked(Some(format!("cannot record the final pass: {e}")), code);
-        }
-        println!(
-            "final pass: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {}",
-            took.as_secs_f64(),
-            c.new_messages,
-            c.flag_changes,
-            c.moves,
-            c.deletions,
-            c.removed,
-            match code {
-                ExitCode::Success => "complete".to_string(),
-                other => format!("exit {}", other.code()),
-            }
-        );
-        for r in results.iter().filter(|r| r.failure.is_some()) {
-            if let Some((_, e)) = &r.failure {
-                println!("    {}: {e}", terminal(&r.key));
-            }
-        }
+        code = run_pass(
+            &engine,
+            &batches,
+            (pass_id, before),
+            "final pass",
+            false,
+            "the final pass",
+        )
+        .await;
     }
     if code == ExitCode::Success && !stop.is_stopped() {
         // Mailboxes copied for the first time by this pass get their mark now.

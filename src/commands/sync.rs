@@ -19,6 +19,58 @@ use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 /// The run counters of delta passes, read at a point in time.
+/// Run one journalled delta pass (its `sync_passes` row, and the counters before it started),
+/// record its end, and print its line headed `head` (with the bodies downloaded when
+/// `fetched_too`) and the failed mailboxes; its exit code, a failure to record `what` folded in.
+pub async fn run_pass(
+    engine: &std::sync::Arc<cutover_engine::engine::Engine>,
+    batches: &[String],
+    (pass_id, before): (i64, PassCounts),
+    head: &str,
+    fetched_too: bool,
+    what: &str,
+) -> ExitCode {
+    let started = Instant::now();
+    let fetched = RunStats::get(&engine.stats.bodies_fetched);
+    let results = engine.run(batches).await;
+    let fetched = RunStats::get(&engine.stats.bodies_fetched) - fetched;
+    let took = started.elapsed();
+    let c = since(counters(&engine.stats), before);
+    let mut code = exit_for(&results);
+    if let Err(e) = engine.store.end_sync_pass(
+        pass_id,
+        took.as_millis() as u64,
+        c,
+        &format!("exit {}", code.code()),
+    ) {
+        code = journal_checked(Some(format!("cannot record {what}: {e}")), code);
+    }
+    println!(
+        "{head}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {}{}",
+        took.as_secs_f64(),
+        c.new_messages,
+        c.flag_changes,
+        c.moves,
+        c.deletions,
+        c.removed,
+        if fetched_too {
+            format!("{fetched} message bodies downloaded; ")
+        } else {
+            String::new()
+        },
+        match code {
+            ExitCode::Success => "complete".to_string(),
+            other => format!("exit {}", other.code()),
+        }
+    );
+    for r in results.iter().filter(|r| r.failure.is_some()) {
+        if let Some((_, e)) = &r.failure {
+            println!("    {}: {e}", cutover_engine::safe_text::terminal(&r.key));
+        }
+    }
+    code
+}
+
 pub fn counters(stats: &RunStats) -> PassCounts {
     PassCounts {
         new_messages: RunStats::get(&stats.appended),
@@ -93,38 +145,15 @@ pub async fn sync(
             }
         };
         let started = Instant::now();
-        let fetched = RunStats::get(&engine.stats.bodies_fetched);
-        let results = engine.run(&batches).await;
-        let fetched = RunStats::get(&engine.stats.bodies_fetched) - fetched;
-        let took = started.elapsed();
-        let c = since(counters(&engine.stats), before);
-        code = exit_for(&results);
-        if let Err(e) = engine.store.end_sync_pass(
-            pass_id,
-            took.as_millis() as u64,
-            c,
-            &format!("exit {}", code.code()),
-        ) {
-            code = journal_checked(Some(format!("cannot record a delta pass: {e}")), code);
-        }
-        println!(
-            "pass {pass}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {fetched} message bodies downloaded; {}",
-            took.as_secs_f64(),
-            c.new_messages,
-            c.flag_changes,
-            c.moves,
-            c.deletions,
-            c.removed,
-            match code {
-                ExitCode::Success => "complete".to_string(),
-                other => format!("exit {}", other.code()),
-            }
-        );
-        for r in results.iter().filter(|r| r.failure.is_some()) {
-            if let Some((_, e)) = &r.failure {
-                println!("    {}: {e}", cutover_engine::safe_text::terminal(&r.key));
-            }
-        }
+        code = run_pass(
+            &engine,
+            &batches,
+            (pass_id, before),
+            &format!("pass {pass}"),
+            true,
+            "a delta pass",
+        )
+        .await;
         if matches!(code, ExitCode::Mismatch | ExitCode::Journal) {
             worst = Some(code);
         }
