@@ -183,36 +183,12 @@ pub(super) fn load_csv(
         column,
         message,
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .map_err(|e| err(0, 0, format!("cannot read the mailbox CSV: {e}")))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| err(1, 1, format!("cannot read the CSV header: {e}")))?
-        .clone();
-    let mut col = std::collections::HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let canon = CSV_COLUMNS
-            .iter()
-            .find(|c| c.eq_ignore_ascii_case(h))
-            .ok_or_else(|| {
-                err(
-                    1,
-                    i + 1,
-                    format!(
-                        "unknown column {h:?}; expected some of {}",
-                        CSV_COLUMNS.join(", ")
-                    ),
-                )
-            })?;
-        col.insert(*canon, i);
-    }
-    for required in ["EmailAddress", "UserName"] {
-        if !col.contains_key(required) {
-            return Err(err(1, 1, format!("missing required column {required}")));
-        }
-    }
+    let (mut rdr, col) = super::csv_header::open(
+        file,
+        "mailbox CSV",
+        CSV_COLUMNS,
+        &["EmailAddress", "UserName"],
+    )?;
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {

@@ -5,13 +5,14 @@
 //!
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
-//! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV), `recipients` (`[recipients]` and its CSV),
+//! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV), `recipients` (`[recipients]` and its CSV), `csv_header` (opening either CSV),
 //! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
 
 mod checklist;
 pub mod checks;
+mod csv_header;
 mod dns;
 mod endpoints;
 mod folders;

@@ -90,36 +90,12 @@ pub(super) fn load_recipients(file: &Path) -> Result<Vec<Recipient>, ConfigError
         column,
         message,
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .map_err(|e| err(0, 0, format!("cannot read the recipients CSV: {e}")))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| err(1, 1, format!("cannot read the CSV header: {e}")))?
-        .clone();
-    let mut col: HashMap<&str, usize> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let canon = RECIPIENT_COLUMNS
-            .iter()
-            .find(|c| c.eq_ignore_ascii_case(h))
-            .ok_or_else(|| {
-                err(
-                    1,
-                    i + 1,
-                    format!(
-                        "unknown column {h:?}; expected some of {}",
-                        RECIPIENT_COLUMNS.join(", ")
-                    ),
-                )
-            })?;
-        col.insert(canon, i);
-    }
-    for required in ["Type", "Address"] {
-        if !col.contains_key(required) {
-            return Err(err(1, 1, format!("missing required column {required}")));
-        }
-    }
+    let (mut rdr, col) = super::csv_header::open(
+        file,
+        "recipients CSV",
+        RECIPIENT_COLUMNS,
+        &["Type", "Address"],
+    )?;
     let mut out: Vec<Recipient> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for rec in rdr.records() {
