@@ -23,6 +23,8 @@ pub use crate::directory::{AccessRight, MailboxType, RecipientKind};
 /// The one formatter of bytes, percentages and durations, so that the console prints a figure
 /// exactly as the CLI and the reports do.
 pub use crate::mail::fmt as figures;
+/// Bytes on an IMAP link and of protocol they carried (COMPRESS=DEFLATE shows the difference).
+pub use crate::wire::WireBytes;
 
 /// Seconds of throughput history kept (the chart shows the last 10 minutes).
 pub const HISTORY_SECS: usize = 600;

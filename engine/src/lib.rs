@@ -42,4 +42,5 @@ pub mod rollback;
 pub mod safe_text;
 pub mod sync;
 pub mod verify;
+pub mod wire;
 mod words;

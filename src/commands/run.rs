@@ -99,6 +99,10 @@ pub async fn run(
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
+    let wire = wire_line(&[
+        ("source", engine.src.wire()),
+        ("destination", engine.dst.wire()),
+    ]);
     // The engine (and its event sender) must go before the printer can finish.
     let store = engine.store.clone();
     control.abort();
@@ -175,8 +179,34 @@ pub async fn run(
             format!("; {}", mirrored.join(", "))
         }
     );
+    if let Some(w) = wire {
+        println!("{w}");
+    }
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))
+}
+
+/// "on the wire: source 1.2 MB for 4.8 MB of IMAP (COMPRESS=DEFLATE, 4.0x); destination ...":
+/// what crossed each IMAP link in this run, measured under TLS, against what it carried.
+pub fn wire_line(sides: &[(&str, Option<cutover_engine::api::WireBytes>)]) -> Option<String> {
+    let parts: Vec<String> = sides
+        .iter()
+        .filter_map(|(side, w)| w.map(|w| (side, w)))
+        .map(|(side, w)| {
+            let wire = w.wire_in + w.wire_out;
+            if w.compressed_sessions > 0 {
+                format!(
+                    "{side} {} for {} of IMAP (COMPRESS=DEFLATE, {:.1}x)",
+                    fmt::bytes(wire),
+                    fmt::bytes(w.plain_in + w.plain_out),
+                    w.ratio()
+                )
+            } else {
+                format!("{side} {} (uncompressed)", fmt::bytes(wire))
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("on the wire: {}", parts.join("; ")))
 }
 
 /// "12/12 messages, 3/4 events (1 skipped, 0 failed)": copied of known, per kind.

@@ -594,6 +594,7 @@ fn connector(
         auth: AuthMethod::Login,
         api_url: url.clone(),
         graph_import: GraphImport::default(),
+        compress: Compress::default(),
         path: None,
         dav: None,
         oauth: Some(OAuthSettings {

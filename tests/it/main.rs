@@ -10,6 +10,7 @@ mod assess;
 mod backup;
 mod checklist_cli;
 mod cli_conventions;
+mod compress;
 mod config;
 mod console_e2e;
 mod dav;

@@ -298,9 +298,6 @@ EOF
     if [[ -n $quota ]]; then
       cat <<EOF
 mail_plugins = \$mail_plugins quota
-protocol imap {
-  mail_plugins = \$mail_plugins imap_quota
-}
 plugin {
   quota = count:User quota
   quota_vsizes = yes
@@ -308,6 +305,12 @@ plugin {
 }
 EOF
     fi
+    # COMPRESS=DEFLATE (RFC 4978) is the imap_zlib plugin in Dovecot 2.3; offered on every
+    # instance, used only by sessions that ask for it (compress = "on"; "auto" stays off on
+    # loopback, so tests that match wire text see it uncompressed).
+    echo "protocol imap {"
+    echo "  mail_plugins = \$mail_plugins imap_zlib${quota:+ imap_quota}"
+    echo "}"
     if [[ -n $dport ]]; then
       cat <<EOF
 doveadm_password = $(cat "$dir/doveadm.secret")

@@ -79,6 +79,19 @@ impl EndpointKind {
     }
 }
 
+/// COMPRESS=DEFLATE (RFC 4978) on an IMAP endpoint (`compress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compress {
+    /// On where the server offers it and the host is not a loopback address (a WAN link gains,
+    /// a local server only pays the CPU).
+    #[default]
+    Auto,
+    /// On wherever the server offers it.
+    On,
+    Off,
+}
+
 /// How a Graph destination creates messages (`graph_import`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,6 +132,9 @@ pub(super) struct RawEndpoint {
     timeout_secs: Option<Spanned<u64>>,
     #[serde(default)]
     auth: AuthMethod,
+    /// IMAP: COMPRESS=DEFLATE, "auto" (default), "on" or "off".
+    #[serde(default)]
+    compress: Option<Compress>,
     /// Graph destination: "mime" (importMime, default) or "json".
     #[serde(default)]
     graph_import: Option<GraphImport>,
@@ -286,6 +302,8 @@ pub struct Endpoint {
     pub oauth: Option<OAuthSettings>,
     /// How a Graph destination creates messages.
     pub graph_import: GraphImport,
+    /// COMPRESS=DEFLATE on an IMAP endpoint.
+    pub compress: Compress,
     /// Set when this endpoint is (to be read as) Gmail: `preset = "gmail"`, `kind = "gmail"`
     /// or a `[source.gmail]` table. A source then copies each message once (see
     /// `sync::gmail`).
@@ -297,6 +315,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Whether IMAP sessions ask for COMPRESS=DEFLATE (when the server offers it).
+    pub fn wants_compression(&self) -> bool {
+        match self.compress {
+            Compress::On => true,
+            Compress::Off => false,
+            Compress::Auto => !super::checks::is_loopback(&self.host),
+        }
+    }
+
     /// Mailboxes on this endpoint need no password of their own: they log in with a token,
     /// or they are local directories (Maildir).
     pub fn uses_tokens(&self) -> bool {
@@ -407,6 +434,15 @@ pub(super) fn endpoint(
         return Err(ConfigError::whole(
             path,
             format!("{section}.graph_import: only a Graph destination imports messages"),
+        ));
+    }
+    if raw.compress.is_some() && raw.kind != EndpointKind::Imap {
+        return Err(ConfigError::whole(
+            path,
+            format!(
+                "{section}.compress: COMPRESS=DEFLATE is an IMAP extension; remove it from this {} endpoint",
+                raw.kind.name()
+            ),
         ));
     }
     if raw.kind == EndpointKind::Pop3 && section == "destination" {
@@ -532,6 +568,7 @@ pub(super) fn endpoint(
         api_url,
         oauth,
         graph_import: raw.graph_import.unwrap_or_default(),
+        compress: raw.compress.unwrap_or_default(),
         gmail,
         path: maildir,
         dav,

@@ -33,8 +33,8 @@ pub use checklist::{
 };
 pub use dns::{DnsSettings, GMAIL_MX};
 pub use endpoints::{
-    AuthMethod, DavSettings, Endpoint, EndpointKind, GmailSource, GraphImport, MultiLabel, Preset,
-    Security, preset_host,
+    AuthMethod, Compress, DavSettings, Endpoint, EndpointKind, GmailSource, GraphImport,
+    MultiLabel, Preset, Security, preset_host,
 };
 pub use folders::FolderRules;
 pub use items::Items;

@@ -124,6 +124,16 @@ impl AnyConnector {
         }
     }
 
+    /// Bytes on the wire and of protocol for an IMAP endpoint (None for the others, whose
+    /// HTTP or file traffic is not counted this way).
+    pub fn wire(&self) -> Option<super::compress::WireBytes> {
+        match self {
+            AnyConnector::Imap(c) => Some(c.wire()),
+            AnyConnector::ImapDav(c) => Some(c.imap.wire()),
+            _ => None,
+        }
+    }
+
     /// Wait for a free connection slot, then connect and log in as `cred`.
     pub async fn connect(&self, cred: &Credential) -> Result<AnySession> {
         match self {

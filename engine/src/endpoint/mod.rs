@@ -13,6 +13,7 @@
 pub mod any;
 pub mod bounded;
 mod budget;
+pub mod compress;
 pub mod dav;
 pub mod gmail;
 pub mod graph;

@@ -1,8 +1,9 @@
 //! What the server announces: CAPABILITY (UIDPLUS, LITERAL+/-, SPECIAL-USE, MULTIAPPEND,
-//! APPENDLIMIT) and the storage quota (GETQUOTAROOT).
+//! APPENDLIMIT), COMPRESS=DEFLATE and the storage quota (GETQUOTAROOT).
 
 use super::errors::map_err;
 use super::session::ImapSession;
+use crate::endpoint::compress::CompressSwitch;
 use crate::endpoint::net::with_timeout;
 use crate::endpoint::types::{Capabilities, Result};
 
@@ -34,6 +35,40 @@ impl ImapSession {
             c.raw.push(name);
         }
         Ok(c)
+    }
+
+    /// COMPRESS=DEFLATE (RFC 4978) where the server offers it: both directions compressed from
+    /// the next command on. A server that refuses (NO, e.g. compression already active) leaves
+    /// the session as it was, said in the log.
+    pub(super) async fn compress(&mut self, switch: &CompressSwitch) -> Result<()> {
+        let offered = self
+            .caps
+            .raw
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("COMPRESS=DEFLATE"));
+        if !offered {
+            tracing::info!(host = %self.host, "COMPRESS=DEFLATE not offered: uncompressed");
+            return Ok(());
+        }
+        self.settle();
+        let r = with_timeout(
+            self.timeout,
+            "COMPRESS",
+            self.s.run_command_and_check_ok("COMPRESS DEFLATE"),
+        )
+        .await?;
+        match r {
+            Ok(()) => {
+                switch.enable();
+                tracing::debug!(host = %self.host, "COMPRESS=DEFLATE on");
+                Ok(())
+            }
+            Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m)) => {
+                tracing::warn!(host = %self.host, "COMPRESS DEFLATE refused ({m}): uncompressed");
+                Ok(())
+            }
+            Err(e) => Err(map_err("COMPRESS", e)),
+        }
     }
 
     /// Storage quota of the root that holds `folder` (GETQUOTAROOT): (used, limit) in bytes.

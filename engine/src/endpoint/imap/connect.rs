@@ -14,6 +14,7 @@ use super::session::ImapSession;
 use crate::config::{self, AuthMethod, Credential, Security};
 use crate::endpoint::bounded;
 use crate::endpoint::budget::ConnectionBudget;
+use crate::endpoint::compress::{Compressible, WireBytes, WireCounter};
 use crate::endpoint::guard::Guard;
 use crate::endpoint::net::{Io, io_err, tcp_connect, tls_connector, tls_handshake, with_timeout};
 use crate::endpoint::oauth::TokenProvider;
@@ -101,6 +102,8 @@ pub struct ImapConnector {
     /// OAuth2 tokens for XOAUTH2, when the endpoint has an `[oauth]` table.
     tokens: Option<TokenProvider>,
     budget: ConnectionBudget,
+    /// Bytes on the wire and bytes of protocol, all sessions.
+    wire: WireCounter,
     /// "source" or "destination", for messages.
     pub side: &'static str,
 }
@@ -116,6 +119,7 @@ impl ImapConnector {
             tls,
             tokens: None,
             budget: ConnectionBudget::new(cfg.max_connections),
+            wire: WireCounter::default(),
             side,
         })
     }
@@ -150,6 +154,11 @@ impl ImapConnector {
 
     pub fn config(&self) -> &config::Endpoint {
         &self.cfg
+    }
+
+    /// What this endpoint's sessions sent and received, on the wire and as protocol.
+    pub fn wire(&self) -> WireBytes {
+        self.wire.get()
     }
 
     /// Wait for a free connection slot, then connect and log in.
@@ -195,6 +204,10 @@ impl ImapConnector {
                 Box::new(self.handshake(tcp.into_inner()).await?)
             }
         };
+        // Under the guard, so that it lexes uncompressed bytes: the COMPRESS=DEFLATE switch
+        // and the count of bytes on the wire.
+        let (stream, deflate) = Compressible::new(stream, &self.wire);
+        let stream: Box<dyn Io> = Box::new(stream);
         // Every byte from the server passes the guard: lines, literals and read-ahead bounded.
         let (guard, guard_handle) = Guard::new(stream);
         let stream: Box<dyn Io> = Box::new(guard);
@@ -305,6 +318,9 @@ impl ImapConnector {
             _permit: permit,
         };
         s.caps = s.read_capabilities().await?;
+        if self.cfg.wants_compression() {
+            s.compress(&deflate).await?;
+        }
         if let Some(limit) = self.cfg.max_message_size {
             s.caps.append_limit = Some(s.caps.append_limit.map_or(limit, |l| l.min(limit)));
         }
