@@ -538,6 +538,9 @@ pub struct Connections {
     pub src_max: usize,
     pub dst_in_use: usize,
     pub dst_max: usize,
+    /// IMAP sides: bytes on the wire against bytes of protocol (COMPRESS=DEFLATE).
+    pub src_wire: Option<WireBytes>,
+    pub dst_wire: Option<WireBytes>,
 }
 
 /// What an observer (the console, `cutover watch`) sees: a value, published latest-wins.

@@ -150,6 +150,21 @@ pub(crate) fn draw_throughput(f: &mut Frame, app: &App, area: Rect, tp: &Through
             s.connections.dst_max
         )),
     ];
+    // Compressed links: protocol bytes per byte on the wire, measured.
+    let ratios: Vec<String> = [
+        ("source", s.connections.src_wire),
+        ("destination", s.connections.dst_wire),
+    ]
+    .iter()
+    .filter_map(|(side, w)| {
+        w.filter(|w| w.compressed_sessions > 0)
+            .map(|w| format!("{side} {:.1}x", w.ratio()))
+    })
+    .collect();
+    if !ratios.is_empty() {
+        spans.push(Span::styled("   compressed ", t.muted()));
+        spans.push(Span::raw(ratios.join("  ")));
+    }
     if s.parallel > 0 {
         spans.push(Span::styled("   mailboxes at once ", t.muted()));
         spans.push(Span::raw(s.parallel.to_string()));

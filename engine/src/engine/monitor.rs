@@ -453,6 +453,8 @@ impl Monitor {
                     src_max: e.src.max_connections(),
                     dst_in_use: e.dst.in_use(),
                     dst_max: e.dst.max_connections(),
+                    src_wire: e.src.wire(),
+                    dst_wire: e.dst.wire(),
                 })
                 .unwrap_or_default(),
             parallel: engine.map_or(0, |e| e.parallel()),

@@ -82,6 +82,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
             src_max: 8,
             dst_in_use: 0,
             dst_max: 8,
+            ..Default::default()
         },
         checks: vec![
             CheckView {
@@ -249,6 +250,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                     src_max: 8,
                     dst_in_use: 0,
                     dst_max: 8,
+                    ..Default::default()
                 }
             } else {
                 Connections {
@@ -256,6 +258,15 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                     src_max: 8,
                     dst_in_use: 6,
                     dst_max: 8,
+                    // The source link compressed (COMPRESS=DEFLATE), the destination not.
+                    src_wire: Some(WireBytes {
+                        wire_in: 40_000_000,
+                        wire_out: 1_000_000,
+                        plain_in: 104_000_000,
+                        plain_out: 2_600_000,
+                        compressed_sessions: 6,
+                    }),
+                    dst_wire: Some(WireBytes::default()),
                 }
             };
             s.issues = vec![
