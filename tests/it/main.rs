@@ -39,6 +39,7 @@ mod recipients;
 mod report;
 mod report_golden;
 mod resume;
+mod round_trips;
 mod scenarios;
 mod signals;
 mod sync_delta;

@@ -120,6 +120,8 @@ struct Shared {
     conns: AtomicUsize,
     stop: AtomicBool,
     log: Mutex<Vec<String>>,
+    /// Client -> server bytes per connection (index = connection number - 1), when recording.
+    recorded: Option<Mutex<Vec<Vec<u8>>>>,
 }
 
 /// A running proxy on 127.0.0.1 (stopped on drop).
@@ -130,6 +132,27 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(target_port: u16, faults: Vec<Fault>) -> FaultProxy {
+        Self::start_with(target_port, faults, false)
+    }
+
+    /// A proxy without faults that keeps every byte the client sent, per connection (see
+    /// [`FaultProxy::client_bytes`]): what cutover said to the server, to count commands.
+    pub fn recording(target_port: u16) -> FaultProxy {
+        Self::start_with(target_port, Vec::new(), true)
+    }
+
+    /// What each connection's client sent so far, in accept order (recording proxies only).
+    pub fn client_bytes(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .recorded
+            .as_ref()
+            .expect("a recording proxy")
+            .lock()
+            .unwrap()
+            .clone()
+    }
+
+    fn start_with(target_port: u16, faults: Vec<Fault>, record: bool) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
@@ -140,6 +163,7 @@ impl FaultProxy {
             conns: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
+            recorded: record.then(|| Mutex::new(Vec::new())),
         });
         let sh = shared.clone();
         thread::spawn(move || {
@@ -281,6 +305,13 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
             return;
         }
         let mut chunk = &buf[..n];
+        if let (Dir::Up, Some(rec)) = (dir, &sh.recorded) {
+            let mut rec = rec.lock().unwrap();
+            if rec.len() < conn.n {
+                rec.resize(conn.n, Vec::new());
+            }
+            rec[conn.n - 1].extend_from_slice(chunk);
+        }
         if dir == Dir::Up {
             let mut hay = tail.clone();
             hay.extend_from_slice(chunk);

@@ -1,0 +1,217 @@
+//! The command budget of an IMAP to IMAP pass, counted on the wire against real Dovecot
+//! servers: every command cutover sends to each side goes through a recording proxy and is
+//! counted by verb, for a full pass and for a no-op pass, and held to the budget written in
+//! docs/internals/migration.md ("Commands per folder and per message"). A change that adds a
+//! command per message, or per folder on a no-op pass, fails here.
+
+use std::collections::BTreeMap;
+
+use crate::support;
+
+use support::fault_proxy::FaultProxy;
+use support::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cutover-rtt")
+        .tempdir()
+        .unwrap()
+}
+
+/// The commands in what a client sent: "UID FETCH", "APPEND", ... counted, literals skipped
+/// (an APPEND's message, a LOGIN's quoted or literal password), continuation lines of the
+/// same command not counted again.
+fn commands(bytes: &[u8]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let mut i = 0;
+    let mut in_command = false;
+    while i < bytes.len() {
+        let end = match bytes[i..].windows(2).position(|w| w == b"\r\n") {
+            Some(p) => i + p,
+            None => break,
+        };
+        let line = String::from_utf8_lossy(&bytes[i..end]).to_string();
+        if !in_command {
+            let mut words = line.split(' ').skip(1);
+            let verb = words.next().unwrap_or("").to_ascii_uppercase();
+            let verb = if verb == "UID" {
+                format!("UID {}", words.next().unwrap_or("").to_ascii_uppercase())
+            } else {
+                verb
+            };
+            *out.entry(verb).or_insert(0) += 1;
+        }
+        i = end + 2;
+        // A line ending in a literal announcement: its bytes follow, then the same command
+        // goes on (the next message of a MULTIAPPEND, or the command's end).
+        match literal_len(&line) {
+            Some(n) => {
+                i += n;
+                in_command = true;
+            }
+            None => in_command = false,
+        }
+    }
+    out
+}
+
+/// N of a line ending in `{N}` or `{N+}` (or `~{N+}`, a binary literal).
+fn literal_len(line: &str) -> Option<usize> {
+    let open = line.rfind('{')?;
+    let inner = line[open + 1..].strip_suffix('}')?;
+    inner.trim_end_matches('+').parse().ok()
+}
+
+fn sum(conns: &[Vec<u8>]) -> BTreeMap<String, usize> {
+    let mut total = BTreeMap::new();
+    for c in conns {
+        for (k, v) in commands(c) {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    total
+}
+
+fn minus(
+    after: &BTreeMap<String, usize>,
+    before: &BTreeMap<String, usize>,
+) -> BTreeMap<String, usize> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn n(m: &BTreeMap<String, usize>, verb: &str) -> usize {
+    m.get(verb).copied().unwrap_or(0)
+}
+
+fn total(m: &BTreeMap<String, usize>) -> usize {
+    m.values().sum()
+}
+
+#[test]
+fn commands_per_folder_and_per_message_stay_within_the_budget() {
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
+    src.seed("alice", 300, 21, &[]);
+    let dump = src.dump("alice", "alice-pw");
+    let folders = dump.folders.len();
+    let messages = dump.total();
+    assert!(
+        folders >= 5 && messages >= 250,
+        "{folders} folders, {messages} messages"
+    );
+    let (sp, dp) = (
+        FaultProxy::recording(src.port),
+        FaultProxy::recording(dst.port),
+    );
+    let p = ProjectBuilder::new("rtt")
+        .source(project::imap(sp.port))
+        .destination(project::imap(dp.port))
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .create();
+
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(dst.message_count("alice") as usize, messages);
+    let (s1, d1) = (sum(&sp.client_bytes()), sum(&dp.client_bytes()));
+    eprintln!(
+        "full pass, {folders} folders, {messages} messages:\n  source {s1:?}\n  destination {d1:?}"
+    );
+
+    // Per connection: LOGIN, CAPABILITY, LOGOUT (and ENABLE CONDSTORE once on a delta
+    // pass); per side one LIST. Then per folder and per message:
+    let session = |m: &BTreeMap<String, usize>| 3 * n(m, "LOGIN") + n(m, "LIST") + n(m, "ENABLE");
+    for m in [&s1, &d1] {
+        assert_eq!(
+            n(m, "LOGIN"),
+            n(m, "CAPABILITY"),
+            "one CAPABILITY per session: {m:?}"
+        );
+        assert!(
+            n(m, "LOGIN") <= 4,
+            "max_connections bounds the sessions: {m:?}"
+        );
+        assert_eq!(n(m, "LIST"), 1, "one LIST per side: {m:?}");
+    }
+    // Full pass, source: one EXAMINE per folder, UID FETCH for the listing and the bodies in
+    // windows; never a command per message.
+    assert_eq!(n(&s1, "EXAMINE"), folders, "{s1:?}");
+    assert!(
+        n(&s1, "UID FETCH") <= 2 * folders + messages / 100,
+        "{s1:?}"
+    );
+    assert_eq!(
+        total(&s1) - session(&s1),
+        n(&s1, "EXAMINE") + n(&s1, "UID FETCH"),
+        "{s1:?}"
+    );
+    // Destination: one SELECT, one STATUS and one check (UID FETCH) per folder, a CREATE per
+    // missing folder, and the messages in MULTIAPPEND windows (one APPEND command each).
+    assert_eq!(n(&d1, "SELECT"), folders, "{d1:?}");
+    assert_eq!(n(&d1, "STATUS"), folders, "{d1:?}");
+    assert!(n(&d1, "UID FETCH") <= folders, "{d1:?}");
+    assert!(
+        n(&d1, "CREATE") < folders,
+        "INBOX and the special folders exist: {d1:?}"
+    );
+    assert!(
+        n(&d1, "APPEND") <= folders + messages / 8,
+        "MULTIAPPEND windows, not one command per message: {d1:?}"
+    );
+    assert_eq!(
+        total(&d1) - session(&d1),
+        ["SELECT", "STATUS", "UID FETCH", "CREATE", "APPEND"]
+            .iter()
+            .map(|v| n(&d1, v))
+            .sum::<usize>(),
+        "no other command: {d1:?}"
+    );
+
+    // No-op pass (a re-run: the delta pass mirrors the users' changes, then the copy pass
+    // finds nothing new): nothing written, per folder at most two EXAMINE and two UID FETCH
+    // on the source (CONDSTORE CHANGEDSINCE, then the listing) and one SELECT on the
+    // destination.
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let (s2, d2) = (
+        minus(&sum(&sp.client_bytes()), &s1),
+        minus(&sum(&dp.client_bytes()), &d1),
+    );
+    eprintln!("no-op pass:\n  source {s2:?}\n  destination {d2:?}");
+    assert_eq!(n(&d2, "APPEND"), 0, "{d2:?}");
+    assert!(
+        total(&s2) - session(&s2) <= 4 * folders,
+        "source, no-op pass: {s2:?}"
+    );
+    assert!(
+        total(&d2) - session(&d2) <= folders,
+        "destination, no-op pass: {d2:?}"
+    );
+    assert_eq!(dst.message_count("alice") as usize, messages);
+}
+
+#[test]
+fn the_counter_reads_commands_literals_and_multiappend() {
+    let wire = b"a1 LOGIN u {3+}\r\npwd\r\na2 EXAMINE INBOX\r\na3 UID FETCH 1:* (FLAGS)\r\n\
+a4 APPEND INBOX (\\Seen) {5+}\r\nhello (\\Seen) {2+}\r\nhi\r\na5 LOGOUT\r\n";
+    let m = commands(wire);
+    assert_eq!(
+        m.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("APPEND".to_string(), 1),
+            ("EXAMINE".to_string(), 1),
+            ("LOGIN".to_string(), 1),
+            ("LOGOUT".to_string(), 1),
+            ("UID FETCH".to_string(), 1),
+        ]
+    );
+}
