@@ -83,6 +83,16 @@ fn minus(
         .collect()
 }
 
+fn sum_of(ms: &[&BTreeMap<String, usize>]) -> BTreeMap<String, usize> {
+    let mut total = BTreeMap::new();
+    for m in ms {
+        for (k, v) in m.iter() {
+            *total.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    total
+}
+
 fn n(m: &BTreeMap<String, usize>, verb: &str) -> usize {
     m.get(verb).copied().unwrap_or(0)
 }
@@ -196,6 +206,20 @@ fn commands_per_folder_and_per_message_stay_within_the_budget() {
         total(&d2) - session(&d2) <= folders,
         "destination, no-op pass: {d2:?}"
     );
+
+    // The next no-op re-run knows each folder's HIGHESTMODSEQ: with QRESYNC (Dovecot offers
+    // it) the delta pass costs one EXAMINE per folder and lists nothing; the copy pass one
+    // EXAMINE (UIDNEXT unchanged: no listing) and one SELECT on the destination.
+    let third = p.cutover(&["run"]);
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third));
+    let (s3, d3) = (
+        minus(&sum(&sp.client_bytes()), &sum_of(&[&s1, &s2])),
+        minus(&sum(&dp.client_bytes()), &sum_of(&[&d1, &d2])),
+    );
+    eprintln!("second no-op pass:\n  source {s3:?}\n  destination {d3:?}");
+    assert_eq!(n(&s3, "UID FETCH"), 0, "nothing listed: {s3:?}");
+    assert!(total(&s3) - session(&s3) <= 2 * folders, "source: {s3:?}");
+    assert!(total(&d3) - session(&d3) <= folders, "destination: {d3:?}");
     assert_eq!(dst.message_count("alice") as usize, messages);
 }
 
