@@ -5,8 +5,8 @@
 # incremental pass.
 #
 #   peers.sh [--users N] [--per-user N] [--seed S] [--tools "cutover imapsync mbsync dsync dsynctcp naive"]
-#            [--dst-fsync optimized|never] [--huge] [--tricky] [--fault SPEC] [--keep] [--out FILE]
-#            [--rounds N]
+#            [--dst-fsync optimized|never] [--huge] [--tricky] [--fault SPEC] [--wan RTT_MS:MBIT]
+#            [--keep] [--out FILE] [--rounds N]
 #
 # Needs: dovecot-imapd, time, python3; isync for mbsync; imapsync from $IMAPSYNC or PATH.
 # Tools (each skipped with a note when missing):
@@ -38,13 +38,18 @@
 # server already committed: the in-doubt case). dsync writes the destination directly, so dst
 # faults do not touch it.
 #
+# --wan RTT_MS:MBIT (e.g. 50:100): every pass reaches both servers through wan-proxy.py, which
+# adds that round-trip time and limits each connection to that bandwidth (both directions), as if
+# the tool ran on an admin machine across the internet from both systems. dsync writes the
+# destination's files directly, so only its source side crosses the WAN.
+#
 # Everything lives in a mktemp -d work dir, removed at exit (--keep keeps it, servers stopped);
 # every server and proxy this script starts is stopped at exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 USERS=2 PER_USER=5000 SEED=1 TOOLS="cutover imapsync mbsync dsync dsynctcp naive" DST_FSYNC=optimized
-KEEP=0 HUGE="" OUT="" TRICKY=--no-tricky FAULT="" ROUNDS=1
+KEEP=0 HUGE="" OUT="" TRICKY=--no-tricky FAULT="" ROUNDS=1 WAN=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --users) USERS=$2; shift 2 ;;
@@ -58,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --wan) WAN=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -282,8 +288,10 @@ run_cutover() {
   local i
   {
     printf '[project]\nname = "peers"\nstate = "%s/cutover-state.sqlite"\n\n' "$W"
-    printf '[source]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\n\n' "$SP"
-    printf '[destination]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\n\n' "$DP"
+    # CUTOVER_COMPRESS=on: COMPRESS=DEFLATE on both links as on a real WAN ("auto", the
+    # default, leaves these loopback hosts uncompressed).
+    printf '[source]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n\n' "$SP" "${CUTOVER_COMPRESS:-auto}"
+    printf '[destination]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n\n' "$DP" "${CUTOVER_COMPRESS:-auto}"
     for ((i = 1; i <= USERS; i++)); do
       printf '[[mailbox]]\nbatch = "all"\nsource = { user = "user%d", password = "pw-user%d" }\n' "$i" "$i"
       printf 'destination = { user = "user%d", password = "pw-user%d" }\n\n' "$i" "$i"
@@ -323,6 +331,24 @@ faulty_ports() {  # tool
   if [[ $side == dst ]]; then start_proxy "dst-$1" "$DP" "${args[@]}"; else start_proxy "dst-$1" "$DP"; fi
   DP=$PROXY_PORT
 }
+# With --wan: both sides through wan-proxy.py for this pass.
+start_wan() {  # name target_port -> sets PROXY_PORT
+  local rtt mbit
+  IFS=: read -r rtt mbit <<<"$WAN"
+  rm -f "$W/wan-$1.port"
+  python3 "$HERE/wan-proxy.py" --listen 127.0.0.1:0 --target "127.0.0.1:$2" --rtt-ms "$rtt" --mbit "$mbit" \
+    >"$W/wan-$1.port" 2>>"$W/logs/wan-$1.log" &
+  PROXY_PIDS+=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do [[ -s $W/wan-$1.port ]] && break; sleep 0.05; done
+  PROXY_PORT=$(awk '/^listening/{print $2}' "$W/wan-$1.port")
+  [[ -n $PROXY_PORT ]] || { echo "wan-proxy did not start" >&2; exit 1; }
+}
+wan_ports() {
+  REAL_SP=$SP REAL_DP=$DP REAL_SDP=$SDP
+  start_wan src "$SP"; SP=$PROXY_PORT
+  start_wan dst "$DP"; DP=$PROXY_PORT
+}
 direct_ports() {
   stop_proxies
   SP=$REAL_SP DP=$REAL_DP SDP=$REAL_SDP
@@ -336,7 +362,7 @@ measure() {  # tool pass
   # writing back hundreds of MB, and every fsync Dovecot does then takes ~10x longer.
   sync
   s0=$(server_cpu "$W/src"); d0=$(server_cpu "$W/dst")
-  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B
+  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B CUTOVER_COMPRESS
   /usr/bin/time -v -o "$tf" bash -c "$(declare -f run_cutover "run_$tool"); run_$tool $pass" || rc=$?
   s1=$(server_cpu "$W/src"); d1=$(server_cpu "$W/dst")
   local wall user sys rss pct got
@@ -373,6 +399,9 @@ for tool in $TOOLS; do
     measure "$tool" fault
     direct_ports
     measure "$tool" resume
+  elif [[ -n $WAN ]]; then
+    wan_ports; measure "$tool" full; direct_ports
+    wan_ports; measure "$tool" noop; direct_ports
   else
     measure "$tool" full
     measure "$tool" noop
@@ -382,7 +411,7 @@ done
 
 {
   echo
-  echo "# peers.sh: $SRC_MSGS msgs, $(calc "$SRC_BYTES / 1000000") MB, $USERS users, loopback, dst mail_fsync=$DST_FSYNC, $(nproc) cores${FAULT:+, fault $FAULT}"
+  echo "# peers.sh: $SRC_MSGS msgs, $(calc "$SRC_BYTES / 1000000") MB, $USERS users, loopback, dst mail_fsync=$DST_FSYNC, $(nproc) cores${FAULT:+, fault $FAULT}${WAN:+, WAN rtt_ms:mbit $WAN}"
   echo "# msg/s and MB/s = source totals / wall (for the noop pass: how fast it confirms nothing is new)"
   echo "# tool_cpu = user+sys of the tool and its children; src_cpu/dst_cpu = CPU of each Dovecot"
   echo "# miss/extra = messages (paired by folder + Message-ID) only in src / only in dst;"
