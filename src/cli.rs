@@ -119,6 +119,19 @@ pub enum Cmd {
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
     },
+    /// Can each destination mailbox receive what will be copied? Per mailbox: the account
+    /// exists and has a mailbox, the migration signs in to it, its quota has room. Writes
+    /// nothing unless --probe; journalled for the checklist's `access` item.
+    Access {
+        project: PathBuf,
+        /// Check the mailboxes of these batches (repeatable); all when absent.
+        #[arg(long = "batch")]
+        batches: Vec<String>,
+        /// Also place a test message in each destination INBOX, read it back and remove it
+        /// (IMAP and Maildir destinations).
+        #[arg(long)]
+        probe: bool,
+    },
     /// Check a project file and print what it defines; connects to nothing.
     Check { project: PathBuf },
     /// The pre-migration checklist as the start gate sees it (exit 11 while a required item

@@ -58,6 +58,7 @@ fn main() -> std::process::ExitCode {
         | Cmd::Verify { project, .. }
         | Cmd::Plan { project, .. }
         | Cmd::Recipients { project, .. }
+        | Cmd::Access { project, .. }
         | Cmd::Tui { project, .. }
         | Cmd::Watch { project }
         | Cmd::Check { project }
@@ -193,6 +194,9 @@ fn main() -> std::process::ExitCode {
             }
             Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
             Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
+            Cmd::Access { batches, probe, .. } => {
+                until_interrupted(commands::access::access(project, batches, probe)).await
+            }
             Cmd::Recipients { script, .. } => {
                 commands::recipients::recipients(&project, script.as_deref())
             }

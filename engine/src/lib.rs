@@ -16,6 +16,7 @@
 //! writer) serve every layer and printer. Nothing here touches the terminal or parses a
 //! command line.
 
+pub mod access;
 pub mod api;
 pub mod assess;
 pub mod backup;

@@ -2,6 +2,7 @@
 //! exit code, the engine and control socket set-up, signals, the typed confirmation and the
 //! progress printer, each in its own sibling module.
 
+pub mod access;
 pub mod assess;
 pub mod backup;
 pub mod check;

@@ -24,11 +24,11 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// The fake cloud with this fake Graph (the Gmail API unused).
-fn start(graph: FakeGraph) -> Cloud {
+pub(crate) fn start(graph: FakeGraph) -> Cloud {
     Cloud::start(tokens(), graph, |g| g)
 }
 
-fn tokens() -> Tokens {
+pub(crate) fn tokens() -> Tokens {
     Tokens::new(Duration::from_secs(3600))
         .with_client("contoso", "app-1", "secret-1")
         .with_client("fabrikam", "app-2", "secret-2")
@@ -36,7 +36,7 @@ fn tokens() -> Tokens {
 
 /// An endpoint table for the fake Graph, logging in as an app of a tenant of the fake (its
 /// secret in the environment variable `env`).
-fn graph_endpoint(cloud: &FakeCloud, tenant: &str, app: &str, env: &str) -> toml::Table {
+pub(crate) fn graph_endpoint(cloud: &FakeCloud, tenant: &str, app: &str, env: &str) -> toml::Table {
     let url = cloud.url();
     let token_url = format!("{url}/{tenant}/oauth2/v2.0/token");
     toml::toml! {
@@ -54,7 +54,7 @@ fn graph_endpoint(cloud: &FakeCloud, tenant: &str, app: &str, env: &str) -> toml
 
 /// A project whose commands have the fake tenants' secrets in their environment (its
 /// `cutover` is this one, not [`ProjectDir::cutover`]).
-struct Proj(ProjectDir);
+pub(crate) struct Proj(ProjectDir);
 
 impl std::ops::Deref for Proj {
     type Target = ProjectDir;
@@ -66,7 +66,7 @@ impl std::ops::Deref for Proj {
 impl Proj {
     /// Mailboxes (source user, its password or "", destination user): a destination user
     /// without '@' is a Dovecot one, with the password "{user}-pw".
-    fn new(
+    pub(crate) fn new(
         source: toml::Table,
         destination: toml::Table,
         mailboxes: &[(&str, &str, &str)],
@@ -91,7 +91,7 @@ impl Proj {
         Proj(ProjectDir { dir, path })
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.arg(args[0]).arg(&self.path).args(&args[1..]);
         c.env("CUTOVER_TEST_SECRET_1", "secret-1")
@@ -99,7 +99,7 @@ impl Proj {
         c
     }
 
-    fn cutover(&self, args: &[&str]) -> Output {
+    pub(crate) fn cutover(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("run cutover")
     }
 }

@@ -6,6 +6,7 @@
 mod support;
 mod ui_fixture;
 
+mod access;
 mod assess;
 mod backup;
 mod checklist_cli;

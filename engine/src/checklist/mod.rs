@@ -80,6 +80,53 @@ fn selected_keys(project: &Project, batches: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The `access` item: the latest `cutover access` of every mailbox found it ready.
+pub fn access_status(
+    store: &Journal,
+    keys: &[String],
+) -> Result<(Status, String, Option<String>), JournalError> {
+    let rows: HashMap<String, crate::journal::AccessRow> = store
+        .latest_access()?
+        .into_iter()
+        .map(|r| (r.mailbox.clone(), r))
+        .collect();
+    let (mut missing, mut failing) = (Vec::new(), Vec::new());
+    let mut at: Option<String> = None;
+    for k in keys {
+        match rows.get(k) {
+            None => missing.push(k.clone()),
+            Some(r) if !r.ready => failing.push(format!("{k}: {}", r.state)),
+            Some(r) => {
+                if at.as_ref().is_none_or(|a| &r.at > a) {
+                    at = Some(r.at.clone());
+                }
+            }
+        }
+    }
+    Ok(if !failing.is_empty() {
+        (
+            Status::Fail,
+            format!("not ready: {} (see `cutover access`)", list(&failing)),
+            at,
+        )
+    } else if !missing.is_empty() {
+        (
+            Status::Pending,
+            format!(
+                "not checked yet: run `cutover access PROJECT` ({})",
+                list(&missing)
+            ),
+            None,
+        )
+    } else {
+        (
+            Status::Pass,
+            format!("{} mailbox(es) ready on the destination", keys.len()),
+            at,
+        )
+    })
+}
+
 fn list(v: &[String]) -> String {
     let mut out = v.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
     if v.len() > 3 {
@@ -255,6 +302,7 @@ fn auto_status(
             (s, r, rows.first().map(|r| r.at.clone()))
         }
         "backup" => backup_status(store, keys)?,
+        "access" => access_status(store, keys)?,
         other => (Status::Pending, format!("unknown auto check {other}"), None),
     })
 }

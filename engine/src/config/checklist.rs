@@ -81,6 +81,7 @@ pub const AUTO_CHECKS: &[&str] = &[
     "dns-spf",
     "dns-dkim",
     "recipients",
+    "access",
 ];
 
 /// Auto items the operator may also tick: what the engine cannot verify itself yet
@@ -179,6 +180,13 @@ pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
         "backup",
         "Technical",
         "Source backed up and the backup verified (cutover backup, then --verify) before the batch's first write",
+        false,
+        CheckKind::Auto,
+    ),
+    (
+        "access",
+        "Technical",
+        "Destination mailboxes ready: account, mailbox and room (cutover access)",
         false,
         CheckKind::Auto,
     ),

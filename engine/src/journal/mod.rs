@@ -16,6 +16,7 @@
 //! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
+mod access;
 mod assessments;
 mod backups;
 mod checks;
@@ -35,6 +36,7 @@ mod switches;
 mod totals;
 mod verifications;
 
+pub use access::AccessRow;
 pub use assessments::{
     AssessedFolderRow, AssessedMailboxRow, AssessedMessageRow, AssessmentRows, RiskRow,
 };

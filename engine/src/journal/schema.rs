@@ -299,6 +299,21 @@ const STEPS: &[(u32, &str)] = &[
         "ALTER TABLE mailboxes ADD COLUMN switched_at TEXT;
          ALTER TABLE folders ADD COLUMN dst_switch_uidnext INTEGER",
     ),
+    // Mailbox-readiness checks (`cutover access`): one row per mailbox and check; `state` a
+    // word of `access::Readiness`, `probed` when a test item was placed, read and removed.
+    (
+        9,
+        "CREATE TABLE IF NOT EXISTS access_checks (
+           id INTEGER PRIMARY KEY,
+           mailbox TEXT NOT NULL,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           ready INTEGER NOT NULL,
+           state TEXT NOT NULL,
+           detail TEXT NOT NULL,
+           probed INTEGER NOT NULL DEFAULT 0
+         );
+         CREATE INDEX IF NOT EXISTS access_checks_mailbox ON access_checks (mailbox);",
+    ),
 ];
 
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it

@@ -42,6 +42,7 @@
 //! - `types` and `wire`: what they share (properties, listed items; Graph's encoding,
 //!   error bodies and dates).
 
+mod account;
 mod calendar;
 mod connector;
 mod contacts;
@@ -60,6 +61,7 @@ mod vcard;
 mod wire;
 mod zones;
 
+pub use account::GraphAccount;
 pub use connector::{GraphConnector, GraphSession};
 pub use throttle::Limits;
 pub use types::{

@@ -211,6 +211,10 @@ struct GraphState {
     /// (tenant, "calendars" | "contacts"): the tenant's app was not granted that area's
     /// application permission: 403 ErrorAccessDenied, as Graph answers it.
     withheld: std::collections::HashSet<(String, &'static str)>,
+    /// Directory users of a tenant without an Exchange mailbox (unlicensed or not yet
+    /// provisioned), by UPN: `GET /users/{upn}` answers, their mailbox routes 404
+    /// `MailboxNotEnabledForRESTAPI`.
+    mailless: HashMap<String, String>,
 }
 
 pub struct FakeGraph {
@@ -324,6 +328,16 @@ impl FakeGraph {
             .unwrap()
             .withheld
             .insert((tenant.to_string(), area));
+        self
+    }
+
+    /// A directory user of `tenant` without a mailbox (see `GraphState::mailless`).
+    pub fn with_user_without_mailbox(self, tenant: &str, upn: &str) -> FakeGraph {
+        self.state
+            .lock()
+            .unwrap()
+            .mailless
+            .insert(upn.to_ascii_lowercase(), tenant.to_string());
         self
     }
 
@@ -930,9 +944,51 @@ fn route(
         sessions,
         quota,
         withheld,
+        mailless,
         ..
     } = &mut *st;
     let upn = rest[1].to_ascii_lowercase();
+    // The directory's user (`GET /users/{upn}`) and a user without a mailbox.
+    let user = |licences: usize| {
+        json!({"id": format!("u-{upn}"), "userPrincipalName": upn, "accountEnabled": true,
+               "assignedLicenses": (0..licences).map(|i| json!({"skuId": format!("sku-{i}")})).collect::<Vec<_>>()})
+    };
+    if let Some(t) = mailless.get(&upn) {
+        if t != tenant {
+            return J(err(
+                StatusCode::FORBIDDEN,
+                "ErrorAccessDenied",
+                "Access is denied.",
+            ));
+        }
+        return J(if rest.len() == 2 && *method == Method::GET {
+            ok(StatusCode::OK, user(0))
+        } else {
+            err(
+                StatusCode::NOT_FOUND,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            )
+        });
+    }
+    if rest.len() == 2 && *method == Method::GET {
+        return J(match mailboxes.get(&upn) {
+            Some(mb) if mb.tenant != tenant => err(
+                StatusCode::FORBIDDEN,
+                "ErrorAccessDenied",
+                "Access is denied.",
+            ),
+            Some(_) => ok(StatusCode::OK, user(1)),
+            None => err(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                &format!(
+                    "Resource '{}' does not exist or one of its queried reference-property objects are not present.",
+                    rest[1]
+                ),
+            ),
+        });
+    }
     let Some(mb) = mailboxes.get_mut(&upn) else {
         return J(err(
             StatusCode::NOT_FOUND,
@@ -1032,6 +1088,10 @@ fn route(
     }
     match (method.clone(), r.as_slice()) {
         // Folders.
+        (Method::GET, ["mailboxSettings"]) => J(ok(
+            StatusCode::OK,
+            json!({"userPurpose": "user", "timeZone": "UTC"}),
+        )),
         (Method::GET, ["mailFolders"]) => {
             let v: Vec<Value> = mb
                 .folders
