@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -77,6 +78,28 @@ pub enum Command {
     /// operator issue, the state a column of the Batches tab.
     Backup {
         batch: Option<String>,
+        operator: String,
+    },
+    /// One delta pass over a batch (`cutover sync --batch`): what users did on the source since
+    /// the last pass is mirrored on the destination and new mail copied, journalled in
+    /// `sync_passes`. With `every`, another pass starts that long after each one started, until
+    /// [`Command::StopDeltaPasses`] (or an emergency stop, or a pass that fails). Refused while
+    /// a mailbox of the batch runs, or while the checklist gate is closed.
+    DeltaPass {
+        batch: String,
+        every: Option<Duration>,
+        operator: String,
+    },
+    /// No further scheduled pass of the batch (the one under way finishes).
+    StopDeltaPasses {
+        batch: String,
+        operator: String,
+    },
+    /// `cutover finalize --batch` (typed confirmation happened in the console): the domain's
+    /// DNS checked (refused while MX does not point at the destination), the switch marked per
+    /// mailbox, one final delta pass, then `verify`; each step an operator issue.
+    Finalize {
+        batch: String,
         operator: String,
     },
 }

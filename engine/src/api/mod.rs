@@ -8,10 +8,12 @@
 //! ([`crate::issues`]): the engine converts its journal rows and checklist items into these
 //! views (`engine::views`), and its events and sink speak these states and severities.
 //!
-//! `states`: the enums; `views`: the snapshot and its views; `commands`: the commands and the
+//! `states`: the enums; `views`: the snapshot and its views; `passes`: delta passes per batch
+//! (lag, final-pass estimate); `commands`: the commands and the
 //! handle. Everything is re-exported here, so drivers name `cutover_engine::api::X`.
 
 mod commands;
+mod passes;
 mod states;
 mod views;
 
@@ -25,11 +27,12 @@ pub use crate::directory::{AccessRight, MailboxType, RecipientKind};
 pub use crate::mail::fmt as figures;
 
 pub use commands::{BackupSwitch, Command, Handle, StopSwitch};
+pub use passes::{Estimate, Lag, PassCounts, PassOutcome, PassView, SyncView};
 pub use states::{
     BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, RunState, Severity,
     Side,
 };
 pub use views::{
-    BatchView, CheckView, Connections, HISTORY_SECS, IssueView, KindTotals, MailboxView,
-    PassCounts, Snapshot, Throughput, Totals,
+    BatchView, CheckView, Connections, HISTORY_SECS, IssueView, KindTotals, MailboxView, Snapshot,
+    Throughput, Totals,
 };

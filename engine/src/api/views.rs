@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
+use super::passes::{Lag, SyncView};
 use super::states::{
     BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, RunState, Severity,
 };
@@ -12,19 +13,6 @@ use crate::directory::MailboxType;
 
 /// Seconds of throughput history kept (the chart shows the last 10 minutes).
 pub const HISTORY_SECS: usize = 600;
-
-/// What one delta pass (`cutover sync`) did, as journalled in `sync_passes`: new messages
-/// copied, messages whose flags were set on the destination, messages moved there between
-/// folders, messages found deleted on the source, and messages removed from the destination
-/// because of that (`[sync] deletions = "propagate"`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PassCounts {
-    pub new_messages: u64,
-    pub flag_changes: u64,
-    pub moves: u64,
-    pub deletions: u64,
-    pub removed: u64,
-}
 
 /// Item counts of a mailbox (or a batch, or everything), from the journal. The flat fields
 /// count every item whatever its kind (`messages` is "items"); `by_kind` splits them per kind
@@ -168,6 +156,8 @@ pub struct BatchView {
     pub parallel: usize,
     /// Required checklist items unmet for starting this batch (ids): the engine refuses.
     pub blocked: Vec<String>,
+    /// Its delta passes (`cutover sync`, the console's d / D) and finalize.
+    pub sync: SyncView,
 }
 
 impl BatchView {
@@ -187,6 +177,12 @@ impl BatchView {
     /// Every mailbox of the batch fully enumerated (its totals are not a lower bound).
     pub fn enumerated(&self) -> bool {
         self.mailboxes.iter().all(|m| m.enumerated)
+    }
+
+    /// Source changes not yet on the destination at `now`, as far as measured (see [`Lag`]).
+    pub fn lag(&self, now: DateTime<Utc>) -> Lag {
+        let t = self.totals();
+        self.sync.lag(now, t.pending, t.failed)
     }
 
     /// Mailboxes of the batch whose newest source backup is in this state.

@@ -283,6 +283,21 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .journal_failed(&format!("cannot record the override: {err}")),
             }
         }
+        Command::DeltaPass {
+            batch,
+            every,
+            operator,
+        } => {
+            if gate_open(e, std::slice::from_ref(&batch)) {
+                super::passes::start(e, batch, every, &operator);
+            }
+        }
+        Command::StopDeltaPasses { batch, operator } => super::passes::stop(e, &batch, &operator),
+        Command::Finalize { batch, operator } => {
+            if gate_open(e, std::slice::from_ref(&batch)) {
+                super::passes::finalize(e, batch, operator);
+            }
+        }
         // Reaches the engine only where the handle has no backup switch.
         Command::Backup { .. } => e.sink().issue(
             Severity::Warning,

@@ -3,7 +3,8 @@
 //! ([`crate::events`]) and, through [`control`], snapshots ([`crate::api`]).
 //!
 //! `state`: the engine and what the operator moves; `mailbox`: one mailbox's migration;
-//! `workers`: its folder workers; `outcome`: how it ended; [`control`] and [`monitor`]:
+//! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
+//! finalize; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket.
 
@@ -11,7 +12,9 @@ pub mod control;
 mod mailbox;
 pub mod monitor;
 mod outcome;
+mod passes;
 pub mod remote;
+mod schedule;
 mod state;
 mod views;
 mod workers;

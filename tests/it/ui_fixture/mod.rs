@@ -184,6 +184,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
         paused: false,
         parallel: 4,
         blocked: vec![],
+        ..Default::default()
     };
     match kind {
         Kind::Empty => {
@@ -228,6 +229,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                     paused: false,
                     parallel: 2,
                     blocked: vec!["login".into(), "dns".into()],
+                    ..Default::default()
                 },
             ];
             s.throughput = tp(&[

@@ -1,0 +1,89 @@
+//! What the console runs of delta passes, per batch: a pass (or a finalize) under way, which
+//! makes the batch's mailboxes run as a delta pass, and the interval the passes repeat at.
+//! Moved by the controller's commands (`passes`), read by the snapshot.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::events::StopFlag;
+
+#[derive(Default)]
+struct BatchSync {
+    running: bool,
+    finalizing: bool,
+    every: Option<Duration>,
+    /// Set to end the schedule (a new schedule gets a new flag and number).
+    cancel: StopFlag,
+    generation: u64,
+}
+
+/// Per batch: the console's delta passes.
+#[derive(Default)]
+pub struct SyncSchedules(Mutex<HashMap<String, BatchSync>>);
+
+impl SyncSchedules {
+    fn with<R>(&self, batch: &str, f: impl FnOnce(&mut BatchSync) -> R) -> R {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(map.entry(batch.to_string()).or_default())
+    }
+
+    /// (a pass runs, a finalize runs, the interval) of a batch.
+    pub fn state(&self, batch: &str) -> (bool, bool, Option<Duration>) {
+        self.with(batch, |b| (b.running, b.finalizing, b.every))
+    }
+
+    /// Claim the batch for a pass (or a finalize); false when one runs already.
+    pub fn begin(&self, batch: &str, finalizing: bool) -> bool {
+        self.with(batch, |b| {
+            if b.running {
+                return false;
+            }
+            b.running = true;
+            b.finalizing = finalizing;
+            true
+        })
+    }
+
+    pub fn end(&self, batch: &str) {
+        self.with(batch, |b| {
+            b.running = false;
+            b.finalizing = false;
+        })
+    }
+
+    /// The batch's mailboxes run as a delta pass (one was asked from the console).
+    pub fn is_delta(&self, batch: &str) -> bool {
+        self.with(batch, |b| b.running)
+    }
+
+    /// Repeat passes of the batch at `every`; the flag that ends this schedule, and its
+    /// number (any earlier schedule ends now).
+    pub fn schedule(&self, batch: &str, every: Duration) -> (StopFlag, u64) {
+        self.with(batch, |b| {
+            b.cancel.stop();
+            b.cancel = StopFlag::default();
+            b.generation += 1;
+            b.every = Some(every);
+            (b.cancel.clone(), b.generation)
+        })
+    }
+
+    /// End the batch's schedule; false when it had none.
+    pub fn unschedule(&self, batch: &str) -> bool {
+        self.with(batch, |b| {
+            b.cancel.stop();
+            b.every.take().is_some()
+        })
+    }
+
+    /// Schedule number `generation` ended by itself (a failed pass, a stop): forget its
+    /// interval, unless a newer schedule replaced it.
+    pub fn schedule_ended(&self, batch: &str, generation: u64) {
+        self.with(batch, |b| {
+            if b.generation == generation {
+                b.every = None;
+            }
+        })
+    }
+}
