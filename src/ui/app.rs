@@ -2,6 +2,7 @@
 //! sequences can be tested for the exact commands they produce.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::TextArea;
@@ -47,6 +48,10 @@ pub enum Modal {
     Resolve(i64, Box<TextArea<'static>>),
     /// The reason for overriding a checklist item.
     Override(String, Box<TextArea<'static>>),
+    /// Finalize of a batch: its name must be typed to confirm.
+    Finalize(String, Box<TextArea<'static>>),
+    /// The interval of a batch's delta passes, in minutes.
+    Every(String, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -292,7 +297,38 @@ impl App {
                 }
                 return;
             }
+            Modal::Finalize(batch, t) => {
+                match key.code {
+                    KeyCode::Esc => {
+                        self.toast = Some("finalize cancelled; nothing changed".into());
+                        self.modal = Modal::None;
+                    }
+                    KeyCode::Enter => {
+                        let typed = t.lines().join(" ").trim().to_string();
+                        let batch = batch.clone();
+                        self.modal = Modal::None;
+                        if typed == batch {
+                            self.send(Command::Finalize {
+                                batch: batch.clone(),
+                                operator: self.operator.clone(),
+                            });
+                            self.toast = Some(format!(
+                                "finalizing batch {batch}: each step is logged in the Issues tab"
+                            ));
+                        } else {
+                            self.toast = Some(format!(
+                                "finalize not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
+                            ));
+                        }
+                    }
+                    _ => {
+                        t.input(key);
+                    }
+                }
+                return;
+            }
             Modal::Command(t)
+            | Modal::Every(_, t)
             | Modal::Filter(t)
             | Modal::Note(_, t)
             | Modal::Resolve(_, t)
@@ -340,6 +376,19 @@ impl App {
                                     operator: self.operator.clone(),
                                 });
                             }
+                            Modal::Every(batch, _) => match text.parse::<u64>() {
+                                Ok(m) if m > 0 => {
+                                    self.send(Command::DeltaPass {
+                                        batch: batch.clone(),
+                                        every: Some(Duration::from_secs(m * 60)),
+                                        operator: self.operator.clone(),
+                                    });
+                                    self.toast = Some(format!(
+                                        "delta passes of {batch} every {m} min, the first now (D stops them)"
+                                    ));
+                                }
+                                _ => self.toast = Some("no schedule: minutes, 1 or more".into()),
+                            },
                             Modal::Override(..) => {
                                 self.toast = Some("no override: a reason is required".into());
                             }
@@ -549,6 +598,51 @@ impl App {
                     });
                 }
             }
+            Action::DeltaPass => {
+                if let Some(batch) = self.selected_batch() {
+                    self.toast = Some(format!(
+                        "delta pass of {batch} started: the figures above the table follow it"
+                    ));
+                    self.send(Command::DeltaPass {
+                        batch: batch.clone(),
+                        every: None,
+                        operator: self.operator.clone(),
+                    });
+                    self.warn_blocked(&[batch]);
+                }
+            }
+            Action::DeltaEvery => {
+                let Some(batch) = self.selected_batch() else {
+                    return;
+                };
+                let scheduled = self
+                    .snap
+                    .batches
+                    .iter()
+                    .any(|b| b.name == batch && b.sync.every.is_some());
+                if scheduled {
+                    self.toast = Some(format!("no further delta pass of {batch}"));
+                    self.send(Command::StopDeltaPasses {
+                        batch,
+                        operator: self.operator.clone(),
+                    });
+                } else if !self.read_only() {
+                    let t = line_input("minutes between passes (enter starts, esc cancels)");
+                    self.modal = Modal::Every(batch, t);
+                }
+            }
+            Action::Finalize => match self.selected_batch() {
+                _ if self.read_only() => {
+                    self.toast = Some(
+                        "read-only (cutover watch): this console cannot change anything".into(),
+                    )
+                }
+                Some(b) => {
+                    let t = line_input(&format!("type {b} to confirm, esc cancels"));
+                    self.modal = Modal::Finalize(b, t);
+                }
+                None => self.toast = Some("select a batch first".into()),
+            },
             Action::ResolveIssue => {
                 if let Some(i) = self.issue_rows().get(self.selected()).copied() {
                     let mut t = line_input("what was done about it (enter resolves, esc cancels)");

@@ -55,6 +55,9 @@ pub enum Action {
     Rollback,
     Backup,
     ResolveIssue,
+    DeltaPass,
+    DeltaEvery,
+    Finalize,
     Redraw,
 }
 
@@ -171,6 +174,33 @@ pub static KEYMAP: &[Binding] = &[
         N,
         Action::LessParallel,
         "one mailbox fewer of the selected batch at once",
+        In(Tab::Batches),
+        false,
+    ),
+    b(
+        "d",
+        KeyCode::Char('d'),
+        N,
+        Action::DeltaPass,
+        "delta pass of the selected batch now: mirror what users did on the source",
+        In(Tab::Batches),
+        true,
+    ),
+    b(
+        "D",
+        KeyCode::Char('D'),
+        S,
+        Action::DeltaEvery,
+        "delta passes of the selected batch every N minutes (asks N), or stop them",
+        In(Tab::Batches),
+        false,
+    ),
+    b(
+        "F",
+        KeyCode::Char('F'),
+        S,
+        Action::Finalize,
+        "finalize the selected batch: DNS check, switch, final pass, verify (type its name to confirm)",
         In(Tab::Batches),
         false,
     ),
@@ -453,6 +483,8 @@ fn short(desc: &'static str) -> &'static str {
         "pause every batch" => "pause all",
         "quit" => "quit",
         "roll back the selected batch" => "rollback",
+        "delta pass of the selected batch now" => "delta pass",
+        "finalize the selected batch" => "finalize",
         other => other,
     }
 }

@@ -113,6 +113,10 @@ pub(super) fn start(e: &Arc<Engine>, batch: String, every: Option<Duration>, ope
         );
         return;
     }
+    // Claimed now, so that a second start meanwhile is refused, not run twice.
+    if !e.sync.begin(&batch, false) {
+        return;
+    }
     let schedule = every.map(|d| (d, e.sync.schedule(&batch, d)));
     say(
         e,
@@ -129,9 +133,6 @@ pub(super) fn start(e: &Arc<Engine>, batch: String, every: Option<Duration>, ope
     tokio::spawn(async move {
         loop {
             let started = Instant::now();
-            if !e.sync.begin(&batch, false) {
-                break;
-            }
             let complete = one_pass(&e, &batch, "delta pass").await;
             e.sync.end(&batch);
             let Some((every, (cancel, generation))) = &schedule else {
@@ -159,6 +160,18 @@ pub(super) fn start(e: &Arc<Engine>, batch: String, every: Option<Duration>, ope
                     e.sync.schedule_ended(&batch, *generation);
                     break;
                 }
+            }
+            // A pass started by hand meanwhile: this one waits for it.
+            while !e.sync.begin(&batch, false) {
+                if cancel.is_stopped() || e.stop_flag().is_stopped() {
+                    e.sync.schedule_ended(&batch, *generation);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            if cancel.is_stopped() {
+                e.sync.end(&batch);
+                break;
             }
         }
     });
