@@ -631,6 +631,12 @@ impl App {
                     self.modal = Modal::Every(batch, t);
                 }
             }
+            Action::MeasureLag => {
+                if let Some(batch) = self.selected_batch() {
+                    self.toast = Some(format!("looking at the source of {batch} ..."));
+                    self.send(Command::MeasureLag { batch });
+                }
+            }
             Action::Finalize => match self.selected_batch() {
                 _ if self.read_only() => {
                     self.toast = Some(

@@ -57,6 +57,7 @@ pub enum Action {
     ResolveIssue,
     DeltaPass,
     DeltaEvery,
+    MeasureLag,
     Finalize,
     Redraw,
 }
@@ -192,6 +193,15 @@ pub static KEYMAP: &[Binding] = &[
         S,
         Action::DeltaEvery,
         "delta passes of the selected batch every N minutes (asks N), or stop them",
+        In(Tab::Batches),
+        false,
+    ),
+    b(
+        "l",
+        KeyCode::Char('l'),
+        N,
+        Action::MeasureLag,
+        "measure the selected batch's lag: one look per source folder, nothing read or written",
         In(Tab::Batches),
         false,
     ),

@@ -488,7 +488,10 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
     let cmd = format!("{} {}", bin().display(), p.path.display());
     let t = Tmux::start("delta", &cmd, &[("NO_COLOR", "1")]);
     let screen = t.wait_for("no delta pass yet", 10);
-    assert!(screen.contains("final pass: no estimate yet"), "{screen}");
+    assert!(
+        screen.contains("no estimate before a complete delta pass"),
+        "{screen}"
+    );
     // The first copy.
     t.keys("A");
     t.wait_for(&format!("msgs {}/{} (100.0%)", num(total), num(total)), 60);
@@ -496,6 +499,14 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
     // Mail arrives on the source after the first copy: not on the destination yet.
     crate::finalize::deliver(&src, "alice", "INBOX", "arrived-after-the-copy", 1);
     assert_eq!(src.dump("alice", "alice-pw").total(), total + 1);
+    assert_eq!(dst.dump("alice", "alice-pw").total(), total);
+    // The lag check sees it, without copying anything.
+    t.keys("l");
+    let screen = t.wait_for("≤1 new", 30);
+    assert!(
+        line_of(&screen, "Lag:").contains("0 known not copied, checked "),
+        "{screen}"
+    );
     assert_eq!(dst.dump("alice", "alice-pw").total(), total);
     t.keys("d");
     let screen = t.wait_for("complete in", 60);
@@ -506,11 +517,12 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
     );
     let lag = line_of(&screen, "Lag:");
     assert!(
-        lag.contains("0 known not copied") && lag.contains(" unscanned"),
+        lag.contains("0 known not copied; the last ") && lag.contains(" not looked at yet"),
         "{screen}"
     );
     assert!(
-        lag.contains("final pass ≈") && lag.contains("(est. from 1 pass)"),
+        line_of(&screen, "Final pass:").contains("≈ ")
+            && screen.contains("(estimate: the mean of the last 1 complete pass)"),
         "{screen}"
     );
     assert_same_mail(
@@ -527,7 +539,7 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
     t.keys("d");
     t.wait_for(": 0 new · 0 flags", 60);
     assert_eq!(dst.dump("alice", "alice-pw").total(), total + 1);
-    t.wait_for("(est. from 2 passes)", 10);
+    t.wait_for("the last 2 complete passes", 10);
     // Each start is logged with the operator, each pass with what it did.
     let issues: Vec<String> = all_issues(&p.journal())
         .into_iter()

@@ -95,6 +95,11 @@ pub enum Command {
         batch: String,
         operator: String,
     },
+    /// Look at the source of a batch now (one EXAMINE or STATUS per folder the journal
+    /// knows, nothing read or written): the snapshot's [`crate::api::LagCheck`].
+    MeasureLag {
+        batch: String,
+    },
     /// `cutover finalize --batch` (typed confirmation happened in the console): the domain's
     /// DNS checked (refused while MX does not point at the destination), the switch marked per
     /// mailbox, one final delta pass, then `verify`; each step an operator issue.

@@ -27,7 +27,7 @@ pub use crate::directory::{AccessRight, MailboxType, RecipientKind};
 pub use crate::mail::fmt as figures;
 
 pub use commands::{BackupSwitch, Command, Handle, StopSwitch};
-pub use passes::{Estimate, Lag, PassCounts, PassOutcome, PassView, SyncView};
+pub use passes::{Estimate, Lag, LagCheck, PassCounts, PassOutcome, PassView, SyncView};
 pub use states::{
     BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, RunState, Severity,
     Side,

@@ -93,7 +93,8 @@ pub struct Estimate {
 
 /// The lag of a batch: source changes not yet on the destination, as far as cutover has
 /// measured them. Changes users made since the last pass are not counted until a pass (or
-/// the final pass) scans the source: `since` says how long that window is.
+/// the final pass) scans the source, or a lag check looks: `since` says how long that
+/// window is, `checked` what a check made after the last pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Lag {
     /// Items known on the source (enumerated) and not yet copied: measured from the journal.
@@ -106,6 +107,26 @@ pub struct Lag {
     /// Time since the last complete pass ended: the window whose changes are not measured
     /// yet. None before any pass.
     pub since: Option<Duration>,
+    /// A lag check made after the last pass ended (an older one is stale: not given).
+    pub checked: Option<LagCheck>,
+}
+
+/// A lag check (the console's `l`): one look per source folder the journal knows (EXAMINE
+/// with its HIGHESTMODSEQ on IMAP, STATUS elsewhere), no message read, nothing written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LagCheck {
+    /// When the check started: changes made after it may be missing from it.
+    pub at: DateTime<Utc>,
+    /// At most this many messages arrived in those folders since cutover last listed them
+    /// (UIDNEXT beyond the highest UID seen: a message expunged meanwhile counts too).
+    pub new_messages: u64,
+    /// Folders whose contents changed since the last pass (new mail, flags, deletions:
+    /// HIGHESTMODSEQ moved; a folder gone or recreated on the source counts too).
+    pub changed_folders: u64,
+    /// Folders looked at.
+    pub folders: u64,
+    /// Mailboxes that could not be looked at (said as issues).
+    pub unchecked: u64,
 }
 
 /// Per batch: the delta passes and what the console runs of them.
@@ -119,6 +140,8 @@ pub struct SyncView {
     pub every: Option<Duration>,
     /// A finalize of the batch runs now.
     pub finalizing: bool,
+    /// The last lag check of the batch in this process.
+    pub checked: Option<LagCheck>,
 }
 
 impl SyncView {
@@ -164,6 +187,7 @@ impl SyncView {
     /// The lag at `now`, with the batch's counts (`not_copied` and `failed` items).
     pub fn lag(&self, now: DateTime<Utc>, not_copied: u64, failed: u64) -> Lag {
         let last = self.last_complete();
+        let last_end = self.last_ended().and_then(PassView::ended);
         Lag {
             not_copied,
             failed,
@@ -171,6 +195,9 @@ impl SyncView {
             since: last
                 .and_then(PassView::ended)
                 .map(|t| (now - t).to_std().unwrap_or_default()),
+            checked: self
+                .checked
+                .filter(|c| last_end.is_none_or(|end| c.at >= end)),
         }
     }
 }

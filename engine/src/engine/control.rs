@@ -290,6 +290,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             }
         }
         Command::StopDeltaPasses { batch, operator } => super::passes::stop(e, &batch, &operator),
+        Command::MeasureLag { batch } => super::lag::measure(e, batch),
         Command::Finalize { batch, operator } => {
             if gate_open(e, std::slice::from_ref(&batch)) {
                 resume_after_stop(e, m);

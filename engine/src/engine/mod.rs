@@ -4,11 +4,12 @@
 //!
 //! `state`: the engine and what the operator moves; `mailbox`: one mailbox's migration;
 //! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
-//! finalize; `outcome`: how it ended; [`control`] and [`monitor`]:
+//! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket.
 
 pub mod control;
+mod lag;
 mod mailbox;
 pub mod monitor;
 mod outcome;

@@ -417,6 +417,7 @@ impl Monitor {
                         running,
                         every,
                         finalizing,
+                        checked: engine.and_then(|e| e.lag_checked(b)),
                     }
                 },
             })
@@ -596,6 +597,18 @@ mod tests {
             b.sync.last_ended().map(|p| p.outcome),
             Some(PassOutcome::Incomplete)
         );
+        // A lag check counts only when made after the last pass ended.
+        let mut v = b.sync.clone();
+        let end = v.last_ended().and_then(|p| p.ended()).expect("ended");
+        let check = |secs: i64| crate::api::LagCheck {
+            at: end + chrono::Duration::seconds(secs),
+            new_messages: 4,
+            ..Default::default()
+        };
+        v.checked = Some(check(-1));
+        assert_eq!(v.lag(now, 0, 0).checked, None, "older than the last pass");
+        v.checked = Some(check(1));
+        assert_eq!(v.lag(now, 0, 0).checked.map(|c| c.new_messages), Some(4));
     }
 
     /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is

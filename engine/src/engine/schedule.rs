@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::api::LagCheck;
 use crate::events::StopFlag;
 
 #[derive(Default)]
@@ -16,6 +17,7 @@ struct BatchSync {
     /// Set to end the schedule (a new schedule gets a new flag and number).
     cancel: StopFlag,
     generation: u64,
+    checked: Option<LagCheck>,
 }
 
 /// Per batch: the console's delta passes.
@@ -31,6 +33,15 @@ impl SyncSchedules {
     /// (a pass runs, a finalize runs, the interval) of a batch.
     pub fn state(&self, batch: &str) -> (bool, bool, Option<Duration>) {
         self.with(batch, |b| (b.running, b.finalizing, b.every))
+    }
+
+    /// The batch's last lag check.
+    pub fn checked(&self, batch: &str) -> Option<LagCheck> {
+        self.with(batch, |b| b.checked)
+    }
+
+    pub fn set_checked(&self, batch: &str, check: LagCheck) {
+        self.with(batch, |b| b.checked = Some(check))
     }
 
     /// Claim the batch for a pass (or a finalize); false when one runs already.

@@ -142,6 +142,11 @@ impl Engine {
         self.sync.state(batch)
     }
 
+    /// The batch's last lag check in this process.
+    pub fn lag_checked(&self, batch: &str) -> Option<crate::api::LagCheck> {
+        self.sync.checked(batch)
+    }
+
     pub(super) fn pause_flag(&self, batch: &str) -> StopFlag {
         flag_in(&self.pauses, batch)
     }

@@ -27,7 +27,7 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let [tp, gauge, delta, rest] = Layout::vertical([
         Constraint::Length(5),
         Constraint::Length(1),
-        Constraint::Length(if delta_batch.is_some() { 2 } else { 0 }),
+        Constraint::Length(if delta_batch.is_some() { 3 } else { 0 }),
         Constraint::Min(3),
     ])
     .areas(area);
@@ -448,9 +448,10 @@ fn kinds_line(tot: &Totals) -> String {
         .join(" · ")
 }
 
-/// The delta passes of a batch in two lines: the last pass (its age, outcome, duration and
-/// what it carried), then the lag (what the journal knows is not copied, and the window whose
-/// changes no pass has scanned yet) and the final pass's estimated duration.
+/// The delta passes of a batch in three lines: the last pass (its age, outcome, duration and
+/// what it carried); the lag (what the journal knows is not copied, then what a lag check
+/// found since the last pass, or else the window whose changes nothing has looked at yet);
+/// the final pass's estimated duration.
 fn draw_delta(f: &mut Frame, app: &App, area: Rect, b: &BatchView) {
     let t = &app.theme;
     let now = app.snap.at;
@@ -495,26 +496,43 @@ fn draw_delta(f: &mut Frame, app: &App, area: Rect, b: &BatchView) {
     if lag.failed > 0 {
         behind.push_str(&format!(", {} failed", num(lag.failed)));
     }
-    if let Some(d) = lag.since {
-        behind.push_str(&format!(", {} unscanned", words(d)));
+    match (lag.checked, lag.since) {
+        (Some(c), _) => behind.push_str(&format!(
+            ", checked {} ago: ≤{} new, {}/{} folders changed{}",
+            words((now - c.at).to_std().unwrap_or_default()),
+            num(c.new_messages),
+            c.changed_folders,
+            c.folders,
+            if c.unchecked > 0 {
+                " (some not checked)"
+            } else {
+                ""
+            }
+        )),
+        (None, Some(d)) => behind.push_str(&format!(
+            "; the last {} not looked at yet (l looks now)",
+            words(d)
+        )),
+        (None, None) => {}
     }
     let estimate = match sync.final_estimate() {
         Some(e) => format!(
-            "final pass ≈ {} (est. from {} pass{})",
+            "≈ {} (estimate: the mean of the last {} complete pass{})",
             words(e.duration),
             e.from_passes,
             if e.from_passes == 1 { "" } else { "es" }
         ),
-        None => "final pass: no estimate yet".to_string(),
+        None => "no estimate before a complete delta pass".to_string(),
     };
     let lines = vec![
         Line::from(vec![
             Span::styled(format!(" Delta {}{state}: ", b.name), t.title()),
             Span::raw(last),
         ]),
+        Line::from(vec![Span::styled(" Lag: ", t.title()), Span::raw(behind)]),
         Line::from(vec![
-            Span::styled(" Lag: ", t.title()),
-            Span::raw(format!("{behind} · {estimate}")),
+            Span::styled(" Final pass: ", t.title()),
+            Span::raw(estimate),
         ]),
     ];
     f.render_widget(Paragraph::new(lines), area);
