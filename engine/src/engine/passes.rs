@@ -203,6 +203,13 @@ pub(super) fn finalize(e: &Arc<Engine>, batch: String, operator: String) {
     if !e.sync.begin(&batch, true) {
         return;
     }
+    if e.sync.unschedule(&batch) {
+        say(
+            e,
+            Severity::Info,
+            &format!("delta passes of batch {batch} stopped: finalize runs the last one"),
+        );
+    }
     let e = e.clone();
     tokio::spawn(async move {
         run_finalize(&e, &batch, &operator).await;

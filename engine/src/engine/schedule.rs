@@ -98,3 +98,36 @@ impl SyncSchedules {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_per_batch_and_a_replaced_schedule_outlives_the_old_one() {
+        let s = SyncSchedules::default();
+        assert!(
+            s.begin("pilot", false) && !s.begin("pilot", true),
+            "one at a time"
+        );
+        assert!(s.is_delta("pilot") && !s.is_delta("wave-1"));
+        assert!(s.begin("wave-1", true), "per batch");
+        s.end("pilot");
+        assert!(!s.is_delta("pilot"));
+        let (first, g1) = s.schedule("pilot", Duration::from_secs(60));
+        let (second, g2) = s.schedule("pilot", Duration::from_secs(120));
+        assert!(
+            first.is_stopped() && !second.is_stopped(),
+            "the old one ends"
+        );
+        // The old schedule's loop ending does not forget the new interval.
+        s.schedule_ended("pilot", g1);
+        assert_eq!(s.state("pilot").2, Some(Duration::from_secs(120)));
+        s.schedule_ended("pilot", g2);
+        assert_eq!(s.state("pilot").2, None);
+        let (third, _) = s.schedule("pilot", Duration::from_secs(60));
+        assert!(s.unschedule("pilot") && third.is_stopped());
+        assert!(!s.unschedule("pilot"), "nothing left to stop");
+        assert_eq!(s.state("wave-1"), (true, true, None));
+    }
+}
