@@ -286,6 +286,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         } => {
             if gate_open(e, std::slice::from_ref(&batch)) {
                 resume_after_stop(e, m);
+                m.paused.remove(&batch);
                 super::passes::start(e, batch, every, &operator);
             }
         }
@@ -294,6 +295,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         Command::Finalize { batch, operator } => {
             if gate_open(e, std::slice::from_ref(&batch)) {
                 resume_after_stop(e, m);
+                m.paused.remove(&batch);
                 super::passes::finalize(e, batch, operator);
             }
         }
