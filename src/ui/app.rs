@@ -236,6 +236,7 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) {
         self.toast = None;
+        let rollback = matches!(self.modal, Modal::Rollback(..));
         match &mut self.modal {
             Modal::None => {}
             Modal::Help => {
@@ -269,55 +270,35 @@ impl App {
                 self.modal = Modal::None;
                 return;
             }
-            Modal::Rollback(batch, t) => {
+            // Typed confirmations: the batch's name, then enter; anything else sends nothing.
+            Modal::Rollback(batch, t) | Modal::Finalize(batch, t) => {
+                let what = if rollback { "rollback" } else { "finalize" };
                 match key.code {
                     KeyCode::Esc => {
-                        self.toast = Some("rollback cancelled; nothing changed".into());
+                        self.toast = Some(format!("{what} cancelled; nothing changed"));
                         self.modal = Modal::None;
                     }
                     KeyCode::Enter => {
                         let typed = t.lines().join(" ").trim().to_string();
                         let batch = batch.clone();
                         self.modal = Modal::None;
-                        if typed == batch {
+                        if typed != batch {
+                            self.toast = Some(format!(
+                                "{what} not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
+                            ));
+                        } else if rollback {
                             self.send(Command::Rollback {
                                 batch: batch.clone(),
                                 operator: self.operator.clone(),
                             });
                             self.toast = Some(format!("rolling back batch {batch}"));
                         } else {
-                            self.toast = Some(format!(
-                                "rollback not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
-                            ));
-                        }
-                    }
-                    _ => {
-                        t.input(key);
-                    }
-                }
-                return;
-            }
-            Modal::Finalize(batch, t) => {
-                match key.code {
-                    KeyCode::Esc => {
-                        self.toast = Some("finalize cancelled; nothing changed".into());
-                        self.modal = Modal::None;
-                    }
-                    KeyCode::Enter => {
-                        let typed = t.lines().join(" ").trim().to_string();
-                        let batch = batch.clone();
-                        self.modal = Modal::None;
-                        if typed == batch {
                             self.send(Command::Finalize {
                                 batch: batch.clone(),
                                 operator: self.operator.clone(),
                             });
                             self.toast = Some(format!(
                                 "finalizing batch {batch}: each step is logged in the Issues tab"
-                            ));
-                        } else {
-                            self.toast = Some(format!(
-                                "finalize not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
                             ));
                         }
                     }
