@@ -285,24 +285,7 @@ async fn run_finalize(e: &Arc<Engine>, batch: &str, operator: &str) {
     let mut bad = Vec::new();
     for spec in e.selected(&[batch.to_string()]) {
         let m = crate::verify::verify_mailbox(&e.project, &e.src, &e.dst, &spec).await;
-        let what = match (&m.error, m.ok()) {
-            (Some(err), _) => format!("could not complete: {err}"),
-            (None, true) => "every source message on the destination exactly once".to_string(),
-            (None, false) => {
-                let folders: Vec<String> = m
-                    .folders
-                    .iter()
-                    .filter(|f| !f.ok())
-                    .map(|f| {
-                        format!(
-                            "{}: {} missing, {} duplicated",
-                            f.src_folder, f.missing, f.duplicated
-                        )
-                    })
-                    .collect();
-                format!("mismatch in {}", folders.join("; "))
-            }
-        };
+        let what = m.summary();
         if let Err(err) = e.store.record_verification(&m.key, batch, m.ok(), &what) {
             e.sink().journal_failed(&format!(
                 "cannot record the verification of {}: {err}",
