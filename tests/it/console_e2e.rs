@@ -492,10 +492,22 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
         screen.contains("no estimate before a complete delta pass"),
         "{screen}"
     );
-    // The first copy.
-    t.keys("A");
+    // The first copy, and at once a delta pass asked while it runs: refused, nothing run.
+    t.run(&["send-keys", "-t", "ui", "-l", "Ad"]);
     t.wait_for(&format!("msgs {}/{} (100.0%)", num(total), num(total)), 60);
     t.wait_for("IDLE", 20);
+    let refused: Vec<String> = all_issues(&p.journal())
+        .into_iter()
+        .map(|i| i.message)
+        .filter(|m| m.starts_with("delta pass of batch pilot refused: "))
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|m| m.contains("1 mailbox(es) of batch pilot still running")),
+        "{refused:?}"
+    );
+    assert!(p.journal().sync_passes_of("pilot", 5).unwrap().is_empty());
     // Mail arrives on the source after the first copy: not on the destination yet.
     crate::finalize::deliver(&src, "alice", "INBOX", "arrived-after-the-copy", 1);
     assert_eq!(src.dump("alice", "alice-pw").total(), total + 1);
