@@ -2,7 +2,6 @@
 //! sequences can be tested for the exact commands they produce.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::TextArea;
@@ -10,6 +9,7 @@ use tui_textarea::TextArea;
 use super::filter;
 use super::keys::{Action, Tab, action_for};
 use super::theme::Theme;
+use cutover_engine::api::figures::{duration_words, parse_duration};
 use cutover_engine::api::{
     CheckStatus, Command, IssueState, IssueView, MailboxView, RunState, Severity, Snapshot,
 };
@@ -357,18 +357,24 @@ impl App {
                                     operator: self.operator.clone(),
                                 });
                             }
-                            Modal::Every(batch, _) => match text.parse::<u64>() {
-                                Ok(m) if m > 0 => {
+                            // Minutes, or a duration as `cutover sync --every` reads it.
+                            Modal::Every(batch, _) => match text
+                                .parse::<u64>()
+                                .map(|m| format!("{m}m"))
+                                .map_or_else(|_| parse_duration(&text), |m| parse_duration(&m))
+                            {
+                                Ok(every) => {
                                     self.send(Command::DeltaPass {
                                         batch: batch.clone(),
-                                        every: Some(Duration::from_secs(m * 60)),
+                                        every: Some(every),
                                         operator: self.operator.clone(),
                                     });
                                     self.toast = Some(format!(
-                                        "delta passes of {batch} every {m} min, the first now (D stops them)"
+                                        "delta passes of {batch} every {}, the first now (D stops them)",
+                                        duration_words(every.as_secs_f64())
                                     ));
                                 }
-                                _ => self.toast = Some("no schedule: minutes, 1 or more".into()),
+                                Err(e) => self.toast = Some(format!("no schedule: {e}")),
                             },
                             Modal::Override(..) => {
                                 self.toast = Some("no override: a reason is required".into());
@@ -608,7 +614,7 @@ impl App {
                         operator: self.operator.clone(),
                     });
                 } else if !self.read_only() {
-                    let t = line_input("minutes between passes (enter starts, esc cancels)");
+                    let t = line_input("minutes, or 30s / 2h (enter starts, esc cancels)");
                     self.modal = Modal::Every(batch, t);
                 }
             }

@@ -241,7 +241,7 @@ fn draw_input(f: &mut Frame, app: &App, area: Rect) {
         Modal::Note(_, t) => ("note: ", t),
         Modal::Resolve(_, t) => ("resolve: ", t),
         Modal::Override(_, t) => ("override reason: ", t),
-        Modal::Every(_, t) => ("delta pass every (minutes): ", t),
+        Modal::Every(_, t) => ("delta pass every: ", t),
         _ => return,
     };
     let [p, rest] = Layout::horizontal([

@@ -570,6 +570,38 @@ fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag()
                 && m.contains("1 new, 0 flag change(s), 0 move(s)")),
         "{issues:?}"
     );
+    // On a schedule (D, then a duration as `cutover sync --every` reads it): passes run by
+    // themselves, and mail that arrives meanwhile is carried; D again stops them.
+    t.keys("D");
+    t.wait_for("delta pass every:", 5);
+    t.run(&["send-keys", "-t", "ui", "-l", "2s"]);
+    t.keys("Enter");
+    t.wait_for("[every 2.0 s]", 10);
+    crate::finalize::deliver(&src, "alice", "INBOX", "arrived-between-passes", 1);
+    let passes_of = || p.journal().sync_passes_of("pilot", 100).unwrap();
+    let end = Instant::now() + Duration::from_secs(40);
+    while passes_of().len() < 5 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(passes_of().len() >= 5, "{:?}", passes_of());
+    assert_same_mail(
+        &src.dump("alice", "alice-pw"),
+        &dst.dump("alice", "alice-pw"),
+        |f| f.to_string(),
+    );
+    t.keys("D");
+    let end = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("[every") || t.screen().contains("[pass running]") {
+        assert!(Instant::now() < end, "{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = passes_of().len();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(passes_of().len(), stopped, "no pass after D stopped them");
+    assert!(all_issues(&p.journal()).iter().any(|i| {
+        i.message
+            .starts_with("delta passes of batch pilot stopped by ")
+    }),);
     t.keys("q");
     let dead = t.wait_dead(10);
     assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");

@@ -587,8 +587,17 @@ fn delta_pass_schedule_and_finalize_keys_send_typed_commands() {
             operator: "maria".into(),
         })]
     );
-    assert_eq!(press(&mut a, "Dx\n"), vec![], "not a number: nothing");
+    assert_eq!(press(&mut a, "Dx\n"), vec![], "not a duration: nothing");
     assert!(a.toast.as_deref().unwrap_or("").contains("no schedule"));
+    assert_eq!(press(&mut a, "D0\n"), vec![], "zero: nothing");
+    assert_eq!(
+        press(&mut a, "D90s\n"),
+        vec![Effect::Send(Command::DeltaPass {
+            batch: "pilot".into(),
+            every: Some(Duration::from_secs(90)),
+            operator: "maria".into(),
+        })]
+    );
     // Finalize asks once: the name typed wrong sends nothing; esc sends nothing.
     assert_eq!(press(&mut a, "F"), vec![]);
     assert!(matches!(a.modal, Modal::Finalize(ref b, _) if b == "pilot"));
