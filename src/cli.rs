@@ -291,33 +291,10 @@ pub enum ReportFormat {
     Csv,
 }
 
-/// `30s`, `15m`, `2h`, `1h30m`, `1d`: a duration of at least one second.
+/// `30s`, `15m`, `2h`, `1h30m`, `1d`: a duration of at least one second (the console's `D`
+/// reads the same).
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (write 30s, 15m, 2h or 1h30m)");
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            _ => return Err(bad()),
-        };
-        total = total
-            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-    }
-    if !num.is_empty() || total == 0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    cutover_engine::api::figures::parse_duration(s)
 }
 
 /// RFC 3339, or local `HH:MM` (today, or tomorrow when that time has passed).

@@ -213,6 +213,18 @@ impl RunStats {
     pub fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// The delta pass counters now (a pass's own are the difference of two readings,
+    /// [`PassCounts::since`](crate::api::PassCounts::since)).
+    pub fn pass_counts(&self) -> crate::api::PassCounts {
+        crate::api::PassCounts {
+            new_messages: RunStats::get(&self.appended),
+            flag_changes: RunStats::get(&self.flag_changes),
+            moves: RunStats::get(&self.moves),
+            deletions: RunStats::get(&self.deletions),
+            removed: RunStats::get(&self.removed),
+        }
+    }
 }
 
 /// What stops a mailbox's writes: the emergency stop (everything), its batch's emergency

@@ -4,9 +4,9 @@
 //! write: the mail delivered there after the switch.
 
 use crate::config::MailboxSpec;
+use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
-use crate::engine::Engine;
-use crate::journal::JournalError;
+use crate::journal::{Journal, JournalError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
@@ -42,14 +42,17 @@ pub struct Switch {
 }
 
 /// Mark the switch of one mailbox: its destination folders' UIDNEXT now, and the moment.
-/// Reads only from the destination (STATUS).
-pub async fn mark_switch(engine: &Engine, spec: &MailboxSpec) -> Result<Switch, SwitchError> {
+/// Reads only from the destination (STATUS), through the engine's destination connector.
+pub async fn mark_switch(
+    store: &Journal,
+    dst_connector: &AnyConnector,
+    spec: &MailboxSpec,
+) -> Result<Switch, SwitchError> {
     let key = spec.key();
-    let store = &engine.store;
     let id = store
         .mailbox_id(&key)?
         .ok_or_else(|| SwitchError::NeverMigrated(key.clone()))?;
-    let mut dst = engine.dst.connect(&spec.destination).await?;
+    let mut dst = dst_connector.connect(&spec.destination).await?;
     let mut marks = Vec::new();
     for f in store.folders_of(id)? {
         match dst.status(&f.dst_name).await {

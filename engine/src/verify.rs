@@ -49,6 +49,28 @@ impl MailboxCheck {
         self.error.is_none() && self.folders.iter().all(FolderCheck::ok)
     }
 
+    /// The verdict in words, as the journal records it (`record_verification`).
+    pub fn summary(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("could not complete: {e}");
+        }
+        if self.ok() {
+            return "every source message on the destination exactly once".to_string();
+        }
+        let bad: Vec<String> = self
+            .folders
+            .iter()
+            .filter(|f| !f.ok())
+            .map(|f| {
+                format!(
+                    "{}: {} missing, {} duplicated",
+                    f.src_folder, f.missing, f.duplicated
+                )
+            })
+            .collect();
+        format!("mismatch in {}", bad.join("; "))
+    }
+
     /// The folders' counts summed per kind of item (the folder names left empty).
     pub fn by_kind(&self) -> BTreeMap<ItemKind, FolderCheck> {
         let mut out: BTreeMap<ItemKind, FolderCheck> = BTreeMap::new();

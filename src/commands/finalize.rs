@@ -19,7 +19,7 @@ use super::interrupt::on_interrupt;
 use super::journal::{begin_run, end_run, journal_checked, journal_failed};
 use super::run::gate;
 use super::setup::{control_socket, engine, operator};
-use super::sync::{counters, run_pass};
+use super::sync::run_pass;
 use super::verify::verify_with;
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
@@ -137,7 +137,7 @@ async fn mark(
 ) -> Result<Option<String>, ExitCode> {
     let mut first = None;
     for spec in engine.selected(batches) {
-        match cutover_engine::finalize::mark_switch(engine, &spec).await {
+        match cutover_engine::finalize::mark_switch(&engine.store, &engine.dst, &spec).await {
             Ok(s) => {
                 if !quiet {
                     println!(
@@ -225,7 +225,7 @@ pub async fn finalize(
             return Ok(end_run(&store, run_id, code));
         }
     };
-    let before = counters(&engine.stats);
+    let before = engine.stats.pass_counts();
     let mut code = ExitCode::Success;
     let pass_id = match engine.store.begin_sync_pass(&batch) {
         Ok(id) => Some(id),

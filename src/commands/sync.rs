@@ -18,7 +18,6 @@ use super::setup::{control_socket, engine};
 use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
-/// The run counters of delta passes, read at a point in time.
 /// Run one journalled delta pass (its `sync_passes` row, and the counters before it started),
 /// record its end, and print its line headed `head` (with the bodies downloaded when
 /// `fetched_too`) and the failed mailboxes; its exit code, a failure to record `what` folded in.
@@ -35,7 +34,7 @@ pub async fn run_pass(
     let results = engine.run(batches).await;
     let fetched = RunStats::get(&engine.stats.bodies_fetched) - fetched;
     let took = started.elapsed();
-    let c = since(counters(&engine.stats), before);
+    let c = engine.stats.pass_counts().since(before);
     let mut code = exit_for(&results);
     if let Err(e) = engine.store.end_sync_pass(
         pass_id,
@@ -69,26 +68,6 @@ pub async fn run_pass(
         }
     }
     code
-}
-
-pub fn counters(stats: &RunStats) -> PassCounts {
-    PassCounts {
-        new_messages: RunStats::get(&stats.appended),
-        flag_changes: RunStats::get(&stats.flag_changes),
-        moves: RunStats::get(&stats.moves),
-        deletions: RunStats::get(&stats.deletions),
-        removed: RunStats::get(&stats.removed),
-    }
-}
-
-pub fn since(a: PassCounts, b: PassCounts) -> PassCounts {
-    PassCounts {
-        new_messages: a.new_messages - b.new_messages,
-        flag_changes: a.flag_changes - b.flag_changes,
-        moves: a.moves - b.moves,
-        deletions: a.deletions - b.deletions,
-        removed: a.removed - b.removed,
-    }
 }
 
 pub async fn sync(
@@ -136,7 +115,7 @@ pub async fn sync(
     let mut pass = 0u64;
     loop {
         pass += 1;
-        let before = counters(&engine.stats);
+        let before = engine.stats.pass_counts();
         let pass_id = match engine.store.begin_sync_pass(&label) {
             Ok(id) => id,
             Err(e) => {

@@ -49,38 +49,19 @@ pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
             .unwrap_or_default();
         if let Some(e) = &m.error {
             println!("  ERROR: {e}");
-            if let Err(e) = engine.store.record_verification(
-                &m.key,
-                &batch,
-                false,
-                &format!("could not complete: {e}"),
-            ) {
+            if let Err(e) = engine
+                .store
+                .record_verification(&m.key, &batch, false, &m.summary())
+            {
                 unrecorded.get_or_insert(e);
             }
             any_error = true;
             continue;
         }
-        if let Err(e) = engine.store.record_verification(
-            &m.key,
-            &batch,
-            m.ok(),
-            &if m.ok() {
-                "every source message on the destination exactly once".to_string()
-            } else {
-                let bad: Vec<String> = m
-                    .folders
-                    .iter()
-                    .filter(|f| !f.ok())
-                    .map(|f| {
-                        format!(
-                            "{}: {} missing, {} duplicated",
-                            f.src_folder, f.missing, f.duplicated
-                        )
-                    })
-                    .collect();
-                format!("mismatch in {}", bad.join("; "))
-            },
-        ) {
+        if let Err(e) = engine
+            .store
+            .record_verification(&m.key, &batch, m.ok(), &m.summary())
+        {
             unrecorded.get_or_insert(e);
         }
         for f in &m.folders {

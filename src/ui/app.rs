@@ -9,6 +9,7 @@ use tui_textarea::TextArea;
 use super::filter;
 use super::keys::{Action, Tab, action_for};
 use super::theme::Theme;
+use cutover_engine::api::figures::{duration_words, parse_duration};
 use cutover_engine::api::{
     CheckStatus, Command, IssueState, IssueView, MailboxView, RunState, Severity, Snapshot,
 };
@@ -47,6 +48,10 @@ pub enum Modal {
     Resolve(i64, Box<TextArea<'static>>),
     /// The reason for overriding a checklist item.
     Override(String, Box<TextArea<'static>>),
+    /// Finalize of a batch: its name must be typed to confirm.
+    Finalize(String, Box<TextArea<'static>>),
+    /// The interval of a batch's delta passes, in minutes.
+    Every(String, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -231,6 +236,7 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) {
         self.toast = None;
+        let rollback = matches!(self.modal, Modal::Rollback(..));
         match &mut self.modal {
             Modal::None => {}
             Modal::Help => {
@@ -264,25 +270,35 @@ impl App {
                 self.modal = Modal::None;
                 return;
             }
-            Modal::Rollback(batch, t) => {
+            // Typed confirmations: the batch's name, then enter; anything else sends nothing.
+            Modal::Rollback(batch, t) | Modal::Finalize(batch, t) => {
+                let what = if rollback { "rollback" } else { "finalize" };
                 match key.code {
                     KeyCode::Esc => {
-                        self.toast = Some("rollback cancelled; nothing changed".into());
+                        self.toast = Some(format!("{what} cancelled; nothing changed"));
                         self.modal = Modal::None;
                     }
                     KeyCode::Enter => {
                         let typed = t.lines().join(" ").trim().to_string();
                         let batch = batch.clone();
                         self.modal = Modal::None;
-                        if typed == batch {
+                        if typed != batch {
+                            self.toast = Some(format!(
+                                "{what} not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
+                            ));
+                        } else if rollback {
                             self.send(Command::Rollback {
                                 batch: batch.clone(),
                                 operator: self.operator.clone(),
                             });
                             self.toast = Some(format!("rolling back batch {batch}"));
                         } else {
+                            self.send(Command::Finalize {
+                                batch: batch.clone(),
+                                operator: self.operator.clone(),
+                            });
                             self.toast = Some(format!(
-                                "rollback not confirmed (typed {typed:?}, not {batch:?}); nothing changed"
+                                "finalizing batch {batch}: each step is logged in the Issues tab"
                             ));
                         }
                     }
@@ -293,6 +309,7 @@ impl App {
                 return;
             }
             Modal::Command(t)
+            | Modal::Every(_, t)
             | Modal::Filter(t)
             | Modal::Note(_, t)
             | Modal::Resolve(_, t)
@@ -340,6 +357,25 @@ impl App {
                                     operator: self.operator.clone(),
                                 });
                             }
+                            // Minutes, or a duration as `cutover sync --every` reads it.
+                            Modal::Every(batch, _) => match text
+                                .parse::<u64>()
+                                .map(|m| format!("{m}m"))
+                                .map_or_else(|_| parse_duration(&text), |m| parse_duration(&m))
+                            {
+                                Ok(every) => {
+                                    self.send(Command::DeltaPass {
+                                        batch: batch.clone(),
+                                        every: Some(every),
+                                        operator: self.operator.clone(),
+                                    });
+                                    self.toast = Some(format!(
+                                        "delta passes of {batch} every {}, the first now (D stops them)",
+                                        duration_words(every.as_secs_f64())
+                                    ));
+                                }
+                                Err(e) => self.toast = Some(format!("no schedule: {e}")),
+                            },
                             Modal::Override(..) => {
                                 self.toast = Some("no override: a reason is required".into());
                             }
@@ -549,6 +585,57 @@ impl App {
                     });
                 }
             }
+            Action::DeltaPass => {
+                if let Some(batch) = self.selected_batch() {
+                    self.toast = Some(format!(
+                        "delta pass of {batch} started: the figures above the table follow it"
+                    ));
+                    self.send(Command::DeltaPass {
+                        batch: batch.clone(),
+                        every: None,
+                        operator: self.operator.clone(),
+                    });
+                    self.warn_blocked(&[batch]);
+                }
+            }
+            Action::DeltaEvery => {
+                let Some(batch) = self.selected_batch() else {
+                    return;
+                };
+                let scheduled = self
+                    .snap
+                    .batches
+                    .iter()
+                    .any(|b| b.name == batch && b.sync.every.is_some());
+                if scheduled {
+                    self.toast = Some(format!("no further delta pass of {batch}"));
+                    self.send(Command::StopDeltaPasses {
+                        batch,
+                        operator: self.operator.clone(),
+                    });
+                } else if !self.read_only() {
+                    let t = line_input("minutes, or 30s / 2h (enter starts, esc cancels)");
+                    self.modal = Modal::Every(batch, t);
+                }
+            }
+            Action::MeasureLag => {
+                if let Some(batch) = self.selected_batch() {
+                    self.toast = Some(format!("looking at the source of {batch} ..."));
+                    self.send(Command::MeasureLag { batch });
+                }
+            }
+            Action::Finalize => match self.selected_batch() {
+                _ if self.read_only() => {
+                    self.toast = Some(
+                        "read-only (cutover watch): this console cannot change anything".into(),
+                    )
+                }
+                Some(b) => {
+                    let t = line_input(&format!("type {b} to confirm, esc cancels"));
+                    self.modal = Modal::Finalize(b, t);
+                }
+                None => self.toast = Some("select a batch first".into()),
+            },
             Action::ResolveIssue => {
                 if let Some(i) = self.issue_rows().get(self.selected()).copied() {
                     let mut t = line_input("what was done about it (enter resolves, esc cancels)");

@@ -214,6 +214,7 @@ fn draw_toast(f: &mut Frame, app: &App, area: Rect) {
     let line = match (&app.modal, &app.toast) {
         (
             Modal::Command(_)
+            | Modal::Every(_, _)
             | Modal::Filter(_)
             | Modal::Note(_, _)
             | Modal::Resolve(_, _)
@@ -240,6 +241,7 @@ fn draw_input(f: &mut Frame, app: &App, area: Rect) {
         Modal::Note(_, t) => ("note: ", t),
         Modal::Resolve(_, t) => ("resolve: ", t),
         Modal::Override(_, t) => ("override reason: ", t),
+        Modal::Every(_, t) => ("delta pass every: ", t),
         _ => return,
     };
     let [p, rest] = Layout::horizontal([
@@ -380,6 +382,45 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
                 Line::from(""),
             ];
             let r = centered(area, 80, 10);
+            f.render_widget(Clear, r);
+            let [text, field] = Layout::vertical([Constraint::Length(7), Constraint::Length(1)])
+                .areas(r.inner(ratatui::layout::Margin::new(1, 1)));
+            f.render_widget(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.danger()),
+                r,
+            );
+            f.render_widget(Paragraph::new(lines), text);
+            f.render_widget(&**input, field);
+        }
+        Modal::Finalize(batch, input) => {
+            let mailboxes = app
+                .snap
+                .batches
+                .iter()
+                .find(|x| &x.name == batch)
+                .map_or(0, |b| b.mailboxes.len());
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!(" FINALIZE BATCH {batch}? "),
+                    t.badge(t.danger()),
+                )),
+                Line::from(""),
+                Line::from(
+                    " Checks the domain's DNS (refused while MX does not point at the destination),",
+                ),
+                Line::from(format!(
+                    " marks the switch of its {mailboxes} mailbox(es) to the destination, runs the final"
+                )),
+                Line::from(
+                    " delta pass and verifies. Logged with your name; never writes to the source.",
+                ),
+                Line::from(format!(
+                    " Type the batch name ({batch}) and press enter; esc cancels."
+                )),
+            ];
+            let r = centered(area, 86, 10);
             f.render_widget(Clear, r);
             let [text, field] = Layout::vertical([Constraint::Length(7), Constraint::Length(1)])
                 .areas(r.inner(ratatui::layout::Margin::new(1, 1)));

@@ -456,3 +456,245 @@ fn the_console_opens_on_an_unmet_checklist_with_the_pilot_gate_visible() {
     t.keys("q");
     t.wait_dead(10);
 }
+
+/// The screen's line that contains `what`.
+fn line_of(screen: &str, what: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no {what:?} line: {screen}"))
+        .to_string()
+}
+
+/// Issue 19: after the first copy a message arrives on the source; the operator starts a
+/// delta pass from the Batches tab (d); the destination receives it, the pass is journalled,
+/// and the tab shows the last pass (age, outcome, what it carried), the lag and the
+/// final-pass estimate measured from it.
+#[test]
+fn a_delta_pass_from_the_batches_tab_carries_new_source_mail_and_shows_the_lag() {
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("alice", 30, 41, &["--no-tricky"]);
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
+            batch: "pilot",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .create();
+    let total = src.dump("alice", "alice-pw").total();
+    let cmd = format!("{} {}", bin().display(), p.path.display());
+    let t = Tmux::start("delta", &cmd, &[("NO_COLOR", "1")]);
+    let screen = t.wait_for("no delta pass yet", 10);
+    assert!(
+        screen.contains("no estimate before a complete delta pass"),
+        "{screen}"
+    );
+    // The first copy, and at once a delta pass asked while it runs: refused, nothing run.
+    t.run(&["send-keys", "-t", "ui", "-l", "Ad"]);
+    t.wait_for(&format!("msgs {}/{} (100.0%)", num(total), num(total)), 60);
+    t.wait_for("IDLE", 20);
+    let refused: Vec<String> = all_issues(&p.journal())
+        .into_iter()
+        .map(|i| i.message)
+        .filter(|m| m.starts_with("delta pass of batch pilot refused: "))
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|m| m.contains("1 mailbox(es) of batch pilot still running")),
+        "{refused:?}"
+    );
+    assert!(p.journal().sync_passes_of("pilot", 5).unwrap().is_empty());
+    // Mail arrives on the source after the first copy: not on the destination yet.
+    crate::finalize::deliver(&src, "alice", "INBOX", "arrived-after-the-copy", 1);
+    assert_eq!(src.dump("alice", "alice-pw").total(), total + 1);
+    assert_eq!(dst.dump("alice", "alice-pw").total(), total);
+    // The lag check sees it, without copying anything.
+    t.keys("l");
+    let screen = t.wait_for("≤1 new", 30);
+    assert!(
+        line_of(&screen, "Lag:").contains("0 known not copied, checked "),
+        "{screen}"
+    );
+    assert_eq!(dst.dump("alice", "alice-pw").total(), total);
+    t.keys("d");
+    let screen = t.wait_for("complete in", 60);
+    let last = line_of(&screen, "Delta pilot");
+    assert!(
+        last.contains("last pass") && last.contains(": 1 new · 0 flags · 0 moved · 0 deleted"),
+        "{screen}"
+    );
+    let lag = line_of(&screen, "Lag:");
+    assert!(
+        lag.contains("0 known not copied; the last ") && lag.contains(" not looked at yet"),
+        "{screen}"
+    );
+    assert!(
+        line_of(&screen, "Final pass:").contains("≈ ")
+            && screen.contains("(estimate: the mean of the last 1 complete pass)"),
+        "{screen}"
+    );
+    assert_same_mail(
+        &src.dump("alice", "alice-pw"),
+        &dst.dump("alice", "alice-pw"),
+        |f| f.to_string(),
+    );
+    // Journalled as a pass of the batch, with what it carried.
+    let passes = p.journal().sync_passes_of("pilot", 5).unwrap();
+    assert_eq!(passes.len(), 1, "{passes:?}");
+    assert_eq!(passes[0].outcome, "complete");
+    assert_eq!(passes[0].counts.new_messages, 1);
+    // A second pass finds nothing new: the destination is not written to again.
+    t.keys("d");
+    t.wait_for(": 0 new · 0 flags", 60);
+    assert_eq!(dst.dump("alice", "alice-pw").total(), total + 1);
+    t.wait_for("the last 2 complete passes", 10);
+    // Each start is logged with the operator, each pass with what it did.
+    let issues: Vec<String> = all_issues(&p.journal())
+        .into_iter()
+        .map(|i| i.message)
+        .collect();
+    assert!(
+        issues
+            .iter()
+            .any(|m| m.starts_with("delta pass of batch pilot started by ")),
+        "{issues:?}"
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|m| m.starts_with("delta pass of batch pilot: ")
+                && m.contains("1 new, 0 flag change(s), 0 move(s)")),
+        "{issues:?}"
+    );
+    // On a schedule (D, then a duration as `cutover sync --every` reads it): passes run by
+    // themselves, and mail that arrives meanwhile is carried; D again stops them.
+    t.keys("D");
+    t.wait_for("delta pass every:", 5);
+    t.run(&["send-keys", "-t", "ui", "-l", "2s"]);
+    t.keys("Enter");
+    t.wait_for("[every 2.0 s]", 10);
+    crate::finalize::deliver(&src, "alice", "INBOX", "arrived-between-passes", 1);
+    let passes_of = || p.journal().sync_passes_of("pilot", 100).unwrap();
+    let end = Instant::now() + Duration::from_secs(40);
+    while passes_of().len() < 5 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(passes_of().len() >= 5, "{:?}", passes_of());
+    assert_same_mail(
+        &src.dump("alice", "alice-pw"),
+        &dst.dump("alice", "alice-pw"),
+        |f| f.to_string(),
+    );
+    t.keys("D");
+    let end = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("[every") || t.screen().contains("[pass running]") {
+        assert!(Instant::now() < end, "{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = passes_of().len();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(passes_of().len(), stopped, "no pass after D stopped them");
+    assert!(all_issues(&p.journal()).iter().any(|i| {
+        i.message
+            .starts_with("delta passes of batch pilot stopped by ")
+    }),);
+    t.keys("q");
+    let dead = t.wait_dead(10);
+    assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");
+}
+
+/// Issue 19: finalize from the Batches tab. F asks once (the batch's name typed); then, with
+/// the domain's MX on the destination (a local authoritative server), the DNS is reported,
+/// the switch marked, the final pass carries the mail that arrived on the source since the
+/// copy, and the batch is verified; every step an operator issue naming the operator.
+#[test]
+fn finalize_from_the_batches_tab_asks_once_then_switches_passes_and_verifies() {
+    use crate::finalize::{COMMON, Zone, deliver};
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("alice", 20, 43, &["--no-tricky"]);
+    let zone = Zone::start(
+        root.path(),
+        &format!("{COMMON}acme.test MX 3600 10 mx.new.test\n"),
+    );
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
+            batch: "pilot",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .set("dns.domain", "acme.test")
+        .set("dns.dkim_selectors", vec!["selector1"])
+        .set("dns.mx", vec!["mx.new.test"])
+        .set("dns.autodiscover", "autodiscover.outlook.com")
+        .set("dns.spf_include", vec!["spf.protection.outlook.com"])
+        .set("dns.resolver", format!("127.0.0.1:{}", zone.port))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    deliver(&src, "alice", "INBOX", "late", 2);
+    let cmd = format!("{} {}", bin().display(), p.path.display());
+    let t = Tmux::start("finalize", &cmd, &[("NO_COLOR", "1")]);
+    t.wait_for("no delta pass yet", 10);
+    // Esc cancels: nothing happens.
+    t.keys("F");
+    t.wait_for("FINALIZE BATCH pilot?", 5);
+    t.keys("Escape");
+    t.wait_for("finalize cancelled", 5);
+    assert_eq!(p.journal().switched_at("alice->alice").unwrap(), None);
+    t.keys("F");
+    t.wait_for("FINALIZE BATCH pilot?", 5);
+    t.run(&["send-keys", "-t", "ui", "-l", "pilot"]);
+    t.keys("Enter");
+    let screen = t.wait_for("complete in", 60);
+    assert!(
+        line_of(&screen, "Delta pilot").contains(": 2 new · 0 flags"),
+        "{screen}"
+    );
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    let issues = loop {
+        let issues: Vec<String> = all_issues(&p.journal())
+            .into_iter()
+            .map(|i| i.message)
+            .collect();
+        if issues
+            .iter()
+            .any(|m| m.contains("final pass complete and verified"))
+            || std::time::Instant::now() > end
+        {
+            break issues;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let has = |what: &str| issues.iter().any(|m| m.contains(what));
+    assert!(
+        has("finalize of batch pilot: DNS of acme.test: ") && has("3600"),
+        "{issues:?}"
+    );
+    assert!(
+        has("finalize of batch pilot confirmed by ") && has(" in the console"),
+        "{issues:?}"
+    );
+    assert!(
+        has("finalize of batch pilot: switched at ") && has("final pass complete and verified"),
+        "{issues:?}"
+    );
+    let j = p.journal();
+    assert!(j.switched_at("alice->alice").unwrap().is_some());
+    assert!(j.latest_verifications().unwrap()["alice->alice"].0);
+    drop(j);
+    assert_same_mail(
+        &src.dump("alice", "alice-pw"),
+        &dst.dump("alice", "alice-pw"),
+        |f| f.to_string(),
+    );
+    t.keys("q");
+    let dead = t.wait_dead(10);
+    assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");
+}

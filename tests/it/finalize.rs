@@ -19,14 +19,14 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// A local authoritative DNS server serving a zone file it reads at every query.
-struct Zone {
+pub(crate) struct Zone {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
     file: std::path::PathBuf,
 }
 
 impl Zone {
-    fn start(dir: &Path, records: &str) -> Zone {
+    pub(crate) fn start(dir: &Path, records: &str) -> Zone {
         let file = dir.join("zone.txt");
         std::fs::write(&file, records).unwrap();
         let mut child = Command::new("python3")
@@ -55,13 +55,13 @@ impl Drop for Zone {
     }
 }
 
-const COMMON: &str = "acme.test NS 3600 ns1.acme.test\n\
+pub(crate) const COMMON: &str = "acme.test NS 3600 ns1.acme.test\n\
 ns1.acme.test A 3600 127.0.0.1\n\
 acme.test TXT 600 v=spf1 include:spf.protection.outlook.com -all\n\
 autodiscover.acme.test CNAME 900 autodiscover.outlook.com\n\
 selector1._domainkey.acme.test TXT 1200 v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC\n";
 
-fn deliver(d: &Dovecot, user: &str, folder: &str, tag: &str, n: usize) {
+pub(crate) fn deliver(d: &Dovecot, user: &str, folder: &str, tag: &str, n: usize) {
     for i in 0..n {
         let msg = format!(
             "From: someone@else.test\r\nTo: {user}@acme.test\r\nSubject: {tag} {i}\r\nMessage-ID: <{tag}-{i}@else.test>\r\nDate: Sun, 06 Dec 2026 10:00:0{} +0000\r\n\r\n{tag} mail {i}\r\n",

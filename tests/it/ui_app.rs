@@ -550,3 +550,74 @@ fn a_tickable_auto_item_ticks_and_the_others_do_not() {
         })]
     );
 }
+
+/// Issue 19: the Batches tab's delta pass (d), its schedule (D: minutes asked, D again
+/// stops it) and finalize (F: the batch's name typed, else nothing is sent).
+#[test]
+fn delta_pass_schedule_and_finalize_keys_send_typed_commands() {
+    use std::time::Duration;
+    let mut a = app(Kind::Running);
+    assert_eq!(
+        press(&mut a, "d"),
+        vec![Effect::Send(Command::DeltaPass {
+            batch: "pilot".into(),
+            every: None,
+            operator: "maria".into(),
+        })]
+    );
+    // The fixture's pilot has passes every 15 min: D stops them.
+    assert_eq!(
+        press(&mut a, "D"),
+        vec![Effect::Send(Command::StopDeltaPasses {
+            batch: "pilot".into(),
+            operator: "maria".into(),
+        })]
+    );
+    // Without a schedule, D asks the minutes.
+    let mut snap = (*a.snap).clone();
+    snap.batches[0].sync.every = None;
+    a.set_snapshot(std::sync::Arc::new(snap));
+    assert_eq!(press(&mut a, "D"), vec![]);
+    assert!(matches!(a.modal, Modal::Every(ref b, _) if b == "pilot"));
+    assert_eq!(
+        press(&mut a, "15\n"),
+        vec![Effect::Send(Command::DeltaPass {
+            batch: "pilot".into(),
+            every: Some(Duration::from_secs(900)),
+            operator: "maria".into(),
+        })]
+    );
+    assert_eq!(press(&mut a, "Dx\n"), vec![], "not a duration: nothing");
+    assert!(a.toast.as_deref().unwrap_or("").contains("no schedule"));
+    assert_eq!(press(&mut a, "D0\n"), vec![], "zero: nothing");
+    assert_eq!(
+        press(&mut a, "D90s\n"),
+        vec![Effect::Send(Command::DeltaPass {
+            batch: "pilot".into(),
+            every: Some(Duration::from_secs(90)),
+            operator: "maria".into(),
+        })]
+    );
+    // Finalize asks once: the name typed wrong sends nothing; esc sends nothing.
+    assert_eq!(press(&mut a, "F"), vec![]);
+    assert!(matches!(a.modal, Modal::Finalize(ref b, _) if b == "pilot"));
+    assert_eq!(press(&mut a, "pilo\n"), vec![]);
+    assert!(a.toast.as_deref().unwrap_or("").contains("not confirmed"));
+    assert_eq!(press(&mut a, "Fpilot\x1b"), vec![]);
+    assert_eq!(
+        press(&mut a, "Fpilot\n"),
+        vec![Effect::Send(Command::Finalize {
+            batch: "pilot".into(),
+            operator: "maria".into(),
+        })]
+    );
+    // The second batch, selected.
+    assert_eq!(
+        press(&mut a, "jd"),
+        vec![Effect::Send(Command::DeltaPass {
+            batch: "wave-1".into(),
+            every: None,
+            operator: "maria".into(),
+        })]
+    );
+}

@@ -88,6 +88,10 @@ fn drill_down_and_modals() {
     let mut a = app(Kind::Stopped, "default");
     keys(&mut a, "4Rpil");
     insta::assert_snapshot!("confirm_rollback_80x24", render(&a, 80, 24).backend());
+    // Finalize of the selected batch on the Batches tab: typed confirmation.
+    let mut a = app(Kind::Running, "default");
+    keys(&mut a, "Fpil");
+    insta::assert_snapshot!("confirm_finalize_80x24", render(&a, 80, 24).backend());
     let mut a = app(Kind::Failed, "default");
     keys(&mut a, "3jrtold the u");
     insta::assert_snapshot!("issue_resolve_note_80x24", render(&a, 80, 24).backend());

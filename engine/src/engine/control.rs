@@ -85,11 +85,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             if !gate_open(e, batch.as_slice()) {
                 return;
             }
-            if e.stop_flag().is_stopped() {
-                // Starting after an emergency stop is the operator's explicit resume.
-                e.stop_flag().clear();
-                m.stopped = false;
-            }
+            resume_after_stop(e, m);
             for spec in e.selected(batch.as_slice()) {
                 m.paused.remove(&spec.batch);
                 e.start_mailbox(spec);
@@ -283,6 +279,26 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .journal_failed(&format!("cannot record the override: {err}")),
             }
         }
+        Command::DeltaPass {
+            batch,
+            every,
+            operator,
+        } => {
+            if gate_open(e, std::slice::from_ref(&batch)) {
+                resume_after_stop(e, m);
+                m.paused.remove(&batch);
+                super::passes::start(e, batch, every, &operator);
+            }
+        }
+        Command::StopDeltaPasses { batch, operator } => super::passes::stop(e, &batch, &operator),
+        Command::MeasureLag { batch } => super::lag::measure(e, batch),
+        Command::Finalize { batch, operator } => {
+            if gate_open(e, std::slice::from_ref(&batch)) {
+                resume_after_stop(e, m);
+                m.paused.remove(&batch);
+                super::passes::finalize(e, batch, operator);
+            }
+        }
         // Reaches the engine only where the handle has no backup switch.
         Command::Backup { .. } => e.sink().issue(
             Severity::Warning,
@@ -292,6 +308,14 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             None,
             "backup: not available from this console; run `cutover backup PROJECT` in a shell",
         ),
+    }
+}
+
+/// Starting work after an emergency stop is the operator's explicit resume.
+fn resume_after_stop(e: &Arc<Engine>, m: &mut Monitor) {
+    if e.stop_flag().is_stopped() {
+        e.stop_flag().clear();
+        m.stopped = false;
     }
 }
 

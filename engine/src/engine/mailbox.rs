@@ -307,7 +307,7 @@ impl Engine {
         // nothing to mirror, only to copy); or a plain run after an interrupted one, which
         // settles its moves and removals first (else a moved message would be copied again).
         let copied_before = self.store.mailbox_totals(mailbox_id)?.copied > 0;
-        if (self.is_delta() && copied_before)
+        if (self.is_delta(&spec.batch) && copied_before)
             || !self.store.unfinished_delta(mailbox_id)?.is_empty()
         {
             self.delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
@@ -357,7 +357,7 @@ impl Engine {
             stop: &halt,
             stats: &self.stats,
         };
-        if !self.is_delta() {
+        if !self.is_delta(&spec.batch) {
             return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, dst).await;
         }
         let jobs: Vec<FolderJob> = jobs.iter().cloned().collect();

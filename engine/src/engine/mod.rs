@@ -3,15 +3,19 @@
 //! ([`crate::events`]) and, through [`control`], snapshots ([`crate::api`]).
 //!
 //! `state`: the engine and what the operator moves; `mailbox`: one mailbox's migration;
-//! `workers`: its folder workers; `outcome`: how it ended; [`control`] and [`monitor`]:
+//! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
+//! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket.
 
 pub mod control;
+mod lag;
 mod mailbox;
 pub mod monitor;
 mod outcome;
+mod passes;
 pub mod remote;
+mod schedule;
 mod state;
 mod views;
 mod workers;

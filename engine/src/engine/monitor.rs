@@ -9,9 +9,10 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use super::state::Engine;
+use super::views::pass_view;
 use crate::api::{
     BackupState, BatchView, CheckView, Connections, IssueState, IssueView, ItemKind, MailboxState,
-    MailboxView, RunState, Severity, Side, Snapshot, Throughput, Totals,
+    MailboxView, PassView, RunState, Severity, Side, Snapshot, SyncView, Throughput, Totals,
 };
 use crate::checklist;
 use crate::config::Project;
@@ -33,6 +34,8 @@ pub struct Monitor {
     check_rows: Vec<CheckView>,
     /// Per batch: the required checklist items that keep it from starting.
     blocked: HashMap<String, Vec<String>>,
+    /// Per batch: its last delta passes, newest first.
+    passes: HashMap<String, Vec<PassView>>,
     issues: Vec<IssueView>,
     /// Journal failures this process met (see [`crate::events::Sink::journal_failed`]): not in the
     /// journal, which is what failed, so shown ahead of its issues.
@@ -74,6 +77,7 @@ impl Monitor {
             project_def: project.clone(),
             check_rows: Vec::new(),
             blocked: HashMap::new(),
+            passes: HashMap::new(),
             issues: Vec::new(),
             journal_faults: Vec::new(),
             dirty: HashSet::new(),
@@ -362,6 +366,13 @@ impl Monitor {
                 }
             }
         }
+        // A journal from before delta passes (read-only in watch mode) has none.
+        for b in &self.batch_order {
+            if let Ok(rows) = store.sync_passes_of(b, SyncView::KEEP) {
+                let passes = rows.into_iter().map(|r| pass_view(r, b)).collect();
+                self.passes.insert(b.clone(), passes);
+            }
+        }
         if let Ok(items) = checklist::evaluate(&self.project_def, store, &[]) {
             self.check_rows = items.into_iter().map(CheckView::from).collect();
         }
@@ -398,6 +409,17 @@ impl Monitor {
                 paused: self.paused.contains(b),
                 parallel: engine.map_or(0, |e| e.batch_parallel(b)),
                 blocked: self.blocked.get(b).cloned().unwrap_or_default(),
+                sync: {
+                    let (running, finalizing, every) =
+                        engine.map_or((false, false, None), |e| e.sync_state(b));
+                    SyncView {
+                        passes: self.passes.get(b).cloned().unwrap_or_default(),
+                        running,
+                        every,
+                        finalizing,
+                        checked: engine.and_then(|e| e.lag_checked(b)),
+                    }
+                },
             })
             .collect();
         let running = batches.iter().any(|b| b.count(MailboxState::Running) > 0);
@@ -506,6 +528,89 @@ mod tests {
         )
         .unwrap();
         crate::config::load(&file).unwrap()
+    }
+
+    /// The Batches tab's delta figures, from passes as `cutover sync` and the console
+    /// journal them: the passes that covered the batch (alone, with others, all batches),
+    /// the final-pass estimate from the last three complete ones, and the lag.
+    #[test]
+    fn lag_and_final_pass_estimate_come_from_the_journalled_passes() {
+        use crate::api::{Lag, PassCounts, PassOutcome};
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let p = project(dir.path());
+        let rw = Journal::open(&p.state_path, p.durability).unwrap();
+        let pass = |batches: &str, ms: Option<u64>, new: u64, flags: u64, outcome: &str| {
+            let id = rw.begin_sync_pass(batches).unwrap();
+            if let Some(ms) = ms {
+                let c = PassCounts {
+                    new_messages: new,
+                    flag_changes: flags,
+                    ..Default::default()
+                };
+                rw.end_sync_pass(id, ms, c, outcome).unwrap();
+            }
+        };
+        // Before any pass: no figure, nothing invented.
+        let snap = Monitor::new(&p, &rw, true).snapshot(None);
+        let b = &snap.batches[0];
+        assert_eq!(b.sync.final_estimate(), None);
+        assert_eq!(b.lag(snap.at), Lag::default());
+        // Oldest first.
+        pass("b", Some(40_000), 900, 0, "exit 0"); // the oldest: beyond the last three
+        pass("b", Some(10_000), 100, 0, "complete");
+        pass("all", Some(4_000), 5, 1, "exit 0");
+        pass("other", Some(60_000), 50, 0, "complete"); // another batch alone: not b's
+        pass("other,b", Some(2_000), 2, 1, "complete");
+        pass("b", Some(30_000), 0, 0, "exit 3"); // failed: not in the estimate
+        pass("b", None, 0, 0, ""); // under way
+        let snap = Monitor::new(&p, &rw, true).snapshot(None);
+        let b = &snap.batches[0];
+        let outcomes: Vec<PassOutcome> = b.sync.passes.iter().map(|p| p.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                PassOutcome::Running,
+                PassOutcome::Incomplete,
+                PassOutcome::Complete,
+                PassOutcome::Complete,
+                PassOutcome::Complete
+            ]
+        );
+        assert!(b.sync.passes[2].shared && !b.sync.passes[1].shared);
+        let est = b.sync.final_estimate().expect("three complete passes");
+        assert_eq!(est.from_passes, 3);
+        assert_eq!(est.duration, Duration::from_millis(16_000) / 3);
+        assert!((est.changes_per_pass - 109.0 / 3.0).abs() < 1e-9);
+        // The lag ten minutes later: what the journal knows is not copied, what the last
+        // complete pass carried, and how long ago it ended.
+        let now = snap.at + chrono::Duration::minutes(10);
+        let lag = b.sync.lag(now, 7, 1);
+        assert_eq!(
+            (lag.not_copied, lag.failed, lag.last_pass_changes),
+            (7, 1, Some(3))
+        );
+        let since = lag.since.expect("a pass ended");
+        assert!(
+            since > Duration::from_secs(590) && since <= Duration::from_secs(600),
+            "{since:?}"
+        );
+        assert_eq!(
+            b.sync.last_ended().map(|p| p.outcome),
+            Some(PassOutcome::Incomplete)
+        );
+        // A lag check counts only when made after the last pass ended.
+        let mut v = b.sync.clone();
+        let end = v.last_ended().and_then(|p| p.ended()).expect("ended");
+        let check = |secs: i64| crate::api::LagCheck {
+            at: end + chrono::Duration::seconds(secs),
+            new_messages: 4,
+            ..Default::default()
+        };
+        v.checked = Some(check(-1));
+        assert_eq!(v.lag(now, 0, 0).checked, None, "older than the last pass");
+        v.checked = Some(check(1));
+        assert_eq!(v.lag(now, 0, 0).checked.map(|c| c.new_messages), Some(4));
     }
 
     /// An issue the journal refuses (here: a read-only connection, as SQLite refuses it) is

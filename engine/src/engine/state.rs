@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::outcome::Failure;
+use super::schedule::SyncSchedules;
 use crate::api::Side;
 use crate::config::{MailboxSpec, Project};
 use crate::endpoint::EndpointError;
@@ -38,6 +39,9 @@ pub struct Engine {
     /// Delta passes (`cutover sync`): before copying new mail, carry flag changes, moves
     /// and deletions of what was copied (see `sync::delta`).
     delta: std::sync::atomic::AtomicBool,
+    /// The console's delta passes per batch (a batch with one under way runs as a delta
+    /// pass), and their schedules.
+    pub(super) sync: SyncSchedules,
 }
 
 /// A live-adjustable limit: a semaphore and the number of permits it should hold.
@@ -117,6 +121,7 @@ impl Engine {
             slots: Slots::new(parallel),
             batch_slots: Mutex::new(HashMap::new()),
             delta: std::sync::atomic::AtomicBool::new(false),
+            sync: SyncSchedules::default(),
         })
     }
 
@@ -126,8 +131,20 @@ impl Engine {
         self.delta.store(on, Ordering::SeqCst);
     }
 
-    pub(super) fn is_delta(&self) -> bool {
-        self.delta.load(Ordering::SeqCst)
+    /// The mailboxes of `batch` run as a delta pass: `cutover sync`, or a pass of the
+    /// batch started from the console.
+    pub(super) fn is_delta(&self, batch: &str) -> bool {
+        self.delta.load(Ordering::SeqCst) || self.sync.is_delta(batch)
+    }
+
+    /// (a console pass runs, a finalize runs, the interval passes repeat at) of a batch.
+    pub fn sync_state(&self, batch: &str) -> (bool, bool, Option<std::time::Duration>) {
+        self.sync.state(batch)
+    }
+
+    /// The batch's last lag check in this process.
+    pub fn lag_checked(&self, batch: &str) -> Option<crate::api::LagCheck> {
+        self.sync.checked(batch)
     }
 
     pub(super) fn pause_flag(&self, batch: &str) -> StopFlag {

@@ -1,10 +1,14 @@
 //! How the engine's journal rows and checklist items become the contract's views
 //! ([`crate::api`]): the journal's words read into the api's enums here, and nowhere else.
 
-use crate::api::{CheckStatus, CheckView, IssueState, IssueView, Severity};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::{CheckStatus, CheckView, IssueState, IssueView, PassOutcome, PassView, Severity};
 use crate::checklist::{ItemStatus, Status};
 use crate::config::CheckKind;
-use crate::journal::IssueRow;
+use crate::journal::{IssueRow, SyncPassRow};
 
 impl From<IssueRow> for IssueView {
     fn from(r: IssueRow) -> IssueView {
@@ -57,6 +61,27 @@ impl From<ItemStatus> for CheckView {
             status: c.status.into(),
             reason: c.reason,
         }
+    }
+}
+
+/// A journalled delta pass as the view of `batch` shows it. The journal's outcome is
+/// `running`, `complete` (the console's passes), `exit 0` (a `cutover sync` that exited 0)
+/// or anything else: incomplete.
+pub fn pass_view(r: SyncPassRow, batch: &str) -> PassView {
+    PassView {
+        started: DateTime::parse_from_rfc3339(&r.started_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        duration: r
+            .duration_ms
+            .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        counts: r.counts,
+        outcome: match r.outcome.as_str() {
+            "running" => PassOutcome::Running,
+            "complete" | "exit 0" => PassOutcome::Complete,
+            _ => PassOutcome::Incomplete,
+        },
+        shared: r.batches != batch,
     }
 }
 

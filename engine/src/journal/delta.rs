@@ -95,6 +95,24 @@ pub struct SyncPassRow {
     pub outcome: String,
 }
 
+fn pass_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncPassRow> {
+    let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+    Ok(SyncPassRow {
+        id: r.get(0)?,
+        batches: r.get(1)?,
+        started_at: r.get(2)?,
+        duration_ms: r.get(3)?,
+        counts: PassCounts {
+            new_messages: n(4)?,
+            flag_changes: n(5)?,
+            moves: n(6)?,
+            deletions: n(7)?,
+            removed: n(8)?,
+        },
+        outcome: r.get(9)?,
+    })
+}
+
 fn record(tx: &rusqlite::Transaction<'_>, c: &SyncChange) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO sync_changes(mailbox, kind, folder, to_folder, dst_uid, to_dst_uid, fingerprint)
@@ -347,24 +365,23 @@ impl Journal {
                         deletions, removed, outcome
                  FROM sync_passes ORDER BY id DESC LIMIT ?1",
             )?;
-            st.query_map([limit as i64], |r| {
-                let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
-                Ok(SyncPassRow {
-                    id: r.get(0)?,
-                    batches: r.get(1)?,
-                    started_at: r.get(2)?,
-                    duration_ms: r.get(3)?,
-                    counts: PassCounts {
-                        new_messages: n(4)?,
-                        flag_changes: n(5)?,
-                        moves: n(6)?,
-                        deletions: n(7)?,
-                        removed: n(8)?,
-                    },
-                    outcome: r.get(9)?,
-                })
-            })?
-            .collect()
+            st.query_map([limit as i64], pass_row)?.collect()
+        })
+    }
+
+    /// The last `limit` delta passes that covered `batch` (alone, among others, or all
+    /// batches), newest first.
+    pub fn sync_passes_of(&self, batch: &str, limit: usize) -> Result<Vec<SyncPassRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
+                        deletions, removed, outcome
+                 FROM sync_passes
+                 WHERE batches = 'all' OR instr(',' || batches || ',', ',' || ?1 || ',') > 0
+                 ORDER BY id DESC LIMIT ?2",
+            )?;
+            st.query_map(params![batch, limit as i64], pass_row)?
+                .collect()
         })
     }
 

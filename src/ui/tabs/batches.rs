@@ -9,6 +9,7 @@ use crate::ui::app::{App, Level};
 use crate::ui::widgets::{
     block, bytes, draw_throughput, hms, num, rate, state_style, state_word, table_state,
 };
+use cutover_engine::api::figures::duration_words;
 use cutover_engine::api::{
     BackupState, BatchView, ItemKind, MailboxState, MailboxType, MailboxView, Totals,
 };
@@ -16,12 +17,23 @@ use cutover_engine::api::{
 pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
     let s = &app.snap;
     let t = &app.theme;
-    let [tp, gauge, rest] = Layout::vertical([
+    // Between the gauge and the table, the selected batch's delta passes and lag.
+    let delta_batch = match &app.level {
+        Level::Batches => app.batch_rows().get(app.selected()).cloned(),
+        Level::Mailboxes(b) => Some(b.clone()),
+        Level::Mailbox(_) => None,
+    }
+    .and_then(|b| s.batches.iter().find(|x| x.name == b));
+    let [tp, gauge, delta, rest] = Layout::vertical([
         Constraint::Length(5),
         Constraint::Length(1),
+        Constraint::Length(if delta_batch.is_some() { 3 } else { 0 }),
         Constraint::Min(3),
     ])
     .areas(area);
+    if let Some(b) = delta_batch {
+        draw_delta(f, app, delta, b);
+    }
     match &app.level {
         Level::Mailbox(k) => {
             if let Some(m) = s.mailbox(k) {
@@ -434,4 +446,94 @@ fn kinds_line(tot: &Totals) -> String {
         .map(|(k, x)| format!("{}/{} {}", num(x.copied), num(x.items), k.plural()))
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+/// The delta passes of a batch in three lines: the last pass (its age, outcome, duration and
+/// what it carried); the lag (what the journal knows is not copied, then what a lag check
+/// found since the last pass, or else the window whose changes nothing has looked at yet);
+/// the final pass's estimated duration.
+fn draw_delta(f: &mut Frame, app: &App, area: Rect, b: &BatchView) {
+    let t = &app.theme;
+    let now = app.snap.at;
+    let words = |d: std::time::Duration| match d.as_secs_f64() {
+        s if s < 10.0 => format!("{s:.1} s"),
+        s => duration_words(s),
+    };
+    let sync = &b.sync;
+    let state = match (sync.finalizing, sync.running, sync.every) {
+        (true, _, _) => " [FINALIZING]".to_string(),
+        (_, true, _) => " [pass running]".to_string(),
+        (_, _, Some(e)) => format!(" [every {}]", words(e)),
+        _ => String::new(),
+    };
+    let last = match sync.last_ended() {
+        None => "no delta pass yet (d runs one, D every N minutes)".to_string(),
+        Some(p) => {
+            let c = p.counts;
+            let age = p
+                .ended()
+                .map(|e| (now - e).to_std().unwrap_or_default())
+                .unwrap_or_default();
+            format!(
+                "last pass {} ago, {} in {:.1} s: {} new · {} flags · {} moved · {} deleted{}",
+                words(age),
+                p.outcome,
+                p.duration.unwrap_or_default().as_secs_f64(),
+                num(c.new_messages),
+                num(c.flag_changes),
+                num(c.moves),
+                num(c.deletions),
+                if p.shared {
+                    " (with other batches)"
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    let lag = b.lag(now);
+    let mut behind = format!("{} known not copied", num(lag.not_copied));
+    if lag.failed > 0 {
+        behind.push_str(&format!(", {} failed", num(lag.failed)));
+    }
+    match (lag.checked, lag.since) {
+        (Some(c), _) => behind.push_str(&format!(
+            ", checked {} ago: ≤{} new, {}/{} folders changed{}",
+            words((now - c.at).to_std().unwrap_or_default()),
+            num(c.new_messages),
+            c.changed_folders,
+            c.folders,
+            if c.unchecked > 0 {
+                " (some not checked)"
+            } else {
+                ""
+            }
+        )),
+        (None, Some(d)) => behind.push_str(&format!(
+            "; the last {} not looked at yet (l looks now)",
+            words(d)
+        )),
+        (None, None) => {}
+    }
+    let estimate = match sync.final_estimate() {
+        Some(e) => format!(
+            "≈ {} (estimate: the mean of the last {} complete pass{})",
+            words(e.duration),
+            e.from_passes,
+            if e.from_passes == 1 { "" } else { "es" }
+        ),
+        None => "no estimate before a complete delta pass".to_string(),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(format!(" Delta {}{state}: ", b.name), t.title()),
+            Span::raw(last),
+        ]),
+        Line::from(vec![Span::styled(" Lag: ", t.title()), Span::raw(behind)]),
+        Line::from(vec![
+            Span::styled(" Final pass: ", t.title()),
+            Span::raw(estimate),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines), area);
 }

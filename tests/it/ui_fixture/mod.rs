@@ -185,6 +185,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
         paused: false,
         parallel: 4,
         blocked: vec![],
+        ..Default::default()
     };
     match kind {
         Kind::Empty => {
@@ -211,6 +212,23 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                 {
                     let mut p = pilot("done");
                     p.mailboxes[0].state = "done".into();
+                    // Delta passes every 15 min, the last one ended 4 min before the snapshot.
+                    p.sync = SyncView {
+                        passes: vec![PassView {
+                            started: at - chrono::Duration::seconds(242),
+                            duration: Some(std::time::Duration::from_millis(1_800)),
+                            counts: PassCounts {
+                                new_messages: 3,
+                                flag_changes: 2,
+                                moves: 1,
+                                ..Default::default()
+                            },
+                            outcome: PassOutcome::Complete,
+                            shared: false,
+                        }],
+                        every: Some(std::time::Duration::from_secs(900)),
+                        ..Default::default()
+                    };
                     p
                 },
                 BatchView {
@@ -229,6 +247,7 @@ pub fn snapshot(kind: Kind) -> Arc<Snapshot> {
                     paused: false,
                     parallel: 2,
                     blocked: vec!["login".into(), "dns".into()],
+                    ..Default::default()
                 },
             ];
             s.throughput = tp(&[
