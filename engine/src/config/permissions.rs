@@ -32,6 +32,18 @@ pub fn needed(
                     out.push("Mail-Advanced.ReadWrite.All".into());
                 }
             }
+            // The mailbox import/export API: the source app exports, the destination app
+            // imports (the project sets `graph_import` on both sides).
+            if graph_import == GraphImport::ExportImport {
+                out.push(
+                    if source {
+                        "MailboxItem.Export.All"
+                    } else {
+                        "MailboxItem.ImportExport.All"
+                    }
+                    .into(),
+                );
+            }
             if items.calendar {
                 out.push(
                     if source {
@@ -95,6 +107,16 @@ mod tests {
             ["Mail.ReadWrite"]
         );
         assert!(needed(EndpointKind::Imap, false, &all, GraphImport::Mime).is_empty());
+        // Export-import: the source app exports, the destination app imports.
+        let mail = Items::default();
+        assert_eq!(
+            needed(EndpointKind::Graph, true, &mail, GraphImport::ExportImport),
+            ["Mail.Read", "MailboxItem.Export.All"]
+        );
+        assert_eq!(
+            needed(EndpointKind::Graph, false, &mail, GraphImport::ExportImport),
+            ["Mail.ReadWrite", "MailboxItem.ImportExport.All"]
+        );
         assert!(
             needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)
                 .iter()
