@@ -422,6 +422,26 @@ fn export_import_needs_a_graph_source() {
     );
 }
 
+#[test]
+fn an_expired_import_session_is_renewed_and_nothing_is_lost_or_doubled() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ANN)
+        .with_mailbox("fabrikam", ANN2);
+    let c = cloud(graph);
+    let total = seed(&c.graph, ANN);
+    c.graph.expire_import_sessions_after(4);
+    let p = project(&c);
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let x = c.graph.xstats();
+    assert!(x.expired >= 1, "a credential expired mid-run: {x:?}");
+    assert!(x.sessions as usize >= total / 4, "{x:?}");
+    assert_eq!(x.imports as usize, total, "{x:?}");
+    assert_eq!(items(&c, ANN2), items(&c, ANN));
+    assert_outbox_empty(&c);
+    assert_credential_nowhere(p.dir.path());
+}
+
 /// The fake keeps the documented contract, not the client's assumptions.
 #[tokio::test]
 async fn the_fake_keeps_the_import_export_contract() {

@@ -51,6 +51,11 @@ pub struct XState {
     vault: HashMap<String, (Snapshot, String)>,
     /// Import credentials -> mailbox.
     sessions: HashMap<String, String>,
+    /// Imports each session's credential is good for (None: until it expires, an hour):
+    /// past it the import URL answers 401, as an expired one does.
+    pub session_imports: Option<u32>,
+    /// Imports done per credential.
+    used: HashMap<String, u32>,
     /// Mailboxes whose imports are refused (403).
     pub refuse: HashSet<String>,
     /// Per mailbox: imports still to perform and answer 503.
@@ -68,6 +73,8 @@ pub struct XStats {
     /// Requests to an import URL that carried an Authorization header.
     pub import_with_auth: u64,
     pub refused: u64,
+    /// Requests refused because their credential was spent (see `session_imports`).
+    pub expired: u64,
 }
 
 fn key_of(x: &XState, id: &str) -> String {
@@ -370,13 +377,26 @@ pub fn import_upn(g: &FakeGraph, uri: &Uri, headers: &HeaderMap) -> Result<Strin
         .split('&')
         .find_map(|kv| kv.strip_prefix("authtoken="))
         .unwrap_or("");
-    st.xport.sessions.get(secret).cloned().ok_or_else(|| {
-        err(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            "The import session's token is not valid.",
-        )
-    })
+    let x = &mut st.xport;
+    let spent = x
+        .session_imports
+        .is_some_and(|n| x.used.get(secret).copied().unwrap_or(0) >= n);
+    if spent {
+        x.stats.expired += 1;
+    } else if x.sessions.contains_key(secret) {
+        *x.used.entry(secret.to_string()).or_default() += 1;
+    }
+    x.sessions
+        .get(secret)
+        .filter(|_| !spent)
+        .cloned()
+        .ok_or_else(|| {
+            err(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "The import session's token is not valid.",
+            )
+        })
 }
 
 /// One POST to an import URL of mailbox `upn`.
@@ -513,6 +533,11 @@ impl FakeGraph {
     pub fn lose_import_answers(&self, upn: &str, n: u32) {
         let mut st = self.state.lock().unwrap();
         *st.xport.lost.entry(upn.to_ascii_lowercase()).or_default() += n;
+    }
+
+    /// Each import session's credential is good for `n` imports, then answers 401.
+    pub fn expire_import_sessions_after(&self, n: u32) {
+        self.state.lock().unwrap().xport.session_imports = Some(n);
     }
 
     /// What the import/export API saw.
