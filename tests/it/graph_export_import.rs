@@ -358,6 +358,32 @@ fn graph_to_graph_export_import_moves_everything_as_it_was_once_through_a_kill_a
     assert_eq!(late.status.code(), Some(0), "{}", text(&late));
     assert_eq!(c.graph.xstats().imports as usize, total + 1);
     assert_eq!(items(&c, ANN2), items(&c, ANN));
+    // A delta pass imports what arrived since, and only that.
+    c.graph.seed(
+        ANN,
+        "Projects/Alpha",
+        b"From: dan@partner.example\r\nSubject: later still\r\nMessage-ID: <later@partner.example>\r\n\r\nx\r\n",
+        true,
+        false,
+        "2024-07-02T09:00:00Z",
+    );
+    let pass = cutover(&p, &["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    assert_eq!(
+        c.graph.xstats().imports as usize,
+        total + 2,
+        "{}",
+        text(&pass)
+    );
+    assert_eq!(items(&c, ANN2), items(&c, ANN));
+    let quiet = cutover(&p, &["sync"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
+    assert_eq!(
+        c.graph.xstats().imports as usize,
+        total + 2,
+        "{}",
+        text(&quiet)
+    );
     assert_credential_nowhere(p.dir.path());
     let rb = cutover(&p, &["rollback", "--batch", "default", "--yes"]);
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
