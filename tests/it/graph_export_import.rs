@@ -292,8 +292,11 @@ fn graph_to_graph_export_import_moves_everything_as_it_was_once_through_a_kill_a
     let shown = stdout(&check);
     assert!(
         shown.contains("graph_import=export-import")
-            && shown.contains("MailboxItem.Export.All")
-            && shown.contains("MailboxItem.ImportExport.All"),
+            && shown
+                .contains("MailboxFolder.Read.All, MailboxItem.Read.All, MailboxItem.Export.All")
+            && shown.contains(
+                "MailboxFolder.Read.All, MailboxItem.ReadWrite.All, MailboxItem.ImportExport.All"
+            ),
         "check names the import/export permissions: {shown}"
     );
     let plan = cutover(&p, &["plan"]);

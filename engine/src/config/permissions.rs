@@ -32,17 +32,24 @@ pub fn needed(
                     out.push("Mail-Advanced.ReadWrite.All".into());
                 }
             }
-            // The mailbox import/export API: the source app exports, the destination app
-            // imports (the project sets `graph_import` on both sides).
+            // The mailbox import/export API (the project sets `graph_import` on both sides):
+            // both list folders and items; the source app exports, the destination app
+            // imports and (rollback) deletes what it imported.
             if graph_import == GraphImport::ExportImport {
-                out.push(
-                    if source {
-                        "MailboxItem.Export.All"
-                    } else {
-                        "MailboxItem.ImportExport.All"
-                    }
-                    .into(),
-                );
+                let names: &[&str] = if source {
+                    &[
+                        "MailboxFolder.Read.All",
+                        "MailboxItem.Read.All",
+                        "MailboxItem.Export.All",
+                    ]
+                } else {
+                    &[
+                        "MailboxFolder.Read.All",
+                        "MailboxItem.ReadWrite.All",
+                        "MailboxItem.ImportExport.All",
+                    ]
+                };
+                out.extend(names.iter().map(|n| n.to_string()));
             }
             if items.calendar {
                 out.push(
@@ -111,11 +118,21 @@ mod tests {
         let mail = Items::default();
         assert_eq!(
             needed(EndpointKind::Graph, true, &mail, GraphImport::ExportImport),
-            ["Mail.Read", "MailboxItem.Export.All"]
+            [
+                "Mail.Read",
+                "MailboxFolder.Read.All",
+                "MailboxItem.Read.All",
+                "MailboxItem.Export.All"
+            ]
         );
         assert_eq!(
             needed(EndpointKind::Graph, false, &mail, GraphImport::ExportImport),
-            ["Mail.ReadWrite", "MailboxItem.ImportExport.All"]
+            [
+                "Mail.ReadWrite",
+                "MailboxFolder.Read.All",
+                "MailboxItem.ReadWrite.All",
+                "MailboxItem.ImportExport.All"
+            ]
         );
         assert!(
             needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)

@@ -2,7 +2,7 @@
 //! mailbox import/export API of Microsoft Graph.
 //!
 //! - The mailbox: `GET /users/{upn}/settings/exchange` gives `primaryMailboxId`; everything
-//!   else is under `/beta/admin/exchange/mailboxes/{id}`.
+//!   else is under `/v1.0/admin/exchange/mailboxes/{id}` (the API is in v1.0 and beta).
 //! - Folders: `folders` and `folders/{id}/childFolders` (mailboxFolder: `displayName`,
 //!   `type` = the folder class). Mail folders (`IPF.Note`) take the names the normal listing
 //!   gives them (`INBOX`, special use), the calendars (`IPF.Appointment`) and contact folders
@@ -53,7 +53,7 @@ impl GraphSession {
 
     fn admin(&self, mbx: &str, rest: &str) -> String {
         format!(
-            "{}/beta/admin/exchange/mailboxes/{}{rest}",
+            "{}/v1.0/admin/exchange/mailboxes/{}{rest}",
             self.c.base,
             enc(mbx)
         )
@@ -517,7 +517,14 @@ impl GraphSession {
             .refs_of(self.c.side, &self.upn, &folder, uids)
             .map_err(|e| self.store_err(e))?;
         for (_, id) in refs {
-            let url = self.admin(&mbx, &format!("/folders/{}/items/{}", enc(&fid), enc(&id)));
+            let url = self.admin(
+                &mbx,
+                &format!(
+                    "/folders/{}/items/{}?disposalType=hardDelete",
+                    enc(&fid),
+                    enc(&id)
+                ),
+            );
             match self.call("delete item", Method::DELETE, &url, None).await {
                 Ok(_) => {}
                 Err(EndpointError::No { message, .. }) if message.contains("HTTP 404") => {}

@@ -874,6 +874,7 @@ async fn handle(
             &method,
             &upn,
             &rest[4..],
+            &query(&uri),
             &body,
         ));
     }

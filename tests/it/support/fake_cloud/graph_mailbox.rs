@@ -1,4 +1,4 @@
-//! Fake mailbox import/export API of Microsoft Graph (beta), served by the Graph fake's
+//! Fake mailbox import/export API of Microsoft Graph (v1.0 and beta), served by the Graph fake's
 //! router with the same tokens, tenants and per-mailbox limits (429 and Retry-After) as mail:
 //!
 //! - `GET /users/{upn}/settings/exchange`: `primaryMailboxId` (`MBX:<upn>`);
@@ -6,7 +6,8 @@
 //!   folders (`IPF.Note`), the calendars (`IPF.Appointment`) and the contact folders
 //!   (`IPF.Contact`, the default one `Contacts`);
 //! - `folders/{id}/items`: mailboxItems (`type` = message class, `categories`, `size`,
-//!   `createdDateTime`; PR_SEARCH_KEY and PR_SUBJECT through `$expand`); `DELETE` of one;
+//!   `createdDateTime`; PR_SEARCH_KEY and PR_SUBJECT through `$expand`); `DELETE` of one
+//!   (`disposalType` required);
 //! - `exportItems`: at most 20 ids (400 past it); each item's `data` is an opaque blob that
 //!   only this fake understands (a reference to a snapshot of the item: message with its
 //!   state and properties, event series with exceptions, cancellations and attachments,
@@ -214,6 +215,7 @@ fn items(mb: &Mailbox, fid: &str) -> Option<Vec<Listed>> {
 }
 
 /// Answer `/admin/exchange/mailboxes/{id}/<r>` for mailbox `upn` (tenant checked here).
+#[allow(clippy::too_many_arguments)]
 pub fn route(
     g: &FakeGraph,
     tenant: &str,
@@ -221,6 +223,7 @@ pub fn route(
     method: &Method,
     upn: &str,
     r: &[String],
+    q: &HashMap<String, String>,
     body: &[u8],
 ) -> Answer {
     let mut st = g.state.lock().unwrap();
@@ -286,6 +289,16 @@ pub fn route(
             ok(StatusCode::OK, json!({"value": v}))
         }
         (Method::DELETE, ["folders", _, "items", id]) => {
+            if !matches!(
+                q.get("disposalType").map(String::as_str),
+                Some("softDelete" | "hardDelete")
+            ) {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidRequest",
+                    "The disposalType query parameter is required.",
+                );
+            }
             let before = mb.messages.len() + mb.calendars.events.len() + mb.contacts.contacts.len();
             mb.messages.retain(|m| m.id != *id);
             mb.calendars.events.retain(|e| e.id != *id);
