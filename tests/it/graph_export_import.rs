@@ -471,6 +471,68 @@ fn an_expired_import_session_is_renewed_and_nothing_is_lost_or_doubled() {
     assert_credential_nowhere(p.dir.path());
 }
 
+/// The shipped example (examples/m365-tenant-to-tenant.toml) with its commented
+/// `graph_import = "export-import"` line taken: its presets and items as shipped, pointed at
+/// the fake's two tenants.
+#[test]
+fn the_tenant_to_tenant_example_with_export_import_moves_everything_as_it_was() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ANN)
+        .with_mailbox("fabrikam", ANN2);
+    let c = cloud(graph);
+    seed(&c.graph, ANN);
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/m365-tenant-to-tenant.toml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        shipped.contains("# graph_import = \"export-import\""),
+        "the example offers the line"
+    );
+    let taken = shipped.replace(
+        "# graph_import = \"export-import\"",
+        "graph_import = \"export-import\"",
+    );
+    let mut doc: toml::Table = toml::from_str(&taken).unwrap();
+    for (side, t) in [
+        (
+            "source",
+            endpoint(&c, "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        ),
+        (
+            "destination",
+            endpoint(&c, "fabrikam", "app-2", "CUTOVER_TEST_SECRET_2"),
+        ),
+    ] {
+        let e = doc[side].as_table_mut().unwrap();
+        for (k, v) in t {
+            e.insert(k, v);
+        }
+    }
+    doc["project"]
+        .as_table_mut()
+        .unwrap()
+        .insert("state".into(), "state.sqlite".into());
+    doc.insert(
+        "mailbox".into(),
+        toml::Value::Array(vec![toml::Value::Table(toml::toml! {
+            batch = "pilot"
+            source = { user = ANN }
+            destination = { user = ANN2 }
+        })]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m365-tenant-to-tenant.toml");
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+    let p = ProjectDir { dir, path };
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(items(&c, ANN2), items(&c, ANN), "{}", text(&run));
+    assert_outbox_empty(&c);
+    let v = cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let again = cutover(&p, &["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
 /// The fake keeps the documented contract, not the client's assumptions.
 #[tokio::test]
 async fn the_fake_keeps_the_import_export_contract() {
