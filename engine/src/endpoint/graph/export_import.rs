@@ -32,7 +32,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::connector::GraphSession;
-use super::types::{EXPORT_BATCH, ImportSession, PAGE, SEARCH_KEY_PROP, SUBJECT_PROP, XItem, XSel};
+use super::types::{
+    EXPORT_ANSWER_BUDGET, EXPORT_BATCH, ImportSession, PAGE, SEARCH_KEY_PROP, SUBJECT_PROP, XItem,
+    XSel,
+};
 use super::wire::{enc, error_text, read_only};
 use crate::config::GraphImport;
 use crate::endpoint::bounded;
@@ -311,16 +314,13 @@ impl GraphSession {
         }
         let mbx = self.mailbox_id().await?;
         let url = self.admin(&mbx, "/exportItems");
-        for chunk in items.chunks(EXPORT_BATCH) {
+        let one_item = bounded::message_cap(self.c.cfg.max_message_size);
+        for chunk in batches(&items, EXPORT_ANSWER_BUDGET) {
             let ids: Vec<&str> = chunk.iter().map(|i| i.id.as_str()).collect();
-            let (_, v) = self
-                .call(
-                    "export items",
-                    Method::POST,
-                    &url,
-                    Some(&json!({ "itemIds": ids })),
-                )
-                .await?;
+            // The answer carries the items' streams in base64: room for what they weigh.
+            let weight: u64 = chunk.iter().map(|i| i.size).sum();
+            let cap = (weight.max(one_item) / 3 * 4 + (1 << 20)).max(bounded::JSON_CAP as u64);
+            let v = self.export(&url, &ids, cap).await?;
             let answers = v["value"].as_array().cloned().unwrap_or_default();
             for i in chunk {
                 let Some(a) = answers
@@ -362,6 +362,37 @@ impl GraphSession {
             }
         }
         Ok(())
+    }
+
+    /// One `exportItems` request; its answer read within `cap` bytes.
+    async fn export(&self, url: &str, ids: &[&str], cap: u64) -> Result<Value> {
+        let op = "export items";
+        let body = serde_json::to_vec(&json!({ "itemIds": ids })).unwrap_or_default();
+        let r = self
+            .c
+            .send(&self.upn, op, body.len() as u64, true, || {
+                self.c
+                    .http
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        let status = r.status;
+        let answer = bounded::http_body(
+            r.resp,
+            cap.try_into().unwrap_or(usize::MAX),
+            "an export answer",
+        )
+        .await
+        .map_err(|e| e.into_endpoint(op, |e| self.c.http_err(op, e)))?;
+        if !status.is_success() {
+            return Err(super::wire::failure(&self.upn, op, status, &answer));
+        }
+        serde_json::from_slice(&answer).map_err(|e| EndpointError::Protocol {
+            op: op.into(),
+            message: format!("unreadable JSON from Graph for {}: {e}", self.upn),
+        })
     }
 
     /// The import URL of this mailbox, created (again) when there is none or it expires.
@@ -535,6 +566,28 @@ impl GraphSession {
     }
 }
 
+/// Export requests: at most 20 items each (Graph's limit) and, past the first item, no more
+/// than `budget` listed bytes, so that an answer of big items stays bounded (a big item goes
+/// alone).
+fn batches(items: &[XItem], budget: u64) -> Vec<&[XItem]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut weight = 0u64;
+    for (n, i) in items.iter().enumerate() {
+        let full = n - start == EXPORT_BATCH || (n > start && weight + i.size > budget);
+        if full {
+            out.push(&items[start..n]);
+            start = n;
+            weight = 0;
+        }
+        weight += i.size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 /// The summary of a listed mailbox item.
 fn summary_of(v: &Value, id: &str) -> Summary {
     let prop = |pid: &str| -> Option<String> {
@@ -590,6 +643,35 @@ mod tests {
         let m = scrub("token authtoken=eyJSECRET was refused", url);
         assert!(!m.contains("eyJSECRET"), "{m}");
         assert_eq!(scrub("Access is denied.", url), "Access is denied.");
+    }
+
+    #[test]
+    fn exports_are_at_most_20_items_and_big_items_go_alone() {
+        let item = |size: u64| XItem {
+            uid: 1,
+            id: "x".into(),
+            size,
+            summary: Summary::default(),
+        };
+        let small: Vec<XItem> = (0..45).map(|_| item(1000)).collect();
+        let sizes: Vec<usize> = batches(&small, 10_000_000)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, [20, 20, 5]);
+        let mixed = vec![
+            item(4_000_000),
+            item(9_000_000),
+            item(1000),
+            item(20_000_000),
+            item(1),
+        ];
+        let sizes: Vec<usize> = batches(&mixed, 10_000_000)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, [1, 2, 1, 1]);
+        assert!(batches(&[], 10).is_empty());
     }
 
     #[test]

@@ -199,6 +199,9 @@ pub(super) struct XItem {
 
 /// At most this many items in one `exportItems` request (Graph's documented limit).
 pub(super) const EXPORT_BATCH: usize = 20;
+/// Listed bytes of the items of one `exportItems` request past its first item (their streams
+/// come back in base64 in one answer).
+pub(super) const EXPORT_ANSWER_BUDGET: u64 = 8 * 1024 * 1024;
 /// PR_SEARCH_KEY: kept by a full-fidelity import; what finds an item again.
 pub(super) const SEARCH_KEY_PROP: &str = "Binary 0x300B";
 /// PR_SUBJECT.
