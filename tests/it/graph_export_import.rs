@@ -471,6 +471,48 @@ fn an_expired_import_session_is_renewed_and_nothing_is_lost_or_doubled() {
     assert_credential_nowhere(p.dir.path());
 }
 
+#[test]
+fn an_item_exchange_refuses_is_failed_alone_and_the_rest_arrives() {
+    let graph = FakeGraph::new(GraphConfig::default())
+        .with_mailbox("contoso", ANN)
+        .with_mailbox("fabrikam", ANN2);
+    let c = cloud(graph);
+    for (i, extra) in ["", "X-Fake-Import: refuse\r\n", ""].iter().enumerate() {
+        let mime =
+            format!("Subject: m{i}\r\nMessage-ID: <m{i}@contoso.com>\r\n{extra}\r\nbody\r\n");
+        c.graph.seed(
+            ANN,
+            "Inbox",
+            mime.as_bytes(),
+            true,
+            false,
+            &format!("2024-05-0{}T10:00:00Z", i + 1),
+        );
+    }
+    let p = project(&c);
+    p.edit(|b| b.set("project.items", vec!["mail"]));
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(6), "{}", text(&run));
+    assert_eq!(c.graph.xstats().imports, 2);
+    let failed: Vec<String> = p
+        .journal()
+        .message_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.state == "failed")
+        .map(|m| m.reason.unwrap_or_default())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].contains("Exchange refused to import the item"),
+        "{failed:?}"
+    );
+    // The next run does not send it again blindly, nor the others.
+    let again = cutover(&p, &["run"]);
+    assert_eq!(again.status.code(), Some(6), "{}", text(&again));
+    assert_eq!(c.graph.xstats().imports, 2);
+}
+
 /// The shipped example (examples/m365-tenant-to-tenant.toml) with its commented
 /// `graph_import = "export-import"` line taken: its presets and items as shipped, pointed at
 /// the fake's two tenants.

@@ -456,6 +456,7 @@ impl GraphSession {
         }
         let fid = self.x_folder_id(folder, "import").await?;
         let mut out = Vec::with_capacity(msgs.len());
+        let mut stop: Option<String> = None;
         for m in msgs {
             let Some(c) = opaque::parse(m.body.bytes()) else {
                 out.push(AppendOutcome::Refused {
@@ -463,9 +464,35 @@ impl GraphSession {
                 });
                 continue;
             };
+            if let Some(why) = &stop {
+                out.push(AppendOutcome::Failed {
+                    error: EndpointError::No {
+                        op: "import".into(),
+                        message: format!("not attempted: {why}"),
+                    },
+                });
+                continue;
+            }
             let body = json!({"FolderId": fid, "Mode": "create", "Data": c.data});
-            let id = self.import_one(&body).await?;
-            out.push(self.allocate(folder, &id)?);
+            match self.import_one(&body).await {
+                Ok(id) => out.push(self.allocate(folder, &id)?),
+                // This item alone (its stream refused): the rest goes on.
+                Err(EndpointError::No { message, .. }) => out.push(AppendOutcome::Refused {
+                    reason: format!("Exchange refused to import the item: {message}"),
+                }),
+                // The mailbox or folder cannot take more now: the rest waits.
+                Err(
+                    e @ (EndpointError::OverQuota { .. }
+                    | EndpointError::NoFolder { .. }
+                    | EndpointError::Throttled { .. }
+                    | EndpointError::Auth { .. }),
+                ) => {
+                    stop = Some(e.to_string());
+                    out.push(AppendOutcome::Failed { error: e });
+                }
+                // Sent, answer lost: in doubt (found again before anything is re-sent).
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
@@ -511,6 +538,12 @@ impl GraphSession {
             }
             if matches!(status.as_u16(), 401 | 403) {
                 return Err(self.refused(&format!("HTTP {} {code}: {message}", status.as_u16())));
+            }
+            if status.as_u16() == 507 || code.to_ascii_lowercase().contains("quota") {
+                return Err(EndpointError::OverQuota {
+                    op: op.into(),
+                    message: format!("{code}: {message} (mailbox {})", self.upn),
+                });
             }
             if status.as_u16() == 404 {
                 self.xport.folders = None;

@@ -16,7 +16,8 @@
 //!   (`?authtoken=`) and `expirationDateTime`;
 //! - the import URL (`/import/...`): `{FolderId, Mode: "create", Data}` re-creates the
 //!   exported item exactly (new id, same search key) in the folder, of a matching class;
-//!   nobody is notified (the calendar outbox is untouched). It can be told to refuse imports
+//!   nobody is notified (the calendar outbox is untouched); a message with the header
+//!   `X-Fake-Import: refuse` is refused alone (400). It can be told to refuse imports
 //!   (403, as a cross-tenant refusal would be) and to lose answers (the item imported, the
 //!   answer 503).
 
@@ -456,6 +457,20 @@ pub fn import(g: &FakeGraph, upn: &str, body: &[u8]) -> Answer {
             "Data is not an exported item.",
         );
     };
+    // A message the fake was told to refuse (a header says so): 400, as for a stream
+    // Exchange cannot take.
+    if let Snapshot::Message(m) = &snap
+        && m.mime.as_ref().is_some_and(|b| {
+            const MARK: &[u8] = b"X-Fake-Import: refuse\r\n";
+            b.windows(MARK.len()).any(|w| w == MARK)
+        })
+    {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "ErrorCorruptData",
+            "The item could not be imported.",
+        );
+    }
     let fid = v["FolderId"].as_str().unwrap_or("").to_string();
     if items(mb, &fid).is_none() {
         return err(
