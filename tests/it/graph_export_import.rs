@@ -402,12 +402,26 @@ fn graph_to_graph_export_import_moves_everything_as_it_was_once_through_a_kill_a
 
 #[test]
 fn a_refused_import_names_the_mailbox_and_what_to_do_and_imports_nothing() {
+    refused(false);
+}
+
+#[test]
+fn a_refused_import_session_names_the_mailbox_and_what_to_do_and_imports_nothing() {
+    refused(true);
+}
+
+/// The destination refuses the import session, or each import (as another tenant might).
+fn refused(session: bool) {
     let graph = FakeGraph::new(GraphConfig::default())
         .with_mailbox("contoso", ANN)
         .with_mailbox("fabrikam", ANN2);
     let c = cloud(graph);
     seed(&c.graph, ANN);
-    c.graph.refuse_imports(ANN2);
+    if session {
+        c.graph.refuse_import_sessions(ANN2);
+    } else {
+        c.graph.refuse_imports(ANN2);
+    }
     let p = project(&c);
     let run = cutover(&p, &["run"]);
     assert_ne!(run.status.code(), Some(0), "{}", text(&run));

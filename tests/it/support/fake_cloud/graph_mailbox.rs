@@ -60,6 +60,8 @@ pub struct XState {
     used: HashMap<String, u32>,
     /// Mailboxes whose imports are refused (403).
     pub refuse: HashSet<String>,
+    /// Mailboxes whose import sessions are refused (403).
+    pub refuse_sessions: HashSet<String>,
     /// Per mailbox: imports still to perform and answer 503.
     pub lost: HashMap<String, u32>,
     pub stats: XStats,
@@ -356,6 +358,14 @@ pub fn route(
             ok(StatusCode::OK, json!({"value": out}))
         }
         (Method::POST, ["createImportSession"]) => {
+            if xport.refuse_sessions.contains(upn) {
+                xport.stats.refused += 1;
+                return err(
+                    StatusCode::FORBIDDEN,
+                    "ErrorAccessDenied",
+                    "Access is denied. Check credentials and try again.",
+                );
+            }
             *next += 1;
             let secret = format!("eyJfakeImportCredential{next}x");
             xport.sessions.insert(secret.clone(), upn.to_string());
@@ -555,6 +565,12 @@ impl FakeGraph {
     pub fn refuse_imports(&self, upn: &str) {
         let mut st = self.state.lock().unwrap();
         st.xport.refuse.insert(upn.to_ascii_lowercase());
+    }
+
+    /// Refuse (403) the mailbox's import sessions.
+    pub fn refuse_import_sessions(&self, upn: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.xport.refuse_sessions.insert(upn.to_ascii_lowercase());
     }
 
     /// Perform the mailbox's next `n` imports but answer them 503 (lost answers).
