@@ -26,7 +26,12 @@ pub fn check(project: &Project) -> ExitCode {
                 e.preset,
                 e.max_connections,
                 if e.kind == config::EndpointKind::Graph && side == "destination" {
-                    format!(" graph_import={:?}", e.graph_import).to_lowercase()
+                    match e.graph_import {
+                        config::GraphImport::Mime => " graph_import=mime",
+                        config::GraphImport::Json => " graph_import=json",
+                        config::GraphImport::ExportImport => " graph_import=export-import",
+                    }
+                    .to_string()
                 } else {
                     String::new()
                 }

@@ -26,6 +26,7 @@ mod gmail_labels;
 mod graph;
 mod graph_calendar;
 mod graph_contacts;
+mod graph_export_import;
 mod hostile_input;
 mod hostile_server;
 mod journal_writes;

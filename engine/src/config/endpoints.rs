@@ -101,6 +101,12 @@ pub enum GraphImport {
     Mime,
     /// The message rebuilt as JSON with MAPI properties (dates, read state), attachments apart.
     Json,
+    /// Microsoft 365 to Microsoft 365: every item (mail, meetings, contacts) exported from the
+    /// source mailbox as Exchange's opaque full-fidelity stream and imported into the
+    /// destination mailbox (the mailbox import/export API). Needs a Graph source; the
+    /// project sets it on the source side too, which then reads by export.
+    #[serde(rename = "export-import")]
+    ExportImport,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +141,7 @@ pub(super) struct RawEndpoint {
     /// IMAP: COMPRESS=DEFLATE, "auto" (default), "on" or "off".
     #[serde(default)]
     compress: Option<Compress>,
-    /// Graph destination: "mime" (importMime, default) or "json".
+    /// Graph destination: "mime" (importMime, default), "json" or "export-import".
     #[serde(default)]
     graph_import: Option<GraphImport>,
     /// `[source.gmail]`: how a Gmail-shaped source is read (labels, All Mail).

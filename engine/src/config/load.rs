@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::checklist::checklist_of;
 use super::checks;
 use super::dns::dns_of;
-use super::endpoints::endpoint;
+use super::endpoints::{EndpointKind, GraphImport, endpoint};
 use super::folders::folder_rules;
 use super::items::{calendar_since, carries, items};
 use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
@@ -52,8 +52,21 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         if p.is_absolute() { p } else { base.join(p) }
     };
 
-    let source = endpoint(path, text, "source", &raw.source, &resolve)?;
+    let mut source = endpoint(path, text, "source", &raw.source, &resolve)?;
     let destination = endpoint(path, text, "destination", &raw.destination, &resolve)?;
+    if destination.graph_import == GraphImport::ExportImport {
+        if source.kind != EndpointKind::Graph {
+            return Err(ConfigError::whole(
+                path,
+                format!(
+                    "destination.graph_import = \"export-import\" moves items from one Microsoft 365 mailbox to another: the source must be kind = \"graph\" too (it is \"{}\"); use \"mime\" or \"json\"",
+                    source.kind.name()
+                ),
+            ));
+        }
+        // The source reads by export (the opaque stream the destination imports).
+        source.graph_import = GraphImport::ExportImport;
+    }
     let mut items = match &raw.project.items {
         Some(w) => {
             items(w.get_ref()).map_err(|m| ConfigError::at(path, text, w.span().start, m))?

@@ -32,6 +32,25 @@ pub fn needed(
                     out.push("Mail-Advanced.ReadWrite.All".into());
                 }
             }
+            // The mailbox import/export API (the project sets `graph_import` on both sides):
+            // both list folders and items; the source app exports, the destination app
+            // imports and (rollback) deletes what it imported.
+            if graph_import == GraphImport::ExportImport {
+                let names: &[&str] = if source {
+                    &[
+                        "MailboxFolder.Read.All",
+                        "MailboxItem.Read.All",
+                        "MailboxItem.Export.All",
+                    ]
+                } else {
+                    &[
+                        "MailboxFolder.Read.All",
+                        "MailboxItem.ReadWrite.All",
+                        "MailboxItem.ImportExport.All",
+                    ]
+                };
+                out.extend(names.iter().map(|n| n.to_string()));
+            }
             if items.calendar {
                 out.push(
                     if source {
@@ -95,6 +114,26 @@ mod tests {
             ["Mail.ReadWrite"]
         );
         assert!(needed(EndpointKind::Imap, false, &all, GraphImport::Mime).is_empty());
+        // Export-import: the source app exports, the destination app imports.
+        let mail = Items::default();
+        assert_eq!(
+            needed(EndpointKind::Graph, true, &mail, GraphImport::ExportImport),
+            [
+                "Mail.Read",
+                "MailboxFolder.Read.All",
+                "MailboxItem.Read.All",
+                "MailboxItem.Export.All"
+            ]
+        );
+        assert_eq!(
+            needed(EndpointKind::Graph, false, &mail, GraphImport::ExportImport),
+            [
+                "Mail.ReadWrite",
+                "MailboxFolder.Read.All",
+                "MailboxItem.ReadWrite.All",
+                "MailboxItem.ImportExport.All"
+            ]
+        );
         assert!(
             needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)
                 .iter()

@@ -8,11 +8,13 @@
 //! turns an item into the canonical text its fingerprint is taken of, and tells its identity
 //! (UID, RECURRENCE-IDs) and when it happens; `schedule` marks organizer and attendees so that
 //! a server that schedules (RFC 6638) never sends an invitation for a migrated meeting;
-//! `version` is the one rule of every item store for what is already at an item's place.
+//! `version` is the one rule of every item store for what is already at an item's place;
+//! `opaque` is an item carried as a service's opaque stream (Microsoft 365 export-import).
 
 pub mod content;
 pub mod folder;
 pub mod normalise;
+pub mod opaque;
 pub mod schedule;
 pub mod version;
 

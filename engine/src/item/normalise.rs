@@ -167,6 +167,10 @@ pub fn normalise(kind: ItemKind, bytes: &[u8]) -> Vec<u8> {
 /// The fingerprint of an item: of its exact bytes for mail, of its normalised content for an
 /// event or a contact.
 pub fn fingerprint(kind: ItemKind, bytes: &[u8]) -> String {
+    // An opaque stream is known by the summary carried with it, whatever its kind.
+    if let Some(c) = super::opaque::parse(bytes) {
+        return c.fingerprint();
+    }
     match kind {
         ItemKind::Mail => crate::mail::fingerprint::fingerprint(bytes),
         _ => crate::mail::fingerprint::fingerprint(&normalise(kind, bytes)),
@@ -175,6 +179,13 @@ pub fn fingerprint(kind: ItemKind, bytes: &[u8]) -> String {
 
 /// The identity of an event (its series' UID and exceptions) or a contact (UID, name).
 pub fn identity(kind: ItemKind, bytes: &[u8]) -> Identity {
+    if let Some(c) = super::opaque::parse(bytes) {
+        return Identity {
+            uid: c.get("Key").map(str::to_string),
+            title: c.get("Subject").map(str::to_string),
+            ..Identity::default()
+        };
+    }
     let root = tree(&String::from_utf8_lossy(bytes));
     let mut id = Identity::default();
     let prop = |c: &Component, name: &str| -> Option<Line> {

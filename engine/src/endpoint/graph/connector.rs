@@ -9,7 +9,7 @@ use reqwest::RequestBuilder;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::throttle::{GraphCall, Limits, MailboxLimiter, Reply, Window};
-use super::types::{CalSel, ContactSel, Selected};
+use super::types::{CalSel, ContactSel, Selected, Xport};
 use crate::config::{self, Credential, EndpointKind, Items};
 use crate::endpoint::budget::ConnectionBudget;
 use crate::endpoint::oauth::TokenProvider;
@@ -46,6 +46,8 @@ pub struct GraphSession {
     pub(super) contacts: Option<ContactSel>,
     /// The calendar opened (exclusive with `selected` and `contacts`).
     pub(super) calendar: Option<CalSel>,
+    /// The export-import path's state (`graph_import = "export-import"`).
+    pub(super) xport: Xport,
 }
 
 impl GraphConnector {
@@ -140,6 +142,7 @@ impl GraphConnector {
             selected: None,
             contacts: None,
             calendar: None,
+            xport: Xport::default(),
         };
         s.get_json("open mailbox", &s.url("/mailFolders/inbox?$select=id"))
             .await

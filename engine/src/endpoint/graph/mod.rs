@@ -6,7 +6,7 @@
 //! and UIDVALIDITY/UIDNEXT come from `Journal::ref_folder`. Folders are the displayName
 //! hierarchy joined with '/'; the well-known Inbox is `INBOX` so that it meets IMAP's INBOX.
 //!
-//! Writing takes one of two paths:
+//! Writing takes one of three paths (the third, export-import, for a Graph source only):
 //! - `importMime` (beta; `graph_import = "mime"`, the default): the exact source bytes are
 //!   imported as a received item (not a draft); read state and the flag are set afterwards.
 //! - JSON (`graph_import = "json"`, and any message whose base64 request would pass Graph's
@@ -39,6 +39,9 @@
 //!   docs/endpoints/graph.md, "Calendars"); `ical_graph` turns iCalendar into Graph's
 //!   event, `graph_ical` Graph's event into iCalendar, `recur` expands Graph's recurrence
 //!   patterns, `zones` maps IANA and Windows time zones;
+//! - `export_import`: Microsoft 365 to Microsoft 365 at full fidelity (`graph_import =
+//!   "export-import"`): items exported as Exchange's opaque stream and imported as they were
+//!   (see docs/endpoints/graph.md, "Export-import");
 //! - `types` and `wire`: what they share (properties, listed items; Graph's encoding,
 //!   error bodies and dates).
 
@@ -46,6 +49,7 @@ mod account;
 mod calendar;
 mod connector;
 mod contacts;
+mod export_import;
 mod folders;
 mod graph_ical;
 mod ical_graph;

@@ -26,6 +26,15 @@ impl MailSession for GraphSession {
 
     async fn list_folders(&mut self) -> Result<Vec<Folder>> {
         self.folders = None;
+        if self.xport_mode() {
+            self.xport.folders = None;
+            return Ok(self
+                .x_folders()
+                .await?
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect());
+        }
         let mut out: Vec<Folder> = self
             .folder_list()
             .await?
@@ -43,6 +52,9 @@ impl MailSession for GraphSession {
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
         self.calendar = None;
+        if self.xport_mode() {
+            return self.x_select(folder, "examine").await;
+        }
         if is_contacts(folder) {
             self.selected = None;
             return self.contact_select(folder, "examine").await;
@@ -57,6 +69,9 @@ impl MailSession for GraphSession {
 
     async fn open_for_append(&mut self, folder: &str) -> Result<FolderState> {
         self.calendar = None;
+        if self.xport_mode() {
+            return self.x_select(folder, "open for append").await;
+        }
         if is_contacts(folder) {
             self.selected = None;
             return self.contact_select(folder, "open for append").await;
@@ -74,6 +89,16 @@ impl MailSession for GraphSession {
     }
 
     async fn status(&mut self, folder: &str) -> Result<FolderState> {
+        if self.xport_mode() {
+            let keep = self.xport.selected.take();
+            let r = self.x_select(folder, "status").await;
+            if let Some(k) = keep
+                && k.folder != folder
+            {
+                self.xport.selected = Some(k);
+            }
+            return r;
+        }
         if is_contacts(folder) {
             let keep = self.contacts.take();
             let r = self.contact_select(folder, "status").await;
@@ -109,6 +134,8 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("create folder"));
         }
+        // The export-import listing names the folders the calls below create.
+        self.xport.folders = None;
         if is_contacts(folder) {
             return self.create_contact_folder(folder).await;
         }
@@ -166,6 +193,9 @@ impl MailSession for GraphSession {
     }
 
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        if self.xport_mode() {
+            return self.x_fetch_meta(from_uid).await;
+        }
         if let Some(folder) = self.contacts.as_ref().map(|s| s.folder.clone()) {
             self.contact_select(&folder, "list contacts").await?;
             return Ok(self
@@ -217,6 +247,9 @@ impl MailSession for GraphSession {
     }
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
+        if self.xport_mode() {
+            return self.x_fetch(uids, sink).await;
+        }
         if self.contacts.is_some() {
             for i in self.chosen_contacts(uids, 0) {
                 let m = Message::item(i.uid, self.contact_vcard(&i).await?);
@@ -257,6 +290,9 @@ impl MailSession for GraphSession {
         uids: &[u32],
         from_uid: u32,
     ) -> Result<Vec<Fingerprinted>> {
+        if self.xport_mode() {
+            return Ok(self.x_fingerprints(uids, from_uid));
+        }
         let mut out = Vec::new();
         if self.contacts.is_some() {
             for i in self.chosen_contacts(uids, from_uid) {
@@ -294,6 +330,9 @@ impl MailSession for GraphSession {
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
         if self.c.side == "source" {
             return Err(read_only("append"));
+        }
+        if self.xport_mode() {
+            return self.x_append(folder, msgs).await;
         }
         if is_contacts(folder) {
             if self.contacts.as_ref().is_none_or(|s| s.folder != folder) {
@@ -362,6 +401,9 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("expunge"));
         }
+        if self.xport_mode() {
+            return self.x_expunge(uids).await;
+        }
         if self.contacts.is_some() {
             return self.expunge_contacts(uids).await;
         }
@@ -399,6 +441,7 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("rename folder"));
         }
+        self.xport.folders = None;
         if is_contacts(from) || is_calendar(from) {
             return Err(EndpointError::Protocol {
                 op: format!("rename {from}"),
@@ -433,6 +476,7 @@ impl MailSession for GraphSession {
         if self.c.side == "source" {
             return Err(read_only("delete folder"));
         }
+        self.xport.folders = None;
         if is_contacts(folder) {
             return self.delete_contact_folder(folder).await;
         }

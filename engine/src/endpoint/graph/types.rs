@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::endpoint::types::SpecialUse;
+use crate::endpoint::types::{Folder, SpecialUse};
 
 /// The named extended property where cutover keeps a created message's source fingerprint
 /// and size (`"<fingerprint> <bytes>"`).
@@ -158,3 +158,51 @@ pub(super) struct EventItem {
     pub(super) ical: Option<String>,
     pub(super) json: serde_json::Value,
 }
+
+/// The export-import path's state in a session (`graph_import = "export-import"`).
+#[derive(Default)]
+pub(super) struct Xport {
+    /// The user's primary mailbox id (`/settings/exchange`).
+    pub(super) mailbox: Option<String>,
+    /// (folder, mailbox folder id), as last listed.
+    pub(super) folders: Option<Vec<(Folder, String)>>,
+    pub(super) selected: Option<XSel>,
+    /// The destination mailbox's import session.
+    pub(super) import: Option<ImportSession>,
+}
+
+/// An import session: its URL carries a credential (never logged, printed or put in an
+/// error; no `Debug`).
+pub(super) struct ImportSession {
+    pub(super) url: String,
+    /// Renewed from then on (a little before it expires).
+    pub(super) renew_at: DateTime<chrono::Utc>,
+}
+
+/// The folder opened on the export-import path, as listed then.
+pub(super) struct XSel {
+    pub(super) folder: String,
+    /// The mailbox folder's id.
+    pub(super) fid: String,
+    /// In UID order.
+    pub(super) items: Vec<XItem>,
+}
+
+/// One listed mailbox item.
+#[derive(Clone)]
+pub(super) struct XItem {
+    pub(super) uid: u32,
+    pub(super) id: String,
+    pub(super) size: u64,
+    pub(super) summary: crate::item::opaque::Summary,
+}
+
+/// At most this many items in one `exportItems` request (Graph's documented limit).
+pub(super) const EXPORT_BATCH: usize = 20;
+/// Listed bytes of the items of one `exportItems` request past its first item (their streams
+/// come back in base64 in one answer).
+pub(super) const EXPORT_ANSWER_BUDGET: u64 = 8 * 1024 * 1024;
+/// PR_SEARCH_KEY: kept by a full-fidelity import; what finds an item again.
+pub(super) const SEARCH_KEY_PROP: &str = "Binary 0x300B";
+/// PR_SUBJECT.
+pub(super) const SUBJECT_PROP: &str = "String 0x0037";

@@ -195,9 +195,11 @@ struct UploadSession {
 }
 
 #[derive(Default)]
-struct GraphState {
-    mailboxes: HashMap<String, Mailbox>,
-    next: u64,
+pub(super) struct GraphState {
+    pub(super) mailboxes: HashMap<String, Mailbox>,
+    pub(super) next: u64,
+    /// The mailbox import/export API (see `graph_mailbox`).
+    pub(super) xport: super::graph_mailbox::XState,
     inflight: HashMap<String, usize>,
     requests: HashMap<String, VecDeque<Instant>>,
     uploads: HashMap<String, VecDeque<(Instant, u64)>>,
@@ -219,7 +221,7 @@ struct GraphState {
 
 pub struct FakeGraph {
     pub config: GraphConfig,
-    state: Mutex<GraphState>,
+    pub(super) state: Mutex<GraphState>,
 }
 
 const WELL_KNOWN: &[(&str, &str)] = &[
@@ -231,9 +233,9 @@ const WELL_KNOWN: &[(&str, &str)] = &[
     ("archive", "Archive"),
 ];
 
-type Answer = (StatusCode, Vec<(&'static str, String)>, Value);
+pub(super) type Answer = (StatusCode, Vec<(&'static str, String)>, Value);
 
-fn err(status: StatusCode, code: &str, message: &str) -> Answer {
+pub(super) fn err(status: StatusCode, code: &str, message: &str) -> Answer {
     (
         status,
         Vec::new(),
@@ -241,7 +243,7 @@ fn err(status: StatusCode, code: &str, message: &str) -> Answer {
     )
 }
 
-fn ok(status: StatusCode, v: Value) -> Answer {
+pub(super) fn ok(status: StatusCode, v: Value) -> Answer {
     (status, Vec::new(), v)
 }
 
@@ -665,7 +667,7 @@ impl FakeGraph {
 
     /// Admission: injected bursts, concurrency, request and upload budgets. On success the
     /// request counts as in flight until `leave`.
-    fn admit(&self, upn: &str, bytes: u64) -> Option<Answer> {
+    pub(super) fn admit(&self, upn: &str, bytes: u64) -> Option<Answer> {
         let mut st = self.state.lock().unwrap();
         let st = &mut *st;
         st.stats.requests += 1;
@@ -761,6 +763,7 @@ pub fn router(graph: Arc<FakeGraph>, tokens: Arc<Tokens>) -> Router {
         .route("/v1.0/{*rest}", any(handle))
         .route("/beta/{*rest}", any(handle))
         .route("/upload/{*rest}", any(handle))
+        .route("/import/{*rest}", any(handle))
         .layer(DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state((graph, tokens))
 }
@@ -799,6 +802,21 @@ async fn handle(
     if segs[0] == "upload" {
         return upload(&g, &headers, &segs, &body).await;
     }
+    if segs[0] == "import" {
+        // The import URL carries its own credential (no bearer token).
+        let upn = match super::graph_mailbox::import_upn(&g, &uri, &headers) {
+            Ok(u) => u,
+            Err(a) => return respond(a),
+        };
+        if let Some(a) = g.admit(&upn, body.len() as u64) {
+            return respond(a);
+        }
+        let _inflight = InFlight {
+            g: &g,
+            upn: upn.clone(),
+        };
+        return respond(super::graph_mailbox::import(&g, &upn, &body));
+    }
     let grant = match tokens.check(&headers, RESOURCE) {
         Ok(g) => g,
         Err(r) => return r,
@@ -827,7 +845,14 @@ async fn handle(
     if rest == ["$batch"] {
         return respond(batch(&g, &grant.tenant, &version, &host, &body));
     }
-    let Some(upn) = (rest.len() >= 2 && rest[0] == "users").then(|| rest[1].to_ascii_lowercase())
+    let admin = rest.len() >= 5 && rest[..3] == ["admin", "exchange", "mailboxes"];
+    let Some(upn) = (rest.len() >= 2 && rest[0] == "users")
+        .then(|| rest[1].to_ascii_lowercase())
+        .or_else(|| {
+            admin
+                .then(|| super::graph_mailbox::mailbox_upn(&rest[3]))
+                .flatten()
+        })
     else {
         return respond(err(
             StatusCode::BAD_REQUEST,
@@ -854,6 +879,18 @@ async fn handle(
     };
     if !g.config.latency.is_zero() {
         tokio::time::sleep(g.config.latency).await;
+    }
+    if admin {
+        return respond(super::graph_mailbox::route(
+            &g,
+            &grant.tenant,
+            &host,
+            &method,
+            &upn,
+            &rest[4..],
+            &query(&uri),
+            &body,
+        ));
     }
     let a = route(
         &g,
@@ -1004,6 +1041,12 @@ fn route(
         ));
     }
     let r: Vec<&str> = rest[2..].iter().map(String::as_str).collect();
+    if r == ["settings", "exchange"] {
+        return J(ok(
+            StatusCode::OK,
+            json!({"primaryMailboxId": format!("MBX:{upn}")}),
+        ));
+    }
     let json_body = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
     let resolve = |mb: &Mailbox, fid: &str| -> Option<String> {
         mb.folders
