@@ -9,7 +9,7 @@
 //! - `importMime` (beta only) keeps the bytes and makes a received item; `POST .../messages`
 //!   with MIME makes a draft; with JSON a draft unless PR_MESSAGE_FLAGS (0x0E07) is given
 //!   without the unsent bit (8);
-//! - `$value` export, `permanentDelete`, attachments and upload sessions (the upload URL
+//! - `$value` export (as Exchange rewrites it: `graph_export`), `permanentDelete`, attachments and upload sessions (the upload URL
 //!   refuses an Authorization header and out-of-order ranges).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -113,6 +113,16 @@ impl FakeMessage {
             );
         }
         out
+    }
+
+    /// What `$value` returns: a seeded message as seeded; one cutover wrote as Exchange
+    /// exports it, headers rewritten (`graph_export`).
+    pub fn value_export(&self) -> Vec<u8> {
+        match (&self.mime, self.via) {
+            (Some(m), "seed") => m.clone(),
+            (Some(m), _) => super::graph_export::exchange_mime(m, &self.id),
+            (None, _) => super::graph_export::exchange_json(self),
+        }
     }
 
     fn prop(&self, id: &str) -> Option<&String> {
@@ -559,6 +569,31 @@ impl FakeGraph {
     }
 
     /// A copy of what a mailbox holds.
+    /// Damage one stored message (test hook): the first message of `upn` whose stored bytes
+    /// (or JSON body) hold `find` gets it replaced by `with`; its properties, cutover's
+    /// fingerprint among them, are kept. Returns the message's id.
+    pub fn damage_message(&self, upn: &str, find: &str, with: &str) -> Option<String> {
+        let mut st = self.state.lock().unwrap();
+        let mb = st.mailboxes.get_mut(&upn.to_ascii_lowercase())?;
+        for m in &mut mb.messages {
+            if let Some(b) = &mut m.mime {
+                let text = String::from_utf8_lossy(b).into_owned();
+                if text.contains(find) {
+                    *b = text.replacen(find, with, 1).into_bytes();
+                    return Some(m.id.clone());
+                }
+            }
+            if let Some(j) = &mut m.json
+                && let Some(c) = j["body"]["content"].as_str()
+                && c.contains(find)
+            {
+                j["body"]["content"] = json!(c.replacen(find, with, 1));
+                return Some(m.id.clone());
+            }
+        }
+        None
+    }
+
     pub fn mailbox(&self, upn: &str) -> Mailbox {
         self.state.lock().unwrap().mailboxes[&upn.to_ascii_lowercase()].clone()
     }
@@ -1354,7 +1389,7 @@ fn route(
         },
         (Method::GET, ["messages", mid, "$value"]) => {
             match mb.messages.iter().find(|m| m.id == *mid) {
-                Some(m) => Routed::Raw(m.export()),
+                Some(m) => Routed::Raw(m.value_export()),
                 None => no_message(),
             }
         }
