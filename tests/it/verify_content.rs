@@ -81,11 +81,12 @@ fn zero_loss_row(p: &Proj) -> String {
         .to_string()
 }
 
-/// A word of a message's plain-text body that its stored bytes hold verbatim, to damage.
+/// A word of a message's plain-text body that its stored bytes (valid UTF-8) hold verbatim
+/// once, to damage.
 fn damageable(mime: &[u8]) -> Option<String> {
+    let raw = std::str::from_utf8(mime).ok()?;
     let m = mail_parser::MessageParser::default().parse(mime)?;
     let body = m.body_text(0)?.into_owned();
-    let raw = String::from_utf8_lossy(mime);
     body.split(|c: char| !c.is_ascii_alphabetic())
         .filter(|w| w.len() >= 6)
         .find(|w| raw.matches(w).count() == 1)
@@ -138,11 +139,11 @@ fn a_damaged_graph_message_is_found_by_content_recopied_and_only_then_proven() {
         .iter()
         .find_map(|m| Some((m.clone(), damageable(m.mime.as_ref()?)?)))
         .expect("a message with a plain-text word to damage");
-    let damaged_id = cloud
-        .graph
-        .damage_message(ALICE, &word, &word.to_uppercase())
-        .unwrap();
-    assert_eq!(damaged_id, victim.id);
+    assert!(
+        cloud
+            .graph
+            .damage_message(ALICE, &victim.id, &word, &word.to_uppercase())
+    );
     let after = cloud.graph.mailbox(ALICE);
     let d = after.messages.iter().find(|m| m.id == victim.id).unwrap();
     assert_eq!(d.props, victim.props, "the fingerprint property is kept");
@@ -231,4 +232,117 @@ fn a_bad_sample_share_is_a_usage_error() {
         "{}",
         text(&o)
     );
+}
+
+const GUSER: &str = "alice@example.com";
+const GSECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
+
+/// Alice from Dovecot to the fake Gmail API (byte-exact imports).
+fn imap_to_gmail(src: &Dovecot) -> (Cloud, ProjectDir) {
+    let cloud = Cloud::start(
+        Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", "g-s3cret"),
+        FakeGraph::new(GraphConfig::default()),
+        |g| g.with_user(GUSER),
+    );
+    let url = cloud.url();
+    let token_url = format!("{url}/gtest/oauth2/v2.0/token");
+    let dst = toml::toml! {
+        kind = "gmail"
+        api_url = (url.as_str())
+
+        [oauth]
+        provider = "entra"
+        tenant = "gtest"
+        client_id = "gmail-app"
+        client_secret_env = (GSECRET_ENV)
+        scope = "https://gmail.googleapis.com/.default"
+        token_url = (token_url.as_str())
+    };
+    let p = ProjectBuilder::new("verify-gmail")
+        .source(project::imap(src.port))
+        .destination(dst)
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::login("alice", "alice-pw"),
+            project::user(GUSER),
+        ))
+        .create();
+    (cloud, p)
+}
+
+fn gmail_cutover(p: &ProjectDir, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg(args[0])
+        .arg(&p.path)
+        .args(&args[1..])
+        .env(GSECRET_ENV, "g-s3cret")
+        .output()
+        .expect("run cutover")
+}
+
+#[test]
+fn a_damaged_gmail_message_is_reported_as_damaged_not_missing_and_recopied() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 20, 5, &["--no-tricky"]);
+    let (cloud, p) = imap_to_gmail(&src);
+    let run = gmail_cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let v = gmail_cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    let before = cloud.gmail.messages(GUSER);
+    let total = before.len();
+
+    // A word found in exactly one stored message's bytes.
+    let raws: Vec<String> = before
+        .iter()
+        .filter_map(|m| String::from_utf8(m.0.clone()).ok())
+        .collect();
+    let word = raws
+        .iter()
+        .flat_map(|r| {
+            let body = r.split_once("\r\n\r\n").map_or("", |b| b.1);
+            body.split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() >= 6)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .find(|w| {
+            raws.iter()
+                .map(|r| r.matches(w.as_str()).count())
+                .sum::<usize>()
+                == 1
+        })
+        .expect("a word to damage");
+    let id = cloud
+        .gmail
+        .damage_message(GUSER, &word, &word.to_uppercase())
+        .unwrap();
+
+    let v = gmail_cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(7), "{}", text(&v));
+    let out = stdout(&v);
+    assert_eq!(out.matches("DAMAGED").count(), 1, "{out}");
+    assert!(out.contains("the bytes differ from the source's"), "{out}");
+    // Reported as damaged, not as a missing message plus one not from the source.
+    assert!(!out.contains("missing    1"), "{out}");
+
+    let run = gmail_cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let after = cloud.gmail.messages(GUSER);
+    assert_eq!(after.len(), total, "one copy of each");
+    assert!(
+        !after
+            .iter()
+            .any(|m| String::from_utf8_lossy(&m.0).contains(&word.to_uppercase())),
+        "the damaged copy is gone"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|m| String::from_utf8_lossy(&m.0).contains(&word)),
+        "copied again ({id})"
+    );
+    let v = gmail_cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }

@@ -569,29 +569,33 @@ impl FakeGraph {
     }
 
     /// A copy of what a mailbox holds.
-    /// Damage one stored message (test hook): the first message of `upn` whose stored bytes
-    /// (or JSON body) hold `find` gets it replaced by `with`; its properties, cutover's
-    /// fingerprint among them, are kept. Returns the message's id.
-    pub fn damage_message(&self, upn: &str, find: &str, with: &str) -> Option<String> {
+    /// Damage one stored message (test hook): in message `id` of `upn`, the first `find` in
+    /// its stored bytes (valid UTF-8) or JSON body becomes `with`; its properties,
+    /// cutover's fingerprint among them, are kept. False when there is no such text.
+    pub fn damage_message(&self, upn: &str, id: &str, find: &str, with: &str) -> bool {
         let mut st = self.state.lock().unwrap();
-        let mb = st.mailboxes.get_mut(&upn.to_ascii_lowercase())?;
-        for m in &mut mb.messages {
-            if let Some(b) = &mut m.mime {
-                let text = String::from_utf8_lossy(b).into_owned();
-                if text.contains(find) {
-                    *b = text.replacen(find, with, 1).into_bytes();
-                    return Some(m.id.clone());
-                }
-            }
-            if let Some(j) = &mut m.json
-                && let Some(c) = j["body"]["content"].as_str()
-                && c.contains(find)
-            {
-                j["body"]["content"] = json!(c.replacen(find, with, 1));
-                return Some(m.id.clone());
-            }
+        let Some(m) = st
+            .mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .and_then(|mb| mb.messages.iter_mut().find(|m| m.id == id))
+        else {
+            return false;
+        };
+        if let Some(b) = &mut m.mime
+            && let Ok(text) = std::str::from_utf8(b)
+            && text.contains(find)
+        {
+            *b = text.replacen(find, with, 1).into_bytes();
+            return true;
         }
-        None
+        if let Some(j) = &mut m.json
+            && let Some(c) = j["body"]["content"].as_str()
+            && c.contains(find)
+        {
+            j["body"]["content"] = json!(c.replacen(find, with, 1));
+            return true;
+        }
+        false
     }
 
     pub fn mailbox(&self, upn: &str) -> Mailbox {
