@@ -418,3 +418,45 @@ fn a_damaged_imap_copy_is_found_byte_for_byte_and_recopied() {
         "one copy of each"
     );
 }
+
+#[test]
+fn the_json_path_is_verified_by_the_properties_it_keeps() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[("alice", "alice-pw")], &[]);
+    src.seed("alice", 12, 33, &["--no-tricky"]);
+    let cloud = start();
+    let p = imap_to_graph(&cloud, &src, toml::toml! { graph_import = "json" });
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // Exported from its properties (not the source's MIME), it raises no alarm.
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+
+    let mb = cloud.graph.mailbox(ALICE);
+    let (id, word) = mb
+        .messages
+        .iter()
+        .find_map(|m| {
+            let body = m.json.as_ref()?["body"]["content"].as_str()?.to_string();
+            let w = body
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .find(|w| w.len() >= 6 && body.matches(w).count() == 1)?
+                .to_string();
+            Some((m.id.clone(), w))
+        })
+        .expect("a JSON body to damage");
+    assert!(
+        cloud
+            .graph
+            .damage_message(ALICE, &id, &word, &word.to_uppercase())
+    );
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(7), "{}", text(&v));
+    let out = stdout(&v);
+    assert_eq!(out.matches("DAMAGED").count(), 1, "{out}");
+    assert!(out.contains("the body differs"), "{out}");
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
