@@ -99,11 +99,23 @@ pub enum Cmd {
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
     },
-    /// Compare source and destination folder by folder (counts and content fingerprints).
+    /// Compare source and destination folder by folder: every item present exactly once, and
+    /// what it says read back from the destination (Graph: `$value`, compared normalised).
     Verify {
         project: PathBuf,
         #[arg(long = "batch")]
         batches: Vec<String>,
+        /// Verify a random but reproducible share of the mailboxes (such as 10%); the whole
+        /// selection by default. The seed is printed and journalled.
+        #[arg(long, value_name = "N%", value_parser = parse_sample)]
+        sample: Option<f64>,
+        /// The seed of `--sample` (to draw the same sample again); random when not given.
+        #[arg(long, requires = "sample")]
+        seed: Option<u64>,
+        /// On Graph destinations, check the fingerprint cutover stamped on each message
+        /// (presence) without exporting and comparing its content: cheaper, and no proof.
+        #[arg(long)]
+        fingerprint_only: bool,
     },
     /// Print the folder map per mailbox with messages and bytes to copy; copies nothing.
     Plan {
@@ -289,6 +301,11 @@ pub enum ReportFormat {
     Md,
     Html,
     Csv,
+}
+
+/// `10%`: a share of the mailboxes above 0 and at most 100.
+fn parse_sample(s: &str) -> std::result::Result<f64, String> {
+    cutover_engine::verify::parse_percent(s)
 }
 
 /// `30s`, `15m`, `2h`, `1h30m`, `1d`: a duration of at least one second (the console's `D`

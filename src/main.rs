@@ -192,7 +192,22 @@ fn main() -> std::process::ExitCode {
             Cmd::Assess { batches, csv, .. } => {
                 until_interrupted(assess(project, batches, csv)).await
             }
-            Cmd::Verify { batches, .. } => until_interrupted(verify(project, batches)).await,
+            Cmd::Verify {
+                batches,
+                sample,
+                seed,
+                fingerprint_only,
+                ..
+            } => {
+                let how = commands::verify::How {
+                    sample: sample.map(|percent| cutover_engine::verify::Sample {
+                        percent,
+                        seed: seed.unwrap_or_else(cutover_engine::verify::new_seed),
+                    }),
+                    fingerprint_only,
+                };
+                until_interrupted(verify(project, batches, how)).await
+            }
             Cmd::Plan { batches, .. } => until_interrupted(plan(project, batches)).await,
             Cmd::Access { batches, probe, .. } => {
                 until_interrupted(commands::access::access(project, batches, probe)).await

@@ -255,7 +255,7 @@ pub async fn finalize(
             }
         };
         if code == ExitCode::Success {
-            code = verify_with(&engine, &batches).await;
+            code = verify_with(&engine, &batches, &Default::default()).await;
         }
         if code == ExitCode::Success {
             let msg = format!(

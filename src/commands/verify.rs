@@ -1,4 +1,5 @@
-//! `cutover verify`: source and destination compared folder by folder.
+//! `cutover verify`: source and destination compared folder by folder, by content by
+//! default; `--sample N%` verifies a reproducible random share of the mailboxes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,26 +7,59 @@ use std::sync::Arc;
 use cutover_engine::api::ItemKind;
 use cutover_engine::config::Project;
 use cutover_engine::engine::Engine;
+use cutover_engine::verify::{Method, Sample};
 
 use super::journal::journal_failed;
 use super::setup::engine;
 use crate::error::Result;
 use crate::exit::ExitCode;
 
-pub async fn verify(project: Project, batches: Vec<String>) -> Result<ExitCode> {
+/// How to verify: the whole selection or a sample of it, content or stamped fingerprints.
+#[derive(Debug, Clone, Default)]
+pub struct How {
+    pub sample: Option<Sample>,
+    pub fingerprint_only: bool,
+}
+
+pub async fn verify(project: Project, batches: Vec<String>, how: How) -> Result<ExitCode> {
     let engine = engine(project, None)?;
-    Ok(verify_with(&engine, &batches).await)
+    Ok(verify_with(&engine, &batches, &how).await)
 }
 
 /// Verify the selected batches' mailboxes on an engine set up already (`cutover finalize`
-/// verifies with the engine of its final pass), print and journal the comparison.
-pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
+/// verifies with the engine of its final pass), print and journal the comparison (with its
+/// method and scope), and mark each damaged item in the journal for the next run to copy
+/// again.
+pub async fn verify_with(engine: &Arc<Engine>, batches: &[String], how: &How) -> ExitCode {
+    let method = if how.fingerprint_only {
+        Method::Fingerprint
+    } else {
+        Method::Content
+    };
+    let mut specs = engine.selected(batches);
+    if let Some(sample) = &how.sample {
+        let keys: Vec<String> = specs.iter().map(|s| s.key()).collect();
+        let chosen = sample.choose(&keys);
+        println!(
+            "verify: {} (draw the same sample again with --sample {}% --seed {}); a sample is no proof for the mailboxes left out",
+            sample.describe(chosen.len(), keys.len()),
+            sample.percent,
+            sample.seed
+        );
+        specs.retain(|s| chosen.contains(&s.key()));
+    }
     let mut tasks = Vec::new();
-    for spec in engine.selected(batches) {
+    for spec in specs {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
-            cutover_engine::verify::verify_mailbox(&engine.project, &engine.src, &engine.dst, &spec)
-                .await
+            cutover_engine::verify::verify_mailbox(
+                &engine.project,
+                &engine.src,
+                &engine.dst,
+                &spec,
+                method,
+            )
+            .await
         }));
     }
     let mut all_ok = true;
@@ -49,24 +83,37 @@ pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
             .unwrap_or_default();
         if let Some(e) = &m.error {
             println!("  ERROR: {e}");
-            if let Err(e) = engine
-                .store
-                .record_verification(&m.key, &batch, false, &m.summary())
-            {
+            if let Err(e) = cutover_engine::verify::record(
+                &engine.store,
+                &batch,
+                &m,
+                false,
+                &format!("could not complete: {e}"),
+                how.sample.as_ref(),
+            ) {
                 unrecorded.get_or_insert(e);
             }
             any_error = true;
             continue;
         }
-        if let Err(e) = engine
-            .store
-            .record_verification(&m.key, &batch, m.ok(), &m.summary())
-        {
+        if let Err(e) = cutover_engine::verify::record(
+            &engine.store,
+            &batch,
+            &m,
+            m.ok(),
+            &m.summary(),
+            how.sample.as_ref(),
+        ) {
+            unrecorded.get_or_insert(e);
+        }
+        // Each damaged item: marked for the next run, which removes that copy and copies the
+        // message again.
+        if let Err(e) = cutover_engine::verify::mark_damaged(&engine.store, &m) {
             unrecorded.get_or_insert(e);
         }
         for f in &m.folders {
             println!(
-                "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  {}",
+                "  {:<32} -> {:<32} source {:>6}  destination {:>6}  missing {:>4}  duplicated {:>4}  not-from-source {:>4}  flags≠ {:>3}  date≠ {:>3}  content-compared {:>6}  damaged {:>4}  {}",
                 f.src_folder,
                 f.dst_folder,
                 f.src_messages,
@@ -76,7 +123,28 @@ pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
                 f.extra,
                 f.flag_differences,
                 f.date_differences,
+                f.content_checked,
+                f.damaged.len(),
                 if f.ok() { "OK" } else { "MISMATCH" }
+            );
+            for d in &f.damaged {
+                println!(
+                    "    DAMAGED {} -> {}: source UID {}, destination item {}{}: {} (the next `cutover run` copies it again)",
+                    d.src_folder,
+                    d.dst_folder,
+                    d.src_uid,
+                    d.dst_uid,
+                    d.message_id
+                        .as_deref()
+                        .map(|i| format!(", Message-ID <{i}>"))
+                        .unwrap_or_default(),
+                    d.what
+                );
+            }
+        }
+        if m.method == Method::Fingerprint {
+            println!(
+                "  content not compared (--fingerprint-only): the stamped fingerprints prove presence only"
             );
         }
         // A mailbox with calendars or address books: the comparison per kind of item.
@@ -97,7 +165,7 @@ pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
         for (k, t) in kinds {
             let e = seen.entry(k).or_insert((0, 0));
             e.0 += t.src_messages;
-            e.1 += t.missing + t.duplicated;
+            e.1 += t.missing + t.duplicated + t.damaged.len() as u64;
         }
         all_ok &= m.ok();
     }
@@ -116,6 +184,21 @@ pub async fn verify_with(engine: &Arc<Engine>, batches: &[String]) -> ExitCode {
         } else {
             println!("verify: every source message is on the destination exactly once");
         }
+        println!(
+            "verify: {} ({})",
+            if method == Method::Content {
+                "content read back and compared with the source, all equal"
+            } else {
+                "stamped fingerprints only on Graph destinations: presence, not content"
+            },
+            match &how.sample {
+                Some(s) => format!(
+                    "{}% sample, seed {}: no proof for the mailboxes left out",
+                    s.percent, s.seed
+                ),
+                None => "every selected mailbox".into(),
+            }
+        );
         ExitCode::Success
     } else {
         println!("verify: MISMATCH (see above)");

@@ -48,3 +48,4 @@ mod sync_delta;
 mod terminal_safety;
 mod ui_app;
 mod ui_render;
+mod verify_content;

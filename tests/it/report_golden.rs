@@ -6,14 +6,16 @@
 //! one not started, one still running with a pending message, a failed one and a folder the
 //! destination refused (its name in modified UTF-7), and one the journal knows from an earlier
 //! project file (with Gmail duplicates); issues open, acknowledged and resolved; a checklist
-//! half ticked. The journal writes its own timestamps (SQLite's clock), so the test then sets
+//! half ticked; verifications full, sampled and from before content verification. The journal writes its own timestamps (SQLite's clock), so the test then sets
 //! the clock: every timestamp is pinned to a fixed time, and the reports are gathered with a
 //! fixed end of window, so the files are the same on every run.
 
 use std::path::Path;
 
 use cutover_engine::config::{self, Durability, Project};
-use cutover_engine::journal::{EXPUNGED_REASON, GmailSeenRow, Issue, Journal, folder_state};
+use cutover_engine::journal::{
+    EXPUNGED_REASON, GmailSeenRow, Issue, Journal, VerificationScope, folder_state,
+};
 use cutover_engine::report::{self, Format, Kind};
 
 const PROJECT: &str = r#"
@@ -418,6 +420,65 @@ fn journal(dir: &Path) -> Journal {
         "backup",
         "2026-11-23T16:00:00.000Z",
     );
+    // Verifications: Alice's newest a passing full content verification, Bob's a passing
+    // sample (no proof), Erin's from before content verification (fingerprint only).
+    let full = VerificationScope {
+        method: "content".into(),
+        scope: "full".into(),
+        sample_percent: None,
+        sample_seed: None,
+        items_checked: 2,
+    };
+    let sample = VerificationScope {
+        scope: "sample".into(),
+        sample_percent: Some(50.0),
+        sample_seed: Some(42),
+        ..full.clone()
+    };
+    j.record_verification(
+        ERIN,
+        "trial",
+        true,
+        "every source message on the destination exactly once",
+    )
+    .unwrap();
+    j.record_verification_scoped(
+        ALICE,
+        "pilot",
+        false,
+        "mismatch in INBOX: 0 missing, 0 duplicated, 1 damaged",
+        &full,
+    )
+    .unwrap();
+    j.record_verification_scoped(
+        ALICE,
+        "pilot",
+        true,
+        "content of 2 compared, all equal",
+        &full,
+    )
+    .unwrap();
+    j.record_verification_scoped(
+        BOB,
+        "pilot",
+        true,
+        "content of 0 compared, all equal",
+        &sample,
+    )
+    .unwrap();
+    for (id, at) in [
+        (1, "2026-11-24T20:10:00.000Z"),
+        (2, "2026-11-25T09:00:00.000Z"),
+        (3, "2026-11-25T10:30:00.000Z"),
+        (4, "2026-11-25T10:45:00.000Z"),
+    ] {
+        pin(
+            &db,
+            "UPDATE verifications SET at = ?2 WHERE id = ?1",
+            id,
+            at,
+        );
+    }
     // The commands that did the work, and the versions they ran with.
     for (version, at) in [
         ("0.1.0 (commit 1a2b3c4d5e6f)", "2026-11-23T09:00:00.000Z"),

@@ -163,6 +163,10 @@ pub struct Capabilities {
     /// sizeEstimate, Graph's PR_MESSAGE_SIZE): the engine then never compares them with the
     /// journal's sizes, and matches in-doubt messages on fingerprints alone.
     pub inexact_sizes: bool,
+    /// The fingerprints this endpoint lists for mail are a property cutover stamped on each
+    /// message it wrote (Graph), not a hash of the content read back: they prove presence,
+    /// and content verification re-reads the message's export to compare what it says.
+    pub stamped_fingerprints: bool,
     pub raw: Vec<String>,
 }
 

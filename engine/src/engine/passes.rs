@@ -284,9 +284,20 @@ async fn run_finalize(e: &Arc<Engine>, batch: &str, operator: &str) {
     let at = at.or(later).unwrap_or_else(|| "?".into());
     let mut bad = Vec::new();
     for spec in e.selected(&[batch.to_string()]) {
-        let m = crate::verify::verify_mailbox(&e.project, &e.src, &e.dst, &spec).await;
+        // Content compared, as `cutover verify` does by default: a full verification the
+        // final report can take as proof; damaged items marked for the next run.
+        let m = crate::verify::verify_mailbox(
+            &e.project,
+            &e.src,
+            &e.dst,
+            &spec,
+            crate::verify::Method::Content,
+        )
+        .await;
         let what = m.summary();
-        if let Err(err) = e.store.record_verification(&m.key, batch, m.ok(), &what) {
+        let recorded = crate::verify::record(&e.store, batch, &m, m.ok(), &what, None)
+            .and_then(|()| crate::verify::mark_damaged(&e.store, &m));
+        if let Err(err) = recorded {
             e.sink().journal_failed(&format!(
                 "cannot record the verification of {}: {err}",
                 m.key

@@ -1,6 +1,7 @@
 //! The message state machine: `pending`, `appending` (journalled before the APPEND is sent),
 //! `copied` (after the server confirmed it), `skipped` or `failed`; `superseded` under a new
-//! source UIDVALIDITY, `removing` during a rollback.
+//! source UIDVALIDITY, `removing` during a rollback; `damaged` when verification found the
+//! destination copy altered (the next run removes it and copies the message again).
 
 use rusqlite::params;
 
@@ -18,6 +19,9 @@ pub mod state {
     pub const SUPERSEDED: &str = "superseded";
     /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
     pub const REMOVING: &str = "removing";
+    /// Verification found its destination copy altered (`cutover verify`): the next run
+    /// removes that copy and copies the message again.
+    pub const DAMAGED: &str = "damaged";
 }
 
 /// The reason journalled for a message that vanished from the source before it was copied
@@ -92,7 +96,7 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COPIED_COLUMNS} FROM messages
-                     WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'src_deleted') ORDER BY id"
+                     WHERE folder_id = ?1 AND state IN ('copied', 'removing', 'src_deleted', 'damaged') ORDER BY id"
             ))?;
             st.query_map([folder_id], copied_row)?.collect()
         })
@@ -109,6 +113,74 @@ impl Journal {
             }
             tx.commit()
         })
+    }
+
+    /// Verification found the destination copy of a copied message altered: marked
+    /// `damaged` with what differs, for the next run to copy it again. The message is named
+    /// by its mailbox, source folder (wire name) and source UID. False when no copied
+    /// message matches (already marked, or not cutover's).
+    pub fn mark_damaged(
+        &self,
+        mailbox: &str,
+        src_folder: &str,
+        src_uid: u32,
+        what: &str,
+    ) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE messages SET state = 'damaged', reason = ?4, updated_at = {NOW}
+                     WHERE state = 'copied' AND src_uid = ?3 AND folder_id IN
+                       (SELECT f.id FROM folders f JOIN mailboxes m ON m.id = f.mailbox_id
+                         WHERE m.key = ?1 AND f.src_name = ?2)"
+                ),
+                params![mailbox, src_folder, src_uid, what],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// Where cutover copied each message of a mailbox's source folder (state `copied`):
+    /// source UID -> (destination UID, destination UIDVALIDITY), for verification to tell a
+    /// copy whose bytes changed from a missing one.
+    pub fn copied_to(
+        &self,
+        mailbox: &str,
+        src_folder: &str,
+    ) -> Result<std::collections::HashMap<u32, (u32, u32)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT m.src_uid, m.dst_uid, m.dst_uidvalidity FROM messages m
+                   JOIN folders f ON f.id = m.folder_id JOIN mailboxes b ON b.id = f.mailbox_id
+                  WHERE b.key = ?1 AND f.src_name = ?2 AND m.state = 'copied'
+                    AND m.dst_uid IS NOT NULL AND m.dst_uidvalidity IS NOT NULL",
+            )?;
+            st.query_map(params![mailbox, src_folder], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })?
+            .collect()
+        })
+    }
+
+    /// The folder's messages verification found damaged on the destination.
+    pub fn damaged(&self, folder_id: i64) -> Result<Vec<CopiedRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COPIED_COLUMNS} FROM messages WHERE folder_id = ?1 AND state = 'damaged' ORDER BY id"
+            ))?;
+            st.query_map([folder_id], copied_row)?.collect()
+        })
+    }
+
+    /// Damaged copies removed from the destination (or confirmed absent): pending again, to
+    /// be copied afresh, the reason saying why.
+    pub fn mark_recopy(&self, ids: &[i64]) -> Result<()> {
+        self.set_states(
+            ids,
+            &format!(
+                "UPDATE messages SET state = 'pending', dst_uid = NULL, dst_uidvalidity = NULL, dst_floor = NULL, reason = 're-copied: verification found the destination copy altered', updated_at = {NOW} WHERE id = ?1 AND state = 'damaged'"
+            ),
+        )
     }
 
     /// Rollback, step 1: these messages are about to be removed from the destination.

@@ -51,3 +51,4 @@ pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
 pub use recipients::RecipientRow;
 pub use totals::{SkipRow, Totals};
+pub use verifications::{VerificationRow, VerificationScope};

@@ -224,6 +224,15 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     // The mailbox's type word (user, shared, room, equipment); NULL for a journal written
     // before types existed, read as user.
     ("mailboxes", "mailbox_type", "TEXT"),
+    // How a verification compared (content or fingerprint; NULL: written before content
+    // verification existed, read as fingerprint) and its scope: `full` (every mailbox
+    // selected) or `sample` with the share of mailboxes and the seed that drew it; the
+    // items whose content was compared.
+    ("verifications", "method", "TEXT"),
+    ("verifications", "scope", "TEXT"),
+    ("verifications", "sample_percent", "REAL"),
+    ("verifications", "sample_seed", "INTEGER"),
+    ("verifications", "items_checked", "INTEGER"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose

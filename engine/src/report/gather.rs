@@ -38,6 +38,8 @@ pub fn gather(
         h.1 += b;
     }
     let rows = store.mailbox_rows()?;
+    let verifications = store.latest_verification_rows()?;
+    let verification = |key: &str| verifications.iter().find(|v| v.mailbox == key).cloned();
     let mut mailboxes = Vec::new();
     let mut batches: Vec<String> = Vec::new();
     let mut add_batch = |b: &str| {
@@ -73,6 +75,7 @@ pub fn gather(
                 .iter()
                 .map(|n| crate::mail::utf7::decode_mutf7(n))
                 .collect(),
+            verification: verification(&r.key),
         })
     };
     // The project's mailboxes in file order, then any the journal knows from earlier files.
@@ -87,6 +90,7 @@ pub fn gather(
                 mailboxes.push(f);
             }
             None => mailboxes.push(MailboxFigures {
+                verification: verification(&key),
                 key,
                 batch: spec.batch.clone(),
                 mailbox_type: spec.mailbox_type,

@@ -148,6 +148,27 @@ pub fn html(r: &Report) -> String {
             );
         }
         o.push_str("</tbody></table>\n");
+        o.push_str("<h2>Content verification</h2>\n<p>Each mailbox's newest <code>cutover verify</code>: zero data loss is claimed only from a passing full content verification of every mailbox, made after its last copy (a sample is no proof).</p>\n");
+        o.push_str(&table_head(&[
+            "mailbox",
+            "newest verification",
+            "method",
+            "scope",
+            "outcome",
+        ]));
+        for x in &r.mailboxes {
+            let [at, method, scope, outcome] = x.verification_cells();
+            let _ = writeln!(
+                o,
+                "<tr>{}{}{}{}{}</tr>",
+                td(&x.key),
+                td(&at),
+                td(&method),
+                td(&scope),
+                td(&outcome)
+            );
+        }
+        o.push_str("</tbody></table>\n");
     }
 
     o.push_str("<h2>Mailboxes</h2>\n");

@@ -252,6 +252,26 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
     for (k, v, ok) in metric_rows(m) {
         let _ = writeln!(o, "| {k} | {v} | {} |", if ok { "yes" } else { "NO" });
     }
+    let _ = writeln!(
+        o,
+        "\n## Content verification\n\nEach mailbox's newest `cutover verify`: zero data loss is claimed only from a passing full content verification of every mailbox, made after its last copy (a sample is no proof).\n"
+    );
+    let _ = writeln!(
+        o,
+        "| mailbox | newest verification | method | scope | outcome |\n|---|---|---|---|---|"
+    );
+    for x in &r.mailboxes {
+        let [at, method, scope, outcome] = x.verification_cells();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            md(&x.key),
+            md(&at),
+            md(&method),
+            md(&scope),
+            md(&outcome)
+        );
+    }
     let _ = writeln!(o, "\n## Mailboxes\n");
     let _ = writeln!(
         o,

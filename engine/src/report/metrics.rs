@@ -26,15 +26,25 @@ pub struct Metrics {
     /// Source folders listed but not copied, over all mailboxes (their messages are not
     /// counted anywhere either).
     pub folders_not_copied: usize,
+    /// Mailboxes whose newest verification is a passing full content verification made
+    /// after their last copy, and the oldest and newest of those verifications' dates.
+    pub content_verified: usize,
+    pub verified_between: Option<(String, String)>,
+    /// The other mailboxes, each with why it has no proof ("alice->alice: never verified").
+    pub unproven: Vec<String>,
 }
 
 impl Metrics {
     pub fn all_migrated(&self) -> bool {
         self.copied >= self.on_source && self.unlisted == 0 && self.folders_not_copied == 0
     }
-    /// No loss claimed while a listed folder was not copied: what it holds is unknown.
+    /// No loss claimed while a listed folder was not copied (what it holds is unknown), nor
+    /// without a passing full content verification of every mailbox (a sample is no proof).
     pub fn zero_loss(&self) -> bool {
-        self.data_loss_issues == 0 && self.folders_not_copied == 0
+        self.data_loss_issues == 0
+            && self.folders_not_copied == 0
+            && self.unproven.is_empty()
+            && self.mailboxes > 0
     }
     /// Auth failures below 1% of the mailboxes.
     pub fn access_ok(&self) -> bool {
@@ -64,6 +74,15 @@ pub fn metrics(r: &Report) -> Metrics {
         .collect();
     auth.sort_unstable();
     auth.dedup();
+    let mut unproven = Vec::new();
+    let mut dates: Vec<&str> = Vec::new();
+    for m in &r.mailboxes {
+        match m.unproven() {
+            Some(why) => unproven.push(format!("{}: {why}", m.key)),
+            None => dates.extend(m.verification.as_ref().map(|v| v.at.as_str())),
+        }
+    }
+    dates.sort_unstable();
     Metrics {
         on_source,
         copied,
@@ -72,6 +91,12 @@ pub fn metrics(r: &Report) -> Metrics {
         mailboxes: r.mailboxes.len(),
         unlisted: r.mailboxes.iter().filter(|m| !m.listed()).count(),
         folders_not_copied: r.mailboxes.iter().map(|m| m.folders_not_copied.len()).sum(),
+        content_verified: dates.len(),
+        verified_between: match (dates.first(), dates.last()) {
+            (Some(a), Some(b)) => Some((a.to_string(), b.to_string())),
+            _ => None,
+        },
+        unproven,
     }
 }
 
@@ -351,9 +376,23 @@ pub(crate) fn metric_rows(m: &Metrics) -> [(String, String, bool); 3] {
             m.all_migrated(),
         ),
         (
-            "zero data loss (unresolved critical fidelity or verification issues; folders not copied)"
+            "zero data loss (mailboxes with a passing full content verification / mailboxes; unresolved critical fidelity or verification issues; folders not copied)"
                 .to_string(),
-            format!("{}; {}", m.data_loss_issues, m.folders_not_copied),
+            {
+                let mut v = format!("{} / {}", m.content_verified, m.mailboxes);
+                if let Some((a, b)) = &m.verified_between {
+                    if a == b {
+                        let _ = write!(v, " (verified {a})");
+                    } else {
+                        let _ = write!(v, " (verified {a} to {b})");
+                    }
+                }
+                let _ = write!(v, "; {}; {}", m.data_loss_issues, m.folders_not_copied);
+                if !m.unproven.is_empty() {
+                    let _ = write!(v, "; unverified: {}", m.unproven.join("; "));
+                }
+                v
+            },
             m.zero_loss(),
         ),
         (

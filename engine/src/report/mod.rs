@@ -155,8 +155,40 @@ mod tests {
         assert_eq!(m.auth_failures, 1);
         assert_eq!(m.mailboxes, 2);
         assert!(!m.access_ok());
-        let m2 = metrics(&report(vec![mailbox("a", 10, 8, 2)], vec![]));
-        assert!(m2.all_migrated() && m2.zero_loss() && m2.access_ok());
+        // No loss claimed without a passing full content verification of every mailbox.
+        let mut a = mailbox("a", 10, 8, 2);
+        let m2 = metrics(&report(vec![a.clone()], vec![]));
+        assert!(m2.all_migrated() && m2.access_ok());
+        assert!(!m2.zero_loss());
+        assert_eq!(m2.unproven, vec!["a: never verified".to_string()]);
+        let pass = crate::journal::VerificationRow {
+            mailbox: "a".into(),
+            ok: true,
+            at: "2026-11-25T10:00:00.000Z".into(),
+            method: "content".into(),
+            scope: "sample".into(),
+            sample_percent: Some(10.0),
+            sample_seed: Some(42),
+            ..Default::default()
+        };
+        a.verification = Some(pass.clone());
+        let m3 = metrics(&report(vec![a.clone()], vec![]));
+        assert!(!m3.zero_loss());
+        assert!(m3.unproven[0].contains("a sample is no proof"), "{m3:?}");
+        a.verification = Some(crate::journal::VerificationRow {
+            scope: "full".into(),
+            ..pass.clone()
+        });
+        let m4 = metrics(&report(vec![a.clone()], vec![]));
+        assert!(m4.zero_loss(), "{m4:?}");
+        let md = markdown(&report(vec![a.clone()], vec![]));
+        assert!(
+            md.contains("1 / 1 (verified 2026-11-25T10:00:00.000Z)"),
+            "{md}"
+        );
+        // A copy that finished after the verification is not covered by it.
+        a.finished_at = Some("2026-11-25T11:00:00.000Z".into());
+        assert!(!metrics(&report(vec![a], vec![])).zero_loss());
     }
 
     #[test]

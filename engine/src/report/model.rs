@@ -1,7 +1,7 @@
 //! The report model: what a report shows, as `gather` reads it from the journal and every
 //! renderer takes it.
 
-use crate::journal::{BackupRow, IssueRow, JournalError, SkipRow, Totals};
+use crate::journal::{BackupRow, IssueRow, JournalError, SkipRow, Totals, VerificationRow};
 
 use crate::mail::fmt::bytes;
 
@@ -74,9 +74,73 @@ pub struct MailboxFigures {
     /// opened), as people read them (modified UTF-7 decoded); their messages are in no total,
     /// so the mailbox is not all migrated.
     pub folders_not_copied: Vec<String>,
+    /// The mailbox's newest `cutover verify` (None: never verified).
+    pub verification: Option<VerificationRow>,
 }
 
 impl MailboxFigures {
+    /// Its newest verification as cells: when, method, scope, outcome ("proof", or why not).
+    pub(crate) fn verification_cells(&self) -> [String; 4] {
+        let Some(v) = &self.verification else {
+            return ["-".into(), "-".into(), "-".into(), "never verified".into()];
+        };
+        let method = match v.method.as_str() {
+            "" => "fingerprint (before content verification)".to_string(),
+            m => m.to_string(),
+        };
+        let scope = match (v.scope.as_str(), v.sample_percent, v.sample_seed) {
+            ("sample", Some(p), Some(s)) => format!("sample {p}% of the mailboxes, seed {s}"),
+            ("" | "full", ..) => "every mailbox selected".to_string(),
+            (other, ..) => other.to_string(),
+        };
+        let outcome = match self.unproven() {
+            None => format!(
+                "passed: proof of zero data loss ({} items compared)",
+                v.items_checked.unwrap_or_default()
+            ),
+            Some(why) if v.ok => format!("passed; no proof: {why}"),
+            Some(_) => format!("FAILED: {}", v.summary),
+        };
+        [v.at.clone(), method, scope, outcome]
+    }
+
+    /// Why the mailbox has no proof of zero data loss (None: its newest verification is a
+    /// passing full content verification made after its last copy finished).
+    pub fn unproven(&self) -> Option<String> {
+        let Some(v) = &self.verification else {
+            return Some("never verified".into());
+        };
+        if !v.ok {
+            return Some(format!("verification failed on {}", v.at));
+        }
+        if v.scope == "sample" {
+            return Some(format!(
+                "only in a sample ({}% of the mailboxes, seed {}) on {}: a sample is no proof",
+                v.sample_percent.unwrap_or_default(),
+                v.sample_seed.unwrap_or_default(),
+                v.at
+            ));
+        }
+        if v.method != "content" {
+            return Some(format!(
+                "verified by fingerprint only (presence, not content) on {}",
+                v.at
+            ));
+        }
+        if !v.full_content_pass() {
+            return Some(format!("no full content verification (newest on {})", v.at));
+        }
+        if let Some(f) = &self.finished_at
+            && f.as_str() > v.at.as_str()
+        {
+            return Some(format!(
+                "verified on {}, before its last copy finished ({f})",
+                v.at
+            ));
+        }
+        None
+    }
+
     /// Messages that are on the source as far as the journal knows.
     pub fn on_source(&self) -> u64 {
         self.totals.messages.saturating_sub(self.expunged)

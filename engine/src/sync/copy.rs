@@ -14,6 +14,43 @@ use super::rematch::{rematch_destination, rematch_source};
 use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
 use super::window::{copy_pending, oversize};
 
+/// Copies `cutover verify` found altered on the destination: each is removed there (it is
+/// cutover's own copy, by its journalled UID under the same UIDVALIDITY), then pending again,
+/// so that this pass copies the message afresh. Journalled as a warning per message. A copy
+/// under another destination UIDVALIDITY stays damaged (its UID names nothing sure now).
+async fn recopy_damaged<D: MailSession>(
+    ctx: &Ctx<'_>,
+    folder_id: i64,
+    dst_validity: u32,
+    dst: &mut D,
+    issue: &impl Fn(Severity, &str, Option<u32>, &str),
+) -> Result<(), SyncError> {
+    let rows: Vec<journal::CopiedRow> = ctx
+        .store
+        .damaged(folder_id)?
+        .into_iter()
+        .filter(|r| r.dst_uidvalidity.is_none_or(|v| v == dst_validity))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let uids: Vec<u32> = rows.iter().filter_map(|r| r.dst_uid).collect();
+    if !uids.is_empty() {
+        dst.expunge_uids(&uids).await?;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    ctx.store.mark_recopy(&ids)?;
+    for r in &rows {
+        issue(
+            Severity::Warning,
+            "verification",
+            Some(r.src_uid),
+            "re-copying: verification found the destination copy altered; that copy was removed",
+        );
+    }
+    Ok(())
+}
+
 pub async fn copy_folder<S: MailSession, D: MailSession>(
     ctx: &Ctx<'_>,
     job: &FolderJob,
@@ -112,6 +149,7 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
 
     let validity = st.uidvalidity;
     let doubt = store.in_doubt(row.id)?;
+    recopy_damaged(ctx, row.id, dst_state.uidvalidity, dst, &issue).await?;
     let pending_before = store.pending(row.id, validity)?;
     let unchanged_src = !revalidate_src && row.src_uidnext == Some(st.uidnext) && st.uidnext != 0;
     let reclaiming = job.filter.as_ref().is_some_and(|f| !f.reclaim.is_empty());

@@ -135,6 +135,8 @@ impl GraphConnector {
                 attachment_limit: Some(super::types::ATTACH_MAX as u64),
                 // PR_MESSAGE_SIZE is Exchange's storage size, not the MIME's length.
                 inexact_sizes: true,
+                // The 0x… fingerprint property cutover sets on each import.
+                stamped_fingerprints: true,
                 raw: vec!["GRAPH".into()],
                 ..Capabilities::default()
             },

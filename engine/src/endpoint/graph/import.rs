@@ -30,7 +30,7 @@ impl GraphSession {
             return Ok(false);
         }
         let all: Vec<u32> = (1..next).collect();
-        let mut intents: Vec<(String, u64, bool, bool)> = self
+        let mut intents: Vec<(String, u64, bool, bool, Option<String>)> = self
             .c
             .store
             .refs_of(self.c.side, &self.upn, &key, &all)
@@ -43,6 +43,9 @@ impl GraphSession {
                     it.next()?.parse().ok()?,
                     it.next()? == "1",
                     it.next()? == "1",
+                    // What the message says (`mail::content`): Exchange's export is not
+                    // the imported bytes, so the fingerprint alone may not find it.
+                    it.next().map(str::to_string),
                 ))
             })
             .collect();
@@ -66,10 +69,14 @@ impl GraphSession {
                 continue;
             };
             let f = fingerprint(&bytes);
-            let Some(pos) = intents.iter().position(|x| x.0 == f) else {
+            let said = crate::mail::content::digest(&bytes);
+            let Some(pos) = intents
+                .iter()
+                .position(|x| x.0 == f || (said.is_some() && x.4 == said))
+            else {
                 continue;
             };
-            let (fp, size, seen, flagged) = intents.swap_remove(pos);
+            let (fp, size, seen, flagged, _) = intents.swap_remove(pos);
             self.call(
                 "complete interrupted import",
                 Method::PATCH,
@@ -124,7 +131,11 @@ impl GraphSession {
         if mime {
             // If this process dies between the import and its PATCH, the next open of the
             // folder finds the bare import by its content and completes it (`repair`).
-            let intent = format!("{fp} {} {}", seen as u8, flagged as u8);
+            let mut intent = format!("{fp} {} {}", seen as u8, flagged as u8);
+            if let Some(d) = crate::mail::content::digest(raw) {
+                intent.push(' ');
+                intent.push_str(&d);
+            }
             self.c
                 .store
                 .ref_uids(

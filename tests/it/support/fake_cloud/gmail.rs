@@ -210,6 +210,23 @@ impl Gmail {
         id
     }
 
+    /// Damage one stored message (test hook): the first message of `user` whose raw bytes
+    /// (valid UTF-8) hold `find` gets it replaced by `with`, id and labels kept. Its id.
+    pub fn damage_message(&self, user: &str, find: &str, with: &str) -> Option<String> {
+        let mut all = self.mailboxes.lock().unwrap();
+        let mb = all.get_mut(user)?;
+        let mut ids: Vec<&String> = mb.messages.keys().collect();
+        ids.sort();
+        let id = ids
+            .into_iter()
+            .find(|id| std::str::from_utf8(&mb.messages[*id].raw).is_ok_and(|t| t.contains(find)))?
+            .clone();
+        let m = mb.messages.get_mut(&id)?;
+        let text = std::str::from_utf8(&m.raw).ok()?.replacen(find, with, 1);
+        m.raw = text.into_bytes();
+        Some(id)
+    }
+
     /// Put a message in a mailbox (test set-up for Gmail as a source); its id.
     pub fn add_message(&self, user: &str, raw: &[u8], labels: &[&str], internal_ms: i64) -> String {
         let n = self.next.fetch_add(1, Ordering::SeqCst);

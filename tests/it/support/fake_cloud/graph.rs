@@ -9,7 +9,7 @@
 //! - `importMime` (beta only) keeps the bytes and makes a received item; `POST .../messages`
 //!   with MIME makes a draft; with JSON a draft unless PR_MESSAGE_FLAGS (0x0E07) is given
 //!   without the unsent bit (8);
-//! - `$value` export, `permanentDelete`, attachments and upload sessions (the upload URL
+//! - `$value` export (as Exchange rewrites it: `graph_export`), `permanentDelete`, attachments and upload sessions (the upload URL
 //!   refuses an Authorization header and out-of-order ranges).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -113,6 +113,16 @@ impl FakeMessage {
             );
         }
         out
+    }
+
+    /// What `$value` returns: a seeded message as seeded; one cutover wrote as Exchange
+    /// exports it, headers rewritten (`graph_export`).
+    pub fn value_export(&self) -> Vec<u8> {
+        match (&self.mime, self.via) {
+            (Some(m), "seed") => m.clone(),
+            (Some(m), _) => super::graph_export::exchange_mime(m, &self.id),
+            (None, _) => super::graph_export::exchange_json(self),
+        }
     }
 
     fn prop(&self, id: &str) -> Option<&String> {
@@ -575,6 +585,35 @@ impl FakeGraph {
     }
 
     /// A copy of what a mailbox holds.
+    /// Damage one stored message (test hook): in message `id` of `upn`, the first `find` in
+    /// its stored bytes (valid UTF-8) or JSON body becomes `with`; its properties,
+    /// cutover's fingerprint among them, are kept. False when there is no such text.
+    pub fn damage_message(&self, upn: &str, id: &str, find: &str, with: &str) -> bool {
+        let mut st = self.state.lock().unwrap();
+        let Some(m) = st
+            .mailboxes
+            .get_mut(&upn.to_ascii_lowercase())
+            .and_then(|mb| mb.messages.iter_mut().find(|m| m.id == id))
+        else {
+            return false;
+        };
+        if let Some(b) = &mut m.mime
+            && let Ok(text) = std::str::from_utf8(b)
+            && text.contains(find)
+        {
+            *b = text.replacen(find, with, 1).into_bytes();
+            return true;
+        }
+        if let Some(j) = &mut m.json
+            && let Some(c) = j["body"]["content"].as_str()
+            && c.contains(find)
+        {
+            j["body"]["content"] = json!(c.replacen(find, with, 1));
+            return true;
+        }
+        false
+    }
+
     pub fn mailbox(&self, upn: &str) -> Mailbox {
         self.state.lock().unwrap().mailboxes[&upn.to_ascii_lowercase()].clone()
     }
@@ -1457,7 +1496,7 @@ fn route(
         },
         (Method::GET, ["messages", mid, "$value"]) => {
             match mb.messages.iter().find(|m| m.id == *mid) {
-                Some(m) => Routed::Raw(m.export()),
+                Some(m) => Routed::Raw(m.value_export()),
                 None => no_message(),
             }
         }

@@ -14,6 +14,7 @@ pub mod graph_calendar;
 pub mod graph_calendar_route;
 pub mod graph_calendar_time;
 pub mod graph_contacts;
+pub mod graph_export;
 pub mod graph_mailbox;
 pub mod token;
 

@@ -1,19 +1,51 @@
-//! Verification: compare source and destination folder by folder, by content fingerprint.
+//! The comparison's figures, and the comparison by fingerprint.
 //!
 //! Every source message must be present in its mapped destination folder exactly as many
 //! times as in the source (duplicates in the source stay duplicates, nothing more). Messages on
 //! the destination that did not come from the source (mail that arrived there) are counted but
-//! are not a mismatch. Flags and INTERNALDATE of paired messages are compared too.
+//! are not a mismatch. Flags and INTERNALDATE of paired messages are compared too. Where the
+//! fingerprints are hashes of the content read back (IMAP, Maildir, Gmail, DAV, calendars and
+//! contacts rendered from Graph's properties) equal fingerprints are equal content; where
+//! they are stamped properties (Graph mail) `content` compares what the paired messages say.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::api::ItemKind;
-use crate::config::{MailboxSpec, Project};
-use crate::discover::discover;
-use crate::endpoint::any::AnyConnector;
-use crate::endpoint::{Fingerprinted, MailSession};
-use crate::item::folder::kind_of_folder;
-use crate::sync::SyncError;
+use crate::endpoint::Fingerprinted;
+
+/// How a verification compared the paired items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// What every item says, read back from the destination (the default).
+    #[default]
+    Content,
+    /// Presence only where the destination's fingerprints are stamped properties (Graph mail:
+    /// `--fingerprint-only`); elsewhere the fingerprint is the content's hash anyway.
+    Fingerprint,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Content => "content",
+            Method::Fingerprint => "fingerprint",
+        }
+    }
+}
+
+/// A destination item whose content is not what the source holds.
+#[derive(Debug, Clone, Default)]
+pub struct Damaged {
+    /// The source folder's name on the wire, and as people read it.
+    pub src_wire: String,
+    pub src_folder: String,
+    pub dst_folder: String,
+    pub src_uid: u32,
+    pub dst_uid: u32,
+    pub message_id: Option<String>,
+    /// What differs ("body part 1 differs").
+    pub what: String,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct FolderCheck {
@@ -29,11 +61,14 @@ pub struct FolderCheck {
     pub extra: u64,
     pub flag_differences: u64,
     pub date_differences: u64,
+    /// Paired items whose content was compared, and those that differ (`damaged`).
+    pub content_checked: u64,
+    pub damaged: Vec<Damaged>,
 }
 
 impl FolderCheck {
     pub fn ok(&self) -> bool {
-        self.missing == 0 && self.duplicated == 0
+        self.missing == 0 && self.duplicated == 0 && self.damaged.is_empty()
     }
 }
 
@@ -42,6 +77,8 @@ pub struct MailboxCheck {
     pub key: String,
     pub folders: Vec<FolderCheck>,
     pub error: Option<String>,
+    /// Content, unless some folder's paired items were compared by stamped fingerprint only.
+    pub method: Method,
 }
 
 impl MailboxCheck {
@@ -49,23 +86,45 @@ impl MailboxCheck {
         self.error.is_none() && self.folders.iter().all(FolderCheck::ok)
     }
 
-    /// The verdict in words, as the journal records it (`record_verification`).
+    /// The verdict in words, as the journal records it: with the content compared, and each
+    /// damaged item by source UID.
     pub fn summary(&self) -> String {
         if let Some(e) = &self.error {
             return format!("could not complete: {e}");
         }
         if self.ok() {
-            return "every source message on the destination exactly once".to_string();
+            let checked: u64 = self.folders.iter().map(|f| f.content_checked).sum();
+            return match self.method {
+                Method::Content => format!(
+                    "every source message on the destination exactly once; content of {checked} compared, all equal"
+                ),
+                Method::Fingerprint => {
+                    "every source message on the destination exactly once (stamped fingerprints only; content not compared)".to_string()
+                }
+            };
         }
         let bad: Vec<String> = self
             .folders
             .iter()
             .filter(|f| !f.ok())
             .map(|f| {
-                format!(
+                let mut t = format!(
                     "{}: {} missing, {} duplicated",
                     f.src_folder, f.missing, f.duplicated
-                )
+                );
+                if !f.damaged.is_empty() {
+                    let items: Vec<String> = f
+                        .damaged
+                        .iter()
+                        .map(|d| format!("source UID {} ({})", d.src_uid, d.what))
+                        .collect();
+                    t.push_str(&format!(
+                        ", {} damaged: {}",
+                        f.damaged.len(),
+                        items.join(", ")
+                    ));
+                }
+                t
             })
             .collect();
         format!("mismatch in {}", bad.join("; "))
@@ -86,6 +145,8 @@ impl MailboxCheck {
             t.extra += f.extra;
             t.flag_differences += f.flag_differences;
             t.date_differences += f.date_differences;
+            t.content_checked += f.content_checked;
+            t.damaged.extend(f.damaged.iter().cloned());
         }
         out
     }
@@ -95,6 +156,26 @@ fn normalized_flags(f: &Fingerprinted) -> Vec<String> {
     let mut v: Vec<String> = f.flags.iter().map(|s| s.to_ascii_lowercase()).collect();
     v.sort();
     v
+}
+
+/// Source and destination items paired by fingerprint, in order within each fingerprint:
+/// (index in `src`, index in `dst`).
+pub(super) fn pairs(src: &[Fingerprinted], dst: &[Fingerprinted]) -> Vec<(usize, usize)> {
+    let mut by_fp: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, d) in dst.iter().enumerate() {
+        by_fp.entry(d.fingerprint.as_str()).or_default().push(i);
+    }
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, s) in src.iter().enumerate() {
+        let fp = s.fingerprint.as_str();
+        let n = used.entry(fp).or_default();
+        if let Some(j) = by_fp.get(fp).and_then(|v| v.get(*n)) {
+            out.push((i, *j));
+        }
+        *n += 1;
+    }
+    out
 }
 
 /// Compare one folder's fingerprints.
@@ -143,89 +224,6 @@ pub fn compare(src: &[Fingerprinted], dst: &[Fingerprinted]) -> FolderCheck {
     c
 }
 
-pub async fn verify_mailbox(
-    project: &Project,
-    src_c: &AnyConnector,
-    dst_c: &AnyConnector,
-    spec: &MailboxSpec,
-) -> MailboxCheck {
-    let key = spec.key();
-    match verify_inner(project, src_c, dst_c, spec).await {
-        Ok(folders) => MailboxCheck {
-            key,
-            folders,
-            error: None,
-        },
-        Err(e) => MailboxCheck {
-            key,
-            folders: Vec::new(),
-            error: Some(e.to_string()),
-        },
-    }
-}
-
-async fn verify_inner(
-    project: &Project,
-    src_c: &AnyConnector,
-    dst_c: &AnyConnector,
-    spec: &MailboxSpec,
-) -> Result<Vec<FolderCheck>, SyncError> {
-    let mut s = src_c.connect_mailbox(spec).await?;
-    let mut d = dst_c.connect_mailbox(spec).await?;
-    let maps = discover(project, &mut s, &mut d).await?.mappings;
-    // A Gmail source: each folder is expected to hold what was copied from it, no duplicate.
-    let listed: Vec<&crate::endpoint::Folder> = maps.iter().map(|m| &m.src).collect();
-    let gmail = match crate::sync::gmail::detect(&project.source, &listed) {
-        Some(_) => {
-            let store = crate::journal::Journal::open_read_only(&project.state_path)?;
-            match store.mailbox_id(&spec.key())? {
-                Some(id) => Some(crate::sync::gmail::owned_sightings(&store, id)?),
-                None => Some(Default::default()),
-            }
-        }
-        None => None,
-    };
-    // Several source folders may map to one destination folder (special-use merges):
-    // compare per destination folder.
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for m in &maps {
-        let Some(dst) = &m.dst_wire else { continue };
-        match groups.iter_mut().find(|(d, _)| d == dst) {
-            Some((_, v)) => v.push(m.src.wire_name.clone()),
-            None => groups.push((dst.clone(), vec![m.src.wire_name.clone()])),
-        }
-    }
-    let mut out = Vec::new();
-    for (dst, srcs) in groups {
-        let mut src_fps = Vec::new();
-        for sname in &srcs {
-            let st = s.examine(sname).await?;
-            let mut fps = s.fetch_fingerprints(&[], 1).await?;
-            if let Some(owned) = &gmail {
-                crate::sync::gmail::restrict_for_verify(&mut fps, owned, sname, st.uidvalidity);
-            }
-            src_fps.extend(fps);
-        }
-        let dst_fps = match d.examine(&dst).await {
-            Ok(_) => d.fetch_fingerprints(&[], 1).await?,
-            Err(crate::endpoint::EndpointError::NoFolder { .. }) => Vec::new(),
-            Err(e) => return Err(e.into()),
-        };
-        let mut c = compare(&src_fps, &dst_fps);
-        c.src_folder = srcs
-            .iter()
-            .map(|s| crate::mail::utf7::decode_mutf7(s))
-            .collect::<Vec<_>>()
-            .join(" + ");
-        c.dst_folder = crate::mail::utf7::decode_mutf7(&dst);
-        c.kind = srcs.first().map_or(ItemKind::Mail, |s| kind_of_folder(s));
-        out.push(c);
-    }
-    s.logout().await;
-    d.logout().await;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +247,7 @@ mod tests {
         assert!(!c.ok());
         let c = compare(&src, &src);
         assert!(c.ok());
+        assert_eq!(pairs(&src, &dst), vec![(0, 0), (1, 1), (2, 2)]);
     }
 
     #[test]
@@ -268,6 +267,7 @@ mod tests {
                 f(ItemKind::Event, 2, 0),
             ],
             error: None,
+            method: Method::Content,
         };
         let k = m.by_kind();
         assert_eq!(k.len(), 2);
