@@ -59,7 +59,11 @@ async fn verify_inner(
         }
         None => None,
     };
-    let stamped = d.capabilities().stamped_fingerprints;
+    // Export-import moves opaque items whose fingerprints are computed from what each side
+    // reads back (class, search key, subject, categories: what that path promises to keep),
+    // not stamped by cutover: compared as they are, like bytes elsewhere.
+    let stamped = d.capabilities().stamped_fingerprints
+        && project.destination.graph_import != crate::config::GraphImport::ExportImport;
     let mut used = Method::Content;
     // Several source folders may map to one destination folder (special-use merges):
     // compare per destination folder.
