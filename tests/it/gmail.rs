@@ -610,6 +610,7 @@ fn connector(
             device_code_url: None,
         }),
         gmail: None,
+        google_quota: Default::default(),
     };
     let store =
         cutover_engine::journal::Journal::open(&dir.join("j.sqlite"), Durability::Crash).unwrap();

@@ -21,6 +21,7 @@ mod finalize;
 mod folder_names;
 mod gmail;
 mod gmail_labels;
+mod google_calendar;
 mod graph;
 mod graph_calendar;
 mod graph_contacts;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::checks::{self, is_loopback};
+use super::google_quota::{GoogleQuota, RawGoogleQuota, google_quota};
 use super::lines::ConfigError;
 use super::oauth::{OAuthSettings, RawOAuth, oauth_settings};
 use super::warnings::load_warning;
@@ -131,6 +132,11 @@ pub(super) struct RawEndpoint {
     /// `[source.dav]`: the CalDAV/CardDAV server beside an IMAP endpoint.
     #[serde(default)]
     dav: Option<RawDav>,
+    /// Google's per-user quotas on a Gmail endpoint (see `google_quota`).
+    #[serde(default)]
+    gmail_units_per_minute: Option<Spanned<u32>>,
+    #[serde(default)]
+    calendar_requests_per_minute: Option<Spanned<u32>>,
 }
 
 /// `[source.gmail]`.
@@ -294,6 +300,8 @@ pub struct Endpoint {
     pub path: Option<PathBuf>,
     /// The CalDAV/CardDAV server of an IMAP endpoint (`[source.dav]`), when it has one.
     pub dav: Option<DavSettings>,
+    /// Google's per-user quotas (a Gmail endpoint; the defaults elsewhere).
+    pub google_quota: GoogleQuota,
 }
 
 impl Endpoint {
@@ -481,6 +489,15 @@ pub(super) fn endpoint(
         }
         None => None,
     };
+    let google_quota = google_quota(
+        section,
+        raw.kind == EndpointKind::Gmail,
+        &RawGoogleQuota {
+            gmail_units_per_minute: raw.gmail_units_per_minute.clone(),
+            calendar_requests_per_minute: raw.calendar_requests_per_minute.clone(),
+        },
+    )
+    .map_err(|(at, m)| ConfigError::at(path, text, at, m))?;
     let port = raw
         .port
         .as_ref()
@@ -535,6 +552,7 @@ pub(super) fn endpoint(
         gmail,
         path: maildir,
         dav,
+        google_quota,
     })
 }
 

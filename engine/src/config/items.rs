@@ -119,12 +119,13 @@ pub(super) fn carries(
         )),
         // Calendars and contacts go through Graph's calendars and contact folders.
         EndpointKind::Graph => None,
+        // Calendars go through the Calendar API on the same sign-in.
+        EndpointKind::Gmail if !items.contacts => None,
+        EndpointKind::Gmail => Some(format!(
+            "project.items asks for contacts, but this version moves a Google Workspace user's calendars (Calendar API) and mail, not contacts ([{section}] is gmail); remove contacts from items"
+        )),
         EndpointKind::Pop3 => Some(format!(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
-        )),
-        other => Some(format!(
-            "project.items asks for {asked}, but this version moves calendars and contacts through CalDAV/CardDAV and Maildir endpoints only ([{section}] is {}); remove {asked} from items, or migrate them with an IMAP endpoint and a [{section}.dav] table",
-            other.name()
         )),
     }
 }
@@ -157,5 +158,7 @@ mod tests {
         assert_eq!(carries("source", EndpointKind::Graph, false, &cal), None);
         let contacts = items(&w(&["mail", "contacts"])).expect("valid");
         assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());
+        let cal = items(&w(&["calendar"])).expect("valid");
+        assert_eq!(carries("source", EndpointKind::Gmail, false, &cal), None);
     }
 }

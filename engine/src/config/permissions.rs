@@ -8,6 +8,11 @@ use super::items::Items;
 /// The Gmail API scopes cutover asks Google for (domain-wide delegation grants them).
 pub const GMAIL_SCOPE: &str = "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/gmail.labels https://www.googleapis.com/auth/gmail.insert";
 
+/// The Calendar API scope a Google source needs (calendar list and events, read only).
+pub const CALENDAR_READ_SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonly";
+/// The Calendar API scope a Google destination needs (create calendars, import events).
+pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
+
 /// The permissions (Graph application permissions, or Google OAuth scopes) this side needs,
 /// in the words the admin consoles use; empty for endpoints that sign in as the mailbox.
 pub fn needed(
@@ -53,8 +58,21 @@ pub fn needed(
                 );
             }
         }
-        EndpointKind::Gmail if items.mail => {
-            out.extend(GMAIL_SCOPE.split_whitespace().map(str::to_string));
+        EndpointKind::Gmail => {
+            if items.mail {
+                out.extend(GMAIL_SCOPE.split_whitespace().map(str::to_string));
+            }
+            if items.calendar {
+                // Reading needs the calendar list and events; writing creates calendars.
+                out.push(
+                    if source {
+                        CALENDAR_READ_SCOPE
+                    } else {
+                        CALENDAR_SCOPE
+                    }
+                    .into(),
+                );
+            }
         }
         _ => {}
     }
@@ -99,6 +117,19 @@ mod tests {
             needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)
                 .iter()
                 .any(|s| s.ends_with("/gmail.modify"))
+        );
+        let cal = Items {
+            mail: false,
+            calendar: true,
+            ..Items::default()
+        };
+        assert_eq!(
+            needed(EndpointKind::Gmail, true, &cal, GraphImport::Mime),
+            [CALENDAR_READ_SCOPE]
+        );
+        assert_eq!(
+            needed(EndpointKind::Gmail, false, &cal, GraphImport::Mime),
+            [CALENDAR_SCOPE]
         );
     }
 }

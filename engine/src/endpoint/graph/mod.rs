@@ -58,7 +58,7 @@ mod throttle;
 mod types;
 mod vcard;
 mod wire;
-mod zones;
+pub(crate) mod zones;
 
 pub use connector::{GraphConnector, GraphSession};
 pub use throttle::Limits;
