@@ -24,11 +24,11 @@ use support::fake_cloud::google_calendar::{
 use support::fake_cloud::token::{Grant, Tokens};
 use support::*;
 
-const GUSER: &str = "alice@example.com";
-const SA: &str = "migrator@cutover-test.iam.gserviceaccount.com";
-const DAV: (&str, &str) = ("alice", "dav-pw");
+pub(crate) const GUSER: &str = "alice@example.com";
+pub(crate) const SA: &str = "migrator@cutover-test.iam.gserviceaccount.com";
+pub(crate) const DAV: (&str, &str) = ("alice", "dav-pw");
 
-fn tmp() -> tempfile::TempDir {
+pub(crate) fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("cutover-google-calendar")
         .tempdir()
@@ -36,7 +36,7 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// A service account's RSA key: (private key PEM file, public key PEM).
-fn sa_key(dir: &Path) -> (PathBuf, Vec<u8>) {
+pub(crate) fn sa_key(dir: &Path) -> (PathBuf, Vec<u8>) {
     let key = dir.join("sa.pem");
     let out = Command::new("openssl")
         .args([
@@ -65,7 +65,7 @@ fn sa_key(dir: &Path) -> (PathBuf, Vec<u8>) {
 }
 
 /// The key file as Google's console downloads it, its token_uri the fake's.
-fn sa_file(dir: &Path, key: &Path, cloud: &FakeCloud) -> PathBuf {
+pub(crate) fn sa_file(dir: &Path, key: &Path, cloud: &FakeCloud) -> PathBuf {
     let j = json!({
         "type": "service_account",
         "project_id": "cutover-test",
@@ -124,13 +124,13 @@ fn google_endpoint(g: &Google) -> toml::Table {
     }
 }
 
-struct Side {
+pub(crate) struct Side {
     _root: tempfile::TempDir,
-    imap: Dovecot,
-    dav: Radicale,
+    pub(crate) imap: Dovecot,
+    pub(crate) dav: Radicale,
 }
 
-fn dav_side(name: &str) -> Side {
+pub(crate) fn dav_side(name: &str) -> Side {
     let root = tmp();
     let imap = Dovecot::start(root.path(), name, &[DAV], &[]);
     let dav = Radicale::start(root.path(), &format!("{name}-dav"), &[DAV]);
@@ -141,7 +141,7 @@ fn dav_side(name: &str) -> Side {
     }
 }
 
-fn imap_dav(s: &Side) -> toml::Table {
+pub(crate) fn imap_dav(s: &Side) -> toml::Table {
     let mut t = project::imap(s.imap.port);
     let mut dav = toml::Table::new();
     dav.insert("url".into(), format!("{}/", s.dav.url()).into());
@@ -164,7 +164,7 @@ fn project(
         .create()
 }
 
-fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
+pub(crate) fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
     Command::new(bin())
         .arg(args[0])
         .arg(&p.path)
@@ -173,7 +173,7 @@ fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
         .expect("run cutover")
 }
 
-fn failed_reasons(p: &ProjectDir) -> Vec<String> {
+pub(crate) fn failed_reasons(p: &ProjectDir) -> Vec<String> {
     p.journal()
         .message_rows()
         .unwrap()

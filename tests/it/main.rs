@@ -22,6 +22,7 @@ mod folder_names;
 mod gmail;
 mod gmail_labels;
 mod google_calendar;
+mod google_contacts;
 mod graph;
 mod graph_calendar;
 mod graph_contacts;

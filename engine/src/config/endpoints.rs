@@ -137,6 +137,11 @@ pub(super) struct RawEndpoint {
     gmail_units_per_minute: Option<Spanned<u32>>,
     #[serde(default)]
     calendar_requests_per_minute: Option<Spanned<u32>>,
+    #[serde(default)]
+    people_requests_per_minute: Option<Spanned<u32>>,
+    /// A Gmail source: copy Google's "other contacts" too.
+    #[serde(default)]
+    other_contacts: Option<Spanned<bool>>,
 }
 
 /// `[source.gmail]`.
@@ -302,6 +307,8 @@ pub struct Endpoint {
     pub dav: Option<DavSettings>,
     /// Google's per-user quotas (a Gmail endpoint; the defaults elsewhere).
     pub google_quota: GoogleQuota,
+    /// A Gmail source copies Google's "other contacts" (`other_contacts = true`).
+    pub google_other_contacts: bool,
 }
 
 impl Endpoint {
@@ -495,9 +502,24 @@ pub(super) fn endpoint(
         &RawGoogleQuota {
             gmail_units_per_minute: raw.gmail_units_per_minute.clone(),
             calendar_requests_per_minute: raw.calendar_requests_per_minute.clone(),
+            people_requests_per_minute: raw.people_requests_per_minute.clone(),
         },
     )
     .map_err(|(at, m)| ConfigError::at(path, text, at, m))?;
+    let google_other_contacts = match &raw.other_contacts {
+        Some(o) if raw.kind != EndpointKind::Gmail || section != "source" => {
+            return Err(ConfigError::at(
+                path,
+                text,
+                o.span().start,
+                format!(
+                    "{section}.other_contacts: only a kind = \"gmail\" source has Google's \"other contacts\""
+                ),
+            ));
+        }
+        Some(o) => *o.get_ref(),
+        None => false,
+    };
     let port = raw
         .port
         .as_ref()
@@ -553,6 +575,7 @@ pub(super) fn endpoint(
         path: maildir,
         dav,
         google_quota,
+        google_other_contacts,
     })
 }
 

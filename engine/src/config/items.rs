@@ -119,11 +119,9 @@ pub(super) fn carries(
         )),
         // Calendars and contacts go through Graph's calendars and contact folders.
         EndpointKind::Graph => None,
-        // Calendars go through the Calendar API on the same sign-in.
-        EndpointKind::Gmail if !items.contacts => None,
-        EndpointKind::Gmail => Some(format!(
-            "project.items asks for contacts, but this version moves a Google Workspace user's calendars (Calendar API) and mail, not contacts ([{section}] is gmail); remove contacts from items"
-        )),
+        // Calendars through the Calendar API, contacts through the People API, on the same
+        // sign-in.
+        EndpointKind::Gmail => None,
         EndpointKind::Pop3 => Some(format!(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
         )),
@@ -157,7 +155,11 @@ mod tests {
         );
         assert_eq!(carries("source", EndpointKind::Graph, false, &cal), None);
         let contacts = items(&w(&["mail", "contacts"])).expect("valid");
-        assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());
+        assert!(carries("source", EndpointKind::Pop3, false, &contacts).is_some());
+        assert_eq!(
+            carries("source", EndpointKind::Gmail, false, &contacts),
+            None
+        );
         let cal = items(&w(&["calendar"])).expect("valid");
         assert_eq!(carries("source", EndpointKind::Gmail, false, &cal), None);
     }

@@ -39,7 +39,8 @@ pub use endpoints::{
 };
 pub use folders::FolderRules;
 pub use google_quota::{
-    DEFAULT_CALENDAR_REQUESTS_PER_MINUTE, DEFAULT_GMAIL_UNITS_PER_MINUTE, GoogleQuota,
+    DEFAULT_CALENDAR_REQUESTS_PER_MINUTE, DEFAULT_GMAIL_UNITS_PER_MINUTE,
+    DEFAULT_PEOPLE_REQUESTS_PER_MINUTE, GoogleQuota,
 };
 pub use items::Items;
 pub use lines::ConfigError;

@@ -13,6 +13,13 @@ pub const CALENDAR_READ_SCOPE: &str = "https://www.googleapis.com/auth/calendar.
 /// The Calendar API scope a Google destination needs (create calendars, import events).
 pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
 
+/// The People API scopes a Google source needs (contacts and contact groups; "other contacts").
+pub const CONTACTS_READ_SCOPE: &str = "https://www.googleapis.com/auth/contacts.readonly";
+pub const OTHER_CONTACTS_READ_SCOPE: &str =
+    "https://www.googleapis.com/auth/contacts.other.readonly";
+/// The People API scope a Google destination needs (create contacts and contact groups).
+pub const CONTACTS_SCOPE: &str = "https://www.googleapis.com/auth/contacts";
+
 /// The permissions (Graph application permissions, or Google OAuth scopes) this side needs,
 /// in the words the admin consoles use; empty for endpoints that sign in as the mailbox.
 pub fn needed(
@@ -72,6 +79,14 @@ pub fn needed(
                     }
                     .into(),
                 );
+            }
+            if items.contacts {
+                if source {
+                    out.push(CONTACTS_READ_SCOPE.into());
+                    out.push(OTHER_CONTACTS_READ_SCOPE.into());
+                } else {
+                    out.push(CONTACTS_SCOPE.into());
+                }
             }
         }
         _ => {}

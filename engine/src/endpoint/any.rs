@@ -3,7 +3,7 @@
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
 use super::dav::DavConnector;
-use super::gmail::{GmailConnector, GmailSession, GoogleCalendars};
+use super::gmail::{GmailConnector, GmailSession, GoogleItems};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::imap_dav::{ImapDavConnector, ImapDavSession};
@@ -42,8 +42,9 @@ pub enum AnySession {
     ImapDav(Box<ImapDavSession>),
     /// A Maildir tree with its calendars and contacts beside it.
     MaildirItems(Box<WithItems<MaildirSession, ItemDirSession>>),
-    /// A Google Workspace user's mail (Gmail API) and calendars (Calendar API).
-    GmailItems(Box<WithItems<GmailSession, GoogleCalendars>>),
+    /// A Google Workspace user's mail (Gmail API), calendars (Calendar API) and contacts
+    /// (People API).
+    GmailItems(Box<WithItems<GmailSession, GoogleItems>>),
 }
 
 impl AnyConnector {
@@ -134,10 +135,10 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
-            AnyConnector::Gmail(c) if c.items().calendar => {
+            AnyConnector::Gmail(c) if c.items().any_dav() => {
                 let mail = c.connect(cred).await?;
                 let host = mail.host().to_string();
-                let cals = GoogleCalendars::of(&mail);
+                let cals = GoogleItems::of(&mail);
                 Ok(AnySession::GmailItems(Box::new(WithItems::new(
                     mail, cals, host,
                 ))))

@@ -141,7 +141,7 @@ impl GoogleCalendars {
 
     /// `calendar/v3/<rest...>` as a URL.
     fn url(&self, rest: &[&str]) -> Url {
-        let mut u = self.c.cal_base.clone();
+        let mut u = self.c.apis.cal_base.clone();
         {
             let mut p = u.path_segments_mut().expect("http(s) base URL");
             p.pop_if_empty();
@@ -162,7 +162,7 @@ impl GoogleCalendars {
     ) -> Result<(StatusCode, Vec<u8>)> {
         let ctx = self.ctx(op);
         let policy = GmailCall {
-            quota: &self.c.cal_quota,
+            quota: &self.c.apis.cal_quota,
             user: &self.user,
             op,
             ctx: &ctx,

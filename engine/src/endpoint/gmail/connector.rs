@@ -21,6 +21,20 @@ use crate::journal::Journal;
 const GMAIL_API: &str = "https://gmail.googleapis.com";
 /// The Calendar API's (`/calendar/v3/...`).
 const CALENDAR_API: &str = "https://www.googleapis.com/";
+/// The People API's (`/v1/...`).
+const PEOPLE_API: &str = "https://people.googleapis.com/";
+
+/// Where the Calendar and People APIs are and their per-user quotas.
+pub(super) struct ItemApis {
+    /// The Calendar API's base URL (`https://www.googleapis.com`, or `api_url` when the file
+    /// overrides it: one server then answers every API) and its per-user request quota.
+    pub(super) cal_base: Url,
+    pub(super) cal_quota: Quota,
+    /// The People API's base URL (`https://people.googleapis.com`, or `api_url` when the file
+    /// overrides it) and its per-user request quota.
+    pub(super) people_base: Url,
+    pub(super) people_quota: Quota,
+}
 
 #[derive(Clone)]
 pub struct GmailConnector {
@@ -33,10 +47,8 @@ pub struct GmailConnector {
     pub(super) quota: Quota,
     /// What the project moves: calendars are reached when it asks for them.
     pub(super) items: Items,
-    /// The Calendar API's base URL (`https://www.googleapis.com`, or `api_url` when the file
-    /// overrides it: one server then answers every API) and its per-user request quota.
-    pub(super) cal_base: Url,
-    pub(super) cal_quota: Quota,
+    /// The Calendar and People APIs' URLs and quotas.
+    pub(super) apis: Arc<ItemApis>,
     budget: ConnectionBudget,
     pub side: &'static str,
 }
@@ -91,10 +103,13 @@ impl GmailConnector {
         // Gmail's URLs carry no credential: a transport error names the call's URL.
         let rest =
             Rest::new(http, tokens, &cfg.host, base.to_string(), cfg.timeout).with_urls_in_errors();
-        let cal_base = if cfg.api_url == GMAIL_API {
-            Url::parse(CALENDAR_API).expect("a URL")
+        let (cal_base, people_base) = if cfg.api_url == GMAIL_API {
+            (
+                Url::parse(CALENDAR_API).expect("a URL"),
+                Url::parse(PEOPLE_API).expect("a URL"),
+            )
         } else {
-            base.clone()
+            (base.clone(), base.clone())
         };
         Ok(GmailConnector {
             cfg: cfg.clone(),
@@ -102,8 +117,12 @@ impl GmailConnector {
             store: store.clone(),
             base,
             items,
-            cal_base,
-            cal_quota: Quota::new(cfg.google_quota.calendar_requests_per_minute),
+            apis: Arc::new(ItemApis {
+                cal_base,
+                cal_quota: Quota::new(cfg.google_quota.calendar_requests_per_minute),
+                people_base,
+                people_quota: Quota::new(cfg.google_quota.people_requests_per_minute),
+            }),
             quota: Quota::new(cfg.google_quota.gmail_units_per_minute),
             budget: ConnectionBudget::new(cfg.max_connections),
             side,

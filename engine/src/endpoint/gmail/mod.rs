@@ -36,6 +36,10 @@
 //!   (`calendar:ID`), each iCalUID's events one iCalendar item, written with `events.import`
 //!   only (see docs/endpoints/gmail.md, "Calendars"); `gcal_ical` turns the API's events
 //!   into iCalendar, `ical_gcal` iCalendar into the events to import;
+//! - `people`, `people_session` and `people_vcard`: the user's contacts through the People
+//!   API (`contacts:default`; "other contacts" as `contacts:other`), contacts as vCards,
+//!   mutations one at a time, creates in batches of at most 200; `google_items` routes a
+//!   calendar or an address book to its API;
 //! - `types` and `wire`: what they share (limits, system folders, the API's JSON shapes;
 //!   error bodies, flags and dates).
 
@@ -43,10 +47,14 @@ mod calendar;
 mod calendar_session;
 mod connector;
 mod gcal_ical;
+mod google_items;
 mod ical_gcal;
 mod import;
 mod labels;
 mod listing;
+mod people;
+mod people_session;
+mod people_vcard;
 mod quota;
 mod request;
 mod session;
@@ -55,6 +63,8 @@ mod wire;
 
 pub use calendar::GoogleCalendars;
 pub use connector::{GmailConnector, GmailSession};
+pub use google_items::GoogleItems;
+pub use people::{GooglePeople, MAX_BATCH};
 pub use types::{
     ARCHIVE, LabelledMessage, MAX_IMPORT_BYTES, MAX_RETRIES, USER_UNITS_PER_MINUTE, units,
 };

@@ -10,6 +10,7 @@
 
 pub mod gmail;
 pub mod google_calendar;
+pub mod google_people;
 pub mod graph;
 pub mod graph_calendar;
 pub mod graph_calendar_route;
