@@ -347,3 +347,204 @@ fn google_to_dav_contacts_with_groups_and_other_contacts_only_when_asked() {
             .any(|c| c.content.contains("news@shop.example"))
     );
 }
+
+/// Microsoft 365 to Google Workspace, calendars and contacts (issue 16, item 5's Google
+/// half, without mail): a weekly meeting series with a moved and a cancelled occurrence and
+/// attendees, and two contacts, from the fake Graph to the fake Calendar and People APIs;
+/// killed once and completed, every item once, nobody notified on either side, a re-run
+/// writing nothing, verify.
+#[test]
+fn m365_to_google_calendars_and_contacts_once_nobody_notified() {
+    use support::fake_cloud::google_calendar::{
+        CALENDAR_READ_SCOPE, CALENDAR_SCOPE, GoogleCalendar,
+    };
+    use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+    const ANN: &str = "ann@fabrikam.com";
+    let dir = tmp();
+    let (key, public) = sa_key(dir.path());
+    let tokens = Tokens::new(Duration::from_secs(3600))
+        .with_client("fabrikam", "app-src", "secret-src")
+        .with_service_account(
+            SA,
+            &public,
+            &[
+                CALENDAR_SCOPE,
+                CALENDAR_READ_SCOPE,
+                CONTACTS_SCOPE,
+                CONTACTS_READ_SCOPE,
+                OTHER_CONTACTS_SCOPE,
+            ],
+        )
+        .with_user(GUSER);
+    let graph = Arc::new(FakeGraph::new(GraphConfig::default()).with_mailbox("fabrikam", ANN));
+    let (mut cal, mut people) = (None, None);
+    let cloud = FakeCloud::start_with(tokens, |t| {
+        let c = Arc::new(
+            GoogleCalendar::new(t.clone())
+                .with_user(GUSER)
+                .with_import_delay(Duration::from_millis(30)),
+        );
+        let p = Arc::new(GooglePeople::new(t.clone()).with_user(GUSER));
+        cal = Some(c.clone());
+        people = Some(p.clone());
+        support::fake_cloud::graph::router(graph.clone(), t)
+            .merge(support::fake_cloud::google_calendar::router(c))
+            .merge(support::fake_cloud::google_people::router(p))
+    });
+    let (cal, people) = (cal.unwrap(), people.unwrap());
+    let sa = sa_file(dir.path(), &key, &cloud);
+    let series = graph.seed_event(
+        ANN,
+        None,
+        json!({
+            "subject": "Weekly sync",
+            "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-03-02T09:30:00", "timeZone": "W. Europe Standard Time"},
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 10}
+            },
+            "attendees": [{"emailAddress": {"address": "bo@fabrikam.com", "name": "Bo"}, "type": "required"}],
+        }),
+    );
+    graph.seed_exception(
+        ANN,
+        &series,
+        "2026-03-16T08:00:00",
+        json!({"subject": "Weekly sync (moved)",
+            "start": {"dateTime": "2026-03-17T10:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-03-17T10:30:00", "timeZone": "W. Europe Standard Time"}}),
+    );
+    graph.seed_cancel(ANN, &series, "2026-03-23T08:00:00");
+    graph.seed_event(
+        ANN,
+        None,
+        json!({"subject": "Dentist",
+            "start": {"dateTime": "2026-04-01T14:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-04-01T15:00:00", "timeZone": "W. Europe Standard Time"}}),
+    );
+    for (name, mail) in [
+        ("Ida Berg", "ida@example.com"),
+        ("Jon Lund", "jon@example.com"),
+    ] {
+        graph.seed_contact(
+            ANN,
+            None,
+            json!({"displayName": name, "emailAddresses": [{"address": mail}]}),
+            None,
+        );
+    }
+    let url = cloud.url();
+    let token_url = format!("{url}/fabrikam/oauth2/v2.0/token");
+    let source = toml::toml! {
+        kind = "graph"
+        api_url = (url.as_str())
+        [oauth]
+        provider = "entra"
+        tenant = "fabrikam"
+        client_id = "app-src"
+        client_secret_env = "M365_SRC_SECRET"
+        token_url = (token_url.as_str())
+    };
+    let sa = sa.display().to_string();
+    let destination = toml::toml! {
+        kind = "gmail"
+        api_url = (url.as_str())
+        [oauth]
+        provider = "google"
+        flow = "service-account"
+        service_account_file = (sa.as_str())
+    };
+    let p = ProjectBuilder::new("m365-to-google")
+        .set("project.items", vec!["calendar", "contacts"])
+        .source(source)
+        .destination(destination)
+        .mailbox(project::mailbox(
+            None,
+            project::user(ANN),
+            project::user(GUSER),
+        ))
+        .create();
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .arg(args[0])
+            .arg(&p.path)
+            .args(&args[1..])
+            .env("M365_SRC_SECRET", "secret-src")
+            .output()
+            .unwrap()
+    };
+    let gc = cal.clone();
+    let mut first = Command::new(bin());
+    first
+        .arg("run")
+        .arg(&p.path)
+        .env("M365_SRC_SECRET", "secret-src");
+    assert!(
+        run_until_sigkill(&mut first, |_| gc.calls_of("events.import") >= 1),
+        "killed during the copy"
+    );
+    let done = run(&["run"]);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&done),
+        failed_reasons(&p)
+    );
+    let events = cal.user(GUSER).calendar("primary").events.clone();
+    let sync: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["summary"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Weekly sync"))
+        })
+        .collect();
+    assert_eq!(
+        sync.len(),
+        2,
+        "the series and its moved occurrence: {events:?}"
+    );
+    let master = sync
+        .iter()
+        .find(|e| e["originalStartTime"].is_null())
+        .unwrap();
+    assert_eq!(master["start"]["timeZone"], "Europe/Berlin");
+    assert!(
+        master["recurrence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("EXDATE")),
+        "{master}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["summary"] == "Dentist").count(),
+        1
+    );
+    assert!(
+        cal.user(GUSER).outbox.is_empty(),
+        "{:?}",
+        cal.user(GUSER).outbox
+    );
+    assert_eq!(cal.calls_of("events.insert"), 0);
+    let mut names: Vec<String> = people
+        .user(GUSER)
+        .contacts
+        .iter()
+        .map(|c| {
+            c["emailAddresses"][0]["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ida@example.com", "jon@example.com"]);
+    let again = run(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    let v = run(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(graph.mailbox(ANN).calendars.outbox.is_empty());
+}

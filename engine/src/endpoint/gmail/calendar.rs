@@ -85,6 +85,15 @@ fn instant_key(v: &Value) -> Option<String> {
     Some(utc.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// An event to import without the kept text (only the source UID).
+fn without_text(ev: &Value) -> Value {
+    let mut ev = ev.clone();
+    if let Some(p) = ev["extendedProperties"]["private"].as_object_mut() {
+        p.retain(|k, _| k == super::gcal_ical::UID_PROP);
+    }
+    ev
+}
+
 /// The parts' etags as one digest (what the journal compares to see a change on Google).
 fn digest(parts: &[Value]) -> String {
     let mut tags: Vec<String> = parts
@@ -470,7 +479,12 @@ impl GoogleCalendars {
             .as_ref()
             .and_then(|s| s.groups.iter().find(|g| g.ical_uid == uid))
             .cloned();
-        if let Some(g) = &there {
+        let unfinished = |g: &Group| {
+            let master = g.parts.iter().find(|p| p["originalStartTime"].is_null());
+            master.and_then(kept_text).is_none()
+                && written.as_deref().is_some_and(|w| w.ends_with(" -"))
+        };
+        if let Some(g) = there.as_ref().filter(|g| !unfinished(g)) {
             let theirs = fingerprint(ItemKind::Event, &self.text_of(g)?);
             let our_fp = written.as_deref().map(|w| w.split(' ').next().unwrap_or(w));
             let complete = {
@@ -506,7 +520,16 @@ impl GoogleCalendars {
             .append_pair("conferenceDataVersion", "0");
         let mut answers: Vec<Value> = Vec::new();
         let mut series_id: Option<String> = None;
-        for mut ev in parts {
+        // A series with exceptions: first without the kept text, its exceptions, then the
+        // series again with it (an import of the same iCalUID updates it). The kept text,
+        // written last, marks the item complete: a kill in between leaves a series that
+        // reads as unfinished, completed by the next run.
+        let mut steps = parts.clone();
+        if parts.len() > 1 {
+            steps[0] = without_text(&parts[0]);
+            steps.push(parts[0].clone());
+        }
+        for mut ev in steps {
             if !ev["originalStartTime"].is_null()
                 && let Some(sid) = &series_id
             {
@@ -544,6 +567,7 @@ impl GoogleCalendars {
             let v = self.parse(op, &resp)?;
             if v["originalStartTime"].is_null() {
                 series_id = v["id"].as_str().map(str::to_string);
+                answers.retain(|a| a["id"] != v["id"]);
             }
             answers.push(v);
         }
