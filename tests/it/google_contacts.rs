@@ -548,3 +548,190 @@ fn m365_to_google_calendars_and_contacts_once_nobody_notified() {
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
     assert!(graph.mailbox(ANN).calendars.outbox.is_empty());
 }
+
+/// Google Workspace to Microsoft 365, calendars and contacts (issue 16, item 5's Google
+/// half, without mail): a Berlin series with a moved and a cancelled occurrence, a meeting
+/// with attendees and reminders, an all-day event, a contact with its group; every item once
+/// on Graph, nobody notified, a re-run writing nothing, verify.
+#[test]
+fn google_to_m365_calendars_and_contacts_once_nobody_notified() {
+    use support::fake_cloud::google_calendar::{
+        CALENDAR_READ_SCOPE, CALENDAR_SCOPE, GoogleCalendar,
+    };
+    use support::fake_cloud::graph::{FakeGraph, GraphConfig};
+    const ANN: &str = "ann@contoso.com";
+    let dir = tmp();
+    let (key, public) = sa_key(dir.path());
+    let tokens = Tokens::new(Duration::from_secs(3600))
+        .with_client("contoso", "app-dst", "secret-dst")
+        .with_service_account(
+            SA,
+            &public,
+            &[
+                CALENDAR_SCOPE,
+                CALENDAR_READ_SCOPE,
+                CONTACTS_SCOPE,
+                CONTACTS_READ_SCOPE,
+                OTHER_CONTACTS_SCOPE,
+            ],
+        )
+        .with_user(GUSER);
+    let graph = Arc::new(
+        FakeGraph::new(GraphConfig {
+            latency: Duration::from_millis(10),
+            ..GraphConfig::default()
+        })
+        .with_mailbox("contoso", ANN),
+    );
+    let (mut cal, mut people) = (None, None);
+    let cloud = FakeCloud::start_with(tokens, |t| {
+        let c = Arc::new(
+            GoogleCalendar::new(t.clone())
+                .with_user(GUSER)
+                .with_page_size(3),
+        );
+        let p = Arc::new(GooglePeople::new(t.clone()).with_user(GUSER));
+        cal = Some(c.clone());
+        people = Some(p.clone());
+        support::fake_cloud::graph::router(graph.clone(), t)
+            .merge(support::fake_cloud::google_calendar::router(c))
+            .merge(support::fake_cloud::google_people::router(p))
+    });
+    let (cal, people) = (cal.unwrap(), people.unwrap());
+    let sa = sa_file(dir.path(), &key, &cloud);
+    cal.seed(
+        GUSER,
+        GUSER,
+        json!({"iCalUID": "series-1@google.com", "summary": "Weekly",
+        "start": {"dateTime": "2026-02-16T09:00:00", "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": "2026-02-16T10:00:00", "timeZone": "Europe/Berlin"},
+        "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10"]}),
+    );
+    cal.seed(
+        GUSER,
+        GUSER,
+        json!({"iCalUID": "series-1@google.com", "summary": "Weekly (moved)",
+        "originalStartTime": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Europe/Berlin"},
+        "start": {"dateTime": "2026-03-03T14:00:00", "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": "2026-03-03T15:00:00", "timeZone": "Europe/Berlin"}}),
+    );
+    cal.seed(
+        GUSER,
+        GUSER,
+        json!({"iCalUID": "series-1@google.com", "status": "cancelled",
+        "originalStartTime": {"dateTime": "2026-03-09T09:00:00", "timeZone": "Europe/Berlin"}}),
+    );
+    cal.seed(GUSER, GUSER, json!({"iCalUID": "meet-1@google.com", "summary": "Budget",
+        "start": {"dateTime": "2026-05-05T15:00:00", "timeZone": "America/New_York"},
+        "end": {"dateTime": "2026-05-05T16:00:00", "timeZone": "America/New_York"},
+        "organizer": {"email": "boss@example.com"},
+        "attendees": [{"email": "boss@example.com", "responseStatus": "accepted"}, {"email": GUSER, "responseStatus": "tentative"}],
+        "reminders": {"useDefault": false, "overrides": [{"method": "popup", "minutes": 15}]},
+        "visibility": "private"}));
+    cal.seed(
+        GUSER,
+        GUSER,
+        json!({"iCalUID": "day-1@google.com", "summary": "Offsite",
+        "start": {"date": "2026-04-01"}, "end": {"date": "2026-04-03"}}),
+    );
+    let family = people.seed_group(GUSER, "Family");
+    people.seed(
+        GUSER,
+        json!({
+        "names": [{"displayName": "Zoë Ångström", "familyName": "Ångström", "givenName": "Zoë"}],
+        "emailAddresses": [{"value": "zoe@example.com", "type": "home"}],
+        "phoneNumbers": [{"value": "+49 170 1234567", "type": "mobile"}],
+        "organizations": [{"name": "Acme", "title": "Chemist"}],
+        "birthdays": [{"date": {"year": 1980, "month": 2, "day": 29}}],
+        "memberships": [{"contactGroupMembership": {"contactGroupResourceName": family}}]}),
+    );
+    people.seed(
+        GUSER,
+        json!({"names": [{"displayName": "Bo Li", "familyName": "Li", "givenName": "Bo"}],
+        "emailAddresses": [{"value": "bo@example.net"}]}),
+    );
+    let url = cloud.url();
+    let token_url = format!("{url}/contoso/oauth2/v2.0/token");
+    let sa = sa.display().to_string();
+    let source = toml::toml! {
+        kind = "gmail"
+        api_url = (url.as_str())
+        [oauth]
+        provider = "google"
+        flow = "service-account"
+        service_account_file = (sa.as_str())
+    };
+    let destination = toml::toml! {
+        kind = "graph"
+        api_url = (url.as_str())
+        [oauth]
+        provider = "entra"
+        tenant = "contoso"
+        client_id = "app-dst"
+        client_secret_env = "M365_DST_SECRET"
+        token_url = (token_url.as_str())
+    };
+    let p = ProjectBuilder::new("google-to-m365")
+        .set("project.items", vec!["calendar", "contacts"])
+        .source(source)
+        .destination(destination)
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::user(ANN),
+        ))
+        .create();
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .arg(args[0])
+            .arg(&p.path)
+            .args(&args[1..])
+            .env("M365_DST_SECRET", "secret-dst")
+            .output()
+            .unwrap()
+    };
+    let g = graph.clone();
+    let mut first = Command::new(bin());
+    first
+        .arg("run")
+        .arg(&p.path)
+        .env("M365_DST_SECRET", "secret-dst");
+    run_until_sigkill(&mut first, |_| g.mailbox(ANN).calendars.creates >= 1);
+    let done = run(&["run"]);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}\n{:?}",
+        text(&done),
+        failed_reasons(&p)
+    );
+    let mb = graph.mailbox(ANN);
+    let subjects: Vec<String> = mb
+        .calendars
+        .events
+        .iter()
+        .map(|e| e.fields["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let mut sorted = subjects.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["Budget", "Offsite", "Weekly"],
+        "each event once: {subjects:?}"
+    );
+    let weekly = mb
+        .calendars
+        .events
+        .iter()
+        .find(|e| e.fields["subject"] == "Weekly")
+        .unwrap();
+    assert_eq!(weekly.exceptions.len(), 1, "the moved occurrence");
+    assert_eq!(weekly.cancelled.len(), 1, "the cancelled occurrence");
+    assert!(mb.calendars.outbox.is_empty(), "{:?}", mb.calendars.outbox);
+    assert_eq!(mb.contacts.contacts.len(), 2, "{:?}", mb.contacts.contacts);
+    assert_eq!(cal.calls_of("events.import"), 0, "Google is only read");
+    let again = run(&["run"]);
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    let v = run(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
