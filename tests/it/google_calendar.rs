@@ -707,6 +707,8 @@ fn google_to_dav_as_icalendar_with_exceptions_zones_people_and_links() {
         "the subscribed calendar is listed, not copied: {}",
         text(&plan)
     );
+    let a = cutover(&p, &["assess"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
     let run = cutover(&p, &["run"]);
     assert_eq!(
         run.status.code(),
@@ -820,4 +822,52 @@ fn check_names_the_calendar_scopes() {
         "{}",
         text(&c)
     );
+}
+
+#[test]
+fn google_keys_are_refused_where_they_do_not_apply_naming_the_line() {
+    let dir = tmp();
+    let g = google(dir.path(), |c| c);
+    let d = dav_side("dst");
+    let mut imap = imap_dav(&d);
+    imap.insert("calendar_requests_per_minute".into(), 100.into());
+    let p = project(
+        google_endpoint(&g),
+        imap,
+        project::user(GUSER),
+        project::login(DAV.0, DAV.1),
+    );
+    let c = cutover(&p, &["check"]);
+    assert_eq!(c.status.code(), Some(3), "{}", text(&c));
+    assert!(
+        text(&c)
+            .contains("destination.calendar_requests_per_minute: only a kind = \"gmail\" endpoint")
+            && text(&c).contains("project.toml:"),
+        "{}",
+        text(&c)
+    );
+    for (key, value, said) in [
+        (
+            "other_contacts",
+            toml::Value::from(true),
+            "destination.other_contacts: only a kind = \"gmail\" source",
+        ),
+        (
+            "gmail_units_per_minute",
+            toml::Value::from(100),
+            "destination.gmail_units_per_minute: 100 is out of range",
+        ),
+    ] {
+        let mut gd = google_endpoint(&g);
+        gd.insert(key.into(), value);
+        let p = project(
+            imap_dav(&d),
+            gd,
+            project::login(DAV.0, DAV.1),
+            project::user(GUSER),
+        );
+        let c = cutover(&p, &["check"]);
+        assert_eq!(c.status.code(), Some(3), "{}", text(&c));
+        assert!(text(&c).contains(said), "{said}: {}", text(&c));
+    }
 }
