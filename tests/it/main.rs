@@ -23,6 +23,7 @@ mod gmail;
 mod gmail_labels;
 mod google_calendar;
 mod google_contacts;
+mod google_workspace;
 mod graph;
 mod graph_calendar;
 mod graph_contacts;
