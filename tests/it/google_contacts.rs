@@ -159,6 +159,8 @@ fn dav_to_google_contacts_once_in_batches_through_a_kill_rerun_verify_and_rollba
     assert!(killed, "killed while a batch was being created");
     // The server finishes what it was sent.
     std::thread::sleep(Duration::from_millis(600));
+    // And the next batch is stored but answered 503: never sent again blindly.
+    g.people.lost_answers.store(1, Ordering::SeqCst);
     let done = cutover(&p, &["run"]);
     assert_eq!(
         done.status.code(),
@@ -173,6 +175,11 @@ fn dav_to_google_contacts_once_in_batches_through_a_kill_rerun_verify_and_rollba
     let mut uids: Vec<String> = want.iter().map(|(u, _)| u.clone()).collect();
     uids.sort();
     assert_eq!(got, uids, "every contact exactly once");
+    assert_eq!(
+        g.people.lost_answers.load(Ordering::SeqCst),
+        0,
+        "the 503 was served"
+    );
     let largest = g.people.largest_batch.load(Ordering::SeqCst);
     assert!((1..=200).contains(&largest), "{largest}");
     assert!(g.people.calls_of("people.batchCreateContacts") >= 2);

@@ -177,6 +177,8 @@ impl GoogleCalendars {
             ctx: &ctx,
             units: 1,
             cap: bounded::JSON_CAP,
+            // events.import is an upsert by iCalUID: sent again, it finds the first.
+            no_resend: op == "calendars.insert",
         };
         let call = Call {
             account: &self.user,

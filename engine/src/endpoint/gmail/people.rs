@@ -117,6 +117,8 @@ impl GooglePeople {
             ctx: &ctx,
             units: 1,
             cap: bounded::JSON_CAP,
+            // The People API has no idempotency key: a create is never sent twice blindly.
+            no_resend: matches!(op, "people.batchCreateContacts" | "contactGroups.create"),
         };
         let call = Call {
             account: &self.user,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, Response, StatusCode};
 
-use super::types::{MAX_RETRIES, units};
+use super::types::MAX_RETRIES;
 use super::wire::error_of;
 use crate::endpoint::bounded;
 use crate::endpoint::rest::{ErrorText, Judged, Policy};
@@ -92,6 +92,9 @@ pub(super) struct GmailCall<'a> {
     pub(super) units: u32,
     /// The most an answer may hold.
     pub(super) cap: usize,
+    /// A POST that is not sent again after a server error, because it may have been done
+    /// (a message import, a contact or calendar create): reported in doubt instead.
+    pub(super) no_resend: bool,
 }
 
 impl GmailCall<'_> {
@@ -157,10 +160,10 @@ impl Policy for GmailCall<'_> {
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT
         );
-        if server_error && *method == Method::POST && self.units == units::MESSAGES_IMPORT {
-            // The import may have been stored before the error: sending it again could
-            // make a second copy. The engine keeps it in doubt and looks for it by
-            // fingerprint before sending anything again.
+        if server_error && *method == Method::POST && self.no_resend {
+            // The import (or create) may have been stored before the error: sending it
+            // again could make a second copy. The engine keeps it in doubt and looks for it
+            // by fingerprint before sending anything again.
             return Ok(Judged::Failed(EndpointError::ConnectionLost {
                 op: format!(
                     "{}: {status} {reason} {message} (it may or may not have been stored; resolved by fingerprint on the next attempt)",
@@ -201,6 +204,7 @@ impl Policy for GmailCall<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::types::units;
     use super::*;
 
     const USER_UNITS_PER_MINUTE: u32 = 15_000;

@@ -65,6 +65,8 @@ pub struct GooglePeople {
     pub calls: Mutex<HashMap<&'static str, u64>>,
     /// The largest batch create received.
     pub largest_batch: AtomicU64,
+    /// Batch creates still to store and then answer with 503 (the client cannot know).
+    pub lost_answers: AtomicU64,
     seq: AtomicU64,
 }
 
@@ -105,6 +107,7 @@ impl GooglePeople {
             throttled: AtomicU64::new(0),
             calls: Mutex::new(HashMap::new()),
             largest_batch: AtomicU64::new(0),
+            lost_answers: AtomicU64::new(0),
             seq: AtomicU64::new(1),
         }
     }
@@ -463,8 +466,20 @@ async fn people_post(
                     p
                 })
                 .collect();
+            let lose = g
+                .lost_answers
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
             g.mutate(&user, move |u| {
                 u.contacts.extend(made.iter().cloned());
+                if lose {
+                    return google_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "UNAVAILABLE",
+                        "backendError",
+                        "The service is currently unavailable.",
+                    );
+                }
                 if single {
                     return Json(made[0].clone()).into_response();
                 }
