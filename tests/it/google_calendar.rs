@@ -818,7 +818,26 @@ fn check_names_the_calendar_scopes() {
     );
     let c = cutover(&p, &["check"]);
     assert!(
-        stdout(&c).contains("https://www.googleapis.com/auth/calendar.readonly"),
+        stdout(&c).contains(
+            "for what this project moves: https://www.googleapis.com/auth/calendar.readonly\n"
+        ),
+        "{}",
+        text(&c)
+    );
+    // A destination moving calendars and contacts: the write scopes.
+    let p = ProjectBuilder::new("google-check")
+        .set("project.items", vec!["calendar", "contacts"])
+        .source(imap_dav(&d))
+        .destination(google_endpoint(&g))
+        .mailbox(project::mailbox(
+            None,
+            project::login(DAV.0, DAV.1),
+            project::user(GUSER),
+        ))
+        .create();
+    let c = cutover(&p, &["check"]);
+    assert!(
+        stdout(&c).contains("for what this project moves: https://www.googleapis.com/auth/calendar, https://www.googleapis.com/auth/contacts\n"),
         "{}",
         text(&c)
     );
