@@ -26,9 +26,13 @@ pub async fn discover<S: MailSession, D: MailSession>(
     let df = dst.list_folders().await?;
     // Calendars and address books keep their collection's id (`calendar:ID`): they are
     // not mail folders, and no mail rule applies to them.
-    let (items, sf): (Vec<Folder>, Vec<Folder>) = listed
+    let (items, mut sf): (Vec<Folder>, Vec<Folder>) = listed
         .into_iter()
         .partition(|f| collection_of(&f.wire_name).is_some());
+    if !project.items.mail {
+        // A project that moves calendars or contacts only leaves the mail where it is.
+        sf.clear();
+    }
     let delim = df
         .iter()
         .filter(|f| collection_of(&f.wire_name).is_none())
@@ -66,6 +70,18 @@ pub async fn discover<S: MailSession, D: MailSession>(
             } else {
                 "calendar"
             };
+            // Another person's collection the user subscribes to (Google's calendar list):
+            // shown in the plan, never copied.
+            if !f.selectable {
+                return Mapping {
+                    dst_wire: None,
+                    dst_display: String::new(),
+                    why: format!(
+                        "a {what} of someone else the user subscribes to; listed, not copied"
+                    ),
+                    src: f.clone(),
+                };
+            }
             // A source's only calendar (address book) whose id the destination lacks lands
             // in the destination's default one, where the destination has one (Microsoft
             // 365's `contacts:default`): the user's contacts stay where the user looks.

@@ -611,6 +611,8 @@ fn connector(
             device_code_url: None,
         }),
         gmail: None,
+        google_quota: Default::default(),
+        google_other_contacts: false,
     };
     let store =
         cutover_engine::journal::Journal::open(&dir.join("j.sqlite"), Durability::Crash).unwrap();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::checks::{self, is_loopback};
+use super::google_quota::{GoogleQuota, RawGoogleQuota, google_quota};
 use super::lines::ConfigError;
 use super::oauth::{OAuthSettings, RawOAuth, oauth_settings};
 use super::warnings::load_warning;
@@ -153,6 +154,16 @@ pub(super) struct RawEndpoint {
     /// `[source.dav]`: the CalDAV/CardDAV server beside an IMAP endpoint.
     #[serde(default)]
     dav: Option<RawDav>,
+    /// Google's per-user quotas on a Gmail endpoint (see `google_quota`).
+    #[serde(default)]
+    gmail_units_per_minute: Option<Spanned<u32>>,
+    #[serde(default)]
+    calendar_requests_per_minute: Option<Spanned<u32>>,
+    #[serde(default)]
+    people_requests_per_minute: Option<Spanned<u32>>,
+    /// A Gmail source: copy Google's "other contacts" too.
+    #[serde(default)]
+    other_contacts: Option<Spanned<bool>>,
 }
 
 /// `[source.gmail]`.
@@ -318,6 +329,10 @@ pub struct Endpoint {
     pub path: Option<PathBuf>,
     /// The CalDAV/CardDAV server of an IMAP endpoint (`[source.dav]`), when it has one.
     pub dav: Option<DavSettings>,
+    /// Google's per-user quotas (a Gmail endpoint; the defaults elsewhere).
+    pub google_quota: GoogleQuota,
+    /// A Gmail source copies Google's "other contacts" (`other_contacts = true`).
+    pub google_other_contacts: bool,
 }
 
 impl Endpoint {
@@ -523,6 +538,30 @@ pub(super) fn endpoint(
         }
         None => None,
     };
+    let google_quota = google_quota(
+        section,
+        raw.kind == EndpointKind::Gmail,
+        &RawGoogleQuota {
+            gmail_units_per_minute: raw.gmail_units_per_minute.clone(),
+            calendar_requests_per_minute: raw.calendar_requests_per_minute.clone(),
+            people_requests_per_minute: raw.people_requests_per_minute.clone(),
+        },
+    )
+    .map_err(|(at, m)| ConfigError::at(path, text, at, m))?;
+    let google_other_contacts = match &raw.other_contacts {
+        Some(o) if raw.kind != EndpointKind::Gmail || section != "source" => {
+            return Err(ConfigError::at(
+                path,
+                text,
+                o.span().start,
+                format!(
+                    "{section}.other_contacts: only a kind = \"gmail\" source has Google's \"other contacts\""
+                ),
+            ));
+        }
+        Some(o) => *o.get_ref(),
+        None => false,
+    };
     let port = raw
         .port
         .as_ref()
@@ -578,6 +617,8 @@ pub(super) fn endpoint(
         gmail,
         path: maildir,
         dav,
+        google_quota,
+        google_other_contacts,
     })
 }
 

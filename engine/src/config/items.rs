@@ -119,12 +119,11 @@ pub(super) fn carries(
         )),
         // Calendars and contacts go through Graph's calendars and contact folders.
         EndpointKind::Graph => None,
+        // Calendars through the Calendar API, contacts through the People API, on the same
+        // sign-in.
+        EndpointKind::Gmail => None,
         EndpointKind::Pop3 => Some(format!(
             "project.items asks for {asked}, but [{section}] is POP3, which holds mail only; remove {asked} from items"
-        )),
-        other => Some(format!(
-            "project.items asks for {asked}, but this version moves calendars and contacts through CalDAV/CardDAV and Maildir endpoints only ([{section}] is {}); remove {asked} from items, or migrate them with an IMAP endpoint and a [{section}.dav] table",
-            other.name()
         )),
     }
 }
@@ -156,6 +155,12 @@ mod tests {
         );
         assert_eq!(carries("source", EndpointKind::Graph, false, &cal), None);
         let contacts = items(&w(&["mail", "contacts"])).expect("valid");
-        assert!(carries("source", EndpointKind::Gmail, false, &contacts).is_some());
+        assert!(carries("source", EndpointKind::Pop3, false, &contacts).is_some());
+        assert_eq!(
+            carries("source", EndpointKind::Gmail, false, &contacts),
+            None
+        );
+        let cal = items(&w(&["calendar"])).expect("valid");
+        assert_eq!(carries("source", EndpointKind::Gmail, false, &cal), None);
     }
 }

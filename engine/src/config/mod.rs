@@ -16,6 +16,7 @@ mod csv_header;
 mod dns;
 mod endpoints;
 mod folders;
+mod google_quota;
 mod items;
 mod lines;
 mod load;
@@ -37,6 +38,10 @@ pub use endpoints::{
     MultiLabel, Preset, Security, preset_host,
 };
 pub use folders::FolderRules;
+pub use google_quota::{
+    DEFAULT_CALENDAR_REQUESTS_PER_MINUTE, DEFAULT_GMAIL_UNITS_PER_MINUTE,
+    DEFAULT_PEOPLE_REQUESTS_PER_MINUTE, GoogleQuota,
+};
 pub use items::Items;
 pub use lines::ConfigError;
 pub use load::load;

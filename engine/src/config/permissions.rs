@@ -8,6 +8,18 @@ use super::items::Items;
 /// The Gmail API scopes cutover asks Google for (domain-wide delegation grants them).
 pub const GMAIL_SCOPE: &str = "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/gmail.labels https://www.googleapis.com/auth/gmail.insert";
 
+/// The Calendar API scope a Google source needs (calendar list and events, read only).
+pub const CALENDAR_READ_SCOPE: &str = "https://www.googleapis.com/auth/calendar.readonly";
+/// The Calendar API scope a Google destination needs (create calendars, import events).
+pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
+
+/// The People API scopes a Google source needs (contacts and contact groups; "other contacts").
+pub const CONTACTS_READ_SCOPE: &str = "https://www.googleapis.com/auth/contacts.readonly";
+pub const OTHER_CONTACTS_READ_SCOPE: &str =
+    "https://www.googleapis.com/auth/contacts.other.readonly";
+/// The People API scope a Google destination needs (create contacts and contact groups).
+pub const CONTACTS_SCOPE: &str = "https://www.googleapis.com/auth/contacts";
+
 /// The permissions (Graph application permissions, or Google OAuth scopes) this side needs,
 /// in the words the admin consoles use; empty for endpoints that sign in as the mailbox.
 pub fn needed(
@@ -72,8 +84,29 @@ pub fn needed(
                 );
             }
         }
-        EndpointKind::Gmail if items.mail => {
-            out.extend(GMAIL_SCOPE.split_whitespace().map(str::to_string));
+        EndpointKind::Gmail => {
+            if items.mail {
+                out.extend(GMAIL_SCOPE.split_whitespace().map(str::to_string));
+            }
+            if items.calendar {
+                // Reading needs the calendar list and events; writing creates calendars.
+                out.push(
+                    if source {
+                        CALENDAR_READ_SCOPE
+                    } else {
+                        CALENDAR_SCOPE
+                    }
+                    .into(),
+                );
+            }
+            if items.contacts {
+                if source {
+                    out.push(CONTACTS_READ_SCOPE.into());
+                    out.push(OTHER_CONTACTS_READ_SCOPE.into());
+                } else {
+                    out.push(CONTACTS_SCOPE.into());
+                }
+            }
         }
         _ => {}
     }
@@ -138,6 +171,19 @@ mod tests {
             needed(EndpointKind::Gmail, true, &all, GraphImport::Mime)
                 .iter()
                 .any(|s| s.ends_with("/gmail.modify"))
+        );
+        let cal = Items {
+            mail: false,
+            calendar: true,
+            ..Items::default()
+        };
+        assert_eq!(
+            needed(EndpointKind::Gmail, true, &cal, GraphImport::Mime),
+            [CALENDAR_READ_SCOPE]
+        );
+        assert_eq!(
+            needed(EndpointKind::Gmail, false, &cal, GraphImport::Mime),
+            [CALENDAR_SCOPE]
         );
     }
 }

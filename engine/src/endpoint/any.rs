@@ -3,7 +3,7 @@
 //! are. Each variant delegates to its endpoint; adding a kind is one arm per method here.
 
 use super::dav::DavConnector;
-use super::gmail::{GmailConnector, GmailSession};
+use super::gmail::{GmailConnector, GmailSession, GoogleItems};
 use super::graph::{GraphConnector, GraphSession};
 use super::imap::{ImapConnector, ImapSession};
 use super::imap_dav::{ImapDavConnector, ImapDavSession};
@@ -42,6 +42,9 @@ pub enum AnySession {
     ImapDav(Box<ImapDavSession>),
     /// A Maildir tree with its calendars and contacts beside it.
     MaildirItems(Box<WithItems<MaildirSession, ItemDirSession>>),
+    /// A Google Workspace user's mail (Gmail API), calendars (Calendar API) and contacts
+    /// (People API).
+    GmailItems(Box<WithItems<GmailSession, GoogleItems>>),
 }
 
 impl AnyConnector {
@@ -70,7 +73,9 @@ impl AnyConnector {
             EndpointKind::Graph => Ok(AnyConnector::Graph(GraphConnector::new(
                 cfg, items, side, store,
             )?)),
-            EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::new(cfg, side, store)?)),
+            EndpointKind::Gmail => Ok(AnyConnector::Gmail(GmailConnector::with_items(
+                cfg, side, store, items,
+            )?)),
             EndpointKind::Maildir => Ok(AnyConnector::Maildir(MaildirConnector::new(
                 cfg, side, store, items,
             )?)),
@@ -140,6 +145,14 @@ impl AnyConnector {
             AnyConnector::Imap(c) => c.connect(cred).await.map(AnySession::Imap),
             AnyConnector::Pop3(c) => c.connect(cred).await.map(AnySession::Pop3),
             AnyConnector::Graph(c) => c.connect(cred).await.map(AnySession::Graph),
+            AnyConnector::Gmail(c) if c.items().any_dav() => {
+                let mail = c.connect(cred).await?;
+                let host = mail.host().to_string();
+                let cals = GoogleItems::of(&mail);
+                Ok(AnySession::GmailItems(Box::new(WithItems::new(
+                    mail, cals, host,
+                ))))
+            }
             AnyConnector::Gmail(c) => c.connect(cred).await.map(AnySession::Gmail),
             AnyConnector::Maildir(c) if c.items.any_dav() => {
                 let mail = c.connect(cred).await?;
@@ -200,6 +213,7 @@ macro_rules! each {
             AnySession::Maildir($s) => $body,
             AnySession::ImapDav($s) => $body,
             AnySession::MaildirItems($s) => $body,
+            AnySession::GmailItems($s) => $body,
         }
     };
 }
@@ -214,6 +228,7 @@ impl AnySession {
     pub fn as_gmail_mut(&mut self) -> Option<&mut GmailSession> {
         match self {
             AnySession::Gmail(s) => Some(s),
+            AnySession::GmailItems(s) => Some(&mut s.mail),
             _ => None,
         }
     }

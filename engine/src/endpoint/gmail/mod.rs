@@ -17,8 +17,8 @@
 //! and read back byte for byte with `format=raw`. Rollback deletes messages permanently
 //! (`messages.delete`), which needs the full `https://mail.google.com/` scope.
 //!
-//! Every call is counted against Gmail's per-user quota (15,000 units a minute, with each
-//! method's documented cost) in a sliding window before it is sent, and goes through the
+//! Every call is counted against Gmail's per-user quota (`gmail_units_per_minute`, 6,000 units
+//! a minute by default, with each method's documented cost) in a sliding window before it is sent, and goes through the
 //! shared REST layer ([`crate::endpoint::rest`]): the token, one retry with a fresh token
 //! after a 401, and a 429, a 403 `rateLimitExceeded`/`userRateLimitExceeded` or a 5xx waited
 //! out (Retry-After in seconds or as a date, else exponential backoff) and, after
@@ -32,20 +32,39 @@
 //! - `listing`: a folder's messages mapped to UIDs, reading messages and their labels;
 //! - `import`: writing a message with `messages.import`;
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
+//! - `calendar` and `calendar_session`: the user's calendars through the Calendar API
+//!   (`calendar:ID`), each iCalUID's events one iCalendar item, written with `events.import`
+//!   only (see docs/endpoints/gmail.md, "Calendars"); `gcal_ical` turns the API's events
+//!   into iCalendar, `ical_gcal` iCalendar into the events to import;
+//! - `people`, `people_session` and `people_vcard`: the user's contacts through the People
+//!   API (`contacts:default`; "other contacts" as `contacts:other`), contacts as vCards,
+//!   mutations one at a time, creates in batches of at most 200; `google_items` routes a
+//!   calendar or an address book to its API;
 //! - `types` and `wire`: what they share (limits, system folders, the API's JSON shapes;
 //!   error bodies, flags and dates).
 
+mod calendar;
+mod calendar_session;
 mod connector;
+mod gcal_ical;
+mod google_items;
+mod ical_gcal;
 mod import;
 mod labels;
 mod listing;
+mod people;
+mod people_session;
+mod people_vcard;
 mod quota;
 mod request;
 mod session;
 mod types;
 mod wire;
 
+pub use calendar::GoogleCalendars;
 pub use connector::{GmailConnector, GmailSession};
+pub use google_items::GoogleItems;
+pub use people::{GooglePeople, MAX_BATCH};
 pub use types::{
     ARCHIVE, LabelledMessage, MAX_IMPORT_BYTES, MAX_RETRIES, USER_UNITS_PER_MINUTE, units,
 };

@@ -10,17 +10,20 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, Response, StatusCode};
 
-use super::types::{MAX_RETRIES, USER_UNITS_PER_MINUTE, units};
+use super::types::MAX_RETRIES;
 use super::wire::error_of;
 use crate::endpoint::bounded;
 use crate::endpoint::rest::{ErrorText, Judged, Policy};
 use crate::endpoint::types::{EndpointError, Result};
 
 /// Per-user sliding window of quota units spent in the last minute, shared by the sessions
-/// of one connector.
-#[derive(Clone, Default)]
+/// of one connector: Gmail's units, or the Calendar API's requests (one unit each).
+#[derive(Clone)]
 pub(super) struct Quota {
     spent: Arc<Mutex<HashMap<String, Window>>>,
+    /// Units a user may spend in a minute (the project's `gmail_units_per_minute` or
+    /// `calendar_requests_per_minute`).
+    limit: u32,
 }
 
 /// (when, units) of the calls in the last minute, oldest first.
@@ -29,13 +32,20 @@ type Window = VecDeque<(Instant, u32)>;
 impl Quota {
     const WINDOW: Duration = Duration::from_secs(60);
 
+    pub(super) fn new(limit: u32) -> Quota {
+        Quota {
+            spent: Arc::default(),
+            limit,
+        }
+    }
+
     /// Wait until `units` more fit in the user's last minute, then count them.
     async fn take(&self, user: &str, units: u32) {
         loop {
             let wait = {
                 let mut all = self.spent.lock().expect("quota lock");
                 let q = all.entry(user.to_string()).or_default();
-                admit(q, Instant::now(), units, USER_UNITS_PER_MINUTE)
+                admit(q, Instant::now(), units, self.limit)
             };
             match wait {
                 None => return,
@@ -82,6 +92,9 @@ pub(super) struct GmailCall<'a> {
     pub(super) units: u32,
     /// The most an answer may hold.
     pub(super) cap: usize,
+    /// A POST that is not sent again after a server error, because it may have been done
+    /// (a message import, a contact or calendar create): reported in doubt instead.
+    pub(super) no_resend: bool,
 }
 
 impl GmailCall<'_> {
@@ -147,10 +160,10 @@ impl Policy for GmailCall<'_> {
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT
         );
-        if server_error && *method == Method::POST && self.units == units::MESSAGES_IMPORT {
-            // The import may have been stored before the error: sending it again could
-            // make a second copy. The engine keeps it in doubt and looks for it by
-            // fingerprint before sending anything again.
+        if server_error && *method == Method::POST && self.no_resend {
+            // The import (or create) may have been stored before the error: sending it
+            // again could make a second copy. The engine keeps it in doubt and looks for it
+            // by fingerprint before sending anything again.
             return Ok(Judged::Failed(EndpointError::ConnectionLost {
                 op: format!(
                     "{}: {status} {reason} {message} (it may or may not have been stored; resolved by fingerprint on the next attempt)",
@@ -191,7 +204,10 @@ impl Policy for GmailCall<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::types::units;
     use super::*;
+
+    const USER_UNITS_PER_MINUTE: u32 = 15_000;
 
     #[test]
     fn quota_window_admits_up_to_the_limit_then_waits_for_the_oldest() {

@@ -68,6 +68,7 @@ impl GmailSession {
             ctx: &ctx,
             units,
             cap,
+            no_resend: units == super::types::units::MESSAGES_IMPORT,
         };
         let call = Call {
             account: &self.user,

@@ -22,6 +22,9 @@ impl MailSession for GmailSession {
     }
 
     async fn list_folders(&mut self) -> Result<Vec<Folder>> {
+        if !self.c.items.mail {
+            return Ok(Vec::new());
+        }
         self.load_labels().await?;
         let folder = |name: &str, special| Folder {
             wire_name: name

@@ -8,8 +8,9 @@ use crate::endpoint::types::SpecialUse;
 /// Largest message `messages.import` takes (the media upload limit).
 pub const MAX_IMPORT_BYTES: u64 = 150 * 1024 * 1024;
 
-/// Gmail's per-user quota: units per minute.
-pub const USER_UNITS_PER_MINUTE: u32 = 15_000;
+/// Gmail's per-user quota when the project does not set `gmail_units_per_minute`: units per
+/// minute (Google's documented default for new projects).
+pub const USER_UNITS_PER_MINUTE: u32 = crate::config::DEFAULT_GMAIL_UNITS_PER_MINUTE;
 
 /// Quota units of the methods used (Gmail API usage limits).
 pub mod units {

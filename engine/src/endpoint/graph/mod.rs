@@ -63,7 +63,7 @@ mod throttle;
 mod types;
 mod vcard;
 mod wire;
-mod zones;
+pub(crate) mod zones;
 
 pub use account::GraphAccount;
 pub use connector::{GraphConnector, GraphSession};

@@ -264,10 +264,27 @@ impl Gmail {
         units: u32,
     ) -> Result<(), Response> {
         *self.calls.lock().unwrap().entry(method).or_default() += 1;
-        self.tokens
-            .check(headers, RESOURCE)
+        // A token for the Gmail API as a resource (the tests' client-credentials grant), or a
+        // service account's with a Gmail scope acting for this very user.
+        let gmail_scope = |s: &str| {
+            s.starts_with("https://www.googleapis.com/auth/gmail.")
+                || s == "https://mail.google.com/"
+        };
+        let g = self.tokens
+            .check_with(headers, |g| g.resource == RESOURCE || (g.tenant == "google" && g.resource.split(' ').any(gmail_scope)))
             .map_err(|_| google_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "authError",
                 "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."))?;
+        if g.subject
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(user))
+        {
+            return Err(google_error(
+                StatusCode::FORBIDDEN,
+                "PERMISSION_DENIED",
+                "forbidden",
+                "Delegation denied for the requested user.",
+            ));
+        }
         if !self.mailboxes.lock().unwrap().contains_key(user) {
             return Err(google_error(
                 StatusCode::BAD_REQUEST,

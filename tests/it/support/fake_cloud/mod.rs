@@ -9,6 +9,8 @@
 //! One server hosts every service; each lives in its own module with its own state.
 
 pub mod gmail;
+pub mod google_calendar;
+pub mod google_people;
 pub mod graph;
 pub mod graph_calendar;
 pub mod graph_calendar_route;

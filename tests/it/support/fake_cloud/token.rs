@@ -271,6 +271,17 @@ impl Tokens {
     /// issued for `resource` and has not expired; otherwise the 401 the service would send.
     #[allow(clippy::result_large_err)] // an axum Response, as the handlers return it
     pub fn check(&self, headers: &HeaderMap, resource: &str) -> Result<Grant, Response> {
+        self.check_with(headers, |g| g.resource == resource)
+    }
+
+    /// [`Self::check`] with the grant's resource (for a Google token: the scopes it was
+    /// requested with) judged by `fits`.
+    #[allow(clippy::result_large_err)]
+    pub fn check_with(
+        &self,
+        headers: &HeaderMap,
+        fits: impl Fn(&Grant) -> bool,
+    ) -> Result<Grant, Response> {
         let unauthorized = |code: &str, msg: &str| {
             (
                 StatusCode::UNAUTHORIZED,
@@ -308,7 +319,7 @@ impl Tokens {
                 "Lifetime validation failed, the token is expired.",
             ));
         }
-        if g.resource != resource {
+        if !fits(g) {
             return Err(unauthorized(
                 "InvalidAuthenticationToken",
                 "Invalid audience.",
