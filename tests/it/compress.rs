@@ -83,14 +83,14 @@ fn auto_leaves_loopback_links_uncompressed_and_off_is_off() {
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
     src.seed("bob", 20, 3, &[]);
-    // Source "auto" (the default) on 127.0.0.1, destination "off".
+    // Source "auto" on 127.0.0.1, destination as by default ("off").
     let p = ProjectBuilder::imap(&src, &dst)
         .mailboxes(&[MailboxLine {
             batch: "b",
             user: "bob",
             pass: "bob-pw",
         }])
-        .set("destination.compress", "off")
+        .set("source.compress", "auto")
         .create();
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));

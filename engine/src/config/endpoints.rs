@@ -86,10 +86,12 @@ impl EndpointKind {
 pub enum Compress {
     /// On where the server offers it and the host is not a loopback address (a WAN link gains,
     /// a local server only pays the CPU).
-    #[default]
     Auto,
     /// On wherever the server offers it.
     On,
+    /// The default until an intermittent stall of compressed sessions is understood (a reply
+    /// not seen until the timeout, then a retry; nothing lost: see docs/endpoints/imap.md).
+    #[default]
     Off,
 }
 
@@ -139,7 +141,7 @@ pub(super) struct RawEndpoint {
     timeout_secs: Option<Spanned<u64>>,
     #[serde(default)]
     auth: AuthMethod,
-    /// IMAP: COMPRESS=DEFLATE, "auto" (default), "on" or "off".
+    /// IMAP: COMPRESS=DEFLATE, "auto", "on" or "off" (default).
     #[serde(default)]
     compress: Option<Compress>,
     /// Graph destination: "mime" (importMime, default), "json" or "export-import".
