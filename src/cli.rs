@@ -140,7 +140,7 @@ pub enum Cmd {
         #[arg(long = "batch")]
         batches: Vec<String>,
         /// Also place a test message in each destination INBOX, read it back and remove it
-        /// (IMAP and Maildir destinations).
+        /// (IMAP destinations).
         #[arg(long)]
         probe: bool,
     },

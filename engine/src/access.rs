@@ -4,8 +4,8 @@
 //! `mailboxSettings`), the migration's sign-in to it works (IMAP: the mailbox's own
 //! destination credentials; Graph and Gmail: the app's token for it), and its quota has room
 //! for what the last assessment found left to copy. `--probe` also places a test message in
-//! the destination INBOX, reads it back and removes it (IMAP and Maildir destinations), and says
-//! so in the journal. Each result is journalled (`access_checks`) for the checklist's `access`
+//! the destination INBOX, reads it back and removes it (IMAP destinations; elsewhere the result
+//! says there was no probe), and says so in the journal. Each result is journalled (`access_checks`) for the checklist's `access`
 //! item and the reports.
 //!
 //! What it cannot see: a user's own sign-in with MFA or conditional access, their mail
@@ -138,7 +138,10 @@ async fn check_one(
             Ok(a) => {
                 let not_ready = if a.exists == Some(false) {
                     Some(Readiness::NoAccount)
-                } else if a.enabled == Some(false) {
+                } else if a.enabled == Some(false)
+                    && spec.mailbox_type == crate::api::MailboxType::User
+                {
+                    // Shared and resource mailboxes have disabled accounts by design.
                     Some(Readiness::Disabled)
                 } else if !a.mailbox {
                     Some(Readiness::NoMailbox)
@@ -193,7 +196,9 @@ async fn check_one(
         Ok(None) => {}
         Err(e) => notes.push(format!("quota unreadable: {e}")),
     }
-    if probe && r.readiness == Readiness::Ready {
+    if probe && r.readiness == Readiness::Ready && !matches!(s, AnySession::Imap(_)) {
+        notes.push("no probe: it is available for IMAP destinations only".into());
+    } else if probe && r.readiness == Readiness::Ready {
         match probe_inbox(&mut s).await {
             Ok(uid) => {
                 r.probed = true;
@@ -219,6 +224,10 @@ async fn check_one(
 
 fn unreached(mut r: AccessResult, e: EndpointError) -> AccessResult {
     r.readiness = match &e {
+        // Graph opening the mailbox of a user who has none.
+        EndpointError::Auth { message, .. } if message.contains("MailboxNotEnabledForRESTAPI") => {
+            Readiness::NoMailbox
+        }
         EndpointError::Auth { .. } => Readiness::SignInRefused,
         _ => Readiness::Unreachable,
     };
@@ -228,9 +237,6 @@ fn unreached(mut r: AccessResult, e: EndpointError) -> AccessResult {
 
 /// Place a test message in INBOX, read it back (same bytes) and remove exactly it.
 async fn probe_inbox(s: &mut AnySession) -> Result<u32, String> {
-    if !matches!(s, AnySession::Imap(_) | AnySession::Maildir(_)) {
-        return Err("the probe is available for IMAP and Maildir destinations only".into());
-    }
     let now = Utc::now();
     let body = format!(
         "From: cutover <cutover-probe@invalid>\r\nSubject: cutover access probe {}\r\n\
@@ -241,7 +247,7 @@ async fn probe_inbox(s: &mut AnySession) -> Result<u32, String> {
         now.timestamp_nanos_opt().unwrap_or_default()
     );
     let text = |e: EndpointError| e.to_string();
-    s.open_for_append("INBOX").await.map_err(text)?;
+    let opened = s.open_for_append("INBOX").await.map_err(text)?;
     let msg = Message {
         uid: 0,
         flags: vec!["\\Seen".into()],
@@ -250,7 +256,15 @@ async fn probe_inbox(s: &mut AnySession) -> Result<u32, String> {
     };
     let out = s.append("INBOX", &[msg]).await.map_err(text)?;
     let uid = match out.into_iter().next() {
-        Some(AppendOutcome::Stored { uid: Some(uid), .. }) => uid,
+        Some(AppendOutcome::Stored {
+            uid: Some(uid),
+            uidvalidity,
+        }) if uidvalidity.is_none_or(|v| v == opened.uidvalidity) => uid,
+        Some(AppendOutcome::Stored { uid: Some(uid), .. }) => {
+            return Err(format!(
+                "stored as UID {uid} of another UIDVALIDITY than INBOX's: not removed, remove the \"cutover access probe\" message by hand"
+            ));
+        }
         Some(AppendOutcome::Stored { uid: None, .. }) => {
             return Err(
                 "stored, but the server gave no UID (no UIDPLUS): remove the \"cutover access probe\" message by hand"

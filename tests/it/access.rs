@@ -147,6 +147,14 @@ fn graph_destinations_report_a_user_without_a_mailbox_and_a_user_that_does_not_e
     assert_eq!(readiness(&o, "bob"), "no-mailbox", "{o}");
     assert!(o.contains("MailboxNotEnabledForRESTAPI"), "{o}");
     assert_eq!(readiness(&o, "carol"), "no-account", "{o}");
+    // The probe is IMAP's: on Graph the line says so and the verdict stands.
+    let probed = p.cutover(&["access", "--probe"]);
+    let o = stdout(&probed);
+    assert_eq!(readiness(&o, "alice"), "ready", "{o}");
+    assert!(
+        o.contains("no probe: it is available for IMAP destinations only"),
+        "{o}"
+    );
     // Nothing was written to the tenant.
     assert!(cloud.graph.mailbox("alice@contoso.com").messages.is_empty());
 }

@@ -62,8 +62,9 @@ async fn verify_inner(
     // Export-import moves opaque items whose fingerprints are computed from what each side
     // reads back (class, search key, subject, categories: what that path promises to keep),
     // not stamped by cutover: compared as they are, like bytes elsewhere.
-    let stamped = d.capabilities().stamped_fingerprints
-        && project.destination.graph_import != crate::config::GraphImport::ExportImport;
+    let export_import =
+        project.destination.graph_import == crate::config::GraphImport::ExportImport;
+    let stamped = d.capabilities().stamped_fingerprints && !export_import;
     let mut used = Method::Content;
     // Several source folders may map to one destination folder (special-use merges):
     // compare per destination folder.
@@ -121,6 +122,11 @@ async fn verify_inner(
             } else {
                 used = Method::Fingerprint;
             }
+        } else if export_import {
+            // The summary (class, search key, subject, categories) proves presence, not
+            // content, and categories are the users' to change on the destination: a changed
+            // summary is never taken for damage (re-copying would undo a user's edit).
+            used = Method::Fingerprint;
         } else {
             // The fingerprints are the hashes of what was read back from both sides: a copy
             // whose bytes changed is a source message without its fingerprint on the

@@ -97,10 +97,10 @@ impl GraphConnector {
                     "the user has no Exchange Online mailbox ({code}): assign a licence with Exchange Online, or wait for provisioning to finish"
                 ));
             }
+            // Without MailboxSettings.Read the settings are not readable: not a verdict on the
+            // mailbox, which opening it (as a run does) decides.
             403 => {
-                a.reason = Some(format!(
-                    "access denied reading the mailbox ({code}): the app needs MailboxSettings.Read (or Mail.ReadWrite) with admin consent, and the mailbox must be in its scope"
-                ));
+                a.mailbox = true;
             }
             s => {
                 a.reason = Some(format!("HTTP {s} {code} reading the mailbox"));
