@@ -117,24 +117,27 @@ impl Journal {
 
     /// Verification found the destination copy of a copied message altered: marked
     /// `damaged` with what differs, for the next run to copy it again. The message is named
-    /// by its mailbox, source folder (wire name) and source UID. False when no copied
-    /// message matches (already marked, or not cutover's).
+    /// by its mailbox, source folder (wire name) and source UID, and the copy by its
+    /// destination UID: only when that is the copy cutover recorded (the next run removes
+    /// exactly that one), never another copy that verification happened to pair. False when
+    /// no copied message matches (already marked, or not cutover's copy).
     pub fn mark_damaged(
         &self,
         mailbox: &str,
         src_folder: &str,
         src_uid: u32,
+        dst_uid: u32,
         what: &str,
     ) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 &format!(
                     "UPDATE messages SET state = 'damaged', reason = ?4, updated_at = {NOW}
-                     WHERE state = 'copied' AND src_uid = ?3 AND folder_id IN
+                     WHERE state = 'copied' AND src_uid = ?3 AND dst_uid = ?5 AND folder_id IN
                        (SELECT f.id FROM folders f JOIN mailboxes m ON m.id = f.mailbox_id
                          WHERE m.key = ?1 AND f.src_name = ?2)"
                 ),
-                params![mailbox, src_folder, src_uid, what],
+                params![mailbox, src_folder, src_uid, what, dst_uid],
             )
             .map(|n| n > 0)
         })

@@ -30,7 +30,7 @@ pub fn record(
 /// and copies the message again.
 pub fn mark_damaged(store: &Journal, m: &MailboxCheck) -> Result<(), JournalError> {
     for d in m.folders.iter().flat_map(|f| &f.damaged) {
-        store.mark_damaged(&m.key, &d.src_wire, d.src_uid, &d.what)?;
+        store.mark_damaged(&m.key, &d.src_wire, d.src_uid, d.dst_uid, &d.what)?;
     }
     Ok(())
 }
