@@ -44,8 +44,9 @@ mkdir -p "$W/logs"
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1/instance.env"; }
 USER_ARGS=()
 for ((i = 1; i <= USERS; i++)); do USER_ARGS+=(--user "user$i:pw-user$i"); done
-start() { "$INST" start "$1" auto "$W/$1" "${USER_ARGS[@]}" >/dev/null; STARTED+=("$W/$1"); field "$W/$1" port; }
-SP=$(start src)
+# Started here, not in a $(...) subshell, so that cleanup knows every server.
+start() { "$INST" start "$1" auto "$W/$1" "${USER_ARGS[@]}" >/dev/null; STARTED+=("$W/$1"); PORT=$(field "$W/$1" port); }
+start src; SP=$PORT
 for ((i = 1; i <= USERS; i++)); do
   python3 "$HERE/../tests/support/seed-maildir.py" --instance "$W/src" --user "user$i" \
     -n "$PER_USER" --seed "$((1 + i))" --no-tricky -q
@@ -84,7 +85,7 @@ run_tool() {  # tool pass
 declare -A DPORT
 for tool in $TOOLS; do
   [[ $tool == mbsync ]] && ! command -v mbsync >/dev/null && { echo "# mbsync missing: skipped"; continue; }
-  DPORT[$tool]=$(start "dst-$tool")
+  start "dst-$tool"; DPORT[$tool]=$PORT
   cutover_project "${DPORT[$tool]}"; mbsync_rc "${DPORT[$tool]}"
   run_tool "$tool" full || { echo "$tool: first copy failed (see $W/logs)" >&2; exit 1; }
 done

@@ -24,11 +24,13 @@ fn tmp() -> tempfile::TempDir {
 
 /// Both sides: a Dovecot and a Radicale, user alice (other passwords on each side).
 struct Sides {
-    root: tempfile::TempDir,
     src: Dovecot,
     dst: Dovecot,
     src_dav: Radicale,
     dst_dav: Radicale,
+    // Last: fields drop in order, and the servers' directories must outlive their
+    // stop (a Dovecot whose directory is gone is never stopped).
+    root: tempfile::TempDir,
 }
 
 const SRC: (&str, &str) = ("alice", "src-pw");
@@ -269,7 +271,6 @@ fn kill_9_at_several_moments_then_a_run_leaves_every_item_exactly_once() {
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
-    drop(s.root);
 }
 
 #[test]

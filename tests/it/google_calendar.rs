@@ -125,9 +125,11 @@ fn google_endpoint(g: &Google) -> toml::Table {
 }
 
 pub(crate) struct Side {
-    _root: tempfile::TempDir,
     pub(crate) imap: Dovecot,
     pub(crate) dav: Radicale,
+    // Last: fields drop in order, and the servers' directories must outlive their
+    // stop (a Dovecot whose directory is gone is never stopped).
+    _root: tempfile::TempDir,
 }
 
 pub(crate) fn dav_side(name: &str) -> Side {

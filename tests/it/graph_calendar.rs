@@ -60,9 +60,11 @@ fn graph_endpoint(cloud: &Cloud) -> toml::Table {
 }
 
 struct Side {
-    _root: tempfile::TempDir,
     imap: Dovecot,
     dav: Radicale,
+    // Last: fields drop in order, and the servers' directories must outlive their
+    // stop (a Dovecot whose directory is gone is never stopped).
+    _root: tempfile::TempDir,
 }
 
 fn imap_dav_side(name: &str, user: (&str, &str)) -> Side {

@@ -60,9 +60,11 @@ fn tenant_endpoint(cloud: &Cloud, tenant: &str, app: &str, env: &str) -> toml::T
 
 /// IMAP + CardDAV (Dovecot and Radicale) on the source side.
 struct Source {
-    _root: tempfile::TempDir,
     imap: Dovecot,
     dav: Radicale,
+    // Last: fields drop in order, and the servers' directories must outlive their
+    // stop (a Dovecot whose directory is gone is never stopped).
+    _root: tempfile::TempDir,
 }
 
 fn source() -> Source {

