@@ -88,6 +88,16 @@ pub struct Message {
     pub body: Body,
 }
 
+/// The fetch calls' selection of one item: among `uids`, or every item from `from_uid` on
+/// when `uids` is empty (see `MailSession::fetch_fingerprints`).
+pub(crate) fn in_selection(uid: u32, uids: &[u32], from_uid: u32) -> bool {
+    if uids.is_empty() {
+        uid >= from_uid
+    } else {
+        uids.contains(&uid)
+    }
+}
+
 impl Message {
     /// An event or a contact as an item store reads it: its text, no flags, no date.
     pub fn item(uid: u32, text: Vec<u8>) -> Message {

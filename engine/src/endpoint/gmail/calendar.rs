@@ -383,13 +383,7 @@ impl GoogleCalendars {
         };
         sel.groups
             .iter()
-            .filter(|g| {
-                if uids.is_empty() {
-                    g.uid >= from_uid
-                } else {
-                    uids.contains(&g.uid)
-                }
-            })
+            .filter(|g| crate::endpoint::types::in_selection(g.uid, uids, from_uid))
             .cloned()
             .collect()
     }

@@ -306,13 +306,7 @@ impl GooglePeople {
         };
         sel.people
             .iter()
-            .filter(|i| {
-                if uids.is_empty() {
-                    i.uid >= from_uid
-                } else {
-                    uids.contains(&i.uid)
-                }
-            })
+            .filter(|i| crate::endpoint::types::in_selection(i.uid, uids, from_uid))
             .cloned()
             .collect()
     }
