@@ -613,6 +613,7 @@ fn connector(
         gmail: None,
         google_quota: Default::default(),
         google_other_contacts: false,
+        graph_limits: Default::default(),
     };
     let store =
         cutover_engine::journal::Journal::open(&dir.join("j.sqlite"), Durability::Crash).unwrap();

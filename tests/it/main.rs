@@ -11,6 +11,7 @@ mod assess;
 mod backup;
 mod checklist_cli;
 mod cli_conventions;
+mod cloud_ceiling;
 mod compress;
 mod config;
 mod console_e2e;

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::checks::{self, is_loopback};
 use super::google_quota::{GoogleQuota, RawGoogleQuota, google_quota};
+use super::graph_limits::{GraphLimits, RawGraphLimits, graph_limits};
 use super::lines::ConfigError;
 use super::oauth::{OAuthSettings, RawOAuth, oauth_settings};
 use super::warnings::load_warning;
@@ -166,6 +167,9 @@ pub(super) struct RawEndpoint {
     /// A Gmail source: copy Google's "other contacts" too.
     #[serde(default)]
     other_contacts: Option<Spanned<bool>>,
+    /// `[source.graph_limits]` / `[destination.graph_limits]` (see `graph_limits`).
+    #[serde(default)]
+    graph_limits: Option<Spanned<RawGraphLimits>>,
 }
 
 /// `[source.gmail]`.
@@ -335,6 +339,8 @@ pub struct Endpoint {
     pub google_quota: GoogleQuota,
     /// A Gmail source copies Google's "other contacts" (`other_contacts = true`).
     pub google_other_contacts: bool,
+    /// Exchange Online's per app-and-mailbox limits (a Graph endpoint; the defaults elsewhere).
+    pub graph_limits: GraphLimits,
 }
 
 impl Endpoint {
@@ -550,6 +556,12 @@ pub(super) fn endpoint(
         },
     )
     .map_err(|(at, m)| ConfigError::at(path, text, at, m))?;
+    let graph_limits = graph_limits(
+        section,
+        raw.kind == EndpointKind::Graph,
+        raw.graph_limits.as_ref(),
+    )
+    .map_err(|(at, m)| ConfigError::at(path, text, at, m))?;
     let google_other_contacts = match &raw.other_contacts {
         Some(o) if raw.kind != EndpointKind::Gmail || section != "source" => {
             return Err(ConfigError::at(
@@ -621,6 +633,7 @@ pub(super) fn endpoint(
         dav,
         google_quota,
         google_other_contacts,
+        graph_limits,
     })
 }
 

@@ -17,6 +17,7 @@ mod dns;
 mod endpoints;
 mod folders;
 mod google_quota;
+mod graph_limits;
 mod items;
 mod lines;
 mod load;
@@ -42,6 +43,7 @@ pub use google_quota::{
     DEFAULT_CALENDAR_REQUESTS_PER_MINUTE, DEFAULT_GMAIL_UNITS_PER_MINUTE,
     DEFAULT_PEOPLE_REQUESTS_PER_MINUTE, GoogleQuota,
 };
+pub use graph_limits::GraphLimits;
 pub use items::Items;
 pub use lines::ConfigError;
 pub use load::load;

@@ -75,7 +75,7 @@ impl GraphConnector {
             rest,
             store: store.clone(),
             base,
-            limits: Limits::default(),
+            limits: Limits::new(&cfg.graph_limits),
             items,
             mailboxes: Arc::new(Mutex::new(HashMap::new())),
             sessions: ConnectionBudget::new(cfg.max_connections),

@@ -17,8 +17,9 @@
 //! Every message cutover creates carries its source fingerprint and size in a named extended
 //! property, so that verification, resume and rollback identify it without downloading it.
 //!
-//! Limits per app and mailbox are kept on this side (4 requests at once, 10,000 requests per
-//! 10 minutes, 150 MB uploaded per 5 minutes, 4 MB per request). Every request goes through
+//! Limits per app and mailbox are kept on this side (by default Microsoft's 4 requests at once,
+//! 10,000 requests per 10 minutes, 150 MB uploaded per 5 minutes; `graph_limits` in the project
+//! file overrides them), and 4 MB per request. Every request goes through
 //! the shared REST layer ([`crate::endpoint::rest`]): the token, one retry with a fresh token
 //! after a 401, and the service's 429/503/504 waited out as its Retry-After asks; the throttle
 //! state per mailbox is shown in the console.

@@ -16,7 +16,8 @@ use crate::endpoint::bounded;
 use crate::endpoint::rest::{ErrorText, Judged, Policy};
 use crate::endpoint::types::{EndpointError, MAX_RETRY_AFTER, Result};
 
-/// The per app-and-mailbox limits Exchange Online applies to Graph, kept on this side.
+/// The per app-and-mailbox limits Exchange Online applies to Graph, kept on this side (the
+/// project's `graph_limits`, Microsoft's figures by default), and how this side keeps them.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub concurrent: usize,
@@ -29,17 +30,31 @@ pub struct Limits {
     pub max_retries: u32,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
+impl Limits {
+    pub fn new(l: &crate::config::GraphLimits) -> Limits {
         Limits {
-            concurrent: 4,
-            requests: 10_000,
-            requests_window: Duration::from_secs(600),
-            upload_bytes: 150 * 1024 * 1024,
-            upload_window: Duration::from_secs(300),
+            concurrent: l.concurrent,
+            requests: l.requests,
+            requests_window: l.requests_window,
+            upload_bytes: l.upload_bytes,
+            upload_window: l.upload_window,
             max_request: 4 * 1024 * 1024,
             max_retries: 8,
         }
+    }
+
+    /// How much longer than a window this side waits before it counts a request as out of it:
+    /// the service stamps a request when it has received it, after this side sent it, and the
+    /// two clocks are not the same clock. 1% of the window, at most 3 s (Exchange Online's 5
+    /// minutes: 3 s, a cost of 1% of the ceiling for no 429 at each window's turn).
+    fn margin(window: Duration) -> Duration {
+        (window / 100).min(Duration::from_secs(3))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::new(&crate::config::GraphLimits::default())
     }
 }
 
@@ -63,15 +78,17 @@ impl Window {
         bytes: u64,
         l: &Limits,
     ) -> Option<(Duration, &'static str)> {
+        let requests_window = l.requests_window + Limits::margin(l.requests_window);
+        let upload_window = l.upload_window + Limits::margin(l.upload_window);
         while self
             .requests
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= l.requests_window)
+            .is_some_and(|t| now.duration_since(*t) >= requests_window)
         {
             self.requests.pop_front();
         }
         while let Some(&(t, b)) = self.uploads.front() {
-            if now.duration_since(t) < l.upload_window {
+            if now.duration_since(t) < upload_window {
                 break;
             }
             self.uploaded -= b;
@@ -86,8 +103,8 @@ impl Window {
             && let Some(t) = self.requests.front()
         {
             return Some((
-                (*t + l.requests_window).saturating_duration_since(now),
-                "local limit: requests per 10 minutes",
+                (*t + requests_window).saturating_duration_since(now),
+                "local limit: requests per window (graph_limits.requests)",
             ));
         }
         if bytes > 0
@@ -95,8 +112,8 @@ impl Window {
             && let Some((t, _)) = self.uploads.front()
         {
             return Some((
-                (*t + l.upload_window).saturating_duration_since(now),
-                "local limit: bytes uploaded per 5 minutes",
+                (*t + upload_window).saturating_duration_since(now),
+                "local limit: bytes uploaded per window (graph_limits.upload)",
             ));
         }
         self.requests.push_back(now);
@@ -105,6 +122,22 @@ impl Window {
             self.uploaded += bytes;
         }
         None
+    }
+
+    /// The request admitted at `then` is sent only `now` (it waited for one of the mailbox's
+    /// request slots): counted from now, as the service counts it, so that the window does
+    /// not let the next ones go before the service does.
+    pub(super) fn restamp(&mut self, then: Instant, bytes: u64, now: Instant) {
+        if let Some(i) = self.requests.iter().rposition(|t| *t == then) {
+            self.requests.remove(i);
+            self.requests.push_back(now);
+        }
+        if bytes > 0
+            && let Some(i) = self.uploads.iter().rposition(|u| *u == (then, bytes))
+        {
+            self.uploads.remove(i);
+            self.uploads.push_back((now, bytes));
+        }
     }
 }
 
@@ -139,7 +172,7 @@ impl Policy for GraphCall<'_> {
     async fn admit(&self) -> OwnedSemaphorePermit {
         let lim = &self.limiter;
         // Local windows and the server's last Retry-After first, without a slot held.
-        loop {
+        let admitted = loop {
             let wait = {
                 let mut w = lim.window.lock().unwrap_or_else(|e| e.into_inner());
                 let now = Instant::now();
@@ -150,18 +183,27 @@ impl Policy for GraphCall<'_> {
                 {
                     w.last_throttle = Some((now, (*why).to_string()));
                 }
-                r.map(|(d, _)| d)
+                match r {
+                    None => break now,
+                    Some((d, _)) => d,
+                }
             };
-            match wait {
-                Some(d) => tokio::time::sleep(d.max(Duration::from_millis(10))).await,
-                None => break,
-            }
-        }
-        lim.permits
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        };
+        let permit = lim
+            .permits
             .clone()
             .acquire_owned()
             .await
-            .expect("mailbox semaphore is never closed")
+            .expect("mailbox semaphore is never closed");
+        let now = Instant::now();
+        if now > admitted {
+            lim.window
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restamp(admitted, self.upload, now);
+        }
+        permit
     }
 
     async fn refusal(&self, resp: Response) -> Result<ErrorText> {
@@ -278,13 +320,15 @@ mod tests {
         assert!(w.admit(t0, 60, &l).is_none());
         // 60 + 60 > 100 bytes: wait for the first upload to leave the window.
         let (d, why) = w.admit(t0, 60, &l).unwrap();
-        assert_eq!(d, Duration::from_secs(20));
+        // The window and its margin (1%): 20.2 s.
+        assert_eq!(d, Duration::from_millis(20_200));
         assert!(why.contains("bytes"));
         assert!(w.admit(t0, 0, &l).is_none());
         let (d, why) = w.admit(t0 + Duration::from_secs(4), 0, &l).unwrap();
-        assert_eq!(d, Duration::from_secs(6));
+        assert_eq!(d, Duration::from_millis(6_100));
         assert!(why.contains("requests"));
-        assert!(w.admit(t0 + Duration::from_secs(10), 0, &l).is_none());
+        assert!(w.admit(t0 + Duration::from_secs(10), 0, &l).is_some());
+        assert!(w.admit(t0 + Duration::from_millis(10_100), 0, &l).is_none());
         assert!(w.admit(t0 + Duration::from_secs(21), 60, &l).is_none());
         w.server_until = Some(t0 + Duration::from_secs(30));
         assert!(
@@ -292,6 +336,26 @@ mod tests {
                 .unwrap()
                 .1
                 .contains("Retry-After")
+        );
+    }
+
+    #[test]
+    fn a_request_that_waited_for_a_slot_counts_from_when_it_was_sent() {
+        let l = Limits {
+            upload_bytes: 100,
+            upload_window: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        let mut w = Window::default();
+        let t0 = Instant::now();
+        assert!(w.admit(t0, 60, &l).is_none());
+        // Sent 5 s later (all slots were busy): the service counts it from then.
+        w.restamp(t0, 60, t0 + Duration::from_secs(5));
+        let (d, _) = w.admit(t0 + Duration::from_secs(11), 60, &l).unwrap();
+        assert_eq!(d, Duration::from_millis(4_100));
+        assert!(
+            w.admit(t0 + Duration::from_millis(15_100), 60, &l)
+                .is_none()
         );
     }
 }

@@ -195,6 +195,17 @@ pub struct Stats {
     pub without_immutable_ids: u64,
 }
 
+/// One request as the fake admitted or throttled it (when it arrived, whole).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub at: Instant,
+    pub upn: String,
+    /// Request body bytes (what the upload budget counts; 0 for a GET).
+    pub bytes: u64,
+    /// Answered 429.
+    pub throttled: bool,
+}
+
 struct UploadSession {
     upn: String,
     message: String,
@@ -218,6 +229,7 @@ pub(super) struct GraphState {
     dated: HashMap<String, VecDeque<String>>,
     sessions: HashMap<String, UploadSession>,
     stats: Stats,
+    log: Vec<Admission>,
     /// Mailbox size limit in bytes (MIME or JSON as stored): 507 ErrorQuotaExceeded past it.
     quota: Option<u64>,
     /// (tenant, "calendars" | "contacts"): the tenant's app was not granted that area's
@@ -705,8 +717,24 @@ impl FakeGraph {
     }
 
     /// Admission: injected bursts, concurrency, request and upload budgets. On success the
-    /// request counts as in flight until `leave`.
+    /// request counts as in flight until `leave`. Every answer is logged ([`Self::admissions`]).
     pub(super) fn admit(&self, upn: &str, bytes: u64) -> Option<Answer> {
+        let answer = self.admit_unlogged(upn, bytes);
+        self.state.lock().unwrap().log.push(Admission {
+            at: Instant::now(),
+            upn: upn.to_string(),
+            bytes,
+            throttled: answer.is_some(),
+        });
+        answer
+    }
+
+    /// Every request's admission so far, in order.
+    pub fn admissions(&self) -> Vec<Admission> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    fn admit_unlogged(&self, upn: &str, bytes: u64) -> Option<Answer> {
         let mut st = self.state.lock().unwrap();
         let st = &mut *st;
         st.stats.requests += 1;
