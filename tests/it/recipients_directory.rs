@@ -499,7 +499,10 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
         }),
         "killed after the group's create"
     );
-    assert!(dirg.throttled.load(Ordering::SeqCst) >= 1, "the 429 was met");
+    assert!(
+        dirg.throttled.load(Ordering::SeqCst) >= 1,
+        "the 429 was met"
+    );
     let again = run(&["recipients"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let o = stdout(&again);
@@ -535,5 +538,10 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
 
     let rb = run(&["rollback", "--recipients", "--yes"]);
     assert_eq!(rb.status.code(), Some(0), "{}", text(&rb));
-    assert_eq!(gdir.groups_with_email("team@fabrikam.com"), 0, "{}", text(&rb));
+    assert_eq!(
+        gdir.groups_with_email("team@fabrikam.com"),
+        0,
+        "{}",
+        text(&rb)
+    );
 }

@@ -90,6 +90,9 @@ impl Journal {
     }
 }
 
+/// Which change: (api, what, address, target).
+pub type ChangeKey<'a> = (&'a str, &'a str, &'a str, &'a str);
+
 /// A change `cutover recipients` made (or found made) on the destination's directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecipientChange {
@@ -138,10 +141,7 @@ impl Journal {
     /// Record a change's state (and ids when known), creating its row the first time.
     pub fn set_recipient_change(
         &self,
-        api: &str,
-        what: &str,
-        address: &str,
-        target: &str,
+        (api, what, address, target): ChangeKey<'_>,
         state: &str,
         remote_id: Option<&str>,
         parent_id: Option<&str>,
@@ -214,19 +214,16 @@ mod tests {
     #[test]
     fn a_change_is_one_row_whose_ids_survive_a_state_change() {
         let (_d, s) = super::super::db::store();
-        s.set_recipient_change("graph", "group", "Team@x.test", "", "pending", None, None)
+        s.set_recipient_change(("graph", "group", "Team@x.test", ""), "pending", None, None)
             .unwrap();
         s.set_recipient_change(
-            "graph",
-            "group",
-            "team@x.test",
-            "",
+            ("graph", "group", "team@x.test", ""),
             "created",
             Some("g1"),
             None,
         )
         .unwrap();
-        s.set_recipient_change("graph", "group", "team@x.test", "", "removed", None, None)
+        s.set_recipient_change(("graph", "group", "team@x.test", ""), "removed", None, None)
             .unwrap();
         let all = s.recipient_changes().unwrap();
         assert_eq!(all.len(), 1);

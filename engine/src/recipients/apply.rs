@@ -102,7 +102,7 @@ fn found(
         Some("created") => ("created", Done::Present),
         _ => ("existed", Done::Present),
     };
-    store.set_recipient_change(api, what, address, target, state, ids.0, ids.1)?;
+    store.set_recipient_change((api, what, address, target), state, ids.0, ids.1)?;
     let detail = match (state, done) {
         ("created", Done::Created) => "found after an unanswered create: cutover's".to_string(),
         ("created", _) => "created by cutover earlier".to_string(),
@@ -123,7 +123,12 @@ async fn graph_step(
                 let id = g["id"].as_str().unwrap_or_default().to_string();
                 return found(store, "graph", "group", &s.address, "", (Some(&id), None));
             }
-            store.set_recipient_change("graph", "group", &s.address, "", "pending", None, None)?;
+            store.set_recipient_change(
+                ("graph", "group", &s.address, ""),
+                "pending",
+                None,
+                None,
+            )?;
             let body = json!({
                 "displayName": display_name,
                 "mailNickname": local_part(&s.address),
@@ -136,10 +141,7 @@ async fn graph_step(
                 .await?;
             let id = v["id"].as_str().unwrap_or_default();
             store.set_recipient_change(
-                "graph",
-                "group",
-                &s.address,
-                "",
+                ("graph", "group", &s.address, ""),
                 "created",
                 Some(id),
                 None,
@@ -169,10 +171,7 @@ async fn graph_step(
                 );
             }
             store.set_recipient_change(
-                "graph",
-                "member",
-                &s.address,
-                m,
+                ("graph", "member", &s.address, m),
                 "pending",
                 Some(&uid),
                 Some(&gid),
@@ -187,7 +186,12 @@ async fn graph_step(
                 Some(&body),
             )
             .await?;
-            store.set_recipient_change("graph", "member", &s.address, m, "created", None, None)?;
+            store.set_recipient_change(
+                ("graph", "member", &s.address, m),
+                "created",
+                None,
+                None,
+            )?;
             Ok((Done::Created, String::new()))
         }
         Action::Grant { user, right } => {
@@ -221,7 +225,10 @@ async fn graph_step(
                 });
             }
             store.set_recipient_change(
-                "graph", "calendar", &s.address, user, "pending", None, None,
+                ("graph", "calendar", &s.address, user),
+                "pending",
+                None,
+                None,
             )?;
             let body = json!({
                 "emailAddress": {"address": user},
@@ -239,10 +246,7 @@ async fn graph_step(
                 .await?;
             let id = v["id"].as_str().unwrap_or_default();
             store.set_recipient_change(
-                "graph",
-                "calendar",
-                &s.address,
-                user,
+                ("graph", "calendar", &s.address, user),
                 "created",
                 Some(id),
                 None,
@@ -269,7 +273,12 @@ async fn google_step(
             if google_group(d, &s.address).await?.is_some() {
                 return found(store, "google", "group", &s.address, "", (None, None));
             }
-            store.set_recipient_change("google", "group", &s.address, "", "pending", None, None)?;
+            store.set_recipient_change(
+                ("google", "group", &s.address, ""),
+                "pending",
+                None,
+                None,
+            )?;
             let body = json!({"email": s.address, "name": display_name});
             let (status, v) = d
                 .call("create group", Method::POST, &["groups"], &[], Some(&body))
@@ -279,7 +288,7 @@ async fn google_step(
                 return found(store, "google", "group", &s.address, "", (None, None));
             }
             let id = v["id"].as_str();
-            store.set_recipient_change("google", "group", &s.address, "", "created", id, None)?;
+            store.set_recipient_change(("google", "group", &s.address, ""), "created", id, None)?;
             Ok((Done::Created, String::new()))
         }
         Action::Member(m) => {
@@ -289,7 +298,12 @@ async fn google_step(
             if google_member(d, &s.address, m).await? {
                 return found(store, "google", "member", &s.address, m, (None, None));
             }
-            store.set_recipient_change("google", "member", &s.address, m, "pending", None, None)?;
+            store.set_recipient_change(
+                ("google", "member", &s.address, m),
+                "pending",
+                None,
+                None,
+            )?;
             let body = json!({"email": m, "role": "MEMBER"});
             let (status, _) = d
                 .call(
@@ -306,7 +320,12 @@ async fn google_step(
             if status == StatusCode::NOT_FOUND {
                 return Ok((Done::Waiting, format!("{m} is not known to Google")));
             }
-            store.set_recipient_change("google", "member", &s.address, m, "created", None, None)?;
+            store.set_recipient_change(
+                ("google", "member", &s.address, m),
+                "created",
+                None,
+                None,
+            )?;
             Ok((Done::Created, String::new()))
         }
         _ => Ok((

@@ -132,10 +132,7 @@ pub async fn undo(target: &Target, store: &Journal) -> Result<Vec<Outcome>, Reci
             },
         };
         store.set_recipient_change(
-            api,
-            &ch.what,
-            &ch.address,
-            &ch.target,
+            (api, &ch.what, &ch.address, &ch.target),
             "removed",
             None,
             None,
