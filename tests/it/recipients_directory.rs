@@ -4,7 +4,9 @@
 //! directory; the batch holding the shared mailbox is held by the required checklist item
 //! `recipients`; `cutover recipients` creates the Microsoft 365 group and its members through
 //! Graph, killed with SIGKILL right after a create (its answer lost) and run again: each group
-//! and member exactly once; a member that is not on the destination yet waits for the script;
+//! and member exactly once; a member that is not on the destination yet waits for the script,
+//! as does the shared mailbox's calendar delegate (from the CSV), created through Graph once
+//! the script's mailbox exists;
 //! `--check` says what is missing, then (the script's work done) that everything is there
 //! and what it cannot verify; the item passes; the shared mailbox's mail, calendar and
 //! contacts arrive exactly once (a run killed and resumed); the final report lists it all;
@@ -191,6 +193,8 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         )
         .set("recipients.google_admin", ADMIN)
         .set("recipients.google_groups", "m365group")
+        // What Google cannot say: who may use the shared mailbox (the operator's CSV).
+        .set("recipients.csv", "recipients.csv")
         .check(toml::toml! {
             id = "recipients"
             title = "Shared mailboxes and lists on Microsoft 365"
@@ -202,6 +206,12 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         .mailbox(mailbox("pilot", BOB, D_BOB, false))
         .mailbox(mailbox("shared", INFO, D_INFO, true))
         .write(pdir.path());
+    std::fs::write(
+        pdir.path().join("recipients.csv"),
+        "Type,Address,DisplayName,Members,Aliases,Access\n\
+         shared,info@contoso.com,Info,,,alice@contoso.com:CalendarDelegate;bob@contoso.com:FullAccess\n",
+    )
+    .unwrap();
     let cmd = |args: &[&str]| -> Command {
         let mut c = Command::new(bin());
         c.arg(args[0])
@@ -216,12 +226,12 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let a = run(&["assess"]);
     let out = stdout(&a);
     for want in [
-        "recipients (google, project: 1 shared, 2 m365group;",
+        "recipients (recipients.csv, google, project: 1 shared, 2 m365group;",
         "m365group    team@example.com (Team)",
         "members: alice@contoso.com, bob@contoso.com, info@contoso.com",
         "owners: alice@contoso.com",
         "aliases: all@example.com",
-        "shared       info@contoso.com",
+        "shared       info@contoso.com (Info)\n    access: alice@contoso.com has CalendarDelegate\n",
         "user alice@contoso.com aliases: a@example.com",
     ] {
         assert!(out.contains(want), "{want:?} in: {}", text(&a));
@@ -397,6 +407,11 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         text(&rb)
     );
     assert_eq!(dirg.group("staff@contoso.com").unwrap().2, [D_ALICE]);
+    assert!(
+        dirg.calendar_permissions(D_INFO).is_empty(),
+        "{}",
+        text(&rb)
+    );
 }
 
 fn sha(b: &[u8]) -> String {
