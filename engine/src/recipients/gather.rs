@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use crate::api::{MailboxType, RecipientKind};
-use crate::config::{EndpointKind, Items, Project, Recipient};
+use crate::config::{EndpointKind, Items, Project, Recipient, address_ok};
 use crate::endpoint::gmail::GoogleDirectory;
 use crate::endpoint::graph::GraphConnector;
 use crate::journal::{Journal, JournalError, RecipientRow};
@@ -58,9 +58,44 @@ pub async fn gather(
     } else {
         None
     };
-    let g = merge(project, discovered);
+    let g = merge(project, discovered.map(sane));
     store.save_recipients(&journal_rows(project, &g))?;
     Ok(g)
+}
+
+/// What a directory gave, without what is not an address (a line break, a quote, a space:
+/// it would reach the script's comments and the terminal): left out, with a note each.
+fn sane(mut d: Discovered) -> Discovered {
+    let mut notes = Vec::new();
+    let mut bad = |what: &str, a: &str| {
+        notes.push(format!("{what} {a:?} is not an address: left out"));
+        false
+    };
+    d.recipients
+        .retain(|r| address_ok(&r.address) || bad("recipient", &r.address));
+    for r in &mut d.recipients {
+        let who = r.address.clone();
+        r.members
+            .retain(|m| address_ok(m) || bad(&format!("member of {who}"), m));
+        r.owners
+            .retain(|m| address_ok(m) || bad(&format!("owner of {who}"), m));
+        r.aliases
+            .retain(|m| address_ok(m) || bad(&format!("alias of {who}"), m));
+        r.access
+            .retain(|g| address_ok(&g.user) || bad(&format!("user with access to {who}"), &g.user));
+        r.display_name = r
+            .display_name
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+    }
+    d.user_aliases
+        .retain(|(u, _)| address_ok(u) || bad("user", u));
+    for (_, aliases) in &mut d.user_aliases {
+        aliases.retain(|a| address_ok(a));
+    }
+    d.notes.extend(notes);
+    d
 }
 
 /// The list without asking any directory (the CSV and the project's mailboxes).
@@ -198,4 +233,38 @@ pub fn journal_recipients(project: &Project, store: &Journal) -> Result<(), Jour
         }
     }
     store.save_recipients(&all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Grant;
+
+    #[test]
+    fn what_is_not_an_address_is_left_out_with_a_note() {
+        let r = |a: &str| Recipient {
+            kind: RecipientKind::Distribution,
+            address: a.into(),
+            display_name: "Team\nrm -rf".into(),
+            members: vec!["ok@x.test".into(), "bad\n@x.test".into()],
+            aliases: vec!["al'ias@x.test".into()],
+            access: vec![Grant {
+                user: "u x@x.test".into(),
+                right: crate::api::AccessRight::SendAs,
+            }],
+            owners: Vec::new(),
+            line: 0,
+        };
+        let d = sane(Discovered {
+            source: "graph".into(),
+            recipients: vec![r("team@x.test"), r("evil\n#@x.test")],
+            ..Discovered::default()
+        });
+        assert_eq!(d.recipients.len(), 1);
+        let t = &d.recipients[0];
+        assert_eq!(t.members, ["ok@x.test"]);
+        assert!(t.aliases.is_empty() && t.access.is_empty());
+        assert_eq!(t.display_name, "Team rm -rf");
+        assert_eq!(d.notes.len(), 4, "{:?}", d.notes);
+    }
 }
