@@ -128,8 +128,12 @@ pub enum Cmd {
     Recipients {
         project: PathBuf,
         /// Write the idempotent Exchange Online PowerShell 7 script to this file.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "check")]
         script: Option<PathBuf>,
+        /// Read the destination back (Graph, or Google with [recipients] google_admin): exit 6
+        /// when a recipient is missing or differs.
+        #[arg(long)]
+        check: bool,
     },
     /// Can each destination mailbox receive what will be copied? Per mailbox: the account
     /// exists and has a mailbox, the migration signs in to it, its quota has room. Writes
@@ -168,11 +172,19 @@ pub enum Cmd {
     Rollback {
         project: PathBuf,
         /// Roll back every mailbox of this batch.
-        #[arg(long, conflicts_with = "mailbox", required_unless_present = "mailbox")]
+        #[arg(
+            long,
+            conflicts_with_all = ["mailbox", "recipients"],
+            required_unless_present_any = ["mailbox", "recipients"]
+        )]
         batch: Option<String>,
         /// Roll back one mailbox (its source or destination user, or its key).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "recipients")]
         mailbox: Option<String>,
+        /// Remove the groups, members and calendar permissions `cutover recipients` created
+        /// on the destination through its directory API (and only those).
+        #[arg(long)]
+        recipients: bool,
         /// List what would be removed, per mailbox and folder; change nothing.
         #[arg(long)]
         dry_run: bool,

@@ -137,6 +137,12 @@ fn main() -> std::process::ExitCode {
             Cmd::Login { side, user, .. } => until_interrupted(login(&project, side, user)).await,
             Cmd::Stop { batch, .. } => stop(&project, batch.as_deref()).await,
             Cmd::Rollback {
+                recipients: true,
+                dry_run,
+                yes,
+                ..
+            } => commands::recipients::rollback_recipients(project, dry_run, yes).await,
+            Cmd::Rollback {
                 batch,
                 mailbox,
                 dry_run,
@@ -212,8 +218,14 @@ fn main() -> std::process::ExitCode {
             Cmd::Access { batches, probe, .. } => {
                 until_interrupted(commands::access::access(project, batches, probe)).await
             }
-            Cmd::Recipients { script, .. } => {
-                commands::recipients::recipients(&project, script.as_deref())
+            Cmd::Recipients { script, check, .. } => {
+                use commands::recipients::Mode;
+                let mode = match (&script, check) {
+                    (Some(p), _) => Mode::Script(p),
+                    (None, true) => Mode::Check,
+                    (None, false) => Mode::Create,
+                };
+                until_interrupted(commands::recipients::recipients(&project, mode)).await
             }
             // Answered before the project is loaded; the same if ever reached here.
             Cmd::Completions { shell } => commands::manual::completions(shell),

@@ -186,18 +186,7 @@ pub async fn assess(
             estimate_text(e, a.throughput)
         );
     }
-    if let Some(file) = &engine.project.recipients.file {
-        let list = &engine.project.recipients.list;
-        out!();
-        out!(
-            "recipients ({}, {} listed; `cutover recipients PROJECT` for the plan):",
-            file.display(),
-            list.len()
-        );
-        let mut text = String::new();
-        cutover_engine::recipients::list(&mut text, list);
-        print!("{}", cutover_engine::safe_text::terminal_owned(text));
-    }
+    recipients_section(&engine.project, &engine.store).await;
     cutover_engine::checklist::run_auto_checks(&engine.project, &engine.store, Some(&a), None)
         .await?;
     out!();
@@ -240,4 +229,61 @@ pub async fn assess(
         ExitCode::Partial
     };
     Ok(end_run(&engine.store, run_id, code))
+}
+
+/// The recipients: the CSV's, the source directory's (Graph, or Google with `[recipients]
+/// google_admin`) and the project's shared mailboxes, journalled and listed. A directory that
+/// cannot be read is said, and the rest listed as before.
+async fn recipients_section(
+    project: &cutover_engine::config::Project,
+    store: &cutover_engine::journal::Journal,
+) {
+    use cutover_engine::recipients::{can_discover, gather, gather_listed};
+    let g = match gather(project, store, true).await {
+        Ok(g) => g,
+        Err(e) => {
+            if can_discover(project) {
+                eprintln!(
+                    "cutover: warning: the source's directory could not be read: {}",
+                    cutover_engine::safe_text::terminal_owned(e.to_string())
+                );
+            }
+            gather_listed(project)
+        }
+    };
+    if g.list.is_empty() && g.discovered.is_none() {
+        return;
+    }
+    println!();
+    let counts: Vec<String> = cutover_engine::api::RecipientKind::ALL
+        .iter()
+        .filter_map(|k| {
+            let n = g.list.iter().filter(|r| r.kind == *k).count();
+            (n > 0).then(|| format!("{n} {k}"))
+        })
+        .collect();
+    println!(
+        "recipients ({}: {}; `cutover recipients PROJECT` for the plan):",
+        g.sources.join(", "),
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    let mut text = String::new();
+    cutover_engine::recipients::list(&mut text, &g.list);
+    if let Some(d) = &g.discovered {
+        text.push_str(&format!(
+            "  {} user mailbox(es) in the {} directory\n",
+            d.users, d.source
+        ));
+        for (user, aliases) in &d.user_aliases {
+            text.push_str(&format!("  user {user} aliases: {}\n", aliases.join(", ")));
+        }
+        for n in &d.notes {
+            text.push_str(&format!("  note: {n}\n"));
+        }
+    }
+    print!("{}", cutover_engine::safe_text::terminal_owned(text));
 }

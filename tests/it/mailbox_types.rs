@@ -42,8 +42,13 @@ fn a_shared_mailbox_migrates_like_a_user_and_is_counted_apart() {
     )
     .unwrap();
 
-    let assess = p.cutover(&["assess"]);
+    let csv = p.dir.path().join("assess.csv");
+    let assess = p.cutover(&["assess", "--csv", csv.to_str().unwrap()]);
     assert_eq!(assess.status.code(), Some(0), "{}", text(&assess));
+    // The CSV's last column is the mailbox's type.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let types: Vec<&str> = csv.lines().map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(types, ["mailbox_type", "user", "shared"], "{csv}");
     let out = stdout(&assess);
     for want in [
         "info->info [shared]",

@@ -42,6 +42,7 @@ mod multiappend;
 mod oauth;
 mod pop3;
 mod recipients;
+mod recipients_directory;
 mod report;
 mod report_golden;
 mod resume;

@@ -89,12 +89,14 @@ fn the_plan_lists_everything_and_journals_it() {
         "    access: bob@new.test has SendOnBehalf",
         "    access: bob@new.test has CalendarDelegate",
         "    members: alice@new.test, bob@new.test, info@new.test",
-        "  create shared mailbox info@new.test\n",
-        "  create Microsoft 365 group projekt@new.test (Graph could do this",
-        "  add member info@new.test to team@new.test\n",
-        "  grant alice@new.test FullAccess on info@new.test\n",
-        "  grant alice@new.test CalendarReviewer on raum.zürich@new.test (Graph could do this",
-        "nothing is created by this command",
+        "  create shared mailbox info@new.test (script)\n",
+        "  create Microsoft 365 group projekt@new.test (Graph)\n",
+        "  create mail-enabled security group sec@new.test (script)\n",
+        "  add member info@new.test to team@new.test (script)\n",
+        "  grant alice@new.test FullAccess on info@new.test (script)\n",
+        "  grant alice@new.test CalendarReviewer on raum.zürich@new.test (Graph)\n",
+        // An IMAP destination: nothing is created by cutover.
+        "the destination's directory cannot be written by cutover",
     ] {
         assert!(out.contains(want), "{want:?} in {out}");
     }

@@ -21,6 +21,7 @@ pub const CSV_HEADER: &[&str] = &[
     "source_capabilities",
     "destination_capabilities",
     "risks",
+    "mailbox_type",
 ];
 
 /// Written by the one CSV writer ([`crate::csv_out`]): formulas neutralised, controls escaped.
@@ -60,6 +61,7 @@ pub fn write_csv(path: &std::path::Path, a: &Assessment) -> Result<(), AssessErr
             m.src_caps.join(" "),
             m.dst_caps.join(" "),
             risks,
+            m.mailbox_type.as_str().to_string(),
         ]
     });
     crate::csv_out::to_file(path, CSV_HEADER, rows).map_err(|e| AssessError::Csv {

@@ -163,10 +163,12 @@ pub fn evaluate(
                 ),
                 _ => (Status::Pending, "not ticked yet".to_string(), None, None),
             },
-            // Nothing here can read the destination's directory yet: `recipients` is met
-            // when the operator ticks it after running the script.
+            // Met when `cutover recipients --check` found every recipient on the
+            // destination, or when the operator ticks it (a destination cutover cannot read).
             CheckKind::Auto if c.id == "recipients" => {
-                let (s, r) = recipients_status(project, st.is_some_and(|s| s.done), batches);
+                let journalled = store.recipient_rows()?;
+                let (s, r) =
+                    recipients_status(project, st.is_some_and(|s| s.done), batches, &journalled);
                 let ticked = st.filter(|s| s.done);
                 (
                     s,
@@ -312,7 +314,12 @@ fn auto_status(
 /// cannot be migrated before it exists; a user's can); otherwise pending until ticked (after
 /// the Exchange Online script has run), since cutover cannot read the destination's
 /// directory to verify it.
-pub fn recipients_status(project: &Project, ticked: bool, batches: &[String]) -> (Status, String) {
+pub fn recipients_status(
+    project: &Project,
+    ticked: bool,
+    batches: &[String],
+    journalled: &[crate::journal::RecipientRow],
+) -> (Status, String) {
     let resources = project
         .mailboxes
         .iter()
@@ -328,11 +335,29 @@ pub fn recipients_status(project: &Project, ticked: bool, batches: &[String]) ->
             ),
         );
     }
-    let listed = project.recipients.list.len();
-    if project.recipients.file.is_none() && resources == 0 {
+    let listed = project.recipients.list.len().max(journalled.len());
+    if project.recipients.file.is_none() && resources == 0 && journalled.is_empty() {
         return (
             Status::NotApplicable,
-            "no [recipients] csv and no shared, room or equipment mailbox".into(),
+            "no [recipients] csv, no recipient found in a directory and no shared, room or equipment mailbox".into(),
+        );
+    }
+    // `cutover recipients --check` journals each recipient's state.
+    let checked = journalled
+        .iter()
+        .any(|r| matches!(r.state.as_str(), "present" | "missing" | "differs"));
+    let not_there: Vec<String> = journalled
+        .iter()
+        .filter(|r| r.state != "present")
+        .map(|r| format!("{} {} ({})", r.kind, r.address, r.state))
+        .collect();
+    if checked && not_there.is_empty() {
+        return (
+            Status::Pass,
+            format!(
+                "verified by `cutover recipients --check`: all {} recipient(s) on the destination (FullAccess, SendAs and SendOnBehalf not verifiable through Graph)",
+                journalled.len()
+            ),
         );
     }
     if ticked {
@@ -341,19 +366,28 @@ pub fn recipients_status(project: &Project, ticked: bool, batches: &[String]) ->
             "ticked: the recipients script was run (not verified by cutover)".into(),
         );
     }
-    let what = if project.recipients.file.is_some() {
+    if checked {
+        return (
+            Status::Fail,
+            format!(
+                "not on the destination as listed: {}; run the script (`cutover recipients PROJECT --script FILE`) and `cutover recipients PROJECT`, then `--check` again",
+                list(&not_there)
+            ),
+        );
+    }
+    let what = if listed > 0 {
         format!(
-            "{listed} recipient(s) to create: write the script with `cutover recipients PROJECT --script FILE`, run it in Exchange Online PowerShell"
+            "{listed} recipient(s) to create: run `cutover recipients PROJECT` (creates what Graph or Google can) and the script of `cutover recipients PROJECT --script FILE` in Exchange Online PowerShell"
         )
     } else {
         format!(
-            "{resources} shared/resource mailbox(es) must exist on the destination before their batch: list them in [recipients] csv and run `cutover recipients PROJECT --script FILE`, or create them"
+            "{resources} shared/resource mailbox(es) must exist on the destination before their batch: run `cutover recipients PROJECT --script FILE` and the script, or create them"
         )
     };
     (
         Status::Pending,
         format!(
-            "{what}, then tick it: cutover checklist PROJECT --tick recipients (cutover cannot verify the destination's directory yet)"
+            "{what}, then `cutover recipients PROJECT --check` (or tick it where cutover cannot read the destination: cutover checklist PROJECT --tick recipients)"
         ),
     )
 }

@@ -193,7 +193,7 @@ pub const DEFAULT_CHECKS: &[(&str, &str, &str, bool, CheckKind)] = &[
     (
         "recipients",
         "Technical",
-        "Shared/resource mailboxes, lists and permissions created on the destination (cutover recipients --script, run, then tick)",
+        "Shared/resource mailboxes, lists and permissions created on the destination (cutover recipients, its script, then --check or tick)",
         false,
         CheckKind::Auto,
     ),

@@ -17,7 +17,7 @@ use super::mailboxes::{
 };
 use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
 use super::raw::RawProject;
-use super::recipients::{Recipients, load_recipients};
+use super::recipients::{GoogleGroups, Recipients, load_recipients};
 use super::secrets::SecretKey;
 use super::warnings::LOAD_WARNINGS;
 
@@ -256,7 +256,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         None => None,
     };
 
-    let recipients = match &raw.recipients.csv {
+    let mut recipients = match &raw.recipients.csv {
         Some(f) => {
             let file = resolve(f.get_ref());
             if !file.exists() {
@@ -273,10 +273,38 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
             Recipients {
                 list: load_recipients(&file)?,
                 file: Some(file),
+                ..Recipients::default()
             }
         }
         None => Recipients::default(),
     };
+    if let Some(w) = &raw.recipients.google_groups {
+        recipients.google_groups = GoogleGroups::parse(w.get_ref()).ok_or_else(|| {
+            ConfigError::at(
+                path,
+                text,
+                w.span().start,
+                format!(
+                    "recipients.google_groups: {:?} is not one of distribution, m365group",
+                    w.get_ref()
+                ),
+            )
+        })?;
+    }
+    if let Some(a) = &raw.recipients.google_admin {
+        if !super::recipients::address_ok(a.get_ref()) {
+            return Err(ConfigError::at(
+                path,
+                text,
+                a.span().start,
+                format!(
+                    "recipients.google_admin: {:?} is not an email address",
+                    a.get_ref()
+                ),
+            ));
+        }
+        recipients.google_admin = Some(a.get_ref().clone());
+    }
 
     let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
     let dns = dns_of(path, text, &raw.dns, destination.kind, destination.preset)?;

@@ -52,4 +52,5 @@ pub use oauth::{OAuthFlow, OAuthProvider, OAuthSettings};
 pub use project::{
     Brake, DEFAULT_MAX_FAILED_MESSAGES, Deletions, Durability, Project, SyncSettings,
 };
-pub use recipients::{Grant, RECIPIENT_COLUMNS, Recipient, Recipients};
+pub(crate) use recipients::address_ok;
+pub use recipients::{GoogleGroups, Grant, RECIPIENT_COLUMNS, Recipient, Recipients};

@@ -21,6 +21,41 @@ pub(super) struct RawRecipients {
     /// The recipients CSV, relative to the project file.
     #[serde(default)]
     pub(super) csv: Option<Spanned<String>>,
+    /// What a Google group becomes on Microsoft 365: `distribution` or `m365group`.
+    #[serde(default)]
+    pub(super) google_groups: Option<Spanned<String>>,
+    /// The Workspace administrator the service account acts for in the Directory API.
+    #[serde(default)]
+    pub(super) google_admin: Option<Spanned<String>>,
+}
+
+/// What a Google group becomes on Microsoft 365 (`[recipients] google_groups`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GoogleGroups {
+    /// A distribution list, created by the Exchange Online script (the default).
+    #[default]
+    Distribution,
+    /// A Microsoft 365 group, created by cutover through Graph.
+    M365Group,
+}
+
+impl GoogleGroups {
+    /// The file's word for it.
+    pub fn parse(word: &str) -> Option<GoogleGroups> {
+        match word {
+            "distribution" => Some(GoogleGroups::Distribution),
+            "m365group" => Some(GoogleGroups::M365Group),
+            _ => None,
+        }
+    }
+
+    /// The recipient kind a Google group takes.
+    pub fn kind(self) -> RecipientKind {
+        match self {
+            GoogleGroups::Distribution => RecipientKind::Distribution,
+            GoogleGroups::M365Group => RecipientKind::M365Group,
+        }
+    }
 }
 
 /// One user's right on a recipient.
@@ -42,7 +77,9 @@ pub struct Recipient {
     /// More addresses the recipient receives mail at.
     pub aliases: Vec<String>,
     pub access: Vec<Grant>,
-    /// The CSV line it came from.
+    /// Owners' addresses (groups found through a directory API; the CSV has none).
+    pub owners: Vec<String>,
+    /// The CSV line it came from (0 for one found through a directory API).
     pub line: usize,
 }
 
@@ -51,6 +88,11 @@ pub struct Recipient {
 pub struct Recipients {
     pub file: Option<PathBuf>,
     pub list: Vec<Recipient>,
+    /// `google_groups`: what a Google group becomes on Microsoft 365.
+    pub google_groups: GoogleGroups,
+    /// `google_admin`: the Workspace administrator for the Directory API (discovery from a
+    /// Google source, creation on a Google destination).
+    pub google_admin: Option<String>,
 }
 
 /// The recipients CSV's columns (case-insensitive in the file).
@@ -64,7 +106,7 @@ pub const RECIPIENT_COLUMNS: &[&str] = &[
 ];
 
 /// An address as the CSV may give it: one `@`, something on each side, no space or quote.
-fn address_ok(a: &str) -> bool {
+pub(crate) fn address_ok(a: &str) -> bool {
     let mut parts = a.split('@');
     matches!(
         (parts.next(), parts.next(), parts.next()),
@@ -211,6 +253,7 @@ pub(super) fn load_recipients(file: &Path) -> Result<Vec<Recipient>, ConfigError
             members,
             aliases,
             access,
+            owners: Vec::new(),
             line,
         });
     }

@@ -49,6 +49,6 @@ pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
 pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
-pub use recipients::RecipientRow;
+pub use recipients::{ChangeKey, RecipientChange, RecipientRow};
 pub use totals::{SkipRow, Totals};
 pub use verifications::{VerificationRow, VerificationScope};

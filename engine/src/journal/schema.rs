@@ -224,6 +224,8 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     // The mailbox's type word (user, shared, room, equipment); NULL for a journal written
     // before types existed, read as user.
     ("mailboxes", "mailbox_type", "TEXT"),
+    // Owners of a group found through a directory API (`;`-separated).
+    ("recipients", "owners", "TEXT"),
     // How a verification compared (content or fingerprint; NULL: written before content
     // verification existed, read as fingerprint) and its scope: `full` (every mailbox
     // selected) or `sample` with the share of mailboxes and the seed that drew it; the
@@ -322,6 +324,27 @@ const STEPS: &[(u32, &str)] = &[
            probed INTEGER NOT NULL DEFAULT 0
          );
          CREATE INDEX IF NOT EXISTS access_checks_mailbox ON access_checks (mailbox);",
+    ),
+    // What `cutover recipients` created (or found) on the destination through a directory
+    // API: `api` graph or google, `what` group, member or calendar, `address` the group or
+    // mailbox, `target` the member or user ('' for a group), `remote_id` the created object's
+    // id, `parent_id` the group's id for a member; `state` pending (written before the
+    // create: a lost answer is resolved by looking), created (cutover made it: rollback
+    // removes it), existed (it was there already: left alone), removed (by rollback).
+    (
+        10,
+        "CREATE TABLE IF NOT EXISTS recipient_changes (
+           id INTEGER PRIMARY KEY,
+           api TEXT NOT NULL,
+           what TEXT NOT NULL,
+           address TEXT NOT NULL,
+           target TEXT NOT NULL DEFAULT '',
+           remote_id TEXT,
+           parent_id TEXT,
+           state TEXT NOT NULL,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           UNIQUE (api, what, address, target)
+         );",
     ),
 ];
 

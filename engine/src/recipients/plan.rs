@@ -6,7 +6,8 @@ use std::fmt::Write;
 use crate::api::RecipientKind;
 use crate::config::Recipient;
 
-use super::steps::{Action, steps};
+use super::steps::steps;
+use super::types::{Done, Outcome};
 
 /// The plan as text: the recipients with members, aliases and access, then every step.
 pub fn plan_text(source: &str, recipients: &[Recipient]) -> String {
@@ -25,9 +26,10 @@ pub fn plan_text(source: &str, recipients: &[Recipient]) -> String {
     let _ = writeln!(o, "recipients from {source}: {}", counts.join(", "));
     list(&mut o, recipients);
     let all = steps(recipients);
+    let graph = all.iter().filter(|s| s.graph_can()).count();
     let _ = writeln!(
         o,
-        "\n{} step(s), all in the Exchange Online script (cutover recipients PROJECT --script FILE):",
+        "\n{} step(s); {graph} of them Microsoft Graph can do (`cutover recipients PROJECT` does them on a Graph destination), the others only the Exchange Online script (`--script FILE`):",
         all.len()
     );
     for s in &all {
@@ -36,19 +38,40 @@ pub fn plan_text(source: &str, recipients: &[Recipient]) -> String {
             "  {}{}",
             s.describe(),
             if s.graph_can() {
-                " (Graph could do this; this version leaves it to the script)"
+                " (Graph)"
             } else {
-                ""
+                " (script)"
             }
         );
     }
-    let creates = all
-        .iter()
-        .filter(|s| matches!(s.action, Action::Create { .. }))
-        .count();
+    o
+}
+
+/// The outcome of `cutover recipients` on the destination: one line per step, then totals.
+pub fn outcome_text(api: &str, outcomes: &[Outcome]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "\non the destination ({api}):");
+    for x in outcomes {
+        let _ = writeln!(
+            o,
+            "  {:<8} {}{}",
+            x.done.word(),
+            x.step,
+            if x.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", crate::safe_text::terminal(&x.detail))
+            }
+        );
+    }
+    let n = |d: Done| outcomes.iter().filter(|x| x.done == d).count();
     let _ = writeln!(
         o,
-        "\nnothing is created by this command; run the script in PowerShell 7 after Connect-ExchangeOnline ({creates} recipient(s) to create), then tick the checklist item `recipients`."
+        "{} created, {} already there, {} waiting, {} for the script",
+        n(Done::Created),
+        n(Done::Present),
+        n(Done::Waiting),
+        n(Done::Script)
     );
     o
 }
@@ -65,6 +88,9 @@ pub fn list(o: &mut String, recipients: &[Recipient]) {
         );
         if !r.members.is_empty() {
             let _ = writeln!(o, "    members: {}", r.members.join(", "));
+        }
+        if !r.owners.is_empty() {
+            let _ = writeln!(o, "    owners: {}", r.owners.join(", "));
         }
         if !r.aliases.is_empty() {
             let _ = writeln!(o, "    aliases: {}", r.aliases.join(", "));

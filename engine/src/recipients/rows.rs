@@ -1,7 +1,7 @@
-//! The recipients as journal rows, and journalling them.
+//! The recipients as journal rows.
 
-use crate::config::{Project, Recipient};
-use crate::journal::{Journal, JournalError, RecipientRow};
+use crate::config::Recipient;
+use crate::journal::RecipientRow;
 
 /// The journal's rows for these recipients (lists `;`-separated, access `user:Right`).
 pub fn rows(file: &str, recipients: &[Recipient]) -> Vec<RecipientRow> {
@@ -19,20 +19,14 @@ pub fn rows(file: &str, recipients: &[Recipient]) -> Vec<RecipientRow> {
                 .map(|g| format!("{}:{}", g.user, g.right))
                 .collect::<Vec<_>>()
                 .join(";"),
-            origin: format!("{file}:{}", r.line),
+            owners: r.owners.join(";"),
+            // A recipient found through a directory API (line 0) is named by its source.
+            origin: if r.line == 0 {
+                file.to_string()
+            } else {
+                format!("{file}:{}", r.line)
+            },
             ..Default::default()
         })
         .collect()
-}
-
-/// Journal the project's recipients as now listed (nothing when it has no `[recipients]`).
-pub fn journal_recipients(project: &Project, store: &Journal) -> Result<(), JournalError> {
-    let Some(file) = &project.recipients.file else {
-        return Ok(());
-    };
-    let name = file.file_name().map_or_else(
-        || file.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    store.save_recipients(&rows(&name, &project.recipients.list))
 }

@@ -48,17 +48,20 @@ impl Step {
         }
     }
 
-    /// Microsoft Graph can do this step itself (Microsoft 365 and security groups, their
-    /// members, calendar permissions); the rest needs Exchange Online PowerShell. This version
-    /// writes every step into the script; a Graph executor would take these.
+    /// Microsoft Graph can do this step itself, and `cutover recipients` does it: Microsoft
+    /// 365 groups and their members, calendar permissions with a Graph role (Reviewer,
+    /// Editor, Delegate). Graph cannot create mail-enabled security groups or distribution
+    /// lists nor change their members, set aliases, FullAccess, SendAs or SendOnBehalf: the
+    /// Exchange Online script does those.
     pub fn graph_can(&self) -> bool {
-        let group = matches!(
-            self.kind,
-            RecipientKind::M365Group | RecipientKind::Security
-        );
         match &self.action {
-            Action::Create { .. } | Action::Member(_) => group,
-            Action::Grant { right, .. } => right.is_calendar(),
+            Action::Create { .. } | Action::Member(_) => self.kind == RecipientKind::M365Group,
+            Action::Grant { right, .. } => matches!(
+                right,
+                AccessRight::CalendarReviewer
+                    | AccessRight::CalendarEditor
+                    | AccessRight::CalendarDelegate
+            ),
             Action::Alias(_) => false,
         }
     }

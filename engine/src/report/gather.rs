@@ -139,5 +139,6 @@ pub fn gather(
         backups: store.backup_rows()?,
         versions: store.run_versions()?,
         recipients: store.recipient_rows()?,
+        recipient_changes: store.recipient_changes()?,
     })
 }

@@ -12,7 +12,7 @@ use super::metrics::{
     versions_line, window_line,
 };
 use super::model::{Kind, MailboxFigures, Report};
-use super::recipients::{RECIPIENT_COLUMNS, RECIPIENTS_NOTE, recipient_rows};
+use super::recipients::{RECIPIENT_COLUMNS, recipient_rows, recipients_note};
 use super::svg::{batches_svg, throughput_svg};
 use crate::mail::fmt::{bytes, duration};
 
@@ -391,7 +391,7 @@ pub fn html(r: &Report) -> String {
     let recipients = recipient_rows(r);
     if !recipients.is_empty() && r.kind == Kind::Final {
         o.push_str("<h2>Shared mailboxes, lists and permissions</h2>\n");
-        let _ = writeln!(o, "<p>{}</p>", html_escape(RECIPIENTS_NOTE));
+        let _ = writeln!(o, "<p>{}</p>", html_escape(&recipients_note(r)));
         o.push_str(&table_head(&RECIPIENT_COLUMNS));
         for row in recipients {
             let cells: String = row.iter().map(|c| tdw(c)).collect();

@@ -12,7 +12,7 @@ use super::metrics::{
     versions_line, window_line,
 };
 use super::model::{Kind, Report};
-use super::recipients::{RECIPIENT_COLUMNS, RECIPIENTS_NOTE, recipient_rows};
+use super::recipients::{RECIPIENT_COLUMNS, recipient_rows, recipients_note};
 use crate::mail::fmt::{bytes, duration, percent};
 
 /// A Markdown cell or list item: one line, with the characters Markdown would read as a link,
@@ -191,7 +191,7 @@ fn markdown_recipients(r: &Report, o: &mut String) {
         return;
     }
     let _ = writeln!(o, "\n## Shared mailboxes, lists and permissions\n");
-    let _ = writeln!(o, "{RECIPIENTS_NOTE}\n");
+    let _ = writeln!(o, "{}\n", recipients_note(r));
     let _ = writeln!(
         o,
         "| {} |\n|{}",

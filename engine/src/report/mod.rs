@@ -71,6 +71,7 @@ mod tests {
             backups: vec![],
             versions: vec![],
             recipients: vec![],
+            recipient_changes: vec![],
         }
     }
 

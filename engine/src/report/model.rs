@@ -214,6 +214,8 @@ pub struct Report {
     pub versions: Vec<(String, u64, String, String)>,
     /// Shared/resource mailboxes, lists and groups as journalled (`[recipients]`).
     pub recipients: Vec<crate::journal::RecipientRow>,
+    /// What `cutover recipients` created through a directory API (and rollback removed).
+    pub recipient_changes: Vec<crate::journal::RecipientChange>,
 }
 
 /// One mailbox's newest backup of one side, and its newest restore into that side.

@@ -46,6 +46,7 @@
 mod calendar;
 mod calendar_session;
 mod connector;
+mod directory;
 mod gcal_ical;
 mod google_items;
 mod ical_gcal;
@@ -63,6 +64,7 @@ mod wire;
 
 pub use calendar::GoogleCalendars;
 pub use connector::{GmailConnector, GmailSession};
+pub use directory::{DIRECTORY_SCOPES, GoogleDirectory};
 pub use google_items::GoogleItems;
 pub use people::{GooglePeople, MAX_BATCH};
 pub use types::{

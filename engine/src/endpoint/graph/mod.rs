@@ -50,6 +50,7 @@ mod account;
 mod calendar;
 mod connector;
 mod contacts;
+mod directory;
 mod export_import;
 mod folders;
 mod graph_ical;

@@ -244,6 +244,8 @@ pub(super) struct GraphState {
 pub struct FakeGraph {
     pub config: GraphConfig,
     pub(super) state: Mutex<GraphState>,
+    /// The tenant's users, groups and calendar permissions (`/users`, `/groups`).
+    pub directory: super::graph_directory::Directory,
 }
 
 const WELL_KNOWN: &[(&str, &str)] = &[
@@ -341,6 +343,7 @@ impl FakeGraph {
         FakeGraph {
             config,
             state: Mutex::new(GraphState::default()),
+            directory: Default::default(),
         }
     }
 
@@ -909,6 +912,12 @@ async fn handle(
     }
     let version = segs[0].clone();
     let rest: Vec<String> = segs[1..].to_vec();
+    if super::graph_directory::is_directory(&g.directory, &rest, &query(&uri)) {
+        let q = query(&uri);
+        return respond(
+            super::graph_directory::route(&g.directory, &host, &method, &rest, &q, &body).await,
+        );
+    }
     if rest == ["$batch"] {
         return respond(batch(&g, &grant.tenant, &version, &host, &body));
     }

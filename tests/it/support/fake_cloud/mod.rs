@@ -10,12 +10,14 @@
 
 pub mod gmail;
 pub mod google_calendar;
+pub mod google_directory;
 pub mod google_people;
 pub mod graph;
 pub mod graph_calendar;
 pub mod graph_calendar_route;
 pub mod graph_calendar_time;
 pub mod graph_contacts;
+pub mod graph_directory;
 pub mod graph_export;
 pub mod graph_mailbox;
 pub mod token;
