@@ -239,6 +239,25 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .journal_failed(&format!("cannot resolve issue {id}: {err}")),
             }
         }
+        Command::SetReportNote {
+            section,
+            text,
+            operator,
+        } => {
+            let text = text.trim();
+            if text.is_empty() {
+                return;
+            }
+            match e.store.record_note(section.as_str(), text, &operator) {
+                Ok(()) => {
+                    tracing::info!(section = section.as_str(), operator, "report note saved");
+                    m.notes_changed();
+                }
+                Err(err) => e
+                    .sink()
+                    .journal_failed(&format!("cannot save the {section} note: {err}")),
+            }
+        }
         Command::RunChecks { id } => {
             let e = e.clone();
             tokio::spawn(async move { run_checks(&e, id.as_deref()).await });

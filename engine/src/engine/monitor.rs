@@ -60,6 +60,10 @@ pub struct Monitor {
     pub stopped: bool,
     /// The rollback under way or last finished, in words.
     pub rollback: Option<String>,
+    /// The report notes and their suggestions, and when they were last read (the suggestions
+    /// gather a report: at most once a minute, or at once after a note was saved).
+    notes: Vec<crate::api::NoteView>,
+    notes_read: Option<std::time::Instant>,
     seq: u64,
 }
 
@@ -93,6 +97,8 @@ impl Monitor {
             paused: HashSet::new(),
             stopped: false,
             rollback: None,
+            notes: Vec::new(),
+            notes_read: None,
             seq: 0,
         };
         for spec in &project.mailboxes {
@@ -347,6 +353,16 @@ impl Monitor {
                 v.totals = totals;
             }
         }
+        if self
+            .notes_read
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60))
+        {
+            match crate::report::note_views(&self.project_def, store) {
+                Ok(v) => self.notes = v,
+                Err(e) => tracing::warn!("cannot read the report notes: {e}"),
+            }
+            self.notes_read = Some(std::time::Instant::now());
+        }
         if let Ok(rows) = store.issue_rows(500) {
             self.issues = self
                 .journal_faults
@@ -486,7 +502,13 @@ impl Monitor {
             log_dir: self.log_dir.clone(),
             journal: self.journal.clone(),
             rollback: self.rollback.clone(),
+            notes: self.notes.clone(),
         }
+    }
+
+    /// A note was saved: read the notes again at the next refresh.
+    pub fn notes_changed(&mut self) {
+        self.notes_read = None;
     }
 }
 
