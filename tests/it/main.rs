@@ -42,6 +42,7 @@ mod oauth;
 mod pop3;
 mod recipients;
 mod report;
+mod report_browser;
 mod report_golden;
 mod resume;
 mod round_trips;
