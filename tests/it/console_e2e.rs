@@ -719,12 +719,19 @@ fn recommendations_are_written_in_the_console_and_journalled() {
     let t = Tmux::start("notes", &cmd, &[("NO_COLOR", "1"), ("USER", "ops-lena")]);
     t.wait_for("cutover ·", 10);
     t.keys("3");
-    t.keys("M");
-    let s = t.wait_for("Recommendations (not written yet", 10);
-    assert!(
-        s.contains("suggestion: Run a full content verification"),
-        "{s}"
-    );
+    // The suggestions are gathered off the engine's loop as the console starts: until a
+    // snapshot carries them the editor opens empty, so close it and open it again.
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        t.keys("M");
+        let s = t.wait_for("Recommendations (not written yet", 10);
+        if s.contains("suggestion: Run a full content verification") {
+            break;
+        }
+        assert!(Instant::now() < end, "no suggestions in the editor: {s}");
+        t.keys("Escape");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     t.keys("Enter");
     t.keys("Up");
     t.keys("Check DNS first.");

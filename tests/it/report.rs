@@ -663,7 +663,20 @@ async fn lessons_written_in_the_console_are_journalled_and_reported() {
         .unwrap();
     let handle = spawn(project.clone(), store).unwrap();
     let mut rx = handle.snapshots.clone();
-    let snap = rx.borrow().clone();
+    // The suggestions are gathered off the engine's loop: a snapshot soon carries them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let snap = loop {
+        let snap = rx.borrow().clone();
+        if snap.notes.iter().any(|n| !n.suggestions.is_empty()) {
+            break snap;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no suggestions: {:?}",
+            snap.notes
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+    };
     assert_eq!(snap.notes.len(), 2, "{:?}", snap.notes);
     let mut app = App::new(
         snap,

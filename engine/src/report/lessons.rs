@@ -148,27 +148,15 @@ pub(crate) fn sections(r: &Report) -> Vec<Section> {
     .collect()
 }
 
-/// The console's view of the notes: per section the newest note and the suggestions, from a
-/// final report of the journal as it is now.
-pub fn note_views(
+/// The suggestions of each section ([`crate::api::NoteSection::ALL`] order), one a line, from
+/// a final report of the journal as it is now: what the console's editor pre-fills. It
+/// gathers a whole report, so the engine computes it off its loop.
+pub fn suggestion_texts(
     project: &crate::config::Project,
     store: &crate::journal::Journal,
-) -> Result<Vec<crate::api::NoteView>, super::model::ReportError> {
+) -> Result<[String; 2], super::model::ReportError> {
     let now = super::gather::journal_now();
     let r = super::gather::gather(project, store, super::model::Kind::Final, None, &now)?;
     let (lessons, recs) = suggestions(&r);
-    Ok(crate::api::NoteSection::ALL
-        .iter()
-        .zip([lessons, recs])
-        .map(|(section, suggested)| {
-            let note = r.notes.iter().find(|n| n.section == section.as_str());
-            crate::api::NoteView {
-                section: *section,
-                text: note.map(|n| n.text.clone()),
-                by: note.map(|n| n.by.clone()),
-                at: note.map(|n| n.at.clone()),
-                suggestions: suggested.join("\n"),
-            }
-        })
-        .collect())
+    Ok([lessons.join("\n"), recs.join("\n")])
 }

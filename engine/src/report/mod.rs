@@ -25,7 +25,7 @@ pub use self::csv::{CSV_COLUMNS, csv};
 pub use self::escape::html_escape;
 pub use self::gather::{gather, journal_now, week_start};
 pub use self::html::html;
-pub use self::lessons::{NOTE_SECTIONS, note_views, suggestions};
+pub use self::lessons::{NOTE_SECTIONS, suggestion_texts, suggestions};
 pub use self::markdown::markdown;
 pub use self::metrics::{Metrics, metrics, next_steps};
 pub use self::model::{CheckLine, Format, Kind, MailboxFigures, Report, ReportError, Week};
