@@ -271,6 +271,7 @@ fn timeline(r: &Report, w: &Week) -> Section {
                 }
                 (None, None) => "not started".into(),
                 (Some(_), _) => match planned {
+                    Some(p) if p == t => "running: planned done today".into(),
                     Some(p) => format!("running: {} day(s) to the planned day", days_between(t, p)),
                     None => "running (no planned date)".into(),
                 },
@@ -485,6 +486,96 @@ fn csv_row(d: &Day) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BatchDates;
+    use crate::report::{Kind, MailboxFigures};
+
+    fn mailbox(batch: &str, state: &str, start: Option<&str>, end: Option<&str>) -> MailboxFigures {
+        MailboxFigures {
+            key: format!("{batch}-{state}"),
+            batch: batch.into(),
+            state: state.into(),
+            started_at: start.map(Into::into),
+            finished_at: end.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    fn day(d: &str) -> Option<NaiveDate> {
+        Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
+    }
+
+    #[test]
+    fn the_timeline_says_early_late_overdue_or_not_started_against_the_planned_days() {
+        let dates = |start, planned| BatchDates {
+            start: day(start),
+            planned: day(planned),
+        };
+        let r = Report {
+            kind: Kind::Weekly,
+            project: "p".into(),
+            generated_at: "2026-11-25T12:00:00.000Z".into(),
+            since: Some("2026-11-19T00:00:00.000Z".into()),
+            batches: ["late", "early", "over", "wait", "missed", "run"]
+                .map(String::from)
+                .to_vec(),
+            mailboxes: vec![
+                mailbox(
+                    "late",
+                    "done",
+                    Some("2026-11-20T08:00:00.000Z"),
+                    Some("2026-11-23T09:00:00.000Z"),
+                ),
+                mailbox(
+                    "early",
+                    "done",
+                    Some("2026-11-20T08:00:00.000Z"),
+                    Some("2026-11-21T09:00:00.000Z"),
+                ),
+                mailbox("over", "failed", Some("2026-11-20T08:00:00.000Z"), None),
+                mailbox("wait", "not started", None, None),
+                mailbox("missed", "not started", None, None),
+                mailbox("run", "running", Some("2026-11-25T08:00:00.000Z"), None),
+            ],
+            hours: vec![],
+            issues: vec![],
+            checks: vec![],
+            backups: vec![],
+            versions: vec![],
+            recipients: vec![],
+            access: vec![],
+            notes: vec![],
+            week: None,
+            folder_rules: (0, 0),
+        };
+        let w = Week {
+            start: "2026-11-19T00:00:00.000Z".into(),
+            batch_dates: vec![
+                ("late".into(), dates("2026-11-20", "2026-11-21")),
+                ("early".into(), dates("2026-11-20", "2026-11-22")),
+                ("over".into(), dates("2026-11-20", "2026-11-22")),
+                ("wait".into(), dates("2026-11-27", "2026-11-28")),
+                ("missed".into(), dates("2026-11-24", "2026-11-30")),
+                ("run".into(), dates("2026-11-25", "2026-11-25")),
+            ],
+            ..Default::default()
+        };
+        let status: Vec<String> = timeline(&r, &w)
+            .rows
+            .into_iter()
+            .map(|row| row[6].clone())
+            .collect();
+        assert_eq!(
+            status,
+            [
+                "done 2 day(s) late",
+                "done 1 day(s) early",
+                "overdue: planned done 2026-11-22, 3 day(s) ago",
+                "not started: starts in 2 day(s)",
+                "not started: planned start 2026-11-24 passed 1 day(s) ago",
+                "running: planned done today",
+            ]
+        );
+    }
 
     #[test]
     fn the_wait_a_server_named_is_read_from_the_issue() {
