@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ensure-deps.sh: make sure the programs the sample and the tests need are here:
 # Dovecot (dovecot-imapd with doveadm, dovecot-pop3d), Radicale (CalDAV/CardDAV, run by
-# tests/support/dav-instance.sh with /usr/bin/python3), python3, openssl. Installs them with apt-get when
+# tests/support/dav-instance.sh with /usr/bin/python3), python3, openssl, tmux, and headless Chromium (the HTML report test). Installs them with apt-get when
 # missing and allowed (running as root, or with sudo, and CUTOVER_NO_INSTALL unset).
 set -euo pipefail
 need=()
@@ -13,6 +13,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)
 [[ -x /usr/bin/time ]] || need+=(time)
 command -v tmux >/dev/null || need+=(tmux)
+# Headless Chromium: the HTML reports are opened and screenshotted in a test.
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 if [[ -n ${CUTOVER_NO_INSTALL:-} ]]; then
   echo "missing: ${need[*]} (CUTOVER_NO_INSTALL is set, so not installing; apt-get install -y ${need[*]})" >&2

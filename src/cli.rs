@@ -269,12 +269,18 @@ pub enum Cmd {
         #[arg(long, value_name = "UPN")]
         user: Option<String>,
     },
-    /// Write a daily or final report from the journal; connects to nothing.
+    /// Write a daily, weekly or final report from the journal; connects to nothing. With
+    /// --note, journal the operator's lessons learned or recommendations instead.
     Report {
         project: PathBuf,
-        /// daily: progress since the last daily report; final: the project's closing report.
-        #[arg(long, value_enum)]
-        kind: ReportKind,
+        /// daily: progress since the last daily report; weekly: the seven days up to now
+        /// (progress per day, risks, timeline, resources); final: the project's closing report.
+        #[arg(long, value_enum, required_unless_present = "note")]
+        kind: Option<ReportKind>,
+        /// Journal a note for the weekly and final reports (who and when recorded):
+        /// `--note lessons TEXT` or `--note recommendations TEXT` (TEXT "-": read stdin).
+        #[arg(long, num_args = 2, value_names = ["SECTION", "TEXT"], conflicts_with = "kind")]
+        note: Option<Vec<String>>,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
         /// Write to this file instead of stdout.
@@ -305,6 +311,7 @@ pub enum Side {
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum ReportKind {
     Daily,
+    Weekly,
     Final,
 }
 

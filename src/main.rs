@@ -26,7 +26,7 @@ use commands::failback::failback;
 use commands::interrupt::until_interrupted;
 use commands::login::login;
 use commands::plan::plan;
-use commands::report::report;
+use commands::report::{report, report_note};
 use commands::restore::restore;
 use commands::rollback::rollback;
 use commands::run::run;
@@ -172,8 +172,16 @@ fn main() -> std::process::ExitCode {
                 ..
             } => restore(project, mailbox, folders, dir, into, dry_run, yes).await,
             Cmd::Report {
-                kind, format, out, ..
-            } => report(&project, kind, format, out.as_deref()),
+                kind,
+                format,
+                out,
+                note,
+                ..
+            } => match (note, kind) {
+                (Some(note), _) => report_note(&project, &note),
+                (None, Some(kind)) => report(&project, kind, format, out.as_deref()),
+                (None, None) => Err(Error::Usage("cutover report needs --kind or --note".into())),
+            },
             Cmd::Run {
                 batches,
                 override_reason,

@@ -1,4 +1,5 @@
-//! `cutover report`: a daily or final report from the journal alone.
+//! `cutover report`: a daily, weekly or final report from the journal alone, or
+//! (`--note`) the operator's lessons learned or recommendations, journalled.
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ pub fn report(
     use cutover_engine::report::{self, Format, Kind};
     let kind = match kind {
         ReportKind::Daily => Kind::Daily,
+        ReportKind::Weekly => Kind::Weekly,
         ReportKind::Final => Kind::Final,
     };
     let format = match format {
@@ -38,7 +40,7 @@ pub fn report(
     let store = Journal::open_read_only(&project.state_path)?;
     let since = match kind {
         Kind::Daily => store.last_report("daily")?,
-        Kind::Final => None,
+        Kind::Final | Kind::Weekly => None,
     };
     // The window ends now: what is journalled from here on belongs to the next daily report.
     let until = report::journal_now();
@@ -61,5 +63,43 @@ pub fn report(
     Journal::open(&project.state_path, project.durability)
         .and_then(|s| s.record_report(kind.as_str(), format.as_str(), &until))
         .map_err(Error::ReportNotRecorded)?;
+    Ok(ExitCode::Success)
+}
+
+/// `cutover report PROJECT --note SECTION TEXT`: journal the operator's note (lessons or
+/// recommendations) with who wrote it and when; the weekly and final reports show the newest.
+pub fn report_note(project: &Project, note: &[String]) -> Result<ExitCode> {
+    let [section, text] = note else {
+        return Err(Error::Usage("--note takes SECTION and TEXT".into()));
+    };
+    let sections = cutover_engine::report::NOTE_SECTIONS;
+    if !sections.contains(&section.as_str()) {
+        return Err(Error::Usage(format!(
+            "--note {section:?}: the section is one of {}",
+            sections.join(", ")
+        )));
+    }
+    let text = if text == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Error::Usage(format!("cannot read the note from stdin: {e}")))?;
+        s
+    } else {
+        text.clone()
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::Usage(format!("--note {section}: the note is empty")));
+    }
+    if !project.state_path.exists() {
+        return Err(Error::NothingToReport(project.state_path.clone()));
+    }
+    let who = super::setup::operator();
+    Journal::open(&project.state_path, project.durability)?.record_note(section, text, &who)?;
+    println!(
+        "cutover: {section} note journalled ({} line(s), by {})",
+        text.lines().count(),
+        cutover_engine::safe_text::terminal(&who)
+    );
     Ok(ExitCode::Success)
 }

@@ -11,7 +11,8 @@ use super::keys::{Action, Tab, action_for};
 use super::theme::Theme;
 use cutover_engine::api::figures::{duration_words, parse_duration};
 use cutover_engine::api::{
-    CheckStatus, Command, IssueState, IssueView, MailboxView, RunState, Severity, Snapshot,
+    CheckStatus, Command, IssueState, IssueView, MailboxView, NoteSection, RunState, Severity,
+    Snapshot,
 };
 
 /// What the loop around the app must do.
@@ -52,6 +53,8 @@ pub enum Modal {
     Finalize(String, Box<TextArea<'static>>),
     /// The interval of a batch's delta passes, in minutes.
     Every(String, Box<TextArea<'static>>),
+    /// The reports' lessons learned or recommendations (`notes`).
+    ReportNote(NoteSection, Box<TextArea<'static>>),
 }
 
 pub struct App {
@@ -241,6 +244,15 @@ impl App {
             Modal::None => {}
             Modal::Help => {
                 self.modal = Modal::None;
+                return;
+            }
+            Modal::ReportNote(section, t) => {
+                let k = super::notes::key(t, *section, key, &self.operator);
+                if k.close {
+                    self.modal = Modal::None;
+                }
+                self.toast = k.toast;
+                k.command.into_iter().for_each(|c| self.send(c));
                 return;
             }
             Modal::ConfirmStop => {
@@ -636,6 +648,11 @@ impl App {
                 }
                 None => self.toast = Some("select a batch first".into()),
             },
+            Action::EditLessons | Action::EditRecommendations => {
+                let s = [NoteSection::Recommendations, NoteSection::Lessons]
+                    [usize::from(action == Action::EditLessons)];
+                self.modal = Modal::ReportNote(s, super::notes::editor(&self.snap, s));
+            }
             Action::ResolveIssue => {
                 if let Some(i) = self.issue_rows().get(self.selected()).copied() {
                     let mut t = line_input("what was done about it (enter resolves, esc cancels)");

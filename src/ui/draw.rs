@@ -453,6 +453,9 @@ fn draw_modal(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Clear, r);
             f.render_widget(Paragraph::new(lines).block(block(app, " Quit ")), r);
         }
+        Modal::ReportNote(s, ta) => {
+            super::notes::draw(f, centered(area, 100, 18), t, &app.snap, *s, ta);
+        }
         _ => {}
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! [`app`] holds the state and turns keys ([`keys`]: the one keymap) into commands; [`draw`]
 //! renders a frame, each tab by [`tabs`], with the helpers of [`widgets`]; [`filter`] is the
-//! Issues filter; [`theme`] the colours.
+//! Issues filter; [`notes`] the editor of the reports' lessons and recommendations;
+//! [`theme`] the colours.
 //!
 //! Terminal discipline: renders only when something changed, at most 10 frames per second,
 //! inside synchronized-update markers; the panic hook (ratatui's) restores the terminal;
@@ -14,6 +15,7 @@ pub mod app;
 pub mod draw;
 pub mod filter;
 pub mod keys;
+pub mod notes;
 pub mod tabs;
 pub mod theme;
 pub mod widgets;

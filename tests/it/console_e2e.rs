@@ -698,3 +698,58 @@ fn finalize_from_the_batches_tab_asks_once_then_switches_passes_and_verifies() {
     let dead = t.wait_dead(10);
     assert_eq!(dead, "1 0 0", "exit status 0 and the alternate screen left");
 }
+
+/// The reports' recommendations written in the real console: `M` on the Issues tab opens the
+/// editor pre-filled with cutover's suggestions, a line typed above them, ctrl-s saves; the
+/// journal holds the note with the OS user who wrote it.
+#[test]
+fn recommendations_are_written_in_the_console_and_journalled() {
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    let p = ProjectBuilder::imap(&src, &dst)
+        .mailboxes(&[MailboxLine {
+            batch: "pilot",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .create();
+    let cmd = format!("{} {}", bin().display(), p.path.display());
+    let t = Tmux::start("notes", &cmd, &[("NO_COLOR", "1"), ("USER", "ops-lena")]);
+    t.wait_for("cutover ·", 10);
+    t.keys("3");
+    // The suggestions are gathered off the engine's loop as the console starts: until a
+    // snapshot carries them the editor opens empty, so close it and open it again.
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        t.keys("M");
+        let s = t.wait_for("Recommendations (not written yet", 10);
+        if s.contains("suggestion: Run a full content verification") {
+            break;
+        }
+        assert!(Instant::now() < end, "no suggestions in the editor: {s}");
+        t.keys("Escape");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t.keys("Enter");
+    t.keys("Up");
+    t.keys("Check DNS first.");
+    t.keys("C-s");
+    t.wait_for("Recommendations saved", 10);
+    t.keys("q");
+    t.wait_dead(10);
+    let notes = p.journal().latest_notes().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        (notes[0].section.as_str(), notes[0].by.as_str()),
+        ("recommendations", "ops-lena")
+    );
+    assert!(
+        notes[0]
+            .text
+            .starts_with("Check DNS first.\nRun a full content verification"),
+        "{:?}",
+        notes[0].text
+    );
+}

@@ -44,6 +44,7 @@ mod pop3;
 mod recipients;
 mod recipients_directory;
 mod report;
+mod report_browser;
 mod report_golden;
 mod resume;
 mod round_trips;

@@ -377,8 +377,12 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
             && zero.ends_with("| NO |"),
         "{zero}"
     );
+    // No `cutover access` ran: the access metric says so (never 0%), with the auth issue of
+    // the migration's own sign-in beside it.
     assert!(
-        md.contains("| 1 / 3 = 33.33% | NO |"),
+        md.contains(
+            "| no access check ran (cutover access PROJECT): unknown; unresolved auth issues of the migration's own sign-ins: 1 | NO |"
+        ),
         "auth: 1 of 3:\n{md}"
     );
     let row = format!(
@@ -457,6 +461,58 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
     let reports = p.journal().report_rows().unwrap().len();
     assert_eq!(reports, 5, "every report run is recorded");
 
+    // Weekly: the migration ran just now, so the week holds all of it; the figures are the
+    // journal's. No access check ran: the metric says so, not 0%.
+    let w = report(&p, "weekly", "md", None);
+    outputs.push(w.clone());
+    assert!(w.starts_with("# Weekly report: "), "{w}");
+    assert!(w.contains(&format!("| week | 1 | {copied} | ")), "{w}");
+    assert!(
+        w.contains("no access check ran (cutover access PROJECT): unknown"),
+        "{w}"
+    );
+    assert!(w.contains("Timeline against the planned dates"), "{w}");
+    assert!(w.contains("| hours of copy runs | "), "{w}");
+    // Lessons and recommendations: suggestions until the operator writes them.
+    let oversized = format!(
+        "- suggestion: {} oversize item(s) were skipped (over the destination's size limit): alice->alice.",
+        skipped.len()
+    );
+    assert!(w.contains(&oversized), "no {oversized:?} in\n{w}");
+    assert!(
+        w.contains("- suggestion: Check every mailbox's credentials"),
+        "{w}"
+    );
+    let bad = p.cutover(&["report", "--note", "summary", "x"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let empty = p.cutover(&["report", "--note", "lessons", "  "]);
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+    let noted = p
+        .cutover_as("ops-anna")
+        .args([
+            "--note",
+            "lessons",
+            "Bob's password was wrong in the CSV.\nCheck logins first.",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(noted.status.code(), Some(0), "{}", text(&noted));
+    let f = report(&p, "final", "md", None);
+    outputs.push(f.clone());
+    let lessons = f.split("## Lessons learned").nth(1).unwrap();
+    assert!(lessons.contains("Written by ops-anna on "), "{f}");
+    assert!(
+        lessons.contains("- Bob's password was wrong in the CSV.\n- Check logins first.\n"),
+        "{f}"
+    );
+    let recs = lessons.split("## Recommendations").nth(1).unwrap();
+    assert!(recs.contains("- suggestion: "), "{f}");
+    let notes = p.journal().latest_notes().unwrap();
+    assert_eq!(
+        (notes[0].section.as_str(), notes[0].by.as_str()),
+        ("lessons", "ops-anna")
+    );
+
     // No password anywhere: logs (at the most verbose level), reports, journal bytes, output.
     let mut files = Vec::new();
     all_files(p.dir.path(), &mut files);
@@ -481,6 +537,19 @@ fn issues_are_recorded_folded_and_reported_with_the_journals_figures() {
         for pw in [ALICE_PW, BOB_PW, BOB_WRONG_PW, DAN_PW] {
             assert!(!o.contains(pw), "password in output:\n{o}");
         }
+    }
+}
+
+trait AsUser {
+    /// `cutover report PROJECT` run as another OS user (`$USER`), arguments to follow.
+    fn cutover_as(&self, user: &str) -> Command;
+}
+
+impl AsUser for ProjectDir {
+    fn cutover_as(&self, user: &str) -> Command {
+        let mut c = Command::new(support::bin());
+        c.arg("report").arg(&self.path).env("USER", user);
+        c
     }
 }
 
@@ -557,5 +626,145 @@ async fn resolve_from_the_console_goes_through_the_engine_into_the_journal() {
             Some("joe".into()),
             Some("user told".into())
         )
+    );
+}
+
+/// The console's lessons editor (Issues tab, `L`): pre-filled with cutover's suggestions from
+/// the journal, edited, saved with ctrl-s through the engine into the journal (who, when);
+/// the next snapshot and the final report show it. Esc saves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lessons_written_in_the_console_are_journalled_and_reported() {
+    use cutover::ui::app::{App, Effect, Modal, key};
+    use cutover_engine::api::NoteSection;
+    use cutover_engine::engine::control::spawn;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let dir = tmp();
+    let path = ProjectBuilder::new("t")
+        .source(project::imap(9))
+        .destination(project::imap(9))
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "u",
+            pass: "p",
+        }])
+        .write(dir.path());
+    let project = cutover_engine::config::load(&path).unwrap();
+    let store =
+        cutover_engine::journal::Journal::open(&project.state_path, project.durability).unwrap();
+    store
+        .record_issue(&cutover_engine::journal::Issue {
+            severity: "warning",
+            category: "oversize",
+            mailbox: Some("u->u"),
+            folder: Some("INBOX"),
+            uid: Some(7),
+            message: "too big",
+        })
+        .unwrap();
+    let handle = spawn(project.clone(), store).unwrap();
+    let mut rx = handle.snapshots.clone();
+    // The suggestions are gathered off the engine's loop: a snapshot soon carries them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let snap = loop {
+        let snap = rx.borrow().clone();
+        if snap.notes.iter().any(|n| !n.suggestions.is_empty()) {
+            break snap;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no suggestions: {:?}",
+            snap.notes
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+    };
+    assert_eq!(snap.notes.len(), 2, "{:?}", snap.notes);
+    let mut app = App::new(
+        snap,
+        cutover::ui::theme::Theme::load("default").unwrap(),
+        "joe".into(),
+    );
+    // Esc leaves the recommendations unsaved.
+    for c in ['3', 'M'] {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    assert!(matches!(
+        app.modal,
+        Modal::ReportNote(NoteSection::Recommendations, _)
+    ));
+    app.on_key(key(KeyCode::Esc));
+    assert!(matches!(app.modal, Modal::None));
+    assert!(app.take_effects().is_empty());
+    // L: the suggestions, marked.
+    app.on_key(key(KeyCode::Char('L')));
+    let Modal::ReportNote(NoteSection::Lessons, t) = &app.modal else {
+        panic!("no lessons editor");
+    };
+    assert_eq!(
+        t.lines()[0],
+        "suggestion: 1 oversize item(s) were skipped (over the destination's size limit): u->u."
+    );
+    // A line of the operator's own above the suggestions, then ctrl-s.
+    app.on_key(key(KeyCode::Enter));
+    app.on_key(key(KeyCode::Up));
+    for c in "Users were told late.".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(matches!(app.modal, Modal::None));
+    let effects = app.take_effects();
+    let [Effect::Send(c)] = &effects[..] else {
+        panic!("{effects:?}");
+    };
+    let cutover_engine::api::Command::SetReportNote {
+        section,
+        text,
+        operator,
+    } = c
+    else {
+        panic!("{c:?}");
+    };
+    assert_eq!((*section, operator.as_str()), (NoteSection::Lessons, "joe"));
+    assert!(
+        text.starts_with("Users were told late.\n1 oversize item(s) were skipped"),
+        "{text}"
+    );
+    handle.send(c.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let shown = rx
+            .borrow()
+            .notes
+            .iter()
+            .any(|n| n.section == NoteSection::Lessons && n.by.as_deref() == Some("joe"));
+        if shown {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the snapshot never showed the note"
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+    }
+    let j = read_journal(&dir.path().join("state.sqlite"));
+    let notes = j.latest_notes().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        (notes[0].by.as_str(), notes[0].text.as_str()),
+        ("joe", text.as_str())
+    );
+    let r = cutover_engine::report::gather(
+        &project,
+        &j,
+        cutover_engine::report::Kind::Final,
+        None,
+        &cutover_engine::report::journal_now(),
+    )
+    .unwrap();
+    let md = cutover_engine::report::markdown(&r);
+    let lessons = md.split("## Lessons learned").nth(1).unwrap();
+    assert!(lessons.contains("Written by joe on "), "{md}");
+    assert!(
+        lessons.contains("- Users were told late.\n- 1 oversize item(s) were skipped"),
+        "{md}"
     );
 }

@@ -14,7 +14,8 @@ use std::path::Path;
 
 use cutover_engine::config::{self, Durability, Project};
 use cutover_engine::journal::{
-    EXPUNGED_REASON, GmailSeenRow, Issue, Journal, VerificationScope, folder_state,
+    AssessmentRows, EXPUNGED_REASON, GmailSeenRow, Issue, Journal, RiskRow, VerificationScope,
+    folder_state,
 };
 use cutover_engine::report::{self, Format, Kind};
 
@@ -55,6 +56,17 @@ destination = { user = "dan@new.example", password = "d" }
 [recipients]
 csv = "recipients.csv"
 
+[folders]
+rename = [{ from = "^Sent$", to = "Sent Items" }]
+
+[batch.pilot]
+start = "2026-11-24"
+planned = "2026-11-24"
+
+[batch.wave-2]
+start = "2026-11-25"
+planned = "2026-11-27"
+
 [[check]]
 id = "backup"
 title = "Backup of the old server taken"
@@ -76,6 +88,8 @@ const ERIN: &str = "erin->erin@new.example";
 const SINCE: &str = "2026-11-25T00:00:00.000Z";
 const DAILY_UNTIL: &str = "2026-11-25T12:00:00.000Z";
 const FINAL_UNTIL: &str = "2026-11-26T00:00:00.000Z";
+/// The weekly report's end: its window is 2026-11-19T00:00 to here.
+const WEEKLY_UNTIL: &str = "2026-11-25T18:00:00.000Z";
 
 /// What becomes of a source message.
 enum Fate {
@@ -346,6 +360,18 @@ fn journal(dir: &Path) -> Journal {
         "the destination refused to create folder Entwürfe (for source folder Entwürfe): \
          NO [CANNOT] invalid folder name; nothing copied into it",
     );
+    // A Graph-like throttle on Dan, twice: the server named its wait.
+    for _ in 0..2 {
+        issue(
+            &j,
+            "warning",
+            "throttling",
+            DAN,
+            Some("INBOX"),
+            None,
+            "throttled: HTTP 429 Too Many Requests; waiting 1500 ms as the server asked, then reconnecting (attempt 1 of 5)",
+        );
+    }
     let ids: Vec<(i64, String)> = j
         .issue_rows(usize::MAX)
         .unwrap()
@@ -392,6 +418,12 @@ fn journal(dir: &Path) -> Journal {
             "2026-11-25T08:01:00.000Z",
             "2026-11-25T08:01:00.000Z",
             Some("2026-11-25T10:00:00.000Z"),
+        ),
+        (
+            "throttling",
+            "2026-11-25T08:05:00.000Z",
+            "2026-11-25T08:06:30.000Z",
+            None,
         ),
     ] {
         let id = id_of(cat);
@@ -479,20 +511,111 @@ fn journal(dir: &Path) -> Journal {
             at,
         );
     }
-    // The commands that did the work, and the versions they ran with.
-    for (version, at) in [
-        ("0.1.0 (commit 1a2b3c4d5e6f)", "2026-11-23T09:00:00.000Z"),
-        ("0.1.0 (commit 1a2b3c4d5e6f)", "2026-11-24T21:30:00.000Z"),
-        ("0.1.1 (commit 9f8e7d6c5b4a)", "2026-11-25T08:00:00.000Z"),
+    // The commands that did the work, and the versions they ran with: an assessment, a copy
+    // run that finished, and the one still running.
+    for (command, version, at, end) in [
+        (
+            "assess",
+            "0.1.0 (commit 1a2b3c4d5e6f)",
+            "2026-11-23T09:00:00.000Z",
+            Some("2026-11-23T09:04:00.000Z"),
+        ),
+        (
+            "run",
+            "0.1.0 (commit 1a2b3c4d5e6f)",
+            "2026-11-24T21:30:00.000Z",
+            Some("2026-11-25T01:36:00.000Z"),
+        ),
+        (
+            "run",
+            "0.1.1 (commit 9f8e7d6c5b4a)",
+            "2026-11-25T08:00:00.000Z",
+            None,
+        ),
     ] {
-        let run = j.begin_run("run", version).unwrap();
+        let run = j.begin_run(command, version).unwrap();
         pin(
             &db,
             "UPDATE runs SET started_at = ?2 WHERE id = ?1",
             run,
             at,
         );
+        if let Some(end) = end {
+            pin(
+                &db,
+                "UPDATE runs SET finished_at = ?2 WHERE id = ?1",
+                run,
+                end,
+            );
+        }
     }
+    // The assessment's risks.
+    let assessment = j
+        .save_assessment(&AssessmentRows {
+            batches: "pilot, wave-2".into(),
+            complexity: "medium".into(),
+            factors: "4 mailboxes".into(),
+            risks: vec![
+                RiskRow {
+                    severity: "warning".into(),
+                    mailbox: Some(ALICE.into()),
+                    message: "1 message over the destination's size limit (30.0 MiB)".into(),
+                },
+                RiskRow {
+                    severity: "error".into(),
+                    mailbox: Some(BOB.into()),
+                    message: "the source refused the login".into(),
+                },
+                RiskRow {
+                    severity: "info".into(),
+                    mailbox: None,
+                    message: "no maintenance window given for wave-2".into(),
+                },
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    pin(
+        &db,
+        "UPDATE assessments SET at = ?2 WHERE id = ?1",
+        assessment,
+        "2026-11-23T09:03:00.000Z",
+    );
+    // Readiness checks: Alice ready, Bob's destination without a mailbox; Dan never checked.
+    j.record_access(ALICE, true, "ready", "mailbox exists, 2.0 GB free", false)
+        .unwrap();
+    j.record_access(
+        BOB,
+        false,
+        "no-mailbox",
+        "bob@new.example has no mailbox",
+        false,
+    )
+    .unwrap();
+    for (id, at) in [
+        (1, "2026-11-24T21:00:00.000Z"),
+        (2, "2026-11-24T21:00:05.000Z"),
+    ] {
+        pin(
+            &db,
+            "UPDATE access_checks SET at = ?2 WHERE id = ?1",
+            id,
+            at,
+        );
+    }
+    // The operator wrote the lessons (the recommendations are left to the suggestions).
+    j.record_note(
+        "lessons",
+        "- The pilot showed the old server's Sent folder must be renamed.\n- Bob's account was never created on the new side: check accounts before each wave.",
+        "ops",
+    )
+    .unwrap();
+    pin(
+        &db,
+        "UPDATE report_notes SET at = ?2 WHERE id = ?1",
+        1,
+        "2026-11-25T11:00:00.000Z",
+    );
     j
 }
 
@@ -510,7 +633,9 @@ fn project(dir: &Path) -> Project {
     config::load(&path).unwrap()
 }
 
-fn render(kind: Kind, since: Option<&str>, until: &str, format: Format) -> String {
+/// A report of the scripted history, as `cutover report` writes it (the browser test opens
+/// its HTML).
+pub fn render(kind: Kind, since: Option<&str>, until: &str, format: Format) -> String {
     let dir = tempfile::Builder::new()
         .prefix("cutover-golden")
         .tempdir()
@@ -553,6 +678,41 @@ fn daily_report_html() {
         render(Kind::Daily, Some(SINCE), DAILY_UNTIL, Format::Html)
     );
 }
+
+#[test]
+fn weekly_report_markdown() {
+    insta::assert_snapshot!(
+        "weekly_md",
+        render(Kind::Weekly, None, WEEKLY_UNTIL, Format::Md)
+    );
+}
+
+#[test]
+fn weekly_report_html() {
+    insta::assert_snapshot!(
+        "weekly_html",
+        render(Kind::Weekly, None, WEEKLY_UNTIL, Format::Html)
+    );
+}
+
+#[test]
+fn weekly_csv() {
+    let csv = render(Kind::Weekly, None, WEEKLY_UNTIL, Format::Csv);
+    assert!(csv.ends_with("\r\n"), "{csv:?}");
+    insta::assert_snapshot!("weekly_csv", csv);
+}
+
+#[test]
+fn daily_csv() {
+    let csv = render(Kind::Daily, Some(SINCE), DAILY_UNTIL, Format::Csv);
+    assert!(csv.ends_with("\r\n"), "{csv:?}");
+    insta::assert_snapshot!("daily_csv", csv);
+}
+
+/// The HTML reports as a browser shows them (`report_browser`).
+pub const WEEKLY: (Kind, &str) = (Kind::Weekly, WEEKLY_UNTIL);
+pub const FINAL: (Kind, &str) = (Kind::Final, FINAL_UNTIL);
+pub const DAILY: (Kind, &str, &str) = (Kind::Daily, SINCE, DAILY_UNTIL);
 
 #[test]
 fn statistics_csv() {

@@ -100,6 +100,13 @@ pub enum Command {
     MeasureLag {
         batch: String,
     },
+    /// Journal the operator's note for the weekly and final reports (lessons learned or
+    /// recommendations), as `cutover report --note` does; the next snapshot's `notes` show it.
+    SetReportNote {
+        section: super::states::NoteSection,
+        text: String,
+        operator: String,
+    },
     /// `cutover finalize --batch` (typed confirmation happened in the console): the domain's
     /// DNS checked (refused while MX does not point at the destination), the switch marked per
     /// mailbox, one final delta pass, then `verify`; each step an operator issue.

@@ -31,10 +31,10 @@ pub use crate::wire::WireBytes;
 pub use commands::{BackupSwitch, Command, Handle, StopSwitch};
 pub use passes::{Estimate, Lag, LagCheck, PassCounts, PassOutcome, PassView, SyncView};
 pub use states::{
-    BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, RunState, Severity,
-    Side,
+    BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, NoteSection,
+    RunState, Severity, Side,
 };
 pub use views::{
-    BatchView, CheckView, Connections, HISTORY_SECS, IssueView, KindTotals, MailboxView, Snapshot,
-    Throughput, Totals,
+    BatchView, CheckView, Connections, HISTORY_SECS, IssueView, KindTotals, MailboxView, NoteView,
+    Snapshot, Throughput, Totals,
 };

@@ -36,6 +36,31 @@ impl ItemKind {
     }
 }
 
+/// A section of the operator's notes for the weekly and final reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NoteSection {
+    #[default]
+    Lessons,
+    Recommendations,
+}
+
+words!(NoteSection {
+    Lessons => "lessons",
+    Recommendations => "recommendations",
+});
+
+impl NoteSection {
+    pub const ALL: [NoteSection; 2] = [NoteSection::Lessons, NoteSection::Recommendations];
+
+    /// The report's heading for it.
+    pub const fn title(&self) -> &'static str {
+        match *self {
+            NoteSection::Lessons => "Lessons learned",
+            NoteSection::Recommendations => "Recommendations",
+        }
+    }
+}
+
 /// How serious an issue is, least to most severe.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Severity {

@@ -302,6 +302,23 @@ pub struct Snapshot {
     pub journal: String,
     /// The rollback under way or last finished in this process, in words.
     pub rollback: Option<String>,
+    /// The operator's lessons learned and recommendations for the reports, a view per section.
+    pub notes: Vec<NoteView>,
+}
+
+/// One section of the operator's report notes: as journalled (the newest), and cutover's
+/// suggestions for it from the journal (what the console's editor pre-fills when nothing is
+/// written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoteView {
+    pub section: super::states::NoteSection,
+    /// The newest note (None: not written yet).
+    pub text: Option<String>,
+    /// Who wrote it (the OS user) and when.
+    pub by: Option<String>,
+    pub at: Option<String>,
+    /// The suggestions, one a line (empty: none).
+    pub suggestions: String,
 }
 
 impl Snapshot {

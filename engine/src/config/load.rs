@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+use super::batches::batch_dates;
 use super::checklist::checklist_of;
 use super::checks;
 use super::dns::dns_of;
@@ -308,6 +309,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
 
     let (checks, checklist) = checklist_of(path, text, &raw.checklist, &raw.check, &mailboxes)?;
     let dns = dns_of(path, text, &raw.dns, destination.kind, destination.preset)?;
+    let batch_dates = batch_dates(path, text, &raw.batch, &mailboxes)?;
 
     Ok(Project {
         name: raw.project.name,
@@ -338,6 +340,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         sync: raw.sync,
         dns,
         recipients,
+        batch_dates,
     })
 }
 

@@ -6,10 +6,11 @@
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
 //! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV), `recipients` (`[recipients]` and its CSV), `csv_header` (opening either CSV),
-//! `folders`, `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
+//! `folders`, `batches` (`[batch.NAME]` planned dates), `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
 
+mod batches;
 mod checklist;
 pub mod checks;
 mod csv_header;
@@ -30,6 +31,7 @@ mod recipients;
 mod secrets;
 mod warnings;
 
+pub use batches::BatchDates;
 pub use checklist::{
     AUTO_CHECKS, Check, CheckKind, ChecklistSettings, DEFAULT_CHECKS, TICKABLE_AUTO_CHECKS,
 };

@@ -77,6 +77,8 @@ pub struct Project {
     /// Shared/resource mailboxes, lists and groups the destination must have
     /// (`[recipients] csv`); empty without one.
     pub recipients: super::recipients::Recipients,
+    /// `[batch.NAME]`: the batches' planned dates, by batch name (only those the file gives).
+    pub batch_dates: std::collections::BTreeMap<String, super::batches::BatchDates>,
 }
 
 /// `[sync]` of the project file.

@@ -4,6 +4,9 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use std::collections::BTreeMap;
+
+use super::batches::RawBatch;
 use super::checklist::{RawCheck, RawChecklist};
 use super::dns::RawDns;
 use super::endpoints::RawEndpoint;
@@ -36,6 +39,9 @@ pub(super) struct RawProject {
     pub(super) dns: RawDns,
     #[serde(default)]
     pub(super) recipients: RawRecipients,
+    /// `[batch.NAME]`: a batch's planned dates.
+    #[serde(default)]
+    pub(super) batch: BTreeMap<String, Spanned<RawBatch>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -37,6 +37,7 @@ pub fn spawn_engine(
     let mut monitor = Monitor::new(&engine.project, &engine.store, false);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(monitor.snapshot(Some(&engine))));
     let e = engine.clone();
+    let mut suggestions = suggest_notes(engine.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -51,6 +52,10 @@ pub fn spawn_engine(
                 }
                 Some(ev) = ev_rx.recv() => {
                     monitor.apply(&ev);
+                    dirty = true;
+                }
+                Some(s) = suggestions.recv() => {
+                    monitor.set_suggestions(s);
                     dirty = true;
                 }
                 _ = tick.tick() => {
@@ -76,6 +81,37 @@ pub fn spawn_engine(
         backup: None,
     };
     Ok((handle, engine))
+}
+
+/// The report notes' suggestions, computed off the engine's loop (they gather a whole report
+/// from the journal): at once, then every five minutes, until the loop is gone.
+fn suggest_notes(e: Arc<Engine>) -> mpsc::Receiver<[String; 2]> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let engine = e.clone();
+            let got = tokio::task::spawn_blocking(move || {
+                crate::report::suggestion_texts(&engine.project, &engine.store)
+            })
+            .await;
+            match got {
+                Ok(Ok(s)) => {
+                    if tx.send(s).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!("cannot gather the report notes' suggestions: {err}")
+                }
+                Err(err) => tracing::warn!("the report notes' suggestions failed: {err}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+                _ = tx.closed() => break,
+            }
+        }
+    });
+    rx
 }
 
 fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
@@ -237,6 +273,25 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                 Err(err) => e
                     .sink()
                     .journal_failed(&format!("cannot resolve issue {id}: {err}")),
+            }
+        }
+        Command::SetReportNote {
+            section,
+            text,
+            operator,
+        } => {
+            let text = text.trim();
+            if text.is_empty() {
+                return;
+            }
+            match e.store.record_note(section.as_str(), text, &operator) {
+                Ok(()) => {
+                    tracing::info!(section = section.as_str(), operator, "report note saved");
+                    m.notes_changed();
+                }
+                Err(err) => e
+                    .sink()
+                    .journal_failed(&format!("cannot save the {section} note: {err}")),
             }
         }
         Command::RunChecks { id } => {

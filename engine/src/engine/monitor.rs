@@ -60,6 +60,10 @@ pub struct Monitor {
     pub stopped: bool,
     /// The rollback under way or last finished, in words.
     pub rollback: Option<String>,
+    /// The report notes, read at most once a minute (at once after a note was saved), and the
+    /// suggestions, which the engine's loop computes off it (they gather a report).
+    notes: Vec<crate::api::NoteView>,
+    notes_read: Option<std::time::Instant>,
     seq: u64,
 }
 
@@ -93,6 +97,14 @@ impl Monitor {
             paused: HashSet::new(),
             stopped: false,
             rollback: None,
+            notes: crate::api::NoteSection::ALL
+                .iter()
+                .map(|s| crate::api::NoteView {
+                    section: *s,
+                    ..Default::default()
+                })
+                .collect(),
+            notes_read: None,
             seq: 0,
         };
         for spec in &project.mailboxes {
@@ -347,6 +359,23 @@ impl Monitor {
                 v.totals = totals;
             }
         }
+        if self
+            .notes_read
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60))
+        {
+            match store.latest_notes() {
+                Ok(rows) => {
+                    for v in &mut self.notes {
+                        let row = rows.iter().find(|r| r.section == v.section.as_str());
+                        v.text = row.map(|r| r.text.clone());
+                        v.by = row.map(|r| r.by.clone());
+                        v.at = row.map(|r| r.at.clone());
+                    }
+                }
+                Err(e) => tracing::warn!("cannot read the report notes: {e}"),
+            }
+            self.notes_read = Some(std::time::Instant::now());
+        }
         if let Ok(rows) = store.issue_rows(500) {
             self.issues = self
                 .journal_faults
@@ -486,6 +515,19 @@ impl Monitor {
             log_dir: self.log_dir.clone(),
             journal: self.journal.clone(),
             rollback: self.rollback.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+
+    /// A note was saved: read the notes again at the next refresh.
+    pub fn notes_changed(&mut self) {
+        self.notes_read = None;
+    }
+
+    /// The suggestions per section, as the engine's loop computed them.
+    pub fn set_suggestions(&mut self, suggestions: [String; 2]) {
+        for (v, s) in self.notes.iter_mut().zip(suggestions) {
+            v.suggestions = s;
         }
     }
 }

@@ -139,6 +139,39 @@ impl Journal {
         })
     }
 
+    /// The risks of the newest assessment, with its time: None when nothing was assessed.
+    pub fn latest_risks(&self) -> Result<Option<(String, Vec<RiskRow>)>> {
+        self.with(|c| {
+            let newest: Option<(i64, String)> = c
+                .query_row(
+                    "SELECT id, at FROM assessments ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+            let Some((id, at)) = newest else {
+                return Ok(None);
+            };
+            let mut st = c.prepare(
+                "SELECT severity, mailbox, message FROM risks WHERE assessment_id = ?1 ORDER BY rowid",
+            )?;
+            let risks = st
+                .query_map([id], |r| {
+                    Ok(RiskRow {
+                        severity: r.get(0)?,
+                        mailbox: r.get(1)?,
+                        message: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some((at, risks)))
+        })
+    }
+
     /// The mailboxes of the newest assessment that covered each mailbox (latest wins).
     pub fn latest_assessed_mailboxes(&self) -> Result<Vec<AssessedMailboxRow>> {
         self.with(|c| {

@@ -13,7 +13,7 @@
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
 //! machine), `delta` (delta passes: flags, moves, deletions, passes), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
-//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups)
+//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups), `notes` (the operator's lessons and recommendations)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
 mod access;
@@ -28,6 +28,7 @@ pub mod inspect;
 mod issues;
 mod mailboxes;
 mod messages;
+mod notes;
 mod recipients;
 mod refs;
 mod runs;
@@ -49,6 +50,7 @@ pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
 pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
+pub use notes::NoteRow;
 pub use recipients::{ChangeKey, RecipientChange, RecipientRow};
 pub use totals::{SkipRow, Totals};
 pub use verifications::{VerificationRow, VerificationScope};

@@ -94,6 +94,39 @@ impl Journal {
         })
     }
 
+    /// The runs that overlap the window [`since`, `until`), oldest first: (command, start, end
+    /// (None while a run has not finished, or died without finishing), and the items and
+    /// bytes journalled as copied while it ran, inside the window (0 without an end)).
+    #[allow(clippy::type_complexity)]
+    pub fn runs_between(
+        &self,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<(String, String, Option<String>, u64, u64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT r.command, r.started_at, r.finished_at,
+                        (SELECT count(*) FROM messages m WHERE m.state = 'copied'
+                          AND m.updated_at >= max(r.started_at, ?1) AND m.updated_at <= min(r.finished_at, ?2)),
+                        (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.state = 'copied'
+                          AND m.updated_at >= max(r.started_at, ?1) AND m.updated_at <= min(r.finished_at, ?2))
+                 FROM runs r
+                 WHERE r.started_at < ?2 AND (r.finished_at IS NULL OR r.finished_at >= ?1)
+                 ORDER BY r.started_at, r.id",
+            )?;
+            st.query_map(params![since, until], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+                    r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                ))
+            })?
+            .collect()
+        })
+    }
+
     /// Note that a report was produced, covering the journal up to `until` (the start of the
     /// next daily report's window).
     pub fn record_report(&self, kind: &str, format: &str, until: &str) -> Result<()> {

@@ -346,6 +346,19 @@ const STEPS: &[(u32, &str)] = &[
            UNIQUE (api, what, address, target)
          );",
     ),
+    // The operator's report notes (`cutover report --note`, the console's Reports tab):
+    // `section` is lessons or recommendations; every edit is a row (who, when), the newest
+    // of a section is the one the reports show.
+    (
+        11,
+        "CREATE TABLE IF NOT EXISTS report_notes (
+           id INTEGER PRIMARY KEY,
+           section TEXT NOT NULL,
+           text TEXT NOT NULL,
+           by TEXT NOT NULL,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );",
+    ),
 ];
 
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it

@@ -5,13 +5,24 @@ use std::collections::{BTreeMap, HashMap};
 use crate::config::Project;
 use crate::journal::Journal;
 
-use super::model::{CheckLine, Kind, MailboxFigures, Report, ReportError};
+use super::model::{CheckLine, Kind, MailboxFigures, Report, ReportError, Week};
 
 /// The journal's timestamp format, for `until`.
 pub fn journal_now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
+}
+
+/// The weekly window's start: 00:00 UTC six days before `until`'s day, so the window holds
+/// seven calendar days, the last up to `until` (an unreadable `until` gives the beginning).
+pub fn week_start(until: &str) -> String {
+    until
+        .get(..10)
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(|d| d.checked_sub_days(chrono::Days::new(6)))
+        .map(|d| format!("{d}T00:00:00.000Z"))
+        .unwrap_or_default()
 }
 
 /// Read the figures of a report. A daily report's window is [`since`, `until`): windows of
@@ -26,6 +37,7 @@ pub fn gather(
     let window = match kind {
         Kind::Daily => since.clone(),
         Kind::Final => None,
+        Kind::Weekly => Some(week_start(until)),
     };
     let mut per_mailbox: HashMap<i64, (u64, u64)> = HashMap::new();
     let mut hours: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -126,6 +138,18 @@ pub fn gather(
             }
         })
         .collect();
+    let week = match (&window, kind) {
+        (Some(start), Kind::Weekly) => Some(Week {
+            start: start.clone(),
+            runs: store.runs_between(start, until)?,
+            risks: store.latest_risks()?,
+            batch_dates: batches
+                .iter()
+                .filter_map(|b| project.batch_dates.get(b).map(|d| (b.clone(), *d)))
+                .collect(),
+        }),
+        _ => None,
+    };
     Ok(Report {
         kind,
         project: project.name.clone(),
@@ -140,5 +164,9 @@ pub fn gather(
         versions: store.run_versions()?,
         recipients: store.recipient_rows()?,
         recipient_changes: store.recipient_changes()?,
+        access: store.latest_access()?,
+        notes: store.latest_notes()?,
+        week,
+        folder_rules: (project.folders.exclude.len(), project.folders.rename.len()),
     })
 }

@@ -13,6 +13,7 @@ use super::metrics::{
 };
 use super::model::{Kind, MailboxFigures, Report};
 use super::recipients::{RECIPIENT_COLUMNS, recipient_rows, recipients_note};
+use super::section::Section;
 use super::svg::{batches_svg, throughput_svg};
 use crate::mail::fmt::{bytes, duration};
 
@@ -134,20 +135,17 @@ pub fn html(r: &Report) -> String {
         o.push_str(&throughput_svg(&r.hours));
     }
 
+    for sec in super::weekly::sections(r) {
+        html_section(&sec, &mut o);
+    }
+
+    if r.kind == Kind::Weekly {
+        o.push_str("<h2>Success metrics so far</h2>\n");
+        metrics_table(&m, &mut o);
+    }
     if r.kind == Kind::Final {
         o.push_str("<h2>Success metrics</h2>\n");
-        o.push_str(&table_head(&["metric", "measured", "met"]));
-        for (k, v, ok) in metric_rows(&m) {
-            let _ = writeln!(
-                o,
-                "<tr>{}{}<td class=\"{}\">{}</td></tr>",
-                td(&k),
-                td(&v),
-                if ok { "ok" } else { "bad" },
-                if ok { "yes" } else { "NO" }
-            );
-        }
-        o.push_str("</tbody></table>\n");
+        metrics_table(&m, &mut o);
         o.push_str("<h2>Content verification</h2>\n<p>Each mailbox's newest <code>cutover verify</code>: zero data loss is claimed only from a passing full content verification of every mailbox, made after its last copy (a sample is no proof).</p>\n");
         o.push_str(&table_head(&[
             "mailbox",
@@ -304,7 +302,7 @@ pub fn html(r: &Report) -> String {
     );
     let list: Vec<&IssueRow> = match r.kind {
         Kind::Final => r.issues.iter().collect(),
-        Kind::Daily => {
+        Kind::Daily | Kind::Weekly => {
             let mut v = opened.clone();
             for c in closed {
                 if !v.iter().any(|x| x.id == c.id) {
@@ -399,6 +397,11 @@ pub fn html(r: &Report) -> String {
         }
         o.push_str("</tbody></table>\n");
     }
+    if r.kind != Kind::Daily {
+        for sec in super::lessons::sections(r) {
+            html_section(&sec, &mut o);
+        }
+    }
     o.push_str("<h2>Next steps</h2>\n");
     let steps = next_steps(r);
     if steps.is_empty() {
@@ -413,6 +416,52 @@ pub fn html(r: &Report) -> String {
     o.push_str("</body></html>\n");
     // The HTML report may go to stdout: control and bidi characters escaped there too.
     crate::safe_text::terminal_owned(o)
+}
+
+fn metrics_table(m: &super::metrics::Metrics, o: &mut String) {
+    o.push_str(&table_head(&["metric", "measured", "met"]));
+    for (k, v, ok) in metric_rows(m) {
+        let _ = writeln!(
+            o,
+            "<tr>{}{}<td class=\"{}\">{}</td></tr>",
+            td(&k),
+            td(&v),
+            if ok { "ok" } else { "bad" },
+            if ok { "yes" } else { "NO" }
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// A section built as data (`section`): heading, paragraphs, figure, table, list, closing
+/// lines; every text escaped (the figure is cutover's own SVG, its text escaped within).
+fn html_section(s: &Section, o: &mut String) {
+    let _ = writeln!(o, "<h2>{}</h2>", html_escape(&s.heading));
+    for p in &s.paragraphs {
+        let _ = writeln!(o, "<p>{}</p>", html_escape(p));
+    }
+    if let Some(f) = &s.figure {
+        o.push_str(f);
+    }
+    if !s.columns.is_empty() && !s.rows.is_empty() {
+        let cols: Vec<&str> = s.columns.iter().map(String::as_str).collect();
+        o.push_str(&table_head(&cols));
+        for row in &s.rows {
+            let cells: String = row.iter().map(|c| tdw(c)).collect();
+            let _ = writeln!(o, "<tr>{cells}</tr>");
+        }
+        o.push_str("</tbody></table>\n");
+    }
+    if !s.items.is_empty() {
+        o.push_str("<ul>\n");
+        for i in &s.items {
+            let _ = writeln!(o, "<li>{}</li>", html_escape(i));
+        }
+        o.push_str("</ul>\n");
+    }
+    for p in &s.after {
+        let _ = writeln!(o, "<p>{}</p>", html_escape(p));
+    }
 }
 
 /// Per mailbox with events or contacts, a row per kind (nothing for a mail-only report).

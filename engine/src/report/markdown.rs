@@ -13,6 +13,7 @@ use super::metrics::{
 };
 use super::model::{Kind, Report};
 use super::recipients::{RECIPIENT_COLUMNS, recipient_rows, recipients_note};
+use super::section::Section;
 use crate::mail::fmt::{bytes, duration, percent};
 
 /// A Markdown cell or list item: one line, with the characters Markdown would read as a link,
@@ -86,6 +87,7 @@ pub fn markdown(r: &Report) -> String {
     match r.kind {
         Kind::Daily => markdown_daily(r, &mut o),
         Kind::Final => markdown_final(r, &m, &mut o),
+        Kind::Weekly => markdown_weekly(r, &m, &mut o),
     }
     markdown_backups(r, &mut o);
     markdown_recipients(r, &mut o);
@@ -393,13 +395,88 @@ fn markdown_final(r: &Report, m: &Metrics, o: &mut String) {
             );
         }
     }
-    let _ = writeln!(o, "\n## Next steps\n");
+    let _ = writeln!(o);
+    for s in super::lessons::sections(r) {
+        markdown_section(&s, o);
+    }
+    let _ = writeln!(o, "## Next steps\n");
     let steps = next_steps(r);
     if steps.is_empty() {
         let _ = writeln!(o, "Nothing outstanding.");
     }
     for s in steps {
         let _ = writeln!(o, "- {}", md(&s));
+    }
+}
+
+/// The weekly report: its own sections, the success metrics so far, the week's issues, the
+/// lessons and recommendations, the next steps.
+fn markdown_weekly(r: &Report, m: &Metrics, o: &mut String) {
+    for s in super::weekly::sections(r) {
+        markdown_section(&s, o);
+    }
+    let _ = writeln!(o, "## Success metrics so far\n");
+    let _ = writeln!(o, "| metric | measured | met |\n|---|---|---|");
+    for (k, v, ok) in metric_rows(m) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} |",
+            md(&k),
+            md(&v),
+            if ok { "yes" } else { "NO" }
+        );
+    }
+    let (opened, closed) = opened_closed(r);
+    let _ = writeln!(
+        o,
+        "\n## Issues of the week\n\n{} opened, {} resolved in the week; {} not resolved in all.\n",
+        opened.len(),
+        closed.len(),
+        r.issues.iter().filter(|i| i.state != "resolved").count()
+    );
+    markdown_issue_table(&opened, o, "Opened");
+    markdown_issue_table(&closed, o, "Resolved");
+    for s in super::lessons::sections(r) {
+        markdown_section(&s, o);
+    }
+    let _ = writeln!(o, "## Next steps\n");
+    let steps = next_steps(r);
+    if steps.is_empty() {
+        let _ = writeln!(o, "Nothing outstanding.");
+    }
+    for s in steps {
+        let _ = writeln!(o, "- {}", md(&s));
+    }
+}
+
+/// A section built as data (`section`): heading, paragraphs, table, list, closing lines.
+fn markdown_section(s: &Section, o: &mut String) {
+    let _ = writeln!(o, "## {}\n", md(&s.heading));
+    for p in &s.paragraphs {
+        let _ = writeln!(o, "{}\n", md(p));
+    }
+    if !s.columns.is_empty() && !s.rows.is_empty() {
+        let cols: Vec<String> = s.columns.iter().map(|c| md(c)).collect();
+        let _ = writeln!(
+            o,
+            "| {} |\n|{}",
+            cols.join(" | "),
+            "---|".repeat(cols.len())
+        );
+        for row in &s.rows {
+            let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+            let _ = writeln!(o, "| {} |", cells.join(" | "));
+        }
+        let _ = writeln!(o);
+    }
+    for i in &s.items {
+        let _ = writeln!(o, "- {}", md(i));
+    }
+    if !s.items.is_empty() {
+        let _ = writeln!(o);
+    }
+    for p in &s.after {
+        let _ = writeln!(o, "{}\n", md(p));
     }
 }
 

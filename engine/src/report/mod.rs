@@ -1,4 +1,4 @@
-//! Daily and final reports, from the journal only (never from the servers): Markdown, one
+//! Daily, weekly and final reports, from the journal only (never from the servers): Markdown, one
 //! self-contained HTML file with inline SVG charts, or a per-mailbox statistics CSV in the
 //! style of Exchange migration user statistics.
 //!
@@ -12,26 +12,31 @@ mod escape;
 mod gather;
 mod html;
 mod kinds;
+mod lessons;
 mod markdown;
 mod metrics;
 mod model;
 mod recipients;
+mod section;
 mod svg;
+mod weekly;
 
 pub use self::csv::{CSV_COLUMNS, csv};
 pub use self::escape::html_escape;
-pub use self::gather::{gather, journal_now};
+pub use self::gather::{gather, journal_now, week_start};
 pub use self::html::html;
+pub use self::lessons::{NOTE_SECTIONS, suggestion_texts, suggestions};
 pub use self::markdown::markdown;
 pub use self::metrics::{Metrics, metrics, next_steps};
-pub use self::model::{CheckLine, Format, Kind, MailboxFigures, Report, ReportError};
-pub use self::svg::{batches_svg, fill_hours, throughput_svg};
+pub use self::model::{CheckLine, Format, Kind, MailboxFigures, Report, ReportError, Week};
+pub use self::svg::{batches_svg, days_svg, fill_hours, throughput_svg};
 
 /// The report in one format.
 pub fn render(r: &Report, format: Format) -> String {
     match format {
         Format::Md => markdown(r),
         Format::Html => html(r),
+        Format::Csv if r.kind == Kind::Weekly => weekly::csv(r),
         Format::Csv => csv(r),
     }
 }
@@ -41,7 +46,7 @@ mod tests {
     use super::*;
     use crate::journal::{IssueRow, Totals};
 
-    use super::metrics::opened_closed;
+    use super::metrics::{metric_rows, opened_closed};
     use crate::mail::fmt::duration;
 
     fn issue(id: i64, sev: &str, cat: &str, mb: Option<&str>, state: &str) -> IssueRow {
@@ -72,6 +77,10 @@ mod tests {
             versions: vec![],
             recipients: vec![],
             recipient_changes: vec![],
+            access: vec![],
+            notes: vec![],
+            week: None,
+            folder_rules: (0, 0),
         }
     }
 
@@ -159,7 +168,8 @@ mod tests {
         // No loss claimed without a passing full content verification of every mailbox.
         let mut a = mailbox("a", 10, 8, 2);
         let m2 = metrics(&report(vec![a.clone()], vec![]));
-        assert!(m2.all_migrated() && m2.access_ok());
+        // No access check ran: the access metric is unknown, not met.
+        assert!(m2.all_migrated() && !m2.access_ok());
         assert!(!m2.zero_loss());
         assert_eq!(m2.unproven, vec!["a: never verified".to_string()]);
         let pass = crate::journal::VerificationRow {
@@ -193,17 +203,62 @@ mod tests {
     }
 
     #[test]
-    fn access_threshold_is_strictly_below_one_percent() {
-        let m = |f, n| Metrics {
-            auth_failures: f,
+    fn access_threshold_is_strictly_below_one_percent_of_checked_mailboxes() {
+        let m = |not_ready, checked, n| Metrics {
+            access_not_ready: not_ready,
+            access_checked: checked,
             mailboxes: n,
             ..Default::default()
         };
-        assert!(m(0, 1).access_ok());
-        assert!(m(1, 101).access_ok());
-        assert!(!m(1, 100).access_ok());
-        assert!(!m(50, 5000).access_ok());
-        assert!(m(49, 5000).access_ok());
+        assert!(m(0, 1, 1).access_ok());
+        assert!(m(1, 101, 101).access_ok());
+        assert!(!m(1, 100, 100).access_ok());
+        assert!(!m(50, 5000, 5000).access_ok());
+        assert!(m(49, 5000, 5000).access_ok());
+        // A mailbox never checked: unknown, so not met; none checked at all: not 0%.
+        assert!(!m(0, 4, 5).access_ok());
+        assert!(!m(0, 0, 5).access_ok());
+        assert!(!m(0, 0, 0).access_ok());
+    }
+
+    #[test]
+    fn the_access_metric_reads_the_latest_checks_with_their_dates() {
+        let mut r = report(
+            vec![mailbox("a", 1, 1, 0), mailbox("b", 1, 1, 0)],
+            vec![issue(1, "error", "auth", Some("a"), "open")],
+        );
+        let row = |r: &Report| metric_rows(&metrics(r))[2].clone();
+        let (_, v, ok) = row(&r);
+        assert!(!ok);
+        assert!(v.starts_with("no access check ran"), "{v}");
+        assert!(v.ends_with("own sign-ins: 1"), "{v}");
+        let check = |mb: &str, ready, at: &str| crate::journal::AccessRow {
+            mailbox: mb.into(),
+            at: at.into(),
+            ready,
+            state: if ready { "ready" } else { "no-mailbox" }.into(),
+            ..Default::default()
+        };
+        r.access = vec![check("a", true, "2026-11-25T10:00:00.000Z")];
+        let (_, v, ok) = row(&r);
+        assert!(!ok);
+        assert!(
+            v.starts_with(
+                "0 / 1 = 0.00% (checked 2026-11-25T10:00:00.000Z); 1 mailbox(es) never checked"
+            ),
+            "{v}"
+        );
+        r.access.push(check("b", false, "2026-11-25T11:00:00.000Z"));
+        r.access
+            .push(check("gone", false, "2026-11-25T12:00:00.000Z"));
+        let (_, v, ok) = row(&r);
+        assert!(!ok);
+        assert!(
+            v.starts_with(
+                "1 / 2 = 50.00% (checked 2026-11-25T10:00:00.000Z to 2026-11-25T11:00:00.000Z);"
+            ),
+            "{v}"
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The report model: what a report shows, as `gather` reads it from the journal and every
 //! renderer takes it.
 
-use crate::journal::{BackupRow, IssueRow, JournalError, SkipRow, Totals, VerificationRow};
+use crate::journal::{
+    AccessRow, BackupRow, IssueRow, JournalError, NoteRow, RiskRow, SkipRow, Totals,
+    VerificationRow,
+};
 
 use crate::mail::fmt::bytes;
 
@@ -17,6 +20,8 @@ pub enum Kind {
     Daily,
     /// The project's closing report.
     Final,
+    /// Progress over the seven days before the report, risks, timeline, resources.
+    Weekly,
 }
 
 impl Kind {
@@ -24,6 +29,7 @@ impl Kind {
         match self {
             Kind::Daily => "daily",
             Kind::Final => "final",
+            Kind::Weekly => "weekly",
         }
     }
 }
@@ -216,6 +222,29 @@ pub struct Report {
     pub recipients: Vec<crate::journal::RecipientRow>,
     /// What `cutover recipients` created through a directory API (and rollback removed).
     pub recipient_changes: Vec<crate::journal::RecipientChange>,
+    /// Each mailbox's latest readiness check (`cutover access`), by mailbox key.
+    pub access: Vec<AccessRow>,
+    /// The operator's newest lessons and recommendations notes.
+    pub notes: Vec<NoteRow>,
+    /// What only the weekly report shows (None for the others).
+    pub week: Option<Week>,
+    /// The project's folder rules as counts (exclusions, renames): for the suggestions.
+    pub folder_rules: (usize, usize),
+}
+
+/// What the weekly report adds: the week's runs, the newest assessment's risks and the
+/// batches' planned dates.
+#[derive(Debug, Clone, Default)]
+pub struct Week {
+    /// The window's first day (00:00 UTC, six days before the day of `generated_at`).
+    pub start: String,
+    /// Runs overlapping the window: (command, start, end if journalled, items and bytes
+    /// copied while it ran inside the window).
+    pub runs: Vec<(String, String, Option<String>, u64, u64)>,
+    /// The newest assessment's time and risks (None: never assessed).
+    pub risks: Option<(String, Vec<RiskRow>)>,
+    /// Per batch of the report (in its order), its planned dates from the project file.
+    pub batch_dates: Vec<(String, crate::config::BatchDates)>,
 }
 
 /// One mailbox's newest backup of one side, and its newest restore into that side.

@@ -131,3 +131,53 @@ pub fn batches_svg(rows: &[(String, u64, u64, usize)]) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// Bar chart of items copied per day (inline SVG): (day, items, bytes), a bar per day.
+pub fn days_svg(days: &[(String, u64, u64)]) -> String {
+    let (w, h, left, bottom, top) = (720.0_f64, 200.0_f64, 60.0, 40.0, 20.0);
+    let max = days.iter().map(|x| x.1).max().unwrap_or(0).max(1);
+    let n = days.len().max(1) as f64;
+    let plot_w = w - left - 10.0;
+    let plot_h = h - bottom - top;
+    let slot = plot_w / n;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"items copied per day\">\n"
+    );
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#444\"/><line x1=\"{left}\" y1=\"{0}\" x2=\"{}\" y2=\"{0}\" stroke=\"#444\"/>",
+        top + plot_h,
+        w - 10.0
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{max}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">0</text>",
+        left - 4.0,
+        top + 4.0,
+        left - 4.0,
+        top + plot_h
+    );
+    for (i, (day, items, bytes)) in days.iter().enumerate() {
+        let bh = plot_h * (*items as f64) / (max as f64);
+        let x = left + slot * i as f64 + slot * 0.15;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#7a4fb3\"><title>{}: {items} items, {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            top + plot_h - bh,
+            slot * 0.7,
+            html_escape(day),
+            html_escape(&fmt::bytes(*bytes)),
+            x + slot * 0.35,
+            h - bottom + 16.0,
+            html_escape(day.get(5..).unwrap_or(day))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">items copied per day (UTC)</text>",
+        left + plot_w / 2.0,
+        h - 6.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
