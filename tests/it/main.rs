@@ -40,6 +40,7 @@ mod migrate;
 mod multiappend;
 mod oauth;
 mod pop3;
+mod postgres_journal;
 mod recipients;
 mod report;
 mod report_golden;

@@ -1,7 +1,7 @@
 //! Assessments as journalled: each `cutover assess` with its mailboxes, folders, notable
 //! messages and risks.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 
@@ -76,7 +76,7 @@ impl Journal {
                 "INSERT INTO assessments(batches, complexity, factors) VALUES (?1, ?2, ?3)",
                 params![a.batches, a.complexity, a.factors],
             )?;
-            let id = tx.last_insert_rowid();
+            let id = tx.last_insert_rowid()?;
             for m in &a.mailboxes {
                 tx.execute(
                     "INSERT INTO assessed_mailboxes(assessment_id, mailbox, batch, src_caps, dst_caps, src_error,
@@ -149,7 +149,7 @@ impl Journal {
                  WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
                  ORDER BY mailbox",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(AssessedMailboxRow {
                     mailbox: r.get(0)?,
                     batch: r.get(1)?,

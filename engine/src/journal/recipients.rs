@@ -1,7 +1,7 @@
 //! Shared/resource mailboxes, lists and groups as journalled: what was last listed (from the
 //! `[recipients]` CSV) and their state.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -27,8 +27,8 @@ impl Journal {
     pub fn save_recipients(&self, rows: &[RecipientRow]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute("CREATE TEMP TABLE IF NOT EXISTS listed(address TEXT PRIMARY KEY)", [])?;
-            tx.execute("DELETE FROM listed", [])?;
+            tx.execute("CREATE TEMP TABLE IF NOT EXISTS listed(address TEXT PRIMARY KEY)", params![])?;
+            tx.execute("DELETE FROM listed", params![])?;
             for r in rows {
                 tx.execute(
                     &format!(
@@ -52,8 +52,7 @@ impl Journal {
                 tx.execute("INSERT OR IGNORE INTO listed(address) VALUES (?1)", [&r.address])?;
             }
             tx.execute(
-                "DELETE FROM recipients WHERE address NOT IN (SELECT address FROM listed)",
-                [],
+                "DELETE FROM recipients WHERE address NOT IN (SELECT address FROM listed)", params![],
             )?;
             tx.commit()
         })
@@ -66,7 +65,7 @@ impl Journal {
                 "SELECT address, kind, display_name, members, aliases, access, origin, state, listed_at
                  FROM recipients ORDER BY address",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(RecipientRow {
                     address: r.get(0)?,
                     kind: r.get(1)?,
@@ -88,9 +87,8 @@ impl Journal {
 mod tests {
     use super::*;
 
-    #[test]
-    fn saving_again_updates_and_drops_what_is_no_longer_listed() {
-        let (_d, s) = super::super::db::store();
+    crate::journal::db::both_backends! {
+    fn saving_again_updates_and_drops_what_is_no_longer_listed(s) {
         let row = |a: &str, m: &str| RecipientRow {
             address: a.into(),
             kind: "distribution".into(),
@@ -107,5 +105,6 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].members, "b@x.test;d@x.test");
         assert_eq!(rows[0].state, "listed");
+        }
     }
 }

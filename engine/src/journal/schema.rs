@@ -1,7 +1,8 @@
 //! The journal's tables, and the columns added to them since they first shipped (a journal
 //! written by an older cutover gets them when it is opened).
 
-use rusqlite::{Connection, params};
+use super::conn::Conn;
+use super::sql::{Result, params};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -326,21 +327,19 @@ const STEPS: &[(u32, &str)] = &[
 ];
 
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it
-/// has not had, and record its schema version.
-pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
+/// has not had, and record its schema version. On PostgreSQL the same tables, columns and
+/// steps (rewritten by `dialect.rs`), in one transaction under an advisory lock (several
+/// cutover processes may open the journal at once), after the functions that stand in for
+/// SQLite's own.
+pub(super) fn apply(conn: &mut Conn) -> Result<()> {
+    if conn.is_postgres() {
+        return apply_postgres(conn);
+    }
     conn.execute_batch(SCHEMA)?;
     for (table, column, decl) in COLUMNS {
         add_column(conn, table, column, decl)?;
     }
-    conn.execute(
-        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
-        [],
-    )?;
-    let version: u32 = conn.query_row(
-        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
-        [],
-        |r| r.get(0),
-    )?;
+    let version = version(conn)?;
     for (to, sql) in STEPS.iter().filter(|(to, _)| *to > version) {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {sql}; UPDATE meta SET value = '{to}' WHERE key = 'schema_version'; COMMIT;"
@@ -349,8 +348,53 @@ pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The schema version, 1 recorded if none is yet.
+fn version(conn: &Conn) -> Result<u32> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+        params![],
+    )?;
+    conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+        params![],
+        |r| r.get(0),
+    )
+}
+
+/// SQLite's `julianday` and `sum` over a comparison (a count of rows where it holds), which
+/// the journal's queries use, as PostgreSQL functions.
+const PG_FUNCTIONS: &str = r#"
+CREATE OR REPLACE FUNCTION julianday(t text) RETURNS double precision LANGUAGE sql VOLATILE AS
+  $$ SELECT extract(epoch FROM CASE WHEN t = 'now' THEN clock_timestamp() ELSE t::timestamptz END)::double precision / 86400.0 + 2440587.5 $$;
+CREATE OR REPLACE FUNCTION cutover_count_true(n bigint, b boolean) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+  $$ SELECT n + CASE WHEN b THEN 1 ELSE 0 END $$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = cutover_count_true, STYPE = bigint, INITCOND = '0');
+"#;
+
+/// The key of the advisory lock that serialises schema changes on PostgreSQL.
+const PG_SCHEMA_LOCK: i64 = 0x6375_746f_7665_72;
+
+fn apply_postgres(conn: &mut Conn) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch_raw(&format!("SELECT pg_advisory_xact_lock({PG_SCHEMA_LOCK})"))?;
+    tx.execute_batch_raw(PG_FUNCTIONS)?;
+    tx.execute_batch(SCHEMA)?;
+    for (table, column, decl) in COLUMNS {
+        tx.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl}"
+        ))?;
+    }
+    let version = version(&tx)?;
+    for (to, sql) in STEPS.iter().filter(|(to, _)| *to > version) {
+        tx.execute_batch(&format!(
+            "{sql}; UPDATE meta SET value = '{to}' WHERE key = 'schema_version'"
+        ))?;
+    }
+    tx.commit()
+}
+
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
-fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+fn add_column(c: &Conn, table: &str, column: &str, decl: &str) -> Result<()> {
     let exists: bool = c.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
         params![table, column],
@@ -373,7 +417,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("old.sqlite");
         {
-            let c = Connection::open(&path).unwrap();
+            let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(
                 "CREATE TABLE issues (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, category TEXT NOT NULL,
                    mailbox TEXT, folder TEXT, uid INTEGER, message TEXT NOT NULL,
@@ -406,7 +450,7 @@ mod tests {
             .with(|c| {
                 c.query_row(
                     "SELECT value FROM meta WHERE key = 'schema_version'",
-                    [],
+                    params![],
                     |r| r.get(0),
                 )
             })

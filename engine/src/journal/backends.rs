@@ -1,0 +1,133 @@
+//! The journal's calls that its other tests do not reach, on both backends: checks, runs
+//! and reports, assessments, Gmail sightings, recipients and the inspection views. Each
+//! query runs on SQLite and on PostgreSQL and reads back what was written.
+
+use super::assessments::{
+    AssessedFolderRow, AssessedMailboxRow, AssessedMessageRow, AssessmentRows, RiskRow,
+};
+use super::gmail::GmailSeenRow;
+use super::recipients::RecipientRow;
+
+crate::journal::db::both_backends! {
+    fn checks_runs_and_reports_read_back(s) {
+        s.set_check("target", true, "maria", Some("done")).unwrap();
+        s.override_check("rollback", "lead", "accepted risk").unwrap();
+        let checks = s.checks().unwrap();
+        assert_eq!(checks["target"].0, true);
+        assert_eq!(checks["target"].1.as_deref(), Some("maria"));
+        assert!(checks["target"].2.as_deref().unwrap().ends_with('Z'));
+        assert!(!checks["rollback"].0);
+        s.set_check_results(
+            "logins",
+            &[("a".into(), "pass".into(), "ok".into()), ("b".into(), "fail".into(), "refused".into())],
+        )
+        .unwrap();
+        let results = s.check_results().unwrap();
+        assert_eq!(results.len(), 2);
+        let states = s.check_states().unwrap();
+        assert!(states.contains_key("rollback"));
+
+        let run = s.begin_run("run", "0.1.0 (test)").unwrap();
+        assert!(run > 0);
+        let second = s.begin_run("verify", "0.1.0 (test)").unwrap();
+        assert_eq!(second, run + 1);
+        s.end_run(run, "ok").unwrap();
+        let versions = s.run_versions().unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].1, 2);
+        let runs = s.run_rows().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].outcome.as_deref(), Some("ok"));
+        let _ = s.measured_throughput().unwrap();
+        let _ = s.copied_per_hour(None, "2999-01-01T00:00:00.000Z").unwrap();
+        s.record_report("daily", "md", "2026-11-25T00:00:00.000Z").unwrap();
+        assert_eq!(
+            s.last_report("daily").unwrap().as_deref(),
+            Some("2026-11-25T00:00:00.000Z")
+        );
+        assert_eq!(s.report_rows().unwrap().len(), 1);
+        assert_eq!(s.last_report("final").unwrap(), None);
+    }
+}
+
+crate::journal::db::both_backends! {
+    fn assessments_gmail_and_recipients_read_back(s) {
+        let a = AssessmentRows {
+            batches: "pilot".into(),
+            complexity: "low".into(),
+            factors: "none".into(),
+            mailboxes: vec![AssessedMailboxRow {
+                mailbox: "a->a".into(),
+                batch: "pilot".into(),
+                messages: 3,
+                bytes: 4_000_000_000,
+                quota_limit: Some(10),
+                ..Default::default()
+            }],
+            folders: vec![AssessedFolderRow {
+                mailbox: "a->a".into(),
+                folder: "INBOX".into(),
+                messages: 3,
+                ..Default::default()
+            }],
+            messages: vec![AssessedMessageRow {
+                mailbox: "a->a".into(),
+                folder: "INBOX".into(),
+                uid: 7,
+                size: 9,
+                kind: "oversize".into(),
+            }],
+            risks: vec![RiskRow {
+                severity: "warning".into(),
+                mailbox: None,
+                message: "m".into(),
+            }],
+        };
+        let first = s.save_assessment(&a).unwrap();
+        let second = s.save_assessment(&a).unwrap();
+        assert!(second > first);
+        let latest = s.latest_assessed_mailboxes().unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].bytes, 4_000_000_000);
+        assert_eq!(latest[0].quota_limit, Some(10));
+        assert_eq!(s.latest_assessed_folders().unwrap().len(), 1);
+        assert_eq!(s.latest_assessed_messages().unwrap()[0].uid, 7);
+
+        let mb = s.upsert_mailbox("g->g", "b", "g", "g").unwrap();
+        let seen = |folder: &str, uid: u32, own: bool| GmailSeenRow {
+            folder: folder.into(),
+            uidvalidity: 1,
+            uid,
+            ident: "id1".into(),
+            own,
+            keywords: String::new(),
+            reason: (!own).then(|| "copy of INBOX".to_string()),
+        };
+        s.add_gmail_seen(mb, &[seen("INBOX", 1, true), seen("[Gmail]/All Mail", 5, false)])
+            .unwrap();
+        // Again: sightings already journalled are kept as they were.
+        s.add_gmail_seen(mb, &[seen("INBOX", 1, true)]).unwrap();
+        assert_eq!(s.gmail_seen(mb).unwrap().len(), 2);
+        assert_eq!(s.gmail_counts(mb).unwrap(), (1, 1));
+        assert_eq!(s.gmail_owned_uncopied(mb).unwrap().len(), 1);
+
+        let r = RecipientRow {
+            address: "team@x".into(),
+            kind: "list".into(),
+            display_name: "Team".into(),
+            members: "a@x;b@x".into(),
+            origin: "csv".into(),
+            ..Default::default()
+        };
+        s.save_recipients(std::slice::from_ref(&r)).unwrap();
+        s.save_recipients(&[r.clone(), RecipientRow { address: "room@x".into(), ..r.clone() }])
+            .unwrap();
+        s.save_recipients(std::slice::from_ref(&r)).unwrap();
+        let rows = s.recipient_rows().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].state, "listed");
+        assert_eq!(s.mailbox_rows().unwrap().len(), 1);
+        assert_eq!(s.mailbox_id("g->g").unwrap(), Some(mb));
+        assert_eq!(s.mailbox_id("nobody").unwrap(), None);
+    }
+}
