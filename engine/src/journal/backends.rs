@@ -131,3 +131,81 @@ crate::journal::db::both_backends! {
         assert_eq!(s.mailbox_id("nobody").unwrap(), None);
     }
 }
+
+/// A journal database of the shared test cluster, as a target (password in the URL).
+fn target() -> crate::config::PgTarget {
+    use super::test_postgres::{PASSWORD, shared};
+    let cluster = shared();
+    crate::config::PgTarget {
+        url: format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{}?sslmode=disable",
+            cluster.port,
+            cluster.database()
+        ),
+        password_env: None,
+        password_file: None,
+    }
+}
+
+#[test]
+fn several_processes_opening_a_new_postgres_journal_at_once_migrate_it_once() {
+    let t = target();
+    let d = tempfile::tempdir().unwrap();
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let (t, local) = (t.clone(), d.path().join("j.postgres"));
+            std::thread::spawn(move || super::db::Journal::open_postgres(&t, &local, false))
+        })
+        .collect();
+    for h in opened {
+        h.join().unwrap().unwrap();
+    }
+    let j = super::db::Journal::open_postgres(&t, &d.path().join("j.postgres"), false).unwrap();
+    let v: String = j
+        .with(|c| {
+            c.query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                super::sql::params![],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(v, super::schema::last_version().to_string());
+    // Read-only: reads, refuses writes.
+    let ro = super::db::Journal::open_postgres(&t, &d.path().join("j.postgres"), true).unwrap();
+    assert!(ro.mailbox_rows().unwrap().is_empty());
+    assert!(ro.upsert_mailbox("a->a", "b", "a", "a").is_err());
+}
+
+#[test]
+fn a_lost_postgres_server_is_a_journal_error_naming_the_url_not_a_panic() {
+    use super::test_postgres::{PASSWORD, PgCluster};
+    let cluster = PgCluster::start();
+    let db = cluster.database();
+    let t = crate::config::PgTarget {
+        url: format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{db}?sslmode=disable",
+            cluster.port
+        ),
+        password_env: None,
+        password_file: None,
+    };
+    let d = tempfile::tempdir().unwrap();
+    let j = super::db::Journal::open_postgres(&t, &d.path().join("j.postgres"), false).unwrap();
+    j.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+    drop(cluster);
+    let e = j
+        .upsert_mailbox("b->b", "b", "b", "b")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("postgres://postgres@127.0.0.1:") && !e.contains(PASSWORD),
+        "{e}"
+    );
+    // And opening it again says what to do.
+    let e = super::db::Journal::open_postgres(&t, &d.path().join("j.postgres"), false)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("check that the server runs"), "{e}");
+}

@@ -326,6 +326,12 @@ const STEPS: &[(u32, &str)] = &[
     ),
 ];
 
+/// The schema version a journal has once every step is applied.
+#[cfg(test)]
+pub(super) fn last_version() -> u32 {
+    STEPS.last().map(|(v, _)| *v).unwrap_or(1)
+}
+
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it
 /// has not had, and record its schema version. On PostgreSQL the same tables, columns and
 /// steps (rewritten by `dialect.rs`), in one transaction under an advisory lock (several
