@@ -18,7 +18,7 @@ pub fn recipients(project: &Project, script_path: Option<&Path>) -> Result<ExitC
                 .into(),
         ));
     };
-    let store = Journal::open_project(&project)?;
+    let store = Journal::open_project(project)?;
     journal_recipients(project, &store)?;
     let name = file.file_name().map_or_else(
         || file.display().to_string(),

@@ -32,10 +32,10 @@ pub fn report(
     }
     // Bring a journal written by an older cutover up to date (columns, the reports table);
     // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
-    if let Err(e) = Journal::open_project(&project) {
+    if let Err(e) = Journal::open_project(project) {
         eprintln!("cutover: {e} (reading it as it is)");
     }
-    let store = Journal::open_project_read_only(&project)?;
+    let store = Journal::open_project_read_only(project)?;
     let since = match kind {
         Kind::Daily => store.last_report("daily")?,
         Kind::Final => None,
@@ -58,7 +58,7 @@ pub fn report(
         }
     };
     written.map_err(Error::Internal)?;
-    Journal::open_project(&project)
+    Journal::open_project(project)
         .and_then(|s| s.record_report(kind.as_str(), format.as_str(), &until))
         .map_err(Error::ReportNotRecorded)?;
     Ok(ExitCode::Success)

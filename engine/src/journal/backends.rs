@@ -13,7 +13,7 @@ crate::journal::db::both_backends! {
         s.set_check("target", true, "maria", Some("done")).unwrap();
         s.override_check("rollback", "lead", "accepted risk").unwrap();
         let checks = s.checks().unwrap();
-        assert_eq!(checks["target"].0, true);
+        assert!(checks["target"].0);
         assert_eq!(checks["target"].1.as_deref(), Some("maria"));
         assert!(checks["target"].2.as_deref().unwrap().ends_with('Z'));
         assert!(!checks["rollback"].0);

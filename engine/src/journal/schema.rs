@@ -378,7 +378,7 @@ CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = cutover_count_true, STYPE = bi
 "#;
 
 /// The key of the advisory lock that serialises schema changes on PostgreSQL.
-const PG_SCHEMA_LOCK: i64 = 0x6375_746f_7665_72;
+const PG_SCHEMA_LOCK: i64 = 0x0063_7574_6f76_6572;
 
 fn apply_postgres(conn: &mut Conn) -> Result<()> {
     let tx = conn.transaction()?;
