@@ -209,3 +209,55 @@ fn a_lost_postgres_server_is_a_journal_error_naming_the_url_not_a_panic() {
         .to_string();
     assert!(e.contains("check that the server runs"), "{e}");
 }
+
+#[test]
+fn sslmode_require_verify_ca_and_verify_full_behave_as_libpq() {
+    use super::test_postgres::{PASSWORD, PgCluster};
+    let cluster = PgCluster::start_tls();
+    let db = cluster.database();
+    let cert = cluster.cert();
+    let d = tempfile::tempdir().unwrap();
+    let open = |host: &str, query: &str| {
+        let t = crate::config::PgTarget {
+            url: format!("postgres://postgres@{host}:{}/{db}?{query}", cluster.port),
+            password_env: None,
+            password_file: Some(d.path().join("pw")),
+        };
+        super::db::Journal::open_postgres(&t, &d.path().join("j.postgres"), false)
+    };
+    std::fs::write(d.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
+    let on_tls = |j: &super::db::Journal| -> bool {
+        j.with(|c| {
+            c.query_row(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                super::sql::params![],
+                |r| r.get(0),
+            )
+        })
+        .unwrap()
+    };
+    let root = format!("sslrootcert={}", cert.display());
+    // require: TLS, the self-signed certificate not checked.
+    assert!(on_tls(&open("127.0.0.1", "sslmode=require").unwrap()));
+    // disable: no TLS.
+    assert!(!on_tls(&open("127.0.0.1", "sslmode=disable").unwrap()));
+    // verify-full: the chain and the name; the certificate names localhost.
+    assert!(on_tls(
+        &open("localhost", &format!("sslmode=verify-full&{root}")).unwrap()
+    ));
+    let e = open("127.0.0.1", &format!("sslmode=verify-full&{root}"))
+        .err()
+        .expect("a certificate for localhost is not one for 127.0.0.1")
+        .to_string();
+    assert!(
+        e.contains("sslmode") && e.contains("postgres://postgres@127.0.0.1"),
+        "{e}"
+    );
+    // verify-ca: the chain only.
+    assert!(on_tls(
+        &open("127.0.0.1", &format!("sslmode=verify-ca&{root}")).unwrap()
+    ));
+    // Without the root, the self-signed certificate is not trusted.
+    assert!(open("localhost", "sslmode=verify-full").is_err());
+    assert!(open("localhost", "sslmode=verify-ca").is_err());
+}

@@ -138,7 +138,14 @@ fn init(bin: &Path, root: &Path) -> PathBuf {
     data
 }
 
-fn server(bin: &Path, root: &Path, data: &Path, port: u16, pdeathsig: bool) -> Child {
+fn server(
+    bin: &Path,
+    root: &Path,
+    data: &Path,
+    port: u16,
+    pdeathsig: bool,
+    extra: &[String],
+) -> Child {
     let log = std::fs::File::create(root.join("server.log")).unwrap();
     if is_root() {
         give_to_nobody(&root.join("server.log"));
@@ -160,6 +167,7 @@ fn server(bin: &Path, root: &Path, data: &Path, port: u16, pdeathsig: bool) -> C
             "-c",
             "max_connections=200",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -192,11 +200,114 @@ fn wait_ready(bin: &Path, port: u16, root: &Path) {
 impl PgCluster {
     /// A cluster of its own, stopped when dropped.
     pub fn start() -> PgCluster {
+        PgCluster::start_with(false)
+    }
+
+    /// A cluster that also accepts TLS, with a certificate for `localhost` signed by a test CA
+    /// (`cert()`, in PEM: the root a client trusts for verify-ca and verify-full).
+    pub fn start_tls() -> PgCluster {
+        PgCluster::start_with(true)
+    }
+
+    /// The TLS cluster's CA certificate.
+    pub fn cert(&self) -> PathBuf {
+        self.dir
+            .as_ref()
+            .expect("an own cluster")
+            .path()
+            .join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> PgCluster {
         let bin = bin_dir().expect("PostgreSQL's binaries (apt-get install postgresql)");
         let dir = tempfile::tempdir().unwrap();
         let data = init(&bin, dir.path());
         let port = free_port();
-        let child = server(&bin, dir.path(), &data, port, false);
+        let mut extra = Vec::new();
+        if tls {
+            let (crt, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            let p = |name: &str| dir.path().join(name);
+            std::fs::write(p("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .current_dir(dir.path())
+                    .args(args)
+                    .output()
+                    .expect("run openssl");
+                assert!(
+                    out.status.success(),
+                    "openssl: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            // A CA, and the server's certificate for localhost signed by it.
+            openssl(
+                &[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ]
+                .into_iter()
+                .chain([
+                    "-subj",
+                    "/CN=cutover test CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                ])
+                .collect::<Vec<_>>(),
+            );
+            openssl(
+                &[
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=localhost",
+                ]
+                .into_iter()
+                .chain(["-keyout", "server.key", "-out", "server.csr"])
+                .collect::<Vec<_>>(),
+            );
+            openssl(
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "server.csr",
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                ]
+                .into_iter()
+                .chain([
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-extfile",
+                    "ext",
+                    "-out",
+                    "server.crt",
+                ])
+                .collect::<Vec<_>>(),
+            );
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                give_to_nobody(&key);
+                give_to_nobody(&crt);
+            }
+            extra = vec![
+                "-c".to_string(),
+                "ssl=on".to_string(),
+                "-c".to_string(),
+                format!("ssl_cert_file={}", crt.display()),
+                "-c".to_string(),
+                format!("ssl_key_file={}", key.display()),
+            ];
+        }
+        let child = server(&bin, dir.path(), &data, port, false, &extra);
         wait_ready(&bin, port, dir.path());
         PgCluster {
             port,
@@ -297,7 +408,7 @@ pub fn shared() -> &'static PgCluster {
         // The server's parent is this thread, which never ends: the server gets SIGKILL when
         // the process does.
         std::thread::spawn(move || {
-            let mut child = server(&b, &r, &d, port, true);
+            let mut child = server(&b, &r, &d, port, true, &[]);
             let _ = tx.send(());
             let _ = child.wait();
         });
