@@ -84,4 +84,60 @@ mod tests {
         assert_eq!(redact("postgres://mig@h/db"), "postgres://mig@h/db");
         assert!(is_postgres_url("postgresql://h/db") && !is_postgres_url("state.sqlite"));
     }
+
+    fn load(state: &str, pg: &str) -> Result<crate::config::Project, String> {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("p.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[project]\nname = \"t\"\nstate = \"{state}\"\n{pg}\n[source]\nkind = \"imap\"\nhost = \"h\"\n\
+                 [destination]\nkind = \"imap\"\nhost = \"h\"\n[[mailbox]]\n\
+                 source = {{ user = \"a\", password = \"x\" }}\ndestination = {{ user = \"a\", password = \"x\" }}\n"
+            ),
+        )
+        .unwrap();
+        crate::config::load(&path).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_postgres_state_reads_its_password_keys_and_names_its_local_files() {
+        let p = load(
+            "postgres://mig:pw@db:5433/acme?sslmode=require",
+            "[project.postgres]\npassword_file = \"pg-pass\"",
+        )
+        .unwrap();
+        let pg = p.postgres.as_ref().unwrap();
+        assert_eq!(pg.display(), "postgres://mig@db:5433/acme?sslmode=require");
+        assert!(pg.password_file.as_ref().unwrap().ends_with("pg-pass"));
+        assert!(pg.password_file.as_ref().unwrap().is_absolute());
+        assert!(p.state_path.ends_with("acme.postgres"));
+        assert_eq!(p.journal_name(), pg.display());
+        // SQLite stays the default, unchanged.
+        let p = load("j.sqlite", "").unwrap();
+        assert!(p.postgres.is_none() && p.state_path.ends_with("j.sqlite"));
+    }
+
+    #[test]
+    fn postgres_keys_without_a_url_both_password_keys_or_no_database_are_refused() {
+        let e = load("j.sqlite", "[project.postgres]\npassword_env = \"X\"").unwrap_err();
+        assert!(e.contains("not a postgres:// URL"), "{e}");
+        let e = load(
+            "postgres://u@h/db",
+            "[project.postgres]\npassword_env = \"X\"\npassword_file = \"f\"",
+        )
+        .unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+        let e = load("postgres://u:secret@h:5432/", "").unwrap_err();
+        assert!(
+            e.contains("names no database") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = load(
+            "postgres://u@h/db",
+            "[project.postgres]\npasword_env = \"X\"",
+        )
+        .unwrap_err();
+        assert!(e.contains("pasword_env"), "{e}");
+    }
 }

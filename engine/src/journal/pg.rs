@@ -419,6 +419,19 @@ mod tests {
     }
 
     #[test]
+    fn a_pgpass_readable_by_others_is_ignored_as_libpq_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("pgpass");
+        std::fs::write(&f, "db.example:5433:cut:mig:s3cret\n").unwrap();
+        let config: tokio_postgres::Config = "postgres://mig@db.example:5433/cut".parse().unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(pgpass(&f, &config), None);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(pgpass(&f, &config).as_deref(), Some("s3cret"));
+    }
+
+    #[test]
     fn sslmode_is_read_from_the_url_and_a_bad_one_is_named() {
         let t = |url: &str| PgTarget {
             url: url.into(),
