@@ -28,6 +28,8 @@ pub type Result<T> = std::result::Result<T, JournalError>;
 #[derive(Clone)]
 pub struct Journal {
     conn: Arc<Mutex<Conn>>,
+    /// The PostgreSQL journal's target (None: SQLite).
+    postgres: Option<PgTarget>,
     /// The journal as messages name it: the file, or the URL without its password.
     name: String,
     /// The local path the OAuth token file is named after (the SQLite file itself).
@@ -118,6 +120,7 @@ impl Journal {
         }
         Ok(Journal {
             conn: Arc::new(Mutex::new(conn)),
+            postgres: Some(target.clone()),
             name: name.clone(),
             local: local.to_path_buf(),
         })
@@ -125,7 +128,12 @@ impl Journal {
 
     /// Whether this journal is on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.lock().is_postgres()
+        self.postgres.is_some()
+    }
+
+    /// The PostgreSQL journal's target, to open more connections to it (workers).
+    pub fn postgres_target(&self) -> Option<&PgTarget> {
+        self.postgres.as_ref()
     }
 
     pub fn open(path: &Path, durability: Durability) -> Result<Journal> {
@@ -161,6 +169,7 @@ impl Journal {
         share_journal_files(path);
         Ok(Journal {
             conn: Arc::new(Mutex::new(conn)),
+            postgres: None,
             name: p,
             local: path.to_path_buf(),
         })
@@ -204,6 +213,7 @@ impl Journal {
         let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
         Ok(Journal {
             conn: Arc::new(Mutex::new(Conn::Sqlite(conn))),
+            postgres: None,
             name: p,
             local: path.to_path_buf(),
         })

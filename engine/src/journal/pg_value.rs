@@ -34,6 +34,7 @@ impl ToSql for PgParam {
                 Type::FLOAT8 => (*i as f64).to_sql(ty, out),
                 Type::FLOAT4 => (*i as f32).to_sql(ty, out),
                 Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::NUMERIC => put_numeric(&i.to_string(), out),
                 _ if text_like => i.to_string().to_sql(ty, out),
                 _ => Err(format!("an integer cannot be sent as {ty}").into()),
             },
@@ -41,6 +42,7 @@ impl ToSql for PgParam {
                 Type::FLOAT8 => f.to_sql(ty, out),
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
                 Type::INT8 if f.fract() == 0.0 => (*f as i64).to_sql(ty, out),
+                Type::NUMERIC if f.is_finite() => put_numeric(&f.to_string(), out),
                 _ if text_like => f.to_string().to_sql(ty, out),
                 _ => Err(format!("a number cannot be sent as {ty}").into()),
             },
@@ -63,6 +65,58 @@ impl ToSql for PgParam {
     }
 
     to_sql_checked!();
+}
+
+/// A decimal number (`-12.5`, as Rust prints an integer or a finite float) in PostgreSQL's
+/// binary `numeric`: base-10000 digit groups around the decimal point.
+fn put_numeric(
+    text: &str,
+    out: &mut tokio_postgres::types::private::BytesMut,
+) -> Result<IsNull, BoxError> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, text),
+    };
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        return Err(format!("{text:?} is not a decimal number").into());
+    }
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let pad_int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
+    let pad_frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
+    let group = |s: &str| -> Vec<i16> {
+        s.as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap_or("0").parse().unwrap_or(0))
+            .collect()
+    };
+    let mut digits = group(&pad_int);
+    let mut weight = digits.len() as i16 - 1;
+    digits.extend(group(&pad_frac));
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let mut put = |v: i16| out.extend_from_slice(&v.to_be_bytes());
+    put(digits.len() as i16);
+    put(weight);
+    put(if negative && !digits.is_empty() {
+        0x4000
+    } else {
+        0
+    });
+    put(frac.len() as i16);
+    for d in digits {
+        put(d);
+    }
+    Ok(IsNull::No)
 }
 
 /// A column read as a [`Value`].

@@ -324,6 +324,28 @@ const STEPS: &[(u32, &str)] = &[
          );
          CREATE INDEX IF NOT EXISTS access_checks_mailbox ON access_checks (mailbox);",
     ),
+    // Workers and mailbox leases (issue 20 item 2, first part): each cutover process working
+    // the journal registers (`id` host:pid:start, `heartbeat_at` renewed); a mailbox is
+    // worked by the worker holding its lease until `expires_at` (Julian days, the database's
+    // clock: every worker compares against the same one). Numbered 12 here: the lead
+    // renumbers at merge.
+    (
+        12,
+        "CREATE TABLE IF NOT EXISTS workers (
+           id TEXT PRIMARY KEY,
+           host TEXT NOT NULL,
+           pid INTEGER NOT NULL,
+           started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           heartbeat_at REAL NOT NULL,
+           state TEXT NOT NULL DEFAULT 'running'
+         );
+         CREATE TABLE IF NOT EXISTS leases (
+           mailbox TEXT PRIMARY KEY,
+           worker TEXT NOT NULL,
+           expires_at REAL NOT NULL,
+           taken_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.
