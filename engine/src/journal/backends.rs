@@ -261,3 +261,29 @@ fn sslmode_require_verify_ca_and_verify_full_behave_as_libpq() {
     assert!(open("localhost", "sslmode=verify-full").is_err());
     assert!(open("localhost", "sslmode=verify-ca").is_err());
 }
+
+/// A PostgreSQL journal written by an older cutover (an older schema version) gets the
+/// steps it lacks when opened, once.
+#[test]
+fn an_older_postgres_journal_gets_the_steps_it_lacks() {
+    let t = target();
+    let d = tempfile::tempdir().unwrap();
+    let local = d.path().join("j.postgres");
+    let j = super::db::Journal::open_postgres(&t, &local, false).unwrap();
+    j.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+    j.with(|c| {
+        c.execute_batch(
+            "DROP TABLE leases; DROP TABLE workers; UPDATE meta SET value = '9' WHERE key = 'schema_version'",
+        )
+    })
+    .unwrap();
+    drop(j);
+    let j = super::db::Journal::open_postgres(&t, &local, false).unwrap();
+    j.register_worker("w", "h", 1).unwrap();
+    assert_eq!(j.workers().unwrap().len(), 1);
+    assert_eq!(j.mailbox_rows().unwrap().len(), 1);
+    drop(j);
+    // Opening again applies nothing more.
+    let j = super::db::Journal::open_postgres(&t, &local, false).unwrap();
+    assert_eq!(j.workers().unwrap().len(), 1);
+}
