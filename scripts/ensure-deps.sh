@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ensure-deps.sh: make sure the programs the sample and the tests need are here:
-# Dovecot (dovecot-imapd with doveadm, dovecot-pop3d), Radicale (CalDAV/CardDAV, run by
+# Dovecot (dovecot-imapd with doveadm, dovecot-pop3d), PostgreSQL (initdb and postgres under
+# /usr/lib/postgresql/*/bin, run by tests/it/support/postgres.rs for the PostgreSQL journal), Radicale (CalDAV/CardDAV, run by
 # tests/support/dav-instance.sh with /usr/bin/python3), python3, openssl, tmux, and headless Chromium (the HTML report test). Installs them with apt-get when
 # missing and allowed (running as root, or with sudo, and CUTOVER_NO_INSTALL unset).
 set -euo pipefail
@@ -8,6 +9,9 @@ need=()
 [[ -x /usr/sbin/dovecot ]] && command -v doveadm >/dev/null || need+=(dovecot-imapd)
 [[ -x /usr/lib/dovecot/pop3 ]] || need+=(dovecot-pop3d)
 command -v python3 >/dev/null || need+=(python3)
+# PostgreSQL from Debian: its binaries are not on PATH; setpriv (util-linux) runs them as nobody.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v setpriv >/dev/null || need+=(util-linux)
 # Radicale 3.1.x from Debian: its module must import in the system python (not a pyenv one).
 [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import radicale' 2>/dev/null || need+=(radicale)
 command -v openssl >/dev/null || need+=(openssl)

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::exit::ExitCode;
 
 pub async fn access(project: Project, batches: Vec<String>, probe: bool) -> Result<ExitCode> {
-    let store = Journal::open(&project.state_path, project.durability)?;
+    let store = Journal::open_project(&project)?;
     let results = match check(&project, &store, &batches, probe).await {
         Ok(r) => r,
         Err(AccessError::Endpoint(e)) => return Err(e.into()),

@@ -6,7 +6,7 @@ use crate::exit::ExitCode;
 
 pub fn check(project: &Project) -> ExitCode {
     println!("project  {}", project.name);
-    println!("journal  {}", project.state_path.display());
+    println!("journal  {}", project.journal_name());
     for (side, e) in [
         ("source", &project.source),
         ("destination", &project.destination),

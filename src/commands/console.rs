@@ -118,7 +118,7 @@ pub async fn console(project: Project, theme: Option<String>, start: bool) -> Re
 
 pub async fn watch(project: Project, theme: Option<String>) -> Result<ExitCode> {
     let theme = console_theme(theme.as_deref().or(project.theme.as_deref()))?;
-    let store = Journal::open_read_only(&project.state_path).map_err(Error::NotStarted)?;
+    let store = Journal::open_project_read_only(&project).map_err(Error::NotStarted)?;
     let snaps = cutover_engine::engine::monitor::watch_journal(project, store);
     cutover::ui::run(snaps, None, theme, operator())
         .await

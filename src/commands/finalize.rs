@@ -197,7 +197,7 @@ pub async fn finalize(
         "cutover: {} — finalize batch {batch}: {} mailbox(es); journal {}",
         engine.project.name,
         selected.len(),
-        engine.project.state_path.display()
+        engine.project.journal_name()
     );
     dns_step(&engine, &batch, force_dns.as_deref()).await?;
     gate(&engine, &batches, override_reason.as_deref())?;

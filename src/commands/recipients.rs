@@ -41,7 +41,7 @@ fn failed(e: RecipientsError) -> Result<ExitCode> {
 }
 
 pub async fn recipients(project: &Project, mode: Mode<'_>) -> Result<ExitCode> {
-    let store = Journal::open(&project.state_path, project.durability)?;
+    let store = Journal::open_project(project)?;
     let g = match gather(project, &store, true).await {
         Ok(g) => g,
         Err(e) => return failed(e),

@@ -29,15 +29,15 @@ pub fn report(
         ReportFormat::Html => Format::Html,
         ReportFormat::Csv => Format::Csv,
     };
-    if !project.state_path.exists() {
+    if project.postgres.is_none() && !project.state_path.exists() {
         return Err(Error::NothingToReport(project.state_path.clone()));
     }
     // Bring a journal written by an older cutover up to date (columns, the reports table);
     // this changes no figure. A journal that cannot be written (a read-only copy) is read as is.
-    if let Err(e) = Journal::open(&project.state_path, project.durability) {
+    if let Err(e) = Journal::open_project(project) {
         eprintln!("cutover: {e} (reading it as it is)");
     }
-    let store = Journal::open_read_only(&project.state_path)?;
+    let store = Journal::open_project_read_only(project)?;
     let since = match kind {
         Kind::Daily => store.last_report("daily")?,
         Kind::Final | Kind::Weekly => None,
@@ -60,7 +60,7 @@ pub fn report(
         }
     };
     written.map_err(Error::Internal)?;
-    Journal::open(&project.state_path, project.durability)
+    Journal::open_project(project)
         .and_then(|s| s.record_report(kind.as_str(), format.as_str(), &until))
         .map_err(Error::ReportNotRecorded)?;
     Ok(ExitCode::Success)
@@ -95,7 +95,7 @@ pub fn report_note(project: &Project, note: &[String]) -> Result<ExitCode> {
         return Err(Error::NothingToReport(project.state_path.clone()));
     }
     let who = super::setup::operator();
-    Journal::open(&project.state_path, project.durability)?.record_note(section, text, &who)?;
+    Journal::open_project(project)?.record_note(section, text, &who)?;
     println!(
         "cutover: {section} note journalled ({} line(s), by {})",
         text.lines().count(),

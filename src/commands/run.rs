@@ -70,7 +70,7 @@ pub async fn run(
         "cutover: {} — {} mailbox(es); journal {}; log {}",
         engine.project.name,
         selected.len(),
-        engine.project.state_path.display(),
+        engine.project.journal_name(),
         crate::logging::log_file(&engine.project.log_dir).display()
     );
     let printer = tokio::spawn(print_events(rx));

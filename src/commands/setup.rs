@@ -28,7 +28,7 @@ pub async fn control_socket(engine: &Arc<Engine>) -> Result<tokio::task::JoinHan
 }
 
 pub fn open_store(project: &Project) -> Result<Journal> {
-    Ok(Journal::open(&project.state_path, project.durability)?)
+    Ok(Journal::open_project(project)?)
 }
 
 /// A migration's re-run (`cutover run`, the console) mirrors what users did on the source

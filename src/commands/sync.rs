@@ -94,7 +94,7 @@ pub async fn sync(
         "cutover: {} — delta pass(es) over {} mailbox(es); journal {}",
         engine.project.name,
         selected.len(),
-        engine.project.state_path.display()
+        engine.project.journal_name()
     );
     let printer = tokio::spawn(print_events(rx));
     let stop = engine.stop_flag();

@@ -41,6 +41,7 @@ mod migrate;
 mod multiappend;
 mod oauth;
 mod pop3;
+mod postgres_journal;
 mod recipients;
 mod recipients_directory;
 mod report;

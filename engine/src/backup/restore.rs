@@ -104,6 +104,7 @@ fn restore_project(
     p.source = maildir_endpoint(&to, dir);
     p.destination = to;
     p.state_path = dir.join(journal_name(into));
+    p.postgres = None;
     p.mailboxes = vec![MailboxSpec {
         source: tree_credential(tree),
         destination: side_credential(spec, into).clone(),

@@ -53,6 +53,7 @@ pub fn backup_project(
     p.destination = maildir_endpoint(&from, dir);
     p.source = from;
     p.state_path = dir.join(BACKUP_JOURNAL);
+    p.postgres = None;
     p.mailboxes = mailboxes
         .iter()
         .map(|m| {

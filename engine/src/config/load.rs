@@ -311,10 +311,14 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
     let dns = dns_of(path, text, &raw.dns, destination.kind, destination.preset)?;
     let batch_dates = batch_dates(path, text, &raw.batch, &mailboxes)?;
 
+    let (state_path, postgres) =
+        state_of(path, &raw.project.state, &raw.project.postgres, &resolve)?;
+
     Ok(Project {
         name: raw.project.name,
         file: path.to_path_buf(),
-        state_path: resolve(&raw.project.state),
+        state_path,
+        postgres,
         log_dir: raw
             .project
             .log_dir
@@ -358,4 +362,66 @@ fn operators_group(name: &str) -> Result<crate::local::Group, String> {
         ));
     }
     Ok(g)
+}
+
+/// `[project] state`: a SQLite file (relative to the project file), or a PostgreSQL URL with
+/// `[project.postgres]`; then the local files (control socket, lock, OAuth tokens) are named
+/// after `<database>.postgres` beside the project file.
+fn state_of(
+    path: &Path,
+    state: &str,
+    pg: &Option<super::postgres::RawPostgres>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<(PathBuf, Option<super::postgres::PgTarget>), ConfigError> {
+    if !super::postgres::is_postgres_url(state) {
+        if pg.is_some() {
+            return Err(ConfigError::whole(
+                path,
+                "[project.postgres] is set but [project] state is not a postgres:// URL: remove it or write state = \"postgres://USER@HOST:PORT/DATABASE\"".to_string(),
+            ));
+        }
+        return Ok((resolve(state), None));
+    }
+    let raw = pg.as_ref();
+    let (env, file) = (
+        raw.and_then(|r| r.password_env.clone()),
+        raw.and_then(|r| r.password_file.clone()),
+    );
+    if env.is_some() && file.is_some() {
+        return Err(ConfigError::whole(
+            path,
+            "[project.postgres]: set password_env or password_file, not both".to_string(),
+        ));
+    }
+    let without_query = state.split('?').next().unwrap_or(state);
+    let db: String = without_query
+        .rsplit_once('/')
+        .map(|(before, db)| if before.ends_with('/') { "" } else { db })
+        .unwrap_or("")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if db.is_empty() {
+        return Err(ConfigError::whole(
+            path,
+            format!(
+                "[project] state {}: names no database: write postgres://USER@HOST:PORT/DATABASE",
+                super::postgres::redact(state)
+            ),
+        ));
+    }
+    Ok((
+        resolve(&format!("{db}.postgres")),
+        Some(super::postgres::PgTarget {
+            url: state.to_string(),
+            password_env: env,
+            password_file: file.as_deref().map(resolve),
+        }),
+    ))
 }

@@ -6,7 +6,7 @@
 //! One module per concept: `lines` (errors with locations), `warnings` (warnings of the file
 //! being loaded), [`checks`] (value ranges, URLs), `secrets` (passwords and client secrets),
 //! `oauth`, `endpoints` (`[source]`, `[destination]`, their `[dav]`), `items` (what is moved), `mailboxes` (`[[mailbox]]` and the CSV), `recipients` (`[recipients]` and its CSV), `csv_header` (opening either CSV),
-//! `folders`, `batches` (`[batch.NAME]` planned dates), `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `project` (the
+//! `folders`, `batches` (`[batch.NAME]` planned dates), `checklist` (`[[check]]`, `[checklist]` and the built-in items), `dns` (`[dns]`), `postgres` (`[project.postgres]`, a PostgreSQL journal), `project` (the
 //! loaded [`Project`]), `raw` (the file's top-level shape) and `load` (reading and validating
 //! it all).
 
@@ -25,6 +25,7 @@ mod load;
 mod mailboxes;
 mod oauth;
 pub mod permissions;
+mod postgres;
 mod project;
 mod raw;
 mod recipients;
@@ -51,6 +52,7 @@ pub use lines::ConfigError;
 pub use load::load;
 pub use mailboxes::{CSV_COLUMNS, Credential, MailboxSpec};
 pub use oauth::{OAuthFlow, OAuthProvider, OAuthSettings};
+pub use postgres::{PgTarget, is_postgres_url, redact};
 pub use project::{
     Brake, DEFAULT_MAX_FAILED_MESSAGES, Deletions, Durability, Project, SyncSettings,
 };

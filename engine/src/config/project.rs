@@ -42,7 +42,11 @@ pub enum Brake {
 pub struct Project {
     pub name: String,
     pub file: PathBuf,
+    /// The SQLite journal; with a PostgreSQL journal (`postgres`), the local name that the
+    /// control socket, the engine lock and the OAuth token file are named after.
     pub state_path: PathBuf,
+    /// `state = "postgres://…"`: the journal is on that server, not in `state_path`.
+    pub postgres: Option<super::postgres::PgTarget>,
     pub log_dir: PathBuf,
     pub durability: Durability,
     pub parallel_mailboxes: usize,
@@ -103,3 +107,14 @@ pub enum Deletions {
 
 /// Default error budget per mailbox (`max_failed_messages`).
 pub const DEFAULT_MAX_FAILED_MESSAGES: usize = 50;
+
+impl Project {
+    /// The journal as messages name it: the SQLite file, or the PostgreSQL URL without its
+    /// password.
+    pub fn journal_name(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.display(),
+            None => self.state_path.display().to_string(),
+        }
+    }
+}

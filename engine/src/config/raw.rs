@@ -12,6 +12,7 @@ use super::dns::RawDns;
 use super::endpoints::RawEndpoint;
 use super::folders::RawFolders;
 use super::mailboxes::RawMailbox;
+use super::postgres::RawPostgres;
 use super::project::{Brake, Durability, SyncSettings};
 use super::recipients::RawRecipients;
 
@@ -63,6 +64,9 @@ pub(super) struct RawConsole {
 pub(super) struct RawProjectSection {
     pub(super) name: String,
     pub(super) state: String,
+    /// The password of a PostgreSQL `state` URL.
+    #[serde(default)]
+    pub(super) postgres: Option<RawPostgres>,
     #[serde(default)]
     pub(super) mailboxes_csv: Option<Spanned<String>>,
     #[serde(default)]

@@ -72,7 +72,7 @@ impl Monitor {
         let mut m = Monitor {
             project: project.name.clone(),
             log_dir: project.log_dir.display().to_string(),
-            journal: project.state_path.display().to_string(),
+            journal: project.journal_name(),
             started: Utc::now(),
             read_only,
             batch_order: Vec::new(),

@@ -69,9 +69,9 @@ mod tests {
 
     #[test]
     fn a_journal_failure_is_its_own_failure_never_retried() {
-        let store = || JournalError::Sqlite {
+        let store = || JournalError::Store {
             path: "/srv/j.sqlite".into(),
-            source: rusqlite::Error::InvalidQuery,
+            source: rusqlite::Error::InvalidQuery.into(),
         };
         for e in [
             SyncError::Journal(store()),

@@ -1,7 +1,7 @@
 //! Mailbox-readiness checks as journalled (`cutover access`): one row per mailbox and check,
 //! so the checklist's `access` item, the console and the reports read the latest one.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 
@@ -47,7 +47,7 @@ impl Journal {
                  WHERE id = (SELECT MAX(id) FROM access_checks b WHERE b.mailbox = a.mailbox)
                  ORDER BY mailbox",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![], |r| {
                 Ok(AccessRow {
                     mailbox: r.get(0)?,
                     at: r.get(1)?,
@@ -57,7 +57,7 @@ impl Journal {
                     probed: r.get(5)?,
                 })
             })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            rows.collect::<super::sql::Result<Vec<_>>>()
         })
     }
 }
@@ -65,9 +65,8 @@ impl Journal {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn the_latest_check_of_each_mailbox_wins() {
-        let (_d, j) = crate::journal::db::store();
+    crate::journal::db::both_backends! {
+    fn the_latest_check_of_each_mailbox_wins(j) {
         j.record_access("a->a", false, "no-mailbox", "no mailbox", false)
             .unwrap();
         j.record_access("b->b", true, "ready", "ok", false).unwrap();
@@ -80,5 +79,6 @@ mod tests {
             ("a->a", true, true)
         );
         assert_eq!(rows[1].state, "ready");
+        }
     }
 }

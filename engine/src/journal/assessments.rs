@@ -1,7 +1,7 @@
 //! Assessments as journalled: each `cutover assess` with its mailboxes, folders, notable
 //! messages and risks.
 
-use rusqlite::params;
+use super::sql::{OptionalExtension, params};
 
 use super::db::{Journal, Result};
 
@@ -76,7 +76,7 @@ impl Journal {
                 "INSERT INTO assessments(batches, complexity, factors) VALUES (?1, ?2, ?3)",
                 params![a.batches, a.complexity, a.factors],
             )?;
-            let id = tx.last_insert_rowid();
+            let id = tx.last_insert_rowid()?;
             for m in &a.mailboxes {
                 tx.execute(
                     "INSERT INTO assessed_mailboxes(assessment_id, mailbox, batch, src_caps, dst_caps, src_error,
@@ -145,14 +145,10 @@ impl Journal {
             let newest: Option<(i64, String)> = c
                 .query_row(
                     "SELECT id, at FROM assessments ORDER BY id DESC LIMIT 1",
-                    [],
+                    params![],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
             let Some((id, at)) = newest else {
                 return Ok(None);
             };
@@ -167,7 +163,7 @@ impl Journal {
                         message: r.get(2)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<super::sql::Result<Vec<_>>>()?;
             Ok(Some((at, risks)))
         })
     }
@@ -182,7 +178,7 @@ impl Journal {
                  WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
                  ORDER BY mailbox",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(AssessedMailboxRow {
                     mailbox: r.get(0)?,
                     batch: r.get(1)?,

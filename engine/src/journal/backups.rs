@@ -2,7 +2,7 @@
 //! restore`): one row per mailbox and operation, so the checklist, the console and the
 //! reports see them. The copy itself keeps its own journal inside the backup directory.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::db::{Journal, NOW, Result};
 
@@ -30,7 +30,7 @@ pub struct BackupRow {
 const COLS: &str =
     "id, kind, mailbox, side, dir, started_at, finished_at, verified_at, messages, bytes, outcome";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackupRow> {
+fn row(r: &super::sql::Row) -> super::sql::Result<BackupRow> {
     Ok(BackupRow {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -62,7 +62,7 @@ impl Journal {
                 "INSERT INTO backups(kind, mailbox, side, dir) VALUES (?1, ?2, ?3, ?4)",
                 params![kind, mailbox, side, dir],
             )?;
-            let id = tx.last_insert_rowid();
+            let id = tx.last_insert_rowid()?;
             tx.commit()?;
             Ok(id)
         })
@@ -112,7 +112,7 @@ impl Journal {
     pub fn backup_rows(&self) -> Result<Vec<BackupRow>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM backups ORDER BY id"))?;
-            st.query_map([], row)?.collect()
+            st.query_map(params![], row)?.collect()
         })
     }
 
@@ -187,11 +187,9 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
 
-    #[test]
-    fn a_backup_is_begun_ended_verified_and_the_latest_per_mailbox_is_found() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn a_backup_is_begun_ended_verified_and_the_latest_per_mailbox_is_found(s) {
         let a = s.begin_backup("backup", "a->a", "source", "/b").unwrap();
         s.end_backup(a, 3, 300, "complete").unwrap();
         assert!(s.mark_backup_verified("a->a", "source", "/b").unwrap());
@@ -214,5 +212,6 @@ mod tests {
         assert_eq!((rows[0].messages, rows[0].bytes), (3, 300));
         assert!(rows[0].verified_at.is_some() && rows[0].finished_at.is_some());
         assert!(s.latest_backups("destination").unwrap().is_empty());
+        }
     }
 }

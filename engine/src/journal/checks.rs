@@ -1,7 +1,7 @@
 //! The checklist as journalled: the operator's ticks, notes and overrides, and the latest
 //! result of each auto check.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -52,7 +52,7 @@ impl Journal {
     > {
         self.with(|c| {
             let mut st = c.prepare_cached("SELECT id, done, by, at, note FROM checks")?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             })?
             .collect()
@@ -86,7 +86,7 @@ impl Journal {
             let mut st = c.prepare_cached(
                 "SELECT check_id, mailbox, status, reason, at FROM check_results ORDER BY check_id, mailbox",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(CheckResultRow {
                     check_id: r.get(0)?,
                     mailbox: r.get(1)?,
@@ -121,7 +121,7 @@ impl Journal {
             let mut st = c.prepare_cached(
                 "SELECT id, done, by, at, note, override_by, override_reason, override_at FROM checks",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok((
                     r.get(0)?,
                     CheckStateRow {

@@ -8,7 +8,7 @@
 //! from the source, left on the destination: reported), `deleting` (gone from the source,
 //! being removed from the destination) and `deleted` (removed).
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -33,7 +33,7 @@ pub struct DeltaRow {
 const DELTA_COLUMNS: &str = "id, folder_id, src_uid, size, coalesce(fingerprint, ''), dst_uid,
     dst_uidvalidity, flags, move_folder, move_uid, move_validity, coalesce(dst_floor, 1)";
 
-fn delta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeltaRow> {
+fn delta_row(r: &super::sql::Row) -> super::sql::Result<DeltaRow> {
     let folder: Option<i64> = r.get(8)?;
     let move_to = match folder {
         Some(f) => Some((
@@ -95,7 +95,7 @@ pub struct SyncPassRow {
     pub outcome: String,
 }
 
-fn pass_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncPassRow> {
+fn pass_row(r: &super::sql::Row) -> super::sql::Result<SyncPassRow> {
     let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
     Ok(SyncPassRow {
         id: r.get(0)?,
@@ -113,7 +113,7 @@ fn pass_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncPassRow> {
     })
 }
 
-fn record(tx: &rusqlite::Transaction<'_>, c: &SyncChange) -> rusqlite::Result<()> {
+fn record(tx: &super::conn::Conn, c: &SyncChange) -> super::sql::Result<()> {
     tx.execute(
         "INSERT INTO sync_changes(mailbox, kind, folder, to_folder, dst_uid, to_dst_uid, fingerprint)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -146,7 +146,7 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {DELTA_COLUMNS} FROM messages
-                 WHERE folder_id = ?1 AND (?2 IS NULL OR src_uidvalidity = ?2) AND state IN ({list})
+                 WHERE folder_id = ?1 AND src_uidvalidity = coalesce(?2, src_uidvalidity) AND state IN ({list})
                  ORDER BY src_uid"
             ))?;
             st.query_map(params![folder_id, validity], delta_row)?
@@ -324,7 +324,7 @@ impl Journal {
     pub fn begin_sync_pass(&self, batches: &str) -> Result<i64> {
         self.with(|c| {
             c.execute("INSERT INTO sync_passes(batches) VALUES (?1)", [batches])?;
-            Ok(c.last_insert_rowid())
+            c.last_insert_rowid()
         })
     }
 
@@ -407,12 +407,10 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::*;
 
-    #[test]
-    fn a_move_carries_the_row_and_drops_the_pending_twin() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn a_move_carries_the_row_and_drops_the_pending_twin(s) {
         let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
         let a = s.folder(mb, "INBOX", "INBOX").unwrap();
         let b = s.folder(mb, "Work", "Work").unwrap();
@@ -453,5 +451,6 @@ mod tests {
         .unwrap();
         assert_eq!(s.mailbox_totals(mb).unwrap().messages, 0);
         assert_eq!(s.delta_rows(b.id, None, &["src_deleted"]).unwrap().len(), 1);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The folders of each mailbox: source and destination names, UIDVALIDITYs, high-water marks,
 //! the destination window cutover wrote in, and what became of the folder (`folder_state`).
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 
@@ -35,7 +35,7 @@ pub struct FolderRow {
 const FOLDER_COLUMNS: &str =
     "id, mailbox_id, src_name, dst_name, src_uidvalidity, src_uidnext, src_high, dst_uidvalidity";
 
-fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
+fn folder_row(r: &super::sql::Row) -> super::sql::Result<FolderRow> {
     Ok(FolderRow {
         id: r.get(0)?,
         mailbox_id: r.get(1)?,
@@ -193,7 +193,7 @@ impl Journal {
             )?;
             let uids = st
                 .query_map(params![folder_id, validity], |r| r.get::<_, u32>(0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<super::sql::Result<_>>()?;
             Ok((start, validity, uids))
         })
     }
@@ -216,7 +216,7 @@ impl Journal {
         self.with(|c| {
             c.execute(
                 "UPDATE folders SET state = ?2 WHERE id = ?1",
-                rusqlite::params![folder_id, state],
+                params![folder_id, state],
             )
             .map(drop)
         })
@@ -235,7 +235,7 @@ impl Journal {
                  ORDER BY src_name",
             )?;
             st.query_map(
-                rusqlite::params![
+                params![
                     mailbox_id,
                     folder_state::REFUSED,
                     folder_state::NEW,
@@ -261,12 +261,10 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::*;
 
-    #[test]
-    fn a_folder_counts_as_copied_only_once_all_its_messages_are_journalled() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn a_folder_counts_as_copied_only_once_all_its_messages_are_journalled(s) {
         let mb = s.upsert_mailbox("a->a", "b", "a", "a").unwrap();
         let f = s.folder(mb, "Work", "Work").unwrap();
         let g = s.folder(mb, "Gone", "Gone").unwrap();
@@ -284,5 +282,6 @@ mod tests {
         assert!(not(&s).is_empty());
         s.set_folder_state(f.id, folder_state::REFUSED).unwrap();
         assert_eq!(not(&s), ["Work"]);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Sightings of messages in Gmail-shaped sources (labels as folders, every message again in
 //! All Mail): which sighting owns the copy and which are duplicates.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 

@@ -5,6 +5,7 @@
 
 use super::assessments::{AssessedFolderRow, AssessedMessageRow};
 use super::db::{Journal, Result};
+use super::sql::params;
 
 /// A message as journalled, with its folder's names and its mailbox's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,7 @@ impl Journal {
                  JOIN mailboxes b ON b.id = f.mailbox_id
                  ORDER BY m.id",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(MessageRow {
                     id: r.get(0)?,
                     mailbox: r.get(1)?,
@@ -93,7 +94,7 @@ impl Journal {
             let mut st = c.prepare(
                 "SELECT id, command, started_at, finished_at, outcome FROM runs ORDER BY id",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(RunRow {
                     id: r.get(0)?,
                     command: r.get(1)?,
@@ -111,7 +112,7 @@ impl Journal {
         self.with(|c| {
             let mut st =
                 c.prepare("SELECT id, kind, format, created_at FROM reports ORDER BY id")?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(ReportRow {
                     id: r.get(0)?,
                     kind: r.get(1)?,
@@ -129,7 +130,7 @@ impl Journal {
             let mut st = c.prepare(
                 "SELECT side, account, folder, uid, ref FROM refs ORDER BY side, account, folder, uid",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(RefRow {
                     side: r.get(0)?,
                     account: r.get(1)?,
@@ -152,7 +153,7 @@ impl Journal {
                  WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
                  ORDER BY rowid",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(AssessedFolderRow {
                     mailbox: r.get(0)?,
                     folder: r.get(1)?,
@@ -177,7 +178,7 @@ impl Journal {
                  WHERE assessment_id = (SELECT max(assessment_id) FROM assessed_mailboxes b WHERE b.mailbox = a.mailbox)
                  ORDER BY rowid",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(AssessedMessageRow {
                     mailbox: r.get(0)?,
                     folder: r.get(1)?,

@@ -1,7 +1,7 @@
 //! Issues as journalled: folded by what they are, counted, and acknowledged or resolved by
 //! an operator.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -40,7 +40,7 @@ pub struct Issue<'a> {
 const ISSUE_COLUMNS: &str = "id, severity, category, mailbox, folder, uid, message, count, \
     last_seen, state, first_seen, state_by, state_at, note";
 
-fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
+fn issue_row(r: &super::sql::Row) -> super::sql::Result<IssueRow> {
     Ok(IssueRow {
         id: r.get(0)?,
         severity: r.get(1)?,
@@ -97,7 +97,7 @@ impl Journal {
             let mut st = c.prepare(
                 "SELECT severity, category, mailbox, folder, uid, message, count FROM issues ORDER BY last_seen DESC, id DESC",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -153,7 +153,7 @@ impl Journal {
                      WHERE severity = 'critical' AND state = 'open' AND mailbox IS NOT NULL ORDER BY id"
                 ),
             )?;
-            st.query_map([], issue_row)?
+            st.query_map(params![], issue_row)?
             .collect()
         })
     }
@@ -161,12 +161,10 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::*;
 
-    #[test]
-    fn issues_fold() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn issues_fold(s) {
         let i = Issue {
             severity: "warning",
             category: "oversize",
@@ -180,11 +178,11 @@ mod tests {
         let all = s.issues().unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].6, 2);
+        }
     }
 
-    #[test]
-    fn issue_states_record_who_when_and_a_note_and_a_repeat_reopens() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn issue_states_record_who_when_and_a_note_and_a_repeat_reopens(s) {
         let i = Issue {
             severity: "error",
             category: "auth",
@@ -217,5 +215,6 @@ mod tests {
         let r = &s.issue_rows(10).unwrap()[0];
         assert_eq!((r.state.as_str(), r.count), ("open", 3));
         assert_eq!(r.note.as_deref(), Some("password reset"));
+        }
     }
 }

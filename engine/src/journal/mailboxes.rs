@@ -1,6 +1,6 @@
 //! The mailboxes of the project as journalled: their batch, users and state.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::db::{Journal, NOW, Result};
 
@@ -80,7 +80,7 @@ impl Journal {
                         mailbox_type
                  FROM mailboxes ORDER BY id",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(MailboxRow {
                     id: r.get(0)?,
                     key: r.get(1)?,

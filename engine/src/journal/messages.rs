@@ -3,7 +3,7 @@
 //! source UIDVALIDITY, `removing` during a rollback; `damaged` when verification found the
 //! destination copy altered (the next run removes it and copies the message again).
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -77,7 +77,7 @@ pub struct AppendIntent {
 /// The columns `copied_row` reads, in its order.
 const COPIED_COLUMNS: &str = "id, src_uid, fingerprint, size, dst_uid, dst_uidvalidity";
 
-fn copied_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CopiedRow> {
+fn copied_row(r: &super::sql::Row) -> super::sql::Result<CopiedRow> {
     Ok(CopiedRow {
         id: r.get(0)?,
         src_uid: r.get(1)?,
@@ -410,12 +410,10 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::*;
 
-    #[test]
-    fn lifecycle_of_a_message() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn lifecycle_of_a_message(s) {
         let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
         let f = s.folder(mb, "INBOX", "INBOX").unwrap();
         s.add_pending(f.id, 7, &[(1, 100), (2, 200)], 2, 3).unwrap();
@@ -441,5 +439,6 @@ mod tests {
         // re-adding the same UIDs is a no-op
         s.add_pending(f.id, 7, &[(1, 100)], 1, 3).unwrap();
         assert_eq!(s.folder_totals(f.id).unwrap().messages, 2);
+        }
     }
 }

@@ -7,8 +7,9 @@
 //! only after the server confirmed it. Whatever is still `appending` at the next start is
 //! resolved against the destination before anything is re-sent.
 //!
-//! The interface is deliberately narrow (plain rows in, plain rows out) so that another backend
-//! (PostgreSQL, for several machines working one project) can implement the same calls.
+//! The interface is deliberately narrow (plain rows in, plain rows out), and every query is
+//! written once: `conn` is the one connection, SQLite or PostgreSQL (`pg`, `pg_value`), with
+//! `sql` its values and rows and `dialect` the rewrite of the SQL for PostgreSQL.
 //!
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
@@ -20,19 +21,25 @@ mod access;
 mod assessments;
 mod backups;
 mod checks;
+mod conn;
 mod db;
 mod delta;
+mod dialect;
 mod folders;
 mod gmail;
 pub mod inspect;
 mod issues;
+mod leases;
 mod mailboxes;
 mod messages;
 mod notes;
+mod pg;
+mod pg_value;
 mod recipients;
 mod refs;
 mod runs;
 mod schema;
+pub(crate) mod sql;
 mod switches;
 mod totals;
 mod verifications;
@@ -48,9 +55,20 @@ pub use delta::{ChangeRow, DeltaRow, PassCounts, SyncChange, SyncPassRow};
 pub use folders::{FolderRow, folder_state};
 pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
+pub use leases::WorkerRow;
 pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
 pub use notes::NoteRow;
 pub use recipients::{ChangeKey, RecipientChange, RecipientRow};
+pub use sql::SqlError;
 pub use totals::{SkipRow, Totals};
 pub use verifications::{VerificationRow, VerificationScope};
+
+/// The calls no other test reaches, on both backends.
+#[cfg(test)]
+mod backends;
+
+/// The throwaway PostgreSQL cluster of the tests, the same file as `tests/it`'s.
+#[cfg(test)]
+#[path = "../../../tests/it/support/postgres.rs"]
+mod test_postgres;

@@ -1,7 +1,7 @@
 //! The operator's report notes (lessons learned, recommendations), as journalled: every edit
 //! is kept with who wrote it and when; the newest of each section is the one reports show.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 
@@ -37,7 +37,7 @@ impl Journal {
                  WHERE id = (SELECT MAX(id) FROM report_notes b WHERE b.section = a.section)
                  ORDER BY section",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(NoteRow {
                     section: r.get(0)?,
                     text: r.get(1)?,
@@ -52,9 +52,8 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_newest_note_of_each_section_wins_with_who_and_when() {
-        let (_d, j) = crate::journal::db::store();
+    crate::journal::db::both_backends! {
+    fn the_newest_note_of_each_section_wins_with_who_and_when(j) {
         assert!(j.latest_notes().unwrap().is_empty());
         j.record_note("lessons", "first", "ann").unwrap();
         j.record_note("recommendations", "r", "bob").unwrap();
@@ -67,5 +66,6 @@ mod tests {
         );
         assert!(n[0].at.ends_with('Z'), "{:?}", n[0]);
         assert_eq!(n[1].by, "bob");
+    }
     }
 }

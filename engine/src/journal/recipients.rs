@@ -1,7 +1,7 @@
 //! Shared/resource mailboxes, lists and groups as journalled: what was last listed (from the
 //! `[recipients]` CSV) and their state.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -29,8 +29,8 @@ impl Journal {
     pub fn save_recipients(&self, rows: &[RecipientRow]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute("CREATE TEMP TABLE IF NOT EXISTS listed(address TEXT PRIMARY KEY)", [])?;
-            tx.execute("DELETE FROM listed", [])?;
+            tx.execute("CREATE TEMP TABLE IF NOT EXISTS listed(address TEXT PRIMARY KEY)", params![])?;
+            tx.execute("DELETE FROM listed", params![])?;
             for r in rows {
                 tx.execute(
                     &format!(
@@ -56,8 +56,7 @@ impl Journal {
                 tx.execute("INSERT OR IGNORE INTO listed(address) VALUES (?1)", [&r.address])?;
             }
             tx.execute(
-                "DELETE FROM recipients WHERE address NOT IN (SELECT address FROM listed)",
-                [],
+                "DELETE FROM recipients WHERE address NOT IN (SELECT address FROM listed)", params![],
             )?;
             tx.commit()
         })
@@ -71,7 +70,7 @@ impl Journal {
                    coalesce(owners, '')
                  FROM recipients ORDER BY address",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(RecipientRow {
                     address: r.get(0)?,
                     kind: r.get(1)?,
@@ -168,7 +167,7 @@ impl Journal {
                 "SELECT id, api, what, address, target, remote_id, parent_id, state, at
                  FROM recipient_changes ORDER BY id",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(RecipientChange {
                     id: r.get(0)?,
                     api: r.get(1)?,
@@ -190,9 +189,8 @@ impl Journal {
 mod tests {
     use super::*;
 
-    #[test]
-    fn saving_again_updates_and_drops_what_is_no_longer_listed() {
-        let (_d, s) = super::super::db::store();
+    crate::journal::db::both_backends! {
+    fn saving_again_updates_and_drops_what_is_no_longer_listed(s) {
         let row = |a: &str, m: &str| RecipientRow {
             address: a.into(),
             kind: "distribution".into(),
@@ -209,11 +207,11 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].members, "b@x.test;d@x.test");
         assert_eq!(rows[0].state, "listed");
+        }
     }
 
-    #[test]
-    fn a_change_is_one_row_whose_ids_survive_a_state_change() {
-        let (_d, s) = super::super::db::store();
+    crate::journal::db::both_backends! {
+    fn a_change_is_one_row_whose_ids_survive_a_state_change(s) {
         s.set_recipient_change(("graph", "group", "Team@x.test", ""), "pending", None, None)
             .unwrap();
         s.set_recipient_change(
@@ -229,5 +227,6 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].remote_id.as_deref(), Some("g1"));
         assert_eq!(all[0].state, "removed");
+    }
     }
 }

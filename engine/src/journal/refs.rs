@@ -1,7 +1,8 @@
 //! UIDs for endpoints without IMAP UIDs (Microsoft Graph, Gmail API, POP3): each endpoint id
 //! gets a UID once, never reused, in a folder whose UIDVALIDITY is kept here too.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::conn::Conn;
+use super::sql::{OptionalExtension, params};
 
 use super::db::{Journal, Result};
 
@@ -178,11 +179,11 @@ impl Journal {
 }
 
 fn ref_folder_in(
-    c: &Connection,
+    c: &Conn,
     side: &str,
     account: &str,
     folder: &str,
-) -> rusqlite::Result<(u32, u32)> {
+) -> super::sql::Result<(u32, u32)> {
     let row = c
         .query_row(
             "SELECT uidvalidity, uidnext FROM ref_folders WHERE side = ?1 AND account = ?2 AND folder = ?3",
@@ -205,11 +206,9 @@ fn ref_folder_in(
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
 
-    #[test]
-    fn endpoint_ids_get_stable_uids_in_first_seen_order() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn endpoint_ids_get_stable_uids_in_first_seen_order(s) {
         let (v, next) = s.ref_folder("destination", "ann", "Inbox").unwrap();
         assert!(v > 0);
         assert_eq!(next, 1);
@@ -237,11 +236,11 @@ mod tests {
             s.ref_uids("destination", "ann", "Inbox", &["c"]).unwrap(),
             [1]
         );
+        }
     }
 
-    #[test]
-    fn a_replacing_id_takes_the_replaced_ids_uid() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn a_replacing_id_takes_the_replaced_ids_uid(s) {
         assert_eq!(
             s.ref_uids("destination", "ann", "cal", &["old", "x"])
                 .unwrap(),
@@ -277,5 +276,6 @@ mod tests {
             s.ref_uids("destination", "ann", "cal", &["x"]).unwrap(),
             [2]
         );
+        }
     }
 }

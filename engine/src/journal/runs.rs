@@ -1,7 +1,7 @@
 //! Runs (each command that works the project) and reports produced, and what they tell:
 //! the copy rate per hour and the measured throughput of earlier runs.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, NOW, Result};
 
@@ -13,7 +13,7 @@ impl Journal {
                 "INSERT INTO runs(command, version) VALUES (?1, ?2)",
                 [command, version],
             )?;
-            Ok(c.last_insert_rowid())
+            c.last_insert_rowid()
         })
     }
 
@@ -25,7 +25,7 @@ impl Journal {
                 "SELECT coalesce(version, 'unrecorded'), count(*), min(started_at), max(started_at)
                  FROM runs GROUP BY 1 ORDER BY min(started_at)",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
             })?
             .collect()
@@ -80,8 +80,8 @@ impl Journal {
                  FROM runs r WHERE r.command = 'run' AND r.finished_at IS NOT NULL",
             )?;
             let rows: Vec<(i64, f64)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<super::sql::Result<_>>()?;
             let (mut bytes, mut secs, mut n) = (0u64, 0f64, 0u32);
             for (b, s) in rows {
                 if b > 0 && s > 0.0 {

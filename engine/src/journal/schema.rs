@@ -1,7 +1,8 @@
 //! The journal's tables, and the columns added to them since they first shipped (a journal
 //! written by an older cutover gets them when it is opened).
 
-use rusqlite::{Connection, params};
+use super::conn::Conn;
+use super::sql::{Result, params};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -359,24 +360,49 @@ const STEPS: &[(u32, &str)] = &[
            at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
          );",
     ),
+    // Workers and mailbox leases (issue 20 item 2, first part): each cutover process working
+    // the journal registers (`id` host:pid:start, `heartbeat_at` renewed); a mailbox is
+    // worked by the worker holding its lease until `expires_at` (Julian days, the database's
+    // clock: every worker compares against the same one).
+    (
+        12,
+        "CREATE TABLE IF NOT EXISTS workers (
+           id TEXT PRIMARY KEY,
+           host TEXT NOT NULL,
+           pid INTEGER NOT NULL,
+           started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+           heartbeat_at REAL NOT NULL,
+           state TEXT NOT NULL DEFAULT 'running'
+         );
+         CREATE TABLE IF NOT EXISTS leases (
+           mailbox TEXT PRIMARY KEY,
+           worker TEXT NOT NULL,
+           expires_at REAL NOT NULL,
+           taken_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );",
+    ),
 ];
 
+/// The schema version a journal has once every step is applied.
+#[cfg(test)]
+pub(super) fn last_version() -> u32 {
+    STEPS.last().map(|(v, _)| *v).unwrap_or(1)
+}
+
 /// Create the tables a journal lacks, add the columns it lacks, apply the migration steps it
-/// has not had, and record its schema version.
-pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
+/// has not had, and record its schema version. On PostgreSQL the same tables, columns and
+/// steps (rewritten by `dialect.rs`), in one transaction under an advisory lock (several
+/// cutover processes may open the journal at once), after the functions that stand in for
+/// SQLite's own.
+pub(super) fn apply(conn: &mut Conn) -> Result<()> {
+    if conn.is_postgres() {
+        return apply_postgres(conn);
+    }
     conn.execute_batch(SCHEMA)?;
     for (table, column, decl) in COLUMNS {
         add_column(conn, table, column, decl)?;
     }
-    conn.execute(
-        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
-        [],
-    )?;
-    let version: u32 = conn.query_row(
-        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
-        [],
-        |r| r.get(0),
-    )?;
+    let version = version(conn)?;
     for (to, sql) in STEPS.iter().filter(|(to, _)| *to > version) {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {sql}; UPDATE meta SET value = '{to}' WHERE key = 'schema_version'; COMMIT;"
@@ -385,8 +411,53 @@ pub(super) fn apply(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The schema version, 1 recorded if none is yet.
+fn version(conn: &Conn) -> Result<u32> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+        params![],
+    )?;
+    conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+        params![],
+        |r| r.get(0),
+    )
+}
+
+/// SQLite's `julianday` and `sum` over a comparison (a count of rows where it holds), which
+/// the journal's queries use, as PostgreSQL functions.
+const PG_FUNCTIONS: &str = r#"
+CREATE OR REPLACE FUNCTION julianday(t text) RETURNS double precision LANGUAGE sql VOLATILE AS
+  $$ SELECT extract(epoch FROM CASE WHEN t = 'now' THEN clock_timestamp() ELSE t::timestamptz END)::double precision / 86400.0 + 2440587.5 $$;
+CREATE OR REPLACE FUNCTION cutover_count_true(n bigint, b boolean) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+  $$ SELECT n + CASE WHEN b THEN 1 ELSE 0 END $$;
+CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = cutover_count_true, STYPE = bigint, INITCOND = '0');
+"#;
+
+/// The key of the advisory lock that serialises schema changes on PostgreSQL.
+const PG_SCHEMA_LOCK: i64 = 0x0063_7574_6f76_6572;
+
+fn apply_postgres(conn: &mut Conn) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch_raw(&format!("SELECT pg_advisory_xact_lock({PG_SCHEMA_LOCK})"))?;
+    tx.execute_batch_raw(PG_FUNCTIONS)?;
+    tx.execute_batch(SCHEMA)?;
+    for (table, column, decl) in COLUMNS {
+        tx.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl}"
+        ))?;
+    }
+    let version = version(&tx)?;
+    for (to, sql) in STEPS.iter().filter(|(to, _)| *to > version) {
+        tx.execute_batch(&format!(
+            "{sql}; UPDATE meta SET value = '{to}' WHERE key = 'schema_version'"
+        ))?;
+    }
+    tx.commit()
+}
+
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
-fn add_column(c: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+fn add_column(c: &Conn, table: &str, column: &str, decl: &str) -> Result<()> {
     let exists: bool = c.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
         params![table, column],
@@ -409,7 +480,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("old.sqlite");
         {
-            let c = Connection::open(&path).unwrap();
+            let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(
                 "CREATE TABLE issues (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, category TEXT NOT NULL,
                    mailbox TEXT, folder TEXT, uid INTEGER, message TEXT NOT NULL,
@@ -442,7 +513,7 @@ mod tests {
             .with(|c| {
                 c.query_row(
                     "SELECT value FROM meta WHERE key = 'schema_version'",
-                    [],
+                    params![],
                     |r| r.get(0),
                 )
             })

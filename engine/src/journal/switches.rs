@@ -3,7 +3,7 @@
 //! UID that cutover did not write arrived after the switch: what fail-back copies back. Both
 //! are kept once set: a second `finalize` does not move the mark.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::db::{Journal, NOW, Result};
 
@@ -62,11 +62,9 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
 
-    #[test]
-    fn the_switch_is_marked_once() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn the_switch_is_marked_once(s) {
         let m = s.upsert_mailbox("a->a", "pilot", "a", "a").unwrap();
         let f = s.folder(m, "INBOX", "INBOX").unwrap();
         assert_eq!(s.switched_at("a->a").unwrap(), None);
@@ -77,5 +75,6 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert_eq!(s.mark_switch(m, &[(f.id, 50)]).unwrap(), at);
         assert_eq!(s.switch_uidnext(f.id).unwrap(), Some(42));
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! kind: a folder named `calendar:…` holds events, `contacts:…` contacts, any other mail), the
 //! reasons items were not copied, and those that vanished from the source first.
 
-use rusqlite::params;
+use super::sql::params;
 
 use crate::api::{ItemKind, KindTotals};
 
@@ -64,7 +64,7 @@ impl Journal {
                     },
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()
+            .collect::<super::sql::Result<Vec<_>>>()
         })?;
         let mut t = Totals::default();
         for (kind, k) in rows {
@@ -118,13 +118,11 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::super::messages::AppendIntent;
     use super::*;
 
-    #[test]
-    fn totals_are_split_per_kind_by_folder_name() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn totals_are_split_per_kind_by_folder_name(s) {
         let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
         let inbox = s.folder(mb, "INBOX", "INBOX").unwrap();
         let cal = s.folder(mb, "calendar:work", "calendar:work").unwrap();
@@ -190,5 +188,6 @@ mod tests {
         sum.add(&t);
         assert_eq!(sum.messages, 14);
         assert_eq!(sum.by_kind[&ItemKind::Event].copied, 2);
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The outcome of `cutover verify` per mailbox, as journalled.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::{Journal, Result};
 
@@ -79,7 +79,7 @@ impl Journal {
                  WHERE id = (SELECT max(id) FROM verifications w WHERE w.mailbox = v.mailbox)
                  ORDER BY mailbox",
             )?;
-            st.query_map([], |r| {
+            st.query_map(params![], |r| {
                 Ok(VerificationRow {
                     mailbox: r.get(0)?,
                     ok: r.get(1)?,
@@ -122,20 +122,20 @@ impl Journal {
                 "SELECT mailbox, ok, summary, at FROM verifications v
                  WHERE id = (SELECT max(id) FROM verifications w WHERE w.mailbox = v.mailbox)",
             )?;
-            st.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
-                .collect()
+            st.query_map(params![], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            })?
+            .collect()
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::store;
     use super::*;
 
-    #[test]
-    fn the_newest_verification_with_its_scope() {
-        let (_d, s) = store();
+    crate::journal::db::both_backends! {
+    fn the_newest_verification_with_its_scope(s) {
         s.record_verification("a->a", "b", true, "old").unwrap();
         let rows = s.latest_verification_rows().unwrap();
         assert_eq!(rows[0].method, "");
@@ -161,5 +161,6 @@ mod tests {
         s.record_verification_scoped("a->a", "b", true, "ok", &full)
             .unwrap();
         assert!(s.latest_verification_rows().unwrap()[0].full_content_pass());
+        }
     }
 }

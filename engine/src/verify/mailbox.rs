@@ -51,7 +51,7 @@ async fn verify_inner(
     let listed: Vec<&crate::endpoint::Folder> = maps.iter().map(|m| &m.src).collect();
     let gmail = match crate::sync::gmail::detect(&project.source, &listed) {
         Some(_) => {
-            let store = crate::journal::Journal::open_read_only(&project.state_path)?;
+            let store = crate::journal::Journal::open_project_read_only(project)?;
             match store.mailbox_id(&spec.key())? {
                 Some(id) => Some(crate::sync::gmail::owned_sightings(&store, id)?),
                 None => Some(Default::default()),
@@ -174,7 +174,7 @@ fn changed_copies(
     if src_paired.len() == src.len() || dst_paired.len() == dst.len() {
         return Vec::new();
     }
-    let Ok(store) = crate::journal::Journal::open_read_only(&project.state_path) else {
+    let Ok(store) = crate::journal::Journal::open_project_read_only(project) else {
         return Vec::new();
     };
     // Unmatched destination items that hold no source message (not surplus duplicates).

@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub mod dav;
 pub mod fake_cloud;
 pub mod fault_proxy;
+pub mod postgres;
 pub mod project;
 pub mod tls_front;
 
