@@ -11,6 +11,7 @@ use crate::support;
 use crate::sync_delta::{USER, pass_counts, users_work};
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use support::fake_cloud::graph::{FakeGraph, GraphConfig, Mailbox};
 use support::*;
@@ -269,4 +270,60 @@ fn graph_source_sync_pass_follows_outlook_moves_state_and_deletions() {
         filled(imap_folders(&dst.dump("bob", "bob-pw"))),
         graph_folders(&cloud.graph.mailbox(BOB))
     );
+}
+
+#[test]
+fn imap_to_graph_sync_pass_killed_midway_resumes_exactly() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-graph-delta")
+        .tempdir()
+        .unwrap();
+    let src = Dovecot::start(root.path(), "src", &[USER], &[]);
+    src.seed(USER.0, 700, 26, &["--no-tricky"]);
+    let cloud = start(FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", ALICE));
+    let p = imap_to_graph(&cloud, &src, toml::Table::new());
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let before = src.dump(USER.0, USER.1);
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    users_work(&src, &before);
+    // Kill passes later and later (each resumes what the last one left) until one ends by
+    // itself; some must die with Graph moves half done (a message moved under a new id
+    // whose row still says `moving`).
+    let total_moves = 30 + before.folders["Archive/2023"].len();
+    let key = format!("{}->{ALICE}", USER.0);
+    let (mut killed, mut midway) = (0, 0);
+    for step in 0..60u64 {
+        let mut cmd = p.cmd(&["sync"]);
+        let delay = Duration::from_millis(150 + 60 * step);
+        if !run_until_sigkill(&mut cmd, |t| t >= delay) {
+            break;
+        }
+        killed += 1;
+        let j = p.journal();
+        let moves = j.sync_changes(&key, "move").unwrap().len();
+        let unfinished = messages_in(&j, "moving") + messages_in(&j, "deleting");
+        if unfinished > 0 || (moves > 0 && moves < total_moves) {
+            midway += 1;
+        }
+    }
+    assert!(killed >= 1, "at least one kill must land during a pass");
+    assert!(
+        midway >= 1,
+        "at least one kill must land with the moves half done"
+    );
+    let done = p.cutover(&["sync"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    // Exactly the source, folder by folder: nothing moved twice, nothing copied again.
+    let now = src.dump(USER.0, USER.1);
+    assert_mirrored(&now, &cloud.graph.mailbox(ALICE), &BTreeMap::new());
+    let again = p.cutover(&["sync"]);
+    assert_eq!(
+        pass_counts(&again),
+        vec![0, 0, 0, 0, 0, 0],
+        "{}",
+        text(&again)
+    );
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
