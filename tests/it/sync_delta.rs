@@ -579,3 +579,83 @@ fn a_maildir_source_is_mirrored_like_imap_moves_flags_and_deletions() {
     );
     assert_same_mail(&view.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
 }
+
+/// A destination that cannot set flags nor move messages (a Maildir tree): the pass carries
+/// the rest, says once per mailbox what it left out, and loses nothing. A moved message is
+/// copied into its new folder; the next pass finds its old copy gone from the source and
+/// treats it as a deletion: with `propagate` it is removed, and the tree is the source.
+#[test]
+fn a_destination_without_flags_or_moves_is_said_once_and_loses_nothing() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[USER], &[]);
+    src.seed(USER.0, 700, 27, &[]);
+    let tree = root.path().join("tree");
+    let p = ProjectBuilder::new("to-maildir-delta")
+        .source(project::imap(src.port))
+        .destination(project::maildir(&tree))
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::login(USER.0, USER.1),
+            project::user(USER.0),
+        ))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let before = src.dump(USER.0, USER.1);
+    let renamed = before.folders["Archive/2023"].len() as u64;
+    users_work(&src, &before);
+    let pass = p.cutover(&["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let c = pass_counts(&pass);
+    // 50 new plus the moved messages copied into their new folders; no flag change nor
+    // move made; the 10 deletions reported.
+    assert_eq!(
+        &c[..5],
+        &[50 + 30 + renamed, 0, 0, 10, 0],
+        "{}",
+        text(&pass)
+    );
+    let said: Vec<_> = all_issues(&p.journal())
+        .into_iter()
+        .filter(|i| i.message.contains("not carried"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once for the mailbox: {said:?}");
+    assert!(
+        said[0].message.contains("the destination cannot set flags")
+            && said[0].message.contains("moves between folders"),
+        "{}",
+        said[0].message
+    );
+    // Nothing lost: every source message is in its folder in the tree.
+    let now = src.dump(USER.0, USER.1);
+    let view = Dovecot::start(
+        root.path(),
+        "view",
+        &[USER],
+        &["--mail-root", tree.to_str().unwrap()],
+    );
+    let got = view.dump(USER.0, USER.1);
+    for (f, msgs) in &now.folders {
+        let mut have: Vec<&String> = got.folders[f].iter().map(|m| &m.0).collect();
+        for m in msgs {
+            let i = have
+                .iter()
+                .position(|h| **h == m.0)
+                .unwrap_or_else(|| panic!("{f}: {} not in the tree", m.0));
+            have.remove(i);
+        }
+    }
+    // With propagate, the old copies of the moved messages go with the deletions.
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = p.cutover(&["sync"]);
+    assert_eq!(prop.status.code(), Some(0), "{}", text(&prop));
+    assert_eq!(pass_counts(&prop)[4], 10 + 30 + renamed, "{}", text(&prop));
+    let got = view.dump(USER.0, USER.1);
+    for (f, msgs) in &now.folders {
+        let mut a: Vec<&String> = msgs.iter().map(|m| &m.0).collect();
+        let mut b: Vec<&String> = got.folders[f].iter().map(|m| &m.0).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{f}: the tree holds the source's messages");
+    }
+}
