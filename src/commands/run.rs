@@ -87,7 +87,7 @@ pub async fn run(
     let appended = RunStats::get(&engine.stats.appended);
     let fetched = RunStats::get(&engine.stats.bodies_fetched);
     let fetched_bytes = RunStats::get(&engine.stats.bytes_fetched);
-    // What a re-run mirrored of the users' work on the source (IMAP to IMAP), when any.
+    // What a re-run mirrored of the users' work on the source, when any.
     let st = &engine.stats;
     let mirrored: Vec<String> = [
         (RunStats::get(&st.flag_changes), "flag change(s)"),

@@ -798,3 +798,64 @@ async fn an_import_into_a_label_deleted_meanwhile_fails_the_folder_not_the_messa
     );
     assert_eq!(c.gmail.messages(GUSER).len(), 2);
 }
+
+/// Delta passes onto the Gmail API: after a first copy, the users' work on the source (50
+/// new, 30 moves, 40 flag and keyword changes, a folder renamed, 10 deletions); one
+/// `cutover sync` moves by label changes (`messages.modify`, nothing imported twice), sets
+/// read and star state, reports the deletions; with `propagate` the mailbox is the source.
+#[test]
+fn imap_to_gmail_sync_pass_moves_by_labels_sets_state_and_reports_deletions() {
+    use crate::sync_delta::{pass_counts, users_work};
+    let root = tmp();
+    let src = Dovecot::start(
+        root.path(),
+        "src",
+        &[("alice", "alice-pw")],
+        &["--no-gmail"],
+    );
+    src.seed("alice", 700, 32, &["--no-tricky"]);
+    let c = cloud(|g| g);
+    let p = to_gmail(&src, &c);
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let before = src.dump("alice", "alice-pw");
+    assert_eq!(source_shape(&before), gmail_shape(&c.gmail));
+    let renamed = before.folders["Archive/2023"].len() as u64;
+    let copies = c.gmail.messages(GUSER).len();
+
+    users_work(&src, &before);
+    let pass = cutover(&p, &["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let n = pass_counts(&pass);
+    assert_eq!(
+        (n[0], n[2], n[3], n[4]),
+        (50, 30 + renamed, 10, 0),
+        "new, moves, deletions, removed:\n{}",
+        text(&pass)
+    );
+    // Moved by relabelling: one message each, only the new ones imported.
+    assert_eq!(c.gmail.messages(GUSER).len(), copies + 50);
+    let issues = all_issues(&p.journal());
+    assert!(
+        !issues.iter().any(|i| i.message.contains("not carried")),
+        "{issues:?}"
+    );
+    let again = cutover(&p, &["sync"]);
+    assert_eq!(
+        pass_counts(&again),
+        vec![0, 0, 0, 0, 0, 0],
+        "{}",
+        text(&again)
+    );
+
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = cutover(&p, &["sync"]);
+    assert_eq!(prop.status.code(), Some(0), "{}", text(&prop));
+    assert_eq!(pass_counts(&prop)[4], 10, "{}", text(&prop));
+    assert_eq!(
+        source_shape(&src.dump("alice", "alice-pw")),
+        gmail_shape(&c.gmail)
+    );
+    let v = cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}

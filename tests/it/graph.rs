@@ -187,7 +187,7 @@ fn assert_copied_once(s: &Dump, msgs: &[FakeMessage], what: &str) {
 }
 
 /// Alice from Dovecot to contoso's Graph, `extra` set in `[destination]`.
-fn imap_to_graph(cloud: &FakeCloud, src: &Dovecot, extra: toml::Table) -> Proj {
+pub(crate) fn imap_to_graph(cloud: &FakeCloud, src: &Dovecot, extra: toml::Table) -> Proj {
     let mut dst = graph_endpoint(cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1");
     dst.extend(extra);
     Proj::new(
@@ -560,7 +560,7 @@ fn json_path_keeps_dates_read_state_and_flags_and_is_not_a_draft() {
 }
 
 /// Seed a Graph mailbox with varied mail; returns (folder path, mime, read, flagged, received).
-fn seed_graph(
+pub(crate) fn seed_graph(
     graph: &FakeGraph,
     upn: &str,
     n: usize,

@@ -30,6 +30,7 @@ mod google_workspace;
 mod graph;
 mod graph_calendar;
 mod graph_contacts;
+mod graph_delta;
 mod graph_export_import;
 mod hostile_input;
 mod hostile_server;

@@ -23,7 +23,7 @@ fn same(f: &str) -> String {
     f.to_string()
 }
 
-const USER: (&str, &str) = ("alice", "alice-pw");
+pub(crate) const USER: (&str, &str) = ("alice", "alice-pw");
 
 /// The UIDs of a source folder (doveadm search: "<guid> <uid>" lines).
 fn uids(src: &Dovecot, folder: &str) -> Vec<String> {
@@ -36,7 +36,18 @@ fn uids(src: &Dovecot, folder: &str) -> Vec<String> {
 /// The users' work on the source since the first copy: 50 new messages, 30 moves between
 /// folders, 40 flag and keyword changes, a folder renamed and 10 deletions. The messages
 /// deleted, by folder (their dump entries), for the `report` check.
-fn users_work(src: &Dovecot, before: &Dump) -> BTreeMap<String, usize> {
+pub(crate) fn users_work(src: &Dovecot, before: &Dump) -> BTreeMap<String, usize> {
+    users_work_then(src, before, || {
+        src.seed(USER.0, 50, 11, &["--offset", "5000", "--no-tricky"])
+    })
+}
+
+/// [`users_work`] with the 50 new messages written by `new_mail`.
+fn users_work_then(
+    src: &Dovecot,
+    before: &Dump,
+    new_mail: impl FnOnce(),
+) -> BTreeMap<String, usize> {
     let inbox = uids(src, "INBOX");
     let sent = uids(src, "Sent");
     let archive = uids(src, "Archive");
@@ -100,7 +111,7 @@ fn users_work(src: &Dovecot, before: &Dump) -> BTreeMap<String, usize> {
         src.doveadm(&["expunge", "-u", USER.0, "mailbox", "Archive", "uid", u]);
     }
     // 50 new messages (in all folders), then one folder renamed.
-    src.seed(USER.0, 50, 11, &["--offset", "5000", "--no-tricky"]);
+    new_mail();
     src.doveadm(&[
         "mailbox",
         "rename",
@@ -158,7 +169,7 @@ fn first_copy(seed: u64) -> (tempfile::TempDir, Dovecot, Dovecot, ProjectDir, Du
 
 /// "pass 1: ... 50 new, 40 flag change(s), 44 move(s), 10 deleted on the source (0 removed
 /// ...); 94 message bodies downloaded": the numbers in order.
-fn pass_counts(o: &std::process::Output) -> Vec<u64> {
+pub(crate) fn pass_counts(o: &std::process::Output) -> Vec<u64> {
     let s = stdout(o);
     let line = s
         .lines()
@@ -452,4 +463,199 @@ fn a_rerun_of_cutover_run_moves_what_users_moved_and_copies_nothing_twice() {
     assert_same_plus(&src.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), &extra);
     let again = p.cutover(&["run"]);
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+}
+
+/// `seed-maildir.py` into a Maildir tree (fs layout), owned by `owner` when given.
+fn seed_tree(tree: &std::path::Path, n: usize, seed: u64, extra: &[&str], owner: Option<&str>) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(support_dir().join("seed-maildir.py"))
+        .arg("--maildir")
+        .arg(tree)
+        .args(["--user", USER.0, "--layout", "fs", "-q"])
+        .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
+        .args(extra);
+    if let Some(o) = owner {
+        cmd.args(["--owner", o]);
+    }
+    let out = cmd.output().expect("run seed-maildir.py");
+    assert!(
+        out.status.success(),
+        "seed-maildir.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The delta pass is endpoint-neutral: a Maildir tree as the source (users working on it
+/// through a Dovecot that serves the tree), IMAP as the destination. Flags (the tree lists
+/// them, without a change marker), moves (UID MOVE on the destination), the renamed folder
+/// and deletions are mirrored as from IMAP; a second pass changes nothing; `propagate`
+/// removes the deletions.
+#[test]
+fn a_maildir_source_is_mirrored_like_imap_moves_flags_and_deletions() {
+    let root = tmp();
+    let tree = root.path().join("tree");
+    seed_tree(&tree.join(USER.0), 700, 23, &[], None);
+    // Users work on the tree through Dovecot (which takes the tree over: root mode gives it
+    // to the mail uid).
+    let view = Dovecot::start(
+        root.path(),
+        "view",
+        &[USER],
+        &["--mail-root", tree.to_str().unwrap()],
+    );
+    let env = std::fs::read_to_string(view.dir.join("instance.env")).unwrap();
+    let key = |k: &str| {
+        env.split_whitespace()
+            .find_map(|t| t.strip_prefix(&format!("{k}=")).map(str::to_string))
+    };
+    let owner = key("mail_uid")
+        .zip(key("mail_gid"))
+        .map(|(u, g)| format!("{u}:{g}"));
+    let dst = Dovecot::start(root.path(), "dst", &[USER], &[]);
+    let p = ProjectBuilder::new("maildir-delta")
+        .source(project::maildir(&tree))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::user(USER.0),
+            project::login(USER.0, USER.1),
+        ))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let before = view.dump(USER.0, USER.1);
+    assert_same_mail(&before, &dst.dump(USER.0, USER.1), same);
+    let renamed = before.folders["Archive/2023"].len() as u64;
+
+    let deleted = users_work_then(&view, &before, || {
+        seed_tree(
+            &tree.join(USER.0),
+            50,
+            11,
+            &["--offset", "5000", "--no-tricky"],
+            owner.as_deref(),
+        );
+        // Dovecot sees the new files at its next look (the tree is its own to list).
+        view.doveadm(&["force-resync", "-u", USER.0, "*"]);
+    });
+    let pass = p.cutover(&["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    // A tree's listed sizes are not the bytes read (bare LFs become CRLF), so every new
+    // message is fingerprinted as a possible move (50 more bodies than from IMAP).
+    assert_eq!(
+        pass_counts(&pass),
+        vec![50, 40, 30 + renamed, 10, 0, 50 + 50 + 30 + renamed],
+        "new, flags, moves, deletions, removed:\n{}",
+        text(&pass)
+    );
+    assert_same_plus(
+        &view.dump(USER.0, USER.1),
+        &dst.dump(USER.0, USER.1),
+        &deleted,
+    );
+    // Nothing was left out, so nothing is said about it.
+    let issues = all_issues(&p.journal());
+    assert!(
+        !issues.iter().any(|i| i.message.contains("not carried")),
+        "{issues:?}"
+    );
+    // Without a change marker a second pass lists the flags again, and changes nothing.
+    let again = p.cutover(&["sync"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(
+        pass_counts(&again),
+        vec![0, 0, 0, 0, 0, 0],
+        "{}",
+        text(&again)
+    );
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = p.cutover(&["sync"]);
+    assert_eq!(prop.status.code(), Some(0), "{}", text(&prop));
+    assert_eq!(
+        pass_counts(&prop),
+        vec![0, 0, 0, 0, 10, 0],
+        "{}",
+        text(&prop)
+    );
+    assert_same_mail(&view.dump(USER.0, USER.1), &dst.dump(USER.0, USER.1), same);
+}
+
+/// A destination that cannot set flags nor move messages (a Maildir tree): the pass carries
+/// the rest, says once per mailbox what it left out, and loses nothing. A moved message is
+/// copied into its new folder; the next pass finds its old copy gone from the source and
+/// treats it as a deletion: with `propagate` it is removed, and the tree is the source.
+#[test]
+fn a_destination_without_flags_or_moves_is_said_once_and_loses_nothing() {
+    let root = tmp();
+    let src = Dovecot::start(root.path(), "src", &[USER], &[]);
+    src.seed(USER.0, 700, 27, &[]);
+    let tree = root.path().join("tree");
+    let p = ProjectBuilder::new("to-maildir-delta")
+        .source(project::imap(src.port))
+        .destination(project::maildir(&tree))
+        .mailbox(project::mailbox(
+            Some("b"),
+            project::login(USER.0, USER.1),
+            project::user(USER.0),
+        ))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let before = src.dump(USER.0, USER.1);
+    let renamed = before.folders["Archive/2023"].len() as u64;
+    users_work(&src, &before);
+    let pass = p.cutover(&["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let c = pass_counts(&pass);
+    // 50 new plus the moved messages copied into their new folders; no flag change nor
+    // move made; the 10 deletions reported.
+    assert_eq!(
+        &c[..5],
+        &[50 + 30 + renamed, 0, 0, 10, 0],
+        "{}",
+        text(&pass)
+    );
+    let said: Vec<_> = all_issues(&p.journal())
+        .into_iter()
+        .filter(|i| i.message.contains("not carried"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once for the mailbox: {said:?}");
+    assert!(
+        said[0].message.contains("the destination cannot set flags")
+            && said[0].message.contains("moves between folders"),
+        "{}",
+        said[0].message
+    );
+    // Nothing lost: every source message is in its folder in the tree.
+    let now = src.dump(USER.0, USER.1);
+    let view = Dovecot::start(
+        root.path(),
+        "view",
+        &[USER],
+        &["--mail-root", tree.to_str().unwrap()],
+    );
+    let got = view.dump(USER.0, USER.1);
+    for (f, msgs) in &now.folders {
+        let mut have: Vec<&String> = got.folders[f].iter().map(|m| &m.0).collect();
+        for m in msgs {
+            let i = have
+                .iter()
+                .position(|h| **h == m.0)
+                .unwrap_or_else(|| panic!("{f}: {} not in the tree", m.0));
+            have.remove(i);
+        }
+    }
+    // With propagate, the old copies of the moved messages go with the deletions.
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = p.cutover(&["sync"]);
+    assert_eq!(prop.status.code(), Some(0), "{}", text(&prop));
+    assert_eq!(pass_counts(&prop)[4], 10 + 30 + renamed, "{}", text(&prop));
+    let got = view.dump(USER.0, USER.1);
+    for (f, msgs) in &now.folders {
+        let mut a: Vec<&String> = msgs.iter().map(|m| &m.0).collect();
+        let mut b: Vec<&String> = got.folders[f].iter().map(|m| &m.0).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{f}: the tree holds the source's messages");
+    }
 }

@@ -9,7 +9,7 @@ use super::imap::{ImapConnector, ImapSession};
 use super::imap_dav::{ImapDavConnector, ImapDavSession};
 use super::maildir::{ItemDirSession, MaildirConnector, MaildirSession};
 use super::pop3::{Pop3Connector, Pop3Session};
-use super::session::MailSession;
+use super::session::{MailSession, UidFlags};
 use super::sink::MessageSink;
 use super::types::{
     AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
@@ -233,8 +233,8 @@ impl AnySession {
         }
     }
 
-    /// The IMAP session, for what a delta pass needs of IMAP (flag listings, UID STORE,
-    /// UID MOVE); None for the other kinds.
+    /// The IMAP session, for what the console's lag probe asks of IMAP (HIGHESTMODSEQ);
+    /// None for the other kinds.
     pub fn as_imap_mut(&mut self) -> Option<&mut ImapSession> {
         match self {
             AnySession::Imap(s) => Some(s),
@@ -316,6 +316,30 @@ impl MailSession for AnySession {
 
     async fn delete_folder(&mut self, folder: &str) -> Result<()> {
         each!(self, s => s.delete_folder(folder).await)
+    }
+
+    async fn examine_changes(&mut self, folder: &str) -> Result<(FolderState, Option<u64>)> {
+        each!(self, s => s.examine_changes(folder).await)
+    }
+
+    fn marker_covers_expunges(&self) -> bool {
+        each!(self, s => s.marker_covers_expunges())
+    }
+
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        each!(self, s => s.list_flags(uids, changed_since).await)
+    }
+
+    async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {
+        each!(self, s => s.set_flags(uid, add, remove).await)
+    }
+
+    async fn move_messages(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        each!(self, s => s.move_messages(uids, to).await)
     }
 
     fn permanent_keywords(&self) -> Option<&[String]> {

@@ -4,9 +4,12 @@ use std::future::Future;
 
 use super::sink::MessageSink;
 use super::types::{
-    AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
-    MessageMeta, Result,
+    AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
+    MessageIdentity, MessageMeta, Result,
 };
+
+/// One message's flags and keywords as the endpoint names them (`\Seen`, `$label1`), by UID.
+pub type UidFlags = (u32, Vec<String>);
 
 /// One logged-in session on an endpoint. The methods that work on "the examined folder" need
 /// a prior [`MailSession::examine`].
@@ -101,6 +104,62 @@ pub trait MailSession: Send {
 
     /// Delete a folder (rollback of a folder cutover created, once it is empty).
     fn delete_folder(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send;
+
+    // What a delta pass (`cutover sync`) needs beyond a copy. The defaults say
+    // `EndpointError::Unsupported`: the pass then leaves that part out and says so once per
+    // mailbox; an endpoint offers what it can.
+
+    /// Open a folder read-only with its change marker (IMAP CONDSTORE: HIGHESTMODSEQ), which
+    /// [`MailSession::list_flags`] takes to list only what changed since. The default opens
+    /// it with [`MailSession::examine`] and has no marker.
+    fn examine_changes(
+        &mut self,
+        folder: &str,
+    ) -> impl Future<Output = Result<(FolderState, Option<u64>)>> + Send {
+        async move { Ok((self.examine(folder).await?, None)) }
+    }
+
+    /// Whether an unchanged marker and UIDNEXT mean an unchanged folder (IMAP QRESYNC: an
+    /// expunge raises HIGHESTMODSEQ too), so a delta pass can skip the folder after one
+    /// [`MailSession::examine_changes`].
+    fn marker_covers_expunges(&self) -> bool {
+        false
+    }
+
+    /// The flags of the opened folder's messages: all of them (`uids` None) or those among
+    /// `uids`; with `changed_since` (a marker of [`MailSession::examine_changes`]) only those
+    /// changed after it.
+    fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        changed_since: Option<u64>,
+    ) -> impl Future<Output = Result<Vec<UidFlags>>> + Send {
+        let _ = (uids, changed_since);
+        async { Err(EndpointError::Unsupported { op: "list flags" }) }
+    }
+
+    /// Add and remove exactly these flags of one message of the folder opened with
+    /// `open_for_append`; nothing else of the message is touched.
+    fn set_flags(
+        &mut self,
+        uid: u32,
+        add: &[String],
+        remove: &[String],
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (uid, add, remove);
+        async { Err(EndpointError::Unsupported { op: "store flags" }) }
+    }
+
+    /// Move messages of the folder opened with `open_for_append` to folder `to` (the
+    /// destination only). Where they land is found by fingerprint afterwards.
+    fn move_messages(&mut self, uids: &[u32], to: &str) -> impl Future<Output = Result<()>> + Send {
+        let _ = (uids, to);
+        async {
+            Err(EndpointError::Unsupported {
+                op: "move messages",
+            })
+        }
+    }
 
     /// Which keywords the examined/selected folder accepts (None: any).
     fn permanent_keywords(&self) -> Option<&[String]>;

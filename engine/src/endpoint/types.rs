@@ -234,6 +234,11 @@ pub enum EndpointError {
     No { op: String, message: String },
     #[error("{op}: {message}")]
     Protocol { op: String, message: String },
+    /// This endpoint cannot do the operation at all (a delta pass's flag listing, flag
+    /// store or move on an endpoint without them): the caller leaves that part out and says
+    /// so, it is not a failure.
+    #[error("{op}: not available on this endpoint")]
+    Unsupported { op: &'static str },
     #[error("{op}: {source}")]
     Io {
         op: String,
@@ -261,6 +266,11 @@ impl EndpointError {
                 | EndpointError::Io { .. }
                 | EndpointError::Throttled { .. }
         )
+    }
+
+    /// The endpoint cannot do this operation at all (see [`EndpointError::Unsupported`]).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, EndpointError::Unsupported { .. })
     }
 
     /// The journal failed, not the server.

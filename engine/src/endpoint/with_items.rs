@@ -4,7 +4,7 @@
 //! (`calendar:ID`, `contacts:ID`); each call goes to the store that holds the folder it
 //! names, or that holds the folder last opened; the engine sees one mailbox.
 
-use super::session::MailSession;
+use super::session::{MailSession, UidFlags};
 use super::sink::MessageSink;
 use super::types::{
     AppendOutcome, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
@@ -153,6 +153,34 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
 
     async fn delete_folder(&mut self, folder: &str) -> Result<()> {
         by_folder!(self, folder, s => s.delete_folder(folder).await)
+    }
+
+    async fn examine_changes(&mut self, folder: &str) -> Result<(FolderState, Option<u64>)> {
+        by_folder!(self, folder, s => s.examine_changes(folder).await)
+    }
+
+    fn marker_covers_expunges(&self) -> bool {
+        if self.on_items {
+            self.items.marker_covers_expunges()
+        } else {
+            self.mail.marker_covers_expunges()
+        }
+    }
+
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        current!(self, s => s.list_flags(uids, changed_since).await)
+    }
+
+    async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {
+        current!(self, s => s.set_flags(uid, add, remove).await)
+    }
+
+    async fn move_messages(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        current!(self, s => s.move_messages(uids, to).await)
     }
 
     fn permanent_keywords(&self) -> Option<&[String]> {

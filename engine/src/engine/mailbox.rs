@@ -321,8 +321,8 @@ impl Engine {
     }
 
     /// A delta pass (`cutover sync`): mirror what users did on the source since the last
-    /// pass before new mail is copied (see `sync::delta`). IMAP on both sides; elsewhere the
-    /// pass copies new mail only, said once per mailbox.
+    /// pass before new mail is copied (see `sync::delta`), as far as both endpoints can:
+    /// what one cannot do is left out and said once per mailbox.
     async fn delta_prepass(
         &self,
         spec: &MailboxSpec,
@@ -333,18 +333,6 @@ impl Engine {
     ) -> Result<(), SyncError> {
         let key = spec.key();
         let key = key.as_str();
-        let (Some(src), Some(dst)) = (s.as_imap_mut(), d.as_imap_mut()) else {
-            self.sink.issue(
-                Severity::Info,
-                "config",
-                Some(key),
-                None,
-                None,
-                "delta pass: flag changes, moves and deletions are carried for IMAP to IMAP \
-                 only; this pass copies new mail",
-            );
-            return Ok(());
-        };
         let halt = crate::events::Halt {
             emergency: self.stop.clone(),
             batch_stop: self.batch_stop_flag(&spec.batch),
@@ -358,7 +346,7 @@ impl Engine {
             stats: &self.stats,
         };
         if !self.is_delta(&spec.batch) {
-            return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, dst).await;
+            return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, d).await;
         }
         let jobs: Vec<FolderJob> = jobs.iter().cloned().collect();
         crate::sync::delta::delta_pass(
@@ -367,8 +355,8 @@ impl Engine {
             mailbox_id,
             &jobs,
             self.project.sync.deletions,
-            src,
-            dst,
+            s,
+            d,
         )
         .await
     }

@@ -32,6 +32,7 @@
 //! - `listing`: a folder's messages mapped to UIDs, reading messages and their labels;
 //! - `import`: writing a message with `messages.import`;
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
+//! - `delta`: what a delta pass needs: flags from labels, `messages.modify` for flags and moves;
 //! - `calendar` and `calendar_session`: the user's calendars through the Calendar API
 //!   (`calendar:ID`), each iCalUID's events one iCalendar item, written with `events.import`
 //!   only (see docs/endpoints/gmail.md, "Calendars"); `gcal_ical` turns the API's events
@@ -46,6 +47,7 @@
 mod calendar;
 mod calendar_session;
 mod connector;
+mod delta;
 mod directory;
 mod gcal_ical;
 mod google_items;

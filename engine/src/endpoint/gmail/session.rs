@@ -7,7 +7,7 @@ use serde_json::json;
 use super::connector::GmailSession;
 use super::types::{Label, SYSTEM_FOLDERS, units};
 use super::wire::{date_of, error_of, flags_of, store_err};
-use crate::endpoint::session::MailSession;
+use crate::endpoint::session::{MailSession, UidFlags};
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
@@ -341,6 +341,22 @@ impl MailSession for GmailSession {
     fn permanent_keywords(&self) -> Option<&[String]> {
         // Gmail keeps no IMAP keywords through the API.
         Some(&self.no_keywords)
+    }
+
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        _changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        self.label_flags(uids).await
+    }
+
+    async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {
+        self.modify_flags(uid, add, remove).await
+    }
+
+    async fn move_messages(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        self.relabel(uids, to).await
     }
 
     async fn logout(self) {}

@@ -33,6 +33,7 @@
 //! - `import`: writing a message (importMime), its journal intents and their repair;
 //! - `json`: the JSON path and attachments;
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
+//! - `delta`: what a delta pass needs: listed flags, flags set by PATCH, moves;
 //! - `contacts` and `vcard`: contact folders as address books (`contacts:ID`), contacts as
 //!   vCards, written exactly once (see docs/endpoints/graph.md, "Contacts");
 //! - `calendar`: calendars (`calendar:ID`), each event series with its exceptions one
@@ -50,6 +51,7 @@ mod account;
 mod calendar;
 mod connector;
 mod contacts;
+mod delta;
 mod directory;
 mod export_import;
 mod folders;

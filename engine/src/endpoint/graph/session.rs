@@ -9,7 +9,7 @@ use super::connector::GraphSession;
 use super::types::{CREATED_PARENTS, incomplete};
 use super::wire::{enc, read_only};
 use crate::api::ItemKind;
-use crate::endpoint::session::MailSession;
+use crate::endpoint::session::{MailSession, UidFlags};
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
@@ -493,6 +493,22 @@ impl MailSession for GraphSession {
         .await?;
         self.folders = None;
         self.delete_created_parents(folder).await
+    }
+
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        _changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        self.listed_flags(uids)
+    }
+
+    async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {
+        self.patch_flags(uid, add, remove).await
+    }
+
+    async fn move_messages(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        self.move_to(uids, to).await
     }
 
     fn permanent_keywords(&self) -> Option<&[String]> {

@@ -11,12 +11,9 @@ use super::fetch::{FETCH_CHUNK_MSGS, flag_name};
 use super::folders::quote;
 use super::session::ImapSession;
 use crate::endpoint::net::with_timeout;
+use crate::endpoint::session::UidFlags;
 use crate::endpoint::types::{EndpointError, FolderState, Result};
 use crate::mail::uidset::uid_set;
-
-/// The flags of one message, as the server names them (`\Seen`, keywords), without
-/// `\Recent`.
-pub type UidFlags = (u32, Vec<String>);
 
 impl ImapSession {
     /// Whether the server offers CONDSTORE (RFC 7162): flag listings can then ask for the

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::session::ImapSession;
-use crate::endpoint::session::MailSession;
+use crate::endpoint::session::{MailSession, UidFlags};
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
     AppendOutcome, Capabilities, Fingerprinted, Folder, FolderState, Message, MessageIdentity,
@@ -73,6 +73,30 @@ impl MailSession for ImapSession {
 
     async fn delete_folder(&mut self, folder: &str) -> Result<()> {
         self.delete(folder).await
+    }
+
+    async fn examine_changes(&mut self, folder: &str) -> Result<(FolderState, Option<u64>)> {
+        self.examine_modseq(folder).await
+    }
+
+    fn marker_covers_expunges(&self) -> bool {
+        self.has_qresync()
+    }
+
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        self.uid_flags(uids, changed_since).await
+    }
+
+    async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {
+        self.store_flags(uid, add, remove).await
+    }
+
+    async fn move_messages(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        self.move_uids(uids, to).await
     }
 
     fn permanent_keywords(&self) -> Option<&[String]> {

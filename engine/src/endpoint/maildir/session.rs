@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use super::store::blocking;
 use super::{MaildirSession, Selected, manifest, names, store, walk};
-use crate::endpoint::session::MailSession;
+use crate::endpoint::session::{MailSession, UidFlags};
 use crate::endpoint::sink::MessageSink;
 use crate::endpoint::types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState, Message,
@@ -391,6 +391,27 @@ impl MailSession for MaildirSession {
             self.selected = None;
         }
         Ok(())
+    }
+
+    /// The flags of the opened folder's messages, from their file names, the folder's
+    /// `dovecot-keywords` and the manifest (as a copy reads them). A tree has no change
+    /// marker: always all of them.
+    async fn list_flags(
+        &mut self,
+        uids: Option<&[u32]>,
+        _changed_since: Option<u64>,
+    ) -> Result<Vec<UidFlags>> {
+        let items = match uids {
+            None => self.chosen(&[], 1),
+            Some([]) => return Ok(Vec::new()),
+            Some(u) => self.chosen(u, 1),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for i in &items {
+            out.push((i.uid, self.meta_of(i)?.0));
+        }
+        out.sort_by_key(|(u, _)| *u);
+        Ok(out)
     }
 
     fn permanent_keywords(&self) -> Option<&[String]> {

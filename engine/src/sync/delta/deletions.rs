@@ -4,10 +4,9 @@
 //! destination (`"propagate"`: row `deleting` before the UID STORE \Deleted + UID EXPUNGE of
 //! exactly its UID, `deleted` after), only ever a message cutover itself wrote there.
 
-use super::types::FolderScan;
+use super::types::{FolderScan, NO_REMOVALS, Skipped};
 use crate::config::Deletions;
 use crate::endpoint::MailSession;
-use crate::endpoint::imap::ImapSession;
 use crate::events::{RunStats, Severity};
 use crate::journal::{DeltaRow, SyncChange};
 use crate::sync::types::{Ctx, SyncError};
@@ -17,7 +16,8 @@ pub async fn apply_deletions(
     mailbox: &str,
     scan: &FolderScan,
     mode: Deletions,
-    dst: &mut ImapSession,
+    skipped: &mut Skipped,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
     let found = scan.vanished.len() as u64;
     let mut rows: Vec<DeltaRow> = scan.vanished.clone();
@@ -61,16 +61,20 @@ pub async fn apply_deletions(
             }
             let marks: Vec<_> = rows.iter().map(|r| (r.id, SyncChange::default())).collect();
             ctx.store.mark_source_deleted(&marks, "deleting")?;
-            remove(
+            if !remove(
                 ctx,
                 mailbox,
                 &scan.dst,
                 &scan.display,
                 &rows,
                 scan.row.dst_uidvalidity,
+                skipped,
                 dst,
             )
-            .await?;
+            .await?
+            {
+                return Ok(());
+            }
             issue(
                 Severity::Info,
                 &format!(
@@ -87,7 +91,9 @@ pub async fn apply_deletions(
 
 /// Remove rows journalled `deleting` from their destination folder, then journal them
 /// `deleted` (also what settles a removal an interrupted pass left behind: a UID already
-/// gone is simply not there any more).
+/// gone is simply not there any more). False when the destination cannot remove messages:
+/// the rows are then back to `src_deleted` (reported) and `skipped` says so.
+#[allow(clippy::too_many_arguments)]
 pub async fn remove(
     ctx: &Ctx<'_>,
     mailbox: &str,
@@ -95,8 +101,9 @@ pub async fn remove(
     display: &str,
     rows: &[DeltaRow],
     dst_validity: Option<u32>,
-    dst: &mut ImapSession,
-) -> Result<(), SyncError> {
+    skipped: &mut Skipped,
+    dst: &mut impl MailSession,
+) -> Result<bool, SyncError> {
     let st = dst.open_for_append(dst_folder).await?;
     let uids: Vec<u32> = rows
         .iter()
@@ -105,7 +112,16 @@ pub async fn remove(
         })
         .filter_map(|r| r.dst_uid)
         .collect();
-    dst.expunge_uids(&uids).await?;
+    match dst.expunge_uids(&uids).await {
+        Ok(()) => {}
+        Err(e) if e.is_unsupported() => {
+            let marks: Vec<_> = rows.iter().map(|r| (r.id, SyncChange::default())).collect();
+            ctx.store.mark_source_deleted(&marks, "src_deleted")?;
+            skipped.add(NO_REMOVALS);
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
     let marks: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -125,5 +141,5 @@ pub async fn remove(
         .collect();
     ctx.store.mark_source_deleted(&marks, "deleted")?;
     RunStats::add(&ctx.stats.removed, rows.len() as u64);
-    Ok(())
+    Ok(true)
 }

@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::types::{FolderScan, flag_changes, flag_set, flags_text};
+use super::types::{FolderScan, NO_DST_FLAGS, Skipped, flag_changes, flag_set, flags_text};
 use crate::endpoint::MailSession;
-use crate::endpoint::imap::ImapSession;
 use crate::events::RunStats;
 use crate::journal::state;
 use crate::sync::types::{Ctx, SyncError};
@@ -17,7 +16,8 @@ use crate::sync::types::{Ctx, SyncError};
 pub async fn carry_flags(
     ctx: &Ctx<'_>,
     scan: &FolderScan,
-    dst: &mut ImapSession,
+    skipped: &mut Skipped,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
     if !scan.listed {
         return Ok(());
@@ -48,11 +48,15 @@ pub async fn carry_flags(
             return Ok(());
         }
         let uids: Vec<u32> = rows.iter().filter_map(|r| r.dst_uid).collect();
-        let now: HashMap<u32, Vec<String>> = dst
-            .uid_flags(Some(&uids), None)
-            .await?
-            .into_iter()
-            .collect();
+        let now: HashMap<u32, Vec<String>> = match dst.list_flags(Some(&uids), None).await {
+            Ok(v) => v.into_iter().collect(),
+            // Not carried, and the marker stays where it was (a later pass compares again).
+            Err(e) if e.is_unsupported() => {
+                skipped.add(NO_DST_FLAGS);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut journal = Vec::new();
         for r in &rows {
             let uid = r.dst_uid.unwrap_or(0);
@@ -70,7 +74,18 @@ pub async fn carry_flags(
                     ctx.store.set_flags(&journal)?;
                     return Err(SyncError::Stopped);
                 }
-                dst.store_flags(uid, &add, &remove).await?;
+                match dst.set_flags(uid, &add, &remove).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_unsupported() => {
+                        ctx.store.set_flags(&journal)?;
+                        skipped.add(NO_DST_FLAGS);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        ctx.store.set_flags(&journal)?;
+                        return Err(e.into());
+                    }
+                }
                 RunStats::add(&ctx.stats.flag_changes, 1);
             }
             journal.push((r.id, flags_text(&src)));

@@ -15,6 +15,14 @@
 //!    "report"`) or removed from the destination (`"propagate"`), only cutover's own rows.
 //! 5. `flags`: flags changed on the source since the last pass are set on the destination
 //!    (UID STORE of exactly what changed); a flag changed on the destination alone is kept.
+//!
+//! The steps name IMAP's commands, but they ask the endpoints through [`MailSession`]
+//! (`examine_changes`, `list_flags`, `set_flags`, `move_messages`, `expunge_uids`): an
+//! endpoint that cannot do one answers `EndpointError::Unsupported`, that part is left out
+//! (a move undone in the journal, a removal back to reported) and `types::Skipped` says so
+//! once per mailbox at the end of the pass.
+//!
+//! [`MailSession`]: crate::endpoint::MailSession
 
 mod deletions;
 mod flags;

@@ -7,20 +7,20 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::types::{FolderScan, Move};
+use super::types::{FolderScan, Move, NO_MOVES, Skipped};
 use crate::endpoint::MailSession;
-use crate::endpoint::imap::ImapSession;
 use crate::events::{RunStats, Severity};
 use crate::journal::{DeltaRow, FolderRow, SyncChange, state};
 use crate::sync::types::{Ctx, SyncError};
 
 /// Pair vanished messages with new ones by fingerprint (sizes first, so only candidates of
-/// a vanished message's size are downloaded and hashed). The matched rows leave the scans'
+/// a vanished message's size are downloaded and hashed; every new message where the source
+/// lists estimated sizes, as Graph and Gmail do). The matched rows leave the scans'
 /// `vanished`.
 pub async fn find_moves(
     ctx: &Ctx<'_>,
     scans: &mut [FolderScan],
-    src: &mut ImapSession,
+    src: &mut impl MailSession,
 ) -> Result<Vec<Move>, SyncError> {
     let sizes: HashSet<u64> = scans
         .iter()
@@ -39,12 +39,13 @@ pub async fn find_moves(
         }
     }
     let mut out = Vec::new();
+    let inexact = src.capabilities().inexact_sizes;
     for (to, scan) in scans.iter().enumerate() {
         let cands: Vec<u32> = scan
             .new_uids
             .iter()
             .copied()
-            .filter(|u| scan.listing.get(u).is_some_and(|s| sizes.contains(s)))
+            .filter(|u| inexact || scan.listing.get(u).is_some_and(|s| sizes.contains(s)))
             .collect();
         if cands.is_empty() || !scan.listed {
             continue;
@@ -87,7 +88,8 @@ pub async fn apply_moves(
     mailbox: &str,
     scans: &[FolderScan],
     moves: Vec<Move>,
-    dst: &mut ImapSession,
+    skipped: &mut Skipped,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
     let mut groups: BTreeMap<(usize, usize), Vec<Move>> = BTreeMap::new();
     for m in moves {
@@ -141,7 +143,18 @@ pub async fn apply_moves(
             .filter(|m| Some(st.uidvalidity) == m.row.dst_uidvalidity)
             .filter_map(|m| m.row.dst_uid)
             .collect();
-        dst.move_uids(&uids, &b.dst).await?;
+        match dst.move_messages(&uids, &b.dst).await {
+            Ok(()) => {}
+            // Left where they are: the copy writes the message into its new folder.
+            Err(e) if e.is_unsupported() => {
+                for m in &group {
+                    ctx.store.undo_move(m.row.id)?;
+                }
+                skipped.add(NO_MOVES);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
         let rows: Vec<DeltaRow> = group
             .into_iter()
             .map(|m| DeltaRow {
@@ -175,7 +188,7 @@ pub async fn locate(
     mailbox: &str,
     mailbox_id: i64,
     rows: &[DeltaRow],
-    dst: &mut ImapSession,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
     if rows.is_empty() {
         return Ok(());

@@ -3,27 +3,30 @@
 use super::deletions::apply_deletions;
 use super::flags::carry_flags;
 use super::moves::{apply_moves, find_moves};
-use super::resume::resume_unfinished;
+use super::resume::resume;
 use super::scan::{scan_gone, scan_listed};
+use super::types::Skipped;
 use crate::config::Deletions;
-use crate::endpoint::imap::ImapSession;
+use crate::endpoint::MailSession;
 use crate::item::folder::kind_of_folder;
 use crate::journal::folder_state;
 use crate::sync::types::{Ctx, FolderJob, SyncError};
 
 /// Mirror on the destination what users did on the source since the last pass, for the
 /// mail folders of `jobs` (calendars, contacts and Gmail-planned folders are left to the
-/// copy). New mail is then copied by the folder copies as in any run.
+/// copy). New mail is then copied by the folder copies as in any run. What an endpoint
+/// cannot do (`EndpointError::Unsupported`) is left out and said once for the mailbox.
 pub async fn delta_pass(
     ctx: &Ctx<'_>,
     mailbox: &str,
     mailbox_id: i64,
     jobs: &[FolderJob],
     deletions: Deletions,
-    src: &mut ImapSession,
-    dst: &mut ImapSession,
+    src: &mut impl MailSession,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
-    resume_unfinished(ctx, mailbox, mailbox_id, dst).await?;
+    let mut skipped = Skipped::default();
+    resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
     let mut scans = Vec::new();
     for job in jobs {
         // A Gmail plan decides per UID which folder copies a message: left to the copy. A
@@ -46,6 +49,7 @@ pub async fn delta_pass(
             &job.src_display,
             deletions == Deletions::Propagate,
             exclude,
+            &mut skipped,
             src,
         )
         .await?
@@ -68,12 +72,13 @@ pub async fn delta_pass(
         }
     }
     let moves = find_moves(ctx, &mut scans, src).await?;
-    apply_moves(ctx, mailbox, &scans, moves, dst).await?;
+    apply_moves(ctx, mailbox, &scans, moves, &mut skipped, dst).await?;
     for scan in &scans {
-        apply_deletions(ctx, mailbox, scan, deletions, dst).await?;
+        apply_deletions(ctx, mailbox, scan, deletions, &mut skipped, dst).await?;
     }
     for scan in &scans {
-        carry_flags(ctx, scan, dst).await?;
+        carry_flags(ctx, scan, &mut skipped, dst).await?;
     }
+    skipped.report(ctx, mailbox);
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::deletions::remove;
 use super::moves::locate;
-use crate::endpoint::imap::ImapSession;
+use super::types::Skipped;
+use crate::endpoint::MailSession;
 use crate::journal::DeltaRow;
 use crate::sync::types::{Ctx, SyncError};
 
@@ -14,7 +15,21 @@ pub async fn resume_unfinished(
     ctx: &Ctx<'_>,
     mailbox: &str,
     mailbox_id: i64,
-    dst: &mut ImapSession,
+    dst: &mut impl MailSession,
+) -> Result<(), SyncError> {
+    let mut skipped = Skipped::default();
+    resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
+    skipped.report(ctx, mailbox);
+    Ok(())
+}
+
+/// [`resume_unfinished`] within a pass, which reports what was left out once at its end.
+pub async fn resume(
+    ctx: &Ctx<'_>,
+    mailbox: &str,
+    mailbox_id: i64,
+    skipped: &mut Skipped,
+    dst: &mut impl MailSession,
 ) -> Result<(), SyncError> {
     let rows = ctx.store.unfinished_delta(mailbox_id)?;
     if rows.is_empty() {
@@ -43,6 +58,7 @@ pub async fn resume_unfinished(
             &display,
             &rows,
             f.dst_uidvalidity,
+            skipped,
             dst,
         )
         .await?;

@@ -4,8 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::types::FolderScan;
-use crate::endpoint::imap::ImapSession;
+use super::types::{FolderScan, NO_SRC_FLAGS, Skipped};
 use crate::endpoint::{EndpointError, MailSession};
 use crate::journal::{FolderRow, Journal, state};
 use crate::sync::types::SyncError;
@@ -20,9 +19,10 @@ pub async fn scan_listed(
     display: &str,
     propagate: bool,
     exclude: Option<&HashSet<u32>>,
-    src: &mut ImapSession,
+    skipped: &mut Skipped,
+    src: &mut impl MailSession,
 ) -> Result<Option<FolderScan>, SyncError> {
-    let (st, modseq) = match src.examine_modseq(&row.src_name).await {
+    let (st, modseq) = match src.examine_changes(&row.src_name).await {
         Ok(v) => v,
         Err(EndpointError::NoFolder { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -36,7 +36,7 @@ pub async fn scan_listed(
     // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
     // HIGHESTMODSEQ too): one EXAMINE is the whole cost.
     let known = store.src_modseq(row.id)?;
-    if src.has_qresync()
+    if src.marker_covers_expunges()
         && modseq.is_some()
         && known == modseq
         && row.src_uidnext == Some(st.uidnext)
@@ -70,14 +70,21 @@ pub async fn scan_listed(
         .filter(|c| !listing.contains_key(&c.src_uid))
         .filter(|c| c.dst_uid.is_some() && c.dst_uidvalidity == row.dst_uidvalidity)
         .collect();
-    // The flags: unchanged since the last pass when the HIGHESTMODSEQ is the same.
-    let src_flags = match (known, modseq) {
-        (Some(k), Some(m)) if k == m => Default::default(),
-        (Some(k), Some(_)) => src.uid_flags(None, Some(k)).await?,
-        _ => src.uid_flags(None, None).await?,
-    }
-    .into_iter()
-    .collect();
+    // The flags: unchanged since the last pass when the HIGHESTMODSEQ is the same; none
+    // compared where the source lists no flags.
+    let listed = match (known, modseq) {
+        (Some(k), Some(m)) if k == m => Ok(Vec::new()),
+        (Some(k), Some(_)) => src.list_flags(None, Some(k)).await,
+        _ => src.list_flags(None, None).await,
+    };
+    let src_flags = match listed {
+        Ok(v) => v.into_iter().collect(),
+        Err(e) if e.is_unsupported() => {
+            skipped.add(NO_SRC_FLAGS);
+            Default::default()
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Some(FolderScan {
         display: display.to_string(),
         src: row.src_name.clone(),

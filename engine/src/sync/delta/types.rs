@@ -1,8 +1,49 @@
 //! What the steps of a delta pass share: one folder's scan, a move found, flag sets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::events::Severity;
 use crate::journal::{DeltaRow, FolderRow};
+use crate::sync::types::Ctx;
+
+/// What an endpoint of the pass cannot do (it answered `EndpointError::Unsupported`): that
+/// part is left out, and said once per mailbox when the pass ends.
+#[derive(Debug, Default)]
+pub struct Skipped(BTreeSet<&'static str>);
+
+/// The parts a pass can leave out, as the report names them.
+pub const NO_SRC_FLAGS: &str = "flag changes (the source lists no flags)";
+pub const NO_DST_FLAGS: &str = "flag changes (the destination cannot set flags)";
+pub const NO_MOVES: &str = "moves between folders (the destination cannot move messages: a \
+                            moved message is copied into its new folder and stays in the old one)";
+pub const NO_REMOVALS: &str =
+    "removals (the destination cannot remove messages: deletions stay reported)";
+
+impl Skipped {
+    pub fn add(&mut self, what: &'static str) {
+        self.0.insert(what);
+    }
+
+    /// One info issue for the mailbox naming what was left out, if anything was.
+    pub fn report(&self, ctx: &Ctx<'_>, mailbox: &str) {
+        if self.0.is_empty() {
+            return;
+        }
+        let list: Vec<&str> = self.0.iter().copied().collect();
+        ctx.sink.issue(
+            Severity::Info,
+            "config",
+            Some(mailbox),
+            None,
+            None,
+            &format!(
+                "delta pass: not carried between this source and destination: {}; new mail is \
+                 copied and the rest is mirrored",
+                list.join("; ")
+            ),
+        );
+    }
+}
 
 /// One source folder as a delta pass found it.
 #[derive(Debug, Clone)]

@@ -15,7 +15,9 @@
 //!   SPAM) skipped with `neverMarkSpam=true`;
 //! - messages.list newest first, paged, with `labelIds`, `includeSpamTrash` and the query
 //!   terms `in:`/`-in:` and `has:nouserlabels` (400 for any other term);
-//! - labels: system labels fixed, user label names unique (409), nested with `/`.
+//! - labels: system labels fixed, user label names unique (409), nested with `/`;
+//! - `messages.modify` (5 units): `addLabelIds` / `removeLabelIds` that exist (400 otherwise),
+//!   the message keeps its id.
 //!
 //! Test hooks read a mailbox, seed messages (for Gmail as a source) and inject throttling.
 
@@ -413,6 +415,10 @@ pub fn router(g: Arc<Gmail>) -> Router {
             get(messages_get).delete(messages_delete),
         )
         .route(
+            "/gmail/v1/users/{user}/messages/{id}/modify",
+            post(messages_modify),
+        )
+        .route(
             "/upload/gmail/v1/users/{user}/messages/import",
             post(messages_import).layer(DefaultBodyLimit::disable()),
         )
@@ -687,6 +693,44 @@ async fn messages_get(
         f => return invalid(&format!("format {f} is not supported by the fake")),
     }
     Json(out).into_response()
+}
+
+async fn messages_modify(
+    State(g): St,
+    Path((user, id)): Path<(String, String)>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = g.admit(&h, &user, "messages.modify", 5) {
+        return r;
+    }
+    let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let ids = |k: &str| -> Vec<String> {
+        b[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (add, remove) = (ids("addLabelIds"), ids("removeLabelIds"));
+    let mut all = g.mailboxes.lock().unwrap();
+    let mb = all.get_mut(&user).unwrap();
+    let known = |l: &str| SYSTEM_LABELS.contains(&l) || mb.labels.iter().any(|(i, _)| i == l);
+    if let Some(bad) = add.iter().chain(&remove).find(|l| !known(l)) {
+        return invalid(&format!("Invalid label: {bad}"));
+    }
+    let Some(m) = mb.messages.get_mut(&id) else {
+        return not_found();
+    };
+    m.labels.retain(|l| !remove.contains(l));
+    for l in add {
+        if !m.labels.contains(&l) {
+            m.labels.push(l);
+        }
+    }
+    Json(json!({"id": m.id, "threadId": m.id, "labelIds": m.labels})).into_response()
 }
 
 async fn messages_delete(

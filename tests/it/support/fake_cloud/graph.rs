@@ -10,7 +10,9 @@
 //!   with MIME makes a draft; with JSON a draft unless PR_MESSAGE_FLAGS (0x0E07) is given
 //!   without the unsent bit (8);
 //! - `$value` export (as Exchange rewrites it: `graph_export`), `permanentDelete`, attachments and upload sessions (the upload URL
-//!   refuses an Authorization header and out-of-order ranges).
+//!   refuses an Authorization header and out-of-order ranges);
+//! - `POST /messages/{id}/move` (`destinationId`: a folder id or well-known name): the
+//!   message, its flags and extended properties kept, under a NEW id, as Exchange does.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -189,6 +191,8 @@ pub struct Stats {
     pub json_creates: u64,
     pub upload_chunks: u64,
     pub permanent_deletes: u64,
+    /// Messages moved (`POST /messages/{id}/move`).
+    pub moves: u64,
     /// Requests to the upload URL that carried an Authorization header.
     pub upload_with_auth: u64,
     /// Requests without `Prefer: IdType="ImmutableId"`.
@@ -627,6 +631,48 @@ impl FakeGraph {
             return true;
         }
         false
+    }
+
+    /// A user's change to one message, as Outlook makes it (test hook): moved to the folder
+    /// at `to` (a display-name path; the message gets a NEW id, as Exchange gives it), its
+    /// read and flag state set, or deleted (`to` = None and `state` = None). Returns the id
+    /// it has afterwards.
+    pub fn user_change(
+        &self,
+        upn: &str,
+        id: &str,
+        to: Option<&str>,
+        state: Option<(bool, bool)>,
+    ) -> String {
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let new_id = format!("AAMkU{}", st.next);
+        let mb = st.mailboxes.get_mut(&upn.to_ascii_lowercase()).unwrap();
+        let i = mb
+            .messages
+            .iter()
+            .position(|m| m.id == id)
+            .unwrap_or_else(|| panic!("no message {id}"));
+        if to.is_none() && state.is_none() {
+            mb.messages.remove(i);
+            return id.to_string();
+        }
+        if let Some(path) = to {
+            let fid = mb
+                .folders
+                .iter()
+                .find(|f| mb.path(&f.id) == path)
+                .unwrap_or_else(|| panic!("no folder {path}"))
+                .id
+                .clone();
+            mb.messages[i].folder = fid;
+            mb.messages[i].id = new_id;
+        }
+        if let Some((read, flagged)) = state {
+            mb.messages[i].is_read = read;
+            mb.messages[i].flagged = flagged;
+        }
+        mb.messages[i].id.clone()
     }
 
     pub fn mailbox(&self, upn: &str) -> Mailbox {
@@ -1558,6 +1604,21 @@ fn route(
                 }
             }
             J(ok(StatusCode::OK, message_json(m, &[])))
+        }
+        (Method::POST, ["messages", mid, "move"]) => {
+            let b = json_body();
+            let Some(dest) = resolve(mb, b["destinationId"].as_str().unwrap_or("")) else {
+                return no_folder();
+            };
+            let Some(i) = mb.messages.iter().position(|m| m.id == *mid) else {
+                return no_message();
+            };
+            let id = next_id("AAMkM");
+            let m = &mut mb.messages[i];
+            m.id = id;
+            m.folder = dest;
+            stats.moves += 1;
+            J(ok(StatusCode::CREATED, message_json(m, &[])))
         }
         (Method::POST, ["messages", mid, "permanentDelete"]) => {
             let before = mb.messages.len();
