@@ -276,6 +276,10 @@ struct SplitHelpers<'a> {
 
 impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
     fn split_from(&self) -> usize {
+        // A POP3 server locks the maildrop to one session: a second one would only be refused.
+        if self.engine.project.source.kind == crate::config::EndpointKind::Pop3 {
+            return 0;
+        }
         self.engine.project.split_folder_messages
     }
 
