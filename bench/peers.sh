@@ -12,6 +12,9 @@
 # Tools (each skipped with a note when missing):
 #   cutover   $CUTOVER (path to the built binary): `cutover run PROJECT` with a generated project
 #             file, all users in one batch, state kept between the full and the no-op pass.
+#             CUTOVER_COMPRESS=auto|on|off sets both endpoints' compress (auto: these
+#             loopback hosts stay uncompressed); CUTOVER_SPLIT=N sets split_folder_messages
+#             (0: no folder split across connections).
 #   imapsync  not packaged in Debian 12 (its Perl dependencies are; see
 #             peers/README). Default options apart from --nolog/--tmpdir/--pidfile.
 #   mbsync    one Channel per user, Far = source IMAP, Near = destination IMAP, Sync Pull,
@@ -287,7 +290,10 @@ have_cutover() { [[ -n ${CUTOVER:-} && -x ${CUTOVER:-} ]]; }
 run_cutover() {
   local i
   {
-    printf '[project]\nname = "peers"\nstate = "%s/cutover-state.sqlite"\n\n' "$W"
+    # CUTOVER_SPLIT=N: split_folder_messages (0: every folder on one connection pair).
+    printf '[project]\nname = "peers"\nstate = "%s/cutover-state.sqlite"\n' "$W"
+    if [[ -n ${CUTOVER_SPLIT:-} ]]; then printf 'split_folder_messages = %s\n' "$CUTOVER_SPLIT"; fi
+    printf '\n'
     # CUTOVER_COMPRESS=on: COMPRESS=DEFLATE on both links as on a real WAN ("auto", the
     # default, leaves these loopback hosts uncompressed).
     printf '[source]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n\n' "$SP" "${CUTOVER_COMPRESS:-auto}"
@@ -362,7 +368,7 @@ measure() {  # tool pass
   # writing back hundreds of MB, and every fsync Dovecot does then takes ~10x longer.
   sync
   s0=$(server_cpu "$W/src"); d0=$(server_cpu "$W/dst")
-  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B CUTOVER_COMPRESS
+  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B CUTOVER_COMPRESS CUTOVER_SPLIT
   /usr/bin/time -v -o "$tf" bash -c "$(declare -f run_cutover "run_$tool"); run_$tool $pass" || rc=$?
   s1=$(server_cpu "$W/src"); d1=$(server_cpu "$W/dst")
   local wall user sys rss pct got

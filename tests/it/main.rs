@@ -52,6 +52,7 @@ mod resume;
 mod round_trips;
 mod scenarios;
 mod signals;
+mod split;
 mod sync_delta;
 mod terminal_safety;
 mod ui_app;

@@ -12,6 +12,8 @@ pub const MAX_CONNECTIONS: RangeInclusive<usize> = 1..=1000;
 pub const PARALLEL_MAILBOXES: RangeInclusive<usize> = 1..=1000;
 /// `[project] folder_workers`.
 pub const FOLDER_WORKERS: RangeInclusive<usize> = 1..=64;
+/// `[project] split_folder_messages` (0: never split).
+pub const SPLIT_FOLDER_MESSAGES: RangeInclusive<usize> = 0..=10_000_000;
 /// `[project] max_failed_messages`.
 pub const MAX_FAILED_MESSAGES: RangeInclusive<usize> = 1..=1_000_000;
 /// `timeout_secs` of an endpoint (a day).

@@ -86,13 +86,12 @@ impl EndpointKind {
 #[serde(rename_all = "lowercase")]
 pub enum Compress {
     /// On where the server offers it and the host is not a loopback address (a WAN link gains,
-    /// a local server only pays the CPU).
+    /// a local server only pays the CPU). The default.
+    #[default]
     Auto,
     /// On wherever the server offers it.
     On,
-    /// The default until an intermittent stall of compressed sessions is understood (a reply
-    /// not seen until the timeout, then a retry; nothing lost: see docs/endpoints/imap.md).
-    #[default]
+    /// Never asked.
     Off,
 }
 

@@ -16,7 +16,7 @@ use super::lines::{ConfigError, LineIndex, toml_error, utf8_text};
 use super::mailboxes::{
     MailboxSpec, RawCredential, credential, dav_credential, load_csv, mailbox_type,
 };
-use super::project::{DEFAULT_MAX_FAILED_MESSAGES, Project};
+use super::project::{DEFAULT_MAX_FAILED_MESSAGES, DEFAULT_SPLIT_FOLDER_MESSAGES, Project};
 use super::raw::RawProject;
 use super::recipients::{GoogleGroups, Recipients, load_recipients};
 use super::secrets::SecretKey;
@@ -239,6 +239,12 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         checks::FOLDER_WORKERS,
         4,
     )?;
+    let split_folder_messages = ranged(
+        &raw.project.split_folder_messages,
+        "project.split_folder_messages",
+        checks::SPLIT_FOLDER_MESSAGES,
+        DEFAULT_SPLIT_FOLDER_MESSAGES,
+    )?;
     let max_failed_messages = ranged(
         &raw.project.max_failed_messages,
         "project.max_failed_messages",
@@ -328,6 +334,7 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
         durability: raw.project.durability,
         parallel_mailboxes,
         folder_workers,
+        split_folder_messages,
         max_failed_messages,
         brake: raw.project.brake,
         source,

@@ -51,6 +51,9 @@ pub struct Project {
     pub durability: Durability,
     pub parallel_mailboxes: usize,
     pub folder_workers: usize,
+    /// A folder with at least this many messages to copy is cut into UID ranges copied on
+    /// several of the mailbox's `folder_workers` connections at once (0: never).
+    pub split_folder_messages: usize,
     /// Error budget: once this many messages of one mailbox were refused by the destination
     /// (journal state `failed`), the mailbox fails instead of going on refusing more.
     pub max_failed_messages: usize,
@@ -107,6 +110,8 @@ pub enum Deletions {
 
 /// Default error budget per mailbox (`max_failed_messages`).
 pub const DEFAULT_MAX_FAILED_MESSAGES: usize = 50;
+/// `[project] split_folder_messages` when the file does not say: two ranges' worth.
+pub const DEFAULT_SPLIT_FOLDER_MESSAGES: usize = 1000;
 
 impl Project {
     /// The journal as messages name it: the SQLite file, or the PostgreSQL URL without its

@@ -77,6 +77,10 @@ pub(super) struct RawProjectSection {
     pub(super) folder_workers: Option<Spanned<usize>>,
     #[serde(default)]
     pub(super) max_failed_messages: Option<Spanned<usize>>,
+    /// A folder with at least this many messages to copy is split across the mailbox's
+    /// connections (0: never).
+    #[serde(default)]
+    pub(super) split_folder_messages: Option<Spanned<usize>>,
     #[serde(default)]
     pub(super) log_dir: Option<String>,
     #[serde(default)]

@@ -7,7 +7,8 @@
 //! header). The server sends nothing between its `OK` and cutover's next command, so no byte
 //! read before the switch belongs to the compressed stream. Every flush (the client flushes at
 //! the end of each command, and cutover's own pipelined and MULTIAPPEND writes flush at the end
-//! of theirs) is a DEFLATE sync flush, so the server never waits on a half-sent command.
+//! of theirs) is a complete DEFLATE sync flush ([`super::deflate`]), so the server never waits
+//! on a half-sent command.
 //!
 //! Counting: every byte read from and written to the stream below (the wire, before TLS) and
 //! every byte passed up and down (the protocol) is added to the connector's [`WireCounter`], so
@@ -20,10 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, ready};
 
-use async_compression::tokio::bufread::DeflateDecoder;
-use async_compression::tokio::write::DeflateEncoder;
-use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::deflate::Deflate;
 use super::net::Io;
 pub use crate::wire::WireBytes;
 
@@ -126,11 +126,9 @@ impl AsyncWrite for Counted {
     }
 }
 
-type Deflated = DeflateDecoder<BufReader<DeflateEncoder<Counted>>>;
-
 enum State {
     Plain(Counted),
-    Deflate(Box<Deflated>),
+    Deflate(Box<Deflate<Counted>>),
     /// Only while switching.
     Switching,
 }
@@ -171,8 +169,7 @@ impl Compressible {
             let State::Plain(c) = std::mem::replace(&mut self.state, State::Switching) else {
                 unreachable!("checked above")
             };
-            let d = DeflateDecoder::new(BufReader::new(DeflateEncoder::new(c)));
-            self.state = State::Deflate(Box::new(d));
+            self.state = State::Deflate(Box::new(Deflate::new(c)));
         }
         match &mut self.state {
             State::Plain(c) => Pin::new(c as &mut (dyn Io + 'static)),

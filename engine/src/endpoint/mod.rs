@@ -15,6 +15,7 @@ pub mod bounded;
 mod budget;
 pub mod compress;
 pub mod dav;
+mod deflate;
 pub mod gmail;
 pub mod graph;
 pub mod guard;

@@ -1,9 +1,15 @@
 //! A mailbox's folder workers: up to `folder_workers` copy its folders at once, each
 //! connecting lazily, reconnecting after a network failure and retrying with backoff.
+//!
+//! The mailbox has `folder_workers` connection slots: each worker holds one while it works,
+//! and a large folder's copy takes the slots of workers that ran out of folders for helper
+//! connections that copy UID ranges of it ([`crate::sync::split`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::outcome::category_of;
 use super::state::Engine;
@@ -11,7 +17,7 @@ use crate::config::MailboxSpec;
 use crate::endpoint::any::AnySession;
 use crate::endpoint::{EndpointError, MailSession};
 use crate::events::{Halt, Severity};
-use crate::sync::{Ctx, FolderJob, SyncError, copy_folder};
+use crate::sync::{Ctx, FolderJob, Helper, HelperFuture, Helpers, SyncError, copy_folder};
 
 /// Attempts per folder (and for a mailbox's first connection and folder listing) when the
 /// connection fails or the server throttles: reconnect with backoff in between.
@@ -78,6 +84,7 @@ impl Engine {
         first: Option<(AnySession, AnySession)>,
     ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
+        let slots = Arc::new(Semaphore::new(self.project.folder_workers));
         let extra = self.project.folder_workers.saturating_sub(1);
         // Aborted if this future is dropped (an emergency stop cut the mailbox short).
         let mut helpers = Workers(Vec::new());
@@ -85,11 +92,21 @@ impl Engine {
             let engine = self.clone();
             let spec = spec.clone();
             let queue = queue.clone();
+            let slots = slots.clone();
+            // Taken here, before any folder is copied: a split folder's helpers only get the
+            // slots of workers that ran out of folders.
+            let slot = slots.clone().try_acquire_owned().ok();
             helpers.0.push(tokio::spawn(async move {
-                engine.folder_worker(&spec, &queue, None).await
+                engine
+                    .folder_worker(&spec, &queue, &slots, slot, None)
+                    .await
             }));
         }
-        let mut first_err = self.folder_worker(spec, &queue, first).await.err();
+        let slot = slots.clone().try_acquire_owned().ok();
+        let mut first_err = self
+            .folder_worker(spec, &queue, &slots, slot, first)
+            .await
+            .err();
         // The error that says most wins: a verification failure (its brake stops the other
         // workers, which then report Stopped), then any other failure, then Stopped.
         let rank = |e: &SyncError| match e {
@@ -121,8 +138,17 @@ impl Engine {
         &self,
         spec: &MailboxSpec,
         queue: &Mutex<VecDeque<FolderJob>>,
+        slots: &Arc<Semaphore>,
+        // This worker's connection slot, given back when it has no folder left (then a large
+        // folder's copy may take it for a helper).
+        _slot: Option<OwnedSemaphorePermit>,
         mut sessions: Option<(AnySession, AnySession)>,
     ) -> Result<(), SyncError> {
+        let split = SplitHelpers {
+            engine: self,
+            spec,
+            slots,
+        };
         let halt = Halt {
             emergency: self.stop.clone(),
             batch_stop: self.batch_stop_flag(&spec.batch),
@@ -164,7 +190,7 @@ impl Engine {
                     }
                 }
                 let (s, d) = sessions.as_mut().expect("connected above");
-                let Some(copied) = halt.or_cut(copy_folder(&ctx, &job, s, d)).await else {
+                let Some(copied) = halt.or_cut(copy_folder(&ctx, &job, s, d, &split)).await else {
                     self.sink.abandoned(&job.mailbox, Some(&job.src_display));
                     return Err(SyncError::Stopped);
                 };
@@ -238,6 +264,41 @@ impl Engine {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// Helper connections for a large folder, on the mailbox's free connection slots.
+struct SplitHelpers<'a> {
+    engine: &'a Engine,
+    spec: &'a MailboxSpec,
+    slots: &'a Arc<Semaphore>,
+}
+
+impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
+    fn split_from(&self) -> usize {
+        // A POP3 server locks the maildrop to one session: a second one would only be refused.
+        if self.engine.project.source.kind == crate::config::EndpointKind::Pop3 {
+            return 0;
+        }
+        self.engine.project.split_folder_messages
+    }
+
+    fn try_helper(&self) -> Option<HelperFuture<'_, AnySession, AnySession>> {
+        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        Some(Box::pin(async move {
+            match self.engine.connect_pair(self.spec).await {
+                Ok((src, dst)) => Some(Helper {
+                    src,
+                    dst,
+                    slot: Box::new(slot),
+                }),
+                Err(e) => {
+                    // Not an issue: the folder's own connections copy what it would have.
+                    tracing::info!(mailbox = %self.spec.key(), "a helper for a large folder could not connect: {e}");
+                    None
+                }
+            }
+        }))
     }
 }
 

@@ -11,8 +11,9 @@ use super::check::check_destination;
 use super::gmail;
 use super::in_doubt::resolve_in_doubt;
 use super::rematch::{rematch_destination, rematch_source};
+use super::split::{Helpers, copy_split};
 use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
-use super::window::{copy_pending, oversize};
+use super::window::oversize;
 
 /// Copies `cutover verify` found altered on the destination: each is removed there (it is
 /// cutover's own copy, by its journalled UID under the same UIDVALIDITY), then pending again,
@@ -51,11 +52,14 @@ async fn recopy_damaged<D: MailSession>(
     Ok(())
 }
 
-pub async fn copy_folder<S: MailSession, D: MailSession>(
+/// Copy one folder on `src`/`dst`; a large one is split across the connections `helpers`
+/// finds ([`super::split`]).
+pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
     ctx: &Ctx<'_>,
     job: &FolderJob,
     src: &mut S,
     dst: &mut D,
+    helpers: &H,
 ) -> Result<FolderOutcome, SyncError> {
     let store = ctx.store;
     let mb = job.mailbox.as_str();
@@ -284,15 +288,17 @@ pub async fn copy_folder<S: MailSession, D: MailSession>(
 
     let mut outcome = FolderOutcome::default();
     if !pending.is_empty() {
-        copy_pending(
+        copy_split(
             ctx,
             job,
             &pending,
             limit.filter(|_| !listed_sizes_exact),
+            validity,
             dst_state.uidvalidity,
             dst_state.uidnext,
             src,
             dst,
+            helpers,
             &mut outcome,
         )
         .await?;
@@ -323,6 +329,7 @@ mod tests {
     };
     use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
+    use crate::sync::split::NoHelpers;
     use crate::sync::types::UidFilter;
 
     /// An in-memory endpoint: a source holding `msgs`, or a destination that refuses every
@@ -477,7 +484,7 @@ mod tests {
             ..Default::default()
         };
         let mut dst = Fake::default();
-        let r = copy_folder(&ctx, &job, &mut src, &mut dst).await;
+        let r = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers).await;
         (r, store)
     }
 
@@ -540,7 +547,9 @@ mod tests {
             ..Default::default()
         };
         let mut dst = Fake::default();
-        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers)
+            .await
+            .unwrap();
         // 2 and 4 are owned and planned; 7 is above what was planned; the rest are not owned.
         assert_eq!(out.appended, 2);
         assert_eq!(dst.stored_flags, vec![vec!["Travel".to_string()], vec![]]);
@@ -553,7 +562,9 @@ mod tests {
             validity: Some(1),
             ..Default::default()
         }));
-        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers)
+            .await
+            .unwrap();
         assert_eq!(out.appended, 1);
         assert_eq!(dst.stored.len(), 3);
         // Planned under another UIDVALIDITY: nothing is taken, nothing passed over.
@@ -564,7 +575,9 @@ mod tests {
             validity: Some(99),
             ..Default::default()
         }));
-        let out = copy_folder(&ctx, &job, &mut src, &mut dst).await.unwrap();
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers)
+            .await
+            .unwrap();
         assert_eq!(out.appended, 0);
         assert_eq!(store.folder(mid, "Work", "Work").unwrap().src_high, 10);
     }

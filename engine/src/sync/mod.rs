@@ -12,7 +12,8 @@
 //!    (`in_doubt`).
 //! 5. Pending messages stream from a UID FETCH into windows of pipelined APPENDs; each window
 //!    is journalled `appending` before it is sent and `copied` (with APPENDUID) after
-//!    (`window`).
+//!    (`window`). A large folder is cut into UID ranges copied so on several of the
+//!    mailbox's connections at once (`split`).
 //! 6. A cheap check closes the folder: every UID the journal says it wrote exists on the
 //!    destination with the right size (`check`).
 //!
@@ -30,9 +31,11 @@ pub mod gmail;
 mod in_doubt;
 pub mod mapping;
 mod rematch;
+pub mod split;
 mod types;
 mod window;
 
 pub use copy::copy_folder;
 pub(crate) use in_doubt::resolve_in_doubt;
-pub use types::{Ctx, FolderJob, FolderOutcome, SyncError, UidFilter};
+pub use split::{Helper, HelperFuture, Helpers, NoHelpers, RANGE_MSGS};
+pub use types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally, UidFilter};

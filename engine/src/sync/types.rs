@@ -94,6 +94,25 @@ pub struct FolderOutcome {
     pub unchanged: bool,
 }
 
+/// Messages and bytes a folder's copy stored so far, shared by the ranges of a folder split
+/// across connections: the progress events carry the folder's totals.
+#[derive(Debug, Default)]
+pub struct Tally {
+    copied: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Tally {
+    /// Add a window's messages and bytes; the folder's totals after it.
+    pub fn add(&self, copied: u64, bytes: u64) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.copied.fetch_add(copied, Relaxed) + copied,
+            self.bytes.fetch_add(bytes, Relaxed) + bytes,
+        )
+    }
+}
+
 pub struct Ctx<'a> {
     pub store: &'a Journal,
     pub sink: &'a Sink,

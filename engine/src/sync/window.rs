@@ -14,7 +14,7 @@ use crate::mail::fmt::bytes_iec;
 use crate::mail::message_id::message_id;
 
 use super::delta::{flag_set, flags_text};
-use super::types::{Ctx, FolderJob, FolderOutcome, SyncError};
+use super::types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally};
 
 /// At most this many messages, or bytes, per APPEND window.
 const WINDOW_MSGS: usize = 64;
@@ -43,6 +43,7 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
     dst_uidnext: u32,
     src: &mut S,
     dst: &mut D,
+    tally: &Tally,
     outcome: &mut FolderOutcome,
 ) -> Result<(), SyncError> {
     let store = ctx.store;
@@ -63,8 +64,6 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
         let mut rx = rx;
         let mut floor = dst_uidnext.max(1);
         let mut seen = HashSet::new();
-        let mut copied = 0u64;
-        let mut bytes = 0u64;
         loop {
             if ctx.stop.is_set() {
                 return Err(SyncError::Stopped);
@@ -180,6 +179,8 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                 }
             };
             let mut done = Vec::new();
+            // What this window stored (the folder's totals are in `tally`).
+            let (mut copied, mut bytes) = (0u64, 0u64);
             let mut failed: Option<EndpointError> = None;
             let mut refused_any = false;
             let mut back_to_pending = Vec::new();
@@ -218,6 +219,7 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
             store.set_pending(&back_to_pending)?;
             outcome.appended += done.len() as u64;
             RunStats::add(&ctx.stats.appended, done.len() as u64);
+            let (copied, bytes) = tally.add(copied, bytes);
             ctx.sink.send(Event::Progress {
                 mailbox: mb.into(),
                 folder: fname.into(),

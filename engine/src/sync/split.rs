@@ -1,0 +1,511 @@
+//! A large folder split across the mailbox's connections, so that one big INBOX is not held
+//! to one connection's window of round trips.
+//!
+//! Once a folder's pending messages are known (and what a crash left in doubt resolved),
+//! a folder with at least [`Helpers::split_from`] of them is cut into ranges of consecutive
+//! source UIDs (about eight, of 100 to [`RANGE_MSGS`] messages). The folder's own pair of
+//! connections takes ranges one after another; so does every helper: another source and
+//! destination pair on one of the mailbox's free connection slots (a slot frees when a
+//! folder worker of the mailbox has no folder left), with the same folder EXAMINEd and
+//! SELECTed under the same UIDVALIDITYs.
+//! Helpers are looked for when the copy starts and every [`RECRUIT_EVERY`] after.
+//!
+//! Each range is copied exactly as a whole folder is ([`super::window`]): one UID FETCH
+//! streaming into windows, each window journalled `appending` before it is sent and
+//! `copied` after, with the destination UID floor its own connection saw (a floor stays a
+//! true lower bound: a UID the server gave out after it was read is higher). After the
+//! last range the folder is checked once, on the folder's own connection, over every UID
+//! the journal recorded. A range that fails (a lost connection) stops the others taking
+//! new ranges; the folder fails with that error and the worker's retry resolves what is
+//! in doubt and copies what is still pending, as for any interrupted folder.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use crate::endpoint::MailSession;
+use crate::journal::PendingRow;
+
+use super::types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally};
+use super::window::copy_pending;
+
+/// Messages per range of a split folder at most (one UID FETCH's worth), and at least.
+pub const RANGE_MSGS: usize = 500;
+const RANGE_MIN: usize = 100;
+
+/// Messages per range for `n` pending: about eight ranges, so that up to eight connections
+/// share the folder and the last range is short.
+fn range_msgs(n: usize) -> usize {
+    (n / 8).clamp(RANGE_MIN, RANGE_MSGS)
+}
+/// How often a split folder's copy looks for a free connection slot.
+const RECRUIT_EVERY: Duration = Duration::from_millis(500);
+
+/// A helper's pair of sessions, and its place among the mailbox's connections (given back
+/// when the helper is dropped).
+pub struct Helper<S, D> {
+    pub src: S,
+    pub dst: D,
+    pub slot: Box<dyn Send + Sync>,
+}
+
+/// A helper being connected (None when it could not be).
+pub type HelperFuture<'a, S, D> = Pin<Box<dyn Future<Output = Option<Helper<S, D>>> + Send + 'a>>;
+
+/// Where a folder's copy finds more connections.
+pub trait Helpers<S, D>: Sync {
+    /// A folder with at least this many messages to copy is split (0: never).
+    fn split_from(&self) -> usize;
+    /// A helper when one of the mailbox's connection slots is free now, else None.
+    fn try_helper(&self) -> Option<HelperFuture<'_, S, D>>;
+}
+
+/// No helpers: every folder on its own connection pair.
+pub struct NoHelpers;
+
+impl<S, D> Helpers<S, D> for NoHelpers {
+    fn split_from(&self) -> usize {
+        0
+    }
+    fn try_helper(&self) -> Option<HelperFuture<'_, S, D>> {
+        None
+    }
+}
+
+/// What every range of one folder's copy shares.
+struct Shared<'a> {
+    ctx: &'a Ctx<'a>,
+    job: &'a FolderJob,
+    ranges: Mutex<VecDeque<&'a [PendingRow]>>,
+    /// A range failed: no new range is taken.
+    failed: AtomicBool,
+    limit_after_read: Option<u64>,
+    src_validity: u32,
+    dst_validity: u32,
+    dst_uidnext: u32,
+    tally: Tally,
+}
+
+impl Shared<'_> {
+    fn next(&self) -> Option<&[PendingRow]> {
+        if self.failed.load(Relaxed) || self.ctx.stop.is_set() {
+            return None;
+        }
+        self.ranges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    fn has_more(&self) -> bool {
+        !self.failed.load(Relaxed)
+            && !self.ctx.stop.is_set()
+            && !self
+                .ranges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// Take ranges until none is left (or one failed).
+    async fn run<S: MailSession, D: MailSession>(
+        &self,
+        src: &mut S,
+        dst: &mut D,
+    ) -> (FolderOutcome, Result<(), SyncError>) {
+        let mut out = FolderOutcome::default();
+        while let Some(range) = self.next() {
+            let r = copy_pending(
+                self.ctx,
+                self.job,
+                range,
+                self.limit_after_read,
+                self.dst_validity,
+                self.dst_uidnext,
+                src,
+                dst,
+                &self.tally,
+                &mut out,
+            )
+            .await;
+            if let Err(e) = r {
+                self.failed.store(true, Relaxed);
+                return (out, Err(e));
+            }
+        }
+        (out, Ok(()))
+    }
+
+    /// A helper: open the folder on both sides (same UIDVALIDITYs, else it stays out), take
+    /// ranges, log out. Its connections count as ranges copied by it.
+    async fn help<S: MailSession, D: MailSession>(
+        &self,
+        mut h: Helper<S, D>,
+    ) -> (FolderOutcome, Result<(), SyncError>, bool) {
+        let opened = async {
+            let s = h.src.examine(&self.job.src).await?;
+            let d = h.dst.open_for_append(&self.job.dst).await?;
+            Ok::<bool, crate::endpoint::EndpointError>(
+                s.uidvalidity == self.src_validity && d.uidvalidity == self.dst_validity,
+            )
+        }
+        .await;
+        if !matches!(opened, Ok(true)) {
+            tracing::info!(
+                mailbox = %self.job.mailbox,
+                folder = %self.job.src_display,
+                "a helper connection could not open the folder as the copy sees it ({opened:?}); it leaves"
+            );
+            return (FolderOutcome::default(), Ok(()), false);
+        }
+        let (out, r) = self.run(&mut h.src, &mut h.dst).await;
+        if r.is_ok() {
+            h.src.logout().await;
+            h.dst.logout().await;
+        }
+        (out, r, true)
+    }
+}
+
+/// Copy `pending` (the folder's pending messages, in UID order) on `src`/`dst`, split
+/// across helpers when there are enough of them; the folder's totals in `outcome`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn copy_split<S: MailSession, D: MailSession, H: Helpers<S, D>>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    pending: &[PendingRow],
+    limit_after_read: Option<u64>,
+    src_validity: u32,
+    dst_validity: u32,
+    dst_uidnext: u32,
+    src: &mut S,
+    dst: &mut D,
+    helpers: &H,
+    outcome: &mut FolderOutcome,
+) -> Result<(), SyncError> {
+    let from = helpers.split_from();
+    let split = from > 0 && pending.len() >= from.max(2);
+    let shared = Shared {
+        ctx,
+        job,
+        ranges: Mutex::new(if split {
+            pending.chunks(range_msgs(pending.len())).collect()
+        } else {
+            VecDeque::from([pending])
+        }),
+        failed: AtomicBool::new(false),
+        limit_after_read,
+        src_validity,
+        dst_validity,
+        dst_uidnext,
+        tally: Tally::default(),
+    };
+    let ranges = shared
+        .ranges
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len();
+    let (results, connections) = {
+        let own = shared.run(src, dst);
+        tokio::pin!(own);
+        let mut own_result = None;
+        let mut connecting = FuturesUnordered::new();
+        let mut helping = FuturesUnordered::new();
+        let mut results = Vec::new();
+        let mut connections = 1;
+        let mut tick = tokio::time::interval(RECRUIT_EVERY);
+        loop {
+            if split && shared.has_more() {
+                while connecting.len() + helping.len() + 1 < ranges {
+                    match helpers.try_helper() {
+                        Some(f) => connecting.push(f),
+                        None => break,
+                    }
+                }
+            }
+            if own_result.is_some()
+                && helping.is_empty()
+                && (connecting.is_empty() || !shared.has_more())
+            {
+                // Helpers still connecting have nothing left to take: dropped.
+                break;
+            }
+            tokio::select! {
+                r = &mut own, if own_result.is_none() => own_result = Some(r),
+                Some(h) = connecting.next() => {
+                    if let Some(h) = h {
+                        helping.push(shared.help(h));
+                    }
+                }
+                Some((out, r, joined)) = helping.next() => {
+                    if joined {
+                        connections += 1;
+                    }
+                    results.push((out, r));
+                }
+                _ = tick.tick() => {}
+            }
+        }
+        results.extend(own_result);
+        (results, connections)
+    };
+    if split {
+        tracing::info!(
+            mailbox = %job.mailbox,
+            folder = %job.src_display,
+            messages = pending.len(),
+            ranges,
+            "folder split across {connections} connections ({ranges} ranges)"
+        );
+    }
+    let mut first_err: Option<SyncError> = None;
+    for (out, r) in results {
+        outcome.appended += out.appended;
+        outcome.skipped += out.skipped;
+        if let Err(e) = r {
+            // The error that says most: anything before an operator's stop.
+            if first_err
+                .as_ref()
+                .is_none_or(|f| matches!(f, SyncError::Stopped) && !matches!(e, SyncError::Stopped))
+            {
+                first_err = Some(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    if connections > 1 {
+        // The folder's own session saw only its own APPENDs (a server updates a selected
+        // folder's view at its own pace): select it again, so that the check after the copy
+        // sees what the helpers stored too.
+        dst.open_for_append(&job.dst).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use crate::endpoint::{
+        AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, Message,
+        MessageMeta, MessageSink,
+    };
+    use crate::events::{Halt, RunStats, Sink};
+    use crate::journal::Journal;
+
+    type Stored = Arc<std::sync::Mutex<Vec<(u32, usize, Vec<u8>)>>>;
+
+    /// One session on a shared in-memory source (`msgs`) and destination (`stored`: the
+    /// source UID, which session stored it, the bytes).
+    struct Fake {
+        caps: Capabilities,
+        msgs: Arc<Vec<(u32, Vec<u8>)>>,
+        stored: Stored,
+        id: usize,
+    }
+
+    impl MailSession for Fake {
+        fn capabilities(&self) -> &Capabilities {
+            &self.caps
+        }
+        async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
+            Ok(Vec::new())
+        }
+        async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            Ok(FolderState {
+                uidvalidity: 1,
+                uidnext: self.msgs.len() as u32 + 1,
+                exists: self.msgs.len() as u32,
+            })
+        }
+        async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
+            self.status(f).await
+        }
+        async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+            let n = self.stored.lock().unwrap().len() as u32;
+            Ok(FolderState {
+                uidvalidity: 7,
+                uidnext: n + 1,
+                exists: n,
+            })
+        }
+        async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
+            Ok(false)
+        }
+        async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        async fn fetch_meta(&mut self, _: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
+            Ok(Vec::new())
+        }
+        async fn fetch_messages(
+            &mut self,
+            uids: &[u32],
+            sink: &MessageSink,
+        ) -> crate::endpoint::Result<()> {
+            for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
+                tokio::task::yield_now().await;
+                let m = Message {
+                    uid: *uid,
+                    flags: Vec::new(),
+                    internal_date: None,
+                    body: Body::new(b.clone()),
+                };
+                if !sink.send(m).await {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        async fn fetch_fingerprints(
+            &mut self,
+            _: &[u32],
+            _: u32,
+        ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
+            Ok(Vec::new())
+        }
+        async fn append(
+            &mut self,
+            _: &str,
+            msgs: &[Message],
+        ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
+            tokio::task::yield_now().await;
+            let mut st = self.stored.lock().unwrap();
+            Ok(msgs
+                .iter()
+                .map(|m| {
+                    st.push((m.uid, self.id, m.body.bytes().to_vec()));
+                    AppendOutcome::Stored {
+                        uidvalidity: Some(7),
+                        uid: Some(st.len() as u32),
+                    }
+                })
+                .collect())
+        }
+        async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
+            Ok(())
+        }
+        fn permanent_keywords(&self) -> Option<&[String]> {
+            None
+        }
+        async fn logout(self) {}
+    }
+
+    /// Up to `left` helpers, each a new session pair on the same stores.
+    struct Give {
+        left: AtomicUsize,
+        msgs: Arc<Vec<(u32, Vec<u8>)>>,
+        stored: Stored,
+    }
+
+    impl Give {
+        fn session(&self, id: usize) -> Fake {
+            Fake {
+                caps: Capabilities::default(),
+                msgs: self.msgs.clone(),
+                stored: self.stored.clone(),
+                id,
+            }
+        }
+    }
+
+    impl Helpers<Fake, Fake> for Give {
+        fn split_from(&self) -> usize {
+            200
+        }
+        fn try_helper(&self) -> Option<HelperFuture<'_, Fake, Fake>> {
+            let left = self
+                .left
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+                .ok()?;
+            Some(Box::pin(async move {
+                Some(Helper {
+                    src: self.session(left),
+                    dst: self.session(left),
+                    slot: Box::new(()),
+                })
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_large_folder_is_copied_once_across_helpers_and_journalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let job = FolderJob {
+            mailbox: "a->a".into(),
+            row: row.clone(),
+            src: "INBOX".into(),
+            src_display: "INBOX".into(),
+            dst: "INBOX".into(),
+            max_failed: 50,
+            filter: None,
+        };
+        let msgs: Arc<Vec<(u32, Vec<u8>)>> = Arc::new(
+            (1..=1000)
+                .map(|u| (u, format!("Subject: {u}\r\n\r\nbody {u}\r\n").into_bytes()))
+                .collect(),
+        );
+        let list: Vec<(u32, u64)> = msgs.iter().map(|(u, b)| (*u, b.len() as u64)).collect();
+        store.add_pending(row.id, 1, &list, 1000, 1001).unwrap();
+        let pending = store.pending(row.id, 1).unwrap();
+        let give = Give {
+            left: AtomicUsize::new(3),
+            msgs: msgs.clone(),
+            stored: Default::default(),
+        };
+        let (mut src, mut dst) = (give.session(99), give.session(99));
+        let mut out = FolderOutcome::default();
+        copy_split(
+            &ctx, &job, &pending, None, 1, 7, 1, &mut src, &mut dst, &give, &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.appended, 1000);
+        let stored = give.stored.lock().unwrap();
+        let mut uids: Vec<u32> = stored.iter().map(|s| s.0).collect();
+        uids.sort_unstable();
+        assert_eq!(uids, (1..=1000).collect::<Vec<_>>(), "each message once");
+        for (uid, _, bytes) in stored.iter() {
+            assert_eq!(bytes, &msgs[*uid as usize - 1].1);
+        }
+        let sessions: std::collections::HashSet<usize> = stored.iter().map(|s| s.1).collect();
+        assert!(
+            sessions.len() >= 2,
+            "copied on one session only: {sessions:?}"
+        );
+        let t = store.mailbox_totals(mid).unwrap();
+        assert_eq!((t.pending, t.copied), (0, 1000), "{t:?}");
+        assert!(store.in_doubt(row.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ranges_are_about_an_eighth_within_bounds() {
+        assert_eq!(range_msgs(1000), 125);
+        assert_eq!(range_msgs(300), 100);
+        assert_eq!(range_msgs(100_000), RANGE_MSGS);
+    }
+}
