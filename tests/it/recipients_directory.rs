@@ -285,6 +285,13 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let (name, unified, members) = dirg.group("team@contoso.com").unwrap();
     assert_eq!((name.as_str(), unified), ("Team", true));
     assert_eq!(members, [D_ALICE, D_BOB]);
+    // The Google group's owner owns the Microsoft 365 group (POST /groups/{id}/owners/$ref).
+    assert!(
+        o.contains("created  add owner alice@contoso.com to team@example.com"),
+        "{o}"
+    );
+    assert_eq!(dirg.owners("team@contoso.com"), [D_ALICE]);
+    assert_eq!(dirg.owner_adds.load(Ordering::SeqCst), 1);
 
     // 4. --check: the shared mailbox is missing (the script has not run), the list lacks info.
     let c = run(&["recipients", "--check"]);
@@ -339,6 +346,7 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         3,
         "each member once"
     );
+    assert_eq!(dirg.owner_adds.load(Ordering::SeqCst), 1, "the owner once");
     assert_eq!(dirg.group_creates.load(Ordering::SeqCst), 1);
     let c = run(&["recipients", "--check"]);
     assert_eq!(c.status.code(), Some(0), "{}", text(&c));
@@ -530,6 +538,7 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
         "created  create distribution list team@fabrikam.com (found after an unanswered create",
         "created  add member alice@example.com to team@fabrikam.com",
         "waiting  create shared mailbox info@example.com (Google has no shared",
+        "created  add owner alice@example.com to team@fabrikam.com (was a member: role OWNER)",
     ] {
         assert!(o.contains(want), "{want:?} in {o}");
     }
@@ -541,6 +550,22 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
         "each member once"
     );
     assert_eq!(gdir.member_adds.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        gdir.owners("team@fabrikam.com"),
+        [GUSER],
+        "the owner as role OWNER"
+    );
+
+    // The owner made a plain member on the destination: --check says so.
+    gdir.groups.lock().unwrap()[0].members[0].1 = "MEMBER".into();
+    let c = run(&["recipients", "--check"]);
+    assert_eq!(c.status.code(), Some(6), "{}", text(&c));
+    assert!(
+        stdout(&c).contains("DIFFERS: owners missing: alice@example.com"),
+        "{}",
+        text(&c)
+    );
+    gdir.groups.lock().unwrap()[0].members[0].1 = "OWNER".into();
 
     let c = run(&["recipients", "--check"]);
     assert_eq!(c.status.code(), Some(0), "{}", text(&c));

@@ -97,9 +97,10 @@ pub fn script(project: &str, source: &str, recipients: &[Recipient]) -> String {
 
 fn get_cmd(kind: RecipientKind) -> (&'static str, &'static str) {
     match kind {
-        RecipientKind::Shared | RecipientKind::Room | RecipientKind::Equipment => {
-            ("Get-Mailbox", "Set-Mailbox")
-        }
+        RecipientKind::Shared
+        | RecipientKind::Room
+        | RecipientKind::Equipment
+        | RecipientKind::User => ("Get-Mailbox", "Set-Mailbox"),
         RecipientKind::Distribution | RecipientKind::Security => {
             ("Get-DistributionGroup", "Set-DistributionGroup")
         }
@@ -132,6 +133,10 @@ fn step(o: &mut String, s: &Step) {
                 RecipientKind::M365Group => {
                     format!("New-UnifiedGroup -DisplayName {name} -PrimarySmtpAddress {id}")
                 }
+                // Not a step cutover makes (a user is migrated, not created here).
+                RecipientKind::User => format!(
+                    "Write-Warning ('cutover: no mailbox ' + {id} + ': create the user first')"
+                ),
             };
             let _ = writeln!(
                 o,
@@ -164,6 +169,25 @@ fn step(o: &mut String, s: &Step) {
             let _ = writeln!(
                 o,
                 "if (-not (Test-CutoverNames @({list} | ForEach-Object {{ $_.PrimarySmtpAddress }}) {member})) {{\n    {add}\n}}"
+            );
+        }
+        Action::Owner(m) => {
+            let owner = powershell_quote(m);
+            let (list, add) = match s.kind {
+                RecipientKind::M365Group => (
+                    format!(
+                        "@(Get-UnifiedGroupLinks -Identity {id} -LinkType Owners -ResultSize Unlimited | ForEach-Object {{ $_.PrimarySmtpAddress }})"
+                    ),
+                    format!("Add-UnifiedGroupLinks -Identity {id} -LinkType Owners -Links {owner}"),
+                ),
+                _ => (
+                    format!("({get} -Identity {id}).ManagedBy"),
+                    format!("{set} -Identity {id} -ManagedBy @{{add = {owner}}}"),
+                ),
+            };
+            let _ = writeln!(
+                o,
+                "if (-not (Test-CutoverNames {list} {owner})) {{\n    {add}\n}}"
             );
         }
         Action::Grant { user, right } => grant(o, s, &id, user, *right),
