@@ -121,6 +121,10 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         &["all@example.com"],
     );
     gdir.add_group("staff@example.com", "Staff", &[GUSER], &[], &[]);
+    // Bob reads and sends from Alice's Gmail (a delegate); an invitation not yet accepted
+    // gives nothing.
+    gm.add_delegate(GUSER, BOB, "accepted");
+    gm.add_delegate(GUSER, "eve@example.com", "pending");
     // The Microsoft 365 directory: the two users, and the staff group made by someone else.
     let dirg = &graph.directory;
     dirg.add_user(D_ALICE, "Alice", "user");
@@ -226,7 +230,8 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let a = run(&["assess"]);
     let out = stdout(&a);
     for want in [
-        "recipients (recipients.csv, google, project: 1 shared, 2 m365group;",
+        "recipients (recipients.csv, google, project: 1 shared, 2 m365group, 1 user;",
+        "user         alice@contoso.com (Alice)\n    access: bob@contoso.com has FullAccess\n    access: bob@contoso.com has SendAs\n",
         "m365group    team@example.com (Team)",
         "members: alice@contoso.com, bob@contoso.com, info@contoso.com",
         "owners: alice@contoso.com",
@@ -276,6 +281,16 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         o.contains("script   create shared mailbox info@contoso.com"),
         "{o}"
     );
+    // The Gmail delegate: FullAccess and SendAs, which only the Exchange script sets.
+    assert!(
+        o.contains("script   grant bob@contoso.com FullAccess on alice@contoso.com"),
+        "{o}"
+    );
+    assert!(
+        o.contains("script   grant bob@contoso.com SendAs on alice@contoso.com"),
+        "{o}"
+    );
+    assert!(!o.contains("eve@"), "{o}");
     assert_eq!(
         dirg.groups_with_mail("team@contoso.com"),
         1,
@@ -351,7 +366,7 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let c = run(&["recipients", "--check"]);
     assert_eq!(c.status.code(), Some(0), "{}", text(&c));
     assert!(
-        stdout(&c).contains("3 of 3 present as listed"),
+        stdout(&c).contains("4 of 4 present as listed"),
         "{}",
         text(&c)
     );

@@ -257,9 +257,9 @@ pub async fn from_graph(
 }
 
 /// The Workspace's groups (as `groups` says they become) and users' aliases through the
-/// Directory API. Google has no shared mailboxes: a shared address there is a group or a
-/// user's mailbox delegated to others (Gmail delegates are not read: the Gmail API gives
-/// them per user with another scope).
+/// Directory API, and the Gmail delegates of the project's mailboxes (FullAccess and SendAs).
+/// Google has no shared mailboxes: a shared address there is a group or a user's mailbox
+/// delegated to others.
 pub async fn from_google(
     dir: &GoogleDirectory,
     groups: GoogleGroups,
@@ -290,6 +290,37 @@ pub async fn from_google(
             .unwrap_or_default();
         if !aliases.is_empty() {
             d.user_aliases.push((mapped(map, address), aliases));
+        }
+        // A mailbox of the project: its Gmail delegates read and send as the user, which on
+        // Exchange is FullAccess and SendAs.
+        if map.contains_key(&address.to_ascii_lowercase()) {
+            match dir.delegates(address).await? {
+                Ok(delegates) if !delegates.is_empty() => d.recipients.push(Recipient {
+                    kind: RecipientKind::User,
+                    address: mapped(map, address),
+                    display_name: u["name"]["fullName"]
+                        .as_str()
+                        .unwrap_or(address)
+                        .to_string(),
+                    members: Vec::new(),
+                    aliases: Vec::new(),
+                    access: delegates
+                        .iter()
+                        .flat_map(|who| {
+                            [AccessRight::FullAccess, AccessRight::SendAs].map(|right| Grant {
+                                user: mapped(map, who),
+                                right,
+                            })
+                        })
+                        .collect(),
+                    owners: Vec::new(),
+                    line: 0,
+                }),
+                Ok(_) => {}
+                Err(why) => d
+                    .notes
+                    .push(format!("{address}: Gmail delegates not read: {why}")),
+            }
         }
     }
     let list = dir

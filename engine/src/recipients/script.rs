@@ -245,4 +245,54 @@ mod tests {
         );
         assert_eq!(powershell_quote("$(rm -r /) `n"), "'$(rm -r /) `n'");
     }
+
+    #[test]
+    fn owners_and_a_users_mailbox_rights_without_creating_it() {
+        let r = |kind, address: &str, owners: Vec<String>, access| Recipient {
+            kind,
+            address: address.into(),
+            display_name: "X".into(),
+            members: Vec::new(),
+            aliases: Vec::new(),
+            access,
+            owners,
+            line: 0,
+        };
+        let s = script(
+            "p",
+            "graph",
+            &[
+                r(
+                    RecipientKind::M365Group,
+                    "team@x.test",
+                    vec!["o'k@x.test".into()],
+                    Vec::new(),
+                ),
+                r(
+                    RecipientKind::Distribution,
+                    "list@x.test",
+                    vec!["ann@x.test".into()],
+                    Vec::new(),
+                ),
+                r(
+                    RecipientKind::User,
+                    "ann@x.test",
+                    Vec::new(),
+                    vec![crate::config::Grant {
+                        user: "bo@x.test".into(),
+                        right: AccessRight::SendAs,
+                    }],
+                ),
+            ],
+        );
+        assert!(s.contains(
+            "if (-not (Test-CutoverNames @(Get-UnifiedGroupLinks -Identity 'team@x.test' -LinkType Owners -ResultSize Unlimited | ForEach-Object { $_.PrimarySmtpAddress }) 'o''k@x.test')) {\n    Add-UnifiedGroupLinks -Identity 'team@x.test' -LinkType Owners -Links 'o''k@x.test'\n}"
+        ), "{s}");
+        assert!(s.contains(
+            "if (-not (Test-CutoverNames (Get-DistributionGroup -Identity 'list@x.test').ManagedBy 'ann@x.test')) {\n    Set-DistributionGroup -Identity 'list@x.test' -ManagedBy @{add = 'ann@x.test'}\n}"
+        ), "{s}");
+        assert!(s.contains("Add-RecipientPermission -Identity 'ann@x.test' -Trustee 'bo@x.test'"));
+        assert!(!s.contains("create user mailbox"), "{s}");
+        assert!(s.contains("# 5 step(s)."), "{s}");
+    }
 }
