@@ -6,6 +6,7 @@
 
 use reqwest::Method;
 
+use crate::api::RecipientKind;
 use crate::config::Recipient;
 use crate::endpoint::gmail::GoogleDirectory;
 use crate::endpoint::graph::GraphConnector;
@@ -134,7 +135,9 @@ async fn graph_check(c: &GraphConnector, r: &Recipient) -> Result<Checked, Recip
         if !lacking.is_empty() {
             differs.push(format!("members missing: {}", lacking.join(", ")));
         }
-        if !r.owners.is_empty() {
+        // Graph's /owners are a Microsoft 365 group's owners; a list's ManagedBy is
+        // Exchange's (not verified here, said so below).
+        if !r.owners.is_empty() && r.kind == RecipientKind::M365Group {
             let owners: Vec<String> =
                 graph_links(c, g["id"].as_str().unwrap_or_default(), "owners")
                     .await?
@@ -154,14 +157,19 @@ async fn graph_check(c: &GraphConnector, r: &Recipient) -> Result<Checked, Recip
     if !lacking.is_empty() {
         differs.push(format!("aliases missing: {}", lacking.join(", ")));
     }
-    Ok(checked(
+    let mut c = checked(
         r,
         if differs.is_empty() {
             Found::Present
         } else {
             Found::Differs(differs.join("; "))
         },
-    ))
+    );
+    if !r.owners.is_empty() && r.kind != RecipientKind::M365Group {
+        c.unverified
+            .push(format!("owners (ManagedBy) {}", r.owners.join(", ")));
+    }
+    Ok(c)
 }
 
 async fn google_check(d: &GoogleDirectory, r: &Recipient) -> Result<Checked, RecipientsError> {
@@ -184,7 +192,7 @@ async fn google_check(d: &GoogleDirectory, r: &Recipient) -> Result<Checked, Rec
             .iter()
             .map(|g| format!("{} {}", g.user, g.right))
             .collect();
-        if r.kind != crate::api::RecipientKind::User {
+        if r.kind != RecipientKind::User {
             c.unverified
                 .push(format!("type {} (Google has none)", r.kind));
         }
