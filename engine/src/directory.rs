@@ -66,6 +66,9 @@ pub enum RecipientKind {
     M365Group,
     /// A mail-enabled security group.
     Security,
+    /// A user's own mailbox, listed for who has access to it (calendar delegates, FullAccess,
+    /// SendAs): never created by cutover (it is migrated as a user), only its rights.
+    User,
 }
 
 words!(RecipientKind {
@@ -75,23 +78,28 @@ words!(RecipientKind {
     Distribution => "distribution",
     M365Group => "m365group",
     Security => "security",
+    User => "user",
 });
 
 impl RecipientKind {
-    pub const ALL: [RecipientKind; 6] = [
+    pub const ALL: [RecipientKind; 7] = [
         RecipientKind::Shared,
         RecipientKind::Room,
         RecipientKind::Equipment,
         RecipientKind::Distribution,
         RecipientKind::M365Group,
         RecipientKind::Security,
+        RecipientKind::User,
     ];
 
-    /// A mailbox (shared, room, equipment) rather than a group.
+    /// A mailbox (shared, room, equipment, a user's) rather than a group.
     pub fn is_mailbox(self) -> bool {
         matches!(
             self,
-            RecipientKind::Shared | RecipientKind::Room | RecipientKind::Equipment
+            RecipientKind::Shared
+                | RecipientKind::Room
+                | RecipientKind::Equipment
+                | RecipientKind::User
         )
     }
 

@@ -45,6 +45,7 @@ mod pop3;
 mod postgres_journal;
 mod recipients;
 mod recipients_directory;
+mod recipients_graph;
 mod report;
 mod report_browser;
 mod report_golden;

@@ -151,7 +151,7 @@ fn a_bad_recipients_csv_names_file_line_and_column() {
     for (csv, want) in [
         (
             "Type,Address\nshared,a@x.test\nmailinglist,b@x.test\n",
-            "recipients.csv:3:1: column Type: unknown recipient type \"mailinglist\"; expected one of shared, room, equipment, distribution, m365group, security",
+            "recipients.csv:3:1: column Type: unknown recipient type \"mailinglist\"; expected one of shared, room, equipment, distribution, m365group, security, user",
         ),
         (
             "Type,Address,Access\nshared,a@x.test,bob@x.test:ReadOnly\n",

@@ -121,6 +121,10 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         &["all@example.com"],
     );
     gdir.add_group("staff@example.com", "Staff", &[GUSER], &[], &[]);
+    // Bob reads and sends from Alice's Gmail (a delegate); an invitation not yet accepted
+    // gives nothing.
+    gm.add_delegate(GUSER, BOB, "accepted");
+    gm.add_delegate(GUSER, "eve@example.com", "pending");
     // The Microsoft 365 directory: the two users, and the staff group made by someone else.
     let dirg = &graph.directory;
     dirg.add_user(D_ALICE, "Alice", "user");
@@ -226,7 +230,8 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let a = run(&["assess"]);
     let out = stdout(&a);
     for want in [
-        "recipients (recipients.csv, google, project: 1 shared, 2 m365group;",
+        "recipients (recipients.csv, google, project: 1 shared, 2 m365group, 1 user;",
+        "user         alice@contoso.com (Alice)\n    access: bob@contoso.com has FullAccess\n    access: bob@contoso.com has SendAs\n",
         "m365group    team@example.com (Team)",
         "members: alice@contoso.com, bob@contoso.com, info@contoso.com",
         "owners: alice@contoso.com",
@@ -276,6 +281,16 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         o.contains("script   create shared mailbox info@contoso.com"),
         "{o}"
     );
+    // The Gmail delegate: FullAccess and SendAs, which only the Exchange script sets.
+    assert!(
+        o.contains("script   grant bob@contoso.com FullAccess on alice@contoso.com"),
+        "{o}"
+    );
+    assert!(
+        o.contains("script   grant bob@contoso.com SendAs on alice@contoso.com"),
+        "{o}"
+    );
+    assert!(!o.contains("eve@"), "{o}");
     assert_eq!(
         dirg.groups_with_mail("team@contoso.com"),
         1,
@@ -285,6 +300,13 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
     let (name, unified, members) = dirg.group("team@contoso.com").unwrap();
     assert_eq!((name.as_str(), unified), ("Team", true));
     assert_eq!(members, [D_ALICE, D_BOB]);
+    // The Google group's owner owns the Microsoft 365 group (POST /groups/{id}/owners/$ref).
+    assert!(
+        o.contains("created  add owner alice@contoso.com to team@example.com"),
+        "{o}"
+    );
+    assert_eq!(dirg.owners("team@contoso.com"), [D_ALICE]);
+    assert_eq!(dirg.owner_adds.load(Ordering::SeqCst), 1);
 
     // 4. --check: the shared mailbox is missing (the script has not run), the list lacks info.
     let c = run(&["recipients", "--check"]);
@@ -339,11 +361,12 @@ fn google_workspace_to_m365_shared_mailbox_and_list_discovered_created_checked_r
         3,
         "each member once"
     );
+    assert_eq!(dirg.owner_adds.load(Ordering::SeqCst), 1, "the owner once");
     assert_eq!(dirg.group_creates.load(Ordering::SeqCst), 1);
     let c = run(&["recipients", "--check"]);
     assert_eq!(c.status.code(), Some(0), "{}", text(&c));
     assert!(
-        stdout(&c).contains("3 of 3 present as listed"),
+        stdout(&c).contains("4 of 4 present as listed"),
         "{}",
         text(&c)
     );
@@ -530,6 +553,7 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
         "created  create distribution list team@fabrikam.com (found after an unanswered create",
         "created  add member alice@example.com to team@fabrikam.com",
         "waiting  create shared mailbox info@example.com (Google has no shared",
+        "created  add owner alice@example.com to team@fabrikam.com (was a member: role OWNER)",
     ] {
         assert!(o.contains(want), "{want:?} in {o}");
     }
@@ -541,6 +565,22 @@ fn m365_to_google_workspace_directory_read_through_graph_groups_created_through_
         "each member once"
     );
     assert_eq!(gdir.member_adds.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        gdir.owners("team@fabrikam.com"),
+        [GUSER],
+        "the owner as role OWNER"
+    );
+
+    // The owner made a plain member on the destination: --check says so.
+    gdir.groups.lock().unwrap()[0].members[0].1 = "MEMBER".into();
+    let c = run(&["recipients", "--check"]);
+    assert_eq!(c.status.code(), Some(6), "{}", text(&c));
+    assert!(
+        stdout(&c).contains("DIFFERS: owners missing: alice@example.com"),
+        "{}",
+        text(&c)
+    );
+    gdir.groups.lock().unwrap()[0].members[0].1 = "OWNER".into();
 
     let c = run(&["recipients", "--check"]);
     assert_eq!(c.status.code(), Some(0), "{}", text(&c));

@@ -5,9 +5,9 @@
 //! cutover's (it was not there before, or the row would say `existed`), so it is not created
 //! twice and rollback removes it.
 //!
-//! Microsoft 365 (Graph): Microsoft 365 groups and their members, calendar permissions
-//! (Reviewer, Editor, Delegate). Google (Directory API): groups of every kind and their
-//! members. The rest is the Exchange Online script's (or the Admin console's on Google).
+//! Microsoft 365 (Graph): Microsoft 365 groups, their members and owners, calendar
+//! permissions (Reviewer, Editor, Delegate). Google (Directory API): groups of every kind,
+//! their members and owners (role OWNER). The rest is the Exchange Online script's (or the Admin console's on Google).
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -19,8 +19,8 @@ use crate::endpoint::graph::GraphConnector;
 use crate::journal::Journal;
 
 use super::lookup::{
-    google_group, google_member, graph_calendar_permissions, graph_group, graph_members,
-    graph_object_id, graph_role, local_part, permission_of,
+    google_group, google_member, google_member_role, graph_calendar_permissions, graph_group,
+    graph_links, graph_object_id, graph_role, local_part, permission_of,
 };
 use super::steps::{Action, Step, steps};
 use super::types::{Done, Outcome, RecipientsError, enc};
@@ -149,50 +149,10 @@ async fn graph_step(
             Ok((Done::Created, format!("group id {id}")))
         }
         Action::Member(m) if s.kind == RecipientKind::M365Group => {
-            let Some(g) = graph_group(c, &s.address).await? else {
-                return Ok((Done::Waiting, "the group is not there".into()));
-            };
-            let gid = g["id"].as_str().unwrap_or_default().to_string();
-            let Some(uid) = graph_object_id(c, m).await? else {
-                return Ok((Done::Waiting, format!("{m} is not on the destination")));
-            };
-            if graph_members(c, &gid)
-                .await?
-                .iter()
-                .any(|(id, _)| *id == uid)
-            {
-                return found(
-                    store,
-                    "graph",
-                    "member",
-                    &s.address,
-                    m,
-                    (Some(&uid), Some(&gid)),
-                );
-            }
-            store.set_recipient_change(
-                ("graph", "member", &s.address, m),
-                "pending",
-                Some(&uid),
-                Some(&gid),
-            )?;
-            let body = json!({
-                "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{uid}")
-            });
-            c.directory_call(
-                "add group member",
-                Method::POST,
-                &format!("/groups/{}/members/$ref", enc(&gid)),
-                Some(&body),
-            )
-            .await?;
-            store.set_recipient_change(
-                ("graph", "member", &s.address, m),
-                "created",
-                None,
-                None,
-            )?;
-            Ok((Done::Created, String::new()))
+            graph_link(c, store, s, m, "member").await
+        }
+        Action::Owner(m) if s.kind == RecipientKind::M365Group => {
+            graph_link(c, store, s, m, "owner").await
         }
         Action::Grant { user, right } => {
             let Some(role) = graph_role(*right) else {
@@ -257,11 +217,67 @@ async fn graph_step(
     }
 }
 
+/// Add `m` to the group's members or owners (`what`: member, owner), looking first.
+async fn graph_link(
+    c: &GraphConnector,
+    store: &Journal,
+    s: &Step,
+    m: &str,
+    what: &str,
+) -> Result<(Done, String), RecipientsError> {
+    let Some(g) = graph_group(c, &s.address).await? else {
+        return Ok((Done::Waiting, "the group is not there".into()));
+    };
+    let gid = g["id"].as_str().unwrap_or_default().to_string();
+    let Some(uid) = graph_object_id(c, m).await? else {
+        return Ok((Done::Waiting, format!("{m} is not on the destination")));
+    };
+    let which = format!("{what}s");
+    if graph_links(c, &gid, &which)
+        .await?
+        .iter()
+        .any(|(id, _)| *id == uid)
+    {
+        return found(
+            store,
+            "graph",
+            what,
+            &s.address,
+            m,
+            (Some(&uid), Some(&gid)),
+        );
+    }
+    store.set_recipient_change(
+        ("graph", what, &s.address, m),
+        "pending",
+        Some(&uid),
+        Some(&gid),
+    )?;
+    let body = json!({
+        "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{uid}")
+    });
+    c.directory_call(
+        &format!("add group {what}"),
+        Method::POST,
+        &format!("/groups/{}/{which}/$ref", enc(&gid)),
+        Some(&body),
+    )
+    .await?;
+    store.set_recipient_change(("graph", what, &s.address, m), "created", None, None)?;
+    Ok((Done::Created, String::new()))
+}
+
 async fn google_step(
     d: &GoogleDirectory,
     store: &Journal,
     s: &Step,
 ) -> Result<(Done, String), RecipientsError> {
+    if s.kind == RecipientKind::User {
+        return Ok((
+            Done::Waiting,
+            "rights on a user's mailbox (Gmail delegates): set by the user in Gmail or in the Admin console".into(),
+        ));
+    }
     if s.kind.is_mailbox() {
         return Ok((
             Done::Waiting,
@@ -328,9 +344,62 @@ async fn google_step(
             )?;
             Ok((Done::Created, String::new()))
         }
+        Action::Owner(m) => google_owner(d, store, s, m).await,
         _ => Ok((
             Done::Waiting,
             "aliases and rights of a Google group: set in the Admin console".into(),
         )),
     }
+}
+
+/// Make `m` an owner of the Google group: added with the role OWNER, or a member's role
+/// changed to OWNER (journalled with remote id `role`: rollback gives the role MEMBER back).
+async fn google_owner(
+    d: &GoogleDirectory,
+    store: &Journal,
+    s: &Step,
+    m: &str,
+) -> Result<(Done, String), RecipientsError> {
+    if google_group(d, &s.address).await?.is_none() {
+        return Ok((Done::Waiting, "the group is not there".into()));
+    }
+    let key = ("google", "owner", s.address.as_str(), m);
+    let role = google_member_role(d, &s.address, m).await?;
+    if role.as_deref() == Some("OWNER") {
+        return found(store, "google", "owner", &s.address, m, (None, None));
+    }
+    let body = json!({"email": m, "role": "OWNER"});
+    let (status, _) = if role.is_some() {
+        store.set_recipient_change(key, "pending", Some("role"), None)?;
+        d.call(
+            "make group owner",
+            Method::PATCH,
+            &["groups", &s.address, "members", m],
+            &[],
+            Some(&body),
+        )
+        .await?
+    } else {
+        store.set_recipient_change(key, "pending", None, None)?;
+        d.call(
+            "add group owner",
+            Method::POST,
+            &["groups", &s.address, "members"],
+            &[],
+            Some(&body),
+        )
+        .await?
+    };
+    if status == StatusCode::NOT_FOUND {
+        return Ok((Done::Waiting, format!("{m} is not known to Google")));
+    }
+    store.set_recipient_change(key, "created", None, None)?;
+    Ok((
+        Done::Created,
+        if role.is_some() {
+            "was a member: role OWNER".into()
+        } else {
+            String::new()
+        },
+    ))
 }

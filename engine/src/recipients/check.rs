@@ -1,11 +1,12 @@
 //! `cutover recipients PROJECT --check`: read back from the destination's directory what its
-//! API can read (Graph: mailbox types, groups with their kind, members and aliases, calendar
-//! permissions; Google: groups and members), journal each recipient's state and the checklist
+//! API can read (Graph: mailbox types, groups with their kind, members, owners and aliases,
+//! calendar permissions; Google: groups, members and owners), journal each recipient's state and the checklist
 //! item `recipients`'s result, and say what cannot be verified (FullAccess, SendAs,
 //! SendOnBehalf: Exchange Online PowerShell only).
 
 use reqwest::Method;
 
+use crate::api::RecipientKind;
 use crate::config::Recipient;
 use crate::endpoint::gmail::GoogleDirectory;
 use crate::endpoint::graph::GraphConnector;
@@ -14,8 +15,8 @@ use crate::journal::Journal;
 use super::apply::Target;
 use super::discover::{graph_aliases, graph_group_kind};
 use super::lookup::{
-    google_group, google_member, graph_calendar_permissions, graph_group, graph_members,
-    graph_role, permission_of,
+    google_group, google_member, google_member_role, graph_calendar_permissions, graph_group,
+    graph_links, graph_members, graph_role, permission_of,
 };
 use super::types::{Checked, Found, RecipientsError, enc};
 
@@ -134,6 +135,20 @@ async fn graph_check(c: &GraphConnector, r: &Recipient) -> Result<Checked, Recip
         if !lacking.is_empty() {
             differs.push(format!("members missing: {}", lacking.join(", ")));
         }
+        // Graph's /owners are a Microsoft 365 group's owners; a list's ManagedBy is
+        // Exchange's (not verified here, said so below).
+        if !r.owners.is_empty() && r.kind == RecipientKind::M365Group {
+            let owners: Vec<String> =
+                graph_links(c, g["id"].as_str().unwrap_or_default(), "owners")
+                    .await?
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .collect();
+            let lacking = missing(&r.owners, &owners);
+            if !lacking.is_empty() {
+                differs.push(format!("owners missing: {}", lacking.join(", ")));
+            }
+        }
     }
     if found_kind != r.kind.as_str() {
         differs.insert(0, format!("is a {found_kind}, not a {}", r.kind));
@@ -142,14 +157,19 @@ async fn graph_check(c: &GraphConnector, r: &Recipient) -> Result<Checked, Recip
     if !lacking.is_empty() {
         differs.push(format!("aliases missing: {}", lacking.join(", ")));
     }
-    Ok(checked(
+    let mut c = checked(
         r,
         if differs.is_empty() {
             Found::Present
         } else {
             Found::Differs(differs.join("; "))
         },
-    ))
+    );
+    if !r.owners.is_empty() && r.kind != RecipientKind::M365Group {
+        c.unverified
+            .push(format!("owners (ManagedBy) {}", r.owners.join(", ")));
+    }
+    Ok(c)
 }
 
 async fn google_check(d: &GoogleDirectory, r: &Recipient) -> Result<Checked, RecipientsError> {
@@ -172,8 +192,10 @@ async fn google_check(d: &GoogleDirectory, r: &Recipient) -> Result<Checked, Rec
             .iter()
             .map(|g| format!("{} {}", g.user, g.right))
             .collect();
-        c.unverified
-            .push(format!("type {} (Google has none)", r.kind));
+        if r.kind != RecipientKind::User {
+            c.unverified
+                .push(format!("type {} (Google has none)", r.kind));
+        }
         return Ok(c);
     }
     if google_group(d, &r.address).await?.is_none() {
@@ -185,12 +207,25 @@ async fn google_check(d: &GoogleDirectory, r: &Recipient) -> Result<Checked, Rec
             lacking.push(m.as_str());
         }
     }
+    let mut differs = Vec::new();
+    if !lacking.is_empty() {
+        differs.push(format!("members missing: {}", lacking.join(", ")));
+    }
+    let mut not_owner = Vec::new();
+    for m in &r.owners {
+        if google_member_role(d, &r.address, m).await?.as_deref() != Some("OWNER") {
+            not_owner.push(m.as_str());
+        }
+    }
+    if !not_owner.is_empty() {
+        differs.push(format!("owners missing: {}", not_owner.join(", ")));
+    }
     let mut c = checked(
         r,
-        if lacking.is_empty() {
+        if differs.is_empty() {
             Found::Present
         } else {
-            Found::Differs(format!("members missing: {}", lacking.join(", ")))
+            Found::Differs(differs.join("; "))
         },
     );
     if !r.aliases.is_empty() {

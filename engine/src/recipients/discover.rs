@@ -1,6 +1,6 @@
 //! Discovery through the source's directory API: Microsoft Graph (users with their mailbox
 //! type from `mailboxSettings.userPurpose`, groups with mail, their members and owners,
-//! calendar permissions of shared and resource mailboxes) and the Google Admin SDK Directory
+//! calendar permissions of shared and resource mailboxes and of the project's user mailboxes) and the Google Admin SDK Directory
 //! API (users and their aliases, groups with members, owners and aliases). What it finds
 //! becomes [`Recipient`]s (line 0), with source addresses mapped to the destination's through
 //! the project's mailboxes.
@@ -94,7 +94,47 @@ fn addresses(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// The tenant's shared/resource mailboxes and mail-enabled groups through Graph.
+/// A mailbox's calendar permissions as grants (Reviewer, Editor, Delegate); other roles
+/// but `none` and `freeBusyRead` become notes.
+async fn calendar_grants(
+    c: &GraphConnector,
+    id: &str,
+    address: &str,
+    map: &HashMap<String, String>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Grant>, EndpointError> {
+    let mut access = Vec::new();
+    let perms = c
+        .directory_all(
+            "read calendar permissions",
+            &format!("/users/{}/calendar/calendarPermissions", enc(id)),
+        )
+        .await?
+        .unwrap_or_default();
+    for p in &perms {
+        let Some(user) = p["emailAddress"]["address"]
+            .as_str()
+            .filter(|a| !a.is_empty())
+        else {
+            continue;
+        };
+        let role = p["role"].as_str().unwrap_or("");
+        match graph_role_right(role) {
+            Some(right) => access.push(Grant {
+                user: mapped(map, user),
+                right,
+            }),
+            None if role != "none" && role != "freeBusyRead" => notes.push(format!(
+                "{address}: calendar role {role:?} of {user} has no equivalent right here; not recreated"
+            )),
+            None => {}
+        }
+    }
+    Ok(access)
+}
+
+/// The tenant's shared/resource mailboxes and mail-enabled groups, and the calendar
+/// delegates of the project's user mailboxes, through Graph.
 pub async fn from_graph(
     c: &GraphConnector,
     map: &HashMap<String, String>,
@@ -137,36 +177,27 @@ pub async fn from_graph(
                 if !aliases.is_empty() {
                     d.user_aliases.push((mapped(map, address), aliases));
                 }
+                // A user mailbox of the project: who may use its calendar (only these, not
+                // the whole tenant's).
+                if map.contains_key(&address.to_ascii_lowercase()) {
+                    let access = calendar_grants(c, id, address, map, &mut d.notes).await?;
+                    if !access.is_empty() {
+                        d.recipients.push(Recipient {
+                            kind: RecipientKind::User,
+                            address: mapped(map, address),
+                            display_name: u["displayName"].as_str().unwrap_or(address).to_string(),
+                            members: Vec::new(),
+                            aliases: Vec::new(),
+                            access,
+                            owners: Vec::new(),
+                            line: 0,
+                        });
+                    }
+                }
                 continue;
             }
         };
-        let mut access = Vec::new();
-        let perms = c
-            .directory_all(
-                "read calendar permissions",
-                &format!("/users/{}/calendar/calendarPermissions", enc(id)),
-            )
-            .await?
-            .unwrap_or_default();
-        for p in &perms {
-            let Some(user) = p["emailAddress"]["address"]
-                .as_str()
-                .filter(|a| !a.is_empty())
-            else {
-                continue;
-            };
-            let role = p["role"].as_str().unwrap_or("");
-            match graph_role_right(role) {
-                Some(right) => access.push(Grant {
-                    user: mapped(map, user),
-                    right,
-                }),
-                None if role != "none" && role != "freeBusyRead" => d.notes.push(format!(
-                    "{address}: calendar role {role:?} of {user} has no equivalent right here; not recreated"
-                )),
-                None => {}
-            }
-        }
+        let access = calendar_grants(c, id, address, map, &mut d.notes).await?;
         d.recipients.push(Recipient {
             kind,
             address: mapped(map, address),
@@ -226,9 +257,9 @@ pub async fn from_graph(
 }
 
 /// The Workspace's groups (as `groups` says they become) and users' aliases through the
-/// Directory API. Google has no shared mailboxes: a shared address there is a group or a
-/// user's mailbox delegated to others (Gmail delegates are not read: the Gmail API gives
-/// them per user with another scope).
+/// Directory API, and the Gmail delegates of the project's mailboxes (FullAccess and SendAs).
+/// Google has no shared mailboxes: a shared address there is a group or a user's mailbox
+/// delegated to others.
 pub async fn from_google(
     dir: &GoogleDirectory,
     groups: GoogleGroups,
@@ -259,6 +290,37 @@ pub async fn from_google(
             .unwrap_or_default();
         if !aliases.is_empty() {
             d.user_aliases.push((mapped(map, address), aliases));
+        }
+        // A mailbox of the project: its Gmail delegates read and send as the user, which on
+        // Exchange is FullAccess and SendAs.
+        if map.contains_key(&address.to_ascii_lowercase()) {
+            match dir.delegates(address).await? {
+                Ok(delegates) if !delegates.is_empty() => d.recipients.push(Recipient {
+                    kind: RecipientKind::User,
+                    address: mapped(map, address),
+                    display_name: u["name"]["fullName"]
+                        .as_str()
+                        .unwrap_or(address)
+                        .to_string(),
+                    members: Vec::new(),
+                    aliases: Vec::new(),
+                    access: delegates
+                        .iter()
+                        .flat_map(|who| {
+                            [AccessRight::FullAccess, AccessRight::SendAs].map(|right| Grant {
+                                user: mapped(map, who),
+                                right,
+                            })
+                        })
+                        .collect(),
+                    owners: Vec::new(),
+                    line: 0,
+                }),
+                Ok(_) => {}
+                Err(why) => d
+                    .notes
+                    .push(format!("{address}: Gmail delegates not read: {why}")),
+            }
         }
     }
     let list = dir

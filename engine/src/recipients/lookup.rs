@@ -1,6 +1,6 @@
 //! Looking things up on the destination's directory, before creating them and when reading
-//! them back: a Graph group by address, a user's or group's id, a group's members, a
-//! mailbox's calendar permissions; a Google group and its members.
+//! them back: a Graph group by address, a user's or group's id, a group's members and
+//! owners, a mailbox's calendar permissions; a Google group and its members with their role.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -87,10 +87,19 @@ pub async fn graph_members(
     c: &GraphConnector,
     group_id: &str,
 ) -> Result<Vec<(String, String)>, EndpointError> {
+    graph_links(c, group_id, "members").await
+}
+
+/// A group's `members` or `owners` (id, address).
+pub async fn graph_links(
+    c: &GraphConnector,
+    group_id: &str,
+    which: &str,
+) -> Result<Vec<(String, String)>, EndpointError> {
     Ok(c.directory_all(
-        "list group members",
+        &format!("list group {which}"),
         &format!(
-            "/groups/{}/members?$select=id,mail,userPrincipalName",
+            "/groups/{}/{which}?$select=id,mail,userPrincipalName",
             enc(group_id)
         ),
     )
@@ -142,13 +151,22 @@ pub async fn google_group(
     Ok((status == StatusCode::OK).then_some(v))
 }
 
-/// Whether `member` is in the Google group (`None`: no such group).
+/// Whether `member` is in the Google group.
 pub async fn google_member(
     d: &GoogleDirectory,
     group: &str,
     member: &str,
 ) -> Result<bool, EndpointError> {
-    let (status, _) = d
+    Ok(google_member_role(d, group, member).await?.is_some())
+}
+
+/// The role (OWNER, MANAGER, MEMBER) of `member` in the Google group (`None`: not a member).
+pub async fn google_member_role(
+    d: &GoogleDirectory,
+    group: &str,
+    member: &str,
+) -> Result<Option<String>, EndpointError> {
+    let (status, v) = d
         .call(
             "read group member",
             Method::GET,
@@ -157,5 +175,5 @@ pub async fn google_member(
             None,
         )
         .await?;
-    Ok(status == StatusCode::OK)
+    Ok((status == StatusCode::OK).then(|| v["role"].as_str().unwrap_or("MEMBER").to_string()))
 }

@@ -97,9 +97,10 @@ pub fn script(project: &str, source: &str, recipients: &[Recipient]) -> String {
 
 fn get_cmd(kind: RecipientKind) -> (&'static str, &'static str) {
     match kind {
-        RecipientKind::Shared | RecipientKind::Room | RecipientKind::Equipment => {
-            ("Get-Mailbox", "Set-Mailbox")
-        }
+        RecipientKind::Shared
+        | RecipientKind::Room
+        | RecipientKind::Equipment
+        | RecipientKind::User => ("Get-Mailbox", "Set-Mailbox"),
         RecipientKind::Distribution | RecipientKind::Security => {
             ("Get-DistributionGroup", "Set-DistributionGroup")
         }
@@ -132,6 +133,10 @@ fn step(o: &mut String, s: &Step) {
                 RecipientKind::M365Group => {
                     format!("New-UnifiedGroup -DisplayName {name} -PrimarySmtpAddress {id}")
                 }
+                // Not a step cutover makes (a user is migrated, not created here).
+                RecipientKind::User => format!(
+                    "Write-Warning ('cutover: no mailbox ' + {id} + ': create the user first')"
+                ),
             };
             let _ = writeln!(
                 o,
@@ -164,6 +169,25 @@ fn step(o: &mut String, s: &Step) {
             let _ = writeln!(
                 o,
                 "if (-not (Test-CutoverNames @({list} | ForEach-Object {{ $_.PrimarySmtpAddress }}) {member})) {{\n    {add}\n}}"
+            );
+        }
+        Action::Owner(m) => {
+            let owner = powershell_quote(m);
+            let (list, add) = match s.kind {
+                RecipientKind::M365Group => (
+                    format!(
+                        "@(Get-UnifiedGroupLinks -Identity {id} -LinkType Owners -ResultSize Unlimited | ForEach-Object {{ $_.PrimarySmtpAddress }})"
+                    ),
+                    format!("Add-UnifiedGroupLinks -Identity {id} -LinkType Owners -Links {owner}"),
+                ),
+                _ => (
+                    format!("({get} -Identity {id}).ManagedBy"),
+                    format!("{set} -Identity {id} -ManagedBy @{{add = {owner}}}"),
+                ),
+            };
+            let _ = writeln!(
+                o,
+                "if (-not (Test-CutoverNames {list} {owner})) {{\n    {add}\n}}"
             );
         }
         Action::Grant { user, right } => grant(o, s, &id, user, *right),
@@ -220,5 +244,55 @@ mod tests {
             "'Kundenservice ‘‘VIP’’'"
         );
         assert_eq!(powershell_quote("$(rm -r /) `n"), "'$(rm -r /) `n'");
+    }
+
+    #[test]
+    fn owners_and_a_users_mailbox_rights_without_creating_it() {
+        let r = |kind, address: &str, owners: Vec<String>, access| Recipient {
+            kind,
+            address: address.into(),
+            display_name: "X".into(),
+            members: Vec::new(),
+            aliases: Vec::new(),
+            access,
+            owners,
+            line: 0,
+        };
+        let s = script(
+            "p",
+            "graph",
+            &[
+                r(
+                    RecipientKind::M365Group,
+                    "team@x.test",
+                    vec!["o'k@x.test".into()],
+                    Vec::new(),
+                ),
+                r(
+                    RecipientKind::Distribution,
+                    "list@x.test",
+                    vec!["ann@x.test".into()],
+                    Vec::new(),
+                ),
+                r(
+                    RecipientKind::User,
+                    "ann@x.test",
+                    Vec::new(),
+                    vec![crate::config::Grant {
+                        user: "bo@x.test".into(),
+                        right: AccessRight::SendAs,
+                    }],
+                ),
+            ],
+        );
+        assert!(s.contains(
+            "if (-not (Test-CutoverNames @(Get-UnifiedGroupLinks -Identity 'team@x.test' -LinkType Owners -ResultSize Unlimited | ForEach-Object { $_.PrimarySmtpAddress }) 'o''k@x.test')) {\n    Add-UnifiedGroupLinks -Identity 'team@x.test' -LinkType Owners -Links 'o''k@x.test'\n}"
+        ), "{s}");
+        assert!(s.contains(
+            "if (-not (Test-CutoverNames (Get-DistributionGroup -Identity 'list@x.test').ManagedBy 'ann@x.test')) {\n    Set-DistributionGroup -Identity 'list@x.test' -ManagedBy @{add = 'ann@x.test'}\n}"
+        ), "{s}");
+        assert!(s.contains("Add-RecipientPermission -Identity 'ann@x.test' -Trustee 'bo@x.test'"));
+        assert!(!s.contains("create user mailbox"), "{s}");
+        assert!(s.contains("# 5 step(s)."), "{s}");
     }
 }

@@ -8,8 +8,8 @@ use crate::journal::Journal;
 
 use super::apply::Target;
 use super::lookup::{
-    google_group, google_member, graph_calendar_permissions, graph_group, graph_object_id,
-    permission_of,
+    google_group, google_member, google_member_role, graph_calendar_permissions, graph_group,
+    graph_object_id, permission_of,
 };
 use super::types::{Done, Outcome, RecipientsError, enc};
 
@@ -52,7 +52,7 @@ pub async fn undo(target: &Target, store: &Journal) -> Result<Vec<Outcome>, Reci
                         None => false,
                     }
                 }
-                "member" => {
+                "member" | "owner" => {
                     let gid = match &ch.parent_id {
                         Some(g) => Some(g.clone()),
                         None => graph_group(c, &ch.address)
@@ -66,9 +66,9 @@ pub async fn undo(target: &Target, store: &Journal) -> Result<Vec<Outcome>, Reci
                     match (gid, uid) {
                         (Some(g), Some(u)) => {
                             c.directory_call(
-                                "remove group member",
+                                &format!("remove group {}", ch.what),
                                 Method::DELETE,
-                                &format!("/groups/{}/members/{}/$ref", enc(&g), enc(&u)),
+                                &format!("/groups/{}/{}s/{}/$ref", enc(&g), ch.what, enc(&u)),
                                 None,
                             )
                             .await?;
@@ -114,6 +114,22 @@ pub async fn undo(target: &Target, store: &Journal) -> Result<Vec<Outcome>, Reci
                         .await?;
                     }
                     there
+                }
+                // A member's role made OWNER: given back the role MEMBER.
+                "owner" if ch.remote_id.as_deref() == Some("role") => {
+                    let role = google_member_role(d, &ch.address, &ch.target).await?;
+                    let owner = role.as_deref() == Some("OWNER");
+                    if owner {
+                        d.call(
+                            "give back the role MEMBER",
+                            Method::PATCH,
+                            &["groups", &ch.address, "members", &ch.target],
+                            &[],
+                            Some(&serde_json::json!({"role": "MEMBER"})),
+                        )
+                        .await?;
+                    }
+                    owner
                 }
                 _ => {
                     let there = google_member(d, &ch.address, &ch.target).await?;

@@ -37,9 +37,10 @@ pub(crate) fn recipients_note(r: &Report) -> String {
     );
     if !r.recipient_changes.is_empty() {
         note.push_str(&format!(
-            "cutover created {} group(s), {} member(s) and {} calendar permission(s) through the directory API; {} change(s) since removed by rollback. ",
+            "cutover created {} group(s), {} member(s), {} owner(s) and {} calendar permission(s) through the directory API; {} change(s) since removed by rollback. ",
             created("group"),
             created("member"),
+            created("owner"),
             created("calendar"),
             removed
         ));

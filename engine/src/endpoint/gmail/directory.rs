@@ -24,6 +24,8 @@ const ADMIN_API: &str = "https://admin.googleapis.com/";
 /// A connector on the directory: the side's service account with [`DIRECTORY_SCOPES`].
 pub struct GoogleDirectory {
     c: GmailConnector,
+    /// The side's Gmail connector with its own scopes (Gmail settings: delegates).
+    mail: Box<GmailConnector>,
     base: Url,
     /// The administrator the service account acts for.
     admin: String,
@@ -36,6 +38,12 @@ impl GoogleDirectory {
         store: &Journal,
         admin: &str,
     ) -> Result<GoogleDirectory> {
+        let mail = Box::new(GmailConnector::with_items(
+            cfg,
+            side,
+            store,
+            Items::default(),
+        )?);
         let mut cfg = cfg.clone();
         if let Some(o) = cfg.oauth.as_mut() {
             o.scope = Some(DIRECTORY_SCOPES.into());
@@ -48,6 +56,7 @@ impl GoogleDirectory {
         };
         Ok(GoogleDirectory {
             c,
+            mail,
             base,
             admin: admin.to_string(),
         })
@@ -166,5 +175,59 @@ impl GoogleDirectory {
                 _ => return Ok(Some(out)),
             }
         }
+    }
+    /// The user's accepted Gmail delegates (`GET gmail/v1/users/{user}/settings/delegates`,
+    /// the service account acting as that user with the side's Gmail scopes): `Ok(Err(why))`
+    /// when Gmail refuses (no mailbox, delegation not granted), for a note.
+    pub async fn delegates(&self, user: &str) -> Result<std::result::Result<Vec<String>, String>> {
+        let mut url = self.mail.base.clone();
+        {
+            let mut p = url.path_segments_mut().expect("http(s) base URL");
+            p.pop_if_empty();
+            p.extend(["gmail", "v1", "users", user, "settings", "delegates"]);
+        }
+        let ctx = format!("list Gmail delegates of {user}");
+        let policy = GmailCall {
+            quota: &self.mail.quota,
+            user,
+            op: "list delegates",
+            ctx: &ctx,
+            units: 1,
+            cap: bounded::JSON_CAP,
+            no_resend: false,
+        };
+        let call = Call {
+            account: user,
+            op: &ctx,
+            auth: true,
+        };
+        let sent = self
+            .mail
+            .rest
+            .send(&call, &policy, || self.mail.rest.http().get(url.clone()))
+            .await;
+        let (status, answer) = match sent {
+            Ok(a) => a,
+            Err(e @ EndpointError::Auth { .. }) => return Ok(Err(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        if !status.is_success() {
+            let (reason, message) = error_of(&answer);
+            return Ok(Err(format!("{status} {reason}: {message}")));
+        }
+        let v: Value = serde_json::from_slice(&answer).map_err(|e| EndpointError::Protocol {
+            op: ctx.clone(),
+            message: format!("unreadable answer from the Gmail API: {e}"),
+        })?;
+        Ok(Ok(v["delegates"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|d| d["verificationStatus"].as_str() == Some("accepted"))
+                    .filter_map(|d| d["delegateEmail"].as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()))
     }
 }

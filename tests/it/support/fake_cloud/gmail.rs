@@ -102,6 +102,8 @@ pub struct Gmail {
     pub throttled: AtomicU64,
     /// Requests per method name, accepted or not.
     pub calls: Mutex<HashMap<&'static str, u64>>,
+    /// Per user, its Gmail delegates: (delegateEmail, verificationStatus).
+    pub delegates: Mutex<HashMap<String, Vec<(String, String)>>>,
     next: AtomicU64,
 }
 
@@ -119,8 +121,19 @@ impl Gmail {
             inject: Mutex::new(HashMap::new()),
             throttled: AtomicU64::new(0),
             calls: Mutex::new(HashMap::new()),
+            delegates: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
         }
+    }
+
+    /// `delegate` may read and send from `user`'s mailbox (status accepted, pending, ...).
+    pub fn add_delegate(&self, user: &str, delegate: &str, status: &str) {
+        self.delegates
+            .lock()
+            .unwrap()
+            .entry(user.to_string())
+            .or_default()
+            .push((delegate.to_string(), status.to_string()));
     }
 
     pub fn with_user(self, user: &str) -> Gmail {
@@ -411,6 +424,10 @@ pub fn router(g: Arc<Gmail>) -> Router {
         )
         .route("/gmail/v1/users/{user}/messages", get(messages_list))
         .route(
+            "/gmail/v1/users/{user}/settings/delegates",
+            get(delegates_list),
+        )
+        .route(
             "/gmail/v1/users/{user}/messages/{id}",
             get(messages_get).delete(messages_delete),
         )
@@ -423,6 +440,28 @@ pub fn router(g: Arc<Gmail>) -> Router {
             post(messages_import).layer(DefaultBodyLimit::disable()),
         )
         .with_state(g)
+}
+
+/// users.settings.delegates.list: `{"delegates": [{"delegateEmail", "verificationStatus"}]}`
+/// (the field left out when there are none), as the user (the service account acting for it).
+async fn delegates_list(State(g): St, Path(user): Path<String>, h: HeaderMap) -> Response {
+    if let Err(r) = g.admit(&h, &user, "delegates.list", 1) {
+        return r;
+    }
+    let d = g.delegates.lock().unwrap();
+    let list: Vec<Value> = d
+        .get(&user)
+        .map(|l| {
+            l.iter()
+                .map(|(e, s)| json!({"delegateEmail": e, "verificationStatus": s}))
+                .collect()
+        })
+        .unwrap_or_default();
+    if list.is_empty() {
+        Json(json!({})).into_response()
+    } else {
+        Json(json!({ "delegates": list })).into_response()
+    }
 }
 
 fn system_label_json(id: &str) -> Value {

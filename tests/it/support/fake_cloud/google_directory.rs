@@ -5,6 +5,7 @@
 //!   403 otherwise (`insufficientPermissions`, or `forbidden` "Not Authorized to access this
 //!   resource/api" for a subject who is not an administrator);
 //! - lists paged with `maxResults` / `pageToken` / `nextPageToken`;
+//! - a member's role changed with `PATCH groups/{group}/members/{member}` (members.patch);
 //! - a group or member key is an address (or the group's id); 404 "Resource Not Found:
 //!   groupKey" / "memberKey"; 409 "Entity already exists." for a second group of one
 //!   address, "Member already exists." for a member twice;
@@ -132,6 +133,22 @@ impl GoogleDirectory {
         let mut m: Vec<String> = g.members.iter().map(|(e, _)| e.clone()).collect();
         m.sort();
         Some((g.name.clone(), m))
+    }
+
+    /// The group's members with the role OWNER, in order.
+    pub fn owners(&self, email: &str) -> Vec<String> {
+        let groups = self.groups.lock().unwrap();
+        groups
+            .iter()
+            .find(|g| g.email.eq_ignore_ascii_case(email))
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter(|(_, r)| r == "OWNER")
+                    .map(|(e, _)| e.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn groups_with_email(&self, email: &str) -> usize {
@@ -385,6 +402,27 @@ fn answer(
                 true,
             )
         }
+        // members.patch: a member's role (OWNER, MANAGER, MEMBER).
+        (Method::PATCH, ["groups", k, "members", m]) => plain(match find(&groups, k) {
+            Some(i) => match groups[i]
+                .members
+                .iter_mut()
+                .find(|(e, _)| e.eq_ignore_ascii_case(m))
+            {
+                Some((e, role)) => {
+                    if let Some(r) = body["role"].as_str() {
+                        *role = r.to_string();
+                    }
+                    Json(json!({"email": e, "role": role, "type": "USER"})).into_response()
+                }
+                None => gerr(
+                    StatusCode::NOT_FOUND,
+                    "notFound",
+                    "Resource Not Found: memberKey",
+                ),
+            },
+            None => no_group(),
+        }),
         (Method::DELETE, ["groups", k, "members", m]) => plain(match find(&groups, k) {
             Some(i) => {
                 let before = groups[i].members.len();

@@ -7,6 +7,8 @@
 //!   groups without mail; a mail-enabled security group or a distribution list is refused
 //!   with 400 (Graph cannot create them), as is a second group with the same mailNickname;
 //!   the group's mail is `mailNickname@` the tenant's domain;
+//! - owners added with `POST /groups/{id}/owners/$ref` (400 when already one), removed with
+//!   `DELETE /groups/{id}/owners/{id}/$ref`;
 //! - members added with `POST /groups/{id}/members/$ref` (`@odata.id` of a directory
 //!   object): 400 when already a member, 400 on a mail-enabled non-unified group (Graph cannot
 //!   change its members), 404 for an unknown group or object; removed with `DELETE
@@ -74,6 +76,7 @@ pub struct Directory {
     /// Creates received: (groups, members, calendar permissions).
     pub group_creates: AtomicU64,
     pub member_adds: AtomicU64,
+    pub owner_adds: AtomicU64,
     pub permission_adds: AtomicU64,
     seq: AtomicU64,
 }
@@ -89,6 +92,7 @@ impl Default for Directory {
             hang_next_create: AtomicU32::new(0),
             group_creates: AtomicU64::new(0),
             member_adds: AtomicU64::new(0),
+            owner_adds: AtomicU64::new(0),
             permission_adds: AtomicU64::new(0),
             seq: AtomicU64::new(1),
         }
@@ -149,6 +153,19 @@ impl Directory {
             "isInsideOrganization": true, "emailAddress": {"address": user, "name": user}}));
     }
 
+    /// Remove `user`'s calendar permission on `mailbox` (as someone would in Outlook).
+    pub fn remove_calendar_permission(&self, mailbox: &str, user: &str) {
+        let mut st = self.state.lock().unwrap();
+        if let Some(u) = st
+            .users
+            .iter_mut()
+            .find(|u| u.mail.eq_ignore_ascii_case(mailbox))
+        {
+            u.calendar
+                .retain(|p| p["emailAddress"]["address"].as_str() != Some(user));
+        }
+    }
+
     /// Add a group: `kind` m365group, distribution, security; members and owners by mail.
     pub fn add_group(
         &self,
@@ -180,6 +197,21 @@ impl Directory {
             owners,
         });
         id
+    }
+
+    /// The owners' mails of the group with this mail, sorted.
+    pub fn owners(&self, mail: &str) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        let Some(g) = st.groups.iter().find(|g| {
+            g.mail
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(mail))
+        }) else {
+            return Vec::new();
+        };
+        let mut o: Vec<String> = g.owners.iter().map(|m| mail_of(&st, m)).collect();
+        o.sort();
+        o
     }
 
     /// The group with this mail: (display name, unified, member mails sorted).
@@ -590,6 +622,35 @@ fn answer(
             d.member_adds.fetch_add(1, Ordering::SeqCst);
             st.groups[i].members.push(oid);
             ((StatusCode::NO_CONTENT, Vec::new(), Value::Null), true)
+        }
+        (Method::POST, ["groups", id, "owners", "$ref"]) => {
+            let Some(i) = group_idx(&st, id) else {
+                return plain(not_found(id));
+            };
+            let Some(oid) = body["@odata.id"]
+                .as_str()
+                .and_then(|u| u.rsplit('/').next())
+                .and_then(|o| object_id(&st, o))
+            else {
+                return plain(bad("Invalid object identifier."));
+            };
+            if st.groups[i].owners.contains(&oid) {
+                return plain(bad(
+                    "One or more added object references already exist for the following modified properties: 'owners'.",
+                ));
+            }
+            d.owner_adds.fetch_add(1, Ordering::SeqCst);
+            st.groups[i].owners.push(oid);
+            ((StatusCode::NO_CONTENT, Vec::new(), Value::Null), true)
+        }
+        (Method::DELETE, ["groups", id, "owners", oid, "$ref"]) => {
+            plain(match group_idx(&st, id) {
+                Some(i) if st.groups[i].owners.iter().any(|m| m == oid) => {
+                    st.groups[i].owners.retain(|m| m != oid);
+                    (StatusCode::NO_CONTENT, Vec::new(), Value::Null)
+                }
+                _ => not_found(oid),
+            })
         }
         (Method::DELETE, ["groups", id, "members", mid, "$ref"]) => {
             plain(match group_idx(&st, id) {
