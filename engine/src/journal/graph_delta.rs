@@ -15,13 +15,13 @@ impl Journal {
         folder: &str,
     ) -> Result<Option<(u64, String)>> {
         self.with(|c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT seq, link FROM graph_delta WHERE side = ?1 AND account = ?2 AND folder = ?3
                  ORDER BY seq DESC LIMIT 1",
                 params![side, account, folder],
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
             )
-            .optional()?)
+            .optional()
         })
     }
 

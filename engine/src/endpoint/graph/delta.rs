@@ -231,3 +231,23 @@ fn token_rejected(e: &EndpointError) -> bool {
             .iter()
             .any(|c| t.contains(c))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_token_is_told_from_other_failures() {
+        let no = |m: &str| EndpointError::No {
+            op: "list changes".into(),
+            message: m.into(),
+        };
+        assert!(token_rejected(&no("HTTP 410 SyncStateNotFound: gone")));
+        assert!(token_rejected(&no("HTTP 400 resyncRequired: start over")));
+        assert!(token_rejected(&no("HTTP 400 SyncStateInvalid: bad")));
+        assert!(!token_rejected(&no(
+            "HTTP 404 ErrorItemNotFound: no folder"
+        )));
+        assert!(!token_rejected(&no("HTTP 503 ServiceUnavailable: later")));
+    }
+}
