@@ -327,3 +327,133 @@ fn imap_to_graph_sync_pass_killed_midway_resumes_exactly() {
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+/// The IMAP destination holds the Graph source folder by folder, plus `extra` per folder.
+fn assert_graph_mirrored(
+    g: &FakeGraph,
+    upn: &str,
+    dst: &Dovecot,
+    extra: &BTreeMap<String, usize>,
+    at: &str,
+) {
+    let src = graph_folders(&g.mailbox(upn));
+    let have = filled(imap_folders(&dst.dump("bob", "bob-pw")));
+    for (f, want) in &src {
+        let mut h = have.get(f).cloned().unwrap_or_default();
+        for m in want {
+            let i = h.iter().position(|x| x == m).unwrap_or_else(|| {
+                panic!("{at}: {f}: {m:?} not on the destination as on the source; there: {h:?}")
+            });
+            h.remove(i);
+        }
+        assert_eq!(
+            h.len(),
+            extra.get(f).copied().unwrap_or(0),
+            "{at}: {f}: {h:?}"
+        );
+    }
+}
+
+#[test]
+fn graph_source_sync_passes_use_delta_queries_and_one_full_pass_after_an_expired_token() {
+    const BOB: &str = "bob@contoso.com";
+    let root = tempfile::Builder::new()
+        .prefix("cutover-graph-delta")
+        .tempdir()
+        .unwrap();
+    let dst = Dovecot::start(root.path(), "dst", &[("bob", "bob-pw")], &["--no-gmail"]);
+    dst.doveadm(&["mailbox", "create", "-u", "bob", "Sent", "Archive"]);
+    let graph = FakeGraph::new(GraphConfig::default()).with_mailbox("contoso", BOB);
+    seed_graph(&graph, BOB, 60);
+    let cloud = start(graph);
+    let p = Proj::new(
+        graph_endpoint(&cloud, "contoso", "app-1", "CUTOVER_TEST_SECRET_1"),
+        project::imap(dst.port),
+        &[(BOB, "", "bob")],
+    );
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let g = &cloud.graph;
+    let none = BTreeMap::new();
+    // Read or flag changes in Outlook on `n` Inbox messages from `from`, one moved to Archive.
+    let work = |from: usize, n: usize| {
+        let by = g.mailbox(BOB).by_folder();
+        for m in &by["Inbox"][from..from + n] {
+            g.user_change(BOB, &m.id, None, Some((!m.is_read, !m.flagged)));
+        }
+        g.user_change(BOB, &by["Inbox"][from + n].id, Some("Archive"), None);
+    };
+
+    // The first pass has no token: every folder's delta starts from the beginning, and the
+    // flags are compared in full.
+    work(0, 4);
+    let first = p.cutover(&["sync"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(&pass_counts(&first)[..4], &[0, 4, 1, 0], "{}", text(&first));
+    assert_graph_mirrored(g, BOB, &dst, &none, "first pass");
+    let s1 = g.stats();
+    assert!(s1.delta_full >= 3, "{s1:?}");
+    assert_eq!((s1.delta_changes, s1.delta_rejected), (0, 0), "{s1:?}");
+
+    // The next pass asks each folder for its changes only, and carries them all.
+    work(6, 5);
+    let second = p.cutover(&["sync"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_eq!(
+        &pass_counts(&second)[..4],
+        &[0, 5, 1, 0],
+        "{}",
+        text(&second)
+    );
+    assert_graph_mirrored(g, BOB, &dst, &none, "second pass");
+    let s2 = g.stats();
+    assert_eq!(s2.delta_full, s1.delta_full, "{s2:?}");
+    assert!(s2.delta_changes >= s1.delta_full, "{s2:?}");
+    let j = p.journal();
+    assert!(
+        !all_issues(&j)
+            .iter()
+            .any(|i| i.message.contains("delta token")),
+        "{:?}",
+        all_issues(&j)
+    );
+
+    // Graph forgets the tokens: one full comparison, said once per folder, still exact.
+    g.expire_delta_tokens();
+    work(13, 3);
+    let third = p.cutover(&["sync"]);
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third));
+    assert_eq!(&pass_counts(&third)[..4], &[0, 3, 1, 0], "{}", text(&third));
+    assert_graph_mirrored(g, BOB, &dst, &none, "after the expired token");
+    let s3 = g.stats();
+    assert!(s3.delta_rejected >= 3, "{s3:?}");
+    assert_eq!(s3.delta_full, s2.delta_full + s3.delta_rejected, "{s3:?}");
+    let said: Vec<_> = all_issues(&p.journal())
+        .into_iter()
+        .filter(|i| i.message.contains("no longer accepts the delta token"))
+        .collect();
+    assert_eq!(said.len() as u64, s3.delta_rejected, "{said:?}");
+    assert!(said.iter().all(|i| i.severity == "info"), "{said:?}");
+    assert!(
+        said.iter().any(|i| i.message.contains("folder INBOX (")),
+        "{said:?}"
+    );
+
+    // And the pass after that is a delta again.
+    work(18, 2);
+    let fourth = p.cutover(&["sync"]);
+    assert_eq!(fourth.status.code(), Some(0), "{}", text(&fourth));
+    assert_eq!(
+        &pass_counts(&fourth)[..4],
+        &[0, 2, 1, 0],
+        "{}",
+        text(&fourth)
+    );
+    assert_graph_mirrored(g, BOB, &dst, &none, "fourth pass");
+    let s4 = g.stats();
+    assert_eq!(
+        (s4.delta_full, s4.delta_rejected),
+        (s3.delta_full, s3.delta_rejected)
+    );
+    assert!(s4.delta_changes > s3.delta_changes, "{s4:?}");
+}

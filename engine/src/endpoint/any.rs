@@ -326,6 +326,10 @@ impl MailSession for AnySession {
         each!(self, s => s.marker_covers_expunges())
     }
 
+    fn take_notice(&mut self) -> Option<String> {
+        each!(self, s => s.take_notice())
+    }
+
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,

@@ -161,6 +161,12 @@ pub trait MailSession: Send {
         }
     }
 
+    /// Something a delta pass should say once, as an info issue (a change marker the server
+    /// no longer accepted, so that folder is compared in full); taken after `examine_changes`.
+    fn take_notice(&mut self) -> Option<String> {
+        None
+    }
+
     /// Which keywords the examined/selected folder accepts (None: any).
     fn permanent_keywords(&self) -> Option<&[String]>;
 

@@ -183,6 +183,10 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         current!(self, s => s.move_messages(uids, to).await)
     }
 
+    fn take_notice(&mut self) -> Option<String> {
+        current!(self, s => s.take_notice())
+    }
+
     fn permanent_keywords(&self) -> Option<&[String]> {
         if self.on_items {
             self.items.permanent_keywords()

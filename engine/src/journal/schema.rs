@@ -381,6 +381,22 @@ const STEPS: &[(u32, &str)] = &[
            taken_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
          );",
     ),
+    // Graph delta queries on a source mail folder (issue 19): per folder the deltaLinks in
+    // order (`seq`, the change marker a delta pass records in `folders.src_modseq`), and for
+    // each the ids of the messages changed since the link before it (newline-separated;
+    // NULL when the previous link was rejected or there was none: compare all).
+    (
+        13,
+        "CREATE TABLE IF NOT EXISTS graph_delta (
+           side TEXT NOT NULL,
+           account TEXT NOT NULL,
+           folder TEXT NOT NULL,
+           seq INTEGER NOT NULL,
+           link TEXT NOT NULL,
+           changed TEXT,
+           PRIMARY KEY (side, account, folder, seq)
+         );",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.

@@ -48,6 +48,8 @@ pub struct GraphSession {
     pub(super) calendar: Option<CalSel>,
     /// The export-import path's state (`graph_import = "export-import"`).
     pub(super) xport: Xport,
+    /// What a delta pass should say once (a delta token Graph rejected).
+    pub(super) notice: Option<String>,
 }
 
 impl GraphConnector {
@@ -145,6 +147,7 @@ impl GraphConnector {
             contacts: None,
             calendar: None,
             xport: Xport::default(),
+            notice: None,
         };
         s.get_json("open mailbox", &s.url("/mailFolders/inbox?$select=id"))
             .await

@@ -495,12 +495,33 @@ impl MailSession for GraphSession {
         self.delete_created_parents(folder).await
     }
 
+    async fn examine_changes(&mut self, folder: &str) -> Result<(FolderState, Option<u64>)> {
+        if self.xport_mode()
+            || is_contacts(folder)
+            || is_calendar(folder)
+            || self.c.side != "source"
+        {
+            return Ok((self.examine(folder).await?, None));
+        }
+        self.calendar = None;
+        self.contacts = None;
+        // The delta first: a change made between it and the listing is in the listing and
+        // in the next pass's delta, never in neither.
+        let marker = self.delta_round(folder).await?;
+        let st = self.select(folder, "examine").await?;
+        Ok((st, Some(marker)))
+    }
+
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,
-        _changed_since: Option<u64>,
+        changed_since: Option<u64>,
     ) -> Result<Vec<UidFlags>> {
-        self.listed_flags(uids)
+        self.listed_flags(uids, changed_since)
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
     }
 
     async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {

@@ -27,6 +27,9 @@ pub async fn scan_listed(
         Err(EndpointError::NoFolder { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    if let Some(n) = src.take_notice() {
+        skipped.note(n);
+    }
     let validity = match row.src_uidvalidity {
         Some(v) if v != st.uidvalidity => return Ok(None),
         Some(v) => v,

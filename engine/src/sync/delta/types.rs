@@ -9,7 +9,7 @@ use crate::sync::types::Ctx;
 /// What an endpoint of the pass cannot do (it answered `EndpointError::Unsupported`): that
 /// part is left out, and said once per mailbox when the pass ends.
 #[derive(Debug, Default)]
-pub struct Skipped(BTreeSet<&'static str>);
+pub struct Skipped(BTreeSet<&'static str>, Vec<String>);
 
 /// The parts a pass can leave out, as the report names them.
 pub const NO_SRC_FLAGS: &str = "flag changes (the source lists no flags)";
@@ -24,8 +24,18 @@ impl Skipped {
         self.0.insert(what);
     }
 
-    /// One info issue for the mailbox naming what was left out, if anything was.
+    /// Something an endpoint said about the pass (`MailSession::take_notice`).
+    pub fn note(&mut self, text: String) {
+        self.1.push(text);
+    }
+
+    /// One info issue for the mailbox naming what was left out, if anything was, and one
+    /// for each note.
     pub fn report(&self, ctx: &Ctx<'_>, mailbox: &str) {
+        for n in &self.1 {
+            ctx.sink
+                .issue(Severity::Info, "source", Some(mailbox), None, None, n);
+        }
         if self.0.is_empty() {
             return;
         }

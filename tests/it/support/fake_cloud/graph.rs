@@ -197,6 +197,22 @@ pub struct Stats {
     pub upload_with_auth: u64,
     /// Requests without `Prefer: IdType="ImmutableId"`.
     pub without_immutable_ids: u64,
+    /// Message delta queries started without a token (a full round), and from a token.
+    pub delta_full: u64,
+    pub delta_changes: u64,
+    /// Delta tokens answered 410 Gone (expired by `expire_delta_tokens`).
+    pub delta_rejected: u64,
+}
+
+/// A message's state as a delta token remembers it: read, flagged, draft.
+type Seen = BTreeMap<String, (bool, bool, bool)>;
+
+/// Message delta queries: what each token saw (mailbox, folder id, states), and the pages
+/// still to give of a round under way (`$skiptoken`).
+#[derive(Default)]
+pub(super) struct DeltaState {
+    tokens: HashMap<String, (String, String, Seen)>,
+    pages: HashMap<String, (Vec<Value>, String)>,
 }
 
 /// One request as the fake admitted or throttled it (when it arrived, whole).
@@ -243,6 +259,7 @@ pub(super) struct GraphState {
     /// provisioned), by UPN: `GET /users/{upn}` answers, their mailbox routes 404
     /// `MailboxNotEnabledForRESTAPI`.
     mailless: HashMap<String, String>,
+    delta: DeltaState,
 }
 
 pub struct FakeGraph {
@@ -675,6 +692,12 @@ impl FakeGraph {
         mb.messages[i].id.clone()
     }
 
+    /// Graph forgets every delta token (test hook): the next delta query from one is
+    /// answered 410 Gone `SyncStateNotFound`.
+    pub fn expire_delta_tokens(&self) {
+        self.state.lock().unwrap().delta.tokens.clear();
+    }
+
     pub fn mailbox(&self, upn: &str) -> Mailbox {
         self.state.lock().unwrap().mailboxes[&upn.to_ascii_lowercase()].clone()
     }
@@ -1104,6 +1127,7 @@ fn route(
         quota,
         withheld,
         mailless,
+        delta,
         ..
     } = &mut *st;
     let upn = rest[1].to_ascii_lowercase();
@@ -1389,6 +1413,85 @@ fn route(
             J(ok(StatusCode::NO_CONTENT, Value::Null))
         }
         // Messages of a folder.
+        (Method::GET, ["mailFolders", fid, "messages", "delta"]) => {
+            let Some(id) = resolve(mb, fid) else {
+                return no_folder();
+            };
+            const DELTA_PAGE: usize = 7;
+            let (mut items, link) = if let Some(sk) = q.get("$skiptoken") {
+                match delta.pages.remove(sk) {
+                    Some(p) => p,
+                    None => {
+                        return J(err(
+                            StatusCode::BAD_REQUEST,
+                            "BadRequest",
+                            "unknown skiptoken",
+                        ));
+                    }
+                }
+            } else {
+                let before = match q.get("$deltatoken") {
+                    Some(t) => match delta.tokens.get(t) {
+                        Some((u, f, seen)) if *u == upn && *f == id => {
+                            stats.delta_changes += 1;
+                            Some(seen.clone())
+                        }
+                        _ => {
+                            stats.delta_rejected += 1;
+                            return J(err(
+                                StatusCode::GONE,
+                                "SyncStateNotFound",
+                                "The sync state generation is not found.",
+                            ));
+                        }
+                    },
+                    None => {
+                        stats.delta_full += 1;
+                        None
+                    }
+                };
+                let now: Seen = mb
+                    .messages
+                    .iter()
+                    .filter(|m| m.folder == id)
+                    .map(|m| (m.id.clone(), (m.is_read, m.flagged, m.is_draft)))
+                    .collect();
+                let mut items: Vec<Value> = mb
+                    .messages
+                    .iter()
+                    .filter(|m| m.folder == id)
+                    .filter(|m| before.as_ref().is_none_or(|b| b.get(&m.id) != now.get(&m.id)))
+                    .map(|m| {
+                        json!({"id": m.id, "isRead": m.is_read, "isDraft": m.is_draft,
+                               "flag": {"flagStatus": if m.flagged { "flagged" } else { "notFlagged" }}})
+                    })
+                    .collect();
+                if let Some(b) = &before {
+                    for gone in b.keys().filter(|k| !now.contains_key(*k)) {
+                        items.push(json!({"id": gone, "@removed": {"reason": "deleted"}}));
+                    }
+                }
+                let token = next_id("dt");
+                delta
+                    .tokens
+                    .insert(token.clone(), (upn.clone(), id.clone(), now));
+                (items, token)
+            };
+            let rest_items = items.split_off(items.len().min(DELTA_PAGE));
+            let base = format!(
+                "http://{host}/{version}/users/{}/mailFolders/{fid}/messages/delta",
+                rest[1]
+            );
+            let mut v = json!({"value": items});
+            if rest_items.is_empty() {
+                v["@odata.deltaLink"] = json!(format!("{base}?$deltatoken={link}"));
+            } else {
+                let sk = next_id("sk");
+                delta.pages.insert(sk.clone(), (rest_items, link));
+                v["@odata.nextLink"] = json!(format!("{base}?$skiptoken={sk}"));
+            }
+            J(ok(StatusCode::OK, v))
+        }
         (Method::GET, ["mailFolders", fid, "messages"]) => {
             let Some(id) = resolve(mb, fid) else {
                 return no_folder();
