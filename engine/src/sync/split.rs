@@ -241,6 +241,13 @@ pub(super) async fn copy_split<S: MailSession, D: MailSession, H: Helpers<S, D>>
                 Some(h) = connecting.next() => {
                     if let Some(h) = h {
                         helping.push(shared.help(h));
+                        // Said as it happens too: a run killed before the end leaves it.
+                        tracing::info!(
+                            mailbox = %job.mailbox,
+                            folder = %job.src_display,
+                            "folder split across {} connections so far ({ranges} ranges)",
+                            helping.len() + 1
+                        );
                     }
                 }
                 Some((out, r, joined)) = helping.next() => {
