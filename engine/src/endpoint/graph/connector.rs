@@ -118,7 +118,7 @@ impl GraphConnector {
         map.entry(upn.to_ascii_lowercase())
             .or_insert_with(|| {
                 Arc::new(MailboxLimiter {
-                    permits: Arc::new(Semaphore::new(self.limits.concurrent)),
+                    permits: Arc::new(Semaphore::new(self.limits.service.concurrent)),
                     window: Mutex::new(Window::default()),
                 })
             })

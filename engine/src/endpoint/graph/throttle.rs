@@ -20,11 +20,8 @@ use crate::endpoint::types::{EndpointError, MAX_RETRY_AFTER, Result};
 /// project's `graph_limits`, Microsoft's figures by default), and how this side keeps them.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub concurrent: usize,
-    pub requests: u32,
-    pub requests_window: Duration,
-    pub upload_bytes: u64,
-    pub upload_window: Duration,
+    /// The service's limits per mailbox (`graph_limits`).
+    pub service: crate::config::GraphLimits,
     pub max_request: u64,
     /// Throttled answers (429/503/504) retried in a row before giving up with `Throttled`.
     pub max_retries: u32,
@@ -33,11 +30,7 @@ pub struct Limits {
 impl Limits {
     pub fn new(l: &crate::config::GraphLimits) -> Limits {
         Limits {
-            concurrent: l.concurrent,
-            requests: l.requests,
-            requests_window: l.requests_window,
-            upload_bytes: l.upload_bytes,
-            upload_window: l.upload_window,
+            service: *l,
             max_request: 4 * 1024 * 1024,
             max_retries: 8,
         }
@@ -78,6 +71,7 @@ impl Window {
         bytes: u64,
         l: &Limits,
     ) -> Option<(Duration, &'static str)> {
+        let l = &l.service;
         let requests_window = l.requests_window + Limits::margin(l.requests_window);
         let upload_window = l.upload_window + Limits::margin(l.upload_window);
         while self
@@ -308,13 +302,13 @@ mod tests {
 
     #[test]
     fn windows_hold_requests_and_uploads_back_until_they_slide() {
-        let l = Limits {
+        let l = Limits::new(&crate::config::GraphLimits {
             requests: 2,
             requests_window: Duration::from_secs(10),
             upload_bytes: 100,
             upload_window: Duration::from_secs(20),
-            ..Limits::default()
-        };
+            ..Default::default()
+        });
         let mut w = Window::default();
         let t0 = Instant::now();
         assert!(w.admit(t0, 60, &l).is_none());
@@ -341,11 +335,11 @@ mod tests {
 
     #[test]
     fn a_request_that_waited_for_a_slot_counts_from_when_it_was_sent() {
-        let l = Limits {
+        let l = Limits::new(&crate::config::GraphLimits {
             upload_bytes: 100,
             upload_window: Duration::from_secs(10),
-            ..Limits::default()
-        };
+            ..Default::default()
+        });
         let mut w = Window::default();
         let t0 = Instant::now();
         assert!(w.admit(t0, 60, &l).is_none());
