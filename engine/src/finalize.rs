@@ -3,7 +3,8 @@
 //! copies back what arrived on the destination at or above the mark and that cutover did not
 //! write: the mail delivered there after the switch.
 
-use crate::config::MailboxSpec;
+use crate::config::{MailboxSpec, Project};
+use crate::dns::DnsReport;
 use crate::endpoint::any::AnyConnector;
 use crate::endpoint::{EndpointError, MailSession};
 use crate::journal::{Journal, JournalError};
@@ -73,4 +74,53 @@ pub async fn mark_switch(
         at,
         folders: marks.len(),
     })
+}
+
+/// Mark the switch of each of `specs` (a first mark is kept; a mailbox the journal does not
+/// know yet is skipped: it is marked after the final pass copied it). The marks made, in
+/// order, or the first failure with the mailbox's key.
+pub async fn mark_switches(
+    store: &Journal,
+    dst_connector: &AnyConnector,
+    specs: &[MailboxSpec],
+) -> Result<Vec<Switch>, (String, SwitchError)> {
+    let mut marks = Vec::new();
+    for spec in specs {
+        match mark_switch(store, dst_connector, spec).await {
+            Ok(s) => marks.push(s),
+            Err(SwitchError::NeverMigrated(_)) => {}
+            Err(e) => return Err((spec.key(), e)),
+        }
+    }
+    Ok(marks)
+}
+
+/// The DNS step of finalize: the domain's records asked of its authoritative servers, and
+/// why finalize must not go ahead (no `[dns] domain`, or MX not at the destination), if so.
+pub async fn dns_gate(project: &Project) -> (Option<DnsReport>, Option<String>) {
+    let Some(report) = crate::dns::check(&project.dns).await else {
+        let why = format!(
+            "no [dns] domain in {}: cutover cannot check that MX points at the destination",
+            project.file.display()
+        );
+        return (None, Some(why));
+    };
+    let why = (!report.mx_ok()).then(|| match report.records.iter().find(|r| r.kind == "mx") {
+        Some(r) => format!("MX does not point at the destination: {}", r.line()),
+        None => format!(
+            "no MX host is expected for {}: set [dns] mx (or a destination preset that implies it)",
+            report.domain
+        ),
+    });
+    (Some(report), why)
+}
+
+/// The line journalled for the DNS report of a batch's finalize.
+pub fn dns_line(batch: &str, report: &DnsReport) -> String {
+    let lines: Vec<String> = report.records.iter().map(|r| r.line()).collect();
+    format!(
+        "finalize of batch {batch}: DNS of {}: {}",
+        report.domain,
+        lines.join("; ")
+    )
 }

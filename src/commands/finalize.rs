@@ -77,39 +77,17 @@ fn print_report(r: &DnsReport) {
 /// (a): the DNS report, journalled; Err while MX is wrong and not forced.
 async fn dns_step(engine: &Engine, batch: &str, force: Option<&str>) -> Result<()> {
     let force = force.map(str::trim).filter(|r| !r.is_empty());
-    let why = match cutover_engine::dns::check(&engine.project.dns).await {
-        None => format!(
-            "no [dns] domain in {}: cutover cannot check that MX points at the destination",
-            engine.project.file.display()
-        ),
-        Some(report) => {
-            print_report(&report);
-            cutover_engine::checklist::record_dns(&engine.store, &report)?;
-            let lines: Vec<String> = report.records.iter().map(|r| r.line()).collect();
-            engine.sink().issue(
-                Severity::Info,
-                "operator",
-                None,
-                None,
-                None,
-                &format!(
-                    "finalize of batch {batch}: DNS of {}: {}",
-                    report.domain,
-                    lines.join("; ")
-                ),
-            );
-            if report.mx_ok() {
-                return Ok(());
-            }
-            let mx = report.records.iter().find(|r| r.kind == "mx");
-            match mx {
-                Some(r) => format!("MX does not point at the destination: {}", r.line()),
-                None => format!(
-                    "no MX host is expected for {}: set [dns] mx (or a destination preset that implies it)",
-                    report.domain
-                ),
-            }
-        }
+    let (report, why) = cutover_engine::finalize::dns_gate(&engine.project).await;
+    if let Some(report) = &report {
+        print_report(report);
+        cutover_engine::checklist::record_dns(&engine.store, report)?;
+        let line = cutover_engine::finalize::dns_line(batch, report);
+        engine
+            .sink()
+            .issue(Severity::Info, "operator", None, None, None, &line);
+    }
+    let Some(why) = why else {
+        return Ok(());
     };
     match force {
         None => Err(Error::DnsNotReady(why)),
@@ -135,11 +113,11 @@ async fn mark(
     batches: &[String],
     quiet: bool,
 ) -> Result<Option<String>, ExitCode> {
-    let mut first = None;
-    for spec in engine.selected(batches) {
-        match cutover_engine::finalize::mark_switch(&engine.store, &engine.dst, &spec).await {
-            Ok(s) => {
-                if !quiet {
+    let specs = engine.selected(batches);
+    match cutover_engine::finalize::mark_switches(&engine.store, &engine.dst, &specs).await {
+        Ok(marks) => {
+            if !quiet {
+                for s in &marks {
                     println!(
                         "switch of {} marked at {} ({} destination folder(s))",
                         terminal(&s.key),
@@ -147,25 +125,21 @@ async fn mark(
                         s.folders
                     );
                 }
-                first.get_or_insert(s.at);
             }
-            Err(cutover_engine::finalize::SwitchError::NeverMigrated(_)) => {}
-            Err(e) if e.is_journal() => {
-                return Err(journal_failed(
-                    ExitCode::Partial,
-                    &format!("cannot record the switch of {}: {e}", spec.key()),
-                ));
-            }
-            Err(e) => {
-                eprintln!(
-                    "cutover: cannot mark the switch of {}: {e}; nothing copied, run finalize again",
-                    terminal(&spec.key())
-                );
-                return Err(ExitCode::Connection);
-            }
+            Ok(marks.into_iter().next().map(|s| s.at))
+        }
+        Err((key, e)) if e.is_journal() => Err(journal_failed(
+            ExitCode::Partial,
+            &format!("cannot record the switch of {key}: {e}"),
+        )),
+        Err((key, e)) => {
+            eprintln!(
+                "cutover: cannot mark the switch of {}: {e}; nothing copied, run finalize again",
+                terminal(&key)
+            );
+            Err(ExitCode::Connection)
         }
     }
-    Ok(first)
 }
 
 pub async fn finalize(

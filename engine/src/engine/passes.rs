@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use super::state::Engine;
 use crate::events::Severity;
-use crate::finalize::{SwitchError, mark_switch};
 
 fn say(e: &Engine, severity: Severity, msg: &str) {
     e.sink().issue(severity, "operator", None, None, None, msg);
@@ -227,35 +226,17 @@ async fn run_finalize(e: &Arc<Engine>, batch: &str, operator: &str) {
             ),
         )
     };
-    let Some(report) = crate::dns::check(&e.project.dns).await else {
-        return refuse(format!(
-            "no [dns] domain in {}: cutover cannot check that MX points at the destination",
-            e.project.file.display()
-        ));
-    };
-    if let Err(err) = crate::checklist::record_dns(&e.store, &report) {
-        e.sink()
-            .journal_failed(&format!("cannot record the DNS report: {err}"));
-        return;
+    let (report, why) = crate::finalize::dns_gate(&e.project).await;
+    if let Some(report) = &report {
+        if let Err(err) = crate::checklist::record_dns(&e.store, report) {
+            e.sink()
+                .journal_failed(&format!("cannot record the DNS report: {err}"));
+            return;
+        }
+        say(e, Severity::Info, &crate::finalize::dns_line(batch, report));
     }
-    let lines: Vec<String> = report.records.iter().map(|r| r.line()).collect();
-    say(
-        e,
-        Severity::Info,
-        &format!(
-            "finalize of batch {batch}: DNS of {}: {}",
-            report.domain,
-            lines.join("; ")
-        ),
-    );
-    if !report.mx_ok() {
-        return refuse(match report.records.iter().find(|r| r.kind == "mx") {
-            Some(r) => format!("MX does not point at the destination: {}", r.line()),
-            None => format!(
-                "no MX host is expected for {}: set [dns] mx (or a destination preset that implies it)",
-                report.domain
-            ),
-        });
+    if let Some(why) = why {
+        return refuse(why);
     }
     say(
         e,
@@ -330,26 +311,19 @@ async fn run_finalize(e: &Arc<Engine>, batch: &str, operator: &str) {
 /// Mark the switch of every mailbox of the batch the journal knows (a first mark is kept):
 /// Some(the first moment, if any), or None when a mark failed (said as an issue).
 async fn mark_all(e: &Arc<Engine>, batch: &str) -> Option<Option<String>> {
-    let mut first = None;
-    for spec in e.selected(&[batch.to_string()]) {
-        match mark_switch(&e.store, &e.dst, &spec).await {
-            Ok(s) => {
-                first.get_or_insert(s.at);
+    let specs = e.selected(&[batch.to_string()]);
+    match crate::finalize::mark_switches(&e.store, &e.dst, &specs).await {
+        Ok(marks) => Some(marks.into_iter().next().map(|s| s.at)),
+        Err((key, err)) => {
+            let msg = format!(
+                "finalize of batch {batch} stopped: cannot mark the switch of {key}: {err}; finalize again"
+            );
+            if err.is_journal() {
+                e.sink().journal_failed(&msg);
+            } else {
+                say(e, Severity::Error, &msg);
             }
-            Err(SwitchError::NeverMigrated(_)) => {}
-            Err(err) => {
-                let msg = format!(
-                    "finalize of batch {batch} stopped: cannot mark the switch of {}: {err}; finalize again",
-                    spec.key()
-                );
-                if err.is_journal() {
-                    e.sink().journal_failed(&msg);
-                } else {
-                    say(e, Severity::Error, &msg);
-                }
-                return None;
-            }
+            None
         }
     }
-    Some(first)
 }
