@@ -323,129 +323,11 @@ mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
 
-    use crate::endpoint::{
-        AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, Message,
-        MessageMeta, MessageSink,
-    };
     use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
+    use crate::sync::mem_session::MemSession;
     use crate::sync::split::NoHelpers;
     use crate::sync::types::UidFilter;
-
-    /// An in-memory endpoint: a source holding `msgs`, or a destination that refuses every
-    /// message containing "REFUSE" (NO for that message) and stores the others.
-    #[derive(Default)]
-    struct Fake {
-        caps: Capabilities,
-        msgs: Vec<(u32, Vec<u8>)>,
-        stored: Vec<(u32, u64)>,
-        /// The flags of each stored message, in order.
-        stored_flags: Vec<Vec<String>>,
-    }
-
-    impl MailSession for Fake {
-        fn capabilities(&self) -> &Capabilities {
-            &self.caps
-        }
-        async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
-            Ok(Vec::new())
-        }
-        async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
-            Ok(FolderState {
-                uidvalidity: 1,
-                uidnext: self.msgs.len() as u32 + 1,
-                exists: self.msgs.len() as u32,
-            })
-        }
-        async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
-            self.status(f).await
-        }
-        async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
-            Ok(FolderState {
-                uidvalidity: 7,
-                uidnext: self.stored.len() as u32 + 1,
-                exists: self.stored.len() as u32,
-            })
-        }
-        async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
-            Ok(true)
-        }
-        async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        async fn fetch_meta(&mut self, from: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
-            let all = self.msgs.iter().map(|(u, b)| (*u, b.len() as u64));
-            let all: Vec<(u32, u64)> = if self.msgs.is_empty() {
-                self.stored.clone()
-            } else {
-                all.collect()
-            };
-            Ok(all
-                .into_iter()
-                .filter(|(u, _)| *u >= from)
-                .map(|(uid, size)| MessageMeta { uid, size })
-                .collect())
-        }
-        async fn fetch_messages(
-            &mut self,
-            uids: &[u32],
-            sink: &MessageSink,
-        ) -> crate::endpoint::Result<()> {
-            for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
-                let m = Message {
-                    uid: *uid,
-                    flags: Vec::new(),
-                    internal_date: None,
-                    body: Body::new(b.clone()),
-                };
-                if !sink.send(m).await {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        async fn fetch_fingerprints(
-            &mut self,
-            _: &[u32],
-            _: u32,
-        ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
-            Ok(Vec::new())
-        }
-        async fn append(
-            &mut self,
-            _: &str,
-            msgs: &[Message],
-        ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
-            Ok(msgs
-                .iter()
-                .map(|m| {
-                    if m.body.bytes().windows(6).any(|w| w == b"REFUSE") {
-                        AppendOutcome::Refused {
-                            reason: "destination refused the message: policy".into(),
-                        }
-                    } else {
-                        let uid = self.stored.len() as u32 + 1;
-                        self.stored.push((uid, m.body.len() as u64));
-                        self.stored_flags.push(m.flags.clone());
-                        AppendOutcome::Stored {
-                            uidvalidity: Some(7),
-                            uid: Some(uid),
-                        }
-                    }
-                })
-                .collect())
-        }
-        async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        fn permanent_keywords(&self) -> Option<&[String]> {
-            None
-        }
-        async fn logout(self) {}
-    }
 
     /// Copy 10 messages, 6 of which the destination refuses, with an error budget.
     async fn copy_with_budget(max_failed: usize) -> (Result<FolderOutcome, SyncError>, Journal) {
@@ -470,8 +352,8 @@ mod tests {
             max_failed,
             filter: None,
         };
-        let mut src = Fake {
-            msgs: (1..=10)
+        let mut src = MemSession::source(
+            (1..=10)
                 .map(|u| {
                     let tag = if u % 5 == 0 || u % 3 == 0 {
                         "REFUSE"
@@ -481,9 +363,8 @@ mod tests {
                     (u, format!("Subject: {u}\r\n\r\n{tag}\r\n").into_bytes())
                 })
                 .collect(),
-            ..Default::default()
-        };
-        let mut dst = Fake::default();
+        );
+        let mut dst = MemSession::default();
         let r = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers).await;
         (r, store)
     }
@@ -540,19 +421,19 @@ mod tests {
                 ..Default::default()
             })),
         };
-        let mut src = Fake {
-            msgs: (1..=10)
+        let mut src = MemSession::source(
+            (1..=10)
                 .map(|u| (u, format!("Subject: {u}\r\n\r\nok\r\n").into_bytes()))
                 .collect(),
-            ..Default::default()
-        };
-        let mut dst = Fake::default();
+        );
+        let mut dst = MemSession::default();
         let out = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers)
             .await
             .unwrap();
         // 2 and 4 are owned and planned; 7 is above what was planned; the rest are not owned.
         assert_eq!(out.appended, 2);
-        assert_eq!(dst.stored_flags, vec![vec!["Travel".to_string()], vec![]]);
+        let flags: Vec<Vec<String>> = dst.stored().into_iter().map(|m| m.flags).collect();
+        assert_eq!(flags, vec![vec!["Travel".to_string()], vec![]]);
         let f = store.folder(mid, "Work", "Work").unwrap();
         assert_eq!((f.src_high, f.src_uidnext), (5, Some(6)));
         // The next run's plan owns 7 (and 6 is a duplicate): only 7 is copied.
@@ -566,9 +447,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.appended, 1);
-        assert_eq!(dst.stored.len(), 3);
+        assert_eq!(dst.stored().len(), 3);
         // Planned under another UIDVALIDITY: nothing is taken, nothing passed over.
-        src.msgs.push((11, b"Subject: 11\r\n\r\nok\r\n".to_vec()));
+        std::sync::Arc::make_mut(&mut src.msgs).push((11, b"Subject: 11\r\n\r\nok\r\n".to_vec()));
         job.filter = Some(std::sync::Arc::new(UidFilter {
             only: Some(HashSet::from([11])),
             upto: Some(11),

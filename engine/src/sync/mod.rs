@@ -30,6 +30,8 @@ pub mod delta;
 pub mod gmail;
 mod in_doubt;
 pub mod mapping;
+#[cfg(test)]
+mod mem_session;
 mod rematch;
 pub mod split;
 mod types;

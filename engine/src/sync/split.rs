@@ -300,148 +300,32 @@ pub(super) async fn copy_split<S: MailSession, D: MailSession, H: Helpers<S, D>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
 
-    use crate::endpoint::{
-        AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, Message,
-        MessageMeta, MessageSink,
-    };
     use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
+    use crate::sync::mem_session::MemSession;
 
-    type Stored = Arc<std::sync::Mutex<Vec<(u32, usize, Vec<u8>)>>>;
-
-    /// One session on a shared in-memory source (`msgs`) and destination (`stored`: the
-    /// source UID, which session stored it, the bytes).
-    struct Fake {
-        caps: Capabilities,
-        msgs: Arc<Vec<(u32, Vec<u8>)>>,
-        stored: Stored,
-        id: usize,
-    }
-
-    impl MailSession for Fake {
-        fn capabilities(&self) -> &Capabilities {
-            &self.caps
-        }
-        async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
-            Ok(Vec::new())
-        }
-        async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
-            Ok(FolderState {
-                uidvalidity: 1,
-                uidnext: self.msgs.len() as u32 + 1,
-                exists: self.msgs.len() as u32,
-            })
-        }
-        async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
-            self.status(f).await
-        }
-        async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
-            let n = self.stored.lock().unwrap().len() as u32;
-            Ok(FolderState {
-                uidvalidity: 7,
-                uidnext: n + 1,
-                exists: n,
-            })
-        }
-        async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
-            Ok(false)
-        }
-        async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        async fn fetch_meta(&mut self, _: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
-            Ok(Vec::new())
-        }
-        async fn fetch_messages(
-            &mut self,
-            uids: &[u32],
-            sink: &MessageSink,
-        ) -> crate::endpoint::Result<()> {
-            for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
-                tokio::task::yield_now().await;
-                let m = Message {
-                    uid: *uid,
-                    flags: Vec::new(),
-                    internal_date: None,
-                    body: Body::new(b.clone()),
-                };
-                if !sink.send(m).await {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        async fn fetch_fingerprints(
-            &mut self,
-            _: &[u32],
-            _: u32,
-        ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
-            Ok(Vec::new())
-        }
-        async fn append(
-            &mut self,
-            _: &str,
-            msgs: &[Message],
-        ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
-            tokio::task::yield_now().await;
-            let mut st = self.stored.lock().unwrap();
-            Ok(msgs
-                .iter()
-                .map(|m| {
-                    st.push((m.uid, self.id, m.body.bytes().to_vec()));
-                    AppendOutcome::Stored {
-                        uidvalidity: Some(7),
-                        uid: Some(st.len() as u32),
-                    }
-                })
-                .collect())
-        }
-        async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
-            Ok(())
-        }
-        fn permanent_keywords(&self) -> Option<&[String]> {
-            None
-        }
-        async fn logout(self) {}
-    }
-
-    /// Up to `left` helpers, each a new session pair on the same stores.
+    /// Up to `left` helpers, each a new session pair on the same source and destination.
     struct Give {
         left: AtomicUsize,
-        msgs: Arc<Vec<(u32, Vec<u8>)>>,
-        stored: Stored,
+        src: MemSession,
+        dst: MemSession,
     }
 
-    impl Give {
-        fn session(&self, id: usize) -> Fake {
-            Fake {
-                caps: Capabilities::default(),
-                msgs: self.msgs.clone(),
-                stored: self.stored.clone(),
-                id,
-            }
-        }
-    }
-
-    impl Helpers<Fake, Fake> for Give {
+    impl Helpers<MemSession, MemSession> for Give {
         fn split_from(&self) -> usize {
             200
         }
-        fn try_helper(&self) -> Option<HelperFuture<'_, Fake, Fake>> {
+        fn try_helper(&self) -> Option<HelperFuture<'_, MemSession, MemSession>> {
             let left = self
                 .left
                 .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
                 .ok()?;
             Some(Box::pin(async move {
                 Some(Helper {
-                    src: self.session(left),
-                    dst: self.session(left),
+                    src: self.src.on_same(left),
+                    dst: self.dst.on_same(left),
                     slot: Box::new(()),
                 })
             }))
@@ -471,20 +355,20 @@ mod tests {
             max_failed: 50,
             filter: None,
         };
-        let msgs: Arc<Vec<(u32, Vec<u8>)>> = Arc::new(
-            (1..=1000)
-                .map(|u| (u, format!("Subject: {u}\r\n\r\nbody {u}\r\n").into_bytes()))
-                .collect(),
-        );
+        let give = Give {
+            left: AtomicUsize::new(3),
+            src: MemSession::source(
+                (1..=1000)
+                    .map(|u| (u, format!("Subject: {u}\r\n\r\nbody {u}\r\n").into_bytes()))
+                    .collect(),
+            ),
+            dst: MemSession::default(),
+        };
+        let msgs = give.src.msgs.clone();
         let list: Vec<(u32, u64)> = msgs.iter().map(|(u, b)| (*u, b.len() as u64)).collect();
         store.add_pending(row.id, 1, &list, 1000, 1001).unwrap();
         let pending = store.pending(row.id, 1).unwrap();
-        let give = Give {
-            left: AtomicUsize::new(3),
-            msgs: msgs.clone(),
-            stored: Default::default(),
-        };
-        let (mut src, mut dst) = (give.session(99), give.session(99));
+        let (mut src, mut dst) = (give.src.on_same(99), give.dst.on_same(99));
         let mut out = FolderOutcome::default();
         copy_split(
             &ctx, &job, &pending, None, 1, 7, 1, &mut src, &mut dst, &give, &mut out,
@@ -492,14 +376,14 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.appended, 1000);
-        let stored = give.stored.lock().unwrap();
-        let mut uids: Vec<u32> = stored.iter().map(|s| s.0).collect();
+        let stored = give.dst.stored();
+        let mut uids: Vec<u32> = stored.iter().map(|s| s.src_uid).collect();
         uids.sort_unstable();
         assert_eq!(uids, (1..=1000).collect::<Vec<_>>(), "each message once");
-        for (uid, _, bytes) in stored.iter() {
-            assert_eq!(bytes, &msgs[*uid as usize - 1].1);
+        for m in &stored {
+            assert_eq!(m.bytes, msgs[m.src_uid as usize - 1].1);
         }
-        let sessions: std::collections::HashSet<usize> = stored.iter().map(|s| s.1).collect();
+        let sessions: std::collections::HashSet<usize> = stored.iter().map(|s| s.session).collect();
         assert!(
             sessions.len() >= 2,
             "copied on one session only: {sessions:?}"

@@ -1,0 +1,169 @@
+//! An in-memory [`MailSession`] for the copy loop's unit tests: a source holding `msgs`, or
+//! a destination (no `msgs`) that stores what is appended, refusing every message containing
+//! "REFUSE" (NO for that message). Sessions made with [`MemSession::on_same`] share one
+//! source and one destination, as a mailbox's helper connections do.
+
+use std::sync::{Arc, Mutex};
+
+use crate::endpoint::{
+    AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
+    MessageMeta, MessageSink,
+};
+
+/// One message as the destination stored it.
+#[derive(Debug, Clone)]
+pub struct StoredMsg {
+    /// The source UID it was copied from.
+    pub src_uid: u32,
+    /// Which session stored it.
+    pub session: usize,
+    pub bytes: Vec<u8>,
+    pub flags: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct MemSession {
+    pub caps: Capabilities,
+    pub msgs: Arc<Vec<(u32, Vec<u8>)>>,
+    pub stored: Arc<Mutex<Vec<StoredMsg>>>,
+    pub id: usize,
+}
+
+impl MemSession {
+    /// A source holding `msgs`.
+    pub fn source(msgs: Vec<(u32, Vec<u8>)>) -> Self {
+        MemSession {
+            msgs: Arc::new(msgs),
+            ..Default::default()
+        }
+    }
+
+    /// Session `id` on the same source and destination as `self`.
+    pub fn on_same(&self, id: usize) -> Self {
+        MemSession {
+            caps: Capabilities::default(),
+            msgs: self.msgs.clone(),
+            stored: self.stored.clone(),
+            id,
+        }
+    }
+
+    /// What the destination holds, in the order stored.
+    pub fn stored(&self) -> Vec<StoredMsg> {
+        self.stored.lock().unwrap().clone()
+    }
+}
+
+impl MailSession for MemSession {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+    async fn list_folders(&mut self) -> crate::endpoint::Result<Vec<Folder>> {
+        Ok(Vec::new())
+    }
+    async fn examine(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+        Ok(FolderState {
+            uidvalidity: 1,
+            uidnext: self.msgs.len() as u32 + 1,
+            exists: self.msgs.len() as u32,
+        })
+    }
+    async fn open_for_append(&mut self, f: &str) -> crate::endpoint::Result<FolderState> {
+        self.status(f).await
+    }
+    async fn status(&mut self, _: &str) -> crate::endpoint::Result<FolderState> {
+        let n = self.stored.lock().unwrap().len() as u32;
+        Ok(FolderState {
+            uidvalidity: 7,
+            uidnext: n + 1,
+            exists: n,
+        })
+    }
+    async fn create_folder(&mut self, _: &str) -> crate::endpoint::Result<bool> {
+        Ok(true)
+    }
+    async fn rename_folder(&mut self, _: &str, _: &str) -> crate::endpoint::Result<()> {
+        Ok(())
+    }
+    async fn fetch_meta(&mut self, from: u32) -> crate::endpoint::Result<Vec<MessageMeta>> {
+        let all: Vec<(u32, u64)> = if self.msgs.is_empty() {
+            let stored = self.stored.lock().unwrap();
+            (1..)
+                .zip(stored.iter().map(|s| s.bytes.len() as u64))
+                .collect()
+        } else {
+            self.msgs
+                .iter()
+                .map(|(u, b)| (*u, b.len() as u64))
+                .collect()
+        };
+        Ok(all
+            .into_iter()
+            .filter(|(u, _)| *u >= from)
+            .map(|(uid, size)| MessageMeta { uid, size })
+            .collect())
+    }
+    async fn fetch_messages(
+        &mut self,
+        uids: &[u32],
+        sink: &MessageSink,
+    ) -> crate::endpoint::Result<()> {
+        for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
+            let m = Message {
+                uid: *uid,
+                flags: Vec::new(),
+                internal_date: None,
+                body: Body::new(b.clone()),
+            };
+            if !sink.send(m).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+    async fn fetch_fingerprints(
+        &mut self,
+        _: &[u32],
+        _: u32,
+    ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
+        Ok(Vec::new())
+    }
+    async fn append(
+        &mut self,
+        _: &str,
+        msgs: &[Message],
+    ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
+        tokio::task::yield_now().await;
+        let mut stored = self.stored.lock().unwrap();
+        Ok(msgs
+            .iter()
+            .map(|m| {
+                if m.body.bytes().windows(6).any(|w| w == b"REFUSE") {
+                    return AppendOutcome::Refused {
+                        reason: "destination refused the message: policy".into(),
+                    };
+                }
+                stored.push(StoredMsg {
+                    src_uid: m.uid,
+                    session: self.id,
+                    bytes: m.body.bytes().to_vec(),
+                    flags: m.flags.clone(),
+                });
+                AppendOutcome::Stored {
+                    uidvalidity: Some(7),
+                    uid: Some(stored.len() as u32),
+                }
+            })
+            .collect())
+    }
+    async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
+        Ok(())
+    }
+    async fn delete_folder(&mut self, _: &str) -> crate::endpoint::Result<()> {
+        Ok(())
+    }
+    fn permanent_keywords(&self) -> Option<&[String]> {
+        None
+    }
+    async fn logout(self) {}
+}
