@@ -26,33 +26,10 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ -x ${CUTOVER:-} ]] || { echo "set CUTOVER to the cutover binary" >&2; exit 1; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/backup-bench.XXXXXX")
-cp "$CUTOVER" "$W/cutover"
-INST="$HERE/../tests/support/dovecot-instance.sh"
-STARTED=()
-cleanup() {
-  local d
-  for d in "${STARTED[@]}"; do "$INST" stop "$d" >/dev/null 2>&1 || true; done
-  if [[ $KEEP == 1 ]]; then echo "kept work dir $W" >&2; else rm -rf -- "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1/instance.env"; }
-calc() { awk "BEGIN{printf \"%.3f\", $1}"; }
-median() { sort -n | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-USER_ARGS=()
-for ((i = 1; i <= USERS; i++)); do USER_ARGS+=(--user "user$i:pw-user$i"); done
-
-"$INST" start src auto "$W/src" "${USER_ARGS[@]}" >/dev/null
-STARTED+=("$W/src")
-SP=$(field "$W/src" port)
-for ((i = 1; i <= USERS; i++)); do
-  python3 "$HERE/../tests/support/seed-maildir.py" --instance "$W/src" --user "user$i" \
-    -n "$PER_USER" --seed "$((SEED + i))" --no-tricky -q
-done
+. "$HERE/lib.sh"
+bench_init backup
+start_dovecot src; SP=$PORT
+seed_users src "$PER_USER" "$SEED" --no-tricky
 SRC_MSGS=0 SRC_BYTES=0
 for ((i = 1; i <= USERS; i++)); do
   # Reads every message once (indexes built, files in the page cache) before any timing.

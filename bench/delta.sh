@@ -26,31 +26,11 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ -x ${CUTOVER:-} ]] || { echo "set CUTOVER to the cutover binary" >&2; exit 1; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/delta-bench.XXXXXX")
-cp "$CUTOVER" "$W/cutover"
-INST="$HERE/../tests/support/dovecot-instance.sh"
-STARTED=()
-cleanup() {
-  local d
-  for d in "${STARTED[@]}"; do "$INST" stop "$d" >/dev/null 2>&1 || true; done
-  if [[ $KEEP == 1 ]]; then echo "kept work dir $W" >&2; else rm -rf -- "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$HERE/lib.sh"
+bench_init delta
 mkdir -p "$W/logs"
-
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1/instance.env"; }
-USER_ARGS=()
-for ((i = 1; i <= USERS; i++)); do USER_ARGS+=(--user "user$i:pw-user$i"); done
-# Started here, not in a $(...) subshell, so that cleanup knows every server.
-start() { "$INST" start "$1" auto "$W/$1" "${USER_ARGS[@]}" >/dev/null; STARTED+=("$W/$1"); PORT=$(field "$W/$1" port); }
-start src; SP=$PORT
-for ((i = 1; i <= USERS; i++)); do
-  python3 "$HERE/../tests/support/seed-maildir.py" --instance "$W/src" --user "user$i" \
-    -n "$PER_USER" --seed "$((1 + i))" --no-tricky -q
-done
+start_dovecot src; SP=$PORT
+seed_users src "$PER_USER" 1 --no-tricky
 dsrc() { doveadm -c "$W/src/dovecot.conf" "$@"; }
 
 cutover_project() {  # dst_port
@@ -85,7 +65,7 @@ run_tool() {  # tool pass
 declare -A DPORT
 for tool in $TOOLS; do
   [[ $tool == mbsync ]] && ! command -v mbsync >/dev/null && { echo "# mbsync missing: skipped"; continue; }
-  start "dst-$tool"; DPORT[$tool]=$PORT
+  start_dovecot "dst-$tool"; DPORT[$tool]=$PORT
   cutover_project "${DPORT[$tool]}"; mbsync_rc "${DPORT[$tool]}"
   run_tool "$tool" full || { echo "$tool: first copy failed (see $W/logs)" >&2; exit 1; }
 done

@@ -24,29 +24,11 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ -x ${CUTOVER:-} ]] || { echo "set CUTOVER to the cutover binary" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "memory.sh needs /usr/bin/time (apt-get install -y time)" >&2; exit 1; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/memory-bench.XXXXXX")
-cp "$CUTOVER" "$W/cutover"
-INST="$HERE/../tests/support/dovecot-instance.sh"
-STARTED=()
-cleanup() {
-  local d
-  for d in "${STARTED[@]}"; do "$INST" stop "$d" >/dev/null 2>&1 || true; done
-  if [[ $KEEP == 1 ]]; then echo "kept work dir $W" >&2; else rm -rf -- "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1/instance.env"; }
-USER_ARGS=()
-for ((i = 1; i <= USERS; i++)); do USER_ARGS+=(--user "user$i:pw-user$i"); done
-for side in src dst; do
-  "$INST" start "$side" auto "$W/$side" "${USER_ARGS[@]}" >/dev/null
-  STARTED+=("$W/$side")
-done
-SP=$(field "$W/src" port) DP=$(field "$W/dst" port)
+. "$HERE/lib.sh"
+bench_init memory
+start_dovecot src; SP=$PORT
+start_dovecot dst; DP=$PORT
 
 for ((i = 1; i <= USERS; i++)); do
   python3 "$HERE/../tests/support/seed-maildir.py" --instance "$W/src" --user "user$i" \
