@@ -397,6 +397,13 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    // A worker's running totals for the fleet console (issue 20): messages and bytes it
+    // appended to the destination since it started, set by each heartbeat.
+    (
+        16,
+        "ALTER TABLE workers ADD COLUMN messages INTEGER;
+         ALTER TABLE workers ADD COLUMN bytes INTEGER",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.

@@ -1,0 +1,164 @@
+//! A fleet of `cutover run` workers on one PostgreSQL journal (issue 20 item 2): three workers
+//! migrate 12 mailboxes between two Dovecots, each mailbox only while it holds its lease; one
+//! worker is SIGKILLed while the journal shows it holds the lease of a mailbox that is part
+//! copied, and another worker takes that mailbox over once the lease expires and finishes it.
+
+use crate::support;
+
+use std::fs::File;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use support::postgres::{PASSWORD, PgCluster};
+use support::*;
+
+const USERS: usize = 12;
+
+/// A worker that holds the lease of a mailbox part copied (some rows copied, some not):
+/// (worker id, mailbox key).
+const HOLDS_PART_COPIED: &str = "SELECT l.worker || ' ' || l.mailbox FROM leases l
+     JOIN mailboxes m ON m.key = l.mailbox
+     WHERE m.state = 'running' AND l.expires_at > julianday('now')
+       AND EXISTS (SELECT 1 FROM messages x JOIN folders f ON f.id = x.folder_id
+                   WHERE f.mailbox_id = m.id AND x.state = 'copied')
+       AND EXISTS (SELECT 1 FROM messages x JOIN folders f ON f.id = x.folder_id
+                   WHERE f.mailbox_id = m.id AND x.state <> 'copied')
+     ORDER BY l.mailbox LIMIT 1";
+
+#[test]
+fn three_workers_share_twelve_mailboxes_and_survive_one_killed() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let names: Vec<(String, String)> = (0..USERS)
+        .map(|i| (format!("user{i:02}"), format!("pw{i:02}")))
+        .collect();
+    let users: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect();
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    // fsync on every write: APPENDs slow enough for the kill to land mid-mailbox.
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    for (i, (u, _)) in users.iter().enumerate() {
+        src.seed(u, 150, 10 + i as u64, &[]);
+    }
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .set("project.parallel_mailboxes", 2)
+        .mailboxes(&lines)
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+
+    let mut workers: Vec<Child> = (0..3)
+        .map(|i| {
+            let out = File::create(p.dir.path().join(format!("w{i}.out"))).unwrap();
+            let err = File::create(p.dir.path().join(format!("w{i}.err"))).unwrap();
+            Command::new(bin())
+                .arg("run")
+                .arg(&p.path)
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .expect("spawn a worker")
+        })
+        .collect();
+    let output = |i: usize| {
+        let r = |f: String| std::fs::read_to_string(p.dir.path().join(f)).unwrap_or_default();
+        format!(
+            "--- w{i} stdout\n{}\n--- w{i} stderr\n{}",
+            r(format!("w{i}.out")),
+            r(format!("w{i}.err"))
+        )
+    };
+
+    // Kill the worker holding a part-copied mailbox, as soon as the journal shows one.
+    let start = Instant::now();
+    let mut killed = None;
+    while killed.is_none() && start.elapsed() < Duration::from_secs(120) {
+        let has_tables = pg.psql(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'leases'",
+        );
+        let row = if has_tables == "1" {
+            pg.psql(&db, HOLDS_PART_COPIED)
+        } else {
+            String::new()
+        };
+        if let Some((worker, mailbox)) = row.split_once(' ') {
+            let pid: u32 = worker.split(':').nth(1).unwrap().parse().unwrap();
+            let i = workers
+                .iter()
+                .position(|c| c.id() == pid)
+                .unwrap_or_else(|| panic!("{worker} is none of the three workers"));
+            workers[i].kill().unwrap();
+            workers[i].wait().unwrap();
+            killed = Some((i, mailbox.to_string()));
+        } else if workers.iter_mut().all(|c| c.try_wait().unwrap().is_some()) {
+            break;
+        } else {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let (dead, mailbox) = killed.unwrap_or_else(|| {
+        panic!(
+            "no worker was seen holding a part-copied mailbox\n{}",
+            (0..3).map(output).collect::<Vec<_>>().join("\n")
+        )
+    });
+    for (i, w) in workers.iter_mut().enumerate() {
+        if i == dead {
+            continue;
+        }
+        let status = w.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{}", output(i));
+    }
+    // The dead worker's mailbox was finished by another worker, and every lease was given
+    // back (the dead worker's ones were taken over after they expired).
+    assert_eq!(
+        pg.psql(
+            &db,
+            &format!("SELECT state FROM mailboxes WHERE key = '{mailbox}'")
+        ),
+        "done"
+    );
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM leases"), "0");
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM mailboxes WHERE state = 'done'"),
+        USERS.to_string()
+    );
+    // The survivors say they are done, with their totals for the fleet console.
+    let survivors = pg.psql(
+        &db,
+        "SELECT count(*) FROM workers WHERE state = 'done' AND messages IS NOT NULL AND bytes IS NOT NULL",
+    );
+    assert_eq!(survivors, "2");
+
+    // Every message exactly once, byte for byte; nothing left in doubt.
+    for (u, pw) in &users {
+        assert_same_mail(&src.dump(u, pw), &dst.dump(u, pw), |f| f.to_string());
+    }
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM messages WHERE state <> 'copied'"),
+        "0"
+    );
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    // A re-run (one worker) writes nothing.
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(run_counts(&again).0, 0, "{}", text(&again));
+}
