@@ -162,3 +162,112 @@ fn three_workers_share_twelve_mailboxes_and_survive_one_killed() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert_eq!(run_counts(&again).0, 0, "{}", text(&again));
 }
+
+/// Rows of mailbox `key` journalled as copied.
+fn copied(pg: &PgCluster, db: &str, key: &str) -> u64 {
+    pg.psql(
+        db,
+        &format!(
+            "SELECT count(*) FROM messages x JOIN folders f ON f.id = x.folder_id
+             JOIN mailboxes m ON m.id = f.mailbox_id WHERE m.key = '{key}' AND x.state = 'copied'"
+        ),
+    )
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn a_worker_whose_lease_is_taken_stops_writing_that_mailbox_and_finishes_it_later() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let users = [("ann", "ann-pw"), ("ben", "ben-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    src.seed("ann", 600, 3, &[]);
+    src.seed("ben", 100, 4, &[]);
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .set("project.parallel_mailboxes", 1)
+        .mailboxes(&lines)
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let out = File::create(p.dir.path().join("w.out")).unwrap();
+    let mut worker = Command::new(bin())
+        .arg("run")
+        .arg(&p.path)
+        .stdout(out)
+        .stderr(File::create(p.dir.path().join("w.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let key = "ann->ann";
+    let total = src.dump("ann", "ann-pw").total() as u64;
+    // Once ann is part copied, another (pretend) worker takes her lease for 8 s.
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "ann never part copied"
+        );
+        let has = pg.psql(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'messages'",
+        );
+        if has == "1" {
+            let n = copied(&pg, &db, key);
+            if n > 0 && n < total / 3 {
+                break;
+            }
+            assert!(n < total, "ann was copied before the lease could be taken");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stolen = pg.psql(
+        &db,
+        &format!(
+            "UPDATE leases SET worker = 'thief', expires_at = julianday('now') + 8 / 86400.0
+             WHERE mailbox = '{key}' RETURNING mailbox"
+        ),
+    );
+    assert!(stolen.starts_with(key), "{stolen}");
+    // Within a heartbeat (1 s) and the window in flight the worker stops writing there, and
+    // writes nothing more to ann while the thief holds the lease.
+    std::thread::sleep(Duration::from_secs(3));
+    let frozen = copied(&pg, &db, key);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        copied(&pg, &db, key),
+        frozen,
+        "writes went on without the lease"
+    );
+    assert!(frozen < total);
+    let issue = pg.psql(
+        &db,
+        &format!("SELECT count(*) FROM issues WHERE category = 'fleet' AND mailbox = '{key}'"),
+    );
+    assert_eq!(issue, "1");
+    // Once the thief's lease expires, the worker takes ann back and finishes her.
+    let status = worker.wait().unwrap();
+    let log = std::fs::read_to_string(p.dir.path().join("w.out")).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    for (u, pw) in &users {
+        assert_same_mail(&src.dump(u, pw), &dst.dump(u, pw), |f| f.to_string());
+    }
+    assert_eq!(copied(&pg, &db, key), total);
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM leases"), "0");
+    let v = p.cutover(&["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
