@@ -271,3 +271,95 @@ fn a_worker_whose_lease_is_taken_stops_writing_that_mailbox_and_finishes_it_late
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+/// A worker with nothing left to lease waits while another worker holds the lease of an
+/// unfinished mailbox, and a stop while it waits ends it with exit 8 (stopped).
+#[test]
+fn a_worker_waits_for_a_mailbox_leased_elsewhere_and_a_stop_ends_the_wait() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let users = [("cat", "cat-pw"), ("dan", "dan-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    src.seed("cat", 300, 5, &[]);
+    src.seed("dan", 20, 6, &[]);
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .set("project.parallel_mailboxes", 1)
+        .mailboxes(&lines)
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let mut worker = Command::new(bin())
+        .arg("run")
+        .arg(&p.path)
+        .stdout(File::create(p.dir.path().join("w.out")).unwrap())
+        .stderr(File::create(p.dir.path().join("w.err")).unwrap())
+        .spawn()
+        .unwrap();
+    // While cat is being copied, another (pretend) worker leases dan for a long time.
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "cat never started"
+        );
+        let has = pg.psql(
+            &db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'messages'",
+        );
+        if has == "1" && copied(&pg, &db, "cat->cat") > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pg.psql(
+        &db,
+        "INSERT INTO leases(mailbox, worker, expires_at)
+         VALUES ('dan->dan', 'elsewhere', julianday('now') + 600 / 86400.0)",
+    );
+    // cat ends; the worker then waits for dan instead of exiting.
+    let start = Instant::now();
+    while pg.psql(&db, "SELECT state FROM mailboxes WHERE key = 'cat->cat'") != "done" {
+        assert!(start.elapsed() < Duration::from_secs(120), "cat never done");
+        assert!(
+            worker.try_wait().unwrap().is_none(),
+            "the worker ended early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker exited while dan is unfinished"
+    );
+    assert_eq!(pg.psql(&db, "SELECT state FROM workers"), "waiting");
+    assert_eq!(copied(&pg, &db, "dan->dan"), 0);
+    let kill = Command::new("kill")
+        .args(["-INT", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = worker.wait().unwrap();
+    let log = std::fs::read_to_string(p.dir.path().join("w.out")).unwrap();
+    assert_eq!(status.code(), Some(8), "{log}");
+    assert_eq!(pg.psql(&db, "SELECT state FROM workers"), "stopped");
+    // The lease held elsewhere is untouched.
+    assert_eq!(
+        pg.psql(&db, "SELECT worker FROM leases WHERE mailbox = 'dan->dan'"),
+        "elsewhere"
+    );
+}

@@ -76,6 +76,8 @@ impl Engine {
         let mut results: HashMap<String, MailboxResult> = HashMap::new();
         let mut next_try = Instant::now();
         let mut failure = None;
+        // Whether every mailbox of the run has ended (here or on another worker).
+        let mut all_ended = false;
         loop {
             let mut i = 0;
             while i < tasks.len() {
@@ -110,7 +112,10 @@ impl Engine {
                     .await
                 {
                     Ok(true) => {}
-                    Ok(false) if tasks.is_empty() => break,
+                    Ok(false) if tasks.is_empty() => {
+                        all_ended = true;
+                        break;
+                    }
                     Ok(false) => {}
                     Err(e) if tasks.is_empty() => {
                         failure = Some(self.fleet_failure(e));
@@ -160,6 +165,17 @@ impl Engine {
             .filter_map(|s| results.remove(&s.key()))
             .collect();
         out.extend(failure);
+        if end == "stopped" && !all_ended {
+            out.push(MailboxResult {
+                key: "(fleet)".into(),
+                batch: String::new(),
+                totals: Totals::default(),
+                failure: Some((
+                    Failure::Stopped,
+                    "stopped before every mailbox of the run had ended".into(),
+                )),
+            });
+        }
         out
     }
 

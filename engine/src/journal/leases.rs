@@ -118,11 +118,13 @@ impl Journal {
     }
 
     /// A worker's state word (running, waiting, stopped, done) and running totals, for the
-    /// fleet console.
+    /// fleet console. A worker that ended (done, stopped) keeps its last word: a heartbeat
+    /// still in flight when it ended changes nothing.
     pub fn worker_progress(&self, id: &str, state: &str, messages: u64, bytes: u64) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE workers SET state = ?2, messages = ?3, bytes = ?4 WHERE id = ?1",
+                "UPDATE workers SET state = ?2, messages = ?3, bytes = ?4
+                 WHERE id = ?1 AND state NOT IN ('done', 'stopped')",
                 params![id, state, messages as i64, bytes as i64],
             )
             .map(drop)
@@ -217,6 +219,11 @@ mod tests {
             s.worker_progress("w1", "waiting", 12, 3400).unwrap();
             let w = &s.workers().unwrap()[0];
             assert_eq!((w.state.as_str(), w.messages, w.bytes), ("waiting", Some(12), Some(3400)));
+            // Once done, a late heartbeat does not make it running again.
+            s.worker_progress("w1", "done", 13, 3500).unwrap();
+            s.worker_progress("w1", "running", 14, 3600).unwrap();
+            let w = &s.workers().unwrap()[0];
+            assert_eq!((w.state.as_str(), w.messages), ("done", Some(13)));
             let a = s.upsert_mailbox("a", "b1", "a", "a").unwrap();
             let b = s.upsert_mailbox("b", "b1", "b", "b").unwrap();
             s.upsert_mailbox("c", "b1", "c", "c").unwrap();
