@@ -363,3 +363,107 @@ fn a_worker_waits_for_a_mailbox_leased_elsewhere_and_a_stop_ends_the_wait() {
         "elsewhere"
     );
 }
+
+/// A TCP proxy to 127.0.0.1:`port` that counts the client connections open at once: its
+/// port and the most it saw.
+fn counting_proxy(port: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let me = l.local_addr().unwrap().port();
+    let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = most.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { continue };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let n = open.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(n, Ordering::SeqCst);
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(Shutdown::Write);
+            });
+            let open = open.clone();
+            let (mut c, mut s) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c, &mut s);
+                // The client closed: the connection no longer counts.
+                open.fetch_sub(1, Ordering::SeqCst);
+                let _ = s.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (me, seen)
+}
+
+/// Three workers whose destination allows 2 connections: each alone would open one per
+/// mailbox it works (three at once); together, through the fleet's leased slots, the
+/// destination never sees more than 2 (6 without the slots: 2 per worker).
+#[test]
+fn the_destination_connection_budget_holds_across_the_fleet() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let names: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("slot{i}"), format!("pw{i}")))
+        .collect();
+    let users: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect();
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    for (i, (u, _)) in users.iter().enumerate() {
+        src.seed(u, 60, 20 + i as u64, &[]);
+    }
+    let (port, most) = counting_proxy(dst.port);
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .set("project.parallel_mailboxes", 1)
+        .set("destination.port", port)
+        .set("destination.max_connections", 2)
+        .mailboxes(&lines)
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let workers: Vec<Child> = (0..3)
+        .map(|i| {
+            Command::new(bin())
+                .arg("run")
+                .arg(&p.path)
+                .stdout(File::create(p.dir.path().join(format!("w{i}.out"))).unwrap())
+                .stderr(File::create(p.dir.path().join(format!("w{i}.err"))).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, mut w) in workers.into_iter().enumerate() {
+        let status = w.wait().unwrap();
+        let log = std::fs::read_to_string(p.dir.path().join(format!("w{i}.out"))).unwrap();
+        assert_eq!(status.code(), Some(0), "{log}");
+    }
+    let most = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(most, 2, "destination connections open at once");
+    // Every slot was given back.
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM slots"), "0");
+    for (u, pw) in &users {
+        assert_same_mail(&src.dump(u, pw), &dst.dump(u, pw), |f| f.to_string());
+    }
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM leases"), "0");
+}

@@ -68,6 +68,12 @@ impl Engine {
             return vec![self.fleet_failure(e)];
         }
         tracing::info!(worker = %sh.id, "joined the fleet (lease {:?})", sh.ttl);
+        crate::endpoint::set_fleet_slots(Arc::new(Slots {
+            store: self.store.clone(),
+            worker: sh.id.clone(),
+            ttl: sh.ttl.as_secs_f64(),
+            used: Mutex::new(HashSet::new()),
+        }));
         let heartbeat = tokio::spawn(self.clone().heartbeat(sh.clone()));
         let watchdog = tokio::spawn(self.clone().watchdog(sh.clone()));
         let specs = self.selected(batches);
@@ -156,6 +162,7 @@ impl Engine {
             for m in &held {
                 s.release_lease(&id, m)?;
             }
+            s.release_slots(&id)?;
             s.worker_progress(&id, end, appended, bytes)
         })
         .await;
@@ -278,6 +285,7 @@ impl Engine {
             );
             let r = blocking(&self.store, move |s| {
                 let lost = s.heartbeat(&id, &held, ttl)?;
+                s.renew_slots(&id, ttl)?;
                 s.worker_progress(&id, state, appended, bytes)?;
                 Ok(lost)
             })
@@ -359,6 +367,45 @@ impl Engine {
             totals: Totals::default(),
             failure: self.journal_failure(None, e),
         }
+    }
+}
+
+/// The fleet's connection slots as this worker leases them (`crate::endpoint::FleetSlots`):
+/// `used` are the slots its open sessions hold, so that two of its sessions never share one.
+struct Slots {
+    store: Journal,
+    worker: String,
+    ttl: f64,
+    used: Mutex<HashSet<(String, i64)>>,
+}
+
+impl crate::endpoint::FleetSlots for Slots {
+    fn take(&self, endpoint: &str, max: usize) -> Option<i64> {
+        let mut used = lock(&self.used);
+        for idx in 0..max as i64 {
+            if used.contains(&(endpoint.to_string(), idx)) {
+                continue;
+            }
+            match self.store.take_slot(&self.worker, endpoint, idx, self.ttl) {
+                Ok(true) => {
+                    used.insert((endpoint.to_string(), idx));
+                    return Some(idx);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("cannot lease a connection slot of {endpoint}: {e}");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    fn release(&self, endpoint: &str, idx: i64) {
+        if let Err(e) = self.store.release_slot(&self.worker, endpoint, idx) {
+            tracing::warn!("cannot give back connection slot {idx} of {endpoint}: {e}");
+        }
+        lock(&self.used).remove(&(endpoint.to_string(), idx));
     }
 }
 

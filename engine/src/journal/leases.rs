@@ -144,6 +144,51 @@ impl Journal {
         })
     }
 
+    /// Lease connection slot `idx` of `endpoint` for `ttl_secs` if it is free, expired or
+    /// already this worker's; whether it was taken.
+    pub fn take_slot(&self, worker: &str, endpoint: &str, idx: i64, ttl_secs: f64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO slots(endpoint, idx, worker, expires_at) VALUES (?1, ?2, ?3, julianday('now') + ?4 / 86400.0)
+                 ON CONFLICT(endpoint, idx) DO UPDATE SET worker = excluded.worker,
+                   expires_at = excluded.expires_at
+                 WHERE slots.expires_at < julianday('now') OR slots.worker = excluded.worker",
+                params![endpoint, idx, worker, ttl_secs],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Renew every connection slot the worker holds for `ttl_secs` more.
+    pub fn renew_slots(&self, worker: &str, ttl_secs: f64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE slots SET expires_at = julianday('now') + ?2 / 86400.0 WHERE worker = ?1",
+                params![worker, ttl_secs],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Give back every connection slot of the worker (it leaves the fleet).
+    pub fn release_slots(&self, worker: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM slots WHERE worker = ?1", params![worker])
+                .map(drop)
+        })
+    }
+
+    /// Give connection slot `idx` of `endpoint` back.
+    pub fn release_slot(&self, worker: &str, endpoint: &str, idx: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM slots WHERE endpoint = ?1 AND idx = ?2 AND worker = ?3",
+                params![endpoint, idx, worker],
+            )
+            .map(drop)
+        })
+    }
+
     /// An error of this journal saying a call could not be made (a fleet worker's journal
     /// thread gone).
     pub(crate) fn lost(&self, why: String) -> super::db::JournalError {
@@ -241,6 +286,32 @@ mod tests {
             );
             let earlier = s.workers().unwrap()[0].started_at.clone();
             assert_eq!(s.mailboxes_finished_since(&earlier).unwrap().len(), 2);
+        }
+    }
+
+    crate::journal::db::both_backends! {
+        fn a_connection_slot_is_held_by_one_worker_until_released_or_expired(s) {
+            assert!(s.take_slot("w1", "imap:h:993", 0, 1.0).unwrap());
+            assert!(!s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            assert!(s.take_slot("w2", "imap:h:993", 1, 30.0).unwrap());
+            // Another endpoint has its own slots.
+            assert!(s.take_slot("w2", "imap:other:993", 0, 30.0).unwrap());
+            // Renewed, w1 keeps it past its first expiry; silent, it loses it.
+            std::thread::sleep(Duration::from_millis(600));
+            s.renew_slots("w1", 1.0).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            assert!(!s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            std::thread::sleep(Duration::from_millis(600));
+            assert!(s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            // A release by another worker changes nothing; by its holder frees the slot.
+            s.release_slot("w1", "imap:h:993", 1).unwrap();
+            assert!(!s.take_slot("w1", "imap:h:993", 1, 30.0).unwrap());
+            s.release_slot("w2", "imap:h:993", 1).unwrap();
+            assert!(s.take_slot("w1", "imap:h:993", 1, 30.0).unwrap());
+            // Leaving, w2 gives back all of its slots.
+            s.release_slots("w2").unwrap();
+            assert!(s.take_slot("w1", "imap:h:993", 0, 30.0).unwrap());
+            assert!(s.take_slot("w1", "imap:other:993", 0, 30.0).unwrap());
         }
     }
 

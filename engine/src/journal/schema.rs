@@ -399,10 +399,19 @@ const STEPS: &[(u32, &str)] = &[
     ),
     // A worker's running totals for the fleet console (issue 20): messages and bytes it
     // appended to the destination since it started, set by each heartbeat.
+    // and the connection slots a fleet leases per endpoint host (`idx` one of its
+    // max_connections), renewed by the heartbeat like mailbox leases.
     (
         16,
         "ALTER TABLE workers ADD COLUMN messages INTEGER;
-         ALTER TABLE workers ADD COLUMN bytes INTEGER",
+         ALTER TABLE workers ADD COLUMN bytes INTEGER;
+         CREATE TABLE IF NOT EXISTS slots (
+           endpoint TEXT NOT NULL,
+           idx INTEGER NOT NULL,
+           worker TEXT NOT NULL,
+           expires_at REAL NOT NULL,
+           PRIMARY KEY (endpoint, idx)
+         )",
     ),
 ];
 
