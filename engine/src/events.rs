@@ -194,6 +194,8 @@ impl Sink {
 pub struct RunStats {
     /// Messages appended to a destination.
     pub appended: std::sync::atomic::AtomicU64,
+    /// Their bytes (a fleet worker's heartbeat reports both).
+    pub bytes_appended: std::sync::atomic::AtomicU64,
     /// Message bodies downloaded (from either side, for copying or fingerprinting).
     pub bodies_fetched: std::sync::atomic::AtomicU64,
     pub bytes_fetched: std::sync::atomic::AtomicU64,

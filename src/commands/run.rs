@@ -64,7 +64,14 @@ pub async fn run(
     let types: BTreeMap<String, MailboxType> =
         selected.iter().map(|s| (s.key(), s.mailbox_type)).collect();
     gate(&engine, &batches, override_reason.as_deref())?;
-    let control = control_socket(&engine).await?;
+    // With a PostgreSQL journal, several workers share the run (mailbox leases): the first on
+    // this machine takes the control socket, the others work without it.
+    let fleet = engine.project.postgres.is_some();
+    let control = match control_socket(&engine).await {
+        Ok(c) => c,
+        Err(Error::AlreadyRunning(_)) if fleet => tokio::spawn(async {}),
+        Err(e) => return Err(e),
+    };
     let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
     println!(
         "cutover: {} — {} mailbox(es); journal {}; log {}",
@@ -82,7 +89,11 @@ pub async fn run(
         stop.stop();
     });
     let started = Instant::now();
-    let results = engine.run(&batches).await;
+    let results = if fleet {
+        engine.run_fleet(&batches).await
+    } else {
+        engine.run(&batches).await
+    };
     let elapsed = started.elapsed();
     let appended = RunStats::get(&engine.stats.appended);
     let fetched = RunStats::get(&engine.stats.bodies_fetched);

@@ -319,12 +319,15 @@ fn parse(path: &Path, text: &str) -> Result<Project, ConfigError> {
 
     let (state_path, postgres) =
         state_of(path, &raw.project.state, &raw.project.postgres, &resolve)?;
+    let lease_seconds = super::postgres::lease_seconds(&raw.project.fleet)
+        .map_err(|e| ConfigError::whole(path, e))?;
 
     Ok(Project {
         name: raw.project.name,
         file: path.to_path_buf(),
         state_path,
         postgres,
+        lease_seconds,
         log_dir: raw
             .project
             .log_dir

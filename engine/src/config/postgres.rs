@@ -17,6 +17,29 @@ pub(super) struct RawPostgres {
     pub(super) password_file: Option<String>,
 }
 
+/// `[project.fleet]`: how the workers of a PostgreSQL journal share its mailboxes.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFleet {
+    /// How long a mailbox's lease lasts without a renewal (seconds, default 30).
+    #[serde(default)]
+    pub(super) lease_seconds: Option<f64>,
+}
+
+/// The lease time when `[project.fleet] lease_seconds` is not set.
+pub const DEFAULT_LEASE_SECONDS: f64 = 30.0;
+
+/// `[project.fleet] lease_seconds`, checked: at least 1 s and at most a day.
+pub(super) fn lease_seconds(raw: &Option<RawFleet>) -> Result<f64, String> {
+    match raw.as_ref().and_then(|f| f.lease_seconds) {
+        None => Ok(DEFAULT_LEASE_SECONDS),
+        Some(s) if (1.0..=86_400.0).contains(&s) => Ok(s),
+        Some(s) => Err(format!(
+            "[project.fleet] lease_seconds = {s}: write a number of seconds from 1 to 86400 (default 30)"
+        )),
+    }
+}
+
 /// Where a PostgreSQL journal is and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgTarget {
@@ -133,6 +156,11 @@ mod tests {
             e.contains("names no database") && !e.contains("secret"),
             "{e}"
         );
+        let p = load("postgres://u@h/db", "[project.fleet]\nlease_seconds = 3").unwrap();
+        assert_eq!(p.lease_seconds, 3.0);
+        assert_eq!(load("postgres://u@h/db", "").unwrap().lease_seconds, 30.0);
+        let e = load("postgres://u@h/db", "[project.fleet]\nlease_seconds = 0.5").unwrap_err();
+        assert!(e.contains("lease_seconds"), "{e}");
         let e = load(
             "postgres://u@h/db",
             "[project.postgres]\npasword_env = \"X\"",

@@ -47,6 +47,9 @@ pub struct Project {
     pub state_path: PathBuf,
     /// `state = "postgres://…"`: the journal is on that server, not in `state_path`.
     pub postgres: Option<super::postgres::PgTarget>,
+    /// `[project.fleet] lease_seconds`: how long a worker's mailbox lease lasts without a
+    /// renewal (PostgreSQL journal only).
+    pub lease_seconds: f64,
     pub log_dir: PathBuf,
     pub durability: Durability,
     pub parallel_mailboxes: usize,

@@ -67,6 +67,9 @@ pub(super) struct RawProjectSection {
     /// The password of a PostgreSQL `state` URL.
     #[serde(default)]
     pub(super) postgres: Option<RawPostgres>,
+    /// `[project.fleet]`: workers sharing a PostgreSQL journal.
+    #[serde(default)]
+    pub(super) fleet: Option<super::postgres::RawFleet>,
     #[serde(default)]
     pub(super) mailboxes_csv: Option<Spanned<String>>,
     #[serde(default)]

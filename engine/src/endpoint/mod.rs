@@ -13,6 +13,7 @@
 pub mod any;
 pub mod bounded;
 mod budget;
+pub use budget::{FleetSlots, set_fleet_slots};
 pub mod compress;
 pub mod dav;
 mod deflate;

@@ -2,13 +2,15 @@
 //! a mailbox several folders at once. It knows nothing of terminals: observers get events
 //! ([`crate::events`]) and, through [`control`], snapshots ([`crate::api`]).
 //!
-//! `state`: the engine and what the operator moves; `mailbox`: one mailbox's migration;
+//! `state`: the engine and what the operator moves; `fleet`: a worker of a fleet on a
+//! PostgreSQL journal (mailbox leases); `mailbox`: one mailbox's migration;
 //! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
 //! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket.
 
 pub mod control;
+mod fleet;
 mod lag;
 mod mailbox;
 pub mod monitor;

@@ -1,4 +1,4 @@
-//! Workers and mailbox leases (issue 20 item 2, first part; not yet used by the engine):
+//! Workers and mailbox leases (issue 20 item 2; used by `Engine::run_fleet`):
 //! several cutover processes on one PostgreSQL journal each register as a worker and work a
 //! mailbox only while they hold its lease. A lease is taken, renewed and released with
 //! single statements whose conditions hold atomically on both backends (an upsert that only
@@ -21,6 +21,9 @@ pub struct WorkerRow {
     /// Seconds since its last heartbeat.
     pub silent_secs: f64,
     pub state: String,
+    /// Messages and bytes it appended since it started (NULL before its first heartbeat).
+    pub messages: Option<i64>,
+    pub bytes: Option<i64>,
 }
 
 impl Journal {
@@ -114,11 +117,90 @@ impl Journal {
         })
     }
 
+    /// A worker's state word (running, waiting, stopped, done) and running totals, for the
+    /// fleet console. A worker that ended (done, stopped) keeps its last word: a heartbeat
+    /// still in flight when it ended changes nothing.
+    pub fn worker_progress(&self, id: &str, state: &str, messages: u64, bytes: u64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE workers SET state = ?2, messages = ?3, bytes = ?4
+                 WHERE id = ?1 AND state NOT IN ('done', 'stopped')",
+                params![id, state, messages as i64, bytes as i64],
+            )
+            .map(drop)
+        })
+    }
+
+    /// (key, state) of the mailboxes that ended (done or failed) at or after `since` (an
+    /// ISO time as `workers.started_at` holds it): a fleet's run has finished them.
+    pub fn mailboxes_finished_since(&self, since: &str) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT key, state FROM mailboxes
+                 WHERE state IN ('done', 'failed') AND finished_at >= ?1 ORDER BY key",
+            )?;
+            st.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Lease connection slot `idx` of `endpoint` for `ttl_secs` if it is free, expired or
+    /// already this worker's; whether it was taken.
+    pub fn take_slot(&self, worker: &str, endpoint: &str, idx: i64, ttl_secs: f64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO slots(endpoint, idx, worker, expires_at) VALUES (?1, ?2, ?3, julianday('now') + ?4 / 86400.0)
+                 ON CONFLICT(endpoint, idx) DO UPDATE SET worker = excluded.worker,
+                   expires_at = excluded.expires_at
+                 WHERE slots.expires_at < julianday('now') OR slots.worker = excluded.worker",
+                params![endpoint, idx, worker, ttl_secs],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Renew every connection slot the worker holds for `ttl_secs` more.
+    pub fn renew_slots(&self, worker: &str, ttl_secs: f64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE slots SET expires_at = julianday('now') + ?2 / 86400.0 WHERE worker = ?1",
+                params![worker, ttl_secs],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Give back every connection slot of the worker (it leaves the fleet).
+    pub fn release_slots(&self, worker: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM slots WHERE worker = ?1", params![worker])
+                .map(drop)
+        })
+    }
+
+    /// Give connection slot `idx` of `endpoint` back.
+    pub fn release_slot(&self, worker: &str, endpoint: &str, idx: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM slots WHERE endpoint = ?1 AND idx = ?2 AND worker = ?3",
+                params![endpoint, idx, worker],
+            )
+            .map(drop)
+        })
+    }
+
+    /// An error of this journal saying a call could not be made (a fleet worker's journal
+    /// thread gone).
+    pub(crate) fn lost(&self, why: String) -> super::db::JournalError {
+        self.err(super::sql::SqlError::Lost(why))
+    }
+
     /// Every registered worker, by id.
     pub fn workers(&self) -> Result<Vec<WorkerRow>> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT id, host, pid, started_at, (julianday('now') - heartbeat_at) * 86400.0, state
+                "SELECT id, host, pid, started_at, (julianday('now') - heartbeat_at) * 86400.0, state,
+                   messages, bytes
                  FROM workers ORDER BY id",
             )?;
             st.query_map(params![], |r| {
@@ -129,6 +211,8 @@ impl Journal {
                     started_at: r.get(3)?,
                     silent_secs: r.get(4)?,
                     state: r.get(5)?,
+                    messages: r.get(6)?,
+                    bytes: r.get(7)?,
                 })
             })?
             .collect()
@@ -171,6 +255,63 @@ mod tests {
             assert_eq!(workers.len(), 2);
             assert_eq!((workers[0].host.as_str(), workers[0].pid), ("host-a", 10));
             assert!(workers[0].silent_secs >= 0.0 && workers[0].silent_secs < 5.0, "{workers:?}");
+        }
+    }
+
+    crate::journal::db::both_backends! {
+        fn a_worker_reports_its_totals_and_sees_which_mailboxes_ended_since_a_time(s) {
+            s.register_worker("w1", "host-a", 10).unwrap();
+            s.worker_progress("w1", "waiting", 12, 3400).unwrap();
+            let w = &s.workers().unwrap()[0];
+            assert_eq!((w.state.as_str(), w.messages, w.bytes), ("waiting", Some(12), Some(3400)));
+            // Once done, a late heartbeat does not make it running again.
+            s.worker_progress("w1", "done", 13, 3500).unwrap();
+            s.worker_progress("w1", "running", 14, 3600).unwrap();
+            let w = &s.workers().unwrap()[0];
+            assert_eq!((w.state.as_str(), w.messages), ("done", Some(13)));
+            let a = s.upsert_mailbox("a", "b1", "a", "a").unwrap();
+            let b = s.upsert_mailbox("b", "b1", "b", "b").unwrap();
+            s.upsert_mailbox("c", "b1", "c", "c").unwrap();
+            s.set_mailbox_state(a, "done", None).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            // A worker starting now: a ended before it, b ends after it, c never ends.
+            s.register_worker("w2", "host-b", 20).unwrap();
+            let since = s.workers().unwrap()[1].started_at.clone();
+            assert!(s.mailboxes_finished_since(&since).unwrap().is_empty());
+            std::thread::sleep(Duration::from_millis(20));
+            s.set_mailbox_state(b, "failed", Some("x")).unwrap();
+            assert_eq!(
+                s.mailboxes_finished_since(&since).unwrap(),
+                vec![("b".to_string(), "failed".to_string())]
+            );
+            let earlier = s.workers().unwrap()[0].started_at.clone();
+            assert_eq!(s.mailboxes_finished_since(&earlier).unwrap().len(), 2);
+        }
+    }
+
+    crate::journal::db::both_backends! {
+        fn a_connection_slot_is_held_by_one_worker_until_released_or_expired(s) {
+            assert!(s.take_slot("w1", "imap:h:993", 0, 1.0).unwrap());
+            assert!(!s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            assert!(s.take_slot("w2", "imap:h:993", 1, 30.0).unwrap());
+            // Another endpoint has its own slots.
+            assert!(s.take_slot("w2", "imap:other:993", 0, 30.0).unwrap());
+            // Renewed, w1 keeps it past its first expiry; silent, it loses it.
+            std::thread::sleep(Duration::from_millis(600));
+            s.renew_slots("w1", 1.0).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            assert!(!s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            std::thread::sleep(Duration::from_millis(600));
+            assert!(s.take_slot("w2", "imap:h:993", 0, 30.0).unwrap());
+            // A release by another worker changes nothing; by its holder frees the slot.
+            s.release_slot("w1", "imap:h:993", 1).unwrap();
+            assert!(!s.take_slot("w1", "imap:h:993", 1, 30.0).unwrap());
+            s.release_slot("w2", "imap:h:993", 1).unwrap();
+            assert!(s.take_slot("w1", "imap:h:993", 1, 30.0).unwrap());
+            // Leaving, w2 gives back all of its slots.
+            s.release_slots("w2").unwrap();
+            assert!(s.take_slot("w1", "imap:h:993", 0, 30.0).unwrap());
+            assert!(s.take_slot("w1", "imap:other:993", 0, 30.0).unwrap());
         }
     }
 

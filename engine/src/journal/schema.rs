@@ -397,6 +397,22 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    // A worker's running totals for the fleet console (issue 20): messages and bytes it
+    // appended to the destination since it started, set by each heartbeat.
+    // and the connection slots a fleet leases per endpoint host (`idx` one of its
+    // max_connections), renewed by the heartbeat like mailbox leases.
+    (
+        16,
+        "ALTER TABLE workers ADD COLUMN messages INTEGER;
+         ALTER TABLE workers ADD COLUMN bytes INTEGER;
+         CREATE TABLE IF NOT EXISTS slots (
+           endpoint TEXT NOT NULL,
+           idx INTEGER NOT NULL,
+           worker TEXT NOT NULL,
+           expires_at REAL NOT NULL,
+           PRIMARY KEY (endpoint, idx)
+         )",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.
@@ -456,6 +472,12 @@ const PG_SCHEMA_LOCK: i64 = 0x0063_7574_6f76_6572;
 fn apply_postgres(conn: &mut Conn) -> Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch_raw(&format!("SELECT pg_advisory_xact_lock({PG_SCHEMA_LOCK})"))?;
+    // A journal already at this version is left alone: the DDL below (ALTER TABLE … IF NOT
+    // EXISTS still takes the table's exclusive lock) would block, or deadlock with, the
+    // other workers of a fleet writing the journal while this one starts.
+    if postgres_current(&tx)? {
+        return tx.commit();
+    }
     tx.execute_batch_raw(PG_FUNCTIONS)?;
     tx.execute_batch(SCHEMA)?;
     for (table, column, decl) in COLUMNS {
@@ -470,6 +492,34 @@ fn apply_postgres(conn: &mut Conn) -> Result<()> {
         ))?;
     }
     tx.commit()
+}
+
+/// Whether a PostgreSQL journal has every table step, column and function this build
+/// knows (read from the catalogs only: no lock that a running worker would wait for).
+fn postgres_current(c: &Conn) -> Result<bool> {
+    let count = |sql: &str| c.query_row(sql, params![], |r| r.get::<_, i64>(0));
+    if count(
+        "SELECT count(*) FROM pg_class WHERE relname = 'meta' AND relnamespace = current_schema()::regnamespace",
+    )? == 0
+    {
+        return Ok(false);
+    }
+    let last = STEPS.last().map(|(v, _)| *v).unwrap_or(1);
+    let version = count(&format!(
+        "SELECT count(*) FROM meta WHERE key = 'schema_version' AND value = '{last}'"
+    ))?;
+    let functions =
+        count("SELECT count(*) FROM pg_proc WHERE proname IN ('julianday', 'cutover_count_true')")?;
+    let pairs: Vec<String> = COLUMNS
+        .iter()
+        .map(|(t, col, _)| format!("('{t}', '{col}')"))
+        .collect();
+    let columns = count(&format!(
+        "SELECT count(*) FROM information_schema.columns
+         WHERE table_schema = current_schema() AND (table_name, column_name) IN ({})",
+        pairs.join(", ")
+    ))?;
+    Ok(version == 1 && functions >= 2 && columns == COLUMNS.len() as i64)
 }
 
 /// Add a column unless the table already has it (SQLite has no ADD COLUMN IF NOT EXISTS).
@@ -536,5 +586,26 @@ mod tests {
             .unwrap();
         assert_eq!(v, STEPS.last().unwrap().0.to_string());
         assert!(s.backup_rows().unwrap().is_empty());
+    }
+
+    /// A fleet worker starting on a current PostgreSQL journal changes no table: it opens
+    /// while another worker holds a write lock on `mailboxes` (an ALTER TABLE would wait for
+    /// it, or deadlock with it).
+    #[test]
+    fn opening_a_current_postgres_journal_waits_for_no_table_lock() {
+        let (_d, first) = crate::journal::db::store_postgres();
+        let target = first.postgres_target().expect("a postgres journal").clone();
+        first
+            .with(|c| c.execute_batch_raw("BEGIN; LOCK TABLE mailboxes IN ROW EXCLUSIVE MODE"))
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let d = tempfile::tempdir().unwrap();
+            let r = Journal::open_postgres(&target, &d.path().join("j"), false).map(drop);
+            let _ = tx.send(r.map_err(|e| e.to_string()));
+        });
+        let opened = rx.recv_timeout(std::time::Duration::from_secs(20));
+        first.with(|c| c.execute_batch_raw("ROLLBACK")).unwrap();
+        assert_eq!(opened, Ok(Ok(())), "the second open waited for the lock");
     }
 }

@@ -219,6 +219,7 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
             store.set_pending(&back_to_pending)?;
             outcome.appended += done.len() as u64;
             RunStats::add(&ctx.stats.appended, done.len() as u64);
+            RunStats::add(&ctx.stats.bytes_appended, bytes);
             let (copied, bytes) = tally.add(copied, bytes);
             ctx.sink.send(Event::Progress {
                 mailbox: mb.into(),

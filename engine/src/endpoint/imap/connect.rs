@@ -6,7 +6,6 @@ use std::sync::Arc;
 use async_imap::imap_proto::{Response, Status};
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncWrite, BufStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
 use super::errors::{clean_no, map_err, throttle_of};
@@ -147,6 +146,11 @@ impl ImapConnector {
         self.cfg.max_connections
     }
 
+    /// The endpoint as the fleet's connection slots name it.
+    fn slot_key(&self) -> String {
+        format!("imap:{}:{}", self.cfg.host, self.cfg.port)
+    }
+
     /// Connections open right now.
     pub fn in_use(&self) -> usize {
         self.budget.in_use()
@@ -163,7 +167,7 @@ impl ImapConnector {
 
     /// Wait for a free connection slot, then connect and log in.
     pub async fn connect(&self, cred: &Credential) -> Result<ImapSession> {
-        let permit = self.budget.acquire().await;
+        let permit = self.budget.acquire_slot(&self.slot_key()).await;
         let Some(tokens) = &self.tokens else {
             return self.connect_with(permit, cred, self.cfg.auth).await;
         };
@@ -178,7 +182,7 @@ impl ImapConnector {
             Err(EndpointError::Auth { .. }) => {
                 tokens.invalidate(&cred.user).await;
                 let again = with_token(tokens.token(&cred.user).await?);
-                let permit = self.budget.acquire().await;
+                let permit = self.budget.acquire_slot(&self.slot_key()).await;
                 self.connect_with(permit, &again, AuthMethod::Xoauth2).await
             }
             other => other,
@@ -187,7 +191,7 @@ impl ImapConnector {
 
     async fn connect_with(
         &self,
-        permit: OwnedSemaphorePermit,
+        permit: crate::endpoint::budget::Permit,
         cred: &Credential,
         auth: AuthMethod,
     ) -> Result<ImapSession> {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_imap::types::UnsolicitedResponse;
 use tokio::io::BufStream;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::endpoint::guard::GuardHandle;
 use crate::endpoint::net::Io;
@@ -46,7 +45,7 @@ pub struct ImapSession {
     pub(super) modseq: Option<u64>,
     /// `ENABLE CONDSTORE` was sent on this session.
     pub(super) condstore_on: bool,
-    pub(super) _permit: OwnedSemaphorePermit,
+    pub(super) _permit: crate::endpoint::budget::Permit,
 }
 
 impl ImapSession {
