@@ -397,6 +397,21 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    // Fleet commands (issue 20 item 3): every stop, pause or start issued for the whole fleet
+    // of engines on a PostgreSQL journal (`cutover stop`, the console), in order (`id`);
+    // `batch` NULL for all batches, `origin` the engine or shell that issued it (host:pid).
+    // Engines are told by NOTIFY and read what they missed here after a reconnection.
+    (
+        17,
+        "CREATE TABLE IF NOT EXISTS fleet_commands (
+           id INTEGER PRIMARY KEY,
+           kind TEXT NOT NULL,
+           batch TEXT,
+           issued_by TEXT NOT NULL,
+           origin TEXT NOT NULL,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.
