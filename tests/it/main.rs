@@ -21,6 +21,7 @@ mod dav_views;
 mod emergency;
 mod faults;
 mod finalize;
+mod fleet_stop;
 mod folder_names;
 mod gmail;
 mod gmail_labels;

@@ -6,9 +6,10 @@
 //! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
 //! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
-//! control socket.
+//! control socket; [`fleet`]: the fleet's stop and pause on a PostgreSQL journal.
 
 pub mod control;
+pub mod fleet;
 mod lag;
 mod mailbox;
 pub mod monitor;
