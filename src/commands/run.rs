@@ -182,6 +182,14 @@ pub async fn run(
     if let Some(w) = wire {
         println!("{w}");
     }
+    if std::env::var_os("CUTOVER_JOURNAL_COST").is_some() {
+        // bench/journal-cost.py reads this line (docs/guide/postgres.md).
+        let c = store.cost();
+        eprintln!(
+            "journal cost: statements={} commits={} commit_us={} us={} rows_written={}",
+            c.statements, c.commits, c.commit_micros, c.micros, c.rows_written
+        );
+    }
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))
 }

@@ -42,17 +42,14 @@ pub async fn stop(project: &Project, batch: Option<&str>) -> Result<ExitCode> {
 /// writes as it hears it (within milliseconds of this command's commit); one that is
 /// reconnecting reads it when it listens again.
 fn fleet_stop(project: &Project, batch: Option<&str>) -> Result<ExitCode> {
-    use cutover_engine::engine::fleet::origin;
-    use cutover_engine::journal::fleet_channel;
     let store = open_store(project)?;
     let by = operator();
-    let cmd =
-        store.issue_fleet_command(&fleet_channel(&project.name), "stop", batch, &by, &origin())?;
-    let listening = store.fleet_listeners()?.unwrap_or(0);
+    let (id, listening) =
+        cutover_engine::engine::fleet::stop_fleet(&store, &project.name, batch, &by)?;
     if listening == 0 {
         return Err(Error::NothingToStop(RemoteError::NoListener {
             journal: project.journal_name(),
-            id: cmd.id,
+            id,
         }));
     }
     let scope = match batch {
@@ -60,8 +57,7 @@ fn fleet_stop(project: &Project, batch: Option<&str>) -> Result<ExitCode> {
         None => "all batches".to_string(),
     };
     println!(
-        "cutover: emergency stop of {scope} by {by} sent to the fleet (fleet command #{}): {listening} engine(s) listening on {} halt their writes; the journal stays consistent; start again to resume.",
-        cmd.id,
+        "cutover: emergency stop of {scope} by {by} sent to the fleet (fleet command #{id}): {listening} engine(s) listening on {} halt their writes; the journal stays consistent; start again to resume.",
         project.journal_name()
     );
     Ok(ExitCode::Success)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::state::Engine;
 use crate::events::Severity;
-use crate::journal::{FleetCommand, FleetSignal, JournalError, fleet_channel, listen};
+use crate::journal::{FleetCommand, FleetSignal, Journal, JournalError, fleet_channel, listen};
 
 /// This machine's name.
 pub fn host() -> String {
@@ -56,6 +56,19 @@ pub fn broadcast(
         );
     }
     Some(sent)
+}
+
+/// `cutover stop` on a PostgreSQL journal: issue a stop for every engine of the project (its
+/// number), and how many engines listen now.
+pub fn stop_fleet(
+    store: &Journal,
+    project: &str,
+    batch: Option<&str>,
+    by: &str,
+) -> Result<(i64, i64), JournalError> {
+    let cmd = store.issue_fleet_command(&fleet_channel(project), "stop", batch, by, &origin())?;
+    let listening = store.fleet_listeners()?.unwrap_or(0);
+    Ok((cmd.id, listening))
 }
 
 /// Follow the fleet's commands for as long as the future is polled (with a SQLite journal,
@@ -142,7 +155,7 @@ fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
     tracing::info!(id = c.id, kind = %c.kind, by = %c.by, origin = %c.origin, "fleet command");
     match c.kind.as_str() {
         "stop" => {
-            super::remote::emergency_stop(engine, &c.by, c.batch.as_deref(), &from);
+            super::halt::emergency_stop(engine, &c.by, c.batch.as_deref(), &from);
         }
         "pause" => {
             let mut batches: Vec<&str> = match &c.batch {

@@ -6,10 +6,13 @@
 //! `workers`: its folder workers; `passes` and `schedule`: the console's delta passes and
 //! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
-//! control socket; [`fleet`]: the fleet's stop and pause on a PostgreSQL journal.
+//! control socket; [`fleet`]: the fleet's stop and pause on a PostgreSQL journal;
+//! `fleet_view`: its workers in the snapshot; `halt`: the emergency stop all of them trip.
 
 pub mod control;
 pub mod fleet;
+mod fleet_view;
+mod halt;
 mod lag;
 mod mailbox;
 pub mod monitor;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+pub use super::halt::emergency_stop;
 use super::state::Engine;
 use crate::events::Severity;
 use crate::local;
@@ -299,46 +300,6 @@ fn known_batch<'a>(engine: &Engine, batch: &'a str) -> Result<&'a str, String> {
         shown(),
         known.join(", ")
     )))
-}
-
-/// Trip the emergency stop (all batches, or one) and log who did it and what was in flight.
-/// Returns the line the operator reads.
-pub fn emergency_stop(engine: &Engine, operator: &str, batch: Option<&str>, from: &str) -> String {
-    let running = engine.running_keys();
-    let affected: Vec<&String> = match batch {
-        Some(b) => {
-            engine.stop_batch(b);
-            running
-                .iter()
-                .filter(|k| engine.batch_of(k) == Some(b))
-                .collect()
-        }
-        None => {
-            engine.stop_flag().stop();
-            running.iter().collect()
-        }
-    };
-    let scope = match batch {
-        Some(b) => format!("batch {b}"),
-        None => "all batches".to_string(),
-    };
-    let list = affected
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let msg = format!(
-        "emergency stop of {scope} by {operator} (from {from}): writes halted; {} mailbox(es) were running{}{}; {} source and {} destination connection(s) in use. The journal is consistent; start again to resume.",
-        affected.len(),
-        if list.is_empty() { "" } else { ": " },
-        list,
-        engine.src.in_use(),
-        engine.dst.in_use()
-    );
-    engine
-        .sink()
-        .issue(Severity::Critical, "operator", None, None, None, &msg);
-    format!("ok {msg}")
 }
 
 async fn request_at(path: &Path, line: &str) -> std::io::Result<String> {

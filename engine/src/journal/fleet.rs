@@ -153,6 +153,73 @@ impl Journal {
     }
 }
 
+/// A worker as the fleet view reads it (see `api::FleetView`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetWorkerRow {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    /// Seconds since its last heartbeat, and that heartbeat as seconds of the database's
+    /// clock (to measure a rate between two).
+    pub silent_secs: f64,
+    pub heartbeat_secs: f64,
+    pub state: String,
+    pub messages: Option<i64>,
+    pub bytes: Option<i64>,
+    /// The mailboxes whose unexpired lease it holds, sorted.
+    pub mailboxes: Vec<String>,
+}
+
+impl Journal {
+    /// Every registered worker with its counts and its unexpired leases. The counts are the
+    /// nullable `workers.messages` and `workers.bytes` that the workers write at their
+    /// heartbeat; a journal without those columns gives None for them.
+    pub fn fleet_workers(&self) -> Result<Vec<FleetWorkerRow>> {
+        let counted = self.workers_with_counts(true);
+        let mut workers = match counted {
+            Ok(w) => w,
+            Err(_) => self.workers_with_counts(false)?,
+        };
+        for (mailbox, worker, left) in self.leases()? {
+            if left > 0.0
+                && let Some(w) = workers.iter_mut().find(|w| w.id == worker)
+            {
+                w.mailboxes.push(mailbox);
+            }
+        }
+        Ok(workers)
+    }
+
+    fn workers_with_counts(&self, counts: bool) -> Result<Vec<FleetWorkerRow>> {
+        let cols = if counts {
+            "messages, bytes"
+        } else {
+            "NULL, NULL"
+        };
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT id, host, pid, (julianday('now') - heartbeat_at) * 86400.0,
+                        heartbeat_at * 86400.0, state, {cols}
+                 FROM workers ORDER BY id"
+            ))?;
+            st.query_map(params![], |r| {
+                Ok(FleetWorkerRow {
+                    id: r.get(0)?,
+                    host: r.get(1)?,
+                    pid: r.get(2)?,
+                    silent_secs: r.get(3)?,
+                    heartbeat_secs: r.get(4)?,
+                    state: r.get(5)?,
+                    messages: r.get(6)?,
+                    bytes: r.get(7)?,
+                    mailboxes: Vec::new(),
+                })
+            })?
+            .collect()
+        })
+    }
+}
+
 /// The application name of a listening connection (`pg_stat_activity` counts them).
 pub const LISTENER_NAME: &str = "cutover fleet listener";
 
@@ -178,6 +245,37 @@ mod tests {
             assert_eq!(s.fleet_commands_after(0).unwrap().len(), 2);
             assert_eq!(FleetCommand::from_payload(&b.payload()), Some(b));
             assert_eq!(FleetCommand::from_payload(&a.payload()), Some(a));
+        }
+    );
+
+    crate::journal::db::both_backends!(
+        fn the_fleet_view_reads_workers_counts_and_live_leases(s) {
+            s.register_worker("h1:10:1", "h1", 10).unwrap();
+            s.register_worker("h2:20:1", "h2", 20).unwrap();
+            assert!(s.take_lease("h1:10:1", "b@x", 30.0).unwrap());
+            assert!(s.take_lease("h1:10:1", "a@x", 30.0).unwrap());
+            // An expired lease is not shown.
+            assert!(s.take_lease("h2:20:1", "c@x", -1.0).unwrap());
+            // Without the count columns (a journal before workers reported them): None.
+            assert_eq!(s.fleet_workers().unwrap()[0].messages, None);
+            // The columns the workers write at their heartbeat (added here unless the
+            // schema has them already).
+            let _ = s.with(|c| c.execute_batch("ALTER TABLE workers ADD COLUMN messages INTEGER"));
+            let _ = s.with(|c| c.execute_batch("ALTER TABLE workers ADD COLUMN bytes INTEGER"));
+            s.with(|c| {
+                c.execute(
+                    "UPDATE workers SET messages = 120, bytes = 4096 WHERE id = 'h1:10:1'",
+                    params![],
+                )
+            })
+            .unwrap();
+            let w = s.fleet_workers().unwrap();
+            assert_eq!(w.len(), 2);
+            assert_eq!(w[0].mailboxes, vec!["a@x".to_string(), "b@x".to_string()]);
+            assert_eq!((w[0].messages, w[0].bytes), (Some(120), Some(4096)));
+            assert!(w[1].mailboxes.is_empty() && w[1].messages.is_none());
+            assert!(w[0].silent_secs >= 0.0 && w[0].silent_secs < 5.0);
+            assert!(w[0].heartbeat_secs > 2_440_000.0 * 86_400.0);
         }
     );
 

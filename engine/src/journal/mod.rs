@@ -53,9 +53,10 @@ pub use assessments::{
 };
 pub use backups::BackupRow;
 pub use checks::{CheckResultRow, CheckStateRow};
+pub use conn::{JournalCost, journal_cost};
 pub use db::{Journal, JournalError, Result};
 pub use delta::{ChangeRow, DeltaRow, PassCounts, SyncChange, SyncPassRow};
-pub use fleet::{FleetCommand, LISTENER_NAME, fleet_channel};
+pub use fleet::{FleetCommand, FleetWorkerRow, LISTENER_NAME, fleet_channel};
 pub use folders::{FolderRow, folder_state};
 pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
