@@ -22,6 +22,7 @@ mod emergency;
 mod faults;
 mod finalize;
 mod fleet_stop;
+mod fleet_view;
 mod folder_names;
 mod gmail;
 mod gmail_labels;
