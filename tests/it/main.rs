@@ -21,6 +21,7 @@ mod dav_views;
 mod emergency;
 mod faults;
 mod finalize;
+mod fleet_console_e2e;
 mod fleet_stop;
 mod fleet_view;
 mod folder_names;
