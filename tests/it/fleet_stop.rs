@@ -216,35 +216,49 @@ fn a_stop_missed_while_reconnecting_is_read_and_one_while_nothing_runs_is_journa
         "{}",
         text(&none)
     );
-    let run = spawn_run(&p);
-    wait_for("listener", Duration::from_secs(30), || {
-        listeners(&pg, &db) == 1
-    });
-    wait_for("copying", Duration::from_secs(60), || {
-        dst.message_count("carol") >= 100
-    });
     // The listener's connection is cut; the stop is issued before it is back (it waits
     // 0.5 s before reconnecting): nobody hears it, yet the engine reads it once it listens.
-    let killed = pg.psql(
-        &db,
-        &format!(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{}'",
-            cutover_engine::journal::LISTENER_NAME
-        ),
-    );
-    assert_eq!(killed, "1");
-    wait_for("the listener gone", Duration::from_secs(5), || {
-        listeners(&pg, &db) == 0
-    });
-    let stop = p.cutover(&["stop"]);
-    assert_eq!(
-        stop.status.code(),
-        Some(5),
-        "the stop must be issued while the listener is away: {}",
+    // On a loaded machine the stop may come after the reconnection (heard live, exit 0):
+    // then the run is started again and the cut tried again, up to 5 times.
+    let mut missed = None;
+    for _ in 0..5 {
+        let before = dst.message_count("carol");
+        let run = spawn_run(&p);
+        wait_for("listener", Duration::from_secs(30), || {
+            listeners(&pg, &db) == 1
+        });
+        wait_for("copying", Duration::from_secs(60), || {
+            dst.message_count("carol") >= before + 100
+        });
+        let killed = pg.psql(
+            &db,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{}'",
+                cutover_engine::journal::LISTENER_NAME
+            ),
+        );
+        assert_eq!(killed, "1");
+        wait_for("the listener gone", Duration::from_secs(5), || {
+            listeners(&pg, &db) == 0
+        });
+        let stop = p.cutover(&["stop"]);
+        let out = wait_exit(run, Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+        match stop.status.code() {
+            Some(5) => {
+                missed = Some(stop);
+                break;
+            }
+            Some(0) => continue,
+            _ => panic!("{}", text(&stop)),
+        }
+    }
+    let stop = missed.expect("a stop issued while the listener was away, in 5 tries");
+    assert!(
+        text(&stop).contains("no cutover engine listens"),
+        "{}",
         text(&stop)
     );
-    let out = wait_exit(run, Duration::from_secs(10));
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     assert!(
         pg.psql(
             &db,
