@@ -13,7 +13,12 @@ every ~20 ms) until it has not moved for 3 s. Reports, per trial:
   exit       how long until the `cutover run` process exited
   after      messages that still landed after the stop was issued
 
+With `--journal postgres` the journal is a database of a throwaway PostgreSQL cluster
+(bench/pgcluster.py) and the stop goes as a fleet command (journalled, NOTIFY, heard by the
+engine's listener) instead of through the control socket.
+
 Usage: bench/stop-latency.py [--trials N] [--messages N] [--fsync optimized|always]
+                             [--journal sqlite|postgres]
        (CUTOVER=path/to/cutover; default target/release/cutover, built if missing)
 """
 import argparse
@@ -28,6 +33,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SUPPORT = os.path.join(ROOT, "tests", "support")
+sys.path.insert(0, HERE)
+import pgcluster  # noqa: E402
 
 
 def start(name, d, users, extra):
@@ -51,13 +58,20 @@ def main():
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--messages", type=int, default=4000)
     ap.add_argument("--fsync", default="always", help="destination mail_fsync (always = slow writes)")
+    ap.add_argument("--journal", default="sqlite", choices=["sqlite", "postgres"])
     a = ap.parse_args()
     cutover = os.environ.get("CUTOVER") or os.path.join(ROOT, "target", "release", "cutover")
     if not os.path.exists(cutover):
         subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="cutover-stop-")
+    os.chmod(work, 0o755)  # the PostgreSQL cluster may run as nobody (as root)
     users = [f"u{i}" for i in range(a.trials)]
+    pg = None
+    env = dict(os.environ)
     try:
+        if a.journal == "postgres":
+            pg = pgcluster.Cluster(os.path.join(work, "pg"))
+            env["PGPASSWORD"] = pgcluster.PASSWORD
         src = start("src", os.path.join(work, "src"), ["seed"], [])
         dst = start("dst", os.path.join(work, "dst"), users, ["--fsync", a.fsync])
         subprocess.run([sys.executable, os.path.join(SUPPORT, "seed-maildir.py"), "--instance",
@@ -66,10 +80,14 @@ def main():
         rows = []
         for u in users:
             proj = os.path.join(work, f"{u}.toml")
+            state = f"{u}.sqlite"
+            if pg:
+                pg.create(f"stop_{u}")
+                state = pg.url(f"stop_{u}")
             with open(proj, "w") as f:
                 f.write(f"""[project]
 name = "stop latency {u}"
-state = "{u}.sqlite"
+state = "{state}"
 [source]
 kind = "imap"
 host = "127.0.0.1"
@@ -85,7 +103,7 @@ source = {{ user = "seed", password = "seed-pw" }}
 destination = {{ user = "{u}", password = "{u}-pw" }}
 """)
             run = subprocess.Popen([cutover, "run", proj], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+                                   stderr=subprocess.DEVNULL, env=env)
             deadline = time.time() + 60
             while count(dst["conf"], u) < a.messages // 5:
                 if time.time() > deadline or run.poll() is not None:
@@ -93,7 +111,7 @@ destination = {{ user = "{u}", password = "{u}-pw" }}
                 time.sleep(0.02)
             t0 = time.monotonic()
             before = count(dst["conf"], u)
-            subprocess.run([cutover, "stop", proj], check=True, capture_output=True)
+            subprocess.run([cutover, "stop", proj], check=True, capture_output=True, env=env)
             t_cmd = time.monotonic() - t0
             last, last_change, t_exit = before, t0, None
             while time.monotonic() - last_change < 3.0:
@@ -108,7 +126,7 @@ destination = {{ user = "{u}", password = "{u}-pw" }}
             rows.append((t_cmd, max(0.0, last_change - t0), t_exit or (time.monotonic() - t0),
                          last - before))
         print(f"cutover stop latency: {a.trials} trials, {a.messages} messages of source, "
-              f"destination mail_fsync={a.fsync}")
+              f"destination mail_fsync={a.fsync}, journal {a.journal}, {cutover}")
         print(f"{'trial':>5} {'stop-cmd ms':>12} {'last-write ms':>14} {'exit ms':>9} {'after':>6}")
         for i, (c, l, e, n) in enumerate(rows, 1):
             print(f"{i:>5} {c*1000:>12.0f} {l*1000:>14.0f} {e*1000:>9.0f} {n:>6}")
@@ -116,6 +134,8 @@ destination = {{ user = "{u}", password = "{u}-pw" }}
         print(f"last write after the stop: median {statistics.median(lat):.0f} ms, "
               f"max {max(lat):.0f} ms (polling resolution ~20-40 ms)")
     finally:
+        if pg:
+            pg.stop()
         for d in ("src", "dst"):
             subprocess.run([os.path.join(SUPPORT, "dovecot-instance.sh"), "destroy",
                             os.path.join(work, d)], capture_output=True)

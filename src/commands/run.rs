@@ -69,7 +69,10 @@ pub async fn run(
     let fleet = engine.project.postgres.is_some();
     let control = match control_socket(&engine).await {
         Ok(c) => c,
-        Err(Error::AlreadyRunning(_)) if fleet => tokio::spawn(async {}),
+        // Without the socket it still follows the fleet's stop and pause (LISTEN/NOTIFY).
+        Err(Error::AlreadyRunning(_)) if fleet => {
+            tokio::spawn(cutover_engine::engine::fleet::follow(engine.clone()))
+        }
         Err(e) => return Err(e),
     };
     let run_id = begin_run(&engine.store, "run").inspect_err(|_| control.abort())?;
@@ -192,6 +195,14 @@ pub async fn run(
     );
     if let Some(w) = wire {
         println!("{w}");
+    }
+    if std::env::var_os("CUTOVER_JOURNAL_COST").is_some() {
+        // bench/journal-cost.py reads this line (docs/guide/postgres.md).
+        let c = store.cost();
+        eprintln!(
+            "journal cost: statements={} commits={} commit_us={} us={} rows_written={}",
+            c.statements, c.commits, c.commit_micros, c.micros, c.rows_written
+        );
     }
     let code = journal_checked(journal_fault, exit_for(&results));
     Ok(end_run(&store, run_id, code))

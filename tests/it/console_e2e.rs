@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(name: &str, cmd: &str, env: &[(&str, &str)]) -> Tmux {
+    pub(crate) fn start(name: &str, cmd: &str, env: &[(&str, &str)]) -> Tmux {
         let socket = format!("cutover-test-{}-{name}", std::process::id());
         let t = Tmux { socket };
         let mut args: Vec<String> = vec![
@@ -50,16 +50,16 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    fn keys(&self, k: &str) {
+    pub(crate) fn keys(&self, k: &str) {
         self.run(&["send-keys", "-t", "ui", k]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "ui"])
     }
 
     /// Wait (bounded) until the screen contains `text`.
-    fn wait_for(&self, text: &str, secs: u64) -> String {
+    pub(crate) fn wait_for(&self, text: &str, secs: u64) -> String {
         let end = Instant::now() + Duration::from_secs(secs);
         loop {
             let s = self.screen();
@@ -81,7 +81,7 @@ impl Tmux {
     }
 
     /// Wait until the program exits: "1 STATUS ALT" (tmux 3.3 prints an empty status for 0).
-    fn wait_dead(&self, secs: u64) -> String {
+    pub(crate) fn wait_dead(&self, secs: u64) -> String {
         let end = Instant::now() + Duration::from_secs(secs);
         loop {
             let s =

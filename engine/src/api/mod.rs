@@ -9,10 +9,11 @@
 //! views (`engine::views`), and its events and sink speak these states and severities.
 //!
 //! `states`: the enums; `views`: the snapshot and its views; `passes`: delta passes per batch
-//! (lag, final-pass estimate); `commands`: the commands and the
+//! (lag, final-pass estimate); `fleet`: the workers on a PostgreSQL journal; `commands`: the commands and the
 //! handle. Everything is re-exported here, so drivers name `cutover_engine::api::X`.
 
 mod commands;
+mod fleet;
 mod passes;
 mod states;
 mod views;
@@ -29,6 +30,7 @@ pub use crate::mail::fmt as figures;
 pub use crate::wire::WireBytes;
 
 pub use commands::{BackupSwitch, Command, Handle, StopSwitch};
+pub use fleet::{FleetView, WorkerView};
 pub use passes::{Estimate, Lag, LagCheck, PassCounts, PassOutcome, PassView, SyncView};
 pub use states::{
     BackupState, BatchState, CheckStatus, IssueState, ItemKind, MailboxState, NoteSection,

@@ -304,6 +304,8 @@ pub struct Snapshot {
     pub rollback: Option<String>,
     /// The operator's lessons learned and recommendations for the reports, a view per section.
     pub notes: Vec<NoteView>,
+    /// With a PostgreSQL journal, the fleet of workers on it (None: SQLite, one engine).
+    pub fleet: Option<super::fleet::FleetView>,
 }
 
 /// One section of the operator's report notes: as journalled (the newest), and cutover's

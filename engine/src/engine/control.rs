@@ -141,6 +141,7 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
             e.pause_mailbox(&key);
         }
         Command::Pause { batch } => {
+            let batch_named = batch.clone();
             let batches: Vec<String> = match batch {
                 Some(b) => vec![b],
                 None => e
@@ -150,6 +151,8 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                     .map(|s| s.batch.clone())
                     .collect(),
             };
+            // The whole fleet pauses with it (PostgreSQL journal; who paused is not known).
+            super::fleet::broadcast(e, "pause", batch_named.as_deref(), "the console");
             for b in batches {
                 e.pause_batch(&b);
                 m.paused.insert(b);
@@ -157,6 +160,8 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
         }
         Command::EmergencyStop { operator } => {
             super::remote::emergency_stop(e, &operator, None, "the console");
+            // And every other engine of the fleet (PostgreSQL journal).
+            super::fleet::broadcast(e, "stop", None, &operator);
             m.stopped = true;
         }
         Command::SetBatchParallel { batch, n } => {

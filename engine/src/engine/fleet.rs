@@ -1,432 +1,186 @@
-//! A worker of a fleet on one PostgreSQL journal (issue 20 item 2): `cutover run` started
-//! several times (on several machines or one) registers as a worker and migrates a mailbox
-//! only while it holds the mailbox's lease (`journal::leases`).
-//!
-//! Three tasks share a [`Shared`]: the scheduler ([`Engine::run_fleet`]) takes free leases
-//! while it has free mailbox slots and waits while other workers' leases may still expire;
-//! the heartbeat renews every held lease each third of the lease time and reports the
-//! worker's state and totals; the watchdog stops a mailbox's writes (its pause flag: checked
-//! before every APPEND window) once the last successful renewal is older than
-//! [`STOP_SHARE`] of the lease time, well before the lease can expire and another worker
-//! take the mailbox over.
+//! The fleet's stop and pause (issue 20 item 3): with a PostgreSQL journal, every engine
+//! working it follows the fleet commands (`journal::fleet`): a stop from `cutover stop` or
+//! any console, on any machine, trips this engine's emergency stop (the path of the control
+//! socket's stop), a pause pauses its batches. Heard through the journal's listener
+//! (`journal::listen`, LISTEN/NOTIFY on a connection of its own); after a lost connection
+//! the commands issued meanwhile are read from the journal, so none is missed. Commands
+//! issued before this engine started are not applied: starting is resuming, as with one
+//! engine (docs/procedures/emergency-stop.md).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use tokio::task::JoinHandle;
+use super::state::Engine;
+use crate::events::Severity;
+use crate::journal::{FleetCommand, FleetSignal, Journal, JournalError, fleet_channel, listen};
 
-use super::outcome::{Failure, MailboxResult};
-use super::state::{Engine, lock};
-use crate::events::{RunStats, Severity};
-use crate::journal::{Journal, JournalError, Totals};
-
-/// The share of the lease time after the last successful renewal at which a worker stops
-/// writing its mailboxes (the rest is the margin for an APPEND window already in flight).
-pub const STOP_SHARE: f64 = 0.6;
-
-/// What the scheduler, the heartbeat and the watchdog of one worker share.
-struct Shared {
-    id: String,
-    ttl: Duration,
-    /// Mailboxes whose lease this worker holds.
-    held: Mutex<HashSet<String>>,
-    /// Mailboxes whose lease it lost while working them: their writes were stopped and
-    /// another worker resumes them.
-    lost: Mutex<HashSet<String>>,
-    /// When the last heartbeat that renewed every held lease was sent.
-    renewed: Mutex<Instant>,
-    state: Mutex<&'static str>,
+/// This machine's name.
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
-impl Engine {
-    /// Work the selected mailboxes as one worker of a fleet: lease, migrate, release, until
-    /// every mailbox of the run has ended (here or on another worker) or a stop. The results
-    /// are those of the mailboxes this worker finished.
-    pub async fn run_fleet(self: &Arc<Self>, batches: &[String]) -> Vec<MailboxResult> {
-        let host = host_name();
-        let pid = std::process::id();
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        let sh = Arc::new(Shared {
-            id: format!("{host}:{pid}:{since_epoch}"),
-            ttl: Duration::from_secs_f64(self.project.lease_seconds),
-            held: Mutex::new(HashSet::new()),
-            lost: Mutex::new(HashSet::new()),
-            renewed: Mutex::new(Instant::now()),
-            state: Mutex::new("running"),
-        });
-        let started = Instant::now();
-        if let Err(e) = blocking(&self.store, {
-            let (id, host) = (sh.id.clone(), host.clone());
-            move |s| s.register_worker(&id, &host, pid)
-        })
-        .await
-        {
-            return vec![self.fleet_failure(e)];
-        }
-        tracing::info!(worker = %sh.id, "joined the fleet (lease {:?})", sh.ttl);
-        crate::endpoint::set_fleet_slots(Arc::new(Slots {
-            store: self.store.clone(),
-            worker: sh.id.clone(),
-            ttl: sh.ttl.as_secs_f64(),
-            used: Mutex::new(HashSet::new()),
-        }));
-        let heartbeat = tokio::spawn(self.clone().heartbeat(sh.clone()));
-        let watchdog = tokio::spawn(self.clone().watchdog(sh.clone()));
-        let specs = self.selected(batches);
-        let limit = self.project.parallel_mailboxes.max(1);
-        let mut tasks: Vec<(String, JoinHandle<MailboxResult>)> = Vec::new();
-        let mut results: HashMap<String, MailboxResult> = HashMap::new();
-        let mut next_try = Instant::now();
-        let mut failure = None;
-        // Whether every mailbox of the run has ended (here or on another worker).
-        let mut all_ended = false;
-        loop {
-            let mut i = 0;
-            while i < tasks.len() {
-                if !tasks[i].1.is_finished() {
-                    i += 1;
-                    continue;
-                }
-                let (key, h) = tasks.remove(i);
-                let r = h.await.unwrap_or_else(|e| MailboxResult {
-                    key: key.clone(),
-                    batch: String::new(),
-                    totals: Totals::default(),
-                    failure: Some((Failure::Other, format!("internal error: {e}"))),
-                });
-                lock(&sh.held).remove(&key);
-                if lock(&sh.lost).remove(&key) {
-                    // Another worker resumes it from the journal.
-                    continue;
-                }
-                let (id, k) = (sh.id.clone(), key.clone());
-                let _ = blocking(&self.store, move |s| s.release_lease(&id, &k)).await;
-                results.insert(key, r);
-                next_try = Instant::now();
-            }
-            if self.stop.is_stopped() {
-                if tasks.is_empty() {
-                    break;
-                }
-            } else if tasks.len() < limit && Instant::now() >= next_try {
-                match self
-                    .lease_more(&sh, &specs, &results, &mut tasks, started, limit)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) if tasks.is_empty() => {
-                        all_ended = true;
-                        break;
-                    }
-                    Ok(false) => {}
-                    Err(e) if tasks.is_empty() => {
-                        failure = Some(self.fleet_failure(e));
-                        break;
-                    }
-                    Err(e) => tracing::warn!("cannot lease mailboxes: {e}; trying again"),
-                }
-                next_try = Instant::now() + sh.ttl / 3;
-            }
-            *lock(&sh.state) = if tasks.is_empty() {
-                "waiting"
-            } else {
-                "running"
-            };
-            let pause = if tasks.is_empty() {
-                next_try.saturating_duration_since(Instant::now())
-            } else {
-                Duration::from_millis(200)
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = self.stop.stopped(), if tasks.is_empty() => {}
-            }
-        }
-        heartbeat.abort();
-        watchdog.abort();
-        let end = if self.stop.is_stopped() {
-            "stopped"
-        } else {
-            "done"
-        };
-        let (id, held) = (sh.id.clone(), lock(&sh.held).drain().collect::<Vec<_>>());
-        let (appended, bytes) = (
-            RunStats::get(&self.stats.appended),
-            RunStats::get(&self.stats.bytes_appended),
-        );
-        let _ = blocking(&self.store, move |s| {
-            for m in &held {
-                s.release_lease(&id, m)?;
-            }
-            s.release_slots(&id)?;
-            s.worker_progress(&id, end, appended, bytes)
-        })
-        .await;
-        tracing::info!(worker = %sh.id, "left the fleet ({end})");
-        let mut out: Vec<MailboxResult> = specs
-            .iter()
-            .filter_map(|s| results.remove(&s.key()))
-            .collect();
-        out.extend(failure);
-        if end == "stopped" && !all_ended {
-            out.push(MailboxResult {
-                key: "(fleet)".into(),
-                batch: String::new(),
-                totals: Totals::default(),
-                failure: Some((
-                    Failure::Stopped,
-                    "stopped before every mailbox of the run had ended".into(),
-                )),
-            });
-        }
-        out
-    }
+/// This process as the origin of a fleet command (host:pid).
+pub fn origin() -> String {
+    format!("{}:{}", host(), std::process::id())
+}
 
-    /// Take leases of mailboxes not yet ended in this fleet run while slots are free, and
-    /// start them. Whether any mailbox of the run is still unfinished (leased by another
-    /// worker, or free).
-    async fn lease_more(
-        self: &Arc<Self>,
-        sh: &Arc<Shared>,
-        specs: &[crate::config::MailboxSpec],
-        results: &HashMap<String, MailboxResult>,
-        tasks: &mut Vec<(String, JoinHandle<MailboxResult>)>,
-        started: Instant,
-        limit: usize,
-    ) -> Result<bool, JournalError> {
-        let mine = started.elapsed().as_secs_f64();
-        let id = sh.id.clone();
-        let ended = move |s: &Journal| -> Result<HashSet<String>, JournalError> {
-            // The fleet run began when the earliest worker alive since this one started did.
-            let since = s
-                .workers()?
-                .into_iter()
-                .filter(|w| w.id == id || w.silent_secs <= mine)
-                .map(|w| w.started_at)
-                .min()
-                .unwrap_or_default();
-            Ok(s.mailboxes_finished_since(&since)?
-                .into_iter()
-                .map(|e| e.0)
-                .collect())
-        };
-        let (done, leases) = {
-            let ended = ended.clone();
-            blocking(&self.store, move |s| Ok((ended(s)?, s.leases()?))).await?
-        };
-        let busy: HashSet<&str> = leases
-            .iter()
-            .filter(|l| l.1 != sh.id && l.2 > 0.0)
-            .map(|l| l.0.as_str())
-            .collect();
-        let running: HashSet<String> = tasks.iter().map(|t| t.0.clone()).collect();
-        let open: Vec<&crate::config::MailboxSpec> = specs
-            .iter()
-            .filter(|s| {
-                let k = s.key();
-                !done.contains(&k) && !results.contains_key(&k) && !running.contains(&k)
-            })
-            .collect();
-        let unfinished = !open.is_empty() || !tasks.is_empty();
-        for spec in open
-            .into_iter()
-            .filter(|s| !busy.contains(s.key().as_str()))
-        {
-            if tasks.len() >= limit {
-                break;
-            }
-            let (key, id, ttl) = (spec.key(), sh.id.clone(), sh.ttl.as_secs_f64());
-            let k = key.clone();
-            let ended = ended.clone();
-            // Taken, and not ended meanwhile by the worker that released it.
-            let taken = blocking(&self.store, move |s| {
-                if !s.take_lease(&id, &k, ttl)? {
-                    return Ok(false);
-                }
-                if ended(s)?.contains(&k) {
-                    s.release_lease(&id, &k)?;
-                    return Ok(false);
-                }
-                Ok(true)
-            })
-            .await?;
-            if !taken {
-                continue;
-            }
-            lock(&sh.held).insert(key.clone());
-            match self.start_mailbox(spec.clone()) {
-                Some(h) => {
-                    tracing::info!(worker = %sh.id, mailbox = %key, "leased");
-                    tasks.push((key, h));
-                }
-                None => {
-                    lock(&sh.held).remove(&key);
-                }
-            }
-        }
-        Ok(unfinished)
+/// Issue a fleet command (`stop`, `pause`) for every engine on the project's PostgreSQL
+/// journal: journalled and notified. None with a SQLite journal (one engine: nothing to tell).
+pub fn broadcast(
+    engine: &Engine,
+    kind: &str,
+    batch: Option<&str>,
+    by: &str,
+) -> Option<Result<FleetCommand, JournalError>> {
+    if !engine.store.is_postgres() {
+        return None;
     }
-
-    /// Renew the held leases every third of the lease time (a tenth after a failure) and
-    /// report the worker's state and totals; stop the writes of a mailbox whose lease was lost.
-    async fn heartbeat(self: Arc<Self>, sh: Arc<Shared>) {
-        let mut failing = false;
-        loop {
-            let sent = Instant::now();
-            let held: Vec<String> = lock(&sh.held).iter().cloned().collect();
-            let (id, ttl, state) = (sh.id.clone(), sh.ttl.as_secs_f64(), *lock(&sh.state));
-            let (appended, bytes) = (
-                RunStats::get(&self.stats.appended),
-                RunStats::get(&self.stats.bytes_appended),
-            );
-            let r = blocking(&self.store, move |s| {
-                let lost = s.heartbeat(&id, &held, ttl)?;
-                s.renew_slots(&id, ttl)?;
-                s.worker_progress(&id, state, appended, bytes)?;
-                Ok(lost)
-            })
-            .await;
-            let pause = match r {
-                Ok(lost) => {
-                    *lock(&sh.renewed) = sent;
-                    if failing {
-                        tracing::info!(worker = %sh.id, "leases renewed again");
-                    }
-                    failing = false;
-                    for m in lost {
-                        self.lose(
-                            &sh,
-                            &m,
-                            "its lease was lost (expired and taken by another worker)",
-                        );
-                    }
-                    sh.ttl / 3
-                }
-                Err(e) => {
-                    if !failing {
-                        tracing::warn!(worker = %sh.id, "cannot renew the leases: {e}");
-                    }
-                    failing = true;
-                    sh.ttl / 10
-                }
-            };
-            tokio::time::sleep(pause).await;
-        }
-    }
-
-    /// Stop every held mailbox's writes once the last renewal is older than [`STOP_SHARE`] of
-    /// the lease time.
-    async fn watchdog(self: Arc<Self>, sh: Arc<Shared>) {
-        let tick = (sh.ttl / 20).min(Duration::from_millis(200));
-        loop {
-            tokio::time::sleep(tick).await;
-            let since = lock(&sh.renewed).elapsed();
-            if since.as_secs_f64() < sh.ttl.as_secs_f64() * STOP_SHARE {
-                continue;
-            }
-            let held: Vec<String> = lock(&sh.held).iter().cloned().collect();
-            for m in held {
-                let why = format!(
-                    "its lease could not be renewed for {:.1} s (lease {:.0} s)",
-                    since.as_secs_f64(),
-                    sh.ttl.as_secs_f64()
-                );
-                self.lose(&sh, &m, &why);
-            }
-        }
-    }
-
-    /// This worker no longer holds `mailbox`: stop its writes, say so in the log and issues.
-    fn lose(&self, sh: &Shared, mailbox: &str, why: &str) {
-        if !lock(&sh.held).remove(mailbox) {
-            return;
-        }
-        lock(&sh.lost).insert(mailbox.to_string());
-        self.mailbox_pause_flag(mailbox).stop();
-        self.sink.issue(
-            Severity::Warning,
-            "fleet",
-            Some(mailbox),
+    let channel = fleet_channel(&engine.project.name);
+    let sent = engine
+        .store
+        .issue_fleet_command(&channel, kind, batch, by, &origin());
+    if let Err(e) = &sent {
+        engine.sink().issue(
+            Severity::Critical,
+            "operator",
+            None,
             None,
             None,
             &format!(
-                "worker {} stops writing this mailbox: {why}; another worker resumes it from the journal",
-                sh.id
+                "the {kind} could not be sent to the other engines of the fleet: {e}; stop them with `cutover stop` from a shell"
             ),
         );
     }
-
-    fn fleet_failure(&self, e: JournalError) -> MailboxResult {
-        MailboxResult {
-            key: "(fleet)".into(),
-            batch: String::new(),
-            totals: Totals::default(),
-            failure: self.journal_failure(None, e),
-        }
-    }
+    Some(sent)
 }
 
-/// The fleet's connection slots as this worker leases them (`crate::endpoint::FleetSlots`):
-/// `used` are the slots its open sessions hold, so that two of its sessions never share one.
-struct Slots {
-    store: Journal,
-    worker: String,
-    ttl: f64,
-    used: Mutex<HashSet<(String, i64)>>,
-}
-
-impl crate::endpoint::FleetSlots for Slots {
-    fn take(&self, endpoint: &str, max: usize) -> Option<i64> {
-        let mut used = lock(&self.used);
-        for idx in 0..max as i64 {
-            if used.contains(&(endpoint.to_string(), idx)) {
-                continue;
-            }
-            match self.store.take_slot(&self.worker, endpoint, idx, self.ttl) {
-                Ok(true) => {
-                    used.insert((endpoint.to_string(), idx));
-                    return Some(idx);
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!("cannot lease a connection slot of {endpoint}: {e}");
-                    return None;
-                }
-            }
-        }
-        None
-    }
-
-    fn release(&self, endpoint: &str, idx: i64) {
-        if let Err(e) = self.store.release_slot(&self.worker, endpoint, idx) {
-            tracing::warn!("cannot give back connection slot {idx} of {endpoint}: {e}");
-        }
-        lock(&self.used).remove(&(endpoint.to_string(), idx));
-    }
-}
-
-/// Run a journal call off the async threads (a PostgreSQL round trip blocks).
-async fn blocking<T: Send + 'static>(
+/// `cutover stop` on a PostgreSQL journal: issue a stop for every engine of the project (its
+/// number), and how many engines listen now.
+pub fn stop_fleet(
     store: &Journal,
-    f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
-) -> Result<T, JournalError> {
-    let s = store.clone();
-    match tokio::task::spawn_blocking(move || f(&s)).await {
-        Ok(r) => r,
-        Err(e) => Err(store.lost(format!("journal call failed: {e}"))),
+    project: &str,
+    batch: Option<&str>,
+    by: &str,
+) -> Result<(i64, i64), JournalError> {
+    let cmd = store.issue_fleet_command(&fleet_channel(project), "stop", batch, by, &origin())?;
+    let listening = store.fleet_listeners()?.unwrap_or(0);
+    Ok((cmd.id, listening))
+}
+
+/// Follow the fleet's commands for as long as the future is polled (with a SQLite journal,
+/// it ends at once).
+pub async fn follow(engine: Arc<Engine>) {
+    let Some(target) = engine.store.postgres_target().cloned() else {
+        return;
+    };
+    let warn = |msg: String| {
+        tracing::warn!("{msg}");
+        engine
+            .sink()
+            .issue(Severity::Warning, "operator", None, None, None, &msg);
+    };
+    // Commands up to here were issued before this engine started.
+    let floor = match engine.store.last_fleet_command() {
+        Ok(id) => id,
+        Err(e) => {
+            warn(format!(
+                "fleet commands cannot be read ({e}): a `cutover stop` from another machine will not reach this engine; stop it here"
+            ));
+            return;
+        }
+    };
+    let channel = fleet_channel(&engine.project.name);
+    let mut rx = match listen(&target, &channel) {
+        Ok(rx) => rx,
+        Err(e) => {
+            warn(format!(
+                "cannot listen for fleet commands ({e}): a `cutover stop` from another machine will not reach this engine; stop it here"
+            ));
+            return;
+        }
+    };
+    let me = origin();
+    let mut applied: HashSet<i64> = HashSet::new();
+    let mut lost = false;
+    while let Some(signal) = rx.recv().await {
+        match signal {
+            FleetSignal::Listening => {
+                // Whatever was issued while not listening (or before the first LISTEN).
+                match engine.store.fleet_commands_after(floor) {
+                    Ok(cmds) => {
+                        for c in cmds {
+                            if applied.insert(c.id) {
+                                apply(&engine, &c, &me);
+                            }
+                        }
+                    }
+                    Err(e) => warn(format!("fleet commands cannot be read: {e}")),
+                }
+                if lost {
+                    tracing::info!("listening for fleet commands again on {channel}");
+                    lost = false;
+                }
+            }
+            FleetSignal::Notified(p) => match FleetCommand::from_payload(&p) {
+                Some(c) if c.id > floor => {
+                    if applied.insert(c.id) {
+                        apply(&engine, &c, &me);
+                    }
+                }
+                Some(_) => {}
+                None => tracing::warn!("fleet channel {channel}: not a fleet command: {p:?}"),
+            },
+            FleetSignal::Lost(why) => {
+                if !lost {
+                    warn(format!(
+                        "the fleet listener lost its connection ({why}); reconnecting (commands issued meanwhile are read when it is back)"
+                    ));
+                }
+                lost = true;
+            }
+        }
     }
 }
 
-/// This machine's name, for the workers table.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
+/// Carry out one fleet command here (not one this process issued: it acted on it already).
+fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
+    if c.origin == me {
+        return;
+    }
+    let from = format!("fleet command #{} from {}", c.id, c.origin);
+    tracing::info!(id = c.id, kind = %c.kind, by = %c.by, origin = %c.origin, "fleet command");
+    match c.kind.as_str() {
+        "stop" => {
+            super::halt::emergency_stop(engine, &c.by, c.batch.as_deref(), &from);
+        }
+        "pause" => {
+            let mut batches: Vec<&str> = match &c.batch {
+                Some(b) => vec![b.as_str()],
+                None => engine
+                    .project
+                    .mailboxes
+                    .iter()
+                    .map(|m| m.batch.as_str())
+                    .collect(),
+            };
+            batches.sort_unstable();
+            batches.dedup();
+            for b in &batches {
+                engine.pause_batch(b);
+            }
+            engine.sink().issue(
+                Severity::Info,
+                "operator",
+                None,
+                None,
+                None,
+                &format!("pause of {} by {} ({from})", batches.join(", "), c.by),
+            );
+        }
+        other => tracing::warn!("fleet command #{} of an unknown kind {other:?}", c.id),
+    }
 }

@@ -65,6 +65,9 @@ pub struct Monitor {
     notes: Vec<crate::api::NoteView>,
     notes_read: Option<std::time::Instant>,
     seq: u64,
+    /// The fleet on a PostgreSQL journal, read at each refresh.
+    fleet: super::fleet_view::FleetSampler,
+    fleet_view: Option<crate::api::FleetView>,
 }
 
 impl Monitor {
@@ -106,6 +109,8 @@ impl Monitor {
                 .collect(),
             notes_read: None,
             seq: 0,
+            fleet: super::fleet_view::FleetSampler::new(project.lease_seconds),
+            fleet_view: None,
         };
         for spec in &project.mailboxes {
             if !m.batch_order.contains(&spec.batch) {
@@ -376,6 +381,7 @@ impl Monitor {
             }
             self.notes_read = Some(std::time::Instant::now());
         }
+        self.fleet_view = self.fleet.read(store);
         if let Ok(rows) = store.issue_rows(500) {
             self.issues = self
                 .journal_faults
@@ -516,6 +522,7 @@ impl Monitor {
             journal: self.journal.clone(),
             rollback: self.rollback.clone(),
             notes: self.notes.clone(),
+            fleet: self.fleet_view.clone(),
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+pub use super::halt::emergency_stop;
 use super::state::Engine;
 use crate::events::Severity;
 use crate::local;
@@ -31,6 +32,10 @@ pub enum RemoteError {
     AlreadyRunning { pid: String, path: String },
     #[error("no cutover is running this project (no engine answers at {path})")]
     NotRunning { path: String },
+    #[error(
+        "no cutover engine listens for this project's fleet commands on {journal} now; the stop is journalled as fleet command #{id}: an engine reconnecting to the database reads it, one started later starts normally"
+    )]
+    NoListener { journal: String, id: i64 },
     #[error("control socket {path}: refused: {reason}")]
     Refused { path: String, reason: String },
     #[error("control socket {path}: {source}")]
@@ -169,47 +174,53 @@ pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
     })
 }
 
-/// Answer requests for `engine` until the listener is dropped (the task is aborted with it).
+/// Answer requests for `engine` until the listener is dropped (the task is aborted with it);
+/// with a PostgreSQL journal, follow the fleet's commands meanwhile (`fleet`).
 pub fn serve(l: Listener, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    let fleet = super::fleet::follow(engine.clone());
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = l.listener.accept().await else {
-                // Out of file descriptors or similar: do not spin.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            };
-            let engine = engine.clone();
-            tokio::spawn(async move {
-                let admission = admitted(&stream);
-                let (r, mut w) = stream.into_split();
-                let mut line = String::new();
-                // One short line: a peer cannot make the engine buffer more.
-                let mut r = BufReader::new(r.take(MAX_REQUEST));
-                let read =
-                    tokio::time::timeout(std::time::Duration::from_secs(5), r.read_line(&mut line))
-                        .await;
-                // Refused only once the request is read: closing on unread data would reset
-                // the connection before the peer reads why.
-                if let Err((why, pid)) = admission {
-                    // Journalled without the pid, so that repeated attempts count up one issue.
-                    let msg = format!("control socket: refused a request: {why}");
-                    tracing::warn!(pid, "{msg}");
-                    engine
-                        .sink()
-                        .issue(Severity::Warning, "operator", None, None, None, &msg);
-                    let _ = w.write_all(format!("refused {why}\n").as_bytes()).await;
-                    let _ = w.shutdown().await;
-                    return;
-                }
-                if !matches!(read, Ok(Ok(_))) {
-                    return;
-                }
-                let reply = answer(&engine, line.trim_end_matches(['\r', '\n']));
-                let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
-                let _ = w.shutdown().await;
-            });
-        }
+        let ((), ()) = tokio::join!(fleet, accept(l, engine));
     })
+}
+
+async fn accept(l: Listener, engine: Arc<Engine>) {
+    loop {
+        let Ok((stream, _)) = l.listener.accept().await else {
+            // Out of file descriptors or similar: do not spin.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let admission = admitted(&stream);
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            // One short line: a peer cannot make the engine buffer more.
+            let mut r = BufReader::new(r.take(MAX_REQUEST));
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(5), r.read_line(&mut line))
+                    .await;
+            // Refused only once the request is read: closing on unread data would reset
+            // the connection before the peer reads why.
+            if let Err((why, pid)) = admission {
+                // Journalled without the pid, so that repeated attempts count up one issue.
+                let msg = format!("control socket: refused a request: {why}");
+                tracing::warn!(pid, "{msg}");
+                engine
+                    .sink()
+                    .issue(Severity::Warning, "operator", None, None, None, &msg);
+                let _ = w.write_all(format!("refused {why}\n").as_bytes()).await;
+                let _ = w.shutdown().await;
+                return;
+            }
+            if !matches!(read, Ok(Ok(_))) {
+                return;
+            }
+            let reply = answer(&engine, line.trim_end_matches(['\r', '\n']));
+            let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
+            let _ = w.shutdown().await;
+        });
+    }
 }
 
 /// The peer's credentials (from the kernel, not from anything it sends) admit it: see
@@ -289,46 +300,6 @@ fn known_batch<'a>(engine: &Engine, batch: &'a str) -> Result<&'a str, String> {
         shown(),
         known.join(", ")
     )))
-}
-
-/// Trip the emergency stop (all batches, or one) and log who did it and what was in flight.
-/// Returns the line the operator reads.
-pub fn emergency_stop(engine: &Engine, operator: &str, batch: Option<&str>, from: &str) -> String {
-    let running = engine.running_keys();
-    let affected: Vec<&String> = match batch {
-        Some(b) => {
-            engine.stop_batch(b);
-            running
-                .iter()
-                .filter(|k| engine.batch_of(k) == Some(b))
-                .collect()
-        }
-        None => {
-            engine.stop_flag().stop();
-            running.iter().collect()
-        }
-    };
-    let scope = match batch {
-        Some(b) => format!("batch {b}"),
-        None => "all batches".to_string(),
-    };
-    let list = affected
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let msg = format!(
-        "emergency stop of {scope} by {operator} (from {from}): writes halted; {} mailbox(es) were running{}{}; {} source and {} destination connection(s) in use. The journal is consistent; start again to resume.",
-        affected.len(),
-        if list.is_empty() { "" } else { ": " },
-        list,
-        engine.src.in_use(),
-        engine.dst.in_use()
-    );
-    engine
-        .sink()
-        .issue(Severity::Critical, "operator", None, None, None, &msg);
-    format!("ok {msg}")
 }
 
 async fn request_at(path: &Path, line: &str) -> std::io::Result<String> {

@@ -9,6 +9,59 @@ use super::pg::PgConn;
 use super::pg_value::{PgParam, row_values};
 use super::sql::{Params, Result, Row, SqlError, Value};
 
+/// What the journal cost this process so far (issue 20 item 5, `bench/journal-cost.py`):
+/// statements sent, commits (explicit, and every write outside a transaction, which commits
+/// on its own), the time spent in them, and the rows the writes changed. Counted for every
+/// journal connection of the process, on either backend, at the cost of a few atomic adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalCost {
+    pub statements: u64,
+    pub commits: u64,
+    /// Time in commits: a COMMIT, or a write outside a transaction (all of it).
+    pub commit_micros: u64,
+    /// Time in every statement, commits included.
+    pub micros: u64,
+    /// Rows inserted, updated or deleted by `execute`.
+    pub rows_written: u64,
+}
+
+mod cost {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+    use std::time::Instant;
+
+    pub(super) static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static COMMITS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static COMMIT_MICROS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static MICROS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static ROWS: AtomicU64 = AtomicU64::new(0);
+    /// Inside BEGIN … COMMIT (one connection at a time writes: the journal's lock).
+    pub(super) static IN_TX: AtomicBool = AtomicBool::new(false);
+
+    /// Count one statement that started at `t`; `commit` when it committed.
+    pub(super) fn count(t: Instant, commit: bool, rows: u64) {
+        let us = t.elapsed().as_micros() as u64;
+        STATEMENTS.fetch_add(1, Relaxed);
+        MICROS.fetch_add(us, Relaxed);
+        ROWS.fetch_add(rows, Relaxed);
+        if commit {
+            COMMITS.fetch_add(1, Relaxed);
+            COMMIT_MICROS.fetch_add(us, Relaxed);
+        }
+    }
+}
+
+/// The journal's cost in this process so far.
+pub fn journal_cost() -> JournalCost {
+    use std::sync::atomic::Ordering::Relaxed;
+    JournalCost {
+        statements: cost::STATEMENTS.load(Relaxed),
+        commits: cost::COMMITS.load(Relaxed),
+        commit_micros: cost::COMMIT_MICROS.load(Relaxed),
+        micros: cost::MICROS.load(Relaxed),
+        rows_written: cost::ROWS.load(Relaxed),
+    }
+}
+
 pub enum Conn {
     Sqlite(rusqlite::Connection),
     Postgres(PgConn),
@@ -91,6 +144,13 @@ impl Conn {
 
     /// Every row of a query.
     pub fn rows<P: Params>(&self, sql: &str, params: P) -> Result<Vec<Row>> {
+        let t = std::time::Instant::now();
+        let rows = self.rows_uncounted(sql, params);
+        cost::count(t, false, 0);
+        rows
+    }
+
+    fn rows_uncounted<P: Params>(&self, sql: &str, params: P) -> Result<Vec<Row>> {
         match self {
             Conn::Sqlite(c) => {
                 let mut st = c.prepare_cached(sql)?;
@@ -111,6 +171,14 @@ impl Conn {
     }
 
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        let t = std::time::Instant::now();
+        let n = self.execute_uncounted(sql, params);
+        let alone = !cost::IN_TX.load(std::sync::atomic::Ordering::Relaxed);
+        cost::count(t, alone, *n.as_ref().unwrap_or(&0) as u64);
+        n
+    }
+
+    fn execute_uncounted<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         match self {
             Conn::Sqlite(c) => {
                 let mut st = c.prepare_cached(sql)?;
@@ -123,6 +191,19 @@ impl Conn {
 
     /// Several statements without parameters.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let t = std::time::Instant::now();
+        let r = self.execute_batch_uncounted(sql);
+        match sql {
+            "BEGIN" => cost::IN_TX.store(r.is_ok(), Relaxed),
+            "COMMIT" | "ROLLBACK" => cost::IN_TX.store(false, Relaxed),
+            _ => {}
+        }
+        cost::count(t, sql == "COMMIT", 0);
+        r
+    }
+
+    fn execute_batch_uncounted(&self, sql: &str) -> Result<()> {
         match self {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Conn::Postgres(p) => p.batch(&dialect::to_postgres(sql)),

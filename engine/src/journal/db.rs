@@ -127,6 +127,11 @@ impl Journal {
     }
 
     /// Whether this journal is on PostgreSQL.
+    /// What the journal cost this process so far (every connection: see `conn::journal_cost`).
+    pub fn cost(&self) -> super::conn::JournalCost {
+        super::conn::journal_cost()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }

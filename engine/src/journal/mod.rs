@@ -14,7 +14,7 @@
 //! One module per concept, each adding its calls to [`Journal`]: `db` (the file, opening it,
 //! the connection), `schema` (tables and migrations), `messages` (the message state
 //! machine), `delta` (delta passes: flags, moves, deletions, passes), `mailboxes`, `folders`, `totals`, `runs` (runs and reports), `issues`,
-//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups), `notes` (the operator's lessons and recommendations)
+//! `checks`, `assessments`, `verifications`, `backups` (backups and restores), `switches` (the moment of the switch, `cutover finalize`), `refs` (UIDs for endpoints without them), `recipients` (shared mailboxes, lists, groups), `fleet` and `listen` (fleet commands: stop, pause for every engine on a PostgreSQL journal, NOTIFY and LISTEN), `notes` (the operator's lessons and recommendations)
 //! and `gmail` (sightings in Gmail-shaped sources).
 
 mod access;
@@ -25,12 +25,14 @@ mod conn;
 mod db;
 mod delta;
 mod dialect;
+mod fleet;
 mod folders;
 mod gmail;
 mod graph_delta;
 pub mod inspect;
 mod issues;
 mod leases;
+mod listen;
 mod mailboxes;
 mod messages;
 mod notes;
@@ -51,12 +53,15 @@ pub use assessments::{
 };
 pub use backups::BackupRow;
 pub use checks::{CheckResultRow, CheckStateRow};
+pub use conn::{JournalCost, journal_cost};
 pub use db::{Journal, JournalError, Result};
 pub use delta::{ChangeRow, DeltaRow, PassCounts, SyncChange, SyncPassRow};
+pub use fleet::{FleetCommand, FleetWorkerRow, LISTENER_NAME, fleet_channel};
 pub use folders::{FolderRow, folder_state};
 pub use gmail::GmailSeenRow;
 pub use issues::{Issue, IssueRow};
 pub use leases::WorkerRow;
+pub use listen::{FleetSignal, listen};
 pub use mailboxes::MailboxRow;
 pub use messages::{AppendIntent, CopiedRow, DoubtRow, EXPUNGED_REASON, PendingRow, state};
 pub use notes::NoteRow;

@@ -328,8 +328,18 @@ pub struct PgConn {
     pub(super) cache: Mutex<HashMap<String, tokio_postgres::Statement>>,
 }
 
-/// Connect to the journal's database, on a thread of its own.
-pub fn connect(target: &PgTarget) -> Result<PgConn, SqlError> {
+/// The client's configuration (password, TLS, timeouts, keepalives) and its TLS connector,
+/// for the journal's connection and for a fleet listener's.
+pub(super) fn configured(
+    target: &PgTarget,
+    application_name: &str,
+) -> Result<
+    (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
+    SqlError,
+> {
     let (mut config, mode, root) = parse(target)?;
     if let Some(p) = password(target, &config)? {
         config.password(p);
@@ -342,9 +352,15 @@ pub fn connect(target: &PgTarget) -> Result<PgConn, SqlError> {
     config.connect_timeout(Duration::from_secs(10));
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(30));
-    config.application_name("cutover");
+    config.application_name(application_name);
     let tls =
         tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(target, mode, root.as_deref())?);
+    Ok((config, tls))
+}
+
+/// Connect to the journal's database, on a thread of its own.
+pub fn connect(target: &PgTarget) -> Result<PgConn, SqlError> {
+    let (config, tls) = configured(target, "cutover")?;
     let (tx, rx) = std::sync::mpsc::channel();
     let shown = target.display();
     std::thread::Builder::new()
@@ -386,7 +402,7 @@ pub fn connect(target: &PgTarget) -> Result<PgConn, SqlError> {
 }
 
 /// A connection error with what to do about it.
-fn hint(target: &PgTarget, e: SqlError) -> SqlError {
+pub(super) fn hint(target: &PgTarget, e: SqlError) -> SqlError {
     let text = e.to_string();
     let what = if text.contains("password") {
         "check the password ([project.postgres] password_env or password_file, PGPASSWORD, ~/.pgpass)"

@@ -398,8 +398,8 @@ const STEPS: &[(u32, &str)] = &[
          );",
     ),
     // A worker's running totals for the fleet console (issue 20): messages and bytes it
-    // appended to the destination since it started, set by each heartbeat.
-    // and the connection slots a fleet leases per endpoint host (`idx` one of its
+    // appended to the destination since it started, set by each heartbeat; and the
+    // connection slots a fleet leases per endpoint host (`idx` one of its
     // max_connections), renewed by the heartbeat like mailbox leases.
     (
         16,
@@ -412,6 +412,21 @@ const STEPS: &[(u32, &str)] = &[
            expires_at REAL NOT NULL,
            PRIMARY KEY (endpoint, idx)
          )",
+    ),
+    // Fleet commands (issue 20 item 3): every stop, pause or start issued for the whole fleet
+    // of engines on a PostgreSQL journal (`cutover stop`, the console), in order (`id`);
+    // `batch` NULL for all batches, `origin` the engine or shell that issued it (host:pid).
+    // Engines are told by NOTIFY and read what they missed here after a reconnection.
+    (
+        17,
+        "CREATE TABLE IF NOT EXISTS fleet_commands (
+           id INTEGER PRIMARY KEY,
+           kind TEXT NOT NULL,
+           batch TEXT,
+           issued_by TEXT NOT NULL,
+           origin TEXT NOT NULL,
+           at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+         );",
     ),
 ];
 

@@ -24,13 +24,22 @@ pub fn draw_batches(f: &mut Frame, app: &App, area: Rect) {
         Level::Mailbox(_) => None,
     }
     .and_then(|b| s.batches.iter().find(|x| x.name == b));
-    let [tp, gauge, delta, rest] = Layout::vertical([
+    // The fleet on a PostgreSQL journal, above the batches.
+    let fleet = s
+        .fleet
+        .as_ref()
+        .filter(|_| matches!(app.level, Level::Batches));
+    let [tp, gauge, delta, fleet_area, rest] = Layout::vertical([
         Constraint::Length(5),
         Constraint::Length(1),
         Constraint::Length(if delta_batch.is_some() { 3 } else { 0 }),
+        Constraint::Length(fleet.map_or(0, super::fleet::height)),
         Constraint::Min(3),
     ])
     .areas(area);
+    if let Some(fv) = fleet {
+        super::fleet::draw_fleet(f, app, fleet_area, fv);
+    }
     if let Some(b) = delta_batch {
         draw_delta(f, app, delta, b);
     }

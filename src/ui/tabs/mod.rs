@@ -3,4 +3,5 @@
 pub mod batches;
 pub mod checklist;
 pub mod emergency;
+pub mod fleet;
 pub mod issues;
