@@ -23,8 +23,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use super::client::DavClient;
 use super::wire_types::{Collection, CollectionKind, Homes, ItemRef, MULTIGET_CHUNK, PutOutcome};
 use super::xml::{encode_segment, href_key, same_href};
@@ -56,7 +54,7 @@ pub struct DavConnector {
 }
 
 pub struct DavSession {
-    _permit: OwnedSemaphorePermit,
+    _permit: crate::endpoint::budget::Permit,
     client: DavClient,
     homes: Homes,
     caps: Capabilities,
@@ -141,7 +139,7 @@ impl DavConnector {
 
     /// Wait for a slot, then find the account's calendar and address book homes.
     pub async fn connect(&self, cred: &Credential) -> Result<DavSession> {
-        let permit = self.budget.acquire().await;
+        let permit = self.budget.acquire_slot(&format!("dav:{}", self.url)).await;
         let client = DavClient::new(
             self.http.clone(),
             &self.url,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::quota::Quota;
 use super::types::{Current, Label, MAX_IMPORT_BYTES, Meta};
@@ -61,7 +60,7 @@ pub struct GmailSession {
     pub(super) current: Option<Current>,
     pub(super) meta: HashMap<String, Meta>,
     pub(super) no_keywords: Vec<String>,
-    _permit: OwnedSemaphorePermit,
+    _permit: crate::endpoint::budget::Permit,
 }
 
 impl GmailConnector {
@@ -148,7 +147,10 @@ impl GmailConnector {
 
     /// A session on `cred.user`'s mailbox (the label list is read to check access).
     pub async fn connect(&self, cred: &Credential) -> Result<GmailSession> {
-        let permit = self.budget.acquire().await;
+        let permit = self
+            .budget
+            .acquire_slot(&format!("gmail:{}", self.side))
+            .await;
         let limit = self
             .cfg
             .max_message_size

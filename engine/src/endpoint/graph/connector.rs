@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::RequestBuilder;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::throttle::{GraphCall, Limits, MailboxLimiter, Reply, Window};
 use super::types::{CalSel, ContactSel, Selected, Xport};
@@ -36,7 +36,7 @@ pub struct GraphConnector {
 
 pub struct GraphSession {
     pub(super) c: Arc<GraphConnector>,
-    _permit: OwnedSemaphorePermit,
+    _permit: crate::endpoint::budget::Permit,
     pub(super) upn: String,
     pub(super) caps: Capabilities,
     /// (folder, Graph id), as last listed.
@@ -127,7 +127,10 @@ impl GraphConnector {
 
     /// A session for one mailbox (its user principal name). Checks that the app can read it.
     pub async fn connect(&self, cred: &Credential) -> Result<GraphSession> {
-        let permit = self.sessions.acquire().await;
+        let permit = self
+            .sessions
+            .acquire_slot(&format!("graph:{}", self.side))
+            .await;
         let s = GraphSession {
             c: Arc::new(self.clone()),
             _permit: permit,

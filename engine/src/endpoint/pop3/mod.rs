@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, FixedOffset};
 use secrecy::ExposeSecret;
 use tokio::io::BufStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
 use super::bounded;
@@ -55,7 +54,7 @@ pub struct Pop3Connector {
 
 pub struct Pop3Session {
     conn: Conn,
-    _permit: OwnedSemaphorePermit,
+    _permit: crate::endpoint::budget::Permit,
     caps: Capabilities,
     user: String,
     host: String,
@@ -105,7 +104,10 @@ impl Pop3Connector {
     /// Wait for a free connection slot, then connect and log in (USER/PASS, after STLS when
     /// the endpoint says starttls).
     pub async fn connect(&self, cred: &Credential) -> Result<Pop3Session> {
-        let permit = self.budget.acquire().await;
+        let permit = self
+            .budget
+            .acquire_slot(&format!("pop3:{}:{}", self.cfg.host, self.cfg.port))
+            .await;
         let timeout = self.cfg.timeout;
         let addr = format!("{}:{}", self.cfg.host, self.cfg.port);
         let tcp = tcp_connect(&self.cfg).await?;
