@@ -108,6 +108,7 @@ fn pass_row(r: &super::sql::Row) -> super::sql::Result<SyncPassRow> {
             moves: n(6)?,
             deletions: n(7)?,
             removed: n(8)?,
+            changed: n(10)?,
         },
         outcome: r.get(9)?,
     })
@@ -339,7 +340,8 @@ impl Journal {
             c.execute(
                 &format!(
                     "UPDATE sync_passes SET finished_at = {NOW}, duration_ms = ?2, new_messages = ?3,
-                       flag_changes = ?4, moves = ?5, deletions = ?6, removed = ?7, outcome = ?8
+                       flag_changes = ?4, moves = ?5, deletions = ?6, removed = ?7, outcome = ?8,
+                       changed = ?9
                      WHERE id = ?1"
                 ),
                 params![
@@ -350,7 +352,8 @@ impl Journal {
                     counts.moves as i64,
                     counts.deletions as i64,
                     counts.removed as i64,
-                    outcome
+                    outcome,
+                    counts.changed as i64
                 ],
             )
             .map(drop)
@@ -362,7 +365,7 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome
+                        deletions, removed, outcome, changed
                  FROM sync_passes ORDER BY id DESC LIMIT ?1",
             )?;
             st.query_map([limit as i64], pass_row)?.collect()
@@ -375,7 +378,7 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome
+                        deletions, removed, outcome, changed
                  FROM sync_passes
                  WHERE batches = 'all' OR instr(',' || batches || ',', ',' || ?1 || ',') > 0
                  ORDER BY id DESC LIMIT ?2",

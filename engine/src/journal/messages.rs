@@ -350,10 +350,12 @@ impl Journal {
         })
     }
 
-    /// Journal confirmed appends (destination UID when the server told it).
-    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<()> {
+    /// Journal confirmed appends (destination UID when the server told it). Returns how many
+    /// older versions of items these replaced on the destination (items changed on the source).
+    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<u64> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut replaced = 0u64;
             {
                 let mut st = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'copied', dst_uid = ?2, dst_uidvalidity = ?3, reason = NULL,
@@ -371,11 +373,12 @@ impl Journal {
                 for (id, uid) in done {
                     st.execute(params![id, uid, dst_uidvalidity])?;
                     if uid.is_some() {
-                        older.execute(params![id, uid, dst_uidvalidity])?;
+                        replaced += older.execute(params![id, uid, dst_uidvalidity])? as u64;
                     }
                 }
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(replaced)
         })
     }
 

@@ -397,6 +397,12 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    // Delta passes: events and contacts changed on the source and written again in place of
+    // the version cutover wrote, counted per pass.
+    (
+        14,
+        "ALTER TABLE sync_passes ADD COLUMN changed INTEGER NOT NULL DEFAULT 0",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.
