@@ -221,7 +221,8 @@ impl RunStats {
     /// [`PassCounts::since`](crate::api::PassCounts::since)).
     pub fn pass_counts(&self) -> crate::api::PassCounts {
         crate::api::PassCounts {
-            new_messages: RunStats::get(&self.appended).saturating_sub(RunStats::get(&self.changed)),
+            new_messages: RunStats::get(&self.appended)
+                .saturating_sub(RunStats::get(&self.changed)),
             changed: RunStats::get(&self.changed),
             flag_changes: RunStats::get(&self.flag_changes),
             moves: RunStats::get(&self.moves),

@@ -70,10 +70,7 @@ fn users_work(s: &Sides) -> Vec<DavItem> {
     }
     let dir = |href: &str| href[..=href.rfind('/').unwrap()].to_string();
     let at = format!("{}delta-new-event.ics", dir(&events[0].href));
-    assert_eq!(
-        s.src_dav.put(SRC.0, SRC.1, &at, NEW_EVENT.as_bytes()),
-        201
-    );
+    assert_eq!(s.src_dav.put(SRC.0, SRC.1, &at, NEW_EVENT.as_bytes()), 201);
     let at = format!("{}delta-new-card.vcf", dir(&cards[0].href));
     assert_eq!(s.src_dav.put(SRC.0, SRC.1, &at, NEW_CARD.as_bytes()), 201);
     deleted
@@ -234,7 +231,8 @@ fn a_destination_edit_since_the_last_pass_is_kept_and_reported() {
     );
     assert!(
         issues.iter().any(|i| i.severity == "warning"
-            && i.message.starts_with("1 item(s) deleted on the source was changed on the destination")),
+            && i.message
+                .starts_with("1 item(s) deleted on the source was changed on the destination")),
         "{issues:#?}"
     );
     // Nothing written twice; the same on the next pass (the conflict is said once).
@@ -242,7 +240,11 @@ fn a_destination_edit_since_the_last_pass_is_kept_and_reported() {
     assert_eq!(n, s.src_dav.dump(SRC.0, SRC.1, true).len() + 1);
     let again = p.cutover(&["sync"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-    assert!(pass_line(&again).contains("0 new, 0 flag change(s)"), "{}", text(&again));
+    assert!(
+        pass_line(&again).contains("0 new, 0 flag change(s)"),
+        "{}",
+        text(&again)
+    );
     assert_eq!(s.dst_dav.dump(DST.0, DST.1, true).len(), n);
 }
 

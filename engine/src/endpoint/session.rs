@@ -179,10 +179,7 @@ pub trait MailSession: Send {
     /// Remove these messages of the folder opened with `open_for_append`, except those
     /// changed on the destination since cutover wrote them (an item a user edited there),
     /// which are kept and returned. The default removes them all ([`MailSession::expunge_uids`]).
-    fn expunge_unchanged(
-        &mut self,
-        uids: &[u32],
-    ) -> impl Future<Output = Result<Vec<u32>>> + Send {
+    fn expunge_unchanged(&mut self, uids: &[u32]) -> impl Future<Output = Result<Vec<u32>>> + Send {
         async move {
             self.expunge_uids(uids).await?;
             Ok(Vec::new())

@@ -192,7 +192,8 @@ pub enum AppendOutcome {
     Refused { reason: String },
     /// Not stored because the destination's own version is kept: an item changed on the
     /// source whose copy a user changed on the destination since cutover wrote it (a delta
-    /// pass's conflict rule). Journalled `skipped` with the reason, said as a warning.
+    /// pass's conflict rule). Its row is journalled `superseded` with the reason (the row of
+    /// the version cutover wrote keeps pointing at the destination's item), said as a warning.
     Kept { reason: String },
     /// Not stored, for a reason that concerns the folder or the account (over quota, no
     /// such folder): the message stays pending and the folder stops.

@@ -15,7 +15,8 @@ pub mod state {
     pub const SKIPPED: &str = "skipped";
     pub const FAILED: &str = "failed";
     /// A row of an older source UIDVALIDITY that was matched to a row of the new one; or an
-    /// item's older version, replaced on the destination by a newer one from the source.
+    /// item's older version, replaced on the destination by a newer one from the source; or
+    /// an item's newer version not written because a user changed the destination's since.
     pub const SUPERSEDED: &str = "superseded";
     /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
     pub const REMOVING: &str = "removing";

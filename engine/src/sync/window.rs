@@ -210,7 +210,9 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                         refused_any = true;
                     }
                     AppendOutcome::Kept { reason } => {
-                        store.mark_skipped(id, journal::state::SKIPPED, &reason)?;
+                        // The version on the destination stands (the older row keeps
+                        // pointing at it): this newer one is not counted as an item.
+                        store.mark_skipped(id, journal::state::SUPERSEDED, &reason)?;
                         ctx.sink.issue(
                             Severity::Warning,
                             "destination",
@@ -219,7 +221,6 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                             Some(m.uid),
                             &reason,
                         );
-                        outcome.skipped += 1;
                     }
                     AppendOutcome::Failed { error } => {
                         back_to_pending.push(id);

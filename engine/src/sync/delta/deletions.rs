@@ -5,9 +5,9 @@
 //! exactly its UID, `deleted` after), only ever a message cutover itself wrote there.
 
 use super::types::{FolderScan, NO_REMOVALS, Skipped};
+use crate::api::ItemKind;
 use crate::config::Deletions;
 use crate::endpoint::MailSession;
-use crate::api::ItemKind;
 use crate::events::{RunStats, Severity};
 use crate::item::folder::kind_of_folder;
 use crate::journal::{DeltaRow, SyncChange};
