@@ -456,4 +456,31 @@ mod tests {
         assert_eq!(s.delta_rows(b.id, None, &["src_deleted"]).unwrap().len(), 1);
         }
     }
+
+    crate::journal::db::both_backends! {
+    fn an_item_written_again_supersedes_its_older_row_and_the_pass_counts_it(s) {
+        let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
+        let f = s.folder(mb, "calendar:work", "calendar:work").unwrap();
+        // Version 1 (source UID 1) copied to destination UID 5; version 2 (source UID 2)
+        // written again at the same place.
+        s.add_pending(f.id, 7, &[(1, 100), (2, 110)], 2, 3).unwrap();
+        let p = s.pending(f.id, 7).unwrap();
+        assert_eq!(s.mark_copied(&[(p[0].id, Some(5))], 9).unwrap(), 0);
+        assert_eq!(s.mark_copied(&[(p[1].id, Some(5))], 9).unwrap(), 1);
+        let t = s.mailbox_totals(mb).unwrap();
+        assert_eq!((t.messages, t.copied), (1, 1));
+        let id = s.begin_sync_pass("pilot").unwrap();
+        let c = PassCounts {
+            new_messages: 2,
+            changed: 5,
+            deletions: 3,
+            ..Default::default()
+        };
+        s.end_sync_pass(id, 1200, c, "exit 0").unwrap();
+        assert_eq!(s.sync_passes(1).unwrap()[0].counts, c);
+        assert_eq!(s.sync_passes_of("pilot", 1).unwrap()[0].counts.changed, 5);
+        assert_eq!(c.new_and_changed(), "2 new, 5 changed");
+        assert_eq!(PassCounts::default().new_and_changed(), "0 new");
+        }
+    }
 }
