@@ -293,3 +293,44 @@ fn a_sync_pass_killed_midway_then_run_again_leaves_every_item_once_and_newest() 
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+#[test]
+fn a_calendar_deleted_whole_on_the_source_is_reported_then_emptied_by_propagate() {
+    let (s, p) = first_copy();
+    let before = s.src_dav.dump(SRC.0, SRC.1, false);
+    let work: Vec<&DavItem> = before.iter().filter(|i| i.collection == "work").collect();
+    assert!(!work.is_empty());
+    let coll = &work[0].href[..=work[0].href.rfind('/').unwrap()];
+    assert!(matches!(s.src_dav.delete(SRC.0, SRC.1, coll), 200 | 204));
+    let pass = p.cutover(&["sync"]);
+    assert!(
+        pass_line(&pass).contains(&format!(
+            "0 new, 0 flag change(s), 0 move(s), {} deleted on the source (0 removed",
+            work.len()
+        )),
+        "{}",
+        text(&pass)
+    );
+    let on_dst = |s: &Sides| {
+        s.dst_dav
+            .dump(DST.0, DST.1, true)
+            .into_iter()
+            .filter(|i| i.collection == "work")
+            .count()
+    };
+    assert_eq!(on_dst(&s), work.len(), "reported, left on the destination");
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = p.cutover(&["sync"]);
+    assert!(
+        pass_line(&prop).contains(&format!(
+            "0 deleted on the source ({} removed from the destination)",
+            work.len()
+        )),
+        "{}",
+        text(&prop)
+    );
+    assert_eq!(on_dst(&s), 0, "removed");
+    // The other calendars and the contacts are untouched.
+    let src_now = by_identity(&s.src_dav.dump(SRC.0, SRC.1, true));
+    assert_holds(&s, &src_now, "after propagate");
+}

@@ -72,14 +72,17 @@ pub async fn delta_pass(
     // reappear in the new one and are moved there).
     for row in ctx.store.folders_of(mailbox_id)? {
         let listed = jobs.iter().any(|j| j.src == row.src_name);
-        if listed || kind_of_folder(&row.src_name) != crate::api::ItemKind::Mail {
+        if listed || ctx.store.folder_state_of(row.id)?.as_deref() != Some(folder_state::GONE) {
             continue;
         }
-        if ctx.store.folder_state_of(row.id)?.as_deref() != Some(folder_state::GONE) {
-            continue;
-        }
-        if let Some(s) = scan_gone(ctx.store, row)? {
-            scans.push(s);
+        // A calendar or address book deleted whole: its items are deletions (never moves).
+        let items = kind_of_folder(&row.src_name) != crate::api::ItemKind::Mail;
+        if let Some(s) = scan_gone(ctx.store, row, deletions == Deletions::Propagate)? {
+            if items {
+                item_scans.push(s);
+            } else {
+                scans.push(s);
+            }
         }
     }
     let moves = find_moves(ctx, &mut scans, src).await?;
