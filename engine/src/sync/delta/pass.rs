@@ -37,9 +37,8 @@ pub async fn delta_pass(
             .filter
             .as_ref()
             .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
-        if planned {
-            continue;
-        }
+        // Calendars and contacts (a Gmail source's plan covers them too: only copied rows
+        // are compared, whatever the plan).
         if kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
             if ctx.stop.is_set() {
                 return Err(SyncError::Stopped);
@@ -47,6 +46,9 @@ pub async fn delta_pass(
             if let Some(s) = scan_items(ctx, mailbox_id, job, &mut skipped, src).await? {
                 item_scans.push(s);
             }
+            continue;
+        }
+        if planned {
             continue;
         }
         let exclude = job.filter.as_ref().map(|f| &f.exclude);
