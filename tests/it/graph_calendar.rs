@@ -1132,14 +1132,15 @@ fn a_graph_source_follows_its_changes_and_calendar_since() {
         .edit_event(ALICE, &dst_id, json!({"subject": "Jour fixe (Alice)"}));
     c.graph
         .edit_event(BOB, &series, json!({"subject": "Jour fixe (neuer)"}));
+    // Kept, as a warning (the conflict rule of delta passes): the run completes.
     let third = cutover(&p, &["run"]);
-    assert_eq!(third.status.code(), Some(6), "{}", text(&third));
-    let reasons = failed_reasons(&p);
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third));
+    let issues = all_issues(&p.journal());
     assert!(
-        reasons
+        issues
             .iter()
-            .any(|r| r.contains("changed on the destination")),
-        "{reasons:?}"
+            .any(|i| i.severity == "warning" && i.message.contains("changed on the destination")),
+        "{issues:#?}"
     );
     let mb = c.graph.mailbox(ALICE);
     let mine = mb.calendars.events.iter().find(|e| e.id == dst_id).unwrap();
