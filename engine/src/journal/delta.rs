@@ -340,8 +340,7 @@ impl Journal {
             c.execute(
                 &format!(
                     "UPDATE sync_passes SET finished_at = {NOW}, duration_ms = ?2, new_messages = ?3,
-                       flag_changes = ?4, moves = ?5, deletions = ?6, removed = ?7, outcome = ?8,
-                       changed = ?9
+                       flag_changes = ?4, moves = ?5, deletions = ?6, removed = ?7, outcome = ?8
                      WHERE id = ?1"
                 ),
                 params![
@@ -352,11 +351,16 @@ impl Journal {
                     counts.moves as i64,
                     counts.deletions as i64,
                     counts.removed as i64,
-                    outcome,
-                    counts.changed as i64
+                    outcome
                 ],
-            )
-            .map(drop)
+            )?;
+            if counts.changed > 0 {
+                c.execute(
+                    "INSERT INTO sync_pass_items(pass_id, changed) VALUES (?1, ?2)",
+                    params![id, counts.changed as i64],
+                )?;
+            }
+            Ok(())
         })
     }
 
@@ -365,7 +369,9 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome, changed
+                        deletions, removed, outcome,
+                        coalesce((SELECT i.changed FROM sync_pass_items i
+                                  WHERE i.pass_id = sync_passes.id), 0)
                  FROM sync_passes ORDER BY id DESC LIMIT ?1",
             )?;
             st.query_map([limit as i64], pass_row)?.collect()
@@ -378,7 +384,9 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome, changed
+                        deletions, removed, outcome,
+                        coalesce((SELECT i.changed FROM sync_pass_items i
+                                  WHERE i.pass_id = sync_passes.id), 0)
                  FROM sync_passes
                  WHERE batches = 'all' OR instr(',' || batches || ',', ',' || ?1 || ',') > 0
                  ORDER BY id DESC LIMIT ?2",
@@ -469,6 +477,15 @@ mod tests {
         assert_eq!(s.mark_copied(&[(p[1].id, Some(5))], 9).unwrap(), 1);
         let t = s.mailbox_totals(mb).unwrap();
         assert_eq!((t.messages, t.copied), (1, 1));
+        // Version 2 reported deleted (its place gone on the source), then the same UID back
+        // elsewhere and written again at destination UID 5: the reported row is superseded,
+        // so that a later `propagate` does not remove what it now points at.
+        s.mark_source_deleted(&[(p[1].id, SyncChange::default())], "src_deleted")
+            .unwrap();
+        s.add_pending(f.id, 7, &[(3, 120)], 3, 4).unwrap();
+        let p3 = s.pending(f.id, 7).unwrap();
+        assert_eq!(s.mark_copied(&[(p3[0].id, Some(5))], 9).unwrap(), 1);
+        assert!(s.delta_rows(f.id, None, &["src_deleted"]).unwrap().is_empty());
         let id = s.begin_sync_pass("pilot").unwrap();
         let c = PassCounts {
             new_messages: 2,

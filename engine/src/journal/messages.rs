@@ -364,12 +364,14 @@ impl Journal {
                 ))?;
                 // An item copied again after it changed on the source replaces, on the
                 // destination, the version an older row recorded there: that row is
-                // superseded (counted no more, rolled back no more).
+                // superseded (counted no more, rolled back no more). Also a row reported
+                // deleted on the source (its href gone, the same UID back under another):
+                // a later `propagate` must not remove the newer version it now points at.
                 let mut older = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'superseded', updated_at = {NOW},
                        reason = 'replaced on the destination by a newer version from the source'
                      WHERE folder_id = (SELECT folder_id FROM messages WHERE id = ?1) AND id != ?1
-                       AND state = 'copied' AND dst_uidvalidity = ?3 AND dst_uid = ?2"
+                       AND state IN ('copied', 'src_deleted') AND dst_uidvalidity = ?3 AND dst_uid = ?2"
                 ))?;
                 for (id, uid) in done {
                     st.execute(params![id, uid, dst_uidvalidity])?;

@@ -398,10 +398,14 @@ const STEPS: &[(u32, &str)] = &[
          );",
     ),
     // Delta passes: events and contacts changed on the source and written again in place of
-    // the version cutover wrote, counted per pass.
+    // the version cutover wrote, counted per pass (a row only for a pass that had some).
     (
         14,
-        "ALTER TABLE sync_passes ADD COLUMN changed INTEGER NOT NULL DEFAULT 0",
+        "CREATE TABLE IF NOT EXISTS sync_pass_items (
+           pass_id INTEGER NOT NULL,
+           changed INTEGER NOT NULL DEFAULT 0,
+           PRIMARY KEY (pass_id)
+         )",
     ),
 ];
 
