@@ -271,7 +271,9 @@ async fn probe_inbox(s: &mut AnySession) -> Result<u32, String> {
                     .into(),
             );
         }
-        Some(AppendOutcome::Refused { reason }) => return Err(reason),
+        Some(AppendOutcome::Refused { reason } | AppendOutcome::Kept { reason }) => {
+            return Err(reason);
+        }
         Some(AppendOutcome::Failed { error }) => return Err(error.to_string()),
         None => return Err("no answer to the test APPEND".into()),
     };

@@ -206,6 +206,9 @@ pub struct RunStats {
     pub moves: std::sync::atomic::AtomicU64,
     pub deletions: std::sync::atomic::AtomicU64,
     pub removed: std::sync::atomic::AtomicU64,
+    /// Items (events, contacts) changed on the source and written again in place of the
+    /// version cutover wrote (counted among `appended` too).
+    pub changed: std::sync::atomic::AtomicU64,
 }
 
 impl RunStats {
@@ -220,7 +223,9 @@ impl RunStats {
     /// [`PassCounts::since`](crate::api::PassCounts::since)).
     pub fn pass_counts(&self) -> crate::api::PassCounts {
         crate::api::PassCounts {
-            new_messages: RunStats::get(&self.appended),
+            new_messages: RunStats::get(&self.appended)
+                .saturating_sub(RunStats::get(&self.changed)),
+            changed: RunStats::get(&self.changed),
             flag_changes: RunStats::get(&self.flag_changes),
             moves: RunStats::get(&self.moves),
             deletions: RunStats::get(&self.deletions),

@@ -45,9 +45,9 @@ pub async fn run_pass(
         code = journal_checked(Some(format!("cannot record {what}: {e}")), code);
     }
     println!(
-        "{head}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {}{}",
+        "{head}: {:.1} s; {}, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {}{}",
         took.as_secs_f64(),
-        c.new_messages,
+        c.new_and_changed(),
         c.flag_changes,
         c.moves,
         c.deletions,

@@ -892,3 +892,88 @@ fn google_keys_are_refused_where_they_do_not_apply_naming_the_line() {
         assert!(text(&c).contains(said), "{said}: {}", text(&c));
     }
 }
+
+/// A delta pass from a Google calendar source: an event changed there is written again in
+/// place on the destination (never twice), one deleted there is reported, then removed
+/// with `[sync] deletions = "propagate"`.
+#[test]
+fn a_google_source_in_a_delta_pass_carries_changes_in_place_and_reports_deletions() {
+    let dir = tmp();
+    let g = google(dir.path(), |c| c);
+    seed_google(&g);
+    let d = dav_side("dst");
+    let p = project(
+        google_endpoint(&g),
+        imap_dav(&d),
+        project::user(GUSER),
+        project::login(DAV.0, DAV.1),
+    );
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let uids = |d: &Side| {
+        let mut u: Vec<String> = d
+            .dav
+            .dump(DAV.0, DAV.1, false)
+            .into_iter()
+            .map(|i| i.uid)
+            .collect();
+        u.sort();
+        u
+    };
+    assert_eq!(uids(&d).len(), 4);
+    g.cal.seed(
+        GUSER,
+        GUSER,
+        json!({"iCalUID": "day-1@google.com", "summary": "Offsite (moved)",
+            "start": {"date": "2026-04-02"}, "end": {"date": "2026-04-04"},
+            "transparency": "transparent"}),
+    );
+    let projects = g.cal.user(GUSER).calendar("Projects").id.clone();
+    g.cal.remove(GUSER, &projects, "proj-1@google.com");
+    let pass = cutover(&p, &["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let line = stdout(&pass)
+        .lines()
+        .find(|l| l.starts_with("pass "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains(
+            "0 new, 1 changed, 0 flag change(s), 0 move(s), 1 deleted on the source (0 removed"
+        ),
+        "{}",
+        text(&pass)
+    );
+    let items = d.dav.dump(DAV.0, DAV.1, false);
+    let day: Vec<_> = items
+        .iter()
+        .filter(|i| i.uid == "day-1@google.com")
+        .collect();
+    assert_eq!(day.len(), 1, "written in place, not twice");
+    assert!(
+        day[0].content.contains("Offsite (moved)"),
+        "{}",
+        day[0].content
+    );
+    assert_eq!(
+        uids(&d).len(),
+        4,
+        "the deletion is reported, not propagated"
+    );
+    p.edit(|b| b.set("sync.deletions", "propagate"));
+    let prop = cutover(&p, &["sync"]);
+    assert_eq!(prop.status.code(), Some(0), "{}", text(&prop));
+    assert!(
+        stdout(&prop).contains("(1 removed from the destination)"),
+        "{}",
+        text(&prop)
+    );
+    assert_eq!(
+        uids(&d),
+        [
+            "day-1@google.com",
+            "meet-1@google.com",
+            "series-1@google.com"
+        ]
+    );
+}

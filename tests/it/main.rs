@@ -16,6 +16,7 @@ mod compress;
 mod config;
 mod console_e2e;
 mod dav;
+mod dav_delta;
 mod dav_fixture;
 mod dav_views;
 mod emergency;

@@ -118,7 +118,9 @@ fn folder(
     for (uid, _, fate, at) in msgs {
         let id = rows.iter().find(|r| r.src_uid == *uid).unwrap().id;
         match fate {
-            Fate::Copied => j.mark_copied(&[(id, Some(*uid + 100))], 9).unwrap(),
+            Fate::Copied => {
+                j.mark_copied(&[(id, Some(*uid + 100))], 9).unwrap();
+            }
             Fate::Pending => {}
             Fate::Skipped(reason) => j.mark_skipped(id, "skipped", reason).unwrap(),
             Fate::Failed(reason) => j.mark_skipped(id, "failed", reason).unwrap(),

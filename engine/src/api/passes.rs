@@ -11,7 +11,8 @@ use crate::words::words;
 /// What one delta pass (`cutover sync`) did, as journalled in `sync_passes`: new messages
 /// copied, messages whose flags were set on the destination, messages moved there between
 /// folders, messages found deleted on the source, and messages removed from the destination
-/// because of that (`[sync] deletions = "propagate"`).
+/// because of that (`[sync] deletions = "propagate"`); and events and contacts changed on the
+/// source, written again in place of cutover's older version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassCounts {
     pub new_messages: u64,
@@ -19,12 +20,24 @@ pub struct PassCounts {
     pub moves: u64,
     pub deletions: u64,
     pub removed: u64,
+    /// Items (events, contacts) changed on the source and written again in place.
+    pub changed: u64,
 }
 
 impl PassCounts {
     /// Every change the pass found on the source (new, flags, moves, deletions).
     pub fn changes(&self) -> u64 {
-        self.new_messages + self.flag_changes + self.moves + self.deletions
+        self.new_messages + self.flag_changes + self.moves + self.deletions + self.changed
+    }
+
+    /// "N new", and ", N changed" when events or contacts changed on the source were written
+    /// again (a mail-only pass line stays as it was).
+    pub fn new_and_changed(&self) -> String {
+        if self.changed == 0 {
+            format!("{} new", self.new_messages)
+        } else {
+            format!("{} new, {} changed", self.new_messages, self.changed)
+        }
     }
 
     /// What happened between two readings of the run counters (`self` the later one).
@@ -35,6 +48,7 @@ impl PassCounts {
             moves: self.moves.saturating_sub(before.moves),
             deletions: self.deletions.saturating_sub(before.deletions),
             removed: self.removed.saturating_sub(before.removed),
+            changed: self.changed.saturating_sub(before.changed),
         }
     }
 }

@@ -326,6 +326,14 @@ impl MailSession for AnySession {
         each!(self, s => s.marker_covers_expunges())
     }
 
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        each!(self, s => s.newer_versions(uids).await)
+    }
+
+    async fn expunge_unchanged(&mut self, uids: &[u32]) -> Result<Vec<u32>> {
+        each!(self, s => s.expunge_unchanged(uids).await)
+    }
+
     fn take_notice(&mut self) -> Option<String> {
         each!(self, s => s.take_notice())
     }

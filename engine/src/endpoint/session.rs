@@ -161,6 +161,31 @@ pub trait MailSession: Send {
         }
     }
 
+    /// Of these UIDs of the opened source folder that it no longer lists, those whose item
+    /// is still there as a newer version (a calendar or contact resource at the same place
+    /// with another ETag), each with the UID of that version: changed, not deleted.
+    fn newer_versions(
+        &mut self,
+        uids: &[u32],
+    ) -> impl Future<Output = Result<Vec<(u32, u32)>>> + Send {
+        let _ = uids;
+        async {
+            Err(EndpointError::Unsupported {
+                op: "tell changed items from deleted ones",
+            })
+        }
+    }
+
+    /// Remove these messages of the folder opened with `open_for_append`, except those
+    /// changed on the destination since cutover wrote them (an item a user edited there),
+    /// which are kept and returned. The default removes them all ([`MailSession::expunge_uids`]).
+    fn expunge_unchanged(&mut self, uids: &[u32]) -> impl Future<Output = Result<Vec<u32>>> + Send {
+        async move {
+            self.expunge_uids(uids).await?;
+            Ok(Vec::new())
+        }
+    }
+
     /// Something a delta pass should say once, as an info issue (a change marker the server
     /// no longer accepted, so that folder is compared in full); taken after `examine_changes`.
     fn take_notice(&mut self) -> Option<String> {

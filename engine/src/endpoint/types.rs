@@ -190,6 +190,11 @@ pub enum AppendOutcome {
     },
     /// Refused for this message only (too big, malformed): skip it with the reason.
     Refused { reason: String },
+    /// Not stored because the destination's own version is kept: an item changed on the
+    /// source whose copy a user changed on the destination since cutover wrote it (a delta
+    /// pass's conflict rule). Its row is journalled `superseded` with the reason (the row of
+    /// the version cutover wrote keeps pointing at the destination's item), said as a warning.
+    Kept { reason: String },
     /// Not stored, for a reason that concerns the folder or the account (over quota, no
     /// such folder): the message stays pending and the folder stops.
     Failed { error: EndpointError },

@@ -183,6 +183,14 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         current!(self, s => s.move_messages(uids, to).await)
     }
 
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        current!(self, s => s.newer_versions(uids).await)
+    }
+
+    async fn expunge_unchanged(&mut self, uids: &[u32]) -> Result<Vec<u32>> {
+        current!(self, s => s.expunge_unchanged(uids).await)
+    }
+
     fn take_notice(&mut self) -> Option<String> {
         current!(self, s => s.take_notice())
     }

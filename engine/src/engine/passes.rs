@@ -80,9 +80,9 @@ async fn one_pass(e: &Arc<Engine>, batch: &str, what: &str) -> bool {
             .journal_failed(&format!("cannot record the {what} of batch {batch}: {err}"));
     }
     let mut msg = format!(
-        "{what} of batch {batch}: {:.1} s; {} new, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {outcome}",
+        "{what} of batch {batch}: {:.1} s; {}, {} flag change(s), {} move(s), {} deleted on the source ({} removed from the destination); {outcome}",
         took.as_secs_f64(),
-        c.new_messages,
+        c.new_and_changed(),
         c.flag_changes,
         c.moves,
         c.deletions,

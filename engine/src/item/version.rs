@@ -54,6 +54,22 @@ impl AtDestination {
     }
 }
 
+/// Of journalled source refs `(uid, key)` whose key is an item's identity then, after the
+/// last space, its version (`"ID VERSION"`, as a Google source journals them), those whose
+/// identity is listed now (`now`: identity to UID) under another UID: (old UID, new UID),
+/// i.e. items changed on the source, not deleted.
+pub fn newer_versions(
+    refs: Vec<(u32, String)>,
+    now: &std::collections::HashMap<&str, u32>,
+) -> Vec<(u32, u32)> {
+    refs.into_iter()
+        .filter_map(|(uid, key)| {
+            let id = key.rsplit_once(' ').map_or(key.as_str(), |(i, _)| i);
+            now.get(id).filter(|n| **n != uid).map(|n| (uid, *n))
+        })
+        .collect()
+}
+
 /// The name an item with this UID is stored under: the UID itself when it is short and
 /// plain, else a hash of it (always the same name for the same UID, which is what makes a
 /// repeated write find the first).
@@ -95,6 +111,19 @@ mod tests {
                 .is_some_and(|r| r.contains("not written by cutover"))
         );
         assert_eq!(OursOlder.refusal("x"), None);
+    }
+
+    #[test]
+    fn a_ref_under_another_version_is_a_newer_version() {
+        let now: std::collections::HashMap<&str, u32> =
+            [("a@x", 7), ("b c@x", 8)].into_iter().collect();
+        let refs = vec![
+            (1, "a@x d1".to_string()),
+            (2, "b c@x d2".to_string()),
+            (3, "gone@x d3".to_string()),
+            (7, "a@x d4".to_string()),
+        ];
+        assert_eq!(newer_versions(refs, &now), vec![(1, 7), (2, 8)]);
     }
 
     #[test]

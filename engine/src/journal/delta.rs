@@ -108,6 +108,7 @@ fn pass_row(r: &super::sql::Row) -> super::sql::Result<SyncPassRow> {
             moves: n(6)?,
             deletions: n(7)?,
             removed: n(8)?,
+            changed: n(10)?,
         },
         outcome: r.get(9)?,
     })
@@ -352,8 +353,14 @@ impl Journal {
                     counts.removed as i64,
                     outcome
                 ],
-            )
-            .map(drop)
+            )?;
+            if counts.changed > 0 {
+                c.execute(
+                    "INSERT INTO sync_pass_items(pass_id, changed) VALUES (?1, ?2)",
+                    params![id, counts.changed as i64],
+                )?;
+            }
+            Ok(())
         })
     }
 
@@ -362,7 +369,9 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome
+                        deletions, removed, outcome,
+                        coalesce((SELECT i.changed FROM sync_pass_items i
+                                  WHERE i.pass_id = sync_passes.id), 0)
                  FROM sync_passes ORDER BY id DESC LIMIT ?1",
             )?;
             st.query_map([limit as i64], pass_row)?.collect()
@@ -375,7 +384,9 @@ impl Journal {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, batches, started_at, duration_ms, new_messages, flag_changes, moves,
-                        deletions, removed, outcome
+                        deletions, removed, outcome,
+                        coalesce((SELECT i.changed FROM sync_pass_items i
+                                  WHERE i.pass_id = sync_passes.id), 0)
                  FROM sync_passes
                  WHERE batches = 'all' OR instr(',' || batches || ',', ',' || ?1 || ',') > 0
                  ORDER BY id DESC LIMIT ?2",
@@ -451,6 +462,42 @@ mod tests {
         .unwrap();
         assert_eq!(s.mailbox_totals(mb).unwrap().messages, 0);
         assert_eq!(s.delta_rows(b.id, None, &["src_deleted"]).unwrap().len(), 1);
+        }
+    }
+
+    crate::journal::db::both_backends! {
+    fn an_item_written_again_supersedes_its_older_row_and_the_pass_counts_it(s) {
+        let mb = s.upsert_mailbox("a->b", "pilot", "a", "b").unwrap();
+        let f = s.folder(mb, "calendar:work", "calendar:work").unwrap();
+        // Version 1 (source UID 1) copied to destination UID 5; version 2 (source UID 2)
+        // written again at the same place.
+        s.add_pending(f.id, 7, &[(1, 100), (2, 110)], 2, 3).unwrap();
+        let p = s.pending(f.id, 7).unwrap();
+        assert_eq!(s.mark_copied(&[(p[0].id, Some(5))], 9).unwrap(), 0);
+        assert_eq!(s.mark_copied(&[(p[1].id, Some(5))], 9).unwrap(), 1);
+        let t = s.mailbox_totals(mb).unwrap();
+        assert_eq!((t.messages, t.copied), (1, 1));
+        // Version 2 reported deleted (its place gone on the source), then the same UID back
+        // elsewhere and written again at destination UID 5: the reported row is superseded,
+        // so that a later `propagate` does not remove what it now points at.
+        s.mark_source_deleted(&[(p[1].id, SyncChange::default())], "src_deleted")
+            .unwrap();
+        s.add_pending(f.id, 7, &[(3, 120)], 3, 4).unwrap();
+        let p3 = s.pending(f.id, 7).unwrap();
+        assert_eq!(s.mark_copied(&[(p3[0].id, Some(5))], 9).unwrap(), 1);
+        assert!(s.delta_rows(f.id, None, &["src_deleted"]).unwrap().is_empty());
+        let id = s.begin_sync_pass("pilot").unwrap();
+        let c = PassCounts {
+            new_messages: 2,
+            changed: 5,
+            deletions: 3,
+            ..Default::default()
+        };
+        s.end_sync_pass(id, 1200, c, "exit 0").unwrap();
+        assert_eq!(s.sync_passes(1).unwrap()[0].counts, c);
+        assert_eq!(s.sync_passes_of("pilot", 1).unwrap()[0].counts.changed, 5);
+        assert_eq!(c.new_and_changed(), "2 new, 5 changed");
+        assert_eq!(PassCounts::default().new_and_changed(), "0 new");
         }
     }
 }

@@ -15,7 +15,8 @@ pub mod state {
     pub const SKIPPED: &str = "skipped";
     pub const FAILED: &str = "failed";
     /// A row of an older source UIDVALIDITY that was matched to a row of the new one; or an
-    /// item's older version, replaced on the destination by a newer one from the source.
+    /// item's older version, replaced on the destination by a newer one from the source; or
+    /// an item's newer version not written because a user changed the destination's since.
     pub const SUPERSEDED: &str = "superseded";
     /// Being removed from the destination by a rollback (journalled before the UID EXPUNGE).
     pub const REMOVING: &str = "removing";
@@ -350,10 +351,12 @@ impl Journal {
         })
     }
 
-    /// Journal confirmed appends (destination UID when the server told it).
-    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<()> {
+    /// Journal confirmed appends (destination UID when the server told it). Returns how many
+    /// older versions of items these replaced on the destination (items changed on the source).
+    pub fn mark_copied(&self, done: &[(i64, Option<u32>)], dst_uidvalidity: u32) -> Result<u64> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut replaced = 0u64;
             {
                 let mut st = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'copied', dst_uid = ?2, dst_uidvalidity = ?3, reason = NULL,
@@ -361,21 +364,24 @@ impl Journal {
                 ))?;
                 // An item copied again after it changed on the source replaces, on the
                 // destination, the version an older row recorded there: that row is
-                // superseded (counted no more, rolled back no more).
+                // superseded (counted no more, rolled back no more). Also a row reported
+                // deleted on the source (its href gone, the same UID back under another):
+                // a later `propagate` must not remove the newer version it now points at.
                 let mut older = tx.prepare_cached(&format!(
                     "UPDATE messages SET state = 'superseded', updated_at = {NOW},
                        reason = 'replaced on the destination by a newer version from the source'
                      WHERE folder_id = (SELECT folder_id FROM messages WHERE id = ?1) AND id != ?1
-                       AND state = 'copied' AND dst_uidvalidity = ?3 AND dst_uid = ?2"
+                       AND state IN ('copied', 'src_deleted') AND dst_uidvalidity = ?3 AND dst_uid = ?2"
                 ))?;
                 for (id, uid) in done {
                     st.execute(params![id, uid, dst_uidvalidity])?;
                     if uid.is_some() {
-                        older.execute(params![id, uid, dst_uidvalidity])?;
+                        replaced += older.execute(params![id, uid, dst_uidvalidity])? as u64;
                     }
                 }
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(replaced)
         })
     }
 

@@ -397,6 +397,16 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    // Delta passes: events and contacts changed on the source and written again in place of
+    // the version cutover wrote, counted per pass (a row only for a pass that had some).
+    (
+        14,
+        "CREATE TABLE IF NOT EXISTS sync_pass_items (
+           pass_id INTEGER NOT NULL,
+           changed INTEGER NOT NULL DEFAULT 0,
+           PRIMARY KEY (pass_id)
+         )",
+    ),
     // A worker's running totals for the fleet console (issue 20): messages and bytes it
     // appended to the destination since it started, set by each heartbeat; and the
     // connection slots a fleet leases per endpoint host (`idx` one of its

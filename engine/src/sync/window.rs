@@ -209,13 +209,27 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                         outcome.skipped += 1;
                         refused_any = true;
                     }
+                    AppendOutcome::Kept { reason } => {
+                        // The version on the destination stands (the older row keeps
+                        // pointing at it): this newer one is not counted as an item.
+                        store.mark_skipped(id, journal::state::SUPERSEDED, &reason)?;
+                        ctx.sink.issue(
+                            Severity::Warning,
+                            "destination",
+                            Some(mb),
+                            Some(fname),
+                            Some(m.uid),
+                            &reason,
+                        );
+                    }
                     AppendOutcome::Failed { error } => {
                         back_to_pending.push(id);
                         failed.get_or_insert(error);
                     }
                 }
             }
-            store.mark_copied(&done, dst_validity)?;
+            let replaced = store.mark_copied(&done, dst_validity)?;
+            RunStats::add(&ctx.stats.changed, replaced);
             store.set_pending(&back_to_pending)?;
             outcome.appended += done.len() as u64;
             RunStats::add(&ctx.stats.appended, done.len() as u64);

@@ -562,6 +562,20 @@ impl DavClient {
         }
     }
 
+    /// Delete the resource `href` only if its ETag is still `etag`: false when it changed
+    /// since (412), true when deleted or already gone.
+    pub async fn delete_unchanged(&self, href: &str, etag: &str) -> Result<bool> {
+        let url = self.url(href)?;
+        let op = self.op(&Method::DELETE, &url);
+        let req = self.request(Method::DELETE, url).header("If-Match", etag);
+        let resp = self.send(req, &op).await?;
+        match resp.status().as_u16() {
+            200 | 202 | 204 | 404 | 410 => Ok(true),
+            412 => Ok(false),
+            _ => Err(self.failure(resp, &op).await),
+        }
+    }
+
     /// Create the collection `href`: MKCALENDAR for a calendar of events, an extended MKCOL
     /// (RFC 5689) for an address book, named `displayname`. False when something already
     /// exists there (405).

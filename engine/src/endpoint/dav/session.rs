@@ -347,6 +347,14 @@ impl DavSession {
         })
     }
 
+    /// Why an item changed on both sides is not written: the destination's version is kept.
+    fn kept(&self, folder: &str, what: &str) -> String {
+        format!(
+            "{what} in {folder} was changed on the destination since cutover wrote it; the \
+             destination's version is kept and the source's change is not carried"
+        )
+    }
+
     /// Write one item (see the module's documentation for why this is exactly once).
     async fn write(&mut self, folder: &str, m: &Message) -> Result<AppendOutcome> {
         let (kind, coll) = {
@@ -424,6 +432,13 @@ impl DavSession {
             // Already there: an earlier write whose answer was lost, or a re-run.
             return self.stored(folder, &there.href, &fp, validity);
         }
+        if found == AtDestination::ChangedThere {
+            // The rule of delta passes: the source decides content, but an item a user
+            // changed on the destination since cutover wrote it is kept, and said.
+            return Ok(AppendOutcome::Kept {
+                reason: self.kept(folder, &what("")),
+            });
+        }
         if let Some(reason) = found.refusal(&what("")) {
             return Ok(AppendOutcome::Refused { reason });
         }
@@ -448,10 +463,8 @@ impl DavSession {
                 )),
             }),
             PutOutcome::PreconditionFailed | PutOutcome::UidConflict { .. } => {
-                Ok(AppendOutcome::Refused {
-                    reason: what(
-                        "changed on the destination while cutover updated it; it is not overwritten",
-                    ),
+                Ok(AppendOutcome::Kept {
+                    reason: self.kept(folder, &what("")),
                 })
             }
         }
@@ -626,6 +639,63 @@ impl MailSession for DavSession {
             self.client.delete_item(&href, None).await?;
         }
         Ok(())
+    }
+
+    /// A source resource's UID stands for one version (href and ETag): a UID no longer listed
+    /// whose href is listed under another ETag is that item, changed.
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let sel = self.selected("DAV changes")?;
+        let refs = self
+            .store
+            .refs_of(self.side, &self.account, &sel.folder, uids)
+            .map_err(|e| self.journal_err(e))?;
+        let now: HashMap<String, u32> = sel
+            .items
+            .iter()
+            .map(|(u, r)| (canonical(&r.href), *u))
+            .collect();
+        Ok(refs
+            .into_iter()
+            .filter_map(|(uid, key)| {
+                let href = key.split_once(' ').map_or(key.as_str(), |(h, _)| h);
+                now.get(href).filter(|n| **n != uid).map(|n| (uid, *n))
+            })
+            .collect())
+    }
+
+    /// Delete what cutover wrote, only where the destination still holds exactly that (its
+    /// normalised content is what cutover last wrote there), with `If-Match` of the ETag it
+    /// was read with: an item a user changed since is kept and returned.
+    async fn expunge_unchanged(&mut self, uids: &[u32]) -> Result<Vec<u32>> {
+        self.read_only("delete an event or contact")?;
+        let (folder, kind) = {
+            let sel = self.selected("DAV delete")?;
+            (sel.folder.clone(), sel.kind)
+        };
+        let refs = self
+            .store
+            .refs_of(self.side, &self.account, &folder, uids)
+            .map_err(|e| self.journal_err(e))?;
+        let mut kept = Vec::new();
+        for (uid, href) in refs {
+            // Already gone: an earlier removal whose answer was lost, or a user's.
+            let Some(there) = self.client.get_item(&href).await? else {
+                continue;
+            };
+            let written = self
+                .store
+                .ref_written(self.side, &self.account, &folder, &canonical(&href))
+                .map_err(|e| self.journal_err(e))?;
+            let ours = written.as_deref() == Some(fingerprint(kind, &there.body).as_str());
+            let Some(etag) = there.etag.as_deref().filter(|_| ours) else {
+                kept.push(uid);
+                continue;
+            };
+            if !self.client.delete_unchanged(&href, etag).await? {
+                kept.push(uid);
+            }
+        }
+        Ok(kept)
     }
 
     async fn rename_folder(&mut self, from: &str, _to: &str) -> Result<()> {

@@ -497,7 +497,12 @@ impl GoogleCalendars {
                     let reason = found
                         .refusal(&this)
                         .unwrap_or_else(|| what("is on the destination already"));
-                    return Ok(AppendOutcome::Refused { reason });
+                    // A user's edit of cutover's copy is kept (a warning).
+                    return Ok(if found == AtDestination::ChangedThere {
+                        AppendOutcome::Kept { reason }
+                    } else {
+                        AppendOutcome::Refused { reason }
+                    });
                 }
             }
         }

@@ -104,6 +104,25 @@ impl MailSession for GoogleCalendars {
         self.expunge(uids).await
     }
 
+    /// A source event series' UID stands for one version (iCalUID and a digest of its
+    /// events): one no longer listed whose iCalUID is listed under another UID changed.
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let Some(sel) = &self.sel else {
+            return Ok(Vec::new());
+        };
+        let refs = self
+            .c
+            .store
+            .refs_of(self.c.side, &self.user, &sel.folder, uids)
+            .map_err(super::wire::store_err("changes"))?;
+        let now = sel
+            .groups
+            .iter()
+            .map(|g| (g.ical_uid.as_str(), g.uid))
+            .collect();
+        Ok(crate::item::version::newer_versions(refs, &now))
+    }
+
     async fn rename_folder(&mut self, _from: &str, _to: &str) -> Result<()> {
         Err(EndpointError::No {
             op: self.ctx("rename calendar"),

@@ -119,6 +119,10 @@ impl MailSession for GoogleItems {
         current!(self, s => s.expunge_uids(uids).await)
     }
 
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        current!(self, s => s.newer_versions(uids).await)
+    }
+
     async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
         by_folder!(self, from, s => s.rename_folder(from, to).await)
     }

@@ -484,8 +484,12 @@ impl GooglePeople {
                             out[i] = Some(self.update(folder, &uid, &fp, &t, person, photo).await?);
                         }
                         found => {
-                            out[i] = Some(AppendOutcome::Refused {
-                                reason: found.refusal(&this).unwrap_or_default(),
+                            let reason = found.refusal(&this).unwrap_or_default();
+                            // A user's edit of cutover's copy is kept (a warning).
+                            out[i] = Some(if found == AtDestination::ChangedThere {
+                                AppendOutcome::Kept { reason }
+                            } else {
+                                AppendOutcome::Refused { reason }
                             });
                         }
                     }

@@ -100,6 +100,28 @@ impl MailSession for GooglePeople {
         self.expunge(uids).await
     }
 
+    /// A source contact's UID stands for one version (resource name and etag): one no
+    /// longer listed whose resource name is listed under another UID changed.
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let Some(sel) = &self.sel else {
+            return Ok(Vec::new());
+        };
+        let refs = self
+            .c
+            .store
+            .refs_of(self.c.side, &self.user, &sel.folder, uids)
+            .map_err(super::wire::store_err("changes"))?;
+        let now = sel
+            .people
+            .iter()
+            .map(|i| {
+                let id = i.key.rsplit_once(' ').map_or(i.key.as_str(), |(k, _)| k);
+                (id, i.uid)
+            })
+            .collect();
+        Ok(crate::item::version::newer_versions(refs, &now))
+    }
+
     async fn rename_folder(&mut self, _from: &str, _to: &str) -> Result<()> {
         Err(EndpointError::No {
             op: self.ctx("rename address book"),

@@ -680,8 +680,13 @@ impl GraphSession {
             } else {
                 "is on the destination already with other content"
             };
-            return Ok(Some(AppendOutcome::Refused {
-                reason: format!("this event (UID {uid}) {why}; it is not overwritten"),
+            let reason = format!("this event (UID {uid}) {why}; it is not overwritten");
+            // A user's edit of cutover's copy is kept (a warning); the destination's own
+            // item is refused.
+            return Ok(Some(if ours.is_some() {
+                AppendOutcome::Kept { reason }
+            } else {
+                AppendOutcome::Refused { reason }
             }));
         }
         Ok(None)

@@ -452,8 +452,13 @@ impl GraphSession {
             } else {
                 "is on the destination already with other content"
             };
-            return Ok(AppendOutcome::Refused {
-                reason: what(&format!("{why}; it is not overwritten")),
+            let reason = what(&format!("{why}; it is not overwritten"));
+            // A user's edit of cutover's copy is kept (a warning); the destination's own
+            // contact is refused.
+            return Ok(if ours.is_some() {
+                AppendOutcome::Kept { reason }
+            } else {
+                AppendOutcome::Refused { reason }
             });
         }
         // The version cutover wrote, unchanged since: the source's newer version replaces it.

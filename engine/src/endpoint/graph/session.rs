@@ -397,6 +397,33 @@ impl MailSession for GraphSession {
         Ok(out)
     }
 
+    /// A source event's or contact's UID stands for one version (Graph id and changeKey):
+    /// one no longer listed whose id is listed under another UID changed.
+    async fn newer_versions(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let unsupported = EndpointError::Unsupported {
+            op: "tell changed items from deleted ones",
+        };
+        if self.xport_mode() {
+            return Err(unsupported);
+        }
+        let folder = match (&self.contacts, &self.calendar) {
+            (Some(c), _) => c.folder.clone(),
+            (None, Some(c)) => c.folder.clone(),
+            (None, None) => return Err(unsupported),
+        };
+        let refs = self
+            .c
+            .store
+            .refs_of(self.c.side, &self.upn, &folder, uids)
+            .map_err(|e| self.store_err(e))?;
+        let now = match (&self.contacts, &self.calendar) {
+            (Some(c), _) => c.items.iter().map(|i| (i.id.as_str(), i.uid)).collect(),
+            (None, Some(c)) => c.items.iter().map(|i| (i.id.as_str(), i.uid)).collect(),
+            (None, None) => Default::default(),
+        };
+        Ok(crate::item::version::newer_versions(refs, &now))
+    }
+
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
         if self.c.side == "source" {
             return Err(read_only("expunge"));

@@ -304,6 +304,10 @@ impl ItemDirSession {
         }
         let _ = std::fs::remove_file(&tmp);
         match found.refusal(&what) {
+            // A user's edit of cutover's copy is kept (a warning).
+            Some(reason) if found == AtDestination::ChangedThere => {
+                Ok(AppendOutcome::Kept { reason })
+            }
             Some(reason) => Ok(AppendOutcome::Refused { reason }),
             None => self.stored(folder, &name, &fp),
         }

@@ -5,11 +5,21 @@
 //! exactly its UID, `deleted` after), only ever a message cutover itself wrote there.
 
 use super::types::{FolderScan, NO_REMOVALS, Skipped};
+use crate::api::ItemKind;
 use crate::config::Deletions;
 use crate::endpoint::MailSession;
 use crate::events::{RunStats, Severity};
+use crate::item::folder::kind_of_folder;
 use crate::journal::{DeltaRow, SyncChange};
 use crate::sync::types::{Ctx, SyncError};
+
+/// What a folder holds, as the report counts it: "message(s)" or "item(s)".
+fn noun(folder: &str) -> &'static str {
+    match kind_of_folder(folder) {
+        ItemKind::Mail => "message(s)",
+        _ => "item(s)",
+    }
+}
 
 pub async fn apply_deletions(
     ctx: &Ctx<'_>,
@@ -49,8 +59,9 @@ pub async fn apply_deletions(
             issue(
                 Severity::Warning,
                 &format!(
-                    "{found} message(s) copied from {} were deleted on the source since the last \
+                    "{found} {} copied from {} were deleted on the source since the last \
                      pass; they stay on the destination ([sync] deletions = \"report\")",
+                    noun(&scan.src),
                     scan.display
                 ),
             );
@@ -61,7 +72,7 @@ pub async fn apply_deletions(
             }
             let marks: Vec<_> = rows.iter().map(|r| (r.id, SyncChange::default())).collect();
             ctx.store.mark_source_deleted(&marks, "deleting")?;
-            if !remove(
+            let Some(removed) = remove(
                 ctx,
                 mailbox,
                 &scan.dst,
@@ -72,15 +83,19 @@ pub async fn apply_deletions(
                 dst,
             )
             .await?
-            {
+            else {
+                return Ok(());
+            };
+            if removed == 0 {
                 return Ok(());
             }
             issue(
                 Severity::Info,
                 &format!(
-                    "{} message(s) copied from {} and deleted on the source were removed from \
+                    "{} {} copied from {} and deleted on the source were removed from \
                      the destination ([sync] deletions = \"propagate\")",
-                    rows.len(),
+                    removed,
+                    noun(&scan.src),
                     scan.display
                 ),
             );
@@ -91,8 +106,10 @@ pub async fn apply_deletions(
 
 /// Remove rows journalled `deleting` from their destination folder, then journal them
 /// `deleted` (also what settles a removal an interrupted pass left behind: a UID already
-/// gone is simply not there any more). False when the destination cannot remove messages:
-/// the rows are then back to `src_deleted` (reported) and `skipped` says so.
+/// gone is simply not there any more); how many were removed. Those the destination changed
+/// since cutover wrote them (items a user edited there) are kept and back to `src_deleted`.
+/// None when the destination cannot remove messages: the rows are then back to
+/// `src_deleted` (reported) and `skipped` says so.
 #[allow(clippy::too_many_arguments)]
 pub async fn remove(
     ctx: &Ctx<'_>,
@@ -103,7 +120,7 @@ pub async fn remove(
     dst_validity: Option<u32>,
     skipped: &mut Skipped,
     dst: &mut impl MailSession,
-) -> Result<bool, SyncError> {
+) -> Result<Option<usize>, SyncError> {
     let st = dst.open_for_append(dst_folder).await?;
     let uids: Vec<u32> = rows
         .iter()
@@ -112,15 +129,38 @@ pub async fn remove(
         })
         .filter_map(|r| r.dst_uid)
         .collect();
-    match dst.expunge_uids(&uids).await {
-        Ok(()) => {}
+    let kept = match dst.expunge_unchanged(&uids).await {
+        Ok(k) => k,
         Err(e) if e.is_unsupported() => {
             let marks: Vec<_> = rows.iter().map(|r| (r.id, SyncChange::default())).collect();
             ctx.store.mark_source_deleted(&marks, "src_deleted")?;
             skipped.add(NO_REMOVALS);
-            return Ok(false);
+            return Ok(None);
         }
         Err(e) => return Err(e.into()),
+    };
+    // Changed on the destination since cutover wrote them (an item a user edited there):
+    // kept, and back to reported.
+    let (kept, rows): (Vec<&DeltaRow>, Vec<&DeltaRow>) = rows
+        .iter()
+        .partition(|r| r.dst_uid.is_some_and(|u| kept.contains(&u)));
+    if !kept.is_empty() {
+        let marks: Vec<_> = kept.iter().map(|r| (r.id, SyncChange::default())).collect();
+        ctx.store.mark_source_deleted(&marks, "src_deleted")?;
+        ctx.sink.issue(
+            Severity::Warning,
+            "destination",
+            Some(mailbox),
+            Some(display),
+            None,
+            &format!(
+                "{} {} deleted on the source {} changed on the destination since cutover wrote \
+                 them; kept there",
+                kept.len(),
+                noun(dst_folder),
+                if kept.len() == 1 { "was" } else { "were" }
+            ),
+        );
     }
     let marks: Vec<_> = rows
         .iter()
@@ -141,5 +181,5 @@ pub async fn remove(
         .collect();
     ctx.store.mark_source_deleted(&marks, "deleted")?;
     RunStats::add(&ctx.stats.removed, rows.len() as u64);
-    Ok(true)
+    Ok(Some(rows.len()))
 }

@@ -16,6 +16,12 @@
 //! 5. `flags`: flags changed on the source since the last pass are set on the destination
 //!    (UID STORE of exactly what changed); a flag changed on the destination alone is kept.
 //!
+//! 6. `items`: calendars and contacts. An event or contact changed on the source is written
+//!    again by the copy in place of cutover's version (never a second copy; one a user changed
+//!    on the destination since is kept, a warning); one cutover copied that is gone from the
+//!    source collection is a deletion for step 4 (and a removal only where the destination
+//!    still holds exactly what cutover wrote).
+//!
 //! The steps name IMAP's commands, but they ask the endpoints through [`MailSession`]
 //! (`examine_changes`, `list_flags`, `set_flags`, `move_messages`, `expunge_uids`): an
 //! endpoint that cannot do one answers `EndpointError::Unsupported`, that part is left out
@@ -26,6 +32,7 @@
 
 mod deletions;
 mod flags;
+mod items;
 mod moves;
 mod pass;
 mod resume;

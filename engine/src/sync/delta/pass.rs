@@ -2,6 +2,7 @@
 
 use super::deletions::apply_deletions;
 use super::flags::carry_flags;
+use super::items::scan_items;
 use super::moves::{apply_moves, find_moves};
 use super::resume::resume;
 use super::scan::{scan_gone, scan_listed};
@@ -13,8 +14,8 @@ use crate::journal::folder_state;
 use crate::sync::types::{Ctx, FolderJob, SyncError};
 
 /// Mirror on the destination what users did on the source since the last pass, for the
-/// mail folders of `jobs` (calendars, contacts and Gmail-planned folders are left to the
-/// copy). New mail is then copied by the folder copies as in any run. What an endpoint
+/// folders of `jobs` (Gmail-planned folders are left to the copy; of calendars and address
+/// books, deletions: their changed items are written again by the copy, see [`super::items`]). New mail is then copied by the folder copies as in any run. What an endpoint
 /// cannot do (`EndpointError::Unsupported`) is left out and said once for the mailbox.
 pub async fn delta_pass(
     ctx: &Ctx<'_>,
@@ -28,6 +29,7 @@ pub async fn delta_pass(
     let mut skipped = Skipped::default();
     resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
     let mut scans = Vec::new();
+    let mut item_scans = Vec::new();
     for job in jobs {
         // A Gmail plan decides per UID which folder copies a message: left to the copy. A
         // fail-back's filter only excludes what fail-back wrote into the source folder.
@@ -35,7 +37,18 @@ pub async fn delta_pass(
             .filter
             .as_ref()
             .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
-        if planned || kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
+        // Calendars and contacts (a Gmail source's plan covers them too: only copied rows
+        // are compared, whatever the plan).
+        if kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
+            if ctx.stop.is_set() {
+                return Err(SyncError::Stopped);
+            }
+            if let Some(s) = scan_items(ctx, mailbox_id, job, &mut skipped, src).await? {
+                item_scans.push(s);
+            }
+            continue;
+        }
+        if planned {
             continue;
         }
         let exclude = job.filter.as_ref().map(|f| &f.exclude);
@@ -61,19 +74,22 @@ pub async fn delta_pass(
     // reappear in the new one and are moved there).
     for row in ctx.store.folders_of(mailbox_id)? {
         let listed = jobs.iter().any(|j| j.src == row.src_name);
-        if listed || kind_of_folder(&row.src_name) != crate::api::ItemKind::Mail {
+        if listed || ctx.store.folder_state_of(row.id)?.as_deref() != Some(folder_state::GONE) {
             continue;
         }
-        if ctx.store.folder_state_of(row.id)?.as_deref() != Some(folder_state::GONE) {
-            continue;
-        }
-        if let Some(s) = scan_gone(ctx.store, row)? {
-            scans.push(s);
+        // A calendar or address book deleted whole: its items are deletions (never moves).
+        let items = kind_of_folder(&row.src_name) != crate::api::ItemKind::Mail;
+        if let Some(s) = scan_gone(ctx.store, row, deletions == Deletions::Propagate)? {
+            if items {
+                item_scans.push(s);
+            } else {
+                scans.push(s);
+            }
         }
     }
     let moves = find_moves(ctx, &mut scans, src).await?;
     apply_moves(ctx, mailbox, &scans, moves, &mut skipped, dst).await?;
-    for scan in &scans {
+    for scan in scans.iter().chain(&item_scans) {
         apply_deletions(ctx, mailbox, scan, deletions, &mut skipped, dst).await?;
     }
     for scan in &scans {

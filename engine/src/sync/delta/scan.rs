@@ -104,8 +104,13 @@ pub async fn scan_listed(
 }
 
 /// A folder of the journal the source no longer lists (deleted or renamed since an earlier
-/// run): every message copied from it vanished from the source.
-pub fn scan_gone(store: &Journal, row: FolderRow) -> Result<Option<FolderScan>, SyncError> {
+/// run): every message copied from it vanished from the source. With `propagate`, also a
+/// folder whose deletions an earlier pass reported, so that they are removed now.
+pub fn scan_gone(
+    store: &Journal,
+    row: FolderRow,
+    propagate: bool,
+) -> Result<Option<FolderScan>, SyncError> {
     let Some(validity) = row.src_uidvalidity else {
         return Ok(None);
     };
@@ -114,7 +119,9 @@ pub fn scan_gone(store: &Journal, row: FolderRow) -> Result<Option<FolderScan>, 
         .into_iter()
         .filter(|c| c.dst_uid.is_some() && c.dst_uidvalidity == row.dst_uidvalidity)
         .collect();
-    if vanished.is_empty() {
+    if vanished.is_empty()
+        && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
+    {
         return Ok(None);
     }
     Ok(Some(FolderScan {

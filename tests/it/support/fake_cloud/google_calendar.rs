@@ -290,6 +290,19 @@ impl GoogleCalendar {
         self.upsert(user, cal, ev, true).expect("a seed event")
     }
 
+    /// Remove every event of `ical_uid` from a calendar (as a user deleting it).
+    pub fn remove(&self, user: &str, calendar_id: &str, ical_uid: &str) {
+        let mut all = self.users.lock().unwrap();
+        let cal = all
+            .get_mut(user)
+            .unwrap()
+            .calendars
+            .iter_mut()
+            .find(|c| c.id == calendar_id)
+            .unwrap();
+        cal.events.retain(|e| e["iCalUID"] != ical_uid);
+    }
+
     pub fn user(&self, user: &str) -> CalUser {
         self.users.lock().unwrap()[user].clone()
     }

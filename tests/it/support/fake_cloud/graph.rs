@@ -615,6 +615,11 @@ impl FakeGraph {
         });
     }
 
+    /// Delete an event (as its user would in Outlook).
+    pub fn remove_event(&self, upn: &str, id: &str) {
+        self.with_calendars(upn, |c, _| c.events.retain(|e| e.id != id));
+    }
+
     /// Store the mailbox's next `n` event creates but answer them 503 (lost answers).
     pub fn store_then_fail_events(&self, upn: &str, n: u32) {
         self.with_calendars(upn, |c, _| c.lost_answers += n);
