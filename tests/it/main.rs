@@ -23,6 +23,7 @@ mod faults;
 mod finalize;
 mod folder_names;
 mod gmail;
+mod gmail_history;
 mod gmail_labels;
 mod google_calendar;
 mod google_contacts;

@@ -27,6 +27,7 @@ mod delta;
 mod dialect;
 mod folders;
 mod gmail;
+mod gmail_history;
 mod graph_delta;
 pub mod inspect;
 mod issues;

@@ -397,6 +397,15 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (side, account, folder, seq)
          );",
     ),
+    (
+        15,
+        "CREATE TABLE IF NOT EXISTS gmail_history (
+           side TEXT NOT NULL,
+           account TEXT NOT NULL,
+           history_id INTEGER NOT NULL,
+           PRIMARY KEY (side, account)
+         );",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.

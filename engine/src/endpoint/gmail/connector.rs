@@ -61,6 +61,8 @@ pub struct GmailSession {
     pub(super) current: Option<Current>,
     pub(super) meta: HashMap<String, Meta>,
     pub(super) no_keywords: Vec<String>,
+    /// What the session knows of the mailbox's history (a source in a delta pass).
+    pub(super) history: super::history::HistoryState,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -166,6 +168,7 @@ impl GmailConnector {
             current: None,
             meta: HashMap::new(),
             no_keywords: Vec::new(),
+            history: Default::default(),
             _permit: permit,
         };
         if !self.items.mail {

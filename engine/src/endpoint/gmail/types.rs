@@ -22,6 +22,8 @@ pub mod units {
     pub const MESSAGES_GET: u32 = 5;
     pub const MESSAGES_IMPORT: u32 = 25;
     pub const MESSAGES_DELETE: u32 = 10;
+    pub const HISTORY_LIST: u32 = 2;
+    pub const GET_PROFILE: u32 = 1;
 }
 
 /// Throttling answers waited out before giving up with `Throttled`.

@@ -49,7 +49,7 @@ pub async fn scan_listed(
         return Ok(None);
     }
     let listing = src
-        .fetch_meta(1)
+        .list_uids(1)
         .await?
         .into_iter()
         .map(|m| (m.uid, m.size))
@@ -88,6 +88,10 @@ pub async fn scan_listed(
         }
         Err(e) => return Err(e.into()),
     };
+    // A marker found expired while listing (Gmail's history): said once.
+    if let Some(n) = src.take_notice() {
+        skipped.note(n);
+    }
     Ok(Some(FolderScan {
         display: display.to_string(),
         src: row.src_name.clone(),
@@ -99,6 +103,7 @@ pub async fn scan_listed(
         src_flags,
         modseq,
         listed: true,
+        system_flags_only: gmail_api(src.capabilities()),
         row,
     }))
 }
@@ -128,6 +133,13 @@ pub fn scan_gone(store: &Journal, row: FolderRow) -> Result<Option<FolderScan>, 
         src_flags: Default::default(),
         modseq: None,
         listed: false,
+        system_flags_only: false,
         row,
     }))
+}
+
+/// A Gmail API source: its folders are labels, its keywords (the copy's labels-as-keywords)
+/// are not flags it lists.
+pub fn gmail_api(caps: &crate::endpoint::Capabilities) -> bool {
+    caps.raw.iter().any(|c| c == "GMAIL-API")
 }

@@ -1,0 +1,312 @@
+//! Delta passes (`cutover sync`) with the Gmail API as the source, against the fake Gmail
+//! API's history (`users.history.list`, tests/it/support/fake_cloud/gmail_history.rs) and a
+//! real Dovecot destination: after a first copy, what users did in Gmail (new mail, labels
+//! changed, i.e. moves, read and starred state changed, messages deleted) is mirrored by one
+//! pass that reads the history and fetches only the messages it names; a historyId Gmail no
+//! longer keeps gives one full comparison, said once, and the pass after is a delta again.
+
+use crate::gmail::{GUSER, cloud, cutover, gmail_endpoint, mail, tmp};
+use crate::support;
+use crate::sync_delta::pass_counts;
+
+use std::collections::{BTreeMap, HashSet};
+
+use support::fake_cloud::gmail::Gmail;
+use support::*;
+
+/// Per destination folder: (sha256, sorted flags), sorted.
+type Folders = BTreeMap<String, Vec<(String, Vec<String>)>>;
+
+/// What the destination must hold for the fake's messages: each in its folder label's folder
+/// (Archive without one), `\Seen` unless UNREAD, `\Flagged` when STARRED.
+fn model(g: &Gmail) -> Folders {
+    let mut out = Folders::new();
+    for (raw, labels, _) in g.messages(GUSER) {
+        let folder = labels
+            .iter()
+            .find_map(|l| match l.as_str() {
+                "INBOX" => Some("INBOX".to_string()),
+                "SENT" => Some("Sent".into()),
+                "UNREAD" | "STARRED" | "IMPORTANT" => None,
+                l if l.starts_with("CATEGORY_") => None,
+                l => Some(l.to_string()),
+            })
+            .unwrap_or_else(|| "Archive".into());
+        let mut flags = Vec::new();
+        if labels.iter().any(|l| l == "STARRED") {
+            flags.push("\\Flagged".to_string());
+        }
+        if !labels.iter().any(|l| l == "UNREAD") {
+            flags.push("\\Seen".to_string());
+        }
+        out.entry(folder).or_default().push((sha256(&raw), flags));
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+fn dest(d: &Dovecot) -> Folders {
+    let mut out = Folders::new();
+    for (f, ms) in d.dump("alice", "alice-pw").folders {
+        for m in ms {
+            let mut flags: Vec<String> = m.1.into_iter().filter(|f| f != "\\Recent").collect();
+            flags.sort();
+            out.entry(f.clone()).or_default().push((m.0, flags));
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// The destination equals the model folder by folder, plus `extra` (reported deletions,
+/// by their sha256) left where they were; no message twice.
+fn assert_mirrored(g: &Gmail, d: &Dovecot, extra: &HashSet<String>, what: &str) {
+    let want = model(g);
+    let mut have = dest(d);
+    for (f, v) in have.iter_mut() {
+        v.retain(|(sha, _)| !extra.contains(sha));
+        let _ = f;
+    }
+    have.retain(|_, v| !v.is_empty());
+    assert_eq!(have, want, "{what}: the destination is the source");
+    let all: Vec<String> = dest(d).into_values().flatten().map(|m| m.0).collect();
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "{what}: no message twice");
+}
+
+/// messages.get calls per message id since `before`.
+fn gets_since(g: &Gmail, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    g.got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, n)| (id.clone(), n - before.get(id).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+fn gets(g: &Gmail) -> BTreeMap<String, u64> {
+    g.got.lock().unwrap().clone().into_iter().collect()
+}
+
+#[test]
+fn gmail_source_sync_pass_reads_the_history_and_one_full_pass_after_it_expired() {
+    let root = tmp();
+    let dst = Dovecot::start(
+        root.path(),
+        "dst",
+        &[("alice", "alice-pw")],
+        &["--no-gmail"],
+    );
+    let c = cloud(|g| g);
+    let g = &c.gmail;
+    let work = g.add_label(GUSER, "Work");
+    let projects = g.add_label(GUSER, "Projects");
+    let mut n = 0;
+    let mut add = |g: &Gmail, labels: &[&str]| {
+        n += 1;
+        let raw = mail(n, "Tue, 14 Nov 2023 22:13:20 +0000");
+        g.add_message(GUSER, &raw, labels, 1_700_000_000_000 + n as i64 * 60_000)
+    };
+    let mut inbox = Vec::new();
+    for i in 0..40 {
+        let labels: &[&str] = match i % 4 {
+            0 => &["INBOX", "UNREAD"],
+            1 => &["INBOX", "STARRED"],
+            _ => &["INBOX"],
+        };
+        inbox.push(add(g, labels));
+    }
+    let w: Vec<String> = (0..15).map(|_| add(g, &[&work])).collect();
+    let pr: Vec<String> = (0..10).map(|_| add(g, &[&projects])).collect();
+    let _archived: Vec<String> = (0..5).map(|_| add(g, &[])).collect();
+
+    let p = ProjectBuilder::new("from-gmail-delta")
+        .source(gmail_endpoint(&c.cloud))
+        .destination(project::imap(dst.port))
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::login("alice", "alice-pw"),
+        ))
+        .create();
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let none = HashSet::new();
+    assert_mirrored(g, &dst, &none, "first copy");
+    let total = g.messages(GUSER).len();
+    assert_eq!(total, 70);
+    assert_eq!(g.calls_of("history.list"), 0, "a copy reads no history");
+
+    // In Gmail: 4 new messages; 3 moved INBOX -> Work, 1 Work -> Projects, 1 archived
+    // (INBOX removed); 3 read/unread and 2 starred changes; 2 deleted.
+    let mut touched: HashSet<String> = HashSet::new();
+    for labels in [&["INBOX"][..], &["INBOX", "UNREAD"], &[&work], &[&projects]] {
+        touched.insert(add(g, labels));
+    }
+    for id in &inbox[2..5] {
+        g.relabel(GUSER, id, &[&work], &["INBOX"]);
+    }
+    g.relabel(GUSER, &w[0], &[&projects], &[&work]);
+    g.relabel(GUSER, &inbox[6], &[], &["INBOX"]);
+    g.relabel(GUSER, &inbox[8], &[], &["UNREAD"]); // read
+    g.relabel(GUSER, &inbox[10], &["UNREAD"], &[]); // unread
+    g.relabel(GUSER, &inbox[11], &["UNREAD"], &[]); // unread
+    g.relabel(GUSER, &w[3], &["STARRED"], &[]);
+    g.relabel(GUSER, &inbox[9], &[], &["STARRED"]);
+    let deleted_raw: HashSet<String> = g
+        .messages(GUSER)
+        .iter()
+        .filter(|(raw, _, _)| {
+            let t = String::from_utf8_lossy(raw);
+            t.contains("Message-ID: <g13@") || t.contains("Message-ID: <g60@")
+        })
+        .map(|(raw, _, _)| sha256(raw))
+        .collect();
+    assert_eq!(deleted_raw.len(), 2);
+    g.delete_message(GUSER, &inbox[12]); // message 13
+    g.delete_message(GUSER, &pr[4]); // message 60
+    for i in [2, 3, 4, 6, 8, 9, 10, 11, 12] {
+        touched.insert(inbox[i].clone());
+    }
+    for id in [&w[0], &w[3]] {
+        touched.insert(id.clone());
+    }
+    touched.insert(pr[4].clone());
+
+    let hist_before = g.calls_of("history.list");
+    let got_before = gets(g);
+    let pass = cutover(&p, &["sync"]);
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    // new, flag changes, moves, deleted on the source, removed.
+    assert_eq!(
+        &pass_counts(&pass)[..5],
+        &[4, 5, 5, 2, 0],
+        "{}",
+        text(&pass)
+    );
+    assert_mirrored(g, &dst, &deleted_raw, "delta pass");
+    assert!(
+        g.calls_of("history.list") > hist_before,
+        "the pass read the history"
+    );
+    let fetched = gets_since(g, &got_before);
+    let untouched: Vec<&String> = fetched.keys().filter(|id| !touched.contains(*id)).collect();
+    assert!(
+        untouched.is_empty(),
+        "only messages the history names are fetched; also fetched: {untouched:?} ({} of {total})",
+        untouched.len()
+    );
+    // The source is read only.
+    assert_eq!(
+        g.calls_of("messages.modify")
+            + g.calls_of("messages.import")
+            + g.calls_of("messages.delete"),
+        0
+    );
+    assert!(
+        !all_issues(&p.journal())
+            .iter()
+            .any(|i| i.message.contains("no longer keeps the history")),
+        "{:?}",
+        all_issues(&p.journal())
+    );
+
+    // Every folder compared recorded the historyId it compared at (its next start).
+    let j = p.journal();
+    let mid = j
+        .mailbox_id("alice@example.com->alice")
+        .unwrap()
+        .expect("mailbox");
+    let markers: Vec<(String, Option<u64>)> = j
+        .folders_of(mid)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.src_name.clone(), j.src_modseq(f.id).unwrap()))
+        .collect();
+    assert!(
+        markers
+            .iter()
+            .all(|(_, m)| m.is_some() && *m == markers[0].1),
+        "{markers:?}"
+    );
+
+    // Gmail forgets the history: one full comparison, said once, still exact.
+    g.expire_history(GUSER);
+    g.relabel(GUSER, &inbox[14], &["STARRED"], &[]);
+    g.relabel(GUSER, &w[5], &["UNREAD"], &[]);
+    let got_before = gets(g);
+    let full = cutover(&p, &["sync"]);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    assert_eq!(
+        &pass_counts(&full)[..5],
+        &[0, 2, 0, 0, 0],
+        "{}",
+        text(&full)
+    );
+    assert_mirrored(g, &dst, &deleted_raw, "after the expired history");
+    let fetched = gets_since(g, &got_before);
+    let all_now = g.mailboxes.lock().unwrap()[GUSER].messages.clone();
+    let missed: Vec<_> = all_now
+        .values()
+        .filter(|m| !fetched.contains_key(&m.id))
+        .map(|m| m.labels.clone())
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "a full comparison reads every message; not read: {missed:?}\n{}",
+        text(&full)
+    );
+    let said: Vec<_> = all_issues(&p.journal())
+        .into_iter()
+        .filter(|i| i.message.contains("no longer keeps the history"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert_eq!(said[0].severity, "info", "{said:?}");
+    assert!(
+        stdout(&full).contains("no longer keeps the history") || stderr_has(&full),
+        "{}",
+        text(&full)
+    );
+
+    // A message moved between labels is not taken for one that left its label before it
+    // was copied (the Gmail plan's ownership follows the move).
+    assert!(
+        !all_issues(&p.journal())
+            .iter()
+            .any(|i| i.message.contains("before it was copied")),
+        "{:?}",
+        all_issues(&p.journal())
+    );
+
+    // The pass after that reads the history again.
+    g.relabel(GUSER, &inbox[15], &["UNREAD"], &[]);
+    let got_before = gets(g);
+    let hist_before = g.calls_of("history.list");
+    let again = cutover(&p, &["sync"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(
+        &pass_counts(&again)[..5],
+        &[0, 1, 0, 0, 0],
+        "{}",
+        text(&again)
+    );
+    assert_mirrored(g, &dst, &deleted_raw, "the pass after");
+    assert!(g.calls_of("history.list") > hist_before);
+    let fetched = gets_since(g, &got_before);
+    assert_eq!(
+        fetched.keys().collect::<Vec<_>>(),
+        vec![&inbox[15]],
+        "only the changed message is fetched"
+    );
+}
+
+/// The log (stderr) names the expired history too.
+fn stderr_has(o: &std::process::Output) -> bool {
+    String::from_utf8_lossy(&o.stderr).contains("no longer keeps the history")
+}
