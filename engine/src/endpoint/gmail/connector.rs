@@ -125,7 +125,10 @@ impl GmailConnector {
                 people_base,
                 people_quota: Quota::new(cfg.google_quota.people_requests_per_minute),
             }),
-            quota: Quota::new(cfg.google_quota.gmail_units_per_minute),
+            quota: Quota::with_window(
+                cfg.google_quota.gmail_units_per_minute,
+                cfg.google_quota.gmail_quota_window,
+            ),
             budget: ConnectionBudget::new(cfg.max_connections),
             side,
         })

@@ -4,9 +4,10 @@
 //! - a bearer token the fake token endpoint issued for `https://gmail.googleapis.com`,
 //!   unexpired (401 with Google's error body otherwise);
 //! - the per-user quota in units (labels.list 1, labels.create/update/delete 5, messages.list
-//!   5, messages.get 5, messages.import 25, messages.delete 10): past it, 429 with Retry-After
-//!   and `RESOURCE_EXHAUSTED` / `rateLimitExceeded` (15,000 units a minute unless the test
-//!   shrinks the window);
+//!   5, messages.get 5, messages.import 25, messages.delete 10, messages.modify 5,
+//!   history.list 2, getProfile 1): past it, 429 with Retry-After and `RESOURCE_EXHAUSTED` /
+//!   `userRateLimitExceeded` (15,000 units a minute unless the test shrinks the window); each
+//!   call logged in `admissions`;
 //! - the upload size limit (413; 150 MB unless the test sets a smaller cap);
 //! - `messages.import`: multipart/related (JSON metadata then message/rfc822) or media upload,
 //!   the raw bytes kept exactly, labelIds that exist, the internal date from the `Date:`
@@ -112,6 +113,8 @@ pub struct Gmail {
     pub calls: Mutex<HashMap<&'static str, u64>>,
     /// Per user, its Gmail delegates: (delegateEmail, verificationStatus).
     pub delegates: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Every call as the quota saw it: (user, when, units, throttled).
+    pub admissions: Mutex<Vec<(String, Instant, u32, bool)>>,
     /// messages.get calls per message id (accepted ones).
     pub got: Mutex<HashMap<String, u64>>,
     /// History records kept per mailbox (`gmail_history`).
@@ -135,6 +138,7 @@ impl Gmail {
             calls: Mutex::new(HashMap::new()),
             delegates: Mutex::new(HashMap::new()),
             got: Mutex::new(HashMap::new()),
+            admissions: Mutex::new(Vec::new()),
             history_keep: Mutex::new(usize::MAX),
             next: AtomicU64::new(1),
         }
@@ -366,9 +370,17 @@ impl Gmail {
                 .ceil()
                 .max(1.0) as u64;
             self.throttled.fetch_add(1, Ordering::SeqCst);
-            return Err(too_many(secs));
+            self.admissions
+                .lock()
+                .unwrap()
+                .push((user.to_string(), now, units, true));
+            return Err(over_user_quota(secs));
         }
         q.push_back((now, units));
+        self.admissions
+            .lock()
+            .unwrap()
+            .push((user.to_string(), now, units, false));
         Ok(())
     }
 }
@@ -397,6 +409,19 @@ fn too_many(retry_after: u64) -> Response {
         "RESOURCE_EXHAUSTED",
         "rateLimitExceeded",
         "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com'.",
+    );
+    r.headers_mut()
+        .insert("retry-after", retry_after.to_string().parse().unwrap());
+    r
+}
+
+/// The per-user quota exceeded: 429 with Google's `userRateLimitExceeded` body.
+fn over_user_quota(retry_after: u64) -> Response {
+    let mut r = google_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RESOURCE_EXHAUSTED",
+        "userRateLimitExceeded",
+        "User-rate limit exceeded. Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com'.",
     );
     r.headers_mut()
         .insert("retry-after", retry_after.to_string().parse().unwrap());
