@@ -574,7 +574,7 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
 }
 
 /// A connector to the fake with a journal of its own, for the session-level contract tests.
-fn connector(
+pub(crate) fn connector(
     c: &Cloud,
     side: &'static str,
     dir: &std::path::Path,
@@ -620,7 +620,7 @@ fn connector(
     cutover_engine::endpoint::gmail::GmailConnector::new(&cfg, side, &store).unwrap()
 }
 
-fn cred() -> cutover_engine::config::Credential {
+pub(crate) fn cred() -> cutover_engine::config::Credential {
     cutover_engine::config::Credential {
         user: GUSER.into(),
         password: secrecy::SecretString::from(String::new()),

@@ -5,7 +5,7 @@
 //! pass that reads the history and fetches only the messages it names; a historyId Gmail no
 //! longer keeps gives one full comparison, said once, and the pass after is a delta again.
 
-use crate::gmail::{GUSER, cloud, cutover, gmail_endpoint, mail, tmp};
+use crate::gmail::{GUSER, cloud, connector, cred, cutover, gmail_endpoint, mail, tmp};
 use crate::support;
 use crate::sync_delta::pass_counts;
 
@@ -309,4 +309,75 @@ fn gmail_source_sync_pass_reads_the_history_and_one_full_pass_after_it_expired()
 /// The log (stderr) names the expired history too.
 fn stderr_has(o: &std::process::Output) -> bool {
     String::from_utf8_lossy(&o.stderr).contains("no longer keeps the history")
+}
+
+/// The session's contract: more records than one page (500) are all read, only the messages
+/// they name are fetched, and a history Gmail no longer keeps gives every message's flags and
+/// one notice.
+#[tokio::test]
+async fn history_pages_are_followed_and_only_the_messages_named_are_read() {
+    use cutover_engine::endpoint::MailSession;
+    let c = cloud(|g| g);
+    let g = &c.gmail;
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            g.add_message(
+                GUSER,
+                &mail(i, "Tue, 14 Nov 2023 22:13:20 +0000"),
+                &["INBOX"],
+                i as i64,
+            )
+        })
+        .collect();
+    let dir = tmp();
+    let conn = connector(&c, "source", dir.path());
+    let mut s = conn.connect(&cred()).await.unwrap();
+    let (_, marker) = s.examine_changes("INBOX").await.unwrap();
+    let marker = marker.expect("a Gmail source has a change marker");
+    drop(s);
+    // 600 records on 3 messages (read, unread, ... read), then one starred.
+    for k in 0..200 {
+        for id in &ids[..3] {
+            if k % 2 == 0 {
+                g.relabel(GUSER, id, &["UNREAD"], &[]);
+            } else {
+                g.relabel(GUSER, id, &[], &["UNREAD"]);
+            }
+        }
+    }
+    g.relabel(GUSER, &ids[0], &["STARRED"], &[]);
+    assert_eq!(g.history_of(GUSER).len(), 20 + 601);
+    let (pages, gets) = (g.calls_of("history.list"), g.calls_of("messages.get"));
+    let mut s = conn.connect(&cred()).await.unwrap();
+    let (_, now) = s.examine_changes("INBOX").await.unwrap();
+    assert!(now.unwrap() > marker, "historyIds increase");
+    let mut flags = s.list_flags(None, Some(marker)).await.unwrap();
+    flags.sort();
+    assert_eq!(g.calls_of("history.list") - pages, 2, "both pages read");
+    assert_eq!(g.calls_of("messages.get") - gets, 3, "the 3 messages named");
+    assert_eq!(flags.len(), 3, "{flags:?}");
+    assert_eq!(
+        flags
+            .iter()
+            .filter(|f| f.1.iter().any(|x| x == "\\Flagged"))
+            .count(),
+        1,
+        "{flags:?}"
+    );
+    assert!(
+        flags.iter().all(|f| f.1.iter().any(|x| x == "\\Seen")),
+        "{flags:?}"
+    );
+    assert!(s.take_notice().is_none());
+    drop(s);
+
+    // Gmail no longer keeps it: every message's flags, said once.
+    g.expire_history(GUSER);
+    let mut s = conn.connect(&cred()).await.unwrap();
+    s.examine_changes("INBOX").await.unwrap();
+    let all = s.list_flags(None, Some(marker)).await.unwrap();
+    assert_eq!(all.len(), 20);
+    let said = s.take_notice().expect("the expired history is said");
+    assert!(said.contains("no longer keeps the history"), "{said}");
+    assert!(s.take_notice().is_none());
 }

@@ -62,7 +62,7 @@ pub struct GmailSession {
     pub(super) meta: HashMap<String, Meta>,
     pub(super) no_keywords: Vec<String>,
     /// What the session knows of the mailbox's history (a source in a delta pass).
-    pub(super) history: super::history::HistoryState,
+    pub(super) history: super::types::HistoryState,
     _permit: OwnedSemaphorePermit,
 }
 

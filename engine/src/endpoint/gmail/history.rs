@@ -10,7 +10,7 @@
 //! Google keeps it "typically at least a week") gives one full comparison of every message
 //! of the mailbox, said once in the log and in an info issue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -28,19 +28,6 @@ const TYPES: &[&str] = &[
     "labelAdded",
     "labelRemoved",
 ];
-
-/// What a session knows of the mailbox's history.
-#[derive(Debug, Default)]
-pub(super) struct HistoryState {
-    /// The mailbox's historyId taken before the first folder was compared.
-    marker: Option<u64>,
-    /// Per start historyId: the ids of the messages with records since (None: Google no
-    /// longer keeps that history).
-    since: HashMap<u64, Option<HashSet<String>>>,
-    /// The baseline is in the journal (recorded, or found there).
-    baseline: bool,
-    notice: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

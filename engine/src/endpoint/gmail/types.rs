@@ -161,3 +161,16 @@ pub struct LabelledMessage {
     /// `IMPORTANT`, `CATEGORY_*`); `Archive` alone when it has no folder label.
     pub labels: Vec<String>,
 }
+
+/// What a session knows of the mailbox's history.
+#[derive(Debug, Default)]
+pub(super) struct HistoryState {
+    /// The mailbox's historyId taken before the first folder was compared.
+    pub(super) marker: Option<u64>,
+    /// Per start historyId: the ids of the messages with records since (None: Google no
+    /// longer keeps that history).
+    pub(super) since: std::collections::HashMap<u64, Option<std::collections::HashSet<String>>>,
+    /// The baseline is in the journal (recorded, or found there).
+    pub(super) baseline: bool,
+    pub(super) notice: Option<String>,
+}
