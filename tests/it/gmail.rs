@@ -16,8 +16,8 @@ use support::fake_cloud::graph::{FakeGraph, GraphConfig};
 use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
-const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
-const SECRET: &str = "g-s3cret";
+pub(crate) const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
+pub(crate) const SECRET: &str = "g-s3cret";
 pub(crate) const GUSER: &str = "alice@example.com";
 
 pub(crate) fn tmp() -> tempfile::TempDir {

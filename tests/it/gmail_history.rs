@@ -381,3 +381,79 @@ async fn history_pages_are_followed_and_only_the_messages_named_are_read() {
     assert!(said.contains("no longer keeps the history"), "{said}");
     assert!(s.take_notice().is_none());
 }
+
+/// A pass killed (SIGKILL) at any moment, again and again, then one to the end: the
+/// destination is the source (deletions propagated), nothing moved twice or copied again,
+/// and the pass after has nothing to do.
+#[test]
+fn a_gmail_source_sync_pass_killed_at_any_moment_ends_exact() {
+    use crate::gmail::{SECRET, SECRET_ENV};
+    let root = tmp();
+    let dst = Dovecot::start(
+        root.path(),
+        "dst",
+        &[("alice", "alice-pw")],
+        &["--no-gmail"],
+    );
+    let c = cloud(|g| g);
+    let g = &c.gmail;
+    let work = g.add_label(GUSER, "Work");
+    let mut n = 0;
+    let mut add = |g: &Gmail, labels: &[&str]| {
+        n += 1;
+        let raw = mail(n, "Tue, 14 Nov 2023 22:13:20 +0000");
+        g.add_message(GUSER, &raw, labels, 1_700_000_000_000 + n as i64 * 60_000)
+    };
+    let inbox: Vec<String> = (0..40).map(|_| add(g, &["INBOX", "UNREAD"])).collect();
+    let w: Vec<String> = (0..10).map(|_| add(g, &[&work])).collect();
+    let p = ProjectBuilder::new("from-gmail-kill")
+        .source(gmail_endpoint(&c.cloud))
+        .destination(project::imap(dst.port))
+        .set("sync.deletions", "propagate")
+        .mailbox(project::mailbox(
+            None,
+            project::user(GUSER),
+            project::login("alice", "alice-pw"),
+        ))
+        .create();
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // 12 moves, 10 read, 4 deletions, 6 new.
+    for id in &inbox[..12] {
+        g.relabel(GUSER, id, &[&work], &["INBOX"]);
+    }
+    for id in &inbox[12..22] {
+        g.relabel(GUSER, id, &[], &["UNREAD"]);
+    }
+    for id in inbox[22..24].iter().chain(&w[..2]) {
+        g.delete_message(GUSER, id);
+    }
+    for _ in 0..6 {
+        add(g, &["INBOX"]);
+    }
+    let mut killed = 0;
+    for step in 0..40u64 {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("sync").arg(&p.path).env(SECRET_ENV, SECRET);
+        let delay = std::time::Duration::from_millis(40 + 25 * step);
+        if !run_until_sigkill(&mut cmd, |t| t >= delay) {
+            break;
+        }
+        killed += 1;
+    }
+    assert!(killed >= 1, "at least one kill must land during a pass");
+    eprintln!("{killed} pass(es) killed");
+    let done = cutover(&p, &["sync"]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    assert_mirrored(g, &dst, &HashSet::new(), "after the kills");
+    let again = cutover(&p, &["sync"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(
+        &pass_counts(&again)[..5],
+        &[0, 0, 0, 0, 0],
+        "{}",
+        text(&again)
+    );
+    let v = cutover(&p, &["verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+}
