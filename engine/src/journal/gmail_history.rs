@@ -19,6 +19,19 @@ impl Journal {
         })
     }
 
+    /// Whether cutover read this account's messages before (its ids mapped to UIDs): a
+    /// baseline taken now would miss what changed since, so none is recorded then.
+    pub fn gmail_read_before(&self, side: &str, account: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM refs WHERE side = ?1 AND account = ?2",
+                params![side, account],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n > 0)
+    }
+
     /// Record the baseline unless one is there already (the first one stays: it is older
     /// than anything read since).
     pub fn set_gmail_history_start(&self, side: &str, account: &str, id: u64) -> Result<()> {
@@ -41,6 +54,10 @@ mod tests {
             s.set_gmail_history_start("source", "a@x", 300).unwrap();
             assert_eq!(s.gmail_history_start("source", "a@x").unwrap(), Some(120));
             assert_eq!(s.gmail_history_start("destination", "a@x").unwrap(), None);
+            assert!(!s.gmail_read_before("source", "a@x").unwrap());
+            s.ref_uids("source", "a@x", "INBOX", &["m1"]).unwrap();
+            assert!(s.gmail_read_before("source", "a@x").unwrap());
+            assert!(!s.gmail_read_before("destination", "a@x").unwrap());
         }
     }
 }

@@ -110,7 +110,9 @@ impl GmailSession {
     }
 
     /// On a source, record the mailbox's history baseline before anything of it is read
-    /// (once per session; the first one recorded stays).
+    /// (once per session; the first one recorded stays). A mailbox read before without one
+    /// (a journal from before the history was read) gets none: its first delta pass
+    /// compares every message, and records the markers the next ones start from.
     pub(super) async fn note_baseline(&mut self) -> Result<()> {
         if self.c.side != "source" || self.history.baseline {
             return Ok(());
@@ -121,6 +123,9 @@ impl GmailSession {
             .gmail_history_start(self.c.side, &self.user)
             .map_err(store_err(op))?
             .is_none()
+            && !store
+                .gmail_read_before(self.c.side, &self.user)
+                .map_err(store_err(op))?
         {
             let id = self.profile_history_id().await?;
             store

@@ -73,12 +73,18 @@ pub async fn carry_flags(
             let uid = r.dst_uid.unwrap_or(0);
             // Gone from the destination: the folder's check reports it.
             let Some(d) = now.get(&uid) else { continue };
-            let src = src_of(r);
+            let mut src = src_of(r);
             let d = flag_set(d.iter().map(String::as_str));
             let base = match &r.flags {
                 Some(known) => flag_set(known.split(' ')),
                 None => d.clone(),
             };
+            // Keywords the source cannot list stay as the base has them.
+            if scan.system_flags_only {
+                for (k, v) in base.iter().filter(|(k, _)| !k.starts_with('\\')) {
+                    src.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
             let (add, remove) = flag_changes(&src, &base, &d);
             if !add.is_empty() || !remove.is_empty() {
                 if ctx.stop.is_set() {
