@@ -497,3 +497,123 @@ fn a_gmail_source_sync_pass_killed_at_any_moment_ends_exact() {
     let v = cutover(&p, &["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
 }
+
+/// The fake's history keeps Google's contract (what the engine relies on): startHistoryId
+/// required, records after it oldest first with increasing ids, `historyTypes` and `labelId`
+/// filters, paging, the profile's historyId the newest, 404 once the history is gone.
+#[tokio::test]
+async fn the_fake_history_keeps_google_s_contract() {
+    use support::fake_cloud::gmail::RESOURCE;
+    use support::fake_cloud::token::Grant;
+    let c = cloud(|g| g.with_history_retention(4));
+    let g = &c.gmail;
+    let work = g.add_label(GUSER, "Work");
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            g.add_message(
+                GUSER,
+                &mail(i, "Tue, 14 Nov 2023 22:13:20 +0000"),
+                &["INBOX"],
+                1,
+            )
+        })
+        .collect();
+    g.relabel(GUSER, &ids[0], &[&work], &[]);
+    g.delete_message(GUSER, &ids[1]);
+    let token = c.cloud.tokens.issue(Grant {
+        client_id: "gmail-app".into(),
+        tenant: "gtest".into(),
+        resource: RESOURCE.into(),
+        subject: None,
+        expires: std::time::Instant::now() + std::time::Duration::from_secs(600),
+    });
+    let http = reqwest::Client::new();
+    let base = format!("{}/gmail/v1/users/{GUSER}", c.cloud.url());
+    let get = |q: String| {
+        let (http, token, base) = (&http, &token, &base);
+        async move {
+            let r = http
+                .get(format!("{base}/{q}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            (st, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (st, _) = get("history".into()).await;
+    assert_eq!(st, 400, "startHistoryId is required");
+    // Retention 4: the first added message's record is gone; from the second's, all kept.
+    let hist = g.history_of(GUSER);
+    assert_eq!(hist.len(), 4);
+    assert!(hist.windows(2).all(|w| w[0].id < w[1].id), "increasing");
+    let (st, v) = get("history?startHistoryId=0".into()).await;
+    assert_eq!(st, 404, "older than the history kept: {v}");
+    assert_eq!(v["error"]["message"], "Requested entity was not found.");
+    let from = hist[0].id - 1;
+    let (st, v) = get(format!("history?startHistoryId={from}")).await;
+    assert_eq!(st, 200, "{v}");
+    let kinds: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            [
+                "messagesAdded",
+                "messagesDeleted",
+                "labelsAdded",
+                "labelsRemoved",
+            ]
+            .into_iter()
+            .find(|k| r.get(*k).is_some())
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "messagesAdded",
+            "messagesAdded",
+            "labelsAdded",
+            "messagesDeleted"
+        ]
+    );
+    let (_, profile) = get("profile".into()).await;
+    assert_eq!(profile["historyId"], v["historyId"]);
+    assert_eq!(profile["historyId"], hist[3].id.to_string());
+    // Filters.
+    let (_, v) = get(format!(
+        "history?startHistoryId={from}&historyTypes=labelAdded"
+    ))
+    .await;
+    let recs = v["history"].as_array().unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["labelsAdded"][0]["labelIds"][0], work.as_str());
+    assert_eq!(recs[0]["labelsAdded"][0]["message"]["id"], ids[0].as_str());
+    let (_, v) = get(format!("history?startHistoryId={from}&labelId={work}")).await;
+    assert_eq!(v["history"].as_array().unwrap().len(), 1);
+    let (st, _) = get(format!(
+        "history?startHistoryId={from}&historyTypes=everything"
+    ))
+    .await;
+    assert_eq!(st, 400);
+    // Pages of 3: a token, then the last record.
+    let (_, p1) = get(format!("history?startHistoryId={from}&maxResults=3")).await;
+    assert_eq!(p1["history"].as_array().unwrap().len(), 3);
+    let next = p1["nextPageToken"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (_, p2) = get(format!(
+        "history?startHistoryId={from}&maxResults=3&pageToken={next}"
+    ))
+    .await;
+    assert_eq!(p2["history"].as_array().unwrap().len(), 1);
+    assert!(p2.get("nextPageToken").is_none());
+    // Nothing after the newest: no records, the same historyId.
+    let newest = hist[3].id;
+    let (st, v) = get(format!("history?startHistoryId={newest}")).await;
+    assert_eq!(st, 200);
+    assert!(v.get("history").is_none(), "{v}");
+}
