@@ -55,6 +55,7 @@ pub async fn scan_listed(
         .map(|m| (m.uid, m.size))
         .collect::<std::collections::HashMap<_, _>>();
     let copied = store.delta_rows(row.id, Some(validity), &[state::COPIED])?;
+    let copied_uids: HashSet<u32> = copied.iter().map(|c| c.src_uid).collect();
     let pending: HashSet<u32> = store
         .pending(row.id, validity)?
         .iter()
@@ -80,7 +81,7 @@ pub async fn scan_listed(
         (Some(k), Some(_)) => src.list_flags(None, Some(k)).await,
         _ => src.list_flags(None, None).await,
     };
-    let src_flags = match listed {
+    let src_flags: std::collections::HashMap<u32, Vec<String>> = match listed {
         Ok(v) => v.into_iter().collect(),
         Err(e) if e.is_unsupported() => {
             skipped.add(NO_SRC_FLAGS);
@@ -91,6 +92,19 @@ pub async fn scan_listed(
     // A marker found expired while listing (Gmail's history): said once.
     if let Some(n) = src.take_notice() {
         skipped.note(n);
+    }
+    // On a Gmail API source a message can leave one label's folder for another it was
+    // listed in already (its UID there not new): what the history names is looked at too.
+    if gmail_api(src.capabilities()) {
+        for u in src_flags.keys() {
+            if !copied_uids.contains(u)
+                && !new_uids.contains(u)
+                && !exclude.is_some_and(|e| e.contains(u))
+            {
+                new_uids.push(*u);
+            }
+        }
+        new_uids.sort_unstable();
     }
     Ok(Some(FolderScan {
         display: display.to_string(),
