@@ -174,3 +174,146 @@ fn twenty_graph_mailboxes_each_run_at_their_upload_ceiling_without_429_storms() 
     }
     eprintln!("{}", report.join("\n"));
 }
+
+/// The same for the Gmail API's per-user quota (units per window, each method's documented
+/// cost: messages.import 25, messages.list 5, labels.list 1): 10 users in parallel from a
+/// Maildir tree, the fake enforcing `GMAIL_UNITS` per `GMAIL_WINDOW` per user (Google's
+/// 15,000 units a minute, scaled: 250 units per 3 s, 10 imports) and the project saying the
+/// same (`gmail_units_per_minute`, `gmail_quota_window`). Each user's units per whole window
+/// stay within 10% of the quota, never over, with at most one 429 per window.
+#[test]
+fn ten_gmail_users_each_run_at_their_quota_without_429_storms() {
+    use crate::gmail::{cutover, gmail_endpoint};
+    use crate::support::fake_cloud::Cloud;
+    use crate::support::fake_cloud::graph::{FakeGraph, GraphConfig};
+    use crate::support::fake_cloud::token::Tokens;
+
+    const USERS: usize = 10;
+    const PER_USER: usize = 60;
+    const GMAIL_UNITS: u32 = 250;
+    const GMAIL_WINDOW: Duration = Duration::from_secs(3);
+    let user = |i: usize| format!("g{i:02}@example.com");
+    let src = tempfile::tempdir().unwrap();
+    let mut want: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    for i in 0..USERS {
+        let cur = src.path().join(format!("g{i:02}")).join("cur");
+        std::fs::create_dir_all(&cur).unwrap();
+        for sub in ["new", "tmp"] {
+            std::fs::create_dir_all(src.path().join(format!("g{i:02}")).join(sub)).unwrap();
+        }
+        let msgs: Vec<Vec<u8>> = (0..PER_USER)
+            .map(|n| {
+                let m = format!(
+                    "From: a{n}@example.org\r\nTo: {}\r\nSubject: quota {i}/{n}\r\n\
+                     Message-ID: <quota-{i}-{n}@example.org>\r\nDate: Mon, 6 May 2024 10:00:00 +0000\r\n\
+                     \r\nmailbox {i} message {n}\r\n",
+                    user(i)
+                )
+                .into_bytes();
+                std::fs::write(cur.join(format!("1700000000.M{n}P{i}.quota:2,S")), &m).unwrap();
+                m
+            })
+            .collect();
+        want.insert(user(i), msgs);
+    }
+    let c = Cloud::start(
+        Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", "g-s3cret"),
+        FakeGraph::new(GraphConfig::default()),
+        |g| {
+            let mut g = g.with_quota(GMAIL_UNITS, GMAIL_WINDOW);
+            for i in 0..USERS {
+                g = g.with_user(&user(i));
+            }
+            g
+        },
+    );
+    let mut dst = gmail_endpoint(&c.cloud);
+    dst.insert("max_connections".into(), 20.into());
+    dst.insert(
+        "gmail_units_per_minute".into(),
+        i64::from(GMAIL_UNITS).into(),
+    );
+    dst.insert("gmail_quota_window".into(), "3s".into());
+    let mut source = project::maildir(src.path());
+    source.insert("max_connections".into(), 20.into());
+    let mut b = project::ProjectBuilder::new("gmail-ceiling")
+        .source(source)
+        .destination(dst)
+        .set("project.parallel_mailboxes", USERS as i64);
+    for i in 0..USERS {
+        b = b.mailbox(project::mailbox(
+            None,
+            project::user(&format!("g{i:02}")),
+            project::user(&user(i)),
+        ));
+    }
+    let p = b.create();
+    let run = cutover(&p, &["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    // Exactly once, byte for byte.
+    for (u, msgs) in &want {
+        let mut have: Vec<Vec<u8>> = c.gmail.messages(u).into_iter().map(|m| m.0).collect();
+        let mut want = msgs.clone();
+        have.sort();
+        want.sort();
+        assert!(
+            have == want,
+            "{u}: {} messages for {}",
+            have.len(),
+            want.len()
+        );
+    }
+
+    let log = c.gmail.admissions.lock().unwrap().clone();
+    let mut report = Vec::new();
+    for u in want.keys() {
+        let mine: Vec<_> = log.iter().filter(|a| &a.0 == u).collect();
+        let imports: Vec<_> = mine.iter().filter(|a| a.2 == 25 && !a.3).collect();
+        let (first, last) = (imports[0].1, imports[imports.len() - 1].1);
+        let windows = ((last - first).as_secs_f64() / GMAIL_WINDOW.as_secs_f64()).floor() as u32;
+        assert!(
+            windows >= 4,
+            "{u}: {:?} of imports is too short to judge",
+            last - first
+        );
+        let throttled = mine.iter().filter(|a| a.3).count() as u32;
+        // At most one 429 in any window of the quota's length (sliding, from each 429).
+        let refused: Vec<_> = mine.iter().filter(|a| a.3).map(|a| a.1).collect();
+        for (k, t) in refused.iter().enumerate() {
+            let within = refused[k..]
+                .iter()
+                .filter(|x| **x - *t < GMAIL_WINDOW)
+                .count();
+            assert!(within <= 1, "{u}: {within} 429s within one window from {k}");
+        }
+        // Whole windows after the first (a burst from nothing): every call's units counted,
+        // none over the quota (the fake would have refused it), on average within 10% of it.
+        let mut total = 0u64;
+        for k in 1..windows {
+            let from = first + GMAIL_WINDOW * k;
+            let to = from + GMAIL_WINDOW;
+            let units: u64 = mine
+                .iter()
+                .filter(|a| !a.3 && a.1 >= from && a.1 < to)
+                .map(|a| u64::from(a.2))
+                .sum();
+            report.push(format!("{u} window {k}: {units} units"));
+            assert!(
+                units <= u64::from(GMAIL_UNITS),
+                "{u}: window {k}: {units} units"
+            );
+            total += units;
+        }
+        let mean = total / u64::from(windows - 1);
+        report.push(format!(
+            "{u}: {mean} units per window on average ({:.0}% of the quota), {throttled} 429(s)",
+            mean as f64 * 100.0 / f64::from(GMAIL_UNITS)
+        ));
+        assert!(
+            mean * 10 >= u64::from(GMAIL_UNITS) * 9,
+            "{u}: {mean} units per window on average, not within 10% of {GMAIL_UNITS}: {report:?}"
+        );
+    }
+    eprintln!("{}", report.join("\n"));
+}

@@ -16,11 +16,11 @@ use support::fake_cloud::graph::{FakeGraph, GraphConfig};
 use support::fake_cloud::{Cloud, FakeCloud, token::Tokens};
 use support::*;
 
-const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
-const SECRET: &str = "g-s3cret";
-const GUSER: &str = "alice@example.com";
+pub(crate) const SECRET_ENV: &str = "CUTOVER_TEST_GMAIL_SECRET";
+pub(crate) const SECRET: &str = "g-s3cret";
+pub(crate) const GUSER: &str = "alice@example.com";
 
-fn tmp() -> tempfile::TempDir {
+pub(crate) fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("cutover-gmail")
         .tempdir()
@@ -28,7 +28,7 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// The fake cloud with the Gmail API, as `make` configures it (the Graph unused).
-fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
+pub(crate) fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
     Cloud::start(
         Tokens::new(Duration::from_secs(3600)).with_client("gtest", "gmail-app", SECRET),
         FakeGraph::new(GraphConfig::default()),
@@ -38,7 +38,7 @@ fn cloud(make: impl FnOnce(Gmail) -> Gmail) -> Cloud {
 
 /// An endpoint table for the fake Gmail API. The fake's token endpoint speaks the Entra
 /// client-credentials grant; the scope names the Gmail API as the resource.
-fn gmail_endpoint(c: &FakeCloud) -> toml::Table {
+pub(crate) fn gmail_endpoint(c: &FakeCloud) -> toml::Table {
     let url = c.url();
     let token_url = format!("{url}/gtest/oauth2/v2.0/token");
     toml::toml! {
@@ -69,7 +69,7 @@ fn to_gmail(src: &Dovecot, c: &Cloud) -> ProjectDir {
         .create()
 }
 
-fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
+pub(crate) fn cutover(p: &ProjectDir, args: &[&str]) -> Output {
     Command::new(bin())
         .arg(args[0])
         .arg(&p.path)
@@ -469,7 +469,7 @@ fn gmail_refuses_oversize_and_invalid_messages_one_by_one() {
 }
 
 /// A message for the Gmail source.
-fn mail(i: usize, date: &str) -> Vec<u8> {
+pub(crate) fn mail(i: usize, date: &str) -> Vec<u8> {
     format!(
         "From: sender{i}@example.org\r\nTo: alice@example.com\r\nSubject: message {i}\r\n\
          Date: {date}\r\nMessage-ID: <g{i}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
@@ -574,7 +574,7 @@ fn gmail_source_single_label_messages_to_dovecot_with_flags_and_dates() {
 }
 
 /// A connector to the fake with a journal of its own, for the session-level contract tests.
-fn connector(
+pub(crate) fn connector(
     c: &Cloud,
     side: &'static str,
     dir: &std::path::Path,
@@ -620,7 +620,7 @@ fn connector(
     cutover_engine::endpoint::gmail::GmailConnector::new(&cfg, side, &store).unwrap()
 }
 
-fn cred() -> cutover_engine::config::Credential {
+pub(crate) fn cred() -> cutover_engine::config::Credential {
     cutover_engine::config::Credential {
         user: GUSER.into(),
         password: secrecy::SecretString::from(String::new()),

@@ -28,6 +28,7 @@ mod fleet_stop;
 mod fleet_view;
 mod folder_names;
 mod gmail;
+mod gmail_history;
 mod gmail_labels;
 mod google_calendar;
 mod google_contacts;

@@ -160,6 +160,8 @@ pub(super) struct RawEndpoint {
     #[serde(default)]
     gmail_units_per_minute: Option<Spanned<u32>>,
     #[serde(default)]
+    gmail_quota_window: Option<Spanned<String>>,
+    #[serde(default)]
     calendar_requests_per_minute: Option<Spanned<u32>>,
     #[serde(default)]
     people_requests_per_minute: Option<Spanned<u32>>,
@@ -550,6 +552,7 @@ pub(super) fn endpoint(
         raw.kind == EndpointKind::Gmail,
         &RawGoogleQuota {
             gmail_units_per_minute: raw.gmail_units_per_minute.clone(),
+            gmail_quota_window: raw.gmail_quota_window.clone(),
             calendar_requests_per_minute: raw.calendar_requests_per_minute.clone(),
             people_requests_per_minute: raw.people_requests_per_minute.clone(),
         },

@@ -338,6 +338,10 @@ impl MailSession for AnySession {
         each!(self, s => s.take_notice())
     }
 
+    async fn list_uids(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        each!(self, s => s.list_uids(from_uid).await)
+    }
+
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,

@@ -119,6 +119,18 @@ pub trait MailSession: Send {
         async move { Ok((self.examine(folder).await?, None)) }
     }
 
+    /// The examined folder's UIDs >= `from_uid` where only their presence matters (a delta
+    /// pass's scan, the Gmail plan's check of what left a folder). The default is
+    /// [`MailSession::fetch_meta`]; an endpoint whose sizes are estimates anyway
+    /// (`inexact_sizes`) may answer its listing without them (0), saving a request per
+    /// message (Gmail API).
+    fn list_uids(
+        &mut self,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send {
+        self.fetch_meta(from_uid)
+    }
+
     /// Whether an unchanged marker and UIDNEXT mean an unchanged folder (IMAP QRESYNC: an
     /// expunge raises HIGHESTMODSEQ too), so a delta pass can skip the folder after one
     /// [`MailSession::examine_changes`].

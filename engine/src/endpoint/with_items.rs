@@ -167,6 +167,10 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         }
     }
 
+    async fn list_uids(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        current!(self, s => s.list_uids(from_uid).await)
+    }
+
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,

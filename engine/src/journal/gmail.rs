@@ -76,19 +76,23 @@ impl Journal {
             .gmail_seen(mailbox_id)?
             .into_iter()
             .filter(|r| r.own)
-            .filter(|r| {
-                self.with(|c| {
-                    c.query_row(
-                        "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
-                         WHERE f.mailbox_id = ?1 AND f.src_name = ?2 AND m.src_uidvalidity = ?3
-                           AND m.src_uid = ?4 AND m.state != 'pending'",
-                        params![mailbox_id, r.folder, r.uidvalidity, r.uid],
-                        |row| row.get::<_, i64>(0),
-                    )
-                })
-                .is_ok_and(|n| n == 0)
-            })
+            .filter(|r| !self.gmail_sighting_journalled(mailbox_id, r))
             .collect())
+    }
+
+    /// Whether the copy journal has the message of this sighting (copied, or anything but
+    /// pending), e.g. because a delta pass moved its row there.
+    pub fn gmail_sighting_journalled(&self, mailbox_id: i64, r: &GmailSeenRow) -> bool {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+                 WHERE f.mailbox_id = ?1 AND f.src_name = ?2 AND m.src_uidvalidity = ?3
+                   AND m.src_uid = ?4 AND m.state != 'pending'",
+                params![mailbox_id, r.folder, r.uidvalidity, r.uid],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n > 0)
     }
 
     /// Move the ownership of a message from a sighting that left its folder before it was

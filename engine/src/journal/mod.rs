@@ -28,6 +28,7 @@ mod dialect;
 mod fleet;
 mod folders;
 mod gmail;
+mod gmail_history;
 mod graph_delta;
 pub mod inspect;
 mod issues;

@@ -407,6 +407,17 @@ const STEPS: &[(u32, &str)] = &[
            PRIMARY KEY (pass_id)
          )",
     ),
+    // A Gmail API source's history (issue 19): the mailbox's historyId taken before cutover
+    // first read it, the starting point of the first delta pass's users.history.list.
+    (
+        15,
+        "CREATE TABLE IF NOT EXISTS gmail_history (
+           side TEXT NOT NULL,
+           account TEXT NOT NULL,
+           history_id INTEGER NOT NULL,
+           PRIMARY KEY (side, account)
+         );",
+    ),
     // A worker's running totals for the fleet console (issue 20): messages and bytes it
     // appended to the destination since it started, set by each heartbeat; and the
     // connection slots a fleet leases per endpoint host (`idx` one of its

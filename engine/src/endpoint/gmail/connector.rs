@@ -60,6 +60,8 @@ pub struct GmailSession {
     pub(super) current: Option<Current>,
     pub(super) meta: HashMap<String, Meta>,
     pub(super) no_keywords: Vec<String>,
+    /// What the session knows of the mailbox's history (a source in a delta pass).
+    pub(super) history: super::types::HistoryState,
     _permit: crate::endpoint::budget::Permit,
 }
 
@@ -122,7 +124,10 @@ impl GmailConnector {
                 people_base,
                 people_quota: Quota::new(cfg.google_quota.people_requests_per_minute),
             }),
-            quota: Quota::new(cfg.google_quota.gmail_units_per_minute),
+            quota: Quota::with_window(
+                cfg.google_quota.gmail_units_per_minute,
+                cfg.google_quota.gmail_quota_window,
+            ),
             budget: ConnectionBudget::new(cfg.max_connections),
             side,
         })
@@ -168,6 +173,7 @@ impl GmailConnector {
             current: None,
             meta: HashMap::new(),
             no_keywords: Vec::new(),
+            history: Default::default(),
             _permit: permit,
         };
         if !self.items.mail {

@@ -33,6 +33,7 @@
 //! - `import`: writing a message with `messages.import`;
 //! - `session`: the engine's [`crate::endpoint::MailSession`] calls;
 //! - `delta`: what a delta pass needs: flags from labels, `messages.modify` for flags and moves;
+//! - `history`: a source's change marker, `users.history.list` from the journalled historyId;
 //! - `calendar` and `calendar_session`: the user's calendars through the Calendar API
 //!   (`calendar:ID`), each iCalUID's events one iCalendar item, written with `events.import`
 //!   only (see docs/endpoints/gmail.md, "Calendars"); `gcal_ical` turns the API's events
@@ -51,6 +52,7 @@ mod delta;
 mod directory;
 mod gcal_ical;
 mod google_items;
+mod history;
 mod ical_gcal;
 mod import;
 mod labels;

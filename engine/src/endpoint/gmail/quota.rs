@@ -21,9 +21,11 @@ use crate::endpoint::types::{EndpointError, Result};
 #[derive(Clone)]
 pub(super) struct Quota {
     spent: Arc<Mutex<HashMap<String, Window>>>,
-    /// Units a user may spend in a minute (the project's `gmail_units_per_minute` or
+    /// Units a user may spend in a window (the project's `gmail_units_per_minute` or
     /// `calendar_requests_per_minute`).
     limit: u32,
+    /// The window: a minute (`gmail_quota_window` may shorten Gmail's, for a scaled clock).
+    window: Duration,
 }
 
 /// (when, units) of the calls in the last minute, oldest first.
@@ -33,34 +35,60 @@ impl Quota {
     const WINDOW: Duration = Duration::from_secs(60);
 
     pub(super) fn new(limit: u32) -> Quota {
+        Quota::with_window(limit, Quota::WINDOW)
+    }
+
+    pub(super) fn with_window(limit: u32, window: Duration) -> Quota {
         Quota {
             spent: Arc::default(),
             limit,
+            window,
         }
     }
 
-    /// Wait until `units` more fit in the user's last minute, then count them.
-    async fn take(&self, user: &str, units: u32) {
+    /// Wait until `units` more fit in the user's last window, then count them; when.
+    async fn take(&self, user: &str, units: u32) -> Instant {
         loop {
+            let now = Instant::now();
             let wait = {
                 let mut all = self.spent.lock().expect("quota lock");
                 let q = all.entry(user.to_string()).or_default();
-                admit(q, Instant::now(), units, self.limit)
+                admit(q, now, units, self.limit, self.window)
             };
             match wait {
-                None => return,
+                None => return now,
                 Some(w) => tokio::time::sleep(w).await,
             }
+        }
+    }
+
+    /// The call counted at `sent` was answered: count it from now. Google counts a call
+    /// when it arrives, some time after cutover sent it; counted from the answer, the
+    /// window cutover keeps never ends before Google's, so a call admitted at the edge of
+    /// the window is not refused for the latency of the one it replaces.
+    fn answered(&self, user: &str, sent: Instant, units: u32) {
+        let mut all = self.spent.lock().expect("quota lock");
+        let Some(q) = all.get_mut(user) else { return };
+        if let Some(i) = q.iter().position(|e| *e == (sent, units)) {
+            q.remove(i);
+            // Every entry was stamped before now: the window stays in time order.
+            q.push_back((Instant::now(), units));
         }
     }
 }
 
 /// Count `units` in the window `q` at `now` when they fit under `limit` (None), else how long
 /// to wait until enough of the oldest entries have left the window.
-pub(super) fn admit(q: &mut Window, now: Instant, units: u32, limit: u32) -> Option<Duration> {
+pub(super) fn admit(
+    q: &mut Window,
+    now: Instant,
+    units: u32,
+    limit: u32,
+    window: Duration,
+) -> Option<Duration> {
     while q
         .front()
-        .is_some_and(|(t, _)| now.duration_since(*t) >= Quota::WINDOW)
+        .is_some_and(|(t, _)| now.duration_since(*t) >= window)
     {
         q.pop_front();
     }
@@ -73,7 +101,7 @@ pub(super) fn admit(q: &mut Window, now: Instant, units: u32, limit: u32) -> Opt
     let mut until = now;
     for (t, u) in q.iter() {
         freed += u;
-        until = *t + Quota::WINDOW;
+        until = *t + window;
         if used - freed + units <= limit {
             break;
         }
@@ -112,11 +140,12 @@ impl GmailCall<'_> {
 }
 
 impl Policy for GmailCall<'_> {
-    type Slot = ();
+    /// When the call was counted.
+    type Slot = Instant;
     type Out = (StatusCode, Vec<u8>);
 
-    async fn admit(&self) {
-        self.quota.take(self.user, self.units).await;
+    async fn admit(&self) -> Instant {
+        self.quota.take(self.user, self.units).await
     }
 
     async fn refusal(&self, resp: Response) -> Result<ErrorText> {
@@ -139,8 +168,9 @@ impl Policy for GmailCall<'_> {
         method: &Method,
         status: StatusCode,
         resp: Response,
-        _: (),
+        sent: Instant,
     ) -> Result<Judged<(StatusCode, Vec<u8>)>> {
+        self.quota.answered(self.user, sent, self.units);
         let bytes = self.body(resp).await?;
         let (reason, message) = if status.is_success() {
             (String::new(), String::new())
@@ -215,19 +245,54 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..600 {
             assert_eq!(
-                admit(&mut q, t0, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE),
+                admit(
+                    &mut q,
+                    t0,
+                    units::MESSAGES_IMPORT,
+                    USER_UNITS_PER_MINUTE,
+                    Quota::WINDOW
+                ),
                 None
             );
         }
         let t1 = t0 + Duration::from_secs(10);
-        let w = admit(&mut q, t1, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE).unwrap();
+        let w = admit(
+            &mut q,
+            t1,
+            units::MESSAGES_IMPORT,
+            USER_UNITS_PER_MINUTE,
+            Quota::WINDOW,
+        )
+        .unwrap();
         assert_eq!(w, Duration::from_secs(50) + Duration::from_millis(5));
         // Once the first minute is over, the units are free again.
         let t2 = t0 + Duration::from_secs(60);
         assert_eq!(
-            admit(&mut q, t2, units::MESSAGES_IMPORT, USER_UNITS_PER_MINUTE),
+            admit(
+                &mut q,
+                t2,
+                units::MESSAGES_IMPORT,
+                USER_UNITS_PER_MINUTE,
+                Quota::WINDOW
+            ),
             None
         );
         assert_eq!(q.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_counts_from_its_answer() {
+        let quota = Quota::with_window(50, Duration::from_millis(300));
+        let sent = quota.take("u", 50).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        quota.answered("u", sent, 50);
+        // The first call's units are free 300 ms after its answer, not after it was sent.
+        let t = Instant::now();
+        quota.take("u", 25).await;
+        let waited = t.elapsed();
+        assert!(
+            waited >= Duration::from_millis(290) && waited < Duration::from_millis(600),
+            "{waited:?}"
+        );
     }
 }

@@ -63,6 +63,7 @@ impl MailSession for GmailSession {
     }
 
     async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        self.note_baseline().await?;
         let (cur, st) = self.open(folder, "examine").await?;
         self.current = Some(cur);
         Ok(st)
@@ -343,12 +344,40 @@ impl MailSession for GmailSession {
         Some(&self.no_keywords)
     }
 
+    /// On a source, the mailbox's historyId (taken once per session, before anything is
+    /// compared) is the marker; see `history`.
+    async fn examine_changes(&mut self, folder: &str) -> Result<(FolderState, Option<u64>)> {
+        if self.c.side != "source" {
+            return Ok((self.examine(folder).await?, None));
+        }
+        let marker = self.history_marker().await?;
+        Ok((self.examine(folder).await?, Some(marker)))
+    }
+
+    /// The listing alone: Gmail's sizes are estimates that cost a `messages.get` each.
+    async fn list_uids(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
+        Ok(self
+            .select("list", &[], from_uid)?
+            .into_iter()
+            .map(|(uid, _)| MessageMeta { uid, size: 0 })
+            .collect())
+    }
+
+    /// All flags, or on a source those of the messages Gmail's history names since the
+    /// marker `changed_since` (see `history`).
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,
-        _changed_since: Option<u64>,
+        changed_since: Option<u64>,
     ) -> Result<Vec<UidFlags>> {
+        if uids.is_none() && self.c.side == "source" {
+            return self.history_flags(changed_since).await;
+        }
         self.label_flags(uids).await
+    }
+
+    fn take_notice(&mut self) -> Option<String> {
+        self.take_history_notice()
     }
 
     async fn set_flags(&mut self, uid: u32, add: &[String], remove: &[String]) -> Result<()> {

@@ -22,6 +22,8 @@ pub mod units {
     pub const MESSAGES_GET: u32 = 5;
     pub const MESSAGES_IMPORT: u32 = 25;
     pub const MESSAGES_DELETE: u32 = 10;
+    pub const HISTORY_LIST: u32 = 2;
+    pub const GET_PROFILE: u32 = 1;
 }
 
 /// Throttling answers waited out before giving up with `Throttled`.
@@ -158,4 +160,17 @@ pub struct LabelledMessage {
     /// `Junk`, `Trash`, user labels by name), else the label id (`STARRED`, `UNREAD`,
     /// `IMPORTANT`, `CATEGORY_*`); `Archive` alone when it has no folder label.
     pub labels: Vec<String>,
+}
+
+/// What a session knows of the mailbox's history.
+#[derive(Debug, Default)]
+pub(super) struct HistoryState {
+    /// The mailbox's historyId taken before the first folder was compared.
+    pub(super) marker: Option<u64>,
+    /// Per start historyId: the ids of the messages with records since (None: Google no
+    /// longer keeps that history).
+    pub(super) since: std::collections::HashMap<u64, Option<std::collections::HashSet<String>>>,
+    /// The baseline is in the journal (recorded, or found there).
+    pub(super) baseline: bool,
+    pub(super) notice: Option<String>,
 }

@@ -25,6 +25,18 @@ pub async fn carry_flags(
     let row = ctx
         .store
         .folder(scan.row.mailbox_id, &scan.src, &scan.dst)?;
+    // The source's flags of a row; where the source lists no keywords, with the keywords
+    // cutover set (journalled), so they are neither added nor removed.
+    let src_of = |r: &crate::journal::DeltaRow| {
+        let mut set = flag_set(scan.src_flags[&r.src_uid].iter().map(String::as_str));
+        if scan.system_flags_only {
+            let known = r.flags.as_deref().unwrap_or_default();
+            for (k, v) in flag_set(known.split(' ').filter(|f| !f.starts_with('\\'))) {
+                set.entry(k).or_insert(v);
+            }
+        }
+        set
+    };
     // Rows as they are after the moves (a message moved here is compared here).
     let rows: Vec<_> = ctx
         .store
@@ -32,11 +44,10 @@ pub async fn carry_flags(
         .into_iter()
         .filter(|r| r.dst_uid.is_some() && r.dst_uidvalidity == row.dst_uidvalidity)
         .filter(|r| {
-            scan.src_flags.get(&r.src_uid).is_some_and(|f| {
-                r.flags.as_deref().is_none_or(|known| {
-                    flag_set(known.split(' ')) != flag_set(f.iter().map(String::as_str))
-                })
-            })
+            scan.src_flags.contains_key(&r.src_uid)
+                && r.flags
+                    .as_deref()
+                    .is_none_or(|known| flag_set(known.split(' ')) != src_of(r))
         })
         .collect();
     if !rows.is_empty() {
@@ -62,12 +73,18 @@ pub async fn carry_flags(
             let uid = r.dst_uid.unwrap_or(0);
             // Gone from the destination: the folder's check reports it.
             let Some(d) = now.get(&uid) else { continue };
-            let src = flag_set(scan.src_flags[&r.src_uid].iter().map(String::as_str));
+            let mut src = src_of(r);
             let d = flag_set(d.iter().map(String::as_str));
             let base = match &r.flags {
                 Some(known) => flag_set(known.split(' ')),
                 None => d.clone(),
             };
+            // Keywords the source cannot list stay as the base has them.
+            if scan.system_flags_only {
+                for (k, v) in base.iter().filter(|(k, _)| !k.starts_with('\\')) {
+                    src.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
             let (add, remove) = flag_changes(&src, &base, &d);
             if !add.is_empty() || !remove.is_empty() {
                 if ctx.stop.is_set() {

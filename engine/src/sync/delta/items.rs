@@ -74,6 +74,7 @@ pub async fn scan_items(
         src_flags: Default::default(),
         modseq: None,
         listed: true,
+        system_flags_only: false,
         row,
     }))
 }

@@ -30,13 +30,19 @@ pub async fn delta_pass(
     resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
     let mut scans = Vec::new();
     let mut item_scans = Vec::new();
+    // A Gmail API source lists each label's messages as its own (a message moved between
+    // labels leaves one listing and turns up, under a new UID, in another), so its planned
+    // folders are compared as any; an IMAP Gmail source's are not (All Mail lists them all).
+    let gmail_api = super::scan::gmail_api(src.capabilities());
     for job in jobs {
-        // A Gmail plan decides per UID which folder copies a message: left to the copy. A
-        // fail-back's filter only excludes what fail-back wrote into the source folder.
-        let planned = job
-            .filter
-            .as_ref()
-            .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
+        // A Gmail plan decides per UID which folder copies a message: left to the copy
+        // (but on a Gmail API source). A fail-back's filter only excludes what fail-back
+        // wrote into the source folder.
+        let planned = !gmail_api
+            && job
+                .filter
+                .as_ref()
+                .is_some_and(|f| f.only.is_some() || f.upto.is_some() || !f.reclaim.is_empty());
         // Calendars and contacts (a Gmail source's plan covers them too: only copied rows
         // are compared, whatever the plan).
         if kind_of_folder(&job.src) != crate::api::ItemKind::Mail {

@@ -49,12 +49,13 @@ pub async fn scan_listed(
         return Ok(None);
     }
     let listing = src
-        .fetch_meta(1)
+        .list_uids(1)
         .await?
         .into_iter()
         .map(|m| (m.uid, m.size))
         .collect::<std::collections::HashMap<_, _>>();
     let copied = store.delta_rows(row.id, Some(validity), &[state::COPIED])?;
+    let copied_uids: HashSet<u32> = copied.iter().map(|c| c.src_uid).collect();
     let pending: HashSet<u32> = store
         .pending(row.id, validity)?
         .iter()
@@ -80,7 +81,7 @@ pub async fn scan_listed(
         (Some(k), Some(_)) => src.list_flags(None, Some(k)).await,
         _ => src.list_flags(None, None).await,
     };
-    let src_flags = match listed {
+    let src_flags: std::collections::HashMap<u32, Vec<String>> = match listed {
         Ok(v) => v.into_iter().collect(),
         Err(e) if e.is_unsupported() => {
             skipped.add(NO_SRC_FLAGS);
@@ -88,6 +89,23 @@ pub async fn scan_listed(
         }
         Err(e) => return Err(e.into()),
     };
+    // A marker found expired while listing (Gmail's history): said once.
+    if let Some(n) = src.take_notice() {
+        skipped.note(n);
+    }
+    // On a Gmail API source a message can leave one label's folder for another it was
+    // listed in already (its UID there not new): what the history names is looked at too.
+    if gmail_api(src.capabilities()) {
+        for u in src_flags.keys() {
+            if !copied_uids.contains(u)
+                && !new_uids.contains(u)
+                && !exclude.is_some_and(|e| e.contains(u))
+            {
+                new_uids.push(*u);
+            }
+        }
+        new_uids.sort_unstable();
+    }
     Ok(Some(FolderScan {
         display: display.to_string(),
         src: row.src_name.clone(),
@@ -99,6 +117,7 @@ pub async fn scan_listed(
         src_flags,
         modseq,
         listed: true,
+        system_flags_only: gmail_api(src.capabilities()),
         row,
     }))
 }
@@ -135,6 +154,13 @@ pub fn scan_gone(
         src_flags: Default::default(),
         modseq: None,
         listed: false,
+        system_flags_only: false,
         row,
     }))
+}
+
+/// A Gmail API source: its folders are labels, its keywords (the copy's labels-as-keywords)
+/// are not flags it lists.
+pub fn gmail_api(caps: &crate::endpoint::Capabilities) -> bool {
+    caps.raw.iter().any(|c| c == "GMAIL-API")
 }

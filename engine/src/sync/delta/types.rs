@@ -78,6 +78,10 @@ pub struct FolderScan {
     pub modseq: Option<u64>,
     /// The folder is still on the source (false: deleted or renamed since).
     pub listed: bool,
+    /// Only system flags (`\Seen`, `\Flagged`, ...) are compared: the source lists no
+    /// keywords (a Gmail API source, whose other labels the copy wrote as keywords); the
+    /// keywords cutover set are kept as they are.
+    pub system_flags_only: bool,
 }
 
 /// A copied message found again in another folder (or under a new UID in its own).

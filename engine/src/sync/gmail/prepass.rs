@@ -79,7 +79,7 @@ pub async fn prepass<S: MailSession>(
             .filter(|r| r.folder == f.wire && r.uidvalidity == st.uidvalidity)
             .collect();
         if let Some(min) = waiting.iter().map(|r| r.uid).min() {
-            let present: HashSet<u32> = src.fetch_meta(min).await?.iter().map(|m| m.uid).collect();
+            let present: HashSet<u32> = src.list_uids(min).await?.iter().map(|m| m.uid).collect();
             gone.extend(
                 waiting
                     .into_iter()
@@ -181,6 +181,11 @@ pub async fn prepass<S: MailSession>(
                 r.own = true;
                 r.keywords = keywords.clone();
             }
+        }
+        // A delta pass moved the copy's row to the heir (a message moved between labels
+        // after it was copied): the ownership follows, nothing is copied again.
+        if store.gmail_sighting_journalled(mailbox_id, &heir) {
+            continue;
         }
         reclaim
             .entry(heir.folder.clone())

@@ -4,9 +4,10 @@
 //! - a bearer token the fake token endpoint issued for `https://gmail.googleapis.com`,
 //!   unexpired (401 with Google's error body otherwise);
 //! - the per-user quota in units (labels.list 1, labels.create/update/delete 5, messages.list
-//!   5, messages.get 5, messages.import 25, messages.delete 10): past it, 429 with Retry-After
-//!   and `RESOURCE_EXHAUSTED` / `rateLimitExceeded` (15,000 units a minute unless the test
-//!   shrinks the window);
+//!   5, messages.get 5, messages.import 25, messages.delete 10, messages.modify 5,
+//!   history.list 2, getProfile 1): past it, 429 with Retry-After and `RESOURCE_EXHAUSTED` /
+//!   `userRateLimitExceeded` (15,000 units a minute unless the test shrinks the window); each
+//!   call logged in `admissions`;
 //! - the upload size limit (413; 150 MB unless the test sets a smaller cap);
 //! - `messages.import`: multipart/related (JSON metadata then message/rfc822) or media upload,
 //!   the raw bytes kept exactly, labelIds that exist, the internal date from the `Date:`
@@ -17,7 +18,9 @@
 //!   terms `in:`/`-in:` and `has:nouserlabels` (400 for any other term);
 //! - labels: system labels fixed, user label names unique (409), nested with `/`;
 //! - `messages.modify` (5 units): `addLabelIds` / `removeLabelIds` that exist (400 otherwise),
-//!   the message keeps its id.
+//!   the message keeps its id;
+//! - every mutation a history record, `users.history.list` and `users.getProfile`
+//!   (`gmail_history.rs`).
 //!
 //! Test hooks read a mailbox, seed messages (for Gmail as a source) and inject throttling.
 
@@ -72,6 +75,12 @@ pub struct Mailbox {
     /// User labels: id -> name.
     pub labels: Vec<(String, String)>,
     pub messages: HashMap<String, FakeMessage>,
+    /// The history records kept, oldest first (`gmail_history`).
+    pub history: Vec<super::gmail_history::HistoryRecord>,
+    /// The mailbox's current historyId.
+    pub history_id: u64,
+    /// A startHistoryId below this answers 404 (history no longer kept).
+    pub history_floor: u64,
 }
 
 /// An answer forced on a user's next request.
@@ -104,6 +113,12 @@ pub struct Gmail {
     pub calls: Mutex<HashMap<&'static str, u64>>,
     /// Per user, its Gmail delegates: (delegateEmail, verificationStatus).
     pub delegates: Mutex<HashMap<String, Vec<(String, String)>>>,
+    /// Every call as the quota saw it: (user, when, units, throttled).
+    pub admissions: Mutex<Vec<(String, Instant, u32, bool)>>,
+    /// messages.get calls per message id (accepted ones).
+    pub got: Mutex<HashMap<String, u64>>,
+    /// History records kept per mailbox (`gmail_history`).
+    pub history_keep: Mutex<usize>,
     next: AtomicU64,
 }
 
@@ -122,6 +137,9 @@ impl Gmail {
             throttled: AtomicU64::new(0),
             calls: Mutex::new(HashMap::new()),
             delegates: Mutex::new(HashMap::new()),
+            got: Mutex::new(HashMap::new()),
+            admissions: Mutex::new(Vec::new()),
+            history_keep: Mutex::new(usize::MAX),
             next: AtomicU64::new(1),
         }
     }
@@ -246,22 +264,21 @@ impl Gmail {
     pub fn add_message(&self, user: &str, raw: &[u8], labels: &[&str], internal_ms: i64) -> String {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let id = format!("{:016x}", 0x18c0_0000_0000u64 + n);
+        let m = FakeMessage {
+            id: id.clone(),
+            raw: raw.to_vec(),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            internal_ms,
+            seq: n,
+        };
         self.mailboxes
             .lock()
             .unwrap()
             .get_mut(user)
             .unwrap()
             .messages
-            .insert(
-                id.clone(),
-                FakeMessage {
-                    id: id.clone(),
-                    raw: raw.to_vec(),
-                    labels: labels.iter().map(|s| s.to_string()).collect(),
-                    internal_ms,
-                    seq: n,
-                },
-            );
+            .insert(id.clone(), m.clone());
+        self.record_change(user, "messageAdded", &m, Vec::new());
         id
     }
 
@@ -271,7 +288,7 @@ impl Gmail {
 
     /// Token, injected answers, then quota, for one call of `method` costing `units`.
     #[allow(clippy::result_large_err)]
-    fn admit(
+    pub(super) fn admit(
         &self,
         headers: &HeaderMap,
         user: &str,
@@ -353,14 +370,27 @@ impl Gmail {
                 .ceil()
                 .max(1.0) as u64;
             self.throttled.fetch_add(1, Ordering::SeqCst);
-            return Err(too_many(secs));
+            self.admissions
+                .lock()
+                .unwrap()
+                .push((user.to_string(), now, units, true));
+            return Err(over_user_quota(secs));
         }
         q.push_back((now, units));
+        self.admissions
+            .lock()
+            .unwrap()
+            .push((user.to_string(), now, units, false));
         Ok(())
     }
 }
 
-fn google_error(status: StatusCode, gstatus: &str, reason: &str, message: &str) -> Response {
+pub(super) fn google_error(
+    status: StatusCode,
+    gstatus: &str,
+    reason: &str,
+    message: &str,
+) -> Response {
     (
         status,
         Json(json!({"error": {
@@ -385,7 +415,20 @@ fn too_many(retry_after: u64) -> Response {
     r
 }
 
-fn not_found() -> Response {
+/// The per-user quota exceeded: 429 with Google's `userRateLimitExceeded` body.
+fn over_user_quota(retry_after: u64) -> Response {
+    let mut r = google_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RESOURCE_EXHAUSTED",
+        "userRateLimitExceeded",
+        "User-rate limit exceeded. Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com'.",
+    );
+    r.headers_mut()
+        .insert("retry-after", retry_after.to_string().parse().unwrap());
+    r
+}
+
+pub(super) fn not_found() -> Response {
     google_error(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
@@ -423,6 +466,14 @@ pub fn router(g: Arc<Gmail>) -> Router {
                 .delete(labels_delete),
         )
         .route("/gmail/v1/users/{user}/messages", get(messages_list))
+        .route(
+            "/gmail/v1/users/{user}/history",
+            get(super::gmail_history::history_list),
+        )
+        .route(
+            "/gmail/v1/users/{user}/profile",
+            get(super::gmail_history::get_profile),
+        )
         .route(
             "/gmail/v1/users/{user}/settings/delegates",
             get(delegates_list),
@@ -607,8 +658,16 @@ async fn labels_delete(
     if mb.labels.len() == before {
         return not_found();
     }
+    let keep = *g.history_keep.lock().unwrap();
+    let mut touched = Vec::new();
     for m in mb.messages.values_mut() {
-        m.labels.retain(|l| *l != id);
+        if m.labels.contains(&id) {
+            m.labels.retain(|l| *l != id);
+            touched.push(m.clone());
+        }
+    }
+    for m in touched {
+        mb.record(keep, "labelRemoved", &m, vec![id.clone()]);
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -712,6 +771,7 @@ async fn messages_get(
     if let Err(r) = g.admit(&h, &user, "messages.get", 5) {
         return r;
     }
+    *g.got.lock().unwrap().entry(id.clone()).or_default() += 1;
     let all = g.mailboxes.lock().unwrap();
     let Some(m) = all[&user].messages.get(&id) else {
         return not_found();
@@ -763,11 +823,26 @@ async fn messages_modify(
     let Some(m) = mb.messages.get_mut(&id) else {
         return not_found();
     };
+    let removed: Vec<String> = remove
+        .iter()
+        .filter(|l| m.labels.contains(l))
+        .cloned()
+        .collect();
     m.labels.retain(|l| !remove.contains(l));
+    let mut added = Vec::new();
     for l in add {
         if !m.labels.contains(&l) {
-            m.labels.push(l);
+            m.labels.push(l.clone());
+            added.push(l);
         }
+    }
+    let m = m.clone();
+    let keep = *g.history_keep.lock().unwrap();
+    if !removed.is_empty() {
+        mb.record(keep, "labelRemoved", &m, removed);
+    }
+    if !added.is_empty() {
+        mb.record(keep, "labelAdded", &m, added);
     }
     Json(json!({"id": m.id, "threadId": m.id, "labelIds": m.labels})).into_response()
 }
@@ -780,9 +855,14 @@ async fn messages_delete(
     if let Err(r) = g.admit(&h, &user, "messages.delete", 10) {
         return r;
     }
+    let keep = *g.history_keep.lock().unwrap();
     let mut all = g.mailboxes.lock().unwrap();
-    match all.get_mut(&user).unwrap().messages.remove(&id) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
+    let mb = all.get_mut(&user).unwrap();
+    match mb.messages.remove(&id) {
+        Some(m) => {
+            mb.record(keep, "messageDeleted", &m, Vec::new());
+            StatusCode::NO_CONTENT.into_response()
+        }
         None => not_found(),
     }
 }
@@ -921,16 +1001,16 @@ async fn messages_import(
         }
         let n = g.next.fetch_add(1, Ordering::SeqCst);
         let id = format!("{:016x}", 0x18c0_0000_0000u64 + n);
-        mb.messages.insert(
-            id.clone(),
-            FakeMessage {
-                id: id.clone(),
-                raw,
-                labels: labels.clone(),
-                internal_ms,
-                seq: n,
-            },
-        );
+        let m = FakeMessage {
+            id: id.clone(),
+            raw,
+            labels: labels.clone(),
+            internal_ms,
+            seq: n,
+        };
+        mb.messages.insert(id.clone(), m.clone());
+        let keep = *g.history_keep.lock().unwrap();
+        mb.record(keep, "messageAdded", &m, Vec::new());
         (id, labels)
     };
     tokio::time::sleep(g.import_delay).await;

@@ -9,6 +9,7 @@
 //! One server hosts every service; each lives in its own module with its own state.
 
 pub mod gmail;
+pub mod gmail_history;
 pub mod google_calendar;
 pub mod google_directory;
 pub mod google_people;
