@@ -326,6 +326,14 @@ impl MailSession for AnySession {
         each!(self, s => s.marker_covers_expunges())
     }
 
+    async fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> Result<crate::endpoint::Statuses> {
+        each!(self, s => s.statuses(folders, markers).await)
+    }
+
     fn take_notice(&mut self) -> Option<String> {
         each!(self, s => s.take_notice())
     }

@@ -11,6 +11,10 @@ use super::types::{
 /// One message's flags and keywords as the endpoint names them (`\Seen`, `$label1`), by UID.
 pub type UidFlags = (u32, Vec<String>);
 
+/// The state of folders read without opening them, by wire name: each folder's
+/// [`FolderState`] and change marker (see [`MailSession::examine_changes`]).
+pub type Statuses = std::collections::HashMap<String, (FolderState, Option<u64>)>;
+
 /// One logged-in session on an endpoint. The methods that work on "the examined folder" need
 /// a prior [`MailSession::examine`].
 pub trait MailSession: Send {
@@ -117,6 +121,19 @@ pub trait MailSession: Send {
         folder: &str,
     ) -> impl Future<Output = Result<(FolderState, Option<u64>)>> + Send {
         async move { Ok((self.examine(folder).await?, None)) }
+    }
+
+    /// The state of each of `folders` without opening them, all in one round trip where the
+    /// endpoint can (IMAP: pipelined STATUS), with the change marker when `markers` and the
+    /// endpoint has one (IMAP: HIGHESTMODSEQ under CONDSTORE). A folder the endpoint could
+    /// not tell is left out (it is then opened as usual). The default tells none.
+    fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> impl Future<Output = Result<Statuses>> + Send {
+        let _ = (folders, markers);
+        async { Ok(Statuses::new()) }
     }
 
     /// Whether an unchanged marker and UIDNEXT mean an unchanged folder (IMAP QRESYNC: an

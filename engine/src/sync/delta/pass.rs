@@ -16,6 +16,7 @@ use crate::sync::types::{Ctx, FolderJob, SyncError};
 /// mail folders of `jobs` (calendars, contacts and Gmail-planned folders are left to the
 /// copy). New mail is then copied by the folder copies as in any run. What an endpoint
 /// cannot do (`EndpointError::Unsupported`) is left out and said once for the mailbox.
+/// True when some folder changed since the last pass (the destination may have changed too).
 pub async fn delta_pass(
     ctx: &Ctx<'_>,
     mailbox: &str,
@@ -24,7 +25,7 @@ pub async fn delta_pass(
     deletions: Deletions,
     src: &mut impl MailSession,
     dst: &mut impl MailSession,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let mut skipped = Skipped::default();
     resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
     let mut scans = Vec::new();
@@ -50,6 +51,7 @@ pub async fn delta_pass(
             deletions == Deletions::Propagate,
             exclude,
             &mut skipped,
+            job.seen.src,
             src,
         )
         .await?
@@ -80,5 +82,5 @@ pub async fn delta_pass(
         carry_flags(ctx, scan, &mut skipped, dst).await?;
     }
     skipped.report(ctx, mailbox);
-    Ok(())
+    Ok(!scans.is_empty())
 }

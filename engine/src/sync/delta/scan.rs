@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::types::{FolderScan, NO_SRC_FLAGS, Skipped};
-use crate::endpoint::{EndpointError, MailSession};
+use crate::endpoint::{EndpointError, FolderState, MailSession};
 use crate::journal::{FolderRow, Journal, state};
 use crate::sync::types::SyncError;
 
@@ -20,8 +20,27 @@ pub async fn scan_listed(
     propagate: bool,
     exclude: Option<&HashSet<u32>>,
     skipped: &mut Skipped,
+    seen: Option<(FolderState, Option<u64>)>,
     src: &mut impl MailSession,
 ) -> Result<Option<FolderScan>, SyncError> {
+    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
+    // HIGHESTMODSEQ too): the folder is passed, on the state read before (`seen`, the
+    // mailbox's pipelined STATUS) without opening it, else after one EXAMINE.
+    let known = store.src_modseq(row.id)?;
+    let covers = src.marker_covers_expunges();
+    let unchanged = |st: &FolderState, modseq: Option<u64>| -> Result<bool, SyncError> {
+        Ok(covers
+            && modseq.is_some()
+            && known == modseq
+            && row.src_uidnext == Some(st.uidnext)
+            && row.src_uidvalidity == Some(st.uidvalidity)
+            && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty()))
+    };
+    if let Some((st, modseq)) = seen
+        && unchanged(&st, modseq)?
+    {
+        return Ok(None);
+    }
     let (st, modseq) = match src.examine_changes(&row.src_name).await {
         Ok(v) => v,
         Err(EndpointError::NoFolder { .. }) => return Ok(None),
@@ -36,16 +55,7 @@ pub async fn scan_listed(
         // Never opened by a copy yet (a folder new on the source): only a target of moves.
         None => st.uidvalidity,
     };
-    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
-    // HIGHESTMODSEQ too): one EXAMINE is the whole cost.
-    let known = store.src_modseq(row.id)?;
-    if src.marker_covers_expunges()
-        && modseq.is_some()
-        && known == modseq
-        && row.src_uidnext == Some(st.uidnext)
-        && row.src_uidvalidity == Some(st.uidvalidity)
-        && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
-    {
+    if unchanged(&st, modseq)? {
         return Ok(None);
     }
     let listing = src
