@@ -307,6 +307,11 @@ impl Engine {
                 },
             });
         }
+        // The largest folders first (by the message counts the STATUS read): the last
+        // folder taken is then a small one, not a large one left on one connection while the
+        // others have finished (the tail of a pass across a WAN). Otherwise listing order.
+        jobs.make_contiguous()
+            .sort_by_key(|j| std::cmp::Reverse(j.seen.src.map_or(0, |(st, _)| st.exists)));
         let (mut s, mut d) = (s, d);
         // A delta pass (once something of the mailbox was copied: before that there is
         // nothing to mirror, only to copy); or a plain run after an interrupted one, which
