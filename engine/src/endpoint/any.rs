@@ -278,6 +278,10 @@ impl MailSession for AnySession {
         each!(self, s => s.create_folder(folder).await)
     }
 
+    async fn create_folders(&mut self, folders: &[(String, String)]) -> Result<Vec<Result<bool>>> {
+        each!(self, s => s.create_folders(folders).await)
+    }
+
     async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
         each!(self, s => s.create_folder_shown_as(folder, display).await)
     }

@@ -155,6 +155,26 @@ pub trait MailSession: Send {
         async { Err(EndpointError::Unsupported { op: "list flags" }) }
     }
 
+    /// Create each of `folders` (wire name, name shown) as
+    /// [`MailSession::create_folder_shown_as`] does, all in one round trip where the endpoint
+    /// can (IMAP: pipelined CREATE): one answer per folder, in order. A failure that ends the
+    /// session (a lost connection) is the error; the default creates them one by one.
+    fn create_folders(
+        &mut self,
+        folders: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<Result<bool>>>> + Send {
+        async move {
+            let mut out = Vec::new();
+            for (wire, shown) in folders {
+                match self.create_folder_shown_as(wire, shown).await {
+                    Err(e) if e.is_transient() => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        }
+    }
+
     /// Add and remove exactly these flags of one message of the folder opened with
     /// `open_for_append`; nothing else of the message is touched.
     fn set_flags(

@@ -241,6 +241,32 @@ impl Engine {
         });
         let mut jobs = VecDeque::new();
         let mut refused: Option<SyncError> = None;
+        // The destination folders missing, created all at once (one round trip where the
+        // destination pipelines them); each answer is looked at below, folder by folder.
+        let missing_on_dst = |dst: &str| {
+            !dst_existing.iter().any(|e| {
+                (e.wire_name == *dst && e.selectable)
+                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
+                        && dst.eq_ignore_ascii_case("INBOX"))
+            })
+        };
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for m in &maps {
+            if let Some(dst) = &m.dst_wire
+                && missing_on_dst(dst)
+                && !missing.iter().any(|(w, _)| w == dst)
+            {
+                missing.push((dst.clone(), m.dst_display.clone()));
+            }
+        }
+        let mut created = std::collections::HashMap::new();
+        if !missing.is_empty() {
+            if self.is_batch_stopped(&spec.batch) {
+                return Err(SyncError::Stopped);
+            }
+            let answers = d.create_folders(&missing).await?;
+            created.extend(missing.into_iter().map(|(w, _)| w).zip(answers));
+        }
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
                 tracing::info!(mailbox = %key, folder = %m.src.display(), "not copied: {}", m.why);
@@ -250,16 +276,8 @@ impl Engine {
             // A folder listed \NonExistent or \Noselect (Dovecot lists the special folders
             // it creates on first use that way) holds nothing yet: it is created, so that an
             // empty source folder is there on the destination too.
-            let exists = dst_existing.iter().any(|e| {
-                (e.wire_name == *dst && e.selectable)
-                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
-                        && dst.eq_ignore_ascii_case("INBOX"))
-            });
-            if !exists {
-                if self.is_batch_stopped(&spec.batch) {
-                    return Err(SyncError::Stopped);
-                }
-                match d.create_folder_shown_as(dst, &m.dst_display).await {
+            if missing_on_dst(dst) {
+                match created.remove(dst).unwrap_or(Ok(false)) {
                     Ok(true) => self.store.mark_folder_created(row.id)?,
                     Ok(false) => {}
                     Err(e) if e.is_transient() => return Err(e.into()),

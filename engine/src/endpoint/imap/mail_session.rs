@@ -35,6 +35,11 @@ impl MailSession for ImapSession {
         self.create(folder).await
     }
 
+    async fn create_folders(&mut self, folders: &[(String, String)]) -> Result<Vec<Result<bool>>> {
+        let wires: Vec<String> = folders.iter().map(|(w, _)| w.clone()).collect();
+        self.create_all(&wires).await
+    }
+
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
         self.list_meta(from_uid).await
     }
