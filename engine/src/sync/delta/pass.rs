@@ -39,7 +39,6 @@ pub async fn delta_pass(
         if planned || kind_of_folder(&job.src) != crate::api::ItemKind::Mail {
             continue;
         }
-        let exclude = job.filter.as_ref().map(|f| &f.exclude);
         if ctx.stop.is_set() {
             return Err(SyncError::Stopped);
         }
@@ -47,11 +46,9 @@ pub async fn delta_pass(
         if let Some(s) = scan_listed(
             ctx.store,
             row,
-            &job.src_display,
+            job,
             deletions == Deletions::Propagate,
-            exclude,
             &mut skipped,
-            job.seen.src,
             src,
         )
         .await?
