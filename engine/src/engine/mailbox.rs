@@ -193,7 +193,14 @@ impl Engine {
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
                 let found = discover(&self.project, &mut s, &mut d).await?;
-                let seen = folder_statuses(&found, &mut s, &mut d).await?;
+                // The folders' states are a shortcut, never needed: after a failed attempt
+                // (a server that dropped the connection on the pipelined STATUS) the retry
+                // goes without them, each folder opened as usual.
+                let seen = if attempt == 1 {
+                    folder_statuses(&found, &mut s, &mut d).await?
+                } else {
+                    Default::default()
+                };
                 // A Gmail source: which folder copies each message (empty for others).
                 let gmail = self
                     .gmail_prepass(&key, mailbox_id, &found.mappings, &mut s)
@@ -325,11 +332,6 @@ impl Engine {
                 },
             });
         }
-        // The largest folders first (by the message counts the STATUS read): the last
-        // folder taken is then a small one, not a large one left on one connection while the
-        // others have finished (the tail of a pass across a WAN). Otherwise listing order.
-        jobs.make_contiguous()
-            .sort_by_key(|j| std::cmp::Reverse(j.seen.src.map_or(0, |(st, _)| st.exists)));
         let (mut s, mut d) = (s, d);
         // A delta pass (once something of the mailbox was copied: before that there is
         // nothing to mirror, only to copy); or a plain run after an interrupted one, which
