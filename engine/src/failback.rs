@@ -216,6 +216,7 @@ pub async fn failback(
             row,
             src: f.dst_name.clone(),
             src_display: decode_mutf7(&f.dst_name),
+            seen: Default::default(),
             dst: f.src_name.clone(),
             filter: Some(Arc::new(UidFilter {
                 min_uid: from,

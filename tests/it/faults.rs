@@ -543,12 +543,13 @@ fn a_source_folder_deleted_mid_run_is_a_warning_not_a_crash() {
     src.seed(USER, 60, 19, &["--no-tricky"]);
     src.doveadm(&["mailbox", "create", "-u", USER, "Doomed"]);
     src.doveadm(&["copy", "-u", USER, "Doomed", "mailbox", "INBOX", "all"]);
-    // The client's EXAMINE of the folder is held back 3 s; meanwhile the folder goes.
+    // The client's EXAMINE of the folder is held back 3 s; meanwhile the folder goes. (The
+    // mailbox's pipelined STATUS, which names every folder, goes through before it.)
     let proxy = FaultProxy::start(
         src.port,
         vec![Fault::new(
             Dir::Up,
-            Trigger::ClientSent("Doomed".into()),
+            Trigger::ClientSent("EXAMINE \"Doomed\"".into()),
             Action::Stall(Duration::from_secs(3)),
         )],
     );

@@ -278,6 +278,10 @@ impl MailSession for AnySession {
         each!(self, s => s.create_folder(folder).await)
     }
 
+    async fn create_folders(&mut self, folders: &[(String, String)]) -> Result<Vec<Result<bool>>> {
+        each!(self, s => s.create_folders(folders).await)
+    }
+
     async fn create_folder_shown_as(&mut self, folder: &str, display: &str) -> Result<bool> {
         each!(self, s => s.create_folder_shown_as(folder, display).await)
     }
@@ -332,6 +336,14 @@ impl MailSession for AnySession {
 
     async fn expunge_unchanged(&mut self, uids: &[u32]) -> Result<Vec<u32>> {
         each!(self, s => s.expunge_unchanged(uids).await)
+    }
+
+    async fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> Result<crate::endpoint::Statuses> {
+        each!(self, s => s.statuses(folders, markers).await)
     }
 
     fn take_notice(&mut self) -> Option<String> {

@@ -36,7 +36,7 @@ mod types;
 pub mod with_items;
 
 pub use budget::ConnectionBudget;
-pub use session::{MailSession, UidFlags};
+pub use session::{MailSession, Statuses, UidFlags};
 pub use sink::MessageSink;
 pub use types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,

@@ -11,6 +11,10 @@ use super::types::{
 /// One message's flags and keywords as the endpoint names them (`\Seen`, `$label1`), by UID.
 pub type UidFlags = (u32, Vec<String>);
 
+/// The state of folders read without opening them, by wire name: each folder's
+/// [`FolderState`] and change marker (see [`MailSession::examine_changes`]).
+pub type Statuses = std::collections::HashMap<String, (FolderState, Option<u64>)>;
+
 /// One logged-in session on an endpoint. The methods that work on "the examined folder" need
 /// a prior [`MailSession::examine`].
 pub trait MailSession: Send {
@@ -131,6 +135,19 @@ pub trait MailSession: Send {
         self.fetch_meta(from_uid)
     }
 
+    /// The state of each of `folders` without opening them, all in one round trip where the
+    /// endpoint can (IMAP: pipelined STATUS), with the change marker when `markers` and the
+    /// endpoint has one (IMAP: HIGHESTMODSEQ under CONDSTORE). A folder the endpoint could
+    /// not tell is left out (it is then opened as usual). The default tells none.
+    fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> impl Future<Output = Result<Statuses>> + Send {
+        let _ = (folders, markers);
+        async { Ok(Statuses::new()) }
+    }
+
     /// Whether an unchanged marker and UIDNEXT mean an unchanged folder (IMAP QRESYNC: an
     /// expunge raises HIGHESTMODSEQ too), so a delta pass can skip the folder after one
     /// [`MailSession::examine_changes`].
@@ -148,6 +165,26 @@ pub trait MailSession: Send {
     ) -> impl Future<Output = Result<Vec<UidFlags>>> + Send {
         let _ = (uids, changed_since);
         async { Err(EndpointError::Unsupported { op: "list flags" }) }
+    }
+
+    /// Create each of `folders` (wire name, name shown) as
+    /// [`MailSession::create_folder_shown_as`] does, all in one round trip where the endpoint
+    /// can (IMAP: pipelined CREATE): one answer per folder, in order. A failure that ends the
+    /// session (a lost connection) is the error; the default creates them one by one.
+    fn create_folders(
+        &mut self,
+        folders: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<Result<bool>>>> + Send {
+        async move {
+            let mut out = Vec::new();
+            for (wire, shown) in folders {
+                match self.create_folder_shown_as(wire, shown).await {
+                    Err(e) if e.is_transient() => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            Ok(out)
+        }
     }
 
     /// Add and remove exactly these flags of one message of the folder opened with

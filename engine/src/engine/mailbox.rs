@@ -188,16 +188,24 @@ impl Engine {
         // A connection dropped while logging in or listing costs a retry, like one dropped
         // during a folder copy.
         let mut attempt = 0;
-        let (s, mut d, discovery, gmail_filters) = loop {
+        let (s, mut d, discovery, gmail_filters, seen) = loop {
             attempt += 1;
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
                 let found = discover(&self.project, &mut s, &mut d).await?;
+                // The folders' states are a shortcut, never needed: after a failed attempt
+                // (a server that dropped the connection on the pipelined STATUS) the retry
+                // goes without them, each folder opened as usual.
+                let seen = if attempt == 1 {
+                    folder_statuses(&found, &mut s, &mut d).await?
+                } else {
+                    Default::default()
+                };
                 // A Gmail source: which folder copies each message (empty for others).
                 let gmail = self
                     .gmail_prepass(&key, mailbox_id, &found.mappings, &mut s)
                     .await?;
-                Ok::<_, SyncError>((s, d, found, gmail))
+                Ok::<_, SyncError>((s, d, found, gmail, seen))
             }
             .await;
             match r {
@@ -240,6 +248,32 @@ impl Engine {
         });
         let mut jobs = VecDeque::new();
         let mut refused: Option<SyncError> = None;
+        // The destination folders missing, created all at once (one round trip where the
+        // destination pipelines them); each answer is looked at below, folder by folder.
+        let missing_on_dst = |dst: &str| {
+            !dst_existing.iter().any(|e| {
+                (e.wire_name == *dst && e.selectable)
+                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
+                        && dst.eq_ignore_ascii_case("INBOX"))
+            })
+        };
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for m in &maps {
+            if let Some(dst) = &m.dst_wire
+                && missing_on_dst(dst)
+                && !missing.iter().any(|(w, _)| w == dst)
+            {
+                missing.push((dst.clone(), m.dst_display.clone()));
+            }
+        }
+        let mut created = std::collections::HashMap::new();
+        if !missing.is_empty() {
+            if self.is_batch_stopped(&spec.batch) {
+                return Err(SyncError::Stopped);
+            }
+            let answers = d.create_folders(&missing).await?;
+            created.extend(missing.into_iter().map(|(w, _)| w).zip(answers));
+        }
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
                 tracing::info!(mailbox = %key, folder = %m.src.display(), "not copied: {}", m.why);
@@ -249,16 +283,8 @@ impl Engine {
             // A folder listed \NonExistent or \Noselect (Dovecot lists the special folders
             // it creates on first use that way) holds nothing yet: it is created, so that an
             // empty source folder is there on the destination too.
-            let exists = dst_existing.iter().any(|e| {
-                (e.wire_name == *dst && e.selectable)
-                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
-                        && dst.eq_ignore_ascii_case("INBOX"))
-            });
-            if !exists {
-                if self.is_batch_stopped(&spec.batch) {
-                    return Err(SyncError::Stopped);
-                }
-                match d.create_folder_shown_as(dst, &m.dst_display).await {
+            if missing_on_dst(dst) {
+                match created.remove(dst).unwrap_or(Ok(false)) {
                     Ok(true) => self.store.mark_folder_created(row.id)?,
                     Ok(false) => {}
                     Err(e) if e.is_transient() => return Err(e.into()),
@@ -300,6 +326,10 @@ impl Engine {
                 dst: dst.clone(),
                 filter,
                 max_failed: self.project.max_failed_messages,
+                seen: crate::sync::Seen {
+                    src: seen.0.get(&m.src.wire_name).copied(),
+                    dst: seen.1.get(dst).map(|(st, _)| *st),
+                },
             });
         }
         let (mut s, mut d) = (s, d);
@@ -307,13 +337,35 @@ impl Engine {
         // nothing to mirror, only to copy); or a plain run after an interrupted one, which
         // settles its moves and removals first (else a moved message would be copied again).
         let copied_before = self.store.mailbox_totals(mailbox_id)?.copied > 0;
-        if (self.is_delta(&spec.batch) && copied_before)
-            || !self.store.unfinished_delta(mailbox_id)?.is_empty()
-        {
-            self.delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
+        let unfinished = !self.store.unfinished_delta(mailbox_id)?.is_empty();
+        if (self.is_delta(&spec.batch) && copied_before) || unfinished {
+            let changed = self
+                .delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)
                 .await?;
+            // The delta pass may have written to the destination: its folders' states read
+            // before are stale, so each is opened again.
+            if changed || unfinished {
+                for j in jobs.iter_mut() {
+                    j.seen.dst = None;
+                }
+            }
         }
-        let copied = self.run_jobs(spec, jobs, Some((s, d))).await;
+        // Folders unchanged on both sides since the last pass are passed here, without
+        // opening them (and without connecting a folder worker for them).
+        let halt = self.halt_of(spec);
+        let ctx = crate::sync::Ctx {
+            store: &self.store,
+            sink: &self.sink,
+            stop: &halt,
+            stats: &self.stats,
+        };
+        let mut rest = VecDeque::new();
+        for job in jobs {
+            if !crate::sync::pass_unchanged(&ctx, &job)? {
+                rest.push_back(job);
+            }
+        }
+        let copied = self.run_jobs(spec, rest, Some((s, d))).await;
         match refused {
             Some(e) if copied.is_ok() => Err(e),
             _ => copied,
@@ -330,15 +382,10 @@ impl Engine {
         jobs: &VecDeque<FolderJob>,
         s: &mut AnySession,
         d: &mut AnySession,
-    ) -> Result<(), SyncError> {
+    ) -> Result<bool, SyncError> {
         let key = spec.key();
         let key = key.as_str();
-        let halt = crate::events::Halt {
-            emergency: self.stop.clone(),
-            batch_stop: self.batch_stop_flag(&spec.batch),
-            pause: self.pause_flag(&spec.batch),
-            mailbox_pause: self.mailbox_pause_flag(key),
-        };
+        let halt = self.halt_of(spec);
         let ctx = crate::sync::Ctx {
             store: &self.store,
             sink: &self.sink,
@@ -346,7 +393,8 @@ impl Engine {
             stats: &self.stats,
         };
         if !self.is_delta(&spec.batch) {
-            return crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, d).await;
+            crate::sync::delta::resume_unfinished(&ctx, key, mailbox_id, d).await?;
+            return Ok(true);
         }
         let jobs: Vec<FolderJob> = jobs.iter().cloned().collect();
         crate::sync::delta::delta_pass(
@@ -359,6 +407,16 @@ impl Engine {
             d,
         )
         .await
+    }
+
+    /// What stops, pauses or brakes this mailbox's work.
+    fn halt_of(&self, spec: &MailboxSpec) -> crate::events::Halt {
+        crate::events::Halt {
+            emergency: self.stop.clone(),
+            batch_stop: self.batch_stop_flag(&spec.batch),
+            pause: self.pause_flag(&spec.batch),
+            mailbox_pause: self.mailbox_pause_flag(&spec.key()),
+        }
     }
 
     /// A Gmail-shaped source: decide which folder copies each message (see `sync::gmail`);
@@ -482,4 +540,27 @@ impl Engine {
 /// never copies forward what a fail-back wrote (`cutover failback`).
 pub fn failback_journal_key(forward_key: &str) -> String {
     format!("failback:{forward_key}")
+}
+
+/// The state of every folder to copy, on both sides at once, each side in one round trip
+/// (see [`MailSession::statuses`]): the source's with its change marker, the destination's
+/// of the folders it lists as selectable.
+async fn folder_statuses(
+    found: &Discovery,
+    s: &mut AnySession,
+    d: &mut AnySession,
+) -> Result<(crate::endpoint::Statuses, crate::endpoint::Statuses), SyncError> {
+    let copied = || found.mappings.iter().filter(|m| m.dst_wire.is_some());
+    let srcs: Vec<String> = copied().map(|m| m.src.wire_name.clone()).collect();
+    let dsts: Vec<String> = copied()
+        .filter_map(|m| m.dst_wire.clone())
+        .filter(|w| {
+            found
+                .destination
+                .iter()
+                .any(|e| e.wire_name == *w && e.selectable)
+        })
+        .collect();
+    let (a, b) = tokio::join!(s.statuses(&srcs, true), d.statuses(&dsts, false));
+    Ok((a?, b?))
 }

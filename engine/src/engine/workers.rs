@@ -31,8 +31,11 @@ impl Engine {
         &self,
         spec: &MailboxSpec,
     ) -> Result<(AnySession, AnySession), SyncError> {
-        let s = self.src.connect_mailbox(spec).await?;
-        let d = self.dst.connect_mailbox(spec).await?;
+        // Both at once: across a WAN a login is several round trips on each side.
+        let (s, d) = tokio::try_join!(
+            self.src.connect_mailbox(spec),
+            self.dst.connect_mailbox(spec)
+        )?;
         Ok((s, d))
     }
 
@@ -257,8 +260,7 @@ impl Engine {
             }
         }
         if let Some((s, d)) = sessions {
-            s.logout().await;
-            d.logout().await;
+            tokio::join!(s.logout(), d.logout());
         }
         match first_err {
             Some(e) => Err(e),

@@ -52,6 +52,41 @@ async fn recopy_damaged<D: MailSession>(
     Ok(())
 }
 
+/// A folder whose states read before it was opened ([`FolderJob::seen`], both sides) are
+/// what the journal knows: the source's UIDVALIDITY and UIDNEXT unchanged, nothing pending,
+/// in doubt or to re-copy, the destination's UIDVALIDITY, EXISTS and UIDNEXT those of its
+/// last check. It is passed as [`copy_folder`] passes an unchanged folder, without opening
+/// either side (two round trips fewer per folder on a no-op pass). False: copy it as usual.
+pub fn pass_unchanged(ctx: &Ctx<'_>, job: &FolderJob) -> Result<bool, SyncError> {
+    let (Some((src, _)), Some(dst)) = (job.seen.src, job.seen.dst) else {
+        return Ok(false);
+    };
+    let store = ctx.store;
+    let row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+    let reclaiming = job.filter.as_ref().is_some_and(|f| !f.reclaim.is_empty());
+    if reclaiming
+        || src.uidnext == 0
+        || row.src_uidvalidity != Some(src.uidvalidity)
+        || row.src_uidnext != Some(src.uidnext)
+        || row.dst_uidvalidity != Some(dst.uidvalidity)
+        || store.dst_seen(row.id)? != Some((dst.exists, dst.uidnext))
+        || !store.in_doubt(row.id)?.is_empty()
+        || !store.pending(row.id, src.uidvalidity)?.is_empty()
+        || !store.damaged(row.id)?.is_empty()
+    {
+        return Ok(false);
+    }
+    store.set_folder_state(row.id, journal::folder_state::LISTED)?;
+    ctx.sink.send(Event::FolderDone {
+        mailbox: job.mailbox.clone(),
+        folder: job.src_display.clone(),
+        totals: store.folder_totals(row.id)?,
+        appended: 0,
+        unchanged: true,
+    });
+    Ok(true)
+}
+
 /// Copy one folder on `src`/`dst`; a large one is split across the connections `helpers`
 /// finds ([`super::split`]).
 pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
@@ -67,7 +102,10 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
     let issue =
         |sev, cat: &str, uid, msg: &str| ctx.sink.issue(sev, cat, Some(mb), Some(fname), uid, msg);
 
-    let st = match src.examine(&job.src).await {
+    // Both sides opened at once (they are different connections): one round trip, not two.
+    // The destination's answer is looked at once the source's is handled, as before.
+    let (examined, opened) = tokio::join!(src.examine(&job.src), dst.open_for_append(&job.dst));
+    let st = match examined {
         Ok(st) => st,
         Err(e @ EndpointError::NoFolder { .. }) => {
             // Gone, or refused? Only a fresh LIST tells: a folder the server still lists
@@ -117,7 +155,20 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
         row = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
     }
 
-    let dst_state = match dst.open_for_append(&job.dst).await {
+    // The folder's HIGHESTMODSEQ read before this EXAMINE, for the next delta pass: only
+    // when every copy of the folder will be read after it (nothing copied or in doubt yet),
+    // so no flag change older than it goes unseen; a delta pass then lists the folder
+    // only when it changed since.
+    if let Some((pre, Some(marker))) = job.seen.src
+        && pre.uidvalidity == st.uidvalidity
+        && store.src_modseq(row.id)?.is_none()
+        && store.folder_totals(row.id)?.copied == 0
+        && store.in_doubt(row.id)?.is_empty()
+    {
+        store.set_src_modseq(row.id, Some(marker))?;
+    }
+
+    let dst_state = match opened {
         Ok(s) => s,
         Err(EndpointError::NoFolder { .. }) => {
             if dst.create_folder(&job.dst).await? {
@@ -306,6 +357,11 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
         let now = dst.status(&job.dst).await?;
         check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, true).await?;
         store.set_dst_seen(row.id, now.exists, now.uidnext)?;
+    } else if store.dst_seen(row.id)? != Some((dst_state.exists, dst_state.uidnext)) {
+        // Nothing written: checked and recorded as an unchanged folder is, so that the next
+        // pass can pass this one without opening it (an empty folder costs no command here).
+        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, false).await?;
+        store.set_dst_seen(row.id, dst_state.exists, dst_state.uidnext)?;
     }
     let totals = store.folder_totals(row.id)?;
     ctx.sink.send(Event::FolderDone {
@@ -348,6 +404,7 @@ mod tests {
             row,
             src: "INBOX".into(),
             src_display: "INBOX".into(),
+            seen: Default::default(),
             dst: "INBOX".into(),
             max_failed,
             filter: None,
@@ -411,6 +468,7 @@ mod tests {
             row,
             src: "Work".into(),
             src_display: "Work".into(),
+            seen: Default::default(),
             dst: "Work".into(),
             max_failed: 50,
             filter: Some(std::sync::Arc::new(UidFilter {

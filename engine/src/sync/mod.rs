@@ -37,7 +37,7 @@ pub mod split;
 mod types;
 mod window;
 
-pub use copy::copy_folder;
+pub use copy::{copy_folder, pass_unchanged};
 pub(crate) use in_doubt::resolve_in_doubt;
 pub use split::{Helper, HelperFuture, Helpers, NoHelpers, RANGE_MSGS};
-pub use types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally, UidFilter};
+pub use types::{Ctx, FolderJob, FolderOutcome, Seen, SyncError, Tally, UidFilter};

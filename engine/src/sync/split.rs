@@ -351,6 +351,7 @@ mod tests {
             row: row.clone(),
             src: "INBOX".into(),
             src_display: "INBOX".into(),
+            seen: Default::default(),
             dst: "INBOX".into(),
             max_failed: 50,
             filter: None,

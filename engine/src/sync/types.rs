@@ -62,6 +62,18 @@ pub struct FolderJob {
     /// Which source messages this job may copy (fail-back, and the forward direction after
     /// a fail-back); all when None.
     pub filter: Option<std::sync::Arc<UidFilter>>,
+    /// Both sides' state of the folder read before it is opened, for the whole mailbox in
+    /// one round trip per side (see [`crate::endpoint::MailSession::statuses`]): an unchanged
+    /// folder is then passed without opening it ([`super::copy::pass_unchanged`]).
+    pub seen: Seen,
+}
+
+/// A folder's state read without opening it: the source's with its change marker
+/// (HIGHESTMODSEQ), the destination's. None where unknown (then the folder is opened).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen {
+    pub src: Option<(crate::endpoint::FolderState, Option<u64>)>,
+    pub dst: Option<crate::endpoint::FolderState>,
 }
 
 /// Source UIDs a job copies: at or above `min_uid`, and not in `exclude` (messages cutover

@@ -122,6 +122,8 @@ struct Shared {
     log: Mutex<Vec<String>>,
     /// Client -> server bytes per connection (index = connection number - 1), when recording.
     recorded: Option<Mutex<Vec<Vec<u8>>>>,
+    /// Round trips per connection (see `FaultProxy::round_trips`).
+    turns: Mutex<Vec<usize>>,
 }
 
 /// A running proxy on 127.0.0.1 (stopped on drop).
@@ -164,6 +166,7 @@ impl FaultProxy {
             stop: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
             recorded: record.then(|| Mutex::new(Vec::new())),
+            turns: Mutex::new(Vec::new()),
         });
         let sh = shared.clone();
         thread::spawn(move || {
@@ -194,6 +197,15 @@ impl FaultProxy {
         self.shared.conns.load(Ordering::SeqCst)
     }
 
+    /// Per connection (accept order), how many times the client sent something after the
+    /// server had sent something since the client's last bytes: the round trips it waited on
+    /// (the greeting's included). Pipelined commands written at once count once; a window of
+    /// commands the server answers while the client still writes may count more than once,
+    /// so this is exact for short exchanges (a no-op pass) and an upper bound otherwise.
+    pub fn round_trips(&self) -> Vec<usize> {
+        self.shared.turns.lock().unwrap().clone()
+    }
+
     /// One line per fault applied, for assertion messages.
     pub fn log(&self) -> Vec<String> {
         self.shared.log.lock().unwrap().clone()
@@ -217,6 +229,8 @@ struct Conn {
     armed: Vec<AtomicBool>,
     bytes: [AtomicU64; 2],
     dead: AtomicBool,
+    /// The server sent something since the client's last bytes (see `round_trips`).
+    replied: AtomicBool,
 }
 
 impl Conn {
@@ -248,6 +262,7 @@ fn serve(sh: Arc<Shared>, n: usize, client: TcpStream) {
         armed: sh.faults.iter().map(|_| AtomicBool::new(false)).collect(),
         bytes: [AtomicU64::new(0), AtomicU64::new(0)],
         dead: AtomicBool::new(false),
+        replied: AtomicBool::new(false),
     });
     let (sh2, c2) = (sh.clone(), conn.clone());
     let up = thread::spawn(move || pump(&sh2, &c2, Dir::Up));
@@ -305,6 +320,18 @@ fn pump(sh: &Shared, conn: &Conn, dir: Dir) {
             return;
         }
         let mut chunk = &buf[..n];
+        match dir {
+            Dir::Down => conn.replied.store(true, Ordering::SeqCst),
+            Dir::Up => {
+                let mut turns = sh.turns.lock().unwrap();
+                if turns.len() < conn.n {
+                    turns.resize(conn.n, 0);
+                }
+                if conn.replied.swap(false, Ordering::SeqCst) {
+                    turns[conn.n - 1] += 1;
+                }
+            }
+        }
         if let (Dir::Up, Some(rec)) = (dir, &sh.recorded) {
             let mut rec = rec.lock().unwrap();
             if rec.len() < conn.n {

@@ -35,6 +35,11 @@ impl MailSession for ImapSession {
         self.create(folder).await
     }
 
+    async fn create_folders(&mut self, folders: &[(String, String)]) -> Result<Vec<Result<bool>>> {
+        let wires: Vec<String> = folders.iter().map(|(w, _)| w.clone()).collect();
+        self.create_all(&wires).await
+    }
+
     async fn fetch_meta(&mut self, from_uid: u32) -> Result<Vec<MessageMeta>> {
         self.list_meta(from_uid).await
     }
@@ -83,6 +88,14 @@ impl MailSession for ImapSession {
         self.has_qresync()
     }
 
+    async fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> Result<crate::endpoint::Statuses> {
+        self.status_all(folders, markers).await
+    }
+
     async fn list_flags(
         &mut self,
         uids: Option<&[u32]>,
@@ -103,7 +116,9 @@ impl MailSession for ImapSession {
         self.keywords.as_deref()
     }
 
+    /// LOGOUT said, its answer not waited for (nothing in it matters, and across a WAN the
+    /// wait is a round trip per connection); then the connection is closed.
     async fn logout(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.s.logout()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.s.run_command("LOGOUT")).await;
     }
 }

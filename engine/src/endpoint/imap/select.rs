@@ -177,3 +177,97 @@ impl ImapSession {
         state_of("STATUS", folder, &mb)
     }
 }
+
+impl ImapSession {
+    /// STATUS of every folder in `folders`, pipelined: all commands written at once, then the
+    /// answers read, so the whole list costs one round trip. With `markers` and CONDSTORE the
+    /// folders' HIGHESTMODSEQ too. A folder answered NO or BAD (not selectable, gone), or
+    /// without a UIDVALIDITY, is left out: it is opened as usual. A lost connection or a BYE
+    /// is an error, as for any command.
+    pub(super) async fn status_all(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> Result<crate::endpoint::Statuses> {
+        use imap_proto::{MailboxDatum, StatusAttribute};
+        let mut out = crate::endpoint::Statuses::new();
+        if folders.is_empty() {
+            return Ok(out);
+        }
+        let t = self.timeout;
+        self.settle();
+        let modseq = markers && self.has_condstore();
+        let items = if modseq {
+            "(UIDNEXT UIDVALIDITY MESSAGES HIGHESTMODSEQ)"
+        } else {
+            "(UIDNEXT UIDVALIDITY MESSAGES)"
+        };
+        let mut tags = std::collections::HashSet::new();
+        let mut lines = String::new();
+        for f in folders {
+            let tag = self.next_tag();
+            lines.push_str(&format!("{tag} STATUS {} {items}\r\n", quote(f)));
+            tags.insert(tag);
+        }
+        let w = self.s.get_mut();
+        w.write_all(lines.as_bytes())
+            .await
+            .map_err(|e| io_err("STATUS", e))?;
+        w.flush().await.map_err(|e| io_err("STATUS", e))?;
+        let deadline = tokio::time::Instant::now() + t;
+        while !tags.is_empty() {
+            let r = before(deadline, t, "STATUS", self.s.read_response())
+                .await?
+                .map_err(|e| io_err("STATUS", e))?
+                .ok_or(EndpointError::ConnectionLost {
+                    op: "STATUS".into(),
+                })?;
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                    let name = unquote(mailbox).into_owned();
+                    if !folders.contains(&name) {
+                        continue;
+                    }
+                    let mut mb = async_imap::types::Mailbox::default();
+                    let mut marker = None;
+                    for a in status {
+                        match a {
+                            StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
+                            StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
+                            StatusAttribute::Messages(n) => mb.exists = *n,
+                            StatusAttribute::HighestModSeq(m) if modseq => marker = Some(*m),
+                            _ => {}
+                        }
+                    }
+                    // Without UIDVALIDITY and UIDNEXT the folder is opened as usual.
+                    if mb.uid_next.is_some()
+                        && let Ok(st) = state_of("STATUS", &name, &mb)
+                    {
+                        out.insert(name, (st, marker));
+                    }
+                }
+                Response::Done { tag, .. } => {
+                    tags.remove(&tag.0.to_string());
+                }
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    let info = outcome.information.as_deref().unwrap_or("");
+                    return Err(match throttle_of(info) {
+                        Some(wait) => EndpointError::Throttled {
+                            op: "STATUS".into(),
+                            message: format!("server said BYE: {info}"),
+                            wait,
+                        },
+                        None => EndpointError::ConnectionLost {
+                            op: format!("STATUS (server said BYE: {info})"),
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}

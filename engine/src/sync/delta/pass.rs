@@ -17,6 +17,7 @@ use crate::sync::types::{Ctx, FolderJob, SyncError};
 /// folders of `jobs` (Gmail-planned folders are left to the copy; of calendars and address
 /// books, deletions: their changed items are written again by the copy, see [`super::items`]). New mail is then copied by the folder copies as in any run. What an endpoint
 /// cannot do (`EndpointError::Unsupported`) is left out and said once for the mailbox.
+/// True when some folder changed since the last pass (the destination may have changed too).
 pub async fn delta_pass(
     ctx: &Ctx<'_>,
     mailbox: &str,
@@ -25,7 +26,7 @@ pub async fn delta_pass(
     deletions: Deletions,
     src: &mut impl MailSession,
     dst: &mut impl MailSession,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let mut skipped = Skipped::default();
     resume(ctx, mailbox, mailbox_id, &mut skipped, dst).await?;
     let mut scans = Vec::new();
@@ -57,7 +58,6 @@ pub async fn delta_pass(
         if planned {
             continue;
         }
-        let exclude = job.filter.as_ref().map(|f| &f.exclude);
         if ctx.stop.is_set() {
             return Err(SyncError::Stopped);
         }
@@ -65,9 +65,8 @@ pub async fn delta_pass(
         if let Some(s) = scan_listed(
             ctx.store,
             row,
-            &job.src_display,
+            job,
             deletions == Deletions::Propagate,
-            exclude,
             &mut skipped,
             src,
         )
@@ -102,5 +101,5 @@ pub async fn delta_pass(
         carry_flags(ctx, scan, &mut skipped, dst).await?;
     }
     skipped.report(ctx, mailbox);
-    Ok(())
+    Ok(!scans.is_empty() || !item_scans.is_empty())
 }

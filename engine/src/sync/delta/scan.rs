@@ -5,23 +5,44 @@
 use std::collections::HashSet;
 
 use super::types::{FolderScan, NO_SRC_FLAGS, Skipped};
-use crate::endpoint::{EndpointError, MailSession};
+use crate::endpoint::{EndpointError, FolderState, MailSession};
 use crate::journal::{FolderRow, Journal, state};
-use crate::sync::types::SyncError;
+use crate::sync::types::{FolderJob, SyncError};
 
 /// Scan a folder listed on the source; None when there is nothing a delta pass can compare
 /// (a new source UIDVALIDITY, which the copy re-matches by fingerprint, or the folder gone
 /// meanwhile) or nothing changed since the last pass (and, with `propagate`, no deletion
-/// reported earlier waits to be removed). `exclude`: source UIDs a fail-back wrote.
+/// reported earlier waits to be removed). Of `job`: the folder's name for people, the source
+/// UIDs a fail-back wrote (its filter's `exclude`) and the state read before (`seen`).
 pub async fn scan_listed(
     store: &Journal,
     row: FolderRow,
-    display: &str,
+    job: &FolderJob,
     propagate: bool,
-    exclude: Option<&HashSet<u32>>,
     skipped: &mut Skipped,
     src: &mut impl MailSession,
 ) -> Result<Option<FolderScan>, SyncError> {
+    let display = job.src_display.as_str();
+    let exclude: Option<&HashSet<u32>> = job.filter.as_ref().map(|f| &f.exclude);
+    let seen = job.seen.src;
+    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
+    // HIGHESTMODSEQ too): the folder is passed, on the state read before (`seen`, the
+    // mailbox's pipelined STATUS) without opening it, else after one EXAMINE.
+    let known = store.src_modseq(row.id)?;
+    let covers = src.marker_covers_expunges();
+    let unchanged = |st: &FolderState, modseq: Option<u64>| -> Result<bool, SyncError> {
+        Ok(covers
+            && modseq.is_some()
+            && known == modseq
+            && row.src_uidnext == Some(st.uidnext)
+            && row.src_uidvalidity == Some(st.uidvalidity)
+            && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty()))
+    };
+    if let Some((st, modseq)) = seen
+        && unchanged(&st, modseq)?
+    {
+        return Ok(None);
+    }
     let (st, modseq) = match src.examine_changes(&row.src_name).await {
         Ok(v) => v,
         Err(EndpointError::NoFolder { .. }) => return Ok(None),
@@ -36,16 +57,7 @@ pub async fn scan_listed(
         // Never opened by a copy yet (a folder new on the source): only a target of moves.
         None => st.uidvalidity,
     };
-    // Nothing added, removed or re-flagged since the last pass (QRESYNC: an expunge raises
-    // HIGHESTMODSEQ too): one EXAMINE is the whole cost.
-    let known = store.src_modseq(row.id)?;
-    if src.marker_covers_expunges()
-        && modseq.is_some()
-        && known == modseq
-        && row.src_uidnext == Some(st.uidnext)
-        && row.src_uidvalidity == Some(st.uidvalidity)
-        && (!propagate || store.delta_rows(row.id, None, &["src_deleted"])?.is_empty())
-    {
+    if unchanged(&st, modseq)? {
         return Ok(None);
     }
     let listing = src
