@@ -467,3 +467,160 @@ fn the_destination_connection_budget_holds_across_the_fleet() {
     }
     assert_eq!(pg.psql(&db, "SELECT count(*) FROM leases"), "0");
 }
+
+/// Every other engine on a PostgreSQL journal (here `cutover sync`, as the console's and
+/// finalize's do) holds a mailbox's lease while it migrates it: a mailbox a worker holds is
+/// not started (a `fleet` warning naming the holder, the run not complete), the others are
+/// copied; once the lease is gone the next pass copies it, exactly, and gives the lease back.
+#[test]
+fn an_engine_outside_the_fleet_never_writes_a_mailbox_a_worker_holds() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let users = [("ann", "ann-pw"), ("ben", "ben-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed("ann", 40, 5, &[]);
+    src.seed("ben", 40, 6, &[]);
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .mailboxes(&lines)
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    // The journal's tables, then a worker elsewhere holding ann for ten minutes.
+    let project = cutover_engine::config::load(&p.path).unwrap();
+    drop(cutover_engine::journal::Journal::open_project(&project).unwrap());
+    pg.psql(
+        &db,
+        "INSERT INTO leases(mailbox, worker, expires_at)
+         VALUES ('ann->ann', 'elsewhere:1:0', julianday('now') + 600 / 86400.0)",
+    );
+
+    let first = p.cutover(&["sync"]);
+    assert_ne!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(dst.message_count("ann"), 0, "{}", text(&first));
+    assert_same_mail(
+        &src.dump("ben", "ben-pw"),
+        &dst.dump("ben", "ben-pw"),
+        |f| f.to_string(),
+    );
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM issues WHERE category = 'fleet' AND mailbox = 'ann->ann'
+               AND message LIKE '%elsewhere:1:0 is migrating this mailbox%'"
+        ),
+        "1",
+        "{}",
+        text(&first)
+    );
+
+    pg.psql(&db, "DELETE FROM leases WHERE worker = 'elsewhere:1:0'");
+    let second = p.cutover(&["sync"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_same_mail(
+        &src.dump("ann", "ann-pw"),
+        &dst.dump("ann", "ann-pw"),
+        |f| f.to_string(),
+    );
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM leases"), "0");
+}
+
+/// The fleet's pause holds a worker's writes without ending it (it waits, its mailbox
+/// released), and the fleet's start (the console's start on any machine) resumes it: the
+/// copy then ends exactly.
+#[test]
+fn a_paused_fleet_waits_and_a_start_from_anywhere_resumes_it() {
+    let root = tempfile::Builder::new()
+        .prefix("cutover-it")
+        .tempdir()
+        .unwrap();
+    let pg = PgCluster::start();
+    let db = pg.database();
+    let users = [("ann", "ann-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    // fsync on every write: slow enough to pause in the middle.
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
+    src.seed("ann", 600, 7, &[]);
+    let p = ProjectBuilder::imap(&src, &dst)
+        .set("project.state", pg.url(&db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3)
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "ann",
+            pass: "ann-pw",
+        }])
+        .create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let project = cutover_engine::config::load(&p.path).unwrap();
+    let store = cutover_engine::journal::Journal::open_project(&project).unwrap();
+    let channel = cutover_engine::journal::fleet_channel(&project.name);
+    let mut worker = Command::new(bin())
+        .arg("run")
+        .arg(&p.path)
+        .stdout(File::create(p.dir.path().join("w.out")).unwrap())
+        .stderr(File::create(p.dir.path().join("w.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let total = src.dump("ann", "ann-pw").total() as u64;
+    let start = Instant::now();
+    while copied(&pg, &db, "ann->ann") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "ann never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store
+        .issue_fleet_command(&channel, "pause", None, "test", "test:1")
+        .unwrap();
+    // The window in flight ends; then nothing more while paused, and the worker waits.
+    std::thread::sleep(Duration::from_secs(2));
+    let held = copied(&pg, &db, "ann->ann");
+    assert!(
+        held < total,
+        "ann was copied before the pause could hold it"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(copied(&pg, &db, "ann->ann"), held, "a write while paused");
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "a paused worker waits for a start"
+    );
+    store
+        .issue_fleet_command(&channel, "start", None, "test", "test:1")
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = worker.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the worker did not finish after the start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = std::fs::read_to_string(p.dir.path().join("w.out")).unwrap_or_default();
+    let err = std::fs::read_to_string(p.dir.path().join("w.err")).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{out}\n{err}");
+    assert_same_mail(
+        &src.dump("ann", "ann-pw"),
+        &dst.dump("ann", "ann-pw"),
+        |f| f.to_string(),
+    );
+}

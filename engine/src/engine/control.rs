@@ -122,6 +122,8 @@ fn handle(e: &Arc<Engine>, m: &mut Monitor, c: Command) {
                 return;
             }
             resume_after_stop(e, m);
+            // The whole fleet resumes what a pause held (PostgreSQL journal).
+            super::fleet::broadcast(e, "start", batch.as_deref(), "the console");
             for spec in e.selected(batch.as_slice()) {
                 m.paused.remove(&spec.batch);
                 e.start_mailbox(spec);

@@ -147,6 +147,22 @@ pub async fn follow(engine: Arc<Engine>) {
 }
 
 /// Carry out one fleet command here (not one this process issued: it acted on it already).
+/// The batches a fleet command names: one, or every batch of the project.
+fn batches_of(engine: &Engine, batch: Option<&str>) -> Vec<String> {
+    let mut batches: Vec<String> = match batch {
+        Some(b) => vec![b.to_string()],
+        None => engine
+            .project
+            .mailboxes
+            .iter()
+            .map(|m| m.batch.clone())
+            .collect(),
+    };
+    batches.sort_unstable();
+    batches.dedup();
+    batches
+}
+
 fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
     if c.origin == me {
         return;
@@ -158,17 +174,7 @@ fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
             super::halt::emergency_stop(engine, &c.by, c.batch.as_deref(), &from);
         }
         "pause" => {
-            let mut batches: Vec<&str> = match &c.batch {
-                Some(b) => vec![b.as_str()],
-                None => engine
-                    .project
-                    .mailboxes
-                    .iter()
-                    .map(|m| m.batch.as_str())
-                    .collect(),
-            };
-            batches.sort_unstable();
-            batches.dedup();
+            let batches = batches_of(engine, c.batch.as_deref());
             for b in &batches {
                 engine.pause_batch(b);
             }
@@ -179,6 +185,21 @@ fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
                 None,
                 None,
                 &format!("pause of {} by {} ({from})", batches.join(", "), c.by),
+            );
+        }
+        "start" => {
+            // Resumes what a pause held (a stop ends the workers: start them again).
+            let batches = batches_of(engine, c.batch.as_deref());
+            for b in &batches {
+                engine.pause_flag(b).clear();
+            }
+            engine.sink().issue(
+                Severity::Info,
+                "operator",
+                None,
+                None,
+                None,
+                &format!("start of {} by {} ({from})", batches.join(", "), c.by),
             );
         }
         other => tracing::warn!("fleet command #{} of an unknown kind {other:?}", c.id),

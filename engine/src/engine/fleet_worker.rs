@@ -44,6 +44,8 @@ impl Engine {
     /// every mailbox of the run has ended (here or on another worker) or a stop. The results
     /// are those of the mailboxes this worker finished.
     pub async fn run_fleet(self: &Arc<Self>, batches: &[String]) -> Vec<MailboxResult> {
+        // Its scheduler leases the mailboxes (not each start, as other engines do).
+        super::lease_guard::mark_fleet_worker();
         let host = host_name();
         let pid = std::process::id();
         let since_epoch = std::time::SystemTime::now()
@@ -101,6 +103,14 @@ impl Engine {
                 lock(&sh.held).remove(&key);
                 if lock(&sh.lost).remove(&key) {
                     // Another worker resumes it from the journal.
+                    continue;
+                }
+                if !self.stop.is_stopped() && self.pause_flag(&r.batch).is_stopped() {
+                    // Paused with its batch (the console's pause, here or on another
+                    // worker): not ended. Released, and leased again (here or elsewhere)
+                    // once a start clears the pause.
+                    let (id, k) = (sh.id.clone(), key.clone());
+                    let _ = blocking(&self.store, move |s| s.release_lease(&id, &k)).await;
                     continue;
                 }
                 let (id, k) = (sh.id.clone(), key.clone());
@@ -232,9 +242,11 @@ impl Engine {
             })
             .collect();
         let unfinished = !open.is_empty() || !tasks.is_empty();
+        // A paused batch's mailboxes are not ended: the worker waits for a start.
         for spec in open
             .into_iter()
             .filter(|s| !busy.contains(s.key().as_str()))
+            .filter(|s| !self.pause_flag(&s.batch).is_stopped())
         {
             if tasks.len() >= limit {
                 break;
@@ -410,7 +422,7 @@ impl crate::endpoint::FleetSlots for Slots {
 }
 
 /// Run a journal call off the async threads (a PostgreSQL round trip blocks).
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     store: &Journal,
     f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
 ) -> Result<T, JournalError> {
@@ -422,7 +434,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// This machine's name, for the workers table.
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

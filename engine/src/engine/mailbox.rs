@@ -42,7 +42,15 @@ impl Engine {
                 .ok();
             let slot = engine.slots.sem.clone().acquire_owned().await.ok();
             let key = spec.key();
-            let r = engine.clone().migrate_mailbox(spec).await;
+            // On a PostgreSQL journal: never a mailbox another cutover is writing.
+            let r = match engine.lease_for_start(&key).await {
+                Ok(lease) => {
+                    let r = engine.clone().migrate_mailbox(spec).await;
+                    drop(lease);
+                    r
+                }
+                Err(holder) => engine.leased_elsewhere(&spec, &holder),
+            };
             drop(slot);
             drop(batch_slot);
             lock(&engine.running).remove(&key);

@@ -8,7 +8,8 @@
 //! finalize; `lag`: its lag check; `outcome`: how it ended; [`control`] and [`monitor`]:
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket; [`fleet`]: the fleet's stop and pause on a PostgreSQL journal;
-//! `fleet_view`: its workers in the snapshot; `halt`: the emergency stop all of them trip.
+//! `fleet_view`: its workers in the snapshot; `halt`: the emergency stop all of them trip;
+//! `lease_guard`: the mailbox lease any other engine holds on a PostgreSQL journal.
 
 pub mod control;
 pub mod fleet;
@@ -16,6 +17,7 @@ mod fleet_view;
 mod fleet_worker;
 mod halt;
 mod lag;
+mod lease_guard;
 mod mailbox;
 pub mod monitor;
 mod outcome;
