@@ -820,7 +820,6 @@ fn imap_to_gmail_sync_pass_moves_by_labels_sets_state_and_reports_deletions() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let before = src.dump("alice", "alice-pw");
     assert_eq!(source_shape(&before), gmail_shape(&c.gmail));
-    let renamed = before.folders["Archive/2023"].len() as u64;
     let copies = c.gmail.messages(GUSER).len();
 
     users_work(&src, &before);
@@ -829,8 +828,8 @@ fn imap_to_gmail_sync_pass_moves_by_labels_sets_state_and_reports_deletions() {
     let n = pass_counts(&pass);
     assert_eq!(
         (n[0], n[2], n[3], n[4]),
-        (50, 30 + renamed, 10, 0),
-        "new, moves, deletions, removed:\n{}",
+        (50, 30, 10, 0),
+        "new, moves, deletions, removed (the renamed folder's label renamed):\n{}",
         text(&pass)
     );
     // Moved by relabelling: one message each, only the new ones imported.

@@ -16,14 +16,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
+use super::lease_guard::{STOP_SHARE, blocking, host_name};
 use super::outcome::{Failure, MailboxResult};
 use super::state::{Engine, lock};
 use crate::events::{RunStats, Severity};
 use crate::journal::{Journal, JournalError, Totals};
-
-/// The share of the lease time after the last successful renewal at which a worker stops
-/// writing its mailboxes (the rest is the margin for an APPEND window already in flight).
-pub const STOP_SHARE: f64 = 0.6;
 
 /// What the scheduler, the heartbeat and the watchdog of one worker share.
 struct Shared {
@@ -419,26 +416,4 @@ impl crate::endpoint::FleetSlots for Slots {
         }
         lock(&self.used).remove(&(endpoint.to_string(), idx));
     }
-}
-
-/// Run a journal call off the async threads (a PostgreSQL round trip blocks).
-pub(super) async fn blocking<T: Send + 'static>(
-    store: &Journal,
-    f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
-) -> Result<T, JournalError> {
-    let s = store.clone();
-    match tokio::task::spawn_blocking(move || f(&s)).await {
-        Ok(r) => r,
-        Err(e) => Err(store.lost(format!("journal call failed: {e}"))),
-    }
-}
-
-/// This machine's name, for the workers table.
-pub(super) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
 }

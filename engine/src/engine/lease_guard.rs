@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::fleet_worker::{STOP_SHARE, blocking, host_name};
 use super::state::Engine;
 use crate::events::Severity;
+use crate::journal::{Journal, JournalError};
 
 /// Set by a fleet worker: its mailboxes are leased by its scheduler.
 static IN_FLEET: AtomicBool = AtomicBool::new(false);
@@ -32,7 +32,7 @@ fn holder() -> String {
 /// writes (its pause flag). Released when dropped.
 pub(super) struct LeaseGuard {
     renew: tokio::task::JoinHandle<()>,
-    release: Option<(crate::journal::Journal, String, String)>,
+    release: Option<(Journal, String, String)>,
 }
 
 impl Drop for LeaseGuard {
@@ -142,4 +142,30 @@ impl Engine {
             failure: Some((super::outcome::Failure::Other, msg)),
         }
     }
+}
+
+/// The share of the lease time after the last successful renewal at which a worker stops
+/// writing its mailboxes (the rest is the margin for an APPEND window already in flight).
+pub const STOP_SHARE: f64 = 0.6;
+
+/// Run a journal call off the async threads (a PostgreSQL round trip blocks).
+pub(super) async fn blocking<T: Send + 'static>(
+    store: &Journal,
+    f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, JournalError> {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || f(&s)).await {
+        Ok(r) => r,
+        Err(e) => Err(store.lost(format!("journal call failed: {e}"))),
+    }
+}
+
+/// This machine's name, for the workers table.
+pub(super) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -196,7 +196,7 @@ impl Engine {
         // A connection dropped while logging in or listing costs a retry, like one dropped
         // during a folder copy.
         let mut attempt = 0;
-        let (s, mut d, discovery, gmail_filters, seen) = loop {
+        let (s, d, discovery, gmail_filters, seen) = loop {
             attempt += 1;
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
@@ -229,8 +229,17 @@ impl Engine {
         };
         let Discovery {
             mappings: maps,
-            destination: dst_existing,
+            destination: mut dst_existing,
         } = discovery;
+        let (mut s, mut d) = (s, d);
+        let copied_before = self.store.mailbox_totals(mailbox_id)?.copied > 0;
+        let unfinished = !self.store.unfinished_delta(mailbox_id)?.is_empty();
+        // A delta pass follows folders renamed on the source before anything counts them
+        // as gone (and finishes a rename a killed run left under way).
+        if self.is_delta(&spec.batch) && copied_before && !unfinished {
+            self.follow_renames(&key, mailbox_id, &maps, &mut dst_existing, &mut s, &mut d)
+                .await?;
+        }
         self.report_vanished_folders(&key, mailbox_id, &maps)?;
         for m in maps
             .iter()
@@ -340,12 +349,9 @@ impl Engine {
                 },
             });
         }
-        let (mut s, mut d) = (s, d);
         // A delta pass (once something of the mailbox was copied: before that there is
         // nothing to mirror, only to copy); or a plain run after an interrupted one, which
         // settles its moves and removals first (else a moved message would be copied again).
-        let copied_before = self.store.mailbox_totals(mailbox_id)?.copied > 0;
-        let unfinished = !self.store.unfinished_delta(mailbox_id)?.is_empty();
         if (self.is_delta(&spec.batch) && copied_before) || unfinished {
             let changed = self
                 .delta_prepass(spec, mailbox_id, &jobs, &mut s, &mut d)

@@ -9,7 +9,8 @@
 //! commands in, snapshots out; `views`: journal rows into the api's views; [`remote`]: the
 //! control socket; [`fleet`]: the fleet's stop and pause on a PostgreSQL journal;
 //! `fleet_view`: its workers in the snapshot; `halt`: the emergency stop all of them trip;
-//! `lease_guard`: the mailbox lease any other engine holds on a PostgreSQL journal.
+//! `lease_guard`: the mailbox lease any other engine holds on a PostgreSQL journal;
+//! `renames`: a folder renamed on the source renamed on the destination.
 
 pub mod control;
 pub mod fleet;
@@ -23,6 +24,7 @@ pub mod monitor;
 mod outcome;
 mod passes;
 pub mod remote;
+mod renames;
 mod schedule;
 mod state;
 mod views;

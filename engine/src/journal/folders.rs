@@ -76,6 +76,82 @@ impl Journal {
         })
     }
 
+    /// A source folder renamed (the same folder under a new name): the row takes the new
+    /// source and destination names, its destination's old name kept in `renamed_from`
+    /// until [`Journal::end_folder_rename`] (the RENAME on the destination done).
+    pub fn begin_folder_rename(
+        &self,
+        folder_id: i64,
+        src_name: &str,
+        dst_name: &str,
+        old_dst: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET src_name = ?2, dst_name = ?3, renamed_from = ?4 WHERE id = ?1",
+                params![folder_id, src_name, dst_name, old_dst],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn end_folder_rename(&self, folder_id: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET renamed_from = NULL WHERE id = ?1",
+                [folder_id],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Undo [`Journal::begin_folder_rename`] (the destination refused the RENAME).
+    pub fn undo_folder_rename(&self, folder_id: i64, src_name: &str, dst_name: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE folders SET src_name = ?2, dst_name = ?3, renamed_from = NULL WHERE id = ?1",
+                params![folder_id, src_name, dst_name],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Folders of a mailbox whose destination RENAME was under way: (row, old destination
+    /// name).
+    pub fn folder_renames_under_way(&self, mailbox_id: i64) -> Result<Vec<(FolderRow, String)>> {
+        let rows = self.folders_of(mailbox_id)?;
+        let pending: Vec<(i64, String)> = self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, renamed_from FROM folders WHERE mailbox_id = ?1 AND renamed_from IS NOT NULL",
+            )?;
+            st.query_map([mailbox_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let old = pending.iter().find(|p| p.0 == r.id)?.1.clone();
+                Some((r, old))
+            })
+            .collect())
+    }
+
+    /// Every source UID the journal has for a folder under `validity` (any state), with its
+    /// size.
+    pub fn folder_src_sizes(
+        &self,
+        folder_id: i64,
+        validity: u32,
+    ) -> Result<std::collections::HashMap<u32, u64>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT src_uid, size FROM messages WHERE folder_id = ?1 AND src_uidvalidity = ?2",
+            )?;
+            st.query_map(params![folder_id, validity], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
     /// Whether cutover created this destination folder.
     pub fn folder_created(&self, folder_id: i64) -> Result<bool> {
         self.with(|c| {

@@ -236,6 +236,10 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("verifications", "sample_percent", "REAL"),
     ("verifications", "sample_seed", "INTEGER"),
     ("verifications", "items_checked", "INTEGER"),
+    // A folder renamed on the source and followed on the destination (issue 19): the
+    // destination name it had while its RENAME there is under way (NULL otherwise), so a
+    // run killed between the journal and the destination finishes it.
+    ("folders", "renamed_from", "TEXT"),
 ];
 
 /// Migration steps after version 1: (version, SQL), applied in order to a journal whose
