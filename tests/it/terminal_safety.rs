@@ -203,7 +203,14 @@ fn fixture() -> Fixture {
     let root = tmp();
     let users = [("alice", "alice-pw"), ("bob", "bob-pw")];
     let src = Dovecot::start(root.path(), "src", &users, &[]);
-    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    // bob's (wrong) source password is his destination one: only the source refuses him
+    // (both sides log in at once), with the NO text the proxy rewrites.
+    let dst = Dovecot::start(
+        root.path(),
+        "dst",
+        &[("alice", "alice-pw"), ("bob", "wrong-pw")],
+        &[],
+    );
     // A few ordinary messages, and one per hostile folder; the one in FOLDER_C1 is over the
     // destination's max_message_size, so an `oversize` issue names that folder.
     src.seed("alice", 3, 7, &["--no-tricky"]);
