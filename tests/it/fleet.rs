@@ -25,12 +25,42 @@ const HOLDS_PART_COPIED: &str = "SELECT l.worker || ' ' || l.mailbox FROM leases
                    WHERE f.mailbox_id = m.id AND x.state <> 'copied')
      ORDER BY l.mailbox LIMIT 1";
 
-#[test]
-fn three_workers_share_twelve_mailboxes_and_survive_one_killed() {
-    let root = tempfile::Builder::new()
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
         .prefix("cutover-it")
         .tempdir()
-        .unwrap();
+        .unwrap()
+}
+
+/// The project of `users` (one batch, `b`) from `servers.0` to `servers.1`, journalled in
+/// database `db` of `pg` with a lease of 3 s, and what `more` sets.
+fn fleet_project(
+    pg: &PgCluster,
+    db: &str,
+    servers: (&Dovecot, &Dovecot),
+    users: &[(&str, &str)],
+    more: impl FnOnce(ProjectBuilder) -> ProjectBuilder,
+) -> ProjectDir {
+    let lines: Vec<MailboxLine> = users
+        .iter()
+        .map(|(u, p)| MailboxLine {
+            batch: "b",
+            user: u,
+            pass: p,
+        })
+        .collect();
+    let b = ProjectBuilder::imap(servers.0, servers.1)
+        .set("project.state", pg.url(db))
+        .set("project.postgres.password_file", "pg-password")
+        .set("project.fleet.lease_seconds", 3);
+    let p = more(b).mailboxes(&lines).create();
+    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    p
+}
+
+#[test]
+fn three_workers_share_twelve_mailboxes_and_survive_one_killed() {
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let names: Vec<(String, String)> = (0..USERS)
@@ -46,22 +76,9 @@ fn three_workers_share_twelve_mailboxes_and_survive_one_killed() {
     for (i, (u, _)) in users.iter().enumerate() {
         src.seed(u, 150, 10 + i as u64, &[]);
     }
-    let lines: Vec<MailboxLine> = users
-        .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "b",
-            user: u,
-            pass: p,
-        })
-        .collect();
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .set("project.parallel_mailboxes", 2)
-        .mailboxes(&lines)
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| {
+        b.set("project.parallel_mailboxes", 2)
+    });
 
     let mut workers: Vec<Child> = (0..3)
         .map(|i| {
@@ -178,10 +195,7 @@ fn copied(pg: &PgCluster, db: &str, key: &str) -> u64 {
 
 #[test]
 fn a_worker_whose_lease_is_taken_stops_writing_that_mailbox_and_finishes_it_later() {
-    let root = tempfile::Builder::new()
-        .prefix("cutover-it")
-        .tempdir()
-        .unwrap();
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let users = [("ann", "ann-pw"), ("ben", "ben-pw")];
@@ -189,22 +203,9 @@ fn a_worker_whose_lease_is_taken_stops_writing_that_mailbox_and_finishes_it_late
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("ann", 600, 3, &[]);
     src.seed("ben", 100, 4, &[]);
-    let lines: Vec<MailboxLine> = users
-        .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "b",
-            user: u,
-            pass: p,
-        })
-        .collect();
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .set("project.parallel_mailboxes", 1)
-        .mailboxes(&lines)
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| {
+        b.set("project.parallel_mailboxes", 1)
+    });
     let out = File::create(p.dir.path().join("w.out")).unwrap();
     let mut worker = Command::new(bin())
         .arg("run")
@@ -276,10 +277,7 @@ fn a_worker_whose_lease_is_taken_stops_writing_that_mailbox_and_finishes_it_late
 /// unfinished mailbox, and a stop while it waits ends it with exit 8 (stopped).
 #[test]
 fn a_worker_waits_for_a_mailbox_leased_elsewhere_and_a_stop_ends_the_wait() {
-    let root = tempfile::Builder::new()
-        .prefix("cutover-it")
-        .tempdir()
-        .unwrap();
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let users = [("cat", "cat-pw"), ("dan", "dan-pw")];
@@ -287,22 +285,9 @@ fn a_worker_waits_for_a_mailbox_leased_elsewhere_and_a_stop_ends_the_wait() {
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("cat", 300, 5, &[]);
     src.seed("dan", 20, 6, &[]);
-    let lines: Vec<MailboxLine> = users
-        .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "b",
-            user: u,
-            pass: p,
-        })
-        .collect();
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .set("project.parallel_mailboxes", 1)
-        .mailboxes(&lines)
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| {
+        b.set("project.parallel_mailboxes", 1)
+    });
     let mut worker = Command::new(bin())
         .arg("run")
         .arg(&p.path)
@@ -405,10 +390,7 @@ fn counting_proxy(port: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUs
 /// destination never sees more than 2 (6 without the slots: 2 per worker).
 #[test]
 fn the_destination_connection_budget_holds_across_the_fleet() {
-    let root = tempfile::Builder::new()
-        .prefix("cutover-it")
-        .tempdir()
-        .unwrap();
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let names: Vec<(String, String)> = (0..6)
@@ -424,24 +406,11 @@ fn the_destination_connection_budget_holds_across_the_fleet() {
         src.seed(u, 60, 20 + i as u64, &[]);
     }
     let (port, most) = counting_proxy(dst.port);
-    let lines: Vec<MailboxLine> = users
-        .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "b",
-            user: u,
-            pass: p,
-        })
-        .collect();
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .set("project.parallel_mailboxes", 1)
-        .set("destination.port", port)
-        .set("destination.max_connections", 2)
-        .mailboxes(&lines)
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| {
+        b.set("project.parallel_mailboxes", 1)
+            .set("destination.port", port)
+            .set("destination.max_connections", 2)
+    });
     let workers: Vec<Child> = (0..3)
         .map(|i| {
             Command::new(bin())
@@ -474,10 +443,7 @@ fn the_destination_connection_budget_holds_across_the_fleet() {
 /// copied; once the lease is gone the next pass copies it, exactly, and gives the lease back.
 #[test]
 fn an_engine_outside_the_fleet_never_writes_a_mailbox_a_worker_holds() {
-    let root = tempfile::Builder::new()
-        .prefix("cutover-it")
-        .tempdir()
-        .unwrap();
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let users = [("ann", "ann-pw"), ("ben", "ben-pw")];
@@ -485,21 +451,7 @@ fn an_engine_outside_the_fleet_never_writes_a_mailbox_a_worker_holds() {
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed("ann", 40, 5, &[]);
     src.seed("ben", 40, 6, &[]);
-    let lines: Vec<MailboxLine> = users
-        .iter()
-        .map(|(u, p)| MailboxLine {
-            batch: "b",
-            user: u,
-            pass: p,
-        })
-        .collect();
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .mailboxes(&lines)
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| b);
     // The journal's tables, then a worker elsewhere holding ann for ten minutes.
     let project = cutover_engine::config::load(&p.path).unwrap();
     drop(cutover_engine::journal::Journal::open_project(&project).unwrap());
@@ -544,10 +496,7 @@ fn an_engine_outside_the_fleet_never_writes_a_mailbox_a_worker_holds() {
 /// copy then ends exactly.
 #[test]
 fn a_paused_fleet_waits_and_a_start_from_anywhere_resumes_it() {
-    let root = tempfile::Builder::new()
-        .prefix("cutover-it")
-        .tempdir()
-        .unwrap();
+    let root = tmp();
     let pg = PgCluster::start();
     let db = pg.database();
     let users = [("ann", "ann-pw")];
@@ -555,17 +504,7 @@ fn a_paused_fleet_waits_and_a_start_from_anywhere_resumes_it() {
     // fsync on every write: slow enough to pause in the middle.
     let dst = Dovecot::start(root.path(), "dst", &users, &["--fsync", "always"]);
     src.seed("ann", 600, 7, &[]);
-    let p = ProjectBuilder::imap(&src, &dst)
-        .set("project.state", pg.url(&db))
-        .set("project.postgres.password_file", "pg-password")
-        .set("project.fleet.lease_seconds", 3)
-        .mailboxes(&[MailboxLine {
-            batch: "b",
-            user: "ann",
-            pass: "ann-pw",
-        }])
-        .create();
-    std::fs::write(p.dir.path().join("pg-password"), format!("{PASSWORD}\n")).unwrap();
+    let p = fleet_project(&pg, &db, (&src, &dst), &users, |b| b);
     let project = cutover_engine::config::load(&p.path).unwrap();
     let store = cutover_engine::journal::Journal::open_project(&project).unwrap();
     let channel = cutover_engine::journal::fleet_channel(&project.name);
