@@ -76,16 +76,25 @@ async fn starttls_line(
     op: &str,
     chatter: u64,
 ) -> Result<usize> {
-    match tokio::time::timeout_at(deadline, bounded::read_line(tcp, LINE_CAP, line)).await {
+    // Checked here too, not only by the timeout: a line already in the buffer is read
+    // without waiting, so a server that floods lines would never let the timeout fire.
+    let read = if tokio::time::Instant::now() >= deadline {
+        Err(())
+    } else {
+        tokio::time::timeout_at(deadline, bounded::read_line(tcp, LINE_CAP, line))
+            .await
+            .map_err(drop)
+    };
+    match read {
         Ok(r) => r.map_err(|e| io_err(op, e)),
-        Err(_) if chatter > 0 => Err(EndpointError::Protocol {
+        Err(()) if chatter > 0 => Err(EndpointError::Protocol {
             op: op.into(),
             message: format!(
                 "no answer within {} s; the server sent {chatter} other line(s) instead",
                 timeout.as_secs()
             ),
         }),
-        Err(_) => Err(EndpointError::Timeout {
+        Err(()) => Err(EndpointError::Timeout {
             op: op.into(),
             secs: timeout.as_secs(),
         }),
