@@ -173,10 +173,15 @@ fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
         "stop" => {
             super::halt::emergency_stop(engine, &c.by, c.batch.as_deref(), &from);
         }
-        "pause" => {
+        // A start resumes what a pause held (a stop ends the workers: start them again).
+        kind @ ("pause" | "start") => {
             let batches = batches_of(engine, c.batch.as_deref());
             for b in &batches {
-                engine.pause_batch(b);
+                if kind == "pause" {
+                    engine.pause_batch(b);
+                } else {
+                    engine.pause_flag(b).clear();
+                }
             }
             engine.sink().issue(
                 Severity::Info,
@@ -184,22 +189,7 @@ fn apply(engine: &Engine, c: &FleetCommand, me: &str) {
                 None,
                 None,
                 None,
-                &format!("pause of {} by {} ({from})", batches.join(", "), c.by),
-            );
-        }
-        "start" => {
-            // Resumes what a pause held (a stop ends the workers: start them again).
-            let batches = batches_of(engine, c.batch.as_deref());
-            for b in &batches {
-                engine.pause_flag(b).clear();
-            }
-            engine.sink().issue(
-                Severity::Info,
-                "operator",
-                None,
-                None,
-                None,
-                &format!("start of {} by {} ({from})", batches.join(", "), c.by),
+                &format!("{kind} of {} by {} ({from})", batches.join(", "), c.by),
             );
         }
         other => tracing::warn!("fleet command #{} of an unknown kind {other:?}", c.id),

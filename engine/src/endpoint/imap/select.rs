@@ -159,17 +159,7 @@ impl ImapSession {
                     status: Status::Bye,
                     outcome,
                 } => {
-                    let info = outcome.information.as_deref().unwrap_or("");
-                    return Err(match throttle_of(info) {
-                        Some(wait) => EndpointError::Throttled {
-                            op: "STATUS".into(),
-                            message: format!("server said BYE: {info}"),
-                            wait,
-                        },
-                        None => EndpointError::ConnectionLost {
-                            op: format!("STATUS (server said BYE: {info})"),
-                        },
-                    });
+                    return Err(status_bye(outcome.information.as_deref().unwrap_or("")));
                 }
                 _ => {}
             }
@@ -253,21 +243,26 @@ impl ImapSession {
                     status: Status::Bye,
                     outcome,
                 } => {
-                    let info = outcome.information.as_deref().unwrap_or("");
-                    return Err(match throttle_of(info) {
-                        Some(wait) => EndpointError::Throttled {
-                            op: "STATUS".into(),
-                            message: format!("server said BYE: {info}"),
-                            wait,
-                        },
-                        None => EndpointError::ConnectionLost {
-                            op: format!("STATUS (server said BYE: {info})"),
-                        },
-                    });
+                    return Err(status_bye(outcome.information.as_deref().unwrap_or("")));
                 }
                 _ => {}
             }
         }
         Ok(out)
+    }
+}
+
+/// A BYE while STATUS answers are awaited: the server closes the connection, so no answer
+/// is coming (a throttling server's BYE says how long to wait).
+fn status_bye(info: &str) -> EndpointError {
+    match throttle_of(info) {
+        Some(wait) => EndpointError::Throttled {
+            op: "STATUS".into(),
+            message: format!("server said BYE: {info}"),
+            wait,
+        },
+        None => EndpointError::ConnectionLost {
+            op: format!("STATUS (server said BYE: {info})"),
+        },
     }
 }
