@@ -119,7 +119,10 @@ fn commands_per_folder_and_per_message_stay_within_the_budget() {
         FaultProxy::recording(src.port),
         FaultProxy::recording(dst.port),
     );
+    // Every folder on its own connection pair: a folder split across connections
+    // (`split::`) adds per range a UID FETCH and per helper a login, an EXAMINE and a SELECT.
     let p = ProjectBuilder::new("rtt")
+        .set("project.split_folder_messages", 0)
         .source(project::imap(sp.port))
         .destination(project::imap(dp.port))
         .mailboxes(&[MailboxLine {

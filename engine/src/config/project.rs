@@ -54,8 +54,9 @@ pub struct Project {
     pub durability: Durability,
     pub parallel_mailboxes: usize,
     pub folder_workers: usize,
-    /// A folder with at least this many messages to copy is cut into UID ranges copied on
-    /// several of the mailbox's `folder_workers` connections at once (0: never).
+    /// A folder with at least this many messages to copy (or `sync::split::SPLIT_BYTES` of
+    /// them) is cut into UID ranges copied on several of the mailbox's `folder_workers`
+    /// connections at once (0: never).
     pub split_folder_messages: usize,
     /// Error budget: once this many messages of one mailbox were refused by the destination
     /// (journal state `failed`), the mailbox fails instead of going on refusing more.

@@ -346,6 +346,18 @@ impl MailSession for AnySession {
         each!(self, s => s.statuses(folders, markers).await)
     }
 
+    async fn append_send(&mut self, folder: &str, msgs: &[Message]) -> Result<bool> {
+        each!(self, s => s.append_send(folder, msgs).await)
+    }
+
+    async fn append_finish(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> Result<Vec<AppendOutcome>> {
+        each!(self, s => s.append_finish(folder, msgs).await)
+    }
+
     fn take_notice(&mut self) -> Option<String> {
         each!(self, s => s.take_notice())
     }

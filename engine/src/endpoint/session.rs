@@ -98,6 +98,37 @@ pub trait MailSession: Send {
         msgs: &[Message],
     ) -> impl Future<Output = Result<Vec<AppendOutcome>>> + Send;
 
+    /// Send a window of messages without waiting for its answer, where the endpoint can
+    /// (IMAP with MULTIAPPEND and LITERAL+: one command per window, the server's answer read
+    /// by [`MailSession::append_finish`]), so the next window is on the wire while this one
+    /// is stored. False: nothing was sent, and the window goes by [`MailSession::append`].
+    /// An `Err` means the connection failed: every window sent is then in doubt.
+    fn append_send(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (folder, msgs);
+        async { Ok(false) }
+    }
+
+    /// The outcomes of the oldest window [`MailSession::append_send`] sent (`msgs` are its
+    /// messages, in order), as [`MailSession::append`] gives them: a window the server
+    /// refused as a whole is sent again message by message, once the windows sent after it
+    /// are answered.
+    fn append_finish(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>>> + Send {
+        let _ = (folder, msgs);
+        async {
+            Err(EndpointError::Unsupported {
+                op: "pipelined APPEND windows",
+            })
+        }
+    }
+
     /// Remove exactly these messages from the folder opened with `open_for_append` (rollback
     /// on the destination only; the source is never written). Needs UIDPLUS (UID EXPUNGE), so
     /// that no other message marked deleted is touched.

@@ -373,12 +373,22 @@ impl Engine {
             stop: &halt,
             stats: &self.stats,
         };
-        let mut rest = VecDeque::new();
+        let mut rest = Vec::new();
         for job in jobs {
             if !crate::sync::pass_unchanged(&ctx, &job)? {
-                rest.push_back(job);
+                // The folder's messages not yet copied, as far as its STATUS tells.
+                let copied = self.store.folder_totals(job.row.id)?.copied;
+                let left = job.seen.src.map_or(u64::MAX, |(st, _)| {
+                    u64::from(st.exists).saturating_sub(copied)
+                });
+                rest.push((left, job));
             }
         }
+        // Largest first: the folder that takes longest starts at once, the small ones fill
+        // in beside it, and a large one is split across the connections that run out of
+        // folders (`sync::split`) instead of finishing alone after all the others.
+        rest.sort_by_key(|(left, _)| std::cmp::Reverse(*left));
+        let rest: VecDeque<FolderJob> = rest.into_iter().map(|(_, j)| j).collect();
         let copied = self.run_jobs(spec, rest, Some((s, d))).await;
         match refused {
             Some(e) if copied.is_ok() => Err(e),

@@ -3,13 +3,15 @@
 //!
 //! The mailbox has `folder_workers` connection slots: each worker holds one while it works,
 //! and a large folder's copy takes the slots of workers that ran out of folders for helper
-//! connections that copy UID ranges of it ([`crate::sync::split`]).
+//! connections that copy UID ranges of it ([`crate::sync::split`]). A worker that runs out
+//! of folders leaves its logged-in connections, with its slot, to the next helper
+//! ([`Idle`]): across a WAN a login is several round trips.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::outcome::category_of;
 use super::state::Engine;
@@ -26,6 +28,37 @@ pub(super) const FOLDER_ATTEMPTS: u32 = 5;
 /// The longest pause before a retry, whatever wait a server asks for.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15 * 60);
 
+/// The connections of folder workers that ran out of folders, each pair with its slot,
+/// kept logged in for a large folder's helpers, or for a worker still waiting to connect
+/// (they hold the endpoints' connection budget); logged out when the mailbox's copy ends.
+#[derive(Default)]
+struct Idle(
+    Mutex<Vec<(AnySession, AnySession, Option<OwnedSemaphorePermit>)>>,
+    Notify,
+);
+
+impl Idle {
+    fn take(&self) -> Option<(AnySession, AnySession, Option<OwnedSemaphorePermit>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn put(&self, s: AnySession, d: AnySession, slot: Option<OwnedSemaphorePermit>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((s, d, slot));
+        self.1.notify_one();
+    }
+
+    async fn logout(&self) {
+        let all = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        futures::future::join_all(all.into_iter().map(|(s, d, _)| async move {
+            tokio::join!(s.logout(), d.logout());
+        }))
+        .await;
+    }
+}
+
 impl Engine {
     pub(super) async fn connect_pair(
         &self,
@@ -37,6 +70,25 @@ impl Engine {
             self.dst.connect_mailbox(spec)
         )?;
         Ok((s, d))
+    }
+
+    /// A connected pair: an idle worker's, else a new one. A connection waiting for the
+    /// endpoints' budget gives way to a pair left idle meanwhile (which holds that budget:
+    /// waiting on would never end).
+    async fn connect_or_take(
+        &self,
+        spec: &MailboxSpec,
+        idle: &Idle,
+    ) -> Result<(AnySession, AnySession), SyncError> {
+        loop {
+            if let Some((s, d, _slot)) = idle.take() {
+                return Ok((s, d));
+            }
+            tokio::select! {
+                r = self.connect_pair(spec) => return r,
+                _ = idle.1.notified() => {}
+            }
+        }
     }
 
     /// Record why a retry is needed and wait before it: a throttling server's suggested wait
@@ -88,6 +140,7 @@ impl Engine {
     ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
         let slots = Arc::new(Semaphore::new(self.project.folder_workers));
+        let idle = Arc::new(Idle::default());
         let extra = self.project.folder_workers.saturating_sub(1);
         // Aborted if this future is dropped (an emergency stop cut the mailbox short).
         let mut helpers = Workers(Vec::new());
@@ -96,18 +149,19 @@ impl Engine {
             let spec = spec.clone();
             let queue = queue.clone();
             let slots = slots.clone();
+            let idle = idle.clone();
             // Taken here, before any folder is copied: a split folder's helpers only get the
             // slots of workers that ran out of folders.
             let slot = slots.clone().try_acquire_owned().ok();
             helpers.0.push(tokio::spawn(async move {
                 engine
-                    .folder_worker(&spec, &queue, &slots, slot, None)
+                    .folder_worker(&spec, &queue, &slots, &idle, slot, None)
                     .await
             }));
         }
         let slot = slots.clone().try_acquire_owned().ok();
         let mut first_err = self
-            .folder_worker(spec, &queue, &slots, slot, first)
+            .folder_worker(spec, &queue, &slots, &idle, slot, first)
             .await
             .err();
         // The error that says most wins: a verification failure (its brake stops the other
@@ -129,6 +183,7 @@ impl Engine {
                 first_err = Some(e);
             }
         }
+        idle.logout().await;
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
@@ -142,15 +197,17 @@ impl Engine {
         spec: &MailboxSpec,
         queue: &Mutex<VecDeque<FolderJob>>,
         slots: &Arc<Semaphore>,
+        idle: &Idle,
         // This worker's connection slot, given back when it has no folder left (then a large
-        // folder's copy may take it for a helper).
-        _slot: Option<OwnedSemaphorePermit>,
+        // folder's copy may take it, with this worker's connections, for a helper).
+        slot: Option<OwnedSemaphorePermit>,
         mut sessions: Option<(AnySession, AnySession)>,
     ) -> Result<(), SyncError> {
         let split = SplitHelpers {
             engine: self,
             spec,
             slots,
+            idle,
         };
         let halt = Halt {
             emergency: self.stop.clone(),
@@ -176,7 +233,7 @@ impl Engine {
             loop {
                 attempt += 1;
                 if sessions.is_none() {
-                    match self.connect_pair(spec).await {
+                    match self.connect_or_take(spec, idle).await {
                         Ok(p) => sessions = Some(p),
                         Err(e) if e.is_transient() && attempt < FOLDER_ATTEMPTS => {
                             self.retry_pause(&e, &job.mailbox, Some(&job.src_display), attempt)
@@ -260,7 +317,7 @@ impl Engine {
             }
         }
         if let Some((s, d)) = sessions {
-            tokio::join!(s.logout(), d.logout());
+            idle.put(s, d, slot);
         }
         match first_err {
             Some(e) => Err(e),
@@ -274,6 +331,7 @@ struct SplitHelpers<'a> {
     engine: &'a Engine,
     spec: &'a MailboxSpec,
     slots: &'a Arc<Semaphore>,
+    idle: &'a Idle,
 }
 
 impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
@@ -286,6 +344,15 @@ impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
     }
 
     fn try_helper(&self) -> Option<HelperFuture<'_, AnySession, AnySession>> {
+        if let Some((src, dst, slot)) = self.idle.take() {
+            return Some(Box::pin(async move {
+                Some(Helper {
+                    src,
+                    dst,
+                    slot: Box::new(slot),
+                })
+            }));
+        }
         let slot = self.slots.clone().try_acquire_owned().ok()?;
         Some(Box::pin(async move {
             match self.engine.connect_pair(self.spec).await {

@@ -1,8 +1,12 @@
 //! An in-memory [`MailSession`] for the copy loop's unit tests: a source holding `msgs`, or
 //! a destination (no `msgs`) that stores what is appended, refusing every message containing
 //! "REFUSE" (NO for that message). Sessions made with [`MemSession::on_same`] share one
-//! source and one destination, as a mailbox's helper connections do.
+//! source and one destination, as a mailbox's helper connections do. A `pipelined`
+//! destination takes windows by `append_send` and answers them by `append_finish`, as an
+//! IMAP server with MULTIAPPEND does, counting how many were ever in flight at once.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crate::endpoint::{
@@ -27,6 +31,12 @@ pub struct MemSession {
     pub msgs: Arc<Vec<(u32, Vec<u8>)>>,
     pub stored: Arc<Mutex<Vec<StoredMsg>>>,
     pub id: usize,
+    /// Windows go by `append_send` / `append_finish`.
+    pub pipelined: bool,
+    /// The answers of the windows sent, oldest first.
+    pub answers: VecDeque<Vec<AppendOutcome>>,
+    /// The most windows in flight at once, over every session on the same destination.
+    pub deepest: Arc<AtomicUsize>,
 }
 
 impl MemSession {
@@ -45,6 +55,9 @@ impl MemSession {
             msgs: self.msgs.clone(),
             stored: self.stored.clone(),
             id,
+            pipelined: self.pipelined,
+            answers: VecDeque::new(),
+            deepest: self.deepest.clone(),
         }
     }
 
@@ -127,6 +140,25 @@ impl MailSession for MemSession {
         _: u32,
     ) -> crate::endpoint::Result<Vec<Fingerprinted>> {
         Ok(Vec::new())
+    }
+    async fn append_send(&mut self, f: &str, msgs: &[Message]) -> crate::endpoint::Result<bool> {
+        if !self.pipelined {
+            return Ok(false);
+        }
+        let answer = self.append(f, msgs).await?;
+        self.answers.push_back(answer);
+        self.deepest.fetch_max(self.answers.len(), Relaxed);
+        Ok(true)
+    }
+    async fn append_finish(
+        &mut self,
+        _: &str,
+        msgs: &[Message],
+    ) -> crate::endpoint::Result<Vec<AppendOutcome>> {
+        tokio::task::yield_now().await;
+        let a = self.answers.pop_front().expect("a window was sent");
+        assert_eq!(a.len(), msgs.len(), "answered in the order sent");
+        Ok(a)
     }
     async fn append(
         &mut self,

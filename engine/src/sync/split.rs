@@ -2,9 +2,9 @@
 //! to one connection's window of round trips.
 //!
 //! Once a folder's pending messages are known (and what a crash left in doubt resolved),
-//! a folder with at least [`Helpers::split_from`] of them is cut into ranges of consecutive
-//! source UIDs (about eight, of 100 to [`RANGE_MSGS`] messages). The folder's own pair of
-//! connections takes ranges one after another; so does every helper: another source and
+//! a folder with at least [`Helpers::split_from`] of them, or [`SPLIT_BYTES`], is cut into
+//! ranges of consecutive source UIDs (about eight, see [`cut`]). The folder's own pair of
+//! connections takes ranges one after another, streamed; so does every helper: another source and
 //! destination pair on one of the mailbox's free connection slots (a slot frees when a
 //! folder worker of the mailbox has no folder left), with the same folder EXAMINEd and
 //! SELECTed under the same UIDVALIDITYs.
@@ -39,13 +39,41 @@ use super::window::copy_pending;
 pub const RANGE_MSGS: usize = 500;
 const RANGE_MIN: usize = 100;
 
+/// A folder holding at least this many bytes to copy is split whatever its number of
+/// messages (two ranges' worth of [`RANGE_MIN_BYTES`]): a few hundred large messages take a
+/// connection as long as thousands of small ones.
+pub const SPLIT_BYTES: u64 = 2 * RANGE_MIN_BYTES;
+/// A range is closed at an eighth of the folder's bytes, but never under this.
+const RANGE_MIN_BYTES: u64 = 1024 * 1024;
+
 /// Messages per range for `n` pending: about eight ranges, so that up to eight connections
 /// share the folder and the last range is short.
 fn range_msgs(n: usize) -> usize {
     (n / 8).clamp(RANGE_MIN, RANGE_MSGS)
 }
-/// How often a split folder's copy looks for a free connection slot.
-const RECRUIT_EVERY: Duration = Duration::from_millis(500);
+
+/// `pending` cut into ranges of consecutive UIDs: each closed at [`range_msgs`] messages or
+/// at an eighth of the bytes (at least [`RANGE_MIN_BYTES`]), whichever comes first.
+fn cut(pending: &[PendingRow]) -> VecDeque<&[PendingRow]> {
+    let msgs = range_msgs(pending.len());
+    let bytes = (pending.iter().map(|p| p.size).sum::<u64>() / 8).max(RANGE_MIN_BYTES);
+    let mut out = VecDeque::new();
+    let (mut start, mut acc) = (0, 0u64);
+    for (i, p) in pending.iter().enumerate() {
+        acc += p.size;
+        if i + 1 - start >= msgs || acc >= bytes {
+            out.push_back(&pending[start..=i]);
+            (start, acc) = (i + 1, 0);
+        }
+    }
+    if start < pending.len() {
+        out.push_back(&pending[start..]);
+    }
+    out
+}
+/// How often a split folder's copy looks for a free connection slot (a cheap look: a
+/// worker that ran out of folders leaves its connections at any moment).
+const RECRUIT_EVERY: Duration = Duration::from_millis(50);
 
 /// A helper's pair of sessions, and its place among the mailbox's connections (given back
 /// when the helper is dropped).
@@ -60,7 +88,8 @@ pub type HelperFuture<'a, S, D> = Pin<Box<dyn Future<Output = Option<Helper<S, D
 
 /// Where a folder's copy finds more connections.
 pub trait Helpers<S, D>: Sync {
-    /// A folder with at least this many messages to copy is split (0: never).
+    /// A folder with at least this many messages to copy, or [`SPLIT_BYTES`] of them, is
+    /// split (0: never).
     fn split_from(&self) -> usize;
     /// A helper when one of the mailbox's connection slots is free now, else None.
     fn try_helper(&self) -> Option<HelperFuture<'_, S, D>>;
@@ -82,6 +111,8 @@ impl<S, D> Helpers<S, D> for NoHelpers {
 struct Shared<'a> {
     ctx: &'a Ctx<'a>,
     job: &'a FolderJob,
+    /// Every pending message of the folder; `ranges` are what no connection took yet.
+    pending: &'a [PendingRow],
     ranges: Mutex<VecDeque<&'a [PendingRow]>>,
     /// A range failed: no new range is taken.
     failed: AtomicBool,
@@ -113,33 +144,31 @@ impl Shared<'_> {
                 .is_empty()
     }
 
-    /// Take ranges until none is left (or one failed).
+    /// Take ranges until none is left (or one failed), streamed on one connection pair.
     async fn run<S: MailSession, D: MailSession>(
         &self,
         src: &mut S,
         dst: &mut D,
     ) -> (FolderOutcome, Result<(), SyncError>) {
         let mut out = FolderOutcome::default();
-        while let Some(range) = self.next() {
-            let r = copy_pending(
-                self.ctx,
-                self.job,
-                range,
-                self.limit_after_read,
-                self.dst_validity,
-                self.dst_uidnext,
-                src,
-                dst,
-                &self.tally,
-                &mut out,
-            )
-            .await;
-            if let Err(e) = r {
-                self.failed.store(true, Relaxed);
-                return (out, Err(e));
-            }
+        let r = copy_pending(
+            self.ctx,
+            self.job,
+            self.pending,
+            &|| self.next(),
+            self.limit_after_read,
+            self.dst_validity,
+            self.dst_uidnext,
+            src,
+            dst,
+            &self.tally,
+            &mut out,
+        )
+        .await;
+        if r.is_err() {
+            self.failed.store(true, Relaxed);
         }
-        (out, Ok(()))
+        (out, r)
     }
 
     /// A helper: open the folder on both sides (same UIDVALIDITYs, else it stays out), take
@@ -190,12 +219,14 @@ pub(super) async fn copy_split<S: MailSession, D: MailSession, H: Helpers<S, D>>
     outcome: &mut FolderOutcome,
 ) -> Result<(), SyncError> {
     let from = helpers.split_from();
-    let split = from > 0 && pending.len() >= from.max(2);
+    let bytes: u64 = pending.iter().map(|p| p.size).sum();
+    let split = from > 0 && pending.len() >= 2 && (pending.len() >= from || bytes >= SPLIT_BYTES);
     let shared = Shared {
         ctx,
         job,
+        pending,
         ranges: Mutex::new(if split {
-            pending.chunks(range_msgs(pending.len())).collect()
+            cut(pending)
         } else {
             VecDeque::from([pending])
         }),
@@ -394,10 +425,120 @@ mod tests {
         assert!(store.in_doubt(row.id).unwrap().is_empty());
     }
 
+    /// Two windows in flight (the destination answers a window only after the next one was
+    /// sent): every message once, in the journal as copied with its own destination UID, the
+    /// refused ones failed, nothing left in doubt.
+    #[tokio::test]
+    async fn with_two_windows_in_flight_each_message_is_journalled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        let (halt, stats) = (Halt::default(), RunStats::default());
+        let ctx = Ctx {
+            store: &store,
+            sink: &sink,
+            stop: &halt,
+            stats: &stats,
+        };
+        let job = FolderJob {
+            mailbox: "a->a".into(),
+            row: row.clone(),
+            src: "INBOX".into(),
+            src_display: "INBOX".into(),
+            seen: Default::default(),
+            dst: "INBOX".into(),
+            max_failed: 50,
+            filter: None,
+        };
+        let mut src = MemSession::source(
+            (1..=600)
+                .map(|u| {
+                    let tag = if u % 97 == 0 { "REFUSE" } else { "ok" };
+                    (u, format!("Subject: {u}\r\n\r\n{tag} {u}\r\n").into_bytes())
+                })
+                .collect(),
+        );
+        let mut dst = MemSession {
+            pipelined: true,
+            ..Default::default()
+        };
+        let list: Vec<(u32, u64)> = src.msgs.iter().map(|(u, b)| (*u, b.len() as u64)).collect();
+        store.add_pending(row.id, 1, &list, 600, 601).unwrap();
+        let pending = store.pending(row.id, 1).unwrap();
+        let mut out = FolderOutcome::default();
+        copy_split(
+            &ctx, &job, &pending, None, 1, 7, 1, &mut src, &mut dst, &NoHelpers, &mut out,
+        )
+        .await
+        .unwrap();
+        assert!(
+            dst.deepest.load(Relaxed) >= 2,
+            "never two windows in flight"
+        );
+        let refused = 600 / 97;
+        assert_eq!(out.appended, 600 - refused as u64);
+        let stored = dst.stored();
+        let mut uids: Vec<u32> = stored.iter().map(|s| s.src_uid).collect();
+        uids.sort_unstable();
+        let want: Vec<u32> = (1..=600).filter(|u| u % 97 != 0).collect();
+        assert_eq!(uids, want, "each message once, the refused ones not");
+        let t = store.mailbox_totals(mid).unwrap();
+        assert_eq!(
+            (t.pending, t.copied, t.failed),
+            (0, 600 - refused as u64, refused as u64),
+            "{t:?}"
+        );
+        assert!(store.in_doubt(row.id).unwrap().is_empty());
+        // Each journalled copy points at the destination UID that holds its message.
+        for c in store.copied(row.id).unwrap() {
+            let at = c.dst_uid.expect("a destination UID") as usize - 1;
+            assert_eq!(stored[at].src_uid, c.src_uid);
+        }
+    }
+
     #[test]
     fn ranges_are_about_an_eighth_within_bounds() {
         assert_eq!(range_msgs(1000), 125);
         assert_eq!(range_msgs(300), 100);
         assert_eq!(range_msgs(100_000), RANGE_MSGS);
+    }
+
+    fn rows(sizes: impl IntoIterator<Item = u64>) -> Vec<PendingRow> {
+        sizes
+            .into_iter()
+            .enumerate()
+            .map(|(i, size)| PendingRow {
+                id: i as i64,
+                src_uid: i as u32 + 1,
+                size,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_folder_is_cut_by_messages_or_by_bytes_whichever_comes_first() {
+        // 1,000 small messages: ranges of 125, every message in exactly one, in order.
+        let small = rows([1_000; 1000]);
+        let r = cut(&small);
+        assert_eq!(r.iter().map(|r| r.len()).collect::<Vec<_>>(), [125; 8]);
+        // 160 messages of 100 KB (16 MB): an eighth of the bytes is 2 MB, 20 messages.
+        let large = rows([100_000; 160]);
+        let r = cut(&large);
+        assert_eq!(
+            r.len(),
+            8,
+            "{:?}",
+            r.iter().map(|r| r.len()).collect::<Vec<_>>()
+        );
+        let uids: Vec<u32> = r.iter().flat_map(|r| r.iter().map(|p| p.src_uid)).collect();
+        assert_eq!(uids, (1..=160).collect::<Vec<_>>());
+        // A 30 MB message alone, then small ones: its range closes at once.
+        let mixed = rows([30_000_000, 10, 10, 10]);
+        assert_eq!(
+            cut(&mixed).iter().map(|r| r.len()).collect::<Vec<_>>(),
+            [1, 3]
+        );
     }
 }

@@ -1,12 +1,16 @@
 //! The copy of a folder's pending messages: a UID FETCH streams them through the read-ahead
 //! budget into windows of pipelined APPENDs; each window is journalled `appending` before it
 //! is sent and `copied` (with APPENDUID) after, refusals count against the error budget, and
-//! an emergency stop cuts a window short and leaves it in doubt.
+//! an emergency stop cuts a window short and leaves it in doubt. Where the destination can
+//! (IMAP MULTIAPPEND), the next window is sent before the last one's answer is read: two
+//! windows in flight, both journalled before they are sent.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::api::ItemKind;
-use crate::endpoint::{AppendOutcome, EndpointError, MailSession, MessageSink};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, MessageSink};
 use crate::events::{Event, Halt, RunStats, Severity};
 use crate::item::{fingerprint, identity, kind_of_folder};
 use crate::journal::{self, AppendIntent};
@@ -19,9 +23,11 @@ use super::types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally};
 /// At most this many messages, or bytes, per APPEND window.
 const WINDOW_MSGS: usize = 64;
 const WINDOW_BYTES: usize = 8 * 1024 * 1024;
-/// Messages buffered between the source FETCH and the destination APPENDs (their bytes are
-/// under the process-wide read-ahead budget, `endpoint::bounded::READ_AHEAD_BYTES`).
-const CHANNEL_MSGS: usize = 32;
+/// Messages buffered between the source FETCH and the destination APPENDs. Their bytes are
+/// under the process-wide read-ahead budget (`endpoint::bounded::READ_AHEAD_BYTES`); the
+/// count only has to let a full window of small messages wait while the last one is stored,
+/// so the source's link is not idle meanwhile.
+const CHANNEL_MSGS: usize = 256;
 
 /// Why a message of `size` bytes is not copied, when it is over the destination's `limit`.
 pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
@@ -33,11 +39,166 @@ pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
+/// Copy the ranges of `pending` (the folder's pending messages) that `next_range` hands
+/// out, one after another on `src`/`dst`, until it has none left: the next range's UID
+/// FETCH starts as soon as the last one's ended, while the destination is still storing
+/// what was read, so a folder split in many ranges costs no round trip per range.
+/// A window sent to the destination, its messages' read-ahead reservations held until it
+/// is answered.
+struct Sent {
+    window: Vec<Message>,
+    _permits: Vec<OwnedSemaphorePermit>,
+    size: usize,
+    sent: std::time::Instant,
+}
+
+/// An emergency stop, then [`Halt::GRACE`] for the windows in flight to be answered.
+async fn grace(ctx: &Ctx<'_>) {
+    ctx.stop.emergency().await;
+    tokio::time::sleep(Halt::GRACE).await;
+}
+
+/// Said when an emergency stop cut `n` APPENDs short.
+fn cut_short(ctx: &Ctx<'_>, mb: &str, fname: &str, n: usize) -> SyncError {
+    ctx.sink.issue(
+        Severity::Warning,
+        "operator",
+        Some(mb),
+        Some(fname),
+        None,
+        &format!(
+            "emergency stop: {n} APPEND(s) in flight were cut short; they are in doubt and will be resolved against the destination at the next start"
+        ),
+    );
+    SyncError::Stopped
+}
+
+/// The answer of the oldest window sent (`n`: the messages in flight, for the stop's
+/// warning).
+async fn finish<D: MailSession>(
     ctx: &Ctx<'_>,
     job: &FolderJob,
-    pending: &[journal::PendingRow],
+    dst: &mut D,
+    window: &[Message],
+    n: usize,
+) -> Result<Vec<AppendOutcome>, SyncError> {
+    tokio::select! {
+        r = dst.append_finish(&job.dst, window) => Ok(r?),
+        _ = grace(ctx) => Err(cut_short(ctx, &job.mailbox, &job.src_display, n)),
+    }
+}
+
+/// What a window's answer changes: the journal (copied with the destination UID, refused,
+/// kept, or pending again), the folder's totals and the run's, the progress shown.
+struct Landed<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    job: &'a FolderJob,
+    ids: &'a HashMap<u32, i64>,
+    dst_validity: u32,
+    /// The lowest UID the destination can give the next window.
+    floor: &'a mut u32,
+    tally: &'a Tally,
+    outcome: &'a mut FolderOutcome,
+}
+
+impl Landed<'_, '_> {
+    fn settle(&mut self, w: Sent, results: Vec<AppendOutcome>) -> Result<(), SyncError> {
+        let (ctx, store) = (self.ctx, self.ctx.store);
+        let (mb, fname) = (self.job.mailbox.as_str(), self.job.src_display.as_str());
+        tracing::debug!(
+            mailbox = mb,
+            folder = fname,
+            messages = w.window.len(),
+            bytes = w.size,
+            ms = w.sent.elapsed().as_millis() as u64,
+            "APPEND window answered"
+        );
+        let mut done = Vec::new();
+        // What this window stored (the folder's totals are in `tally`).
+        let (mut copied, mut bytes) = (0u64, 0u64);
+        let mut failed: Option<EndpointError> = None;
+        let mut refused_any = false;
+        let mut back_to_pending = Vec::new();
+        for (m, r) in w.window.iter().zip(results) {
+            let id = self.ids[&m.uid];
+            match r {
+                AppendOutcome::Stored { uid, uidvalidity } => {
+                    let uid = uid.filter(|_| uidvalidity.is_none_or(|v| v == self.dst_validity));
+                    if let Some(u) = uid {
+                        *self.floor = (*self.floor).max(u + 1);
+                    }
+                    done.push((id, uid));
+                    copied += 1;
+                    bytes += m.body.len() as u64;
+                }
+                AppendOutcome::Refused { reason } => {
+                    store.mark_skipped(id, journal::state::FAILED, &reason)?;
+                    ctx.sink.issue(
+                        Severity::Error,
+                        "refused",
+                        Some(mb),
+                        Some(fname),
+                        Some(m.uid),
+                        &reason,
+                    );
+                    self.outcome.skipped += 1;
+                    refused_any = true;
+                }
+                AppendOutcome::Kept { reason } => {
+                    // The version on the destination stands (the older row keeps
+                    // pointing at it): this newer one is not counted as an item.
+                    store.mark_skipped(id, journal::state::SUPERSEDED, &reason)?;
+                    ctx.sink.issue(
+                        Severity::Warning,
+                        "destination",
+                        Some(mb),
+                        Some(fname),
+                        Some(m.uid),
+                        &reason,
+                    );
+                }
+                AppendOutcome::Failed { error } => {
+                    back_to_pending.push(id);
+                    failed.get_or_insert(error);
+                }
+            }
+        }
+        let replaced = store.mark_copied(&done, self.dst_validity)?;
+        RunStats::add(&ctx.stats.changed, replaced);
+        store.set_pending(&back_to_pending)?;
+        self.outcome.appended += done.len() as u64;
+        RunStats::add(&ctx.stats.appended, done.len() as u64);
+        RunStats::add(&ctx.stats.bytes_appended, bytes);
+        let (copied, bytes) = self.tally.add(copied, bytes);
+        ctx.sink.send(Event::Progress {
+            mailbox: mb.into(),
+            folder: fname.into(),
+            copied,
+            bytes,
+        });
+        drop(w);
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if refused_any {
+            let refused = store.mailbox_totals(self.job.row.mailbox_id)?.failed;
+            if refused >= self.job.max_failed as u64 {
+                return Err(SyncError::ErrorBudget {
+                    failed: refused,
+                    budget: self.job.max_failed,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
+    ctx: &Ctx<'_>,
+    job: &FolderJob,
+    pending: &'p [journal::PendingRow],
+    next_range: &(dyn Fn() -> Option<&'p [journal::PendingRow]> + Sync),
     limit_after_read: Option<u64>,
     dst_validity: u32,
     dst_uidnext: u32,
@@ -50,13 +211,18 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
     let mb = job.mailbox.as_str();
     let fname = job.src_display.as_str();
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
-    let uids: Vec<u32> = pending.iter().map(|p| p.src_uid).collect();
     let (sink, rx) = MessageSink::new(CHANNEL_MSGS);
     let kind = kind_of_folder(&job.src);
 
     let producer = async move {
         let sink = sink;
-        src.fetch_messages(&uids, &sink).await
+        let mut taken = Vec::new();
+        while let Some(range) = next_range() {
+            taken.push(range);
+            let uids: Vec<u32> = range.iter().map(|p| p.src_uid).collect();
+            src.fetch_messages(&uids, &sink).await?;
+        }
+        Ok::<_, EndpointError>(taken)
     };
     // The consumer owns the receiver: when it stops (emergency stop, pause, a destination
     // failure) the receiver is dropped, the producer's next send fails and the FETCH ends.
@@ -64,17 +230,52 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
         let mut rx = rx;
         let mut floor = dst_uidnext.max(1);
         let mut seen = HashSet::new();
+        let mut landed = Landed {
+            ctx,
+            job,
+            ids: &ids,
+            dst_validity,
+            floor: &mut floor,
+            tally,
+            outcome,
+        };
+        // The window sent whose answer is not read yet: the next one goes on the wire before
+        // it is (where the destination can), so the link is not idle for a round trip per
+        // window. Its answer is read as soon as no message waits to be sent.
+        let mut in_flight: Option<Sent> = None;
         loop {
             if ctx.stop.is_set() {
+                // A pause or a stop lets the window sent be answered (an emergency stop
+                // cuts that short too): nothing is left in doubt by a graceful stop.
+                if let Some(p) = in_flight.take() {
+                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
+                    landed.settle(p, results)?;
+                }
                 return Err(SyncError::Stopped);
             }
-            // Nothing is in flight while waiting here: a stop ends the wait at once, even
-            // when the source has gone silent in the middle of a message.
-            let next = tokio::select! {
-                m = rx.recv() => m,
-                _ = ctx.stop.halted() => return Err(SyncError::Stopped),
+            let next = match &in_flight {
+                Some(_) => match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        let p = in_flight.take().expect("matched Some");
+                        let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
+                        landed.settle(p, results)?;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                },
+                // Nothing is in flight while waiting here: a stop ends the wait at once, even
+                // when the source has gone silent in the middle of a message.
+                None => tokio::select! {
+                    m = rx.recv() => m,
+                    _ = ctx.stop.halted() => return Err(SyncError::Stopped),
+                },
             };
             let Some((first, permit)) = next else {
+                if let Some(p) = in_flight.take() {
+                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
+                    landed.settle(p, results)?;
+                }
                 break;
             };
             let mut size = first.body.len();
@@ -92,7 +293,9 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                 }
             }
             if ctx.stop.is_set() {
-                return Err(SyncError::Stopped);
+                // Not journalled yet: these stay pending (the loop's top answers the window
+                // in flight, then stops).
+                continue;
             }
             RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);
             RunStats::add(&ctx.stats.bytes_fetched, size as u64);
@@ -147,7 +350,9 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                             _ => identity(kind, m.body.bytes()).uid,
                         },
                         dst_uidvalidity: dst_validity,
-                        dst_floor: floor,
+                        // A true lower bound even with a window still unanswered: the UIDs
+                        // the server gives this one are above those it gave before.
+                        dst_floor: *landed.floor,
                         // What cutover sets: the base of a delta pass's flag comparison.
                         flags: Some(flags_text(&flag_set(m.flags.iter().map(String::as_str)))),
                     })
@@ -155,106 +360,35 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
                 .collect();
             window.retain(|m| ids.contains_key(&m.uid));
             store.mark_appending(&intents)?;
-            // An emergency stop lets the window in flight finish for a moment, then cuts it
-            // short: its messages stay journalled `appending` (in doubt) and the next start
-            // resolves them against the destination before sending anything again.
-            let results = tokio::select! {
-                r = dst.append(&job.dst, &window) => r?,
-                _ = async {
-                    ctx.stop.emergency().await;
-                    tokio::time::sleep(Halt::GRACE).await;
-                } => {
-                    ctx.sink.issue(
-                        Severity::Warning,
-                        "operator",
-                        Some(mb),
-                        Some(fname),
-                        None,
-                        &format!(
-                            "emergency stop: {} APPEND(s) in flight were cut short; they are in doubt and will be resolved against the destination at the next start",
-                            window.len()
-                        ),
-                    );
-                    return Err(SyncError::Stopped);
-                }
+            let this = Sent {
+                window,
+                _permits: permits,
+                size,
+                sent: std::time::Instant::now(),
             };
-            let mut done = Vec::new();
-            // What this window stored (the folder's totals are in `tally`).
-            let (mut copied, mut bytes) = (0u64, 0u64);
-            let mut failed: Option<EndpointError> = None;
-            let mut refused_any = false;
-            let mut back_to_pending = Vec::new();
-            for (m, r) in window.iter().zip(results) {
-                let id = ids[&m.uid];
-                match r {
-                    AppendOutcome::Stored { uid, uidvalidity } => {
-                        let uid = uid.filter(|_| uidvalidity.is_none_or(|v| v == dst_validity));
-                        if let Some(u) = uid {
-                            floor = floor.max(u + 1);
-                        }
-                        done.push((id, uid));
-                        copied += 1;
-                        bytes += m.body.len() as u64;
-                    }
-                    AppendOutcome::Refused { reason } => {
-                        store.mark_skipped(id, journal::state::FAILED, &reason)?;
-                        ctx.sink.issue(
-                            Severity::Error,
-                            "refused",
-                            Some(mb),
-                            Some(fname),
-                            Some(m.uid),
-                            &reason,
-                        );
-                        outcome.skipped += 1;
-                        refused_any = true;
-                    }
-                    AppendOutcome::Kept { reason } => {
-                        // The version on the destination stands (the older row keeps
-                        // pointing at it): this newer one is not counted as an item.
-                        store.mark_skipped(id, journal::state::SUPERSEDED, &reason)?;
-                        ctx.sink.issue(
-                            Severity::Warning,
-                            "destination",
-                            Some(mb),
-                            Some(fname),
-                            Some(m.uid),
-                            &reason,
-                        );
-                    }
-                    AppendOutcome::Failed { error } => {
-                        back_to_pending.push(id);
-                        failed.get_or_insert(error);
-                    }
-                }
+            let waiting = in_flight.as_ref().map_or(0, |p| p.window.len());
+            // An emergency stop lets the windows in flight finish for a moment, then cuts
+            // them short: their messages stay journalled `appending` (in doubt) and the next
+            // start resolves them against the destination before sending anything again.
+            let sent = tokio::select! {
+                r = dst.append_send(&job.dst, &this.window) => r?,
+                _ = grace(ctx) => return Err(cut_short(ctx, mb, fname, waiting + this.window.len())),
+            };
+            // The older window's answer (it came before this one's).
+            if let Some(p) = in_flight.take() {
+                let n = p.window.len() + if sent { this.window.len() } else { 0 };
+                let results = finish(ctx, job, dst, &p.window, n).await?;
+                landed.settle(p, results)?;
             }
-            let replaced = store.mark_copied(&done, dst_validity)?;
-            RunStats::add(&ctx.stats.changed, replaced);
-            store.set_pending(&back_to_pending)?;
-            outcome.appended += done.len() as u64;
-            RunStats::add(&ctx.stats.appended, done.len() as u64);
-            RunStats::add(&ctx.stats.bytes_appended, bytes);
-            let (copied, bytes) = tally.add(copied, bytes);
-            ctx.sink.send(Event::Progress {
-                mailbox: mb.into(),
-                folder: fname.into(),
-                copied,
-                bytes,
-            });
-            drop(window);
-            drop(permits);
-            if let Some(e) = failed {
-                return Err(e.into());
+            if sent {
+                in_flight = Some(this);
+                continue;
             }
-            if refused_any {
-                let refused = store.mailbox_totals(job.row.mailbox_id)?.failed;
-                if refused >= job.max_failed as u64 {
-                    return Err(SyncError::ErrorBudget {
-                        failed: refused,
-                        budget: job.max_failed,
-                    });
-                }
-            }
+            let results = tokio::select! {
+                r = dst.append(&job.dst, &this.window) => r?,
+                _ = grace(ctx) => return Err(cut_short(ctx, mb, fname, this.window.len())),
+            };
+            landed.settle(this, results)?;
         }
         Ok::<HashSet<u32>, SyncError>(seen)
     };
@@ -282,11 +416,12 @@ pub(super) async fn copy_pending<S: MailSession, D: MailSession>(
     };
     // Only a FETCH that completed proves that the unseen messages are gone: after a dropped
     // connection they stay pending and the retry fetches them.
-    p?;
+    let taken = p?;
     {
         // Messages that vanished from the source between listing and fetching.
-        let gone: Vec<&journal::PendingRow> = pending
+        let gone: Vec<&journal::PendingRow> = taken
             .iter()
+            .flat_map(|r| r.iter())
             .filter(|p| !seen.contains(&p.src_uid))
             .collect();
         for p in &gone {

@@ -319,6 +319,9 @@ impl ImapConnector {
             exists: None,
             modseq: None,
             condstore_on: false,
+            sent: Default::default(),
+            answered: Default::default(),
+            reported: 0,
             _permit: permit,
         };
         s.caps = s.read_capabilities().await?;

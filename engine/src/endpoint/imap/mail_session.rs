@@ -68,6 +68,22 @@ impl MailSession for ImapSession {
         }
     }
 
+    async fn append_send(&mut self, folder: &str, msgs: &[Message]) -> Result<bool> {
+        if !self.multiappend_for(msgs.len()) {
+            return Ok(false);
+        }
+        self.multi_send(folder, msgs).await?;
+        Ok(true)
+    }
+
+    async fn append_finish(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> Result<Vec<AppendOutcome>> {
+        self.multi_finish(folder, msgs).await
+    }
+
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
         self.expunge(uids).await
     }

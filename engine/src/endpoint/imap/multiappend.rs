@@ -5,14 +5,16 @@
 //! refuses is sent again message by message (`append_window`), so that the one message at
 //! fault is named and the others stored. One command per window also spares the server the
 //! per-command work of a pipelined APPEND each, and leaves a killed run's window all in or
-//! all out, never half stored.
+//! all out, never half stored. The copy sends the next window before the last one's
+//! answer is read ([`ImapSession::multi_send`], [`ImapSession::multi_finish`]), so the link
+//! is not idle for a round trip per window.
 
 use async_imap::imap_proto::{self, Response, ResponseCode, Status};
 use tokio::io::AsyncWriteExt;
 
 use super::append::{bye_error, done_outcome};
 use super::folders::quote;
-use super::session::ImapSession;
+use super::session::{Answered, ImapSession};
 use crate::endpoint::net::{before, io_err};
 use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
 
@@ -40,13 +42,20 @@ impl ImapSession {
         n > 1 && self.caps.multiappend && self.caps.literal_plus
     }
 
+    /// One window as one MULTIAPPEND command, its answer read at once.
     pub(super) async fn append_multi(
         &mut self,
         folder: &str,
         msgs: &[Message],
     ) -> Result<Vec<AppendOutcome>> {
+        self.multi_send(folder, msgs).await?;
+        self.multi_finish(folder, msgs).await
+    }
+
+    /// Write a window's MULTIAPPEND command (LITERAL+: no continuation awaited); its answer
+    /// is read by [`Self::multi_finish`], windows in the order they were sent.
+    pub(super) async fn multi_send(&mut self, folder: &str, msgs: &[Message]) -> Result<()> {
         self.settle();
-        let t = self.timeout;
         let tag = self.next_tag();
         let heads: Vec<String> = msgs
             .iter()
@@ -68,9 +77,19 @@ impl ImapSession {
             .await
             .map_err(|e| io_err("APPEND", e))?;
         w.flush().await.map_err(|e| io_err("APPEND", e))?;
-        let mut reported = 0u32;
+        self.sent.push_back(tag);
+        Ok(())
+    }
+
+    /// Read tagged answers until `tag`'s; the answers of other windows sent are kept for
+    /// their own turn.
+    async fn multi_answer(&mut self, tag: &str, folder: &str) -> Result<Answered> {
+        if let Some(a) = self.answered.remove(tag) {
+            return Ok(a);
+        }
+        let t = self.timeout;
         let deadline = tokio::time::Instant::now() + t;
-        let (stored, code, outcome) = loop {
+        loop {
             let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
                 .await?
                 .map_err(|e| io_err("APPEND", e))?
@@ -79,19 +98,26 @@ impl ImapSession {
                 })?;
             match r.parsed() {
                 Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) => {
-                    reported = reported.max(*n);
+                    self.reported = self.reported.max(*n);
                 }
                 Response::Done {
                     tag: rt,
                     status,
                     outcome,
-                } if rt.0 == tag => {
-                    let uids = match &outcome.code {
+                } if rt.0 == tag || self.sent.iter().any(|s| *s == rt.0) => {
+                    let code = match &outcome.code {
                         Some(ResponseCode::AppendUid(v, set)) => Some((*v, uids_of(set))),
                         _ => None,
                     };
-                    let ok = matches!(status, Status::Ok);
-                    break (ok, uids, done_outcome(status, outcome, folder));
+                    let a = Answered {
+                        stored: matches!(status, Status::Ok),
+                        code,
+                        outcome: done_outcome(status, outcome, folder),
+                    };
+                    if rt.0 == tag {
+                        return Ok(a);
+                    }
+                    self.answered.insert(rt.0.to_string(), a);
                 }
                 Response::Data {
                     status: Status::Bye,
@@ -99,17 +125,39 @@ impl ImapSession {
                 } => return Err(bye_error(outcome)),
                 _ => {}
             }
-        };
-        if !stored {
+        }
+    }
+
+    /// The outcomes of the oldest window [`Self::multi_send`] sent (`msgs`: its messages).
+    pub(super) async fn multi_finish(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> Result<Vec<AppendOutcome>> {
+        let tag = self
+            .sent
+            .pop_front()
+            .ok_or_else(|| EndpointError::Protocol {
+                op: "APPEND".into(),
+                message: "no APPEND window awaits an answer".into(),
+            })?;
+        let a = self.multi_answer(&tag, folder).await?;
+        if !a.stored {
             // Nothing of the window was stored (the command is atomic): find the message at
-            // fault, or the folder's or account's reason, one APPEND at a time.
-            tracing::info!(folder, n = msgs.len(), outcome = ?outcome, "MULTIAPPEND refused; sending the window message by message");
+            // fault, or the folder's or account's reason, one APPEND at a time, once the
+            // windows sent after it are answered (their answers kept for their turn).
+            tracing::info!(folder, n = msgs.len(), outcome = ?a.outcome, "MULTIAPPEND refused; sending the window message by message");
+            for later in self.sent.clone() {
+                let b = self.multi_answer(&later, folder).await?;
+                self.answered.insert(later, b);
+            }
             return self.append_window(folder, msgs).await;
         }
+        let reported = std::mem::take(&mut self.reported);
         if let Some(e) = self.exists {
             self.exists = Some(e.saturating_add(msgs.len() as u32).max(reported));
         }
-        Ok(match code {
+        Ok(match a.code {
             Some((validity, uids)) if uids.len() == msgs.len() => uids
                 .into_iter()
                 .map(|uid| AppendOutcome::Stored {

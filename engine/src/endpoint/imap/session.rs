@@ -45,7 +45,21 @@ pub struct ImapSession {
     pub(super) modseq: Option<u64>,
     /// `ENABLE CONDSTORE` was sent on this session.
     pub(super) condstore_on: bool,
+    /// Tags of the MULTIAPPEND windows sent whose answers were not read yet, oldest first,
+    /// and answers read ahead of their turn (see `multiappend`).
+    pub(super) sent: std::collections::VecDeque<String>,
+    pub(super) answered: std::collections::HashMap<String, Answered>,
+    /// The highest EXISTS the server reported while APPEND answers were read.
+    pub(super) reported: u32,
     pub(super) _permit: crate::endpoint::budget::Permit,
+}
+
+/// A sent MULTIAPPEND window's tagged answer, read while an older window's was awaited
+/// (or while the windows after a refused one were drained).
+pub(super) struct Answered {
+    pub(super) stored: bool,
+    pub(super) code: Option<(u32, Vec<u32>)>,
+    pub(super) outcome: crate::endpoint::types::AppendOutcome,
 }
 
 impl ImapSession {
