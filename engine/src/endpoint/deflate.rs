@@ -62,7 +62,9 @@ impl<S> Deflate<S> {
     pub fn new(inner: S) -> Deflate<S> {
         Deflate {
             inner,
-            z: Compress::new(Compression::default(), false),
+            // The fastest level: on this project's data it makes the stream about 4% larger
+            // than level 6 for a third of the CPU, and a copy's CPU is shared with the link's.
+            z: Compress::new(Compression::fast(), false),
             out: Vec::new(),
             sent: 0,
             dirty: false,
