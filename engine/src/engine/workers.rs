@@ -8,8 +8,9 @@
 //! ([`Idle`]): across a WAN a login is several round trips.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -28,14 +29,24 @@ pub(super) const FOLDER_ATTEMPTS: u32 = 5;
 /// The longest pause before a retry, whatever wait a server asks for.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(15 * 60);
 
-/// The connections of folder workers that ran out of folders, each pair with its slot,
-/// kept logged in for a large folder's helpers, or for a worker still waiting to connect
-/// (they hold the endpoints' connection budget); logged out when the mailbox's copy ends.
+/// The connections of folder workers that ran out of folders while a split folder of the
+/// mailbox was being copied, each pair with its slot, kept logged in for that folder's
+/// helpers or for a worker still waiting to connect. They hold the endpoints' connection
+/// budget, so they are logged out as soon as no split folder is being copied (and when the
+/// mailbox's copy ends); a worker that runs out of folders with no split under way logs out.
 #[derive(Default)]
 struct Idle(
     Mutex<Vec<(AnySession, AnySession, Option<OwnedSemaphorePermit>)>>,
     Notify,
+    /// Split folders being copied.
+    AtomicUsize,
+    /// No new helper connection before this (the last one could not connect).
+    Mutex<Option<Instant>>,
 );
+
+/// After a helper could not connect (a server limiting a user's connections, say), the next
+/// try waits this long rather than the split's next look.
+const HELPER_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Idle {
     fn take(&self) -> Option<(AnySession, AnySession, Option<OwnedSemaphorePermit>)> {
@@ -56,6 +67,16 @@ impl Idle {
             tokio::join!(s.logout(), d.logout());
         }))
         .await;
+    }
+
+    /// A worker out of folders: its pair waits here while a split folder may take it, else
+    /// it logs out.
+    async fn leave(&self, s: AnySession, d: AnySession, slot: Option<OwnedSemaphorePermit>) {
+        if self.2.load(Relaxed) > 0 {
+            self.put(s, d, slot);
+        } else {
+            tokio::join!(s.logout(), d.logout());
+        }
     }
 }
 
@@ -317,7 +338,7 @@ impl Engine {
             }
         }
         if let Some((s, d)) = sessions {
-            idle.put(s, d, slot);
+            idle.leave(s, d, slot).await;
         }
         match first_err {
             Some(e) => Err(e),
@@ -343,6 +364,22 @@ impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
         self.engine.project.split_folder_messages
     }
 
+    fn splitting(&self, on: bool) {
+        if on {
+            self.idle.2.fetch_add(1, Relaxed);
+        } else if self.idle.2.fetch_sub(1, Relaxed) == 1 {
+            // No split under way: the pairs left waiting give the budget back.
+            let all = std::mem::take(&mut *self.idle.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if !all.is_empty() {
+                tokio::spawn(async move {
+                    for (s, d, _) in all {
+                        tokio::join!(s.logout(), d.logout());
+                    }
+                });
+            }
+        }
+    }
+
     fn try_helper(&self) -> Option<HelperFuture<'_, AnySession, AnySession>> {
         if let Some((src, dst, slot)) = self.idle.take() {
             return Some(Box::pin(async move {
@@ -352,6 +389,10 @@ impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
                     slot: Box::new(slot),
                 })
             }));
+        }
+        let backoff = *self.idle.3.lock().unwrap_or_else(|e| e.into_inner());
+        if backoff.is_some_and(|t| Instant::now() < t) {
+            return None;
         }
         let slot = self.slots.clone().try_acquire_owned().ok()?;
         Some(Box::pin(async move {
@@ -364,6 +405,8 @@ impl Helpers<AnySession, AnySession> for SplitHelpers<'_> {
                 Err(e) => {
                     // Not an issue: the folder's own connections copy what it would have.
                     tracing::info!(mailbox = %self.spec.key(), "a helper for a large folder could not connect: {e}");
+                    *self.idle.3.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Instant::now() + HELPER_BACKOFF);
                     None
                 }
             }

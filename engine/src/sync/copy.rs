@@ -381,34 +381,14 @@ mod tests {
 
     use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
-    use crate::sync::mem_session::MemSession;
+    use crate::sync::mem_session::{Fixture, MemSession};
     use crate::sync::split::NoHelpers;
     use crate::sync::types::UidFilter;
 
     /// Copy 10 messages, 6 of which the destination refuses, with an error budget.
     async fn copy_with_budget(max_failed: usize) -> (Result<FolderOutcome, SyncError>, Journal) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
-        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
-        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
-        let sink = Sink::new(store.clone(), None);
-        let (halt, stats) = (Halt::default(), RunStats::default());
-        let ctx = Ctx {
-            store: &store,
-            sink: &sink,
-            stop: &halt,
-            stats: &stats,
-        };
-        let job = FolderJob {
-            mailbox: "a->a".into(),
-            row,
-            src: "INBOX".into(),
-            src_display: "INBOX".into(),
-            seen: Default::default(),
-            dst: "INBOX".into(),
-            max_failed,
-            filter: None,
-        };
+        let f = Fixture::new();
+        let (ctx, job, store) = (f.ctx(), f.job(max_failed), f.store.clone());
         let mut src = MemSession::source(
             (1..=10)
                 .map(|u| {

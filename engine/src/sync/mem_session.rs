@@ -13,6 +13,64 @@ use crate::endpoint::{
     AppendOutcome, Body, Capabilities, Fingerprinted, Folder, FolderState, MailSession, Message,
     MessageMeta, MessageSink,
 };
+use crate::events::{Halt, RunStats, Sink};
+use crate::journal::{FolderRow, Journal};
+
+use super::types::{Ctx, FolderJob};
+
+/// The copy loop's unit tests' set-up: a journal in a temporary directory holding mailbox
+/// `a->a` and its INBOX, with what a folder's copy needs around it.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub store: Journal,
+    pub mid: i64,
+    pub row: FolderRow,
+    sink: Sink,
+    halt: Halt,
+    stats: RunStats,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
+        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
+        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
+        let sink = Sink::new(store.clone(), None);
+        Fixture {
+            _dir: dir,
+            store,
+            mid,
+            row,
+            sink,
+            halt: Halt::default(),
+            stats: RunStats::default(),
+        }
+    }
+
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: &self.store,
+            sink: &self.sink,
+            stop: &self.halt,
+            stats: &self.stats,
+        }
+    }
+
+    /// The INBOX's copy, with this error budget.
+    pub fn job(&self, max_failed: usize) -> FolderJob {
+        FolderJob {
+            mailbox: "a->a".into(),
+            row: self.row.clone(),
+            src: "INBOX".into(),
+            src_display: "INBOX".into(),
+            seen: Default::default(),
+            dst: "INBOX".into(),
+            max_failed,
+            filter: None,
+        }
+    }
+}
 
 /// One message as the destination stored it.
 #[derive(Debug, Clone)]

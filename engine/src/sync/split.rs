@@ -93,6 +93,11 @@ pub trait Helpers<S, D>: Sync {
     fn split_from(&self) -> usize;
     /// A helper when one of the mailbox's connection slots is free now, else None.
     fn try_helper(&self) -> Option<HelperFuture<'_, S, D>>;
+    /// A split folder's copy starts (`true`) or ends (`false`): while one runs, connections
+    /// that run out of folders are worth keeping for it.
+    fn splitting(&self, on: bool) {
+        let _ = on;
+    }
 }
 
 /// No helpers: every folder on its own connection pair.
@@ -242,6 +247,17 @@ pub(super) async fn copy_split<S: MailSession, D: MailSession, H: Helpers<S, D>>
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .len();
+    /// Says the split's end however the copy ends (a stop drops it mid-way).
+    struct Splitting<'h, S, D, H: Helpers<S, D>>(&'h H, std::marker::PhantomData<fn(S, D)>);
+    impl<S, D, H: Helpers<S, D>> Drop for Splitting<'_, S, D, H> {
+        fn drop(&mut self) {
+            self.0.splitting(false);
+        }
+    }
+    let _splitting = split.then(|| {
+        helpers.splitting(true);
+        Splitting(helpers, std::marker::PhantomData)
+    });
     let (results, connections) = {
         let own = shared.run(src, dst);
         tokio::pin!(own);
@@ -333,9 +349,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    use crate::events::{Halt, RunStats, Sink};
-    use crate::journal::Journal;
-    use crate::sync::mem_session::MemSession;
+    use crate::sync::mem_session::{Fixture, MemSession};
 
     /// Up to `left` helpers, each a new session pair on the same source and destination.
     struct Give {
@@ -365,28 +379,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_folder_is_copied_once_across_helpers_and_journalled() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
-        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
-        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
-        let sink = Sink::new(store.clone(), None);
-        let (halt, stats) = (Halt::default(), RunStats::default());
-        let ctx = Ctx {
-            store: &store,
-            sink: &sink,
-            stop: &halt,
-            stats: &stats,
-        };
-        let job = FolderJob {
-            mailbox: "a->a".into(),
-            row: row.clone(),
-            src: "INBOX".into(),
-            src_display: "INBOX".into(),
-            seen: Default::default(),
-            dst: "INBOX".into(),
-            max_failed: 50,
-            filter: None,
-        };
+        let f = Fixture::new();
+        let (ctx, job, store, mid, row) = (f.ctx(), f.job(50), &f.store, f.mid, &f.row);
         let give = Give {
             left: AtomicUsize::new(3),
             src: MemSession::source(
@@ -430,28 +424,8 @@ mod tests {
     /// refused ones failed, nothing left in doubt.
     #[tokio::test]
     async fn with_two_windows_in_flight_each_message_is_journalled_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(&dir.path().join("j.sqlite"), Default::default()).unwrap();
-        let mid = store.upsert_mailbox("a->a", "b", "a", "a").unwrap();
-        let row = store.folder(mid, "INBOX", "INBOX").unwrap();
-        let sink = Sink::new(store.clone(), None);
-        let (halt, stats) = (Halt::default(), RunStats::default());
-        let ctx = Ctx {
-            store: &store,
-            sink: &sink,
-            stop: &halt,
-            stats: &stats,
-        };
-        let job = FolderJob {
-            mailbox: "a->a".into(),
-            row: row.clone(),
-            src: "INBOX".into(),
-            src_display: "INBOX".into(),
-            seen: Default::default(),
-            dst: "INBOX".into(),
-            max_failed: 50,
-            filter: None,
-        };
+        let f = Fixture::new();
+        let (ctx, job, store, mid, row) = (f.ctx(), f.job(50), &f.store, f.mid, &f.row);
         let mut src = MemSession::source(
             (1..=600)
                 .map(|u| {

@@ -39,10 +39,6 @@ pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
     ))
 }
 
-/// Copy the ranges of `pending` (the folder's pending messages) that `next_range` hands
-/// out, one after another on `src`/`dst`, until it has none left: the next range's UID
-/// FETCH starts as soon as the last one's ended, while the destination is still storing
-/// what was read, so a folder split in many ranges costs no round trip per range.
 /// A window sent to the destination, its messages' read-ahead reservations held until it
 /// is answered.
 struct Sent {
@@ -193,6 +189,10 @@ impl Landed<'_, '_> {
     }
 }
 
+/// Copy the ranges of `pending` (the folder's pending messages) that `next_range` hands
+/// out, one after another on `src`/`dst`, until it has none left: the next range's UID
+/// FETCH starts as soon as the last one's ended, while the destination is still storing
+/// what was read, so a folder split in many ranges costs no round trip per range.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
     ctx: &Ctx<'_>,
@@ -243,15 +243,21 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
         // it is (where the destination can), so the link is not idle for a round trip per
         // window. Its answer is read as soon as no message waits to be sent.
         let mut in_flight: Option<Sent> = None;
-        loop {
-            if ctx.stop.is_set() {
-                // A pause or a stop lets the window sent be answered (an emergency stop
-                // cuts that short too): nothing is left in doubt by a graceful stop.
+        // A pause or a stop lets the window sent be answered (an emergency stop cuts that
+        // short too): nothing is left in doubt by a graceful stop. Messages taken from the
+        // channel and not journalled stay pending.
+        macro_rules! stop_here {
+            () => {{
                 if let Some(p) = in_flight.take() {
                     let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
                     landed.settle(p, results)?;
                 }
                 return Err(SyncError::Stopped);
+            }};
+        }
+        loop {
+            if ctx.stop.is_set() {
+                stop_here!();
             }
             let next = match &in_flight {
                 Some(_) => match rx.try_recv() {
@@ -293,9 +299,7 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 }
             }
             if ctx.stop.is_set() {
-                // Not journalled yet: these stay pending (the loop's top answers the window
-                // in flight, then stops).
-                continue;
+                stop_here!();
             }
             RunStats::add(&ctx.stats.bodies_fetched, window.len() as u64);
             RunStats::add(&ctx.stats.bytes_fetched, size as u64);
@@ -378,7 +382,18 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
             if let Some(p) = in_flight.take() {
                 let n = p.window.len() + if sent { this.window.len() } else { 0 };
                 let results = finish(ctx, job, dst, &p.window, n).await?;
-                landed.settle(p, results)?;
+                if let Err(e) = landed.settle(p, results) {
+                    // This one is on the wire too: its answer goes to the journal before the
+                    // error ends the folder, so it is not left in doubt (what it says beyond
+                    // that error, another refusal over the budget, changes nothing).
+                    if sent
+                        && let Ok(results) =
+                            finish(ctx, job, dst, &this.window, this.window.len()).await
+                    {
+                        let _ = landed.settle(this, results);
+                    }
+                    return Err(e);
+                }
             }
             if sent {
                 in_flight = Some(this);

@@ -56,6 +56,10 @@ impl ImapSession {
     /// is read by [`Self::multi_finish`], windows in the order they were sent.
     pub(super) async fn multi_send(&mut self, folder: &str, msgs: &[Message]) -> Result<()> {
         self.settle();
+        if self.sent.is_empty() {
+            // Nothing in flight: what was reported belongs to earlier commands (or folders).
+            self.reported = 0;
+        }
         let tag = self.next_tag();
         let heads: Vec<String> = msgs
             .iter()
@@ -151,6 +155,7 @@ impl ImapSession {
                 let b = self.multi_answer(&later, folder).await?;
                 self.answered.insert(later, b);
             }
+            self.reported = 0;
             return self.append_window(folder, msgs).await;
         }
         let reported = std::mem::take(&mut self.reported);
