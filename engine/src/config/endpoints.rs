@@ -436,12 +436,26 @@ pub(super) fn endpoint(
         None => match preset_host(raw.kind, raw.preset) {
             Some(h) => h.to_string(),
             None => {
-                return Err(ConfigError::whole(
-                    path,
-                    format!(
-                        "{section}.host: missing (the server's name, e.g. host = \"imap.example.com\")"
-                    ),
-                ));
+                let msg = format!(
+                    "{section}.host: missing (the server's name, e.g. host = \"imap.example.com\")"
+                );
+                // Where the key belongs: the line opening the section (its header, or
+                // its inline table), not a comment naming it.
+                let (header, inline) = (format!("[{section}]"), format!("{section} ="));
+                let mut offset = 0;
+                let mut at = None;
+                for line in text.split_inclusive('\n') {
+                    let t = line.trim_start();
+                    if t.starts_with(&header) || t.starts_with(&inline) {
+                        at = Some(offset + line.len() - t.len());
+                        break;
+                    }
+                    offset += line.len();
+                }
+                return Err(match at {
+                    Some(at) => ConfigError::at(path, text, at, msg),
+                    None => ConfigError::whole(path, msg),
+                });
             }
         },
     };
