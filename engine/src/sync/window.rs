@@ -243,15 +243,21 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
         // it is (where the destination can), so the link is not idle for a round trip per
         // window. Its answer is read as soon as no message waits to be sent.
         let mut in_flight: Option<Sent> = None;
+        // The window in flight, if any, answered and journalled.
+        macro_rules! answer_in_flight {
+            () => {
+                if let Some(p) = in_flight.take() {
+                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
+                    landed.settle(p, results)?;
+                }
+            };
+        }
         // A pause or a stop lets the window sent be answered (an emergency stop cuts that
         // short too): nothing is left in doubt by a graceful stop. Messages taken from the
         // channel and not journalled stay pending.
         macro_rules! stop_here {
             () => {{
-                if let Some(p) = in_flight.take() {
-                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
-                    landed.settle(p, results)?;
-                }
+                answer_in_flight!();
                 return Err(SyncError::Stopped);
             }};
         }
@@ -263,9 +269,7 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 Some(_) => match rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        let p = in_flight.take().expect("matched Some");
-                        let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
-                        landed.settle(p, results)?;
+                        answer_in_flight!();
                         continue;
                     }
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
@@ -278,10 +282,7 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 },
             };
             let Some((first, permit)) = next else {
-                if let Some(p) = in_flight.take() {
-                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
-                    landed.settle(p, results)?;
-                }
+                answer_in_flight!();
                 break;
             };
             let mut size = first.body.len();
