@@ -8,7 +8,7 @@ use async_imap::imap_proto::{self, Response, ResponseCode, Status};
 use futures::TryStreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::errors::{classify_no, map_err, throttle_of};
+use super::errors::{classify_no, map_err};
 use super::fetch::FETCH_CHUNK_MSGS;
 use super::folders::quote;
 use super::session::ImapSession;
@@ -200,20 +200,9 @@ impl ImapSession {
     }
 }
 
-/// A BYE during APPEND: throttling when the server says how long to wait, else a lost
-/// connection (what was sent is in doubt either way).
+/// A BYE during APPEND (what was sent is in doubt either way).
 pub(super) fn bye_error(outcome: &imap_proto::Outcome<'_>) -> EndpointError {
-    let info = outcome.information.as_deref().unwrap_or("");
-    match throttle_of(info) {
-        Some(wait) => EndpointError::Throttled {
-            op: "APPEND".into(),
-            message: format!("server said BYE: {info}"),
-            wait,
-        },
-        None => EndpointError::ConnectionLost {
-            op: format!("APPEND (server said BYE: {info})"),
-        },
-    }
+    super::errors::bye_during("APPEND", outcome.information.as_deref().unwrap_or(""))
 }
 
 /// The outcome of one tagged APPEND reply. NO for the message itself (too big, refused

@@ -113,6 +113,21 @@ pub(super) fn folder_err(op: &str, folder: &str, e: async_imap::error::Error) ->
     }
 }
 
+/// A BYE while `op`'s answer is awaited: the server closes the connection, so no answer is
+/// coming; throttling when its text says how long to wait, else a lost connection.
+pub(super) fn bye_during(op: &str, info: &str) -> EndpointError {
+    match throttle_of(info) {
+        Some(wait) => EndpointError::Throttled {
+            op: op.into(),
+            message: format!("server said BYE: {info}"),
+            wait,
+        },
+        None => EndpointError::ConnectionLost {
+            op: format!("{op} (server said BYE: {info})"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use async_imap::imap_proto::{self, Response, Status};
 use async_imap::types::Flag;
 use tokio::io::AsyncWriteExt;
 
-use super::errors::{folder_err, throttle_of};
+use super::errors::folder_err;
 use super::folders::{quote, unquote};
 use super::session::ImapSession;
 use crate::endpoint::net::{before, io_err, with_timeout};
@@ -159,7 +159,10 @@ impl ImapSession {
                     status: Status::Bye,
                     outcome,
                 } => {
-                    return Err(status_bye(outcome.information.as_deref().unwrap_or("")));
+                    return Err(super::errors::bye_during(
+                        "STATUS",
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
                 }
                 _ => {}
             }
@@ -243,26 +246,14 @@ impl ImapSession {
                     status: Status::Bye,
                     outcome,
                 } => {
-                    return Err(status_bye(outcome.information.as_deref().unwrap_or("")));
+                    return Err(super::errors::bye_during(
+                        "STATUS",
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
                 }
                 _ => {}
             }
         }
         Ok(out)
-    }
-}
-
-/// A BYE while STATUS answers are awaited: the server closes the connection, so no answer
-/// is coming (a throttling server's BYE says how long to wait).
-fn status_bye(info: &str) -> EndpointError {
-    match throttle_of(info) {
-        Some(wait) => EndpointError::Throttled {
-            op: "STATUS".into(),
-            message: format!("server said BYE: {info}"),
-            wait,
-        },
-        None => EndpointError::ConnectionLost {
-            op: format!("STATUS (server said BYE: {info})"),
-        },
     }
 }
