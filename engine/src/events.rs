@@ -258,6 +258,27 @@ impl Halt {
         self.emergency.is_stopped() || self.batch_stop.is_stopped()
     }
 
+    /// When the emergency stop in force (global or this batch's, the earlier) was set, plus
+    /// `d`: one deadline per stop, however late a waiter asks.
+    pub fn emergency_deadline(&self, d: std::time::Duration) -> Option<tokio::time::Instant> {
+        [self.emergency.since(), self.batch_stop.since()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t + d)
+    }
+
+    /// Resolves once an emergency stop has held for `d`, counted from the stop itself: a
+    /// window loop that waits on several answers in turn gets one [`Halt::GRACE`] in all,
+    /// not one per await.
+    pub async fn emergency_held(&self, d: std::time::Duration) {
+        self.emergency().await;
+        let deadline = self
+            .emergency_deadline(d)
+            .unwrap_or_else(|| tokio::time::Instant::now() + d);
+        tokio::time::sleep_until(deadline).await;
+    }
+
     /// Resolves once an emergency stop (global or this batch's) is set.
     pub async fn emergency(&self) {
         tokio::select! {
@@ -287,10 +308,7 @@ impl Halt {
     pub async fn or_cut<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
         tokio::select! {
             r = work => Some(r),
-            _ = async {
-                self.emergency().await;
-                tokio::time::sleep(Self::CUT).await;
-            } => None,
+            _ = self.emergency_held(Self::CUT) => None,
         }
     }
 }
@@ -303,15 +321,27 @@ pub struct StopFlag(Arc<StopInner>);
 struct StopInner {
     set: AtomicBool,
     notify: tokio::sync::Notify,
+    /// When the flag was set (the first time since it was last cleared).
+    since: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl StopFlag {
     pub fn stop(&self) {
+        {
+            let mut since = self.0.since.lock().unwrap_or_else(|e| e.into_inner());
+            since.get_or_insert_with(tokio::time::Instant::now);
+        }
         self.0.set.store(true, Ordering::SeqCst);
         self.0.notify.notify_waiters();
     }
     pub fn clear(&self) {
         self.0.set.store(false, Ordering::SeqCst);
+        *self.0.since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    /// When the flag was set, while it is.
+    pub fn since(&self) -> Option<tokio::time::Instant> {
+        let since = *self.0.since.lock().unwrap_or_else(|e| e.into_inner());
+        since.filter(|_| self.is_stopped())
     }
     pub fn is_stopped(&self) -> bool {
         self.0.set.load(Ordering::SeqCst)
@@ -327,5 +357,40 @@ impl StopFlag {
             }
             n.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_emergency_stop_has_one_deadline_however_late_it_is_asked_for() {
+        let halt = Halt::default();
+        assert_eq!(halt.emergency_deadline(Halt::GRACE), None);
+        halt.batch_stop.stop();
+        let first = halt.emergency_deadline(Halt::GRACE).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Asked again later, or the stop pressed again: the same deadline, from the first stop.
+        halt.batch_stop.stop();
+        assert_eq!(halt.emergency_deadline(Halt::GRACE), Some(first));
+        // The global stop pressed after the batch's does not move it either: the earlier counts.
+        halt.emergency.stop();
+        assert_eq!(halt.emergency_deadline(Halt::GRACE), Some(first));
+        assert_eq!(
+            halt.emergency_deadline(Halt::CUT),
+            Some(first - Halt::GRACE + Halt::CUT)
+        );
+        // Already past: a waiter asking now returns at once rather than waiting a grace more.
+        tokio::time::sleep_until(first).await;
+        tokio::time::timeout(Halt::GRACE / 2, halt.emergency_held(Halt::GRACE))
+            .await
+            .expect("the grace runs from the stop, not from when it is awaited");
+        // Cleared and set again: a new stop, a new deadline.
+        halt.emergency.clear();
+        halt.batch_stop.clear();
+        assert_eq!(halt.emergency_deadline(Halt::GRACE), None);
+        halt.emergency.stop();
+        assert!(halt.emergency_deadline(Halt::GRACE).unwrap() > first);
     }
 }

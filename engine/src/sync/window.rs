@@ -48,10 +48,10 @@ struct Sent {
     sent: std::time::Instant,
 }
 
-/// An emergency stop, then [`Halt::GRACE`] for the windows in flight to be answered.
+/// An emergency stop, then [`Halt::GRACE`] from the stop for the windows in flight to be
+/// answered (one grace per stop, however many answers are awaited in turn).
 async fn grace(ctx: &Ctx<'_>) {
-    ctx.stop.emergency().await;
-    tokio::time::sleep(Halt::GRACE).await;
+    ctx.stop.emergency_held(Halt::GRACE).await;
 }
 
 /// Said when an emergency stop cut `n` APPENDs short.
