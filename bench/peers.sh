@@ -14,7 +14,8 @@
 #             file, all users in one batch, state kept between the full and the no-op pass.
 #             CUTOVER_COMPRESS=auto|on|off sets both endpoints' compress (auto: these
 #             loopback hosts stay uncompressed); CUTOVER_SPLIT=N sets split_folder_messages
-#             (0: no folder split across connections).
+#             (0: no folder split across connections); CUTOVER_WORKERS=N sets folder_workers
+#             and each endpoint's max_connections to N per user.
 #   imapsync  not packaged in Debian 12 (its Perl dependencies are; see
 #             peers/README). Default options apart from --nolog/--tmpdir/--pidfile.
 #   mbsync    one Channel per user, Far = source IMAP, Near = destination IMAP, Sync Pull,
@@ -293,11 +294,16 @@ run_cutover() {
     # CUTOVER_SPLIT=N: split_folder_messages (0: every folder on one connection pair).
     printf '[project]\nname = "peers"\nstate = "%s/cutover-state.sqlite"\n' "$W"
     if [[ -n ${CUTOVER_SPLIT:-} ]]; then printf 'split_folder_messages = %s\n' "$CUTOVER_SPLIT"; fi
+    # CUTOVER_WORKERS=N: folder_workers (connection pairs per mailbox), with each endpoint's
+    # max_connections raised to N per user so that every mailbox gets them all.
+    if [[ -n ${CUTOVER_WORKERS:-} ]]; then printf 'folder_workers = %s\n' "$CUTOVER_WORKERS"; fi
     printf '\n'
     # CUTOVER_COMPRESS=on: COMPRESS=DEFLATE on both links as on a real WAN ("auto", the
     # default, leaves these loopback hosts uncompressed).
-    printf '[source]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n\n' "$SP" "${CUTOVER_COMPRESS:-auto}"
-    printf '[destination]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n\n' "$DP" "${CUTOVER_COMPRESS:-auto}"
+    local conns=""
+    if [[ -n ${CUTOVER_WORKERS:-} ]]; then conns=$(printf 'max_connections = %d\n' $((CUTOVER_WORKERS * USERS))); fi
+    printf '[source]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n%s\n' "$SP" "${CUTOVER_COMPRESS:-auto}" "$conns"
+    printf '[destination]\nkind = "imap"\nhost = "127.0.0.1"\nport = %s\nsecurity = "none"\ncompress = "%s"\n%s\n' "$DP" "${CUTOVER_COMPRESS:-auto}" "$conns"
     for ((i = 1; i <= USERS; i++)); do
       printf '[[mailbox]]\nbatch = "all"\nsource = { user = "user%d", password = "pw-user%d" }\n' "$i" "$i"
       printf 'destination = { user = "user%d", password = "pw-user%d" }\n\n' "$i" "$i"
@@ -342,7 +348,7 @@ start_wan() {  # name target_port -> sets PROXY_PORT
   local rtt mbit
   IFS=: read -r rtt mbit <<<"$WAN"
   rm -f "$W/wan-$1.port"
-  python3 "$HERE/wan-proxy.py" --listen 127.0.0.1:0 --target "127.0.0.1:$2" --rtt-ms "$rtt" --mbit "$mbit" \
+  python3 "$HERE/wan-proxy.py" --listen 127.0.0.1:0 --target "127.0.0.1:$2" --rtt-ms "$rtt" --mbit "$mbit" --stats ${WAN_TRACE:+--trace "$W/logs/trace-$1.txt"} \
     >"$W/wan-$1.port" 2>>"$W/logs/wan-$1.log" &
   PROXY_PIDS+=($!)
   local i
@@ -368,7 +374,7 @@ measure() {  # tool pass
   # writing back hundreds of MB, and every fsync Dovecot does then takes ~10x longer.
   sync
   s0=$(server_cpu "$W/src"); d0=$(server_cpu "$W/dst")
-  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B CUTOVER_COMPRESS CUTOVER_SPLIT
+  export W SP SDP DP USERS IMAPSYNC_BIN HERE CUTOVER CUTOVER_B CUTOVER_COMPRESS CUTOVER_SPLIT CUTOVER_WORKERS
   /usr/bin/time -v -o "$tf" bash -c "$(declare -f run_cutover "run_$tool"); run_$tool $pass" || rc=$?
   s1=$(server_cpu "$W/src"); d1=$(server_cpu "$W/dst")
   local wall user sys rss pct got
