@@ -7,34 +7,39 @@ use crate::endpoint::compress::CompressSwitch;
 use crate::endpoint::net::with_timeout;
 use crate::endpoint::types::{Capabilities, Result};
 
+/// What a CAPABILITY answer (or a LOGIN's `[CAPABILITY ...]` code) says cutover can use.
+pub(super) fn capabilities_of(caps: &async_imap::types::Capabilities) -> Capabilities {
+    let mut c = Capabilities::default();
+    for cap in caps.iter() {
+        let name = match cap {
+            async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+            async_imap::types::Capability::Auth(a) => format!("AUTH={a}"),
+            async_imap::types::Capability::Atom(a) => a.clone(),
+        };
+        let up = name.to_ascii_uppercase();
+        match up.as_str() {
+            "UIDPLUS" => c.uidplus = true,
+            "LITERAL+" => c.literal_plus = true,
+            "LITERAL-" => c.literal_minus = true,
+            "SPECIAL-USE" => c.special_use = true,
+            "MULTIAPPEND" => c.multiappend = true,
+            _ => {
+                if let Some(v) = up.strip_prefix("APPENDLIMIT=") {
+                    c.append_limit = v.parse().ok();
+                }
+            }
+        }
+        c.raw.push(name);
+    }
+    c
+}
+
 impl ImapSession {
     pub(super) async fn read_capabilities(&mut self) -> Result<Capabilities> {
         let caps = with_timeout(self.timeout, "CAPABILITY", self.s.capabilities())
             .await?
             .map_err(|e| map_err("CAPABILITY", e))?;
-        let mut c = Capabilities::default();
-        for cap in caps.iter() {
-            let name = match cap {
-                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
-                async_imap::types::Capability::Auth(a) => format!("AUTH={a}"),
-                async_imap::types::Capability::Atom(a) => a.clone(),
-            };
-            let up = name.to_ascii_uppercase();
-            match up.as_str() {
-                "UIDPLUS" => c.uidplus = true,
-                "LITERAL+" => c.literal_plus = true,
-                "LITERAL-" => c.literal_minus = true,
-                "SPECIAL-USE" => c.special_use = true,
-                "MULTIAPPEND" => c.multiappend = true,
-                _ => {
-                    if let Some(v) = up.strip_prefix("APPENDLIMIT=") {
-                        c.append_limit = v.parse().ok();
-                    }
-                }
-            }
-            c.raw.push(name);
-        }
-        Ok(c)
+        Ok(capabilities_of(&caps))
     }
 
     /// COMPRESS=DEFLATE (RFC 4978) where the server offers it: both directions compressed from

@@ -255,23 +255,27 @@ impl ImapConnector {
         }
         let secret = cred.password.expose_secret();
         let sasl_error: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Default::default();
+        // LOGIN's tagged OK usually carries the capabilities after login (Dovecot's does):
+        // then no CAPABILITY command follows, one round trip less per connection.
         let login = async {
             match auth {
-                AuthMethod::Login => client.login(&cred.user, secret).await,
-                AuthMethod::Plain => {
-                    client
-                        .authenticate("PLAIN", Sasl::plain(&cred.user, secret))
-                        .await
-                }
+                AuthMethod::Login => client.login_with_capabilities(&cred.user, secret).await,
+                AuthMethod::Plain => client
+                    .authenticate("PLAIN", Sasl::plain(&cred.user, secret))
+                    .await
+                    .map(|s| (s, None)),
                 AuthMethod::Xoauth2 => {
                     let mut sasl = Sasl::xoauth2(&cred.user, secret);
                     sasl.error = sasl_error.clone();
-                    client.authenticate("XOAUTH2", sasl).await
+                    client
+                        .authenticate("XOAUTH2", sasl)
+                        .await
+                        .map(|s| (s, None))
                 }
             }
         };
         let challenge = || sasl_error.lock().ok().and_then(|mut e| e.take());
-        let session = with_timeout(timeout, "login", login)
+        let (session, announced) = with_timeout(timeout, "login", login)
             .await?
             .map_err(|(e, _)| match e {
                 async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
@@ -324,7 +328,10 @@ impl ImapConnector {
             reported: 0,
             _permit: permit,
         };
-        s.caps = s.read_capabilities().await?;
+        s.caps = match announced {
+            Some(caps) => super::capabilities::capabilities_of(&caps),
+            None => s.read_capabilities().await?,
+        };
         if self.cfg.wants_compression() {
             s.compress(&deflate).await?;
         }
