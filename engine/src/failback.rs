@@ -232,7 +232,7 @@ pub async fn failback(
         return Ok(out);
     }
     store.set_mailbox_state(fb_id, MailboxState::Running.as_str(), None)?;
-    let r = engine.run_jobs(&back, jobs, None).await;
+    let r = engine.run_jobs(&back, jobs, None, Vec::new()).await;
     out.totals = store.mailbox_totals(fb_id)?;
     out.appended = RunStats::get(&engine.stats.appended);
     match r {

@@ -65,23 +65,33 @@ fn setup(root: &std::path::Path, n: usize, dst_opts: &[&str]) -> (Dovecot, Dovec
 fn a_large_folder_is_copied_exactly_across_the_mailboxs_connections() {
     let root = tmp();
     let (src, dst, p) = setup(root.path(), 6000, &[]);
-    let inbox = src.dump("alice", "alice-pw").folders["INBOX"].len();
+    // INBOX and the small Trash and Drafts: the workers that copy those run out of folders
+    // while INBOX still has ranges left, and help with it (with every folder, whether a
+    // worker is free before INBOX's last range is taken depends on timing).
+    ProjectBuilder::load(&p.path)
+        .set("folders.exclude", ["^(?:[^TDI]|I[^N])"])
+        .write_to(&p.path);
+    let kept = |d: &Dovecot| {
+        let mut dump = d.dump("alice", "alice-pw");
+        dump.folders
+            .retain(|f, _| f == "INBOX" || f.starts_with('T') || f.starts_with('D'));
+        dump
+    };
+    let want = kept(&src);
+    let inbox = want.folders["INBOX"].len();
     assert!(inbox > 1500, "a folder of a few thousand messages: {inbox}");
+    assert!(want.folders.len() >= 3, "{:?}", want.folders.keys());
 
     let run = p.cutover(&["run"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    assert_eq!(run_counts(&run).0, 6000, "{}", text(&run));
+    assert_eq!(run_counts(&run).0, want.total() as u64, "{}", text(&run));
     let connections = most_split_connections(&p);
     assert!(
         connections >= 2,
         "a folder of {inbox} messages was split across {connections} connection(s)"
     );
     // Bytes, flags and dates, each message exactly once.
-    assert_same_mail(
-        &src.dump("alice", "alice-pw"),
-        &dst.dump("alice", "alice-pw"),
-        |f| f.to_string(),
-    );
+    assert_same_mail(&want, &kept(&dst), |f| f.to_string());
     let v = p.cutover(&["verify"]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
     let again = p.cutover(&["run"]);

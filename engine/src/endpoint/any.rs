@@ -298,6 +298,14 @@ impl MailSession for AnySession {
         each!(self, s => s.fetch_messages(uids, sink).await)
     }
 
+    async fn fetch_each(
+        &mut self,
+        next: &mut (dyn FnMut() -> Option<Vec<u32>> + Send),
+        sink: &MessageSink,
+    ) -> Result<()> {
+        each!(self, s => s.fetch_each(next, sink).await)
+    }
+
     async fn fetch_fingerprints(
         &mut self,
         uids: &[u32],
@@ -344,6 +352,29 @@ impl MailSession for AnySession {
         markers: bool,
     ) -> Result<crate::endpoint::Statuses> {
         each!(self, s => s.statuses(folders, markers).await)
+    }
+
+    async fn examine_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        each!(self, s => s.examine_listing(folder, from_uid).await)
+    }
+
+    async fn folder_bytes(
+        &mut self,
+        folders: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        each!(self, s => s.folder_bytes(folders).await)
+    }
+
+    async fn status_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        each!(self, s => s.status_listing(folder, from_uid).await)
     }
 
     async fn append_send(&mut self, folder: &str, msgs: &[Message]) -> Result<bool> {

@@ -53,6 +53,42 @@ pub trait MailSession: Send {
         from_uid: u32,
     ) -> impl Future<Output = Result<Vec<MessageMeta>>> + Send;
 
+    /// [`MailSession::examine`] then [`MailSession::fetch_meta`]; IMAP writes both commands
+    /// at once (one round trip across a WAN instead of two).
+    fn examine_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<(FolderState, Vec<MessageMeta>)>> + Send {
+        async move {
+            let st = self.examine(folder).await?;
+            Ok((st, self.fetch_meta(from_uid).await?))
+        }
+    }
+
+    /// The bytes each of `folders` holds, where the endpoint can tell them cheaply (IMAP: one
+    /// round trip for all); a first pass copies the largest first. The default tells none.
+    fn folder_bytes(
+        &mut self,
+        folders: &[String],
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, u64>>> + Send {
+        let _ = folders;
+        async { Ok(Default::default()) }
+    }
+
+    /// [`MailSession::status`] of the folder opened with `open_for_append`, then
+    /// [`MailSession::fetch_meta`]; IMAP writes both commands at once.
+    fn status_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> impl Future<Output = Result<(FolderState, Vec<MessageMeta>)>> + Send {
+        async move {
+            let st = self.status(folder).await?;
+            Ok((st, self.fetch_meta(from_uid).await?))
+        }
+    }
+
     /// Identities (size, Message-ID, provider id and labels where the endpoint has them) of
     /// the examined folder's messages with UID >= `from_uid`, without their bodies. The
     /// default knows only UIDs and sizes; callers then identify messages by content.
@@ -81,6 +117,22 @@ pub trait MailSession: Send {
         uids: &[u32],
         sink: &MessageSink,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// [`MailSession::fetch_messages`] for every UID list `next` hands out, one after
+    /// another until it has none left. IMAP writes the next list's UID FETCH before the last
+    /// one's answer is read, so no round trip is lost between lists.
+    fn fetch_each(
+        &mut self,
+        next: &mut (dyn FnMut() -> Option<Vec<u32>> + Send),
+        sink: &MessageSink,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            while let Some(uids) = next() {
+                self.fetch_messages(&uids, sink).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// Fingerprints (and flags, dates) of the examined folder's messages among `uids`
     /// (all messages with UID >= `from_uid` when `uids` is empty); bodies are hashed and dropped.

@@ -196,11 +196,19 @@ impl Engine {
         // A connection dropped while logging in or listing costs a retry, like one dropped
         // during a folder copy.
         let mut attempt = 0;
-        let (s, d, discovery, gmail_filters, seen) = loop {
+        // Nothing copied yet: every folder is to copy, so the other folder workers connect
+        // while this pair reads the folders' states.
+        let first_pass = self.store.mailbox_totals(mailbox_id)?.copied == 0;
+        let mut ahead = Vec::new();
+        let (s, d, discovery, gmail_filters, seen, sizes) = loop {
             attempt += 1;
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
                 let found = discover(&self.project, &mut s, &mut d).await?;
+                if first_pass && ahead.is_empty() {
+                    let folders = found.mappings.iter().filter(|m| m.dst_wire.is_some());
+                    ahead = self.connect_ahead(spec, folders.count());
+                }
                 // The folders' states are a shortcut, never needed: after a failed attempt
                 // (a server that dropped the connection on the pipelined STATUS) the retry
                 // goes without them, each folder opened as usual.
@@ -209,11 +217,24 @@ impl Engine {
                 } else {
                     Default::default()
                 };
+                // A first pass takes the folders largest first by their bytes (one round
+                // trip where the source can tell them; messages counted otherwise).
+                let sizes = if first_pass && attempt == 1 {
+                    let srcs: Vec<String> = found
+                        .mappings
+                        .iter()
+                        .filter(|m| m.dst_wire.is_some())
+                        .map(|m| m.src.wire_name.clone())
+                        .collect();
+                    s.folder_bytes(&srcs).await?
+                } else {
+                    Default::default()
+                };
                 // A Gmail source: which folder copies each message (empty for others).
                 let gmail = self
                     .gmail_prepass(&key, mailbox_id, &found.mappings, &mut s)
                     .await?;
-                Ok::<_, SyncError>((s, d, found, gmail, seen))
+                Ok::<_, SyncError>((s, d, found, gmail, seen, sizes))
             }
             .await;
             match r {
@@ -376,20 +397,27 @@ impl Engine {
         let mut rest = Vec::new();
         for job in jobs {
             if !crate::sync::pass_unchanged(&ctx, &job)? {
-                // The folder's messages not yet copied, as far as its STATUS tells.
-                let copied = self.store.folder_totals(job.row.id)?.copied;
-                let left = job.seen.src.map_or(u64::MAX, |(st, _)| {
-                    u64::from(st.exists).saturating_sub(copied)
-                });
+                // What is left of the folder to copy: on a first pass its bytes where the
+                // source told them, else its messages not yet copied as far as its STATUS
+                // tells (one measure for all the folders of a mailbox).
+                let left = if sizes.is_empty() {
+                    let copied = self.store.folder_totals(job.row.id)?.copied;
+                    job.seen.src.map_or(u64::MAX, |(st, _)| {
+                        u64::from(st.exists).saturating_sub(copied)
+                    })
+                } else {
+                    sizes.get(&job.src).copied().unwrap_or(u64::MAX)
+                };
                 rest.push((left, job));
             }
         }
         // Largest first: the folder that takes longest starts at once, the small ones fill
         // in beside it, and a large one is split across the connections that run out of
-        // folders (`sync::split`) instead of finishing alone after all the others.
+        // folders (`sync::split`) instead of finishing alone after all the others. By bytes
+        // where known: a few large attachments take longer than many short messages.
         rest.sort_by_key(|(left, _)| std::cmp::Reverse(*left));
         let rest: VecDeque<FolderJob> = rest.into_iter().map(|(_, j)| j).collect();
-        let copied = self.run_jobs(spec, rest, Some((s, d))).await;
+        let copied = self.run_jobs(spec, rest, Some((s, d)), ahead).await;
         match refused {
             Some(e) if copied.is_ok() => Err(e),
             _ => copied,

@@ -80,7 +80,74 @@ impl Idle {
     }
 }
 
+/// A folder worker's connection pair opened ahead ([`Engine::connect_ahead`]), aborted if
+/// never taken.
+pub(crate) struct Ahead(tokio::task::JoinHandle<Result<(AnySession, AnySession), SyncError>>);
+
+impl Ahead {
+    /// The pair, once connected; None when it could not connect (the worker then connects
+    /// as usual, its errors handled there).
+    async fn pair(mut self) -> Option<(AnySession, AnySession)> {
+        match (&mut self.0).await {
+            Ok(Ok(pair)) => Some(pair),
+            Ok(Err(e)) => {
+                tracing::info!("a folder worker's connection opened ahead failed: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// How a folder worker gets its first connection pair: the mailbox's own (the first
+/// worker), one opened ahead, or its own connect when it has a folder to copy.
+enum Start {
+    Given(Box<(AnySession, AnySession)>),
+    Ahead(Ahead),
+    Connect,
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Engine {
+    /// On a mailbox's first pass each of its `folders` is to copy: the folder workers that
+    /// will have one get their connection pairs now, while the first pair (already
+    /// connected, so it never waits on them for the connection budget) reads the folders'
+    /// states. Across a WAN that takes the logins' round trips off the copy's start. As many
+    /// as the budget has room for on both sides right now; IMAP to IMAP only (a POP3
+    /// maildrop takes one session, and the HTTP APIs' sessions cost no round trip to open).
+    pub(super) fn connect_ahead(
+        self: &Arc<Self>,
+        spec: &MailboxSpec,
+        folders: usize,
+    ) -> Vec<Ahead> {
+        use crate::endpoint::any::AnyConnector;
+        let imap = |c: &AnyConnector| matches!(c, AnyConnector::Imap(_));
+        if !imap(&self.src) || !imap(&self.dst) {
+            return Vec::new();
+        }
+        let room = |c: &AnyConnector| c.max_connections().saturating_sub(c.in_use());
+        let n = self
+            .project
+            .folder_workers
+            .min(folders)
+            .saturating_sub(1)
+            .min(room(&self.src))
+            .min(room(&self.dst));
+        (0..n)
+            .map(|_| {
+                let (engine, spec) = (self.clone(), spec.clone());
+                Ahead(tokio::spawn(
+                    async move { engine.connect_pair(&spec).await },
+                ))
+            })
+            .collect()
+    }
+
     pub(super) async fn connect_pair(
         &self,
         spec: &MailboxSpec,
@@ -152,12 +219,14 @@ impl Engine {
     }
 
     /// Copy the folders in `jobs`, up to `folder_workers` at once (the first worker uses the
-    /// sessions given, if any; the others connect when there is work left).
+    /// sessions given, if any; the others take a pair opened `ahead`, or connect when there
+    /// is work left).
     pub(crate) async fn run_jobs(
         self: &Arc<Self>,
         spec: &MailboxSpec,
         jobs: VecDeque<FolderJob>,
         first: Option<(AnySession, AnySession)>,
+        mut ahead: Vec<Ahead>,
     ) -> Result<(), SyncError> {
         let queue = Arc::new(Mutex::new(jobs));
         let slots = Arc::new(Semaphore::new(self.project.folder_workers));
@@ -174,15 +243,23 @@ impl Engine {
             // Taken here, before any folder is copied: a split folder's helpers only get the
             // slots of workers that ran out of folders.
             let slot = slots.clone().try_acquire_owned().ok();
+            let start = ahead.pop().map_or(Start::Connect, Start::Ahead);
             helpers.0.push(tokio::spawn(async move {
                 engine
-                    .folder_worker(&spec, &queue, &slots, &idle, slot, None)
+                    .folder_worker(&spec, &queue, &slots, &idle, slot, start)
                     .await
             }));
         }
         let slot = slots.clone().try_acquire_owned().ok();
         let mut first_err = self
-            .folder_worker(spec, &queue, &slots, &idle, slot, first)
+            .folder_worker(
+                spec,
+                &queue,
+                &slots,
+                &idle,
+                slot,
+                first.map_or(Start::Connect, |pair| Start::Given(Box::new(pair))),
+            )
             .await
             .err();
         // The error that says most wins: a verification failure (its brake stops the other
@@ -222,8 +299,13 @@ impl Engine {
         // This worker's connection slot, given back when it has no folder left (then a large
         // folder's copy may take it, with this worker's connections, for a helper).
         slot: Option<OwnedSemaphorePermit>,
-        mut sessions: Option<(AnySession, AnySession)>,
+        start: Start,
     ) -> Result<(), SyncError> {
+        let (mut sessions, mut ahead) = match start {
+            Start::Given(pair) => (Some(*pair), None),
+            Start::Ahead(a) => (None, Some(a)),
+            Start::Connect => (None, None),
+        };
         let split = SplitHelpers {
             engine: self,
             spec,
@@ -253,6 +335,11 @@ impl Engine {
             let mut attempt = 0;
             loop {
                 attempt += 1;
+                if sessions.is_none()
+                    && let Some(a) = ahead.take()
+                {
+                    sessions = a.pair().await;
+                }
                 if sessions.is_none() {
                     match self.connect_or_take(spec, idle).await {
                         Ok(p) => sessions = Some(p),
@@ -336,6 +423,13 @@ impl Engine {
                     }
                 }
             }
+        }
+        // A pair opened ahead for a worker that found no folder: a split folder's helper
+        // may take it; still connecting, it is not waited for.
+        if sessions.is_none()
+            && let Some(a) = ahead.take().filter(|a| a.0.is_finished())
+        {
+            sessions = a.pair().await;
         }
         if let Some((s, d)) = sessions {
             idle.leave(s, d, slot).await;

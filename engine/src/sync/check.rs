@@ -21,27 +21,53 @@ pub(super) async fn check_destination<D: MailSession>(
     issue: &impl Fn(Severity, &str, Option<u32>, &str),
     after_copy: bool,
 ) -> Result<(), SyncError> {
+    let want = written(store, folder_id, dst_validity)?;
+    let Some(min) = lowest(&want) else {
+        return Ok(());
+    };
+    // Re-select so the server reports what it holds now.
+    let metas = dst.fetch_meta(min).await?;
+    judge(&want, &metas, dst, issue, after_copy)
+}
+
+/// What the journal says was written to the folder under `dst_validity`, with its UIDs.
+pub(super) fn written(
+    store: &Journal,
+    folder_id: i64,
+    dst_validity: u32,
+) -> Result<Vec<journal::CopiedRow>, SyncError> {
+    Ok(store
+        .copied(folder_id)?
+        .into_iter()
+        .filter(|c| c.dst_uidvalidity == Some(dst_validity) && c.dst_uid.is_some_and(|u| u > 0))
+        .collect())
+}
+
+/// The lowest destination UID of `want`: where the check's listing starts (None: nothing
+/// to check).
+pub(super) fn lowest(want: &[journal::CopiedRow]) -> Option<u32> {
+    want.iter().filter_map(|c| c.dst_uid).min()
+}
+
+/// [`check_destination`]'s verdict on a listing of the destination folder from
+/// [`lowest`] on.
+pub(super) fn judge<D: MailSession>(
+    want: &[journal::CopiedRow],
+    metas: &[crate::endpoint::MessageMeta],
+    dst: &D,
+    issue: &impl Fn(Severity, &str, Option<u32>, &str),
+    after_copy: bool,
+) -> Result<(), SyncError> {
     let sev = if after_copy {
         Severity::Critical
     } else {
         Severity::Warning
     };
-    let copied = store.copied(folder_id)?;
-    let want: Vec<&journal::CopiedRow> = copied
-        .iter()
-        .filter(|c| c.dst_uidvalidity == Some(dst_validity) && c.dst_uid.is_some_and(|u| u > 0))
-        .collect();
-    if want.is_empty() {
-        return Ok(());
-    }
-    // Re-select so the server reports what it holds now.
-    let min = want.iter().filter_map(|c| c.dst_uid).min().unwrap_or(1);
-    let metas = dst.fetch_meta(min).await?;
     let have: HashMap<u32, u64> = metas.iter().map(|m| (m.uid, m.size)).collect();
     // Where listed sizes are estimates, presence is checked here and content by `verify`.
     let exact = !dst.capabilities().inexact_sizes;
     let mut bad = 0;
-    for c in &want {
+    for c in want {
         let uid = c.dst_uid.unwrap_or(0);
         match have.get(&uid) {
             Some(_) if !exact => {}

@@ -7,7 +7,7 @@ use crate::endpoint::{EndpointError, MailSession};
 use crate::events::{Event, Severity};
 use crate::journal;
 
-use super::check::check_destination;
+use super::check::{self, check_destination};
 use super::gmail;
 use super::in_doubt::resolve_in_doubt;
 use super::rematch::{rematch_destination, rematch_source};
@@ -102,10 +102,31 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
     let issue =
         |sev, cat: &str, uid, msg: &str| ctx.sink.issue(sev, cat, Some(mb), Some(fname), uid, msg);
 
+    // Where a listing of the new source messages starts (after the highest UID planned).
+    let listing_from = |row: &journal::FolderRow| match &job.filter {
+        Some(f) => (row.src_high + 1).max(f.min_uid),
+        None => row.src_high + 1,
+    };
+    // When the source folder has new messages as far as its STATUS told (or it was not
+    // read), they are listed with the EXAMINE, in the same round trip.
+    let before = store.folder(job.row.mailbox_id, &job.src, &job.dst)?;
+    let new_mail = job.seen.src.is_none_or(|(st, _)| {
+        before.src_uidvalidity != Some(st.uidvalidity) || before.src_uidnext != Some(st.uidnext)
+    });
+    let examine = async {
+        if new_mail {
+            let from = listing_from(&before);
+            src.examine_listing(&job.src, from)
+                .await
+                .map(|(st, metas)| (st, Some((from, metas))))
+        } else {
+            src.examine(&job.src).await.map(|st| (st, None))
+        }
+    };
     // Both sides opened at once (they are different connections): one round trip, not two.
     // The destination's answer is looked at once the source's is handled, as before.
-    let (examined, opened) = tokio::join!(src.examine(&job.src), dst.open_for_append(&job.dst));
-    let st = match examined {
+    let (examined, opened) = tokio::join!(examine, dst.open_for_append(&job.dst));
+    let (st, mut listed) = match examined {
         Ok(st) => st,
         Err(e @ EndpointError::NoFolder { .. }) => {
             // Gone, or refused? Only a fresh LIST tells: a folder the server still lists
@@ -242,11 +263,11 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
     // holding mail (its pre-pass could not read it) leaves the folder not listed.
     let mut planned_nothing = false;
     if !unchanged_src {
-        let from = match &job.filter {
-            Some(f) => (row.src_high + 1).max(f.min_uid),
-            None => row.src_high + 1,
+        let from = listing_from(&row);
+        let mut metas = match listed.take() {
+            Some((f, metas)) if f == from => metas,
+            _ => src.fetch_meta(from).await?,
         };
-        let mut metas = src.fetch_meta(from).await?;
         let mut uidnext = st.uidnext;
         let upto = job.filter.as_ref().and_then(|f| match f.validity {
             Some(v) if v != st.uidvalidity => Some(0),
@@ -353,9 +374,17 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
             &mut outcome,
         )
         .await?;
-        // The state before the check: whatever changes after it is checked next time.
-        let now = dst.status(&job.dst).await?;
-        check_destination(store, row.id, dst_state.uidvalidity, dst, &issue, true).await?;
+        // The state before the check (whatever changes after it is checked next time), read
+        // with the check's listing in one round trip.
+        let want = check::written(store, row.id, dst_state.uidvalidity)?;
+        let now = match check::lowest(&want) {
+            Some(min) => {
+                let (now, metas) = dst.status_listing(&job.dst, min).await?;
+                check::judge(&want, &metas, dst, &issue, true)?;
+                now
+            }
+            None => dst.status(&job.dst).await?,
+        };
         store.set_dst_seen(row.id, now.exists, now.uidnext)?;
     } else if store.dst_seen(row.id)? != Some((dst_state.exists, dst_state.uidnext)) {
         // Nothing written: checked and recorded as an unchanged folder is, so that the next

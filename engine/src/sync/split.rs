@@ -53,7 +53,10 @@ fn range_msgs(n: usize) -> usize {
 }
 
 /// `pending` cut into ranges of consecutive UIDs: each closed at [`range_msgs`] messages or
-/// at an eighth of the bytes (at least [`RANGE_MIN_BYTES`]), whichever comes first.
+/// at an eighth of the bytes (at least [`RANGE_MIN_BYTES`]), whichever comes first. A range
+/// that holds several eighths of the bytes (a large message closed it) is handed out
+/// first: taken last, it would cross both links alone on one connection while the others
+/// are done. The other ranges keep their UID order.
 fn cut(pending: &[PendingRow]) -> VecDeque<&[PendingRow]> {
     let msgs = range_msgs(pending.len());
     let bytes = (pending.iter().map(|p| p.size).sum::<u64>() / 8).max(RANGE_MIN_BYTES);
@@ -69,6 +72,10 @@ fn cut(pending: &[PendingRow]) -> VecDeque<&[PendingRow]> {
     if start < pending.len() {
         out.push_back(&pending[start..]);
     }
+    // Stable: ranges of about an eighth each stay in UID order.
+    let eighths = |r: &&[PendingRow]| r.iter().map(|p| p.size).sum::<u64>() / bytes;
+    out.make_contiguous()
+        .sort_by_key(|r| std::cmp::Reverse(eighths(r).max(1)));
     out
 }
 /// How often a split folder's copy looks for a free connection slot (a cheap look: a
@@ -514,5 +521,15 @@ mod tests {
             cut(&mixed).iter().map(|r| r.len()).collect::<Vec<_>>(),
             [1, 3]
         );
+        // An 8 MB message among 100 KB ones (16 MB, an eighth is 2 MB): its range is handed
+        // out first, the others keep their order, and every message is in one range.
+        let big = rows((0..81).map(|i| if i == 40 { 8_000_000 } else { 100_000 }));
+        let r = cut(&big);
+        assert_eq!(r[0].iter().map(|p| p.src_uid).collect::<Vec<_>>(), [41]);
+        let firsts: Vec<u32> = r.iter().map(|r| r[0].src_uid).collect();
+        assert_eq!(firsts, [41, 1, 21, 42, 62]);
+        let mut uids: Vec<u32> = r.iter().flat_map(|r| r.iter().map(|p| p.src_uid)).collect();
+        uids.sort_unstable();
+        assert_eq!(uids, (1..=81).collect::<Vec<_>>());
     }
 }

@@ -191,8 +191,9 @@ impl Landed<'_, '_> {
 
 /// Copy the ranges of `pending` (the folder's pending messages) that `next_range` hands
 /// out, one after another on `src`/`dst`, until it has none left: the next range's UID
-/// FETCH starts as soon as the last one's ended, while the destination is still storing
-/// what was read, so a folder split in many ranges costs no round trip per range.
+/// FETCH is on the wire before the last one's answer is read (IMAP,
+/// `MailSession::fetch_each`), while the destination is still storing what was read, so a
+/// folder split in many ranges costs no round trip per range.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
     ctx: &Ctx<'_>,
@@ -217,11 +218,12 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
     let producer = async move {
         let sink = sink;
         let mut taken = Vec::new();
-        while let Some(range) = next_range() {
+        let mut next = || {
+            let range = next_range()?;
             taken.push(range);
-            let uids: Vec<u32> = range.iter().map(|p| p.src_uid).collect();
-            src.fetch_messages(&uids, &sink).await?;
-        }
+            Some(range.iter().map(|p| p.src_uid).collect())
+        };
+        src.fetch_each(&mut next, &sink).await?;
         Ok::<_, EndpointError>(taken)
     };
     // The consumer owns the receiver: when it stops (emergency stop, pause, a destination

@@ -32,22 +32,22 @@ impl AsRef<[u8]> for FetchBody {
 pub(super) const FETCH_CHUNK_MSGS: usize = 500;
 /// FETCH responses beyond the UIDs asked for that a UID FETCH may bring (unsolicited flag
 /// updates of other messages); more is a protocol error.
-const FETCH_SLACK: usize = 1000;
+pub(super) const FETCH_SLACK: usize = 1000;
 
 /// The count of a streamed listing (`UID FETCH n:*`): its cap follows EXISTS as the server
 /// updates it meanwhile (new mail, our own APPENDs).
-struct Listing {
+pub(super) struct Listing {
     n: usize,
-    exists: u32,
+    pub(super) exists: u32,
 }
 
 impl Listing {
-    fn new(exists: u32) -> Listing {
+    pub(super) fn new(exists: u32) -> Listing {
         Listing { n: 0, exists }
     }
 
     /// One more response; refused once there are more than the folder can hold.
-    fn one_more(
+    pub(super) fn one_more(
         &mut self,
         op: &str,
         unsolicited: impl FnMut() -> Option<UnsolicitedResponse>,
@@ -65,7 +65,7 @@ impl Listing {
 }
 
 /// A server that sent more FETCH responses than the folder can hold.
-fn too_many(op: &str, cap: usize, exists: Option<u32>) -> EndpointError {
+pub(super) fn too_many(op: &str, cap: usize, exists: Option<u32>) -> EndpointError {
     let why = match exists {
         Some(e) => format!(" for a folder of {e} messages (EXISTS)"),
         None => " for the messages asked for".to_string(),
@@ -137,21 +137,21 @@ fn has_body(f: &async_imap::types::Fetch, uid: u32, folder: &str) -> Result<bool
 /// answered without them: a protocol error, not a message gone from the source (which is
 /// what a UID never answered at all means).
 #[derive(Default)]
-struct Answers {
+pub(super) struct Answers {
     with_body: std::collections::HashSet<u32>,
     flags_only: Vec<u32>,
 }
 
 impl Answers {
-    fn body(&mut self, uid: u32) {
+    pub(super) fn body(&mut self, uid: u32) {
         self.with_body.insert(uid);
     }
 
-    fn flag_update(&mut self, uid: u32) {
+    pub(super) fn flag_update(&mut self, uid: u32) {
         self.flags_only.push(uid);
     }
 
-    fn check(&self, folder: &str) -> Result<()> {
+    pub(super) fn check(&self, folder: &str) -> Result<()> {
         match self.flags_only.iter().find(|u| !self.with_body.contains(u)) {
             None => Ok(()),
             Some(uid) => Err(EndpointError::Protocol {
@@ -171,15 +171,26 @@ impl Answers {
 /// and the message, never a message silently passed over. `None`: an unsolicited flag
 /// update without data, which is not an answer and is ignored.
 fn uid_of(f: &async_imap::types::Fetch, folder: &str) -> Result<Option<u32>> {
-    match f.uid {
+    let data = f.size.is_some() || f.body().is_some() || f.header().is_some();
+    valid_uid(f.uid, data, f.message, folder)
+}
+
+/// [`uid_of`] on what an answer to FETCH message `seq` carries: its UID as parsed, and
+/// whether it carries message data.
+pub(super) fn valid_uid(
+    uid: Option<u32>,
+    data: bool,
+    seq: u32,
+    folder: &str,
+) -> Result<Option<u32>> {
+    match uid {
         Some(uid) if uid > 0 => Ok(Some(uid)),
-        None if f.size.is_none() && f.body().is_none() && f.header().is_none() => Ok(None),
+        None if !data => Ok(None),
         uid => Err(EndpointError::Protocol {
             op: format!("UID FETCH in {folder}"),
             message: format!(
-                "the server answered for message {} with {}; nothing is copied from this \
+                "the server answered for message {seq} with {}; nothing is copied from this \
                  folder until the server sends valid UIDs (1 to 4294967295)",
-                f.message,
                 match uid {
                     Some(_) => "UID 0",
                     None => "no valid UID (missing, negative or above 4294967295)",

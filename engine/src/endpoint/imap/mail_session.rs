@@ -44,12 +44,43 @@ impl MailSession for ImapSession {
         self.list_meta(from_uid).await
     }
 
+    async fn examine_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        self.examine_listing(folder, from_uid).await
+    }
+
+    async fn folder_bytes(
+        &mut self,
+        folders: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        self.bytes_held(folders).await
+    }
+
+    async fn status_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        self.status_listing(folder, from_uid).await
+    }
+
     async fn fetch_identities(&mut self, from_uid: u32) -> Result<Vec<MessageIdentity>> {
         self.list_identities(from_uid).await
     }
 
     async fn fetch_messages(&mut self, uids: &[u32], sink: &MessageSink) -> Result<()> {
         self.stream_messages(uids, sink).await
+    }
+
+    async fn fetch_each(
+        &mut self,
+        next: &mut (dyn FnMut() -> Option<Vec<u32>> + Send),
+        sink: &MessageSink,
+    ) -> Result<()> {
+        self.stream_lists(next, sink).await
     }
 
     async fn fetch_fingerprints(

@@ -8,12 +8,14 @@
 //! By concern: `connect` (TCP, TLS or STARTTLS, greeting, login), `session` (the state
 //! between commands), `capabilities` (CAPABILITY, quota), `folders` (LIST, CREATE, RENAME,
 //! DELETE, quoting), `select` (EXAMINE, SELECT, STATUS), `fetch` (listings, messages,
-//! fingerprints), `append` (APPEND, UID EXPUNGE), `delta` (what a delta pass needs: CONDSTORE flag listings,
+//! fingerprints), `pipelined` (EXAMINE or STATUS with a listing in one round trip), `bodies` (the copy's
+//! message reads, the next UID FETCH on the wire before the last one's answer is read), `append` (APPEND, UID EXPUNGE), `delta` (what a delta pass needs: CONDSTORE flag listings,
 //! UID STORE of flags, UID MOVE), `errors` (NO/BAD, throttling), and
 //! `mail_session` puts the session behind the endpoint trait. Folder names are modified
 //! UTF-7 ([`crate::mail::utf7`]).
 
 mod append;
+mod bodies;
 mod capabilities;
 mod connect;
 mod delta;
@@ -22,6 +24,7 @@ mod fetch;
 mod folders;
 mod mail_session;
 mod multiappend;
+mod pipelined;
 mod select;
 mod session;
 

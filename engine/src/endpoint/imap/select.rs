@@ -18,7 +18,11 @@ use crate::mail::utf7::decode_mutf7;
 /// connection closes before the tagged answer, so a missing UIDVALIDITY is first of all a
 /// connection lost mid-answer: retried on a new connection (seen with Dovecot under load).
 /// UIDVALIDITY 0 is a server fault, never retried.
-fn state_of(op: &str, folder: &str, mb: &async_imap::types::Mailbox) -> Result<FolderState> {
+pub(super) fn state_of(
+    op: &str,
+    folder: &str,
+    mb: &async_imap::types::Mailbox,
+) -> Result<FolderState> {
     let uidvalidity = match mb.uid_validity {
         Some(v) if v != 0 => v,
         Some(_) => {

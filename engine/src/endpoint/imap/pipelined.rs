@@ -1,0 +1,360 @@
+//! Two commands in one round trip, where the second does not wait on the first's answer:
+//! EXAMINE with the listing of the folder's new messages (a folder's copy starts with
+//! both), and STATUS with the closing check's listing (a folder's copy ends with both).
+//! Across a WAN each saves a round trip per folder. Both are written at once and their
+//! answers read in order; the listing's answer is only used when the first command
+//! succeeded (a failed EXAMINE leaves no folder selected, so the listing's NO is read and
+//! dropped, never taken for another folder's).
+
+use async_imap::imap_proto::{
+    AttributeValue, MailboxDatum, Response, ResponseCode, Status, StatusAttribute,
+};
+use tokio::io::AsyncWriteExt;
+
+use super::errors::{bye_during, folder_err, map_err};
+use super::fetch::{Listing, valid_uid};
+use super::folders::{quote, unquote};
+use super::select::state_of;
+use super::session::ImapSession;
+use crate::endpoint::net::{before, io_err};
+use crate::endpoint::types::{EndpointError, FolderState, MessageMeta, Result};
+use crate::mail::utf7::decode_mutf7;
+
+const LISTING: &str = "UID FETCH (metadata)";
+
+/// The session's next response, within the deadline; a closed connection is an error.
+/// (A macro: async-imap's response type cannot be named outside it.)
+macro_rules! next_response {
+    ($session:expr, $op:expr, $deadline:expr) => {{
+        let t = $session.timeout;
+        before($deadline, t, $op, $session.s.read_response())
+            .await?
+            .map_err(|e| io_err($op, e))?
+            .ok_or(EndpointError::ConnectionLost { op: $op.into() })?
+    }};
+}
+
+/// A tagged NO or BAD, in async-imap's words so it is read as everywhere else.
+fn refused(status: &Status, outcome: &impl std::fmt::Debug) -> async_imap::error::Error {
+    let text = format!("outcome: {outcome:?}");
+    match status {
+        Status::No => async_imap::error::Error::No(text),
+        _ => async_imap::error::Error::Bad(text),
+    }
+}
+
+impl ImapSession {
+    /// Write `lines` (whole commands) and flush.
+    async fn write_commands(&mut self, op: &str, lines: &str) -> Result<()> {
+        let w = self.s.get_mut();
+        w.write_all(lines.as_bytes())
+            .await
+            .map_err(|e| io_err(op, e))?;
+        w.flush().await.map_err(|e| io_err(op, e))
+    }
+
+    /// Read and drop the answer to `tag` (a command whose result is not used).
+    async fn skip_answer(&mut self, tag: &str, deadline: tokio::time::Instant) -> Result<()> {
+        loop {
+            let r = next_response!(self, LISTING, deadline);
+            if let Response::Done { tag: rt, .. } = r.parsed()
+                && rt.0 == tag
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The answer to a `UID FETCH from:* (UID RFC822.SIZE)` sent as `tag`, as
+    /// [`ImapSession::list_meta`] reads it: capped by the folder's EXISTS as the server
+    /// updates it, answers below `from` (`n:*` always names the last message) left out.
+    async fn read_listing(
+        &mut self,
+        tag: &str,
+        from: u32,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<MessageMeta>> {
+        let mut listing = Listing::new(self.exists.unwrap_or(0));
+        let mut out = Vec::new();
+        loop {
+            let r = next_response!(self, LISTING, deadline);
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    listing.exists = listing.exists.max(*n);
+                }
+                Response::Fetch(n, attrs) => {
+                    listing.one_more(LISTING, || None)?;
+                    let uid = attrs.iter().find_map(|a| match a {
+                        AttributeValue::Uid(u) => Some(*u),
+                        _ => None,
+                    });
+                    let size = attrs.iter().find_map(|a| match a {
+                        AttributeValue::Rfc822Size(s) => Some(*s),
+                        _ => None,
+                    });
+                    // A flag update of some message (`* n FETCH (FLAGS ...)`) is no answer;
+                    // "n:*" always names the last message, even when its UID is below n.
+                    if let Some(uid) = valid_uid(uid, size.is_some(), *n, &self.opened)?
+                        && uid >= from
+                    {
+                        out.push(MessageMeta {
+                            uid,
+                            size: u64::from(size.unwrap_or(0)),
+                        });
+                    }
+                }
+                Response::Done {
+                    tag: rt,
+                    status,
+                    outcome,
+                } if rt.0 == tag => match status {
+                    Status::Ok => break,
+                    _ => return Err(map_err("UID FETCH", refused(status, outcome))),
+                },
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    return Err(bye_during(
+                        LISTING,
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        self.exists = Some(listing.exists);
+        out.sort_unstable_by_key(|m| m.uid);
+        out.dedup_by_key(|m| m.uid);
+        Ok(out)
+    }
+
+    /// EXAMINE `folder`, and list its messages from `from_uid` on (UID and size): one round
+    /// trip.
+    pub(super) async fn examine_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        self.settle();
+        self.exists = None;
+        self.modseq = None;
+        let from = from_uid.max(1);
+        let (examine, listing) = (self.next_tag(), self.next_tag());
+        self.write_commands(
+            "EXAMINE",
+            &format!(
+                "{examine} EXAMINE {}\r\n{listing} UID FETCH {from}:* (UID RFC822.SIZE)\r\n",
+                quote(folder)
+            ),
+        )
+        .await?;
+        // The listing may be long: the time a listing alone is given (as `list_meta`).
+        let deadline = tokio::time::Instant::now() + self.timeout * 5;
+        let mut mb = async_imap::types::Mailbox::default();
+        // An untagged NO or BAD fails the EXAMINE, as async-imap reads it.
+        let mut warned = None;
+        let opened = loop {
+            let r = next_response!(self, "EXAMINE", deadline);
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Exists(n)) => mb.exists = *n,
+                Response::Data {
+                    status: Status::Ok,
+                    outcome,
+                } => match outcome.code {
+                    Some(ResponseCode::UidValidity(v)) => mb.uid_validity = Some(v),
+                    Some(ResponseCode::UidNext(n)) => mb.uid_next = Some(n),
+                    Some(ResponseCode::HighestModSeq(m)) => mb.highest_modseq = Some(m),
+                    _ => {}
+                },
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    return Err(bye_during(
+                        "EXAMINE",
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
+                }
+                Response::Data {
+                    status: s @ (Status::No | Status::Bad),
+                    outcome,
+                } => {
+                    warned
+                        .get_or_insert_with(|| folder_err("EXAMINE", folder, refused(s, outcome)));
+                }
+                Response::Done {
+                    tag: rt,
+                    status,
+                    outcome,
+                } if rt.0 == examine => {
+                    break match (status, warned) {
+                        (Status::Ok, None) => Ok(()),
+                        (Status::Ok, Some(e)) => Err(e),
+                        _ => Err(folder_err("EXAMINE", folder, refused(status, outcome))),
+                    };
+                }
+                _ => {}
+            }
+        };
+        let st = opened.and_then(|()| {
+            self.opened = decode_mutf7(folder);
+            self.exists = Some(mb.exists);
+            self.modseq = mb.highest_modseq;
+            state_of("EXAMINE", folder, &mb)
+        });
+        match st {
+            Ok(st) => Ok((st, self.read_listing(&listing, from, deadline).await?)),
+            Err(e) => {
+                // Not opened: the listing's answer (a NO, no folder being selected) is
+                // read and dropped.
+                self.skip_answer(&listing, deadline).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The bytes each of `folders` holds (its messages' RFC822.SIZE added up), for the order
+    /// a first pass takes them in: every folder EXAMINEd and listed, all the commands
+    /// written at once (one round trip). A folder the server will not open is left out. Only
+    /// sizes are read: nothing here is journalled or trusted beyond that order.
+    pub(super) async fn bytes_held(
+        &mut self,
+        folders: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let mut out = std::collections::HashMap::new();
+        if folders.is_empty() {
+            return Ok(out);
+        }
+        self.settle();
+        let mut lines = String::new();
+        let mut tags = Vec::new();
+        for f in folders {
+            let (examine, listing) = (self.next_tag(), self.next_tag());
+            lines.push_str(&format!(
+                "{examine} EXAMINE {}\r\n{listing} UID FETCH 1:* (RFC822.SIZE)\r\n",
+                quote(f)
+            ));
+            tags.push((examine, listing));
+        }
+        self.write_commands("EXAMINE", &lines).await?;
+        let deadline = tokio::time::Instant::now() + self.timeout * 5;
+        for (f, (examine, listing)) in folders.iter().zip(tags) {
+            let (mut opened, mut bytes) = (false, 0u64);
+            let mut waiting = examine;
+            loop {
+                let r = next_response!(self, "EXAMINE", deadline);
+                match r.parsed() {
+                    Response::Fetch(_, attrs) => {
+                        for a in attrs {
+                            if let AttributeValue::Rfc822Size(n) = a {
+                                bytes = bytes.saturating_add(u64::from(*n));
+                            }
+                        }
+                    }
+                    Response::Data {
+                        status: Status::Bye,
+                        outcome,
+                    } => {
+                        return Err(bye_during(
+                            "EXAMINE",
+                            outcome.information.as_deref().unwrap_or(""),
+                        ));
+                    }
+                    Response::Done {
+                        tag: rt, status, ..
+                    } if rt.0 == waiting => {
+                        if waiting == listing {
+                            if opened && matches!(status, Status::Ok) {
+                                out.insert(f.clone(), bytes);
+                            }
+                            break;
+                        }
+                        opened = matches!(status, Status::Ok);
+                        waiting = listing.clone();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // What was opened last is nobody's folder: the next EXAMINE or SELECT opens its own.
+        self.opened.clear();
+        self.exists = None;
+        self.modseq = None;
+        Ok(out)
+    }
+
+    /// STATUS of the selected `folder`, and its messages from `from_uid` on (UID and size):
+    /// one round trip.
+    pub(super) async fn status_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        self.settle();
+        let from = from_uid.max(1);
+        let (status, listing) = (self.next_tag(), self.next_tag());
+        self.write_commands(
+            "STATUS",
+            &format!(
+                "{status} STATUS {} (UIDNEXT UIDVALIDITY MESSAGES)\r\n\
+                 {listing} UID FETCH {from}:* (UID RFC822.SIZE)\r\n",
+                quote(folder)
+            ),
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + self.timeout * 5;
+        let mut mb = async_imap::types::Mailbox::default();
+        let mut exists = None;
+        let answered = loop {
+            let r = next_response!(self, "STATUS", deadline);
+            match r.parsed() {
+                Response::MailboxData(MailboxDatum::Status {
+                    mailbox,
+                    status: attrs,
+                }) if unquote(mailbox) == folder => {
+                    for a in attrs {
+                        match a {
+                            StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
+                            StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
+                            StatusAttribute::Messages(n) => mb.exists = *n,
+                            _ => {}
+                        }
+                    }
+                }
+                // The selected folder's EXISTS, updated by the server meanwhile.
+                Response::MailboxData(MailboxDatum::Exists(n)) => exists = Some(*n),
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } => {
+                    return Err(bye_during(
+                        "STATUS",
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
+                }
+                Response::Done {
+                    tag: rt,
+                    status: s,
+                    outcome,
+                } if rt.0 == status => {
+                    break match s {
+                        Status::Ok => Ok(()),
+                        _ => Err(folder_err("STATUS", folder, refused(s, outcome))),
+                    };
+                }
+                _ => {}
+            }
+        };
+        if let Some(e) = exists {
+            self.exists = Some(self.exists.unwrap_or(0).max(e));
+        }
+        match answered.and_then(|()| state_of("STATUS", folder, &mb)) {
+            Ok(st) => Ok((st, self.read_listing(&listing, from, deadline).await?)),
+            Err(e) => {
+                self.skip_answer(&listing, deadline).await?;
+                Err(e)
+            }
+        }
+    }
+}
