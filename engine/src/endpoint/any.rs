@@ -381,6 +381,10 @@ impl MailSession for AnySession {
         each!(self, s => s.append_send(folder, msgs).await)
     }
 
+    async fn append_ready(&mut self, folder: &str) -> Result<()> {
+        each!(self, s => s.append_ready(folder).await)
+    }
+
     async fn append_finish(
         &mut self,
         folder: &str,

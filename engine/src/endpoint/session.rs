@@ -164,6 +164,15 @@ pub trait MailSession: Send {
         async { Ok(false) }
     }
 
+    /// Resolves once the oldest window [`MailSession::append_send`] sent is answered, the
+    /// answer kept for [`MailSession::append_finish`]. Cancel-safe (what was read is kept),
+    /// so the copy waits for this or for its next message to send, whichever comes first.
+    /// The default is ready at once (the answer is read by `append_finish`).
+    fn append_ready(&mut self, folder: &str) -> impl Future<Output = Result<()>> + Send {
+        let _ = folder;
+        async { Ok(()) }
+    }
+
     /// The outcomes of the oldest window [`MailSession::append_send`] sent (`msgs` are its
     /// messages, in order), as [`MailSession::append`] gives them: a window the server
     /// refused as a whole is sent again message by message, once the windows sent after it

@@ -2,10 +2,11 @@
 //! budget into windows of pipelined APPENDs; each window is journalled `appending` before it
 //! is sent and `copied` (with APPENDUID) after, refusals count against the error budget, and
 //! an emergency stop cuts a window short and leaves it in doubt. Where the destination can
-//! (IMAP MULTIAPPEND), the next window is sent before the last one's answer is read: two
-//! windows in flight, both journalled before they are sent.
+//! (IMAP MULTIAPPEND), windows are sent as messages arrive, before the earlier ones'
+//! answers are read: up to [`IN_FLIGHT_WINDOWS`] in flight, each journalled before it is
+//! sent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::api::ItemKind;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -28,6 +29,8 @@ const WINDOW_BYTES: usize = 8 * 1024 * 1024;
 /// count only has to let a full window of small messages wait while the last one is stored,
 /// so the source's link is not idle meanwhile.
 const CHANNEL_MSGS: usize = 256;
+/// APPEND windows on the wire at once at most, where the destination pipelines them.
+const IN_FLIGHT_WINDOWS: usize = 4;
 
 /// Why a message of `size` bytes is not copied, when it is over the destination's `limit`.
 pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
@@ -241,66 +244,118 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
             tally,
             outcome,
         };
-        // The window sent whose answer is not read yet: the next one goes on the wire before
-        // it is (where the destination can), so the link is not idle for a round trip per
-        // window. Its answer is read as soon as no message waits to be sent.
-        let mut in_flight: Option<Sent> = None;
-        // The window in flight, if any, answered and journalled.
-        macro_rules! answer_in_flight {
+        // The windows sent whose answers are not read yet, oldest first: where the
+        // destination can, windows go on the wire as messages arrive (up to
+        // IN_FLIGHT_WINDOWS), so the link is not idle while an answer travels back. Answers
+        // are read when that many are out, or when no message waits to be sent.
+        let mut in_flight: VecDeque<Sent> = VecDeque::new();
+        // The oldest window in flight answered and journalled. When its answer ends the
+        // folder (a refusal over the error budget, a failed message), the later windows are
+        // on the wire too: their answers go to the journal first, so they are not left in
+        // doubt (what they say beyond that error changes nothing).
+        macro_rules! answer_oldest {
             () => {
-                if let Some(p) = in_flight.take() {
-                    let results = finish(ctx, job, dst, &p.window, p.window.len()).await?;
-                    landed.settle(p, results)?;
+                if let Some(p) = in_flight.pop_front() {
+                    let n =
+                        p.window.len() + in_flight.iter().map(|w| w.window.len()).sum::<usize>();
+                    let results = finish(ctx, job, dst, &p.window, n).await?;
+                    if let Err(e) = landed.settle(p, results) {
+                        while let Some(w) = in_flight.pop_front() {
+                            let n = w.window.len();
+                            match finish(ctx, job, dst, &w.window, n).await {
+                                Ok(results) => {
+                                    let _ = landed.settle(w, results);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        return Err(e);
+                    }
                 }
             };
         }
-        // A pause or a stop lets the window sent be answered (an emergency stop cuts that
+        macro_rules! answer_all {
+            () => {
+                while !in_flight.is_empty() {
+                    answer_oldest!();
+                }
+            };
+        }
+        // A pause or a stop lets the windows sent be answered (an emergency stop cuts that
         // short too): nothing is left in doubt by a graceful stop. Messages taken from the
         // channel and not journalled stay pending.
         macro_rules! stop_here {
             () => {{
-                answer_in_flight!();
+                answer_all!();
                 return Err(SyncError::Stopped);
             }};
         }
+        // The next window, filled as messages arrive: it goes when full, or as soon as
+        // nothing is in flight (the link would be idle), or at the end of the stream. (Sent
+        // sooner, windows are smaller: each command costs the destination a commit, and a
+        // loopback pass was measured 20% slower.)
+        let (mut window, mut permits, mut size) = (Vec::new(), Vec::new(), 0usize);
+        let mut ended = false;
         loop {
             if ctx.stop.is_set() {
                 stop_here!();
             }
-            let next = match &in_flight {
-                Some(_) => match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        answer_in_flight!();
-                        continue;
-                    }
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
-                },
-                // Nothing is in flight while waiting here: a stop ends the wait at once, even
-                // when the source has gone silent in the middle of a message.
-                None => tokio::select! {
-                    m = rx.recv() => m,
-                    _ = ctx.stop.halted() => return Err(SyncError::Stopped),
-                },
-            };
-            let Some((first, permit)) = next else {
-                answer_in_flight!();
-                break;
-            };
-            let mut size = first.body.len();
-            let mut window = vec![first];
-            // Reservations are released when the window is done.
-            let mut permits = vec![permit];
-            while window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
+            if in_flight.len() >= IN_FLIGHT_WINDOWS {
+                answer_oldest!();
+                continue;
+            }
+            // Whatever already waits joins the window, up to its size.
+            while !ended && window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
                 match rx.try_recv() {
                     Ok((m, p)) => {
                         size += m.body.len();
                         window.push(m);
                         permits.push(p);
                     }
-                    Err(_) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => ended = true,
                 }
             }
+            let full = window.len() >= WINDOW_MSGS || size >= WINDOW_BYTES;
+            if window.is_empty() && ended {
+                answer_all!();
+                break;
+            }
+            if window.is_empty() || !(full || ended || in_flight.is_empty()) {
+                // Wait for the next message, or the oldest window's answer, whichever comes
+                // first (an answer read meanwhile is kept by the session). With nothing in
+                // flight a stop ends the wait at once, even when the source has gone silent
+                // in the middle of a message.
+                let got = if in_flight.is_empty() {
+                    tokio::select! {
+                        m = rx.recv() => m,
+                        _ = ctx.stop.halted() => return Err(SyncError::Stopped),
+                    }
+                } else {
+                    tokio::select! {
+                        m = rx.recv() => m,
+                        r = dst.append_ready(&job.dst) => {
+                            r?;
+                            answer_oldest!();
+                            continue;
+                        }
+                        _ = ctx.stop.halted() => continue,
+                    }
+                };
+                match got {
+                    Some((m, p)) => {
+                        size += m.body.len();
+                        window.push(m);
+                        permits.push(p);
+                    }
+                    None => ended = true,
+                }
+                continue;
+            }
+            // This window goes: the next one starts empty.
+            let mut window = std::mem::take(&mut window);
+            let permits = std::mem::take(&mut permits);
+            let size = std::mem::take(&mut size);
             if ctx.stop.is_set() {
                 stop_here!();
             }
@@ -373,7 +428,7 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 size,
                 sent: std::time::Instant::now(),
             };
-            let waiting = in_flight.as_ref().map_or(0, |p| p.window.len());
+            let waiting: usize = in_flight.iter().map(|p| p.window.len()).sum();
             // An emergency stop lets the windows in flight finish for a moment, then cuts
             // them short: their messages stay journalled `appending` (in doubt) and the next
             // start resolves them against the destination before sending anything again.
@@ -381,27 +436,14 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 r = dst.append_send(&job.dst, &this.window) => r?,
                 _ = grace(ctx) => return Err(cut_short(ctx, mb, fname, waiting + this.window.len())),
             };
-            // The older window's answer (it came before this one's).
-            if let Some(p) = in_flight.take() {
-                let n = p.window.len() + if sent { this.window.len() } else { 0 };
-                let results = finish(ctx, job, dst, &p.window, n).await?;
-                if let Err(e) = landed.settle(p, results) {
-                    // This one is on the wire too: its answer goes to the journal before the
-                    // error ends the folder, so it is not left in doubt (what it says beyond
-                    // that error, another refusal over the budget, changes nothing).
-                    if sent
-                        && let Ok(results) =
-                            finish(ctx, job, dst, &this.window, this.window.len()).await
-                    {
-                        let _ = landed.settle(this, results);
-                    }
-                    return Err(e);
-                }
-            }
             if sent {
-                in_flight = Some(this);
+                in_flight.push_back(this);
                 continue;
             }
+            // Sent on its own (one message, or a destination that does not pipeline
+            // windows): the windows in flight are answered first, their answers coming
+            // before its own.
+            answer_all!();
             let results = tokio::select! {
                 r = dst.append(&job.dst, &this.window) => r?,
                 _ = grace(ctx) => return Err(cut_short(ctx, mb, fname, this.window.len())),

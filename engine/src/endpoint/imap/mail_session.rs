@@ -107,6 +107,10 @@ impl MailSession for ImapSession {
         Ok(true)
     }
 
+    async fn append_ready(&mut self, folder: &str) -> Result<()> {
+        self.multi_ready(folder).await
+    }
+
     async fn append_finish(
         &mut self,
         folder: &str,

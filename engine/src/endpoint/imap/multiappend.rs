@@ -37,9 +37,10 @@ fn uids_of(set: &[imap_proto::rfc4315::UidSetMember]) -> Vec<u32> {
 }
 
 impl ImapSession {
-    /// Whether a window of `n` messages goes as one MULTIAPPEND command.
+    /// Whether a window of `n` messages goes as one command whose answer can be read later:
+    /// MULTIAPPEND, or a plain APPEND for one message (LITERAL+: no continuation awaited).
     pub(super) fn multiappend_for(&self, n: usize) -> bool {
-        n > 1 && self.caps.multiappend && self.caps.literal_plus
+        self.caps.literal_plus && (n == 1 || (n > 1 && self.caps.multiappend))
     }
 
     /// One window as one MULTIAPPEND command, its answer read at once.
@@ -85,51 +86,76 @@ impl ImapSession {
         Ok(())
     }
 
-    /// Read tagged answers until `tag`'s; the answers of other windows sent are kept for
-    /// their own turn.
-    async fn multi_answer(&mut self, tag: &str, folder: &str) -> Result<Answered> {
-        if let Some(a) = self.answered.remove(tag) {
-            return Ok(a);
+    /// One response read while APPEND windows are in flight: an EXISTS counted, a window's
+    /// tagged answer kept for its turn, a BYE an error.
+    fn note_append_response(&mut self, r: &Response<'_>, folder: &str) -> Result<()> {
+        match r {
+            Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) => {
+                self.reported = self.reported.max(*n);
+            }
+            Response::Done {
+                tag: rt,
+                status,
+                outcome,
+            } if self.sent.iter().any(|s| *s == rt.0) => {
+                let code = match &outcome.code {
+                    Some(ResponseCode::AppendUid(v, set)) => Some((*v, uids_of(set))),
+                    _ => None,
+                };
+                let a = Answered {
+                    stored: matches!(status, Status::Ok),
+                    code,
+                    outcome: done_outcome(status, outcome, folder),
+                };
+                self.answered.insert(rt.0.to_string(), a);
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => return Err(bye_error(outcome)),
+            _ => {}
         }
+        Ok(())
+    }
+
+    /// Read responses until the window sent as `tag` (still in `sent`) is answered; the
+    /// answers of other windows are kept for their own turn.
+    async fn multi_answer(&mut self, tag: &str, folder: &str) -> Result<Answered> {
         let t = self.timeout;
         let deadline = tokio::time::Instant::now() + t;
         loop {
+            if let Some(a) = self.answered.remove(tag) {
+                return Ok(a);
+            }
             let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
                 .await?
                 .map_err(|e| io_err("APPEND", e))?
                 .ok_or(EndpointError::ConnectionLost {
                     op: "APPEND".into(),
                 })?;
-            match r.parsed() {
-                Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) => {
-                    self.reported = self.reported.max(*n);
-                }
-                Response::Done {
-                    tag: rt,
-                    status,
-                    outcome,
-                } if rt.0 == tag || self.sent.iter().any(|s| *s == rt.0) => {
-                    let code = match &outcome.code {
-                        Some(ResponseCode::AppendUid(v, set)) => Some((*v, uids_of(set))),
-                        _ => None,
-                    };
-                    let a = Answered {
-                        stored: matches!(status, Status::Ok),
-                        code,
-                        outcome: done_outcome(status, outcome, folder),
-                    };
-                    if rt.0 == tag {
-                        return Ok(a);
-                    }
-                    self.answered.insert(rt.0.to_string(), a);
-                }
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => return Err(bye_error(outcome)),
-                _ => {}
-            }
+            self.note_append_response(r.parsed(), folder)?;
         }
+    }
+
+    /// Resolves once the oldest window sent is answered (or none is in flight); the answer
+    /// is kept for [`Self::multi_finish`]. Cancel-safe: whatever was read is kept, so the
+    /// copy can wait for this or for its next message, whichever comes first.
+    pub(super) async fn multi_ready(&mut self, folder: &str) -> Result<()> {
+        let Some(tag) = self.sent.front().cloned() else {
+            return Ok(());
+        };
+        let t = self.timeout;
+        let deadline = tokio::time::Instant::now() + t;
+        while !self.answered.contains_key(&tag) {
+            let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
+                .await?
+                .map_err(|e| io_err("APPEND", e))?
+                .ok_or(EndpointError::ConnectionLost {
+                    op: "APPEND".into(),
+                })?;
+            self.note_append_response(r.parsed(), folder)?;
+        }
+        Ok(())
     }
 
     /// The outcomes of the oldest window [`Self::multi_send`] sent (`msgs`: its messages).
@@ -140,12 +166,19 @@ impl ImapSession {
     ) -> Result<Vec<AppendOutcome>> {
         let tag = self
             .sent
-            .pop_front()
+            .front()
+            .cloned()
             .ok_or_else(|| EndpointError::Protocol {
                 op: "APPEND".into(),
                 message: "no APPEND window awaits an answer".into(),
             })?;
         let a = self.multi_answer(&tag, folder).await?;
+        self.sent.pop_front();
+        if !a.stored && msgs.len() == 1 {
+            // One message: the answer is its own.
+            self.reported = 0;
+            return Ok(vec![a.outcome]);
+        }
         if !a.stored {
             // Nothing of the window was stored (the command is atomic): find the message at
             // fault, or the folder's or account's reason, one APPEND at a time, once the
