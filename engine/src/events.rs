@@ -328,15 +328,18 @@ struct StopInner {
 impl StopFlag {
     pub fn stop(&self) {
         {
+            // The flag and its time change together (a clear in between cannot leave the
+            // flag set without its time).
             let mut since = self.0.since.lock().unwrap_or_else(|e| e.into_inner());
             since.get_or_insert_with(tokio::time::Instant::now);
+            self.0.set.store(true, Ordering::SeqCst);
         }
-        self.0.set.store(true, Ordering::SeqCst);
         self.0.notify.notify_waiters();
     }
     pub fn clear(&self) {
+        let mut since = self.0.since.lock().unwrap_or_else(|e| e.into_inner());
         self.0.set.store(false, Ordering::SeqCst);
-        *self.0.since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *since = None;
     }
     /// When the flag was set, while it is.
     pub fn since(&self) -> Option<tokio::time::Instant> {

@@ -196,15 +196,27 @@ impl Engine {
         // A connection dropped while logging in or listing costs a retry, like one dropped
         // during a folder copy.
         let mut attempt = 0;
-        // Nothing copied yet: every folder is to copy, so the other folder workers connect
-        // while this pair reads the folders' states.
-        let first_pass = self.store.mailbox_totals(mailbox_id)?.copied == 0;
+        // No folder of the mailbox opened yet: every folder is to copy, so the other folder
+        // workers connect while this pair reads the folders' states, and the folders go
+        // largest first by bytes. (A mailbox whose folders are all empty is past that after
+        // its first run.)
+        let first_pass = self
+            .store
+            .folders_of(mailbox_id)?
+            .iter()
+            .all(|f| f.src_uidvalidity.is_none());
         let mut ahead = Vec::new();
         let (s, d, discovery, gmail_filters, seen, sizes) = loop {
             attempt += 1;
             let r = async {
                 let (mut s, mut d) = self.connect_pair(spec).await?;
                 let found = discover(&self.project, &mut s, &mut d).await?;
+                // Not for a Gmail source: its pre-pass below can take minutes (connections
+                // opened ahead would sit idle meanwhile) and its labels' sizes count every
+                // message once per label.
+                let listed: Vec<&Folder> = found.mappings.iter().map(|m| &m.src).collect();
+                let gmail = crate::sync::gmail::detect(&self.project.source, &listed).is_some();
+                let first_pass = first_pass && !gmail;
                 if first_pass && ahead.is_empty() {
                     let folders = found.mappings.iter().filter(|m| m.dst_wire.is_some());
                     ahead = self.connect_ahead(spec, folders.count());
@@ -226,7 +238,16 @@ impl Engine {
                         .filter(|m| m.dst_wire.is_some())
                         .map(|m| m.src.wire_name.clone())
                         .collect();
-                    s.folder_bytes(&srcs).await?
+                    // Only an order: a source that fails it (a refused or flooded listing)
+                    // is connected again, and the folders go by their messages.
+                    match s.folder_bytes(&srcs).await {
+                        Ok(sizes) => sizes,
+                        Err(e) => {
+                            tracing::info!(mailbox = %key, "folder sizes not read ({e}); the folders go by their messages");
+                            s = self.src.connect_mailbox(spec).await?;
+                            Default::default()
+                        }
+                    }
                 } else {
                     Default::default()
                 };

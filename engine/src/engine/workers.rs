@@ -94,7 +94,12 @@ impl Ahead {
                 tracing::info!("a folder worker's connection opened ahead failed: {e}");
                 None
             }
-            Err(_) => None,
+            Err(e) => {
+                if e.is_panic() {
+                    tracing::error!("a folder worker's connection opened ahead panicked: {e}");
+                }
+                None
+            }
         }
     }
 }

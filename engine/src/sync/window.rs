@@ -2,9 +2,9 @@
 //! budget into windows of pipelined APPENDs; each window is journalled `appending` before it
 //! is sent and `copied` (with APPENDUID) after, refusals count against the error budget, and
 //! an emergency stop cuts a window short and leaves it in doubt. Where the destination can
-//! (IMAP MULTIAPPEND), windows are sent as messages arrive, before the earlier ones'
-//! answers are read: up to [`IN_FLIGHT_WINDOWS`] in flight, each journalled before it is
-//! sent.
+//! (IMAP with LITERAL+: MULTIAPPEND, or one APPEND per one-message window), windows are sent
+//! before the earlier ones' answers are read: up to [`IN_FLIGHT_WINDOWS`] in flight, each
+//! journalled before it is sent.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -245,9 +245,10 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
             outcome,
         };
         // The windows sent whose answers are not read yet, oldest first: where the
-        // destination can, windows go on the wire as messages arrive (up to
-        // IN_FLIGHT_WINDOWS), so the link is not idle while an answer travels back. Answers
-        // are read when that many are out, or when no message waits to be sent.
+        // destination can, windows go on the wire before the earlier ones are answered (up
+        // to IN_FLIGHT_WINDOWS), so the link is not idle while an answer travels back. The
+        // oldest answer is read when that many are out, when it comes while the next window
+        // fills, and at the end.
         let mut in_flight: VecDeque<Sent> = VecDeque::new();
         // The oldest window in flight answered and journalled. When its answer ends the
         // folder (a refusal over the error budget, a failed message), the later windows are
@@ -261,7 +262,8 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                     let results = finish(ctx, job, dst, &p.window, n).await?;
                     if let Err(e) = landed.settle(p, results) {
                         while let Some(w) = in_flight.pop_front() {
-                            let n = w.window.len();
+                            let n = w.window.len()
+                                + in_flight.iter().map(|w| w.window.len()).sum::<usize>();
                             match finish(ctx, job, dst, &w.window, n).await {
                                 Ok(results) => {
                                     let _ = landed.settle(w, results);

@@ -12,7 +12,7 @@ use super::errors::{classify_no, map_err};
 use super::fetch::FETCH_CHUNK_MSGS;
 use super::folders::quote;
 use super::session::ImapSession;
-use crate::endpoint::net::{before, io_err, with_timeout};
+use crate::endpoint::net::{io_err, with_timeout};
 use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
 use crate::mail::uidset::uid_set;
 
@@ -79,12 +79,7 @@ impl ImapSession {
                 // One deadline for the answer, untagged lines included.
                 let deadline = tokio::time::Instant::now() + t;
                 loop {
-                    let r = before(deadline, t, "APPEND (continuation)", self.s.read_response())
-                        .await?
-                        .map_err(|e| io_err("APPEND", e))?
-                        .ok_or(EndpointError::ConnectionLost {
-                            op: "APPEND".into(),
-                        })?;
+                    let r = next_response!(self, deadline, "APPEND (continuation)", "APPEND");
                     match r.parsed() {
                         Response::Continue(_) => break,
                         Response::Done {
@@ -130,12 +125,7 @@ impl ImapSession {
         // extend it.
         let mut deadline = tokio::time::Instant::now() + t;
         while tags.iter().any(|t| !outcomes.contains_key(t)) {
-            let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("APPEND", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "APPEND".into(),
-                })?;
+            let r = next_response!(self, deadline, "APPEND (reply)", "APPEND");
             if let Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) = r.parsed() {
                 reported = reported.max(*n);
             } else if let Response::Done {

@@ -13,6 +13,7 @@ use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, Status};
 use async_imap::types::Flag;
 use chrono::DateTime;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::errors::{bye_during, map_err};
 use super::fetch::{Answers, FETCH_CHUNK_MSGS, FETCH_SLACK, flag_name, too_many, valid_uid};
@@ -115,6 +116,20 @@ fn answer_of(seq: u32, attrs: &[AttributeValue<'_>], folder: &str) -> Result<Opt
     }))
 }
 
+/// Two reservations as one.
+fn merged(
+    a: Option<OwnedSemaphorePermit>,
+    b: Option<OwnedSemaphorePermit>,
+) -> Option<OwnedSemaphorePermit> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.merge(b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
+}
+
 impl ImapSession {
     /// Stream the messages of every UID list `next` hands out into `sink`, list after list
     /// until it has none left, with the next UID FETCH on the wire while the last one's
@@ -131,6 +146,7 @@ impl ImapSession {
         let mut more = true;
         // Commands written and not yet answered: tag, UIDs asked for.
         let mut sent: VecDeque<(String, usize)> = VecDeque::new();
+        let mut carry = None;
         loop {
             while sent.len() < IN_FLIGHT {
                 if chunks.is_empty() && more {
@@ -147,6 +163,12 @@ impl ImapSession {
                 if chunk.is_empty() {
                     continue;
                 }
+                // Writing makes the guard let go of what it holds (a new command means the
+                // last answer was read); with a command still unanswered, that is for its
+                // messages already read ahead: kept, and sent with the next message.
+                if !sent.is_empty() {
+                    carry = merged(carry.take(), self.guard.take());
+                }
                 let tag = self.next_tag();
                 let line = format!(
                     "{tag} UID FETCH {} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])\r\n",
@@ -162,7 +184,7 @@ impl ImapSession {
             let Some((tag, asked)) = sent.pop_front() else {
                 break;
             };
-            self.read_bodies(&tag, asked, sink).await?;
+            self.read_bodies(&tag, asked, sink, &mut carry).await?;
         }
         self.guard.metadata();
         Ok(())
@@ -170,7 +192,13 @@ impl ImapSession {
 
     /// The answer to the body FETCH sent as `tag` for `asked` UIDs, each message into
     /// `sink` with what the guard reserved while reading it.
-    async fn read_bodies(&mut self, tag: &str, asked: usize, sink: &MessageSink) -> Result<()> {
+    async fn read_bodies(
+        &mut self,
+        tag: &str,
+        asked: usize,
+        sink: &MessageSink,
+        carry: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<()> {
         let t = self.timeout;
         let cap = asked + FETCH_SLACK;
         let (mut n, mut answers) = (0, Answers::default());
@@ -232,7 +260,10 @@ impl ImapSession {
                 internal_date: a.date,
                 body: keep(r, |r| message_bytes(r.parsed())),
             };
-            if !sink.send_reserved(msg, reserved).await {
+            if !sink
+                .send_reserved(msg, merged(carry.take(), reserved))
+                .await
+            {
                 // The consumer stopped (emergency stop, or a destination failure): the
                 // session is mid-FETCH and is dropped.
                 return Err(EndpointError::Protocol {

@@ -324,6 +324,7 @@ impl ImapConnector {
             modseq: None,
             condstore_on: false,
             sent: Default::default(),
+            answered_at: tokio::time::Instant::now(),
             answered: Default::default(),
             reported: 0,
             _permit: permit,

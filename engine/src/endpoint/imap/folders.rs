@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use super::errors::map_err;
 use super::session::ImapSession;
 use crate::endpoint::bounded;
-use crate::endpoint::net::{before, io_err, with_timeout};
+use crate::endpoint::net::{io_err, with_timeout};
 use crate::endpoint::types::{EndpointError, Folder, Result, SpecialUse};
 use crate::mail::fmt::bytes_exact;
 use crate::mail::utf7::decode_mutf7;
@@ -203,12 +203,7 @@ impl ImapSession {
         let mut out: Vec<Option<Result<bool>>> = folders.iter().map(|_| None).collect();
         let deadline = tokio::time::Instant::now() + t;
         while out.iter().any(Option::is_none) {
-            let r = before(deadline, t, "CREATE", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("CREATE", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "CREATE".into(),
-                })?;
+            let r = next_response!(self, deadline, "CREATE", "CREATE");
             match r.parsed() {
                 Response::Done {
                     tag,

@@ -14,6 +14,19 @@
 //! `mail_session` puts the session behind the endpoint trait. Folder names are modified
 //! UTF-7 ([`crate::mail::utf7`]).
 
+/// The session's next response within `deadline` (`wait` names the wait in a timeout's
+/// error, `op` the command in a lost connection's); a closed connection is an error. A macro:
+/// async-imap's response type cannot be named outside it.
+macro_rules! next_response {
+    ($session:expr, $deadline:expr, $wait:expr, $op:expr) => {{
+        let t = $session.timeout;
+        crate::endpoint::net::before($deadline, t, $wait, $session.s.read_response())
+            .await?
+            .map_err(|e| crate::endpoint::net::io_err($op, e))?
+            .ok_or(crate::endpoint::types::EndpointError::ConnectionLost { op: $op.into() })?
+    }};
+}
+
 mod append;
 mod bodies;
 mod capabilities;

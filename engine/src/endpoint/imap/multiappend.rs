@@ -1,7 +1,8 @@
 //! MULTIAPPEND (RFC 3502): a whole window in one APPEND command, which the server stores
 //! atomically (every message or none), with APPENDUID's UID set mapped back to the messages
 //! in their order (`OK [APPENDUID 1796519484 1:3]`). Used where the destination offers
-//! MULTIAPPEND and LITERAL+, so no literal waits for a continuation; a window the server
+//! MULTIAPPEND and LITERAL+, so no literal waits for a continuation (a one-message window is
+//! a plain APPEND with LITERAL+, sent and answered the same way); a window the server
 //! refuses is sent again message by message (`append_window`), so that the one message at
 //! fault is named and the others stored. One command per window also spares the server the
 //! per-command work of a pipelined APPEND each, and leaves a killed run's window all in or
@@ -15,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use super::append::{bye_error, done_outcome};
 use super::folders::quote;
 use super::session::{Answered, ImapSession};
-use crate::endpoint::net::{before, io_err};
+use crate::endpoint::net::io_err;
 use crate::endpoint::types::{AppendOutcome, EndpointError, Message, Result};
 
 /// The UIDs of an APPENDUID set, in order; a set longer than any window is cut short (and
@@ -82,7 +83,7 @@ impl ImapSession {
             .await
             .map_err(|e| io_err("APPEND", e))?;
         w.flush().await.map_err(|e| io_err("APPEND", e))?;
-        self.sent.push_back(tag);
+        self.sent.push_back((tag, tokio::time::Instant::now()));
         Ok(())
     }
 
@@ -97,7 +98,7 @@ impl ImapSession {
                 tag: rt,
                 status,
                 outcome,
-            } if self.sent.iter().any(|s| *s == rt.0) => {
+            } if self.sent.iter().any(|(s, _)| *s == rt.0) => {
                 let code = match &outcome.code {
                     Some(ResponseCode::AppendUid(v, set)) => Some((*v, uids_of(set))),
                     _ => None,
@@ -108,6 +109,7 @@ impl ImapSession {
                     outcome: done_outcome(status, outcome, folder),
                 };
                 self.answered.insert(rt.0.to_string(), a);
+                self.answered_at = tokio::time::Instant::now();
             }
             Response::Data {
                 status: Status::Bye,
@@ -121,38 +123,35 @@ impl ImapSession {
     /// Read responses until the window sent as `tag` (still in `sent`) is answered; the
     /// answers of other windows are kept for their own turn.
     async fn multi_answer(&mut self, tag: &str, folder: &str) -> Result<Answered> {
-        let t = self.timeout;
-        let deadline = tokio::time::Instant::now() + t;
-        loop {
-            if let Some(a) = self.answered.remove(tag) {
-                return Ok(a);
-            }
-            let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("APPEND", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "APPEND".into(),
-                })?;
-            self.note_append_response(r.parsed(), folder)?;
-        }
+        self.await_answer(tag, folder).await?;
+        self.answered
+            .remove(tag)
+            .ok_or_else(|| EndpointError::Protocol {
+                op: "APPEND".into(),
+                message: "an APPEND answer was lost".into(),
+            })
     }
 
     /// Resolves once the oldest window sent is answered (or none is in flight); the answer
     /// is kept for [`Self::multi_finish`]. Cancel-safe: whatever was read is kept, so the
     /// copy can wait for this or for its next message, whichever comes first.
     pub(super) async fn multi_ready(&mut self, folder: &str) -> Result<()> {
-        let Some(tag) = self.sent.front().cloned() else {
-            return Ok(());
-        };
-        let t = self.timeout;
-        let deadline = tokio::time::Instant::now() + t;
-        while !self.answered.contains_key(&tag) {
-            let r = before(deadline, t, "APPEND (reply)", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("APPEND", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "APPEND".into(),
-                })?;
+        match self.sent.front().map(|(t, _)| t.clone()) {
+            Some(tag) => self.await_answer(&tag, folder).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Read responses until `tag`'s answer is among those kept, within the timeout of when
+    /// its window was sent or the last answer came, whichever is later (however often a
+    /// wait for it is cancelled and taken up again: a dead server is noticed even while the
+    /// source trickles messages in).
+    async fn await_answer(&mut self, tag: &str, folder: &str) -> Result<()> {
+        let sent = self.sent.iter().find(|(t, _)| t == tag).map(|(_, at)| *at);
+        let since = sent.map_or(tokio::time::Instant::now(), |s| s.max(self.answered_at));
+        let deadline = since + self.timeout;
+        while !self.answered.contains_key(tag) {
+            let r = next_response!(self, deadline, "APPEND (reply)", "APPEND");
             self.note_append_response(r.parsed(), folder)?;
         }
         Ok(())
@@ -164,14 +163,14 @@ impl ImapSession {
         folder: &str,
         msgs: &[Message],
     ) -> Result<Vec<AppendOutcome>> {
-        let tag = self
-            .sent
-            .front()
-            .cloned()
-            .ok_or_else(|| EndpointError::Protocol {
-                op: "APPEND".into(),
-                message: "no APPEND window awaits an answer".into(),
-            })?;
+        let tag =
+            self.sent
+                .front()
+                .map(|(t, _)| t.clone())
+                .ok_or_else(|| EndpointError::Protocol {
+                    op: "APPEND".into(),
+                    message: "no APPEND window awaits an answer".into(),
+                })?;
         let a = self.multi_answer(&tag, folder).await?;
         self.sent.pop_front();
         if !a.stored && msgs.len() == 1 {
@@ -184,7 +183,7 @@ impl ImapSession {
             // fault, or the folder's or account's reason, one APPEND at a time, once the
             // windows sent after it are answered (their answers kept for their turn).
             tracing::info!(folder, n = msgs.len(), outcome = ?a.outcome, "MULTIAPPEND refused; sending the window message by message");
-            for later in self.sent.clone() {
+            for (later, _) in self.sent.clone() {
                 let b = self.multi_answer(&later, folder).await?;
                 self.answered.insert(later, b);
             }

@@ -16,23 +16,13 @@ use super::fetch::{Listing, valid_uid};
 use super::folders::{quote, unquote};
 use super::select::state_of;
 use super::session::ImapSession;
-use crate::endpoint::net::{before, io_err};
-use crate::endpoint::types::{EndpointError, FolderState, MessageMeta, Result};
+use crate::endpoint::net::io_err;
+use crate::endpoint::types::{FolderState, MessageMeta, Result};
 use crate::mail::utf7::decode_mutf7;
 
 const LISTING: &str = "UID FETCH (metadata)";
-
-/// The session's next response, within the deadline; a closed connection is an error.
-/// (A macro: async-imap's response type cannot be named outside it.)
-macro_rules! next_response {
-    ($session:expr, $op:expr, $deadline:expr) => {{
-        let t = $session.timeout;
-        before($deadline, t, $op, $session.s.read_response())
-            .await?
-            .map_err(|e| io_err($op, e))?
-            .ok_or(EndpointError::ConnectionLost { op: $op.into() })?
-    }};
-}
+/// Folders whose sizes are asked for in one write ([`ImapSession::bytes_held`]).
+const SIZES_BATCH: usize = 64;
 
 /// A tagged NO or BAD, in async-imap's words so it is read as everywhere else.
 fn refused(status: &Status, outcome: &impl std::fmt::Debug) -> async_imap::error::Error {
@@ -53,10 +43,30 @@ impl ImapSession {
         w.flush().await.map_err(|e| io_err(op, e))
     }
 
+    /// Write `command` (untagged here) and the listing of the selected folder from `from` on
+    /// (`UID FETCH from:* (UID RFC822.SIZE)`) together: their tags, and the deadline for both
+    /// answers (a listing may be long: the time a listing alone is given, as `list_meta`).
+    async fn with_listing(
+        &mut self,
+        op: &str,
+        command: &str,
+        from: u32,
+    ) -> Result<(String, String, tokio::time::Instant)> {
+        let (first, listing) = (self.next_tag(), self.next_tag());
+        let lines =
+            format!("{first} {command}\r\n{listing} UID FETCH {from}:* (UID RFC822.SIZE)\r\n");
+        self.write_commands(op, &lines).await?;
+        Ok((
+            first,
+            listing,
+            tokio::time::Instant::now() + self.timeout * 5,
+        ))
+    }
+
     /// Read and drop the answer to `tag` (a command whose result is not used).
     async fn skip_answer(&mut self, tag: &str, deadline: tokio::time::Instant) -> Result<()> {
         loop {
-            let r = next_response!(self, LISTING, deadline);
+            let r = next_response!(self, deadline, LISTING, LISTING);
             if let Response::Done { tag: rt, .. } = r.parsed()
                 && rt.0 == tag
             {
@@ -77,7 +87,7 @@ impl ImapSession {
         let mut listing = Listing::new(self.exists.unwrap_or(0));
         let mut out = Vec::new();
         loop {
-            let r = next_response!(self, LISTING, deadline);
+            let r = next_response!(self, deadline, LISTING, LISTING);
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Exists(n)) => {
                     listing.exists = listing.exists.max(*n);
@@ -140,22 +150,14 @@ impl ImapSession {
         self.exists = None;
         self.modseq = None;
         let from = from_uid.max(1);
-        let (examine, listing) = (self.next_tag(), self.next_tag());
-        self.write_commands(
-            "EXAMINE",
-            &format!(
-                "{examine} EXAMINE {}\r\n{listing} UID FETCH {from}:* (UID RFC822.SIZE)\r\n",
-                quote(folder)
-            ),
-        )
-        .await?;
-        // The listing may be long: the time a listing alone is given (as `list_meta`).
-        let deadline = tokio::time::Instant::now() + self.timeout * 5;
+        let (examine, listing, deadline) = self
+            .with_listing("EXAMINE", &format!("EXAMINE {}", quote(folder)), from)
+            .await?;
         let mut mb = async_imap::types::Mailbox::default();
         // An untagged NO or BAD fails the EXAMINE, as async-imap reads it.
         let mut warned = None;
         let opened = loop {
-            let r = next_response!(self, "EXAMINE", deadline);
+            let r = next_response!(self, deadline, "EXAMINE", "EXAMINE");
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Exists(n)) => mb.exists = *n,
                 Response::Data {
@@ -223,9 +225,23 @@ impl ImapSession {
         folders: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let mut out = std::collections::HashMap::new();
-        if folders.is_empty() {
-            return Ok(out);
+        // In batches: the commands of a batch fit in the socket's buffer, so writing them
+        // never waits on a server that is itself waiting for its answers to be read.
+        for batch in folders.chunks(SIZES_BATCH) {
+            out.extend(self.bytes_held_batch(batch).await?);
         }
+        // What was opened last is nobody's folder: the next EXAMINE or SELECT opens its own.
+        self.opened.clear();
+        self.exists = None;
+        self.modseq = None;
+        Ok(out)
+    }
+
+    async fn bytes_held_batch(
+        &mut self,
+        folders: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let mut out = std::collections::HashMap::new();
         self.settle();
         let mut lines = String::new();
         let mut tags = Vec::new();
@@ -241,11 +257,17 @@ impl ImapSession {
         let deadline = tokio::time::Instant::now() + self.timeout * 5;
         for (f, (examine, listing)) in folders.iter().zip(tags) {
             let (mut opened, mut bytes) = (false, 0u64);
+            // Capped as any listing: a server flooding FETCH lines is refused, not read on.
+            let mut count = Listing::new(0);
             let mut waiting = examine;
             loop {
-                let r = next_response!(self, "EXAMINE", deadline);
+                let r = next_response!(self, deadline, "EXAMINE", "EXAMINE");
                 match r.parsed() {
+                    Response::MailboxData(MailboxDatum::Exists(n)) => {
+                        count.exists = count.exists.max(*n);
+                    }
                     Response::Fetch(_, attrs) => {
+                        count.one_more(LISTING, || None)?;
                         for a in attrs {
                             if let AttributeValue::Rfc822Size(n) = a {
                                 bytes = bytes.saturating_add(u64::from(*n));
@@ -277,10 +299,6 @@ impl ImapSession {
                 }
             }
         }
-        // What was opened last is nobody's folder: the next EXAMINE or SELECT opens its own.
-        self.opened.clear();
-        self.exists = None;
-        self.modseq = None;
         Ok(out)
     }
 
@@ -293,21 +311,12 @@ impl ImapSession {
     ) -> Result<(FolderState, Vec<MessageMeta>)> {
         self.settle();
         let from = from_uid.max(1);
-        let (status, listing) = (self.next_tag(), self.next_tag());
-        self.write_commands(
-            "STATUS",
-            &format!(
-                "{status} STATUS {} (UIDNEXT UIDVALIDITY MESSAGES)\r\n\
-                 {listing} UID FETCH {from}:* (UID RFC822.SIZE)\r\n",
-                quote(folder)
-            ),
-        )
-        .await?;
-        let deadline = tokio::time::Instant::now() + self.timeout * 5;
+        let status_cmd = format!("STATUS {} (UIDNEXT UIDVALIDITY MESSAGES)", quote(folder));
+        let (status, listing, deadline) = self.with_listing("STATUS", &status_cmd, from).await?;
         let mut mb = async_imap::types::Mailbox::default();
         let mut exists = None;
         let answered = loop {
-            let r = next_response!(self, "STATUS", deadline);
+            let r = next_response!(self, deadline, "STATUS", "STATUS");
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Status {
                     mailbox,

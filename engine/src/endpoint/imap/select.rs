@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use super::errors::folder_err;
 use super::folders::{quote, unquote};
 use super::session::ImapSession;
-use crate::endpoint::net::{before, io_err, with_timeout};
+use crate::endpoint::net::{io_err, with_timeout};
 use crate::endpoint::types::{EndpointError, FolderState, Result};
 use crate::mail::utf7::decode_mutf7;
 
@@ -113,12 +113,7 @@ impl ImapSession {
         let mut mb = async_imap::types::Mailbox::default();
         let deadline = tokio::time::Instant::now() + t;
         loop {
-            let r = before(deadline, t, "STATUS", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("STATUS", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "STATUS".into(),
-                })?;
+            let r = next_response!(self, deadline, "STATUS", "STATUS");
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Status { mailbox, status })
                     if unquote(mailbox) == folder =>
@@ -213,12 +208,7 @@ impl ImapSession {
         w.flush().await.map_err(|e| io_err("STATUS", e))?;
         let deadline = tokio::time::Instant::now() + t;
         while !tags.is_empty() {
-            let r = before(deadline, t, "STATUS", self.s.read_response())
-                .await?
-                .map_err(|e| io_err("STATUS", e))?
-                .ok_or(EndpointError::ConnectionLost {
-                    op: "STATUS".into(),
-                })?;
+            let r = next_response!(self, deadline, "STATUS", "STATUS");
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
                     let name = unquote(mailbox).into_owned();

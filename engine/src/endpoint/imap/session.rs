@@ -47,7 +47,9 @@ pub struct ImapSession {
     pub(super) condstore_on: bool,
     /// Tags of the MULTIAPPEND windows sent whose answers were not read yet, oldest first,
     /// and answers read ahead of their turn (see `multiappend`).
-    pub(super) sent: std::collections::VecDeque<String>,
+    pub(super) sent: std::collections::VecDeque<(String, tokio::time::Instant)>,
+    /// When the last APPEND window's answer was read.
+    pub(super) answered_at: tokio::time::Instant,
     pub(super) answered: std::collections::HashMap<String, Answered>,
     /// The highest EXISTS the server reported while APPEND answers were read.
     pub(super) reported: u32,
