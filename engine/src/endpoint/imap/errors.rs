@@ -113,6 +113,20 @@ pub(super) fn folder_err(op: &str, folder: &str, e: async_imap::error::Error) ->
     }
 }
 
+/// [`bye_during`] when `r` is a BYE; any other response passes.
+pub(super) fn unless_bye(
+    r: &async_imap::imap_proto::Response<'_>,
+    op: &str,
+) -> Result<(), EndpointError> {
+    match r {
+        async_imap::imap_proto::Response::Data {
+            status: async_imap::imap_proto::Status::Bye,
+            outcome,
+        } => Err(bye_during(op, outcome.information.as_deref().unwrap_or(""))),
+        _ => Ok(()),
+    }
+}
+
 /// A BYE while `op`'s answer is awaited: the server closes the connection, so no answer is
 /// coming; throttling when its text says how long to wait, else a lost connection.
 pub(super) fn bye_during(op: &str, info: &str) -> EndpointError {

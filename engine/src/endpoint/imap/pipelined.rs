@@ -11,7 +11,7 @@ use async_imap::imap_proto::{
 };
 use tokio::io::AsyncWriteExt;
 
-use super::errors::{bye_during, folder_err, map_err};
+use super::errors::{folder_err, map_err, unless_bye};
 use super::fetch::{Listing, valid_uid};
 use super::folders::{quote, unquote};
 use super::select::state_of;
@@ -88,6 +88,7 @@ impl ImapSession {
         let mut out = Vec::new();
         loop {
             let r = next_response!(self, deadline, LISTING, LISTING);
+            unless_bye(r.parsed(), LISTING)?;
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Exists(n)) => {
                     listing.exists = listing.exists.max(*n);
@@ -121,15 +122,6 @@ impl ImapSession {
                     Status::Ok => break,
                     _ => return Err(map_err("UID FETCH", refused(status, outcome))),
                 },
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(bye_during(
-                        LISTING,
-                        outcome.information.as_deref().unwrap_or(""),
-                    ));
-                }
                 _ => {}
             }
         }
@@ -158,6 +150,7 @@ impl ImapSession {
         let mut warned = None;
         let opened = loop {
             let r = next_response!(self, deadline, "EXAMINE", "EXAMINE");
+            unless_bye(r.parsed(), "EXAMINE")?;
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Exists(n)) => mb.exists = *n,
                 Response::Data {
@@ -169,15 +162,6 @@ impl ImapSession {
                     Some(ResponseCode::HighestModSeq(m)) => mb.highest_modseq = Some(m),
                     _ => {}
                 },
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(bye_during(
-                        "EXAMINE",
-                        outcome.information.as_deref().unwrap_or(""),
-                    ));
-                }
                 Response::Data {
                     status: s @ (Status::No | Status::Bad),
                     outcome,
@@ -262,6 +246,7 @@ impl ImapSession {
             let mut waiting = examine;
             loop {
                 let r = next_response!(self, deadline, "EXAMINE", "EXAMINE");
+                unless_bye(r.parsed(), "EXAMINE")?;
                 match r.parsed() {
                     Response::MailboxData(MailboxDatum::Exists(n)) => {
                         count.exists = count.exists.max(*n);
@@ -273,15 +258,6 @@ impl ImapSession {
                                 bytes = bytes.saturating_add(u64::from(*n));
                             }
                         }
-                    }
-                    Response::Data {
-                        status: Status::Bye,
-                        outcome,
-                    } => {
-                        return Err(bye_during(
-                            "EXAMINE",
-                            outcome.information.as_deref().unwrap_or(""),
-                        ));
                     }
                     Response::Done {
                         tag: rt, status, ..
@@ -317,6 +293,7 @@ impl ImapSession {
         let mut exists = None;
         let answered = loop {
             let r = next_response!(self, deadline, "STATUS", "STATUS");
+            unless_bye(r.parsed(), "STATUS")?;
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Status {
                     mailbox,
@@ -333,15 +310,6 @@ impl ImapSession {
                 }
                 // The selected folder's EXISTS, updated by the server meanwhile.
                 Response::MailboxData(MailboxDatum::Exists(n)) => exists = Some(*n),
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(bye_during(
-                        "STATUS",
-                        outcome.information.as_deref().unwrap_or(""),
-                    ));
-                }
                 Response::Done {
                     tag: rt,
                     status: s,
