@@ -71,7 +71,11 @@ pub async fn run(
         Ok(c) => c,
         // Without the socket it still follows the fleet's stop and pause (LISTEN/NOTIFY).
         Err(Error::AlreadyRunning(_)) if fleet => {
-            tokio::spawn(cutover_engine::engine::fleet::follow(engine.clone()))
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let _fleet = cutover_engine::engine::fleet::follow_apart(engine);
+                std::future::pending::<()>().await
+            })
         }
         Err(e) => return Err(e),
     };

@@ -71,9 +71,42 @@ pub fn stop_fleet(
     Ok((cmd.id, listening))
 }
 
+/// [`follow`] on a thread of its own until the returned guard is dropped. A stop is then
+/// applied as soon as it is heard, however busy the engine's runtime is (its workers call the
+/// journal synchronously: on a loaded machine a task could wait there for a few hundred
+/// milliseconds, and a stop must take effect within a second).
+pub fn follow_apart(engine: Arc<Engine>) -> Following {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("fleet-follow".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(async move {
+                    tokio::select! {
+                        () = follow(engine) => {}
+                        _ = rx => {}
+                    }
+                }),
+                Err(e) => tracing::warn!("fleet commands not followed: no runtime: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("fleet commands not followed: no thread: {e}");
+    }
+    Following { _end: tx }
+}
+
+/// Ends the thread of [`follow_apart`] when dropped.
+pub struct Following {
+    _end: tokio::sync::oneshot::Sender<()>,
+}
+
 /// Follow the fleet's commands for as long as the future is polled (with a SQLite journal,
 /// it ends at once).
-pub async fn follow(engine: Arc<Engine>) {
+async fn follow(engine: Arc<Engine>) {
     let Some(target) = engine.store.postgres_target().cloned() else {
         return;
     };

@@ -177,9 +177,9 @@ pub async fn bind(state: &Path) -> Result<Listener, RemoteError> {
 /// Answer requests for `engine` until the listener is dropped (the task is aborted with it);
 /// with a PostgreSQL journal, follow the fleet's commands meanwhile (`fleet`).
 pub fn serve(l: Listener, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
-    let fleet = super::fleet::follow(engine.clone());
     tokio::spawn(async move {
-        let ((), ()) = tokio::join!(fleet, accept(l, engine));
+        let _fleet = super::fleet::follow_apart(engine.clone());
+        accept(l, engine).await
     })
 }
 

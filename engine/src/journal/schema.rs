@@ -453,6 +453,13 @@ const STEPS: &[(u32, &str)] = &[
            at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
          );",
     ),
+    // A message's destination UID within its folder: the look-up of the row an item copied
+    // again supersedes (`mark_copied`, every confirmed APPEND) reads one entry here instead of
+    // every copied row of the folder.
+    (
+        18,
+        "CREATE INDEX IF NOT EXISTS messages_dst ON messages (folder_id, dst_uid)",
+    ),
 ];
 
 /// The schema version a journal has once every step is applied.
