@@ -306,3 +306,73 @@ a4 APPEND INBOX (\\Seen) {5+}\r\nhello (\\Seen) {2+}\r\nhi\r\na5 LOGOUT\r\n";
         ]
     );
 }
+
+/// A mailbox of many folders (more than one batch of pipelined STATUS commands): the no-op
+/// pass still reads every folder's state without opening one, on one connection per side,
+/// the batches overlapping (the next on the wire while the last is answered).
+#[test]
+fn a_no_op_pass_over_seven_hundred_folders_reads_each_status_once_in_overlapping_batches() {
+    let root = tmp();
+    let users = [("alice", "alice-pw")];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &["--no-gmail"]);
+    src.seed("alice", 40, 22, &[]);
+    let names: Vec<String> = (0..700).map(|i| format!("Lists/l{i:03}")).collect();
+    let mut args = vec!["mailbox", "create", "-u", "alice"];
+    args.extend(names.iter().map(String::as_str));
+    src.doveadm(&args);
+    // Mail in a few of them, so that they are not all alike.
+    for n in ["Lists/l000", "Lists/l350", "Lists/l699"] {
+        src.doveadm(&["copy", "-u", "alice", n, "mailbox", "INBOX", "all"]);
+    }
+    let dump = src.dump("alice", "alice-pw");
+    let messages = dump.total();
+    let (sp, dp) = (
+        FaultProxy::recording(src.port),
+        FaultProxy::recording(dst.port),
+    );
+    let p = ProjectBuilder::new("many")
+        .source(project::imap(sp.port))
+        .destination(project::imap(dp.port))
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(dst.message_count("alice") as usize, messages);
+    let (seen_s, seen_d) = (sum(&sp.client_bytes()), sum(&dp.client_bytes()));
+    let (cs, cd) = (sp.connections(), dp.connections());
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
+    let (s2, d2) = (
+        minus(&sum(&sp.client_bytes()), &seen_s),
+        minus(&sum(&dp.client_bytes()), &seen_d),
+    );
+    let (rs, rd) = (
+        sp.round_trips()[cs..].to_vec(),
+        dp.round_trips()[cd..].to_vec(),
+    );
+    eprintln!("no-op pass: source {s2:?} {rs:?}; destination {d2:?} {rd:?}");
+    // The source's selectable folders: the seeded ones and the 700.
+    let folders = dump.folders.len();
+    assert!(folders > 700, "{folders}");
+    for (side, m, rt) in [("source", &s2, &rs), ("destination", &d2, &rd)] {
+        assert_eq!(n(m, "LOGIN"), 1, "{side}: one connection: {m:?}");
+        assert_eq!(n(m, "STATUS"), folders, "{side}: each folder once: {m:?}");
+        assert_eq!(
+            n(m, "EXAMINE") + n(m, "SELECT") + n(m, "APPEND") + n(m, "UID FETCH"),
+            0,
+            "{side}: no folder opened: {m:?}"
+        );
+        // Greeting, LOGIN, LIST, then the STATUS batches of 256, two on the wire at a time.
+        assert_eq!(rt.len(), 1, "{side}: {rt:?}");
+        assert!(
+            rt[0] <= 3 + folders.div_ceil(256) - 1,
+            "{side}: {rt:?} round trips for {folders} folders"
+        );
+    }
+}

@@ -35,7 +35,7 @@ fn refused(status: &Status, outcome: &impl std::fmt::Debug) -> async_imap::error
 
 impl ImapSession {
     /// Write `lines` (whole commands) and flush.
-    async fn write_commands(&mut self, op: &str, lines: &str) -> Result<()> {
+    pub(super) async fn write_commands(&mut self, op: &str, lines: &str) -> Result<()> {
         let w = self.s.get_mut();
         w.write_all(lines.as_bytes())
             .await
