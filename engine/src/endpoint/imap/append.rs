@@ -126,6 +126,9 @@ impl ImapSession {
         let mut deadline = tokio::time::Instant::now() + t;
         while tags.iter().any(|t| !outcomes.contains_key(t)) {
             let r = next_response!(self, deadline, "APPEND (reply)", "APPEND");
+            // The server closes the connection: the outcomes of the APPENDs not answered yet
+            // are unknown (in doubt), and a new connection is worth a try.
+            super::errors::unless_bye(r.parsed(), "APPEND")?;
             if let Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) = r.parsed() {
                 reported = reported.max(*n);
             } else if let Response::Done {
@@ -137,14 +140,6 @@ impl ImapSession {
                 let o = done_outcome(status, outcome, folder);
                 outcomes.insert(tag.0.clone(), o);
                 deadline = tokio::time::Instant::now() + t;
-            } else if let Response::Data {
-                status: Status::Bye,
-                outcome,
-            } = r.parsed()
-            {
-                // The server closes the connection: the outcomes of the APPENDs not answered
-                // yet are unknown (in doubt), and a new connection is worth a try.
-                return Err(bye_error(outcome));
             }
         }
         let stored = outcomes
@@ -188,11 +183,6 @@ impl ImapSession {
         }
         Ok(())
     }
-}
-
-/// A BYE during APPEND (what was sent is in doubt either way).
-pub(super) fn bye_error(outcome: &imap_proto::Outcome<'_>) -> EndpointError {
-    super::errors::bye_during("APPEND", outcome.information.as_deref().unwrap_or(""))
 }
 
 /// The outcome of one tagged APPEND reply. NO for the message itself (too big, refused

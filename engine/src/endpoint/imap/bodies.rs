@@ -15,7 +15,7 @@ use chrono::DateTime;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::errors::{bye_during, map_err};
+use super::errors::{map_err, unless_bye};
 use super::fetch::{Answers, FETCH_CHUNK_MSGS, FETCH_SLACK, flag_name, too_many, valid_uid};
 use super::session::ImapSession;
 use crate::endpoint::net::io_err;
@@ -211,6 +211,7 @@ impl ImapSession {
                 .ok_or(EndpointError::ConnectionLost { op: OP.into() })?;
             // What the guard reserved while reading this response travels with its message.
             let reserved = self.guard.take();
+            unless_bye(r.parsed(), OP)?;
             let answer = match r.parsed() {
                 Response::Fetch(seq, attrs) => {
                     n += 1;
@@ -239,12 +240,6 @@ impl ImapSession {
                             _ => async_imap::error::Error::Bad(text),
                         },
                     ));
-                }
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(bye_during(OP, outcome.information.as_deref().unwrap_or("")));
                 }
                 _ => None,
             };

@@ -13,7 +13,7 @@
 use async_imap::imap_proto::{self, Response, ResponseCode, Status};
 use tokio::io::AsyncWriteExt;
 
-use super::append::{bye_error, done_outcome};
+use super::append::done_outcome;
 use super::folders::quote;
 use super::session::{Answered, ImapSession};
 use crate::endpoint::net::io_err;
@@ -90,6 +90,7 @@ impl ImapSession {
     /// One response read while APPEND windows are in flight: an EXISTS counted, a window's
     /// tagged answer kept for its turn, a BYE an error.
     fn note_append_response(&mut self, r: &Response<'_>, folder: &str) -> Result<()> {
+        super::errors::unless_bye(r, "APPEND")?;
         match r {
             Response::MailboxData(imap_proto::MailboxDatum::Exists(n)) => {
                 self.reported = self.reported.max(*n);
@@ -111,10 +112,6 @@ impl ImapSession {
                 self.answered.insert(rt.0.to_string(), a);
                 self.answered_at = tokio::time::Instant::now();
             }
-            Response::Data {
-                status: Status::Bye,
-                outcome,
-            } => return Err(bye_error(outcome)),
             _ => {}
         }
         Ok(())

@@ -114,6 +114,9 @@ impl ImapSession {
         let deadline = tokio::time::Instant::now() + t;
         loop {
             let r = next_response!(self, deadline, "STATUS", "STATUS");
+            // The server closes the connection: no answer is coming, so do not wait for the
+            // deadline (as the APPEND loop does).
+            super::errors::unless_bye(r.parsed(), "STATUS")?;
             match r.parsed() {
                 Response::MailboxData(MailboxDatum::Status { mailbox, status })
                     if unquote(mailbox) == folder =>
@@ -151,17 +154,6 @@ impl ImapSession {
                             ));
                         }
                     }
-                }
-                // The server closes the connection: no answer is coming, so do not wait for
-                // the deadline (as the APPEND loop does).
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(super::errors::bye_during(
-                        "STATUS",
-                        outcome.information.as_deref().unwrap_or(""),
-                    ));
                 }
                 _ => {}
             }
