@@ -7,11 +7,10 @@ use futures::TryStreamExt;
 use super::errors::map_err;
 use super::session::ImapSession;
 use crate::endpoint::bounded;
-use crate::endpoint::net::{io_err, with_timeout};
+use crate::endpoint::net::with_timeout;
 use crate::endpoint::types::{EndpointError, Folder, Result, SpecialUse};
 use crate::mail::fmt::bytes_exact;
 use crate::mail::utf7::decode_mutf7;
-use tokio::io::AsyncWriteExt;
 
 /// An IMAP string for a folder name: quoted, with `\` and `"` escaped.
 pub(super) fn quote(s: &str) -> String {
@@ -170,10 +169,10 @@ impl ImapSession {
         }
     }
 
-    /// CREATE of every folder, pipelined: all commands written at once, then the answers
-    /// read, one round trip for all. Each answer read as [`Self::create`] reads it (true:
-    /// created; false: it was there already; a NO or BAD: that folder's error). A lost
-    /// connection or a BYE is the error of the whole.
+    /// CREATE of every folder, pipelined ([`ImapSession::in_batches`]): up to 256 folders in
+    /// one round trip. Each answer read as [`Self::create`] reads it (true: created; false:
+    /// it was there already; a NO or BAD: that folder's error). A lost connection or a BYE
+    /// is the error of the whole.
     pub(super) async fn create_all(&mut self, folders: &[String]) -> Result<Vec<Result<bool>>> {
         use async_imap::imap_proto::{Response, Status};
         if folders.len() < 2 {
@@ -186,67 +185,43 @@ impl ImapSession {
             }
             return Ok(out);
         }
-        let t = self.timeout;
-        self.settle();
-        let mut tags = Vec::new();
-        let mut lines = String::new();
-        for f in folders {
-            let tag = self.next_tag();
-            lines.push_str(&format!("{tag} CREATE {}\r\n", quote(f)));
-            tags.push(tag);
-        }
-        let w = self.s.get_mut();
-        w.write_all(lines.as_bytes())
-            .await
-            .map_err(|e| io_err("CREATE", e))?;
-        w.flush().await.map_err(|e| io_err("CREATE", e))?;
+        let commands: Vec<String> = folders
+            .iter()
+            .map(|f| format!("CREATE {}", quote(f)))
+            .collect();
         let mut out: Vec<Option<Result<bool>>> = folders.iter().map(|_| None).collect();
-        let deadline = tokio::time::Instant::now() + t;
-        while out.iter().any(Option::is_none) {
-            let r = next_response!(self, deadline, "CREATE", "CREATE");
-            match r.parsed() {
+        self.in_batches("CREATE", &commands, |i, r| {
+            let (
+                Some(i),
                 Response::Done {
-                    tag,
-                    status,
-                    outcome,
-                } => {
-                    let Some(i) = tags.iter().position(|t| *t == tag.0) else {
-                        continue;
-                    };
-                    // In async-imap's words, so the NO is read as everywhere else.
-                    let text = format!("outcome: {outcome:?}");
-                    out[i] = Some(match status {
-                        Status::Ok => Ok(true),
-                        Status::No
-                            if text.to_ascii_uppercase().contains("ALREADYEXISTS")
-                                || text.to_ascii_lowercase().contains("already exists") =>
-                        {
-                            Ok(false)
-                        }
-                        Status::No => Err(map_err(
-                            &format!("CREATE {}", folders[i]),
-                            async_imap::error::Error::No(text),
-                        )),
-                        _ => Err(map_err(
-                            &format!("CREATE {}", folders[i]),
-                            async_imap::error::Error::Bad(text),
-                        )),
-                    });
+                    status, outcome, ..
+                },
+            ) = (i, r)
+            else {
+                return Ok(());
+            };
+            // In async-imap's words, so the NO is read as everywhere else.
+            let text = format!("outcome: {outcome:?}");
+            out[i] = Some(match status {
+                Status::Ok => Ok(true),
+                Status::No
+                    if text.to_ascii_uppercase().contains("ALREADYEXISTS")
+                        || text.to_ascii_lowercase().contains("already exists") =>
+                {
+                    Ok(false)
                 }
-                Response::Data {
-                    status: Status::Bye,
-                    outcome,
-                } => {
-                    return Err(EndpointError::ConnectionLost {
-                        op: format!(
-                            "CREATE (server said BYE: {})",
-                            outcome.information.as_deref().unwrap_or("")
-                        ),
-                    });
-                }
-                _ => {}
-            }
-        }
+                Status::No => Err(map_err(
+                    &format!("CREATE {}", folders[i]),
+                    async_imap::error::Error::No(text),
+                )),
+                _ => Err(map_err(
+                    &format!("CREATE {}", folders[i]),
+                    async_imap::error::Error::Bad(text),
+                )),
+            });
+            Ok(())
+        })
+        .await?;
         Ok(out.into_iter().flatten().collect())
     }
 

@@ -33,7 +33,57 @@ fn refused(status: &Status, outcome: &impl std::fmt::Debug) -> async_imap::error
     }
 }
 
+/// Commands written at once by [`ImapSession::in_batches`]: with one batch being answered
+/// and the next on the wire, the answers unread stay a few dozen KB, so writing never waits
+/// on a server that is itself waiting for its answers to be read (a mailbox may have
+/// thousands of folders).
+pub(super) const BATCH: usize = 256;
+
 impl ImapSession {
+    /// Write `commands` (each without its tag) in batches of [`BATCH`], the next batch on the
+    /// wire while the last one's answers are read: up to [`BATCH`] commands cost one round
+    /// trip, and more cost no wait between batches. Every response read goes to `on`, with
+    /// the index of the command it answers when it is one's tagged answer (None otherwise);
+    /// a BYE is an error. Each batch's answers get the session's timeout.
+    pub(super) async fn in_batches(
+        &mut self,
+        op: &str,
+        commands: &[String],
+        mut on: impl FnMut(Option<usize>, &Response<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.settle();
+        // Tags written and not answered yet, with their command's index.
+        let mut open = std::collections::HashMap::new();
+        let mut written = 0;
+        for end in (0..commands.len())
+            .step_by(BATCH)
+            .map(|s| (s + BATCH).min(commands.len()))
+        {
+            while written < commands.len() && written < end + BATCH {
+                let upto = (written + BATCH).min(commands.len());
+                let mut lines = String::new();
+                for (i, c) in commands.iter().enumerate().take(upto).skip(written) {
+                    let tag = self.next_tag();
+                    lines.push_str(&format!("{tag} {c}\r\n"));
+                    open.insert(tag, i);
+                }
+                self.write_commands(op, &lines).await?;
+                written = upto;
+            }
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            while open.values().any(|&i| i < end) {
+                let r = next_response!(self, deadline, op, op);
+                unless_bye(r.parsed(), op)?;
+                let answers = match r.parsed() {
+                    Response::Done { tag, .. } => open.remove(tag.0.as_str()),
+                    _ => None,
+                };
+                on(answers, r.parsed())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Write `lines` (whole commands) and flush.
     pub(super) async fn write_commands(&mut self, op: &str, lines: &str) -> Result<()> {
         let w = self.s.get_mut();

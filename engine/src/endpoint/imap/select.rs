@@ -162,18 +162,12 @@ impl ImapSession {
     }
 }
 
-/// STATUS commands written at once: with one batch being answered and the next on the
-/// wire, the answers unread stay a few dozen KB, so writing never waits on a server that
-/// is itself waiting for its answers to be read (a mailbox may have thousands of folders).
-const STATUS_BATCH: usize = 256;
-
 impl ImapSession {
-    /// STATUS of every folder in `folders`, pipelined: the commands written in batches of
-    /// [`STATUS_BATCH`], the next batch on the wire while the last one's answers are read,
-    /// so up to that many folders cost one round trip and more cost no wait between
-    /// batches. With `markers` and CONDSTORE the folders' HIGHESTMODSEQ too. A folder
-    /// answered NO or BAD (not selectable, gone), or without a UIDVALIDITY, is left out: it
-    /// is opened as usual. A lost connection or a BYE is an error, as for any command.
+    /// STATUS of every folder in `folders`, pipelined ([`ImapSession::in_batches`]): up to
+    /// 256 folders in one round trip. With `markers` and CONDSTORE the folders'
+    /// HIGHESTMODSEQ too. A folder answered NO or BAD (not selectable, gone), or without a
+    /// UIDVALIDITY, is left out: it is opened as usual. A lost connection or a BYE is an
+    /// error, as for any command.
     pub(super) async fn status_all(
         &mut self,
         folders: &[String],
@@ -181,11 +175,6 @@ impl ImapSession {
     ) -> Result<crate::endpoint::Statuses> {
         use imap_proto::{MailboxDatum, StatusAttribute};
         let mut out = crate::endpoint::Statuses::new();
-        if folders.is_empty() {
-            return Ok(out);
-        }
-        let t = self.timeout;
-        self.settle();
         let modseq = markers && self.has_condstore();
         let items = if modseq {
             "(UIDNEXT UIDVALIDITY MESSAGES HIGHESTMODSEQ)"
@@ -193,58 +182,38 @@ impl ImapSession {
             "(UIDNEXT UIDVALIDITY MESSAGES)"
         };
         let asked: std::collections::HashSet<&str> = folders.iter().map(String::as_str).collect();
-        let batches: Vec<&[String]> = folders.chunks(STATUS_BATCH).collect();
-        // Tags written and not answered yet; each batch's own tags.
-        let mut open = std::collections::HashSet::new();
-        let mut tags_of: Vec<Vec<String>> = Vec::with_capacity(batches.len());
-        for i in 0..batches.len() {
-            while tags_of.len() < batches.len().min(i + 2) {
-                let mut lines = String::new();
-                let mut tags = Vec::new();
-                for f in batches[tags_of.len()] {
-                    let tag = self.next_tag();
-                    lines.push_str(&format!("{tag} STATUS {} {items}\r\n", quote(f)));
-                    open.insert(tag.clone());
-                    tags.push(tag);
-                }
-                self.write_commands("STATUS", &lines).await?;
-                tags_of.push(tags);
+        let commands: Vec<String> = folders
+            .iter()
+            .map(|f| format!("STATUS {} {items}", quote(f)))
+            .collect();
+        self.in_batches("STATUS", &commands, |_, r| {
+            let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = r else {
+                return Ok(());
+            };
+            let name = unquote(mailbox);
+            if !asked.contains(name.as_ref()) {
+                return Ok(());
             }
-            let deadline = tokio::time::Instant::now() + t;
-            while tags_of[i].iter().any(|t| open.contains(t)) {
-                let r = next_response!(self, deadline, "STATUS", "STATUS");
-                super::errors::unless_bye(r.parsed(), "STATUS")?;
-                match r.parsed() {
-                    Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
-                        let name = unquote(mailbox);
-                        if !asked.contains(name.as_ref()) {
-                            continue;
-                        }
-                        let mut mb = async_imap::types::Mailbox::default();
-                        let mut marker = None;
-                        for a in status {
-                            match a {
-                                StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
-                                StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
-                                StatusAttribute::Messages(n) => mb.exists = *n,
-                                StatusAttribute::HighestModSeq(m) if modseq => marker = Some(*m),
-                                _ => {}
-                            }
-                        }
-                        // Without UIDVALIDITY and UIDNEXT the folder is opened as usual.
-                        if mb.uid_next.is_some()
-                            && let Ok(st) = state_of("STATUS", &name, &mb)
-                        {
-                            out.insert(name.into_owned(), (st, marker));
-                        }
-                    }
-                    Response::Done { tag, .. } => {
-                        open.remove(&tag.0);
-                    }
+            let mut mb = async_imap::types::Mailbox::default();
+            let mut marker = None;
+            for a in status {
+                match a {
+                    StatusAttribute::UidNext(n) => mb.uid_next = Some(*n),
+                    StatusAttribute::UidValidity(v) => mb.uid_validity = Some(*v),
+                    StatusAttribute::Messages(n) => mb.exists = *n,
+                    StatusAttribute::HighestModSeq(m) if modseq => marker = Some(*m),
                     _ => {}
                 }
             }
-        }
+            // Without UIDVALIDITY and UIDNEXT the folder is opened as usual.
+            if mb.uid_next.is_some()
+                && let Ok(st) = state_of("STATUS", &name, &mb)
+            {
+                out.insert(name.into_owned(), (st, marker));
+            }
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 }
