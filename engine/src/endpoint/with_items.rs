@@ -36,6 +36,14 @@ impl<M, I> WithItems<M, I> {
     }
 }
 
+/// `folders` as (calendars and address books, mail folders).
+fn split_by_store(folders: &[String]) -> (Vec<String>, Vec<String>) {
+    folders
+        .iter()
+        .cloned()
+        .partition(|f| collection_of(f).is_some())
+}
+
 /// Run `$body` with `$s` bound to the session that holds `$folder`, remembering which.
 macro_rules! by_folder {
     ($self:ident, $folder:expr, $s:ident => $body:expr) => {{
@@ -141,6 +149,70 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
 
     async fn append(&mut self, folder: &str, msgs: &[Message]) -> Result<Vec<AppendOutcome>> {
         by_folder!(self, folder, s => s.append(folder, msgs).await)
+    }
+
+    // The pipelined calls go to the store that holds the folder (its own, or the trait's
+    // plain default where that store has none), as the plain ones do.
+
+    async fn examine_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        by_folder!(self, folder, s => s.examine_listing(folder, from_uid).await)
+    }
+
+    async fn status_listing(
+        &mut self,
+        folder: &str,
+        from_uid: u32,
+    ) -> Result<(FolderState, Vec<MessageMeta>)> {
+        by_folder!(self, folder, s => s.status_listing(folder, from_uid).await)
+    }
+
+    async fn folder_bytes(
+        &mut self,
+        folders: &[String],
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let (items, mail) = split_by_store(folders);
+        let mut out = self.mail.folder_bytes(&mail).await?;
+        out.extend(self.items.folder_bytes(&items).await?);
+        Ok(out)
+    }
+
+    async fn statuses(
+        &mut self,
+        folders: &[String],
+        markers: bool,
+    ) -> Result<super::session::Statuses> {
+        let (items, mail) = split_by_store(folders);
+        let mut out = self.mail.statuses(&mail, markers).await?;
+        out.extend(self.items.statuses(&items, markers).await?);
+        Ok(out)
+    }
+
+    async fn fetch_each(
+        &mut self,
+        next: &mut (dyn FnMut() -> Option<Vec<u32>> + Send),
+        sink: &MessageSink,
+    ) -> Result<()> {
+        current!(self, s => s.fetch_each(next, sink).await)
+    }
+
+    async fn append_send(&mut self, folder: &str, msgs: &[Message]) -> Result<bool> {
+        by_folder!(self, folder, s => s.append_send(folder, msgs).await)
+    }
+
+    async fn append_ready(&mut self, folder: &str) -> Result<()> {
+        by_folder!(self, folder, s => s.append_ready(folder).await)
+    }
+
+    async fn append_finish(
+        &mut self,
+        folder: &str,
+        msgs: &[Message],
+    ) -> Result<Vec<AppendOutcome>> {
+        by_folder!(self, folder, s => s.append_finish(folder, msgs).await)
     }
 
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
