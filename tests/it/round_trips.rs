@@ -101,6 +101,58 @@ fn total(m: &BTreeMap<String, usize>) -> usize {
     m.values().sum()
 }
 
+/// Recording proxies in front of both servers, and alice's project through them (`tune`
+/// sets what a test needs).
+fn through_proxies(
+    src: &Dovecot,
+    dst: &Dovecot,
+    name: &str,
+    tune: impl FnOnce(ProjectBuilder) -> ProjectBuilder,
+) -> (FaultProxy, FaultProxy, ProjectDir) {
+    let (sp, dp) = (
+        FaultProxy::recording(src.port),
+        FaultProxy::recording(dst.port),
+    );
+    let p = tune(ProjectBuilder::new(name))
+        .source(project::imap(sp.port))
+        .destination(project::imap(dp.port))
+        .mailboxes(&[MailboxLine {
+            batch: "b",
+            user: "alice",
+            pass: "alice-pw",
+        }])
+        .create();
+    (sp, dp, p)
+}
+
+type Counts = BTreeMap<String, usize>;
+
+/// Another run, ended well: its output, the commands it sent to each side (beyond `seen`),
+/// and the round trips of each of its connections on each side.
+fn rerun(
+    p: &ProjectDir,
+    (sp, dp): (&FaultProxy, &FaultProxy),
+    (seen_s, seen_d): (&Counts, &Counts),
+) -> (std::process::Output, Counts, Counts, Vec<usize>, Vec<usize>) {
+    let (cs, cd) = (sp.connections(), dp.connections());
+    let again = p.cutover(&["run"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let s2 = minus(&sum(&sp.client_bytes()), seen_s);
+    let d2 = minus(&sum(&dp.client_bytes()), seen_d);
+    let (rs, rd) = (
+        sp.round_trips()[cs..].to_vec(),
+        dp.round_trips()[cd..].to_vec(),
+    );
+    (again, s2, d2, rs, rd)
+}
+
+/// A run that ends well with every one of the source's `messages` on the destination.
+fn copies_all(p: &ProjectDir, dst: &Dovecot, messages: usize) {
+    let run = p.cutover(&["run"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(dst.message_count("alice") as usize, messages);
+}
+
 #[test]
 fn commands_per_folder_and_per_message_stay_within_the_budget() {
     let root = tmp();
@@ -115,26 +167,12 @@ fn commands_per_folder_and_per_message_stay_within_the_budget() {
         folders >= 5 && messages >= 250,
         "{folders} folders, {messages} messages"
     );
-    let (sp, dp) = (
-        FaultProxy::recording(src.port),
-        FaultProxy::recording(dst.port),
-    );
     // Every folder on its own connection pair: a folder split across connections
     // (`split::`) adds per range a UID FETCH and per helper a login, an EXAMINE and a SELECT.
-    let p = ProjectBuilder::new("rtt")
-        .set("project.split_folder_messages", 0)
-        .source(project::imap(sp.port))
-        .destination(project::imap(dp.port))
-        .mailboxes(&[MailboxLine {
-            batch: "b",
-            user: "alice",
-            pass: "alice-pw",
-        }])
-        .create();
-
-    let run = p.cutover(&["run"]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    assert_eq!(dst.message_count("alice") as usize, messages);
+    let (sp, dp, p) = through_proxies(&src, &dst, "rtt", |b| {
+        b.set("project.split_folder_messages", 0)
+    });
+    copies_all(&p, &dst, messages);
     let (s1, d1) = (sum(&sp.client_bytes()), sum(&dp.client_bytes()));
     eprintln!(
         "full pass, {folders} folders, {messages} messages:\n  source {s1:?}\n  destination {d1:?}"
@@ -224,17 +262,7 @@ fn commands_per_folder_and_per_message_stay_within_the_budget() {
     // number of folders.
     let (mut seen_s, mut seen_d) = (s1.clone(), d1.clone());
     for pass in ["first", "second"] {
-        let (cs, cd) = (sp.connections(), dp.connections());
-        let again = p.cutover(&["run"]);
-        assert_eq!(again.status.code(), Some(0), "{}", text(&again));
-        let (s2, d2) = (
-            minus(&sum(&sp.client_bytes()), &seen_s),
-            minus(&sum(&dp.client_bytes()), &seen_d),
-        );
-        let (rs, rd) = (
-            sp.round_trips()[cs..].to_vec(),
-            dp.round_trips()[cd..].to_vec(),
-        );
+        let (_, s2, d2, rs, rd) = rerun(&p, (&sp, &dp), (&seen_s, &seen_d));
         eprintln!(
             "{pass} no-op pass:\n  source {s2:?}, round trips {rs:?}\n  destination {d2:?}, round trips {rd:?}"
         );
@@ -327,35 +355,11 @@ fn a_no_op_pass_over_seven_hundred_folders_reads_each_status_once_in_overlapping
     }
     let dump = src.dump("alice", "alice-pw");
     let messages = dump.total();
-    let (sp, dp) = (
-        FaultProxy::recording(src.port),
-        FaultProxy::recording(dst.port),
-    );
-    let p = ProjectBuilder::new("many")
-        .source(project::imap(sp.port))
-        .destination(project::imap(dp.port))
-        .mailboxes(&[MailboxLine {
-            batch: "b",
-            user: "alice",
-            pass: "alice-pw",
-        }])
-        .create();
-    let run = p.cutover(&["run"]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    assert_eq!(dst.message_count("alice") as usize, messages);
+    let (sp, dp, p) = through_proxies(&src, &dst, "many", |b| b);
+    copies_all(&p, &dst, messages);
     let (seen_s, seen_d) = (sum(&sp.client_bytes()), sum(&dp.client_bytes()));
-    let (cs, cd) = (sp.connections(), dp.connections());
-    let again = p.cutover(&["run"]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let (again, s2, d2, rs, rd) = rerun(&p, (&sp, &dp), (&seen_s, &seen_d));
     assert_eq!(run_counts(&again), (0, 0), "{}", text(&again));
-    let (s2, d2) = (
-        minus(&sum(&sp.client_bytes()), &seen_s),
-        minus(&sum(&dp.client_bytes()), &seen_d),
-    );
-    let (rs, rd) = (
-        sp.round_trips()[cs..].to_vec(),
-        dp.round_trips()[cd..].to_vec(),
-    );
     eprintln!("no-op pass: source {s2:?} {rs:?}; destination {d2:?} {rd:?}");
     // The source's selectable folders: the seeded ones and the 700.
     let folders = dump.folders.len();
