@@ -74,34 +74,72 @@ pub fn stop_fleet(
 /// [`follow`] on a thread of its own until the returned guard is dropped. A stop is then
 /// applied as soon as it is heard, however busy the engine's runtime is (its workers call the
 /// journal synchronously: on a loaded machine a task could wait there for a few hundred
-/// milliseconds, and a stop must take effect within a second).
+/// milliseconds, and a stop must take effect within a second). Where no thread or runtime can
+/// be had, it is followed on the engine's runtime as a task, and said. Call it within a Tokio
+/// runtime.
 pub fn follow_apart(engine: Arc<Engine>) -> Following {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("fleet-follow".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(async move {
-                    tokio::select! {
-                        () = follow(engine) => {}
-                        _ = rx => {}
-                    }
-                }),
-                Err(e) => tracing::warn!("fleet commands not followed: no runtime: {e}"),
-            }
+    let apart = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no runtime: {e}"))
+        .and_then(|rt| {
+            let engine = engine.clone();
+            std::thread::Builder::new()
+                .name("fleet-follow".into())
+                .spawn(move || {
+                    rt.block_on(async move {
+                        tokio::select! {
+                            () = follow(engine) => {}
+                            _ = rx => {}
+                        }
+                    })
+                })
+                .map_err(|e| format!("no thread: {e}"))
         });
-    if let Err(e) = spawned {
-        tracing::warn!("fleet commands not followed: no thread: {e}");
+    match apart {
+        Ok(thread) => Following {
+            end: Some(tx),
+            thread: Some(thread),
+            task: None,
+        },
+        Err(why) => {
+            let msg = format!(
+                "fleet commands are followed on the engine's own runtime ({why}): under load a stop from another machine may take longer to apply"
+            );
+            tracing::warn!("{msg}");
+            engine
+                .sink()
+                .issue(Severity::Warning, "operator", None, None, None, &msg);
+            Following {
+                end: None,
+                thread: None,
+                task: Some(tokio::spawn(follow(engine)).abort_handle()),
+            }
+        }
     }
-    Following { _end: tx }
 }
 
-/// Ends the thread of [`follow_apart`] when dropped.
+/// Ends what [`follow_apart`] started when dropped, and waits for its thread: once dropped,
+/// nothing of it acts on the engine or its journal any more.
 pub struct Following {
-    _end: tokio::sync::oneshot::Sender<()>,
+    end: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        drop(self.end.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the fleet follower's thread panicked");
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }
 
 /// Follow the fleet's commands for as long as the future is polled (with a SQLite journal,

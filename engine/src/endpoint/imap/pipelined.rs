@@ -59,8 +59,9 @@ impl ImapSession {
             .step_by(BATCH)
             .map(|s| (s + BATCH).min(commands.len()))
         {
-            while written < commands.len() && written < end + BATCH {
-                let upto = (written + BATCH).min(commands.len());
+            // This batch and the next on the wire (the first two in one write).
+            let upto = (end + BATCH).min(commands.len());
+            if written < upto {
                 let mut lines = String::new();
                 for (i, c) in commands.iter().enumerate().take(upto).skip(written) {
                     let tag = self.next_tag();
