@@ -175,8 +175,13 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         folders: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let (items, mail) = split_by_store(folders);
-        let mut out = self.mail.folder_bytes(&mail).await?;
-        out.extend(self.items.folder_bytes(&items).await?);
+        let mut out = std::collections::HashMap::new();
+        if !mail.is_empty() {
+            out.extend(self.mail.folder_bytes(&mail).await?);
+        }
+        if !items.is_empty() {
+            out.extend(self.items.folder_bytes(&items).await?);
+        }
         Ok(out)
     }
 
@@ -186,8 +191,13 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         markers: bool,
     ) -> Result<super::session::Statuses> {
         let (items, mail) = split_by_store(folders);
-        let mut out = self.mail.statuses(&mail, markers).await?;
-        out.extend(self.items.statuses(&items, markers).await?);
+        let mut out = super::session::Statuses::new();
+        if !mail.is_empty() {
+            out.extend(self.mail.statuses(&mail, markers).await?);
+        }
+        if !items.is_empty() {
+            out.extend(self.items.statuses(&items, markers).await?);
+        }
         Ok(out)
     }
 
