@@ -190,7 +190,8 @@ impl ImapSession {
             .map(|f| format!("CREATE {}", quote(f)))
             .collect();
         let mut out: Vec<Option<Result<bool>>> = folders.iter().map(|_| None).collect();
-        self.in_batches("CREATE", &commands, |i, r| {
+        let batch = self.folder_batches();
+        self.in_batches("CREATE", &commands, batch, |i, r| {
             let (
                 Some(i),
                 Response::Done {

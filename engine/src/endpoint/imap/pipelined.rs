@@ -21,7 +21,8 @@ use crate::endpoint::types::{FolderState, MessageMeta, Result};
 use crate::mail::utf7::decode_mutf7;
 
 const LISTING: &str = "UID FETCH (metadata)";
-/// Folders whose sizes are asked for in one write ([`ImapSession::bytes_held`]).
+/// Folders whose sizes are asked for in one batch ([`ImapSession::bytes_held`]): a
+/// folder's listing may be long, and a batch's answers get five times the timeout.
 const SIZES_BATCH: usize = 64;
 
 /// A tagged NO or BAD, in async-imap's words so it is read as everywhere else.
@@ -33,22 +34,29 @@ fn refused(status: &Status, outcome: &impl std::fmt::Debug) -> async_imap::error
     }
 }
 
-/// Commands written at once by [`ImapSession::in_batches`]: with one batch being answered
-/// and the next on the wire, the answers unread stay a few dozen KB, so writing never waits
-/// on a server that is itself waiting for its answers to be read (a mailbox may have
-/// thousands of folders).
-pub(super) const BATCH: usize = 256;
+/// Commands written at once by [`ImapSession::in_batches`] for folder STATUS and CREATE:
+/// with one batch being answered and the next on the wire, the commands unread stay a few
+/// dozen KB, so writing never waits on a server that is itself waiting for its answers to be
+/// read (a mailbox may have thousands of folders).
+const BATCH: usize = 256;
 
 impl ImapSession {
-    /// Write `commands` (each without its tag) in batches of [`BATCH`], the next batch on the
-    /// wire while the last one's answers are read: up to [`BATCH`] commands cost one round
-    /// trip, and more cost no wait between batches. Every response read goes to `on`, with
-    /// the index of the command it answers when it is one's tagged answer (None otherwise);
-    /// a BYE is an error. Each batch's answers get the session's timeout.
+    /// The batches of folder STATUS and CREATE commands: [`BATCH`] commands, the session's
+    /// timeout for each batch's answers.
+    pub(super) fn folder_batches(&self) -> (usize, std::time::Duration) {
+        (BATCH, self.timeout)
+    }
+
+    /// Write `commands` (each without its tag) in batches of `batch`, the next batch on the
+    /// wire while the last one's answers are read: up to two batches cost one round trip,
+    /// and more cost no wait between batches. Every response read goes to `on`, with the
+    /// index of the command it answers when it is one's tagged answer (None otherwise); a BYE
+    /// is an error. Each batch's answers get `wait`.
     pub(super) async fn in_batches(
         &mut self,
         op: &str,
         commands: &[String],
+        (batch, wait): (usize, std::time::Duration),
         mut on: impl FnMut(Option<usize>, &Response<'_>) -> Result<()>,
     ) -> Result<()> {
         self.settle();
@@ -56,11 +64,11 @@ impl ImapSession {
         let mut open = std::collections::HashMap::new();
         let mut written = 0;
         for end in (0..commands.len())
-            .step_by(BATCH)
-            .map(|s| (s + BATCH).min(commands.len()))
+            .step_by(batch)
+            .map(|s| (s + batch).min(commands.len()))
         {
             // This batch and the next on the wire (the first two in one write).
-            let upto = (end + BATCH).min(commands.len());
+            let upto = (end + batch).min(commands.len());
             if written < upto {
                 let mut lines = String::new();
                 for (i, c) in commands.iter().enumerate().take(upto).skip(written) {
@@ -71,7 +79,7 @@ impl ImapSession {
                 self.write_commands(op, &lines).await?;
                 written = upto;
             }
-            let deadline = tokio::time::Instant::now() + self.timeout;
+            let deadline = tokio::time::Instant::now() + wait;
             while open.values().any(|&i| i < end) {
                 let r = next_response!(self, deadline, op, op);
                 unless_bye(r.parsed(), op)?;
@@ -252,80 +260,60 @@ impl ImapSession {
     }
 
     /// The bytes each of `folders` holds (its messages' RFC822.SIZE added up), for the order
-    /// a first pass takes them in: every folder EXAMINEd and listed, all the commands
-    /// written at once (one round trip). A folder the server will not open is left out. Only
-    /// sizes are read: nothing here is journalled or trusted beyond that order.
+    /// a first pass takes them in: every folder EXAMINEd and listed, pipelined
+    /// ([`ImapSession::in_batches`], [`SIZES_BATCH`] folders a batch). A folder the server
+    /// will not open is left out. Only sizes are read: nothing here is journalled or trusted
+    /// beyond that order.
     pub(super) async fn bytes_held(
         &mut self,
         folders: &[String],
     ) -> Result<std::collections::HashMap<String, u64>> {
         let mut out = std::collections::HashMap::new();
-        // In batches: the commands of a batch fit in the socket's buffer, so writing them
-        // never waits on a server that is itself waiting for its answers to be read.
-        for batch in folders.chunks(SIZES_BATCH) {
-            out.extend(self.bytes_held_batch(batch).await?);
-        }
+        let commands: Vec<String> = folders
+            .iter()
+            .flat_map(|f| {
+                [
+                    format!("EXAMINE {}", quote(f)),
+                    "UID FETCH 1:* (RFC822.SIZE)".into(),
+                ]
+            })
+            .collect();
+        // The folder being answered (the answers come in order): opened, its bytes so far,
+        // its listing capped as any listing (a server flooding FETCH lines is refused, not
+        // read on).
+        let (mut opened, mut bytes, mut count) = (false, 0u64, Listing::new(0));
+        let batch = (2 * SIZES_BATCH, self.timeout * 5);
+        self.in_batches("EXAMINE", &commands, batch, |i, r| {
+            match (i, r) {
+                (_, Response::MailboxData(MailboxDatum::Exists(n))) => {
+                    count.exists = count.exists.max(*n);
+                }
+                (_, Response::Fetch(_, attrs)) => {
+                    count.one_more(LISTING, || None)?;
+                    for a in attrs {
+                        if let AttributeValue::Rfc822Size(n) = a {
+                            bytes = bytes.saturating_add(u64::from(*n));
+                        }
+                    }
+                }
+                (Some(i), Response::Done { status, .. }) if i % 2 == 0 => {
+                    opened = matches!(status, Status::Ok);
+                }
+                (Some(i), Response::Done { status, .. }) => {
+                    if opened && matches!(status, Status::Ok) {
+                        out.insert(folders[i / 2].clone(), bytes);
+                    }
+                    (opened, bytes, count) = (false, 0, Listing::new(0));
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
         // What was opened last is nobody's folder: the next EXAMINE or SELECT opens its own.
         self.opened.clear();
         self.exists = None;
         self.modseq = None;
-        Ok(out)
-    }
-
-    async fn bytes_held_batch(
-        &mut self,
-        folders: &[String],
-    ) -> Result<std::collections::HashMap<String, u64>> {
-        let mut out = std::collections::HashMap::new();
-        self.settle();
-        let mut lines = String::new();
-        let mut tags = Vec::new();
-        for f in folders {
-            let (examine, listing) = (self.next_tag(), self.next_tag());
-            lines.push_str(&format!(
-                "{examine} EXAMINE {}\r\n{listing} UID FETCH 1:* (RFC822.SIZE)\r\n",
-                quote(f)
-            ));
-            tags.push((examine, listing));
-        }
-        self.write_commands("EXAMINE", &lines).await?;
-        let deadline = tokio::time::Instant::now() + self.timeout * 5;
-        for (f, (examine, listing)) in folders.iter().zip(tags) {
-            let (mut opened, mut bytes) = (false, 0u64);
-            // Capped as any listing: a server flooding FETCH lines is refused, not read on.
-            let mut count = Listing::new(0);
-            let mut waiting = examine;
-            loop {
-                let r = next_response!(self, deadline, "EXAMINE", "EXAMINE");
-                unless_bye(r.parsed(), "EXAMINE")?;
-                match r.parsed() {
-                    Response::MailboxData(MailboxDatum::Exists(n)) => {
-                        count.exists = count.exists.max(*n);
-                    }
-                    Response::Fetch(_, attrs) => {
-                        count.one_more(LISTING, || None)?;
-                        for a in attrs {
-                            if let AttributeValue::Rfc822Size(n) = a {
-                                bytes = bytes.saturating_add(u64::from(*n));
-                            }
-                        }
-                    }
-                    Response::Done {
-                        tag: rt, status, ..
-                    } if rt.0 == waiting => {
-                        if waiting == listing {
-                            if opened && matches!(status, Status::Ok) {
-                                out.insert(f.clone(), bytes);
-                            }
-                            break;
-                        }
-                        opened = matches!(status, Status::Ok);
-                        waiting = listing.clone();
-                    }
-                    _ => {}
-                }
-            }
-        }
         Ok(out)
     }
 

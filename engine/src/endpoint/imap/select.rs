@@ -186,7 +186,8 @@ impl ImapSession {
             .iter()
             .map(|f| format!("STATUS {} {items}", quote(f)))
             .collect();
-        self.in_batches("STATUS", &commands, |_, r| {
+        let batch = self.folder_batches();
+        self.in_batches("STATUS", &commands, batch, |_, r| {
             let Response::MailboxData(MailboxDatum::Status { mailbox, status }) = r else {
                 return Ok(());
             };
