@@ -122,10 +122,93 @@ fn a_connection_cut_in_the_middle_of_a_fetched_literal_costs_a_retry_not_data() 
     assert_converged(&p, &src, &dst);
 }
 
+/// The most bytes of one literal of at least 1 MiB (`{N+}` CR LF, LITERAL+) that any
+/// connection's client has sent so far.
+fn largest_literal_sent(conns: &[Vec<u8>]) -> usize {
+    let mut most = 0;
+    for c in conns {
+        for (i, w) in c.windows(4).enumerate() {
+            if w != b"+}\r\n" {
+                continue;
+            }
+            let Some(open) = c[..i].iter().rposition(|&b| b == b'{') else {
+                continue;
+            };
+            let Some(n) = std::str::from_utf8(&c[open + 1..i])
+                .ok()
+                .and_then(|d| d.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if n >= 1 << 20 {
+                most = most.max(n.min(c.len() - (i + 4)));
+            }
+        }
+    }
+    most
+}
+
+#[test]
+fn a_large_message_reaches_the_destination_while_the_source_still_sends_it() {
+    let root = tmp();
+    let (src, dst) = servers_with_big_message(&root, 40);
+    // The source pauses for 3 s inside the 3 MB literal (40 small messages are far below
+    // 1.5 MB); the destination's proxy records what cutover writes meanwhile.
+    let sp = FaultProxy::start(
+        src.port,
+        vec![
+            Fault::new(
+                Dir::Down,
+                Trigger::Bytes(1_500_000),
+                Action::Stall(Duration::from_secs(3)),
+            )
+            .global(),
+        ],
+    );
+    let dp = FaultProxy::recording(dst.port);
+    let patient = |proxy: &FaultProxy| {
+        let mut t = via(proxy);
+        t.insert("timeout_secs".into(), 30.into());
+        t
+    };
+    let p = one_worker(&src, &dst)
+        .merge("source", patient(&sp))
+        .merge("destination", patient(&dp))
+        .create();
+    let child = std::process::Command::new(bin())
+        .arg("run")
+        .arg(&p.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while sp.fired() != vec![1] {
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?}", sp.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // Cut-through: the message's APPEND started as its bytes began to arrive, and what had
+    // arrived before the pause is already on its way to the destination.
+    let streamed = largest_literal_sent(&dp.client_bytes());
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        streamed >= 512 * 1024,
+        "only {streamed} bytes of the large message reached the destination while the source paused"
+    );
+    assert_converged(&p, &src, &dst);
+}
+
 #[test]
 fn a_connection_cut_in_the_middle_of_an_appended_literal_is_resolved_then_resent() {
     let root = tmp();
-    let (src, dst) = servers_with_big_message(&root, 40);
+    // Messages of at most 60 KB (no large one streamed through): the cut lands inside a
+    // window's MULTIAPPEND, which is journalled before it is sent.
+    let users = [(USER, PASS)];
+    let src = Dovecot::start(root.path(), "src", &users, &[]);
+    let dst = Dovecot::start(root.path(), "dst", &users, &[]);
+    src.seed(USER, 300, 11, &["--no-tricky", "--max-kb", "60"]);
     let proxy = FaultProxy::start(
         dst.port,
         vec![Fault::new(Dir::Up, Trigger::Bytes(1_500_000), Action::Cut).global()],
@@ -143,6 +226,27 @@ fn a_connection_cut_in_the_middle_of_an_appended_literal_is_resolved_then_resent
         has_issue(&list, "resume", "in-doubt"),
         "in-doubt resolution recorded: {list:?}"
     );
+    assert_converged(&p, &src, &dst);
+}
+
+#[test]
+fn a_destination_cut_in_a_streamed_message_stores_nothing_of_it_then_sends_it_once() {
+    let root = tmp();
+    let (src, dst) = servers_with_big_message(&root, 40);
+    // The 3 MB message is streamed through as it is read; the cut lands in its bytes,
+    // before its last one (which waits for the journal): nothing of it was stored.
+    let proxy = FaultProxy::start(
+        dst.port,
+        vec![Fault::new(Dir::Up, Trigger::Bytes(1_500_000), Action::Cut).global()],
+    );
+    let p = one_worker(&src, &dst)
+        .merge("destination", via(&proxy))
+        .create();
+    let run = p.cutover(&["run"]);
+    assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let list = issues(&p);
+    assert!(has_issue(&list, "network", "reconnecting"), "{list:?}");
     assert_converged(&p, &src, &dst);
 }
 

@@ -393,6 +393,31 @@ impl MailSession for AnySession {
         each!(self, s => s.append_finish(folder, msgs).await)
     }
 
+    fn append_streams(&self, folder: &str) -> bool {
+        each!(self, s => s.append_streams(folder))
+    }
+
+    async fn append_stream_begin(
+        &mut self,
+        folder: &str,
+        head: &Message,
+        size: u64,
+    ) -> Result<bool> {
+        each!(self, s => s.append_stream_begin(folder, head, size).await)
+    }
+
+    async fn append_stream_bytes(&mut self, folder: &str, bytes: &[u8]) -> Result<()> {
+        each!(self, s => s.append_stream_bytes(folder, bytes).await)
+    }
+
+    async fn append_stream_end(&mut self, folder: &str, rest: &[u8]) -> Result<()> {
+        each!(self, s => s.append_stream_end(folder, rest).await)
+    }
+
+    fn append_stream_abort(&mut self, folder: &str) {
+        each!(self, s => s.append_stream_abort(folder))
+    }
+
     fn take_notice(&mut self) -> Option<String> {
         each!(self, s => s.take_notice())
     }

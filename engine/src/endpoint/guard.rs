@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use tokio_util::sync::PollSemaphore;
 
 use super::bounded::{self, LINE_CAP, METADATA_LITERAL_CAP, Violation};
+use super::tap::{Hdr, Tap};
 use super::types::{EndpointError, Result};
 
 /// Literals below this size are not reserved by the guard (the message sink reserves them
@@ -74,6 +75,11 @@ struct Shared {
     limit: Mutex<Limit>,
     held: Mutex<Held>,
     waits: Mutex<Waits>,
+    /// Large message literals passed up are also handed to this, while bodies are fetched
+    /// with previews wanted.
+    tap: Mutex<Option<Tap>>,
+    /// Nothing more may be written (an APPEND was left in the middle of its bytes).
+    poisoned: std::sync::atomic::AtomicBool,
     total_kib: u32,
 }
 
@@ -130,21 +136,18 @@ impl Shared {
         }
     }
 
+    /// What was passed up to the client, seen by the tap if there is one.
+    fn passed(&self, bytes: &[u8]) {
+        if let Some(t) = lock(&self.tap).as_mut() {
+            t.feed(bytes);
+        }
+    }
+
     /// Time spent waiting for the budget so far, the current wait included.
     fn waited(&self) -> Duration {
         let w = lock(&self.waits);
         w.total + w.since.map_or(Duration::ZERO, |s| s.elapsed())
     }
-}
-
-/// Where the lexer is in a literal header `{digits}` CR LF.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Hdr {
-    None,
-    Open,
-    Digits(u64),
-    Close(u64),
-    Cr(u64),
 }
 
 /// IMAP framing: lines, and literals announced by `{N}` CR LF at a line end.
@@ -195,16 +198,7 @@ impl Lexer {
                 return Err(Violation::Response { cap: resp_cap });
             }
             let prev = self.hdr;
-            self.hdr = match (prev, b) {
-                (_, b'{') => Hdr::Open,
-                (Hdr::Open, b'0'..=b'9') => Hdr::Digits((b - b'0') as u64),
-                (Hdr::Digits(n), b'0'..=b'9') => {
-                    Hdr::Digits(n.saturating_mul(10).saturating_add((b - b'0') as u64))
-                }
-                (Hdr::Digits(n), b'}') => Hdr::Close(n),
-                (Hdr::Close(n), b'\r') => Hdr::Cr(n),
-                _ => Hdr::None,
-            };
+            self.hdr = prev.next(b);
             if b == b'\n' {
                 self.seg = 0;
                 if let Hdr::Cr(n) = prev {
@@ -264,6 +258,8 @@ impl<S> Guard<S> {
             limit: Mutex::new(Limit::metadata()),
             held: Mutex::default(),
             waits: Mutex::default(),
+            tap: Mutex::default(),
+            poisoned: Default::default(),
             total_kib,
         });
         (
@@ -369,10 +365,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
                 buf.set_filled(nl);
                 this.pending = Some(kib);
                 if nl > start {
+                    this.shared.passed(&buf.filled()[start..]);
                     return Poll::Ready(Ok(()));
                 }
                 continue 'read;
             }
+            this.shared.passed(&buf.filled()[start..]);
             return Poll::Ready(Ok(()));
         }
     }
@@ -385,6 +383,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this
+            .shared
+            .poisoned
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the connection was left in the middle of an APPEND's message; it takes no more commands",
+            )));
+        }
         // A new command: the answers to the last one have been consumed.
         if !buf.is_empty() {
             this.shared.release();
@@ -412,9 +420,26 @@ impl GuardHandle {
         };
     }
 
-    /// Back to metadata: literals up to [`METADATA_LITERAL_CAP`], nothing reserved.
+    /// Back to metadata: literals up to [`METADATA_LITERAL_CAP`], nothing reserved, no tap.
     pub fn metadata(&self) {
         *lock(&self.0.limit) = Limit::metadata();
+        *lock(&self.0.tap) = None;
+    }
+
+    /// Until [`Self::metadata`]: every literal of at least `from` bytes passed up is
+    /// offered to `on_literal` with the line segment before it (from the response's start,
+    /// or from the end of the literal before); the chunk sender it gives gets the
+    /// literal's bytes as they pass up.
+    pub fn tap(&self, tap: Tap) {
+        *lock(&self.0.tap) = Some(tap);
+    }
+
+    /// From now on every write fails: the connection is mid-command (an APPEND left in the
+    /// middle of its message), and anything written would be read as part of it.
+    pub fn poison(&self) {
+        self.0
+            .poisoned
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The reservations made for the literals read so far, as one permit.

@@ -32,12 +32,13 @@ pub mod retry_after;
 mod session;
 mod sink;
 mod starttls;
+pub mod tap;
 mod types;
 pub mod with_items;
 
 pub use budget::ConnectionBudget;
 pub use session::{MailSession, Statuses, UidFlags};
-pub use sink::MessageSink;
+pub use sink::{MessageSink, Preview};
 pub use types::{
     AppendOutcome, Body, Capabilities, EndpointError, Fingerprinted, Folder, FolderState,
     MAX_RETRY_AFTER, Message, MessageIdentity, MessageMeta, Result, SpecialUse,

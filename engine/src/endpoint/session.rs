@@ -190,6 +190,66 @@ pub trait MailSession: Send {
         }
     }
 
+    /// Whether a large message's APPEND to `folder` can start before the message is whole
+    /// ([`MailSession::append_stream_begin`]): IMAP with LITERAL+.
+    fn append_streams(&self, folder: &str) -> bool {
+        let _ = folder;
+        false
+    }
+
+    /// Cut-through: start a one-message APPEND to `folder` of `size` bytes with `head`'s
+    /// flags and date (its body is not used); the bytes follow by
+    /// [`MailSession::append_stream_bytes`], the last of them by
+    /// [`MailSession::append_stream_end`], after which the APPEND is in flight as a window
+    /// [`MailSession::append_send`] sent. False: nothing was sent. The server stores
+    /// nothing before the last byte; a session whose APPEND is left unfinished is mid-command
+    /// and must be dropped ([`MailSession::append_stream_abort`] makes sure it writes nothing
+    /// more).
+    fn append_stream_begin(
+        &mut self,
+        folder: &str,
+        head: &Message,
+        size: u64,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (folder, head, size);
+        async { Ok(false) }
+    }
+
+    /// More of the streamed message's bytes: never its last one.
+    fn append_stream_bytes(
+        &mut self,
+        folder: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (folder, bytes);
+        async {
+            Err(EndpointError::Unsupported {
+                op: "streamed APPEND",
+            })
+        }
+    }
+
+    /// The streamed message's remaining bytes and the command's end.
+    fn append_stream_end(
+        &mut self,
+        folder: &str,
+        rest: &[u8],
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (folder, rest);
+        async {
+            Err(EndpointError::Unsupported {
+                op: "streamed APPEND",
+            })
+        }
+    }
+
+    /// The streamed APPEND will not be finished: the session writes nothing more (what it
+    /// wrote is no command; the server stores nothing of it) and is to be dropped. The
+    /// answers of windows sent before it can still be read.
+    fn append_stream_abort(&mut self, folder: &str) {
+        let _ = folder;
+    }
+
     /// Remove exactly these messages from the folder opened with `open_for_append` (rollback
     /// on the destination only; the source is never written). Needs UIDPLUS (UID EXPUNGE), so
     /// that no other message marked deleted is touched.

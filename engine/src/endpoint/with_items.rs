@@ -225,6 +225,35 @@ impl<M: MailSession, I: MailSession> MailSession for WithItems<M, I> {
         by_folder!(self, folder, s => s.append_finish(folder, msgs).await)
     }
 
+    fn append_streams(&self, folder: &str) -> bool {
+        if collection_of(folder).is_some() {
+            self.items.append_streams(folder)
+        } else {
+            self.mail.append_streams(folder)
+        }
+    }
+
+    async fn append_stream_begin(
+        &mut self,
+        folder: &str,
+        head: &Message,
+        size: u64,
+    ) -> Result<bool> {
+        by_folder!(self, folder, s => s.append_stream_begin(folder, head, size).await)
+    }
+
+    async fn append_stream_bytes(&mut self, folder: &str, bytes: &[u8]) -> Result<()> {
+        by_folder!(self, folder, s => s.append_stream_bytes(folder, bytes).await)
+    }
+
+    async fn append_stream_end(&mut self, folder: &str, rest: &[u8]) -> Result<()> {
+        by_folder!(self, folder, s => s.append_stream_end(folder, rest).await)
+    }
+
+    fn append_stream_abort(&mut self, folder: &str) {
+        by_folder!(self, folder, s => s.append_stream_abort(folder))
+    }
+
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
         current!(self, s => s.expunge_uids(uids).await)
     }

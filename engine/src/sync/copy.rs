@@ -407,6 +407,8 @@ pub async fn copy_folder<S: MailSession, D: MailSession, H: Helpers<S, D>>(
 mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
     use crate::events::{Halt, RunStats, Sink};
     use crate::journal::Journal;
@@ -456,6 +458,108 @@ mod tests {
         assert_eq!((out.appended, out.skipped), (5, 5));
         let mid = store.mailbox_id("a->a").unwrap().unwrap();
         assert_eq!(store.mailbox_totals(mid).unwrap().failed, 5);
+    }
+
+    /// Small messages around two of over 1 MiB (streamed through: cut-through).
+    fn with_large() -> Vec<(u32, Vec<u8>)> {
+        let big = |u: u32| {
+            let mut b = format!("Subject: {u}\r\n\r\n").into_bytes();
+            b.extend((0..3 * 1024 * 1024 + 17).map(|i| b'a' + ((i * 7 + u as usize) % 26) as u8));
+            b
+        };
+        let small = |u: u32| format!("Subject: {u}\r\n\r\nsmall\r\n").into_bytes();
+        vec![
+            (1, small(1)),
+            (2, big(2)),
+            (3, small(3)),
+            (4, small(4)),
+            (5, big(5)),
+        ]
+    }
+
+    fn streaming_destination() -> MemSession {
+        MemSession {
+            pipelined: true,
+            streams: true,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn large_messages_are_streamed_through_and_journalled_before_their_last_byte() {
+        let f = Fixture::new();
+        let (ctx, job) = (f.ctx(), f.job(50));
+        let msgs = with_large();
+        let mut src = MemSession::source(msgs.clone());
+        let mut dst = streaming_destination();
+        // As a streamed message's last bytes go, the journal already holds it in doubt
+        // (`appending`, with its fingerprint): a crash then cannot leave an unknown copy.
+        let (store, folder) = (f.store.clone(), f.row.id);
+        let checked = Arc::new(AtomicUsize::new(0));
+        let c = checked.clone();
+        dst.on_stream_end = Some(Arc::new(move |uid| {
+            let doubt = store.in_doubt(folder).unwrap();
+            assert!(
+                doubt.iter().any(|d| d.src_uid == uid),
+                "{uid} not appending"
+            );
+            c.fetch_add(1, Relaxed);
+        }));
+        let out = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers)
+            .await
+            .unwrap();
+        assert_eq!(out.appended, 5);
+        assert_eq!((dst.streamed, dst.abandoned), (2, 0));
+        assert_eq!(checked.load(Relaxed), 2);
+        let mut stored: Vec<(u32, Vec<u8>)> = dst
+            .stored()
+            .into_iter()
+            .map(|m| (m.src_uid, m.bytes))
+            .collect();
+        stored.sort();
+        assert_eq!(stored, msgs, "every message stored once, byte for byte");
+        let t = f.store.mailbox_totals(f.mid).unwrap();
+        assert_eq!((t.copied, t.pending), (5, 0));
+    }
+
+    #[tokio::test]
+    async fn a_source_failing_in_a_streamed_message_stores_nothing_of_it() {
+        let f = Fixture::new();
+        let (ctx, job) = (f.ctx(), f.job(50));
+        let msgs = with_large();
+        let mut src = MemSession::source(msgs.clone());
+        src.fail_mid = Some(5);
+        let mut dst = streaming_destination();
+        let r = copy_folder(&ctx, &job, &mut src, &mut dst, &NoHelpers).await;
+        let e = r.expect_err("the source failed");
+        assert!(e.is_transient(), "retried on a fresh connection: {e}");
+        assert_eq!((dst.streamed, dst.abandoned), (1, 1));
+        let stored: Vec<u32> = dst.stored().iter().map(|m| m.src_uid).collect();
+        assert!(
+            !stored.contains(&5),
+            "nothing of the abandoned APPEND: {stored:?}"
+        );
+        assert!(
+            f.store
+                .in_doubt(f.row.id)
+                .unwrap()
+                .iter()
+                .all(|d| d.src_uid != 5),
+            "never journalled as sent"
+        );
+        // The next attempt, on fresh connections, copies what is left, each message once.
+        let mut src = MemSession::source(msgs.clone());
+        let mut dst2 = dst.on_same(1);
+        copy_folder(&ctx, &job, &mut src, &mut dst2, &NoHelpers)
+            .await
+            .unwrap();
+        let mut stored: Vec<(u32, Vec<u8>)> = dst
+            .stored()
+            .into_iter()
+            .map(|m| (m.src_uid, m.bytes))
+            .collect();
+        stored.sort();
+        assert_eq!(stored, msgs);
     }
 
     #[tokio::test]

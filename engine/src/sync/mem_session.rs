@@ -95,6 +95,18 @@ pub struct MemSession {
     pub answers: VecDeque<Vec<AppendOutcome>>,
     /// The most windows in flight at once, over every session on the same destination.
     pub deepest: Arc<AtomicUsize>,
+    /// A pipelined destination also takes large messages streamed (cut-through).
+    pub streams: bool,
+    /// The streamed APPEND under way: its head, the bytes so far, its size.
+    pub streaming: Option<(Message, Vec<u8>, u64)>,
+    /// Streamed APPENDs completed, and abandoned.
+    pub streamed: usize,
+    pub abandoned: usize,
+    /// Called as a streamed APPEND's last bytes are written (before it is stored).
+    pub on_stream_end: Option<Arc<dyn Fn(u32) + Send + Sync>>,
+    /// A source that announces large messages (previews) and fails in the middle of this
+    /// one's bytes.
+    pub fail_mid: Option<u32>,
 }
 
 impl MemSession {
@@ -116,6 +128,10 @@ impl MemSession {
             pipelined: self.pipelined,
             answers: VecDeque::new(),
             deepest: self.deepest.clone(),
+            streams: self.streams,
+            on_stream_end: self.on_stream_end.clone(),
+            fail_mid: self.fail_mid,
+            ..Default::default()
         }
     }
 
@@ -180,6 +196,22 @@ impl MailSession for MemSession {
         sink: &MessageSink,
     ) -> crate::endpoint::Result<()> {
         for (uid, b) in self.msgs.iter().filter(|(u, _)| uids.contains(u)) {
+            // A large message is announced, and its bytes handed on as they "arrive".
+            if let Some(pv) = sink.previewer().filter(|p| b.len() as u64 >= p.threshold()) {
+                let (a, tx) = pv.prepare(*uid, Vec::new(), None, b.len() as u64);
+                let mut tx = a.send().then_some(tx);
+                for (i, c) in b.chunks(64 * 1024).enumerate() {
+                    if self.fail_mid == Some(*uid) && i * 2 * 64 * 1024 >= b.len() {
+                        return Err(crate::endpoint::EndpointError::ConnectionLost {
+                            op: "UID FETCH".into(),
+                        });
+                    }
+                    if let Some(tx) = tx.as_mut() {
+                        tx.send(c);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
             let m = Message {
                 uid: *uid,
                 flags: Vec::new(),
@@ -245,6 +277,55 @@ impl MailSession for MemSession {
                 }
             })
             .collect())
+    }
+    fn append_streams(&self, _: &str) -> bool {
+        self.streams && self.pipelined
+    }
+    async fn append_stream_begin(
+        &mut self,
+        _: &str,
+        head: &Message,
+        size: u64,
+    ) -> crate::endpoint::Result<bool> {
+        assert!(self.streaming.is_none(), "one streamed APPEND at a time");
+        let head = Message {
+            uid: head.uid,
+            flags: head.flags.clone(),
+            internal_date: head.internal_date,
+            body: Body::new(Vec::new()),
+        };
+        self.streaming = Some((head, Vec::new(), size));
+        Ok(true)
+    }
+    async fn append_stream_bytes(&mut self, _: &str, b: &[u8]) -> crate::endpoint::Result<()> {
+        let (_, got, size) = self.streaming.as_mut().expect("a streamed APPEND");
+        got.extend_from_slice(b);
+        assert!(
+            (got.len() as u64) < *size,
+            "never the last byte before the end"
+        );
+        tokio::task::yield_now().await;
+        Ok(())
+    }
+    async fn append_stream_end(&mut self, f: &str, rest: &[u8]) -> crate::endpoint::Result<()> {
+        let (head, mut got, size) = self.streaming.take().expect("a streamed APPEND");
+        got.extend_from_slice(rest);
+        assert_eq!(got.len() as u64, size);
+        if let Some(hook) = &self.on_stream_end {
+            hook(head.uid);
+        }
+        self.streamed += 1;
+        let m = Message {
+            body: Body::new(got),
+            ..head
+        };
+        assert!(self.append_send(f, &[m]).await?);
+        Ok(())
+    }
+    fn append_stream_abort(&mut self, _: &str) {
+        if self.streaming.take().is_some() {
+            self.abandoned += 1;
+        }
     }
     async fn expunge_uids(&mut self, _: &[u32]) -> crate::endpoint::Result<()> {
         Ok(())

@@ -26,6 +26,7 @@
 
 mod check;
 mod copy;
+mod cut_through;
 pub mod delta;
 pub mod gmail;
 mod in_doubt;

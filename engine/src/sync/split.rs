@@ -189,14 +189,16 @@ impl Shared<'_> {
         &self,
         mut h: Helper<S, D>,
     ) -> (FolderOutcome, Result<(), SyncError>, bool) {
-        let opened = async {
-            let s = h.src.examine(&self.job.src).await?;
-            let d = h.dst.open_for_append(&self.job.dst).await?;
-            Ok::<bool, crate::endpoint::EndpointError>(
-                s.uidvalidity == self.src_validity && d.uidvalidity == self.dst_validity,
-            )
-        }
-        .await;
+        // Both sides at once: one round trip.
+        let opened = match tokio::join!(
+            h.src.examine(&self.job.src),
+            h.dst.open_for_append(&self.job.dst)
+        ) {
+            (Ok(s), Ok(d)) => {
+                Ok(s.uidvalidity == self.src_validity && d.uidvalidity == self.dst_validity)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
         if !matches!(opened, Ok(true)) {
             tracing::info!(
                 mailbox = %self.job.mailbox,

@@ -11,13 +11,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use crate::api::ItemKind;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, MessageSink};
+use crate::endpoint::{AppendOutcome, EndpointError, MailSession, Message, MessageSink, Preview};
 use crate::events::{Event, Halt, RunStats, Severity};
 use crate::item::{fingerprint, identity, kind_of_folder};
 use crate::journal::{self, AppendIntent};
 use crate::mail::fmt::bytes_iec;
 use crate::mail::message_id::message_id;
 
+use super::cut_through::{self, CUT_FROM, Through};
 use super::delta::{flag_set, flags_text};
 use super::types::{Ctx, FolderJob, FolderOutcome, SyncError, Tally};
 
@@ -40,6 +41,44 @@ pub(super) fn oversize(limit: Option<u64>, size: u64) -> Option<String> {
         bytes_iec(size),
         bytes_iec(l)
     ))
+}
+
+/// What the copy loop woke up for.
+enum Woke {
+    Message(Option<(Message, OwnedSemaphorePermit)>),
+    Preview(Preview),
+}
+
+/// The keywords a plan adds to message `uid` (a Gmail label's), added to `flags`.
+fn add_keywords(job: &FolderJob, uid: u32, flags: &mut Vec<String>) {
+    let Some(f) = job.filter.as_ref() else {
+        return;
+    };
+    for k in f.keywords.get(&uid).into_iter().flatten() {
+        if !flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+            flags.push(k.clone());
+        }
+    }
+}
+
+/// What the journal records of message `m` (journal row `id`) before it is sent.
+fn intent(kind: ItemKind, id: i64, m: &Message, dst_validity: u32, floor: u32) -> AppendIntent {
+    AppendIntent {
+        id,
+        size: m.body.len() as u64,
+        fingerprint: fingerprint(kind, m.body.bytes()),
+        // An event's or contact's identity is its UID.
+        message_id: match kind {
+            ItemKind::Mail => message_id(m.body.bytes()),
+            _ => identity(kind, m.body.bytes()).uid,
+        },
+        dst_uidvalidity: dst_validity,
+        // A true lower bound even with a window still unanswered: the UIDs the server gives
+        // this one are above those it gave before.
+        dst_floor: floor,
+        // What cutover sets: the base of a delta pass's flag comparison.
+        flags: Some(flags_text(&flag_set(m.flags.iter().map(String::as_str)))),
+    }
 }
 
 /// A window sent to the destination, its messages' read-ahead reservations held until it
@@ -215,7 +254,11 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
     let mb = job.mailbox.as_str();
     let fname = job.src_display.as_str();
     let ids: HashMap<u32, i64> = pending.iter().map(|p| (p.src_uid, p.id)).collect();
-    let (sink, rx) = MessageSink::new(CHANNEL_MSGS);
+    let (mut sink, rx) = MessageSink::new(CHANNEL_MSGS);
+    // Large messages are streamed through where the destination can (cut-through).
+    let mut previews = dst
+        .append_streams(&job.dst)
+        .then(|| sink.with_previews(CUT_FROM));
     let kind = kind_of_folder(&job.src);
 
     let producer = async move {
@@ -298,6 +341,17 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
         // loopback pass was measured 20% slower.)
         let (mut window, mut permits, mut size) = (Vec::new(), Vec::new(), 0usize);
         let mut ended = false;
+        // Messages taken from the channel so far, and the large message to stream through
+        // once the window before it is sent.
+        let (mut got, mut cut) = (0u64, None::<Preview>);
+        macro_rules! take {
+            ($m:expr, $p:expr) => {{
+                got += 1;
+                size += $m.body.len();
+                window.push($m);
+                permits.push($p);
+            }};
+        }
         loop {
             if ctx.stop.is_set() {
                 stop_here!();
@@ -306,14 +360,72 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 answer_oldest!();
                 continue;
             }
-            // Whatever already waits joins the window, up to its size.
-            while !ended && window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
-                match rx.try_recv() {
-                    Ok((m, p)) => {
-                        size += m.body.len();
-                        window.push(m);
-                        permits.push(p);
+            if window.is_empty()
+                && let Some(p) = cut.take()
+            {
+                let uid = p.uid;
+                let mut earlier = Vec::new();
+                let mut flags = p.flags.clone();
+                add_keywords(job, uid, &mut flags);
+                let through =
+                    cut_through::stream(ctx, &job.dst, dst, p, flags, &mut rx, &mut earlier).await;
+                for (m, p) in earlier {
+                    take!(m, p);
+                }
+                let s = match through? {
+                    Through::Ready(s) => s,
+                    Through::NotStarted => {
+                        previews = None;
+                        continue;
                     }
+                    Through::Stopped => stop_here!(),
+                    Through::SourceEnded => {
+                        answer_all!();
+                        return Err(EndpointError::ConnectionLost {
+                            op: format!(
+                                "UID FETCH of UID {uid} in {fname} (its APPEND, streamed \
+                                 as it arrived, was abandoned: nothing stored)"
+                            ),
+                        }
+                        .into());
+                    }
+                };
+                got += 1;
+                let mut m = s.message;
+                let n = m.body.len();
+                RunStats::add(&ctx.stats.bodies_fetched, 1);
+                RunStats::add(&ctx.stats.bytes_fetched, n as u64);
+                add_keywords(job, uid, &mut m.flags);
+                seen.insert(uid);
+                let journalled = store.mark_appending(&[intent(
+                    kind,
+                    ids[&uid],
+                    &m,
+                    dst_validity,
+                    *landed.floor,
+                )]);
+                if let Err(e) = journalled {
+                    dst.append_stream_abort(&job.dst);
+                    return Err(e.into());
+                }
+                let waiting: usize = in_flight.iter().map(|p| p.window.len()).sum();
+                tokio::select! {
+                    r = dst.append_stream_end(&job.dst, &m.body.bytes()[s.written..]) => r?,
+                    _ = grace(ctx) => return Err(cut_short(ctx, mb, fname, waiting + 1)),
+                };
+                in_flight.push_back(Sent {
+                    window: vec![m],
+                    _permits: vec![s.permit],
+                    size: n,
+                    sent: std::time::Instant::now(),
+                });
+                continue;
+            }
+            // Whatever already waits joins the window, up to its size (not past a large
+            // message to stream through: the window before it goes first).
+            while cut.is_none() && !ended && window.len() < WINDOW_MSGS && size < WINDOW_BYTES {
+                match rx.try_recv() {
+                    Ok((m, p)) => take!(m, p),
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => ended = true,
                 }
@@ -323,19 +435,27 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                 answer_all!();
                 break;
             }
-            if window.is_empty() || !(full || ended || in_flight.is_empty()) {
-                // Wait for the next message, or the oldest window's answer, whichever comes
-                // first (an answer read meanwhile is kept by the session). With nothing in
-                // flight a stop ends the wait at once, even when the source has gone silent
-                // in the middle of a message.
-                let got = if in_flight.is_empty() {
+            if window.is_empty() || !(full || ended || in_flight.is_empty() || cut.is_some()) {
+                // Wait for the next message, a large one's start, or the oldest window's
+                // answer, whichever comes first (an answer read meanwhile is kept by the
+                // session). With nothing in flight a stop ends the wait at once, even when
+                // the source has gone silent in the middle of a message.
+                let preview = async {
+                    match previews.as_mut() {
+                        Some(r) => r.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let woke = if in_flight.is_empty() {
                     tokio::select! {
-                        m = rx.recv() => m,
+                        m = rx.recv() => Woke::Message(m),
+                        Some(p) = preview => Woke::Preview(p),
                         _ = ctx.stop.halted() => return Err(SyncError::Stopped),
                     }
                 } else {
                     tokio::select! {
-                        m = rx.recv() => m,
+                        m = rx.recv() => Woke::Message(m),
+                        Some(p) = preview => Woke::Preview(p),
                         r = dst.append_ready(&job.dst) => {
                             r?;
                             answer_oldest!();
@@ -344,13 +464,31 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                         _ = ctx.stop.halted() => continue,
                     }
                 };
-                match got {
-                    Some((m, p)) => {
-                        size += m.body.len();
-                        window.push(m);
-                        permits.push(p);
+                match woke {
+                    Woke::Message(Some((m, p))) => take!(m, p),
+                    Woke::Message(None) => ended = true,
+                    // Streamed through when the message has not come whole yet (`after`
+                    // counts the messages queued before it), those before it fit in this
+                    // window, and it is one to copy.
+                    Woke::Preview(p) => {
+                        let before = p.after.saturating_sub(got) as usize;
+                        if cut.is_none()
+                            && p.after >= got
+                            && window.len() + before < WINDOW_MSGS
+                            && ids.contains_key(&p.uid)
+                            && oversize(limit_after_read, p.size).is_none()
+                        {
+                            for _ in 0..before {
+                                match rx.try_recv() {
+                                    Ok((m, p)) => take!(m, p),
+                                    Err(_) => break,
+                                }
+                            }
+                            if got == p.after && p.chunks.take_up() {
+                                cut = Some(p);
+                            }
+                        }
                     }
-                    None => ended = true,
                 }
                 continue;
             }
@@ -390,36 +528,15 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                     continue;
                 }
             }
-            if let Some(f) = job.filter.as_ref().filter(|f| !f.keywords.is_empty()) {
-                for m in window.iter_mut() {
-                    for k in f.keywords.get(&m.uid).into_iter().flatten() {
-                        if !m.flags.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                            m.flags.push(k.clone());
-                        }
-                    }
-                }
+            for m in window.iter_mut() {
+                add_keywords(job, m.uid, &mut m.flags);
             }
             let intents: Vec<AppendIntent> = window
                 .iter()
                 .filter_map(|m| {
                     let id = *ids.get(&m.uid)?;
                     seen.insert(m.uid);
-                    Some(AppendIntent {
-                        id,
-                        size: m.body.len() as u64,
-                        fingerprint: fingerprint(kind, m.body.bytes()),
-                        // An event's or contact's identity is its UID.
-                        message_id: match kind {
-                            ItemKind::Mail => message_id(m.body.bytes()),
-                            _ => identity(kind, m.body.bytes()).uid,
-                        },
-                        dst_uidvalidity: dst_validity,
-                        // A true lower bound even with a window still unanswered: the UIDs
-                        // the server gives this one are above those it gave before.
-                        dst_floor: *landed.floor,
-                        // What cutover sets: the base of a delta pass's flag comparison.
-                        flags: Some(flags_text(&flag_set(m.flags.iter().map(String::as_str)))),
-                    })
+                    Some(intent(kind, id, m, dst_validity, *landed.floor))
                 })
                 .collect();
             window.retain(|m| ids.contains_key(&m.uid));

@@ -20,6 +20,7 @@ use super::fetch::{Answers, FETCH_CHUNK_MSGS, FETCH_SLACK, flag_name, too_many, 
 use super::session::ImapSession;
 use crate::endpoint::net::io_err;
 use crate::endpoint::sink::MessageSink;
+use crate::endpoint::tap::{ANNOUNCE_AFTER, Tap};
 use crate::endpoint::types::{Body, EndpointError, Message, Result};
 use crate::mail::uidset::uid_set;
 
@@ -116,6 +117,32 @@ fn answer_of(seq: u32, attrs: &[AttributeValue<'_>], folder: &str) -> Result<Opt
     }))
 }
 
+/// What a body FETCH response says before its message's bytes, from the line segment
+/// that announces them (`* 3 FETCH (UID 7 FLAGS (\\Seen) INTERNALDATE "…" RFC822.SIZE 5
+/// BODY[] {5}` CR LF): UID, flags and date, when all three come before the bytes and the
+/// literal is the message's (a cut-through needs them before the message is whole).
+fn head_of(
+    head: &[u8],
+    folder: &str,
+) -> Option<(u32, Vec<String>, chrono::DateTime<chrono::FixedOffset>)> {
+    let open = head.iter().rposition(|&b| b == b'{')?;
+    let mut line = head[..open].to_vec();
+    line.extend_from_slice(b"\"\")\r\n");
+    let (_, r) = Response::parse(&line).ok()?;
+    let Response::Fetch(seq, attrs) = &r else {
+        return None;
+    };
+    let body_last = matches!(
+        attrs.last(),
+        Some(AttributeValue::BodySection { section: None, .. } | AttributeValue::Rfc822(_))
+    );
+    if !body_last || !attrs.iter().any(|a| matches!(a, AttributeValue::Flags(_))) {
+        return None;
+    }
+    let a = answer_of(*seq, attrs, folder).ok()??;
+    Some((a.uid, a.flags, a.date?))
+}
+
 /// Two reservations as one.
 fn merged(
     a: Option<OwnedSemaphorePermit>,
@@ -142,6 +169,18 @@ impl ImapSession {
     ) -> Result<()> {
         self.settle();
         self.guard.messages(self.message_cap, &self.cap_origin);
+        if let Some(pv) = sink.previewer() {
+            // Large messages are announced as their bytes start to arrive (cut-through).
+            let folder = self.opened.clone();
+            self.guard.tap(Tap::new(
+                pv.threshold(),
+                ANNOUNCE_AFTER,
+                Box::new(move |head: &[u8], n| {
+                    let (uid, flags, date) = head_of(head, &folder)?;
+                    Some(pv.prepare(uid, flags, Some(date), n))
+                }),
+            ));
+        }
         let mut chunks: VecDeque<Vec<u32>> = VecDeque::new();
         let mut more = true;
         // Commands written and not yet answered: tag, UIDs asked for.
@@ -297,6 +336,20 @@ mod tests {
         );
         assert_eq!(got.date.unwrap().to_rfc3339(), "1996-07-17T02:44:25-07:00");
         assert_eq!(message_bytes(&r), b"hello");
+        // The same answer's head, before its bytes: what a cut-through needs.
+        let head = b"* 3 FETCH (UID 7 FLAGS (\\Seen \\Recent Work) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 5 BODY[] {5}\r\n";
+        let (uid, flags, date) = head_of(head, "INBOX").unwrap();
+        assert_eq!((uid, flags), (7, vec!["\\Seen".to_string(), "Work".into()]));
+        assert_eq!(Some(date), got.date);
+        // Not when the date comes after the bytes, or the literal is not the message.
+        assert!(head_of(b"* 3 FETCH (UID 7 FLAGS () BODY[] {5}\r\n", "INBOX").is_none());
+        assert!(
+            head_of(
+                b"* 3 FETCH (UID 7 FLAGS () INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" BODY[HEADER] {5}\r\n",
+                "INBOX"
+            )
+            .is_none()
+        );
         // A flag update of another message: no answer.
         let r = attrs(b"* 4 FETCH (FLAGS (\\Seen))\r\n");
         let Response::Fetch(seq, a) = &r else {

@@ -327,6 +327,7 @@ impl ImapConnector {
             answered_at: tokio::time::Instant::now(),
             answered: Default::default(),
             reported: 0,
+            streaming: None,
             _permit: permit,
         };
         s.caps = match announced {

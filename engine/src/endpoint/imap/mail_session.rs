@@ -119,6 +119,31 @@ impl MailSession for ImapSession {
         self.multi_finish(folder, msgs).await
     }
 
+    fn append_streams(&self, _: &str) -> bool {
+        self.multiappend_for(1)
+    }
+
+    async fn append_stream_begin(
+        &mut self,
+        folder: &str,
+        head: &Message,
+        size: u64,
+    ) -> Result<bool> {
+        self.stream_begin(folder, head, size).await
+    }
+
+    async fn append_stream_bytes(&mut self, _: &str, bytes: &[u8]) -> Result<()> {
+        self.stream_bytes(bytes).await
+    }
+
+    async fn append_stream_end(&mut self, _: &str, rest: &[u8]) -> Result<()> {
+        self.stream_end(rest).await
+    }
+
+    fn append_stream_abort(&mut self, _: &str) {
+        self.stream_abort();
+    }
+
     async fn expunge_uids(&mut self, uids: &[u32]) -> Result<()> {
         self.expunge(uids).await
     }

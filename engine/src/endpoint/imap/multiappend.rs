@@ -87,6 +87,90 @@ impl ImapSession {
         Ok(())
     }
 
+    /// Cut-through: a one-message APPEND of `size` bytes with `head`'s flags and date,
+    /// its bytes to follow ([`Self::stream_bytes`], [`Self::stream_end`]). LITERAL+ only.
+    pub(super) async fn stream_begin(
+        &mut self,
+        folder: &str,
+        head: &Message,
+        size: u64,
+    ) -> Result<bool> {
+        if !self.multiappend_for(1) || self.streaming.is_some() || size == 0 {
+            return Ok(false);
+        }
+        self.settle();
+        if self.sent.is_empty() {
+            self.reported = 0;
+        }
+        let tag = self.next_tag();
+        let line = format!(
+            "{tag} APPEND {} {} {{{size}+}}\r\n",
+            quote(folder),
+            self.append_args(head)
+        );
+        self.streaming = Some((tag, size));
+        let w = self.s.get_mut();
+        w.write_all(line.as_bytes())
+            .await
+            .map_err(|e| io_err("APPEND", e))?;
+        w.flush().await.map_err(|e| io_err("APPEND", e))?;
+        Ok(true)
+    }
+
+    /// More of the streamed message's bytes, never its last.
+    pub(super) async fn stream_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let left = match &mut self.streaming {
+            Some((_, left)) if (bytes.len() as u64) < *left => left,
+            _ => {
+                self.stream_abort();
+                return Err(EndpointError::Protocol {
+                    op: "APPEND".into(),
+                    message: "a streamed message's bytes did not fit its announced size; \
+                              the APPEND was abandoned, nothing stored"
+                        .into(),
+                });
+            }
+        };
+        *left -= bytes.len() as u64;
+        let w = self.s.get_mut();
+        w.write_all(bytes).await.map_err(|e| io_err("APPEND", e))?;
+        w.flush().await.map_err(|e| io_err("APPEND", e))
+    }
+
+    /// The streamed message's last bytes and the command's end: in flight from here, its
+    /// answer read by [`Self::multi_finish`] as a one-message window's.
+    pub(super) async fn stream_end(&mut self, rest: &[u8]) -> Result<()> {
+        // Still streaming until the end is written: a write cut short leaves the session
+        // mid-command, and its next command poisons it.
+        let tag = match &self.streaming {
+            Some((tag, left)) if rest.len() as u64 == *left => tag.clone(),
+            _ => {
+                self.stream_abort();
+                return Err(EndpointError::Protocol {
+                    op: "APPEND".into(),
+                    message: "a streamed message's end did not match its announced size; \
+                              the APPEND was abandoned, nothing stored"
+                        .into(),
+                });
+            }
+        };
+        let w = self.s.get_mut();
+        w.write_all(rest).await.map_err(|e| io_err("APPEND", e))?;
+        w.write_all(b"\r\n")
+            .await
+            .map_err(|e| io_err("APPEND", e))?;
+        w.flush().await.map_err(|e| io_err("APPEND", e))?;
+        self.streaming = None;
+        self.sent.push_back((tag, tokio::time::Instant::now()));
+        Ok(())
+    }
+
+    /// The streamed APPEND is abandoned: nothing more is written on this connection.
+    pub(super) fn stream_abort(&mut self) {
+        self.streaming.get_or_insert_with(|| (String::new(), 0));
+        self.guard.poison();
+    }
+
     /// One response read while APPEND windows are in flight: an EXISTS counted, a window's
     /// tagged answer kept for its turn, a BYE an error.
     fn note_append_response(&mut self, r: &Response<'_>, folder: &str) -> Result<()> {

@@ -53,6 +53,8 @@ pub struct ImapSession {
     pub(super) answered: std::collections::HashMap<String, Answered>,
     /// The highest EXISTS the server reported while APPEND answers were read.
     pub(super) reported: u32,
+    /// A streamed APPEND under way (cut-through): its tag and the bytes still to write.
+    pub(super) streaming: Option<(String, u64)>,
     pub(super) _permit: crate::endpoint::budget::Permit,
 }
 
@@ -68,6 +70,10 @@ impl ImapSession {
     /// Before a command: drop what earlier ones left behind (unsolicited responses the client
     /// queued, reservations of consumed literals) and go back to the metadata limits.
     pub(super) fn settle(&mut self) {
+        if self.streaming.is_some() {
+            // A command now would be read as the streamed message's bytes.
+            self.guard.poison();
+        }
         let rx = &self.s.unsolicited_responses;
         if let Some(e) = drained_exists(|| rx.try_recv().ok()) {
             self.exists = Some(self.exists.unwrap_or(0).max(e));
