@@ -22,8 +22,9 @@ pub async fn discover<S: MailSession, D: MailSession>(
     src: &mut S,
     dst: &mut D,
 ) -> Result<Discovery, SyncError> {
-    let listed = src.list_folders().await?;
-    let df = dst.list_folders().await?;
+    // Both sides at once: one round trip, not two.
+    let (listed, df) = tokio::join!(src.list_folders(), dst.list_folders());
+    let (listed, df) = (listed?, df?);
     // Calendars and address books keep their collection's id (`calendar:ID`): they are
     // not mail folders, and no mail rule applies to them.
     let (items, mut sf): (Vec<Folder>, Vec<Folder>) = listed

@@ -206,6 +206,9 @@ impl Engine {
             .iter()
             .all(|f| f.src_uidvalidity.is_none());
         let mut ahead = Vec::new();
+        // The destination's missing folders when created during the first pass's listing,
+        // with the answers.
+        let mut early_created = None;
         let (s, d, discovery, gmail_filters, seen, sizes) = loop {
             attempt += 1;
             let r = async {
@@ -238,9 +241,22 @@ impl Engine {
                         .filter(|m| m.dst_wire.is_some())
                         .map(|m| m.src.wire_name.clone())
                         .collect();
+                    // Meanwhile the destination creates its missing folders (a first pass
+                    // follows no renames, so they are known now): one round trip, not two.
+                    let missing = missing_folders(&found.mappings, &found.destination);
+                    let create = async {
+                        if missing.is_empty() || self.is_batch_stopped(&spec.batch) {
+                            return Ok(None);
+                        }
+                        d.create_folders(&missing).await.map(Some)
+                    };
+                    let (bytes, made) = tokio::join!(s.folder_bytes(&srcs), create);
+                    if let Some(answers) = made? {
+                        early_created = Some((missing, answers));
+                    }
                     // Only an order: a source that fails it (a refused or flooded listing)
                     // is connected again, and the folders go by their messages.
-                    match s.folder_bytes(&srcs).await {
+                    match bytes {
                         Ok(sizes) => sizes,
                         Err(e) => {
                             tracing::info!(mailbox = %key, "folder sizes not read ({e}); the folders go by their messages");
@@ -309,29 +325,21 @@ impl Engine {
         let mut refused: Option<SyncError> = None;
         // The destination folders missing, created all at once (one round trip where the
         // destination pipelines them); each answer is looked at below, folder by folder.
-        let missing_on_dst = |dst: &str| {
-            !dst_existing.iter().any(|e| {
-                (e.wire_name == *dst && e.selectable)
-                    || (e.wire_name.eq_ignore_ascii_case("INBOX")
-                        && dst.eq_ignore_ascii_case("INBOX"))
-            })
-        };
-        let mut missing: Vec<(String, String)> = Vec::new();
-        for m in &maps {
-            if let Some(dst) = &m.dst_wire
-                && missing_on_dst(dst)
-                && !missing.iter().any(|(w, _)| w == dst)
-            {
-                missing.push((dst.clone(), m.dst_display.clone()));
-            }
-        }
+        let missing_on_dst = |dst: &str| is_missing(&dst_existing, dst);
+        let missing = missing_folders(&maps, &dst_existing);
         let mut created = std::collections::HashMap::new();
-        if !missing.is_empty() {
-            if self.is_batch_stopped(&spec.batch) {
-                return Err(SyncError::Stopped);
+        match early_created {
+            Some((asked, answers)) if asked == missing => {
+                created.extend(asked.into_iter().map(|(w, _)| w).zip(answers));
             }
-            let answers = d.create_folders(&missing).await?;
-            created.extend(missing.into_iter().map(|(w, _)| w).zip(answers));
+            _ if !missing.is_empty() => {
+                if self.is_batch_stopped(&spec.batch) {
+                    return Err(SyncError::Stopped);
+                }
+                let answers = d.create_folders(&missing).await?;
+                created.extend(missing.into_iter().map(|(w, _)| w).zip(answers));
+            }
+            _ => {}
         }
         for m in &maps {
             let Some(dst) = &m.dst_wire else {
@@ -613,6 +621,32 @@ impl Engine {
 /// never copies forward what a fail-back wrote (`cutover failback`).
 pub fn failback_journal_key(forward_key: &str) -> String {
     format!("failback:{forward_key}")
+}
+
+/// Whether destination folder `dst` is missing among those listed (`existing`).
+fn is_missing(existing: &[Folder], dst: &str) -> bool {
+    !existing.iter().any(|e| {
+        (e.wire_name == *dst && e.selectable)
+            || (e.wire_name.eq_ignore_ascii_case("INBOX") && dst.eq_ignore_ascii_case("INBOX"))
+    })
+}
+
+/// The destination folders `maps` copy into that are missing there (wire name, as shown),
+/// each once.
+fn missing_folders(
+    maps: &[crate::sync::mapping::Mapping],
+    existing: &[Folder],
+) -> Vec<(String, String)> {
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for m in maps {
+        if let Some(dst) = &m.dst_wire
+            && is_missing(existing, dst)
+            && !missing.iter().any(|(w, _)| w == dst)
+        {
+            missing.push((dst.clone(), m.dst_display.clone()));
+        }
+    }
+    missing
 }
 
 /// The state of every folder to copy, on both sides at once, each side in one round trip
