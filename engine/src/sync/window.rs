@@ -380,14 +380,10 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                     }
                     Through::Stopped => stop_here!(),
                     Through::SourceEnded => {
+                        // The source's own error (a timeout, a dropped connection) is the
+                        // one to tell; the windows sent before are answered first.
                         answer_all!();
-                        return Err(EndpointError::ConnectionLost {
-                            op: format!(
-                                "UID FETCH of UID {uid} in {fname} (its APPEND, streamed \
-                                 as it arrived, was abandoned: nothing stored)"
-                            ),
-                        }
-                        .into());
+                        return Ok((seen, Some(uid)));
                     }
                 };
                 got += 1;
@@ -569,12 +565,12 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
             };
             landed.settle(this, results)?;
         }
-        Ok::<HashSet<u32>, SyncError>(seen)
+        Ok::<_, SyncError>((seen, None))
     };
     // When the consumer fails or stops, the producer is dropped where it waits rather than
     // awaited: a stalled source read must not hold up a stop (the source session is then
     // mid-FETCH, and every caller drops a session after an error).
-    let (p, seen) = {
+    let (p, (seen, abandoned)) = {
         tokio::pin!(producer);
         tokio::pin!(consumer);
         let mut produced = None;
@@ -596,6 +592,17 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
     // Only a FETCH that completed proves that the unseen messages are gone: after a dropped
     // connection they stay pending and the retry fetches them.
     let taken = p?;
+    if let Some(uid) = abandoned {
+        // The FETCH ended without the message whose APPEND was streamed (never so far):
+        // that APPEND was abandoned and the destination connection must go.
+        return Err(EndpointError::ConnectionLost {
+            op: format!(
+                "UID FETCH of UID {uid} in {fname} (its APPEND, streamed as it arrived, was \
+                 abandoned: nothing stored)"
+            ),
+        }
+        .into());
+    }
     {
         // Messages that vanished from the source between listing and fetching.
         let gone: Vec<&journal::PendingRow> = taken
