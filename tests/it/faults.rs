@@ -209,18 +209,7 @@ fn a_connection_cut_in_the_middle_of_an_appended_literal_is_resolved_then_resent
     let src = Dovecot::start(root.path(), "src", &users, &[]);
     let dst = Dovecot::start(root.path(), "dst", &users, &[]);
     src.seed(USER, 300, 11, &["--no-tricky", "--max-kb", "60"]);
-    let proxy = FaultProxy::start(
-        dst.port,
-        vec![Fault::new(Dir::Up, Trigger::Bytes(1_500_000), Action::Cut).global()],
-    );
-    let p = one_worker(&src, &dst)
-        .merge("destination", via(&proxy))
-        .create();
-    let run = p.cutover(&["run"]);
-    assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let list = issues(&p);
-    assert!(has_issue(&list, "network", "reconnecting"), "{list:?}");
+    let (p, list, _proxy) = destination_cut_at_1_5_mb(&src, &dst);
     // The interrupted window was in doubt and resolved before anything was sent again.
     assert!(
         has_issue(&list, "resume", "in-doubt"),
@@ -235,11 +224,21 @@ fn a_destination_cut_in_a_streamed_message_stores_nothing_of_it_then_sends_it_on
     let (src, dst) = servers_with_big_message(&root, 40);
     // The 3 MB message is streamed through as it is read; the cut lands in its bytes,
     // before its last one (which waits for the journal): nothing of it was stored.
+    let (p, _, _proxy) = destination_cut_at_1_5_mb(&src, &dst);
+    assert_converged(&p, &src, &dst);
+}
+
+/// A run whose destination connection is cut after 1.5 MB written: it reconnects and ends
+/// well. The project, its issues, and the proxy (the project's destination).
+fn destination_cut_at_1_5_mb(
+    src: &Dovecot,
+    dst: &Dovecot,
+) -> (ProjectDir, Vec<IssueRec>, FaultProxy) {
     let proxy = FaultProxy::start(
         dst.port,
         vec![Fault::new(Dir::Up, Trigger::Bytes(1_500_000), Action::Cut).global()],
     );
-    let p = one_worker(&src, &dst)
+    let p = one_worker(src, dst)
         .merge("destination", via(&proxy))
         .create();
     let run = p.cutover(&["run"]);
@@ -247,7 +246,7 @@ fn a_destination_cut_in_a_streamed_message_stores_nothing_of_it_then_sends_it_on
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let list = issues(&p);
     assert!(has_issue(&list, "network", "reconnecting"), "{list:?}");
-    assert_converged(&p, &src, &dst);
+    (p, list, proxy)
 }
 
 /// The number after `word` in an issue text ("3 found on the destination").

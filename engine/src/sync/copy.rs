@@ -477,6 +477,17 @@ mod tests {
         ]
     }
 
+    /// What `dst` stored, as (source UID, bytes) in UID order.
+    fn by_uid(dst: &MemSession) -> Vec<(u32, Vec<u8>)> {
+        let mut stored: Vec<(u32, Vec<u8>)> = dst
+            .stored()
+            .into_iter()
+            .map(|m| (m.src_uid, m.bytes))
+            .collect();
+        stored.sort();
+        stored
+    }
+
     fn streaming_destination() -> MemSession {
         MemSession {
             pipelined: true,
@@ -511,13 +522,11 @@ mod tests {
         assert_eq!(out.appended, 5);
         assert_eq!((dst.streamed, dst.abandoned), (2, 0));
         assert_eq!(checked.load(Relaxed), 2);
-        let mut stored: Vec<(u32, Vec<u8>)> = dst
-            .stored()
-            .into_iter()
-            .map(|m| (m.src_uid, m.bytes))
-            .collect();
-        stored.sort();
-        assert_eq!(stored, msgs, "every message stored once, byte for byte");
+        assert_eq!(
+            by_uid(&dst),
+            msgs,
+            "every message stored once, byte for byte"
+        );
         let t = f.store.mailbox_totals(f.mid).unwrap();
         assert_eq!((t.copied, t.pending), (5, 0));
     }
@@ -553,13 +562,7 @@ mod tests {
         copy_folder(&ctx, &job, &mut src, &mut dst2, &NoHelpers)
             .await
             .unwrap();
-        let mut stored: Vec<(u32, Vec<u8>)> = dst
-            .stored()
-            .into_iter()
-            .map(|m| (m.src_uid, m.bytes))
-            .collect();
-        stored.sort();
-        assert_eq!(stored, msgs);
+        assert_eq!(by_uid(&dst), msgs);
     }
 
     #[tokio::test]

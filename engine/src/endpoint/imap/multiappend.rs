@@ -121,15 +121,7 @@ impl ImapSession {
     pub(super) async fn stream_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let left = match &mut self.streaming {
             Some((_, left)) if (bytes.len() as u64) < *left => left,
-            _ => {
-                self.stream_abort();
-                return Err(EndpointError::Protocol {
-                    op: "APPEND".into(),
-                    message: "a streamed message's bytes did not fit its announced size; \
-                              the APPEND was abandoned, nothing stored"
-                        .into(),
-                });
-            }
+            _ => return Err(self.stream_misfit("bytes did not fit")),
         };
         *left -= bytes.len() as u64;
         let w = self.s.get_mut();
@@ -144,15 +136,7 @@ impl ImapSession {
         // mid-command, and its next command poisons it.
         let tag = match &self.streaming {
             Some((tag, left)) if rest.len() as u64 == *left => tag.clone(),
-            _ => {
-                self.stream_abort();
-                return Err(EndpointError::Protocol {
-                    op: "APPEND".into(),
-                    message: "a streamed message's end did not match its announced size; \
-                              the APPEND was abandoned, nothing stored"
-                        .into(),
-                });
-            }
+            _ => return Err(self.stream_misfit("end did not match")),
         };
         let w = self.s.get_mut();
         w.write_all(rest).await.map_err(|e| io_err("APPEND", e))?;
@@ -163,6 +147,19 @@ impl ImapSession {
         self.streaming = None;
         self.sent.push_back((tag, tokio::time::Instant::now()));
         Ok(())
+    }
+
+    /// A streamed message's bytes that do not add up to its announced size (`what`): the
+    /// APPEND is abandoned.
+    fn stream_misfit(&mut self, what: &str) -> EndpointError {
+        self.stream_abort();
+        EndpointError::Protocol {
+            op: "APPEND".into(),
+            message: format!(
+                "a streamed message's {what} its announced size; the APPEND was abandoned, \
+                 nothing stored"
+            ),
+        }
     }
 
     /// The streamed APPEND is abandoned: nothing more is written on this connection.
