@@ -82,7 +82,16 @@ pub(super) async fn stream<D: MailSession>(
                 Some(c) => {
                     let take = c.len().min(most - written);
                     if take > 0 {
-                        let r = dst.append_stream_bytes(folder, &c[..take]).await;
+                        // A destination still busy with the windows before stops reading:
+                        // an emergency stop must not wait for it to take these bytes.
+                        let r = tokio::select! {
+                            biased;
+                            _ = ctx.stop.emergency() => None,
+                            r = dst.append_stream_bytes(folder, &c[..take]) => Some(r),
+                        };
+                        let Some(r) = r else {
+                            return abandon(dst, Through::Stopped);
+                        };
                         if let Err(e) = r {
                             dst.append_stream_abort(folder);
                             return Err(e.into());

@@ -387,6 +387,11 @@ pub(super) async fn copy_pending<'p, S: MailSession, D: MailSession>(
                     }
                 };
                 got += 1;
+                if ctx.stop.is_emergency() {
+                    // Stopped as the message came whole: its APPEND is not finished.
+                    dst.append_stream_abort(&job.dst);
+                    stop_here!();
+                }
                 let mut m = s.message;
                 let n = m.body.len();
                 RunStats::add(&ctx.stats.bodies_fetched, 1);
