@@ -148,23 +148,29 @@ fn largest_literal_sent(conns: &[Vec<u8>]) -> usize {
     most
 }
 
+/// A proxy before `src` that stops passing its answers on for `secs` seconds once 1.5 MB
+/// have passed (inside the 3 MB literal of [`servers_with_big_message`]).
+fn source_stalled_at_1_5_mb(src: &Dovecot, secs: u64) -> FaultProxy {
+    FaultProxy::start(
+        src.port,
+        vec![
+            Fault::new(
+                Dir::Down,
+                Trigger::Bytes(1_500_000),
+                Action::Stall(Duration::from_secs(secs)),
+            )
+            .global(),
+        ],
+    )
+}
+
 #[test]
 fn a_large_message_reaches_the_destination_while_the_source_still_sends_it() {
     let root = tmp();
     let (src, dst) = servers_with_big_message(&root, 40);
     // The source pauses for 3 s inside the 3 MB literal (40 small messages are far below
     // 1.5 MB); the destination's proxy records what cutover writes meanwhile.
-    let sp = FaultProxy::start(
-        src.port,
-        vec![
-            Fault::new(
-                Dir::Down,
-                Trigger::Bytes(1_500_000),
-                Action::Stall(Duration::from_secs(3)),
-            )
-            .global(),
-        ],
-    );
+    let sp = source_stalled_at_1_5_mb(&src, 3);
     let dp = FaultProxy::recording(dst.port);
     let patient = |proxy: &FaultProxy| {
         let mut t = via(proxy);
@@ -417,17 +423,7 @@ fn a_stalled_server_times_out_and_the_copy_completes_on_a_new_connection() {
     let root = tmp();
     let (src, dst) = servers_with_big_message(&root, 40);
     // The source stops sending in the middle of the big literal for longer than timeout_secs.
-    let proxy = FaultProxy::start(
-        src.port,
-        vec![
-            Fault::new(
-                Dir::Down,
-                Trigger::Bytes(1_500_000),
-                Action::Stall(Duration::from_secs(8)),
-            )
-            .global(),
-        ],
-    );
+    let proxy = source_stalled_at_1_5_mb(&src, 8);
     let p = one_worker(&src, &dst).merge("source", via(&proxy)).create();
     let run = p.cutover(&["run"]);
     assert_eq!(proxy.fired(), vec![1], "{:?}", proxy.log());
